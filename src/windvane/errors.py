@@ -1,0 +1,116 @@
+"""Windvane's one error hierarchy.
+
+Every error Windvane raises on purpose derives from :class:`WindvaneError`, and
+most also derive from the builtin that fits (``ValueError``, ``TypeError``,
+``LookupError``) so that generic handlers keep working::
+
+    WindvaneError
+    ├── DagDefinitionError (ValueError)        a DAG file describes something impossible
+    │   ├── DuplicateTaskIdError               two tasks share an id (both places named)
+    │   ├── CycleError                         a dependency cycle (the path a -> b -> a)
+    │   ├── UnknownTriggerRuleError            trigger_rule is not one of TriggerRule
+    │   └── InvalidArgumentError (TypeError)   an unknown DAG / task argument
+    ├── ScheduleError (ValueError)             a schedule that cannot be understood
+    │   └── CronExpressionError                a bad cron string (names the field)
+    ├── SerializationError (TypeError)         an XCom / DAG value that is not JSON-able
+    ├── TemplateRenderError                    a Jinja template failed (names task + field)
+    ├── TaskError                              raised *inside* a task to steer its outcome
+    │   ├── TaskSkipped                        mark the running task skipped
+    │   ├── TaskFailedNoRetry                  fail without using remaining retries
+    │   └── TaskTimeoutError                   execution_timeout elapsed
+    ├── ConfigError (ValueError)               a bad config key or value (names the key)
+    ├── StoreError                             the metadata DB refused or is out of date
+    │   └── NotFoundError (LookupError)        a DAG / run / task / pool that does not exist
+    ├── DagImportError                         a DAG file could not be parsed (names the file)
+    └── ExecutorError                          an executor could not run a workload
+"""
+
+from __future__ import annotations
+
+
+class WindvaneError(Exception):
+    """Root of every error Windvane raises on purpose."""
+
+
+class DagDefinitionError(WindvaneError, ValueError):
+    """A DAG file describes something that cannot be scheduled."""
+
+
+class DuplicateTaskIdError(DagDefinitionError):
+    """Two tasks in one DAG share a task id."""
+
+
+class CycleError(DagDefinitionError):
+    """The dependencies of a DAG contain a cycle.
+
+    ``path`` holds the task ids along the cycle, first id repeated at the end.
+    """
+
+    def __init__(self, dag_id: str, path: list[str]) -> None:
+        self.dag_id = dag_id
+        self.path = path
+        super().__init__(f"DAG {dag_id!r} has a dependency cycle: {' -> '.join(path)}")
+
+
+class UnknownTriggerRuleError(DagDefinitionError):
+    """``trigger_rule`` is not one of :class:`windvane.TriggerRule`."""
+
+
+class InvalidArgumentError(DagDefinitionError, TypeError):
+    """An argument that a DAG or an operator does not accept."""
+
+
+class ScheduleError(WindvaneError, ValueError):
+    """A ``schedule`` value that Windvane cannot turn into a timetable."""
+
+
+class CronExpressionError(ScheduleError):
+    """A cron expression that does not parse; the message names the field at fault."""
+
+
+class SerializationError(WindvaneError, TypeError):
+    """A value that cannot be stored as JSON (XCom values, DAG params)."""
+
+
+class TemplateRenderError(WindvaneError):
+    """A templated field failed to render; the message names task and field."""
+
+
+class TaskError(WindvaneError):
+    """Base of the exceptions a task may raise to steer its own outcome."""
+
+
+class TaskSkipped(TaskError):
+    """Raise inside ``execute`` to end the task as *skipped* (Airflow's AirflowSkipException)."""
+
+
+class TaskFailedNoRetry(TaskError):
+    """Raise inside ``execute`` to fail at once, ignoring remaining retries."""
+
+
+class TaskTimeoutError(TaskError):
+    """The task ran longer than its ``execution_timeout``."""
+
+
+class ConfigError(WindvaneError, ValueError):
+    """A configuration key or value that is unknown or of the wrong type."""
+
+
+class StoreError(WindvaneError):
+    """The metadata database refused an operation or its schema is not current."""
+
+
+class NotFoundError(StoreError, LookupError):
+    """A DAG, run, task instance or pool that does not exist."""
+
+
+class DagImportError(WindvaneError):
+    """A DAG file failed to import; ``path`` names the file."""
+
+    def __init__(self, path: str, message: str) -> None:
+        self.path = path
+        super().__init__(f"{path}: {message}")
+
+
+class ExecutorError(WindvaneError):
+    """An executor could not accept or run a workload."""
