@@ -1,0 +1,224 @@
+"""The serialized DAG: everything the scheduler needs, with no user code.
+
+The DAG processor turns each parsed :class:`~windvane.core.dag.DAG` into a
+:class:`SerializedDag` (plain JSON) and stores it; the scheduler works only
+from these. Callables are reduced to "has a callback" flags; timetables go
+through :mod:`windvane.core.timetables.serialization`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import pendulum
+
+from windvane.core import serde
+from windvane.core.trigger_rule import TriggerRule
+
+if TYPE_CHECKING:
+    from windvane.core.baseoperator import BaseOperator
+    from windvane.core.dag import DAG
+    from windvane.core.timetables.base import Timetable
+
+FORMAT_VERSION = 1
+TASK_CALLBACKS = ("on_failure_callback", "on_success_callback", "on_retry_callback", "on_execute_callback",
+                  "on_skipped_callback")
+DAG_CALLBACKS = ("on_failure_callback", "on_success_callback", "sla_miss_callback")
+
+
+def _seconds(value: timedelta | None) -> float | None:
+    return None if value is None else value.total_seconds()
+
+
+@dataclass(frozen=True, slots=True)
+class TaskSpec:
+    """One task as the scheduler sees it. Durations are in seconds."""
+
+    task_id: str
+    operator: str
+    upstream: tuple[str, ...]
+    downstream: tuple[str, ...]
+    trigger_rule: str = TriggerRule.ALL_SUCCESS.value
+    pool: str = "default_pool"
+    pool_slots: int = 1
+    priority_weight: int = 1
+    retries: int = 0
+    retry_delay: float = 300.0
+    retry_exponential_backoff: bool = False
+    max_retry_delay: float | None = None
+    execution_timeout: float | None = None
+    depends_on_past: bool = False
+    max_active_tis_per_dag: int | None = None
+    queue: str = "default"
+    sla: float | None = None
+    owner: str = "windvane"
+    email: tuple[str, ...] = ()
+    email_on_failure: bool = True
+    email_on_retry: bool = True
+    is_noop: bool = False
+    callbacks: tuple[str, ...] = ()
+    task_group: str | None = None
+    doc_md: str | None = None
+
+    @classmethod
+    def from_operator(cls, task: BaseOperator, priority_weight: int) -> TaskSpec:
+        email = task.email
+        emails = (email,) if isinstance(email, str) else tuple(email or ())
+        return cls(
+            task_id=task.task_id,
+            operator=task.operator_name,
+            upstream=tuple(sorted(task.upstream_task_ids)),
+            downstream=tuple(sorted(task.downstream_task_ids)),
+            trigger_rule=task.trigger_rule.value,
+            pool=task.pool,
+            pool_slots=task.pool_slots,
+            priority_weight=priority_weight,
+            retries=task.retries,
+            retry_delay=task.retry_delay.total_seconds(),
+            retry_exponential_backoff=task.retry_exponential_backoff,
+            max_retry_delay=_seconds(task.max_retry_delay),
+            execution_timeout=_seconds(task.execution_timeout),
+            depends_on_past=task.depends_on_past,
+            max_active_tis_per_dag=task.max_active_tis_per_dag,
+            queue=task.queue,
+            sla=_seconds(task.sla),
+            owner=task.owner,
+            email=emails,
+            email_on_failure=task.email_on_failure,
+            email_on_retry=task.email_on_retry,
+            is_noop=task.is_noop,
+            callbacks=tuple(name for name in TASK_CALLBACKS if getattr(task, name, None)),
+            task_group=task.task_group.group_id if task.task_group is not None else None,
+            doc_md=task.doc_md,
+        )
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TaskSpec:
+        values = dict(data)
+        for key in ("upstream", "downstream", "email", "callbacks"):
+            values[key] = tuple(values.get(key, ()))
+        return cls(**values)
+
+    @property
+    def rule(self) -> TriggerRule:
+        return TriggerRule(self.trigger_rule)
+
+
+@dataclass(frozen=True)
+class SerializedDag:
+    """A DAG reduced to JSON-able data; build it with :func:`serialize_dag`."""
+
+    dag_id: str
+    fileloc: str
+    timetable: dict[str, Any]
+    timezone: str
+    tasks: dict[str, TaskSpec]
+    start_date: str | None = None
+    end_date: str | None = None
+    catchup: bool = True
+    max_active_runs: int = 16
+    max_active_tasks: int = 16
+    dagrun_timeout: float | None = None
+    tags: tuple[str, ...] = ()
+    params: dict[str, Any] = field(default_factory=dict)
+    description: str | None = None
+    doc_md: str | None = None
+    is_paused_upon_creation: bool | None = None
+    callbacks: tuple[str, ...] = ()
+    owners: tuple[str, ...] = ()
+
+    # -- conversions -----------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["tasks"] = [asdict(t) for t in self.tasks.values()]
+        data["__version"] = FORMAT_VERSION
+        return data
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SerializedDag:
+        values = {k: v for k, v in data.items() if k != "__version"}
+        values["tasks"] = {t["task_id"]: TaskSpec.from_dict(t) for t in values["tasks"]}
+        values["tags"] = tuple(values.get("tags", ()))
+        values["callbacks"] = tuple(values.get("callbacks", ()))
+        values["owners"] = tuple(values.get("owners", ()))
+        return cls(**values)
+
+    @classmethod
+    def from_json(cls, text: str) -> SerializedDag:
+        return cls.from_dict(json.loads(text))
+
+    # -- derived views -----------------------------------------------------
+    @cached_property
+    def dag_hash(self) -> str:
+        return hashlib.sha256(self.to_json().encode()).hexdigest()[:32]
+
+    @cached_property
+    def upstream_map(self) -> dict[str, tuple[str, ...]]:
+        return {tid: t.upstream for tid, t in self.tasks.items()}
+
+    @cached_property
+    def rules(self) -> dict[str, TriggerRule]:
+        return {tid: t.rule for tid, t in self.tasks.items()}
+
+    @cached_property
+    def timetable_obj(self) -> Timetable:
+        from windvane.core.timetables.serialization import timetable_from_dict
+
+        return timetable_from_dict(self.timetable)
+
+    @cached_property
+    def start(self) -> pendulum.DateTime | None:
+        return _parse(self.start_date)
+
+    @cached_property
+    def end(self) -> pendulum.DateTime | None:
+        return _parse(self.end_date)
+
+    @property
+    def deserialized_params(self) -> dict[str, Any]:
+        return dict(serde.from_jsonable(self.params))
+
+
+def _parse(value: str | None) -> pendulum.DateTime | None:
+    if value is None:
+        return None
+    parsed = pendulum.parse(value)
+    assert isinstance(parsed, pendulum.DateTime)
+    return parsed
+
+
+def serialize_dag(dag: DAG) -> SerializedDag:
+    """Reduce a validated DAG to its :class:`SerializedDag`."""
+    from windvane.core.timetables.serialization import timetable_to_dict
+
+    weights = dag.priority_weights()
+    start = dag.start_date or min((t.start_date for t in dag.tasks if t.start_date), default=None)
+    return SerializedDag(
+        dag_id=dag.dag_id,
+        fileloc=dag.fileloc,
+        timetable=timetable_to_dict(dag.timetable),
+        timezone=str(getattr(dag.timezone, "name", "UTC")),
+        tasks={t.task_id: TaskSpec.from_operator(t, weights[t.task_id]) for t in dag.topological_sort()},
+        start_date=start.in_timezone("UTC").isoformat() if start else None,
+        end_date=dag.end_date.in_timezone("UTC").isoformat() if dag.end_date else None,
+        catchup=dag.catchup,
+        max_active_runs=dag.max_active_runs,
+        max_active_tasks=dag.max_active_tasks,
+        dagrun_timeout=_seconds(dag.dagrun_timeout),
+        tags=tuple(dag.tags),
+        params=serde.to_jsonable(dag.params),
+        description=dag.description,
+        doc_md=dag.doc_md,
+        is_paused_upon_creation=dag.is_paused_upon_creation,
+        callbacks=tuple(name for name in DAG_CALLBACKS if getattr(dag, name, None)),
+        owners=tuple(sorted({t.owner for t in dag.tasks})),
+    )

@@ -1,0 +1,189 @@
+"""The metadata database schema (SQLAlchemy Core).
+
+Times are stored as timezone-aware UTC. Every query the scheduler runs per
+loop is served by an index on *active* rows (state in a small set), so loop
+cost does not grow with history. Alembic migrations in ``migrations/`` create
+exactly this schema; ``tests`` check that the two agree.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = MetaData(naming_convention=NAMING)
+
+UTC = DateTime(timezone=True)
+ID = String(250)
+#: Task-instance states the scheduler looks at every loop (the partial index below).
+ACTIVE_TI_STATES = ("scheduled", "queued", "running", "up_for_retry")
+
+dag = Table(
+    "dag",
+    metadata,
+    Column("dag_id", ID, primary_key=True),
+    Column("fileloc", Text, nullable=False),
+    Column("is_active", Boolean, nullable=False, server_default=text("true")),
+    Column("is_paused", Boolean, nullable=False, server_default=text("false")),
+    Column("dag_hash", String(64), nullable=False),
+    Column("serialized", Text, nullable=False),
+    Column("timetable_summary", Text),
+    Column("description", Text),
+    Column("tags", JSON),
+    Column("owners", Text),
+    Column("last_parsed_at", UTC),
+    # Where the next scheduled run stands; NULL when there is none to create.
+    Column("next_dagrun_logical_date", UTC),
+    Column("next_dagrun_data_interval_start", UTC),
+    Column("next_dagrun_data_interval_end", UTC),
+    Column("next_dagrun_create_after", UTC),
+    Index("ix_dag_next_dagrun_create_after", "is_active", "is_paused", "next_dagrun_create_after"),
+)
+
+dag_run = Table(
+    "dag_run",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("dag_id", ID, nullable=False),
+    Column("run_id", ID, nullable=False),
+    Column("run_type", String(20), nullable=False),
+    Column("logical_date", UTC, nullable=False),
+    Column("data_interval_start", UTC),
+    Column("data_interval_end", UTC),
+    Column("state", String(20), nullable=False),
+    Column("queued_at", UTC),
+    Column("start_date", UTC),
+    Column("end_date", UTC),
+    Column("conf", JSON),
+    Column("dag_hash", String(64)),
+    Column("creating_job_id", Integer),
+    Column("external_trigger", Boolean, nullable=False, server_default=text("false")),
+    UniqueConstraint("dag_id", "run_id"),
+    Index("ix_dag_run_dag_id_logical_date", "dag_id", "logical_date"),
+    Index(
+        "ix_dag_run_active",
+        "state",
+        "dag_id",
+        postgresql_where=text("state IN ('queued', 'running')"),
+        sqlite_where=text("state IN ('queued', 'running')"),
+    ),
+)
+
+task_instance = Table(
+    "task_instance",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("dag_run_id", Integer, ForeignKey("dag_run.id", ondelete="CASCADE"), nullable=False),
+    Column("dag_id", ID, nullable=False),
+    Column("run_id", ID, nullable=False),
+    Column("task_id", ID, nullable=False),
+    Column("map_index", Integer, nullable=False, server_default=text("-1")),
+    Column("state", String(20), nullable=False, server_default=text("'none'")),
+    Column("try_number", Integer, nullable=False, server_default=text("0")),
+    Column("max_tries", Integer, nullable=False, server_default=text("0")),
+    Column("priority_weight", Integer, nullable=False, server_default=text("1")),
+    Column("pool", String(256), nullable=False, server_default=text("'default_pool'")),
+    Column("pool_slots", Integer, nullable=False, server_default=text("1")),
+    Column("queue", String(256), nullable=False, server_default=text("'default'")),
+    Column("operator", String(1000)),
+    Column("scheduled_dttm", UTC),
+    Column("queued_dttm", UTC),
+    Column("start_date", UTC),
+    Column("end_date", UTC),
+    Column("duration", Float),
+    Column("hostname", String(1000)),
+    Column("pid", Integer),
+    # The scheduler job that queued the current try; workers claim with it (see task_runner).
+    Column("queued_by_job_id", Integer),
+    Column("next_retry_at", UTC),
+    Column("last_heartbeat_at", UTC),
+    Column("error", Text),
+    Column("updated_at", UTC),
+    UniqueConstraint("dag_run_id", "task_id", "map_index"),
+    Index("ix_task_instance_dag_id_task_id_state", "dag_id", "task_id", "state"),
+    Index(
+        "ix_task_instance_active",
+        "state",
+        "pool",
+        postgresql_where=text("state IN ('scheduled', 'queued', 'running', 'up_for_retry')"),
+        sqlite_where=text("state IN ('scheduled', 'queued', 'running', 'up_for_retry')"),
+    ),
+)
+
+xcom = Table(
+    "xcom",
+    metadata,
+    Column("dag_run_id", Integer, ForeignKey("dag_run.id", ondelete="CASCADE"), primary_key=True),
+    Column("task_id", ID, primary_key=True),
+    Column("map_index", Integer, primary_key=True, server_default=text("-1")),
+    Column("key", String(512), primary_key=True),
+    Column("dag_id", ID, nullable=False),
+    Column("run_id", ID, nullable=False),
+    Column("value", Text, nullable=False),
+    Column("timestamp", UTC, nullable=False),
+    Index("ix_xcom_dag_id_run_id_task_id", "dag_id", "run_id", "task_id"),
+)
+
+slot_pool = Table(
+    "slot_pool",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("pool", String(256), nullable=False, unique=True),
+    Column("slots", Integer, nullable=False),
+    Column("description", Text),
+)
+
+import_error = Table(
+    "import_error",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("filename", Text, nullable=False, unique=True),
+    Column("timestamp", UTC, nullable=False),
+    Column("stacktrace", Text, nullable=False),
+)
+
+dag_file = Table(
+    "dag_file",
+    metadata,
+    Column("path", Text, primary_key=True),
+    Column("content_hash", String(64), nullable=False),
+    Column("mtime", Float),
+    Column("last_parsed_at", UTC),
+    Column("parse_duration", Float),
+    Column("dag_ids", JSON),
+)
+
+job = Table(
+    "job",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("job_type", String(30), nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("hostname", String(1000)),
+    Column("pid", Integer),
+    Column("start_date", UTC, nullable=False),
+    Column("end_date", UTC),
+    Column("latest_heartbeat", UTC, nullable=False),
+    Index("ix_job_type_state_heartbeat", "job_type", "state", "latest_heartbeat"),
+)

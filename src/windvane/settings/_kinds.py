@@ -1,0 +1,293 @@
+"""Value kinds, checks and the :func:`setting` field helper.
+
+A *kind* turns a raw value (a TOML value, an environment string, or a Python
+object passed as an override) into the typed value of a field, and knows how
+to describe what it expects ("an integer", "a boolean (...)"). A *check*
+narrows that further ("an integer >= 1"). Both feed the same error message, so
+the message and the docs table always agree with the code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+import types
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+import pendulum
+
+T = TypeVar("T")
+
+#: Signature of a field's ``resolve`` hook: (parsed value, home) -> final value.
+Resolver = typing.Callable[[Any, Path], Any]
+
+_TRUE = frozenset({"true", "1", "yes", "on"})
+_FALSE = frozenset({"false", "0", "no", "off"})
+
+
+class Kind(Protocol):
+    """How a field's raw values are parsed and described."""
+
+    @property
+    def phrase(self) -> str:
+        """What the kind expects, with an article: ``"an integer"``."""
+        ...
+
+    def parse(self, raw: object) -> object:
+        """Return the typed value or raise :class:`ValueError`."""
+        ...
+
+    def resolve(self, value: Any, home: Path) -> Any:
+        """Finish a parsed value once ``home`` is known (paths join onto it)."""
+        ...
+
+
+class _Kind:
+    phrase = "a value"
+
+    def resolve(self, value: Any, home: Path) -> Any:
+        return value
+
+
+class IntKind(_Kind):
+    """Whole numbers; strings such as ``"32"`` are parsed."""
+
+    phrase = "an integer"
+
+    def parse(self, raw: object) -> object:
+        if isinstance(raw, bool):
+            raise ValueError("a boolean is not an integer")
+        if isinstance(raw, int):
+            return raw
+        if isinstance(raw, str):
+            return int(raw.strip(), 10)
+        raise ValueError(f"unsupported type {type(raw).__name__}")
+
+
+class FloatKind(_Kind):
+    """Finite numbers (durations are seconds as a float)."""
+
+    phrase = "a number"
+
+    def parse(self, raw: object) -> object:
+        if isinstance(raw, bool):
+            raise ValueError("a boolean is not a number")
+        if isinstance(raw, int | float):
+            value = float(raw)
+        elif isinstance(raw, str):
+            value = float(raw.strip())
+        else:
+            raise ValueError(f"unsupported type {type(raw).__name__}")
+        if not math.isfinite(value):
+            raise ValueError("not a finite number")
+        return value
+
+
+class BoolKind(_Kind):
+    """Booleans; strings true/false/1/0/yes/no/on/off in any case."""
+
+    phrase = "a boolean (true/false, 1/0, yes/no)"
+
+    def parse(self, raw: object) -> object:
+        if isinstance(raw, bool):
+            return raw
+        if isinstance(raw, str):
+            word = raw.strip().lower()
+            if word in _TRUE:
+                return True
+            if word in _FALSE:
+                return False
+        raise ValueError("not a boolean")
+
+
+class StrKind(_Kind):
+    """Plain strings."""
+
+    phrase = "a string"
+
+    def parse(self, raw: object) -> object:
+        if isinstance(raw, str):
+            return raw
+        raise ValueError("not a string")
+
+
+class PathKind(_Kind):
+    """Filesystem paths; ``~`` is expanded and relative paths join onto home."""
+
+    phrase = "a path"
+
+    def parse(self, raw: object) -> object:
+        if isinstance(raw, Path):
+            return raw
+        if isinstance(raw, str) and raw.strip():
+            return Path(raw.strip())
+        raise ValueError("not a path")
+
+    def resolve(self, value: Any, home: Path) -> Any:
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else home / path
+
+
+class StrListKind(_Kind):
+    """Lists of strings: a TOML array, or one comma-separated string."""
+
+    phrase = "a list of strings (comma-separated in env)"
+
+    def parse(self, raw: object) -> object:
+        if isinstance(raw, str):
+            return tuple(item.strip() for item in raw.split(",") if item.strip())
+        if isinstance(raw, list | tuple) and all(isinstance(item, str) for item in raw):
+            return tuple(raw)
+        raise ValueError("not a list of strings")
+
+
+@dataclass(frozen=True)
+class ChoiceKind(_Kind):
+    """One of a fixed set of strings, matched case-insensitively."""
+
+    choices: tuple[str, ...]
+
+    @property
+    def phrase(self) -> str:  # type: ignore[override]
+        return "one of " + ", ".join(repr(choice) for choice in self.choices)
+
+    def parse(self, raw: object) -> object:
+        if isinstance(raw, str):
+            for choice in self.choices:
+                if raw.strip().lower() == choice.lower():
+                    return choice
+        raise ValueError("not an allowed choice")
+
+
+def kind_for(annotation: object) -> Kind:
+    """Return the :class:`Kind` for a (resolved) field annotation."""
+    simple: dict[object, Kind] = {
+        int: IntKind(),
+        float: FloatKind(),
+        bool: BoolKind(),
+        str: StrKind(),
+        Path: PathKind(),
+    }
+    if annotation in simple:
+        return simple[annotation]
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is typing.Literal and all(isinstance(arg, str) for arg in args):
+        return ChoiceKind(tuple(args))
+    if origin is tuple and args == (str, Ellipsis):
+        return StrListKind()
+    raise TypeError(f"no settings kind for annotation {annotation!r}")
+
+
+class Check(Protocol):
+    """A further constraint on a parsed value."""
+
+    def accepts(self, value: Any) -> bool:
+        """Whether ``value`` satisfies the check."""
+        ...
+
+    def expected(self, phrase: str) -> str:
+        """Refine the kind's phrase: ``"an integer"`` -> ``"an integer >= 1"``."""
+        ...
+
+
+def _num(limit: float) -> str:
+    return str(int(limit)) if float(limit).is_integer() else str(limit)
+
+
+@dataclass(frozen=True)
+class AtLeast:
+    """``value >= limit``."""
+
+    limit: float
+
+    def accepts(self, value: Any) -> bool:
+        return bool(value >= self.limit)
+
+    def expected(self, phrase: str) -> str:
+        return f"{phrase} >= {_num(self.limit)}"
+
+
+@dataclass(frozen=True)
+class Above:
+    """``value > limit``."""
+
+    limit: float
+
+    def accepts(self, value: Any) -> bool:
+        return bool(value > self.limit)
+
+    def expected(self, phrase: str) -> str:
+        return f"{phrase} > {_num(self.limit)}"
+
+
+@dataclass(frozen=True)
+class Between:
+    """``low <= value <= high``."""
+
+    low: float
+    high: float
+
+    def accepts(self, value: Any) -> bool:
+        return bool(self.low <= value <= self.high)
+
+    def expected(self, phrase: str) -> str:
+        return f"{phrase} between {_num(self.low)} and {_num(self.high)}"
+
+
+@dataclass(frozen=True)
+class IsTimezone:
+    """An IANA time zone name that :func:`pendulum.timezone` knows."""
+
+    def accepts(self, value: Any) -> bool:
+        try:
+            pendulum.timezone(value)
+        except Exception:  # pendulum raises InvalidTimezone or ValueError
+            return False
+        return True
+
+    def expected(self, phrase: str) -> str:
+        return "an IANA time zone name such as 'UTC' or 'Europe/Amsterdam'"
+
+
+_SQLITE_URL = re.compile(r"^(?P<scheme>sqlite(?:\+\w+)?):///(?P<path>.*)$", re.IGNORECASE)
+
+
+def resolve_sqlite_url(url: str, home: Path) -> str:
+    """Make the file of a relative ``sqlite:///`` URL relative to ``home``.
+
+    ``sqlite:///windvane.db`` becomes ``sqlite:////<home>/windvane.db``;
+    absolute, in-memory and non-SQLite URLs are returned unchanged.
+    """
+    match = _SQLITE_URL.match(url)
+    if match is None:
+        return url
+    path = match["path"]
+    if not path or path.startswith(("/", ":memory:", "file:")):
+        return url
+    file = Path(path).expanduser()
+    if not file.is_absolute():
+        file = home / file
+    return f"{match['scheme']}:///{file}"
+
+
+def setting(
+    default: T,
+    help: str,
+    *,
+    check: Check | None = None,
+    resolve: Resolver | None = None,
+) -> T:
+    """Declare one config key as a dataclass field.
+
+    ``help`` is the one-line meaning shown in ``docs/configuration.md``;
+    ``check`` constrains the value (and phrases the error); ``resolve`` finishes
+    the value once ``home`` is known (paths are resolved without one).
+    """
+    if isinstance(default, list | dict | set):
+        raise TypeError("setting defaults must be immutable (use a tuple)")
+    metadata = types.MappingProxyType({"help": help, "check": check, "resolve": resolve})
+    return dataclasses.field(default=default, metadata=metadata)

@@ -1,0 +1,200 @@
+"""The config sections: one frozen dataclass per ``[section]`` of ``windvane.toml``.
+
+Adding a key is one line: a typed field whose default is :func:`setting` with
+the help text (and a check where the value has a range). The annotation picks
+the parser; the docs table, env var name and error messages follow from it.
+
+Path defaults are relative and resolve against ``WINDVANE_HOME`` when loaded,
+so construct settings with :func:`windvane.settings.load_settings`, not by
+calling these classes directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from types import MappingProxyType
+from typing import Literal
+
+from windvane.settings._format import format_value, mask_secret
+from windvane.settings._kinds import Above, AtLeast, Between, IsTimezone, resolve_sqlite_url, setting
+
+Source = Literal["default", "file", "env", "override"]
+
+_PORT = Between(1, 65535)
+
+
+@dataclass(frozen=True)
+class CoreSettings:
+    """Where DAGs live and how much may run at once."""
+
+    dags_folder: Path = setting(Path("dags"), "Folder scanned for DAG files.")  # noqa: RUF009 (Path is immutable)
+    default_timezone: str = setting(
+        "UTC", "Time zone for naive datetimes in DAGs and schedules.", check=IsTimezone()
+    )
+    executor: Literal["sequential", "local", "celery"] = setting(
+        "local", "Executor that runs task instances."
+    )
+    parallelism: int = setting(32, "Most task instances running at once, over all DAGs.", check=AtLeast(1))
+    max_active_tasks_per_dag: int = setting(
+        16, "Default most running task instances per DAG.", check=AtLeast(1)
+    )
+    max_active_runs_per_dag: int = setting(16, "Default most active runs per DAG.", check=AtLeast(1))
+    dags_are_paused_at_creation: bool = setting(False, "Whether new DAGs start paused.")
+    default_pool_slots: int = setting(128, "Slots of the default pool.", check=AtLeast(1))
+    load_examples: bool = setting(False, "Whether the bundled example DAGs are loaded.")
+    xcom_max_size_bytes: int = setting(
+        1_048_576, "Largest XCom value, serialized, in bytes.", check=AtLeast(1)
+    )
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    """The metadata database."""
+
+    sql_alchemy_conn: str = setting(
+        "sqlite:///windvane.db",
+        "SQLAlchemy URL of the metadata database; a relative SQLite file is under home.",
+        resolve=resolve_sqlite_url,
+    )
+    pool_size: int = setting(5, "Connections kept in the pool (0 means no limit).", check=AtLeast(0))
+    echo: bool = setting(False, "Log every SQL statement (debugging only).")
+
+
+@dataclass(frozen=True)
+class SchedulerSettings:
+    """The scheduler loop."""
+
+    idle_sleep_seconds: float = setting(
+        1.0, "Longest the event-driven loop waits when nothing happens.", check=Above(0)
+    )
+    heartbeat_seconds: float = setting(5.0, "How often the scheduler records its heartbeat.", check=Above(0))
+    health_check_threshold_seconds: float = setting(
+        30.0, "Heartbeat age after which the scheduler counts as unhealthy.", check=Above(0)
+    )
+    task_heartbeat_timeout_seconds: float = setting(
+        300.0, "Task heartbeat age after which a running task is a zombie.", check=Above(0)
+    )
+    zombie_check_interval_seconds: float = setting(
+        10.0, "How often the scheduler looks for zombie tasks.", check=Above(0)
+    )
+    max_dagruns_to_create_per_loop: int = setting(
+        10, "Most DAG runs created in one loop iteration.", check=AtLeast(1)
+    )
+    max_tis_per_query: int = setting(
+        512, "Most task instances queued in one loop iteration.", check=AtLeast(1)
+    )
+    catchup_by_default: bool = setting(True, "Default `catchup` for DAGs that do not set it.")
+    dagrun_timeout_check_interval_seconds: float = setting(
+        5.0, "How often running DAG runs are checked against `dagrun_timeout`.", check=Above(0)
+    )
+
+
+@dataclass(frozen=True)
+class DagProcessorSettings:
+    """Parsing DAG files."""
+
+    refresh_interval_seconds: float = setting(
+        2.0, "How often the DAGs folder is re-listed for new or deleted files.", check=Above(0)
+    )
+    file_parse_timeout_seconds: float = setting(
+        30.0, "Longest one DAG file may take to import.", check=Above(0)
+    )
+    parsing_processes: int = setting(2, "Processes parsing DAG files in parallel.", check=AtLeast(1))
+    min_file_process_interval_seconds: float = setting(
+        0.0, "Least time between two parses of an unchanged file.", check=AtLeast(0)
+    )
+    standalone: bool = setting(
+        False, "Run the DAG processor as its own process (false: the scheduler runs it)."
+    )
+
+
+@dataclass(frozen=True)
+class ExecutorSettings:
+    """Executor options (the local executor)."""
+
+    worker_heartbeat_seconds: float = setting(
+        5.0, "How often a local worker records its heartbeat.", check=Above(0)
+    )
+
+
+@dataclass(frozen=True)
+class LoggingSettings:
+    """Log files and verbosity."""
+
+    base_log_folder: Path = setting(Path("logs"), "Folder that holds task logs.")  # noqa: RUF009 (Path is immutable)
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = setting("INFO", "Level of Windvane's own logs.")
+
+
+@dataclass(frozen=True)
+class MetricsSettings:
+    """StatsD and Prometheus metrics."""
+
+    statsd_on: bool = setting(False, "Send metrics to StatsD.")
+    statsd_host: str = setting("localhost", "StatsD host.")
+    statsd_port: int = setting(8125, "StatsD port.", check=_PORT)
+    statsd_prefix: str = setting("windvane", "Prefix of every StatsD metric name.")
+    statsd_allow_list: tuple[str, ...] = setting(
+        (), "Only send metrics whose name starts with one of these (empty: all)."
+    )
+    statsd_block_list: tuple[str, ...] = setting(
+        (), "Never send metrics whose name starts with one of these."
+    )
+    statsd_datadog_tags: bool = setting(False, "Send tags the DogStatsD way instead of in the name.")
+    prometheus_on: bool = setting(False, "Serve metrics for Prometheus to scrape.")
+    prometheus_host: str = setting("127.0.0.1", "Address the Prometheus endpoint listens on.")
+    prometheus_port: int = setting(9464, "Port of the Prometheus endpoint.", check=_PORT)
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """The HTTP API server."""
+
+    host: str = setting("127.0.0.1", "Address the API server listens on.")
+    port: int = setting(8080, "Port of the API server.", check=_PORT)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All of Windvane's configuration, read once by the CLI and passed down.
+
+    ``sources`` maps ``"section.key"`` to where its value came from; keys
+    missing from it are defaults.
+    """
+
+    home: Path
+    core: CoreSettings
+    database: DatabaseSettings
+    scheduler: SchedulerSettings
+    dag_processor: DagProcessorSettings
+    executor: ExecutorSettings
+    logging: LoggingSettings
+    metrics: MetricsSettings
+    api: ApiSettings
+    sources: Mapping[str, Source] = field(
+        default_factory=lambda: MappingProxyType({}), compare=False, repr=False
+    )
+
+    def source_of(self, section: str, key: str) -> Source:
+        """Where ``section.key`` came from: ``default``, ``file``, ``env`` or ``override``."""
+        return self.sources.get(f"{section}.{key}", "default")
+
+    def as_rows(self, mask_secrets: bool = True) -> list[tuple[str, str, str, str]]:
+        """Rows of ``(section, key, value, source)`` for ``windvane config list``.
+
+        With ``mask_secrets``, keys named like password/secret/token show
+        ``***`` and URL passwords are replaced with ``***``.
+        """
+        rows: list[tuple[str, str, str, str]] = []
+        for section_field in fields(self):
+            section = getattr(self, section_field.name)
+            if not hasattr(section, "__dataclass_fields__"):
+                continue
+            for key_field in fields(section):
+                text = format_value(getattr(section, key_field.name))
+                if mask_secrets:
+                    text = mask_secret(key_field.name, text)
+                source = self.source_of(section_field.name, key_field.name)
+                rows.append((section_field.name, key_field.name, text, source))
+        return rows
