@@ -1,5 +1,53 @@
-"""Windvane: a workflow orchestrator you can see and trust."""
+"""Windvane: a workflow orchestrator you can see and trust.
+
+Everything a DAG file needs is importable from here, with Airflow's names::
+
+    from windvane import DAG, task, BashOperator, TaskGroup, TriggerRule
+"""
 
 from __future__ import annotations
 
+from windvane.core.baseoperator import BaseOperator
+from windvane.core.dag import DAG, dag
+from windvane.core.decorators import task
+from windvane.core.dependencies import chain, cross_downstream
+from windvane.core.operators.bash import BashOperator
+from windvane.core.operators.empty import EmptyOperator
+from windvane.core.operators.python import BranchPythonOperator, PythonOperator, ShortCircuitOperator
+from windvane.core.states import DagRunState, TaskInstanceState
+from windvane.core.taskgroup import TaskGroup
+from windvane.core.taskgroup_decorator import task_group
+from windvane.core.timetables import DagRunInfo, DataInterval, TimeRestriction, Timetable
+from windvane.core.trigger_rule import TriggerRule
+from windvane.core.xcom_arg import XComArg
+from windvane.errors import TaskFailedNoRetry, TaskSkipped, WindvaneError
+
 __version__ = "0.1.0"
+
+__all__ = [
+    "DAG",
+    "BaseOperator",
+    "BashOperator",
+    "BranchPythonOperator",
+    "DagRunInfo",
+    "DagRunState",
+    "DataInterval",
+    "EmptyOperator",
+    "PythonOperator",
+    "ShortCircuitOperator",
+    "TaskFailedNoRetry",
+    "TaskGroup",
+    "TaskInstanceState",
+    "TaskSkipped",
+    "TimeRestriction",
+    "Timetable",
+    "TriggerRule",
+    "WindvaneError",
+    "XComArg",
+    "__version__",
+    "chain",
+    "cross_downstream",
+    "dag",
+    "task",
+    "task_group",
+]

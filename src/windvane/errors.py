@@ -9,7 +9,8 @@ most also derive from the builtin that fits (``ValueError``, ``TypeError``,
     │   ├── DuplicateTaskIdError               two tasks share an id (both places named)
     │   ├── CycleError                         a dependency cycle (the path a -> b -> a)
     │   ├── UnknownTriggerRuleError            trigger_rule is not one of TriggerRule
-    │   └── InvalidArgumentError (TypeError)   an unknown DAG / task argument
+    │   ├── InvalidArgumentError (TypeError)   an unknown DAG / task argument
+    │   └── InvalidBranchError                 a branch chose a task that is not directly downstream
     ├── ScheduleError (ValueError)             a schedule that cannot be understood
     │   └── CronExpressionError                a bad cron string (names the field)
     ├── SerializationError (TypeError)         an XCom / DAG value that is not JSON-able
@@ -17,7 +18,10 @@ most also derive from the builtin that fits (``ValueError``, ``TypeError``,
     ├── TaskError                              raised *inside* a task to steer its outcome
     │   ├── TaskSkipped                        mark the running task skipped
     │   ├── TaskFailedNoRetry                  fail without using remaining retries
-    │   └── TaskTimeoutError                   execution_timeout elapsed
+    │   ├── TaskTimeoutError                   execution_timeout elapsed
+    │   └── TaskCommandError                   a task's command failed (names task + exit code)
+    ├── TaskReturnError (TypeError)            a task returned a value it cannot hand on
+    ├── XComNotFoundError (LookupError)        an XCom argument that was never pushed
     ├── ConfigError (ValueError)               a bad config key or value (names the key)
     ├── StoreError                             the metadata DB refused or is out of date
     │   └── NotFoundError (LookupError)        a DAG / run / task / pool that does not exist
@@ -60,6 +64,10 @@ class InvalidArgumentError(DagDefinitionError, TypeError):
     """An argument that a DAG or an operator does not accept."""
 
 
+class InvalidBranchError(DagDefinitionError):
+    """A branch operator chose a task id that is not one of its direct downstream tasks."""
+
+
 class ScheduleError(WindvaneError, ValueError):
     """A ``schedule`` value that Windvane cannot turn into a timetable."""
 
@@ -90,6 +98,25 @@ class TaskFailedNoRetry(TaskError):
 
 class TaskTimeoutError(TaskError):
     """The task ran longer than its ``execution_timeout``."""
+
+
+class TaskCommandError(TaskError):
+    """A command run by a task (e.g. BashOperator) could not start or exited non-zero.
+
+    ``exit_code`` is the process exit code, or None when it never ran.
+    """
+
+    def __init__(self, message: str, *, exit_code: int | None = None) -> None:
+        self.exit_code = exit_code
+        super().__init__(message)
+
+
+class TaskReturnError(WindvaneError, TypeError):
+    """A task returned a value its operator cannot use (e.g. a non-dict with multiple_outputs)."""
+
+
+class XComNotFoundError(WindvaneError, LookupError):
+    """An XCom a task argument refers to was never pushed."""
 
 
 class ConfigError(WindvaneError, ValueError):

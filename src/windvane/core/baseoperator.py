@@ -25,6 +25,7 @@ from windvane.errors import DagDefinitionError, InvalidArgumentError
 if TYPE_CHECKING:
     from windvane.core.dag import DAG
     from windvane.core.taskgroup import TaskGroup
+    from windvane.core.xcom_arg import XComArg
 
 Callback = Callable[[dict[str, Any]], object]
 CallbackArg = Callback | Sequence[Callback] | None
@@ -247,11 +248,23 @@ class BaseOperator(DependencyMixin):
         return [self.dag.task_dict[t] for t in sorted(self.downstream_task_ids)]
 
     @property
+    def output(self) -> XComArg:
+        """This task's ``return_value`` XCom as an argument for other tasks (Airflow's ``.output``)."""
+        from windvane.core.xcom_arg import XComArg
+
+        return XComArg(self)
+
+    @property
     def operator_name(self) -> str:
         return type(self).__name__
 
     def __repr__(self) -> str:
         return f"<Task({type(self).__name__}): {self.task_id}>"
+
+
+# Subclasses without their own __init__ (e.g. EmptyOperator) inherit this one: wrap it too,
+# so they also join the current DAG / task group and get default_args.
+BaseOperator.__init__ = _apply_defaults(BaseOperator.__init__)  # type: ignore[method-assign]
 
 
 def _valid_id(value: str) -> bool:

@@ -19,7 +19,13 @@ import pendulum
 
 from windvane.core import authoring_context
 from windvane.core.defaults import get_authoring_defaults
-from windvane.errors import CycleError, DagDefinitionError, DuplicateTaskIdError, InvalidArgumentError
+from windvane.errors import (
+    CycleError,
+    DagDefinitionError,
+    DuplicateTaskIdError,
+    InvalidArgumentError,
+    ScheduleError,
+)
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -94,7 +100,11 @@ class DAG:
         self.schedule = schedule
         from windvane.core.timetables.schedule import create_timetable
 
-        self.timetable: Timetable = create_timetable(schedule, self.timezone)
+        try:
+            self.timetable: Timetable = create_timetable(schedule, self.timezone)
+        except ScheduleError as exc:  # name the DAG: the message reaches the import-error list
+            exc.args = (f"{owner}: {exc}",)
+            raise
         self.catchup = defaults.catchup if catchup is None else bool(catchup)
         for name, value in (("max_active_runs", max_active_runs), ("max_active_tasks", max_active_tasks)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -151,6 +161,7 @@ class DAG:
         authoring_context.pop_dag()
         if exc_type is None:
             self.validate()
+            authoring_context.register_dag(self)
 
     # -- reading -------------------------------------------------------
     @property

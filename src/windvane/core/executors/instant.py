@@ -1,0 +1,85 @@
+"""An executor that finishes every try at once without running it.
+
+For measuring the scheduler alone (benchmark B4, like Airflow's
+``scheduler_dag_execution_timing.py``) and for scheduler tests. It claims and
+finishes tries with the same guarded updates real workers use, batched into
+one transaction per :meth:`InstantExecutor.wait` call. ``outcome`` decides the
+final state per workload (default: success).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from sqlalchemy import Engine, and_, bindparam, update
+
+from windvane.core.executors.base import Executor, TaskEvent, Workload
+from windvane.core.store.tables import task_instance as ti_t
+
+Outcome = Callable[[Workload], str]
+
+
+class InstantExecutor(Executor):
+    name = "instant"
+
+    def __init__(self, parallelism: int, *, engine: Engine, outcome: Outcome | None = None) -> None:
+        super().__init__(parallelism)
+        self.engine = engine
+        self.outcome = outcome or (lambda _w: "success")
+        self._queued: list[Workload] = []
+        self._events: list[TaskEvent] = []
+        self.history: list[Workload] = []
+
+    def start(self) -> None:
+        pass
+
+    def queue(self, workload: Workload) -> None:
+        self._queued.append(workload)
+
+    def events(self) -> list[TaskEvent]:
+        self._finish_queued()
+        events, self._events = self._events, []
+        return events
+
+    def wait(self, timeout: float) -> None:
+        if not self._queued and not self._events and timeout > 0:
+            time.sleep(min(timeout, 0.05))
+
+    def wake(self) -> None:
+        pass
+
+    @property
+    def queued_count(self) -> int:
+        return len(self._queued)
+
+    @property
+    def running_count(self) -> int:
+        return 0
+
+    def end(self, *, graceful: bool = True) -> None:
+        self._finish_queued()
+
+    def _finish_queued(self) -> None:
+        if not self._queued:
+            return
+        batch, self._queued = self._queued, []
+        now = time.time()
+        from datetime import UTC, datetime
+
+        at = datetime.fromtimestamp(now, UTC)
+        rows = [{"b_id": w.ti_id, "b_try": w.try_number, "b_job": w.job_id, "b_state": self.outcome(w)} for w in batch]
+        stmt = (
+            update(ti_t)
+            .where(and_(ti_t.c.id == bindparam("b_id"), ti_t.c.try_number == bindparam("b_try"),
+                        ti_t.c.queued_by_job_id == bindparam("b_job"), ti_t.c.state == "queued"))
+            .values(state=bindparam("b_state"), start_date=at, end_date=at, duration=0.0, updated_at=at)
+        )
+        with self.engine.begin() as conn:
+            conn.execute(stmt, rows)
+        for w, row in zip(batch, rows, strict=True):
+            self.history.append(w)
+            self._events.append(
+                TaskEvent(ti_id=w.ti_id, dag_run_id=w.dag_run_id, dag_id=w.dag_id, task_id=w.task_id,
+                          try_number=w.try_number, state=str(row["b_state"]), at=now)
+            )

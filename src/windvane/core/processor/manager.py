@@ -1,0 +1,232 @@
+"""The DAG processor: keep the ``dag`` table in step with the DAGs folder.
+
+Each pass (:meth:`DagProcessor.run_once`) lists the folder, finds the files
+whose content changed (:mod:`.discovery`), parses them in forked children
+(:mod:`.pool`, :mod:`.parse_child`) and writes the results a batch per
+transaction (:mod:`.store_writer`). This process never runs user code itself:
+only children import DAG files, and the scheduler works from what is stored.
+
+Before the first pass the processor fixes the authoring defaults (time zone
+of naive dates, default ``catchup``) it was given, and imports Windvane's
+operators so that forked children start warm.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import pkgutil
+import threading
+import time
+from collections.abc import Sequence
+
+from sqlalchemy import Engine
+
+from windvane.core.clock import Clock, SystemClock
+from windvane.core.defaults import AuthoringDefaults, set_authoring_defaults
+from windvane.core.processor.discovery import ChangeDetector, list_dag_files
+from windvane.core.processor.pool import FileResult, parse_files
+from windvane.core.processor.report import ParseReport
+from windvane.core.processor.store_writer import (
+    FileUpdate,
+    StoreWriter,
+    load_file_index,
+    reconcile,
+    remove_files,
+)
+from windvane.core.serialization import SerializedDag
+from windvane.core.store.engine import after_fork, begin_read, begin_write
+from windvane.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+#: Modules imported once in the parent so that children need not import them.
+_WARM_MODULES = ("windvane.core.dag", "windvane.core.decorators", "windvane.core.taskgroup")
+#: Rounds of re-parsing files that were waiting for a dag_id another file gave up.
+_MAX_ROUNDS = 3
+
+
+def _warm_up() -> None:
+    names = list(_WARM_MODULES)
+    try:
+        operators = importlib.import_module("windvane.core.operators")
+        names += [f"{operators.__name__}.{m.name}" for m in pkgutil.iter_modules(operators.__path__)]
+    except ImportError:
+        pass
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except Exception:  # a broken optional module must not stop the processor
+            log.debug("could not pre-import %s", name, exc_info=True)
+
+
+class DagProcessor:
+    """Parses the DAG files under ``dags_folder`` into the store behind ``engine``.
+
+    ``parse_timeout``: seconds one file may take (its child is then killed);
+    ``parsing_processes``: children at once; ``safe_mode``: only parse files
+    mentioning "dag" and "windvane"; ``paused_at_creation``: new DAGs start
+    paused unless they say otherwise; ``authoring_defaults``: the time zone and
+    catchup that DAG files are read with (set once here); ``parse_log``: file
+    the children's stdout/stderr go to (``/dev/null`` when None);
+    ``batch_size`` / ``batch_interval``: results are written when that many
+    are waiting or that many seconds passed since the last write.
+    """
+
+    def __init__(
+        self,
+        dags_folder: str | os.PathLike[str],
+        engine: Engine,
+        *,
+        parse_timeout: float = 30.0,
+        parsing_processes: int = 2,
+        safe_mode: bool = True,
+        paused_at_creation: bool = False,
+        clock: Clock | None = None,
+        authoring_defaults: AuthoringDefaults | None = None,
+        parse_log: str | None = None,
+        batch_size: int = 200,
+        batch_interval: float = 2.0,
+    ) -> None:
+        if not parse_timeout > 0:
+            raise ConfigError(f"dag_processor.file_parse_timeout_seconds must be > 0, got {parse_timeout!r}")
+        if isinstance(parsing_processes, bool) or parsing_processes < 1:
+            raise ConfigError(f"dag_processor.parsing_processes must be >= 1, got {parsing_processes!r}")
+        self.dags_folder = os.path.abspath(dags_folder)
+        self.engine = engine
+        self.parse_timeout = float(parse_timeout)
+        self.parsing_processes = parsing_processes
+        self.safe_mode = safe_mode
+        self.clock: Clock = clock or SystemClock()
+        self.parse_log = parse_log
+        self.batch_size = max(1, batch_size)
+        self.batch_interval = batch_interval
+        self._writer = StoreWriter(paused_at_creation=paused_at_creation)
+        self._detector: ChangeDetector | None = None
+        self._defined: dict[str, list[str]] = {}
+        if authoring_defaults is not None:
+            set_authoring_defaults(authoring_defaults)
+        _warm_up()
+
+    # -- loop -----------------------------------------------------------------------------
+    def run(self, stop_event: threading.Event, refresh_interval: float = 2.0) -> None:
+        """Run passes every ``refresh_interval`` seconds until ``stop_event`` is set.
+
+        A pass that fails (the database is away, say) is logged and retried
+        next interval. Waiting is on ``stop_event`` up to the next deadline, so
+        setting it stops the loop at once.
+        """
+        while not stop_event.is_set():
+            deadline = time.monotonic() + refresh_interval
+            try:
+                report = self.run_once()
+                log.info("DAG processor: %s", report.summary())
+            except Exception:
+                log.exception("DAG processor pass over %s failed", self.dags_folder)
+            stop_event.wait(max(0.0, deadline - time.monotonic()))
+
+    def run_once(self, force: bool = False) -> ParseReport:
+        """One pass: parse new and changed files (every DAG file if ``force``) and store the results."""
+        started = time.monotonic()
+        report = ParseReport()
+        paths = list_dag_files(self.dags_folder)
+        report.files_seen = len(paths)
+        first = self._detector is None
+        if self._detector is None:
+            self._detector = self._load_detector()
+        detector = self._detector
+        scan = detector.scan(paths, force=force)
+        report.skipped_not_dag = len(scan.not_dag_files)
+        report.skipped_unchanged = len(scan.unchanged)
+        freed: set[str] = set()
+        if first or scan.vanished:
+            with begin_write(self.engine) as conn:
+                freed = reconcile(conn, scan.hashes) if first else remove_files(conn, scan.vanished)
+            report.deactivated += len(freed)
+            for path in scan.vanished:
+                detector.forget(path)
+                self._defined.pop(path, None)
+        to_parse = sorted(set(scan.to_parse) | self._waiting_for(freed, scan.hashes))
+        for _ in range(_MAX_ROUNDS):
+            if not to_parse:
+                break
+            freed = self._parse_and_store(to_parse, scan.hashes, report)
+            to_parse = sorted(self._waiting_for(freed, scan.hashes))
+        report.total_parse_time = time.monotonic() - started
+        return report
+
+    # -- pieces ---------------------------------------------------------------------------
+    def _waiting_for(self, freed: set[str], present: dict[str, str]) -> set[str]:
+        """Present files that define one of the ``freed`` dag_ids (another file owned it until now)."""
+        if not freed:
+            return set()
+        return {p for p, ids in self._defined.items() if p in present and freed.intersection(ids)}
+
+    def _load_detector(self) -> ChangeDetector:
+        with begin_read(self.engine) as conn:
+            index = load_file_index(conn)
+        self._defined = {path: ids for path, (_, ids) in index.items()}
+        return ChangeDetector(
+            safe_mode=self.safe_mode, parsed_hashes={path: h for path, (h, _) in index.items()}
+        )
+
+    def _parse_and_store(self, paths: Sequence[str], hashes: dict[str, str], report: ParseReport) -> set[str]:
+        freed: set[str] = set()
+        batch: list[FileUpdate] = []
+        last_write = time.monotonic()
+        results = parse_files(
+            paths,
+            parallelism=self.parsing_processes,
+            timeout=self.parse_timeout,
+            log_path=self.parse_log,
+            after_fork=lambda: after_fork(self.engine),
+        )
+        for result in results:
+            report.parsed += 1
+            report.durations[result.path] = result.duration
+            if result.timed_out:
+                report.timed_out += 1
+            elif result.outcome is None:
+                report.crashed += 1
+            batch.append(self._to_update(result, hashes))
+            if len(batch) >= self.batch_size or time.monotonic() - last_write >= self.batch_interval:
+                freed |= self._write(batch, report)
+                batch = []
+                last_write = time.monotonic()
+        if batch:
+            freed |= self._write(batch, report)
+        return freed
+
+    def _to_update(self, result: FileResult, hashes: dict[str, str]) -> FileUpdate:
+        assert self._detector is not None
+        dags: list[SerializedDag] = []
+        error = result.error
+        content_hash = hashes.get(result.path, "")
+        if result.outcome is not None:
+            content_hash = result.outcome.content_hash or content_hash
+            for text in result.outcome.dags:
+                try:
+                    dags.append(SerializedDag.from_json(text))
+                except Exception as exc:  # a child and its parent disagree on the format: a bug
+                    error = "\n\n".join(
+                        filter(None, [error, f"{result.path}: unreadable serialized DAG: {exc}"])
+                    )
+        state = self._detector.state(result.path)
+        mtime = state.mtime_ns / 1e9 if state is not None else None
+        if error:
+            log.warning("import error in %s:\n%s", result.path, error)
+        return FileUpdate(result.path, content_hash, mtime, result.duration, dags, error)
+
+    def _write(self, batch: list[FileUpdate], report: ParseReport) -> set[str]:
+        assert self._detector is not None
+        with begin_write(self.engine) as conn:
+            written = self._writer.write_batch(conn, batch, self.clock.now())
+        for update in batch:
+            self._detector.mark_parsed(update.path, update.content_hash)
+            self._defined[update.path] = written.defined[update.path]
+        report.dags_written += written.dags_written
+        report.deactivated += len(written.deactivated)
+        report.failed += len(written.errors)
+        report.import_errors.update(written.errors)
+        return written.freed

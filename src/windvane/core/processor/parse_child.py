@@ -1,0 +1,204 @@
+"""Parsing one DAG file in a forked child process.
+
+The processor forks its warm parent (Windvane and the usual operators are
+already imported, so a child only runs the user's file) and the child:
+
+1. sends its stdout/stderr to the processor log (or ``/dev/null``) so user
+   prints cannot corrupt anything, and restores default signal handling;
+2. imports the file as a uniquely named module with the file's folder on
+   ``sys.path`` (as Airflow does);
+3. collects every DAG: module globals that are DAGs plus DAGs whose
+   ``with`` block completed during the import (``@dag`` functions that were
+   called included);
+4. validates and serializes each DAG, sets its ``fileloc`` to the file;
+5. writes one JSON :class:`ParseOutcome` to the pipe and ``os._exit``\\ s.
+
+Errors become text with the traceback trimmed to the user's frames: frames
+inside Windvane itself, ``importlib`` and ``runpy`` are dropped. An error of
+one DAG (a cycle, a bad schedule) names that DAG; the file's other DAGs are
+still returned.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import hashlib
+import importlib.util
+import json
+import os
+import re
+import signal
+import sys
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import windvane
+from windvane.core import authoring_context
+from windvane.core.dag import DAG
+from windvane.core.serialization import serialize_dag
+
+_WINDVANE_DIR = os.path.dirname(os.path.abspath(windvane.__file__)) + os.sep
+#: Exit code of a child whose own machinery failed (not the user's code).
+CHILD_INTERNAL_ERROR = 70
+
+
+@dataclass(frozen=True)
+class ParseOutcome:
+    """What a child reports for one file: serialized DAG JSON texts and/or an error text."""
+
+    content_hash: str
+    dags: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    def encode(self) -> bytes:
+        return json.dumps({"hash": self.content_hash, "dags": self.dags, "error": self.error}).encode()
+
+    @classmethod
+    def decode(cls, data: bytes) -> ParseOutcome:
+        raw: dict[str, Any] = json.loads(data)
+        return cls(content_hash=raw["hash"], dags=list(raw["dags"]), error=raw["error"])
+
+
+def _is_internal(filename: str) -> bool:
+    if filename.startswith("<frozen"):
+        return True
+    path = os.path.abspath(filename)
+    return path.startswith(_WINDVANE_DIR) or "importlib" in path or os.path.basename(path) == "runpy.py"
+
+
+def _trim(exc: traceback.TracebackException) -> None:
+    exc.stack = traceback.StackSummary.from_list([f for f in exc.stack if not _is_internal(f.filename)])
+    for linked in (exc.__cause__, exc.__context__):
+        if linked is not None:
+            _trim(linked)
+    for group_member in exc.exceptions or ():
+        _trim(group_member)
+
+
+def format_user_traceback(error: BaseException) -> str:
+    """The traceback of ``error`` without Windvane's, importlib's and runpy's frames."""
+    exc = traceback.TracebackException.from_exception(error)
+    _trim(exc)
+    return "".join(exc.format()).rstrip("\n")
+
+
+def module_name_for(path: str) -> str:
+    """A module name unique to ``path`` (so two ``dag.py`` files do not collide)."""
+    digest = hashlib.sha1(path.encode()).hexdigest()[:16]
+    stem = re.sub(r"\W", "_", os.path.splitext(os.path.basename(path))[0])
+    return f"windvane_dagfile_{digest}_{stem}"
+
+
+def _collect(module_globals: dict[str, Any], registered: list[DAG]) -> list[DAG]:
+    found: list[DAG] = list(registered)
+    for value in list(module_globals.values()):
+        if isinstance(value, DAG) and not any(value is d for d in found):
+            found.append(value)
+    return found
+
+
+def parse_file(path: str) -> ParseOutcome:
+    """Import ``path`` in *this* process and serialize its DAGs (the child's work; also handy in tests)."""
+    with open(path, "rb") as handle:
+        source = handle.read()
+    content_hash = hashlib.sha256(source).hexdigest()
+    folder = os.path.dirname(path)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    name = module_name_for(path)
+    registered = authoring_context.start_collecting()
+    try:
+        spec = importlib.util.spec_from_file_location(name, path)
+        if spec is None:
+            return ParseOutcome(content_hash, error=f"{path}: cannot be imported as a Python module")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        # Compiled from the bytes just hashed: never a stale .pyc, none written into the DAGs folder.
+        code = compile(source, path, "exec", dont_inherit=True)
+        exec(code, module.__dict__)
+    except BaseException as error:  # user code may raise anything, SystemExit included
+        return ParseOutcome(content_hash, error=format_user_traceback(error))
+    finally:
+        authoring_context.stop_collecting()
+    return _serialize_all(path, content_hash, _collect(module.__dict__, registered))
+
+
+def _serialize_all(path: str, content_hash: str, dags: list[DAG]) -> ParseOutcome:
+    texts: list[str] = []
+    errors: list[str] = []
+    seen: set[str] = set()
+    for dag in dags:
+        if dag.dag_id in seen:
+            errors.append(f"DAG {dag.dag_id!r} is defined more than once in {path}")
+            continue
+        seen.add(dag.dag_id)
+        try:
+            dag.fileloc = path
+            dag.validate()
+            texts.append(serialize_dag(dag).to_json())
+        except Exception as error:
+            errors.append(f"DAG {dag.dag_id!r} in {path} is invalid:\n{format_user_traceback(error)}")
+    return ParseOutcome(content_hash, dags=texts, error="\n\n".join(errors) or None)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def _child_main(path: str, write_fd: int, log_path: str | None) -> None:
+    gc.disable()  # short-lived: skip collections, keep copy-on-write pages shared
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD, signal.SIGALRM):
+        signal.signal(signum, signal.SIG_DFL)
+    null_in = os.open(os.devnull, os.O_RDONLY)
+    sink = os.open(log_path or os.devnull, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(null_in, 0)
+    os.dup2(sink, 1)
+    os.dup2(sink, 2)
+    os.close(null_in)
+    os.close(sink)
+    try:
+        outcome = parse_file(path)
+    except BaseException as error:  # reading the file failed, or a DAG broke serialization badly
+        outcome = ParseOutcome("", error=f"{path}: {format_user_traceback(error)}")
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    _write_all(write_fd, outcome.encode())
+    os.close(write_fd)
+
+
+def fork_parser(
+    path: str, *, log_path: str | None = None, after_fork: Callable[[], None] | None = None
+) -> tuple[int, int]:
+    """Fork a child that parses ``path``; returns ``(pid, read_fd)`` of its result pipe.
+
+    The child never returns: it ``os._exit``\\ s with 0 once the outcome is
+    written, or :data:`CHILD_INTERNAL_ERROR` if its own machinery failed.
+    ``after_fork`` runs first in the child (e.g. to drop inherited DB
+    connections without closing them under the parent).
+    """
+    for stream in (sys.stdout, sys.stderr):  # or the child would repeat buffered output
+        with contextlib.suppress(Exception):
+            stream.flush()
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child, reported through the pipe
+        code = CHILD_INTERNAL_ERROR
+        try:
+            os.close(read_fd)
+            if after_fork is not None:
+                after_fork()
+            _child_main(path, write_fd, log_path)
+            code = 0
+        except BaseException:
+            pass
+        finally:
+            os._exit(code)
+    os.close(write_fd)
+    return pid, read_fd

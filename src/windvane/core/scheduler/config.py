@@ -1,0 +1,27 @@
+"""What a scheduler is told at construction (built from settings at the edge)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class SchedulerConfig:
+    parallelism: int = 32
+    #: Longest the event-driven loop sleeps when nothing happens.
+    idle_sleep_seconds: float = 1.0
+    #: How often the DB is polled for what others changed (triggers, clears, pauses, new DAGs).
+    poll_interval_seconds: float = 0.5
+    heartbeat_seconds: float = 5.0
+    health_check_threshold_seconds: float = 30.0
+    task_heartbeat_timeout_seconds: float = 300.0
+    zombie_check_interval_seconds: float = 10.0
+    max_dagruns_to_create_per_loop: int = 10
+    max_tis_per_query: int = 512
+    #: Only drive these run ids (backfill mode); None drives every non-backfill run.
+    only_runs: Collection[int] | None = None
+    #: With only_runs: at most this many of them run at once.
+    backfill_max_active_runs: int | None = None
+    #: Run types this scheduler creates and drives.
+    run_types: tuple[str, ...] = field(default=("scheduled", "manual"))

@@ -1,0 +1,132 @@
+"""Which ready task instances to queue now, under every limit (pure).
+
+Inputs are counts the scheduler keeps in memory; the output is an ordered
+list. Order is Airflow's: higher effective ``priority_weight`` first, then
+older logical date, then creation order. Limits: executor open slots (bounded
+by ``parallelism``), pool slots (a TI takes ``pool_slots``), the DAG's
+``max_active_tasks`` and the task's ``max_active_tis_per_dag`` — all counted
+over queued + running task instances.
+
+Ready TIs are kept in one heap per DAG, so a DAG at its limit is skipped in
+O(1) and the cost of a pass depends on what gets queued, not on how many TIs
+wait.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+
+@dataclass(order=True, slots=True)
+class ReadyItem:
+    sort_key: tuple[int, float, int]
+    ti_id: int = field(compare=False)
+    dag_id: str = field(compare=False)
+    task_id: str = field(compare=False)
+    pool: str = field(compare=False)
+    pool_slots: int = field(compare=False)
+    max_active_tis_per_dag: int | None = field(compare=False)
+
+
+@dataclass
+class Occupancy:
+    """Queued + running counts the limits are checked against."""
+
+    pool_slots_used: Counter[str] = field(default_factory=Counter)
+    per_dag: Counter[str] = field(default_factory=Counter)
+    per_task: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+    def take(self, item: ReadyItem) -> None:
+        self.pool_slots_used[item.pool] += item.pool_slots
+        self.per_dag[item.dag_id] += 1
+        self.per_task[(item.dag_id, item.task_id)] += 1
+
+    def release(self, dag_id: str, task_id: str, pool: str, pool_slots: int) -> None:
+        self.pool_slots_used[pool] -= pool_slots
+        self.per_dag[dag_id] -= 1
+        self.per_task[(dag_id, task_id)] -= 1
+
+
+@dataclass
+class Selection:
+    chosen: list[ReadyItem]
+    #: Pools whose slots ran out while TIs still waited for them (Airflow's "starving").
+    starving_pools: set[str]
+    #: TIs that were ready but could not be queued for any limit.
+    blocked: int
+
+
+class ReadyQueue:
+    """Ready (scheduled, not yet queued) task instances, one priority heap per DAG."""
+
+    def __init__(self) -> None:
+        self._heaps: dict[str, list[ReadyItem]] = defaultdict(list)
+        self._removed: set[int] = set()
+        self._size = 0
+
+    def __len__(self) -> int:
+        return self._size
+
+    def push(self, item: ReadyItem) -> None:
+        self._removed.discard(item.ti_id)
+        heapq.heappush(self._heaps[item.dag_id], item)
+        self._size += 1
+
+    def discard(self, ti_id: int) -> None:
+        """Forget a TI lazily (it is dropped when it reaches a heap's top)."""
+        self._removed.add(ti_id)
+
+    def select(
+        self,
+        *,
+        open_slots: int,
+        pool_capacity: Callable[[str], int],
+        dag_limit: Callable[[str], int],
+        occupancy: Occupancy,
+    ) -> Selection:
+        """Pop and return what may be queued now, taking the slots in ``occupancy``."""
+        chosen: list[ReadyItem] = []
+        starving: set[str] = set()
+        deferred: list[ReadyItem] = []
+        blocked_pools: set[str] = set()
+        # Bound the work per pass when many ready TIs are blocked by pool or task limits.
+        budget = open_slots * 4 + 256
+        tops = []
+        for dag_id, heap in self._heaps.items():
+            self._trim(heap)
+            if heap:
+                tops.append((heap[0].sort_key, dag_id))
+        heapq.heapify(tops)
+        while tops and len(chosen) < open_slots and budget > 0:
+            budget -= 1
+            _, dag_id = heapq.heappop(tops)
+            heap = self._heaps[dag_id]
+            if occupancy.per_dag[dag_id] >= dag_limit(dag_id):
+                continue
+            item = heapq.heappop(heap)
+            self._size -= 1
+            limit = item.max_active_tis_per_dag
+            free = pool_capacity(item.pool) - occupancy.pool_slots_used[item.pool]
+            if item.pool in blocked_pools or item.pool_slots > free:
+                blocked_pools.add(item.pool)
+                starving.add(item.pool)
+                deferred.append(item)
+            elif limit is not None and occupancy.per_task[(dag_id, item.task_id)] >= limit:
+                deferred.append(item)
+            else:
+                occupancy.take(item)
+                chosen.append(item)
+            self._trim(heap)
+            if heap:
+                heapq.heappush(tops, (heap[0].sort_key, dag_id))
+        for item in deferred:
+            self.push(item)
+        return Selection(chosen=chosen, starving_pools=starving, blocked=self._size)
+
+    def _trim(self, heap: list[ReadyItem]) -> None:
+        while heap and heap[0].ti_id in self._removed:
+            self._removed.discard(heapq.heappop(heap).ti_id)
+            self._size -= 1

@@ -1,0 +1,163 @@
+"""DAG rows: one per DAG the DAG processor has parsed, with its serialized form.
+
+The DAG processor writes them (:func:`upsert_dag`, :func:`deactivate_missing`);
+the scheduler reads the serialized JSON (:func:`get_serialized`); users pause
+and unpause (:func:`set_paused`). The ``next_dagrun_*`` columns belong to the
+scheduler and are never touched here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, RowMapping, select, update
+
+from windvane.core.store._time import from_db, to_db
+from windvane.core.store._upsert import upsert
+from windvane.core.store.tables import dag
+from windvane.errors import NotFoundError
+
+#: Columns the DAG processor owns, rewritten on every parse.
+_PARSED_COLUMNS = (
+    "fileloc",
+    "dag_hash",
+    "serialized",
+    "timetable_summary",
+    "description",
+    "tags",
+    "owners",
+    "is_active",
+    "last_parsed_at",
+)
+#: Every column but the (large) serialized JSON.
+_LISTED = [column for column in dag.c if column.name != "serialized"]
+
+
+@dataclass(frozen=True, slots=True)
+class DagRow:
+    """A DAG as listed (without its serialized JSON). Datetimes are aware UTC."""
+
+    dag_id: str
+    fileloc: str
+    is_active: bool
+    is_paused: bool
+    dag_hash: str
+    timetable_summary: str | None
+    description: str | None
+    tags: list[str]
+    owners: str | None
+    last_parsed_at: datetime | None
+    next_dagrun_logical_date: datetime | None
+    next_dagrun_data_interval_start: datetime | None
+    next_dagrun_data_interval_end: datetime | None
+    next_dagrun_create_after: datetime | None
+
+
+def upsert_dag(
+    conn: Connection,
+    *,
+    dag_id: str,
+    fileloc: str,
+    dag_hash: str,
+    serialized: str,
+    last_parsed_at: datetime,
+    timetable_summary: str | None = None,
+    description: str | None = None,
+    tags: Sequence[str] = (),
+    owners: str | None = None,
+    paused_on_create: bool = False,
+) -> None:
+    """Store a freshly parsed DAG and mark it active.
+
+    A new DAG starts paused if ``paused_on_create``; an existing one keeps its
+    ``is_paused`` and its ``next_dagrun_*`` columns.
+    """
+    values = {
+        "dag_id": dag_id,
+        "fileloc": fileloc,
+        "dag_hash": dag_hash,
+        "serialized": serialized,
+        "timetable_summary": timetable_summary,
+        "description": description,
+        "tags": list(tags),
+        "owners": owners,
+        "is_active": True,
+        "is_paused": paused_on_create,
+        "last_parsed_at": to_db(last_parsed_at, f"last_parsed_at of DAG {dag_id!r}"),
+    }
+    upsert(conn, dag, values, key=["dag_id"], update=_PARSED_COLUMNS)
+
+
+def deactivate_missing(conn: Connection, filelocs: Collection[str]) -> list[str]:
+    """Deactivate the active DAGs whose file is not in ``filelocs``; their ids, sorted."""
+    stmt = update(dag).where(dag.c.is_active).values(is_active=False).returning(dag.c.dag_id)
+    if filelocs:
+        stmt = stmt.where(dag.c.fileloc.not_in(list(filelocs)))
+    return sorted(conn.execute(stmt).scalars())
+
+
+def deactivate(conn: Connection, dag_ids: Iterable[str]) -> int:
+    """Deactivate the given DAGs (unknown ids are ignored); how many rows changed."""
+    ids = list(dag_ids)
+    if not ids:
+        return 0
+    stmt = update(dag).where(dag.c.dag_id.in_(ids), dag.c.is_active).values(is_active=False)
+    return conn.execute(stmt).rowcount
+
+
+def get_serialized(conn: Connection, dag_id: str) -> str:
+    """The serialized JSON of ``dag_id``; :class:`NotFoundError` if it was never stored."""
+    text: str | None = conn.execute(
+        select(dag.c.serialized).where(dag.c.dag_id == dag_id)
+    ).scalar_one_or_none()
+    if text is None:
+        raise NotFoundError(f"DAG {dag_id!r} does not exist")
+    return text
+
+
+def get_dag(conn: Connection, dag_id: str) -> DagRow:
+    """The row of ``dag_id``; :class:`NotFoundError` if there is none."""
+    row = conn.execute(select(*_LISTED).where(dag.c.dag_id == dag_id)).mappings().first()
+    if row is None:
+        raise NotFoundError(f"DAG {dag_id!r} does not exist")
+    return _row(row)
+
+
+def set_paused(conn: Connection, dag_id: str, paused: bool) -> None:
+    """Pause or unpause ``dag_id``; :class:`NotFoundError` if there is no such DAG."""
+    if conn.execute(update(dag).where(dag.c.dag_id == dag_id).values(is_paused=paused)).rowcount == 0:
+        raise NotFoundError(f"DAG {dag_id!r} does not exist")
+
+
+def list_dags(
+    conn: Connection, *, include_inactive: bool = False, paused: bool | None = None
+) -> list[DagRow]:
+    """DAGs by id: active ones only unless ``include_inactive``; only paused or
+    only unpaused ones when ``paused`` is given."""
+    stmt = select(*_LISTED).order_by(dag.c.dag_id)
+    if not include_inactive:
+        stmt = stmt.where(dag.c.is_active)
+    if paused is not None:
+        stmt = stmt.where(dag.c.is_paused == paused)
+    return [_row(r) for r in conn.execute(stmt).mappings()]
+
+
+def _row(row: RowMapping) -> DagRow:
+    return DagRow(
+        dag_id=row["dag_id"],
+        fileloc=row["fileloc"],
+        is_active=bool(row["is_active"]),
+        is_paused=bool(row["is_paused"]),
+        dag_hash=row["dag_hash"],
+        timetable_summary=row["timetable_summary"],
+        description=row["description"],
+        tags=list(row["tags"] or ()),
+        owners=row["owners"],
+        last_parsed_at=from_db(row["last_parsed_at"]),
+        next_dagrun_logical_date=from_db(row["next_dagrun_logical_date"]),
+        next_dagrun_data_interval_start=from_db(row["next_dagrun_data_interval_start"]),
+        next_dagrun_data_interval_end=from_db(row["next_dagrun_data_interval_end"]),
+        next_dagrun_create_after=from_db(row["next_dagrun_create_after"]),
+    )

@@ -1,0 +1,182 @@
+"""Engines for the metadata database: one SQLite file, or PostgreSQL through psycopg 3.
+
+:func:`create_db_engine` is the only place an :class:`~sqlalchemy.engine.Engine`
+is made. Settings (URL, pool size) are passed in; nothing here reads the
+environment.
+
+Transactions on SQLite
+    Python's ``sqlite3`` module (before 3.12) emits ``BEGIN`` only before DML,
+    so SELECTs are not repeatable and SAVEPOINTs escape the transaction. The
+    engine takes over, as SQLAlchemy documents: the driver's own BEGIN is off
+    and the engine emits its own. By default that is ``BEGIN IMMEDIATE``: a
+    transaction takes SQLite's single write lock when it starts, waiting for
+    it up to ``busy_timeout``. A deferred transaction that reads and then
+    writes fails at once with "database is locked" when another writer got
+    there first; an immediate one never does, so every ``engine.begin()`` and
+    :func:`begin_write` is safe under concurrent writers.
+
+    Pure readers should use :func:`begin_read`: a deferred ``BEGIN`` that
+    never takes the write lock and, in WAL mode, never waits for writers.
+
+On PostgreSQL both helpers are plain ``engine.begin()`` transactions.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from windvane.errors import StoreError
+
+SQLITE_DRIVERS = frozenset({"sqlite", "sqlite+pysqlite"})
+POSTGRES_DRIVERS = frozenset({"postgresql", "postgres", "postgresql+psycopg"})
+POSTGRES_DRIVER = "postgresql+psycopg"
+#: Seconds a SQLite connection waits for the write lock before "database is locked".
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+#: Execution option naming how a SQLite transaction begins ("IMMEDIATE" or "DEFERRED").
+SQLITE_BEGIN_OPTION = "windvane_sqlite_begin"
+
+_MASK = "***"
+_NETLOC_PASSWORD = re.compile(r"^(?P<head>[^:/?#]+://[^:/?#@]*):[^/?#]*@")
+_QUERY_PASSWORD = re.compile(r"(?P<head>[?&]password=)[^&#]*", re.IGNORECASE)
+
+
+def mask_url(url: str) -> str:
+    """``url`` with its password (in the user part or a ``password=`` query) replaced by ``***``.
+
+    Safe on any string, including URLs SQLAlchemy cannot parse.
+    """
+    masked = _NETLOC_PASSWORD.sub(lambda m: f"{m['head']}:{_MASK}@", url, count=1)
+    return _QUERY_PASSWORD.sub(lambda m: f"{m['head']}{_MASK}", masked)
+
+
+def normalize_url(url: str) -> URL:
+    """Parse ``url`` and pick Windvane's driver: pysqlite, or psycopg 3 for PostgreSQL.
+
+    ``postgres://`` and ``postgresql://`` become ``postgresql+psycopg://``.
+    Raises :class:`StoreError` (password masked) for any other scheme.
+    """
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise StoreError(f"cannot parse database URL {mask_url(url)!r}: {exc}") from None
+    if parsed.drivername in SQLITE_DRIVERS:
+        return parsed
+    if parsed.drivername in POSTGRES_DRIVERS:
+        return parsed.set(drivername=POSTGRES_DRIVER)
+    raise StoreError(
+        f"unsupported database URL {mask_url(url)!r}: Windvane supports sqlite:///path/to/file.db "
+        f"and postgresql+psycopg://user:password@host/dbname"
+    )
+
+
+def create_db_engine(url: str, *, pool_size: int = 5, echo: bool = False) -> Engine:
+    """An engine for the metadata database at ``url``.
+
+    SQLite: the file's folder is created; each connection runs in WAL mode with
+    ``synchronous=NORMAL``, ``busy_timeout=30000`` and ``foreign_keys=ON``, and
+    transactions begin ``IMMEDIATE`` (see the module docstring).
+    PostgreSQL: psycopg 3, sessions in UTC, connections pinged before use.
+    ``pool_size`` 0 means no limit.
+    """
+    parsed = normalize_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        _make_sqlite_folder(parsed)
+        engine = create_engine(
+            parsed,
+            pool_size=pool_size,
+            echo=echo,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        )
+        _install_sqlite_hooks(engine)
+        return engine
+    connect_args: dict[str, Any] = {}
+    if "options" not in parsed.query:
+        connect_args["options"] = "-c timezone=UTC"
+    return create_engine(
+        parsed, pool_size=pool_size, echo=echo, pool_pre_ping=True, connect_args=connect_args
+    )
+
+
+@contextmanager
+def begin_write(engine: Engine) -> Iterator[Connection]:
+    """A transaction that may write: committed on success, rolled back on error.
+
+    On SQLite it begins ``IMMEDIATE`` whatever the connection's options, so two
+    writers queue for the lock instead of failing with "database is locked".
+    """
+    with engine.connect() as conn:
+        conn.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+        with conn.begin():
+            yield conn
+
+
+@contextmanager
+def begin_read(engine: Engine) -> Iterator[Connection]:
+    """A read-only transaction (rolled back at the end).
+
+    On SQLite it begins ``DEFERRED``: it never takes the write lock, so it
+    neither waits for writers nor holds them up. Writing in it may fail with
+    "database is locked"; use :func:`begin_write` for that.
+    """
+    with engine.connect() as conn:
+        conn.execution_options(**{SQLITE_BEGIN_OPTION: "DEFERRED"})
+        conn.begin()
+        try:
+            yield conn
+        finally:
+            conn.rollback()
+
+
+def after_fork(engine: Engine) -> None:
+    """Call in a forked child before using ``engine``: drops the parent's pooled
+    connections without closing them (they still belong to the parent)."""
+    engine.dispose(close=False)
+
+
+def _make_sqlite_folder(url: URL) -> None:
+    database = url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    if url.query.get("mode") == "memory":
+        return
+    folder = Path(database).expanduser().parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"cannot create the folder {str(folder)!r} for the SQLite database: {exc}") from exc
+
+
+def _install_sqlite_hooks(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, connection_record: ConnectionPoolEntry) -> None:
+        # Take BEGIN away from the sqlite3 module; _on_begin emits it instead.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA foreign_keys=ON")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        options = conn.get_execution_options()
+        if options.get("isolation_level") == "AUTOCOMMIT":
+            return
+        mode = options.get(SQLITE_BEGIN_OPTION, "IMMEDIATE")
+        if mode not in ("IMMEDIATE", "DEFERRED"):
+            raise StoreError(
+                f"execution option {SQLITE_BEGIN_OPTION}={mode!r}: use 'IMMEDIATE' or 'DEFERRED'"
+            )
+        conn.exec_driver_sql(f"BEGIN {mode}")

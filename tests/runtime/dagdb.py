@@ -1,0 +1,45 @@
+"""Putting DAGs built in a test into the metadata DB, as the DAG processor would."""
+
+from __future__ import annotations
+
+import pendulum
+from sqlalchemy import Engine, select
+
+from windvane.core.dag import DAG
+from windvane.core.scheduler import db
+from windvane.core.serialization import SerializedDag, serialize_dag
+from windvane.core.store.dags import upsert_dag
+from windvane.core.store.engine import begin_read, begin_write
+from windvane.core.store.tables import dag_run, task_instance
+from windvane.core.timetables.ops import next_run_info
+
+
+def register(engine: Engine, dag: DAG, *, now: pendulum.DateTime, paused: bool = False) -> SerializedDag:
+    ser = serialize_dag(dag)
+    with begin_write(engine) as conn:
+        upsert_dag(
+            conn, dag_id=ser.dag_id, fileloc=ser.fileloc, dag_hash=ser.dag_hash, serialized=ser.to_json(),
+            last_parsed_at=now, timetable_summary=dag.timetable.summary, paused_on_create=paused,
+        )
+        info = next_run_info(ser.timetable_obj, start_date=ser.start, end_date=ser.end, catchup=ser.catchup,
+                             last_interval=None, now=now)
+        if info is not None:
+            db.set_next_dagrun(conn, ser.dag_id, info.logical_date, info.data_interval.start,
+                               info.data_interval.end, info.run_after)
+    return ser
+
+
+def ti_states(engine: Engine, dag_id: str) -> dict[tuple[str, str], str]:
+    with begin_read(engine) as conn:
+        rows = conn.execute(
+            select(task_instance.c.run_id, task_instance.c.task_id, task_instance.c.state).where(
+                task_instance.c.dag_id == dag_id
+            )
+        )
+        return {(r[0], r[1]): r[2] for r in rows}
+
+
+def run_states(engine: Engine, dag_id: str) -> dict[str, str]:
+    with begin_read(engine) as conn:
+        rows = conn.execute(select(dag_run.c.run_id, dag_run.c.state).where(dag_run.c.dag_id == dag_id))
+        return {r[0]: r[1] for r in rows}

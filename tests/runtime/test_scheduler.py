@@ -1,0 +1,227 @@
+"""The scheduler against a real database (SQLite and PostgreSQL), with an executor that finishes at once."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+import pytest
+from sqlalchemy import Engine, update
+
+from windvane.core.actions import clear_task_instances, trigger_dag
+from windvane.core.clock import FakeClock
+from windvane.core.dag import DAG
+from windvane.core.executors.base import Workload
+from windvane.core.executors.instant import InstantExecutor
+from windvane.core.operators.empty import EmptyOperator
+from windvane.core.scheduler.config import SchedulerConfig
+from windvane.core.scheduler.loop import Scheduler
+from windvane.core.scheduler.observer import LoopStats, SchedulerObserver
+from windvane.core.store import pools
+from windvane.core.store.engine import begin_write
+from windvane.core.store.tables import task_instance
+from windvane.core.trigger_rule import TriggerRule
+
+from .dagdb import register, run_states, ti_states
+
+NOW = pendulum.datetime(2024, 3, 10, 12, 0, tz="UTC")
+
+
+class Noop(EmptyOperator):
+    """Runs through the executor (EmptyOperator alone would be finished without it)."""
+
+    is_noop = False
+
+
+class Recorder(SchedulerObserver):
+    def __init__(self) -> None:
+        self.loops: list[LoopStats] = []
+
+    def loop_finished(self, stats: LoopStats) -> None:
+        self.loops.append(stats)
+
+
+def make_scheduler(engine: Engine, executor: InstantExecutor, clock: FakeClock, **config: object) -> Scheduler:
+    options: dict[str, object] = {"poll_interval_seconds": 0.0}
+    options.update(config)
+    return Scheduler(engine=engine, executor=executor, clock=clock, config=SchedulerConfig(**options))  # type: ignore[arg-type]
+
+
+def drive(s: Scheduler, done: object, limit: int = 500) -> None:
+    s.start()
+    for _ in range(limit):
+        s.run_once()
+        if callable(done) and done():
+            return
+    raise AssertionError(f"not done after {limit} passes")
+
+
+def test_manual_run_completes_in_dependency_order(engine: Engine) -> None:
+    with DAG("fan", schedule=None, start_date=pendulum.datetime(2024, 1, 1)) as dag:
+        start = Noop(task_id="start")
+        mids = [Noop(task_id=f"m{i}") for i in range(5)]
+        end = Noop(task_id="end")
+        start >> mids >> end
+    ser = register(engine, dag, now=NOW)
+    with begin_write(engine) as conn:
+        _, run_id = trigger_dag(conn, ser, now=NOW)
+    ex = InstantExecutor(4, engine=engine)
+    s = make_scheduler(engine, ex, FakeClock(NOW))
+    drive(s, lambda: run_states(engine, "fan")[run_id] == "success")
+    order = [w.task_id for w in ex.history]
+    assert order[0] == "start" and order[-1] == "end"
+    assert set(ti_states(engine, "fan").values()) == {"success"}
+    assert all(w.try_number == 1 for w in ex.history)
+
+
+def test_failure_marks_downstream_upstream_failed_and_run_failed(engine: Engine) -> None:
+    with DAG("failing", schedule=None, start_date=pendulum.datetime(2024, 1, 1)) as dag:
+        a = Noop(task_id="a")
+        b = Noop(task_id="b")
+        c = Noop(task_id="c")
+        cleanup = Noop(task_id="cleanup", trigger_rule=TriggerRule.ALL_DONE)
+        a >> b >> c >> cleanup
+    ser = register(engine, dag, now=NOW)
+    with begin_write(engine) as conn:
+        _, run_id = trigger_dag(conn, ser, now=NOW)
+
+    def outcome(w: Workload) -> str:
+        return "failed" if w.task_id == "b" else "success"
+
+    ex = InstantExecutor(4, engine=engine, outcome=outcome)
+    s = make_scheduler(engine, ex, FakeClock(NOW))
+    drive(s, lambda: run_states(engine, "failing")[run_id] != "running" and run_states(engine, "failing")[run_id] != "queued")
+    states = {t: st for (_, t), st in ti_states(engine, "failing").items()}
+    assert states == {"a": "success", "b": "failed", "c": "upstream_failed", "cleanup": "success"}
+    # The leaf succeeded, so the run succeeds (Airflow's rule for all_done teardown tasks).
+    assert run_states(engine, "failing")[run_id] == "success"
+
+
+def test_catchup_creates_every_missed_interval_up_to_max_active_runs(engine: Engine) -> None:
+    with DAG("daily", schedule="@daily", start_date=pendulum.datetime(2024, 3, 6), catchup=True,
+             max_active_runs=2) as dag:
+        Noop(task_id="t")
+    register(engine, dag, now=NOW)
+    ex = InstantExecutor(4, engine=engine)
+    s = make_scheduler(engine, ex, FakeClock(NOW))
+    drive(s, lambda: len(run_states(engine, "daily")) == 4 and set(run_states(engine, "daily").values()) == {"success"})
+    assert sorted(run_states(engine, "daily")) == [f"scheduled__2024-03-0{d}T00:00:00+00:00" for d in (6, 7, 8, 9)]
+
+
+def test_catchup_false_creates_only_the_latest_interval(engine: Engine) -> None:
+    with DAG("nocatch", schedule="@daily", start_date=pendulum.datetime(2024, 1, 1), catchup=False) as dag:
+        Noop(task_id="t")
+    register(engine, dag, now=NOW)
+    s = make_scheduler(engine, InstantExecutor(4, engine=engine), FakeClock(NOW))
+    drive(s, lambda: set(run_states(engine, "nocatch").values()) == {"success"})
+    assert list(run_states(engine, "nocatch")) == ["scheduled__2024-03-09T00:00:00+00:00"]
+
+
+def test_pool_slots_limit_concurrency(engine: Engine) -> None:
+    with begin_write(engine) as conn:
+        pools.set_pool(conn, "tiny", 2)
+    with DAG("pooled", schedule=None, start_date=pendulum.datetime(2024, 1, 1)) as dag:
+        for i in range(6):
+            Noop(task_id=f"p{i}", pool="tiny")
+        Noop(task_id="big", pool="tiny", pool_slots=2)
+    ser = register(engine, dag, now=NOW)
+    with begin_write(engine) as conn:
+        _, run_id = trigger_dag(conn, ser, now=NOW)
+    rec = Recorder()
+    s = Scheduler(engine=engine, executor=InstantExecutor(16, engine=engine), clock=FakeClock(NOW),
+                  config=SchedulerConfig(poll_interval_seconds=0.0), observer=rec)
+    drive(s, lambda: run_states(engine, "pooled")[run_id] == "success")
+    assert max(loop.queued for loop in rec.loops) == 2
+    assert any("tiny" in loop.starving_pools for loop in rec.loops)
+
+
+def test_priority_weight_orders_queueing(engine: Engine) -> None:
+    with DAG("prio", schedule=None, start_date=pendulum.datetime(2024, 1, 1)) as dag:
+        for i, w in enumerate([1, 50, 10, 100]):
+            Noop(task_id=f"t{i}", priority_weight=w)
+    ser = register(engine, dag, now=NOW)
+    with begin_write(engine) as conn:
+        trigger_dag(conn, ser, now=NOW)
+    ex = InstantExecutor(1, engine=engine)
+    s = make_scheduler(engine, ex, FakeClock(NOW))
+    drive(s, lambda: len(ex.history) == 4)
+    assert [w.task_id for w in ex.history] == ["t3", "t1", "t2", "t0"]
+
+
+def test_max_active_tasks_and_max_active_tis_per_dag(engine: Engine) -> None:
+    with DAG("limits", schedule=None, start_date=pendulum.datetime(2024, 1, 1), max_active_tasks=3) as dag:
+        for i in range(6):
+            Noop(task_id=f"t{i}")
+        for i in range(3):
+            Noop(task_id=f"solo{i}", pool="default_pool", max_active_tis_per_dag=1)
+    ser = register(engine, dag, now=NOW)
+    with begin_write(engine) as conn:
+        trigger_dag(conn, ser, now=NOW)
+    rec = Recorder()
+    s = Scheduler(engine=engine, executor=InstantExecutor(32, engine=engine), clock=FakeClock(NOW),
+                  config=SchedulerConfig(poll_interval_seconds=0.0), observer=rec)
+    drive(s, lambda: set(run_states(engine, "limits").values()) == {"success"})
+    assert max(loop.queued for loop in rec.loops) == 3
+
+
+def test_paused_dag_gets_no_scheduled_runs(engine: Engine) -> None:
+    with DAG("paused", schedule="@daily", start_date=pendulum.datetime(2024, 3, 1)) as dag:
+        Noop(task_id="t")
+    register(engine, dag, now=NOW, paused=True)
+    s = make_scheduler(engine, InstantExecutor(4, engine=engine), FakeClock(NOW))
+    s.start()
+    for _ in range(5):
+        s.run_once()
+    assert run_states(engine, "paused") == {}
+
+
+def test_queued_tries_of_a_dead_scheduler_are_reset_and_run_once(engine: Engine) -> None:
+    with DAG("orphans", schedule=None, start_date=pendulum.datetime(2024, 1, 1)) as dag:
+        Noop(task_id="a")
+    ser = register(engine, dag, now=NOW)
+    with begin_write(engine) as conn:
+        pk, run_id = trigger_dag(conn, ser, now=NOW)
+        conn.execute(update(task_instance).values(state="queued", try_number=1, queued_by_job_id=999))
+    ex = InstantExecutor(4, engine=engine)
+    s = make_scheduler(engine, ex, FakeClock(NOW))
+    drive(s, lambda: run_states(engine, "orphans")[run_id] == "success")
+    assert [(w.task_id, w.try_number) for w in ex.history] == [("a", 1)]
+
+
+def test_clearing_a_task_reruns_it_and_its_downstream(engine: Engine) -> None:
+    with DAG("clearme", schedule=None, start_date=pendulum.datetime(2024, 1, 1)) as dag:
+        Noop(task_id="a") >> Noop(task_id="b")
+    ser = register(engine, dag, now=NOW)
+    with begin_write(engine) as conn:
+        pk, run_id = trigger_dag(conn, ser, now=NOW)
+    ex = InstantExecutor(4, engine=engine)
+    s = make_scheduler(engine, ex, FakeClock(NOW))
+    drive(s, lambda: run_states(engine, "clearme")[run_id] == "success")
+    with begin_write(engine) as conn:
+        assert clear_task_instances(conn, ser, pk, task_ids=["a"], downstream=True, now=NOW) == ["a", "b"]
+    for _ in range(50):
+        s.run_once()
+        if run_states(engine, "clearme")[run_id] == "success" and len(ex.history) == 4:
+            break
+    assert [(w.task_id, w.try_number) for w in ex.history] == [("a", 1), ("b", 1), ("a", 2), ("b", 2)]
+
+
+@pytest.mark.parametrize("timeout_s", [30])
+def test_dagrun_timeout_fails_the_run(engine: Engine, timeout_s: int) -> None:
+    with DAG("slow", schedule=None, start_date=pendulum.datetime(2024, 1, 1),
+             dagrun_timeout=timedelta(seconds=timeout_s)) as dag:
+        Noop(task_id="a") >> Noop(task_id="b")
+    ser = register(engine, dag, now=NOW)
+    with begin_write(engine) as conn:
+        _, run_id = trigger_dag(conn, ser, now=NOW)
+    clock = FakeClock(NOW)
+    # "a" never finishes: the executor leaves it queued.
+    ex = InstantExecutor(4, engine=engine)
+    ex.events = lambda: []  # type: ignore[method-assign]
+    s = make_scheduler(engine, ex, clock)
+    s.start()
+    s.run_once()
+    clock.advance(timeout_s + 1)
+    s.run_once()
+    assert run_states(engine, "slow")[run_id] == "failed"
+    assert {t: st for (_, t), st in ti_states(engine, "slow").items()}["b"] == "skipped"
