@@ -120,7 +120,9 @@ def measure(engine: Engine, folder: Path, processes: int) -> tuple[ParseReport, 
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--files", type=int, default=1000)
     parser.add_argument("--tasks", type=int, default=10)
     parser.add_argument("--processes", type=int, default=2)
@@ -135,7 +137,9 @@ def main() -> int:
         folder.mkdir()
         started = time.perf_counter()
         generate(folder, args.files, args.tasks)
-        print(f"generated {args.files} DAG files x {args.tasks} tasks in {time.perf_counter() - started:.2f} s")
+        print(
+            f"generated {args.files} DAG files x {args.tasks} tasks in {time.perf_counter() - started:.2f} s"
+        )
         with sqlite_engine(workdir) as engine:
             rows.append(("sqlite", *measure(engine, folder, args.processes)))
         if not args.no_postgres:
@@ -144,8 +148,10 @@ def main() -> int:
 
     ok = True
     print()
-    print(f"{'backend':<11} {'cold s':>8} {'rescan s':>9} {'parsed':>7} {'DAGs':>6} {'errors':>6} "
-          f"{'p50 ms':>7} {'p99 ms':>7}  verdict")
+    print(
+        f"{'backend':<11} {'cold s':>8} {'rescan s':>9} {'parsed':>7} {'DAGs':>6} {'errors':>6} "
+        f"{'p50 ms':>7} {'p99 ms':>7}  verdict"
+    )
     for backend, cold, rescan, stored, errors in rows:
         durations = sorted(cold.durations.values()) or [0.0]
         p50 = durations[len(durations) // 2] * 1000

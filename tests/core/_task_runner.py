@@ -42,7 +42,9 @@ class Ran:
     context: dict[str, Any] = field(repr=False)
 
 
-def make_context(task: BaseOperator, xcoms: DictXComs | None = None, *, try_number: int = 1) -> dict[str, Any]:
+def make_context(
+    task: BaseOperator, xcoms: DictXComs | None = None, *, try_number: int = 1
+) -> dict[str, Any]:
     assert task.dag is not None
     ti = RuntimeTaskInstance(
         dag_id=task.dag.dag_id, task_id=task.task_id, run_id=RUN_ID, try_number=try_number,

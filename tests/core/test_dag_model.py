@@ -59,9 +59,12 @@ def test_default_args_precedence_dag_group_task_and_explicit() -> None:
 
 
 def test_nested_group_default_args_override_outer_group() -> None:
-    with make_dag(), TaskGroup("outer", default_args={"retries": 2, "owner": "outer"}):
-        with TaskGroup("inner", default_args={"retries": 5}):
-            t = EmptyOperator(task_id="t")
+    with (
+        make_dag(),
+        TaskGroup("outer", default_args={"retries": 2, "owner": "outer"}),
+        TaskGroup("inner", default_args={"retries": 5}),
+    ):
+        t = EmptyOperator(task_id="t")
     assert (t.retries, t.owner) == (5, "outer")
 
 
@@ -69,7 +72,9 @@ def test_default_args_reach_operators_without_their_own_init_and_subclass_params
     def noop() -> None:
         return None
 
-    with make_dag(default_args={"retries": 3, "show_return_value_in_logs": False, "op_kwargs": {"a": 1}}) as dag:
+    with make_dag(
+        default_args={"retries": 3, "show_return_value_in_logs": False, "op_kwargs": {"a": 1}}
+    ) as dag:
         empty = EmptyOperator(task_id="empty")
         python = PythonOperator(task_id="python", python_callable=noop)
     assert empty.dag is dag and empty.retries == 3
@@ -91,7 +96,7 @@ def test_unknown_explicit_argument_is_named() -> None:
 
 def test_positional_arguments_are_refused() -> None:
     with make_dag(), pytest.raises(InvalidArgumentError, match="keyword arguments only"):
-        EmptyOperator("t")  # type: ignore[misc]
+        EmptyOperator("t")  # type: ignore[call-arg]
 
 
 def test_dag_start_date_in_default_args() -> None:
@@ -106,9 +111,9 @@ def test_shift_operators_with_lists_on_both_sides() -> None:
     with make_dag() as dag:
         a, b, c, d, e, f = (EmptyOperator(task_id=x) for x in "abcdef")
         result = a >> [b, c]
-        [b, c] >> d  # noqa: B018 - the expression sets dependencies
-        e << [d]  # noqa: B018
-        [f] << e  # noqa: B018
+        [b, c] >> d
+        e << [d]
+        [f] << e
     assert result == [b, c]
     assert ups(dag) == {"a": [], "b": ["a"], "c": ["a"], "d": ["b", "c"], "e": ["d"], "f": ["e"]}
 
@@ -156,7 +161,7 @@ def test_dependency_on_a_non_task_is_a_clear_type_error() -> None:
     with make_dag():
         a = EmptyOperator(task_id="a")
         with pytest.raises(TypeError, match="cannot set a dependency on 'b'"):
-            a >> "b"  # type: ignore[operator]
+            a >> "b"
 
 
 def test_dependency_between_dags_fails() -> None:

@@ -130,7 +130,9 @@ def test_python_operator_templates_exts_replace_template_ext(tmp_path: Path) -> 
 def test_python_operator_logs_return_value_unless_told_not_to(caplog: pytest.LogCaptureFixture) -> None:
     with make_dag():
         shown = PythonOperator(task_id="shown", python_callable=lambda: "secret-1")
-        hidden = PythonOperator(task_id="hidden", python_callable=lambda: "secret-2", show_return_value_in_logs=False)
+        hidden = PythonOperator(
+            task_id="hidden", python_callable=lambda: "secret-2", show_return_value_in_logs=False
+        )
     with caplog.at_level(logging.INFO, logger="windvane.task"):
         run_task(shown)
         run_task(hidden)
@@ -154,7 +156,7 @@ def test_python_operator_output_xcom_arg_creates_dependency_and_resolves() -> No
     xcoms = DictXComs()
     run_task(produce, xcoms)
     assert run_task(consume, xcoms).result == 6
-    with pytest.raises(XComNotFoundError, match="'produce'.*'nope'"):
+    with pytest.raises(XComNotFoundError, match=r"'produce'.*'nope'"):
         run_task(missing, xcoms)
 
 
@@ -177,7 +179,13 @@ def branch_dag(choice: Any) -> tuple[DAG, BranchPythonOperator]:
 
 @pytest.mark.parametrize(
     ("choice", "skipped"),
-    [("a", {"b", "c"}), (["a", "b"], {"c"}), (("c",), {"a", "b"}), (None, {"a", "b", "c"}), ([], {"a", "b", "c"})],
+    [
+        ("a", {"b", "c"}),
+        (["a", "b"], {"c"}),
+        (("c",), {"a", "b"}),
+        (None, {"a", "b", "c"}),
+        ([], {"a", "b", "c"}),
+    ],
 )
 def test_branch_skips_direct_downstream_tasks_not_chosen(choice: Any, skipped: set[str]) -> None:
     _, branch = branch_dag(choice)
@@ -230,7 +238,13 @@ def test_branch_to_task_group_follows_the_group_roots() -> None:
 def test_branch_run_skips_the_unchosen_path_recursively_through_trigger_rules() -> None:
     dag, _ = branch_dag("b")
     states, xcoms = run_dag(dag)
-    assert states == {"branch": S.SUCCESS, "a": S.SKIPPED, "b": S.SUCCESS, "c": S.SKIPPED, "after_a": S.SKIPPED}
+    assert states == {
+        "branch": S.SUCCESS,
+        "a": S.SKIPPED,
+        "b": S.SUCCESS,
+        "c": S.SKIPPED,
+        "after_a": S.SKIPPED,
+    }
     assert pulled(xcoms, "branch") == "b"
 
 
@@ -256,7 +270,13 @@ def test_short_circuit_falsy_skips_everything_downstream(value: Any) -> None:
     assert ran.ti.skip_task_ids == {"d1", "d2", "d3"}
     assert ran.result == value
     states, _ = run_dag(dag)
-    assert states == {"check": S.SUCCESS, "d1": S.SKIPPED, "d2": S.SKIPPED, "d3": S.SKIPPED, "other": S.SUCCESS}
+    assert states == {
+        "check": S.SUCCESS,
+        "d1": S.SKIPPED,
+        "d2": S.SKIPPED,
+        "d3": S.SKIPPED,
+        "other": S.SUCCESS,
+    }
 
 
 def test_short_circuit_respecting_trigger_rules_skips_only_direct_downstream() -> None:
@@ -264,7 +284,13 @@ def test_short_circuit_respecting_trigger_rules_skips_only_direct_downstream() -
     assert run_task(check).ti.skip_task_ids == {"d1"}
     states, _ = run_dag(dag)
     # d2 is all_done, so it runs after the skipped d1; d3 follows d2.
-    assert states == {"check": S.SUCCESS, "d1": S.SKIPPED, "d2": S.SUCCESS, "d3": S.SUCCESS, "other": S.SUCCESS}
+    assert states == {
+        "check": S.SUCCESS,
+        "d1": S.SKIPPED,
+        "d2": S.SUCCESS,
+        "d3": S.SUCCESS,
+        "other": S.SUCCESS,
+    }
 
 
 def test_short_circuit_truthy_skips_nothing_and_returns_the_value() -> None:
@@ -331,15 +357,17 @@ def test_bash_env_replaces_environment_unless_append_env(monkeypatch: pytest.Mon
 
 
 def test_bash_env_has_windvane_context_variables() -> None:
-    command = 'echo "$WINDVANE_CTX_DAG_ID|$WINDVANE_CTX_TASK_ID|$WINDVANE_CTX_RUN_ID|$WINDVANE_CTX_TRY_NUMBER"'
+    command = (
+        'echo "$WINDVANE_CTX_DAG_ID|$WINDVANE_CTX_TASK_ID|$WINDVANE_CTX_RUN_ID|$WINDVANE_CTX_TRY_NUMBER"'
+    )
     ran = run_task(bash(command, env={}, task_id="ctx"), try_number=2)
     assert ran.result == f"bash_dag|ctx|{RUN_ID}|2"
 
 
 def test_bash_env_is_templated_and_values_must_be_strings() -> None:
     assert run_task(bash("echo $DAY", env={"DAY": "{{ ds }}"})).result == "2024-01-31"
-    with pytest.raises(TaskCommandError, match="env values must be strings.*'N'"):
-        run_task(bash("echo $N", env={"N": 1}))  # type: ignore[dict-item]
+    with pytest.raises(TaskCommandError, match=r"env values must be strings.*'N'"):
+        run_task(bash("echo $N", env={"N": 1}))
 
 
 def test_bash_cwd(tmp_path: Path) -> None:

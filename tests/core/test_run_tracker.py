@@ -31,7 +31,11 @@ def test_roots_are_scheduled_first_and_downstream_follows_success() -> None:
 def test_failure_cascades_upstream_failed_down_the_chain_in_one_call() -> None:
     t = tracker([("a", "b"), ("b", "c"), ("c", "d")], ["a", "b", "c", "d"])
     t.evaluate()
-    assert t.set_state("a", S.FAILED) == {"b": S.UPSTREAM_FAILED, "c": S.UPSTREAM_FAILED, "d": S.UPSTREAM_FAILED}
+    assert t.set_state("a", S.FAILED) == {
+        "b": S.UPSTREAM_FAILED,
+        "c": S.UPSTREAM_FAILED,
+        "d": S.UPSTREAM_FAILED,
+    }
     assert t.run_state() is DagRunState.FAILED
 
 
@@ -92,7 +96,9 @@ def dags_and_outcomes(draw: st.DrawFn) -> tuple[dict[str, list[str]], dict[str, 
 
 @settings(max_examples=300)
 @given(dags_and_outcomes())
-def test_incremental_tracking_matches_a_full_recompute(data: tuple[dict[str, list[str]], dict[str, R], list[S]]) -> None:
+def test_incremental_tracking_matches_a_full_recompute(
+    data: tuple[dict[str, list[str]], dict[str, R], list[S]],
+) -> None:
     upstream, rules, outcomes = data
     live = RunTracker(upstream, rules)
     live.evaluate()

@@ -101,7 +101,9 @@ def test_once_every_upstream_is_done_the_decision_is_final(rule: TriggerRule, st
 
 
 @given(rule=st.sampled_from(list(R)), states=counts_strategy)
-def test_a_final_decision_never_changes_as_more_upstreams_finish(rule: TriggerRule, states: list[str]) -> None:
+def test_a_final_decision_never_changes_as_more_upstreams_finish(
+    rule: TriggerRule, states: list[str]
+) -> None:
     # Airflow decides skip/upstream_failed early; finishing the pending ones must not reverse that.
     early = decide(rule, _count(states))
     if early in (SKIP, UF):

@@ -18,14 +18,32 @@ def register(engine: Engine, dag: DAG, *, now: pendulum.DateTime, paused: bool =
     ser = serialize_dag(dag)
     with begin_write(engine) as conn:
         upsert_dag(
-            conn, dag_id=ser.dag_id, fileloc=ser.fileloc, dag_hash=ser.dag_hash, serialized=ser.to_json(),
-            last_parsed_at=now, timetable_summary=dag.timetable.summary, paused_on_create=paused,
+            conn,
+            dag_id=ser.dag_id,
+            fileloc=ser.fileloc,
+            dag_hash=ser.dag_hash,
+            serialized=ser.to_json(),
+            last_parsed_at=now,
+            timetable_summary=dag.timetable.summary,
+            paused_on_create=paused,
         )
-        info = next_run_info(ser.timetable_obj, start_date=ser.start, end_date=ser.end, catchup=ser.catchup,
-                             last_interval=None, now=now)
+        info = next_run_info(
+            ser.timetable_obj,
+            start_date=ser.start,
+            end_date=ser.end,
+            catchup=ser.catchup,
+            last_interval=None,
+            now=now,
+        )
         if info is not None:
-            db.set_next_dagrun(conn, ser.dag_id, info.logical_date, info.data_interval.start,
-                               info.data_interval.end, info.run_after)
+            db.set_next_dagrun(
+                conn,
+                ser.dag_id,
+                info.logical_date,
+                info.data_interval.start,
+                info.data_interval.end,
+                info.run_after,
+            )
     return ser
 
 

@@ -41,9 +41,13 @@ def _run(task: BaseOperator, *, try_number: int = 1, max_tries: int | None = Non
     )
     when = pendulum.datetime(2024, 3, 5, tz="UTC")
     run = RunInfo(
-        dag_id=task.dag.dag_id, run_id="manual__1", run_type="manual", logical_date=when,
-        data_interval_start=when, data_interval_end=when,
-    )  # fmt: skip
+        dag_id=task.dag.dag_id,
+        run_id="manual__1",
+        run_type="manual",
+        logical_date=when,
+        data_interval_start=when,
+        data_interval_end=when,
+    )
     context = build_context(run=run, dag=task.dag, task=task, ti=ti, params={})
     return run_try(task, context, jinja_env=make_jinja_env())
 
@@ -195,6 +199,10 @@ def test_noop_task_succeeds_without_executing() -> None:
 
 def test_outcome_json_round_trip() -> None:
     outcome = TryOutcome(
-        state=S.UP_FOR_RETRY, error="x", xcoms={"k": "1"}, skip_task_ids=("a",), next_retry_delay=timedelta(seconds=2)
+        state=S.UP_FOR_RETRY,
+        error="x",
+        xcoms={"k": "1"},
+        skip_task_ids=("a",),
+        next_retry_delay=timedelta(seconds=2),
     )
     assert TryOutcome.from_json(outcome.to_json()) == outcome

@@ -41,7 +41,9 @@ class Recorder(SchedulerObserver):
         self.loops.append(stats)
 
 
-def make_scheduler(engine: Engine, executor: InstantExecutor, clock: FakeClock, **config: object) -> Scheduler:
+def make_scheduler(
+    engine: Engine, executor: InstantExecutor, clock: FakeClock, **config: object
+) -> Scheduler:
     options: dict[str, object] = {"poll_interval_seconds": 0.0}
     options.update(config)
     return Scheduler(engine=engine, executor=executor, clock=clock, config=SchedulerConfig(**options))  # type: ignore[arg-type]
@@ -90,7 +92,13 @@ def test_failure_marks_downstream_upstream_failed_and_run_failed(engine: Engine)
 
     ex = InstantExecutor(4, engine=engine, outcome=outcome)
     s = make_scheduler(engine, ex, FakeClock(NOW))
-    drive(s, lambda: run_states(engine, "failing")[run_id] != "running" and run_states(engine, "failing")[run_id] != "queued")
+    drive(
+        s,
+        lambda: (
+            run_states(engine, "failing")[run_id] != "running"
+            and run_states(engine, "failing")[run_id] != "queued"
+        ),
+    )
     states = {t: st for (_, t), st in ti_states(engine, "failing").items()}
     assert states == {"a": "success", "b": "failed", "c": "upstream_failed", "cleanup": "success"}
     # The leaf succeeded, so the run succeeds (Airflow's rule for all_done teardown tasks).
@@ -98,14 +106,22 @@ def test_failure_marks_downstream_upstream_failed_and_run_failed(engine: Engine)
 
 
 def test_catchup_creates_every_missed_interval_up_to_max_active_runs(engine: Engine) -> None:
-    with DAG("daily", schedule="@daily", start_date=pendulum.datetime(2024, 3, 6), catchup=True,
-             max_active_runs=2) as dag:
+    with DAG(
+        "daily", schedule="@daily", start_date=pendulum.datetime(2024, 3, 6), catchup=True, max_active_runs=2
+    ) as dag:
         Noop(task_id="t")
     register(engine, dag, now=NOW)
     ex = InstantExecutor(4, engine=engine)
     s = make_scheduler(engine, ex, FakeClock(NOW))
-    drive(s, lambda: len(run_states(engine, "daily")) == 4 and set(run_states(engine, "daily").values()) == {"success"})
-    assert sorted(run_states(engine, "daily")) == [f"scheduled__2024-03-0{d}T00:00:00+00:00" for d in (6, 7, 8, 9)]
+    drive(
+        s,
+        lambda: (
+            len(run_states(engine, "daily")) == 4 and set(run_states(engine, "daily").values()) == {"success"}
+        ),
+    )
+    assert sorted(run_states(engine, "daily")) == [
+        f"scheduled__2024-03-0{d}T00:00:00+00:00" for d in (6, 7, 8, 9)
+    ]
 
 
 def test_catchup_false_creates_only_the_latest_interval(engine: Engine) -> None:
@@ -128,8 +144,13 @@ def test_pool_slots_limit_concurrency(engine: Engine) -> None:
     with begin_write(engine) as conn:
         _, run_id = trigger_dag(conn, ser, now=NOW)
     rec = Recorder()
-    s = Scheduler(engine=engine, executor=InstantExecutor(16, engine=engine), clock=FakeClock(NOW),
-                  config=SchedulerConfig(poll_interval_seconds=0.0), observer=rec)
+    s = Scheduler(
+        engine=engine,
+        executor=InstantExecutor(16, engine=engine),
+        clock=FakeClock(NOW),
+        config=SchedulerConfig(poll_interval_seconds=0.0),
+        observer=rec,
+    )
     drive(s, lambda: run_states(engine, "pooled")[run_id] == "success")
     assert max(loop.queued for loop in rec.loops) == 2
     assert any("tiny" in loop.starving_pools for loop in rec.loops)
@@ -158,8 +179,13 @@ def test_max_active_tasks_and_max_active_tis_per_dag(engine: Engine) -> None:
     with begin_write(engine) as conn:
         trigger_dag(conn, ser, now=NOW)
     rec = Recorder()
-    s = Scheduler(engine=engine, executor=InstantExecutor(32, engine=engine), clock=FakeClock(NOW),
-                  config=SchedulerConfig(poll_interval_seconds=0.0), observer=rec)
+    s = Scheduler(
+        engine=engine,
+        executor=InstantExecutor(32, engine=engine),
+        clock=FakeClock(NOW),
+        config=SchedulerConfig(poll_interval_seconds=0.0),
+        observer=rec,
+    )
     drive(s, lambda: set(run_states(engine, "limits").values()) == {"success"})
     assert max(loop.queued for loop in rec.loops) == 3
 
@@ -180,7 +206,7 @@ def test_queued_tries_of_a_dead_scheduler_are_reset_and_run_once(engine: Engine)
         Noop(task_id="a")
     ser = register(engine, dag, now=NOW)
     with begin_write(engine) as conn:
-        pk, run_id = trigger_dag(conn, ser, now=NOW)
+        _pk, run_id = trigger_dag(conn, ser, now=NOW)
         conn.execute(update(task_instance).values(state="queued", try_number=1, queued_by_job_id=999))
     ex = InstantExecutor(4, engine=engine)
     s = make_scheduler(engine, ex, FakeClock(NOW))
@@ -208,8 +234,12 @@ def test_clearing_a_task_reruns_it_and_its_downstream(engine: Engine) -> None:
 
 @pytest.mark.parametrize("timeout_s", [30])
 def test_dagrun_timeout_fails_the_run(engine: Engine, timeout_s: int) -> None:
-    with DAG("slow", schedule=None, start_date=pendulum.datetime(2024, 1, 1),
-             dagrun_timeout=timedelta(seconds=timeout_s)) as dag:
+    with DAG(
+        "slow",
+        schedule=None,
+        start_date=pendulum.datetime(2024, 1, 1),
+        dagrun_timeout=timedelta(seconds=timeout_s),
+    ) as dag:
         Noop(task_id="a") >> Noop(task_id="b")
     ser = register(engine, dag, now=NOW)
     with begin_write(engine) as conn:

@@ -36,11 +36,17 @@ def insert_run(
     with begin_write(engine) as conn:
         result = conn.execute(
             insert(dag_run).values(
-                dag_id=dag_id, run_id=run_id, run_type="manual", logical_date=logical_date,
-                data_interval_start=logical_date, data_interval_end=logical_date, state=state,
-                start_date=logical_date, conf={},
+                dag_id=dag_id,
+                run_id=run_id,
+                run_type="manual",
+                logical_date=logical_date,
+                data_interval_start=logical_date,
+                data_interval_end=logical_date,
+                state=state,
+                start_date=logical_date,
+                conf={},
             )
-        )  # fmt: skip
+        )
         key = result.inserted_primary_key
         assert key is not None
         return int(key[0])
@@ -63,10 +69,16 @@ def insert_tis(
         for task_id in task_ids:
             result = conn.execute(
                 insert(task_instance).values(
-                    dag_run_id=dag_run_id, dag_id=dag_id, run_id=run_id, task_id=task_id, state=state,
-                    try_number=try_number, max_tries=max_tries, queued_by_job_id=job_id,
+                    dag_run_id=dag_run_id,
+                    dag_id=dag_id,
+                    run_id=run_id,
+                    task_id=task_id,
+                    state=state,
+                    try_number=try_number,
+                    max_tries=max_tries,
+                    queued_by_job_id=job_id,
                 )
-            )  # fmt: skip
+            )
             key = result.inserted_primary_key
             assert key is not None
             ids[task_id] = int(key[0])
@@ -87,23 +99,41 @@ def workload(
     **extra: Any,
 ) -> Workload:
     return Workload(
-        ti_id=ti_id, dag_run_id=dag_run_id, dag_id=dag_id, run_id=run_id, task_id=task_id,
-        try_number=try_number, max_tries=max_tries, job_id=job_id, fileloc=fileloc, run_type="manual",
-        logical_date=LOGICAL.isoformat(), data_interval_start=LOGICAL.isoformat(),
-        data_interval_end=LOGICAL.isoformat(), **extra,
-    )  # fmt: skip
+        ti_id=ti_id,
+        dag_run_id=dag_run_id,
+        dag_id=dag_id,
+        run_id=run_id,
+        task_id=task_id,
+        try_number=try_number,
+        max_tries=max_tries,
+        job_id=job_id,
+        fileloc=fileloc,
+        run_type="manual",
+        logical_date=LOGICAL.isoformat(),
+        data_interval_start=LOGICAL.isoformat(),
+        data_interval_end=LOGICAL.isoformat(),
+        **extra,
+    )
 
 
 def queued_try(
     engine: Engine, fileloc: str, dag_id: str, task_id: str, *, others: Iterable[str] = (), **kwargs: Any
 ) -> Workload:
     """One dag_run, a queued TI for ``task_id`` and TIs in state 'none' for ``others``."""
-    run = insert_run(engine, dag_id)
+    run = run_id_of(engine, dag_id) or insert_run(engine, dag_id)
     ids = insert_tis(engine, run, dag_id, [task_id], **kwargs)
     if others:
         insert_tis(engine, run, dag_id, others, state="none", try_number=0)
     wl_kwargs = {k: v for k, v in kwargs.items() if k in ("try_number", "max_tries", "job_id")}
     return workload(ids[task_id], run, dag_id, task_id, fileloc, **wl_kwargs)
+
+
+def run_id_of(engine: Engine, dag_id: str, run_id: str = "manual__2024-01-01") -> int | None:
+    with begin_read(engine) as conn:
+        found: int | None = conn.execute(
+            select(dag_run.c.id).where(dag_run.c.dag_id == dag_id, dag_run.c.run_id == run_id)
+        ).scalar_one_or_none()
+    return found
 
 
 def ti_row(engine: Engine, ti_id: int) -> RowMapping:
@@ -114,7 +144,9 @@ def ti_row(engine: Engine, ti_id: int) -> RowMapping:
 def ti_state_by_task(engine: Engine, dag_run_id: int) -> dict[str, str]:
     with begin_read(engine) as conn:
         rows = conn.execute(
-            select(task_instance.c.task_id, task_instance.c.state).where(task_instance.c.dag_run_id == dag_run_id)
+            select(task_instance.c.task_id, task_instance.c.state).where(
+                task_instance.c.dag_run_id == dag_run_id
+            )
         )
         return {r.task_id: r.state for r in rows}
 
@@ -122,7 +154,9 @@ def ti_state_by_task(engine: Engine, dag_run_id: int) -> dict[str, str]:
 def xcom_value(engine: Engine, dag_run_id: int, task_id: str, key: str = "return_value") -> str | None:
     with begin_read(engine) as conn:
         value: str | None = conn.execute(
-            select(xcom.c.value).where(xcom.c.dag_run_id == dag_run_id, xcom.c.task_id == task_id, xcom.c.key == key)
+            select(xcom.c.value).where(
+                xcom.c.dag_run_id == dag_run_id, xcom.c.task_id == task_id, xcom.c.key == key
+            )
         ).scalar_one_or_none()
     return value
 
@@ -136,7 +170,9 @@ def wait_for(condition: Callable[[], bool], *, timeout: float = 10.0, what: str 
         time.sleep(0.01)
 
 
-def collect_final(executor: Executor, count: int, *, timeout: float = 20.0) -> tuple[list[TaskEvent], list[TaskEvent]]:
+def collect_final(
+    executor: Executor, count: int, *, timeout: float = 20.0
+) -> tuple[list[TaskEvent], list[TaskEvent]]:
     """Drive ``executor`` until ``count`` final events arrived; returns (final, running) events."""
     final: list[TaskEvent] = []
     running: list[TaskEvent] = []

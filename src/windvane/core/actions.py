@@ -45,9 +45,17 @@ def trigger_dag(
     if db.run_exists(conn, dag.dag_id, run_id):
         raise WindvaneError(f"DAG {dag.dag_id!r} already has a run with run_id {run_id!r}")
     pk = db.insert_run(
-        conn, dag=dag, run_id=run_id, run_type=run_type.value, logical_date=logical,
-        interval_start=interval.start, interval_end=interval.end, state=DagRunState.QUEUED,
-        conf=conf or {}, now=now, job_id=None,
+        conn,
+        dag=dag,
+        run_id=run_id,
+        run_type=run_type.value,
+        logical_date=logical,
+        interval_start=interval.start,
+        interval_end=interval.end,
+        state=DagRunState.QUEUED,
+        conf=conf or {},
+        now=now,
+        job_id=None,
     )
     db.ensure_task_instances(conn, pk, run_id, dag, now)
     return pk, run_id
@@ -84,7 +92,9 @@ def create_backfill(
     existing = {
         utc_iso(r.logical_date): r
         for r in conn.execute(
-            select(run_t.c.id, run_t.c.logical_date, run_t.c.state, run_t.c.run_id).where(run_t.c.dag_id == dag.dag_id)
+            select(run_t.c.id, run_t.c.logical_date, run_t.c.state, run_t.c.run_id).where(
+                run_t.c.dag_id == dag.dag_id
+            )
         )
     }
     for interval in iter_intervals(dag.timetable_obj, start=start, end=end):
@@ -98,9 +108,17 @@ def create_backfill(
             continue
         run_id = DagRunType.BACKFILL.run_id(interval.start.isoformat())
         pk = db.insert_run(
-            conn, dag=dag, run_id=run_id, run_type=DagRunType.BACKFILL.value, logical_date=interval.start,
-            interval_start=interval.start, interval_end=interval.end, state=DagRunState.QUEUED, conf={},
-            now=now, job_id=None,
+            conn,
+            dag=dag,
+            run_id=run_id,
+            run_type=DagRunType.BACKFILL.value,
+            logical_date=interval.start,
+            interval_start=interval.start,
+            interval_end=interval.end,
+            state=DagRunState.QUEUED,
+            conf={},
+            now=now,
+            job_id=None,
         )
         db.ensure_task_instances(conn, pk, run_id, dag, now)
         created.append(pk)
@@ -151,9 +169,16 @@ def clear_task_instances(
         spec = dag.tasks.get(r.task_id)
         retries = spec.retries if spec else 0
         conn.execute(
-            update(ti_t).where(ti_t.c.id == r.id).values(
-                state=S.NONE.value, max_tries=r.try_number + retries, end_date=None, start_date=None,
-                next_retry_at=None, error=None, updated_at=now,
+            update(ti_t)
+            .where(ti_t.c.id == r.id)
+            .values(
+                state=S.NONE.value,
+                max_tries=r.try_number + retries,
+                end_date=None,
+                start_date=None,
+                next_retry_at=None,
+                error=None,
+                updated_at=now,
             )
         )
         cleared.append(r.task_id)

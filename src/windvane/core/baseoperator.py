@@ -15,6 +15,7 @@ import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
+from types import FrameType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from windvane.core import authoring_context
@@ -34,8 +35,14 @@ WEIGHT_RULES = ("downstream", "upstream", "absolute")
 _WINDVANE_SRC = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-@functools.cache
+_ACCEPTED: dict[type, frozenset[str]] = {}
+
+
 def _accepted_params(cls: type) -> frozenset[str]:
+    """Every keyword parameter of every ``__init__`` in ``cls``'s hierarchy (cached per class)."""
+    cached = _ACCEPTED.get(cls)
+    if cached is not None:
+        return cached
     names: set[str] = set()
     for klass in cls.__mro__:
         init = klass.__dict__.get("__init__")
@@ -45,7 +52,8 @@ def _accepted_params(cls: type) -> frozenset[str]:
         for p in inspect.signature(init).parameters.values():
             if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name != "self":
                 names.add(p.name)
-    return frozenset(names)
+    _ACCEPTED[cls] = frozenset(names)
+    return _ACCEPTED[cls]
 
 
 def _apply_defaults(init: Callable[..., None]) -> Callable[..., None]:
@@ -81,12 +89,12 @@ def _apply_defaults(init: Callable[..., None]) -> Callable[..., None]:
 
 def definition_site() -> str:
     """``file:line`` of the first stack frame outside Windvane (where the user wrote the task)."""
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None:
         filename = frame.f_code.co_filename
         if not os.path.abspath(filename).startswith(_WINDVANE_SRC) and "importlib" not in filename:
             return f"{filename}:{frame.f_lineno}"
-        frame = frame.f_back  # type: ignore[assignment]
+        frame = frame.f_back
     return "<unknown>"
 
 

@@ -38,7 +38,9 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def to_aware(value: datetime | None, tz: Timezone | FixedTimezone, *, name: str, owner: str) -> pendulum.DateTime | None:
+def to_aware(
+    value: datetime | None, tz: Timezone | FixedTimezone, *, name: str, owner: str
+) -> pendulum.DateTime | None:
     """A datetime as a pendulum DateTime; a naive one is read in ``tz``."""
     if value is None:
         return None
@@ -93,9 +95,13 @@ class DAG:
         self.start_date = to_aware(start_date, defaults.timezone, name="start_date", owner=owner)
         self.end_date = to_aware(end_date, defaults.timezone, name="end_date", owner=owner)
         if self.start_date and self.end_date and self.end_date < self.start_date:
-            raise DagDefinitionError(f"{owner}: end_date {self.end_date} is before start_date {self.start_date}")
+            raise DagDefinitionError(
+                f"{owner}: end_date {self.end_date} is before start_date {self.start_date}"
+            )
         self.timezone: Timezone | FixedTimezone = (
-            self.start_date.timezone if self.start_date is not None and self.start_date.timezone else defaults.timezone
+            self.start_date.timezone
+            if self.start_date is not None and self.start_date.timezone
+            else defaults.timezone
         )
         self.schedule = schedule
         from windvane.core.timetables.schedule import create_timetable
@@ -145,7 +151,9 @@ class DAG:
         self.task_dict[task.task_id] = task
         task.dag = self
         if task.start_date is not None:
-            task.start_date = to_aware(task.start_date, self.timezone, name="start_date", owner=f"task {task.task_id!r}")
+            task.start_date = to_aware(
+                task.start_date, self.timezone, name="start_date", owner=f"task {task.task_id!r}"
+            )
 
     def add_tasks(self, tasks: Iterable[BaseOperator]) -> None:
         for task in tasks:
@@ -270,7 +278,7 @@ def _find_cycle(nodes: set[str], upstream: Mapping[str, Sequence[str]]) -> list[
         seen[node] = len(walk)
         walk.append(node)
         node = min(u for u in upstream[node] if u in nodes)
-    loop = walk[seen[node]:]
+    loop = walk[seen[node] :]
     loop.reverse()
     # Start the reported path at its smallest id for stable messages.
     first = loop.index(min(loop))

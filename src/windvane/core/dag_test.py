@@ -79,8 +79,14 @@ def test_dag(
     interval = interval_for(dag.timetable, logical, None)
     run_id = DagRunType.MANUAL.run_id(logical.isoformat())
     run = RunInfo(
-        dag_id=dag.dag_id, run_id=run_id, run_type=DagRunType.MANUAL.value, logical_date=logical,
-        data_interval_start=interval.start, data_interval_end=interval.end, conf=conf or {}, start_date=now,
+        dag_id=dag.dag_id,
+        run_id=run_id,
+        run_type=DagRunType.MANUAL.value,
+        logical_date=logical,
+        data_interval_start=interval.start,
+        data_interval_end=interval.end,
+        conf=conf or {},
+        start_date=now,
     )
     env = jinja_env_for(dag)
     weights = dag.priority_weights()
@@ -101,8 +107,12 @@ def test_dag(
         while state is S.UP_FOR_RETRY:
             res.tries += 1
             ti = RuntimeTaskInstance(
-                dag_id=dag.dag_id, task_id=task_id, run_id=run_id, try_number=res.tries,
-                max_tries=task.retries, reader=_MemoryXComs(xcoms),
+                dag_id=dag.dag_id,
+                task_id=task_id,
+                run_id=run_id,
+                try_number=res.tries,
+                max_tries=task.retries,
+                reader=_MemoryXComs(xcoms),
             )
             params = params_for_run(dag.params, task.params, run.conf)
             context = build_context(run=run, dag=dag, task=task, ti=ti, params=params)

@@ -81,7 +81,9 @@ class _TaskDecorator(Generic[P, R]):
         self.__name__ = getattr(function, "__name__", "task")
         self.__doc__ = function.__doc__
 
-    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> XComArg:
+    def __call__(self, *args: Any, **kwargs: Any) -> XComArg:
+        # Typed loosely on purpose: a call passes XComArgs where the function takes values,
+        # and leaves out context parameters (``ti``, ``ds``, ...).
         dag = self.kwargs.get("dag") or authoring_context.current_dag()
         if dag is None:
             raise DagDefinitionError(

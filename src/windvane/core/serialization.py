@@ -27,8 +27,13 @@ if TYPE_CHECKING:
     from windvane.core.timetables.base import Timetable
 
 FORMAT_VERSION = 1
-TASK_CALLBACKS = ("on_failure_callback", "on_success_callback", "on_retry_callback", "on_execute_callback",
-                  "on_skipped_callback")
+TASK_CALLBACKS = (
+    "on_failure_callback",
+    "on_success_callback",
+    "on_retry_callback",
+    "on_execute_callback",
+    "on_skipped_callback",
+)
 DAG_CALLBACKS = ("on_failure_callback", "on_success_callback", "sla_miss_callback")
 
 
@@ -201,7 +206,8 @@ def serialize_dag(dag: DAG) -> SerializedDag:
     from windvane.core.timetables.serialization import timetable_to_dict
 
     weights = dag.priority_weights()
-    start = dag.start_date or min((t.start_date for t in dag.tasks if t.start_date), default=None)
+    task_starts = [pendulum.instance(t.start_date) for t in dag.tasks if t.start_date is not None]
+    start = dag.start_date or min(task_starts, default=None)
     return SerializedDag(
         dag_id=dag.dag_id,
         fileloc=dag.fileloc,

@@ -37,6 +37,8 @@ if TYPE_CHECKING:
     from windvane.core.executors.base import Workload
 
 LOG_FORMAT = "[%(asctime)s] %(levelname)s %(name)s: %(message)s"
+#: Loggers whose handlers a task's log replaces (root last: it keeps the one to the log file).
+_REDIRECTED_LOGGERS = ("windvane.task", "windvane", "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +54,8 @@ class ChildJob:
     prev_data_interval_start_success: datetime | None
     prev_data_interval_end_success: datetime | None
     run_start_date: datetime | None
+    #: Built before the fork, so the child inherits it (and Jinja's lazy imports) warm.
+    jinja_env: jinja2.Environment
 
 
 class LazyXComReader:
@@ -89,14 +93,13 @@ def child_main(job: ChildJob) -> bytes:
             ti=ti,
             params=params_for_run(job.dag.params, job.task.params, workload.conf),
         )
-        env = jinja_env_for(job.dag)
     except Exception as exc:  # a context that cannot be built fails the try, visibly
         error = format_user_traceback(exc)
         logging.getLogger("windvane.task").error("Cannot prepare the try:\n%s", error)
         outcome = failed_outcome(job.task, workload.try_number, workload.max_tries, error)
     else:
         _on_sigterm_kill(job.task)
-        outcome = run_try(job.task, context, jinja_env=env)
+        outcome = run_try(job.task, context, jinja_env=job.jinja_env)
     logging.getLogger("windvane.task").info("Try %d ended: %s", workload.try_number, outcome.state.value)
     _flush()
     return outcome.to_json().encode()
@@ -163,14 +166,14 @@ def _redirect_output(log_path: str) -> None:
     sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding="utf-8", line_buffering=True)
     sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), encoding="utf-8", line_buffering=True)
     faulthandler.enable(file=sys.stderr)  # a segfault's Python traceback lands in the log too
-    logging.disable(logging.NOTSET)
-    manager = logging.Logger.manager
-    for logger in [
-        logging.getLogger(),
-        *(v for v in manager.loggerDict.values() if isinstance(v, logging.Logger)),
-    ]:
-        for handler in list(logger.handlers):
-            logger.removeHandler(handler)
+    if logging.root.manager.disable:
+        logging.disable(logging.NOTSET)
+    # Only the loggers Windvane configures; walking every logger would copy pages for nothing.
+    for name in _REDIRECTED_LOGGERS:
+        logger = logging.getLogger(name)
+        for old in list(logger.handlers):
+            logger.removeHandler(old)
+        logger.propagate = True
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
     root = logging.getLogger()

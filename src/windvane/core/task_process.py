@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import gc
 import logging
 import os
 import select
@@ -131,32 +132,47 @@ def _wait(
     chunks: list[bytes] = []
     pipe_open = True
     os.set_blocking(read_fd, False)
-    while True:
-        now = time.monotonic()
-        if deadline is not None and now >= deadline and sup.killed_because is None:
-            sup.timed_out = True
-            sup.terminate(f"timed out after {deadline_seconds:g} s")
-        if sup.kill_at is not None and now >= sup.kill_at:
-            _signal_group(sup.pid, signal.SIGKILL)
-            sup.kill_at = None
-        if next_beat is not None and heartbeat is not None and now >= next_beat:
-            next_beat = now + (heartbeat_seconds or 0.0)
-            if not _beat(heartbeat):
-                sup.terminate("its task instance was changed elsewhere while it ran")
-        waits = [_MAX_WAIT] + [t - now for t in (deadline, sup.kill_at, next_beat) if t is not None]
-        timeout = max(0.0, min(waits))
-        if pipe_open:
-            ready, _, _ = select.select([read_fd], [], [], timeout)
-            if ready:
-                pipe_open = _drain(read_fd, chunks)
-                continue
-        reaped, status = os.waitpid(sup.pid, os.WNOHANG)
-        if reaped:
-            if pipe_open:
-                _drain(read_fd, chunks)
-            return (b"".join(chunks) if chunks else None), _describe(status)
-        if not pipe_open:
-            time.sleep(min(timeout, 0.01))  # the child closed its pipe and is exiting
+    exit_fd = _pidfd(sup.pid)  # readable once the child has exited (Linux); else poll
+    poll_pause = 0.0005
+    try:
+        while True:
+            now = time.monotonic()
+            if deadline is not None and now >= deadline and sup.killed_because is None:
+                sup.timed_out = True
+                sup.terminate(f"timed out after {deadline_seconds:g} s")
+            if sup.kill_at is not None and now >= sup.kill_at:
+                _signal_group(sup.pid, signal.SIGKILL)
+                sup.kill_at = None
+            if next_beat is not None and heartbeat is not None and now >= next_beat:
+                next_beat = now + (heartbeat_seconds or 0.0)
+                if not _beat(heartbeat):
+                    sup.terminate("its task instance was changed elsewhere while it ran")
+            waits = [_MAX_WAIT] + [t - now for t in (deadline, sup.kill_at, next_beat) if t is not None]
+            timeout = max(0.0, min(waits))
+            watched = ([read_fd] if pipe_open else []) + ([exit_fd] if exit_fd is not None else [])
+            if watched:
+                ready, _, _ = select.select(watched, [], [], timeout)
+                if read_fd in ready and pipe_open:
+                    pipe_open = _drain(read_fd, chunks)
+                    continue
+            reaped, status = os.waitpid(sup.pid, os.WNOHANG)
+            if reaped:
+                if pipe_open:
+                    _drain(read_fd, chunks)
+                return (b"".join(chunks) if chunks else None), _describe(status)
+            if not watched:  # no pidfd, pipe closed: the child is exiting; poll briefly
+                time.sleep(min(timeout, poll_pause))
+                poll_pause = min(poll_pause * 2, 0.05)
+    finally:
+        if exit_fd is not None:
+            os.close(exit_fd)
+
+
+def _pidfd(pid: int) -> int | None:
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return None
 
 
 def _beat(heartbeat: Callable[[], bool]) -> bool:
@@ -202,6 +218,9 @@ def _signal_group(pid: int, signum: int) -> None:
 
 def _child(body: Callable[[], bytes], read_fd: int, write_fd: int, parent_pid: int) -> None:
     code = CHILD_INTERNAL_ERROR
+    # Inherited objects go to the permanent generation: the child's collections never walk
+    # (and so never copy) the parent's memory. O(1); the parent is unaffected.
+    gc.freeze()
     try:
         os.close(read_fd)
         with contextlib.suppress(OSError):

@@ -41,7 +41,7 @@ from windvane.core.store.engine import begin_write
 from windvane.core.store.tables import dag_run
 from windvane.core.store.tables import task_instance as ti_table
 from windvane.core.store.xcoms import write_xcoms
-from windvane.core.task_child import ChildJob, child_main, write_header
+from windvane.core.task_child import ChildJob, child_main, jinja_env_for, write_header
 from windvane.core.task_process import ChildResult, run_forked
 from windvane.errors import DagImportError, NotFoundError
 
@@ -242,6 +242,7 @@ def run_workload(
         prev_data_interval_start_success=claim.prev_data_interval_start_success,
         prev_data_interval_end_success=claim.prev_data_interval_end_success,
         run_start_date=claim.run_start_date,
+        jinja_env=jinja_env_for(dag),
     )
     result = run_forked(
         lambda: child_main(job),

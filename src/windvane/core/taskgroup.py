@@ -33,10 +33,12 @@ class TaskGroup(DependencyMixin):
         parent_group: TaskGroup | None = None,
         dag: DAG | None = None,
     ) -> None:
-        dag = dag or (parent_group.dag if parent_group else None) or authoring_context.current_dag()
+        if dag is None and parent_group is not None:
+            dag = parent_group.dag
+        dag = dag or authoring_context.current_dag()
         if dag is None:
             raise DagDefinitionError(f"TaskGroup {group_id!r} must be created inside a DAG or given dag=")
-        self.dag = dag
+        self.dag: DAG = dag
         self.parent_group = parent_group or authoring_context.current_group(dag)
         self.prefix_group_id = prefix_group_id
         self.tooltip = tooltip

@@ -41,7 +41,9 @@ class TriggerRule(StrEnum):
             except ValueError:
                 pass
         allowed = ", ".join(r.value for r in cls)
-        raise UnknownTriggerRuleError(f"{owner} has unknown trigger_rule {value!r}; expected one of: {allowed}")
+        raise UnknownTriggerRuleError(
+            f"{owner} has unknown trigger_rule {value!r}; expected one of: {allowed}"
+        )
 
 
 class Decision(StrEnum):

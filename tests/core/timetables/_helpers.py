@@ -12,8 +12,8 @@ NYC = pendulum.timezone("America/New_York")
 SYD = pendulum.timezone("Australia/Sydney")
 
 
-def utc(*args: int) -> DateTime:
-    return pendulum.datetime(*args, tz="UTC")  # type: ignore[arg-type]
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> DateTime:
+    return pendulum.datetime(year, month, day, hour, minute, second, tz="UTC")
 
 
 def interval(start: DateTime, end: DateTime) -> DataInterval:

@@ -78,12 +78,19 @@ def test_weekday_names_skip_the_weekend() -> None:
 
 def test_month_names_and_lists() -> None:
     t = CronDataIntervalTimetable("0 0 1 JAN,JUL *", UTC)
-    assert [i.start for i in chain(t, utc(2024, 1, 1), 3)] == [utc(2024, 1, 1), utc(2024, 7, 1), utc(2025, 1, 1)]
+    assert [i.start for i in chain(t, utc(2024, 1, 1), 3)] == [
+        utc(2024, 1, 1),
+        utc(2024, 7, 1),
+        utc(2025, 1, 1),
+    ]
 
 
 def test_saturday_by_name() -> None:
     t = CronDataIntervalTimetable("30 23 * * SAT", UTC)
-    assert [i.start for i in chain(t, utc(2024, 1, 1), 2)] == [utc(2024, 1, 6, 23, 30), utc(2024, 1, 13, 23, 30)]
+    assert [i.start for i in chain(t, utc(2024, 1, 1), 2)] == [
+        utc(2024, 1, 6, 23, 30),
+        utc(2024, 1, 13, 23, 30),
+    ]
 
 
 def test_steps_and_ranges() -> None:
@@ -109,10 +116,17 @@ def test_expression_in_local_time_gives_utc() -> None:
 class TestCatchup:
     t = CronDataIntervalTimetable("@daily", UTC)
 
-    def info(self, *, last: tuple[int, int] | None, now: pendulum.DateTime, catchup: bool) -> DagRunInfo | None:
+    def info(
+        self, *, last: tuple[int, int] | None, now: pendulum.DateTime, catchup: bool
+    ) -> DagRunInfo | None:
         last_interval = None if last is None else interval(utc(2024, *last), utc(2024, last[0], last[1] + 1))
         return next_run_info(
-            self.t, start_date=utc(2024, 1, 1), end_date=None, catchup=catchup, last_interval=last_interval, now=now
+            self.t,
+            start_date=utc(2024, 1, 1),
+            end_date=None,
+            catchup=catchup,
+            last_interval=last_interval,
+            now=now,
         )
 
     def test_catchup_true_runs_every_missed_interval(self) -> None:
@@ -141,7 +155,7 @@ class TestCatchup:
 
     def test_catchup_false_needs_now(self) -> None:
         restriction = TimeRestriction(earliest=utc(2024, 1, 1), latest=None, catchup=False)
-        with pytest.raises(ScheduleError, match="needs TimeRestriction.now"):
+        with pytest.raises(ScheduleError, match=r"needs TimeRestriction\.now"):
             self.t.next_dagrun_info(last_automated_data_interval=None, restriction=restriction)
 
 
@@ -160,7 +174,8 @@ def test_end_date_before_start_date_means_no_runs() -> None:
 def test_no_start_date_no_runs() -> None:
     t = CronDataIntervalTimetable("@daily", UTC)
     info = t.next_dagrun_info(
-        last_automated_data_interval=None, restriction=TimeRestriction(earliest=None, latest=None, catchup=True)
+        last_automated_data_interval=None,
+        restriction=TimeRestriction(earliest=None, latest=None, catchup=True),
     )
     assert info is None
 
@@ -190,7 +205,9 @@ class TestManualInterval:
 
     def test_local_timezone(self) -> None:
         t = CronDataIntervalTimetable("0 2 * * *", "Europe/Amsterdam")
-        got = t.infer_manual_data_interval(run_after=pendulum.datetime(2024, 6, 10, 12, tz="Europe/Amsterdam"))
+        got = t.infer_manual_data_interval(
+            run_after=pendulum.datetime(2024, 6, 10, 12, tz="Europe/Amsterdam")
+        )
         assert got == interval(utc(2024, 6, 9, 0), utc(2024, 6, 10, 0))
 
 

@@ -64,7 +64,9 @@ def test_canonical_form(source: str, canonical: str) -> None:
 def test_canonical_form_fires_like_croniter(source: str) -> None:
     ours = croniter(parse_cron(source).expression, dt.datetime(2024, 1, 1))
     theirs = croniter(source, dt.datetime(2024, 1, 1))
-    assert [ours.get_next(dt.datetime) for _ in range(40)] == [theirs.get_next(dt.datetime) for _ in range(40)]
+    assert [ours.get_next(dt.datetime) for _ in range(40)] == [
+        theirs.get_next(dt.datetime) for _ in range(40)
+    ]
 
 
 def test_hours_and_every_hour() -> None:

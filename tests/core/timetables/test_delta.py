@@ -27,7 +27,12 @@ def test_steps_from_start_date() -> None:
 def test_catchup_false_stays_on_the_start_date_grid() -> None:
     t = DeltaDataIntervalTimetable(dt.timedelta(hours=1))
     info = next_run_info(
-        t, start_date=utc(2024, 1, 1, 0, 30), end_date=None, catchup=False, last_interval=None, now=utc(2024, 1, 1, 5)
+        t,
+        start_date=utc(2024, 1, 1, 0, 30),
+        end_date=None,
+        catchup=False,
+        last_interval=None,
+        now=utc(2024, 1, 1, 5),
     )
     assert info == DagRunInfo.interval(utc(2024, 1, 1, 3, 30), utc(2024, 1, 1, 4, 30))
 
@@ -35,7 +40,12 @@ def test_catchup_false_stays_on_the_start_date_grid() -> None:
 def test_catchup_false_now_on_a_step() -> None:
     t = DeltaDataIntervalTimetable(dt.timedelta(hours=1))
     info = next_run_info(
-        t, start_date=utc(2024, 1, 1), end_date=None, catchup=False, last_interval=None, now=utc(2024, 1, 1, 5)
+        t,
+        start_date=utc(2024, 1, 1),
+        end_date=None,
+        catchup=False,
+        last_interval=None,
+        now=utc(2024, 1, 1, 5),
     )
     assert info == DagRunInfo.interval(utc(2024, 1, 1, 4), utc(2024, 1, 1, 5))
 
@@ -52,7 +62,12 @@ def test_catchup_false_after_last_run() -> None:
     t = DeltaDataIntervalTimetable(SIX_HOURS)
     last = interval(utc(2024, 1, 1), utc(2024, 1, 1, 6))
     info = next_run_info(
-        t, start_date=utc(2024, 1, 1), end_date=None, catchup=False, last_interval=last, now=utc(2024, 1, 10, 1)
+        t,
+        start_date=utc(2024, 1, 1),
+        end_date=None,
+        catchup=False,
+        last_interval=last,
+        now=utc(2024, 1, 10, 1),
     )
     assert info == DagRunInfo.interval(utc(2024, 1, 9, 18), utc(2024, 1, 10))
 

@@ -13,7 +13,12 @@ def test_null_never_schedules() -> None:
     t = NullTimetable()
     for catchup in (True, False):
         info = next_run_info(
-            t, start_date=utc(2024, 1, 1), end_date=None, catchup=catchup, last_interval=None, now=utc(2024, 6, 1)
+            t,
+            start_date=utc(2024, 1, 1),
+            end_date=None,
+            catchup=catchup,
+            last_interval=None,
+            now=utc(2024, 6, 1),
         )
         assert info is None
     assert t.summary == "None"
@@ -51,12 +56,19 @@ def test_once_respects_end_date_and_needs_start_date() -> None:
     t = OnceTimetable()
     assert (
         next_run_info(
-            t, start_date=utc(2024, 2, 1), end_date=utc(2024, 1, 1), catchup=True, last_interval=None, now=utc(2024, 6, 1)
+            t,
+            start_date=utc(2024, 2, 1),
+            end_date=utc(2024, 1, 1),
+            catchup=True,
+            last_interval=None,
+            now=utc(2024, 6, 1),
         )
         is None
     )
     assert (
-        next_run_info(t, start_date=None, end_date=None, catchup=True, last_interval=None, now=utc(2024, 6, 1))
+        next_run_info(
+            t, start_date=None, end_date=None, catchup=True, last_interval=None, now=utc(2024, 6, 1)
+        )
         is None
     )
 

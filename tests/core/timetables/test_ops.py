@@ -30,7 +30,12 @@ DAILY = CronDataIntervalTimetable("@daily", pendulum.UTC)
 
 def test_next_run_may_lie_in_the_future_and_due_says_when() -> None:
     info = next_run_info(
-        DAILY, start_date=utc(2024, 1, 1), end_date=None, catchup=True, last_interval=None, now=utc(2024, 1, 1, 12)
+        DAILY,
+        start_date=utc(2024, 1, 1),
+        end_date=None,
+        catchup=True,
+        last_interval=None,
+        now=utc(2024, 1, 1, 12),
     )
     assert info == DagRunInfo.interval(utc(2024, 1, 1), utc(2024, 1, 2))
     assert not due(info, utc(2024, 1, 1, 12))
@@ -42,7 +47,12 @@ def test_next_run_may_lie_in_the_future_and_due_says_when() -> None:
 def test_next_run_none_after_end_date() -> None:
     last = interval(utc(2024, 1, 3), utc(2024, 1, 4))
     info = next_run_info(
-        DAILY, start_date=utc(2024, 1, 1), end_date=utc(2024, 1, 3), catchup=True, last_interval=last, now=utc(2024, 2, 1)
+        DAILY,
+        start_date=utc(2024, 1, 1),
+        end_date=utc(2024, 1, 3),
+        catchup=True,
+        last_interval=last,
+        now=utc(2024, 2, 1),
     )
     assert info is None
 
@@ -96,7 +106,9 @@ def test_iter_intervals_stops_a_timetable_that_does_not_advance() -> None:
 
 class TestIntervalFor:
     def test_on_the_grid(self) -> None:
-        assert interval_for(DAILY, utc(2024, 1, 5), utc(2024, 1, 1)) == interval(utc(2024, 1, 5), utc(2024, 1, 6))
+        assert interval_for(DAILY, utc(2024, 1, 5), utc(2024, 1, 1)) == interval(
+            utc(2024, 1, 5), utc(2024, 1, 6)
+        )
 
     def test_off_the_grid_keeps_the_logical_date(self) -> None:
         assert interval_for(DAILY, utc(2024, 1, 5, 7), utc(2024, 1, 1)) == interval(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 import pendulum
 from hypothesis import HealthCheck, given, settings
@@ -83,7 +84,7 @@ def assert_tiles(intervals: list[DataInterval]) -> None:
     for iv in intervals:
         assert iv.start < iv.end
         assert iv.start.timezone_name == iv.end.timezone_name == "UTC"
-    for prev, nxt in zip(intervals, intervals[1:], strict=False):
+    for prev, nxt in itertools.pairwise(intervals):
         assert nxt.start == prev.end, (prev, nxt)
 
 
@@ -128,7 +129,9 @@ def test_intervals_are_recovered_from_their_dates(data: st.DataObject, start: Da
     start=start_dates(),
     later=st.integers(min_value=0, max_value=400 * 86_400),
 )
-def test_catchup_false_picks_the_latest_complete_interval(data: st.DataObject, start: DateTime, later: int) -> None:
+def test_catchup_false_picks_the_latest_complete_interval(
+    data: st.DataObject, start: DateTime, later: int
+) -> None:
     t = data.draw(timetables(start), label="timetable")
     now = start.add(seconds=later)
     info = next_run_info(t, start_date=start, end_date=None, catchup=False, last_interval=None, now=now)
@@ -147,8 +150,10 @@ def test_catchup_false_picks_the_latest_complete_interval(data: st.DataObject, s
     assert_tiles([info.data_interval, *chain_after(t, start, info.data_interval, now, 5)])
 
 
-def chain_after(t: Timetable, start: DateTime, last: DataInterval, now: DateTime, count: int) -> list[DataInterval]:
-    out = []
+def chain_after(
+    t: Timetable, start: DateTime, last: DataInterval, now: DateTime, count: int
+) -> list[DataInterval]:
+    out: list[DataInterval] = []
     for _ in range(count):
         info = next_run_info(t, start_date=start, end_date=None, catchup=False, last_interval=last, now=now)
         assert info is not None

@@ -46,7 +46,8 @@ def test_timetable_instance_is_kept() -> None:
 
 
 @pytest.mark.parametrize(
-    ("schedule", "type_name"), [(1, "int"), (True, "bool"), (1.5, "float"), (["@daily"], "list"), (b"@daily", "bytes")]
+    ("schedule", "type_name"),
+    [(1, "int"), (True, "bool"), (1.5, "float"), (["@daily"], "list"), (b"@daily", "bytes")],
 )
 def test_anything_else_names_its_type(schedule: object, type_name: str) -> None:
     with pytest.raises(ScheduleError) as info:

@@ -68,11 +68,20 @@ class InstantExecutor(Executor):
         from datetime import UTC, datetime
 
         at = datetime.fromtimestamp(now, UTC)
-        rows = [{"b_id": w.ti_id, "b_try": w.try_number, "b_job": w.job_id, "b_state": self.outcome(w)} for w in batch]
+        rows = [
+            {"b_id": w.ti_id, "b_try": w.try_number, "b_job": w.job_id, "b_state": self.outcome(w)}
+            for w in batch
+        ]
         stmt = (
             update(ti_t)
-            .where(and_(ti_t.c.id == bindparam("b_id"), ti_t.c.try_number == bindparam("b_try"),
-                        ti_t.c.queued_by_job_id == bindparam("b_job"), ti_t.c.state == "queued"))
+            .where(
+                and_(
+                    ti_t.c.id == bindparam("b_id"),
+                    ti_t.c.try_number == bindparam("b_try"),
+                    ti_t.c.queued_by_job_id == bindparam("b_job"),
+                    ti_t.c.state == "queued",
+                )
+            )
             .values(state=bindparam("b_state"), start_date=at, end_date=at, duration=0.0, updated_at=at)
         )
         with self.engine.begin() as conn:
@@ -80,6 +89,13 @@ class InstantExecutor(Executor):
         for w, row in zip(batch, rows, strict=True):
             self.history.append(w)
             self._events.append(
-                TaskEvent(ti_id=w.ti_id, dag_run_id=w.dag_run_id, dag_id=w.dag_id, task_id=w.task_id,
-                          try_number=w.try_number, state=str(row["b_state"]), at=now)
+                TaskEvent(
+                    ti_id=w.ti_id,
+                    dag_run_id=w.dag_run_id,
+                    dag_id=w.dag_id,
+                    task_id=w.task_id,
+                    try_number=w.try_number,
+                    state=str(row["b_state"]),
+                    at=now,
+                )
             )

@@ -86,6 +86,7 @@ class LocalExecutor(Executor):
         self._events: list[TaskEvent] = []
         self._wakeup: WakeupPipe | None = None
         self._ending = False
+        self._closed = False
 
     # -- the Executor contract ------------------------------------------
     def start(self) -> None:
@@ -102,16 +103,17 @@ class LocalExecutor(Executor):
         self._dispatch()
 
     def events(self) -> list[TaskEvent]:
-        self._pump(0.0)
+        if self._workers:
+            self._pump(0.0)
         events, self._events = self._events, []
         return events
 
     def wait(self, timeout: float) -> None:
-        if not self._events:
+        if not self._events and self._workers:
             self._pump(timeout)
 
     def wake(self) -> None:
-        if self._wakeup is not None:
+        if self._wakeup is not None and not self._closed:
             self._wakeup.wake()
 
     @property
@@ -145,6 +147,7 @@ class LocalExecutor(Executor):
                 deadline = None
                 remaining = 1.0
             self._pump(min(remaining, 1.0))
+        self._closed = True
         self._wakeup.close()
         if self._engine is not None:
             self._engine.dispose()

@@ -13,10 +13,8 @@ operators so that forked children start warm.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
-import pkgutil
 import threading
 import time
 from collections.abc import Sequence
@@ -30,35 +28,21 @@ from windvane.core.processor.pool import FileResult, parse_files
 from windvane.core.processor.report import ParseReport
 from windvane.core.processor.store_writer import (
     FileUpdate,
+    ParsedDag,
     StoreWriter,
     load_file_index,
     reconcile,
     remove_files,
 )
+from windvane.core.processor.warmup import warm_up
 from windvane.core.serialization import SerializedDag
 from windvane.core.store.engine import after_fork, begin_read, begin_write
 from windvane.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-#: Modules imported once in the parent so that children need not import them.
-_WARM_MODULES = ("windvane.core.dag", "windvane.core.decorators", "windvane.core.taskgroup")
 #: Rounds of re-parsing files that were waiting for a dag_id another file gave up.
 _MAX_ROUNDS = 3
-
-
-def _warm_up() -> None:
-    names = list(_WARM_MODULES)
-    try:
-        operators = importlib.import_module("windvane.core.operators")
-        names += [f"{operators.__name__}.{m.name}" for m in pkgutil.iter_modules(operators.__path__)]
-    except ImportError:
-        pass
-    for name in names:
-        try:
-            importlib.import_module(name)
-        except Exception:  # a broken optional module must not stop the processor
-            log.debug("could not pre-import %s", name, exc_info=True)
 
 
 class DagProcessor:
@@ -107,7 +91,7 @@ class DagProcessor:
         self._defined: dict[str, list[str]] = {}
         if authoring_defaults is not None:
             set_authoring_defaults(authoring_defaults)
-        _warm_up()
+        warm_up()
 
     # -- loop -----------------------------------------------------------------------------
     def run(self, stop_event: threading.Event, refresh_interval: float = 2.0) -> None:
@@ -200,18 +184,17 @@ class DagProcessor:
 
     def _to_update(self, result: FileResult, hashes: dict[str, str]) -> FileUpdate:
         assert self._detector is not None
-        dags: list[SerializedDag] = []
+        dags: list[ParsedDag] = []
         error = result.error
         content_hash = hashes.get(result.path, "")
         if result.outcome is not None:
             content_hash = result.outcome.content_hash or content_hash
-            for text in result.outcome.dags:
+            for text, dag_hash in zip(result.outcome.dags, result.outcome.hashes, strict=True):
                 try:
-                    dags.append(SerializedDag.from_json(text))
+                    dags.append(ParsedDag(SerializedDag.from_json(text), text, dag_hash))
                 except Exception as exc:  # a child and its parent disagree on the format: a bug
-                    error = "\n\n".join(
-                        filter(None, [error, f"{result.path}: unreadable serialized DAG: {exc}"])
-                    )
+                    problem = f"{result.path}: unreadable serialized DAG: {exc}"
+                    error = f"{error}\n\n{problem}" if error else problem
         state = self._detector.state(result.path)
         mtime = state.mtime_ns / 1e9 if state is not None else None
         if error:

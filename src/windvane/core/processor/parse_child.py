@@ -22,6 +22,7 @@ still returned.
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import gc
 import hashlib
 import importlib.util
@@ -45,21 +46,32 @@ _WINDVANE_DIR = os.path.dirname(os.path.abspath(windvane.__file__)) + os.sep
 CHILD_INTERNAL_ERROR = 70
 
 
+def dag_hash_of(serialized_json: str) -> str:
+    """:attr:`SerializedDag.dag_hash` from the JSON text itself (saves serializing twice)."""
+    return hashlib.sha256(serialized_json.encode()).hexdigest()[:32]
+
+
 @dataclass(frozen=True)
 class ParseOutcome:
-    """What a child reports for one file: serialized DAG JSON texts and/or an error text."""
+    """What a child reports for one file: the sha256 of the bytes it parsed, the serialized
+    DAG JSON texts with their ``dag_hash`` (``hashes[i]`` belongs to ``dags[i]``), and/or an error."""
 
     content_hash: str
     dags: list[str] = field(default_factory=list)
+    hashes: list[str] = field(default_factory=list)
     error: str | None = None
 
     def encode(self) -> bytes:
-        return json.dumps({"hash": self.content_hash, "dags": self.dags, "error": self.error}).encode()
+        raw = {"hash": self.content_hash, "dags": self.dags, "hashes": self.hashes, "error": self.error}
+        return json.dumps(raw).encode()
 
     @classmethod
     def decode(cls, data: bytes) -> ParseOutcome:
         raw: dict[str, Any] = json.loads(data)
-        return cls(content_hash=raw["hash"], dags=list(raw["dags"]), error=raw["error"])
+        dags, hashes = list(raw["dags"]), list(raw["hashes"])
+        if len(dags) != len(hashes):
+            raise ValueError("a parse outcome needs one hash per DAG")
+        return cls(content_hash=raw["hash"], dags=dags, hashes=hashes, error=raw["error"])
 
 
 def _is_internal(filename: str) -> bool:
@@ -141,7 +153,8 @@ def _serialize_all(path: str, content_hash: str, dags: list[DAG]) -> ParseOutcom
             texts.append(serialize_dag(dag).to_json())
         except Exception as error:
             errors.append(f"DAG {dag.dag_id!r} in {path} is invalid:\n{format_user_traceback(error)}")
-    return ParseOutcome(content_hash, dags=texts, error="\n\n".join(errors) or None)
+    hashes = [dag_hash_of(text) for text in texts]
+    return ParseOutcome(content_hash, dags=texts, hashes=hashes, error="\n\n".join(errors) or None)
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -162,6 +175,7 @@ def _child_main(path: str, write_fd: int, log_path: str | None) -> None:
     os.dup2(sink, 2)
     os.close(null_in)
     os.close(sink)
+    faulthandler.enable(file=2)  # a crash in an extension module leaves its traceback in the log
     try:
         outcome = parse_file(path)
     except BaseException as error:  # reading the file failed, or a DAG broke serialization badly

@@ -183,6 +183,10 @@ def parse_files(
         while pending or runner.running:
             while pending and len(runner.running) < parallelism:
                 runner.start(pending.popleft())
-            yield from runner.step()
+            finished = runner.step()
+            # Refill the free slots before handing results over: children parse while they are stored.
+            while pending and len(runner.running) < parallelism:
+                runner.start(pending.popleft())
+            yield from finished
     finally:
         runner.stop_all()

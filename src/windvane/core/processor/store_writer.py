@@ -25,15 +25,16 @@ from datetime import datetime
 from typing import Any
 
 from pendulum import DateTime
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, bindparam, delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from windvane.core.serialization import SerializedDag
 from windvane.core.store import dags as dag_store
 from windvane.core.store._time import to_db
-from windvane.core.store._upsert import upsert
 from windvane.core.store.import_errors import replace_import_error
 from windvane.core.store.tables import dag, dag_file, import_error
 from windvane.core.timetables.ops import next_run_info
+from windvane.errors import StoreError
 
 #: Most values bound in one ``IN (...)`` (SQLite's old limit is 999).
 _CHUNK = 500
@@ -46,6 +47,19 @@ def _chunks(values: Sequence[str]) -> Iterator[list[str]]:
 
 
 @dataclass(frozen=True, slots=True)
+class ParsedDag:
+    """One DAG as a child reported it: the JSON text, its ``dag_hash`` and the parsed form."""
+
+    serialized: SerializedDag
+    text: str
+    dag_hash: str
+
+    @property
+    def dag_id(self) -> str:
+        return self.serialized.dag_id
+
+
+@dataclass(frozen=True, slots=True)
 class FileUpdate:
     """One parsed file: its DAGs (already validated) and its own import error, if any."""
 
@@ -53,7 +67,7 @@ class FileUpdate:
     content_hash: str
     mtime: float | None
     duration: float
-    dags: list[SerializedDag]
+    dags: list[ParsedDag]
     error: str | None = None
 
 
@@ -115,19 +129,19 @@ class StoreWriter:
                 del owner[dag_id]
                 result.freed.add(dag_id)
         # 2. Claim, in path order; a dag_id owned by another file is a duplicate.
-        accepted: list[tuple[FileUpdate, SerializedDag]] = []
+        accepted: list[tuple[FileUpdate, ParsedDag]] = []
         for f in files:
             problems = [f.error] if f.error else []
-            for sd in f.dags:
-                current = owner.get(sd.dag_id)
+            for parsed in f.dags:
+                current = owner.get(parsed.dag_id)
                 if current is not None and current != f.path:
                     problems.append(
-                        f"DAG id {sd.dag_id!r} is already defined in {current}; the DAG of the same id "
+                        f"DAG id {parsed.dag_id!r} is already defined in {current}; the DAG of the same id "
                         f"in {f.path} is ignored (a dag_id must be unique across DAG files)"
                     )
                     continue
-                owner[sd.dag_id] = f.path
-                accepted.append((f, sd))
+                owner[parsed.dag_id] = f.path
+                accepted.append((f, parsed))
             result.defined[f.path] = [d.dag_id for d in f.dags]
             if problems:
                 result.errors[f.path] = "\n\n".join(problems)
@@ -136,16 +150,16 @@ class StoreWriter:
             result.deactivated.update(self._deactivate(conn, sorted(result.freed)))
         # 3. DAG rows, then next_dagrun for new or re-scheduled DAGs.
         changed = [
-            sd.dag_id for _, sd in accepted if sd.dag_id in existing and existing[sd.dag_id][2] != sd.dag_hash
+            p.dag_id for _, p in accepted if p.dag_id in existing and existing[p.dag_id][2] != p.dag_hash
         ]
         old_schedules = self._schedules(conn, changed)
-        for f, sd in accepted:
-            self._upsert(conn, f, sd, now)
-            before = existing.get(sd.dag_id)
-            if before is None or (
-                sd.dag_id in old_schedules and old_schedules[sd.dag_id] != _schedule_of(sd)
-            ):
-                self._set_next_dagrun(conn, sd, now)
+        to_schedule: list[SerializedDag] = []
+        for f, parsed in accepted:
+            self._upsert(conn, f, parsed, now)
+            old = old_schedules.get(parsed.dag_id)
+            if parsed.dag_id not in existing or (old is not None and old != _schedule_of(parsed.serialized)):
+                to_schedule.append(parsed.serialized)
+        _set_next_dagruns(conn, to_schedule, now)
         result.dags_written = len(accepted)
         # 4. Import errors and dag_file rows.
         for path, text in result.errors.items():
@@ -153,8 +167,7 @@ class StoreWriter:
         clean = [p for p in paths if p not in result.errors]
         for chunk in _chunks(clean):
             conn.execute(delete(import_error).where(import_error.c.filename.in_(chunk)))
-        for f in files:
-            self._upsert_file(conn, f, result.defined[f.path], now)
+        _upsert_files(conn, files, result.defined, now)
         return result
 
     # -- pieces ---------------------------------------------------------------------------
@@ -194,14 +207,15 @@ class StoreWriter:
             done.update(conn.execute(stmt.returning(dag.c.dag_id)).scalars())
         return done
 
-    def _upsert(self, conn: Connection, f: FileUpdate, sd: SerializedDag, now: datetime) -> None:
+    def _upsert(self, conn: Connection, f: FileUpdate, parsed: ParsedDag, now: datetime) -> None:
+        sd = parsed.serialized
         paused = sd.is_paused_upon_creation
         dag_store.upsert_dag(
             conn,
             dag_id=sd.dag_id,
             fileloc=f.path,
-            dag_hash=sd.dag_hash,
-            serialized=sd.to_json(),
+            dag_hash=parsed.dag_hash,
+            serialized=parsed.text,
             last_parsed_at=now,
             timetable_summary=sd.timetable_obj.summary,
             description=sd.description,
@@ -210,8 +224,21 @@ class StoreWriter:
             paused_on_create=self.paused_at_creation if paused is None else paused,
         )
 
-    @staticmethod
-    def _set_next_dagrun(conn: Connection, sd: SerializedDag, now: DateTime) -> None:
+
+_NEXT_COLUMNS = (
+    "next_dagrun_logical_date",
+    "next_dagrun_data_interval_start",
+    "next_dagrun_data_interval_end",
+    "next_dagrun_create_after",
+)
+
+
+def _set_next_dagruns(conn: Connection, dags: Sequence[SerializedDag], now: DateTime) -> None:
+    """Set ``next_dagrun_*`` of ``dags`` as if they never ran (one executemany)."""
+    if not dags:
+        return
+    rows: list[dict[str, Any]] = []
+    for sd in dags:
         info = next_run_info(
             sd.timetable_obj,
             start_date=sd.start,
@@ -221,25 +248,63 @@ class StoreWriter:
             now=now,
         )
         what = f"next_dagrun of DAG {sd.dag_id!r}"
-        values: dict[str, datetime | None] = {
-            "next_dagrun_logical_date": to_db(info.logical_date, what) if info else None,
-            "next_dagrun_data_interval_start": to_db(info.data_interval.start, what) if info else None,
-            "next_dagrun_data_interval_end": to_db(info.data_interval.end, what) if info else None,
-            "next_dagrun_create_after": to_db(info.run_after, what) if info else None,
-        }
-        conn.execute(update(dag).where(dag.c.dag_id == sd.dag_id).values(**values))
+        values = (
+            (info.logical_date, info.data_interval.start, info.data_interval.end, info.run_after)
+            if info is not None
+            else (None, None, None, None)
+        )
+        row: dict[str, Any] = {"b_dag_id": sd.dag_id}
+        for column, value in zip(_NEXT_COLUMNS, values, strict=True):
+            row[f"b_{column}"] = to_db(value, what) if value is not None else None
+        rows.append(row)
+    stmt = (
+        update(dag)
+        .where(dag.c.dag_id == bindparam("b_dag_id"))
+        .values({column: bindparam(f"b_{column}") for column in _NEXT_COLUMNS})
+    )
+    conn.execute(stmt, rows)
 
-    @staticmethod
-    def _upsert_file(conn: Connection, f: FileUpdate, dag_ids: list[str], now: datetime) -> None:
-        values = {
+
+def _upsert_files(
+    conn: Connection, files: Sequence[FileUpdate], defined: dict[str, list[str]], now: datetime
+) -> None:
+    """Insert or refresh the ``dag_file`` row of each file (one executemany)."""
+    if not files:
+        return
+    parsed_at = to_db(now, "dag_file.last_parsed_at")
+    rows = [
+        {
             "path": f.path,
             "content_hash": f.content_hash,
             "mtime": f.mtime,
-            "last_parsed_at": to_db(now, f"last_parsed_at of {f.path}"),
+            "last_parsed_at": parsed_at,
             "parse_duration": f.duration,
-            "dag_ids": dag_ids,
+            "dag_ids": defined[f.path],
         }
-        upsert(conn, dag_file, values, key=["path"], update=[k for k in values if k != "path"])
+        for f in files
+    ]
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        pg_stmt = postgresql.insert(dag_file)
+        conn.execute(
+            pg_stmt.on_conflict_do_update(
+                index_elements=["path"], set_={k: pg_stmt.excluded[k] for k in _FILE_UPDATED}
+            ),
+            rows,
+        )
+    elif dialect == "sqlite":
+        lite_stmt = sqlite.insert(dag_file)
+        conn.execute(
+            lite_stmt.on_conflict_do_update(
+                index_elements=["path"], set_={k: lite_stmt.excluded[k] for k in _FILE_UPDATED}
+            ),
+            rows,
+        )
+    else:
+        raise StoreError(f"unsupported database dialect {dialect!r} (writing dag_file)")
+
+
+_FILE_UPDATED = ("content_hash", "mtime", "last_parsed_at", "parse_duration", "dag_ids")
 
 
 def _schedule_of(sd: SerializedDag) -> tuple[Any, ...]:

@@ -58,14 +58,18 @@ class DagRow:
 def dag_rows(conn: Connection) -> list[DagRow]:
     rows = conn.execute(
         select(
-            dag_t.c.dag_id, dag_t.c.dag_hash, dag_t.c.is_paused, dag_t.c.is_active,
-            dag_t.c.next_dagrun_logical_date, dag_t.c.next_dagrun_data_interval_start,
-            dag_t.c.next_dagrun_data_interval_end, dag_t.c.next_dagrun_create_after,
+            dag_t.c.dag_id,
+            dag_t.c.dag_hash,
+            dag_t.c.is_paused,
+            dag_t.c.is_active,
+            dag_t.c.next_dagrun_logical_date,
+            dag_t.c.next_dagrun_data_interval_start,
+            dag_t.c.next_dagrun_data_interval_end,
+            dag_t.c.next_dagrun_create_after,
         )
     )
     return [
-        DagRow(r[0], r[1], bool(r[2]), bool(r[3]), utc(r[4]), utc(r[5]), utc(r[6]), utc(r[7]))
-        for r in rows
+        DagRow(r[0], r[1], bool(r[2]), bool(r[3]), utc(r[4]), utc(r[5]), utc(r[6]), utc(r[7])) for r in rows
     ]
 
 
@@ -118,10 +122,18 @@ def insert_run(
     result = conn.execute(
         insert(run_t)
         .values(
-            dag_id=dag.dag_id, run_id=run_id, run_type=run_type, logical_date=logical_date,
-            data_interval_start=interval_start, data_interval_end=interval_end, state=state.value,
-            queued_at=now, start_date=now if state is DagRunState.RUNNING else None,
-            conf=conf or {}, dag_hash=dag.dag_hash, creating_job_id=job_id,
+            dag_id=dag.dag_id,
+            run_id=run_id,
+            run_type=run_type,
+            logical_date=logical_date,
+            data_interval_start=interval_start,
+            data_interval_end=interval_end,
+            state=state.value,
+            queued_at=now,
+            start_date=now if state is DagRunState.RUNNING else None,
+            conf=conf or {},
+            dag_hash=dag.dag_hash,
+            creating_job_id=job_id,
             external_trigger=run_type != "scheduled",
         )
         .returning(run_t.c.id)
@@ -129,7 +141,9 @@ def insert_run(
     return int(result.scalar_one())
 
 
-def ensure_task_instances(conn: Connection, run_pk: int, run_id: str, dag: SerializedDag, now: datetime) -> None:
+def ensure_task_instances(
+    conn: Connection, run_pk: int, run_id: str, dag: SerializedDag, now: datetime
+) -> None:
     """Create missing TIs of ``dag`` for the run, and mark TIs of vanished tasks removed."""
     existing = {
         r[0]: r[1]
@@ -141,10 +155,19 @@ def ensure_task_instances(conn: Connection, run_pk: int, run_id: str, dag: Seria
             insert(ti_t),
             [
                 {
-                    "dag_run_id": run_pk, "dag_id": dag.dag_id, "run_id": run_id, "task_id": t.task_id,
-                    "state": S.NONE.value, "try_number": 0, "max_tries": t.retries,
-                    "priority_weight": t.priority_weight, "pool": t.pool, "pool_slots": t.pool_slots,
-                    "queue": t.queue, "operator": t.operator, "updated_at": now,
+                    "dag_run_id": run_pk,
+                    "dag_id": dag.dag_id,
+                    "run_id": run_id,
+                    "task_id": t.task_id,
+                    "state": S.NONE.value,
+                    "try_number": 0,
+                    "max_tries": t.retries,
+                    "priority_weight": t.priority_weight,
+                    "pool": t.pool,
+                    "pool_slots": t.pool_slots,
+                    "queue": t.queue,
+                    "operator": t.operator,
+                    "updated_at": now,
                 }
                 for t in missing
             ],
@@ -176,18 +199,36 @@ def _run_row(r: Any) -> RunRow:
     logical = utc(r.logical_date)
     assert logical is not None
     return RunRow(
-        r.id, r.dag_id, r.run_id, r.run_type, r.state, logical, utc(r.data_interval_start),
-        utc(r.data_interval_end), dict(r.conf or {}), utc(r.start_date),
+        r.id,
+        r.dag_id,
+        r.run_id,
+        r.run_type,
+        r.state,
+        logical,
+        utc(r.data_interval_start),
+        utc(r.data_interval_end),
+        dict(r.conf or {}),
+        utc(r.start_date),
     )
 
 
 _RUN_COLS = (
-    run_t.c.id, run_t.c.dag_id, run_t.c.run_id, run_t.c.run_type, run_t.c.state, run_t.c.logical_date,
-    run_t.c.data_interval_start, run_t.c.data_interval_end, run_t.c.conf, run_t.c.start_date,
+    run_t.c.id,
+    run_t.c.dag_id,
+    run_t.c.run_id,
+    run_t.c.run_type,
+    run_t.c.state,
+    run_t.c.logical_date,
+    run_t.c.data_interval_start,
+    run_t.c.data_interval_end,
+    run_t.c.conf,
+    run_t.c.start_date,
 )
 
 
-def runs_in_states(conn: Connection, states: Sequence[str], *, run_pks: Sequence[int] | None = None) -> list[RunRow]:
+def runs_in_states(
+    conn: Connection, states: Sequence[str], *, run_pks: Sequence[int] | None = None
+) -> list[RunRow]:
     q = select(*_RUN_COLS).where(run_t.c.state.in_(states))
     if run_pks is not None:
         q = q.where(run_t.c.id.in_(run_pks))
@@ -213,8 +254,13 @@ def task_instances(conn: Connection, run_pks: Sequence[int]) -> dict[int, list[T
     out: dict[int, list[TiRow]] = defaultdict(list)
     for chunk in chunks(list(run_pks)):
         q = select(
-            ti_t.c.id, ti_t.c.dag_run_id, ti_t.c.task_id, ti_t.c.state, ti_t.c.try_number,
-            ti_t.c.max_tries, ti_t.c.next_retry_at,
+            ti_t.c.id,
+            ti_t.c.dag_run_id,
+            ti_t.c.task_id,
+            ti_t.c.state,
+            ti_t.c.try_number,
+            ti_t.c.max_tries,
+            ti_t.c.next_retry_at,
         ).where(ti_t.c.dag_run_id.in_(chunk))
         for r in conn.execute(q):
             out[r[1]].append(TiRow(r[0], r[1], r[2], r[3], r[4], r[5], utc(r[6])))
@@ -233,7 +279,11 @@ def start_run(conn: Connection, run_pk: int, now: datetime) -> bool:
     result = conn.execute(
         update(run_t)
         .where(run_t.c.id == run_pk, run_t.c.state == DagRunState.QUEUED.value)
-        .values(state=DagRunState.RUNNING.value, start_date=func.coalesce(run_t.c.start_date, literal(now, type_=run_t.c.start_date.type)), end_date=None)
+        .values(
+            state=DagRunState.RUNNING.value,
+            start_date=func.coalesce(run_t.c.start_date, literal(now, type_=run_t.c.start_date.type)),
+            end_date=None,
+        )
     )
     return result.rowcount == 1
 
@@ -271,7 +321,9 @@ def set_states(conn: Connection, changes: dict[str, list[int]], now: datetime) -
             if state == S.SCHEDULED.value:
                 values["scheduled_dttm"] = now
             conn.execute(
-                update(ti_t).where(ti_t.c.id.in_(chunk), ti_t.c.state.notin_(_FINISHED + ["running"])).values(**values)
+                update(ti_t)
+                .where(ti_t.c.id.in_(chunk), ti_t.c.state.notin_([*_FINISHED, "running"]))
+                .values(**values)
             )
 
 
@@ -281,26 +333,46 @@ def mark_queued(conn: Connection, ti_ids: Sequence[int], job_id: int, now: datet
     for chunk in chunks(list(ti_ids)):
         result = conn.execute(
             update(ti_t)
-            .where(ti_t.c.id.in_(chunk), ti_t.c.state.in_([S.NONE.value, S.SCHEDULED.value, S.UP_FOR_RETRY.value]))
+            .where(
+                ti_t.c.id.in_(chunk),
+                ti_t.c.state.in_([S.NONE.value, S.SCHEDULED.value, S.UP_FOR_RETRY.value]),
+            )
             .values(
-                state=S.QUEUED.value, try_number=ti_t.c.try_number + 1, queued_dttm=now,
-                queued_by_job_id=job_id, updated_at=now, next_retry_at=None, error=None,
+                state=S.QUEUED.value,
+                try_number=ti_t.c.try_number + 1,
+                queued_dttm=now,
+                queued_by_job_id=job_id,
+                updated_at=now,
+                next_retry_at=None,
+                error=None,
             )
         )
         changed += result.rowcount
     return changed
 
 
-def fail_tries(conn: Connection, rows: Sequence[tuple[int, int, str, datetime | None]], error: str, now: datetime) -> None:
+def fail_tries(
+    conn: Connection, rows: Sequence[tuple[int, int, str, datetime | None]], error: str, now: datetime
+) -> None:
     """Finish running tries the scheduler gave up on: (ti_id, try_number, new_state, next_retry_at)."""
     if not rows:
         return
     stmt = (
         update(ti_t)
-        .where(and_(ti_t.c.id == bindparam("b_id"), ti_t.c.try_number == bindparam("b_try"),
-                    ti_t.c.state == S.RUNNING.value))
-        .values(state=bindparam("b_state"), next_retry_at=bindparam("b_retry"), end_date=now, updated_at=now,
-                error=error)
+        .where(
+            and_(
+                ti_t.c.id == bindparam("b_id"),
+                ti_t.c.try_number == bindparam("b_try"),
+                ti_t.c.state == S.RUNNING.value,
+            )
+        )
+        .values(
+            state=bindparam("b_state"),
+            next_retry_at=bindparam("b_retry"),
+            end_date=now,
+            updated_at=now,
+            error=error,
+        )
     )
     conn.execute(stmt, [{"b_id": i, "b_try": t, "b_state": s, "b_retry": r} for i, t, s, r in rows])
 
@@ -319,7 +391,9 @@ def reset_orphaned(conn: Connection, live_job_ids: Sequence[int], now: datetime)
     if live_job_ids:
         q = q.where(ti_t.c.queued_by_job_id.notin_(live_job_ids))
     result = conn.execute(
-        q.values(state=S.SCHEDULED.value, try_number=ti_t.c.try_number - 1, queued_by_job_id=None, updated_at=now)
+        q.values(
+            state=S.SCHEDULED.value, try_number=ti_t.c.try_number - 1, queued_by_job_id=None, updated_at=now
+        )
     )
     return result.rowcount
 
@@ -334,9 +408,9 @@ class Zombie:
 
 
 def zombies(conn: Connection, cutoff: datetime) -> list[Zombie]:
-    q = select(
-        ti_t.c.id, ti_t.c.dag_run_id, ti_t.c.task_id, ti_t.c.try_number, ti_t.c.max_tries
-    ).where(ti_t.c.state == S.RUNNING.value, ti_t.c.last_heartbeat_at < cutoff)
+    q = select(ti_t.c.id, ti_t.c.dag_run_id, ti_t.c.task_id, ti_t.c.try_number, ti_t.c.max_tries).where(
+        ti_t.c.state == S.RUNNING.value, ti_t.c.last_heartbeat_at < cutoff
+    )
     return [Zombie(*r) for r in conn.execute(q)]
 
 

@@ -91,7 +91,9 @@ class Scheduler:
         """Register the job, recover what a dead scheduler left, load active runs."""
         now = self.clock.now()
         with self.engine.begin() as conn:
-            self.job_id = jobs.start_job(conn, "scheduler", hostname=socket.getfqdn(), pid=os.getpid(), now=now)
+            self.job_id = jobs.start_job(
+                conn, "scheduler", hostname=socket.getfqdn(), pid=os.getpid(), now=now
+            )
         self.executor.start()
         with self.engine.begin() as conn:
             live = self._live_job_ids(conn, now)
@@ -99,6 +101,7 @@ class Scheduler:
             if reset:
                 log.warning("reset %d queued task instance(s) left by stopped schedulers", reset)
         work = _Pass()
+        polling.load_running_runs(self, work)
         self._poll(work)
         self._commit(now, work)
 
@@ -221,13 +224,21 @@ class Scheduler:
             self._past_waiting[ti.ti_id] = (run, ti)
             return
         self.ready.push(
-            ReadyItem(run.sort_key(ti.task_id, ti.ti_id), ti.ti_id, run.dag_id, ti.task_id, spec.pool,
-                      spec.pool_slots, spec.max_active_tis_per_dag)
+            ReadyItem(
+                run.sort_key(ti.task_id, ti.ti_id),
+                ti.ti_id,
+                run.dag_id,
+                ti.task_id,
+                spec.pool,
+                spec.pool_slots,
+                spec.max_active_tis_per_dag,
+            )
         )
 
     def _past_ok(self, run: ActiveRun, task_id: str) -> bool:
         previous = [
-            r for r in self.runs.values()
+            r
+            for r in self.runs.values()
             if r.dag_id == run.dag_id and r.logical_date < run.logical_date and task_id in r.tis
         ]
         if previous:
@@ -296,17 +307,20 @@ class Scheduler:
             if retry and run is not None:
                 spec = run.dag.tasks[z.task_id]
                 delay = retry_delay_for(
-                    z.try_number, retry_delay=pendulum.duration(seconds=spec.retry_delay),
+                    z.try_number,
+                    retry_delay=pendulum.duration(seconds=spec.retry_delay),
                     exponential_backoff=spec.retry_exponential_backoff,
-                    max_retry_delay=None if spec.max_retry_delay is None else pendulum.duration(seconds=spec.max_retry_delay),
+                    max_retry_delay=None
+                    if spec.max_retry_delay is None
+                    else pendulum.duration(seconds=spec.max_retry_delay),
                 )
                 retry_at = now + delay
             work.gave_up.append((z.ti_id, z.try_number, state.value, retry_at))
-            work.gave_up_reason = (
-                f"no heartbeat for {self.config.task_heartbeat_timeout_seconds:g} s: the worker running it is gone"
-            )
+            work.gave_up_reason = f"no heartbeat for {self.config.task_heartbeat_timeout_seconds:g} s: the worker running it is gone"
             work.stats.zombies += 1
-            log.error("task instance %s (try %d) is a zombie; marking %s", z.task_id, z.try_number, state.value)
+            log.error(
+                "task instance %s (try %d) is a zombie; marking %s", z.task_id, z.try_number, state.value
+            )
             if run is not None and ti is not None:
                 self._ours.discard(ti.ti_id)
                 self._adopted.discard(ti.ti_id)
@@ -387,12 +401,23 @@ class Scheduler:
     def _workload(self, run: ActiveRun, ti: TiRecord) -> Workload:
         spec = run.dag.tasks[ti.task_id]
         return Workload(
-            ti_id=ti.ti_id, dag_run_id=run.id, dag_id=run.dag_id, run_id=run.run_id, task_id=ti.task_id,
-            try_number=ti.try_number, max_tries=ti.max_tries, job_id=self.job_id, fileloc=run.dag.fileloc,
-            run_type=run.run_type, logical_date=run.logical_date.isoformat(),
+            ti_id=ti.ti_id,
+            dag_run_id=run.id,
+            dag_id=run.dag_id,
+            run_id=run.run_id,
+            task_id=ti.task_id,
+            try_number=ti.try_number,
+            max_tries=ti.max_tries,
+            job_id=self.job_id,
+            fileloc=run.dag.fileloc,
+            run_type=run.run_type,
+            logical_date=run.logical_date.isoformat(),
             data_interval_start=run.data_interval_start.isoformat() if run.data_interval_start else None,
             data_interval_end=run.data_interval_end.isoformat() if run.data_interval_end else None,
-            conf=run.conf, queue=spec.queue, pool=spec.pool, priority_weight=spec.priority_weight,
+            conf=run.conf,
+            queue=spec.queue,
+            pool=spec.pool,
+            priority_weight=spec.priority_weight,
             execution_timeout=spec.execution_timeout,
         )
 
@@ -446,5 +471,3 @@ def _pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-

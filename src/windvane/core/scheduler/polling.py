@@ -44,21 +44,47 @@ def _refresh_dags(s: Scheduler, conn: Connection, work: _Pass) -> None:
         if dag is None:
             continue
         fresh[r.dag_id] = DagEntry(
-            r.dag_id, r.dag_hash, r.is_paused, r.is_active, dag, r.next_logical_date,
-            r.next_interval_start, r.next_interval_end, r.next_create_after,
+            r.dag_id,
+            r.dag_hash,
+            r.is_paused,
+            r.is_active,
+            dag,
+            r.next_logical_date,
+            r.next_interval_start,
+            r.next_interval_end,
+            r.next_create_after,
         )
     s.dags = fresh
     changed = set(loaded)
     if changed:
-        reload = [run.id for run in s.runs.values() if run.dag_id in changed and run.dag.dag_hash != fresh[run.dag_id].dag.dag_hash]
+        reload = [
+            run.id
+            for run in s.runs.values()
+            if run.dag_id in changed and run.dag.dag_hash != fresh[run.dag_id].dag.dag_hash
+        ]
         if reload:
             log.info("DAG structure changed; reloading %d active run(s)", len(reload))
             load_runs(s, conn, db.get_runs(conn, reload), work)
 
 
+def load_running_runs(s: Scheduler, work: _Pass) -> None:
+    """At start: adopt every run already running (a previous scheduler's, or ours before a restart)."""
+    only = s.config.only_runs
+    with s.engine.begin() as conn:
+        _refresh_dags(s, conn, work)
+        rows = db.runs_in_states(
+            conn, [DagRunState.RUNNING.value], run_pks=list(only) if only is not None else None
+        )
+        if only is None:
+            rows = [r for r in rows if r.run_type in s.config.run_types]
+        load_runs(s, conn, rows, work)
+
+
 def _start_queued_runs(s: Scheduler, conn: Connection, work: _Pass) -> None:
     only = s.config.only_runs
-    queued = db.runs_in_states(conn, [DagRunState.QUEUED.value], run_pks=list(only) if only is not None else None)
+    queued = db.runs_in_states(
+        conn, [DagRunState.QUEUED.value], run_pks=list(only) if only is not None else None
+    )
     if only is None:
         queued = [r for r in queued if r.run_type in s.config.run_types]
     active: dict[str, int] = {}
@@ -123,16 +149,29 @@ def load_runs(s: Scheduler, conn: Connection, rows: Sequence[db.RunRow], work: _
             s._forget_run(old)
         states = {t.task_id: S(t.state) for t in tis if t.task_id in dag.tasks}
         run = ActiveRun(
-            id=row.id, dag_id=row.dag_id, run_id=row.run_id, run_type=row.run_type,
-            logical_date=row.logical_date, data_interval_start=row.data_interval_start,
-            data_interval_end=row.data_interval_end, conf=row.conf, start_date=row.start_date or now,
-            dag=dag, tracker=RunTracker(dag.upstream_map, dag.rules, states),
+            id=row.id,
+            dag_id=row.dag_id,
+            run_id=row.run_id,
+            run_type=row.run_type,
+            logical_date=row.logical_date,
+            data_interval_start=row.data_interval_start,
+            data_interval_end=row.data_interval_end,
+            conf=row.conf,
+            start_date=row.start_date or now,
+            dag=dag,
+            tracker=RunTracker(dag.upstream_map, dag.rules, states),
         )
         for t in tis:
             if t.task_id not in dag.tasks:
                 continue
-            rec = TiRecord(t.id, t.task_id, S(t.state), t.try_number, t.max_tries,
-                           t.next_retry_at.timestamp() if t.next_retry_at else None)
+            rec = TiRecord(
+                t.id,
+                t.task_id,
+                S(t.state),
+                t.try_number,
+                t.max_tries,
+                t.next_retry_at.timestamp() if t.next_retry_at else None,
+            )
             run.tis[t.task_id] = rec
             run.by_id[t.id] = rec
             s._ti_run[t.id] = row.id

@@ -7,9 +7,9 @@ by ``parallelism``), pool slots (a TI takes ``pool_slots``), the DAG's
 ``max_active_tasks`` and the task's ``max_active_tis_per_dag`` — all counted
 over queued + running task instances.
 
-Ready TIs are kept in one heap per DAG, so a DAG at its limit is skipped in
-O(1) and the cost of a pass depends on what gets queued, not on how many TIs
-wait.
+Ready TIs are kept in one heap per (DAG, pool), so a DAG at its limit or a
+full pool is skipped in O(1) and the cost of a pass depends on what gets
+queued, not on how many TIs wait.
 """
 
 from __future__ import annotations
@@ -59,11 +59,14 @@ class Selection:
     blocked: int
 
 
+HeapKey = tuple[str, str]
+
+
 class ReadyQueue:
-    """Ready (scheduled, not yet queued) task instances, one priority heap per DAG."""
+    """Ready (scheduled, not yet queued) task instances, one priority heap per (DAG, pool)."""
 
     def __init__(self) -> None:
-        self._heaps: dict[str, list[ReadyItem]] = defaultdict(list)
+        self._heaps: dict[HeapKey, list[ReadyItem]] = defaultdict(list)
         self._removed: set[int] = set()
         self._size = 0
 
@@ -72,7 +75,7 @@ class ReadyQueue:
 
     def push(self, item: ReadyItem) -> None:
         self._removed.discard(item.ti_id)
-        heapq.heappush(self._heaps[item.dag_id], item)
+        heapq.heappush(self._heaps[(item.dag_id, item.pool)], item)
         self._size += 1
 
     def discard(self, ti_id: int) -> None:
@@ -91,37 +94,36 @@ class ReadyQueue:
         chosen: list[ReadyItem] = []
         starving: set[str] = set()
         deferred: list[ReadyItem] = []
-        blocked_pools: set[str] = set()
-        # Bound the work per pass when many ready TIs are blocked by pool or task limits.
-        budget = open_slots * 4 + 256
-        tops = []
-        for dag_id, heap in self._heaps.items():
+        # Bound the work per pass when many ready TIs are blocked by a per-task limit.
+        budget = open_slots * 2 + 64
+        tops: list[tuple[tuple[int, float, int], HeapKey]] = []
+        for key, heap in self._heaps.items():
             self._trim(heap)
             if heap:
-                tops.append((heap[0].sort_key, dag_id))
+                tops.append((heap[0].sort_key, key))
         heapq.heapify(tops)
         while tops and len(chosen) < open_slots and budget > 0:
-            budget -= 1
-            _, dag_id = heapq.heappop(tops)
-            heap = self._heaps[dag_id]
+            _, key = heapq.heappop(tops)
+            dag_id, pool = key
+            heap = self._heaps[key]
             if occupancy.per_dag[dag_id] >= dag_limit(dag_id):
                 continue
+            top = heap[0]
+            if top.pool_slots > pool_capacity(pool) - occupancy.pool_slots_used[pool]:
+                starving.add(pool)
+                continue
+            budget -= 1
             item = heapq.heappop(heap)
             self._size -= 1
             limit = item.max_active_tis_per_dag
-            free = pool_capacity(item.pool) - occupancy.pool_slots_used[item.pool]
-            if item.pool in blocked_pools or item.pool_slots > free:
-                blocked_pools.add(item.pool)
-                starving.add(item.pool)
-                deferred.append(item)
-            elif limit is not None and occupancy.per_task[(dag_id, item.task_id)] >= limit:
+            if limit is not None and occupancy.per_task[(dag_id, item.task_id)] >= limit:
                 deferred.append(item)
             else:
                 occupancy.take(item)
                 chosen.append(item)
             self._trim(heap)
             if heap:
-                heapq.heappush(tops, (heap[0].sort_key, dag_id))
+                heapq.heappush(tops, (heap[0].sort_key, key))
         for item in deferred:
             self.push(item)
         return Selection(chosen=chosen, starving_pools=starving, blocked=self._size)

@@ -32,8 +32,12 @@ class RunCreator:
         if s.config.only_runs is not None or DagRunType.SCHEDULED.value not in s.config.run_types:
             return
         due = [
-            e for e in s.dags.values()
-            if e.is_active and not e.is_paused and e.next_create_after is not None and e.next_create_after <= now
+            e
+            for e in s.dags.values()
+            if e.is_active
+            and not e.is_paused
+            and e.next_create_after is not None
+            and e.next_create_after <= now
         ]
         if not due:
             return
@@ -66,8 +70,16 @@ class RunCreator:
         with s.engine.begin() as conn:
             if not db.run_exists(conn, dag.dag_id, run_id):
                 pk = db.insert_run(
-                    conn, dag=dag, run_id=run_id, run_type=DagRunType.SCHEDULED.value, logical_date=logical,
-                    interval_start=start, interval_end=end, state=DagRunState.RUNNING, conf={}, now=now,
+                    conn,
+                    dag=dag,
+                    run_id=run_id,
+                    run_type=DagRunType.SCHEDULED.value,
+                    logical_date=logical,
+                    interval_start=start,
+                    interval_end=end,
+                    state=DagRunState.RUNNING,
+                    conf={},
+                    now=now,
                     job_id=s.job_id,
                 )
                 db.ensure_task_instances(conn, pk, run_id, dag, now)
@@ -75,15 +87,24 @@ class RunCreator:
                 created = loaded[0] if loaded else None
             last = DataInterval(start=start or logical, end=end or logical)
             info = next_run_info(
-                dag.timetable_obj, start_date=dag.start, end_date=dag.end, catchup=dag.catchup,
-                last_interval=last, now=now,
+                dag.timetable_obj,
+                start_date=dag.start,
+                end_date=dag.end,
+                catchup=dag.catchup,
+                last_interval=last,
+                now=now,
             )
             if info is None:
                 values: tuple[pendulum.DateTime | None, ...] = (None, None, None, None)
             else:
                 values = (info.logical_date, info.data_interval.start, info.data_interval.end, info.run_after)
             db.set_next_dagrun(conn, dag.dag_id, *values)
-        entry.next_logical_date, entry.next_interval_start, entry.next_interval_end, entry.next_create_after = values
+        (
+            entry.next_logical_date,
+            entry.next_interval_start,
+            entry.next_interval_end,
+            entry.next_create_after,
+        ) = values
         if created is not None:
             log.info("created run %s of DAG %r", run_id, dag.dag_id)
             s.observer.run_created(created, due_at, now)

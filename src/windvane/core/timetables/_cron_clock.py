@@ -2,8 +2,8 @@
 
 The schedule is the set F of instants at which the local wall clock matches the
 expression; :meth:`CronClock.next_after` and :meth:`CronClock.prev_before` return
-the nearest member of F on either side, so they are exact inverses and
-consecutive fire times tile time with no gap or overlap.  Wall-clock times that
+the nearest member of F on either side, so walking either way visits every
+fire time once: consecutive fire times tile time with no gap or overlap.  Wall-clock times that
 a DST change skips or repeats are mapped into F as Airflow does (see the
 ``windvane.core.timetables.cron`` module docstring for the rules).
 

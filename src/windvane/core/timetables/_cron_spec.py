@@ -143,15 +143,16 @@ def _canonical(kind: _FieldKind, text: str) -> _Parsed:
             raise _Error(
                 f"day-of-week field {text!r} mixes plain days with D#N items, which croniter rejects"
             )
+    canonical = ",".join([str(v) for v in sorted(values)] + sorted(extras))
+    if kind is _DOW:
         values |= {int(e.partition("#")[0]) for e in extras}
-    canonical = ",".join([str(v) for v in sorted(values) if kind is not _DOW or not extras] + sorted(extras))
     return _Parsed(canonical, frozenset(values), last_day="L" in extras)
 
 
 def _nth_weekday(text: str, item: str) -> str:
     day_text, _, nth_text = item.partition("#")
     day = _value(_DOW, text, day_text)
-    if not nth_text.isdigit():
+    if not _is_number(nth_text):
         raise _Error(f"day-of-week field {text!r}: {item!r} needs D#N with N a number 1-5")
     nth = int(nth_text)
     if not 1 <= nth <= 5:
@@ -163,7 +164,7 @@ def _expand(kind: _FieldKind, text: str, item: str) -> set[int]:
     base, slash, step_text = item.partition("/")
     step = 1
     if slash:
-        if not step_text.isdigit() or int(step_text) < 1:
+        if not _is_number(step_text) or int(step_text) < 1:
             raise _Error(f"{kind.name} field {text!r}: step {step_text!r} must be a positive integer")
         step = int(step_text)
     if base == "*":
@@ -182,7 +183,7 @@ def _expand(kind: _FieldKind, text: str, item: str) -> set[int]:
 
 
 def _value(kind: _FieldKind, text: str, token: str) -> int:
-    if token.isdigit():
+    if _is_number(token):
         number = int(token)
         if not kind.low <= number <= kind.high:
             where = f"{kind.name} field {text!r}" + ("" if token == text else f": {number}")
@@ -193,6 +194,10 @@ def _value(kind: _FieldKind, text: str, token: str) -> int:
     names = list(kind.names)
     hint = f" or a name {names[0]}-{names[-1]}" if names else ""
     raise _Error(f"{kind.name} field {text!r}: {token!r} is not a number{hint}")
+
+
+def _is_number(token: str) -> bool:
+    return token.isascii() and token.isdigit()
 
 
 def _check_dom_fits_month(parts: list[str], fields: tuple[_Parsed, ...]) -> None:

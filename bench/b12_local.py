@@ -1,0 +1,206 @@
+"""B1, B2 and B5: the real runtime (scheduler + LocalExecutor, parallelism 2) on no-op Python tasks.
+
+B1  chain of 100 tasks, one run: gap between a task's end and the next one's start (p50/p95, from the
+    DB timestamps) and makespan. Targets: p50 <= 50 ms, p95 <= 150 ms.
+B2  fan-out 1 -> 1000 -> 1, one run: makespan and task instances per second. Target >= 200 TI/s.
+B5  database transactions per task instance (counted on the scheduler's engine and in the workers),
+    target <= 3 amortised.
+
+    python bench/b12_local.py [--db sqlite,postgres] [--chain 100] [--fanout 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import pendulum
+from _common import fresh_db, median, pct, table
+from sqlalchemy import event, select
+
+from windvane.core.actions import trigger_dag
+from windvane.core.dag_loader import DagLoader
+from windvane.core.executors.local import LocalExecutor
+from windvane.core.scheduler.config import SchedulerConfig
+from windvane.core.scheduler.loop import Scheduler
+from windvane.core.serialization import serialize_dag
+from windvane.core.store.dags import upsert_dag
+from windvane.core.store.engine import begin_read, begin_write, create_db_engine
+from windvane.core.store.tables import dag_run, task_instance
+
+CHAIN = """
+import pendulum
+from windvane import DAG, PythonOperator
+
+def noop():
+    pass
+
+with DAG("b1_chain", start_date=pendulum.datetime(2024, 1, 1, tz="UTC"), max_active_tasks=64) as dag:
+    prev = None
+    for i in range({n}):
+        t = PythonOperator(task_id=f"t{{i:03d}}", python_callable=noop)
+        if prev is not None:
+            prev >> t
+        prev = t
+"""
+
+FANOUT = """
+import pendulum
+from windvane import DAG, PythonOperator
+
+def noop():
+    pass
+
+with DAG("b2_fanout", start_date=pendulum.datetime(2024, 1, 1, tz="UTC"), max_active_tasks=2048) as dag:
+    first = PythonOperator(task_id="first", python_callable=noop)
+    last = PythonOperator(task_id="last", python_callable=noop)
+    for i in range({n}):
+        first >> PythonOperator(task_id=f"mid{{i:04d}}", python_callable=noop, pool="wide") >> last
+"""
+
+# Transactions counted by the workers (they run in other processes); set by the worker hook below.
+COUNT_FILE = "WINDVANE_BENCH_TX_FILE"
+
+
+def count_transactions(engine_factory_calls: list[int]):  # type: ignore[no-untyped-def]
+    def factory(url: str):  # type: ignore[no-untyped-def]
+        engine = create_db_engine(url, pool_size=1)
+        path = os.environ.get(COUNT_FILE)
+
+        @event.listens_for(engine, "commit")
+        def _on_commit(conn):  # type: ignore[no-untyped-def]
+            if path:
+                with open(path, "a") as fh:
+                    fh.write("1\n")
+
+        return engine
+
+    return factory
+
+
+def run_one(kind: str, source: str, dag_id: str, home: Path) -> dict[str, float]:
+    path = home / f"{dag_id}.py"
+    path.write_text(textwrap.dedent(source))
+    with fresh_db(kind) as (url, engine):
+        dag = DagLoader().get_dag(str(path), dag_id)
+        ser = serialize_dag(dag)
+        with begin_write(engine) as conn:
+            from windvane.core.store.pools import set_pool
+
+            set_pool(conn, "wide", 4096)
+            upsert_dag(
+                conn,
+                dag_id=dag_id,
+                fileloc=str(path),
+                dag_hash=ser.dag_hash,
+                serialized=ser.to_json(),
+                last_parsed_at=pendulum.now("UTC"),
+            )
+            trigger_dag(conn, ser, now=pendulum.now("UTC"))
+        scheduler_tx = [0]
+
+        @event.listens_for(engine, "commit")
+        def _count(conn):  # type: ignore[no-untyped-def]
+            scheduler_tx[0] += 1
+
+        tx_file = home / f"{dag_id}.{kind}.tx"
+        tx_file.write_text("")
+        os.environ[COUNT_FILE] = str(tx_file)
+        executor = LocalExecutor(
+            2, db_url=url, log_folder=str(home / "logs"), engine_factory=count_transactions([])
+        )
+        config = SchedulerConfig(parallelism=2, poll_interval_seconds=0.5, idle_sleep_seconds=0.5)
+        scheduler = Scheduler(engine=engine, executor=executor, config=config)
+
+        def finished(_s: Scheduler) -> bool:
+            return not _s.runs and _s.job_id != 0
+
+        t0 = time.perf_counter()
+        scheduler.run(until=finished, timeout=900)
+        wall = time.perf_counter() - t0
+        with begin_read(engine) as conn:
+            rows = conn.execute(
+                select(
+                    task_instance.c.task_id,
+                    task_instance.c.start_date,
+                    task_instance.c.end_date,
+                    task_instance.c.state,
+                ).order_by(task_instance.c.start_date)
+            ).all()
+            run_state = conn.execute(select(dag_run.c.state)).scalar_one()
+        worker_tx = len(tx_file.read_text().splitlines())
+        starts = [r.start_date for r in rows]
+        ends = [r.end_date for r in rows]
+        makespan = (max(ends) - min(starts)).total_seconds()
+        gaps = [(starts[i + 1] - ends[i]).total_seconds() * 1000 for i in range(len(rows) - 1)]
+        n = len(rows)
+        return {
+            "n": n,
+            "state_ok": float(run_state == "success" and all(r.state == "success" for r in rows)),
+            "wall": wall,
+            "makespan": makespan,
+            "tis": n / makespan,
+            "gap_p50": median(gaps),
+            "gap_p95": pct(gaps, 95),
+            "tx_per_ti": (scheduler_tx[0] + worker_tx) / n,
+            "sched_tx": scheduler_tx[0] / n,
+            "worker_tx": worker_tx / n,
+        }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--db", default="sqlite,postgres")
+    parser.add_argument("--chain", type=int, default=100)
+    parser.add_argument("--fanout", type=int, default=1000)
+    args = parser.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp)
+        for kind in args.db.split(","):
+            b1 = run_one(kind, CHAIN.format(n=args.chain), "b1_chain", home)
+            rows.append(
+                [
+                    kind,
+                    "B1 chain",
+                    b1["n"],
+                    b1["state_ok"] == 1.0,
+                    b1["makespan"],
+                    b1["tis"],
+                    b1["gap_p50"],
+                    b1["gap_p95"],
+                    b1["tx_per_ti"],
+                ]
+            )
+            b2 = run_one(kind, FANOUT.format(n=args.fanout), "b2_fanout", home)
+            rows.append(
+                [
+                    kind,
+                    "B2 fan-out",
+                    b2["n"],
+                    b2["state_ok"] == 1.0,
+                    b2["makespan"],
+                    b2["tis"],
+                    b2["gap_p50"],
+                    b2["gap_p95"],
+                    b2["tx_per_ti"],
+                ]
+            )
+    print(
+        table(
+            "B1/B2/B5 LocalExecutor parallelism 2, no-op PythonOperator tasks "
+            "(targets: B1 gap p50 <= 50 ms, p95 <= 150 ms; B2 >= 200 TI/s; B5 <= 3 tx/TI)",
+            ["db", "workload", "TIs", "all ok", "makespan s", "TI/s", "gap p50 ms", "gap p95 ms", "tx/TI"],
+            rows,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

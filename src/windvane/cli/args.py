@@ -1,0 +1,74 @@
+"""Argument converters: each rejects bad input with a message argparse prefixes with the option.
+
+Used as ``type=`` of ``add_argument``, so ``--conf '{bad'`` fails with
+``argument --conf: not valid JSON ...`` and exit code 2 before any work starts.
+Dates are checked here and placed in the configured time zone by
+:func:`to_datetime` once the settings are known.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from typing import Any
+
+import pendulum
+
+
+def json_object(text: str) -> dict[str, Any]:
+    """A JSON object (``--conf``)."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(
+            f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}): {text!r}"
+        ) from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"must be a JSON object like '{{\"key\": 1}}', got {text!r}")
+    return value
+
+
+def date_text(text: str) -> str:
+    """An ISO 8601 date or date-time (``2024-01-31``, ``2024-01-31T06:00+01:00``), kept as text."""
+    try:
+        parsed = pendulum.parse(text, tz="UTC")
+    except ValueError as exc:  # pendulum's ParserError is a ValueError
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 date: {text!r} ({exc})") from None
+    if not isinstance(parsed, pendulum.DateTime):
+        raise argparse.ArgumentTypeError(f"not a date or date-time: {text!r}")
+    return text
+
+
+def to_datetime(text: str, timezone: str) -> pendulum.DateTime:
+    """A text accepted by :func:`date_text` as a date-time; without an offset it is in ``timezone``."""
+    parsed = pendulum.parse(text, tz=timezone)
+    assert isinstance(parsed, pendulum.DateTime)  # date_text checked it
+    return parsed
+
+
+def positive_int(text: str) -> int:
+    """A whole number >= 1."""
+    value = non_negative_int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {text!r}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """A whole number >= 0."""
+    try:
+        value = int(text, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text!r}")
+    return value
+
+
+def regex(text: str) -> re.Pattern[str]:
+    """A Python regular expression."""
+    try:
+        return re.compile(text)
+    except re.error as exc:
+        raise argparse.ArgumentTypeError(f"not a valid regular expression {text!r}: {exc}") from None

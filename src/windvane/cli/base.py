@@ -1,0 +1,124 @@
+"""What every command shares: the parser class, the global options and the handler contract.
+
+A command module registers its sub-commands with :func:`add_command`, which
+adds the global options (``--home``, ``--verbose``) to the leaf parser too,
+so ``windvane dags list --verbose`` works as well as ``windvane --verbose dags
+list``. Each leaf parser carries its handler: ``handler(cli, args) -> exit code``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NoReturn, TypeAlias
+
+from windvane.cli.output import Output
+from windvane.settings import Settings
+
+#: Exit codes: 0 success, 1 operational failure, 2 usage error.
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """A command line that cannot be acted on (exit code 2); the message names the argument."""
+
+
+@dataclass(frozen=True)
+class Cli:
+    """What a handler gets besides its arguments: the settings (read once) and the output."""
+
+    settings: Settings
+    out: Output
+    verbose: bool = False
+
+
+Handler: TypeAlias = Callable[[Cli, argparse.Namespace], int]
+Subparsers: TypeAlias = "argparse._SubParsersAction[CliParser]"
+
+
+class CliParser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose errors are one line on stderr and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    """``--home`` and ``--verbose``; with ``suppress`` they do not overwrite values given earlier."""
+    parser.add_argument(
+        "--home",
+        type=Path,
+        metavar="PATH",
+        default=argparse.SUPPRESS if suppress else None,
+        help="Windvane home: holds windvane.toml, the SQLite database and logs "
+        "(overrides WINDVANE_HOME; default ~/windvane).",
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS if suppress else False,
+        help="Show tracebacks of errors and debug logs.",
+    )
+
+
+def _common_parent() -> CliParser:
+    parent = CliParser(add_help=False)
+    add_global_options(parent, suppress=True)
+    return parent
+
+
+_COMMON = _common_parent()
+
+
+def add_group(subparsers: Subparsers, name: str, help: str, description: str | None = None) -> Subparsers:
+    """A command group (``dags``, ``tasks``, ...); returns its sub-command parsers."""
+    parser = subparsers.add_parser(name, help=help, description=description or help, parents=[_COMMON])
+    children = parser.add_subparsers(title="commands", dest=f"{name}_command", metavar="COMMAND")
+    children.required = True
+    return children
+
+
+def add_command(
+    subparsers: Subparsers, name: str, handler: Handler, help: str, description: str | None = None
+) -> CliParser:
+    """A leaf command running ``handler``; returns its parser to add arguments to."""
+    parser = subparsers.add_parser(
+        name,
+        help=help,
+        description=description or help,
+        parents=[_COMMON],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.set_defaults(handler=handler)
+    return parser
+
+
+def add_output_option(parser: argparse.ArgumentParser) -> None:
+    """``-o/--output table|json|plain``."""
+    parser.add_argument(
+        "-o",
+        "--output",
+        choices=("table", "json", "plain"),
+        default="table",
+        help="Output format: a table (default), JSON, or tab-separated plain text.",
+    )
+
+
+def confirm(question: str, *, yes: bool, what: str) -> bool:
+    """True if the user agrees (or ``yes`` was given).
+
+    On a terminal the user is asked; without one and without ``--yes`` this
+    refuses with a :class:`UsageError` naming ``what`` would have been done.
+    """
+    if yes:
+        return True
+    if not sys.stdin.isatty():
+        raise UsageError(f"refusing to {what} without confirmation: pass --yes (stdin is not a terminal)")
+    answer = input(f"{question} [y/N] ").strip().lower()
+    return answer in ("y", "yes")

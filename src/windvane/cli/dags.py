@@ -1,0 +1,172 @@
+"""``windvane dags ...``: list, show, trigger, pause and inspect DAGs (from the metadata database).
+
+``dags test`` (:mod:`windvane.cli.dags_test`) and ``dags backfill``
+(:mod:`windvane.cli.backfill`) are registered here too.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import pendulum
+
+from windvane.cli import backfill, dags_test
+from windvane.cli.args import date_text, json_object, positive_int, to_datetime
+from windvane.cli.base import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    Cli,
+    Subparsers,
+    add_command,
+    add_group,
+    add_output_option,
+)
+from windvane.cli.graph import task_tree, to_dot
+from windvane.cli.views import load_serialized, shown_path
+from windvane.cli.wiring import open_engine
+from windvane.core.actions import trigger_dag
+from windvane.core.states import DagRunState
+from windvane.core.store.dag_runs import list_dag_runs
+from windvane.core.store.dags import get_dag, list_dags, set_paused
+from windvane.core.store.engine import begin_read, begin_write
+from windvane.core.store.import_errors import list_import_errors
+
+
+def register(commands: Subparsers) -> None:
+    group = add_group(commands, "dags", "List, show, trigger, pause, test and backfill DAGs.")
+
+    listing = add_command(group, "list", _list, "List the DAGs the DAG processor has stored.")
+    add_output_option(listing)
+
+    show = add_command(group, "show", _show, "Show a DAG's tasks and dependencies as a tree.")
+    show.add_argument("dag_id", help="The DAG to show.")
+    show.add_argument("--dot", action="store_true", help="Print Graphviz DOT instead of a tree.")
+
+    trigger = add_command(group, "trigger", _trigger, "Queue a manual run of a DAG.")
+    trigger.add_argument("dag_id", help="The DAG to run.")
+    trigger.add_argument("-c", "--conf", type=json_object, help="Run configuration, a JSON object.")
+    trigger.add_argument(
+        "-l",
+        "--logical-date",
+        type=date_text,
+        help="Logical date of the run (ISO 8601; default now; no offset means core.default_timezone).",
+    )
+    trigger.add_argument("-r", "--run-id", help="Run id (default manual__<logical date>).")
+
+    for name, paused in (("pause", True), ("unpause", False)):
+        what = "Pause" if paused else "Unpause"
+        command = add_command(
+            group, name, _pause if paused else _unpause, f"{what} a DAG: no new scheduled runs while paused."
+        )
+        command.add_argument("dag_id", help=f"The DAG to {name}.")
+
+    runs = add_command(group, "list-runs", _list_runs, "List the runs of a DAG, newest first.")
+    runs.add_argument("dag_id", help="The DAG whose runs to list.")
+    runs.add_argument("--state", choices=[s.value for s in DagRunState], help="Only runs in this state.")
+    runs.add_argument("--limit", type=positive_int, default=25, help="Most runs to show (default 25).")
+    add_output_option(runs)
+
+    errors = add_command(
+        group,
+        "list-import-errors",
+        _list_import_errors,
+        "List DAG files that failed to import (exit code 1 when there are any).",
+    )
+    add_output_option(errors)
+
+    dags_test.register(group)
+    backfill.register(group)
+
+
+def _list(cli: Cli, args: argparse.Namespace) -> int:
+    with open_engine(cli.settings) as engine, begin_read(engine) as conn:
+        dags = list_dags(conn)
+    folder = cli.settings.core.dags_folder
+    rows = [
+        {
+            "dag_id": d.dag_id,
+            "file": d.fileloc if args.output == "json" else shown_path(d.fileloc, folder),
+            "paused": d.is_paused,
+            "schedule": d.timetable_summary,
+            "owners": d.owners,
+            "next_run": d.next_dagrun_logical_date,
+            "next_run_after": d.next_dagrun_create_after,
+            "tags": d.tags,
+        }
+        for d in dags
+    ]
+    columns = ["dag_id", "file", "paused", "schedule", "owners", "next_run"]
+    cli.out.rows(rows, columns, fmt=args.output, empty=f"No DAGs found (DAGs folder: {folder}).")
+    return EXIT_OK
+
+
+def _show(cli: Cli, args: argparse.Namespace) -> int:
+    with open_engine(cli.settings) as engine, begin_read(engine) as conn:
+        dag = load_serialized(conn, args.dag_id)
+    if args.dot:
+        cli.out.line(to_dot(dag))
+    else:
+        cli.out.render(task_tree(dag))
+    return EXIT_OK
+
+
+def _trigger(cli: Cli, args: argparse.Namespace) -> int:
+    tz = cli.settings.core.default_timezone
+    logical = to_datetime(args.logical_date, tz) if args.logical_date else None
+    with open_engine(cli.settings) as engine, begin_write(engine) as conn:
+        dag = load_serialized(conn, args.dag_id)
+        _, run_id = trigger_dag(
+            conn, dag, now=pendulum.now("UTC"), logical_date=logical, conf=args.conf, run_id=args.run_id
+        )
+    cli.out.line(f"Queued run {run_id} of DAG {args.dag_id}.")
+    return EXIT_OK
+
+
+def _set_paused(cli: Cli, dag_id: str, paused: bool) -> int:
+    with open_engine(cli.settings) as engine, begin_write(engine) as conn:
+        set_paused(conn, dag_id, paused)
+    cli.out.line(f"DAG {dag_id} is {'paused' if paused else 'unpaused'}.")
+    return EXIT_OK
+
+
+def _pause(cli: Cli, args: argparse.Namespace) -> int:
+    return _set_paused(cli, args.dag_id, True)
+
+
+def _unpause(cli: Cli, args: argparse.Namespace) -> int:
+    return _set_paused(cli, args.dag_id, False)
+
+
+def _list_runs(cli: Cli, args: argparse.Namespace) -> int:
+    with open_engine(cli.settings) as engine, begin_read(engine) as conn:
+        get_dag(conn, args.dag_id)  # NotFoundError naming an unknown DAG
+        runs = list_dag_runs(conn, args.dag_id, limit=args.limit, state=args.state)
+    rows = [
+        {
+            "run_id": r.run_id,
+            "run_type": r.run_type,
+            "state": r.state,
+            "logical_date": r.logical_date,
+            "start_date": r.start_date,
+            "end_date": r.end_date,
+            "conf": r.conf,
+        }
+        for r in runs
+    ]
+    columns = ["run_id", "run_type", "state", "logical_date", "start_date", "end_date"]
+    cli.out.rows(rows, columns, fmt=args.output, empty=f"DAG {args.dag_id} has no runs.")
+    return EXIT_OK
+
+
+def _list_import_errors(cli: Cli, args: argparse.Namespace) -> int:
+    with open_engine(cli.settings) as engine, begin_read(engine) as conn:
+        errors = list_import_errors(conn)
+    if args.output == "json":
+        cli.out.json([{"file": e.filename, "timestamp": e.timestamp, "error": e.stacktrace} for e in errors])
+    elif not errors:
+        cli.out.note("No import errors.")
+    else:
+        for e in errors:
+            cli.out.line(f"{e.filename} (at {e.timestamp.isoformat()}):")
+            cli.out.line("    " + e.stacktrace.rstrip().replace("\n", "\n    "))
+    return EXIT_FAILURE if errors else EXIT_OK

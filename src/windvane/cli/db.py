@@ -1,0 +1,69 @@
+"""``windvane db migrate | reset | check``: the metadata database schema."""
+
+from __future__ import annotations
+
+import argparse
+
+from windvane.cli.base import EXIT_FAILURE, EXIT_OK, Cli, Subparsers, add_command, add_group, confirm
+from windvane.cli.wiring import database_url, open_engine
+from windvane.core.store import migrate as schema
+
+
+def register(commands: Subparsers) -> None:
+    group = add_group(commands, "db", "Create, upgrade, check or reset the metadata database.")
+    add_command(
+        group,
+        "migrate",
+        _migrate,
+        "Create the schema or upgrade it to the newest revision (safe to run again).",
+    )
+    reset = add_command(
+        group,
+        "reset",
+        _reset,
+        "Drop all Windvane tables (ALL DATA IS LOST), then create the schema again.",
+        "Drop all Windvane tables (all DAG runs, task instances, XComs, pools are lost) and\n"
+        "create the schema again. Asks for confirmation on a terminal; elsewhere it needs --yes.",
+    )
+    reset.add_argument("-y", "--yes", action="store_true", help="Do not ask for confirmation.")
+    add_command(
+        group,
+        "check",
+        _check,
+        "Tell whether the schema is at the newest revision (exit code 1 when it is not).",
+    )
+
+
+def _migrate(cli: Cli, args: argparse.Namespace) -> int:
+    with open_engine(cli.settings, require_schema=False) as engine:
+        schema.migrate(engine, default_pool_slots=cli.settings.core.default_pool_slots)
+        status = schema.check(engine)
+    cli.out.line(f"Database {database_url(cli.settings)} is at revision {status.current}.")
+    return EXIT_OK
+
+
+def _reset(cli: Cli, args: argparse.Namespace) -> int:
+    url = database_url(cli.settings)
+    question = f"Drop every Windvane table in {url} and create them again? All data is lost."
+    if not confirm(question, yes=args.yes, what=f"reset the database {url}"):
+        cli.out.note("Aborted: the database was not changed.")
+        return EXIT_FAILURE
+    with open_engine(cli.settings, require_schema=False) as engine:
+        schema.reset(engine, default_pool_slots=cli.settings.core.default_pool_slots)
+        status = schema.check(engine)
+    cli.out.line(f"Database {url} was reset; it is at revision {status.current}.")
+    return EXIT_OK
+
+
+def _check(cli: Cli, args: argparse.Namespace) -> int:
+    with open_engine(cli.settings, require_schema=False) as engine:
+        status = schema.check(engine)
+    url = database_url(cli.settings)
+    if status.is_current:
+        cli.out.line(f"Database {url} is current (revision {status.head}).")
+        return EXIT_OK
+    found = "empty (no schema)" if status.current is None else f"at revision {status.current}"
+    cli.out.line(
+        f"Database {url} is {found}; the newest revision is {status.head}: run 'windvane db migrate'."
+    )
+    return EXIT_FAILURE

@@ -1,0 +1,51 @@
+"""Windvane's own log lines on stderr, for the commands that run things.
+
+:func:`configure_logging` may be called again (tests call ``main`` many times in
+one process): it replaces the handler it installed before instead of adding
+one more, and that handler writes to whatever ``sys.stderr`` is at the time.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import TextIO
+
+from windvane.settings import Settings
+
+_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+#: Libraries whose INFO lines are noise here ("Context impl SQLiteImpl.").
+_QUIET = ("alembic",)
+
+
+class _StderrHandler(logging.StreamHandler[TextIO]):
+    """A stream handler that looks up ``sys.stderr`` on every record."""
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: TextIO) -> None:
+        """Ignored: the stream is always the current ``sys.stderr``."""
+
+
+_installed: logging.Handler | None = None
+
+
+def configure_logging(settings: Settings, *, verbose: bool = False) -> None:
+    """Log at ``logging.level`` (DEBUG with ``verbose``) to stderr."""
+    global _installed
+    root = logging.getLogger()
+    if _installed is not None:
+        root.removeHandler(_installed)
+    handler = _StderrHandler()
+    handler.setFormatter(logging.Formatter(_FORMAT))
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if verbose else settings.logging.level)
+    for name in _QUIET:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    _installed = handler

@@ -1,0 +1,97 @@
+"""``windvane``: the entry point (``windvane = "windvane.cli.main:main"``).
+
+:func:`main` parses the command line, reads the settings once (``--home``
+overrides ``WINDVANE_HOME``), sets the authoring defaults, and runs the
+command's handler. Exit codes: 0 success, 1 an operational failure (a
+:class:`~windvane.errors.WindvaneError`, e.g. an unknown DAG), 2 a usage
+error (bad arguments), 130 interrupted. Errors are one line on stderr;
+``--verbose`` adds the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+
+from windvane import __version__
+from windvane.cli import config, dags, db, pools, run, tasks
+from windvane.cli.base import EXIT_FAILURE, EXIT_USAGE, Cli, CliParser, UsageError, add_global_options
+from windvane.cli.output import Output
+from windvane.cli.wiring import apply_authoring_defaults
+from windvane.errors import WindvaneError
+from windvane.settings import load_settings
+
+EXIT_INTERRUPTED = 130
+
+_EPILOG = """\
+Configuration comes from $WINDVANE_HOME/windvane.toml and WINDVANE__<SECTION>__<KEY>
+environment variables; 'windvane config list' shows what is in effect.
+Run 'windvane COMMAND --help' for a command's options."""
+
+
+def build_parser() -> CliParser:
+    """The full ``windvane`` argument parser."""
+    parser = CliParser(
+        prog="windvane",
+        description="Windvane: Airflow-style workflows you can see and trust.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_global_options(parser, suppress=False)
+    parser.add_argument("--version", action="version", version=f"windvane {__version__}")
+    commands = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND")
+    commands.required = True
+    for module in (db, dags, tasks, pools, config, run):
+        module.register(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``windvane`` with ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help, --version and usage errors
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    out = Output()
+    verbose = bool(args.verbose)
+    try:
+        settings = load_settings(home=args.home)
+        apply_authoring_defaults(settings)
+        code: int = args.handler(Cli(settings=settings, out=out, verbose=verbose), args)
+        return code
+    except UsageError as exc:
+        out.note(f"{_prog(args)}: error: {exc} (see '{_prog(args)} --help')")
+        return EXIT_USAGE
+    except WindvaneError as exc:
+        _report(out, exc, verbose)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        out.error("interrupted")
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # a bug or an unexpected failure (database down): still no bare traceback
+        _report(out, exc, verbose, unexpected=True)
+        return EXIT_FAILURE
+
+
+def _prog(args: argparse.Namespace) -> str:
+    """``windvane dags trigger``: the command that was run, as argparse names it."""
+    words = ["windvane", args.command]
+    sub = getattr(args, f"{args.command}_command", None)
+    return " ".join([*words, sub] if sub else words)
+
+
+def _report(out: Output, exc: BaseException, verbose: bool, *, unexpected: bool = False) -> None:
+    if verbose:
+        traceback.print_exception(exc, file=out.stderr)
+    text = str(exc).strip() or type(exc).__name__
+    if unexpected:
+        first = text.splitlines()[0]
+        hint = "" if verbose else " (run with --verbose for the traceback)"
+        out.error(f"unexpected {type(exc).__name__}: {first}{hint}")
+    else:
+        out.error(text)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

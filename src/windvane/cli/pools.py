@@ -1,0 +1,48 @@
+"""``windvane pools list | set | delete``: slot budgets shared by task instances."""
+
+from __future__ import annotations
+
+import argparse
+
+from windvane.cli.args import non_negative_int
+from windvane.cli.base import EXIT_OK, Cli, Subparsers, add_command, add_group, add_output_option
+from windvane.cli.wiring import open_engine
+from windvane.core.store import pools
+from windvane.core.store.engine import begin_read, begin_write
+
+
+def register(commands: Subparsers) -> None:
+    group = add_group(commands, "pools", "List, create, resize and delete pools.")
+
+    listing = add_command(group, "list", _list, "List the pools.")
+    add_output_option(listing)
+
+    setter = add_command(group, "set", _set, "Create a pool or change its slots and description.")
+    setter.add_argument("name", help="The pool's name.")
+    setter.add_argument("slots", type=non_negative_int, help="How many slots it has (0 stops its tasks).")
+    setter.add_argument("--description", help="What the pool is for.")
+
+    delete = add_command(group, "delete", _delete, f"Delete a pool ({pools.DEFAULT_POOL} cannot be deleted).")
+    delete.add_argument("name", help="The pool to delete.")
+
+
+def _list(cli: Cli, args: argparse.Namespace) -> int:
+    with open_engine(cli.settings) as engine, begin_read(engine) as conn:
+        found = pools.list_pools(conn)
+    rows = [{"name": p.name, "slots": p.slots, "description": p.description} for p in found]
+    cli.out.rows(rows, ["name", "slots", "description"], fmt=args.output, empty="No pools.")
+    return EXIT_OK
+
+
+def _set(cli: Cli, args: argparse.Namespace) -> int:
+    with open_engine(cli.settings) as engine, begin_write(engine) as conn:
+        pool = pools.set_pool(conn, args.name, args.slots, args.description)
+    cli.out.line(f"Pool {pool.name} has {pool.slots} slot(s).")
+    return EXIT_OK
+
+
+def _delete(cli: Cli, args: argparse.Namespace) -> int:
+    with open_engine(cli.settings) as engine, begin_write(engine) as conn:
+        pools.delete_pool(conn, args.name)
+    cli.out.line(f"Pool {args.name} deleted.")
+    return EXIT_OK

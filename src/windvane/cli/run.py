@@ -1,0 +1,140 @@
+"""``windvane scheduler | dag-processor | standalone``: the long-running services.
+
+All three stop cleanly on Ctrl-C or SIGTERM: the scheduler stops queueing,
+lets running tries finish (the executor ends gracefully) and records its job
+as ended; the DAG processor finishes its pass.
+"""
+
+from __future__ import annotations
+
+import argparse
+import threading
+from multiprocessing.process import BaseProcess
+
+from windvane.cli.args import positive_int
+from windvane.cli.base import EXIT_FAILURE, EXIT_OK, Cli, Subparsers, add_command
+from windvane.cli.logs import configure_logging
+from windvane.cli.processes import run_processor, start_processor, stop_processor
+from windvane.cli.signals import stop_on_signals
+from windvane.cli.wiring import (
+    create_executor,
+    create_processor,
+    create_scheduler,
+    database_url,
+    log_folder,
+    open_engine,
+)
+from windvane.core.executors import Executor
+from windvane.core.scheduler.loop import Scheduler
+from windvane.core.store.migrate import migrate
+
+_SCHEDULER = """\
+Run the scheduler: create DAG runs when they fall due, queue task instances
+whose dependencies are met to the configured executor, and record how they end.
+Unless --no-processor is given or dag_processor.standalone is true, the DAG
+processor runs alongside it in a child process. Ctrl-C or SIGTERM stop it cleanly."""
+
+_STANDALONE = """\
+Everything on one machine, for development: migrate the database, then run the
+DAG processor in a child process and the scheduler (with the configured
+executor) in this one. Ctrl-C or SIGTERM stop both cleanly."""
+
+
+def register(commands: Subparsers) -> None:
+    scheduler = add_command(commands, "scheduler", _scheduler, "Run the scheduler.", _SCHEDULER)
+    scheduler.add_argument(
+        "--no-processor", action="store_true", help="Do not start the DAG processor (run it on its own)."
+    )
+    scheduler.add_argument(
+        "-n",
+        "--num-runs",
+        type=positive_int,
+        help="Stop after this many loop passes (default: run until stopped).",
+    )
+    processor = add_command(
+        commands, "dag-processor", _dag_processor, "Run the DAG processor: parse DAG files into the database."
+    )
+    processor.add_argument(
+        "-n", "--num-runs", type=positive_int, help="Stop after this many passes over the DAGs folder."
+    )
+    add_command(
+        commands, "standalone", _standalone, "Run the DAG processor and the scheduler together.", _STANDALONE
+    )
+
+
+def _scheduler(cli: Cli, args: argparse.Namespace) -> int:
+    configure_logging(cli.settings, verbose=cli.verbose)
+    with open_engine(cli.settings):
+        pass  # the schema must be current; disposed before forking the DAG processor
+    with_processor = not (args.no_processor or cli.settings.dag_processor.standalone)
+    return _serve(cli, with_processor=with_processor, num_runs=args.num_runs)
+
+
+def _dag_processor(cli: Cli, args: argparse.Namespace) -> int:
+    configure_logging(cli.settings, verbose=cli.verbose)
+    stop = threading.Event()
+    with stop_on_signals(stop.set):
+        if args.num_runs is None:
+            with open_engine(cli.settings):
+                pass  # fail early, with a clear message, when the schema is not current
+            run_processor(cli.settings, stop)
+            return EXIT_OK
+        with open_engine(cli.settings) as engine:
+            processor = create_processor(cli.settings, engine)
+            for number in range(args.num_runs):
+                if number:
+                    stop.wait(cli.settings.dag_processor.refresh_interval_seconds)
+                if stop.is_set():
+                    break
+                cli.out.line(processor.run_once().summary())
+    return EXIT_OK
+
+
+def _standalone(cli: Cli, args: argparse.Namespace) -> int:
+    configure_logging(cli.settings, verbose=cli.verbose)
+    settings = cli.settings
+    with open_engine(settings, require_schema=False) as engine:
+        migrate(engine, default_pool_slots=settings.core.default_pool_slots)
+    settings.core.dags_folder.mkdir(parents=True, exist_ok=True)
+    executor = create_executor(settings)  # fail on a bad executor before anything starts
+    lines = [
+        "Windvane standalone",
+        f"  home:        {settings.home}",
+        f"  DAGs folder: {settings.core.dags_folder}",
+        f"  database:    {database_url(settings)}",
+        f"  logs:        {log_folder(settings)}",
+        f"  executor:    {executor.name} (parallelism {executor.parallelism})",
+        "Press Ctrl-C to stop.",
+    ]
+    cli.out.line("\n".join(lines))
+    return _serve(cli, with_processor=True, num_runs=None, executor=executor)
+
+
+def _serve(cli: Cli, *, with_processor: bool, num_runs: int | None, executor: Executor | None = None) -> int:
+    """Run the scheduler here (and the DAG processor in a child) until stopped.
+
+    Exit code 1 when the DAG processor died on its own (the scheduler then stops too,
+    so that a supervisor restarts both).
+    """
+    processor: BaseProcess | None = start_processor(cli.settings) if with_processor else None
+    passes = 0
+    processor_died = False
+
+    def until(scheduler: Scheduler) -> bool:
+        nonlocal passes, processor_died
+        passes += 1
+        if processor is not None and processor.exitcode is not None:
+            cli.out.error(f"the DAG processor (pid {processor.pid}) exited with code {processor.exitcode}")
+            processor_died = True
+            return True
+        return num_runs is not None and passes >= num_runs
+
+    try:
+        with open_engine(cli.settings) as engine:
+            scheduler = create_scheduler(cli.settings, engine, executor=executor)
+            with stop_on_signals(scheduler.stop):
+                scheduler.run(until=until)
+    finally:
+        if processor is not None:
+            stop_processor(processor)
+    return EXIT_FAILURE if processor_died else EXIT_OK

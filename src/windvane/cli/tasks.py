@@ -1,0 +1,216 @@
+"""``windvane tasks ...``: list, test, run, clear and inspect task instances."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+import pendulum
+from sqlalchemy import Connection, select
+
+from windvane.cli import task_exec
+from windvane.cli.args import date_text, positive_int, regex, to_datetime
+from windvane.cli.base import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    Cli,
+    Subparsers,
+    UsageError,
+    add_command,
+    add_group,
+    add_output_option,
+    confirm,
+)
+from windvane.cli.graph import task_tree
+from windvane.cli.views import load_serialized, task_instances_of_run
+from windvane.cli.wiring import log_folder, open_engine
+from windvane.core.actions import clear_task_instances
+from windvane.core.store.dag_runs import get_dag_run
+from windvane.core.store.engine import begin_read, begin_write
+from windvane.core.store.tables import dag_run as run_t
+from windvane.core.store.tables import task_instance as ti_t
+from windvane.errors import NotFoundError
+
+_ATTEMPT = re.compile(r"^attempt=(\d+)\.log$")
+
+
+def register(commands: Subparsers) -> None:
+    group = add_group(commands, "tasks", "List, test, run, clear and inspect tasks.")
+
+    listing = add_command(group, "list", _list, "List the tasks of a DAG.")
+    listing.add_argument("dag_id", help="The DAG whose tasks to list.")
+    listing.add_argument("--tree", action="store_true", help="Show the tasks as a dependency tree.")
+    add_output_option(listing)
+
+    test = add_command(
+        group, "test", task_exec.test_task, "Run one task in this process, ignoring dependencies.",
+        task_exec.TEST_DESCRIPTION,
+    )  # fmt: skip
+    task_exec.add_test_arguments(test)
+
+    run = add_command(
+        group, "run", task_exec.run_task, "Run one task instance of a DAG run now, as a worker would.",
+        task_exec.RUN_DESCRIPTION,
+    )  # fmt: skip
+    task_exec.add_run_arguments(run)
+
+    clear = add_command(
+        group, "clear", _clear, "Clear task instances so that the scheduler runs them again.",
+        "Reset finished task instances (not running or queued ones) to run again, with their\n"
+        "retries restored and their XComs removed; their runs go back to queued.\n"
+        "Without --run-id or dates every run of the DAG is cleared.",
+    )  # fmt: skip
+    clear.add_argument("dag_id", help="The DAG whose task instances to clear.")
+    clear.add_argument(
+        "-t", "--task-regex", type=regex, help="Only tasks whose id matches this regex (search)."
+    )
+    clear.add_argument("-d", "--downstream", action="store_true", help="Also clear the tasks downstream.")
+    clear.add_argument("-r", "--run-id", help="Only this run.")
+    clear.add_argument(
+        "-s", "--start-date", type=date_text, help="Only runs with this logical date or later."
+    )
+    clear.add_argument(
+        "-e", "--end-date", type=date_text, help="Only runs with this logical date or earlier."
+    )
+    clear.add_argument("-y", "--yes", action="store_true", help="Do not ask for confirmation.")
+
+    states = add_command(
+        group, "states-for-dag-run", _states_for_dag_run, "Show the state of every task instance of a run."
+    )
+    states.add_argument("dag_id", help="The DAG of the run.")
+    states.add_argument("run_id", help="The run.")
+    add_output_option(states)
+
+    logs = add_command(
+        group, "logs", _logs, "Print the log of a task instance's try (the latest by default)."
+    )
+    logs.add_argument("dag_id", help="The DAG of the task.")
+    logs.add_argument("task_id", help="The task.")
+    logs.add_argument("run_id", help="The run.")
+    logs.add_argument("--try", dest="try_number", type=positive_int, help="Which try (default: the latest).")
+
+
+def _list(cli: Cli, args: argparse.Namespace) -> int:
+    with open_engine(cli.settings) as engine, begin_read(engine) as conn:
+        dag = load_serialized(conn, args.dag_id)
+    if args.tree and args.output != "json":
+        cli.out.render(task_tree(dag))
+        return EXIT_OK
+    rows = [
+        {
+            "task_id": t.task_id,
+            "operator": t.operator,
+            "upstream": list(t.upstream),
+            "downstream": list(t.downstream),
+        }
+        for t in dag.tasks.values()
+    ]
+    cli.out.rows(
+        rows, ["task_id", "operator", "upstream"], fmt=args.output, empty=f"DAG {dag.dag_id} has no tasks."
+    )
+    return EXIT_OK
+
+
+def _clear(cli: Cli, args: argparse.Namespace) -> int:
+    if args.run_id and (args.start_date or args.end_date):
+        raise UsageError("argument -r/--run-id: not allowed with -s/--start-date or -e/--end-date")
+    tz = cli.settings.core.default_timezone
+    with open_engine(cli.settings) as engine:
+        with begin_read(engine) as conn:
+            dag = load_serialized(conn, args.dag_id)
+            runs = _runs_to_clear(conn, args, tz)
+        task_ids = None
+        if args.task_regex is not None:
+            task_ids = [t for t in dag.tasks if args.task_regex.search(t)]
+            if not task_ids:
+                raise NotFoundError(
+                    f"no task of DAG {args.dag_id!r} matches -t/--task-regex {args.task_regex.pattern!r}"
+                )
+        if not runs:
+            cli.out.line(f"No runs of DAG {args.dag_id} to clear.")
+            return EXIT_OK
+        which = "all tasks" if task_ids is None else "tasks " + ", ".join(task_ids)
+        which += " and their downstream tasks" if args.downstream else ""
+        question = f"Clear {which} in {len(runs)} run(s) of DAG {args.dag_id}?"
+        if not confirm(question, yes=args.yes, what=f"clear task instances of DAG {args.dag_id!r}"):
+            cli.out.note("Aborted: nothing was cleared.")
+            return EXIT_FAILURE
+        now = pendulum.now("UTC")
+        with begin_write(engine) as conn:
+            cleared = {
+                run_id: clear_task_instances(
+                    conn, dag, pk, task_ids=task_ids, downstream=args.downstream, now=now
+                )
+                for pk, run_id in runs
+            }
+    for run_id, tasks in cleared.items():
+        cli.out.line(f"{run_id}: cleared {', '.join(tasks) if tasks else 'nothing'}")
+    return EXIT_OK
+
+
+def _runs_to_clear(conn: Connection, args: argparse.Namespace, tz: str) -> list[tuple[int, str]]:
+    """(pk, run_id) of the runs to clear: ``--run-id``, or the runs in the date range with task instances."""
+    if args.run_id:
+        run = get_dag_run(conn, args.dag_id, args.run_id)
+        return [(run.id, run.run_id)]
+    has_tis = select(ti_t.c.id).where(ti_t.c.dag_run_id == run_t.c.id).exists()
+    stmt = select(run_t.c.id, run_t.c.run_id).where(run_t.c.dag_id == args.dag_id, has_tis)
+    if args.start_date:
+        stmt = stmt.where(run_t.c.logical_date >= to_datetime(args.start_date, tz).in_timezone("UTC"))
+    if args.end_date:
+        stmt = stmt.where(run_t.c.logical_date <= to_datetime(args.end_date, tz).in_timezone("UTC"))
+    return [(pk, run_id) for pk, run_id in conn.execute(stmt.order_by(run_t.c.logical_date))]
+
+
+def _states_for_dag_run(cli: Cli, args: argparse.Namespace) -> int:
+    with open_engine(cli.settings) as engine, begin_read(engine) as conn:
+        run = get_dag_run(conn, args.dag_id, args.run_id)
+        tis = task_instances_of_run(conn, run.id)
+    rows = [
+        {
+            "task_id": t.task_id,
+            "state": t.state,
+            "try_number": t.try_number,
+            "start_date": t.start_date,
+            "end_date": t.end_date,
+            "duration": t.duration,
+            "hostname": t.hostname,
+        }
+        for t in tis
+    ]
+    columns = ["task_id", "state", "try_number", "start_date", "end_date", "duration"]
+    cli.out.rows(rows, columns, fmt=args.output, empty=f"Run {args.run_id} has no task instances.")
+    return EXIT_OK
+
+
+def log_file(folder: Path, dag_id: str, run_id: str, task_id: str, try_number: int | None) -> Path:
+    """The log of a try (see :func:`windvane.core.task_runner.log_path_for`); the latest one on disk
+    when ``try_number`` is None. Raises :class:`NotFoundError` naming the path looked for."""
+    task_folder = folder / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={task_id}"
+    if try_number is not None:
+        path = task_folder / f"attempt={try_number}.log"
+        if not path.is_file():
+            raise NotFoundError(
+                f"no log for try {try_number} of task {task_id!r} in run {run_id!r}: {path} does not exist"
+            )
+        return path
+    attempts = []
+    if task_folder.is_dir():
+        attempts = [(int(m[1]), p) for p in task_folder.iterdir() if (m := _ATTEMPT.match(p.name))]
+    if not attempts:
+        raise NotFoundError(
+            f"no log for task {task_id!r} in run {run_id!r} of DAG {dag_id!r}: "
+            f"looked for {task_folder / 'attempt=<n>.log'}"
+        )
+    return max(attempts)[1]
+
+
+def _logs(cli: Cli, args: argparse.Namespace) -> int:
+    path = log_file(log_folder(cli.settings), args.dag_id, args.run_id, args.task_id, args.try_number)
+    cli.out.note(f"*** {path}")
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            cli.out.stdout.write(line)
+    cli.out.stdout.flush()
+    return EXIT_OK

@@ -1,0 +1,163 @@
+"""Building Windvane's parts from :class:`~windvane.settings.Settings`: the only place settings
+are mapped onto constructors.
+
+* :func:`apply_authoring_defaults` — the time zone of naive dates and the
+  default ``catchup`` DAG files are read with; called before any DAG file is
+  imported (the CLI does it right after loading the settings).
+* :func:`open_engine` — the metadata database engine, optionally checked to be
+  migrated, disposed on exit.
+* :func:`create_executor`, :func:`scheduler_config`, :func:`create_scheduler`.
+* :func:`create_processor` — the DAG processor (run it in its own process:
+  the scheduler never imports user code).
+
+Settings without a counterpart in :class:`SchedulerConfig` are noted where
+they are mapped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pendulum
+from sqlalchemy import Engine
+
+from windvane.core.defaults import AuthoringDefaults, set_authoring_defaults
+from windvane.core.executors import Executor
+from windvane.core.executors import create_executor as _create_executor
+from windvane.core.processor import DagProcessor
+from windvane.core.scheduler.config import SchedulerConfig
+from windvane.core.scheduler.loop import Scheduler
+from windvane.core.scheduler.observer import SchedulerObserver
+from windvane.core.store.engine import create_db_engine, mask_url
+from windvane.core.store.migrate import require_current
+from windvane.settings import Settings
+
+#: Longest the scheduler goes without re-reading the DB for others' changes (triggers, pauses).
+#: There is no setting for it: it is this, or ``scheduler.idle_sleep_seconds`` if that is shorter.
+MAX_POLL_INTERVAL_SECONDS = 0.5
+
+
+def authoring_defaults(settings: Settings) -> AuthoringDefaults:
+    """``core.default_timezone`` and ``scheduler.catchup_by_default`` as authoring defaults."""
+    return AuthoringDefaults(
+        timezone=pendulum.timezone(settings.core.default_timezone),
+        catchup=settings.scheduler.catchup_by_default,
+    )
+
+
+def apply_authoring_defaults(settings: Settings) -> None:
+    """Set the authoring defaults of this process; call before any DAG file is parsed."""
+    set_authoring_defaults(authoring_defaults(settings))
+
+
+def database_url(settings: Settings) -> str:
+    """The metadata database URL with its password masked (for display)."""
+    return mask_url(settings.database.sql_alchemy_conn)
+
+
+def create_engine(settings: Settings) -> Engine:
+    """An engine on the metadata database (``[database]`` settings)."""
+    return create_db_engine(
+        settings.database.sql_alchemy_conn,
+        pool_size=settings.database.pool_size,
+        echo=settings.database.echo,
+    )
+
+
+@contextmanager
+def open_engine(settings: Settings, *, require_schema: bool = True) -> Iterator[Engine]:
+    """An engine, disposed at the end; with ``require_schema`` the schema must be migrated.
+
+    Raises :class:`~windvane.errors.StoreError` naming the database when it is
+    not at the newest revision (``windvane db migrate`` fixes that).
+    """
+    engine = create_engine(settings)
+    try:
+        if require_schema:
+            require_current(engine)
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def log_folder(settings: Settings) -> Path:
+    """Where task logs go (``logging.base_log_folder``)."""
+    return settings.logging.base_log_folder
+
+
+def processor_log(settings: Settings) -> Path:
+    """Where the DAG processor's parsing children write their stdout and stderr."""
+    return log_folder(settings) / "dag_processor" / "parsing.log"
+
+
+def create_executor(settings: Settings) -> Executor:
+    """The executor named by ``core.executor`` (not started)."""
+    return _create_executor(
+        settings.core.executor,
+        parallelism=settings.core.parallelism,
+        db_url=settings.database.sql_alchemy_conn,
+        log_folder=str(log_folder(settings)),
+        heartbeat_seconds=settings.executor.worker_heartbeat_seconds,
+    )
+
+
+def scheduler_config(settings: Settings, **overrides: Any) -> SchedulerConfig:
+    """``[core]`` and ``[scheduler]`` settings as a :class:`SchedulerConfig`; ``overrides`` win.
+
+    ``scheduler.catchup_by_default`` goes to the authoring defaults instead and
+    ``scheduler.dagrun_timeout_check_interval_seconds`` has no counterpart (the
+    loop checks run timeouts on every pass).
+    """
+    s = settings.scheduler
+    config = SchedulerConfig(
+        parallelism=settings.core.parallelism,
+        idle_sleep_seconds=s.idle_sleep_seconds,
+        poll_interval_seconds=min(MAX_POLL_INTERVAL_SECONDS, s.idle_sleep_seconds),
+        heartbeat_seconds=s.heartbeat_seconds,
+        health_check_threshold_seconds=s.health_check_threshold_seconds,
+        task_heartbeat_timeout_seconds=s.task_heartbeat_timeout_seconds,
+        zombie_check_interval_seconds=s.zombie_check_interval_seconds,
+        max_dagruns_to_create_per_loop=s.max_dagruns_to_create_per_loop,
+        max_tis_per_query=s.max_tis_per_query,
+    )
+    return replace(config, **overrides)
+
+
+def create_scheduler(
+    settings: Settings,
+    engine: Engine,
+    *,
+    config: SchedulerConfig | None = None,
+    executor: Executor | None = None,
+    observer: SchedulerObserver | None = None,
+) -> Scheduler:
+    """A scheduler on ``engine`` with the configured executor (or ``executor``)."""
+    return Scheduler(
+        engine=engine,
+        executor=executor or create_executor(settings),
+        config=config or scheduler_config(settings),
+        observer=observer,
+    )
+
+
+def create_processor(settings: Settings, engine: Engine) -> DagProcessor:
+    """A DAG processor over ``core.dags_folder`` (``[dag_processor]`` settings).
+
+    ``dag_processor.min_file_process_interval_seconds`` has no counterpart yet:
+    unchanged files are never re-parsed.
+    """
+    parse_log = processor_log(settings)
+    parse_log.parent.mkdir(parents=True, exist_ok=True)
+    return DagProcessor(
+        settings.core.dags_folder,
+        engine,
+        parse_timeout=settings.dag_processor.file_parse_timeout_seconds,
+        parsing_processes=settings.dag_processor.parsing_processes,
+        paused_at_creation=settings.core.dags_are_paused_at_creation,
+        authoring_defaults=authoring_defaults(settings),
+        parse_log=str(parse_log),
+    )

@@ -1,0 +1,89 @@
+"""Warming the processor before it forks children.
+
+Each child starts as a copy of the parent. Whatever the parent has not done
+yet, every child does again: importing operator modules, filling
+``functools.cache`` tables (an operator class's accepted arguments), compiling
+regular expressions, building cron tables. :func:`warm_up` does all that once
+by building, validating and serializing a throw-away DAG made only of
+Windvane's own classes; no user code runs. Failures are logged and ignored:
+warming is an optimisation, never a requirement.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import pkgutil
+from datetime import timedelta
+
+import pendulum
+
+log = logging.getLogger(__name__)
+
+#: Modules DAG files commonly import, loaded once in the parent.
+WARM_MODULES = (
+    "windvane.core.dag",
+    "windvane.core.decorators",
+    "windvane.core.taskgroup",
+    "windvane.core.serialization",
+    "windvane.core.timetables.serialization",
+    "windvane.core.timetables.ops",
+)
+
+
+def _import_all() -> None:
+    names = list(WARM_MODULES)
+    try:
+        operators = importlib.import_module("windvane.core.operators")
+        names += [f"{operators.__name__}.{m.name}" for m in pkgutil.iter_modules(operators.__path__)]
+    except ImportError:
+        pass
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except Exception:  # an optional module that does not import must not stop the processor
+            log.debug("could not pre-import %s", name, exc_info=True)
+
+
+def _sample_dags() -> None:
+    from windvane.core.dag import DAG
+    from windvane.core.operators.bash import BashOperator
+    from windvane.core.operators.empty import EmptyOperator
+    from windvane.core.operators.python import PythonOperator
+    from windvane.core.processor.parse_child import dag_hash_of
+    from windvane.core.serialization import SerializedDag, serialize_dag
+    from windvane.core.taskgroup import TaskGroup
+    from windvane.core.timetables.ops import next_run_info
+
+    start = pendulum.datetime(2024, 1, 1, tz="UTC")
+    for schedule in ("@daily", "*/15 * * * *", timedelta(hours=1), None):
+        with DAG(
+            "windvane_processor_warmup", schedule=schedule, start_date=start, catchup=False, tags=["warmup"]
+        ) as dag:
+            first = EmptyOperator(task_id="first")
+            call = PythonOperator(task_id="call", python_callable=print, retries=1)
+            shell = BashOperator(task_id="shell", bash_command="true")
+            with TaskGroup("group"):
+                inner = EmptyOperator(task_id="inner")
+            first >> [call, shell] >> inner
+        text = serialize_dag(dag).to_json()
+        dag_hash_of(text)
+        sd = SerializedDag.from_json(text)
+        next_run_info(
+            sd.timetable_obj,
+            start_date=sd.start,
+            end_date=sd.end,
+            catchup=sd.catchup,
+            last_interval=None,
+            now=pendulum.now("UTC"),
+        )
+        _ = sd.timetable_obj.summary
+
+
+def warm_up() -> None:
+    """Import what DAG files use and run Windvane's own DAG code once (see the module docstring)."""
+    _import_all()
+    try:
+        _sample_dags()
+    except Exception:
+        log.debug("processor warm-up DAG failed", exc_info=True)

@@ -1,0 +1,249 @@
+"""LocalExecutor and SequentialExecutor end to end on a real database."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from windvane.core.executors import create_executor
+from windvane.core.executors.base import Workload
+from windvane.core.executors.local import LocalExecutor
+from windvane.core.executors.sequential import SequentialExecutor
+from windvane.errors import ConfigError, ExecutorError
+
+from .trydb import collect_final, insert_run, insert_tis, queued_try, ti_row, wait_for, workload, write_dag
+
+DAG_SOURCE = """
+import os, time
+from datetime import datetime, timezone
+from windvane.core.dag import DAG
+from windvane.core.operators.python import PythonOperator
+
+def noop():
+    return None
+
+def crash():
+    os._exit(3)
+
+def blocker(params):
+    # Records its pid, then waits (bounded) for the test to create the release file.
+    with open(params["pid_file"], "w") as handle:
+        handle.write(str(os.getpid()))
+    deadline = time.monotonic() + 30
+    while not os.path.exists(params["release"]):
+        if time.monotonic() > deadline:
+            raise TimeoutError("never released")
+        time.sleep(0.02)
+    return "released"
+
+with DAG("ex", schedule=None, start_date=datetime(2024, 1, 1, tzinfo=timezone.utc)) as dag:
+    for i in range(20):
+        PythonOperator(task_id=f"t{i}", python_callable=noop)
+    PythonOperator(task_id="crash", python_callable=crash)
+    PythonOperator(task_id="blocker", python_callable=blocker, retries=1, retry_delay=60,
+                   params={"pid_file": PID_FILE, "release": RELEASE})
+"""
+
+
+@pytest.fixture
+def dag_file(tmp_path: Path) -> str:
+    header = f"PID_FILE = {str(tmp_path / 'blocker.pid')!r}\nRELEASE = {str(tmp_path / 'release')!r}\n"
+    return write_dag(tmp_path, header + DAG_SOURCE)
+
+
+@pytest.fixture
+def make_local(engine: Engine, tmp_path: Path) -> Iterator[type[LocalExecutor]]:
+    made: list[LocalExecutor] = []
+    url = engine.url.render_as_string(hide_password=False)
+
+    def factory(parallelism: int) -> LocalExecutor:
+        executor = LocalExecutor(
+            parallelism, db_url=url, log_folder=str(tmp_path / "logs"), kill_grace_seconds=1.0
+        )
+        executor.start()
+        made.append(executor)
+        return executor
+
+    yield factory  # type: ignore[misc]
+    for executor in made:
+        executor.end(graceful=False)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().split(") ", 1)[1][0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def _blocker_pid(tmp_path: Path) -> int:
+    pid_file = tmp_path / "blocker.pid"
+    wait_for(lambda: pid_file.exists() and pid_file.read_text() != "", what="the blocker task to start")
+    return int(pid_file.read_text())
+
+
+def test_twenty_tasks_on_two_workers(engine: Engine, dag_file: str, make_local: type[LocalExecutor]) -> None:
+    executor = make_local(2)  # type: ignore[call-arg]
+    run = insert_run(engine, "ex")
+    ids = insert_tis(engine, run, "ex", [f"t{i}" for i in range(20)])
+    for task_id, ti_id in ids.items():
+        executor.queue(workload(ti_id, run, "ex", task_id, dag_file))
+    assert executor.queued_count + executor.running_count == 20
+    final, running = collect_final(executor, 20)
+    assert {e.task_id for e in final} == set(ids) and {e.state for e in final} == {"success"}
+    assert len(running) == 20
+    pids = {ti_row(engine, ti_id)["pid"] for ti_id in ids.values()}
+    assert len(pids) == 2 and os.getpid() not in pids  # two warm workers did all the work
+    assert executor.running_count == 0 and executor.open_slots == 2
+
+
+def test_crashing_task_does_not_take_the_worker_down(
+    engine: Engine, dag_file: str, make_local: type[LocalExecutor]
+) -> None:
+    executor = make_local(1)  # type: ignore[call-arg]
+    crash = queued_try(engine, dag_file, "ex", "crash")
+    after = queued_try(engine, dag_file, "ex", "t0")
+    executor.queue(crash)
+    executor.queue(after)
+    final, _ = collect_final(executor, 2)
+    assert [(e.task_id, e.state) for e in final] == [("crash", "failed"), ("t0", "success")]
+    assert "exited with code 3" in (final[0].error or "")
+    assert ti_row(engine, crash.ti_id)["pid"] == ti_row(engine, after.ti_id)["pid"]
+
+
+def test_dead_worker_is_replaced_and_its_try_recorded(
+    engine: Engine, dag_file: str, tmp_path: Path, make_local: type[LocalExecutor]
+) -> None:
+    executor = make_local(1)  # type: ignore[call-arg]
+    blocked = queued_try(engine, dag_file, "ex", "blocker", max_tries=1)
+    executor.queue(blocked)
+    task_pid = _blocker_pid(tmp_path)
+    worker_pid = ti_row(engine, blocked.ti_id)["pid"]
+    os.kill(worker_pid, signal.SIGKILL)
+    final, _ = collect_final(executor, 1)
+    assert final[0].state == "up_for_retry"
+    assert "worker process" in (final[0].error or "") and "signal 9" in (final[0].error or "")
+    row = ti_row(engine, blocked.ti_id)
+    assert row["state"] == "up_for_retry" and row["next_retry_at"] is not None
+    wait_for(lambda: not _alive(task_pid), what="the orphaned task process to die with its worker")
+    nxt = queued_try(engine, dag_file, "ex", "t1")
+    executor.queue(nxt)
+    assert collect_final(executor, 1)[0][0].state == "success"
+    assert ti_row(engine, nxt.ti_id)["pid"] != worker_pid
+
+
+def test_end_not_graceful_kills_running_tries(
+    engine: Engine, dag_file: str, tmp_path: Path, make_local: type[LocalExecutor]
+) -> None:
+    executor = make_local(1)  # type: ignore[call-arg]
+    blocked = queued_try(engine, dag_file, "ex", "blocker")
+    executor.queue(blocked)
+    task_pid = _blocker_pid(tmp_path)
+    started = time.monotonic()
+    executor.end(graceful=False)
+    assert time.monotonic() - started < 10
+    events = [e for e in executor.events() if e.state != "running"]
+    assert [e.state for e in events] == ["failed"]
+    assert "the worker was stopped" in (ti_row(engine, blocked.ti_id)["error"] or "")
+    assert not _alive(task_pid)
+
+
+def test_wake_ends_a_wait_at_once(make_local: type[LocalExecutor]) -> None:
+    executor = make_local(1)  # type: ignore[call-arg]
+    waker = threading.Thread(target=executor.wake)
+    started = time.monotonic()
+    waker.start()
+    executor.wait(30.0)
+    waker.join()
+    assert time.monotonic() - started < 5
+
+
+SCHEDULER_SCRIPT = """
+import json, sys
+from windvane.core.executors.base import Workload
+from windvane.core.executors.local import LocalExecutor
+url, logs, first, second = sys.argv[1:5]
+executor = LocalExecutor(1, db_url=url, log_folder=logs)
+executor.start()
+executor.queue(Workload(**json.loads(first)))
+executor.queue(Workload(**json.loads(second)))
+while True:
+    executor.wait(1.0)
+    executor.events()
+"""
+
+
+def test_workers_finish_their_try_and_exit_when_the_scheduler_is_killed(
+    engine: Engine, dag_file: str, tmp_path: Path
+) -> None:
+    blocked = queued_try(engine, dag_file, "ex", "blocker")
+    waiting = queued_try(engine, dag_file, "ex", "t2")
+    url = engine.url.render_as_string(hide_password=False)
+    args = [json.dumps(_fields(w)) for w in (blocked, waiting)]
+    scheduler = subprocess.Popen(
+        [sys.executable, "-c", SCHEDULER_SCRIPT, url, str(tmp_path / "logs"), *args],
+    )
+    try:
+        _blocker_pid(tmp_path)
+        worker_pid = ti_row(engine, blocked.ti_id)["pid"]
+        scheduler.kill()
+        scheduler.wait()
+        (tmp_path / "release").touch()
+        wait_for(lambda: ti_row(engine, blocked.ti_id)["state"] == "success", what="the try to be recorded")
+        wait_for(lambda: not _alive(worker_pid), what="the orphaned worker to exit")
+        assert ti_row(engine, waiting.ti_id)["state"] == "queued"  # never started
+    finally:
+        if scheduler.poll() is None:
+            scheduler.kill()
+            scheduler.wait()
+
+
+def test_sequential_executor_runs_in_wait(engine: Engine, dag_file: str, tmp_path: Path) -> None:
+    url = engine.url.render_as_string(hide_password=False)
+    executor = SequentialExecutor(4, db_url=url, log_folder=str(tmp_path / "logs"))
+    executor.start()
+    try:
+        assert executor.parallelism == 1
+        for task_id in ("t0", "t1", "crash"):
+            executor.queue(queued_try(engine, dag_file, "ex", task_id))
+        assert executor.queued_count == 3
+        final, running = collect_final(executor, 3)
+        assert [(e.task_id, e.state) for e in final] == [
+            ("t0", "success"),
+            ("t1", "success"),
+            ("crash", "failed"),
+        ]
+        assert len(running) == 3
+    finally:
+        executor.end()
+
+
+def test_create_executor_by_name(tmp_path: Path) -> None:
+    common = {
+        "parallelism": 3,
+        "db_url": "sqlite:///x.db",
+        "log_folder": str(tmp_path),
+        "heartbeat_seconds": 1.0,
+    }
+    local = create_executor("local", **common)  # type: ignore[arg-type]
+    assert isinstance(local, LocalExecutor) and local.parallelism == 3
+    assert isinstance(create_executor("sequential", **common), SequentialExecutor)  # type: ignore[arg-type]
+    with pytest.raises(ExecutorError, match="'celery' is not available yet"):
+        create_executor("celery", **common)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="'local', 'sequential', 'celery'"):
+        create_executor("kubernetes", **common)  # type: ignore[arg-type]
+
+
+def _fields(wl: Workload) -> dict[str, object]:
+    return {name: getattr(wl, name) for name in wl.__dataclass_fields__}
