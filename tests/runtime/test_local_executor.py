@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -22,6 +22,8 @@ from windvane.core.executors.sequential import SequentialExecutor
 from windvane.errors import ConfigError, ExecutorError
 
 from .trydb import collect_final, insert_run, insert_tis, queued_try, ti_row, wait_for, workload, write_dag
+
+MakeLocal = Callable[[int], LocalExecutor]
 
 DAG_SOURCE = """
 import os, time
@@ -62,7 +64,7 @@ def dag_file(tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def make_local(engine: Engine, tmp_path: Path) -> Iterator[type[LocalExecutor]]:
+def make_local(engine: Engine, tmp_path: Path) -> Iterator[MakeLocal]:
     made: list[LocalExecutor] = []
     url = engine.url.render_as_string(hide_password=False)
 
@@ -74,7 +76,7 @@ def make_local(engine: Engine, tmp_path: Path) -> Iterator[type[LocalExecutor]]:
         made.append(executor)
         return executor
 
-    yield factory  # type: ignore[misc]
+    yield factory
     for executor in made:
         executor.end(graceful=False)
 
@@ -93,8 +95,8 @@ def _blocker_pid(tmp_path: Path) -> int:
     return int(pid_file.read_text())
 
 
-def test_twenty_tasks_on_two_workers(engine: Engine, dag_file: str, make_local: type[LocalExecutor]) -> None:
-    executor = make_local(2)  # type: ignore[call-arg]
+def test_twenty_tasks_on_two_workers(engine: Engine, dag_file: str, make_local: MakeLocal) -> None:
+    executor = make_local(2)
     run = insert_run(engine, "ex")
     ids = insert_tis(engine, run, "ex", [f"t{i}" for i in range(20)])
     for task_id, ti_id in ids.items():
@@ -109,9 +111,9 @@ def test_twenty_tasks_on_two_workers(engine: Engine, dag_file: str, make_local: 
 
 
 def test_crashing_task_does_not_take_the_worker_down(
-    engine: Engine, dag_file: str, make_local: type[LocalExecutor]
+    engine: Engine, dag_file: str, make_local: MakeLocal
 ) -> None:
-    executor = make_local(1)  # type: ignore[call-arg]
+    executor = make_local(1)
     crash = queued_try(engine, dag_file, "ex", "crash")
     after = queued_try(engine, dag_file, "ex", "t0")
     executor.queue(crash)
@@ -123,9 +125,9 @@ def test_crashing_task_does_not_take_the_worker_down(
 
 
 def test_dead_worker_is_replaced_and_its_try_recorded(
-    engine: Engine, dag_file: str, tmp_path: Path, make_local: type[LocalExecutor]
+    engine: Engine, dag_file: str, tmp_path: Path, make_local: MakeLocal
 ) -> None:
-    executor = make_local(1)  # type: ignore[call-arg]
+    executor = make_local(1)
     blocked = queued_try(engine, dag_file, "ex", "blocker", max_tries=1)
     executor.queue(blocked)
     task_pid = _blocker_pid(tmp_path)
@@ -144,9 +146,9 @@ def test_dead_worker_is_replaced_and_its_try_recorded(
 
 
 def test_end_not_graceful_kills_running_tries(
-    engine: Engine, dag_file: str, tmp_path: Path, make_local: type[LocalExecutor]
+    engine: Engine, dag_file: str, tmp_path: Path, make_local: MakeLocal
 ) -> None:
-    executor = make_local(1)  # type: ignore[call-arg]
+    executor = make_local(1)
     blocked = queued_try(engine, dag_file, "ex", "blocker")
     executor.queue(blocked)
     task_pid = _blocker_pid(tmp_path)
@@ -159,8 +161,8 @@ def test_end_not_graceful_kills_running_tries(
     assert not _alive(task_pid)
 
 
-def test_wake_ends_a_wait_at_once(make_local: type[LocalExecutor]) -> None:
-    executor = make_local(1)  # type: ignore[call-arg]
+def test_wake_ends_a_wait_at_once(make_local: MakeLocal) -> None:
+    executor = make_local(1)
     waker = threading.Thread(target=executor.wake)
     started = time.monotonic()
     waker.start()
@@ -171,7 +173,7 @@ def test_wake_ends_a_wait_at_once(make_local: type[LocalExecutor]) -> None:
 
 SCHEDULER_SCRIPT = """
 import json, sys
-from windvane.core.executors.base import Workload
+from windvane.core.executors.base import Executor, Workload
 from windvane.core.executors.local import LocalExecutor
 url, logs, first, second = sys.argv[1:5]
 executor = LocalExecutor(1, db_url=url, log_folder=logs)

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, select, update
 
 from windvane.core.dag_loader import DagLoader
-from windvane.core.executors.base import Workload
-from windvane.core.store.engine import begin_write
+from windvane.core.executors.base import TaskEvent, Workload
+from windvane.core.store.engine import begin_read, begin_write
 from windvane.core.store.tables import task_instance
 from windvane.core.task_runner import log_path_for, run_workload
 
@@ -95,15 +96,30 @@ def logs(tmp_path: Path) -> str:
     return str(tmp_path / "logs")
 
 
-def _run(workload: Workload, engine: Engine, logs: str, **kwargs: float) -> object:
+def _run(
+    workload: Workload,
+    engine: Engine,
+    logs: str,
+    *,
+    heartbeat_seconds: float = 5.0,
+    timeout_grace_seconds: float = 5.0,
+    kill_grace_seconds: float = 5.0,
+) -> TaskEvent:
     return run_workload(
-        workload, engine=engine, loader=DagLoader(), log_folder=logs, hostname="host-1", **kwargs
+        workload,
+        engine=engine,
+        loader=DagLoader(),
+        log_folder=logs,
+        hostname="host-1",
+        heartbeat_seconds=heartbeat_seconds,
+        timeout_grace_seconds=timeout_grace_seconds,
+        kill_grace_seconds=kill_grace_seconds,
     )
 
 
 def test_success_writes_state_log_and_xcom(engine: Engine, dag_file: str, logs: str) -> None:
     wl = queued_try(engine, dag_file, "rt", "hello")
-    running = []
+    running: list[TaskEvent] = []
     event = run_workload(
         wl, engine=engine, loader=DagLoader(), log_folder=logs, hostname="host-1", on_running=running.append
     )
@@ -125,7 +141,7 @@ def test_success_writes_state_log_and_xcom(engine: Engine, dag_file: str, logs: 
 
 def test_downstream_try_pulls_the_xcom(engine: Engine, dag_file: str, logs: str) -> None:
     first = queued_try(engine, dag_file, "rt", "hello", others=["pull"])
-    assert _run(first, engine, logs).state == "success"  # type: ignore[attr-defined]
+    assert _run(first, engine, logs).state == "success"
     with begin_write(engine) as conn:
         conn.execute(
             update(task_instance)
@@ -133,8 +149,8 @@ def test_downstream_try_pulls_the_xcom(engine: Engine, dag_file: str, logs: str)
             .values(state="queued", try_number=1, queued_by_job_id=JOB_ID)
         )
     ti_id = ti_row_id(engine, first.dag_run_id, "pull")
-    second = Workload(**{**_fields(first), "ti_id": ti_id, "task_id": "pull"})
-    assert _run(second, engine, logs).state == "success"  # type: ignore[attr-defined]
+    second = dataclasses.replace(first, ti_id=ti_id, task_id="pull")
+    assert _run(second, engine, logs).state == "success"
     assert xcom_value(engine, first.dag_run_id, "pull") == "43"
 
 
@@ -148,7 +164,7 @@ def test_claim_guard_does_not_run_someone_elses_try(
     with begin_write(engine) as conn:
         conn.execute(update(task_instance).where(task_instance.c.id == wl.ti_id).values({change: value}))
     event = _run(wl, engine, logs)
-    assert event.state is None  # type: ignore[attr-defined]
+    assert event.state is None
     assert ti_row(engine, wl.ti_id)["start_date"] is None
     assert not Path(log_path_for(logs, wl)).exists()
     assert xcom_value(engine, wl.dag_run_id, "hello") is None
@@ -157,8 +173,8 @@ def test_claim_guard_does_not_run_someone_elses_try(
 def test_branch_skips_the_other_downstream_rows(engine: Engine, dag_file: str, logs: str) -> None:
     wl = queued_try(engine, dag_file, "rt", "branch", others=["left", "right"])
     event = _run(wl, engine, logs)
-    assert event.state == "success"  # type: ignore[attr-defined]
-    assert event.skipped_task_ids == ("right",)  # type: ignore[attr-defined]
+    assert event.state == "success"
+    assert event.skipped_task_ids == ("right",)
     assert ti_state_by_task(engine, wl.dag_run_id) == {
         "branch": "success",
         "left": "none",
@@ -175,7 +191,7 @@ def test_child_crash_fails_the_try_and_the_worker_lives_on(
 ) -> None:
     wl = queued_try(engine, dag_file, "rt", task_id)
     event = _run(wl, engine, logs)
-    assert event.state == "failed"  # type: ignore[attr-defined]
+    assert event.state == "failed"
     row = ti_row(engine, wl.ti_id)
     assert row["state"] == "failed"
     assert expected in row["error"] and "before reporting an outcome" in row["error"]
@@ -185,16 +201,16 @@ def test_child_crash_fails_the_try_and_the_worker_lives_on(
 def test_try_ignoring_its_timeout_is_killed(engine: Engine, dag_file: str, logs: str) -> None:
     wl = queued_try(engine, dag_file, "rt", "stubborn")
     event = _run(wl, engine, logs, timeout_grace_seconds=0.2, kill_grace_seconds=0.2)
-    assert event.state == "failed"  # type: ignore[attr-defined]
+    assert event.state == "failed"
     assert "timed out after 0.2 s and was killed" in ti_row(engine, wl.ti_id)["error"]
 
 
 def test_failure_with_retries_left_is_up_for_retry(engine: Engine, dag_file: str, logs: str) -> None:
     wl = queued_try(engine, dag_file, "rt", "fail", max_tries=2)
     event = _run(wl, engine, logs)
-    assert event.state == "up_for_retry"  # type: ignore[attr-defined]
-    assert event.next_retry_at is not None  # type: ignore[attr-defined]
-    assert event.next_retry_at - event.at == pytest.approx(60, abs=1)  # type: ignore[attr-defined]
+    assert event.state == "up_for_retry"
+    assert event.next_retry_at is not None
+    assert event.next_retry_at - event.at == pytest.approx(60, abs=1)
     row = ti_row(engine, wl.ti_id)
     assert row["state"] == "up_for_retry" and row["next_retry_at"] is not None
     assert "ValueError: boom" in row["error"]
@@ -204,13 +220,13 @@ def test_heartbeat_only_while_a_try_runs_longer_than_heartbeat_seconds(
     engine: Engine, dag_file: str, logs: str
 ) -> None:
     short = queued_try(engine, dag_file, "rt", "hello")
-    assert _run(short, engine, logs, heartbeat_seconds=0.2).state == "success"  # type: ignore[attr-defined]
+    assert _run(short, engine, logs, heartbeat_seconds=0.2).state == "success"
     row = ti_row(engine, short.ti_id)
     assert row["last_heartbeat_at"] == row["start_date"]  # only the claim wrote it
 
     long = queued_try(engine, dag_file, "rt", "heartbeat")
     event = _run(long, engine, logs, heartbeat_seconds=0.2)
-    assert event.state == "success", ti_row(engine, long.ti_id)["error"]  # type: ignore[attr-defined]
+    assert event.state == "success", ti_row(engine, long.ti_id)["error"]
     row = ti_row(engine, long.ti_id)
     assert row["last_heartbeat_at"] > row["start_date"]
 
@@ -220,8 +236,8 @@ def test_try_whose_row_was_taken_over_is_terminated_and_not_recorded(
 ) -> None:
     wl = queued_try(engine, dag_file, "rt", "taken_over")
     event = _run(wl, engine, logs, heartbeat_seconds=0.2, kill_grace_seconds=0.5)
-    assert event.state is None  # type: ignore[attr-defined]
-    assert "changed elsewhere" in (event.error or "")  # type: ignore[attr-defined]
+    assert event.state is None
+    assert "changed elsewhere" in (event.error or "")
     row = ti_row(engine, wl.ti_id)
     assert row["state"] == "failed" and row["error"] is None  # the other party's word stands
     assert "changed elsewhere" in Path(log_path_for(logs, wl)).read_text()
@@ -230,7 +246,7 @@ def test_try_whose_row_was_taken_over_is_terminated_and_not_recorded(
 def test_unloadable_dag_file_fails_the_try_naming_the_file(engine: Engine, tmp_path: Path, logs: str) -> None:
     broken = write_dag(tmp_path, "import no_such_module_here\n", name="broken.py")
     wl = queued_try(engine, broken, "rt", "hello")
-    assert _run(wl, engine, logs).state == "failed"  # type: ignore[attr-defined]
+    assert _run(wl, engine, logs).state == "failed"
     error = ti_row(engine, wl.ti_id)["error"]
     assert broken in error and "no_such_module_here" in error
 
@@ -238,10 +254,6 @@ def test_unloadable_dag_file_fails_the_try_naming_the_file(engine: Engine, tmp_p
 def ti_row_id(engine: Engine, dag_run_id: int, task_id: str) -> int:
     states = ti_state_by_task(engine, dag_run_id)
     assert task_id in states
-    from sqlalchemy import select
-
-    from windvane.core.store.engine import begin_read
-
     with begin_read(engine) as conn:
         return int(
             conn.execute(
@@ -250,7 +262,3 @@ def ti_row_id(engine: Engine, dag_run_id: int, task_id: str) -> int:
                 )
             ).scalar_one()
         )
-
-
-def _fields(wl: Workload) -> dict[str, object]:
-    return {name: getattr(wl, name) for name in wl.__dataclass_fields__}

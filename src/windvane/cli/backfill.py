@@ -41,16 +41,26 @@ _FINISHED_TI = [s.value for s in FINISHED_STATES]
 _FINISHED_RUN = [DagRunState.SUCCESS.value, DagRunState.FAILED.value]
 
 
+_DESCRIPTION = """\
+Queue a backfill run for every scheduled interval whose logical date lies
+between START and END (inclusive), then run just those runs here, with the
+configured executor and a progress bar, until all have finished. Intervals
+that already have a run are left alone (failed ones are run again with
+--rerun-failed); backfill runs an interrupted backfill left unfinished are
+resumed. The DAG must be unpaused. Exit code 1 if any run failed.
+Dates without an offset are in core.default_timezone."""
+
+
 def register(group: Subparsers) -> None:
     command = add_command(
-        group, "backfill", _backfill, "Run a DAG for every scheduled interval between two dates.", __doc__
+        group, "backfill", _backfill, "Run a DAG for every scheduled interval between two dates.", _DESCRIPTION
     )
     command.add_argument("dag_id", help="The DAG to backfill.")
     command.add_argument(
-        "-s", "--start-date", required=True, type=date_text, help="First logical date (ISO 8601)."
+        "-s", "--start-date", required=True, type=date_text, metavar="START", help="First logical date (ISO 8601)."
     )
     command.add_argument(
-        "-e", "--end-date", required=True, type=date_text, help="Last logical date (ISO 8601)."
+        "-e", "--end-date", required=True, type=date_text, metavar="END", help="Last logical date (ISO 8601)."
     )
     command.add_argument(
         "--rerun-failed", action="store_true", help="Run failed runs in the range again (their failed tasks)."

@@ -53,12 +53,10 @@ def register(commands: Subparsers) -> None:
     )
     trigger.add_argument("-r", "--run-id", help="Run id (default manual__<logical date>).")
 
-    for name, paused in (("pause", True), ("unpause", False)):
-        what = "Pause" if paused else "Unpause"
-        command = add_command(
-            group, name, _pause if paused else _unpause, f"{what} a DAG: no new scheduled runs while paused."
-        )
-        command.add_argument("dag_id", help=f"The DAG to {name}.")
+    pause = add_command(group, "pause", _pause, "Pause a DAG: no new scheduled runs, queued tasks wait.")
+    pause.add_argument("dag_id", help="The DAG to pause.")
+    unpause = add_command(group, "unpause", _unpause, "Unpause a DAG: the scheduler resumes its runs.")
+    unpause.add_argument("dag_id", help="The DAG to unpause.")
 
     runs = add_command(group, "list-runs", _list_runs, "List the runs of a DAG, newest first.")
     runs.add_argument("dag_id", help="The DAG whose runs to list.")

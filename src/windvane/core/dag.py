@@ -209,11 +209,11 @@ class DAG:
     def validate(self) -> None:
         """Check what can only be checked once the DAG is complete (cycles, schedule, dates)."""
         topological_order(self.dag_id, self.upstream_map())
-        if self.timetable.can_be_scheduled and self.start_date is None:
-            if not any(t.start_date for t in self.task_dict.values()):
-                raise DagDefinitionError(
-                    f"DAG {self.dag_id!r} has schedule {self.timetable.summary!r} but no start_date"
-                )
+        has_start = self.start_date is not None or any(t.start_date for t in self.task_dict.values())
+        if self.timetable.can_be_scheduled and not has_start:
+            raise DagDefinitionError(
+                f"DAG {self.dag_id!r} has schedule {self.timetable.summary!r} but no start_date"
+            )
         self.timetable.validate()
 
     def priority_weights(self) -> dict[str, int]:

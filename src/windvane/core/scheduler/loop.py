@@ -316,7 +316,8 @@ class Scheduler:
                 )
                 retry_at = now + delay
             work.gave_up.append((z.ti_id, z.try_number, state.value, retry_at))
-            work.gave_up_reason = f"no heartbeat for {self.config.task_heartbeat_timeout_seconds:g} s: the worker running it is gone"
+            timeout = self.config.task_heartbeat_timeout_seconds
+            work.gave_up_reason = f"no heartbeat for {timeout:g} s: the worker running it is gone"
             work.stats.zombies += 1
             log.error(
                 "task instance %s (try %d) is a zombie; marking %s", z.task_id, z.try_number, state.value
