@@ -35,9 +35,7 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def make_processor(
-    engine: Engine, dags_folder: Path, clock: FakeClock
-) -> Callable[..., DagProcessor]:
+def make_processor(engine: Engine, dags_folder: Path, clock: FakeClock) -> Callable[..., DagProcessor]:
     def make(**kwargs: Any) -> DagProcessor:
         options: dict[str, Any] = {"parse_timeout": 30.0, "clock": clock}
         options.update(kwargs)
@@ -49,4 +47,3 @@ def make_processor(
 @pytest.fixture
 def processor(make_processor: Callable[..., DagProcessor]) -> DagProcessor:
     return make_processor()
-

@@ -81,7 +81,11 @@ def test_module_names_are_unique_per_path() -> None:
 
 
 def test_import_error_traceback_keeps_only_user_frames(tmp_path: Path) -> None:
-    write(tmp_path / "helper_mod.py", "def make(op):\n    return op(task_id='t', no_such_argument=1)\n", header=False)
+    write(
+        tmp_path / "helper_mod.py",
+        "def make(op):\n    return op(task_id='t', no_such_argument=1)\n",
+        header=False,
+    )
     path = write(
         tmp_path / "broken.py",
         """
@@ -144,7 +148,10 @@ def test_a_file_that_hangs_is_killed_while_others_are_parsed(tmp_path: Path) -> 
     good = write(tmp_path / "good.py", simple_dag("good"))
     results = parse(hang, good, timeout=1.0)
     assert results[str(hang)].timed_out
-    assert results[str(hang)].error == f"{hang}: timed out after 1 s (parse_timeout); the parsing process was killed"
+    assert (
+        results[str(hang)].error
+        == f"{hang}: timed out after 1 s (parse_timeout); the parsing process was killed"
+    )
     assert dag_ids(results[str(good)]) == ["good"]
 
 

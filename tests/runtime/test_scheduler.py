@@ -255,3 +255,16 @@ def test_dagrun_timeout_fails_the_run(engine: Engine, timeout_s: int) -> None:
     s.run_once()
     assert run_states(engine, "slow")[run_id] == "failed"
     assert {t: st for (_, t), st in ti_states(engine, "slow").items()}["b"] == "skipped"
+
+
+def test_empty_operators_succeed_without_the_executor(engine: Engine) -> None:
+    with DAG("empties", schedule=None, start_date=pendulum.datetime(2024, 1, 1)) as dag:
+        EmptyOperator(task_id="begin") >> Noop(task_id="work") >> EmptyOperator(task_id="end")
+    ser = register(engine, dag, now=NOW)
+    with begin_write(engine) as conn:
+        _, run_id = trigger_dag(conn, ser, now=NOW)
+    ex = InstantExecutor(4, engine=engine)
+    s = make_scheduler(engine, ex, FakeClock(NOW))
+    drive(s, lambda: run_states(engine, "empties")[run_id] == "success")
+    assert [w.task_id for w in ex.history] == ["work"]
+    assert set(ti_states(engine, "empties").values()) == {"success"}

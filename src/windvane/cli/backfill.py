@@ -53,11 +53,20 @@ Dates without an offset are in core.default_timezone."""
 
 def register(group: Subparsers) -> None:
     command = add_command(
-        group, "backfill", _backfill, "Run a DAG for every scheduled interval between two dates.", _DESCRIPTION
+        group,
+        "backfill",
+        _backfill,
+        "Run a DAG for every scheduled interval between two dates.",
+        _DESCRIPTION,
     )
     command.add_argument("dag_id", help="The DAG to backfill.")
     command.add_argument(
-        "-s", "--start-date", required=True, type=date_text, metavar="START", help="First logical date (ISO 8601)."
+        "-s",
+        "--start-date",
+        required=True,
+        type=date_text,
+        metavar="START",
+        help="First logical date (ISO 8601).",
     )
     command.add_argument(
         "-e", "--end-date", required=True, type=date_text, metavar="END", help="Last logical date (ISO 8601)."
@@ -68,6 +77,7 @@ def register(group: Subparsers) -> None:
     command.add_argument(
         "--max-active-runs",
         type=positive_int,
+        metavar="N",
         help="Most backfill runs at once (default: the DAG's max_active_runs).",
     )
     command.add_argument(
@@ -86,9 +96,9 @@ def _backfill(cli: Cli, args: argparse.Namespace) -> int:
     with open_engine(cli.settings) as engine:
         task_count = _check_dag(engine, args.dag_id)
         plan, labels = _plan(engine, args.dag_id, start, end, args.rerun_failed, commit=not args.dry_run)
-        if plan.skipped_existing:
-            count = len(plan.skipped_existing) - (len(labels) - len(plan.run_pks))
-            cli.out.line(f"Leaving alone {count} interval(s) that already have a run.")
+        left_alone = len(plan.skipped_existing) - (len(labels) - len(plan.run_pks))  # minus resumed runs
+        if left_alone:
+            cli.out.line(f"Leaving alone {left_alone} interval(s) that already have a run.")
         if not labels:
             cli.out.line(f"Nothing to backfill for DAG {args.dag_id} between {start} and {end}.")
             return EXIT_OK
@@ -138,15 +148,11 @@ def _plan(
     """Queue the runs (or only plan them) and label each run to drive: ``run_id (why)``."""
     with engine.connect() as conn, conn.begin() as transaction:
         dag = load_serialized(conn, dag_id)
-        plan = create_backfill(
-            conn, dag, start=start, end=end, now=pendulum.now("UTC"), rerun_failed=rerun
-        )
+        plan = create_backfill(conn, dag, start=start, end=end, now=pendulum.now("UTC"), rerun_failed=rerun)
         resumed = _resumable(conn, dag_id, plan.skipped_existing)
         why = {**{pk: "new" for pk in plan.created}, **{pk: "rerun failed" for pk in plan.rerun}}
         why.update({pk: "resumed" for pk in resumed})
-        names = dict(
-            conn.execute(select(run_t.c.id, run_t.c.run_id).where(run_t.c.id.in_(list(why)))).all()
-        )
+        names = dict(conn.execute(select(run_t.c.id, run_t.c.run_id).where(run_t.c.id.in_(list(why)))).all())
         labels = {pk: f"{names[pk]} ({why[pk]})" for pk in sorted(why, key=lambda pk: names[pk])}
         if not commit:
             transaction.rollback()

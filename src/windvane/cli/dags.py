@@ -61,7 +61,9 @@ def register(commands: Subparsers) -> None:
     runs = add_command(group, "list-runs", _list_runs, "List the runs of a DAG, newest first.")
     runs.add_argument("dag_id", help="The DAG whose runs to list.")
     runs.add_argument("--state", choices=[s.value for s in DagRunState], help="Only runs in this state.")
-    runs.add_argument("--limit", type=positive_int, default=25, help="Most runs to show (default 25).")
+    runs.add_argument(
+        "--limit", type=positive_int, default=25, metavar="N", help="Most runs to show (default 25)."
+    )
     add_output_option(runs)
 
     errors = add_command(

@@ -14,7 +14,7 @@ from windvane.core.store.engine import begin_read, begin_write
 def register(commands: Subparsers) -> None:
     group = add_group(commands, "pools", "List, create, resize and delete pools.")
 
-    listing = add_command(group, "list", _list, "List the pools.")
+    listing = add_command(group, "list", _list, "List the pools with their slots and descriptions.")
     add_output_option(listing)
 
     setter = add_command(group, "set", _set, "Create a pool or change its slots and description.")

@@ -49,13 +49,18 @@ def register(commands: Subparsers) -> None:
         "-n",
         "--num-runs",
         type=positive_int,
+        metavar="N",
         help="Stop after this many loop passes (default: run until stopped).",
     )
     processor = add_command(
         commands, "dag-processor", _dag_processor, "Run the DAG processor: parse DAG files into the database."
     )
     processor.add_argument(
-        "-n", "--num-runs", type=positive_int, help="Stop after this many passes over the DAGs folder."
+        "-n",
+        "--num-runs",
+        type=positive_int,
+        metavar="N",
+        help="Stop after this many passes over the DAGs folder (default: run until stopped).",
     )
     add_command(
         commands, "standalone", _standalone, "Run the DAG processor and the scheduler together.", _STANDALONE

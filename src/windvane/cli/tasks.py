@@ -88,7 +88,9 @@ def register(commands: Subparsers) -> None:
     logs.add_argument("dag_id", help="The DAG of the task.")
     logs.add_argument("task_id", help="The task.")
     logs.add_argument("run_id", help="The run.")
-    logs.add_argument("--try", dest="try_number", type=positive_int, help="Which try (default: the latest).")
+    logs.add_argument(
+        "--try", dest="try_number", type=positive_int, metavar="N", help="Which try (default: the latest)."
+    )
 
 
 def _list(cli: Cli, args: argparse.Namespace) -> int:

@@ -37,10 +37,13 @@ from windvane.core.executors.local_worker import WorkerConfig, worker_main
 from windvane.core.executors.wakeup import WakeupPipe
 from windvane.core.states import TaskInstanceState
 from windvane.core.store.engine import create_db_engine
-from windvane.core.task_runner import DEFAULT_RETRY_DELAY, finish_try
+from windvane.core.task_runner import DEFAULT_RETRY_DELAY
+from windvane.core.try_records import finish_try
 from windvane.errors import ExecutorError
 
 log = logging.getLogger(__name__)
+#: Workers that die before saying anything, per slot, before the executor gives up.
+_MAX_SILENT_DEATHS_PER_SLOT = 3
 
 
 @dataclass(eq=False)
@@ -49,6 +52,7 @@ class _Worker:
     conn: Connection
     workload: Workload | None = None
     retry_delay: float | None = None
+    heard_from: bool = False
 
 
 class LocalExecutor(Executor):
@@ -87,6 +91,7 @@ class LocalExecutor(Executor):
         self._wakeup: WakeupPipe | None = None
         self._ending = False
         self._closed = False
+        self._silent_deaths = 0
 
     # -- the Executor contract ------------------------------------------
     def start(self) -> None:
@@ -194,6 +199,8 @@ class LocalExecutor(Executor):
         try:
             while worker.conn.poll():
                 message = worker.conn.recv()
+                worker.heard_from = True
+                self._silent_deaths = 0
                 if message[0] == "running":
                     self._events.append(message[1])
                     worker.retry_delay = message[2]
@@ -213,6 +220,13 @@ class LocalExecutor(Executor):
         code = worker.process.exitcode
         if worker.workload is not None:
             self._events.append(self._fail_orphan(worker.workload, worker.retry_delay, code))
+        if not worker.heard_from and worker.workload is None:  # it failed to start at all
+            self._silent_deaths += 1
+        if self._silent_deaths > _MAX_SILENT_DEATHS_PER_SLOT * self.parallelism:
+            raise ExecutorError(
+                f"LocalExecutor workers keep dying before running anything (last exit code {code}); "
+                "see the log of the process that started them"
+            )
         if not self._ending:
             log.warning(
                 "LocalExecutor worker pid %s died (exit code %s); starting another", worker.process.pid, code

@@ -87,11 +87,11 @@ def worker_main(conn: Connection, config: WorkerConfig, inherited: Sequence[Conn
                 return
             state.busy = True
             event = _run(message, conn, engine, loader, config)
-            state.busy = False
             try:
                 conn.send(("done", event))
             except OSError:
                 return
+            state.busy = False  # only now may SIGTERM interrupt us (not in the middle of a send)
     except _Stop:
         return
     finally:

@@ -41,7 +41,6 @@ from windvane.core import authoring_context
 from windvane.core.dag import DAG
 from windvane.core.serialization import serialize_dag
 
-_WINDVANE_DIR = os.path.dirname(os.path.abspath(windvane.__file__)) + os.sep
 #: Exit code of a child whose own machinery failed (not the user's code).
 CHILD_INTERNAL_ERROR = 70
 
@@ -74,33 +73,40 @@ class ParseOutcome:
         return cls(content_hash=raw["hash"], dags=dags, hashes=hashes, error=raw["error"])
 
 
+_WINDVANE_DIR = os.path.dirname(os.path.abspath(windvane.__file__)) + os.sep
+_IMPORTLIB_PART = f"{os.sep}importlib{os.sep}"
+_NON_WORD = re.compile(r"\W")
+
+
 def _is_internal(filename: str) -> bool:
+    """Windvane's own frames, importlib's (frozen or not) and runpy's."""
     if filename.startswith("<frozen"):
         return True
     path = os.path.abspath(filename)
-    return path.startswith(_WINDVANE_DIR) or "importlib" in path or os.path.basename(path) == "runpy.py"
+    return path.startswith(_WINDVANE_DIR) or _IMPORTLIB_PART in path or os.path.basename(path) == "runpy.py"
 
 
-def _trim(exc: traceback.TracebackException) -> None:
+def _trim(exc: traceback.TracebackException, seen: set[int]) -> None:
+    if id(exc) in seen:
+        return
+    seen.add(id(exc))
     exc.stack = traceback.StackSummary.from_list([f for f in exc.stack if not _is_internal(f.filename)])
-    for linked in (exc.__cause__, exc.__context__):
+    for linked in (exc.__cause__, exc.__context__, *(exc.exceptions or ())):
         if linked is not None:
-            _trim(linked)
-    for group_member in exc.exceptions or ():
-        _trim(group_member)
+            _trim(linked, seen)
 
 
 def format_user_traceback(error: BaseException) -> str:
     """The traceback of ``error`` without Windvane's, importlib's and runpy's frames."""
     exc = traceback.TracebackException.from_exception(error)
-    _trim(exc)
+    _trim(exc, set())
     return "".join(exc.format()).rstrip("\n")
 
 
 def module_name_for(path: str) -> str:
     """A module name unique to ``path`` (so two ``dag.py`` files do not collide)."""
     digest = hashlib.sha1(path.encode()).hexdigest()[:16]
-    stem = re.sub(r"\W", "_", os.path.splitext(os.path.basename(path))[0])
+    stem = _NON_WORD.sub("_", os.path.splitext(os.path.basename(path))[0])
     return f"windvane_dagfile_{digest}_{stem}"
 
 
@@ -175,6 +181,9 @@ def _child_main(path: str, write_fd: int, log_path: str | None) -> None:
     os.dup2(sink, 2)
     os.close(null_in)
     os.close(sink)
+    # Fresh streams on the new fds: the inherited ones may write elsewhere (a test runner's capture).
+    sys.stdout = open(1, "w", encoding="utf-8", errors="replace", buffering=1, closefd=False)  # noqa: SIM115
+    sys.stderr = open(2, "w", encoding="utf-8", errors="replace", buffering=1, closefd=False)  # noqa: SIM115
     faulthandler.enable(file=2)  # a crash in an extension module leaves its traceback in the log
     try:
         outcome = parse_file(path)

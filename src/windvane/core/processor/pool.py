@@ -17,7 +17,7 @@ import selectors
 import signal
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, field
 
 from windvane.core.processor.parse_child import CHILD_INTERNAL_ERROR, ParseOutcome, fork_parser
@@ -173,7 +173,7 @@ def parse_files(
     timeout: float,
     log_path: str | None = None,
     after_fork: Callable[[], None] | None = None,
-) -> Iterator[FileResult]:
+) -> Generator[FileResult, None, None]:
     """Parse ``paths`` in up to ``parallelism`` children; yield each result as it ends."""
     if parallelism < 1:
         raise ValueError(f"parallelism must be >= 1, got {parallelism}")

@@ -25,7 +25,7 @@ from windvane.core.retries import retry_delay_for
 from windvane.core.scheduler import db, polling
 from windvane.core.scheduler.config import SchedulerConfig
 from windvane.core.scheduler.model import ActiveRun, DagEntry, TiRecord
-from windvane.core.scheduler.observer import LoopStats, SchedulerObserver
+from windvane.core.scheduler.observer import LoopStats, PoolUsage, SchedulerObserver
 from windvane.core.scheduler.queueing import Occupancy, ReadyItem, ReadyQueue
 from windvane.core.scheduler.runs import RunCreator
 from windvane.core.states import DagRunState
@@ -148,15 +148,23 @@ class Scheduler:
         if mono >= self._next_zombie_check:
             self._next_zombie_check = mono + self.config.zombie_check_interval_seconds
             self._find_zombies(now, work)
+        critical = self.clock.monotonic()
         self._select(work)
         self._commit(now, work)
+        work.stats.critical_section = self.clock.monotonic() - critical
         if mono >= self._next_heartbeat:
             self._next_heartbeat = mono + self.config.heartbeat_seconds
             with self.engine.begin() as conn:
                 jobs.heartbeat(conn, self.job_id, now)
+            work.stats.heartbeat_at = now.timestamp()
         work.stats.duration = self.clock.monotonic() - t0
         work.stats.ready_waiting = len(self.ready)
         work.stats.active_runs = len(self.runs)
+        work.stats.executor_open_slots = self.executor.open_slots
+        work.stats.executor_queued = self.executor.queued_count
+        work.stats.executor_running = self.executor.running_count
+        if self.observer.wants_pool_usage:
+            work.stats.pools = self._pool_usage(work.stats.starving_pools)
         self.observer.loop_finished(work.stats)
         return work.busy
 
@@ -186,6 +194,7 @@ class Scheduler:
             self._release(run, ti)
         if event.state is None:
             # The claim failed: someone else changed the row. Re-read the run.
+            self.observer.task_lost(run, ti, event)
             self._reload_runs([run.id], work)
             return
         state = S(event.state)
@@ -210,15 +219,28 @@ class Scheduler:
         self.occupancy.release(run.dag_id, ti.task_id, spec.pool, spec.pool_slots)
 
     def _apply(self, run: ActiveRun, changes: dict[str, S], work: _Pass) -> None:
-        """Record tracker transitions: ready tasks go to the queue, others are written."""
-        for task_id, state in changes.items():
-            ti = run.tis[task_id]
-            ti.state = state
-            work.states[ti.ti_id] = state
-            if state is S.SCHEDULED:
-                self._make_ready(run, ti)
+        """Record tracker transitions: ready tasks go to the queue, others are written.
+
+        A ready no-op task (EmptyOperator) succeeds here without an executor, as
+        in Airflow; what that makes ready is handled in the same call.
+        """
+        pending = [changes]
+        while pending:
+            for task_id, state in pending.pop().items():
+                ti = run.tis[task_id]
+                ti.state = state
+                work.states[ti.ti_id] = state
+                if state is not S.SCHEDULED:
+                    continue
+                if run.dag.tasks[task_id].is_noop:
+                    ti.state = S.SUCCESS
+                    work.states[ti.ti_id] = S.SUCCESS
+                    pending.append(run.tracker.set_state(task_id, S.SUCCESS))
+                else:
+                    self._make_ready(run, ti)
 
     def _make_ready(self, run: ActiveRun, ti: TiRecord) -> None:
+        self.observer.task_scheduled(run, ti)
         spec = run.dag.tasks[ti.task_id]
         if spec.depends_on_past and not self._past_ok(run, ti.task_id):
             self._past_waiting[ti.ti_id] = (run, ti)
@@ -319,6 +341,7 @@ class Scheduler:
             timeout = self.config.task_heartbeat_timeout_seconds
             work.gave_up_reason = f"no heartbeat for {timeout:g} s: the worker running it is gone"
             work.stats.zombies += 1
+            self.observer.task_zombie(run, z.task_id)
             log.error(
                 "task instance %s (try %d) is a zombie; marking %s", z.task_id, z.try_number, state.value
             )
@@ -390,6 +413,7 @@ class Scheduler:
             ti.queued_at = now.timestamp()
             self._ours.add(ti.ti_id)
             workloads.append(self._workload(run, ti))
+            self.observer.task_queued(run, ti)
         for run, run_state in work.finished_runs:
             self._forget_run(run)
             self.observer.run_finished(run, run_state, now)
@@ -458,6 +482,34 @@ class Scheduler:
             occ.per_dag[dag_id] += count
             occ.per_task[(dag_id, task_id)] += count
         self.occupancy = occ
+
+    def _pool_usage(self, starving_pools: set[str]) -> dict[str, PoolUsage]:
+        """Every pool's slots over the tries this scheduler holds, and its starving ready TIs.
+
+        Costs O(queued + running) per pass, plus O(active TIs) when a pool starves.
+        """
+        queued: dict[str, int] = dict.fromkeys(self.pool_capacity, 0)
+        running = dict(queued)
+        starving = dict(queued)
+        for ti_id in self._ours | self._adopted:
+            run = self.runs.get(self._ti_run.get(ti_id, -1))
+            ti = run.by_id.get(ti_id) if run is not None else None
+            if run is None or ti is None or ti.state not in (S.QUEUED, S.RUNNING):
+                continue
+            spec = run.dag.tasks[ti.task_id]
+            held = running if ti.state is S.RUNNING else queued
+            held[spec.pool] = held.get(spec.pool, 0) + spec.pool_slots
+        if starving_pools:
+            for run in self.runs.values():
+                for ti in run.tis.values():
+                    pool = run.dag.tasks[ti.task_id].pool
+                    if ti.state is S.SCHEDULED and pool in starving_pools and ti.ti_id not in self._past_waiting:
+                        starving[pool] = starving.get(pool, 0) + 1
+        return {
+            pool: PoolUsage(self.pool_capacity.get(pool, 0), queued.get(pool, 0), running.get(pool, 0),
+                            starving.get(pool, 0))
+            for pool in sorted(set(queued) | set(running) | set(starving))
+        }
 
     def pool_snapshot(self) -> dict[str, tuple[int, int]]:
         """pool -> (capacity, slots used) from the current occupancy."""

@@ -22,9 +22,35 @@ if TYPE_CHECKING:
 log = logging.getLogger("windvane.scheduler")
 
 
+@dataclass(frozen=True, slots=True)
+class PoolUsage:
+    """One pool at the end of a pass, from one snapshot: ``open + queued + running == capacity``.
+
+    Slots are counted over the task instances this scheduler drives;
+    ``starving_tasks`` are ready ones that could not be queued for lack of a slot.
+    """
+
+    capacity: int
+    queued_slots: int
+    running_slots: int
+    starving_tasks: int
+
+    @property
+    def open_slots(self) -> int:
+        return self.capacity - self.queued_slots - self.running_slots
+
+
 @dataclass
 class LoopStats:
-    """What one scheduler pass did."""
+    """What one scheduler pass did.
+
+    ``critical_section``: seconds spent choosing what to queue and committing
+    the pass (the part that holds the write transaction). ``heartbeat_at``:
+    wall-clock timestamp of the job heartbeat written in this pass, if one was.
+    ``executor_*``: the executor's counts at the end of the pass. ``pools``:
+    a snapshot of every pool, only taken when an observer sets
+    :attr:`SchedulerObserver.wants_pool_usage`.
+    """
 
     duration: float = 0.0
     events: int = 0
@@ -37,10 +63,22 @@ class LoopStats:
     zombies: int = 0
     ready_waiting: int = 0
     active_runs: int = 0
+    critical_section: float = 0.0
+    heartbeat_at: float | None = None
+    executor_open_slots: int = 0
+    executor_queued: int = 0
+    executor_running: int = 0
+    pools: dict[str, PoolUsage] | None = None
 
 
 class SchedulerObserver:
-    """No-op base: override what you need."""
+    """No-op base: override what you need.
+
+    Hooks run on the scheduler's thread, inside its loop: keep them cheap.
+    """
+
+    #: Ask the scheduler for a :class:`PoolUsage` snapshot in every :class:`LoopStats`.
+    wants_pool_usage: bool = False
 
     def loop_finished(self, stats: LoopStats) -> None:
         """After every pass."""
@@ -51,11 +89,24 @@ class SchedulerObserver:
     def run_finished(self, run: ActiveRun, state: DagRunState, now: pendulum.DateTime) -> None:
         """A run reached its final state."""
 
+    def task_scheduled(self, run: ActiveRun, ti: TiRecord) -> None:
+        """A task instance became ready to queue (its dependencies are met)."""
+
+    def task_queued(self, run: ActiveRun, ti: TiRecord) -> None:
+        """A try was committed as queued and handed to the executor (``ti.queued_at`` is set)."""
+
     def task_started(self, run: ActiveRun, ti: TiRecord, event: TaskEvent) -> None:
         """A try was claimed by a worker."""
 
     def task_finished(self, run: ActiveRun, ti: TiRecord, event: TaskEvent) -> None:
         """A try reached a final (or up_for_retry) state."""
+
+    def task_lost(self, run: ActiveRun, ti: TiRecord, event: TaskEvent) -> None:
+        """A try ended without its outcome being recorded: its claim failed or its row was
+        changed elsewhere while it ran (Airflow's "killed externally")."""
+
+    def task_zombie(self, run: ActiveRun | None, task_id: str) -> None:
+        """A running try stopped heartbeating and was failed (``run`` is None when not loaded here)."""
 
 
 class SafeObserver(SchedulerObserver):
@@ -64,6 +115,7 @@ class SafeObserver(SchedulerObserver):
     def __init__(self, observers: Sequence[SchedulerObserver]) -> None:
         self.observers = list(observers)
         self.failures = 0
+        self.wants_pool_usage = any(o.wants_pool_usage for o in self.observers)
 
     def _each(self, name: str, *args: object) -> None:
         for observer in self.observers:
@@ -82,8 +134,20 @@ class SafeObserver(SchedulerObserver):
     def run_finished(self, run: ActiveRun, state: DagRunState, now: pendulum.DateTime) -> None:
         self._each("run_finished", run, state, now)
 
+    def task_scheduled(self, run: ActiveRun, ti: TiRecord) -> None:
+        self._each("task_scheduled", run, ti)
+
+    def task_queued(self, run: ActiveRun, ti: TiRecord) -> None:
+        self._each("task_queued", run, ti)
+
     def task_started(self, run: ActiveRun, ti: TiRecord, event: TaskEvent) -> None:
         self._each("task_started", run, ti, event)
 
     def task_finished(self, run: ActiveRun, ti: TiRecord, event: TaskEvent) -> None:
         self._each("task_finished", run, ti, event)
+
+    def task_lost(self, run: ActiveRun, ti: TiRecord, event: TaskEvent) -> None:
+        self._each("task_lost", run, ti, event)
+
+    def task_zombie(self, run: ActiveRun | None, task_id: str) -> None:
+        self._each("task_zombie", run, task_id)

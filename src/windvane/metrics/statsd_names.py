@@ -1,0 +1,93 @@
+"""How a catalogue entry and its label values become a StatsD name, and how to undo it.
+
+Two forms, as in Airflow:
+
+* **tagged**: the short name (``ti.finish``, ``dagrun.duration.success``) with
+  the remaining labels as DogStatsD tags (``|#dag_id:etl,task_id:load``);
+* **legacy**: label values inside the name (``ti.finish.etl.load.success``),
+  for StatsD servers without tags. Metrics without a legacy form are sent
+  under the short name and lose their labels.
+
+Values are made safe for the wire: in names only ``[A-Za-z0-9_-]`` survive
+(``task_id`` also keeps ``.``, for task groups), in tags ``,|#`` and spaces
+become ``_``. :func:`tagged_glob` and :func:`legacy_regex` give the
+statsd_exporter patterns that match each form (see :mod:`.mapping`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from windvane.metrics.metric import Kind, Metric
+
+_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_\-]")
+_TASK_UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]")
+_TAG_UNSAFE = re.compile(r"[,|#\s]|[^\x21-\x7e]")
+
+
+def name_value(key: str, value: str) -> str:
+    """A label value as it appears inside a legacy name."""
+    return (_TASK_UNSAFE if key == "task_id" else _NAME_UNSAFE).sub("_", value) or "_"
+
+
+def tag_value(value: str) -> str:
+    return _TAG_UNSAFE.sub("_", value) or "_"
+
+
+def short_name(metric: Metric, labels: Mapping[str, str]) -> str:
+    """The tagged-form name without prefix (enumerated labels it embeds filled in)."""
+    if "{" not in metric.statsd:
+        return metric.statsd
+    return metric.statsd.format(**labels)
+
+
+def render(metric: Metric, labels: Mapping[str, str], *, tags: bool) -> tuple[str, str]:
+    """(name without prefix, DogStatsD tag suffix or "") for one emission."""
+    if tags:
+        in_name = set(metric.name_labels(metric.statsd))
+        rest = [k for k in metric.labels if k not in in_name]
+        suffix = "|#" + ",".join(f"{k}:{tag_value(labels[k])}" for k in rest) if rest else ""
+        return short_name(metric, labels), suffix
+    if metric.statsd_legacy is None:
+        return short_name(metric, labels), ""
+    safe = {k: name_value(k, v) for k, v in labels.items()}
+    return metric.statsd_legacy.format(**safe), ""
+
+
+def wire_type(metric: Metric) -> str:
+    """StatsD type: ``c``, ``g``, ``ms`` (timers, sent in milliseconds) or ``h`` (count histograms)."""
+    if metric.kind is Kind.COUNTER:
+        return "c"
+    if metric.kind is Kind.GAUGE:
+        return "g"
+    return "ms" if metric.is_timer else "h"
+
+
+def wire_value(metric: Metric, value: float) -> str:
+    """The value as sent: timers in milliseconds, everything else as is."""
+    if metric.is_timer:
+        value *= 1000.0
+    if float(value).is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return f"{value:.6f}".rstrip("0")
+
+
+def tagged_glob(metric: Metric, prefix: str) -> str:
+    """statsd_exporter glob for the tagged form; ``*`` stands for each embedded label, in order."""
+    name = re.sub(r"\{[a-z_]+\}", "*", metric.statsd)
+    return f"{prefix}.{name}" if prefix else name
+
+
+def legacy_regex(metric: Metric, prefix: str) -> str | None:
+    """statsd_exporter regex for the legacy form (one group per label, in template order)."""
+    if metric.statsd_legacy is None:
+        return None
+    head = re.escape(prefix + ".") if prefix else ""
+    out = []
+    for piece in re.split(r"(\{[a-z_]+\})", metric.statsd_legacy):
+        if piece.startswith("{"):
+            out.append(r"(.+)" if piece == "{task_id}" else r"([^.]+)")
+        else:
+            out.append(re.escape(piece))
+    return "^" + head + "".join(out) + "$"

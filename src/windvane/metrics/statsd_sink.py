@@ -1,0 +1,130 @@
+"""Sending metrics to StatsD over UDP, Airflow-style.
+
+Names follow :mod:`.statsd_names`: with ``datadog_tags`` the short name plus
+DogStatsD tags, otherwise Airflow's legacy dotted names (label values inside
+the name). Timers go out in milliseconds (``|ms``), count histograms as
+``|h``, gauges as ``|g`` (a negative gauge is sent as ``0`` then the value, so
+StatsD does not read it as a decrement).
+
+Filtering is Airflow 3's: each pattern of ``allow_list`` / ``block_list`` is a
+regular expression searched anywhere in the lower-cased short name (without
+prefix); when an allow list is given the block list is ignored.
+
+A host that cannot be resolved is logged once and the sink becomes a no-op
+that counts what it drops (:attr:`StatsdSink.dropped`). Send errors are logged
+once and counted; nothing raises into the caller.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+
+from statsd import StatsClient
+
+from windvane.metrics.metric import Metric
+from windvane.metrics.sink import Labels, MetricsSink
+from windvane.metrics.statsd_names import render, short_name, wire_type, wire_value
+
+log = logging.getLogger("windvane.metrics")
+
+
+class _Client(StatsClient):  # type: ignore[misc]  # statsd ships no type hints
+    """``statsd.StatsClient`` (address resolution, socket) with a raw line sender.
+
+    The statsd package has no tag support, so lines are formatted here and
+    sent on its socket; unlike its own ``_send``, errors are raised to be counted.
+    """
+
+    def send_line(self, data: str) -> None:
+        self._sock.sendto(data.encode("ascii", "replace"), self._addr)
+
+
+class StatsdSink(MetricsSink):
+    backend = "statsd"
+
+    def __init__(
+        self,
+        *,
+        host: str = "localhost",
+        port: int = 8125,
+        prefix: str = "windvane",
+        allow_list: Sequence[str] = (),
+        block_list: Sequence[str] = (),
+        datadog_tags: bool = False,
+        strict: bool = False,
+    ) -> None:
+        super().__init__(strict=strict)
+        self.prefix = prefix.strip(".")
+        self.datadog_tags = datadog_tags
+        self.allow = [re.compile(p.lower()) for p in allow_list if p]
+        self.block = [] if self.allow else [re.compile(p.lower()) for p in block_list if p]
+        if self.allow and any(block_list):
+            log.warning("metrics.statsd_block_list is ignored because statsd_allow_list is set")
+        #: Emissions dropped because the sink is disabled.
+        self.dropped = 0
+        self._heads: dict[tuple[str, tuple[str, ...]], tuple[str, str] | None] = {}
+        self._client: _Client | None
+        try:
+            self._client = _Client(host, port)
+        except (OSError, UnicodeError) as exc:
+            self._client = None
+            self.fail("unresolvable_host", "StatsD host %s:%s cannot be resolved (%s); StatsD metrics are off",
+                      host, port, exc)
+
+    @property
+    def enabled(self) -> bool:
+        return self._client is not None
+
+    def allowed(self, name: str) -> bool:
+        """Whether a short StatsD name (no prefix) passes the allow / block lists."""
+        lowered = name.lower()
+        if self.allow:
+            return any(p.search(lowered) for p in self.allow)
+        return not any(p.search(lowered) for p in self.block)
+
+    def _incr(self, metric: Metric, value: float, labels: Labels) -> None:
+        self._send(metric, value, labels)
+
+    def _gauge(self, metric: Metric, value: float, labels: Labels) -> None:
+        self._send(metric, value, labels)
+
+    def _observe(self, metric: Metric, value: float, labels: Labels) -> None:
+        self._send(metric, value, labels)
+
+    def _head(self, metric: Metric, labels: Labels) -> tuple[str, str] | None:
+        key = (metric.name, tuple(labels[k] for k in metric.labels))
+        try:
+            return self._heads[key]
+        except KeyError:
+            pass
+        head: tuple[str, str] | None = None
+        if self.allowed(short_name(metric, labels)):
+            name, tags = render(metric, labels, tags=self.datadog_tags)
+            head = (f"{self.prefix}.{name}" if self.prefix else name, tags)
+        self._heads[key] = head
+        return head
+
+    def _send(self, metric: Metric, value: float, labels: Labels) -> None:
+        client = self._client
+        if client is None:
+            self.dropped += 1
+            return
+        head = self._head(metric, labels)
+        if head is None:
+            return
+        name, tags = head
+        kind = wire_type(metric)
+        line = f"{name}:{wire_value(metric, value)}|{kind}{tags}"
+        if kind == "g" and value < 0:
+            line = f"{name}:0|g{tags}\n{line}"
+        try:
+            client.send_line(line)
+        except OSError as exc:
+            self.fail("send_failed", "sending to StatsD failed (%s); later failures are only counted", exc)
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
