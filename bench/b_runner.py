@@ -3,7 +3,9 @@
 N task instances of a no-op PythonOperator (100 tasks per DAG run) are inserted
 as ``queued``, all N workloads are queued at once, and the clock runs until the
 last final event arrives. Every try takes the full path: claim transaction,
-fork, log file, run_try, finish transaction.
+fork, log file, run_try, finish transaction. "CPU ms/try" is the CPU time of
+the executor, its workers and every task process divided by N: unlike
+tasks/s it barely moves when other processes compete for the machine.
 
     python bench/b_runner.py [--db sqlite] [-n 1000] [--parallelism 2]
 """
@@ -11,6 +13,7 @@ fork, log file, run_try, finish transaction.
 from __future__ import annotations
 
 import argparse
+import resource
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -101,6 +104,7 @@ def run_one(kind: str, n: int, parallelism: int, home: Path) -> list[object]:
     with fresh_db(kind) as (url, engine):
         workloads = insert_queued(engine, str(fileloc), n)
         executor = LocalExecutor(parallelism, db_url=url, log_folder=str(home / f"logs-{kind}"))
+        cpu_before = _cpu_seconds()
         executor.start()
         try:
             started = time.perf_counter()
@@ -117,13 +121,31 @@ def run_one(kind: str, n: int, parallelism: int, home: Path) -> list[object]:
             elapsed = time.perf_counter() - started
         finally:
             executor.end()
+        cpu_ms = (_cpu_seconds() - cpu_before) * 1000 / n
         with begin_read(engine) as conn:
             durations = [
                 float(d) * 1000
                 for d in conn.execute(select(task_instance.c.duration)).scalars()
                 if d is not None
             ]
-    return [kind, n, parallelism, ok == n, elapsed, n / elapsed, median(durations), pct(durations, 95)]
+    return [
+        kind,
+        n,
+        parallelism,
+        ok == n,
+        elapsed,
+        n / elapsed,
+        median(durations),
+        pct(durations, 95),
+        cpu_ms,
+    ]
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process and of every descendant reaped so far (workers reap their tries)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def main() -> None:
@@ -139,7 +161,7 @@ def main() -> None:
     print(
         table(
             "Runner: no-op PythonOperator tries through LocalExecutor (claim + fork + log + finish per try)",
-            ["db", "TIs", "workers", "all ok", "wall s", "tasks/s", "try p50 ms", "try p95 ms"],
+            ["db", "TIs", "workers", "all ok", "wall s", "tasks/s", "try p50 ms", "try p95 ms", "CPU ms/try"],
             rows,
         )
     )

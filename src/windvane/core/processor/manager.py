@@ -101,7 +101,8 @@ class DagProcessor:
             deadline = time.monotonic() + refresh_interval
             try:
                 report = self.run_once()
-                log.info("DAG processor: %s", report.summary())
+                changed = report.parsed or report.deactivated
+                log.log(logging.INFO if changed else logging.DEBUG, "DAG processor: %s", report.summary())
             except Exception:
                 log.exception("DAG processor pass over %s failed", self.dags_folder)
             stop_event.wait(max(0.0, deadline - time.monotonic()))

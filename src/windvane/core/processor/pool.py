@@ -59,7 +59,16 @@ class _Child:
     deadline: float
     chunks: list[bytes] = field(default_factory=list)
     pipe_open: bool = True
+    exited: bool = False
     status: int | None = None
+
+
+def _reap(pid: int) -> int | None:
+    """Wait for ``pid`` and return its wait status (None if someone else reaped it, e.g. SIGCHLD ignored)."""
+    try:
+        return os.waitpid(pid, 0)[1]
+    except ChildProcessError:
+        return None
 
 
 def _describe_exit(status: int) -> str:
@@ -140,8 +149,9 @@ class _Runner:
                 continue
             self._drain(child)
             if kind == "exit" or (not _HAVE_PIDFD and not child.pipe_open):
-                _, child.status = os.waitpid(child.pid, 0)
-            if child.status is not None:
+                child.status = _reap(child.pid)
+                child.exited = True
+            if child.exited:
                 self._drain(child)  # all the child wrote is in the pipe now
                 finished.append(_result(child, time.monotonic()))
                 self._close(child)
@@ -153,7 +163,7 @@ class _Runner:
     def _kill(self, child: _Child, now: float) -> FileResult:
         with contextlib.suppress(ProcessLookupError):
             os.kill(child.pid, signal.SIGKILL)
-        os.waitpid(child.pid, 0)
+        _reap(child.pid)
         self._close(child)
         message = f"timed out after {self.timeout:g} s (parse_timeout); the parsing process was killed"
         return FileResult(

@@ -1,0 +1,124 @@
+"""Building the metrics of one process from ``[metrics]`` settings: :func:`build_metrics`.
+
+The CLI calls it once per process and plugs the pieces in::
+
+    bundle = build_metrics(settings.metrics, executor_name=settings.core.executor,
+                           service="scheduler", engine=engine)
+    bundle.start_http_server()                    # Prometheus /metrics, if prometheus_on
+    scheduler = Scheduler(..., observer=bundle.observer)
+    ...
+    bundle.record_parse(processor.run_once())     # in the DAG processor's loop
+    bundle.close()
+
+With both backends off everything is a no-op and nothing is attached to the
+engine, so metrics cost nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry
+from sqlalchemy import Engine
+
+from windvane import __version__
+from windvane.core.clock import Clock
+from windvane.core.processor.report import ParseReport
+from windvane.core.scheduler.observer import SafeObserver, SchedulerObserver
+from windvane.metrics.catalogue import BUILD_INFO
+from windvane.metrics.processor_metrics import ProcessorMetrics
+from windvane.metrics.prometheus_sink import PrometheusSink
+from windvane.metrics.queries import QueryCounter
+from windvane.metrics.sink import MetricsSink, MultiSink, NullSink
+from windvane.metrics.statsd_sink import StatsdSink
+from windvane.metrics.subscriber import MetricsObserver
+from windvane.settings import MetricsSettings
+
+
+@dataclass
+class MetricsBundle:
+    """Everything metrics needs in one process (see the module doc)."""
+
+    settings: MetricsSettings
+    #: Where every metric goes (a :class:`MultiSink` over the backends that are on).
+    sink: MetricsSink
+    #: Give this to the scheduler (failures inside it are logged and counted, never raised).
+    observer: SchedulerObserver
+    metrics_observer: MetricsObserver | None = None
+    processor: ProcessorMetrics | None = None
+    statsd: StatsdSink | None = None
+    prometheus: PrometheusSink | None = None
+    queries: QueryCounter | None = None
+    _closed: bool = field(default=False, repr=False)
+
+    @property
+    def enabled(self) -> bool:
+        return self.statsd is not None or self.prometheus is not None
+
+    def start_http_server(self) -> int | None:
+        """Serve Prometheus ``/metrics`` on ``prometheus_host:prometheus_port``.
+
+        Returns the port, or None when Prometheus is off or the port cannot be
+        bound (logged and counted in ``windvane_metrics_errors_total``; the
+        process goes on).
+        """
+        if self.prometheus is None:
+            return None
+        return self.prometheus.serve(self.settings.prometheus_host, self.settings.prometheus_port)
+
+    def record_parse(self, report: ParseReport) -> None:
+        """Record one DAG processor pass (no-op when metrics are off)."""
+        if self.processor is not None:
+            self.processor.record(report)
+
+    def close(self) -> None:
+        """Stop the HTTP server, close sockets, detach from the engine (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        if self.queries is not None:
+            self.queries.detach()
+        self.sink.close()
+
+
+def build_metrics(
+    settings: MetricsSettings,
+    *,
+    executor_name: str,
+    service: str,
+    engine: Engine | None = None,
+    clock: Clock | None = None,
+    dags_folder: str | None = None,
+    registry: CollectorRegistry | None = None,
+    strict: bool = False,
+) -> MetricsBundle:
+    """The metrics of one process: sinks for the backends that are on, the scheduler observer,
+    DAG processor metrics (when ``engine`` is given) and the Prometheus server starter.
+
+    ``executor_name`` labels executor metrics; ``service`` (``scheduler``,
+    ``dag-processor``...) labels ``windvane_build_info``. ``engine`` gets a
+    query counter (per-pass DB metrics) and is where DAG totals are read.
+    ``clock`` must be the scheduler's. ``strict`` makes misuse raise (tests).
+    """
+    backends: list[MetricsSink] = []
+    statsd = prometheus = None
+    if settings.statsd_on:
+        statsd = StatsdSink(
+            host=settings.statsd_host, port=settings.statsd_port, prefix=settings.statsd_prefix,
+            allow_list=settings.statsd_allow_list, block_list=settings.statsd_block_list,
+            datadog_tags=settings.statsd_datadog_tags, strict=strict,
+        )
+        backends.append(statsd)
+    if settings.prometheus_on:
+        prometheus = PrometheusSink(registry, strict=strict)
+        backends.append(prometheus)
+    if not backends:
+        return MetricsBundle(settings, NullSink(strict=strict), SchedulerObserver())
+    sink = MultiSink(backends, strict=strict)
+    queries = QueryCounter(engine) if engine is not None else None
+    observer = MetricsObserver(sink, executor_name=executor_name, clock=clock, queries=queries)
+    processor = ProcessorMetrics(sink, engine, dags_folder=dags_folder, clock=clock) if engine is not None else None
+    sink.gauge(BUILD_INFO, 1, version=__version__, service=service)
+    return MetricsBundle(
+        settings, sink, SafeObserver([observer]), observer, processor, statsd, prometheus, queries
+    )
