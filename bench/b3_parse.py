@@ -11,12 +11,13 @@ on SQLite and on PostgreSQL (a fresh database created on the server and
 dropped afterwards). Targets: cold <= 15 s, unchanged re-scan <= 1 s.
 
     .venv/bin/python bench/b3_parse.py [--files 1000] [--tasks 10] [--processes 2]
-        [--pg-url postgresql+psycopg://postgres@127.0.0.1:5432/test] [--no-postgres]
+        [--pg-url URL (default $WINDVANE_BENCH_PG_URL or the local server)] [--no-postgres]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import secrets
 import sys
 import tempfile
@@ -126,7 +127,7 @@ def main() -> int:
     parser.add_argument("--files", type=int, default=1000)
     parser.add_argument("--tasks", type=int, default=10)
     parser.add_argument("--processes", type=int, default=2)
-    parser.add_argument("--pg-url", default=DEFAULT_PG_URL)
+    parser.add_argument("--pg-url", default=os.environ.get("WINDVANE_BENCH_PG_URL", DEFAULT_PG_URL))
     parser.add_argument("--no-postgres", action="store_true")
     args = parser.parse_args()
 

@@ -1,4 +1,7 @@
-"""A scheduler with a LocalExecutor in its own process, for crash tests: ``python scheduler_process.py URL LOGS``."""
+"""A scheduler with a LocalExecutor in its own process, for crash tests.
+
+Usage: ``python scheduler_process.py URL LOGS``.
+"""
 
 from __future__ import annotations
 

@@ -181,7 +181,9 @@ class BaseOperator(DependencyMixin):
         self.pool_slots = _positive_int(pool_slots, "pool_slots", owner_name)
         self.priority_weight = int(priority_weight)
         if weight_rule not in WEIGHT_RULES:
-            raise DagDefinitionError(f"{owner_name} has weight_rule {weight_rule!r}; expected one of {WEIGHT_RULES}")
+            raise DagDefinitionError(
+                f"{owner_name} has weight_rule {weight_rule!r}; expected one of {WEIGHT_RULES}"
+            )
         self.weight_rule = weight_rule
         self.depends_on_past = depends_on_past
         self.max_active_tis_per_dag = max_active_tis_per_dag
@@ -239,9 +241,7 @@ class BaseOperator(DependencyMixin):
         if other.dag is None:
             dag.add_task(other)
         if self.dag is not other.dag:
-            raise DagDefinitionError(
-                f"tasks {self.task_id!r} and {other.task_id!r} belong to different DAGs"
-            )
+            raise DagDefinitionError(f"tasks {self.task_id!r} and {other.task_id!r} belong to different DAGs")
         self.downstream_task_ids.add(other.task_id)
         other.upstream_task_ids.add(self.task_id)
 

@@ -7,6 +7,7 @@ the upstream side (``leaves``) and when it is the downstream side (``roots``).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -78,7 +79,7 @@ def chain(*elements: Any) -> None:
 
     Two adjacent lists must have equal length and are paired element-wise, as in Airflow.
     """
-    for left, right in zip(elements, elements[1:], strict=False):
+    for left, right in itertools.pairwise(elements):
         if isinstance(left, list | tuple) and isinstance(right, list | tuple):
             if len(left) != len(right):
                 raise ValueError(

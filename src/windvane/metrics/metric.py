@@ -48,11 +48,15 @@ LABEL_KEYS: dict[str, str] = {
 }
 
 #: Keys refused outright: unbounded or sensitive.
-FORBIDDEN_LABELS = frozenset({"run_id", "try_number", "job_id", "map_index", "error", "exception", "hostname", "pid"})
+FORBIDDEN_LABELS = frozenset(
+    {"run_id", "try_number", "job_id", "map_index", "error", "exception", "hostname", "pid"}
+)
 
 RUN_TYPES = ("scheduled", "manual", "backfill")
 ERROR_BACKENDS = ("statsd", "prometheus", "sink")
-ERROR_REASONS = ("unresolvable_host", "send_failed", "port_in_use", "serve_failed", "emit_failed", "bad_usage")
+ERROR_REASONS = (
+    "unresolvable_host", "send_failed", "port_in_use", "serve_failed", "emit_failed", "bad_usage",
+)
 
 #: Closed value sets of enumerated label keys (a metric may narrow ``state``).
 ENUM_VALUES: dict[str, tuple[str, ...]] = {
@@ -122,7 +126,7 @@ class Metric:
             problems.append("a counter's name ends with _total")
         if self.kind is not Kind.COUNTER and self.name.endswith("_total"):
             problems.append("only counters end with _total")
-        if self.unit == "seconds" and not (self.name.endswith("_seconds") or self.name.endswith("_seconds_total")):
+        if self.unit == "seconds" and not self.name.endswith(("_seconds", "_seconds_total")):
             problems.append("a metric in seconds ends with _seconds")
         if self.kind is Kind.HISTOGRAM and not self.buckets:
             problems.append("a histogram needs buckets")

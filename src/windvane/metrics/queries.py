@@ -29,10 +29,10 @@ class QueryCounter:
         event.listen(engine, "before_cursor_execute", self._before)
         event.listen(engine, "after_cursor_execute", self._after)
 
-    def _before(self, conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+    def _before(self, conn: Any, *_: Any) -> None:
         conn.info.setdefault(_STARTS, []).append(time.perf_counter())
 
-    def _after(self, conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+    def _after(self, conn: Any, *_: Any) -> None:
         starts = conn.info.get(_STARTS)
         elapsed = time.perf_counter() - starts.pop() if starts else 0.0
         with self._lock:

@@ -191,7 +191,9 @@ class MultiSink(MetricsSink):
     def _failed(self, sink: MetricsSink, exc: Exception) -> None:
         sink.fail("emit_failed", "metrics backend %s failed; metrics go on without it", sink.backend, exc=exc)
 
-    def count_failure(self, backend: str, reason: str, count: int = 1, *, skip: MetricsSink | None = None) -> None:
+    def count_failure(
+        self, backend: str, reason: str, count: int = 1, *, skip: MetricsSink | None = None
+    ) -> None:
         """Count ``count`` failures of ``backend`` in every backend but ``skip`` (never raises)."""
         labels = {"backend": backend, "reason": reason}
         for sink in self.sinks:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Sequence
 
 from statsd import StatsClient
@@ -28,6 +29,9 @@ from windvane.metrics.sink import Labels, MetricsSink
 from windvane.metrics.statsd_names import render, short_name, wire_type, wire_value
 
 log = logging.getLogger("windvane.metrics")
+
+#: An unchanged gauge is sent again after this many seconds (StatsD servers keep the last value).
+GAUGE_RESEND_SECONDS = 10.0
 
 
 class _Client(StatsClient):  # type: ignore[misc]  # statsd ships no type hints
@@ -65,12 +69,13 @@ class StatsdSink(MetricsSink):
         #: Emissions dropped because the sink is disabled.
         self.dropped = 0
         self._heads: dict[tuple[str, tuple[str, ...]], tuple[str, str] | None] = {}
+        self._gauges: dict[tuple[str, tuple[str, ...]], tuple[float, float]] = {}
         self._client: _Client | None
         try:
             self._client = _Client(host, port)
         except (OSError, UnicodeError) as exc:
             self._client = None
-            self.fail("unresolvable_host", "StatsD host %s:%s cannot be resolved (%s); StatsD metrics are off",
+            self.fail("unresolvable_host", "StatsD host %s:%s cannot be resolved (%s); StatsD is off",
                       host, port, exc)
 
     @property
@@ -88,6 +93,12 @@ class StatsdSink(MetricsSink):
         self._send(metric, value, labels)
 
     def _gauge(self, metric: Metric, value: float, labels: Labels) -> None:
+        key = (metric.name, tuple(labels[k] for k in metric.labels))
+        now = time.monotonic()
+        last = self._gauges.get(key)
+        if last is not None and last[0] == value and now - last[1] < GAUGE_RESEND_SECONDS:
+            return
+        self._gauges[key] = (value, now)
         self._send(metric, value, labels)
 
     def _observe(self, metric: Metric, value: float, labels: Labels) -> None:

@@ -117,7 +117,9 @@ def build_metrics(
     sink = MultiSink(backends, strict=strict)
     queries = QueryCounter(engine) if engine is not None else None
     observer = MetricsObserver(sink, executor_name=executor_name, clock=clock, queries=queries)
-    processor = ProcessorMetrics(sink, engine, dags_folder=dags_folder, clock=clock) if engine is not None else None
+    processor = None
+    if engine is not None:
+        processor = ProcessorMetrics(sink, engine, dags_folder=dags_folder, clock=clock)
     sink.gauge(BUILD_INFO, 1, version=__version__, service=service)
     return MetricsBundle(
         settings, sink, SafeObserver([observer]), observer, processor, statsd, prometheus, queries

@@ -13,6 +13,7 @@ import logging
 import os
 import socket
 import threading
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -488,27 +489,25 @@ class Scheduler:
 
         Costs O(queued + running) per pass, plus O(active TIs) when a pool starves.
         """
-        queued: dict[str, int] = dict.fromkeys(self.pool_capacity, 0)
-        running = dict(queued)
-        starving = dict(queued)
+        queued: Counter[str] = Counter(dict.fromkeys(self.pool_capacity, 0))
+        running, starving = Counter(queued), Counter(queued)
         for ti_id in self._ours | self._adopted:
             run = self.runs.get(self._ti_run.get(ti_id, -1))
             ti = run.by_id.get(ti_id) if run is not None else None
             if run is None or ti is None or ti.state not in (S.QUEUED, S.RUNNING):
                 continue
             spec = run.dag.tasks[ti.task_id]
-            held = running if ti.state is S.RUNNING else queued
-            held[spec.pool] = held.get(spec.pool, 0) + spec.pool_slots
+            (running if ti.state is S.RUNNING else queued)[spec.pool] += spec.pool_slots
         if starving_pools:
+            waiting = self._past_waiting
             for run in self.runs.values():
                 for ti in run.tis.values():
                     pool = run.dag.tasks[ti.task_id].pool
-                    if ti.state is S.SCHEDULED and pool in starving_pools and ti.ti_id not in self._past_waiting:
-                        starving[pool] = starving.get(pool, 0) + 1
+                    if pool in starving_pools and ti.state is S.SCHEDULED and ti.ti_id not in waiting:
+                        starving[pool] += 1
         return {
-            pool: PoolUsage(self.pool_capacity.get(pool, 0), queued.get(pool, 0), running.get(pool, 0),
-                            starving.get(pool, 0))
-            for pool in sorted(set(queued) | set(running) | set(starving))
+            pool: PoolUsage(self.pool_capacity.get(pool, 0), queued[pool], running[pool], starving[pool])
+            for pool in sorted(queued.keys() | running.keys() | starving.keys())
         }
 
     def pool_snapshot(self) -> dict[str, tuple[int, int]]:

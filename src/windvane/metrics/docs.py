@@ -1,0 +1,194 @@
+"""``docs/metrics.md``, generated from the catalogue (``python -m windvane.metrics`` writes it)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from windvane.metrics.budget import Fleet, per_dag_and_task, series_budget
+from windvane.metrics.catalogue import CATALOGUE
+from windvane.metrics.metric import DURATION_BUCKETS, Metric
+from windvane.metrics.statsd_names import wire_type
+from windvane.settings import MetricsSettings
+
+#: Section title -> Prometheus name prefixes, in order; every metric falls in exactly one.
+GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("Scheduler", ("windvane_scheduler_",)),
+    ("Executor and pools", ("windvane_executor_", "windvane_pool_")),
+    ("DAG runs", ("windvane_dagrun_",)),
+    ("Task instances", ("windvane_ti_", "windvane_task_", "windvane_sla_")),
+    ("Alerts", ("windvane_alerts_",)),
+    ("DAG processing", ("windvane_dag_processing_", "windvane_dagbag_", "windvane_dag_processor_")),
+    ("Metrics about metrics", ("windvane_build_info", "windvane_metrics_")),
+)
+
+HEADER = """# Metrics
+
+<!-- Generated from src/windvane/metrics/catalogue.py; do not edit. Regenerate with:
+     python -m windvane.metrics   (from the repository root; also writes compose/statsd-mapping.yml) -->
+
+Windvane measures its scheduler loop, executor, pools, DAG runs, task instances
+and DAG processing. Every metric is defined once, in
+`src/windvane/metrics/catalogue.py`, and goes to either backend or both:
+
+* **Prometheus** (recommended): each process serves `/metrics` with labels and
+  base units (seconds; timers are histograms).
+* **StatsD**: Airflow's metric names, so existing Airflow dashboards keep
+  working; timers in milliseconds.
+
+## Turning metrics on
+
+```toml
+[metrics]
+prometheus_on = true
+prometheus_host = "0.0.0.0"   # default 127.0.0.1
+prometheus_port = 9464
+statsd_on = true
+statsd_host = "statsd-exporter"
+statsd_port = 9125
+statsd_datadog_tags = true    # labels as DogStatsD tags (needed by compose/statsd-mapping.yml)
+```
+
+or `WINDVANE__METRICS__PROMETHEUS_ON=true` and so on. The keys:
+"""
+
+BODY = """
+**Prometheus.** Every process that runs the scheduler or the DAG processor
+serves its own `http://<prometheus_host>:<prometheus_port>/metrics`; give each
+process on a host its own port. A port already in use is logged, counted in
+`windvane_metrics_errors_total{backend="prometheus",reason="port_in_use"}`
+(sent to StatsD when it is on) and the process goes on without the endpoint.
+LocalExecutor workers need no multiprocess mode: each worker reports every try
+to the scheduler (start, end, state, times) and the scheduler records the task
+metrics, so one process serves them all.
+
+**StatsD.** Names get the `statsd_prefix` (`windvane.` by default). With
+`statsd_datadog_tags = true`, a metric with labels is sent under its short
+name with DogStatsD tags, e.g. `windvane.ti.finish:1|c|#dag_id:etl,task_id:load,state:success`.
+Otherwise it is sent under Airflow's legacy name, with the label values in the
+name (`windvane.ti.finish.etl.load.success:1|c`); metrics without a legacy name
+then lose their labels. Timers (histograms in seconds) are sent as `|ms` in
+milliseconds, count histograms as `|h`, gauges as `|g`. Unchanged gauges are
+re-sent at most every 10 s. `statsd_allow_list` and `statsd_block_list` hold
+regular expressions searched anywhere in the lower-cased short name (as in
+Airflow 3); when an allow list is set the block list is ignored. A host that
+cannot be resolved is logged once and StatsD is off for the process (counted in
+`windvane_metrics_errors_total{backend="statsd",reason="unresolvable_host"}`).
+
+**statsd_exporter.** `compose/statsd-mapping.yml` maps both StatsD forms onto
+the names and labels of the native endpoint (timers become histograms with the
+same buckets, in seconds). It expects the prefix `windvane`; for another one
+run `python -m windvane.metrics --mapping-prefix PREFIX > mapping.yml`. In the
+legacy form, labels absent from the legacy name (such as `run_type`) are
+missing, and DAG ids containing dots are split wrongly; prefer tags.
+
+## Latency, phase by phase
+
+```
+run due (run_after) --schedule_delay--> run created
+run due (scheduled) or started (others) --first_task_scheduling_delay--> its first TI queued
+TI ready (scheduled) --scheduled_duration--> TI queued --queued_duration--> try started
+try started --task.duration--> try ended
+```
+
+All are measured on the scheduler's side, so executor pickup time
+(`queued_duration`) never hides in the scheduler's numbers. Backfill runs carry
+`run_type="backfill"`; schedule delay covers scheduled runs only (a catch-up run
+reports how late it is).
+"""
+
+QUERIES = """
+## Queries worth alerting on
+
+| What | PromQL |
+| --- | --- |
+| Scheduler down (not idle) | `time() - windvane_scheduler_last_heartbeat_timestamp_seconds > 60` |
+| Scheduler heartbeats stopped | `rate(windvane_scheduler_heartbeat_total[2m]) == 0` |
+| Schedule delay p95 | `histogram_quantile(0.95, sum by (le) (rate(\
+windvane_dagrun_schedule_delay_seconds_bucket[5m])))` |
+| Task failure ratio | `sum(rate(windvane_ti_failures_total[10m])) \
+/ sum(rate(windvane_ti_finish_total[10m]))` |
+| Starving pools | `windvane_pool_starving_tasks > 0` |
+| Import errors | `windvane_dag_processing_import_errors > 0` |
+| Slow loop | `histogram_quantile(0.99, rate(windvane_scheduler_loop_duration_seconds_bucket[5m])) > 1` |
+"""
+
+
+def group_of(metric: Metric) -> str:
+    for title, prefixes in GROUPS:
+        if metric.name.startswith(prefixes):
+            return title
+    raise LookupError(f"{metric.name} is in no documentation group")
+
+
+def _settings_table() -> str:
+    rows = ["| Key | Default | Meaning |", "| --- | --- | --- |"]
+    for f in dataclasses.fields(MetricsSettings):
+        default = f.default if f.default != () else "(empty)"
+        rows.append(f"| `{f.name}` | `{default}` | {f.metadata.get('help', '')} |")
+    return "\n".join(rows) + "\n"
+
+
+def _statsd_cell(metric: Metric) -> str:
+    cell = f"`{metric.statsd}`"
+    if metric.statsd_legacy is not None:
+        cell += f"<br>legacy `{metric.statsd_legacy}`"
+    return cell
+
+
+def _type_cell(metric: Metric) -> str:
+    return f"{metric.kind.value} (`{wire_type(metric)}`)"
+
+
+def _labels_cell(metric: Metric) -> str:
+    parts = []
+    for key in metric.labels:
+        closed = metric.values_of(key)
+        parts.append(f"`{key}`" + (f" ({', '.join(closed)})" if closed else ""))
+    return ", ".join(parts) or "-"
+
+
+def metrics_tables() -> str:
+    out = []
+    for title, _ in GROUPS:
+        out += [f"\n### {title}\n", "| Prometheus | StatsD | Type | Unit | Labels | Meaning |",
+                "| --- | --- | --- | --- | --- | --- |"]
+        for metric in CATALOGUE:
+            if group_of(metric) == title:
+                out.append(f"| `{metric.name}` | {_statsd_cell(metric)} | {_type_cell(metric)} | "
+                           f"{metric.unit} | {_labels_cell(metric)} | {metric.help} |")
+    return "\n".join(out) + "\n"
+
+
+def _extra(what: str) -> int:
+    one = Fleet(dags=0, tasks=0, files=1)
+    return series_budget(dataclasses.replace(one, **{what: getattr(one, what) + 1})) - series_budget(one)
+
+
+def budget_section() -> str:
+    base, per_dag, per_task = per_dag_and_task()
+    hist = len(DURATION_BUCKETS) + 3
+    lines = [
+        "\n## Series budget\n",
+        "The most series one deployment can expose, counted from the catalogue (histograms: "
+        f"{len(DURATION_BUCKETS)} buckets + `+Inf`, `_sum`, `_count` = {hist} series per label set; "
+        "`(dag_id, task_id)` counts once per task; every closed label at all its values):\n",
+        f"    series <= {base} + {per_dag} x DAGs + {per_task} x tasks\n",
+        f"with one pool, one executor, one file per DAG and 3 alert channels; add {_extra('pools')} "
+        f"per extra pool, {_extra('executors')} per extra executor and {_extra('files')} per extra file.\n",
+        "| DAGs | tasks | series budget |", "| --- | --- | --- |",
+    ]
+    for dags, tasks in ((10, 100), (200, 2000), (1000, 10000)):
+        lines.append(f"| {dags} | {tasks} | {series_budget(Fleet(dags=dags, tasks=tasks)):,} |")
+    lines.append(
+        "\nMost of it is per-task `windvane_task_duration_seconds` and the per-DAG run histograms; "
+        "a deployment that only runs scheduled runs that succeed uses about half. `tests/metrics` "
+        "checks that 200 DAGs x 10 tasks stay within the budget. No label ever holds a run id, a "
+        "try number or error text.\n"
+    )
+    return "\n".join(lines)
+
+
+def render_docs() -> str:
+    return (HEADER + "\n" + _settings_table() + BODY + "\n## Metrics\n" + metrics_tables()
+            + budget_section() + QUERIES)
+

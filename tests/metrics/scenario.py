@@ -1,0 +1,267 @@
+"""A real Scheduler over DAGs built to succeed, fail, retry, time out, starve a pool, turn zombie
+and lose a try; then a backfill. The executor follows a script, stamping events with the test's
+FakeClock, so every duration the metrics report is known in advance.
+
+Timeline (one pass per second, the clock starts 2 s after a scheduled run fell due):
+
+* ``sched_ok`` (@hourly): run created at T0 (schedule delay 2 s), ``extract`` (3 s) then ``load`` (1.5 s).
+* ``manual_fail``: ``a`` fails (2 s), ``b`` is upstream_failed.
+* ``manual_retry``: ``t`` is up_for_retry (0.5 s), then succeeds (1 s).
+* ``timeout_dag``: ``stuck`` never starts; the run times out after 60 s.
+* ``pooled``: ``p0..p2`` (0.5 s each) share pool ``tiny`` (1 slot): two starve at first.
+* ``zombie_dag``: ``z`` starts and stops heartbeating. ``lost_dag``: ``l``'s row is changed elsewhere.
+* ``bf``: a backfill run of one task (1 s), driven by a second scheduler in backfill mode.
+
+Workers report ``running`` 0.25 s after the pass that follows the queueing.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import pendulum
+from prometheus_client import CollectorRegistry
+from sqlalchemy import Engine, and_, update
+
+from tests.runtime.dagdb import register, run_states
+from windvane.core.actions import trigger_dag
+from windvane.core.clock import FakeClock
+from windvane.core.dag import DAG
+from windvane.core.executors.base import Executor, TaskEvent, Workload
+from windvane.core.operators.empty import EmptyOperator
+from windvane.core.scheduler.config import SchedulerConfig
+from windvane.core.scheduler.loop import Scheduler
+from windvane.core.scheduler.observer import LoopStats, SafeObserver, SchedulerObserver
+from windvane.core.states import DagRunType
+from windvane.core.store import pools
+from windvane.core.store.engine import begin_write
+from windvane.core.store.tables import task_instance as ti_t
+from windvane.metrics.metric import Kind
+from windvane.metrics.wiring import MetricsBundle
+
+T0 = pendulum.datetime(2024, 3, 10, 12, 0, 2, tz="UTC")
+BACKFILL_START = T0.subtract(minutes=10)
+QUEUED_DELAY = 0.25
+PARALLELISM = 8
+EXECUTOR = "scripted"
+
+
+class Noop(EmptyOperator):
+    is_noop = False
+
+
+@dataclass(frozen=True)
+class Step:
+    """What the scripted executor does with a try: a final state after ``duration`` seconds,
+    or ``hold`` (never starts), ``zombie`` (starts, stops heartbeating) or ``lost`` (row changed)."""
+
+    state: str = "success"
+    duration: float = 1.0
+
+
+PLAN: dict[tuple[str, str], Callable[[Workload], Step]] = {
+    ("sched_ok", "extract"): lambda w: Step("success", 3.0),
+    ("sched_ok", "load"): lambda w: Step("success", 1.5),
+    ("manual_fail", "a"): lambda w: Step("failed", 2.0),
+    ("manual_retry", "t"): lambda w: Step("up_for_retry", 0.5) if w.try_number == 1 else Step("success", 1.0),
+    ("timeout_dag", "stuck"): lambda w: Step("hold"),
+    ("zombie_dag", "z"): lambda w: Step("zombie"),
+    ("lost_dag", "l"): lambda w: Step("lost"),
+}
+
+
+def plan(w: Workload) -> Step:
+    if w.dag_id == "pooled":
+        return Step("success", 0.5)
+    return PLAN.get((w.dag_id, w.task_id), lambda _w: Step())(w)
+
+
+class ScriptedExecutor(Executor):
+    """Finishes tries as :data:`PLAN` says, writing the DB as workers would; events carry clock times."""
+
+    name = EXECUTOR
+
+    def __init__(self, parallelism: int, *, engine: Engine, clock: FakeClock) -> None:
+        super().__init__(parallelism)
+        self.engine, self.clock = engine, clock
+        self._queued: list[Workload] = []
+        self.held: list[Workload] = []
+        self.started: list[Workload] = []
+
+    def start(self) -> None:
+        pass
+
+    def queue(self, workload: Workload) -> None:
+        self._queued.append(workload)
+
+    def wait(self, timeout: float) -> None:
+        pass
+
+    def wake(self) -> None:
+        pass
+
+    def end(self, *, graceful: bool = True) -> None:
+        pass
+
+    @property
+    def queued_count(self) -> int:
+        return len(self._queued) + len(self.held)
+
+    @property
+    def running_count(self) -> int:
+        return len(self.started)
+
+    def events(self) -> list[TaskEvent]:
+        batch, self._queued = self._queued, []
+        at = self.clock.now().timestamp() + QUEUED_DELAY
+        out: list[TaskEvent] = []
+        for w in batch:
+            step = plan(w)
+            if step.state == "hold":
+                self.held.append(w)
+            elif step.state == "zombie":
+                stale = self.clock.now().subtract(days=1)
+                self._write(w, state="running", start_date=_dt(at), last_heartbeat_at=stale)
+                self.started.append(w)
+                out.append(_event(w, "running", at))
+            elif step.state == "lost":
+                self._write(w, state="failed")
+                out.append(_event(w, None, at))
+            else:
+                end = at + step.duration
+                self._write(w, state=step.state, start_date=_dt(at), end_date=_dt(end), duration=step.duration)
+                out += [_event(w, "running", at), _event(w, step.state, end)]
+        return out
+
+    def _write(self, w: Workload, **values: object) -> None:
+        with begin_write(self.engine) as conn:
+            conn.execute(update(ti_t).where(and_(ti_t.c.id == w.ti_id, ti_t.c.try_number == w.try_number))
+                         .values(**values))
+
+
+def _dt(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
+
+
+def _event(w: Workload, state: str | None, at: float) -> TaskEvent:
+    return TaskEvent(ti_id=w.ti_id, dag_run_id=w.dag_run_id, dag_id=w.dag_id, task_id=w.task_id,
+                     try_number=w.try_number, state=state, at=at)
+
+
+GaugeKey = tuple[str, tuple[tuple[str, str], ...]]
+
+
+@dataclass
+class Probe(SchedulerObserver):
+    """After the metrics observer: keeps each pass's stats and every gauge as Prometheus shows it."""
+
+    registry: CollectorRegistry
+    stats: list[LoopStats] = field(default_factory=list)
+    gauges: list[dict[GaugeKey, float]] = field(default_factory=list)
+
+    def loop_finished(self, stats: LoopStats) -> None:
+        self.stats.append(copy.deepcopy(stats))
+        self.gauges.append(gauge_snapshot(self.registry))
+
+
+def gauge_snapshot(registry: CollectorRegistry) -> dict[GaugeKey, float]:
+    out = {}
+    for family in registry.collect():
+        if family.type == Kind.GAUGE.value:
+            for sample in family.samples:
+                out[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return out
+
+
+@dataclass
+class Result:
+    probe: Probe
+    safe: SafeObserver
+    main_passes: int
+    backfill_passes: int
+    final_runs: dict[str, dict[str, str]]
+
+
+def _dags() -> list[DAG]:
+    start = pendulum.datetime(2024, 1, 1, tz="UTC")
+    dags = []
+    with DAG("sched_ok", schedule="@hourly", start_date=pendulum.datetime(2024, 3, 10, tz="UTC"),
+             catchup=False) as dag:
+        Noop(task_id="extract") >> Noop(task_id="load")
+    dags.append(dag)
+    with DAG("manual_fail", schedule=None, start_date=start) as dag:
+        Noop(task_id="a") >> Noop(task_id="b")
+    dags.append(dag)
+    with DAG("manual_retry", schedule=None, start_date=start) as dag:
+        Noop(task_id="t", retries=1, retry_delay=timedelta(0))
+    dags.append(dag)
+    with DAG("timeout_dag", schedule=None, start_date=start, dagrun_timeout=timedelta(seconds=60)) as dag:
+        Noop(task_id="stuck")
+    dags.append(dag)
+    with DAG("pooled", schedule=None, start_date=start) as dag:
+        for i in range(3):
+            Noop(task_id=f"p{i}", pool="tiny")
+    dags.append(dag)
+    for dag_id, task_id in (("zombie_dag", "z"), ("lost_dag", "l")):
+        with DAG(dag_id, schedule=None, start_date=start) as dag:
+            Noop(task_id=task_id)
+        dags.append(dag)
+    return dags
+
+
+def _drive(s: Scheduler, clock: FakeClock, done: Callable[[], bool], limit: int = 200) -> int:
+    s.start()
+    for passes in range(1, limit + 1):
+        s.run_once()
+        if done():
+            return passes
+        clock.advance(1)
+    raise AssertionError(f"scenario not done after {limit} passes")
+
+
+def run_scenario(engine: Engine, bundle: MetricsBundle, clock: FakeClock, registry: CollectorRegistry) -> Result:
+    assert bundle.metrics_observer is not None
+    probe = Probe(registry)
+    safe = SafeObserver([bundle.metrics_observer, probe])
+    config = {"poll_interval_seconds": 0.0, "heartbeat_seconds": 5.0, "zombie_check_interval_seconds": 0.0,
+              "task_heartbeat_timeout_seconds": 30.0, "parallelism": PARALLELISM}
+
+    # -- phase B: a backfill run, driven alone -------------------------------------------------
+    clock.set(BACKFILL_START)
+    with DAG("bf", schedule="@daily", start_date=pendulum.datetime(2024, 3, 1, tz="UTC"),
+             end_date=pendulum.datetime(2024, 3, 6, tz="UTC")) as bf:
+        Noop(task_id="t")
+    ser = register(engine, bf, now=clock.now())
+    with begin_write(engine) as conn:
+        pk, _ = trigger_dag(conn, ser, now=clock.now(), logical_date=pendulum.datetime(2024, 3, 5, tz="UTC"),
+                            run_type=DagRunType.BACKFILL)
+    backfill = Scheduler(engine=engine, executor=ScriptedExecutor(PARALLELISM, engine=engine, clock=clock),
+                         clock=clock, observer=safe,
+                         config=SchedulerConfig(only_runs=[pk], run_types=("backfill",), **config))  # type: ignore[arg-type]
+    backfill_passes = _drive(backfill, clock, lambda: set(run_states(engine, "bf").values()) == {"success"})
+    backfill.shutdown()
+
+    # -- phase A: everything else --------------------------------------------------------------
+    clock.set(T0)
+    with begin_write(engine) as conn:
+        pools.set_pool(conn, "tiny", 1)
+    for dag in _dags():
+        ser = register(engine, dag, now=T0)
+        if dag.dag_id != "sched_ok":
+            with begin_write(engine) as conn:
+                trigger_dag(conn, ser, now=T0)
+    ids = [d.dag_id for d in _dags()]
+    main = Scheduler(engine=engine, executor=ScriptedExecutor(PARALLELISM, engine=engine, clock=clock),
+                     clock=clock, observer=safe, config=SchedulerConfig(**config))  # type: ignore[arg-type]
+
+    def finished() -> bool:
+        states = [run_states(engine, dag_id) for dag_id in ids]
+        return all(s and set(s.values()) <= {"success", "failed"} for s in states)
+
+    main_passes = _drive(main, clock, finished)
+    main.shutdown()
+    final = {dag_id: run_states(engine, dag_id) for dag_id in [*ids, "bf"]}
+    return Result(probe, safe, main_passes, backfill_passes, final)
