@@ -19,6 +19,7 @@ from windvane.core.scheduler.loop import Scheduler
 from windvane.core.scheduler.observer import LoopStats, SchedulerObserver
 from windvane.core.store import pools
 from windvane.core.store.engine import begin_write
+from windvane.core.store.tables import dag_run as dag_run_table
 from windvane.core.store.tables import task_instance
 from windvane.core.trigger_rule import TriggerRule
 
@@ -268,3 +269,85 @@ def test_empty_operators_succeed_without_the_executor(engine: Engine) -> None:
     drive(s, lambda: run_states(engine, "empties")[run_id] == "success")
     assert [w.task_id for w in ex.history] == ["work"]
     assert set(ti_states(engine, "empties").values()) == {"success"}
+
+
+def test_retries_wait_for_their_delay_with_exponential_backoff(engine: Engine) -> None:
+    with DAG("retry", schedule=None, start_date=pendulum.datetime(2024, 1, 1)) as dag:
+        Noop(task_id="flaky", retries=2, retry_delay=timedelta(seconds=10), retry_exponential_backoff=True)
+    ser = register(engine, dag, now=NOW)
+    with begin_write(engine) as conn:
+        _, run_id = trigger_dag(conn, ser, now=NOW)
+    clock = FakeClock(NOW)
+
+    def outcome(w: Workload) -> str | tuple[str, float]:
+        # tries 1 and 2 fail; the delay doubles (10 s, then 20 s), as the worker computes it
+        return ("up_for_retry", 10.0 * 2 ** (w.try_number - 1)) if w.try_number < 3 else "success"
+
+    ex = InstantExecutor(4, engine=engine, outcome=outcome, clock=clock)
+    s = make_scheduler(engine, ex, clock)
+    s.start()
+    for _ in range(3):
+        s.run_once()
+    assert [w.try_number for w in ex.history] == [1]
+    clock.advance(9)
+    s.run_once()
+    assert len(ex.history) == 1, "retried before retry_delay passed"
+    clock.advance(2)
+    for _ in range(3):
+        s.run_once()
+    assert [w.try_number for w in ex.history] == [1, 2]
+    clock.advance(21)
+    for _ in range(5):
+        s.run_once()
+    assert [w.try_number for w in ex.history] == [1, 2, 3]
+    assert run_states(engine, "retry")[run_id] == "success"
+
+
+def test_depends_on_past_waits_for_the_previous_run(engine: Engine) -> None:
+    with DAG("past", schedule=None, start_date=pendulum.datetime(2024, 1, 1), max_active_runs=2) as dag:
+        Noop(task_id="t", depends_on_past=True)
+    ser = register(engine, dag, now=NOW)
+    with begin_write(engine) as conn:
+        _, first = trigger_dag(conn, ser, now=NOW, logical_date=NOW.subtract(days=1))
+        _, second = trigger_dag(conn, ser, now=NOW, logical_date=NOW)
+
+    def outcome(w: Workload) -> str:
+        return "failed" if w.run_id == first else "success"
+
+    ex = InstantExecutor(4, engine=engine, outcome=outcome)
+    s = make_scheduler(engine, ex, FakeClock(NOW))
+    s.start()
+    for _ in range(10):
+        s.run_once()
+    assert run_states(engine, "past") == {first: "failed", second: "running"}
+    assert [w.run_id for w in ex.history] == [first]
+
+
+def test_a_running_try_without_heartbeat_is_failed_as_a_zombie(engine: Engine) -> None:
+    with DAG("zombie", schedule=None, start_date=pendulum.datetime(2024, 1, 1)) as dag:
+        Noop(task_id="lost") >> Noop(task_id="after")
+    ser = register(engine, dag, now=NOW)
+    with begin_write(engine) as conn:
+        _pk, run_id = trigger_dag(conn, ser, now=NOW)
+        conn.execute(update(dag_run_table).values(state="running", start_date=NOW))
+        conn.execute(
+            update(task_instance)
+            .where(task_instance.c.task_id == "lost")
+            .values(state="running", try_number=1, queued_by_job_id=999, last_heartbeat_at=NOW)
+        )
+    clock = FakeClock(NOW)
+    s = make_scheduler(
+        engine,
+        InstantExecutor(4, engine=engine),
+        clock,
+        task_heartbeat_timeout_seconds=60.0,
+        zombie_check_interval_seconds=0.0,
+    )
+    s.start()
+    s.run_once()
+    assert run_states(engine, "zombie")[run_id] == "running"
+    clock.advance(61)
+    s.run_once()
+    states = {t: st for (_, t), st in ti_states(engine, "zombie").items()}
+    assert states == {"lost": "failed", "after": "upstream_failed"}
+    assert run_states(engine, "zombie")[run_id] == "failed"

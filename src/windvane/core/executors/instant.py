@@ -4,27 +4,33 @@ For measuring the scheduler alone (benchmark B4, like Airflow's
 ``scheduler_dag_execution_timing.py``) and for scheduler tests. It claims and
 finishes tries with the same guarded updates real workers use, batched into
 one transaction per :meth:`InstantExecutor.wait` call. ``outcome`` decides the
-final state per workload (default: success).
+final state per workload (default: success); for ``up_for_retry`` it may
+return ``(state, retry_after_seconds)``.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from sqlalchemy import Engine, and_, bindparam, update
 
+from windvane.core.clock import Clock
 from windvane.core.executors.base import Executor, TaskEvent, Workload
 from windvane.core.store.tables import task_instance as ti_t
 
-Outcome = Callable[[Workload], str]
+Outcome = Callable[[Workload], "str | tuple[str, float]"]
 
 
 class InstantExecutor(Executor):
     name = "instant"
 
-    def __init__(self, parallelism: int, *, engine: Engine, outcome: Outcome | None = None) -> None:
+    def __init__(
+        self, parallelism: int, *, engine: Engine, outcome: Outcome | None = None, clock: Clock | None = None
+    ) -> None:
         super().__init__(parallelism)
+        self.clock = clock
         self.engine = engine
         self.outcome = outcome or (lambda _w: "success")
         self._queued: list[Workload] = []
@@ -64,13 +70,20 @@ class InstantExecutor(Executor):
         if not self._queued:
             return
         batch, self._queued = self._queued, []
-        now = time.time()
-        from datetime import UTC, datetime
-
+        now = self.clock.now().timestamp() if self.clock is not None else time.time()
         at = datetime.fromtimestamp(now, UTC)
+        decided = [self.outcome(w) for w in batch]
+        states = [d if isinstance(d, str) else d[0] for d in decided]
+        retry_at = [None if isinstance(d, str) else now + d[1] for d in decided]
         rows = [
-            {"b_id": w.ti_id, "b_try": w.try_number, "b_job": w.job_id, "b_state": self.outcome(w)}
-            for w in batch
+            {
+                "b_id": w.ti_id,
+                "b_try": w.try_number,
+                "b_job": w.job_id,
+                "b_state": state,
+                "b_retry": None if when is None else datetime.fromtimestamp(when, UTC),
+            }
+            for w, state, when in zip(batch, states, retry_at, strict=True)
         ]
         stmt = (
             update(ti_t)
@@ -82,11 +95,18 @@ class InstantExecutor(Executor):
                     ti_t.c.state == "queued",
                 )
             )
-            .values(state=bindparam("b_state"), start_date=at, end_date=at, duration=0.0, updated_at=at)
+            .values(
+                state=bindparam("b_state"),
+                next_retry_at=bindparam("b_retry"),
+                start_date=at,
+                end_date=at,
+                duration=0.0,
+                updated_at=at,
+            )
         )
         with self.engine.begin() as conn:
             conn.execute(stmt, rows)
-        for w, row in zip(batch, rows, strict=True):
+        for w, state, when in zip(batch, states, retry_at, strict=True):
             self.history.append(w)
             self._events.append(
                 TaskEvent(
@@ -95,7 +115,8 @@ class InstantExecutor(Executor):
                     dag_id=w.dag_id,
                     task_id=w.task_id,
                     try_number=w.try_number,
-                    state=str(row["b_state"]),
+                    state=state,
                     at=now,
+                    next_retry_at=when,
                 )
             )
