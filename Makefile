@@ -13,7 +13,8 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 demo: $(BIN)/.installed
-	WINDVANE_HOME=$(DEMO_HOME) WINDVANE__CORE__DAGS_FOLDER=$(CURDIR)/examples/dags $(BIN)/windvane standalone
+	WINDVANE_HOME=$(DEMO_HOME) WINDVANE__CORE__DAGS_FOLDER=$(CURDIR)/examples/dags \
+	  WINDVANE__METRICS__PROMETHEUS_ON=true $(BIN)/windvane standalone
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check src tests bench

@@ -32,6 +32,7 @@ from windvane.core.clock import FakeClock
 from windvane.core.dag import DAG
 from windvane.core.executors.base import Executor, TaskEvent, Workload
 from windvane.core.operators.empty import EmptyOperator
+from windvane.core.scheduler import db
 from windvane.core.scheduler.config import SchedulerConfig
 from windvane.core.scheduler.loop import Scheduler
 from windvane.core.scheduler.observer import LoopStats, SafeObserver, SchedulerObserver
@@ -76,7 +77,11 @@ PLAN: dict[tuple[str, str], Callable[[Workload], Step]] = {
 def plan(w: Workload) -> Step:
     if w.dag_id == "pooled":
         return Step("success", 0.5)
-    return PLAN.get((w.dag_id, w.task_id), lambda _w: Step())(w)
+    return PLAN.get((w.dag_id, w.task_id), _default)(w)
+
+
+def _default(w: Workload) -> Step:
+    return Step()
 
 
 class ScriptedExecutor(Executor):
@@ -84,9 +89,11 @@ class ScriptedExecutor(Executor):
 
     name = EXECUTOR
 
-    def __init__(self, parallelism: int, *, engine: Engine, clock: FakeClock) -> None:
+    def __init__(self, parallelism: int, *, engine: Engine, clock: FakeClock,
+                 script: Callable[[Workload], Step] | None = None) -> None:
         super().__init__(parallelism)
         self.engine, self.clock = engine, clock
+        self.script = script or plan
         self._queued: list[Workload] = []
         self.held: list[Workload] = []
         self.started: list[Workload] = []
@@ -119,7 +126,7 @@ class ScriptedExecutor(Executor):
         at = self.clock.now().timestamp() + QUEUED_DELAY
         out: list[TaskEvent] = []
         for w in batch:
-            step = plan(w)
+            step = self.script(w)
             if step.state == "hold":
                 self.held.append(w)
             elif step.state == "zombie":
@@ -132,7 +139,8 @@ class ScriptedExecutor(Executor):
                 out.append(_event(w, None, at))
             else:
                 end = at + step.duration
-                self._write(w, state=step.state, start_date=_dt(at), end_date=_dt(end), duration=step.duration)
+                self._write(w, state=step.state, start_date=_dt(at), end_date=_dt(end),
+                            duration=step.duration)
                 out += [_event(w, "running", at), _event(w, step.state, end)]
         return out
 
@@ -222,7 +230,9 @@ def _drive(s: Scheduler, clock: FakeClock, done: Callable[[], bool], limit: int 
     raise AssertionError(f"scenario not done after {limit} passes")
 
 
-def run_scenario(engine: Engine, bundle: MetricsBundle, clock: FakeClock, registry: CollectorRegistry) -> Result:
+def run_scenario(
+    engine: Engine, bundle: MetricsBundle, clock: FakeClock, registry: CollectorRegistry
+) -> Result:
     assert bundle.metrics_observer is not None
     probe = Probe(registry)
     safe = SafeObserver([bundle.metrics_observer, probe])
@@ -231,8 +241,7 @@ def run_scenario(engine: Engine, bundle: MetricsBundle, clock: FakeClock, regist
 
     # -- phase B: a backfill run, driven alone -------------------------------------------------
     clock.set(BACKFILL_START)
-    with DAG("bf", schedule="@daily", start_date=pendulum.datetime(2024, 3, 1, tz="UTC"),
-             end_date=pendulum.datetime(2024, 3, 6, tz="UTC")) as bf:
+    with DAG("bf", schedule="@daily", start_date=pendulum.datetime(2024, 3, 1, tz="UTC")) as bf:
         Noop(task_id="t")
     ser = register(engine, bf, now=clock.now())
     with begin_write(engine) as conn:
@@ -243,6 +252,8 @@ def run_scenario(engine: Engine, bundle: MetricsBundle, clock: FakeClock, regist
                          config=SchedulerConfig(only_runs=[pk], run_types=("backfill",), **config))  # type: ignore[arg-type]
     backfill_passes = _drive(backfill, clock, lambda: set(run_states(engine, "bf").values()) == {"success"})
     backfill.shutdown()
+    with begin_write(engine) as conn:  # bf gets no scheduled runs in phase A
+        db.set_next_dagrun(conn, "bf", None, None, None, None)
 
     # -- phase A: everything else --------------------------------------------------------------
     clock.set(T0)

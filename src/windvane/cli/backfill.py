@@ -23,11 +23,11 @@ from windvane.cli.base import EXIT_FAILURE, EXIT_OK, Cli, Subparsers, UsageError
 from windvane.cli.logs import configure_logging
 from windvane.cli.signals import stop_on_signals
 from windvane.cli.views import load_serialized
-from windvane.cli.wiring import create_scheduler, open_engine, scheduler_config
+from windvane.cli.wiring import create_metrics, create_scheduler, open_engine, scheduler_config
 from windvane.core.actions import BackfillPlan, create_backfill
 from windvane.core.scheduler.loop import Scheduler
 from windvane.core.scheduler.model import ActiveRun
-from windvane.core.scheduler.observer import SchedulerObserver
+from windvane.core.scheduler.observer import SafeObserver, SchedulerObserver
 from windvane.core.states import FINISHED_STATES, DagRunState, DagRunType
 from windvane.core.store.dags import get_dag
 from windvane.core.store.engine import begin_read
@@ -115,11 +115,17 @@ def _backfill(cli: Cli, args: argparse.Namespace) -> int:
             backfill_max_active_runs=args.max_active_runs,
             run_types=("backfill",),
         )
+        # Backfill metrics go to StatsD only: the scheduler's endpoint owns the Prometheus port.
+        metrics = create_metrics(cli.settings, engine, service="backfill")
         with _progress(cli) as progress:
             watcher = _Watcher(engine, pks, progress, total_tis=task_count * len(pks))
-            scheduler = create_scheduler(cli.settings, engine, config=config, observer=watcher)
-            with stop_on_signals(scheduler.stop) as received:
-                scheduler.run(until=watcher.done)
+            observer = SafeObserver([watcher, metrics.observer])
+            scheduler = create_scheduler(cli.settings, engine, config=config, observer=observer)
+            try:
+                with stop_on_signals(scheduler.stop) as received:
+                    scheduler.run(until=watcher.done)
+            finally:
+                metrics.close()
             watcher.refresh()
         return _summary(cli, engine, pks, interrupted=bool(received))
 

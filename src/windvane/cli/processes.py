@@ -17,7 +17,7 @@ from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
 from types import FrameType
 
-from windvane.cli.wiring import create_engine, create_processor
+from windvane.cli.wiring import create_engine, create_metrics, create_processor, metrics_port
 from windvane.settings import Settings
 
 log = logging.getLogger("windvane.cli")
@@ -27,12 +27,15 @@ STOP_GRACE_SECONDS = 10.0
 
 
 def run_processor(settings: Settings, stop: threading.Event) -> None:
-    """Run the DAG processor in this process until ``stop`` is set."""
+    """Run the DAG processor in this process until ``stop`` is set, with its metrics."""
     engine = create_engine(settings)
+    metrics = create_metrics(settings, engine, service="dag-processor")
     try:
+        metrics.start_http_server(metrics_port(settings, "dag-processor"))
         processor = create_processor(settings, engine)
-        processor.run(stop, settings.dag_processor.refresh_interval_seconds)
+        processor.run(stop, settings.dag_processor.refresh_interval_seconds, on_report=metrics.record_parse)
     finally:
+        metrics.close()
         engine.dispose()
 
 

@@ -18,15 +18,19 @@ from windvane.cli.processes import run_processor, start_processor, stop_processo
 from windvane.cli.signals import stop_on_signals
 from windvane.cli.wiring import (
     create_executor,
+    create_metrics,
     create_processor,
     create_scheduler,
     database_url,
     log_folder,
+    metrics_port,
+    metrics_url,
     open_engine,
 )
 from windvane.core.executors import Executor
 from windvane.core.scheduler.loop import Scheduler
 from windvane.core.store.migrate import migrate
+from windvane.settings import Settings
 
 _SCHEDULER = """\
 Run the scheduler: create DAG runs when they fall due, queue task instances
@@ -109,6 +113,7 @@ def _standalone(cli: Cli, args: argparse.Namespace) -> int:
         f"  database:    {database_url(settings)}",
         f"  logs:        {log_folder(settings)}",
         f"  executor:    {executor.name} (parallelism {executor.parallelism})",
+        f"  metrics:     {_metrics_line(settings)}",
         "Press Ctrl-C to stop.",
     ]
     cli.out.line("\n".join(lines))
@@ -136,10 +141,27 @@ def _serve(cli: Cli, *, with_processor: bool, num_runs: int | None, executor: Ex
 
     try:
         with open_engine(cli.settings) as engine:
-            scheduler = create_scheduler(cli.settings, engine, executor=executor)
-            with stop_on_signals(scheduler.stop):
-                scheduler.run(until=until)
+            metrics = create_metrics(cli.settings, engine, service="scheduler")
+            try:
+                metrics.start_http_server(metrics_port(cli.settings, "scheduler"))
+                scheduler = create_scheduler(
+                    cli.settings, engine, executor=executor, observer=metrics.observer
+                )
+                with stop_on_signals(scheduler.stop):
+                    scheduler.run(until=until)
+            finally:
+                metrics.close()
     finally:
         if processor is not None:
             stop_processor(processor)
     return EXIT_FAILURE if processor_died else EXIT_OK
+
+
+def _metrics_line(settings: Settings) -> str:
+    parts = []
+    scheduler_url = metrics_url(settings, "scheduler")
+    if scheduler_url:
+        parts.append(f"Prometheus {scheduler_url} (DAG processor: {metrics_url(settings, 'dag-processor')})")
+    if settings.metrics.statsd_on:
+        parts.append(f"StatsD {settings.metrics.statsd_host}:{settings.metrics.statsd_port}")
+    return ", ".join(parts) or "off (turn on with [metrics] prometheus_on / statsd_on)"

@@ -34,6 +34,7 @@ from windvane.core.scheduler.loop import Scheduler
 from windvane.core.scheduler.observer import SchedulerObserver
 from windvane.core.store.engine import create_db_engine, mask_url
 from windvane.core.store.migrate import require_current
+from windvane.metrics.wiring import MetricsBundle, build_metrics
 from windvane.settings import Settings
 
 #: Longest the scheduler goes without re-reading the DB for others' changes (triggers, pauses).
@@ -161,3 +162,26 @@ def create_processor(settings: Settings, engine: Engine) -> DagProcessor:
         authoring_defaults=authoring_defaults(settings),
         parse_log=str(parse_log),
     )
+
+
+def create_metrics(settings: Settings, engine: Engine | None, *, service: str) -> MetricsBundle:
+    """The metrics of one long-running process (no-op sinks when both backends are off)."""
+    return build_metrics(
+        settings.metrics,
+        executor_name=settings.core.executor,
+        service=service,
+        engine=engine,
+        dags_folder=str(settings.core.dags_folder) if service == "dag-processor" else None,
+    )
+
+
+def metrics_port(settings: Settings, service: str) -> int:
+    """The Prometheus port of ``service``: the DAG processor has its own (it is a process of its own)."""
+    m = settings.metrics
+    return m.prometheus_processor_port if service == "dag-processor" else m.prometheus_port
+
+
+def metrics_url(settings: Settings, service: str) -> str | None:
+    if not settings.metrics.prometheus_on:
+        return None
+    return f"http://{settings.metrics.prometheus_host}:{metrics_port(settings, service)}/metrics"

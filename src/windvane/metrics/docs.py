@@ -59,7 +59,9 @@ process on a host its own port. A port already in use is logged, counted in
 (sent to StatsD when it is on) and the process goes on without the endpoint.
 LocalExecutor workers need no multiprocess mode: each worker reports every try
 to the scheduler (start, end, state, times) and the scheduler records the task
-metrics, so one process serves them all.
+metrics, so one process serves them all. A scrape formats every series on the
+scheduler's process; with thousands of tasks keep the scrape interval at 15 s
+or more.
 
 **StatsD.** Names get the `statsd_prefix` (`windvane.` by default). With
 `statsd_datadog_tags = true`, a metric with labels is sent under its short
@@ -67,8 +69,9 @@ name with DogStatsD tags, e.g. `windvane.ti.finish:1|c|#dag_id:etl,task_id:load,
 Otherwise it is sent under Airflow's legacy name, with the label values in the
 name (`windvane.ti.finish.etl.load.success:1|c`); metrics without a legacy name
 then lose their labels. Timers (histograms in seconds) are sent as `|ms` in
-milliseconds, count histograms as `|h`, gauges as `|g`. Unchanged gauges are
-re-sent at most every 10 s. `statsd_allow_list` and `statsd_block_list` hold
+milliseconds, count histograms as `|h`, gauges as `|g`. A gauge is sent when it
+changes, and again after 10 s unchanged; the lines of one scheduler pass go out
+together, in packets of at most 1432 bytes. `statsd_allow_list` and `statsd_block_list` hold
 regular expressions searched anywhere in the lower-cased short name (as in
 Airflow 3); when an allow list is set the block list is ignored. A host that
 cannot be resolved is logged once and StatsD is off for the process (counted in
@@ -79,7 +82,12 @@ the names and labels of the native endpoint (timers become histograms with the
 same buckets, in seconds). It expects the prefix `windvane`; for another one
 run `python -m windvane.metrics --mapping-prefix PREFIX > mapping.yml`. In the
 legacy form, labels absent from the legacy name (such as `run_type`) are
-missing, and DAG ids containing dots are split wrongly; prefer tags.
+missing, and label values in names keep only `[A-Za-z0-9_-]` (task ids also
+keep `.`, for task groups; other characters become `_`); prefer tags.
+
+**Cost.** `bench/b_metrics_overhead.py` runs B2 (1 -> 1000 -> 1 tasks on the
+LocalExecutor) with metrics off and with both backends on; the target is at
+most 5% longer.
 
 ## Latency, phase by phase
 
@@ -180,10 +188,10 @@ def budget_section() -> str:
     for dags, tasks in ((10, 100), (200, 2000), (1000, 10000)):
         lines.append(f"| {dags} | {tasks} | {series_budget(Fleet(dags=dags, tasks=tasks)):,} |")
     lines.append(
-        "\nMost of it is per-task `windvane_task_duration_seconds` and the per-DAG run histograms; "
-        "a deployment that only runs scheduled runs that succeed uses about half. `tests/metrics` "
-        "checks that 200 DAGs x 10 tasks stay within the budget. No label ever holds a run id, a "
-        "try number or error text.\n"
+        "\nMost of it is per-task `windvane_task_duration_seconds` and the per-DAG run histograms. "
+        "`tests/metrics` runs 200 DAGs x 10 tasks (manual runs, some failing) through the scheduler "
+        "and checks the scraped `/metrics` against the budget: about 48,000 series, 4 MB. No label "
+        "ever holds a run id, a try number or error text.\n"
     )
     return "\n".join(lines)
 

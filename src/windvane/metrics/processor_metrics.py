@@ -45,6 +45,13 @@ class ProcessorMetrics:
 
     def record(self, report: ParseReport) -> None:
         """Emit the metrics of one pass; never raises (a failed count query is logged)."""
+        self.sink.hold()
+        try:
+            self._record(report)
+        finally:
+            self.sink.flush()
+
+    def _record(self, report: ParseReport) -> None:
         s = self.sink
         s.gauge(m.PARSE_TOTAL_TIME, report.total_parse_time)
         s.gauge(m.FILE_QUEUE_SIZE, report.parsed)

@@ -1,9 +1,12 @@
-"""Metrics for Prometheus to scrape, kept in an injected ``CollectorRegistry``.
+"""Metrics for Prometheus to scrape, as a collector in an injected ``CollectorRegistry``.
 
-Every catalogue entry is registered up front (label-less ones start at 0, so
-``increase()`` sees the first event). Counters, gauges and histograms are
-``prometheus_client``'s; the ``_created`` series it adds are left out of the
-exposition (they would double the series of every counter and histogram).
+The values live in plain per-metric tables (one lock each) and are turned
+into ``prometheus_client`` metric families when scraped. That keeps a new
+label set (a task seen for the first time) and an observation at a few
+microseconds on the scheduler's thread, where ``prometheus_client``'s own
+metric objects cost tens; it also leaves out the ``_created`` series.
+Every catalogue entry is exposed from the start, label-less ones at 0, so
+``increase()`` sees the first event.
 
 :meth:`PrometheusSink.serve` starts the ``/metrics`` HTTP endpoint; a port in
 use is logged and counted and the process goes on without it.
@@ -16,53 +19,86 @@ the one process that serves ``/metrics``.
 
 from __future__ import annotations
 
+import bisect
 import errno
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
-from prometheus_client.metrics import MetricWrapperBase
+from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
-from prometheus_client.samples import Sample
+from prometheus_client.utils import floatToGoString
 
 from windvane.metrics.catalogue import CATALOGUE
 from windvane.metrics.metric import Kind, Metric
-from windvane.metrics.sink import Labels, MetricsSink
+from windvane.metrics.sink import Emit, Labels, MetricsSink
 
 log = logging.getLogger("windvane.metrics")
 
-
-class _WithoutCreated(Collector):
-    """Exposes the catalogue's metric families, minus their ``_created`` samples."""
-
-    def __init__(self, families: Iterable[MetricWrapperBase]) -> None:
-        self.families = list(families)
-
-    def collect(self) -> Iterable[Any]:
-        for family in self.families:
-            for metric in family.collect():
-                metric.samples = [s for s in metric.samples if not _is_created(s)]
-                yield metric
-
-    def describe(self) -> Iterable[Any]:
-        for family in self.families:
-            yield from family.describe()
+Key = tuple[str, ...]
 
 
-def _is_created(sample: Sample) -> bool:
-    return sample.name.endswith("_created")
+def _le(bound: float) -> str:
+    """A bucket bound as prometheus_client writes it ("0.001", "1.0")."""
+    text: str = floatToGoString(bound)  # type: ignore[no-untyped-call]
+    return text
 
 
-def _family(metric: Metric) -> MetricWrapperBase:
-    common: dict[str, Any] = {"labelnames": metric.labels, "registry": None}
-    if metric.kind is Kind.COUNTER:
-        return Counter(metric.name, metric.help, **common)
-    if metric.kind is Kind.GAUGE:
-        return Gauge(metric.name, metric.help, **common)
-    return Histogram(metric.name, metric.help, buckets=metric.buckets, **common)
+class _Table:
+    """The values of one metric: a float per label set, or for histograms
+    ``[count per bucket..., count above the last bucket, sum]``."""
+
+    def __init__(self, metric: Metric) -> None:
+        self.metric = metric
+        self.lock = threading.Lock()
+        self.values: dict[Key, Any] = {}
+        self.bounds = list(metric.buckets)
+        self.les = [_le(b) for b in metric.buckets] + ["+Inf"]
+        if not metric.labels:
+            self.slot(())
+
+    def slot(self, key: Key) -> Any:
+        with self.lock:
+            if key not in self.values:
+                hist = self.metric.kind is Kind.HISTOGRAM
+                self.values[key] = [0] * (len(self.bounds) + 1) + [0.0] if hist else 0.0
+            return self.values[key]
+
+    def family(self) -> Any:
+        m, names = self.metric, list(self.metric.labels)
+        if m.kind is Kind.HISTOGRAM:
+            return self._histogram(names)
+        with self.lock:
+            scalars: list[tuple[Key, float]] = list(self.values.items())
+        kind = CounterMetricFamily if m.kind is Kind.COUNTER else GaugeMetricFamily
+        family = kind(m.name, m.help, labels=names)
+        for key, value in scalars:
+            family.add_metric(list(key), value)
+        return family
+
+    def _histogram(self, names: list[str]) -> HistogramMetricFamily:
+        with self.lock:
+            rows: list[tuple[Key, list[float]]] = [(k, list(v)) for k, v in self.values.items()]
+        histogram = HistogramMetricFamily(self.metric.name, self.metric.help, labels=names)
+        for key, counts in rows:
+            cumulative, running = [], 0.0
+            for le, count in zip(self.les, counts[:-1], strict=True):
+                running += count
+                cumulative.append((le, running))
+            histogram.add_metric(list(key), cumulative, sum_value=counts[-1])
+        return histogram
+
+
+class _Collector(Collector):
+    def __init__(self, tables: Iterable[_Table]) -> None:
+        self.tables = list(tables)
+
+    def collect(self) -> Iterator[Any]:
+        for table in self.tables:
+            yield table.family()
 
 
 class PrometheusSink(MetricsSink):
@@ -71,30 +107,42 @@ class PrometheusSink(MetricsSink):
     def __init__(self, registry: CollectorRegistry | None = None, *, strict: bool = False) -> None:
         super().__init__(strict=strict)
         self.registry = registry if registry is not None else CollectorRegistry()
-        self._families = {m.name: _family(m) for m in CATALOGUE}
-        self.registry.register(_WithoutCreated(self._families.values()))
-        self._children: dict[tuple[str, tuple[str, ...]], Any] = {}
+        self._tables = {m.name: _Table(m) for m in CATALOGUE}
+        self.registry.register(_Collector(self._tables.values()))
         self._server: WSGIServer | None = None
         self._thread: threading.Thread | None = None
 
-    def _child(self, metric: Metric, labels: Labels) -> Any:
-        values = tuple(labels[k] for k in metric.labels)
-        key = (metric.name, values)
-        child = self._children.get(key)
-        if child is None:
-            family = self._families[metric.name]
-            child = family.labels(*values) if values else family
-            self._children[key] = child
-        return child
+    def _emitter(self, metric: Metric, labels: Labels) -> Emit:
+        table = self._tables[metric.name]
+        key = tuple(map(labels.__getitem__, metric.labels))
+        table.slot(key)
+        lock, values = table.lock, table.values
+        if metric.kind is Kind.COUNTER:
+            def inc(value: float) -> None:
+                with lock:
+                    values[key] += value
+            return inc
+        if metric.kind is Kind.GAUGE:
+            def set_(value: float) -> None:
+                values[key] = float(value)
+            return set_
+        counts, bounds, last = values[key], table.bounds, len(table.bounds) + 1
+
+        def observe(value: float) -> None:
+            i = bisect.bisect_left(bounds, value)
+            with lock:
+                counts[i] += 1
+                counts[last] += value
+        return observe
 
     def _incr(self, metric: Metric, value: float, labels: Labels) -> None:
-        self._child(metric, labels).inc(value)
+        self._emitter(metric, labels)(value)
 
     def _gauge(self, metric: Metric, value: float, labels: Labels) -> None:
-        self._child(metric, labels).set(value)
+        self._emitter(metric, labels)(value)
 
     def _observe(self, metric: Metric, value: float, labels: Labels) -> None:
-        self._child(metric, labels).observe(value)
+        self._emitter(metric, labels)(value)
 
     @property
     def port(self) -> int | None:

@@ -8,17 +8,22 @@ and enumerated labels must take one of their values. A bad call raises
 :class:`MetricsUsageError` in ``strict`` mode (tests) and is otherwise logged
 once and counted as ``windvane_metrics_errors_total{backend="sink",reason="bad_usage"}``.
 
+Code on a hot path binds a metric to its labels once (:meth:`MetricsSink.bind`)
+and emits through the :class:`Bound` it gets: checked once, then a call per
+backend.
+
 Backends implement ``_incr``/``_gauge``/``_observe`` (called with checked
-input). :class:`MultiSink` checks once and fans out; a backend that raises is
-logged once, counted, and the others still get the metric. No sink raises
-into its caller except for misuse in strict mode.
+input) and may give :meth:`MetricsSink._emitter` a faster form;
+:class:`~windvane.metrics.multi_sink.MultiSink` checks once and fans out. No
+sink raises into its caller except for misuse in strict mode.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 
 from windvane.errors import WindvaneError
 from windvane.metrics.catalogue import BY_NAME, METRICS_ERRORS
@@ -27,6 +32,10 @@ from windvane.metrics.metric import Kind, Metric
 log = logging.getLogger("windvane.metrics")
 
 Labels = Mapping[str, str]
+Emit = Callable[[float], None]
+
+#: An unchanged gauge is passed on again after this many seconds (StatsD servers may forget it).
+GAUGE_RESEND_SECONDS = 10.0
 
 
 class MetricsUsageError(WindvaneError, ValueError):
@@ -62,10 +71,28 @@ class MetricsSink:
         if self._check(metric, Kind.HISTOGRAM, labels, value):
             self._observe(metric, value, labels)
 
+    def bind(self, metric: Metric, **labels: str) -> Bound:
+        """``metric`` with ``labels``, checked now, for emitting many times cheaply."""
+        if not self._check(metric, metric.kind, labels, 0):
+            return Bound(self, metric, _drop)
+        return Bound(self, metric, self._emitter(metric, dict(labels)))
+
+    def hold(self) -> None:
+        """Buffer what is emitted until :meth:`flush` (a backend that sends packets batches them)."""
+
+    def flush(self) -> None:
+        """Send what was buffered since :meth:`hold`, and stop buffering."""
+
     def close(self) -> None:
-        """Release sockets and servers; the sink is not used afterwards."""
+        """Flush, release sockets and servers; the sink is not used afterwards."""
 
     # -- for backends -------------------------------------------------------------------------
+    def _emitter(self, metric: Metric, labels: Labels) -> Emit:
+        """A function emitting ``metric`` with ``labels`` (checked already) for a value."""
+        methods = {Kind.COUNTER: self._incr, Kind.GAUGE: self._gauge, Kind.HISTOGRAM: self._observe}
+        method = methods[metric.kind]
+        return lambda value: method(metric, value, labels)
+
     def _incr(self, metric: Metric, value: float, labels: Labels) -> None:
         pass
 
@@ -117,6 +144,47 @@ class MetricsSink:
         return f"{metric.name}: a counter cannot go down (got {value})"
 
 
+def _drop(value: float) -> None:
+    pass
+
+
+class Bound:
+    """A metric bound to its label values (see :meth:`MetricsSink.bind`).
+
+    Only the method of the metric's kind may be used. An unchanged gauge is
+    emitted again only after :data:`GAUGE_RESEND_SECONDS`.
+    """
+
+    __slots__ = ("_due", "_emit", "_last", "metric", "sink")
+
+    def __init__(self, sink: MetricsSink, metric: Metric, emit: Emit) -> None:
+        self.sink, self.metric, self._emit = sink, metric, emit
+        self._last: float | None = None
+        self._due = 0.0
+
+    def incr(self, value: float = 1) -> None:
+        if self.metric.kind is Kind.COUNTER and value >= 0:
+            self._emit(value)
+        else:
+            self.sink._check(self.metric, Kind.COUNTER, {k: "" for k in self.metric.labels}, value)
+
+    def gauge(self, value: float) -> None:
+        if self.metric.kind is not Kind.GAUGE:
+            self.sink._check(self.metric, Kind.GAUGE, {k: "" for k in self.metric.labels}, value)
+            return
+        now = time.monotonic()
+        if value == self._last and now < self._due:
+            return
+        self._last, self._due = value, now + GAUGE_RESEND_SECONDS
+        self._emit(value)
+
+    def observe(self, value: float) -> None:
+        if self.metric.kind is Kind.HISTOGRAM:
+            self._emit(value)
+        else:
+            self.sink._check(self.metric, Kind.HISTOGRAM, {k: "" for k in self.metric.labels}, value)
+
+
 class NullSink(MetricsSink):
     """Checks calls (so misuse shows in tests) and drops them."""
 
@@ -151,61 +219,3 @@ class RecordingSink(MetricsSink):
     @property
     def moved(self) -> set[str]:
         return {name for _, name, _, _ in self.events}
-
-
-class MultiSink(MetricsSink):
-    """Checks each call once and hands it to every backend, isolating their failures."""
-
-    def __init__(self, sinks: Sequence[MetricsSink], *, strict: bool = False) -> None:
-        super().__init__(strict=strict)
-        self.sinks = list(sinks)
-        for sink in self.sinks:
-            for reason, count in sink.failures.items():
-                self.count_failure(sink.backend, reason, count, skip=sink)
-            sink.on_failure = self._child_failed
-
-    def _child_failed(self, sink: MetricsSink, reason: str) -> None:
-        self.count_failure(sink.backend, reason, 1, skip=sink)
-
-    def _incr(self, metric: Metric, value: float, labels: Labels) -> None:
-        for sink in self.sinks:
-            try:
-                sink._incr(metric, value, labels)
-            except Exception as exc:
-                self._failed(sink, exc)
-
-    def _gauge(self, metric: Metric, value: float, labels: Labels) -> None:
-        for sink in self.sinks:
-            try:
-                sink._gauge(metric, value, labels)
-            except Exception as exc:
-                self._failed(sink, exc)
-
-    def _observe(self, metric: Metric, value: float, labels: Labels) -> None:
-        for sink in self.sinks:
-            try:
-                sink._observe(metric, value, labels)
-            except Exception as exc:
-                self._failed(sink, exc)
-
-    def _failed(self, sink: MetricsSink, exc: Exception) -> None:
-        sink.fail("emit_failed", "metrics backend %s failed; metrics go on without it", sink.backend, exc=exc)
-
-    def count_failure(
-        self, backend: str, reason: str, count: int = 1, *, skip: MetricsSink | None = None
-    ) -> None:
-        """Count ``count`` failures of ``backend`` in every backend but ``skip`` (never raises)."""
-        labels = {"backend": backend, "reason": reason}
-        for sink in self.sinks:
-            if sink is not skip:
-                try:
-                    sink._incr(METRICS_ERRORS, count, labels)
-                except Exception:
-                    log.debug("could not count a metrics failure in %s", sink.backend, exc_info=True)
-
-    def close(self) -> None:
-        for sink in self.sinks:
-            try:
-                sink.close()
-            except Exception:
-                log.warning("closing metrics backend %s failed", sink.backend, exc_info=True)

@@ -10,6 +10,10 @@ Filtering is Airflow 3's: each pattern of ``allow_list`` / ``block_list`` is a
 regular expression searched anywhere in the lower-cased short name (without
 prefix); when an allow list is given the block list is ignored.
 
+Between :meth:`~StatsdSink.hold` and :meth:`~StatsdSink.flush` lines are
+buffered and sent as few packets of at most :data:`MAX_PACKET` bytes (the
+scheduler holds during each pass: one packet per pass instead of dozens).
+
 A host that cannot be resolved is logged once and the sink becomes a no-op
 that counts what it drops (:attr:`StatsdSink.dropped`). Send errors are logged
 once and counted; nothing raises into the caller.
@@ -19,19 +23,20 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 from collections.abc import Sequence
 
 from statsd import StatsClient
 
 from windvane.metrics.metric import Metric
-from windvane.metrics.sink import Labels, MetricsSink
+from windvane.metrics.sink import Emit, Labels, MetricsSink
 from windvane.metrics.statsd_names import render, short_name, wire_type, wire_value
 
 log = logging.getLogger("windvane.metrics")
 
-#: An unchanged gauge is sent again after this many seconds (StatsD servers keep the last value).
-GAUGE_RESEND_SECONDS = 10.0
+#: Largest packet sent (fits an Ethernet MTU with the IP and UDP headers).
+MAX_PACKET = 1432
+#: Lines buffered while held before packets go out anyway.
+_MAX_HELD = 64
 
 
 class _Client(StatsClient):  # type: ignore[misc]  # statsd ships no type hints
@@ -69,7 +74,7 @@ class StatsdSink(MetricsSink):
         #: Emissions dropped because the sink is disabled.
         self.dropped = 0
         self._heads: dict[tuple[str, tuple[str, ...]], tuple[str, str] | None] = {}
-        self._gauges: dict[tuple[str, tuple[str, ...]], tuple[float, float]] = {}
+        self._held: list[str] | None = None
         self._client: _Client | None
         try:
             self._client = _Client(host, port)
@@ -93,19 +98,30 @@ class StatsdSink(MetricsSink):
         self._send(metric, value, labels)
 
     def _gauge(self, metric: Metric, value: float, labels: Labels) -> None:
-        key = (metric.name, tuple(labels[k] for k in metric.labels))
-        now = time.monotonic()
-        last = self._gauges.get(key)
-        if last is not None and last[0] == value and now - last[1] < GAUGE_RESEND_SECONDS:
-            return
-        self._gauges[key] = (value, now)
         self._send(metric, value, labels)
 
     def _observe(self, metric: Metric, value: float, labels: Labels) -> None:
         self._send(metric, value, labels)
 
+    def _emitter(self, metric: Metric, labels: Labels) -> Emit:
+        head = self._head(metric, labels)
+        if head is None:
+            return lambda value: self._send(metric, value, labels)
+        name, tags = head
+        start, end = f"{name}:", f"|{wire_type(metric)}{tags}"
+
+        def emit(value: float) -> None:
+            if self._client is None:
+                self.dropped += 1
+            elif value < 0:
+                self._send(metric, value, labels)  # a negative gauge takes two lines
+            else:
+                self._line(start + wire_value(metric, value) + end)
+
+        return emit
+
     def _head(self, metric: Metric, labels: Labels) -> tuple[str, str] | None:
-        key = (metric.name, tuple(labels[k] for k in metric.labels))
+        key = (metric.name, tuple(map(labels.__getitem__, metric.labels)))
         try:
             return self._heads[key]
         except KeyError:
@@ -118,8 +134,7 @@ class StatsdSink(MetricsSink):
         return head
 
     def _send(self, metric: Metric, value: float, labels: Labels) -> None:
-        client = self._client
-        if client is None:
+        if self._client is None:
             self.dropped += 1
             return
         head = self._head(metric, labels)
@@ -130,12 +145,47 @@ class StatsdSink(MetricsSink):
         line = f"{name}:{wire_value(metric, value)}|{kind}{tags}"
         if kind == "g" and value < 0:
             line = f"{name}:0|g{tags}\n{line}"
+        self._line(line)
+
+    def _line(self, line: str) -> None:
+        if self._held is None:
+            self._write(line)
+            return
+        self._held.append(line)
+        if len(self._held) >= _MAX_HELD:
+            self._write_held()
+
+    def hold(self) -> None:
+        if self._held is None:
+            self._held = []
+
+    def flush(self) -> None:
+        self._write_held()
+        self._held = None
+
+    def _write_held(self) -> None:
+        lines = self._held or []
+        if self._held is not None:
+            self._held = []
+        packet = ""
+        for line in lines:
+            if packet and len(packet) + 1 + len(line) > MAX_PACKET:
+                self._write(packet)
+                packet = ""
+            packet = f"{packet}\n{line}" if packet else line
+        if packet:
+            self._write(packet)
+
+    def _write(self, data: str) -> None:
+        if self._client is None:
+            return
         try:
-            client.send_line(line)
+            self._client.send_line(data)
         except OSError as exc:
             self.fail("send_failed", "sending to StatsD failed (%s); later failures are only counted", exc)
 
     def close(self) -> None:
+        self.flush()
         if self._client is not None:
             self._client.close()
             self._client = None

@@ -14,6 +14,10 @@ Latency phases, each its own histogram, all measured on the scheduler's side:
 
 Tries an executor finishes without a ``running`` event (the instant
 executor) count in ``ti.start`` when they finish and have no duration.
+
+Cost: the sink is held from the first metric of a pass to the end of
+:meth:`MetricsObserver.loop_finished`, so StatsD gets one packet per pass; an
+unchanged gauge is not passed on (see :mod:`.multi_sink`).
 """
 
 from __future__ import annotations
@@ -30,8 +34,10 @@ from windvane.core.scheduler.observer import LoopStats, SchedulerObserver
 from windvane.core.states import DagRunState
 from windvane.core.states import TaskInstanceState as S
 from windvane.metrics import catalogue as m
+from windvane.metrics.loop_metrics import LoopMetrics
+from windvane.metrics.metric import Metric
 from windvane.metrics.queries import QueryCounter
-from windvane.metrics.sink import MetricsSink
+from windvane.metrics.sink import Bound, MetricsSink
 
 _FAILED = {S.FAILED.value, S.UP_FOR_RETRY.value}
 
@@ -57,51 +63,47 @@ class MetricsObserver(SchedulerObserver):
         queries: QueryCounter | None = None,
     ) -> None:
         self.sink = sink
-        self.executor_name = executor_name
-        self.queries = queries
+        self.loop = LoopMetrics(sink, executor_name=executor_name, queries=queries)
         self._now = wall_clock(clock or SystemClock())
         self._due: dict[int, float] = {}
         self._first_done: set[int] = set()
         self._ready_since: dict[int, float] = {}
         self._started: dict[int, float] = {}
+        self._holding = False
+        self._bounds: dict[tuple[str, ...], Bound] = {}
+
+    def _b(self, metric: Metric, **labels: str) -> Bound:
+        """``metric`` bound to ``labels``, bound once per label set (per-task metrics are hot too)."""
+        key = (metric.name, *labels.values())
+        bound = self._bounds.get(key)
+        if bound is None:
+            bound = self._bounds[key] = self.sink.bind(metric, **labels)
+        return bound
+
+    def _hold(self) -> None:
+        if not self._holding:
+            self._holding = True
+            self.sink.hold()
 
     # -- every pass --------------------------------------------------------------------------------
     def loop_finished(self, stats: LoopStats) -> None:
-        s = self.sink
-        s.observe(m.LOOP_DURATION, max(0.0, stats.duration))
-        s.observe(m.CRITICAL_SECTION, max(0.0, stats.critical_section))
-        s.observe(m.LOOP_QUEUED, stats.queued)
-        if self.queries is not None:
-            count, seconds = self.queries.take()
-            s.observe(m.LOOP_DB_QUERIES, count)
-            s.observe(m.LOOP_DB_DURATION, seconds)
-        s.gauge(m.TASKS_EXECUTABLE, stats.executable)
-        s.gauge(m.TASKS_SCHEDULED, stats.ready_waiting)
-        s.gauge(m.DAGRUNS_RUNNING, stats.active_runs)
-        ex = self.executor_name
-        s.gauge(m.EXECUTOR_OPEN_SLOTS, stats.executor_open_slots, executor=ex)
-        s.gauge(m.EXECUTOR_QUEUED, stats.executor_queued, executor=ex)
-        s.gauge(m.EXECUTOR_RUNNING, stats.executor_running, executor=ex)
-        starving = 0
-        for pool, usage in (stats.pools or {}).items():
-            s.gauge(m.POOL_OPEN_SLOTS, usage.open_slots, pool=pool)
-            s.gauge(m.POOL_QUEUED_SLOTS, usage.queued_slots, pool=pool)
-            s.gauge(m.POOL_RUNNING_SLOTS, usage.running_slots, pool=pool)
-            s.gauge(m.POOL_STARVING_TASKS, usage.starving_tasks, pool=pool)
-            starving += usage.starving_tasks
-        s.gauge(m.TASKS_STARVING, starving)
-        if stats.heartbeat_at is not None:
-            s.incr(m.SCHEDULER_HEARTBEAT)
-            s.gauge(m.SCHEDULER_LAST_HEARTBEAT, stats.heartbeat_at)
+        self._hold()
+        try:
+            self.loop.record(stats)
+        finally:
+            self._holding = False
+            self.sink.flush()
 
     # -- runs --------------------------------------------------------------------------------------
     def run_created(self, run: ActiveRun, due_at: pendulum.DateTime | None, now: pendulum.DateTime) -> None:
+        self._hold()
         self.sink.incr(m.RUNS_CREATED)
         if due_at is not None:
             self._due[run.id] = due_at.timestamp()
             self.sink.observe(m.SCHEDULE_DELAY, max(0.0, (now - due_at).total_seconds()), dag_id=run.dag_id)
 
     def run_finished(self, run: ActiveRun, state: DagRunState, now: pendulum.DateTime) -> None:
+        self._hold()
         duration = max(0.0, (now - run.start_date).total_seconds())
         self.sink.observe(m.DAGRUN_DURATION, duration, dag_id=run.dag_id, state=state.value,
                           run_type=run.run_type)
@@ -117,10 +119,11 @@ class MetricsObserver(SchedulerObserver):
             self._ready_since[ti.ti_id] = self._now()
 
     def task_queued(self, run: ActiveRun, ti: TiRecord) -> None:
+        self._hold()
         queued_at = ti.queued_at if ti.queued_at is not None else self._now()
         since = self._ready_since.pop(ti.ti_id, None)
         if since is not None:
-            self.sink.observe(m.TASK_SCHEDULED_DURATION, max(0.0, queued_at - since), dag_id=run.dag_id)
+            self._b(m.TASK_SCHEDULED_DURATION, dag_id=run.dag_id).observe(max(0.0, queued_at - since))
         if run.id not in self._first_done:
             self._first_done.add(run.id)
             # The run's first try ever (not the first since this scheduler started).
@@ -130,30 +133,34 @@ class MetricsObserver(SchedulerObserver):
                                   run_type=run.run_type)
 
     def task_started(self, run: ActiveRun, ti: TiRecord, event: TaskEvent) -> None:
-        self.sink.incr(m.TI_START, dag_id=run.dag_id, task_id=ti.task_id)
+        self._hold()
+        self._b(m.TI_START, dag_id=run.dag_id, task_id=ti.task_id).incr()
         self._started[ti.ti_id] = event.at
         if ti.queued_at is not None:
-            self.sink.observe(m.TASK_QUEUED_DURATION, max(0.0, event.at - ti.queued_at), dag_id=run.dag_id)
+            self._b(m.TASK_QUEUED_DURATION, dag_id=run.dag_id).observe(max(0.0, event.at - ti.queued_at))
 
     def task_finished(self, run: ActiveRun, ti: TiRecord, event: TaskEvent) -> None:
-        s, dag_id, task_id = self.sink, run.dag_id, ti.task_id
+        self._hold()
+        b, dag_id, task_id = self._b, run.dag_id, ti.task_id
         started = self._started.pop(ti.ti_id, None)
         if started is None:
-            s.incr(m.TI_START, dag_id=dag_id, task_id=task_id)
+            b(m.TI_START, dag_id=dag_id, task_id=task_id).incr()
         else:
-            s.observe(m.TASK_DURATION, max(0.0, event.at - started), dag_id=dag_id, task_id=task_id)
+            b(m.TASK_DURATION, dag_id=dag_id, task_id=task_id).observe(max(0.0, event.at - started))
         state = event.state or ""
-        s.incr(m.TI_FINISH, dag_id=dag_id, task_id=task_id, state=state)
+        b(m.TI_FINISH, dag_id=dag_id, task_id=task_id, state=state).incr()
         if state == S.SUCCESS.value:
-            s.incr(m.TI_SUCCESSES, dag_id=dag_id, task_id=task_id)
+            b(m.TI_SUCCESSES, dag_id=dag_id, task_id=task_id).incr()
         elif state in _FAILED:
-            s.incr(m.TI_FAILURES, dag_id=dag_id, task_id=task_id)
+            b(m.TI_FAILURES, dag_id=dag_id, task_id=task_id).incr()
 
     def task_lost(self, run: ActiveRun, ti: TiRecord, event: TaskEvent) -> None:
+        self._hold()
         self._started.pop(ti.ti_id, None)
         self.sink.incr(m.KILLED_EXTERNALLY, dag_id=run.dag_id, task_id=ti.task_id)
 
     def task_zombie(self, run: ActiveRun | None, task_id: str) -> None:
+        self._hold()
         if run is not None and task_id in run.tis:
             self._started.pop(run.tis[task_id].ti_id, None)
         self.sink.incr(m.ZOMBIES_KILLED, dag_id=run.dag_id if run is not None else "unknown", task_id=task_id)

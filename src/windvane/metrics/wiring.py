@@ -26,10 +26,11 @@ from windvane.core.clock import Clock
 from windvane.core.processor.report import ParseReport
 from windvane.core.scheduler.observer import SafeObserver, SchedulerObserver
 from windvane.metrics.catalogue import BUILD_INFO
+from windvane.metrics.multi_sink import MultiSink
 from windvane.metrics.processor_metrics import ProcessorMetrics
 from windvane.metrics.prometheus_sink import PrometheusSink
 from windvane.metrics.queries import QueryCounter
-from windvane.metrics.sink import MetricsSink, MultiSink, NullSink
+from windvane.metrics.sink import MetricsSink, NullSink
 from windvane.metrics.statsd_sink import StatsdSink
 from windvane.metrics.subscriber import MetricsObserver
 from windvane.settings import MetricsSettings
@@ -55,8 +56,8 @@ class MetricsBundle:
     def enabled(self) -> bool:
         return self.statsd is not None or self.prometheus is not None
 
-    def start_http_server(self) -> int | None:
-        """Serve Prometheus ``/metrics`` on ``prometheus_host:prometheus_port``.
+    def start_http_server(self, port: int | None = None) -> int | None:
+        """Serve Prometheus ``/metrics`` on ``prometheus_host:port`` (default ``prometheus_port``).
 
         Returns the port, or None when Prometheus is off or the port cannot be
         bound (logged and counted in ``windvane_metrics_errors_total``; the
@@ -64,7 +65,9 @@ class MetricsBundle:
         """
         if self.prometheus is None:
             return None
-        return self.prometheus.serve(self.settings.prometheus_host, self.settings.prometheus_port)
+        return self.prometheus.serve(
+            self.settings.prometheus_host, self.settings.prometheus_port if port is None else port
+        )
 
     def record_parse(self, report: ParseReport) -> None:
         """Record one DAG processor pass (no-op when metrics are off)."""

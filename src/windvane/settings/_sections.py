@@ -144,7 +144,14 @@ class MetricsSettings:
     statsd_datadog_tags: bool = setting(False, "Send tags the DogStatsD way instead of in the name.")
     prometheus_on: bool = setting(False, "Serve metrics for Prometheus to scrape.")
     prometheus_host: str = setting("127.0.0.1", "Address the Prometheus endpoint listens on.")
-    prometheus_port: int = setting(9464, "Port of the Prometheus endpoint.", check=_PORT)
+    prometheus_port: int = setting(
+        9464, "Port of the scheduler's (and standalone's) Prometheus endpoint.", check=_PORT
+    )
+    prometheus_processor_port: int = setting(
+        9465,
+        "Port of the DAG processor's Prometheus endpoint (it runs as a process of its own).",
+        check=_PORT,
+    )
 
 
 @dataclass(frozen=True)

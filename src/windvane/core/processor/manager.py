@@ -18,7 +18,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from sqlalchemy import Engine
 
@@ -90,8 +90,16 @@ class DagProcessor:
         warm_up()
 
     # -- loop -----------------------------------------------------------------------------
-    def run(self, stop_event: threading.Event, refresh_interval: float = 2.0) -> None:
+    def run(
+        self,
+        stop_event: threading.Event,
+        refresh_interval: float = 2.0,
+        on_report: Callable[[ParseReport], None] | None = None,
+    ) -> None:
         """Run passes every ``refresh_interval`` seconds until ``stop_event`` is set.
+
+        ``on_report`` (metrics) sees every pass's report; if it raises, that is
+        logged and the processor goes on.
 
         A pass that fails (the database is away, say) is logged and retried
         next interval. Waiting is on ``stop_event`` up to the next deadline, so
@@ -105,6 +113,12 @@ class DagProcessor:
                 log.log(logging.INFO if changed else logging.DEBUG, "DAG processor: %s", report.summary())
             except Exception:
                 log.exception("DAG processor pass over %s failed", self.dags_folder)
+            else:
+                if on_report is not None:
+                    try:
+                        on_report(report)
+                    except Exception:
+                        log.exception("observer of the DAG processor failed; parsing goes on")
             stop_event.wait(max(0.0, deadline - time.monotonic()))
 
     def run_once(self, force: bool = False) -> ParseReport:

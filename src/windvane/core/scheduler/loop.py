@@ -196,6 +196,8 @@ class Scheduler:
         if event.state is None:
             # The claim failed: someone else changed the row. Re-read the run.
             self.observer.task_lost(run, ti, event)
+            # Its slot was released above; the reload must not release it again.
+            ti.state = S.NONE
             self._reload_runs([run.id], work)
             return
         state = S(event.state)

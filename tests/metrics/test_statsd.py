@@ -1,0 +1,164 @@
+"""The StatsD wire format, read back from a real UDP socket."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from tests.metrics.helpers import StatsdListener
+from windvane.metrics import catalogue as m
+from windvane.metrics.multi_sink import MultiSink
+from windvane.metrics.sink import MetricsUsageError
+from windvane.metrics.statsd_sink import StatsdSink
+
+
+def sink_to(listener: StatsdListener, **options: object) -> StatsdSink:
+    return StatsdSink(host="127.0.0.1", port=listener.port, strict=True, **options)  # type: ignore[arg-type]
+
+
+def test_legacy_names_put_label_values_in_the_name_like_airflow(statsd_listener: StatsdListener) -> None:
+    s = sink_to(statsd_listener)
+    s.observe(m.DAGRUN_DURATION, 1.5, dag_id="etl", state="success", run_type="scheduled")
+    s.observe(m.SCHEDULE_DELAY, 2.0, dag_id="etl")
+    s.observe(m.FIRST_TASK_DELAY, 0.25, dag_id="etl", run_type="manual")
+    s.observe(m.TASK_DURATION, 0.001, dag_id="etl", task_id="group.load")
+    s.incr(m.TI_FINISH, dag_id="etl", task_id="load", state="failed")
+    s.incr(m.TI_SUCCESSES, dag_id="etl", task_id="load")
+    s.gauge(m.POOL_OPEN_SLOTS, 3, pool="default_pool")
+    s.gauge(m.EXECUTOR_OPEN_SLOTS, 7, executor="local")
+    s.gauge(m.PARSE_LAST_DURATION, 0.5, file="team/etl.py")
+    s.incr(m.SCHEDULER_HEARTBEAT)
+    s.observe(m.LOOP_DB_QUERIES, 12)
+    assert statsd_listener.drain() and [p for p in statsd_listener.packets] == [
+        "windvane.dagrun.duration.success.etl:1500|ms",
+        "windvane.dagrun.schedule_delay.etl:2000|ms",
+        "windvane.dagrun.etl.first_task_scheduling_delay:250|ms",
+        "windvane.dag.etl.group.load.duration:1|ms",
+        "windvane.ti.finish.etl.load.failed:1|c",
+        "windvane.ti_successes:1|c",
+        "windvane.pool.open_slots.default_pool:3|g",
+        "windvane.executor.open_slots.local:7|g",
+        "windvane.dag_processing.last_duration.team_etl_py:0.5|g",
+        "windvane.scheduler_heartbeat:1|c",
+        "windvane.scheduler.loop_db_queries:12|h",
+    ]
+
+
+def test_dogstatsd_tags_keep_the_short_name(statsd_listener: StatsdListener) -> None:
+    s = sink_to(statsd_listener, datadog_tags=True, prefix="af")
+    s.observe(m.DAGRUN_DURATION, 0.0123, dag_id="etl", state="failed", run_type="backfill")
+    s.incr(m.TI_FINISH, dag_id="a,b|c#d e", task_id="t", state="success")
+    statsd_listener.drain()
+    assert statsd_listener.packets == [
+        "af.dagrun.duration.failed:12.3|ms|#dag_id:etl,run_type:backfill",
+        "af.ti.finish:1|c|#dag_id:a_b_c_d_e,task_id:t,state:success",
+    ]
+
+
+def test_negative_gauges_are_not_read_as_decrements(statsd_listener: StatsdListener) -> None:
+    sink_to(statsd_listener).gauge(m.POOL_OPEN_SLOTS, -2, pool="p")
+    statsd_listener.drain()
+    assert statsd_listener.packets == ["windvane.pool.open_slots.p:0|g\nwindvane.pool.open_slots.p:-2|g"]
+
+
+def test_unchanged_gauges_are_not_passed_on_at_once(statsd_listener: StatsdListener) -> None:
+    multi = MultiSink([sink_to(statsd_listener)], strict=True)
+    bound = multi.bind(m.EXECUTOR_OPEN_SLOTS, executor="local")
+    for value in (1, 1, 1, 2, 2, 1):
+        multi.gauge(m.DAGBAG_SIZE, value)
+        bound.gauge(value + 10)
+    assert [(line.name, line.value) for line in statsd_listener.drain()] == [
+        ("windvane.dagbag_size", 1), ("windvane.executor.open_slots.local", 11),
+        ("windvane.dagbag_size", 2), ("windvane.executor.open_slots.local", 12),
+        ("windvane.dagbag_size", 1), ("windvane.executor.open_slots.local", 11),
+    ]
+
+
+def test_held_lines_go_out_in_few_packets_on_flush(statsd_listener: StatsdListener) -> None:
+    s = sink_to(statsd_listener)
+    s.hold()
+    for i in range(100):
+        s.incr(m.TI_START, dag_id=f"dag_{i:03d}", task_id="task")
+    s.gauge(m.POOL_OPEN_SLOTS, -1, pool="p")
+    assert len(statsd_listener.drain()) == 64  # a full buffer is sent before the flush
+    s.flush()
+    lines = statsd_listener.drain()
+    assert len(lines) == 102 and lines[-1].value == -1
+    assert all(len(packet) <= 1432 for packet in statsd_listener.packets)
+    assert len(statsd_listener.packets) < 10
+    s.incr(m.SCHEDULER_HEARTBEAT)  # not held any more
+    assert statsd_listener.drain()[-1].name == "windvane.scheduler_heartbeat"
+
+
+def test_bound_metrics_check_once_and_emit_like_the_sink(statsd_listener: StatsdListener) -> None:
+    s = sink_to(statsd_listener, datadog_tags=True)
+    s.bind(m.DAGRUN_DURATION, dag_id="d", state="failed", run_type="manual").observe(0.5)
+    s.bind(m.TI_START, dag_id="d", task_id="t").incr()
+    s.bind(m.POOL_OPEN_SLOTS, pool="p").gauge(-3)
+    statsd_listener.drain()
+    assert statsd_listener.packets == [
+        "windvane.dagrun.duration.failed:500|ms|#dag_id:d,run_type:manual",
+        "windvane.ti.start:1|c|#dag_id:d,task_id:t",
+        "windvane.pool.open_slots:0|g|#pool:p\nwindvane.pool.open_slots:-3|g|#pool:p",
+    ]
+    with pytest.raises(MetricsUsageError):
+        s.bind(m.TI_START, dag_id="d")
+    with pytest.raises(MetricsUsageError):
+        s.bind(m.TI_START, dag_id="d", task_id="t").observe(1)
+
+
+@pytest.mark.parametrize(("allow", "block", "sent"), [
+    ((), (), {"windvane.ti.start", "windvane.scheduler_heartbeat", "windvane.dagrun.duration.success"}),
+    (("^ti\\.",), (), {"windvane.ti.start"}),
+    (("HEARTBEAT",), (), {"windvane.scheduler_heartbeat"}),
+    ((), ("duration",), {"windvane.ti.start", "windvane.scheduler_heartbeat"}),
+    (("^ti",), ("^ti",), {"windvane.ti.start"}),  # an allow list wins, like Airflow
+])
+def test_allow_and_block_lists_are_regular_expressions(
+    statsd_listener: StatsdListener, allow: tuple[str, ...], block: tuple[str, ...], sent: set[str]
+) -> None:
+    s = sink_to(statsd_listener, allow_list=allow, block_list=block, datadog_tags=True)
+    s.incr(m.TI_START, dag_id="d", task_id="t")
+    s.incr(m.SCHEDULER_HEARTBEAT)
+    s.observe(m.DAGRUN_DURATION, 1, dag_id="d", state="success", run_type="manual")
+    assert {line.name for line in statsd_listener.drain()} == sent
+
+
+def test_an_unresolvable_host_is_logged_once_and_the_sink_counts_what_it_drops(
+    caplog: pytest.LogCaptureFixture, statsd_listener: StatsdListener
+) -> None:
+    from prometheus_client import CollectorRegistry
+
+    from windvane.metrics.prometheus_sink import PrometheusSink
+
+    with caplog.at_level(logging.ERROR, "windvane.metrics"):
+        s = StatsdSink(host="statsd.invalid", port=8125)
+        for _ in range(5):
+            s.incr(m.SCHEDULER_HEARTBEAT)
+    assert not s.enabled and s.dropped == 5
+    assert s.failures["unresolvable_host"] == 1
+    assert len(caplog.records) == 1 and "statsd.invalid" in caplog.records[0].getMessage()
+    registry = CollectorRegistry()
+    MultiSink([s, PrometheusSink(registry)])
+    labels = {"backend": "statsd", "reason": "unresolvable_host"}
+    assert registry.get_sample_value("windvane_metrics_errors_total", labels) == 1
+
+
+def test_send_errors_are_logged_once_and_counted(caplog: pytest.LogCaptureFixture) -> None:
+    s = StatsdSink(host="127.0.0.1", port=8125)
+    assert s._client is not None
+    s._client.close()  # sending on a closed socket fails with OSError
+    s._client._sock = _Broken()
+    with caplog.at_level(logging.ERROR, "windvane.metrics"):
+        s.incr(m.SCHEDULER_HEARTBEAT)
+        s.incr(m.SCHEDULER_HEARTBEAT)
+    assert s.failures["send_failed"] == 2 and len(caplog.records) == 1
+
+
+class _Broken:
+    def sendto(self, data: bytes, addr: object) -> int:
+        raise OSError("network is down")
+
+    def close(self) -> None:
+        pass
