@@ -11,7 +11,6 @@ from windvane.core.serialization import SerializedDag, serialize_dag
 from windvane.core.store.dags import upsert_dag
 from windvane.core.store.engine import begin_read, begin_write
 from windvane.core.store.tables import dag_run, task_instance
-from windvane.core.timetables.ops import next_run_info
 
 
 def register(engine: Engine, dag: DAG, *, now: pendulum.DateTime, paused: bool = False) -> SerializedDag:
@@ -27,23 +26,7 @@ def register(engine: Engine, dag: DAG, *, now: pendulum.DateTime, paused: bool =
             timetable_summary=dag.timetable.summary,
             paused_on_create=paused,
         )
-        info = next_run_info(
-            ser.timetable_obj,
-            start_date=ser.start,
-            end_date=ser.end,
-            catchup=ser.catchup,
-            last_interval=None,
-            now=now,
-        )
-        if info is not None:
-            db.set_next_dagrun(
-                conn,
-                ser.dag_id,
-                info.logical_date,
-                info.data_interval.start,
-                info.data_interval.end,
-                info.run_after,
-            )
+        db.set_next_dagrun(conn, ser.dag_id, *ser.next_run(None, now))
     return ser
 
 

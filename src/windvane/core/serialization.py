@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pendulum
 
@@ -24,7 +24,7 @@ from windvane.core.trigger_rule import TriggerRule
 if TYPE_CHECKING:
     from windvane.core.baseoperator import BaseOperator
     from windvane.core.dag import DAG
-    from windvane.core.timetables.base import Timetable
+    from windvane.core.timetables.base import DataInterval, Timetable
 
 FORMAT_VERSION = 1
 TASK_CALLBACKS = (
@@ -39,6 +39,15 @@ DAG_CALLBACKS = ("on_failure_callback", "on_success_callback", "sla_miss_callbac
 
 def _seconds(value: timedelta | None) -> float | None:
     return None if value is None else value.total_seconds()
+
+
+class NextRun(NamedTuple):
+    """The ``next_dagrun_*`` columns of a DAG: all None when it has no next run."""
+
+    logical_date: pendulum.DateTime | None
+    interval_start: pendulum.DateTime | None
+    interval_end: pendulum.DateTime | None
+    create_after: pendulum.DateTime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +196,22 @@ class SerializedDag:
     @cached_property
     def end(self) -> pendulum.DateTime | None:
         return _parse(self.end_date)
+
+    def next_run(self, last_interval: DataInterval | None, now: pendulum.DateTime) -> NextRun:
+        """Where the DAG's next scheduled run stands after ``last_interval`` (None: it never ran)."""
+        from windvane.core.timetables.ops import next_run_info
+
+        info = next_run_info(
+            self.timetable_obj,
+            start_date=self.start,
+            end_date=self.end,
+            catchup=self.catchup,
+            last_interval=last_interval,
+            now=now,
+        )
+        if info is None:
+            return NextRun(None, None, None, None)
+        return NextRun(info.logical_date, info.data_interval.start, info.data_interval.end, info.run_after)
 
     @property
     def deserialized_params(self) -> dict[str, Any]:

@@ -19,7 +19,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 from windvane.core.serialization import SerializedDag
 from windvane.core.store._time import to_db
 from windvane.core.store.tables import dag, dag_file, import_error
-from windvane.core.timetables.ops import next_run_info
 from windvane.errors import StoreError
 
 #: Most values bound in one ``IN (...)`` (SQLite's old limit is 999).
@@ -115,20 +114,8 @@ def set_next_dagruns(conn: Connection, dags: Sequence[SerializedDag], now: DateT
         return
     rows: list[dict[str, Any]] = []
     for sd in dags:
-        info = next_run_info(
-            sd.timetable_obj,
-            start_date=sd.start,
-            end_date=sd.end,
-            catchup=sd.catchup,
-            last_interval=None,
-            now=now,
-        )
         what = f"next_dagrun of DAG {sd.dag_id!r}"
-        values = (
-            (info.logical_date, info.data_interval.start, info.data_interval.end, info.run_after)
-            if info is not None
-            else (None, None, None, None)
-        )
+        values = sd.next_run(None, now)
         row: dict[str, Any] = {"b_dag_id": sd.dag_id}
         for column, value in zip(_NEXT_COLUMNS, values, strict=True):
             row[f"b_{column}"] = to_db(value, what) if value is not None else None

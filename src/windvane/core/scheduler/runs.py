@@ -10,7 +10,6 @@ import pendulum
 from windvane.core.scheduler import db, polling
 from windvane.core.states import DagRunState, DagRunType
 from windvane.core.timetables.base import DataInterval
-from windvane.core.timetables.ops import next_run_info
 
 if TYPE_CHECKING:
     from windvane.core.scheduler.loop import Scheduler, _Pass
@@ -86,18 +85,7 @@ class RunCreator:
                 loaded = polling.load_runs(s, conn, db.get_runs(conn, [pk]), work)
                 created = loaded[0] if loaded else None
             last = DataInterval(start=start or logical, end=end or logical)
-            info = next_run_info(
-                dag.timetable_obj,
-                start_date=dag.start,
-                end_date=dag.end,
-                catchup=dag.catchup,
-                last_interval=last,
-                now=now,
-            )
-            if info is None:
-                values: tuple[pendulum.DateTime | None, ...] = (None, None, None, None)
-            else:
-                values = (info.logical_date, info.data_interval.start, info.data_interval.end, info.run_after)
+            values = dag.next_run(last, now)
             db.set_next_dagrun(conn, dag.dag_id, *values)
         (
             entry.next_logical_date,
