@@ -89,13 +89,31 @@ def build_context(
     params: Mapping[str, Any],
     var_getter: VariableGetter | None = None,
     conn_getter: ConnectionGetter | None = None,
+    run_keys: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Return the context of one task try (see the module doc for its keys).
 
     ``ds`` and ``ts`` are formatted from ``logical_date`` in UTC, as in
     Airflow: ``2024-01-01``, ``2024-01-01T00:00:00+00:00``. ``var`` and
     ``conn`` read through the getters; without them they raise "not configured".
+    ``run_keys`` is :func:`run_context` of ``run``, when the caller keeps it
+    for many tries of the run.
     """
+    return {
+        **(run_keys if run_keys is not None else run_context(run)),
+        "dag": dag,
+        "task": task,
+        "ti": ti,
+        "task_instance": ti,
+        "params": dict(params),
+        "macros": macros_namespace(),
+        "var": VariableAccessor(var_getter),
+        "conn": ConnectionAccessor(conn_getter),
+    }
+
+
+def run_context(run: RunInfo) -> dict[str, Any]:
+    """The keys of the context that depend on the run alone (the same for all its tries)."""
     logical_date = run.logical_date
     return {
         "ds": ds_filter(logical_date),
@@ -110,14 +128,6 @@ def build_context(
         "prev_data_interval_end_success": run.prev_data_interval_end_success,
         "run_id": run.run_id,
         "dag_run": run,
-        "dag": dag,
-        "task": task,
-        "ti": ti,
-        "task_instance": ti,
-        "params": dict(params),
-        "macros": macros_namespace(),
-        "var": VariableAccessor(var_getter),
-        "conn": ConnectionAccessor(conn_getter),
     }
 
 

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 
 from windvane.core import authoring_context
 from windvane.core.dag import DAG
-from windvane.core.processor.parse_child import format_user_traceback, module_name_for
+from windvane.core.dagfile_names import module_name_for
+from windvane.core.tracebacks import format_user_traceback
 from windvane.errors import DagImportError, NotFoundError
 
 
@@ -36,6 +37,8 @@ class DagLoader:
 
     def __init__(self) -> None:
         self._files: dict[str, _Loaded] = {}
+        #: How many file imports this loader has done (each one creates long-lived objects).
+        self.imports = 0
 
     def dags_in(self, path: str) -> dict[str, DAG]:
         """dag_id -> DAG of every DAG ``path`` defines (module globals and completed ``with`` blocks).
@@ -52,6 +55,7 @@ class DagLoader:
         if cached is not None and (cached.mtime_ns, cached.size) == (stat.st_mtime_ns, stat.st_size):
             return cached.dags
         self._files.pop(path, None)
+        self.imports += 1
         dags = _import_dags(path)
         self._files[path] = _Loaded(stat.st_mtime_ns, stat.st_size, dags)
         return dags

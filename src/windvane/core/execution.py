@@ -22,10 +22,10 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from windvane.core import retries
-from windvane.core.processor.parse_child import format_user_traceback
 from windvane.core.runtime_ti import XCOM_RETURN_KEY, RuntimeTaskInstance
 from windvane.core.states import TaskInstanceState
 from windvane.core.templating import render_template_fields
+from windvane.core.tracebacks import format_user_traceback
 from windvane.errors import SerializationError, TaskFailedNoRetry, TaskSkipped, TaskTimeoutError
 
 if TYPE_CHECKING:

@@ -2,9 +2,12 @@
 
 :func:`run_forked` forks the calling (warm) process. The child gets its own
 process group, default signal handling and, on Linux, a SIGKILL if its parent
-dies; it runs ``body`` and writes the bytes it returns to a pipe, then
-``os._exit``\\ s. The parent reads the pipe while it waits, so a large result
-never deadlocks, and meanwhile:
+dies; it runs ``body`` and writes the bytes it returns to a pipe (prefixed
+with their length), then ``os._exit``\\ s. The parent reads the pipe while it
+waits, so a large result never deadlocks, and returns as soon as the whole
+result is in: the child's exit is then only the teardown of its memory, which
+goes on while the caller records the result (the child is reaped before the
+next fork). Meanwhile:
 
 * calls ``heartbeat`` every ``heartbeat_seconds`` (never for a child that ends
   sooner); a heartbeat returning False means the try lost its claim, and the
@@ -19,8 +22,6 @@ never deadlocks, and meanwhile:
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import gc
 import logging
 import os
 import select
@@ -30,22 +31,24 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from windvane.core.forked_child import CHILD_INTERNAL_ERROR as CHILD_INTERNAL_ERROR
+from windvane.core.forked_child import RESULT_LENGTH, child_run
+
 log = logging.getLogger(__name__)
 
-#: Exit code of a child whose ``body`` raised (Windvane's fault, not the task's outcome).
-CHILD_INTERNAL_ERROR = 70
 #: Longest single wait, so a child that exits while a grandchild keeps the pipe open is noticed.
 _MAX_WAIT = 1.0
-_PR_SET_PDEATHSIG = 1
 
 
 @dataclass(frozen=True, slots=True)
 class ChildResult:
     """What became of the child.
 
-    ``payload`` is what ``body`` returned (None when the child wrote nothing:
-    it crashed, exited early or was killed). ``status`` describes how it ended,
-    e.g. ``"exited with code 3"`` or ``"was killed by signal SIGSEGV"``.
+    ``payload`` is what ``body`` returned (None when the child did not write all
+    of it: it crashed, exited early or was killed). ``status`` describes how it
+    ended, e.g. ``"exited with code 3"`` or ``"was killed by signal SIGSEGV"``,
+    or is ``"reported its result"`` when the payload arrived whole (its exit
+    was not waited for).
     ``killed_because`` is set when the supervisor killed it (deadline, lost
     claim, worker stopping).
     """
@@ -72,6 +75,10 @@ class _Supervision:
 
 
 _current: _Supervision | None = None
+#: Children that sent their whole payload and were not waited for: their exit is only teardown,
+#: which runs while the caller records the outcome. Reaped before the next fork.
+_reported: list[int] = []
+_REPORTED = "reported its result"
 
 
 def terminate_current(reason: str) -> bool:
@@ -91,8 +98,10 @@ def run_forked(
     heartbeat_seconds: float | None = None,
     heartbeat: Callable[[], bool] | None = None,
 ) -> ChildResult:
-    """Run ``body`` in a forked child; block until it ends (see the module doc)."""
+    """Run ``body`` in a forked child; block until it has returned its result or ended (see the
+    module doc)."""
     global _current
+    _reap_reported()
     for stream in (sys.stdout, sys.stderr):  # or the child would repeat buffered output
         with contextlib.suppress(Exception):
             stream.flush()
@@ -100,7 +109,7 @@ def run_forked(
     parent_pid = os.getpid()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - runs in the child, reported through the pipe
-        _child(body, read_fd, write_fd, parent_pid)
+        child_run(body, read_fd, write_fd, parent_pid)
     os.close(write_fd)
     with contextlib.suppress(OSError):
         os.setpgid(pid, pid)  # the child does it too; whichever runs first wins
@@ -111,6 +120,9 @@ def run_forked(
     finally:
         _current = None
         os.close(read_fd)
+    if status is _REPORTED:
+        _reported.append(pid)
+        _reap_reported(block=False)
     return ChildResult(
         payload=payload,
         status=status,
@@ -129,7 +141,7 @@ def _wait(
     started = time.monotonic()
     deadline = None if deadline_seconds is None else started + deadline_seconds
     next_beat = None if heartbeat is None or not heartbeat_seconds else started + heartbeat_seconds
-    chunks: list[bytes] = []
+    data = bytearray()
     pipe_open = True
     os.set_blocking(read_fd, False)
     exit_fd = _pidfd(sup.pid)  # readable once the child has exited (Linux); else poll
@@ -153,19 +165,33 @@ def _wait(
             if watched:
                 ready, _, _ = select.select(watched, [], [], timeout)
                 if read_fd in ready and pipe_open:
-                    pipe_open = _drain(read_fd, chunks)
+                    pipe_open = _drain(read_fd, data)
+                    payload = _payload(data)
+                    if payload is not None:  # all said: its exit is only teardown now
+                        return payload, _REPORTED
                     continue
             reaped, status = os.waitpid(sup.pid, os.WNOHANG)
             if reaped:
                 if pipe_open:
-                    _drain(read_fd, chunks)
-                return (b"".join(chunks) if chunks else None), _describe(status)
+                    _drain(read_fd, data)
+                return _payload(data), _describe(status)
             if not watched:  # no pidfd, pipe closed: the child is exiting; poll briefly
                 time.sleep(min(timeout, poll_pause))
                 poll_pause = min(poll_pause * 2, 0.05)
     finally:
         if exit_fd is not None:
             os.close(exit_fd)
+
+
+def _reap_reported(*, block: bool = True) -> None:
+    """Collect the exit status of children that reported their payload and were left exiting."""
+    for pid in list(_reported):
+        try:
+            reaped, _ = os.waitpid(pid, 0 if block else os.WNOHANG)
+        except ChildProcessError:  # someone reaped it already
+            reaped = pid
+        if reaped:
+            _reported.remove(pid)
 
 
 def _pidfd(pid: int) -> int | None:
@@ -183,16 +209,26 @@ def _beat(heartbeat: Callable[[], bool]) -> bool:
         return True
 
 
-def _drain(fd: int, chunks: list[bytes]) -> bool:
+def _drain(fd: int, data: bytearray) -> bool:
     """Read what is available; False at end of file."""
     while True:
         try:
-            data = os.read(fd, 1 << 16)
+            chunk = os.read(fd, 1 << 16)
         except BlockingIOError:
             return True
-        if not data:
+        if not chunk:
             return False
-        chunks.append(data)
+        data += chunk
+
+
+def _payload(data: bytearray) -> bytes | None:
+    """The payload, once all of it has arrived (it is prefixed with its length)."""
+    if len(data) < RESULT_LENGTH.size:
+        return None
+    (size,) = RESULT_LENGTH.unpack_from(data)
+    if len(data) - RESULT_LENGTH.size < size:
+        return None
+    return bytes(data[RESULT_LENGTH.size : RESULT_LENGTH.size + size])
 
 
 def _describe(status: int) -> str:
@@ -214,45 +250,3 @@ def _signal_group(pid: int, signum: int) -> None:
     except PermissionError:  # the group is not the child's yet (it has not called setpgid)
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signum)
-
-
-def _child(body: Callable[[], bytes], read_fd: int, write_fd: int, parent_pid: int) -> None:
-    code = CHILD_INTERNAL_ERROR
-    # Inherited objects go to the permanent generation: the child's collections never walk
-    # (and so never copy) the parent's memory. O(1); the parent is unaffected.
-    gc.freeze()
-    try:
-        os.close(read_fd)
-        with contextlib.suppress(OSError):
-            os.setpgid(0, 0)
-        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD, signal.SIGALRM, signal.SIGHUP):
-            signal.signal(signum, signal.SIG_DFL)
-        _die_with_parent(parent_pid)
-        payload = body()
-        view = memoryview(payload)
-        while view:
-            view = view[os.write(write_fd, view) :]
-        code = 0
-    except SystemExit as exc:
-        code = 0 if exc.code is None else exc.code if isinstance(exc.code, int) else 1
-    except BaseException:
-        with contextlib.suppress(BaseException):
-            import traceback
-
-            traceback.print_exc()
-            sys.stderr.flush()
-    finally:
-        os._exit(code)
-
-
-def _die_with_parent(parent_pid: int) -> None:
-    """Linux only: SIGKILL this process when the supervising process dies."""
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    except (OSError, AttributeError):
-        return
-    if os.getppid() != parent_pid:  # the parent died before prctl took effect
-        os._exit(CHILD_INTERNAL_ERROR)

@@ -1,6 +1,7 @@
 """The worker side of one try: claim it, run it in a forked child, record how it ended.
 
-:func:`run_workload` is three steps:
+:func:`run_workload` is three steps, on a :class:`~windvane.core.store.raw.RawDb`
+(no SQLAlchemy: this module is imported by lean LocalExecutor workers):
 
 1. :func:`~windvane.core.try_records.claim_try` (one write transaction); a
    try whose claim fails is not run;
@@ -19,21 +20,25 @@ signal, a kill) fails the try with a message naming how it ended.
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Callable
 from datetime import timedelta
-
-from sqlalchemy import Engine
+from typing import TYPE_CHECKING
 
 from windvane.core.dag_loader import DagLoader
 from windvane.core.execution import TryOutcome, failed_outcome, failure_state
 from windvane.core.executors.base import TaskEvent, Workload
 from windvane.core.states import TaskInstanceState
-from windvane.core.task_child import ChildJob, child_main, jinja_env_for, write_header
+from windvane.core.store.raw import RawDb
+from windvane.core.task_child import ChildJob, child_main
+from windvane.core.task_inputs import RunInputs, jinja_env_for, run_inputs_for
+from windvane.core.task_log import append_line, write_header
 from windvane.core.task_process import ChildResult, run_forked
-from windvane.core.try_records import claim_try, finish_try, make_event, now_utc, record_heartbeat
+from windvane.core.try_records import Claim, claim_try, finish_try, make_event, now_utc, record_heartbeat
 from windvane.errors import DagImportError, NotFoundError
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 #: Retry delay when the task's own is unknown (its DAG file failed to load): BaseOperator's default.
 DEFAULT_RETRY_DELAY = timedelta(seconds=300)
@@ -52,7 +57,8 @@ def log_path_for(log_folder: str, workload: Workload) -> str:
 def run_workload(
     workload: Workload,
     *,
-    engine: Engine,
+    db: RawDb | None = None,
+    engine: Engine | None = None,
     loader: DagLoader,
     log_folder: str,
     hostname: str,
@@ -63,17 +69,37 @@ def run_workload(
 ) -> TaskEvent:
     """Claim, run and record one try; returns its final event (state None: not run / not recorded).
 
+    The database is ``db``, or, for callers holding an SQLAlchemy ``engine``
+    (the CLI, tests), a :class:`RawDb` on the engine's URL opened for this call.
     ``on_running`` receives the ``running`` event right after the claim. A try
     whose ``execution_timeout`` passed by ``timeout_grace_seconds`` without
     ending is killed (SIGTERM, then SIGKILL ``kill_grace_seconds`` later).
     """
+    if db is None:
+        if engine is None:
+            raise TypeError("run_workload needs db or engine")
+        own = RawDb(engine.url.render_as_string(hide_password=False))
+        try:
+            return run_workload(
+                workload,
+                db=own,
+                loader=loader,
+                log_folder=log_folder,
+                hostname=hostname,
+                heartbeat_seconds=heartbeat_seconds,
+                timeout_grace_seconds=timeout_grace_seconds,
+                kill_grace_seconds=kill_grace_seconds,
+                on_running=on_running,
+            )
+        finally:
+            own.close()
     try:
         dag = loader.get_dag(workload.fileloc, workload.dag_id)
         task = dag.get_task(workload.task_id)
         load_error = None
     except (DagImportError, NotFoundError) as exc:
         load_error = f"cannot load task {workload.task_id!r} of DAG {workload.dag_id!r}: {exc}"
-    claim = claim_try(engine, workload, hostname=hostname, pid=os.getpid())
+    claim = claim_try(db, workload, hostname=hostname, pid=os.getpid())
     if claim is None:
         return make_event(
             workload, None, now_utc().timestamp(), error="the try was not claimed (no longer queued for it)"
@@ -85,12 +111,10 @@ def run_workload(
         write_header(log_path, workload, hostname)
     except OSError as exc:
         error = f"cannot write the log file {log_path}: {exc.strerror or exc}"
-        return finish_try(engine, workload, unloadable_outcome(workload, error), start_date=claim.start_date)
+        return finish_try(db, workload, unloadable_outcome(workload, error), start_date=claim.start_date)
     if load_error is not None:
-        _append_log(log_path, load_error)
-        return finish_try(
-            engine, workload, unloadable_outcome(workload, load_error), start_date=claim.start_date
-        )
+        append_line(log_path, load_error)
+        return finish_try(db, workload, unloadable_outcome(workload, load_error), start_date=claim.start_date)
     timeout = workload.execution_timeout
     if timeout is None and task.execution_timeout is not None:
         timeout = task.execution_timeout.total_seconds()
@@ -99,25 +123,26 @@ def run_workload(
         dag=dag,
         task=task,
         log_path=log_path,
-        db_url=engine.url.render_as_string(hide_password=False),
+        db_url=db.url,
         hostname=hostname,
         prev_data_interval_start_success=claim.prev_data_interval_start_success,
         prev_data_interval_end_success=claim.prev_data_interval_end_success,
         run_start_date=claim.run_start_date,
         jinja_env=jinja_env_for(dag),
+        run=_run_inputs(workload, claim),
     )
     result = run_forked(
         lambda: child_main(job),
         deadline_seconds=None if timeout is None else timeout + timeout_grace_seconds,
         kill_grace_seconds=kill_grace_seconds,
         heartbeat_seconds=heartbeat_seconds,
-        heartbeat=lambda: record_heartbeat(engine, workload),
+        heartbeat=lambda: record_heartbeat(db, workload),
     )
     outcome = _reported_outcome(result)
     if outcome is None:
         outcome = _unreported_outcome(result, job, timeout)
-        _append_log(log_path, outcome.error or "")
-    return finish_try(engine, workload, outcome, start_date=claim.start_date)
+        append_line(log_path, outcome.error or "")
+    return finish_try(db, workload, outcome, start_date=claim.start_date)
 
 
 def unloadable_outcome(workload: Workload, error: str) -> TryOutcome:
@@ -149,6 +174,15 @@ def _unreported_outcome(result: ChildResult, job: ChildJob, timeout: float | Non
     return failed_outcome(job.task, job.workload.try_number, job.workload.max_tries, error)
 
 
-def _append_log(log_path: str, line: str) -> None:
-    with contextlib.suppress(OSError), open(log_path, "a", encoding="utf-8") as handle:
-        handle.write(f"*** {line}\n")
+def _run_inputs(workload: Workload, claim: Claim) -> RunInputs | None:
+    """The run's context inputs, built here once per run; None if they cannot be (the child
+    then reports why)."""
+    try:
+        return run_inputs_for(
+            workload,
+            run_start_date=claim.run_start_date,
+            prev_data_interval_start_success=claim.prev_data_interval_start_success,
+            prev_data_interval_end_success=claim.prev_data_interval_end_success,
+        )
+    except Exception:
+        return None

@@ -1,7 +1,9 @@
 """The database side of one try: claim it, stamp heartbeats, record how it ended.
 
-Each function is one short write transaction, guarded so a try changes its
-row only while it owns it:
+Each function is one short write transaction on a
+:class:`~windvane.core.store.raw.RawDb` (plain SQL, no SQLAlchemy: workers
+run these for every try; the claim and a heartbeat are one statement each),
+guarded so a try changes its row only while it owns it:
 
 * :func:`claim_try` — ``queued -> running`` where ``id``, ``state='queued'``,
   ``try_number`` and ``queued_by_job_id`` all match; otherwise the try must not
@@ -13,25 +15,51 @@ row only while it owns it:
   the downstream tasks a branch skipped. If the guard finds the row changed by
   someone else (a zombie sweep, a clear) nothing is written and the event's
   ``state`` is None, as for a failed claim.
+
+These statements are the only ones that move a try through ``running``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-
-from sqlalchemy import ColumnElement, Engine, select, update
+from typing import Any
 
 from windvane.core.execution import TryOutcome
 from windvane.core.executors.base import TaskEvent, Workload
-from windvane.core.states import TaskInstanceState
-from windvane.core.store._time import from_db
-from windvane.core.store.engine import begin_write
-from windvane.core.store.tables import dag_run
-from windvane.core.store.tables import task_instance as ti_table
-from windvane.core.store.xcoms import write_xcoms
+from windvane.core.states import DagRunState, TaskInstanceState
+from windvane.core.store.raw import RawDb
+from windvane.core.store.raw_sql import Sql, Tx, read_time
+from windvane.core.store.xcom_sql import replace_xcoms
 
-_SKIPPABLE = (TaskInstanceState.NONE.value, TaskInstanceState.SCHEDULED.value)
+_S = TaskInstanceState
+#: The claim, and what the context needs: the run's start and the data interval of the DAG's
+#: latest successful run before this one. One statement: one round trip, one row iff claimed.
+_PREVIOUS_SUCCESS = (
+    "SELECT p.{column} FROM dag_run p WHERE p.dag_id = :dag_id AND p.state = :success "
+    "AND p.logical_date < (SELECT r.logical_date FROM dag_run r WHERE r.id = :dag_run_id) "
+    "ORDER BY p.logical_date DESC LIMIT 1"
+)
+_CLAIM = Sql(
+    "UPDATE task_instance SET state = :running, start_date = :now, end_date = NULL, duration = NULL, "
+    "hostname = :hostname, pid = :pid, last_heartbeat_at = :now, updated_at = :now, error = NULL, "
+    "next_retry_at = NULL "
+    "WHERE id = :ti_id AND state = :queued AND try_number = :try_number AND queued_by_job_id = :job_id "
+    "RETURNING (SELECT r.start_date FROM dag_run r WHERE r.id = :dag_run_id), "
+    f"({_PREVIOUS_SUCCESS.format(column='data_interval_start')}), "
+    f"({_PREVIOUS_SUCCESS.format(column='data_interval_end')})"
+)
+_RUNNING_GUARD = "id = :ti_id AND state = :running AND try_number = :try_number"
+_HEARTBEAT = Sql(f"UPDATE task_instance SET last_heartbeat_at = :now WHERE {_RUNNING_GUARD} RETURNING id")
+_START_DATE = Sql("SELECT start_date FROM task_instance WHERE id = :ti_id")
+_FINISH = Sql(
+    "UPDATE task_instance SET state = :state, end_date = :end, duration = :duration, error = :error, "
+    f"next_retry_at = :retry_at, updated_at = :end WHERE {_RUNNING_GUARD}"
+)
+_SKIP = Sql(
+    "UPDATE task_instance SET state = :skipped, end_date = :end, updated_at = :end "
+    "WHERE dag_run_id = :dag_run_id AND task_id = :task_id AND state IN (:none, :scheduled)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,94 +72,56 @@ class Claim:
     prev_data_interval_end_success: datetime | None
 
 
-def claim_try(engine: Engine, workload: Workload, *, hostname: str, pid: int) -> Claim | None:
+def claim_try(db: RawDb, workload: Workload, *, hostname: str, pid: int) -> Claim | None:
     """Move the try from ``queued`` to ``running`` if it is still ours; None if it is not."""
     now = now_utc()
-    with begin_write(engine) as conn:
-        claimed = conn.execute(
-            update(ti_table)
-            .where(
-                ti_table.c.id == workload.ti_id,
-                ti_table.c.state == TaskInstanceState.QUEUED.value,
-                ti_table.c.try_number == workload.try_number,
-                ti_table.c.queued_by_job_id == workload.job_id,
-            )
-            .values(
-                state=TaskInstanceState.RUNNING.value,
-                start_date=now,
-                end_date=None,
-                duration=None,
-                hostname=hostname,
-                pid=pid,
-                last_heartbeat_at=now,
-                updated_at=now,
-                error=None,
-                next_retry_at=None,
-            )
-        )
-        if claimed.rowcount != 1:
-            return None
-        run = conn.execute(
-            select(dag_run.c.logical_date, dag_run.c.start_date).where(dag_run.c.id == workload.dag_run_id)
-        ).first()
-        prev = None
-        if run is not None:
-            prev = conn.execute(
-                select(dag_run.c.data_interval_start, dag_run.c.data_interval_end)
-                .where(
-                    dag_run.c.dag_id == workload.dag_id,
-                    dag_run.c.state == "success",
-                    dag_run.c.logical_date < run.logical_date,
-                )
-                .order_by(dag_run.c.logical_date.desc())
-                .limit(1)
-            ).first()
-    return Claim(
-        start_date=now,
-        run_start_date=from_db(run.start_date) if run is not None else None,
-        prev_data_interval_start_success=from_db(prev.data_interval_start) if prev is not None else None,
-        prev_data_interval_end_success=from_db(prev.data_interval_end) if prev is not None else None,
-    )
+    params = {
+        **_guard(workload),
+        "queued": _S.QUEUED.value,
+        "job_id": workload.job_id,
+        "now": now,
+        "hostname": hostname,
+        "pid": pid,
+        "dag_id": workload.dag_id,
+        "dag_run_id": workload.dag_run_id,
+        "success": DagRunState.SUCCESS.value,
+    }
+
+    rows = db.write_one(_CLAIM, params)
+    if not rows:
+        return None
+    run_start, prev_start, prev_end = rows[0]
+    return Claim(now, read_time(run_start), read_time(prev_start), read_time(prev_end))
 
 
-def record_heartbeat(engine: Engine, workload: Workload) -> bool:
+def record_heartbeat(db: RawDb, workload: Workload) -> bool:
     """Stamp ``last_heartbeat_at``; False when the try no longer owns its row."""
-    with begin_write(engine) as conn:
-        result = conn.execute(
-            update(ti_table).where(*_running_guard(workload)).values(last_heartbeat_at=now_utc())
-        )
-    return result.rowcount == 1
+    return bool(db.write_one(_HEARTBEAT, {**_guard(workload), "now": now_utc()}))
 
 
 def finish_try(
-    engine: Engine, workload: Workload, outcome: TryOutcome, *, start_date: datetime | None = None
+    db: RawDb, workload: Workload, outcome: TryOutcome, *, start_date: datetime | None = None
 ) -> TaskEvent:
     """Record ``outcome`` (state, XComs, skips) in one transaction; see the module doc."""
     end = now_utc()
     retry_at = end + outcome.next_retry_delay if outcome.next_retry_delay is not None else None
-    if outcome.state is not TaskInstanceState.UP_FOR_RETRY:
+    if outcome.state is not _S.UP_FOR_RETRY:
         retry_at = None
-    skipped: tuple[str, ...] = ()
-    with begin_write(engine) as conn:
-        if start_date is None:
-            found = conn.execute(
-                select(ti_table.c.start_date).where(ti_table.c.id == workload.ti_id)
-            ).scalar()
-            start_date = from_db(found) if found is not None else None
-        duration = (end - start_date).total_seconds() if start_date is not None else None
-        result = conn.execute(
-            update(ti_table)
-            .where(*_running_guard(workload))
-            .values(
-                state=outcome.state.value,
-                end_date=end,
-                duration=duration,
-                error=outcome.error,
-                next_retry_at=retry_at,
-                updated_at=end,
-            )
-        )
-        if result.rowcount != 1:
+
+    def finish(tx: Tx) -> TaskEvent:
+        started = start_date
+        if started is None:
+            found = tx.first(_START_DATE, {"ti_id": workload.ti_id})
+            started = read_time(found[0]) if found is not None else None
+        params = {
+            **_guard(workload),
+            "state": outcome.state.value,
+            "end": end,
+            "duration": (end - started).total_seconds() if started is not None else None,
+            "error": outcome.error,
+            "retry_at": retry_at,
+        }
+        if tx.execute(_FINISH, params) != 1:
             return make_event(
                 workload,
                 None,
@@ -139,8 +129,8 @@ def finish_try(
                 error="the task instance was changed elsewhere while the try ran; "
                 f"its outcome ({outcome.state.value}) was not recorded",
             )
-        write_xcoms(
-            conn,
+        replace_xcoms(
+            tx,
             workload.dag_run_id,
             workload.dag_id,
             workload.run_id,
@@ -149,30 +139,28 @@ def finish_try(
             end,
             map_index=workload.map_index,
         )
-        to_skip = sorted(set(outcome.skip_task_ids) - {workload.task_id})
-        if to_skip:
-            rows = conn.execute(
-                update(ti_table)
-                .where(
-                    ti_table.c.dag_run_id == workload.dag_run_id,
-                    ti_table.c.task_id.in_(to_skip),
-                    ti_table.c.state.in_(_SKIPPABLE),
-                )
-                .values(state=TaskInstanceState.SKIPPED.value, end_date=end, updated_at=end)
-                .returning(ti_table.c.task_id)
-            ).scalars()
-            skipped = tuple(sorted(set(rows)))
-    return make_event(
-        workload, outcome.state.value, end, error=outcome.error, skipped=skipped, retry_at=retry_at
-    )
+        skipped = _skip(tx, workload, sorted(set(outcome.skip_task_ids) - {workload.task_id}), end)
+        return make_event(
+            workload, outcome.state.value, end, error=outcome.error, skipped=skipped, retry_at=retry_at
+        )
+
+    return db.write(finish)
 
 
-def _running_guard(workload: Workload) -> tuple[ColumnElement[bool], ...]:
-    return (
-        ti_table.c.id == workload.ti_id,
-        ti_table.c.state == TaskInstanceState.RUNNING.value,
-        ti_table.c.try_number == workload.try_number,
-    )
+def _skip(tx: Tx, workload: Workload, task_ids: list[str], end: datetime) -> tuple[str, ...]:
+    """Skip those of ``task_ids`` (every map index) not started yet; the ids that were."""
+    params: dict[str, Any] = {
+        "skipped": _S.SKIPPED.value,
+        "none": _S.NONE.value,
+        "scheduled": _S.SCHEDULED.value,
+        "dag_run_id": workload.dag_run_id,
+        "end": end,
+    }
+    return tuple(t for t in task_ids if tx.execute(_SKIP, {**params, "task_id": t}) > 0)
+
+
+def _guard(workload: Workload) -> dict[str, Any]:
+    return {"ti_id": workload.ti_id, "running": _S.RUNNING.value, "try_number": workload.try_number}
 
 
 def make_event(

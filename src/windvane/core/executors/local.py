@@ -1,16 +1,22 @@
 """LocalExecutor: ``parallelism`` long-lived worker processes on this machine.
 
-Workers are forked (``multiprocessing`` "fork" context) from the already warm
-process at :meth:`LocalExecutor.start`; each runs one try at a time in a
-child it forks per try (see :mod:`windvane.core.executors.local_worker`).
-Workloads go to idle workers first come, first served; ordering by priority
-is the scheduler's job.
+Each worker is started once, at :meth:`LocalExecutor.start`, as a fresh lean
+interpreter (``subprocess`` with one inherited socket, see
+:mod:`windvane.core.executors.worker_process` and
+:mod:`windvane.core.executors.local_worker`) and runs one try at a time in a
+child it forks per try. Why not ``multiprocessing``: "fork" would carry this
+process (SQLAlchemy, the scheduler: ~60 MB) into every per-try fork, and
+"spawn"/"forkserver" re-import the parent's ``__main__`` (the CLI, a test
+runner, a script importing SQLAlchemy) into each worker; a plain command
+line imports exactly what the worker needs. Workloads go to idle workers
+first come, first served; ordering by priority is the scheduler's job.
 
-:meth:`LocalExecutor.wait` sleeps in ``multiprocessing.connection.wait`` over
-the workers' pipes, their process sentinels and a self-pipe that
-:meth:`LocalExecutor.wake` writes to. A worker that dies is replaced; the try
-it had claimed is recorded as failed (or up for retry) under the same guard as
-a normal finish (``state='running' AND try_number``).
+:meth:`LocalExecutor.wait` sleeps in a ``selectors`` selector over
+the workers' sockets, their pidfds (Linux; elsewhere a dead worker's socket
+reaches end of file) and a self-pipe that :meth:`LocalExecutor.wake` writes
+to, all registered once. A worker that dies is replaced; the
+try it had claimed is recorded as failed (or up for retry) under the same
+guard as a normal finish (:mod:`windvane.core.executors.orphans`).
 """
 
 from __future__ import annotations
@@ -18,27 +24,20 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-import multiprocessing
+import os
+import selectors
 import socket
+import sys
 import time
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
-from multiprocessing.connection import Connection, wait
-from multiprocessing.process import BaseProcess
-from typing import Any
 
-from sqlalchemy import Engine
-
-from windvane.core.execution import TryOutcome, failure_state
 from windvane.core.executors.base import Executor, TaskEvent, Workload
-from windvane.core.executors.local_worker import WorkerConfig, worker_main
+from windvane.core.executors.local_worker import WorkerConfig
+from windvane.core.executors.orphans import record_orphan
 from windvane.core.executors.wakeup import WakeupPipe
-from windvane.core.states import TaskInstanceState
-from windvane.core.store.engine import create_db_engine
-from windvane.core.task_runner import DEFAULT_RETRY_DELAY
-from windvane.core.try_records import finish_try
+from windvane.core.executors.worker_process import WorkerProcess
+from windvane.core.store.raw import RawDb
 from windvane.errors import ExecutorError
 
 log = logging.getLogger(__name__)
@@ -48,15 +47,14 @@ _MAX_SILENT_DEATHS_PER_SLOT = 3
 
 @dataclass(eq=False)
 class _Worker:
-    process: BaseProcess
-    conn: Connection
+    process: WorkerProcess
     workload: Workload | None = None
     retry_delay: float | None = None
     heard_from: bool = False
 
 
 class LocalExecutor(Executor):
-    """Runs tries in ``parallelism`` forked worker processes (see the module doc)."""
+    """Runs tries in ``parallelism`` lean worker processes (see the module doc)."""
 
     name = "local"
 
@@ -67,7 +65,6 @@ class LocalExecutor(Executor):
         db_url: str,
         log_folder: str,
         heartbeat_seconds: float = 5.0,
-        engine_factory: Callable[[str], Engine] = create_db_engine,
         hostname: str | None = None,
         timeout_grace_seconds: float = 5.0,
         kill_grace_seconds: float = 5.0,
@@ -78,17 +75,20 @@ class LocalExecutor(Executor):
             log_folder=log_folder,
             hostname=hostname or socket.gethostname(),
             heartbeat_seconds=heartbeat_seconds,
-            engine_factory=engine_factory,
             timeout_grace_seconds=timeout_grace_seconds,
             kill_grace_seconds=kill_grace_seconds,
+            executor_pid=0,  # these three are set when a worker starts (see _spawn)
+            sys_path=(),
         )
-        self._engine_factory = engine_factory
-        self._engine: Engine | None = None
-        self._ctx = multiprocessing.get_context("fork")
+        self._db: RawDb | None = None
+        #: Write transactions committed by the workers (and by this executor for dead workers).
+        self.db_commits = 0
         self._workers: list[_Worker] = []
         self._pending: deque[Workload] = deque()
         self._events: list[TaskEvent] = []
         self._wakeup: WakeupPipe | None = None
+        #: The wakeup pipe, and each worker's socket and pidfd (their data: the worker).
+        self._selector = selectors.DefaultSelector()
         self._ending = False
         self._closed = False
         self._silent_deaths = 0
@@ -98,6 +98,7 @@ class LocalExecutor(Executor):
         if self._wakeup is not None:
             raise ExecutorError("LocalExecutor.start() was called twice")
         self._wakeup = WakeupPipe()
+        self._selector.register(self._wakeup.read_fd, selectors.EVENT_READ, None)
         for _ in range(self.parallelism):
             self._workers.append(self._spawn())
 
@@ -140,7 +141,7 @@ class LocalExecutor(Executor):
         for worker in self._workers:
             if graceful:
                 with contextlib.suppress(OSError):
-                    worker.conn.send(None)
+                    worker.process.conn.send(None)
             else:
                 worker.process.terminate()
         deadline = None if graceful else time.monotonic() + self._config.kill_grace_seconds + 10.0
@@ -153,22 +154,24 @@ class LocalExecutor(Executor):
                 remaining = 1.0
             self._pump(min(remaining, 1.0))
         self._closed = True
+        self._selector.close()
         self._wakeup.close()
-        if self._engine is not None:
-            self._engine.dispose()
+        if self._db is not None:
+            self._db.close()
 
     # -- workers -----------------------------------------------------------
     def _spawn(self) -> _Worker:
-        parent_end, child_end = self._ctx.Pipe(duplex=True)
-        assert self._wakeup is not None
-        inherited: list[Connection | int] = [w.conn for w in self._workers]
-        inherited += [parent_end, *self._wakeup.fds]
-        process = self._ctx.Process(
-            target=worker_main, args=(child_end, self._config, inherited), name="windvane-worker", daemon=True
+        config = dataclasses.replace(
+            self._config,
+            executor_pid=os.getpid(),
+            sys_path=tuple(sys.path),
+            log_level=logging.getLogger().getEffectiveLevel(),
         )
-        process.start()
-        child_end.close()
-        return _Worker(process=process, conn=parent_end)
+        worker = _Worker(WorkerProcess(config))
+        self._selector.register(worker.process.conn, selectors.EVENT_READ, worker)
+        if worker.process.sentinel is not None:
+            self._selector.register(worker.process.sentinel, selectors.EVENT_READ, worker)
+        return worker
 
     def _dispatch(self) -> None:
         for worker in self._workers:
@@ -179,26 +182,27 @@ class LocalExecutor(Executor):
                 worker.workload, worker.retry_delay = workload, None
                 # A dead worker raises here: _pump notices, records the try and replaces it.
                 with contextlib.suppress(OSError):
-                    worker.conn.send(workload)
+                    worker.process.conn.send(workload)
 
     def _pump(self, timeout: float) -> None:
         """Wait up to ``timeout`` for messages, read all of them, handle dead workers."""
         assert self._wakeup is not None
-        waitables: list[Any] = [self._wakeup.read_fd]
-        for worker in self._workers:
-            waitables += [worker.conn, worker.process.sentinel]
-        ready = set(wait(waitables, timeout=max(0.0, timeout)))
-        if self._wakeup.read_fd in ready:
-            self._wakeup.drain()
-        for worker in list(self._workers):
-            if worker.conn in ready or worker.process.sentinel in ready:
+        ready: list[_Worker] = []
+        for key, _ in self._selector.select(max(0.0, timeout)):
+            if key.data is None:
+                self._wakeup.drain()
+            elif key.data not in ready:
+                ready.append(key.data)
+        for worker in ready:
+            if worker in self._workers:
                 self._read(worker)
         self._dispatch()
 
     def _read(self, worker: _Worker) -> None:
+        conn = worker.process.conn
         try:
-            while worker.conn.poll():
-                message = worker.conn.recv()
+            while conn.poll():
+                message = conn.recv()
                 worker.heard_from = True
                 self._silent_deaths = 0
                 if message[0] == "running":
@@ -206,18 +210,20 @@ class LocalExecutor(Executor):
                     worker.retry_delay = message[2]
                 else:
                     self._events.append(message[1])
+                    self.db_commits += message[2]
                     worker.workload = None
         except (EOFError, OSError):
             self._on_death(worker)
             return
-        if not worker.process.is_alive():
+        if worker.process.exitcode is not None:
             self._on_death(worker)
 
     def _on_death(self, worker: _Worker) -> None:
-        worker.process.join(timeout=5.0)
-        worker.conn.close()
+        self._selector.unregister(worker.process.conn)
+        if worker.process.sentinel is not None:
+            self._selector.unregister(worker.process.sentinel)
+        code = worker.process.reap(timeout=5.0)
         self._workers.remove(worker)
-        code = worker.process.exitcode
         if worker.workload is not None:
             self._events.append(self._fail_orphan(worker.workload, worker.retry_delay, code))
         if not worker.heard_from and worker.workload is None:  # it failed to start at all
@@ -234,38 +240,9 @@ class LocalExecutor(Executor):
             self._workers.append(self._spawn())
 
     def _fail_orphan(self, workload: Workload, delay: float | None, exit_code: int | None) -> TaskEvent:
-        how = (
-            f"was killed by signal {-exit_code}"
-            if exit_code is not None and exit_code < 0
-            else (f"exited with code {exit_code}")
-        )
-        error = f"the worker process running task {workload.task_id!r} {how} during the try"
-        state = failure_state(workload.try_number, workload.max_tries)
-        retry = timedelta(seconds=delay) if delay is not None else DEFAULT_RETRY_DELAY
-        outcome = TryOutcome(
-            state=state,
-            error=error,
-            next_retry_delay=retry if state is TaskInstanceState.UP_FOR_RETRY else None,
-        )
-        if self._engine is None:
-            self._engine = self._engine_factory(self._config.db_url)
-        try:
-            event = finish_try(self._engine, workload, outcome)
-        except Exception as exc:
-            log.exception("could not record the failure of %s.%s", workload.dag_id, workload.task_id)
-            return dataclasses.replace(_blank_event(workload), error=f"{error}; recording it failed: {exc}")
-        if event.state is None:
-            return dataclasses.replace(event, error=f"{error}, before it claimed the try")
+        if self._db is None:
+            self._db = RawDb(self._config.db_url)
+        commits = self._db.commits
+        event = record_orphan(self._db, workload, delay, exit_code)
+        self.db_commits += self._db.commits - commits
         return event
-
-
-def _blank_event(workload: Workload) -> TaskEvent:
-    return TaskEvent(
-        ti_id=workload.ti_id,
-        dag_run_id=workload.dag_run_id,
-        dag_id=workload.dag_id,
-        task_id=workload.task_id,
-        try_number=workload.try_number,
-        state=None,
-        at=time.time(),
-    )

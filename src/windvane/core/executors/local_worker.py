@@ -1,41 +1,58 @@
-"""The loop of one LocalExecutor worker process.
+"""The LocalExecutor worker: a lean, long-lived interpreter that runs one try at a time.
 
-A worker is forked from the executor's (warm) process. It creates its own
-database engine and :class:`~windvane.core.dag_loader.DagLoader`, then takes
-workloads from its pipe one at a time and runs each with
-:func:`~windvane.core.task_runner.run_workload`. Messages it sends back:
+The executor starts each worker once as a *fresh* interpreter
+(:func:`worker_command`), not as a fork of itself: a fork would carry the
+scheduler's ~60 MB (SQLAlchemy, the scheduler, the CLI) into every per-try
+fork. The worker imports only what running a try needs — Windvane's
+authoring and execution modules and the database driver, never SQLAlchemy —
+(~17 MB, ~26 MB with psycopg, against ~60 MB), connects, rehearses a no-op try
+in-process (:mod:`windvane.core.task_rehearsal`: the code every try runs is
+imported and specialised once, here, not in each child), freezes what it has
+into GC's permanent generation (:func:`gc.freeze`, again after each DAG file it
+imports) so per-try children neither walk nor copy it, then runs each try in a
+child forked from itself (:func:`~windvane.core.task_runner.run_workload`).
+
+Protocol, over one socket pair (pickled messages): the executor first sends a
+:class:`WorkerConfig`, then :class:`~windvane.core.executors.base.Workload`
+objects one at a time, or None to stop. The worker answers
 
 * ``("running", TaskEvent, retry_delay_seconds | None)`` when it claimed a try
   (the delay is what the executor uses if this worker dies mid-try);
-* ``("done", TaskEvent)`` when the try's final state is written.
+* ``("done", TaskEvent, commits)`` when the try's final state is written
+  (``commits``: the write transactions the try took).
 
-It stops on a ``None`` message, on end of file (the executor is gone: the try
-in hand is finished and recorded, no new one starts) and on SIGTERM (the try
-in hand is killed and recorded as failed). SIGINT is ignored: the executor
-decides when workers stop.
+It stops on None, on end of file or when its parent changed (the executor is
+gone: the try in hand is finished and recorded, no new one starts) and on
+SIGTERM (the try in hand is killed and recorded as failed). SIGINT is
+ignored: the executor decides when workers stop.
 """
 
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
 import signal
-from collections.abc import Callable, Sequence
+import sys
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from types import FrameType
 
-from sqlalchemy import Engine
-
+import windvane
 from windvane.core.dag_loader import DagLoader
 from windvane.core.execution import failure_state, retry_delay
 from windvane.core.executors.base import TaskEvent, Workload
 from windvane.core.states import TaskInstanceState
+from windvane.core.store.raw import RawDb
 from windvane.core.task_process import terminate_current
+from windvane.core.task_rehearsal import rehearse
 from windvane.core.task_runner import DEFAULT_RETRY_DELAY, run_workload
 
 log = logging.getLogger(__name__)
+#: The format of the executor's own log lines (:mod:`windvane.cli.logs`); workers log to the same stderr.
+_LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+_ENTRY = "import sys; sys.path.insert(0, {root!r}); from {module} import main; main()"
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,9 +61,20 @@ class WorkerConfig:
     log_folder: str
     hostname: str
     heartbeat_seconds: float
-    engine_factory: Callable[[str], Engine]
     timeout_grace_seconds: float
     kill_grace_seconds: float
+    #: The executor's process id: a worker whose parent is another process never starts a try.
+    executor_pid: int
+    #: The executor's ``sys.path``, so DAG files import what they imported there.
+    sys_path: tuple[str, ...]
+    #: The level of the executor's root logger; the worker logs to stderr at it.
+    log_level: int = logging.WARNING
+
+
+def worker_command(fd: int) -> list[str]:
+    """The command line of a worker talking over the inherited socket ``fd``."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(windvane.__file__)))
+    return [sys.executable, "-c", _ENTRY.format(root=root, module=__name__), str(fd)]
 
 
 class _Stop(BaseException):
@@ -58,13 +86,8 @@ class _State:
     stopping = False
 
 
-def worker_main(conn: Connection, config: WorkerConfig, inherited: Sequence[Connection | int]) -> None:
-    """Entry point of the worker process (``multiprocessing`` fork context)."""
-    for item in inherited:  # the executor's ends of other pipes: holding them would hide its death
-        with contextlib.suppress(OSError):
-            item.close() if isinstance(item, Connection) else os.close(item)
-    os.register_at_fork(after_in_child=conn.close)  # nor may a task child hold this worker's pipe
-    executor_pid = os.getppid()
+def main() -> None:
+    """Entry point of a worker process (see :func:`worker_command`)."""
     state = _State()
 
     def on_sigterm(signum: int, frame: FrameType | None) -> None:
@@ -75,31 +98,78 @@ def worker_main(conn: Connection, config: WorkerConfig, inherited: Sequence[Conn
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, on_sigterm)
-    engine = config.engine_factory(config.db_url)
+    conn = Connection(int(sys.argv[1]))
+    os.register_at_fork(after_in_child=conn.close)  # a task child must not hold this worker's socket
+    try:
+        config: WorkerConfig = conn.recv()
+        sys.path[:] = config.sys_path
+        _configure_logging(config.log_level)
+        db = RawDb(config.db_url)
+        _warm_up(db)
+        _serve(conn, db, config, state)
+    except (_Stop, EOFError, OSError):
+        return
+
+
+def _configure_logging(level: int) -> None:
+    """The worker's own lines go to stderr at ``level``. The root logger itself stays at INFO,
+    the level a try logs at, so a child never has to change it (which clears every logger's cache,
+    touching pages it would then copy)."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter(_LOG_FORMAT))
+    handler.setLevel(level)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+
+
+def _warm_up(db: RawDb) -> None:
+    """Connect, and rehearse a try, now, once: what every child would otherwise pay for; then
+    freeze it all."""
+    try:
+        db.read(lambda tx: None)
+    except Exception as exc:  # the database may come back: each try reports its own failure
+        log.warning("worker cannot reach the database yet: %s", exc)
+    try:
+        rehearse(db.url)
+    except Exception:  # only speed is at stake
+        log.exception("worker could not rehearse a try; tries will start cold")
+    gc.collect()
+    gc.freeze()
+
+
+def _refreeze() -> None:
+    """A DAG file was imported: freeze its objects too. Unfreeze and collect first, or the
+    previous version of the file (cyclic, and frozen) would never be freed."""
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
+
+
+def _serve(conn: Connection, db: RawDb, config: WorkerConfig, state: _State) -> None:
     loader = DagLoader()
     try:
         while not state.stopping:
-            try:
-                message = conn.recv()
-            except (EOFError, OSError):
-                return
-            if message is None or os.getppid() != executor_pid:
+            message = conn.recv()
+            if message is None or os.getppid() != config.executor_pid:
                 return
             state.busy = True
-            event = _run(message, conn, engine, loader, config)
+            imports, commits = loader.imports, db.commits
+            event = _run(message, conn, db, loader, config)
             try:
-                conn.send(("done", event))
+                conn.send(("done", event, db.commits - commits))
             except OSError:
                 return
+            if loader.imports != imports:
+                _refreeze()
             state.busy = False  # only now may SIGTERM interrupt us (not in the middle of a send)
-    except _Stop:
-        return
     finally:
-        engine.dispose()
+        with contextlib.suppress(Exception):
+            db.close()
 
 
 def _run(
-    workload: Workload, conn: Connection, engine: Engine, loader: DagLoader, config: WorkerConfig
+    workload: Workload, conn: Connection, db: RawDb, loader: DagLoader, config: WorkerConfig
 ) -> TaskEvent:
     def on_running(event: TaskEvent) -> None:
         with contextlib.suppress(OSError):  # the executor is gone: finish the try anyway
@@ -108,7 +178,7 @@ def _run(
     try:
         return run_workload(
             workload,
-            engine=engine,
+            db=db,
             loader=loader,
             log_folder=config.log_folder,
             hostname=config.hostname,

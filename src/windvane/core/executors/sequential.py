@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import socket
 from collections import deque
-from collections.abc import Callable
-
-from sqlalchemy import Engine
 
 from windvane.core.dag_loader import DagLoader
 from windvane.core.executors.base import Executor, TaskEvent, Workload
 from windvane.core.executors.wakeup import WakeupPipe
-from windvane.core.store.engine import create_db_engine
+from windvane.core.store.raw import RawDb
 from windvane.core.task_runner import run_workload
 from windvane.errors import ExecutorError
 
@@ -33,7 +30,6 @@ class SequentialExecutor(Executor):
         db_url: str,
         log_folder: str,
         heartbeat_seconds: float = 5.0,
-        engine_factory: Callable[[str], Engine] = create_db_engine,
         hostname: str | None = None,
         timeout_grace_seconds: float = 5.0,
         kill_grace_seconds: float = 5.0,
@@ -42,11 +38,10 @@ class SequentialExecutor(Executor):
         self._db_url = db_url
         self._log_folder = log_folder
         self._heartbeat_seconds = heartbeat_seconds
-        self._engine_factory = engine_factory
         self._hostname = hostname or socket.gethostname()
         self._timeout_grace = timeout_grace_seconds
         self._kill_grace = kill_grace_seconds
-        self._engine: Engine | None = None
+        self._db: RawDb | None = None
         self._loader = DagLoader()
         self._pending: deque[Workload] = deque()
         self._events: list[TaskEvent] = []
@@ -56,7 +51,7 @@ class SequentialExecutor(Executor):
     def start(self) -> None:
         if self._wakeup is not None:
             raise ExecutorError("SequentialExecutor.start() was called twice")
-        self._engine = self._engine_factory(self._db_url)
+        self._db = RawDb(self._db_url)
         self._wakeup = WakeupPipe()
 
     def queue(self, workload: Workload) -> None:
@@ -96,17 +91,17 @@ class SequentialExecutor(Executor):
         if self._wakeup is not None:
             self._wakeup.close()
             self._wakeup = None
-        if self._engine is not None:
-            self._engine.dispose()
-            self._engine = None
+        if self._db is not None:
+            self._db.close()
+            self._db = None
 
     def _run(self, workload: Workload) -> None:
-        assert self._engine is not None
+        assert self._db is not None
         self._running = workload
         try:
             event = run_workload(
                 workload,
-                engine=self._engine,
+                db=self._db,
                 loader=self._loader,
                 log_folder=self._log_folder,
                 hostname=self._hostname,

@@ -28,18 +28,27 @@ import hashlib
 import importlib.util
 import json
 import os
-import re
 import signal
 import sys
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import windvane
 from windvane.core import authoring_context
 from windvane.core.dag import DAG
+from windvane.core.dagfile_names import module_name_for
 from windvane.core.serialization import serialize_dag
+from windvane.core.tracebacks import format_user_traceback
+
+__all__ = [
+    "CHILD_INTERNAL_ERROR",
+    "ParseOutcome",
+    "dag_hash_of",
+    "fork_parser",
+    "format_user_traceback",
+    "module_name_for",
+    "parse_file",
+]
 
 #: Exit code of a child whose own machinery failed (not the user's code).
 CHILD_INTERNAL_ERROR = 70
@@ -71,43 +80,6 @@ class ParseOutcome:
         if len(dags) != len(hashes):
             raise ValueError("a parse outcome needs one hash per DAG")
         return cls(content_hash=raw["hash"], dags=dags, hashes=hashes, error=raw["error"])
-
-
-_WINDVANE_DIR = os.path.dirname(os.path.abspath(windvane.__file__)) + os.sep
-_IMPORTLIB_PART = f"{os.sep}importlib{os.sep}"
-_NON_WORD = re.compile(r"\W")
-
-
-def _is_internal(filename: str) -> bool:
-    """Windvane's own frames, importlib's (frozen or not) and runpy's."""
-    if filename.startswith("<frozen"):
-        return True
-    path = os.path.abspath(filename)
-    return path.startswith(_WINDVANE_DIR) or _IMPORTLIB_PART in path or os.path.basename(path) == "runpy.py"
-
-
-def _trim(exc: traceback.TracebackException, seen: set[int]) -> None:
-    if id(exc) in seen:
-        return
-    seen.add(id(exc))
-    exc.stack = traceback.StackSummary.from_list([f for f in exc.stack if not _is_internal(f.filename)])
-    for linked in (exc.__cause__, exc.__context__, *(exc.exceptions or ())):
-        if linked is not None:
-            _trim(linked, seen)
-
-
-def format_user_traceback(error: BaseException) -> str:
-    """The traceback of ``error`` without Windvane's, importlib's and runpy's frames."""
-    exc = traceback.TracebackException.from_exception(error)
-    _trim(exc, set())
-    return "".join(exc.format()).rstrip("\n")
-
-
-def module_name_for(path: str) -> str:
-    """A module name unique to ``path`` (so two ``dag.py`` files do not collide)."""
-    digest = hashlib.sha1(path.encode()).hexdigest()[:16]
-    stem = _NON_WORD.sub("_", os.path.splitext(os.path.basename(path))[0])
-    return f"windvane_dagfile_{digest}_{stem}"
 
 
 def _collect(module_globals: dict[str, Any], registered: list[DAG]) -> list[DAG]:

@@ -34,13 +34,13 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from windvane.core.store.raw import POSTGRES_OPTIONS, prepare_sqlite
+from windvane.core.store.raw import SQLITE_BUSY_TIMEOUT_MS as SQLITE_BUSY_TIMEOUT_MS
 from windvane.errors import StoreError
 
 SQLITE_DRIVERS = frozenset({"sqlite", "sqlite+pysqlite"})
 POSTGRES_DRIVERS = frozenset({"postgresql", "postgres", "postgresql+psycopg"})
 POSTGRES_DRIVER = "postgresql+psycopg"
-#: Seconds a SQLite connection waits for the write lock before "database is locked".
-SQLITE_BUSY_TIMEOUT_MS = 30_000
 #: Execution option naming how a SQLite transaction begins ("IMMEDIATE" or "DEFERRED").
 SQLITE_BEGIN_OPTION = "windvane_sqlite_begin"
 
@@ -82,8 +82,9 @@ def create_db_engine(url: str, *, pool_size: int = 5, echo: bool = False) -> Eng
     """An engine for the metadata database at ``url``.
 
     SQLite: the file's folder is created; each connection runs in WAL mode with
-    ``synchronous=NORMAL``, ``busy_timeout=30000`` and ``foreign_keys=ON``, and
-    transactions begin ``IMMEDIATE`` (see the module docstring).
+    ``synchronous=NORMAL``, ``busy_timeout=30000`` and ``foreign_keys=ON``
+    (:data:`windvane.core.store.raw.SQLITE_PRAGMAS`), and transactions begin
+    ``IMMEDIATE`` (see the module docstring).
     PostgreSQL: psycopg 3, sessions in UTC, connections pinged before use.
     ``pool_size`` 0 means no limit.
     """
@@ -100,7 +101,7 @@ def create_db_engine(url: str, *, pool_size: int = 5, echo: bool = False) -> Eng
         return engine
     connect_args: dict[str, Any] = {}
     if "options" not in parsed.query:
-        connect_args["options"] = "-c timezone=UTC"
+        connect_args["options"] = POSTGRES_OPTIONS
     return create_engine(
         parsed, pool_size=pool_size, echo=echo, pool_pre_ping=True, connect_args=connect_args
     )
@@ -158,16 +159,9 @@ def _make_sqlite_folder(url: URL) -> None:
 def _install_sqlite_hooks(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, connection_record: ConnectionPoolEntry) -> None:
-        # Take BEGIN away from the sqlite3 module; _on_begin emits it instead.
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        try:
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-            cursor.execute("PRAGMA foreign_keys=ON")
-        finally:
-            cursor.close()
+        # The settings of :mod:`windvane.core.store.raw`; BEGIN is taken from the sqlite3
+        # module and _on_begin emits it instead.
+        prepare_sqlite(dbapi_connection)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:

@@ -1,7 +1,9 @@
 """XComs: the serialized JSON values task instances push, one row per key.
 
 Values arrive already serialized (see :mod:`windvane.core.serde`); this
-module stores and reads text.
+module stores and reads text. Reads and writes run the statements of
+:mod:`windvane.core.store.xcom_sql` (shared with workers) on the connection
+under SQLAlchemy's.
 """
 
 from __future__ import annotations
@@ -9,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine, delete, insert, select
+from sqlalchemy import Connection, Engine, delete
 
-from windvane.core.store._time import to_db
 from windvane.core.store.engine import begin_read
+from windvane.core.store.raw_sql import Tx
 from windvane.core.store.tables import xcom
+from windvane.core.store.xcom_sql import get_xcom, replace_xcoms
 
 
 class SqlXComReader:
@@ -28,16 +31,8 @@ class SqlXComReader:
 
     def get(self, *, dag_id: str, run_id: str, task_id: str, key: str) -> str | None:
         """The stored JSON text, or None when there is none."""
-        stmt = select(xcom.c.value).where(
-            xcom.c.dag_id == dag_id,
-            xcom.c.run_id == run_id,
-            xcom.c.task_id == task_id,
-            xcom.c.map_index == -1,
-            xcom.c.key == key,
-        )
         with begin_read(self._engine) as conn:
-            value: str | None = conn.execute(stmt).scalar_one_or_none()
-        return value
+            return get_xcom(dbapi_tx(conn), dag_id=dag_id, run_id=run_id, task_id=task_id, key=key)
 
 
 def write_xcoms(
@@ -53,28 +48,12 @@ def write_xcoms(
 ) -> None:
     """Store ``values`` (key -> JSON text) as the XComs of one task instance,
     replacing every XCom it pushed before (an empty ``values`` just clears them)."""
-    conn.execute(
-        delete(xcom).where(
-            xcom.c.dag_run_id == dag_run_id, xcom.c.task_id == task_id, xcom.c.map_index == map_index
-        )
-    )
-    if not values:
-        return
-    timestamp = to_db(now, f"XCom timestamp of task {task_id!r} in run {run_id!r}")
-    rows = [
-        {
-            "dag_run_id": dag_run_id,
-            "task_id": task_id,
-            "map_index": map_index,
-            "key": key,
-            "dag_id": dag_id,
-            "run_id": run_id,
-            "value": value,
-            "timestamp": timestamp,
-        }
-        for key, value in values.items()
-    ]
-    conn.execute(insert(xcom), rows)
+    replace_xcoms(dbapi_tx(conn), dag_run_id, dag_id, run_id, task_id, values, now, map_index=map_index)
+
+
+def dbapi_tx(conn: Connection) -> Tx:
+    """The statements of :mod:`windvane.core.store.xcom_sql` inside ``conn``'s transaction."""
+    return Tx(conn.connection.dbapi_connection, conn.dialect.name)
 
 
 def clear_xcoms(conn: Connection, dag_run_id: int, task_ids: Iterable[str]) -> int:

@@ -1,0 +1,108 @@
+"""Plain SQL on any DBAPI connection: statements with ``:name`` parameters, values as SQLAlchemy stores them.
+
+The statements workers run every try (:mod:`windvane.core.try_records`,
+:mod:`windvane.core.store.xcom_sql`) are :class:`Sql` objects; a :class:`Tx`
+runs them on a connection already inside a transaction, be it one of
+:class:`~windvane.core.store.raw.RawDb` or the one under a SQLAlchemy
+``Connection``.
+
+Datetimes are stored exactly as SQLAlchemy's ``DateTime(timezone=True)``
+stores them, so either side reads what the other wrote: on SQLite the UTC
+wall clock as text ``YYYY-MM-DD HH:MM:SS.ffffff``, on PostgreSQL a
+``timestamptz``. Naive datetimes are refused; :func:`read_time` reads them
+back as aware UTC.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from windvane.core.store._time import from_db, to_db
+
+SQLITE = "sqlite"
+POSTGRESQL = "postgresql"
+_PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+
+Row = tuple[Any, ...]
+
+
+class Sql:
+    """One statement with ``:name`` parameters, in the text each driver wants
+    (psycopg's ``%(name)s`` is made once, here)."""
+
+    __slots__ = ("pyformat", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.pyformat = _PARAM.sub(r"%(\1)s", text.replace("%", "%%"))
+
+    def for_dialect(self, dialect: str) -> str:
+        return self.pyformat if dialect == POSTGRESQL else self.text
+
+
+class Tx:
+    """Statements on a DBAPI ``connection`` of ``dialect`` inside a transaction someone else
+    began and will end."""
+
+    __slots__ = ("_conn", "dialect")
+
+    def __init__(self, connection: Any, dialect: str) -> None:
+        self._conn = connection
+        self.dialect = dialect
+
+    def execute(self, sql: Sql, params: Mapping[str, Any] | None = None) -> int:
+        """Run ``sql``; how many rows it changed."""
+        cursor = self._conn.execute(sql.for_dialect(self.dialect), bind(params, self.dialect))
+        count: int = cursor.rowcount
+        cursor.close()
+        return count
+
+    def execute_many(self, sql: Sql, rows: Sequence[Mapping[str, Any]]) -> None:
+        cursor = self._conn.cursor()
+        try:
+            cursor.executemany(sql.for_dialect(self.dialect), [bind(row, self.dialect) for row in rows])
+        finally:
+            cursor.close()
+
+    def rows(self, sql: Sql, params: Mapping[str, Any] | None = None) -> list[Row]:
+        """Every row ``sql`` returns (a query, or a statement with ``RETURNING``)."""
+        cursor = self._conn.execute(sql.for_dialect(self.dialect), bind(params, self.dialect))
+        rows = [tuple(row) for row in cursor.fetchall()]
+        cursor.close()
+        return rows
+
+    def first(self, sql: Sql, params: Mapping[str, Any] | None = None) -> Row | None:
+        """The first row ``sql`` returns, or None."""
+        rows = self.rows(sql, params)
+        return rows[0] if rows else None
+
+
+def bind(params: Mapping[str, Any] | None, dialect: str) -> dict[str, Any]:
+    """``params`` with every datetime as :func:`bind_time` makes it."""
+    bound = dict(params or {})
+    for name, value in bound.items():
+        if isinstance(value, datetime):
+            bound[name] = bind_time(value, dialect, name)
+    return bound
+
+
+def bind_time(value: datetime, dialect: str, what: str) -> datetime | str:
+    """``value`` as SQLAlchemy's ``DateTime(timezone=True)`` would store it (``what`` names it
+    when it is naive)."""
+    utc = to_db(value, what)
+    if dialect != SQLITE:
+        return utc
+    return (
+        f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d} "
+        f"{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}.{utc.microsecond:06d}"
+    )
+
+
+def read_time(value: Any) -> datetime | None:
+    """A stored datetime (SQLite: text) as aware UTC."""
+    if value is None:
+        return None
+    return from_db(value if isinstance(value, datetime) else datetime.fromisoformat(str(value)))

@@ -1,0 +1,99 @@
+"""The worker's statements (claim, heartbeat, finish) on a RawDb, read back through SQLAlchemy."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import Engine, update
+
+from windvane.core.execution import TryOutcome
+from windvane.core.states import TaskInstanceState as S
+from windvane.core.store._time import from_db
+from windvane.core.store.engine import begin_write
+from windvane.core.store.raw import RawDb
+from windvane.core.store.tables import dag_run, task_instance
+from windvane.core.try_records import claim_try, finish_try, record_heartbeat
+
+from .trydb import LOGICAL, insert_run, queued_try, ti_row, ti_state_by_task, xcom_value
+
+
+@pytest.fixture
+def db(engine: Engine) -> Iterator[RawDb]:
+    raw = RawDb(engine.url.render_as_string(hide_password=False))
+    yield raw
+    raw.close()
+
+
+def aware(value: datetime) -> datetime:
+    """As SQLAlchemy reads it back: naive UTC on SQLite, aware on PostgreSQL."""
+    return from_db(value)
+
+
+def test_claim_reads_the_previous_successful_interval(engine: Engine, db: RawDb) -> None:
+    day = timedelta(days=1)
+    insert_run(engine, "d", "older", logical_date=LOGICAL - 2 * day, state="success")
+    insert_run(engine, "d", "failed", logical_date=LOGICAL - day, state="failed")
+    insert_run(engine, "other", "newer", logical_date=LOGICAL - day / 2, state="success")
+    wl = queued_try(engine, "/nowhere.py", "d", "t")
+    with begin_write(engine) as conn:
+        conn.execute(
+            update(dag_run).where(dag_run.c.run_id == "older").values(data_interval_end=LOGICAL - day)
+        )
+    claim = claim_try(db, wl, hostname="h", pid=42)
+    assert claim is not None
+    assert claim.run_start_date == LOGICAL
+    assert claim.prev_data_interval_start_success == LOGICAL - 2 * day
+    assert claim.prev_data_interval_end_success == LOGICAL - day
+    row = ti_row(engine, wl.ti_id)
+    assert (row["state"], row["hostname"], row["pid"]) == ("running", "h", 42)
+    assert aware(row["start_date"]) == claim.start_date == aware(row["last_heartbeat_at"])
+    assert db.commits == 1
+    assert claim_try(db, wl, hostname="h", pid=42) is None  # claimed already: not again
+
+
+def test_claim_without_a_previous_success(engine: Engine, db: RawDb) -> None:
+    claim = claim_try(db, queued_try(engine, "/nowhere.py", "d", "t"), hostname="h", pid=1)
+    assert claim is not None
+    assert claim.prev_data_interval_start_success is None and claim.prev_data_interval_end_success is None
+
+
+def test_heartbeat_and_finish_only_while_the_try_owns_its_row(engine: Engine, db: RawDb) -> None:
+    wl = queued_try(engine, "/nowhere.py", "d", "branch", others=["left", "right"])
+    claim = claim_try(db, wl, hostname="h", pid=1)
+    assert claim is not None
+    assert record_heartbeat(db, wl)
+    outcome = TryOutcome(state=S.SUCCESS, xcoms={"return_value": "1"}, skip_task_ids=("right", "branch"))
+    event = finish_try(db, wl, outcome, start_date=claim.start_date)
+    assert event.state == "success" and event.skipped_task_ids == ("right",)
+    assert ti_state_by_task(engine, wl.dag_run_id) == {
+        "branch": "success",
+        "left": "none",
+        "right": "skipped",
+    }
+    assert xcom_value(engine, wl.dag_run_id, "branch") == "1"
+    row = ti_row(engine, wl.ti_id)
+    assert row["duration"] == pytest.approx((aware(row["end_date"]) - claim.start_date).total_seconds())
+    # The row is no longer running: a late heartbeat or a second finish changes nothing.
+    assert not record_heartbeat(db, wl)
+    again = finish_try(db, wl, dataclasses.replace(outcome, state=S.FAILED, xcoms={"return_value": "2"}))
+    assert again.state is None and "changed elsewhere" in (again.error or "")
+    assert ti_row(engine, wl.ti_id)["state"] == "success"
+    assert xcom_value(engine, wl.dag_run_id, "branch") == "1"
+
+
+def test_finish_without_start_date_reads_it(engine: Engine, db: RawDb) -> None:
+    wl = queued_try(engine, "/nowhere.py", "d", "t", max_tries=1)
+    assert claim_try(db, wl, hostname="h", pid=1) is not None
+    outcome = TryOutcome(state=S.UP_FOR_RETRY, error="boom", next_retry_delay=timedelta(seconds=60))
+    event = finish_try(db, wl, outcome)
+    assert event.state == "up_for_retry" and event.next_retry_at is not None
+    row = ti_row(engine, wl.ti_id)
+    assert row["duration"] is not None and row["duration"] >= 0
+    assert aware(row["next_retry_at"]) == aware(row["end_date"]) + timedelta(seconds=60)
+    with begin_write(engine) as conn:
+        conn.execute(update(task_instance).values(state="running"))  # as if claimed again
+    assert finish_try(db, wl, TryOutcome(state=S.FAILED)).state == "failed"
+    assert ti_row(engine, wl.ti_id)["next_retry_at"] is None
