@@ -87,6 +87,13 @@ def run_one(kind: str, source: str, dag_id: str, home: Path) -> dict[str, float]
         def _count(conn):  # type: ignore[no-untyped-def]
             scheduler_tx[0] += 1
 
+        @event.listens_for(engine, "after_cursor_execute")
+        def _count_autocommit(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+            # A write outside BEGIN/COMMIT is a transaction of its own.
+            autocommit = conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
+            if autocommit and statement.lstrip()[:6].upper() in ("UPDATE", "INSERT", "DELETE"):
+                scheduler_tx[0] += 1
+
         executor = LocalExecutor(2, db_url=url, log_folder=str(home / "logs"))
         config = SchedulerConfig(parallelism=2, poll_interval_seconds=0.5, idle_sleep_seconds=0.5)
         scheduler = Scheduler(engine=engine, executor=executor, config=config)

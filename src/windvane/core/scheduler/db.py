@@ -25,7 +25,7 @@ from windvane.core.store.tables import task_instance as ti_t
 
 S = TaskInstanceState
 _FINISHED = [s.value for s in (S.SUCCESS, S.FAILED, S.UPSTREAM_FAILED, S.SKIPPED, S.REMOVED)]
-_CHUNK = 500
+CHUNK = 500
 
 
 def utc(value: datetime | None) -> pendulum.DateTime | None:
@@ -38,8 +38,8 @@ def utc(value: datetime | None) -> pendulum.DateTime | None:
 
 
 def chunks(ids: Sequence[int]) -> Iterable[Sequence[int]]:
-    for start in range(0, len(ids), _CHUNK):
-        yield ids[start : start + _CHUNK]
+    for start in range(0, len(ids), CHUNK):
+        yield ids[start : start + CHUNK]
 
 
 # -- DAGs ------------------------------------------------------------------

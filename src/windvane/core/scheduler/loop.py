@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import pendulum
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
 from windvane.core.clock import Clock, SystemClock
 from windvane.core.executors.base import Executor, TaskEvent, Workload
@@ -80,6 +81,7 @@ class Scheduler:
         self._past_waiting: dict[int, tuple[ActiveRun, TiRecord]] = {}
         self._ours: set[int] = set()
         self._ti_run: dict[int, int] = {}
+        self._auto_conn: Connection | None = None
         self._adopted: set[int] = set()
         self._next_poll = 0.0
         self._next_heartbeat = 0.0
@@ -128,6 +130,9 @@ class Scheduler:
 
     def shutdown(self, *, graceful: bool = True) -> None:
         self.executor.end(graceful=graceful)
+        if self._auto_conn is not None:
+            self._auto_conn.close()
+            self._auto_conn = None
         if self.job_id:
             with self.engine.begin() as conn:
                 jobs.finish_job(conn, self.job_id, now=self.clock.now())
@@ -399,18 +404,25 @@ class Scheduler:
         grouped: dict[str, list[int]] = {}
         for ti_id, ti_state in work.states.items():
             grouped.setdefault(ti_state.value, []).append(ti_id)
+        queued_ids = [ti.ti_id for _, ti in work.queued]
+        if queued_ids and not (grouped or work.gave_up or work.finished_runs) and len(queued_ids) <= db.CHUNK:
+            # The common pass only queues: one guarded UPDATE, atomic on its own, so it needs no
+            # BEGIN/COMMIT round trips (they dominate a pass on PostgreSQL).
+            self._autocommit(lambda conn: db.mark_queued(conn, queued_ids, self.job_id, now))
+        else:
+            with self.engine.begin() as conn:
+                if work.gave_up:
+                    db.fail_tries(conn, work.gave_up, work.gave_up_reason, now)
+                if grouped:
+                    db.set_states(conn, grouped, now)
+                if queued_ids:
+                    db.mark_queued(conn, queued_ids, self.job_id, now)
+                for run, run_state in work.finished_runs:
+                    timed_out = run.timeout_at is not None and now >= run.timeout_at
+                    if run_state is DagRunState.FAILED and timed_out:
+                        db.skip_unfinished(conn, run.id, now)
+                    db.finish_run(conn, run.id, run_state, now)
         workloads: list[Workload] = []
-        with self.engine.begin() as conn:
-            if work.gave_up:
-                db.fail_tries(conn, work.gave_up, work.gave_up_reason, now)
-            if grouped:
-                db.set_states(conn, grouped, now)
-            if work.queued:
-                db.mark_queued(conn, [ti.ti_id for _, ti in work.queued], self.job_id, now)
-            for run, run_state in work.finished_runs:
-                if run_state is DagRunState.FAILED and run.timeout_at is not None and now >= run.timeout_at:
-                    db.skip_unfinished(conn, run.id, now)
-                db.finish_run(conn, run.id, run_state, now)
         for run, ti in work.queued:
             ti.try_number += 1
             ti.queued_at = now.timestamp()
@@ -425,6 +437,20 @@ class Scheduler:
         work.stats.queued = len(workloads)
         if work.finished_runs:
             self._recheck_past()
+
+    def _autocommit(self, statement: Callable[[Connection], object]) -> None:
+        """Run one statement on a kept autocommit connection (reconnecting once if it broke)."""
+        for attempt in (1, 2):
+            if self._auto_conn is None:
+                self._auto_conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            try:
+                statement(self._auto_conn)
+                return
+            except DBAPIError as exc:
+                self._auto_conn.close()
+                self._auto_conn = None
+                if attempt == 2 or not exc.connection_invalidated:
+                    raise
 
     def _workload(self, run: ActiveRun, ti: TiRecord) -> Workload:
         spec = run.dag.tasks[ti.task_id]
