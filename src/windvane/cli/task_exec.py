@@ -28,7 +28,6 @@ from windvane.cli.views import load_serialized
 from windvane.cli.wiring import create_engine, log_folder, open_engine
 from windvane.core.context import RunInfo, build_context, params_for_run
 from windvane.core.dag_loader import DagLoader
-from windvane.core.dag_test import jinja_env_for
 from windvane.core.execution import run_try
 from windvane.core.executors.base import Workload
 from windvane.core.runtime_ti import NoXComs, RuntimeTaskInstance, XComReader
@@ -40,6 +39,7 @@ from windvane.core.store.engine import begin_write
 from windvane.core.store.migrate import check
 from windvane.core.store.tables import task_instance as ti_table
 from windvane.core.store.xcoms import SqlXComReader
+from windvane.core.task_inputs import jinja_env_for
 from windvane.core.task_runner import log_path_for, run_workload
 from windvane.core.timetables.ops import interval_for
 from windvane.errors import NotFoundError, StoreError, WindvaneError

@@ -14,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import jinja2
 import pendulum
 
 from windvane.core.context import RunInfo, build_context, params_for_run
@@ -24,7 +23,7 @@ from windvane.core.run_tracker import RunTracker
 from windvane.core.runtime_ti import RuntimeTaskInstance
 from windvane.core.states import DagRunState, DagRunType
 from windvane.core.states import TaskInstanceState as S
-from windvane.core.templating import make_jinja_env
+from windvane.core.task_inputs import jinja_env_for
 from windvane.core.timetables.ops import interval_for
 
 
@@ -52,17 +51,6 @@ class _MemoryXComs:
 
     def get(self, *, dag_id: str, run_id: str, task_id: str, key: str) -> str | None:
         return self.store.get((task_id, key))
-
-
-def jinja_env_for(dag: DAG) -> jinja2.Environment:
-    """The template environment of ``dag``: its folder and template_searchpath, its macros and filters."""
-    import os
-
-    searchpath = [os.path.dirname(dag.fileloc), *dag.template_searchpath]
-    env = make_jinja_env(searchpath=searchpath)
-    env.globals.update(dag.user_defined_macros)
-    env.filters.update(dag.user_defined_filters)
-    return env
 
 
 def test_dag(

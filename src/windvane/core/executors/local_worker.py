@@ -35,6 +35,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from types import FrameType
@@ -48,6 +49,7 @@ from windvane.core.store.raw import RawDb
 from windvane.core.task_process import terminate_current
 from windvane.core.task_rehearsal import rehearse
 from windvane.core.task_runner import DEFAULT_RETRY_DELAY, run_workload
+from windvane.core.try_records import make_event
 
 log = logging.getLogger(__name__)
 #: The format of the executor's own log lines (:mod:`windvane.cli.logs`); workers log to the same stderr.
@@ -191,15 +193,8 @@ def _run(
         log.exception(
             "worker could not run %s.%s try %d", workload.dag_id, workload.task_id, workload.try_number
         )
-        return TaskEvent(
-            ti_id=workload.ti_id,
-            dag_run_id=workload.dag_run_id,
-            dag_id=workload.dag_id,
-            task_id=workload.task_id,
-            try_number=workload.try_number,
-            state=None,
-            error=f"the worker could not run or record the try: {type(exc).__name__}: {exc}",
-        )
+        error = f"the worker could not run or record the try: {type(exc).__name__}: {exc}"
+        return make_event(workload, None, time.time(), error=error)
 
 
 def _retry_delay_seconds(loader: DagLoader, workload: Workload) -> float | None:

@@ -17,7 +17,7 @@ from windvane.core.executors.base import TaskEvent, Workload
 from windvane.core.states import TaskInstanceState
 from windvane.core.store.raw import RawDb
 from windvane.core.task_runner import DEFAULT_RETRY_DELAY
-from windvane.core.try_records import finish_try
+from windvane.core.try_records import finish_try, make_event
 
 log = logging.getLogger(__name__)
 
@@ -49,12 +49,4 @@ def record_orphan(db: RawDb, workload: Workload, delay: float | None, exit_code:
 
 
 def _blank_event(workload: Workload) -> TaskEvent:
-    return TaskEvent(
-        ti_id=workload.ti_id,
-        dag_run_id=workload.dag_run_id,
-        dag_id=workload.dag_id,
-        task_id=workload.task_id,
-        try_number=workload.try_number,
-        state=None,
-        at=time.time(),
-    )
+    return make_event(workload, None, time.time())
