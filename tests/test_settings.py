@@ -44,7 +44,6 @@ def test_defaults(tmp_path: Path) -> None:
     assert s.core.executor == "local"
     assert s.core.default_timezone == "UTC"
     assert s.core.dags_are_paused_at_creation is False
-    assert s.core.xcom_max_size_bytes == 1_048_576
     assert s.scheduler.idle_sleep_seconds == 1.0
     assert s.scheduler.catchup_by_default is True
     assert s.dag_processor.parsing_processes == 2
@@ -119,11 +118,11 @@ def test_overrides_win_over_env(tmp_path: Path) -> None:
     s = load_settings(
         home=tmp_path,
         environ={"WINDVANE__CORE__PARALLELISM": "64"},
-        overrides={"core": {"parallelism": 4, "load_examples": None}},
+        overrides={"core": {"parallelism": 4, "dags_are_paused_at_creation": None}},
     )
     assert s.core.parallelism == 4
     assert s.source_of("core", "parallelism") == "override"
-    assert s.source_of("core", "load_examples") == "default"
+    assert s.source_of("core", "dags_are_paused_at_creation") == "default"
 
 
 def test_unrelated_env_vars_are_ignored(tmp_path: Path) -> None:
@@ -137,21 +136,24 @@ def test_unrelated_env_vars_are_ignored(tmp_path: Path) -> None:
     [("true", True), ("FALSE", False), ("1", True), ("0", False), ("Yes", True), ("no", False)],
 )
 def test_env_bool(tmp_path: Path, text: str, expected: bool) -> None:
-    assert load(tmp_path, WINDVANE__CORE__LOAD_EXAMPLES=text).core.load_examples is expected
+    assert (
+        load(tmp_path, WINDVANE__CORE__DAGS_ARE_PAUSED_AT_CREATION=text).core.dags_are_paused_at_creation
+        is expected
+    )
 
 
 def test_env_parsing_of_each_kind(tmp_path: Path) -> None:
     s = load(
         tmp_path,
         WINDVANE__SCHEDULER__HEARTBEAT_SECONDS="2.5",
-        WINDVANE__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL_SECONDS="0",
+        WINDVANE__DAG_PROCESSOR__FILE_PARSE_TIMEOUT_SECONDS="0.5",
         WINDVANE__METRICS__STATSD_BLOCK_LIST=" a.b , c ,",
         WINDVANE__METRICS__STATSD_ALLOW_LIST="",
         WINDVANE__API__HOST="0.0.0.0",
         WINDVANE__CORE__DAGS_FOLDER="/srv/dags",
     )
     assert s.scheduler.heartbeat_seconds == 2.5
-    assert s.dag_processor.min_file_process_interval_seconds == 0.0
+    assert s.dag_processor.file_parse_timeout_seconds == 0.5
     assert s.metrics.statsd_block_list == ("a.b", "c")
     assert s.metrics.statsd_allow_list == ()
     assert s.api.host == "0.0.0.0"
@@ -326,11 +328,13 @@ def test_config_error_is_a_value_error(tmp_path: Path) -> None:
 
 
 def test_as_rows_sources(tmp_path: Path) -> None:
-    write_config(tmp_path, "[core]\nparallelism = 8\nload_examples = true\n")
-    s = load(tmp_path, WINDVANE__CORE__LOAD_EXAMPLES="no", WINDVANE__METRICS__STATSD_ALLOW_LIST="a,b")
+    write_config(tmp_path, "[core]\nparallelism = 8\ndags_are_paused_at_creation = true\n")
+    s = load(
+        tmp_path, WINDVANE__CORE__DAGS_ARE_PAUSED_AT_CREATION="no", WINDVANE__METRICS__STATSD_ALLOW_LIST="a,b"
+    )
     rows = {(section, key): (value, source) for section, key, value, source in s.as_rows()}
     assert rows["core", "parallelism"] == ("8", "file")
-    assert rows["core", "load_examples"] == ("false", "env")
+    assert rows["core", "dags_are_paused_at_creation"] == ("false", "env")
     assert rows["core", "executor"] == ("local", "default")
     assert rows["metrics", "statsd_allow_list"] == ("a,b", "env")
     assert rows["core", "dags_folder"] == (str(tmp_path / "dags"), "default")

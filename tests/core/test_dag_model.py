@@ -330,3 +330,17 @@ def test_base_operator_subclass_must_implement_execute() -> None:
     assert t.extra == 7 and t.dag is dag
     with pytest.raises(NotImplementedError, match="Custom must implement execute"):
         t.execute({})
+
+
+def test_dag_concurrency_defaults_come_from_the_configured_authoring_defaults() -> None:
+    from windvane.core.defaults import AuthoringDefaults, get_authoring_defaults, set_authoring_defaults
+
+    previous = get_authoring_defaults()
+    set_authoring_defaults(AuthoringDefaults(max_active_runs=3, max_active_tasks=7))
+    try:
+        implicit = DAG("implicit_limits")
+        explicit = DAG("explicit_limits", max_active_runs=1, max_active_tasks=2)
+    finally:
+        set_authoring_defaults(previous)
+    assert (implicit.max_active_runs, implicit.max_active_tasks) == (3, 7)
+    assert (explicit.max_active_runs, explicit.max_active_tasks) == (1, 2)

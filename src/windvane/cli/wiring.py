@@ -43,10 +43,12 @@ MAX_POLL_INTERVAL_SECONDS = 0.5
 
 
 def authoring_defaults(settings: Settings) -> AuthoringDefaults:
-    """``core.default_timezone`` and ``scheduler.catchup_by_default`` as authoring defaults."""
+    """The settings a DAG file cannot be handed: default time zone, catchup and DAG concurrency."""
     return AuthoringDefaults(
         timezone=pendulum.timezone(settings.core.default_timezone),
         catchup=settings.scheduler.catchup_by_default,
+        max_active_runs=settings.core.max_active_runs_per_dag,
+        max_active_tasks=settings.core.max_active_tasks_per_dag,
     )
 
 
@@ -109,9 +111,7 @@ def create_executor(settings: Settings) -> Executor:
 def scheduler_config(settings: Settings, **overrides: Any) -> SchedulerConfig:
     """``[core]`` and ``[scheduler]`` settings as a :class:`SchedulerConfig`; ``overrides`` win.
 
-    ``scheduler.catchup_by_default`` goes to the authoring defaults instead and
-    ``scheduler.dagrun_timeout_check_interval_seconds`` has no counterpart (the
-    loop checks run timeouts on every pass).
+    ``scheduler.catchup_by_default`` goes to the authoring defaults instead.
     """
     s = settings.scheduler
     config = SchedulerConfig(
@@ -146,11 +146,7 @@ def create_scheduler(
 
 
 def create_processor(settings: Settings, engine: Engine) -> DagProcessor:
-    """A DAG processor over ``core.dags_folder`` (``[dag_processor]`` settings).
-
-    ``dag_processor.min_file_process_interval_seconds`` has no counterpart yet:
-    unchanged files are never re-parsed.
-    """
+    """A DAG processor over ``core.dags_folder`` (``[dag_processor]`` settings)."""
     parse_log = processor_log(settings)
     parse_log.parent.mkdir(parents=True, exist_ok=True)
     return DagProcessor(

@@ -63,8 +63,8 @@ class DAG:
         end_date: datetime | None = None,
         catchup: bool | None = None,
         default_args: Mapping[str, Any] | None = None,
-        max_active_runs: int = 16,
-        max_active_tasks: int = 16,
+        max_active_runs: int | None = None,
+        max_active_tasks: int | None = None,
         dagrun_timeout: timedelta | None = None,
         tags: Sequence[str] | None = None,
         params: Mapping[str, Any] | None = None,
@@ -112,6 +112,8 @@ class DAG:
             exc.args = (f"{owner}: {exc}",)
             raise
         self.catchup = defaults.catchup if catchup is None else bool(catchup)
+        max_active_runs = defaults.max_active_runs if max_active_runs is None else max_active_runs
+        max_active_tasks = defaults.max_active_tasks if max_active_tasks is None else max_active_tasks
         for name, value in (("max_active_runs", max_active_runs), ("max_active_tasks", max_active_tasks)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise DagDefinitionError(f"{owner}: {name} must be an integer >= 1, got {value!r}")

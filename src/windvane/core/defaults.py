@@ -2,7 +2,8 @@
 
 A DAG file is user code run by import, so the few settings that shape how it
 is read (the time zone of a naive ``start_date``, the default ``catchup``)
-cannot be passed in. The edge (CLI, DAG processor, test plugin) sets them once
+cannot be passed in, nor can the configured defaults of ``max_active_runs`` and
+``max_active_tasks``. The edge (CLI, DAG processor, test plugin) sets them once
 here before any DAG file is imported; nothing else writes them.
 """
 
@@ -18,6 +19,10 @@ from pendulum.tz.timezone import FixedTimezone, Timezone
 class AuthoringDefaults:
     timezone: Timezone | FixedTimezone = pendulum.UTC
     catchup: bool = True
+    #: A DAG's max_active_runs / max_active_tasks when it does not set them
+    #: (``[core] max_active_runs_per_dag`` / ``max_active_tasks_per_dag``).
+    max_active_runs: int = 16
+    max_active_tasks: int = 16
 
 
 _current = AuthoringDefaults()

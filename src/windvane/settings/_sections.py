@@ -43,10 +43,6 @@ class CoreSettings:
     max_active_runs_per_dag: int = setting(16, "Default most active runs per DAG.", check=AtLeast(1))
     dags_are_paused_at_creation: bool = setting(False, "Whether new DAGs start paused.")
     default_pool_slots: int = setting(128, "Slots of the default pool.", check=AtLeast(1))
-    load_examples: bool = setting(False, "Whether the bundled example DAGs are loaded.")
-    xcom_max_size_bytes: int = setting(
-        1_048_576, "Largest XCom value, serialized, in bytes.", check=AtLeast(1)
-    )
 
 
 @dataclass(frozen=True)
@@ -86,9 +82,6 @@ class SchedulerSettings:
         512, "Most task instances queued in one loop iteration.", check=AtLeast(1)
     )
     catchup_by_default: bool = setting(True, "Default `catchup` for DAGs that do not set it.")
-    dagrun_timeout_check_interval_seconds: float = setting(
-        5.0, "How often running DAG runs are checked against `dagrun_timeout`.", check=Above(0)
-    )
 
 
 @dataclass(frozen=True)
@@ -102,9 +95,6 @@ class DagProcessorSettings:
         30.0, "Longest one DAG file may take to import.", check=Above(0)
     )
     parsing_processes: int = setting(2, "Processes parsing DAG files in parallel.", check=AtLeast(1))
-    min_file_process_interval_seconds: float = setting(
-        0.0, "Least time between two parses of an unchanged file.", check=AtLeast(0)
-    )
     standalone: bool = setting(
         False, "Run the DAG processor as its own process (false: the scheduler runs it)."
     )
