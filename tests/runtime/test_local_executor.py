@@ -249,3 +249,18 @@ def test_create_executor_by_name(tmp_path: Path) -> None:
 
 def _fields(wl: Workload) -> dict[str, object]:
     return {name: getattr(wl, name) for name in wl.__dataclass_fields__}
+
+
+def test_workers_start_on_demand_up_to_parallelism(
+    engine: Engine, dag_file: str, make_local: MakeLocal
+) -> None:
+    executor = make_local(4)
+    assert executor.worker_count == 2  # initial_workers: the rest start when work waits
+    run = insert_run(engine, "ex")
+    ids = insert_tis(engine, run, "ex", [f"t{i}" for i in range(8)])
+    for task_id, ti_id in ids.items():
+        executor.queue(workload(ti_id, run, "ex", task_id, dag_file))
+    assert executor.worker_count == 4
+    final, _ = collect_final(executor, 8)
+    assert {e.state for e in final} == {"success"}
+    assert executor.worker_count == 4  # never beyond parallelism

@@ -1,6 +1,7 @@
 """LocalExecutor: ``parallelism`` long-lived worker processes on this machine.
 
-Each worker is started once, at :meth:`LocalExecutor.start`, as a fresh lean
+Each worker is started once — ``initial_workers`` at :meth:`LocalExecutor.start`,
+the others when a workload finds every worker busy — as a fresh lean
 interpreter (``subprocess`` with one inherited socket, see
 :mod:`windvane.core.executors.worker_process` and
 :mod:`windvane.core.executors.local_worker`) and runs one try at a time in a
@@ -68,8 +69,11 @@ class LocalExecutor(Executor):
         hostname: str | None = None,
         timeout_grace_seconds: float = 5.0,
         kill_grace_seconds: float = 5.0,
+        initial_workers: int = 2,
     ) -> None:
         super().__init__(parallelism)
+        #: Workers started by :meth:`start`; more start when work waits, up to ``parallelism``.
+        self.initial_workers = max(1, initial_workers)
         self._config = WorkerConfig(
             db_url=db_url,
             log_folder=log_folder,
@@ -99,7 +103,9 @@ class LocalExecutor(Executor):
             raise ExecutorError("LocalExecutor.start() was called twice")
         self._wakeup = WakeupPipe()
         self._selector.register(self._wakeup.read_fd, selectors.EVENT_READ, None)
-        for _ in range(self.parallelism):
+        # Start a few workers now and the rest on demand: `parallelism` fresh interpreters at
+        # once would cost seconds of CPU on a small machine before the first try could start.
+        for _ in range(min(self.parallelism, self.initial_workers)):
             self._workers.append(self._spawn())
 
     def queue(self, workload: Workload) -> None:
@@ -129,6 +135,11 @@ class LocalExecutor(Executor):
     @property
     def running_count(self) -> int:
         return sum(1 for w in self._workers if w.workload is not None)
+
+    @property
+    def worker_count(self) -> int:
+        """Worker processes alive now (grows from ``initial_workers`` to ``parallelism``)."""
+        return len(self._workers)
 
     def end(self, *, graceful: bool = True) -> None:
         """Stop the workers. Graceful: tries already handed to a worker finish (however long
@@ -178,11 +189,17 @@ class LocalExecutor(Executor):
             if not self._pending:
                 return
             if worker.workload is None:
-                workload = self._pending.popleft()
-                worker.workload, worker.retry_delay = workload, None
-                # A dead worker raises here: _pump notices, records the try and replaces it.
-                with contextlib.suppress(OSError):
-                    worker.process.conn.send(workload)
+                self._hand(worker, self._pending.popleft())
+        while self._pending and len(self._workers) < self.parallelism and not self._ending:
+            worker = self._spawn()
+            self._workers.append(worker)
+            self._hand(worker, self._pending.popleft())
+
+    def _hand(self, worker: _Worker, workload: Workload) -> None:
+        worker.workload, worker.retry_delay = workload, None
+        # A dead worker raises here: _pump notices, records the try and replaces it.
+        with contextlib.suppress(OSError):
+            worker.process.conn.send(workload)
 
     def _pump(self, timeout: float) -> None:
         """Wait up to ``timeout`` for messages, read all of them, handle dead workers."""
