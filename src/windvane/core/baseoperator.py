@@ -171,14 +171,14 @@ class BaseOperator(DependencyMixin):
         self.email = email
         self.email_on_failure = email_on_failure
         self.email_on_retry = email_on_retry
-        self.retries = _non_negative_int(retries, "retries", owner_name)
+        self.retries = non_negative_int(retries, "retries", owner_name)
         self.retry_delay = _as_timedelta(retry_delay, "retry_delay", owner_name)
         self.retry_exponential_backoff = retry_exponential_backoff
         self.max_retry_delay = _opt_timedelta(max_retry_delay, "max_retry_delay", owner_name)
         self.execution_timeout = _opt_timedelta(execution_timeout, "execution_timeout", owner_name)
         self.trigger_rule = TriggerRule.coerce(trigger_rule, owner=owner_name)
         self.pool = pool
-        self.pool_slots = _positive_int(pool_slots, "pool_slots", owner_name)
+        self.pool_slots = positive_int(pool_slots, "pool_slots", owner_name)
         self.priority_weight = int(priority_weight)
         if weight_rule not in WEIGHT_RULES:
             raise DagDefinitionError(
@@ -291,13 +291,15 @@ def _opt_timedelta(value: object, name: str, owner: str) -> timedelta | None:
     return None if value is None else _as_timedelta(value, name, owner)
 
 
-def _non_negative_int(value: object, name: str, owner: str) -> int:
+def non_negative_int(value: object, name: str, owner: str) -> int:
+    """``value`` if it is an int >= 0, else a DagDefinitionError naming ``owner`` and ``name``."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise DagDefinitionError(f"{owner}: {name} must be an integer >= 0, got {value!r}")
     return value
 
 
-def _positive_int(value: object, name: str, owner: str) -> int:
+def positive_int(value: object, name: str, owner: str) -> int:
+    """``value`` if it is an int >= 1, else a DagDefinitionError naming ``owner`` and ``name``."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise DagDefinitionError(f"{owner}: {name} must be an integer >= 1, got {value!r}")
     return value

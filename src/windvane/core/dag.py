@@ -112,13 +112,12 @@ class DAG:
             exc.args = (f"{owner}: {exc}",)
             raise
         self.catchup = defaults.catchup if catchup is None else bool(catchup)
-        max_active_runs = defaults.max_active_runs if max_active_runs is None else max_active_runs
-        max_active_tasks = defaults.max_active_tasks if max_active_tasks is None else max_active_tasks
-        for name, value in (("max_active_runs", max_active_runs), ("max_active_tasks", max_active_tasks)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise DagDefinitionError(f"{owner}: {name} must be an integer >= 1, got {value!r}")
-        self.max_active_runs = max_active_runs
-        self.max_active_tasks = max_active_tasks
+        from windvane.core.baseoperator import positive_int
+
+        runs = defaults.max_active_runs if max_active_runs is None else max_active_runs
+        tasks = defaults.max_active_tasks if max_active_tasks is None else max_active_tasks
+        self.max_active_runs = positive_int(runs, "max_active_runs", owner)
+        self.max_active_tasks = positive_int(tasks, "max_active_tasks", owner)
         if dagrun_timeout is not None and not isinstance(dagrun_timeout, timedelta):
             raise DagDefinitionError(f"{owner}: dagrun_timeout must be a timedelta")
         self.dagrun_timeout = dagrun_timeout
