@@ -309,6 +309,8 @@ class Scheduler:
 
     def _check_run_timeouts(self, now: pendulum.DateTime, work: _Pass) -> None:
         for run in list(self.runs.values()):
+            if run.dag.dagrun_timeout is None:
+                continue
             timeout_at = run.timeout_at
             if timeout_at is None or now < timeout_at or run.state is not DagRunState.RUNNING:
                 continue

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import pendulum
@@ -43,7 +44,7 @@ class ActiveRun:
     by_id: dict[int, TiRecord] = field(default_factory=dict)
     state: DagRunState = DagRunState.RUNNING
 
-    @property
+    @cached_property
     def timeout_at(self) -> pendulum.DateTime | None:
         if self.dag.dagrun_timeout is None:
             return None
