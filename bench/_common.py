@@ -13,9 +13,10 @@ from pathlib import Path
 import pendulum
 from sqlalchemy import Engine
 
-from windvane.core.dag import DAG
+from windvane.core.authoring.dag import DAG
+from windvane.core.authoring.serialize import serialize_dag
+from windvane.core.model.serialized_dag import SerializedDag
 from windvane.core.scheduler import db
-from windvane.core.serialization import SerializedDag, serialize_dag
 from windvane.core.store.dags import upsert_dag
 from windvane.core.store.engine import begin_write, create_db_engine
 from windvane.core.store.migrate import migrate

@@ -21,15 +21,15 @@ import pendulum
 from _common import fresh_db, median, pct, table
 from sqlalchemy import event, select
 
-from windvane.core.actions import trigger_dag
-from windvane.core.dag_loader import DagLoader
+from windvane.core.authoring.serialize import serialize_dag
 from windvane.core.executors.local import LocalExecutor
 from windvane.core.scheduler.config import SchedulerConfig
 from windvane.core.scheduler.loop import Scheduler
-from windvane.core.serialization import serialize_dag
 from windvane.core.store.dags import upsert_dag
 from windvane.core.store.engine import begin_read, begin_write
+from windvane.core.store.run_actions import trigger_dag
 from windvane.core.store.tables import dag_run, task_instance
+from windvane.core.worker.dag_loader import DagLoader
 
 CHAIN = """
 import pendulum

@@ -40,9 +40,9 @@ DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 HEADER = """\
 import pendulum
 
-from windvane.core.dag import DAG
-from windvane.core.operators.empty import EmptyOperator
-from windvane.core.operators.python import PythonOperator
+from windvane.core.authoring.dag import DAG
+from windvane.core.authoring.operators.empty import EmptyOperator
+from windvane.core.authoring.operators.python import PythonOperator
 
 
 def work(**context):

@@ -16,14 +16,14 @@ import time
 import pendulum
 from _common import fresh_db, median, pct, register, table
 
-from windvane.core.actions import trigger_dag
-from windvane.core.dag import DAG
+from windvane.core.authoring.dag import DAG
+from windvane.core.authoring.operators.empty import EmptyOperator
 from windvane.core.executors.instant import InstantExecutor
-from windvane.core.operators.empty import EmptyOperator
 from windvane.core.scheduler.config import SchedulerConfig
 from windvane.core.scheduler.loop import Scheduler
 from windvane.core.scheduler.observer import LoopStats, SchedulerObserver
 from windvane.core.store.engine import begin_write
+from windvane.core.store.run_actions import trigger_dag
 
 
 class Noop(EmptyOperator):

@@ -35,8 +35,14 @@ def metrics_on(scrape_seconds: float) -> Iterator[list[MetricsBundle]]:
     """Make b12_local's scheduler report to both backends (and scrape it) while inside."""
     sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sink.bind(("127.0.0.1", 0))  # a StatsD server that never reads: sends cost what they cost
-    settings = MetricsSettings(statsd_on=True, statsd_host="127.0.0.1", statsd_port=sink.getsockname()[1],
-                               statsd_datadog_tags=True, prometheus_on=True, prometheus_port=1)
+    settings = MetricsSettings(
+        statsd_on=True,
+        statsd_host="127.0.0.1",
+        statsd_port=sink.getsockname()[1],
+        statsd_datadog_tags=True,
+        prometheus_on=True,
+        prometheus_port=1,
+    )
     bundles: list[MetricsBundle] = []
     stop = threading.Event()
     original = b12_local.Scheduler
@@ -76,7 +82,8 @@ def run(kind: str, fanout: int, home: Path, *, metrics: bool, scrape: float) -> 
         result = b12_local.run_one(kind, source, "b2_fanout", home)
         result = {**result, "cpu": time.process_time() - cpu}
     ti_starts = bundles[0].prometheus.registry.get_sample_value(  # type: ignore[union-attr]
-        "windvane_ti_finish_total", {"dag_id": "b2_fanout", "task_id": "last", "state": "success"})
+        "windvane_ti_finish_total", {"dag_id": "b2_fanout", "task_id": "last", "state": "success"}
+    )
     assert ti_starts == 1, "metrics were not recorded"
     return result
 
@@ -99,7 +106,7 @@ def main() -> None:
             rates: dict[bool, list[float]] = {False: [], True: []}
             cpus: dict[bool, list[float]] = {False: [], True: []}
             for i in range(args.repeat):
-                for on in ((False, True) if i % 2 == 0 else (True, False)):  # ABBA: drift hits both
+                for on in (False, True) if i % 2 == 0 else (True, False):  # ABBA: drift hits both
                     r = run(kind, args.fanout, home, metrics=on, scrape=args.scrape)
                     assert r["state_ok"] == 1.0, "B2 run did not succeed"
                     spans[on].append(r["makespan"])
@@ -108,16 +115,31 @@ def main() -> None:
                     label = "on" if on else "off"
                     rows.append([kind, i + 1, label, r["n"], r["makespan"], r["tis"], r["cpu"]])
             for on in (False, True):
-                rows.append([kind, "median", "on" if on else "off", "", median(spans[on]), median(rates[on]),
-                             median(cpus[on])])
+                rows.append(
+                    [
+                        kind,
+                        "median",
+                        "on" if on else "off",
+                        "",
+                        median(spans[on]),
+                        median(rates[on]),
+                        median(cpus[on]),
+                    ]
+                )
             ratio = median(spans[True]) / median(spans[False])
             verdict = "ok" if ratio <= 1.05 else "over target"
-            summary.append(f"{kind}: makespan metrics on / off = {ratio:.3f} ({verdict}; target <= 1.05); "
-                           f"scheduler CPU on / off = {median(cpus[True]) / median(cpus[False]):.3f}")
-    print(table(
-        "B2 fan-out with metrics off vs StatsD + Prometheus on (LocalExecutor parallelism 2, no-op tasks)",
-        ["db", "run", "metrics", "TIs", "makespan s", "TI/s", "scheduler CPU s"], rows,
-    ))
+            summary.append(
+                f"{kind}: makespan metrics on / off = {ratio:.3f} ({verdict}; target <= 1.05); "
+                f"scheduler CPU on / off = {median(cpus[True]) / median(cpus[False]):.3f}"
+            )
+    print(
+        table(
+            "B2 fan-out with metrics off vs StatsD + Prometheus on"
+            " (LocalExecutor parallelism 2, no-op tasks)",
+            ["db", "run", "metrics", "TIs", "makespan s", "TI/s", "scheduler CPU s"],
+            rows,
+        )
+    )
     print("\n".join(summary))
 
 

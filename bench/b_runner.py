@@ -22,16 +22,16 @@ from pathlib import Path
 from _common import fresh_db, median, pct, table
 from sqlalchemy import Engine, insert, select
 
-from windvane.core.executors.base import Workload
 from windvane.core.executors.local import LocalExecutor
+from windvane.core.model.workload import Workload
 from windvane.core.store.engine import begin_read, begin_write
 from windvane.core.store.tables import dag_run, task_instance
 
 TASKS_PER_RUN = 100
 DAG_SOURCE = f"""
 from datetime import datetime, timezone
-from windvane.core.dag import DAG
-from windvane.core.operators.python import PythonOperator
+from windvane.core.authoring.dag import DAG
+from windvane.core.authoring.operators.python import PythonOperator
 
 def noop():
     pass

@@ -9,8 +9,8 @@ from pathlib import Path
 import pendulum
 
 from windvane import DAG
-from windvane.core.dag_test import test_dag as run_dag_test
-from windvane.core.states import DagRunState
+from windvane.core.model.states import DagRunState
+from windvane.core.worker.in_process import test_dag as run_dag_test
 
 README = (Path(__file__).parents[1] / "README.md").read_text()
 

@@ -7,19 +7,23 @@ Everything a DAG file needs is importable from here, with Airflow's names::
 
 from __future__ import annotations
 
-from windvane.core.baseoperator import BaseOperator
-from windvane.core.dag import DAG, dag
-from windvane.core.decorators import task
-from windvane.core.dependencies import chain, cross_downstream
-from windvane.core.operators.bash import BashOperator
-from windvane.core.operators.empty import EmptyOperator
-from windvane.core.operators.python import BranchPythonOperator, PythonOperator, ShortCircuitOperator
-from windvane.core.states import DagRunState, TaskInstanceState
-from windvane.core.taskgroup import TaskGroup
-from windvane.core.taskgroup_decorator import task_group
+from windvane.core.authoring.baseoperator import BaseOperator
+from windvane.core.authoring.dag import DAG, dag
+from windvane.core.authoring.decorators import task
+from windvane.core.authoring.dependencies import chain, cross_downstream
+from windvane.core.authoring.operators.bash import BashOperator
+from windvane.core.authoring.operators.empty import EmptyOperator
+from windvane.core.authoring.operators.python import (
+    BranchPythonOperator,
+    PythonOperator,
+    ShortCircuitOperator,
+)
+from windvane.core.authoring.taskgroup import TaskGroup
+from windvane.core.authoring.taskgroup_decorator import task_group
+from windvane.core.authoring.xcom_arg import XComArg
+from windvane.core.model.states import DagRunState, TaskInstanceState
+from windvane.core.model.trigger_rule import TriggerRule
 from windvane.core.timetables import DagRunInfo, DataInterval, TimeRestriction, Timetable
-from windvane.core.trigger_rule import TriggerRule
-from windvane.core.xcom_arg import XComArg
 from windvane.errors import TaskFailedNoRetry, TaskSkipped, WindvaneError
 
 __version__ = "0.1.0"

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from windvane.cli.main import main
-from windvane.core.defaults import get_authoring_defaults, set_authoring_defaults
+from windvane.core.authoring.defaults import get_authoring_defaults, set_authoring_defaults
 
 CHAIN_DAG = """\
 import pendulum

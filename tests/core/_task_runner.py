@@ -8,14 +8,14 @@ from typing import Any
 
 import pendulum
 
-from windvane.core.baseoperator import BaseOperator
-from windvane.core.context import RunInfo, build_context
-from windvane.core.dag import DAG
-from windvane.core.execution import run_try
-from windvane.core.run_tracker import RunTracker
-from windvane.core.runtime_ti import XCOM_RETURN_KEY, RuntimeTaskInstance
-from windvane.core.states import TaskInstanceState
-from windvane.core.templating import make_jinja_env, render_template_fields
+from windvane.core.authoring.baseoperator import BaseOperator
+from windvane.core.authoring.dag import DAG
+from windvane.core.model.run_tracker import RunTracker
+from windvane.core.model.states import TaskInstanceState
+from windvane.core.task_api.context import RunInfo, build_context
+from windvane.core.task_api.task_instance import XCOM_RETURN_KEY, RuntimeTaskInstance
+from windvane.core.task_api.templating import make_jinja_env, render_template_fields
+from windvane.core.worker.execution import run_try
 
 LOGICAL_DATE = pendulum.datetime(2024, 1, 31, tz="UTC")
 RUN_ID = "manual__2024-01-31T00:00:00+00:00"
@@ -99,7 +99,7 @@ def run_dag(dag: DAG) -> tuple[dict[str, TaskInstanceState], DictXComs]:
 
 
 def pulled(xcoms: DictXComs, task_id: str, key: str = XCOM_RETURN_KEY) -> Any:
-    from windvane.core import serde
+    from windvane.core.model import json_values as serde
 
     text = xcoms.values.get((task_id, key))
     return None if text is None else serde.deserialize(text)

@@ -8,9 +8,9 @@ from typing import Any
 import pendulum
 import pytest
 
-from windvane.core.context import RunInfo, build_context, call_with_context, params_for_run
-from windvane.core.macros import ds_add
-from windvane.core.templating import make_jinja_env, render_template_fields, render_value
+from windvane.core.task_api.context import RunInfo, build_context, call_with_context, params_for_run
+from windvane.core.task_api.macros import ds_add
+from windvane.core.task_api.templating import make_jinja_env, render_template_fields, render_value
 from windvane.errors import InvalidArgumentError, StoreError, TemplateRenderError
 
 UTC = pendulum.UTC

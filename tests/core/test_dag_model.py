@@ -9,14 +9,14 @@ from datetime import datetime, timedelta
 import pendulum
 import pytest
 
-from windvane.core.baseoperator import BaseOperator
-from windvane.core.dag import DAG
-from windvane.core.defaults import AuthoringDefaults, get_authoring_defaults, set_authoring_defaults
-from windvane.core.dependencies import chain, cross_downstream
-from windvane.core.operators.empty import EmptyOperator
-from windvane.core.operators.python import PythonOperator
-from windvane.core.taskgroup import TaskGroup
-from windvane.core.trigger_rule import TriggerRule
+from windvane.core.authoring.baseoperator import BaseOperator
+from windvane.core.authoring.dag import DAG
+from windvane.core.authoring.defaults import AuthoringDefaults, get_authoring_defaults, set_authoring_defaults
+from windvane.core.authoring.dependencies import chain, cross_downstream
+from windvane.core.authoring.operators.empty import EmptyOperator
+from windvane.core.authoring.operators.python import PythonOperator
+from windvane.core.authoring.taskgroup import TaskGroup
+from windvane.core.model.trigger_rule import TriggerRule
 from windvane.errors import (
     CycleError,
     DagDefinitionError,
@@ -333,7 +333,11 @@ def test_base_operator_subclass_must_implement_execute() -> None:
 
 
 def test_dag_concurrency_defaults_come_from_the_configured_authoring_defaults() -> None:
-    from windvane.core.defaults import AuthoringDefaults, get_authoring_defaults, set_authoring_defaults
+    from windvane.core.authoring.defaults import (
+        AuthoringDefaults,
+        get_authoring_defaults,
+        set_authoring_defaults,
+    )
 
     previous = get_authoring_defaults()
     set_authoring_defaults(AuthoringDefaults(max_active_runs=3, max_active_tasks=7))

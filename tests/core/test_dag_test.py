@@ -9,9 +9,9 @@ import pendulum
 import pytest
 
 from windvane import DAG, BashOperator, PythonOperator, ShortCircuitOperator, TaskFailedNoRetry, task
-from windvane.core.dag_test import test_dag as run_dag_test
-from windvane.core.states import DagRunState
-from windvane.core.states import TaskInstanceState as S
+from windvane.core.model.states import DagRunState
+from windvane.core.model.states import TaskInstanceState as S
+from windvane.core.worker.in_process import test_dag as run_dag_test
 
 EXAMPLES = sorted((Path(__file__).parents[2] / "examples" / "dags").glob("*.py"))
 START = pendulum.datetime(2024, 1, 1, tz="UTC")

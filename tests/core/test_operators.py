@@ -13,13 +13,17 @@ import pendulum
 import pytest
 
 from tests.core._task_runner import LOGICAL_DATE, RUN_ID, DictXComs, pulled, run_dag, run_task
-from windvane.core.dag import DAG
-from windvane.core.operators.bash import BashOperator
-from windvane.core.operators.empty import EmptyOperator
-from windvane.core.operators.python import BranchPythonOperator, PythonOperator, ShortCircuitOperator
-from windvane.core.states import TaskInstanceState as S
-from windvane.core.taskgroup import TaskGroup
-from windvane.core.trigger_rule import TriggerRule
+from windvane.core.authoring.dag import DAG
+from windvane.core.authoring.operators.bash import BashOperator
+from windvane.core.authoring.operators.empty import EmptyOperator
+from windvane.core.authoring.operators.python import (
+    BranchPythonOperator,
+    PythonOperator,
+    ShortCircuitOperator,
+)
+from windvane.core.authoring.taskgroup import TaskGroup
+from windvane.core.model.states import TaskInstanceState as S
+from windvane.core.model.trigger_rule import TriggerRule
 from windvane.errors import InvalidBranchError, TaskCommandError, TaskSkipped, XComNotFoundError
 
 

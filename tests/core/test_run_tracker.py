@@ -5,10 +5,10 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from windvane.core.run_tracker import RunTracker, descendants
-from windvane.core.states import DagRunState
-from windvane.core.states import TaskInstanceState as S
-from windvane.core.trigger_rule import TriggerRule as R
+from windvane.core.model.run_tracker import RunTracker, descendants
+from windvane.core.model.states import DagRunState
+from windvane.core.model.states import TaskInstanceState as S
+from windvane.core.model.trigger_rule import TriggerRule as R
 
 
 def tracker(edges: list[tuple[str, str]], tasks: list[str], rules: dict[str, R] | None = None) -> RunTracker:

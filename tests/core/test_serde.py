@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from windvane.core.serde import TYPE_KEY, deserialize, from_jsonable, serialize, to_jsonable
+from windvane.core.model.json_values import TYPE_KEY, deserialize, from_jsonable, serialize, to_jsonable
 from windvane.errors import SerializationError
 
 ZONES = ["UTC", "Europe/Paris", "America/New_York", "Asia/Kolkata", "Australia/Lord_Howe"]

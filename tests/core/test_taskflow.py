@@ -9,16 +9,20 @@ import pendulum
 import pytest
 
 from tests.core._task_runner import DictXComs, pulled, run_dag, run_task
-from windvane.core.dag import DAG, dag
-from windvane.core.decorators import infer_multiple_outputs, task, task_group
-from windvane.core.dependencies import chain
-from windvane.core.operators.bash import BashOperator
-from windvane.core.operators.empty import EmptyOperator
-from windvane.core.operators.python import BranchPythonOperator, PythonOperator, ShortCircuitOperator
-from windvane.core.runtime_ti import RuntimeTaskInstance
-from windvane.core.states import TaskInstanceState as S
-from windvane.core.taskgroup import TaskGroup
-from windvane.core.xcom_arg import XComArg
+from windvane.core.authoring.dag import DAG, dag
+from windvane.core.authoring.decorators import infer_multiple_outputs, task, task_group
+from windvane.core.authoring.dependencies import chain
+from windvane.core.authoring.operators.bash import BashOperator
+from windvane.core.authoring.operators.empty import EmptyOperator
+from windvane.core.authoring.operators.python import (
+    BranchPythonOperator,
+    PythonOperator,
+    ShortCircuitOperator,
+)
+from windvane.core.authoring.taskgroup import TaskGroup
+from windvane.core.authoring.xcom_arg import XComArg
+from windvane.core.model.states import TaskInstanceState as S
+from windvane.core.task_api.task_instance import RuntimeTaskInstance
 from windvane.errors import (
     DagDefinitionError,
     InvalidArgumentError,

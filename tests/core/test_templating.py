@@ -12,8 +12,8 @@ import pytest
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
-from windvane.core.macros import ds_add, ds_format, macros_namespace
-from windvane.core.templating import (
+from windvane.core.task_api.macros import ds_add, ds_format, macros_namespace
+from windvane.core.task_api.templating import (
     ConnectionAccessor,
     VariableAccessor,
     make_jinja_env,

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from windvane.core.trigger_rule import Decision, TriggerRule, UpstreamCounts, decide
+from windvane.core.model.trigger_rule import Decision, TriggerRule, UpstreamCounts, decide
 from windvane.errors import UnknownTriggerRuleError
 
 R = TriggerRule

@@ -20,6 +20,7 @@ def statsd_listener() -> Iterator[StatsdListener]:
     yield listener
     listener.close()
 
+
 @pytest.fixture
 def backends(statsd_listener: StatsdListener) -> Iterator[Backends]:
     both = Backends(statsd_listener)

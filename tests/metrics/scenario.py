@@ -27,18 +27,19 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine, and_, update
 
 from tests.runtime.dagdb import register, run_states
-from windvane.core.actions import trigger_dag
-from windvane.core.clock import FakeClock
-from windvane.core.dag import DAG
-from windvane.core.executors.base import Executor, TaskEvent, Workload
-from windvane.core.operators.empty import EmptyOperator
+from windvane.core.authoring.dag import DAG
+from windvane.core.authoring.operators.empty import EmptyOperator
+from windvane.core.executors.base import Executor
+from windvane.core.model.clock import FakeClock
+from windvane.core.model.states import DagRunType
+from windvane.core.model.workload import TaskEvent, Workload
 from windvane.core.scheduler import db
 from windvane.core.scheduler.config import SchedulerConfig
 from windvane.core.scheduler.loop import Scheduler
 from windvane.core.scheduler.observer import LoopStats, SafeObserver, SchedulerObserver
-from windvane.core.states import DagRunType
 from windvane.core.store import pools
 from windvane.core.store.engine import begin_write
+from windvane.core.store.run_actions import trigger_dag
 from windvane.core.store.tables import task_instance as ti_t
 from windvane.metrics.metric import Kind
 from windvane.metrics.wiring import MetricsBundle
@@ -89,8 +90,14 @@ class ScriptedExecutor(Executor):
 
     name = EXECUTOR
 
-    def __init__(self, parallelism: int, *, engine: Engine, clock: FakeClock,
-                 script: Callable[[Workload], Step] | None = None) -> None:
+    def __init__(
+        self,
+        parallelism: int,
+        *,
+        engine: Engine,
+        clock: FakeClock,
+        script: Callable[[Workload], Step] | None = None,
+    ) -> None:
         super().__init__(parallelism)
         self.engine, self.clock = engine, clock
         self.script = script or plan
@@ -139,15 +146,19 @@ class ScriptedExecutor(Executor):
                 out.append(_event(w, None, at))
             else:
                 end = at + step.duration
-                self._write(w, state=step.state, start_date=_dt(at), end_date=_dt(end),
-                            duration=step.duration)
+                self._write(
+                    w, state=step.state, start_date=_dt(at), end_date=_dt(end), duration=step.duration
+                )
                 out += [_event(w, "running", at), _event(w, step.state, end)]
         return out
 
     def _write(self, w: Workload, **values: object) -> None:
         with begin_write(self.engine) as conn:
-            conn.execute(update(ti_t).where(and_(ti_t.c.id == w.ti_id, ti_t.c.try_number == w.try_number))
-                         .values(**values))
+            conn.execute(
+                update(ti_t)
+                .where(and_(ti_t.c.id == w.ti_id, ti_t.c.try_number == w.try_number))
+                .values(**values)
+            )
 
 
 def _dt(ts: float) -> datetime:
@@ -155,8 +166,12 @@ def _dt(ts: float) -> datetime:
 
 
 def _event(w: Workload, state: str | None, at: float) -> TaskEvent:
-    return TaskEvent(ti_id=w.ti_id, dag_run_id=w.dag_run_id, dag_id=w.dag_id, task_id=w.task_id,
-                     try_number=w.try_number, state=state, at=at)
+    return TaskEvent(
+        key=w.key,
+        try_number=w.try_number,
+        state=state,
+        at=at,
+    )
 
 
 GaugeKey = tuple[str, tuple[tuple[str, str], ...]]
@@ -196,8 +211,9 @@ class Result:
 def _dags() -> list[DAG]:
     start = pendulum.datetime(2024, 1, 1, tz="UTC")
     dags = []
-    with DAG("sched_ok", schedule="@hourly", start_date=pendulum.datetime(2024, 3, 10, tz="UTC"),
-             catchup=False) as dag:
+    with DAG(
+        "sched_ok", schedule="@hourly", start_date=pendulum.datetime(2024, 3, 10, tz="UTC"), catchup=False
+    ) as dag:
         Noop(task_id="extract") >> Noop(task_id="load")
     dags.append(dag)
     with DAG("manual_fail", schedule=None, start_date=start) as dag:
@@ -236,8 +252,13 @@ def run_scenario(
     assert bundle.metrics_observer is not None
     probe = Probe(registry)
     safe = SafeObserver([bundle.metrics_observer, probe])
-    config = {"poll_interval_seconds": 0.0, "heartbeat_seconds": 5.0, "zombie_check_interval_seconds": 0.0,
-              "task_heartbeat_timeout_seconds": 30.0, "parallelism": PARALLELISM}
+    config = {
+        "poll_interval_seconds": 0.0,
+        "heartbeat_seconds": 5.0,
+        "zombie_check_interval_seconds": 0.0,
+        "task_heartbeat_timeout_seconds": 30.0,
+        "parallelism": PARALLELISM,
+    }
 
     # -- phase B: a backfill run, driven alone -------------------------------------------------
     clock.set(BACKFILL_START)
@@ -245,11 +266,20 @@ def run_scenario(
         Noop(task_id="t")
     ser = register(engine, bf, now=clock.now())
     with begin_write(engine) as conn:
-        pk, _ = trigger_dag(conn, ser, now=clock.now(), logical_date=pendulum.datetime(2024, 3, 5, tz="UTC"),
-                            run_type=DagRunType.BACKFILL)
-    backfill = Scheduler(engine=engine, executor=ScriptedExecutor(PARALLELISM, engine=engine, clock=clock),
-                         clock=clock, observer=safe,
-                         config=SchedulerConfig(only_runs=[pk], run_types=("backfill",), **config))  # type: ignore[arg-type]
+        pk, _ = trigger_dag(
+            conn,
+            ser,
+            now=clock.now(),
+            logical_date=pendulum.datetime(2024, 3, 5, tz="UTC"),
+            run_type=DagRunType.BACKFILL,
+        )
+    backfill = Scheduler(
+        engine=engine,
+        executor=ScriptedExecutor(PARALLELISM, engine=engine, clock=clock),
+        clock=clock,
+        observer=safe,
+        config=SchedulerConfig(only_runs=[pk], run_types=("backfill",), **config),
+    )  # type: ignore[arg-type]
     backfill_passes = _drive(backfill, clock, lambda: set(run_states(engine, "bf").values()) == {"success"})
     backfill.shutdown()
     with begin_write(engine) as conn:  # bf gets no scheduled runs in phase A
@@ -265,8 +295,13 @@ def run_scenario(
             with begin_write(engine) as conn:
                 trigger_dag(conn, ser, now=T0)
     ids = [d.dag_id for d in _dags()]
-    main = Scheduler(engine=engine, executor=ScriptedExecutor(PARALLELISM, engine=engine, clock=clock),
-                     clock=clock, observer=safe, config=SchedulerConfig(**config))  # type: ignore[arg-type]
+    main = Scheduler(
+        engine=engine,
+        executor=ScriptedExecutor(PARALLELISM, engine=engine, clock=clock),
+        clock=clock,
+        observer=safe,
+        config=SchedulerConfig(**config),
+    )  # type: ignore[arg-type]
 
     def finished() -> bool:
         states = [run_states(engine, dag_id) for dag_id in ids]

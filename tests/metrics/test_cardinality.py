@@ -11,13 +11,13 @@ from sqlalchemy import Engine
 
 from tests.metrics.scenario import Noop, ScriptedExecutor, Step
 from tests.runtime.dagdb import register, run_states
-from windvane.core.actions import trigger_dag
-from windvane.core.clock import FakeClock
-from windvane.core.dag import DAG
-from windvane.core.executors.base import Workload
+from windvane.core.authoring.dag import DAG
+from windvane.core.model.clock import FakeClock
+from windvane.core.model.workload import Workload
 from windvane.core.scheduler.config import SchedulerConfig
 from windvane.core.scheduler.loop import Scheduler
 from windvane.core.store.engine import begin_write
+from windvane.core.store.run_actions import trigger_dag
 from windvane.metrics.budget import Fleet, series_budget
 from windvane.metrics.metric import DURATION_BUCKETS
 from windvane.metrics.wiring import build_metrics
@@ -43,13 +43,24 @@ def test_200_dags_of_10_tasks_stay_within_the_series_budget(engine: Engine) -> N
         with begin_write(engine) as conn:
             trigger_dag(conn, ser, now=NOW)
     registry = CollectorRegistry()
-    bundle = build_metrics(MetricsSettings(prometheus_on=True), executor_name="scripted", service="scheduler",
-                           engine=engine, clock=clock, registry=registry, strict=True)
+    bundle = build_metrics(
+        MetricsSettings(prometheus_on=True),
+        executor_name="scripted",
+        service="scheduler",
+        engine=engine,
+        clock=clock,
+        registry=registry,
+        strict=True,
+    )
     assert bundle.prometheus is not None
     port = bundle.prometheus.serve("127.0.0.1", 0)
-    s = Scheduler(engine=engine, executor=ScriptedExecutor(512, engine=engine, clock=clock, script=script),
-                  clock=clock, observer=bundle.observer,
-                  config=SchedulerConfig(parallelism=512, max_tis_per_query=512, poll_interval_seconds=0.0))
+    s = Scheduler(
+        engine=engine,
+        executor=ScriptedExecutor(512, engine=engine, clock=clock, script=script),
+        clock=clock,
+        observer=bundle.observer,
+        config=SchedulerConfig(parallelism=512, max_tis_per_query=512, poll_interval_seconds=0.0),
+    )
     try:
         s.start()
         for _ in range(100):

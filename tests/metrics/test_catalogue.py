@@ -10,16 +10,37 @@ from windvane.metrics.docs import group_of
 from windvane.metrics.metric import DURATION_BUCKETS, Kind, Metric
 
 AIRFLOW_NAMES = {
-    "scheduler_heartbeat", "scheduler.scheduler_loop_duration", "scheduler.critical_section_duration",
-    "scheduler.tasks.starving", "scheduler.tasks.executable", "dag_processing.total_parse_time",
-    "dag_processing.last_duration", "dag_processing.import_errors", "dagbag_size",
-    "dag_processing.processor_timeouts", "dag_processing.file_path_queue_size", "executor.open_slots",
-    "executor.queued_tasks", "executor.running_tasks", "pool.open_slots", "pool.queued_slots",
-    "pool.running_slots", "pool.starving_tasks", "dagrun.schedule_delay",
+    "scheduler_heartbeat",
+    "scheduler.scheduler_loop_duration",
+    "scheduler.critical_section_duration",
+    "scheduler.tasks.starving",
+    "scheduler.tasks.executable",
+    "dag_processing.total_parse_time",
+    "dag_processing.last_duration",
+    "dag_processing.import_errors",
+    "dagbag_size",
+    "dag_processing.processor_timeouts",
+    "dag_processing.file_path_queue_size",
+    "executor.open_slots",
+    "executor.queued_tasks",
+    "executor.running_tasks",
+    "pool.open_slots",
+    "pool.queued_slots",
+    "pool.running_slots",
+    "pool.starving_tasks",
+    "dagrun.schedule_delay",
     "dagrun.first_task_scheduling_delay",
-    "dagrun.duration.{state}", "ti.start", "ti.finish", "ti_successes", "ti_failures", "task.duration",
-    "task.queued_duration", "task.scheduled_duration", "scheduler.tasks.killed_externally",
-    "task_instances_without_heartbeats_killed", "sla_missed",
+    "dagrun.duration.{state}",
+    "ti.start",
+    "ti.finish",
+    "ti_successes",
+    "ti_failures",
+    "task.duration",
+    "task.queued_duration",
+    "task.scheduled_duration",
+    "scheduler.tasks.killed_externally",
+    "task_instances_without_heartbeats_killed",
+    "sla_missed",
 }
 
 
@@ -54,21 +75,29 @@ def test_duration_buckets_span_a_millisecond_to_hours() -> None:
     assert list(DURATION_BUCKETS) == sorted(DURATION_BUCKETS)
 
 
-@pytest.mark.parametrize(("kwargs", "problem"), [
-    ({"labels": ("dag_id", "run_id")}, "'run_id' is not allowed"),
-    ({"labels": ("try_number",)}, "'try_number' is not allowed"),
-    ({"labels": ("colour",)}, "'colour' is not allowed"),
-    ({"name": "airflow_x_total"}, "name must be windvane_"),
-    ({"name": "windvane_x"}, "a counter's name ends with _total"),
-    ({"unit": "seconds"}, "ends with _seconds"),
-    ({"labels": ("task_id",)}, "task_id goes with dag_id"),
-    ({"labels": ("state",)}, "closed set of states"),
-    ({"labels": ("dag_id",), "statsd": "x.{dag_id}"}, "may only embed enumerated labels"),
-    ({"statsd_legacy": "x.{pool}"}, "unknown labels"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "problem"),
+    [
+        ({"labels": ("dag_id", "run_id")}, "'run_id' is not allowed"),
+        ({"labels": ("try_number",)}, "'try_number' is not allowed"),
+        ({"labels": ("colour",)}, "'colour' is not allowed"),
+        ({"name": "airflow_x_total"}, "name must be windvane_"),
+        ({"name": "windvane_x"}, "a counter's name ends with _total"),
+        ({"unit": "seconds"}, "ends with _seconds"),
+        ({"labels": ("task_id",)}, "task_id goes with dag_id"),
+        ({"labels": ("state",)}, "closed set of states"),
+        ({"labels": ("dag_id",), "statsd": "x.{dag_id}"}, "may only embed enumerated labels"),
+        ({"statsd_legacy": "x.{pool}"}, "unknown labels"),
+    ],
+)
 def test_bad_definitions_are_refused(kwargs: dict[str, object], problem: str) -> None:
-    base: dict[str, object] = {"name": "windvane_x_total", "kind": Kind.COUNTER, "unit": "things",
-                               "help": "X.", "statsd": "x"}
+    base: dict[str, object] = {
+        "name": "windvane_x_total",
+        "kind": Kind.COUNTER,
+        "unit": "things",
+        "help": "X.",
+        "statsd": "x",
+    }
     base.update(kwargs)
     with pytest.raises(ValueError, match=problem):
         Metric(**base)  # type: ignore[arg-type]

@@ -21,8 +21,16 @@ from windvane.metrics.statsd_names import name_value
 from windvane.metrics.statsd_sink import StatsdSink
 
 ROOT = Path(__file__).resolve().parents[2]
-SAMPLE = {"dag_id": "etl_daily", "task_id": "grp.load", "pool": "default_pool", "executor": "local",
-          "file": "team/etl.py", "channel": "slack", "version": "0.1.0", "service": "scheduler"}
+SAMPLE = {
+    "dag_id": "etl_daily",
+    "task_id": "grp.load",
+    "pool": "default_pool",
+    "executor": "local",
+    "file": "team/etl.py",
+    "channel": "slack",
+    "version": "0.1.0",
+    "service": "scheduler",
+}
 
 
 def test_generated_files_are_fresh() -> None:
@@ -112,8 +120,13 @@ def test_the_mapping_gives_the_native_names_and_labels(statsd_listener: StatsdLi
         # Legacy names carry the labels of the legacy template (values made name-safe), no others.
         in_name = set(metric.name_labels(metric.statsd_legacy or metric.statsd))
         assert set(labels) == in_name, line
-        native = [dict(s.labels) for f in registry.collect() if f.name == metric.name.removesuffix("_total")
-                  for s in f.samples if s.name in (metric.name, metric.name + "_count")]
+        native = [
+            dict(s.labels)
+            for f in registry.collect()
+            if f.name == metric.name.removesuffix("_total")
+            for s in f.samples
+            if s.name in (metric.name, metric.name + "_count")
+        ]
         assert any(all(name_value(k, n[k]) == v for k, v in labels.items()) for n in native), line
     assert used == set(m.BY_NAME)
 

@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 
 from tests.metrics.helpers import Backends, StatsdListener
-from windvane.core.clock import FakeClock
+from windvane.core.model.clock import FakeClock
 from windvane.core.processor import DagProcessor
 from windvane.metrics import catalogue as m
 from windvane.metrics.wiring import build_metrics
@@ -20,7 +20,7 @@ from windvane.settings import MetricsSettings
 GOOD = """
 import pendulum
 from windvane import DAG
-from windvane.core.operators.empty import EmptyOperator
+from windvane.core.authoring.operators.empty import EmptyOperator
 
 with DAG("{dag_id}", start_date=pendulum.datetime(2024, 1, 1, tz="UTC"), schedule=None):
     EmptyOperator(task_id="t")
@@ -45,11 +45,24 @@ def test_a_processor_pass_moves_every_dag_processing_metric(
     engine: Engine, dags_folder: Path, statsd_listener: StatsdListener
 ) -> None:
     registry = CollectorRegistry()
-    settings = MetricsSettings(statsd_on=True, statsd_host="127.0.0.1", statsd_port=statsd_listener.port,
-                               statsd_datadog_tags=True, prometheus_on=True)
+    settings = MetricsSettings(
+        statsd_on=True,
+        statsd_host="127.0.0.1",
+        statsd_port=statsd_listener.port,
+        statsd_datadog_tags=True,
+        prometheus_on=True,
+    )
     clock = FakeClock(NOW)
-    bundle = build_metrics(settings, executor_name="local", service="dag-processor", engine=engine,
-                           clock=clock, dags_folder=str(dags_folder), registry=registry, strict=True)
+    bundle = build_metrics(
+        settings,
+        executor_name="local",
+        service="dag-processor",
+        engine=engine,
+        clock=clock,
+        dags_folder=str(dags_folder),
+        registry=registry,
+        strict=True,
+    )
     both = Backends.of(statsd_listener, registry, bundle.sink)
     try:
         processor = DagProcessor(dags_folder, engine, parse_timeout=0.5, parsing_processes=2)
@@ -58,8 +71,10 @@ def test_a_processor_pass_moves_every_dag_processing_metric(
         assert report.parsed == 4 and report.timed_out == 1 and report.failed == 2
         both.gauge(m.PARSE_TOTAL_TIME, report.total_parse_time)
         assert 0.5 <= report.total_parse_time < 30
-        durations = {p.relative_to(dags_folder).as_posix(): s for p, s in
-                     ((Path(path), seconds) for path, seconds in report.durations.items())}
+        durations = {
+            p.relative_to(dags_folder).as_posix(): s
+            for p, s in ((Path(path), seconds) for path, seconds in report.durations.items())
+        }
         assert set(durations) == {"one.py", "team/two.py", "broken.py", "slow.py"}
         for file, seconds in durations.items():
             both.gauge(m.PARSE_LAST_DURATION, seconds, file=file)

@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 
 from tests.metrics.helpers import Backends, StatsdListener
 from tests.metrics.scenario import EXECUTOR, PARALLELISM, T0, Result, gauge_snapshot, run_scenario
-from windvane.core.clock import FakeClock
+from windvane.core.model.clock import FakeClock
 from windvane.core.store.engine import create_db_engine
 from windvane.core.store.migrate import migrate
 from windvane.metrics import catalogue as m
@@ -42,11 +42,23 @@ def ran(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         engine = create_db_engine(database.url)
     listener = StatsdListener()
     registry = CollectorRegistry()
-    settings = MetricsSettings(statsd_on=True, statsd_host="127.0.0.1", statsd_port=listener.port,
-                               statsd_datadog_tags=True, prometheus_on=True)
+    settings = MetricsSettings(
+        statsd_on=True,
+        statsd_host="127.0.0.1",
+        statsd_port=listener.port,
+        statsd_datadog_tags=True,
+        prometheus_on=True,
+    )
     clock = FakeClock(T0)
-    bundle = build_metrics(settings, executor_name=EXECUTOR, service="scheduler", engine=engine, clock=clock,
-                           registry=registry, strict=True)
+    bundle = build_metrics(
+        settings,
+        executor_name=EXECUTOR,
+        service="scheduler",
+        engine=engine,
+        clock=clock,
+        registry=registry,
+        strict=True,
+    )
     assert bundle.prometheus is not None
     both = Backends.of(listener, registry, bundle.sink)
     try:
@@ -62,8 +74,13 @@ def ran(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 def test_scenario_ends_as_designed_and_observers_never_failed(ran: Ran) -> None:
     final = {dag_id: set(states.values()) for dag_id, states in ran.result.final_runs.items()}
     assert final == {
-        "sched_ok": {"success"}, "manual_fail": {"failed"}, "manual_retry": {"success"},
-        "timeout_dag": {"failed"}, "pooled": {"success"}, "zombie_dag": {"failed"}, "lost_dag": {"failed"},
+        "sched_ok": {"success"},
+        "manual_fail": {"failed"},
+        "manual_retry": {"success"},
+        "timeout_dag": {"failed"},
+        "pooled": {"success"},
+        "zombie_dag": {"failed"},
+        "lost_dag": {"failed"},
         "bf": {"success"},
     }
     assert ran.result.safe.failures == 0
@@ -107,18 +124,22 @@ def test_first_task_scheduling_delay_by_run_type(ran: Ran) -> None:
     b.histogram(m.FIRST_TASK_DELAY, 1, 0.0, dag_id="bf", run_type="backfill")
 
 
-@pytest.mark.parametrize(("dag_id", "state", "run_type", "seconds"), [
-    ("sched_ok", "success", "scheduled", 2.0),
-    ("manual_fail", "failed", "manual", 1.0),
-    ("manual_retry", "success", "manual", 2.0),
-    ("timeout_dag", "failed", "manual", 60.0),
-    ("pooled", "success", "manual", 3.0),
-    ("zombie_dag", "failed", "manual", 1.0),
-    ("lost_dag", "failed", "manual", 1.0),
-    ("bf", "success", "backfill", 1.0),
-])
-def test_dagrun_duration_by_state_and_run_type(ran: Ran, dag_id: str, state: str, run_type: str,
-                                               seconds: float) -> None:
+@pytest.mark.parametrize(
+    ("dag_id", "state", "run_type", "seconds"),
+    [
+        ("sched_ok", "success", "scheduled", 2.0),
+        ("manual_fail", "failed", "manual", 1.0),
+        ("manual_retry", "success", "manual", 2.0),
+        ("timeout_dag", "failed", "manual", 60.0),
+        ("pooled", "success", "manual", 3.0),
+        ("zombie_dag", "failed", "manual", 1.0),
+        ("lost_dag", "failed", "manual", 1.0),
+        ("bf", "success", "backfill", 1.0),
+    ],
+)
+def test_dagrun_duration_by_state_and_run_type(
+    ran: Ran, dag_id: str, state: str, run_type: str, seconds: float
+) -> None:
     ran.both.histogram(m.DAGRUN_DURATION, 1, seconds, dag_id=dag_id, state=state, run_type=run_type)
     lines = ran.both.wire(m.DAGRUN_DURATION, dag_id=dag_id, state=state)
     assert lines[0].name == f"windvane.dagrun.duration.{state}"
@@ -127,9 +148,17 @@ def test_dagrun_duration_by_state_and_run_type(ran: Ran, dag_id: str, state: str
 
 def test_ti_start_finish_successes_failures(ran: Ran) -> None:
     b = ran.both
-    starts = {("sched_ok", "extract"): 1, ("sched_ok", "load"): 1, ("manual_fail", "a"): 1,
-              ("manual_retry", "t"): 2, ("pooled", "p0"): 1, ("pooled", "p1"): 1, ("pooled", "p2"): 1,
-              ("zombie_dag", "z"): 1, ("bf", "t"): 1}
+    starts = {
+        ("sched_ok", "extract"): 1,
+        ("sched_ok", "load"): 1,
+        ("manual_fail", "a"): 1,
+        ("manual_retry", "t"): 2,
+        ("pooled", "p0"): 1,
+        ("pooled", "p1"): 1,
+        ("pooled", "p2"): 1,
+        ("zombie_dag", "z"): 1,
+        ("bf", "t"): 1,
+    }
     for (dag_id, task_id), count in starts.items():
         b.counter(m.TI_START, count, dag_id=dag_id, task_id=task_id)
     assert b.prom(m.TI_START, dag_id="lost_dag", task_id="l") is None
@@ -173,8 +202,9 @@ def _squeeze(values: list[float]) -> list[float]:
     return [v for i, v in enumerate(values) if i == 0 or v != values[i - 1]]
 
 
-@pytest.mark.parametrize("metric", [m.TASKS_STARVING, m.TASKS_EXECUTABLE, m.TASKS_SCHEDULED,
-                                    m.DAGRUNS_RUNNING])
+@pytest.mark.parametrize(
+    "metric", [m.TASKS_STARVING, m.TASKS_EXECUTABLE, m.TASKS_SCHEDULED, m.DAGRUNS_RUNNING]
+)
 def test_scheduler_gauges_follow_every_pass_on_both_backends(ran: Ran, metric: Metric) -> None:
     prom = _history(ran, metric.name)
     assert len(prom) == ran.passes
@@ -194,9 +224,14 @@ def test_scheduler_gauges_match_loop_stats(ran: Ran) -> None:
     assert max(_history(ran, m.TASKS_STARVING.name)) == 2
 
 
-@pytest.mark.parametrize(("metric", "final"), [
-    (m.EXECUTOR_OPEN_SLOTS, PARALLELISM - 2), (m.EXECUTOR_QUEUED, 1), (m.EXECUTOR_RUNNING, 1),
-])
+@pytest.mark.parametrize(
+    ("metric", "final"),
+    [
+        (m.EXECUTOR_OPEN_SLOTS, PARALLELISM - 2),
+        (m.EXECUTOR_QUEUED, 1),
+        (m.EXECUTOR_RUNNING, 1),
+    ],
+)
 def test_executor_gauges(ran: Ran, metric: Metric, final: float) -> None:
     # At the end the executor still holds the stuck try (queued) and the zombie's (running).
     prom = _history(ran, metric.name, executor=EXECUTOR)
@@ -208,8 +243,15 @@ def test_pool_gauges_come_from_one_snapshot_and_add_up(ran: Ran) -> None:
     seen: list[tuple[float, ...]] = []
     for stats, gauges in zip(ran.stats, ran.result.probe.gauges, strict=True):
         for pool, usage in (stats.pools or {}).items():
-            values = [gauges[(metric.name, (("pool", pool),))] for metric in
-                      (m.POOL_OPEN_SLOTS, m.POOL_QUEUED_SLOTS, m.POOL_RUNNING_SLOTS, m.POOL_STARVING_TASKS)]
+            values = [
+                gauges[(metric.name, (("pool", pool),))]
+                for metric in (
+                    m.POOL_OPEN_SLOTS,
+                    m.POOL_QUEUED_SLOTS,
+                    m.POOL_RUNNING_SLOTS,
+                    m.POOL_STARVING_TASKS,
+                )
+            ]
             assert values[0] + values[1] + values[2] == usage.capacity
             if pool == "tiny":
                 seen.append(tuple(values))
@@ -244,5 +286,5 @@ def test_every_gauge_on_statsd_matches_its_prometheus_history(ran: Ran) -> None:
 def test_exposition_has_the_values_and_no_created_series(ran: Ran) -> None:
     text = generate_latest(ran.both.registry).decode()
     assert 'windvane_dagrun_schedule_delay_seconds_sum{dag_id="sched_ok"} 2.0' in text
-    assert 'windvane_scheduler_dagruns_created_total 1.0' in text
+    assert "windvane_scheduler_dagruns_created_total 1.0" in text
     assert not re.search(r"^\w+_created[{ ]", text, re.M)

@@ -20,15 +20,21 @@ from windvane.settings import MetricsSettings
 STRANGER = dataclasses.replace(m.TI_START)  # same name, not the catalogue's entry
 
 
-@pytest.mark.parametrize(("call", "message"), [
-    (lambda s: s.incr(STRANGER, dag_id="d", task_id="t"), "not in the catalogue"),
-    (lambda s: s.incr(m.TI_START, dag_id="d"), "takes labels"),
-    (lambda s: s.incr(m.TI_START, dag_id="d", task_id="t", run_id="r"), "takes labels"),
-    (lambda s: s.gauge(m.TI_START, 1, dag_id="d", task_id="t"), "is a counter, not a gauge"),
-    (lambda s: s.incr(m.TI_FINISH, dag_id="d", task_id="t", state="exploded"), "not one of"),
-    (lambda s: s.incr(m.TI_START, -1, dag_id="d", task_id="t"), "cannot go down"),
-    (lambda s: s.observe(m.DAGRUN_DURATION, 1, dag_id="d", state="success", run_type="cron"), "not one of"),
-])
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda s: s.incr(STRANGER, dag_id="d", task_id="t"), "not in the catalogue"),
+        (lambda s: s.incr(m.TI_START, dag_id="d"), "takes labels"),
+        (lambda s: s.incr(m.TI_START, dag_id="d", task_id="t", run_id="r"), "takes labels"),
+        (lambda s: s.gauge(m.TI_START, 1, dag_id="d", task_id="t"), "is a counter, not a gauge"),
+        (lambda s: s.incr(m.TI_FINISH, dag_id="d", task_id="t", state="exploded"), "not one of"),
+        (lambda s: s.incr(m.TI_START, -1, dag_id="d", task_id="t"), "cannot go down"),
+        (
+            lambda s: s.observe(m.DAGRUN_DURATION, 1, dag_id="d", state="success", run_type="cron"),
+            "not one of",
+        ),
+    ],
+)
 def test_misuse_raises_in_strict_mode(call: object, message: str) -> None:
     with pytest.raises(MetricsUsageError, match=message):
         call(RecordingSink())  # type: ignore[operator]
@@ -104,10 +110,16 @@ def test_build_info_names_version_and_service(statsd_listener: StatsdListener) -
     from windvane import __version__
 
     registry = CollectorRegistry()
-    settings = MetricsSettings(statsd_on=True, statsd_host="127.0.0.1", statsd_port=statsd_listener.port,
-                               statsd_datadog_tags=True, prometheus_on=True)
-    bundle = build_metrics(settings, executor_name="local", service="dag-processor", registry=registry,
-                           strict=True)
+    settings = MetricsSettings(
+        statsd_on=True,
+        statsd_host="127.0.0.1",
+        statsd_port=statsd_listener.port,
+        statsd_datadog_tags=True,
+        prometheus_on=True,
+    )
+    bundle = build_metrics(
+        settings, executor_name="local", service="dag-processor", registry=registry, strict=True
+    )
     try:
         both = Backends.of(statsd_listener, registry, bundle.sink)
         both.gauge(m.BUILD_INFO, 1, version=__version__, service="dag-processor")

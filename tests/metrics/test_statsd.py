@@ -69,9 +69,12 @@ def test_unchanged_gauges_are_not_passed_on_at_once(statsd_listener: StatsdListe
         multi.gauge(m.DAGBAG_SIZE, value)
         bound.gauge(value + 10)
     assert [(line.name, line.value) for line in statsd_listener.drain()] == [
-        ("windvane.dagbag_size", 1), ("windvane.executor.open_slots.local", 11),
-        ("windvane.dagbag_size", 2), ("windvane.executor.open_slots.local", 12),
-        ("windvane.dagbag_size", 1), ("windvane.executor.open_slots.local", 11),
+        ("windvane.dagbag_size", 1),
+        ("windvane.executor.open_slots.local", 11),
+        ("windvane.dagbag_size", 2),
+        ("windvane.executor.open_slots.local", 12),
+        ("windvane.dagbag_size", 1),
+        ("windvane.executor.open_slots.local", 11),
     ]
 
 
@@ -108,13 +111,16 @@ def test_bound_metrics_check_once_and_emit_like_the_sink(statsd_listener: Statsd
         s.bind(m.TI_START, dag_id="d", task_id="t").observe(1)
 
 
-@pytest.mark.parametrize(("allow", "block", "sent"), [
-    ((), (), {"windvane.ti.start", "windvane.scheduler_heartbeat", "windvane.dagrun.duration.success"}),
-    (("^ti\\.",), (), {"windvane.ti.start"}),
-    (("HEARTBEAT",), (), {"windvane.scheduler_heartbeat"}),
-    ((), ("duration",), {"windvane.ti.start", "windvane.scheduler_heartbeat"}),
-    (("^ti",), ("^ti",), {"windvane.ti.start"}),  # an allow list wins, like Airflow
-])
+@pytest.mark.parametrize(
+    ("allow", "block", "sent"),
+    [
+        ((), (), {"windvane.ti.start", "windvane.scheduler_heartbeat", "windvane.dagrun.duration.success"}),
+        (("^ti\\.",), (), {"windvane.ti.start"}),
+        (("HEARTBEAT",), (), {"windvane.scheduler_heartbeat"}),
+        ((), ("duration",), {"windvane.ti.start", "windvane.scheduler_heartbeat"}),
+        (("^ti",), ("^ti",), {"windvane.ti.start"}),  # an allow list wins, like Airflow
+    ],
+)
 def test_allow_and_block_lists_are_regular_expressions(
     statsd_listener: StatsdListener, allow: tuple[str, ...], block: tuple[str, ...], sent: set[str]
 ) -> None:

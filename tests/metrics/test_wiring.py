@@ -15,14 +15,14 @@ from sqlalchemy import Engine, event, text
 
 from tests.metrics.scenario import Noop
 from tests.runtime.dagdb import register, run_states
-from windvane.core.actions import trigger_dag
-from windvane.core.clock import FakeClock
-from windvane.core.dag import DAG
+from windvane.core.authoring.dag import DAG
 from windvane.core.executors.instant import InstantExecutor
+from windvane.core.model.clock import FakeClock
 from windvane.core.scheduler.config import SchedulerConfig
 from windvane.core.scheduler.loop import Scheduler
 from windvane.core.scheduler.observer import SafeObserver, SchedulerObserver
 from windvane.core.store.engine import begin_write
+from windvane.core.store.run_actions import trigger_dag
 from windvane.metrics import catalogue as m
 from windvane.metrics.queries import QueryCounter
 from windvane.metrics.sink import NullSink
@@ -47,8 +47,13 @@ def _run_small_dag(engine: Engine, observer: SchedulerObserver) -> None:
     ser = register(engine, dag, now=NOW)
     with begin_write(engine) as conn:
         _, run_id = trigger_dag(conn, ser, now=NOW)
-    s = Scheduler(engine=engine, executor=InstantExecutor(4, engine=engine), clock=FakeClock(NOW),
-                  config=SchedulerConfig(poll_interval_seconds=0.0), observer=observer)
+    s = Scheduler(
+        engine=engine,
+        executor=InstantExecutor(4, engine=engine),
+        clock=FakeClock(NOW),
+        config=SchedulerConfig(poll_interval_seconds=0.0),
+        observer=observer,
+    )
     s.start()
     for _ in range(20):
         s.run_once()
@@ -70,8 +75,14 @@ def test_metrics_off_is_a_no_op_that_attaches_nothing(engine: Engine) -> None:
 
 def test_prometheus_endpoint_serves_the_scheduler_metrics(engine: Engine) -> None:
     settings = MetricsSettings(prometheus_on=True, prometheus_port=1)  # the port is replaced below
-    bundle = build_metrics(settings, executor_name="instant", service="scheduler", engine=engine,
-                           clock=FakeClock(NOW), registry=CollectorRegistry())
+    bundle = build_metrics(
+        settings,
+        executor_name="instant",
+        service="scheduler",
+        engine=engine,
+        clock=FakeClock(NOW),
+        registry=CollectorRegistry(),
+    )
     assert bundle.prometheus is not None
     port = bundle.prometheus.serve("127.0.0.1", 0)
     try:
@@ -88,11 +99,22 @@ def test_broken_backends_are_logged_and_counted_and_the_scheduler_keeps_running(
     engine: Engine, busy_port: int, caplog: pytest.LogCaptureFixture
 ) -> None:
     registry = CollectorRegistry()
-    settings = MetricsSettings(statsd_on=True, statsd_host="statsd.invalid", prometheus_on=True,
-                               prometheus_host="127.0.0.1", prometheus_port=busy_port)
+    settings = MetricsSettings(
+        statsd_on=True,
+        statsd_host="statsd.invalid",
+        prometheus_on=True,
+        prometheus_host="127.0.0.1",
+        prometheus_port=busy_port,
+    )
     with caplog.at_level(logging.ERROR, "windvane.metrics"):
-        bundle = build_metrics(settings, executor_name="instant", service="scheduler", engine=engine,
-                               clock=FakeClock(NOW), registry=registry)
+        bundle = build_metrics(
+            settings,
+            executor_name="instant",
+            service="scheduler",
+            engine=engine,
+            clock=FakeClock(NOW),
+            registry=registry,
+        )
         assert bundle.start_http_server() is None
         assert bundle.start_http_server() is None
         _run_small_dag(engine, bundle.observer)
@@ -111,8 +133,14 @@ def test_broken_backends_are_logged_and_counted_and_the_scheduler_keeps_running(
 def test_an_observer_bug_never_reaches_the_scheduler(
     engine: Engine, caplog: pytest.LogCaptureFixture
 ) -> None:
-    bundle = build_metrics(MetricsSettings(prometheus_on=True), executor_name="instant", service="scheduler",
-                           engine=engine, registry=CollectorRegistry(), strict=True)
+    bundle = build_metrics(
+        MetricsSettings(prometheus_on=True),
+        executor_name="instant",
+        service="scheduler",
+        engine=engine,
+        registry=CollectorRegistry(),
+        strict=True,
+    )
     assert bundle.metrics_observer is not None
     bundle.metrics_observer.sink = None  # type: ignore[assignment]  # every hook now raises
     safe = bundle.observer

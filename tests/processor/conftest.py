@@ -10,8 +10,8 @@ import pendulum
 import pytest
 from sqlalchemy import Engine
 
-from windvane.core.clock import FakeClock
-from windvane.core.defaults import get_authoring_defaults, set_authoring_defaults
+from windvane.core.authoring.defaults import get_authoring_defaults, set_authoring_defaults
+from windvane.core.model.clock import FakeClock
 from windvane.core.processor import DagProcessor
 
 

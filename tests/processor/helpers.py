@@ -15,8 +15,8 @@ from windvane.core.store.tables import dag, dag_file
 
 HEADER = """\
 import pendulum
-from windvane.core.dag import DAG, dag
-from windvane.core.operators.empty import EmptyOperator
+from windvane.core.authoring.dag import DAG, dag
+from windvane.core.authoring.operators.empty import EmptyOperator
 
 START = pendulum.datetime(2024, 1, 1, tz="UTC")
 """

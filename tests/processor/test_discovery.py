@@ -10,7 +10,7 @@ import pytest
 from windvane.core.processor import discovery
 from windvane.core.processor.discovery import ChangeDetector, list_dag_files, might_contain_dag
 
-DAG_TEXT = "from windvane.core.dag import DAG\n"
+DAG_TEXT = "from windvane.core.authoring.dag import DAG\n"
 
 
 def _touch(path: Path, text: str = DAG_TEXT) -> str:

@@ -10,9 +10,9 @@ import pytest
 
 import windvane
 from tests.processor.helpers import simple_dag, write
+from windvane.core.model.serialized_dag import SerializedDag
 from windvane.core.processor.parse_child import ParseOutcome, dag_hash_of, module_name_for
 from windvane.core.processor.pool import FileResult, parse_files
-from windvane.core.serialization import SerializedDag
 
 WINDVANE_DIR = os.path.dirname(os.path.abspath(windvane.__file__))
 

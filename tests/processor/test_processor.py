@@ -13,10 +13,10 @@ from sqlalchemy import Engine, update
 
 import windvane
 from tests.processor.helpers import active_ids, dag_rows, file_rows, import_errors, simple_dag, write
-from windvane.core.clock import FakeClock
-from windvane.core.defaults import AuthoringDefaults
+from windvane.core.authoring.defaults import AuthoringDefaults
+from windvane.core.model.clock import FakeClock
+from windvane.core.model.serialized_dag import SerializedDag
 from windvane.core.processor import DagProcessor, ParseReport
-from windvane.core.serialization import SerializedDag
 from windvane.core.store.engine import begin_write
 from windvane.core.store.tables import dag
 from windvane.core.timetables.ops import next_run_info

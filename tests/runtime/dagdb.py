@@ -5,9 +5,10 @@ from __future__ import annotations
 import pendulum
 from sqlalchemy import Engine, select
 
-from windvane.core.dag import DAG
+from windvane.core.authoring.dag import DAG
+from windvane.core.authoring.serialize import serialize_dag
+from windvane.core.model.serialized_dag import SerializedDag
 from windvane.core.scheduler import db
-from windvane.core.serialization import SerializedDag, serialize_dag
 from windvane.core.store.dags import upsert_dag
 from windvane.core.store.engine import begin_read, begin_write
 from windvane.core.store.tables import dag_run, task_instance

@@ -16,12 +16,12 @@ import pendulum
 import pytest
 from sqlalchemy import Engine, select
 
-from windvane.core.actions import trigger_dag
-from windvane.core.dag_loader import DagLoader
-from windvane.core.serialization import serialize_dag
+from windvane.core.authoring.serialize import serialize_dag
 from windvane.core.store.dags import upsert_dag
 from windvane.core.store.engine import begin_read, begin_write
+from windvane.core.store.run_actions import trigger_dag
 from windvane.core.store.tables import dag_run, task_instance
+from windvane.core.worker.dag_loader import DagLoader
 
 pytestmark = pytest.mark.slow
 

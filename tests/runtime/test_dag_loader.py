@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from windvane.core.dag_loader import DagLoader
+from windvane.core.worker.dag_loader import DagLoader
 from windvane.errors import DagImportError, NotFoundError
 
 SOURCE = """
 from datetime import datetime, timezone
-from windvane.core.dag import DAG, dag
-from windvane.core.operators.empty import EmptyOperator
+from windvane.core.authoring.dag import DAG, dag
+from windvane.core.authoring.operators.empty import EmptyOperator
 
 with DAG("{dag_id}", schedule=None, start_date=datetime(2024, 1, 1, tzinfo=timezone.utc)) as first:
     EmptyOperator(task_id="{task_id}")

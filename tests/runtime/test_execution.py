@@ -11,16 +11,17 @@ from typing import Any
 import pendulum
 import pytest
 
-from windvane.core import serde
-from windvane.core.baseoperator import BaseOperator
-from windvane.core.context import RunInfo, build_context
-from windvane.core.dag import DAG
-from windvane.core.execution import TryOutcome, run_try
-from windvane.core.operators.empty import EmptyOperator
-from windvane.core.operators.python import PythonOperator
-from windvane.core.runtime_ti import RuntimeTaskInstance
-from windvane.core.states import TaskInstanceState as S
-from windvane.core.templating import make_jinja_env
+from windvane.core.authoring.baseoperator import BaseOperator
+from windvane.core.authoring.dag import DAG
+from windvane.core.authoring.operators.empty import EmptyOperator
+from windvane.core.authoring.operators.python import PythonOperator
+from windvane.core.model import json_values as serde
+from windvane.core.model.outcome import TryOutcome
+from windvane.core.model.states import TaskInstanceState as S
+from windvane.core.task_api.context import RunInfo, build_context
+from windvane.core.task_api.task_instance import RuntimeTaskInstance
+from windvane.core.task_api.templating import make_jinja_env
+from windvane.core.worker.execution import run_try
 from windvane.errors import TaskFailedNoRetry, TaskSkipped
 
 START = datetime(2024, 1, 1, tzinfo=UTC)

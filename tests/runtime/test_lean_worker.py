@@ -14,8 +14,8 @@ from .trydb import collect_final, queued_try, write_dag, xcom_value
 DAG_SOURCE = """
 import os, sys
 from datetime import datetime, timezone
-from windvane.core.dag import DAG
-from windvane.core.operators.python import PythonOperator
+from windvane.core.authoring.dag import DAG
+from windvane.core.authoring.operators.python import PythonOperator
 
 HEAVY = ("sqlalchemy", "alembic", "rich", "windvane.core.scheduler", "windvane.cli",
          "windvane.core.store.engine", "windvane.core.processor")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -16,9 +17,9 @@ import pytest
 from sqlalchemy import Engine
 
 from windvane.core.executors import create_executor
-from windvane.core.executors.base import Workload
 from windvane.core.executors.local import LocalExecutor
 from windvane.core.executors.sequential import SequentialExecutor
+from windvane.core.model.workload import Workload
 from windvane.errors import ConfigError, ExecutorError
 
 from .trydb import collect_final, insert_run, insert_tis, queued_try, ti_row, wait_for, workload, write_dag
@@ -28,8 +29,8 @@ MakeLocal = Callable[[int], LocalExecutor]
 DAG_SOURCE = """
 import os, time
 from datetime import datetime, timezone
-from windvane.core.dag import DAG
-from windvane.core.operators.python import PythonOperator
+from windvane.core.authoring.dag import DAG
+from windvane.core.authoring.operators.python import PythonOperator
 
 def noop():
     return None
@@ -173,13 +174,15 @@ def test_wake_ends_a_wait_at_once(make_local: MakeLocal) -> None:
 
 SCHEDULER_SCRIPT = """
 import json, sys
-from windvane.core.executors.base import Executor, Workload
+from windvane.core.executors.base import Executor
+from windvane.core.model.workload import TaskInstanceKey, Workload
 from windvane.core.executors.local import LocalExecutor
 url, logs, first, second = sys.argv[1:5]
 executor = LocalExecutor(1, db_url=url, log_folder=logs)
 executor.start()
-executor.queue(Workload(**json.loads(first)))
-executor.queue(Workload(**json.loads(second)))
+for text in (first, second):
+    fields = json.loads(text)
+    executor.queue(Workload(**{**fields, 'key': TaskInstanceKey(**fields['key'])}))
 while True:
     executor.wait(1.0)
     executor.events()
@@ -248,7 +251,7 @@ def test_create_executor_by_name(tmp_path: Path) -> None:
 
 
 def _fields(wl: Workload) -> dict[str, object]:
-    return {name: getattr(wl, name) for name in wl.__dataclass_fields__}
+    return dataclasses.asdict(wl)
 
 
 def test_workers_start_on_demand_up_to_parallelism(

@@ -8,20 +8,20 @@ import pendulum
 import pytest
 from sqlalchemy import Engine, update
 
-from windvane.core.actions import clear_task_instances, trigger_dag
-from windvane.core.clock import FakeClock
-from windvane.core.dag import DAG
-from windvane.core.executors.base import Workload
+from windvane.core.authoring.dag import DAG
+from windvane.core.authoring.operators.empty import EmptyOperator
 from windvane.core.executors.instant import InstantExecutor
-from windvane.core.operators.empty import EmptyOperator
+from windvane.core.model.clock import FakeClock
+from windvane.core.model.trigger_rule import TriggerRule
+from windvane.core.model.workload import Workload
 from windvane.core.scheduler.config import SchedulerConfig
 from windvane.core.scheduler.loop import Scheduler
 from windvane.core.scheduler.observer import LoopStats, SchedulerObserver
 from windvane.core.store import pools
 from windvane.core.store.engine import begin_write
+from windvane.core.store.run_actions import clear_task_instances, trigger_dag
 from windvane.core.store.tables import dag_run as dag_run_table
 from windvane.core.store.tables import task_instance
-from windvane.core.trigger_rule import TriggerRule
 
 from .dagdb import register, run_states, ti_states
 

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select, update
 
-from windvane.core.dag_loader import DagLoader
-from windvane.core.executors.base import TaskEvent, Workload
+from windvane.core.model.workload import TaskEvent, Workload
 from windvane.core.store.engine import begin_read, begin_write
 from windvane.core.store.tables import task_instance
-from windvane.core.task_runner import log_path_for, run_workload
+from windvane.core.worker.dag_loader import DagLoader
+from windvane.core.worker.runner import log_path_for, run_workload
 
 from .trydb import JOB_ID, queued_try, ti_row, ti_state_by_task, write_dag, xcom_value
 
@@ -21,8 +21,8 @@ DAG_SOURCE = """
 import logging, os, signal, time
 from datetime import datetime, timezone
 from sqlalchemy import create_engine, text
-from windvane.core.dag import DAG
-from windvane.core.operators.python import BranchPythonOperator, PythonOperator
+from windvane.core.authoring.dag import DAG
+from windvane.core.authoring.operators.python import BranchPythonOperator, PythonOperator
 
 def hello():
     print("hello from stdout")
@@ -149,7 +149,7 @@ def test_downstream_try_pulls_the_xcom(engine: Engine, dag_file: str, logs: str)
             .values(state="queued", try_number=1, queued_by_job_id=JOB_ID)
         )
     ti_id = ti_row_id(engine, first.dag_run_id, "pull")
-    second = dataclasses.replace(first, ti_id=ti_id, task_id="pull")
+    second = dataclasses.replace(first, key=dataclasses.replace(first.key, ti_id=ti_id, task_id="pull"))
     assert _run(second, engine, logs).state == "success"
     assert xcom_value(engine, first.dag_run_id, "pull") == "43"
 

@@ -9,13 +9,13 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import Engine, update
 
-from windvane.core.execution import TryOutcome
-from windvane.core.states import TaskInstanceState as S
+from windvane.core.model.outcome import TryOutcome
+from windvane.core.model.states import TaskInstanceState as S
 from windvane.core.store._time import from_db
 from windvane.core.store.engine import begin_write
 from windvane.core.store.raw import RawDb
 from windvane.core.store.tables import dag_run, task_instance
-from windvane.core.try_records import claim_try, finish_try, record_heartbeat
+from windvane.core.store.try_lifecycle import claim_try, finish_try, record_heartbeat
 
 from .trydb import LOGICAL, insert_run, queued_try, ti_row, ti_state_by_task, xcom_value
 

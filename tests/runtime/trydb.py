@@ -10,7 +10,8 @@ from typing import Any
 
 from sqlalchemy import Engine, RowMapping, insert, select
 
-from windvane.core.executors.base import Executor, TaskEvent, Workload
+from windvane.core.executors.base import Executor
+from windvane.core.model.workload import TaskEvent, TaskInstanceKey, Workload
 from windvane.core.store.engine import begin_read, begin_write
 from windvane.core.store.tables import dag_run, task_instance, xcom
 
@@ -99,11 +100,7 @@ def workload(
     **extra: Any,
 ) -> Workload:
     return Workload(
-        ti_id=ti_id,
-        dag_run_id=dag_run_id,
-        dag_id=dag_id,
-        run_id=run_id,
-        task_id=task_id,
+        key=TaskInstanceKey(ti_id, dag_run_id, dag_id, run_id, task_id),
         try_number=try_number,
         max_tries=max_tries,
         job_id=job_id,

@@ -3,9 +3,9 @@ from __future__ import annotations
 from sqlalchemy import Engine, delete, func, select
 
 from tests.store.helpers import T0, add_run
-from windvane.core.runtime_ti import RuntimeTaskInstance, XComReader
 from windvane.core.store.tables import dag_run, xcom
 from windvane.core.store.xcoms import SqlXComReader, clear_xcoms, write_xcoms
+from windvane.core.task_api.task_instance import RuntimeTaskInstance, XComReader
 
 
 def test_write_read_replace(engine: Engine) -> None:

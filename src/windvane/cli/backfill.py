@@ -1,6 +1,6 @@
 """``windvane dags backfill``: queue runs for past intervals, then drive just those runs to the end.
 
-The runs are queued by :func:`windvane.core.actions.create_backfill` (one
+The runs are queued by :func:`windvane.core.store.run_actions.create_backfill` (one
 transaction). A :class:`Scheduler` in backfill mode (``only_runs``) with the
 configured executor then runs them here, showing progress, until each has
 finished. Backfill runs of the same DAG and dates that an interrupted backfill
@@ -24,13 +24,13 @@ from windvane.cli.logs import configure_logging
 from windvane.cli.signals import stop_on_signals
 from windvane.cli.views import load_serialized
 from windvane.cli.wiring import create_metrics, create_scheduler, open_engine, scheduler_config
-from windvane.core.actions import BackfillPlan, create_backfill
+from windvane.core.model.states import FINISHED_STATES, DagRunState, DagRunType
 from windvane.core.scheduler.loop import Scheduler
 from windvane.core.scheduler.model import ActiveRun
 from windvane.core.scheduler.observer import SafeObserver, SchedulerObserver
-from windvane.core.states import FINISHED_STATES, DagRunState, DagRunType
 from windvane.core.store.dags import get_dag
 from windvane.core.store.engine import begin_read
+from windvane.core.store.run_actions import BackfillPlan, create_backfill
 from windvane.core.store.tables import dag_run as run_t
 from windvane.core.store.tables import task_instance as ti_t
 from windvane.errors import WindvaneError

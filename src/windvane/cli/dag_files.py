@@ -15,12 +15,12 @@ import os
 from sqlalchemy.exc import SQLAlchemyError
 
 from windvane.cli.wiring import create_engine
-from windvane.core.dag import DAG
-from windvane.core.dag_loader import DagLoader
+from windvane.core.authoring.dag import DAG
 from windvane.core.processor.discovery import list_dag_files, might_contain_dag
 from windvane.core.store.dags import get_dag
 from windvane.core.store.engine import begin_read
 from windvane.core.store.migrate import check
+from windvane.core.worker.dag_loader import DagLoader
 from windvane.errors import DagImportError, NotFoundError, StoreError
 from windvane.settings import Settings
 

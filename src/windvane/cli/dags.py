@@ -24,12 +24,12 @@ from windvane.cli.base import (
 from windvane.cli.graph import task_tree, to_dot
 from windvane.cli.views import load_serialized, shown_path
 from windvane.cli.wiring import open_engine
-from windvane.core.actions import trigger_dag
-from windvane.core.states import DagRunState
+from windvane.core.model.states import DagRunState
 from windvane.core.store.dag_runs import list_dag_runs
 from windvane.core.store.dags import get_dag, list_dags, set_paused
 from windvane.core.store.engine import begin_read, begin_write
 from windvane.core.store.import_errors import list_import_errors
+from windvane.core.store.run_actions import trigger_dag
 
 
 def register(commands: Subparsers) -> None:

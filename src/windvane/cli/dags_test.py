@@ -8,8 +8,8 @@ from windvane.cli.args import date_text, json_object, to_datetime
 from windvane.cli.base import EXIT_FAILURE, EXIT_OK, Cli, Subparsers, add_command, add_output_option
 from windvane.cli.dag_files import load_dag
 from windvane.cli.logs import configure_logging
-from windvane.core.dag_test import DagTestResult, test_dag
-from windvane.core.states import DagRunState
+from windvane.core.model.states import DagRunState
+from windvane.core.worker.in_process import DagTestResult, test_dag
 
 _DESCRIPTION = """\
 Import the DAG's file in this process and run every task once, one at a time,

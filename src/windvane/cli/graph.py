@@ -12,7 +12,7 @@ import json
 from rich.text import Text
 from rich.tree import Tree
 
-from windvane.core.serialization import SerializedDag, TaskSpec
+from windvane.core.model.serialized_dag import SerializedDag, TaskSpec
 
 
 def _label(spec: TaskSpec) -> str:

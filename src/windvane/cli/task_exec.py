@@ -1,11 +1,11 @@
 """``windvane tasks test`` and ``windvane tasks run``: one try of one task, now.
 
 ``tasks test`` runs the task in this process with
-:func:`windvane.core.execution.run_try`, ignoring dependencies and writing
+:func:`windvane.core.worker.execution.run_try`, ignoring dependencies and writing
 nothing to the database.
 
 ``tasks run`` runs an existing task instance the way a worker does
-(:func:`windvane.core.task_runner.run_workload`), see :data:`RUN_DESCRIPTION`.
+(:func:`windvane.core.worker.runner.run_workload`), see :data:`RUN_DESCRIPTION`.
 """
 
 from __future__ import annotations
@@ -26,22 +26,22 @@ from windvane.cli.dag_files import load_dag
 from windvane.cli.logs import configure_logging
 from windvane.cli.views import load_serialized
 from windvane.cli.wiring import create_engine, log_folder, open_engine
-from windvane.core.context import RunInfo, build_context, params_for_run
-from windvane.core.dag_loader import DagLoader
-from windvane.core.execution import run_try
-from windvane.core.executors.base import Workload
-from windvane.core.runtime_ti import NoXComs, RuntimeTaskInstance, XComReader
-from windvane.core.states import DagRunType
-from windvane.core.states import TaskInstanceState as S
+from windvane.core.model.states import DagRunType
+from windvane.core.model.states import TaskInstanceState as S
+from windvane.core.model.workload import TaskInstanceKey, Workload
 from windvane.core.store import jobs
 from windvane.core.store.dag_runs import get_dag_run
 from windvane.core.store.engine import begin_write
 from windvane.core.store.migrate import check
 from windvane.core.store.tables import task_instance as ti_table
 from windvane.core.store.xcoms import SqlXComReader
-from windvane.core.task_inputs import jinja_env_for
-from windvane.core.task_runner import log_path_for, run_workload
+from windvane.core.task_api.context import RunInfo, build_context, params_for_run
+from windvane.core.task_api.task_instance import NoXComs, RuntimeTaskInstance, XComReader
 from windvane.core.timetables.ops import interval_for
+from windvane.core.worker.dag_loader import DagLoader
+from windvane.core.worker.execution import run_try
+from windvane.core.worker.inputs import jinja_env_for
+from windvane.core.worker.runner import log_path_for, run_workload
 from windvane.errors import NotFoundError, StoreError, WindvaneError
 
 TEST_DESCRIPTION = """\
@@ -193,7 +193,7 @@ def _queue_for_us(conn: Connection, args: argparse.Namespace, hostname: str) -> 
         )
     )  # fmt: skip
     return Workload(
-        ti_id=ti.id, dag_run_id=run.id, dag_id=run.dag_id, run_id=run.run_id, task_id=spec.task_id,
+        key=TaskInstanceKey(ti.id, run.id, run.dag_id, run.run_id, spec.task_id),
         try_number=ti.try_number + 1, max_tries=ti.max_tries, job_id=job_id, fileloc=dag.fileloc,
         run_type=run.run_type, logical_date=run.logical_date.isoformat(),
         data_interval_start=run.data_interval_start.isoformat() if run.data_interval_start else None,

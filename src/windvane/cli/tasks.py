@@ -25,9 +25,9 @@ from windvane.cli.base import (
 from windvane.cli.graph import task_tree
 from windvane.cli.views import load_serialized, task_instances_of_run
 from windvane.cli.wiring import log_folder, open_engine
-from windvane.core.actions import clear_task_instances
 from windvane.core.store.dag_runs import get_dag_run
 from windvane.core.store.engine import begin_read, begin_write
+from windvane.core.store.run_actions import clear_task_instances
 from windvane.core.store.tables import dag_run as run_t
 from windvane.core.store.tables import task_instance as ti_t
 from windvane.errors import NotFoundError
@@ -187,7 +187,7 @@ def _states_for_dag_run(cli: Cli, args: argparse.Namespace) -> int:
 
 
 def log_file(folder: Path, dag_id: str, run_id: str, task_id: str, try_number: int | None) -> Path:
-    """The log of a try (see :func:`windvane.core.task_runner.log_path_for`); the latest one on disk
+    """The log of a try (see :func:`windvane.core.worker.runner.log_path_for`); the latest one on disk
     when ``try_number`` is None. Raises :class:`NotFoundError` naming the path looked for."""
     task_folder = folder / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={task_id}"
     if try_number is not None:

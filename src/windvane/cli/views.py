@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection, select
 
-from windvane.core.serialization import SerializedDag
+from windvane.core.model.serialized_dag import SerializedDag
 from windvane.core.store._time import from_db
 from windvane.core.store.dags import get_serialized
 from windvane.core.store.tables import task_instance as ti_table

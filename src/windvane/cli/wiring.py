@@ -25,7 +25,7 @@ from typing import Any
 import pendulum
 from sqlalchemy import Engine
 
-from windvane.core.defaults import AuthoringDefaults, set_authoring_defaults
+from windvane.core.authoring.defaults import AuthoringDefaults, set_authoring_defaults
 from windvane.core.executors import Executor
 from windvane.core.executors import create_executor as _create_executor
 from windvane.core.processor import DagProcessor

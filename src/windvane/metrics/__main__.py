@@ -1,9 +1,9 @@
 """Write (or check) ``docs/metrics.md`` and ``compose/statsd-mapping.yml`` from the catalogue.
 
-    python -m windvane.metrics                 # write both, under the current directory
-    python -m windvane.metrics --check         # exit 1 naming the files that are stale
-    python -m windvane.metrics --root DIR      # the repository root to write under
-    python -m windvane.metrics --mapping-prefix P   # print a mapping for statsd_prefix P
+python -m windvane.metrics                 # write both, under the current directory
+python -m windvane.metrics --check         # exit 1 naming the files that are stale
+python -m windvane.metrics --root DIR      # the repository root to write under
+python -m windvane.metrics --mapping-prefix P   # print a mapping for statsd_prefix P
 """
 
 from __future__ import annotations
@@ -35,8 +35,11 @@ def stale(root: Path) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m windvane.metrics", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m windvane.metrics",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--root", type=Path, default=Path.cwd())
     parser.add_argument("--check", action="store_true")
     parser.add_argument("--mapping-prefix")

@@ -17,163 +17,372 @@ TRY_STATES = ("success", "failed", "up_for_retry", "skipped")
 
 # -- scheduler ------------------------------------------------------------------------------------
 SCHEDULER_HEARTBEAT = Metric(
-    "windvane_scheduler_heartbeat_total", C, "heartbeats",
-    "Heartbeats the scheduler wrote to its job row; alert when its rate drops to 0.", "scheduler_heartbeat")
+    "windvane_scheduler_heartbeat_total",
+    C,
+    "heartbeats",
+    "Heartbeats the scheduler wrote to its job row; alert when its rate drops to 0.",
+    "scheduler_heartbeat",
+)
 SCHEDULER_LAST_HEARTBEAT = Metric(
-    "windvane_scheduler_last_heartbeat_timestamp_seconds", G, "seconds",
+    "windvane_scheduler_last_heartbeat_timestamp_seconds",
+    G,
+    "seconds",
     "Unix time of the scheduler's latest heartbeat: an old value means dead, a recent one with no work "
-    "means idle.", "scheduler.last_heartbeat_timestamp")
+    "means idle.",
+    "scheduler.last_heartbeat_timestamp",
+)
 LOOP_DURATION = Metric(
-    "windvane_scheduler_loop_duration_seconds", H, "seconds", "Duration of one scheduler pass.",
-    "scheduler.scheduler_loop_duration", buckets=LOOP_BUCKETS)
+    "windvane_scheduler_loop_duration_seconds",
+    H,
+    "seconds",
+    "Duration of one scheduler pass.",
+    "scheduler.scheduler_loop_duration",
+    buckets=LOOP_BUCKETS,
+)
 CRITICAL_SECTION = Metric(
-    "windvane_scheduler_critical_section_duration_seconds", H, "seconds",
+    "windvane_scheduler_critical_section_duration_seconds",
+    H,
+    "seconds",
     "Time one pass spent choosing what to queue and committing it (the write transaction).",
-    "scheduler.critical_section_duration", buckets=LOOP_BUCKETS)
+    "scheduler.critical_section_duration",
+    buckets=LOOP_BUCKETS,
+)
 LOOP_DB_QUERIES = Metric(
-    "windvane_scheduler_loop_db_queries", H, "queries",
-    "SQL statements the scheduler process ran during one pass.", "scheduler.loop_db_queries",
-    buckets=COUNT_BUCKETS)
+    "windvane_scheduler_loop_db_queries",
+    H,
+    "queries",
+    "SQL statements the scheduler process ran during one pass.",
+    "scheduler.loop_db_queries",
+    buckets=COUNT_BUCKETS,
+)
 LOOP_DB_DURATION = Metric(
-    "windvane_scheduler_loop_db_duration_seconds", H, "seconds",
-    "Time the scheduler process spent in SQL statements during one pass.", "scheduler.loop_db_duration",
-    buckets=LOOP_BUCKETS)
+    "windvane_scheduler_loop_db_duration_seconds",
+    H,
+    "seconds",
+    "Time the scheduler process spent in SQL statements during one pass.",
+    "scheduler.loop_db_duration",
+    buckets=LOOP_BUCKETS,
+)
 LOOP_QUEUED = Metric(
-    "windvane_scheduler_loop_queued_tasks", H, "task instances", "Task instances queued by one pass.",
-    "scheduler.loop_queued_tasks", buckets=COUNT_BUCKETS)
+    "windvane_scheduler_loop_queued_tasks",
+    H,
+    "task instances",
+    "Task instances queued by one pass.",
+    "scheduler.loop_queued_tasks",
+    buckets=COUNT_BUCKETS,
+)
 RUNS_CREATED = Metric(
-    "windvane_scheduler_dagruns_created_total", C, "runs", "Scheduled runs the scheduler created.",
-    "scheduler.dagruns.created")
+    "windvane_scheduler_dagruns_created_total",
+    C,
+    "runs",
+    "Scheduled runs the scheduler created.",
+    "scheduler.dagruns.created",
+)
 TASKS_STARVING = Metric(
-    "windvane_scheduler_tasks_starving", G, "task instances",
+    "windvane_scheduler_tasks_starving",
+    G,
+    "task instances",
     "Ready task instances the latest pass could not queue for lack of a pool slot (sum of "
-    "windvane_pool_starving_tasks).", "scheduler.tasks.starving")
+    "windvane_pool_starving_tasks).",
+    "scheduler.tasks.starving",
+)
 TASKS_EXECUTABLE = Metric(
-    "windvane_scheduler_tasks_executable", G, "task instances",
+    "windvane_scheduler_tasks_executable",
+    G,
+    "task instances",
     "Task instances the latest pass found runnable under every limit and queued.",
-    "scheduler.tasks.executable")
+    "scheduler.tasks.executable",
+)
 TASKS_SCHEDULED = Metric(
-    "windvane_scheduler_tasks_scheduled", G, "task instances",
+    "windvane_scheduler_tasks_scheduled",
+    G,
+    "task instances",
     "Ready task instances still waiting to be queued after the latest pass (the backlog).",
-    "scheduler.tasks.scheduled")
+    "scheduler.tasks.scheduled",
+)
 DAGRUNS_RUNNING = Metric(
-    "windvane_scheduler_dagruns_running", G, "runs", "Runs the scheduler is driving.",
-    "scheduler.dagruns.running")
+    "windvane_scheduler_dagruns_running",
+    G,
+    "runs",
+    "Runs the scheduler is driving.",
+    "scheduler.dagruns.running",
+)
 ZOMBIES_KILLED = Metric(
-    "windvane_scheduler_zombies_killed_total", C, "task instances",
+    "windvane_scheduler_zombies_killed_total",
+    C,
+    "task instances",
     "Running tries failed because their worker stopped heartbeating (zombies); dag_id is 'unknown' "
-    "for runs this scheduler had not loaded.", "task_instances_without_heartbeats_killed", DAG_TASK)
+    "for runs this scheduler had not loaded.",
+    "task_instances_without_heartbeats_killed",
+    DAG_TASK,
+)
 KILLED_EXTERNALLY = Metric(
-    "windvane_scheduler_tasks_killed_externally_total", C, "task instances",
+    "windvane_scheduler_tasks_killed_externally_total",
+    C,
+    "task instances",
     "Tries that ended without their outcome being recorded: the claim failed or the row was changed "
-    "elsewhere while they ran.", "scheduler.tasks.killed_externally", DAG_TASK)
+    "elsewhere while they ran.",
+    "scheduler.tasks.killed_externally",
+    DAG_TASK,
+)
 
 # -- executor and pools ---------------------------------------------------------------------------
 EXECUTOR_OPEN_SLOTS = Metric(
-    "windvane_executor_open_slots", G, "slots", "Workloads the executor can still accept.",
-    "executor.open_slots", ("executor",), "executor.open_slots.{executor}")
+    "windvane_executor_open_slots",
+    G,
+    "slots",
+    "Workloads the executor can still accept.",
+    "executor.open_slots",
+    ("executor",),
+    "executor.open_slots.{executor}",
+)
 EXECUTOR_QUEUED = Metric(
-    "windvane_executor_queued_tasks", G, "task instances", "Workloads the executor accepted but not started.",
-    "executor.queued_tasks", ("executor",), "executor.queued_tasks.{executor}")
+    "windvane_executor_queued_tasks",
+    G,
+    "task instances",
+    "Workloads the executor accepted but not started.",
+    "executor.queued_tasks",
+    ("executor",),
+    "executor.queued_tasks.{executor}",
+)
 EXECUTOR_RUNNING = Metric(
-    "windvane_executor_running_tasks", G, "task instances", "Workloads the executor is running.",
-    "executor.running_tasks", ("executor",), "executor.running_tasks.{executor}")
+    "windvane_executor_running_tasks",
+    G,
+    "task instances",
+    "Workloads the executor is running.",
+    "executor.running_tasks",
+    ("executor",),
+    "executor.running_tasks.{executor}",
+)
 POOL_OPEN_SLOTS = Metric(
-    "windvane_pool_open_slots", G, "slots", "Free slots of the pool (capacity - queued - running).",
-    "pool.open_slots", ("pool",), "pool.open_slots.{pool}")
+    "windvane_pool_open_slots",
+    G,
+    "slots",
+    "Free slots of the pool (capacity - queued - running).",
+    "pool.open_slots",
+    ("pool",),
+    "pool.open_slots.{pool}",
+)
 POOL_QUEUED_SLOTS = Metric(
-    "windvane_pool_queued_slots", G, "slots", "Slots of the pool taken by queued task instances.",
-    "pool.queued_slots", ("pool",), "pool.queued_slots.{pool}")
+    "windvane_pool_queued_slots",
+    G,
+    "slots",
+    "Slots of the pool taken by queued task instances.",
+    "pool.queued_slots",
+    ("pool",),
+    "pool.queued_slots.{pool}",
+)
 POOL_RUNNING_SLOTS = Metric(
-    "windvane_pool_running_slots", G, "slots", "Slots of the pool taken by running task instances.",
-    "pool.running_slots", ("pool",), "pool.running_slots.{pool}")
+    "windvane_pool_running_slots",
+    G,
+    "slots",
+    "Slots of the pool taken by running task instances.",
+    "pool.running_slots",
+    ("pool",),
+    "pool.running_slots.{pool}",
+)
 POOL_STARVING_TASKS = Metric(
-    "windvane_pool_starving_tasks", G, "task instances",
+    "windvane_pool_starving_tasks",
+    G,
+    "task instances",
     "Ready task instances waiting because the pool has no free slot.",
-    "pool.starving_tasks", ("pool",), "pool.starving_tasks.{pool}")
+    "pool.starving_tasks",
+    ("pool",),
+    "pool.starving_tasks.{pool}",
+)
 
 # -- DAG runs -------------------------------------------------------------------------------------
 SCHEDULE_DELAY = Metric(
-    "windvane_dagrun_schedule_delay_seconds", H, "seconds",
+    "windvane_dagrun_schedule_delay_seconds",
+    H,
+    "seconds",
     "From when a scheduled run fell due (run_after) to when the scheduler created it. Scheduled runs only.",
-    "dagrun.schedule_delay", ("dag_id",), "dagrun.schedule_delay.{dag_id}", DURATION_BUCKETS)
+    "dagrun.schedule_delay",
+    ("dag_id",),
+    "dagrun.schedule_delay.{dag_id}",
+    DURATION_BUCKETS,
+)
 FIRST_TASK_DELAY = Metric(
-    "windvane_dagrun_first_task_scheduling_delay_seconds", H, "seconds",
+    "windvane_dagrun_first_task_scheduling_delay_seconds",
+    H,
+    "seconds",
     "From when a run fell due (scheduled) or started (manual, backfill) to when its first task instance "
-    "was queued: scheduler latency only.", "dagrun.first_task_scheduling_delay", ("dag_id", "run_type"),
-    "dagrun.{dag_id}.first_task_scheduling_delay", DURATION_BUCKETS)
+    "was queued: scheduler latency only.",
+    "dagrun.first_task_scheduling_delay",
+    ("dag_id", "run_type"),
+    "dagrun.{dag_id}.first_task_scheduling_delay",
+    DURATION_BUCKETS,
+)
 DAGRUN_DURATION = Metric(
-    "windvane_dagrun_duration_seconds", H, "seconds", "From a run's start to its final state.",
-    "dagrun.duration.{state}", ("dag_id", "state", "run_type"), "dagrun.duration.{state}.{dag_id}",
-    DURATION_BUCKETS, ("success", "failed"))
+    "windvane_dagrun_duration_seconds",
+    H,
+    "seconds",
+    "From a run's start to its final state.",
+    "dagrun.duration.{state}",
+    ("dag_id", "state", "run_type"),
+    "dagrun.duration.{state}.{dag_id}",
+    DURATION_BUCKETS,
+    ("success", "failed"),
+)
 
 # -- task instances -------------------------------------------------------------------------------
 TI_START = Metric(
-    "windvane_ti_start_total", C, "tries", "Tries a worker started.", "ti.start", DAG_TASK,
-    "ti.start.{dag_id}.{task_id}")
+    "windvane_ti_start_total",
+    C,
+    "tries",
+    "Tries a worker started.",
+    "ti.start",
+    DAG_TASK,
+    "ti.start.{dag_id}.{task_id}",
+)
 TI_FINISH = Metric(
-    "windvane_ti_finish_total", C, "tries", "Tries that reached a final (or up_for_retry) state.",
-    "ti.finish", (*DAG_TASK, "state"), "ti.finish.{dag_id}.{task_id}.{state}", states=TRY_STATES)
+    "windvane_ti_finish_total",
+    C,
+    "tries",
+    "Tries that reached a final (or up_for_retry) state.",
+    "ti.finish",
+    (*DAG_TASK, "state"),
+    "ti.finish.{dag_id}.{task_id}.{state}",
+    states=TRY_STATES,
+)
 TI_SUCCESSES = Metric(
-    "windvane_ti_successes_total", C, "tries", "Tries that succeeded.", "ti_successes", DAG_TASK)
+    "windvane_ti_successes_total", C, "tries", "Tries that succeeded.", "ti_successes", DAG_TASK
+)
 TI_FAILURES = Metric(
-    "windvane_ti_failures_total", C, "tries", "Tries that failed (including those that will be retried).",
-    "ti_failures", DAG_TASK)
+    "windvane_ti_failures_total",
+    C,
+    "tries",
+    "Tries that failed (including those that will be retried).",
+    "ti_failures",
+    DAG_TASK,
+)
 TASK_DURATION = Metric(
-    "windvane_task_duration_seconds", H, "seconds", "From a try's start to its end, as the worker reported.",
-    "task.duration", DAG_TASK, "dag.{dag_id}.{task_id}.duration", DURATION_BUCKETS)
+    "windvane_task_duration_seconds",
+    H,
+    "seconds",
+    "From a try's start to its end, as the worker reported.",
+    "task.duration",
+    DAG_TASK,
+    "dag.{dag_id}.{task_id}.duration",
+    DURATION_BUCKETS,
+)
 TASK_QUEUED_DURATION = Metric(
-    "windvane_task_queued_duration_seconds", H, "seconds",
-    "From queued to running: how long the executor took to start a try.", "task.queued_duration",
-    ("dag_id",), buckets=DURATION_BUCKETS)
+    "windvane_task_queued_duration_seconds",
+    H,
+    "seconds",
+    "From queued to running: how long the executor took to start a try.",
+    "task.queued_duration",
+    ("dag_id",),
+    buckets=DURATION_BUCKETS,
+)
 TASK_SCHEDULED_DURATION = Metric(
-    "windvane_task_scheduled_duration_seconds", H, "seconds",
+    "windvane_task_scheduled_duration_seconds",
+    H,
+    "seconds",
     "From ready (scheduled) to queued: how long a task instance waited for a slot.",
-    "task.scheduled_duration", ("dag_id",), buckets=DURATION_BUCKETS)
+    "task.scheduled_duration",
+    ("dag_id",),
+    buckets=DURATION_BUCKETS,
+)
 SLA_MISSED = Metric(
-    "windvane_sla_missed_total", C, "task instances", "Task instances that missed their SLA.",
-    "sla_missed", DAG_TASK)
+    "windvane_sla_missed_total",
+    C,
+    "task instances",
+    "Task instances that missed their SLA.",
+    "sla_missed",
+    DAG_TASK,
+)
 ALERTS_SENT = Metric(
-    "windvane_alerts_sent_total", C, "alerts", "Alerts delivered, by channel.", "alerts.sent",
-    ("channel",), "alerts.sent.{channel}")
+    "windvane_alerts_sent_total",
+    C,
+    "alerts",
+    "Alerts delivered, by channel.",
+    "alerts.sent",
+    ("channel",),
+    "alerts.sent.{channel}",
+)
 ALERTS_FAILED = Metric(
-    "windvane_alerts_failed_total", C, "alerts", "Alerts that could not be delivered, by channel.",
-    "alerts.failed", ("channel",), "alerts.failed.{channel}")
+    "windvane_alerts_failed_total",
+    C,
+    "alerts",
+    "Alerts that could not be delivered, by channel.",
+    "alerts.failed",
+    ("channel",),
+    "alerts.failed.{channel}",
+)
 
 # -- DAG processing -------------------------------------------------------------------------------
 PARSE_TOTAL_TIME = Metric(
-    "windvane_dag_processing_total_parse_time_seconds", G, "seconds",
-    "Wall time of the latest DAG processor pass.", "dag_processing.total_parse_time")
+    "windvane_dag_processing_total_parse_time_seconds",
+    G,
+    "seconds",
+    "Wall time of the latest DAG processor pass.",
+    "dag_processing.total_parse_time",
+)
 PARSE_LAST_DURATION = Metric(
-    "windvane_dag_processing_last_duration_seconds", G, "seconds",
+    "windvane_dag_processing_last_duration_seconds",
+    G,
+    "seconds",
     "Time the latest parse of each file took (a gauge in seconds on StatsD too).",
-    "dag_processing.last_duration", ("file",), "dag_processing.last_duration.{file}")
+    "dag_processing.last_duration",
+    ("file",),
+    "dag_processing.last_duration.{file}",
+)
 IMPORT_ERRORS = Metric(
-    "windvane_dag_processing_import_errors", G, "files", "DAG files with an import error now.",
-    "dag_processing.import_errors")
+    "windvane_dag_processing_import_errors",
+    G,
+    "files",
+    "DAG files with an import error now.",
+    "dag_processing.import_errors",
+)
 DAGBAG_SIZE = Metric("windvane_dagbag_size", G, "DAGs", "Active DAGs in the store.", "dagbag_size")
 PROCESSOR_TIMEOUTS = Metric(
-    "windvane_dag_processing_processor_timeouts_total", C, "files",
+    "windvane_dag_processing_processor_timeouts_total",
+    C,
+    "files",
     "Files whose parse was killed for taking longer than file_parse_timeout_seconds.",
-    "dag_processing.processor_timeouts")
+    "dag_processing.processor_timeouts",
+)
 FILE_QUEUE_SIZE = Metric(
-    "windvane_dag_processing_file_path_queue_size", G, "files",
-    "Files the latest pass had to parse (new or changed).", "dag_processing.file_path_queue_size")
+    "windvane_dag_processing_file_path_queue_size",
+    G,
+    "files",
+    "Files the latest pass had to parse (new or changed).",
+    "dag_processing.file_path_queue_size",
+)
 PROCESSOR_HEARTBEAT = Metric(
-    "windvane_dag_processor_heartbeat_total", C, "passes", "DAG processor passes completed.",
-    "dag_processor_heartbeat")
+    "windvane_dag_processor_heartbeat_total",
+    C,
+    "passes",
+    "DAG processor passes completed.",
+    "dag_processor_heartbeat",
+)
 PROCESSOR_LAST_RUN = Metric(
-    "windvane_dag_processing_last_run_timestamp_seconds", G, "seconds",
-    "Unix time the latest DAG processor pass ended.", "dag_processing.last_run_timestamp")
+    "windvane_dag_processing_last_run_timestamp_seconds",
+    G,
+    "seconds",
+    "Unix time the latest DAG processor pass ended.",
+    "dag_processing.last_run_timestamp",
+)
 
 # -- the metrics themselves -----------------------------------------------------------------------
 BUILD_INFO = Metric(
-    "windvane_build_info", G, "info", "Always 1; labels name the version and the service of this process.",
-    "build_info", ("version", "service"))
+    "windvane_build_info",
+    G,
+    "info",
+    "Always 1; labels name the version and the service of this process.",
+    "build_info",
+    ("version", "service"),
+)
 METRICS_ERRORS = Metric(
-    "windvane_metrics_errors_total", C, "errors",
+    "windvane_metrics_errors_total",
+    C,
+    "errors",
     "Metrics that could not be sent or served, and misuses of the catalogue (logged once each).",
-    "metrics.errors", ("backend", "reason"), "metrics.errors.{backend}.{reason}")
+    "metrics.errors",
+    ("backend", "reason"),
+    "metrics.errors.{backend}.{reason}",
+)
 
 #: Every metric, in documentation order.
 CATALOGUE: tuple[Metric, ...] = tuple(v for v in dict(globals()).values() if isinstance(v, Metric))

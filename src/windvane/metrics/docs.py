@@ -158,12 +158,17 @@ def _labels_cell(metric: Metric) -> str:
 def metrics_tables() -> str:
     out = []
     for title, _ in GROUPS:
-        out += [f"\n### {title}\n", "| Prometheus | StatsD | Type | Unit | Labels | Meaning |",
-                "| --- | --- | --- | --- | --- | --- |"]
+        out += [
+            f"\n### {title}\n",
+            "| Prometheus | StatsD | Type | Unit | Labels | Meaning |",
+            "| --- | --- | --- | --- | --- | --- |",
+        ]
         for metric in CATALOGUE:
             if group_of(metric) == title:
-                out.append(f"| `{metric.name}` | {_statsd_cell(metric)} | {_type_cell(metric)} | "
-                           f"{metric.unit} | {_labels_cell(metric)} | {metric.help} |")
+                out.append(
+                    f"| `{metric.name}` | {_statsd_cell(metric)} | {_type_cell(metric)} | "
+                    f"{metric.unit} | {_labels_cell(metric)} | {metric.help} |"
+                )
     return "\n".join(out) + "\n"
 
 
@@ -183,7 +188,8 @@ def budget_section() -> str:
         f"    series <= {base} + {per_dag} x DAGs + {per_task} x tasks\n",
         f"with one pool, one executor, one file per DAG and 3 alert channels; add {_extra('pools')} "
         f"per extra pool, {_extra('executors')} per extra executor and {_extra('files')} per extra file.\n",
-        "| DAGs | tasks | series budget |", "| --- | --- | --- |",
+        "| DAGs | tasks | series budget |",
+        "| --- | --- | --- |",
     ]
     for dags, tasks in ((10, 100), (200, 2000), (1000, 10000)):
         lines.append(f"| {dags} | {tasks} | {series_budget(Fleet(dags=dags, tasks=tasks)):,} |")
@@ -197,6 +203,13 @@ def budget_section() -> str:
 
 
 def render_docs() -> str:
-    return (HEADER + "\n" + _settings_table() + BODY + "\n## Metrics\n" + metrics_tables()
-            + budget_section() + QUERIES)
-
+    return (
+        HEADER
+        + "\n"
+        + _settings_table()
+        + BODY
+        + "\n## Metrics\n"
+        + metrics_tables()
+        + budget_section()
+        + QUERIES
+    )

@@ -29,9 +29,11 @@ class LoopMetrics:
         self.scheduled = b(m.TASKS_SCHEDULED)
         self.running_runs = b(m.DAGRUNS_RUNNING)
         self.starving = b(m.TASKS_STARVING)
-        self.executor = (b(m.EXECUTOR_OPEN_SLOTS, executor=executor_name),
-                         b(m.EXECUTOR_QUEUED, executor=executor_name),
-                         b(m.EXECUTOR_RUNNING, executor=executor_name))
+        self.executor = (
+            b(m.EXECUTOR_OPEN_SLOTS, executor=executor_name),
+            b(m.EXECUTOR_QUEUED, executor=executor_name),
+            b(m.EXECUTOR_RUNNING, executor=executor_name),
+        )
         self.heartbeat = b(m.SCHEDULER_HEARTBEAT)
         self.last_heartbeat = b(m.SCHEDULER_LAST_HEARTBEAT)
         self._pools: dict[str, tuple[Bound, Bound, Bound, Bound]] = {}
@@ -66,7 +68,11 @@ class LoopMetrics:
 
     def _bind_pool(self, pool: str) -> tuple[Bound, Bound, Bound, Bound]:
         b = self.sink.bind
-        bound = (b(m.POOL_OPEN_SLOTS, pool=pool), b(m.POOL_QUEUED_SLOTS, pool=pool),
-                 b(m.POOL_RUNNING_SLOTS, pool=pool), b(m.POOL_STARVING_TASKS, pool=pool))
+        bound = (
+            b(m.POOL_OPEN_SLOTS, pool=pool),
+            b(m.POOL_QUEUED_SLOTS, pool=pool),
+            b(m.POOL_RUNNING_SLOTS, pool=pool),
+            b(m.POOL_STARVING_TASKS, pool=pool),
+        )
         self._pools[pool] = bound
         return bound

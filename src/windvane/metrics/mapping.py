@@ -37,8 +37,14 @@ def rules(prefix: str = DEFAULT_PREFIX) -> list[Rule]:
     globs, regexes = [], []
     for metric in CATALOGUE:
         embedded = metric.name_labels(metric.statsd)
-        globs.append(Rule(metric, tagged_glob(metric, prefix), False,
-                          tuple((k, f"${i}") for i, k in enumerate(embedded, 1))))
+        globs.append(
+            Rule(
+                metric,
+                tagged_glob(metric, prefix),
+                False,
+                tuple((k, f"${i}") for i, k in enumerate(embedded, 1)),
+            )
+        )
         pattern = legacy_regex(metric, prefix)
         if pattern is not None:
             in_name = metric.name_labels(metric.statsd_legacy)
@@ -78,8 +84,11 @@ def render_mapping(prefix: str = DEFAULT_PREFIX) -> str:
             lines.append("  labels:")
             lines += [f"    {key}: {_q(ref)}" for key, ref in rule.labels]
         if metric.kind is Kind.HISTOGRAM:
-            lines += ["  observer_type: histogram", "  histogram_options:",
-                      f"    buckets: [{', '.join(_bucket(b) for b in metric.buckets)}]"]
+            lines += [
+                "  observer_type: histogram",
+                "  histogram_options:",
+                f"    buckets: [{', '.join(_bucket(b) for b in metric.buckets)}]",
+            ]
     return "\n".join(lines) + "\n"
 
 

@@ -55,7 +55,12 @@ FORBIDDEN_LABELS = frozenset(
 RUN_TYPES = ("scheduled", "manual", "backfill")
 ERROR_BACKENDS = ("statsd", "prometheus", "sink")
 ERROR_REASONS = (
-    "unresolvable_host", "send_failed", "port_in_use", "serve_failed", "emit_failed", "bad_usage",
+    "unresolvable_host",
+    "send_failed",
+    "port_in_use",
+    "serve_failed",
+    "emit_failed",
+    "bad_usage",
 )
 
 #: Closed value sets of enumerated label keys (a metric may narrow ``state``).

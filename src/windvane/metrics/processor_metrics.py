@@ -13,7 +13,7 @@ import os
 
 from sqlalchemy import Engine, func, select
 
-from windvane.core.clock import Clock, SystemClock
+from windvane.core.model.clock import Clock, SystemClock
 from windvane.core.processor.report import ParseReport
 from windvane.core.store.engine import begin_read
 from windvane.core.store.tables import dag, import_error

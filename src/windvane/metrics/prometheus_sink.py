@@ -118,13 +118,17 @@ class PrometheusSink(MetricsSink):
         table.slot(key)
         lock, values = table.lock, table.values
         if metric.kind is Kind.COUNTER:
+
             def inc(value: float) -> None:
                 with lock:
                     values[key] += value
+
             return inc
         if metric.kind is Kind.GAUGE:
+
             def set_(value: float) -> None:
                 values[key] = float(value)
+
             return set_
         counts, bounds, last = values[key], table.bounds, len(table.bounds) + 1
 
@@ -133,6 +137,7 @@ class PrometheusSink(MetricsSink):
             with lock:
                 counts[i] += 1
                 counts[last] += value
+
         return observe
 
     def _incr(self, metric: Metric, value: float, labels: Labels) -> None:
@@ -161,8 +166,13 @@ class PrometheusSink(MetricsSink):
             self._server, self._thread = start_http_server(port, addr=host, registry=self.registry)
         except OSError as exc:
             reason = "port_in_use" if exc.errno == errno.EADDRINUSE else "serve_failed"
-            self.fail(reason, "cannot serve Prometheus metrics on %s:%s (%s); going on without them",
-                      host, port, exc)
+            self.fail(
+                reason,
+                "cannot serve Prometheus metrics on %s:%s (%s); going on without them",
+                host,
+                port,
+                exc,
+            )
             return None
         log.info("serving Prometheus metrics on http://%s:%s/metrics", host, self.port)
         return self.port

@@ -80,8 +80,13 @@ class StatsdSink(MetricsSink):
             self._client = _Client(host, port)
         except (OSError, UnicodeError) as exc:
             self._client = None
-            self.fail("unresolvable_host", "StatsD host %s:%s cannot be resolved (%s); StatsD is off",
-                      host, port, exc)
+            self.fail(
+                "unresolvable_host",
+                "StatsD host %s:%s cannot be resolved (%s); StatsD is off",
+                host,
+                port,
+                exc,
+            )
 
     @property
     def enabled(self) -> bool:

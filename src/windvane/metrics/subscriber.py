@@ -27,12 +27,12 @@ from collections.abc import Callable
 
 import pendulum
 
-from windvane.core.clock import Clock, SystemClock
-from windvane.core.executors.base import TaskEvent
+from windvane.core.model.clock import Clock, SystemClock
+from windvane.core.model.states import DagRunState
+from windvane.core.model.states import TaskInstanceState as S
+from windvane.core.model.workload import TaskEvent
 from windvane.core.scheduler.model import ActiveRun, TiRecord
 from windvane.core.scheduler.observer import LoopStats, SchedulerObserver
-from windvane.core.states import DagRunState
-from windvane.core.states import TaskInstanceState as S
 from windvane.metrics import catalogue as m
 from windvane.metrics.loop_metrics import LoopMetrics
 from windvane.metrics.metric import Metric
@@ -105,8 +105,9 @@ class MetricsObserver(SchedulerObserver):
     def run_finished(self, run: ActiveRun, state: DagRunState, now: pendulum.DateTime) -> None:
         self._hold()
         duration = max(0.0, (now - run.start_date).total_seconds())
-        self.sink.observe(m.DAGRUN_DURATION, duration, dag_id=run.dag_id, state=state.value,
-                          run_type=run.run_type)
+        self.sink.observe(
+            m.DAGRUN_DURATION, duration, dag_id=run.dag_id, state=state.value, run_type=run.run_type
+        )
         self._due.pop(run.id, None)
         self._first_done.discard(run.id)
         for ti in run.tis.values():
@@ -129,8 +130,9 @@ class MetricsObserver(SchedulerObserver):
             # The run's first try ever (not the first since this scheduler started).
             if ti.try_number == 1 and all(t.try_number == 0 for t in run.tis.values() if t is not ti):
                 due = self._due.get(run.id, run.start_date.timestamp())
-                self.sink.observe(m.FIRST_TASK_DELAY, max(0.0, queued_at - due), dag_id=run.dag_id,
-                                  run_type=run.run_type)
+                self.sink.observe(
+                    m.FIRST_TASK_DELAY, max(0.0, queued_at - due), dag_id=run.dag_id, run_type=run.run_type
+                )
 
     def task_started(self, run: ActiveRun, ti: TiRecord, event: TaskEvent) -> None:
         self._hold()

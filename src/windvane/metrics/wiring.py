@@ -22,7 +22,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 
 from windvane import __version__
-from windvane.core.clock import Clock
+from windvane.core.model.clock import Clock
 from windvane.core.processor.report import ParseReport
 from windvane.core.scheduler.observer import SafeObserver, SchedulerObserver
 from windvane.metrics.catalogue import BUILD_INFO
@@ -107,9 +107,13 @@ def build_metrics(
     statsd = prometheus = None
     if settings.statsd_on:
         statsd = StatsdSink(
-            host=settings.statsd_host, port=settings.statsd_port, prefix=settings.statsd_prefix,
-            allow_list=settings.statsd_allow_list, block_list=settings.statsd_block_list,
-            datadog_tags=settings.statsd_datadog_tags, strict=strict,
+            host=settings.statsd_host,
+            port=settings.statsd_port,
+            prefix=settings.statsd_prefix,
+            allow_list=settings.statsd_allow_list,
+            block_list=settings.statsd_block_list,
+            datadog_tags=settings.statsd_datadog_tags,
+            strict=strict,
         )
         backends.append(statsd)
     if settings.prometheus_on:

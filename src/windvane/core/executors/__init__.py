@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from windvane.core.executors.base import Executor, TaskEvent, Workload
+from windvane.core.executors.base import Executor
+from windvane.core.model.workload import TaskEvent, Workload
 from windvane.errors import ConfigError, ExecutorError
 
 __all__ = ["EXECUTOR_NAMES", "Executor", "TaskEvent", "Workload", "create_executor"]

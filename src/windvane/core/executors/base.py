@@ -1,7 +1,8 @@
 """The executor contract: how the scheduler hands out task tries and hears back.
 
 The scheduler queues :class:`Workload` objects and drains :class:`TaskEvent`
-objects; it never learns how or where a try runs. Executors must let the
+objects (both in :mod:`windvane.core.model.workload`); it never learns how or where
+a try runs. Executors must let the
 scheduler *sleep until something happens*: :meth:`Executor.wait` blocks until
 an event may be ready, :meth:`Executor.wake` interrupts it from another thread.
 
@@ -15,57 +16,8 @@ once even when a scheduler dies and another re-queues its work.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
-from typing import Any
 
-
-@dataclass(frozen=True, slots=True)
-class Workload:
-    """One try of one task instance, with everything a worker needs to run it."""
-
-    ti_id: int
-    dag_run_id: int
-    dag_id: str
-    run_id: str
-    task_id: str
-    try_number: int
-    max_tries: int
-    job_id: int
-    fileloc: str
-    run_type: str
-    logical_date: str
-    data_interval_start: str | None
-    data_interval_end: str | None
-    conf: dict[str, Any] = field(default_factory=dict)
-    map_index: int = -1
-    queue: str = "default"
-    pool: str = "default_pool"
-    priority_weight: int = 1
-    execution_timeout: float | None = None
-    log_path: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class TaskEvent:
-    """Something that happened to a try: it started, or it reached a final state.
-
-    ``state`` is ``running`` for a start; otherwise one of ``success``,
-    ``failed``, ``up_for_retry``, ``skipped`` — already written to the DB by the
-    worker. ``skipped_task_ids`` are downstream tasks the try skipped
-    (branching), also already written. ``state=None`` means the claim failed
-    and the try did not run.
-    """
-
-    ti_id: int
-    dag_run_id: int
-    dag_id: str
-    task_id: str
-    try_number: int
-    state: str | None
-    skipped_task_ids: tuple[str, ...] = ()
-    at: float = 0.0
-    error: str | None = None
-    next_retry_at: float | None = None
+from windvane.core.model.workload import TaskEvent, Workload
 
 
 class Executor(ABC):

@@ -16,8 +16,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine, and_, bindparam, update
 
-from windvane.core.clock import Clock
-from windvane.core.executors.base import Executor, TaskEvent, Workload
+from windvane.core.executors.base import Executor
+from windvane.core.model.clock import Clock
+from windvane.core.model.workload import TaskEvent, Workload
 from windvane.core.store.tables import task_instance as ti_t
 
 Outcome = Callable[[Workload], "str | tuple[str, float]"]
@@ -110,10 +111,7 @@ class InstantExecutor(Executor):
             self.history.append(w)
             self._events.append(
                 TaskEvent(
-                    ti_id=w.ti_id,
-                    dag_run_id=w.dag_run_id,
-                    dag_id=w.dag_id,
-                    task_id=w.task_id,
+                    key=w.key,
                     try_number=w.try_number,
                     state=state,
                     at=now,

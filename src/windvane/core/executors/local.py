@@ -33,11 +33,12 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
-from windvane.core.executors.base import Executor, TaskEvent, Workload
+from windvane.core.executors.base import Executor
 from windvane.core.executors.local_worker import WorkerConfig
 from windvane.core.executors.orphans import record_orphan
 from windvane.core.executors.wakeup import WakeupPipe
 from windvane.core.executors.worker_process import WorkerProcess
+from windvane.core.model.workload import TaskEvent, Workload
 from windvane.core.store.raw import RawDb
 from windvane.errors import ExecutorError
 

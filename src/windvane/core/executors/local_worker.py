@@ -6,11 +6,11 @@ scheduler's ~60 MB (SQLAlchemy, the scheduler, the CLI) into every per-try
 fork. The worker imports only what running a try needs — Windvane's
 authoring and execution modules and the database driver, never SQLAlchemy —
 (~17 MB, ~26 MB with psycopg, against ~60 MB), connects, rehearses a no-op try
-in-process (:mod:`windvane.core.task_rehearsal`: the code every try runs is
+in-process (:mod:`windvane.core.worker.rehearsal`: the code every try runs is
 imported and specialised once, here, not in each child), freezes what it has
 into GC's permanent generation (:func:`gc.freeze`, again after each DAG file it
 imports) so per-try children neither walk nor copy it, then runs each try in a
-child forked from itself (:func:`~windvane.core.task_runner.run_workload`).
+child forked from itself (:func:`~windvane.core.worker.runner.run_workload`).
 
 Protocol, over one socket pair (pickled messages): the executor first sends a
 :class:`WorkerConfig`, then :class:`~windvane.core.executors.base.Workload`
@@ -41,15 +41,16 @@ from multiprocessing.connection import Connection
 from types import FrameType
 
 import windvane
-from windvane.core.dag_loader import DagLoader
-from windvane.core.execution import failure_state, retry_delay
-from windvane.core.executors.base import TaskEvent, Workload
-from windvane.core.states import TaskInstanceState
+from windvane.core.forking.supervise import terminate_current
+from windvane.core.model.outcome import failure_state
+from windvane.core.model.states import TaskInstanceState
+from windvane.core.model.workload import TaskEvent, Workload
 from windvane.core.store.raw import RawDb
-from windvane.core.task_process import terminate_current
-from windvane.core.task_rehearsal import rehearse
-from windvane.core.task_runner import DEFAULT_RETRY_DELAY, run_workload
-from windvane.core.try_records import make_event
+from windvane.core.store.try_lifecycle import make_event
+from windvane.core.worker.dag_loader import DagLoader
+from windvane.core.worker.execution import retry_delay
+from windvane.core.worker.rehearsal import rehearse
+from windvane.core.worker.runner import DEFAULT_RETRY_DELAY, run_workload
 
 log = logging.getLogger(__name__)
 #: The format of the executor's own log lines (:mod:`windvane.cli.logs`); workers log to the same stderr.

@@ -12,12 +12,12 @@ import logging
 import time
 from datetime import timedelta
 
-from windvane.core.execution import TryOutcome, failure_state
-from windvane.core.executors.base import TaskEvent, Workload
-from windvane.core.states import TaskInstanceState
+from windvane.core.model.outcome import TryOutcome, failure_state
+from windvane.core.model.states import TaskInstanceState
+from windvane.core.model.workload import TaskEvent, Workload
 from windvane.core.store.raw import RawDb
-from windvane.core.task_runner import DEFAULT_RETRY_DELAY
-from windvane.core.try_records import finish_try, make_event
+from windvane.core.store.try_lifecycle import finish_try, make_event
+from windvane.core.worker.runner import DEFAULT_RETRY_DELAY
 
 log = logging.getLogger(__name__)
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 import socket
 from collections import deque
 
-from windvane.core.dag_loader import DagLoader
-from windvane.core.executors.base import Executor, TaskEvent, Workload
+from windvane.core.executors.base import Executor
 from windvane.core.executors.wakeup import WakeupPipe
+from windvane.core.model.workload import TaskEvent, Workload
 from windvane.core.store.raw import RawDb
-from windvane.core.task_runner import run_workload
+from windvane.core.worker.dag_loader import DagLoader
+from windvane.core.worker.runner import run_workload
 from windvane.errors import ExecutorError
 
 

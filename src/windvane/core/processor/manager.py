@@ -22,15 +22,15 @@ from collections.abc import Callable, Sequence
 
 from sqlalchemy import Engine
 
-from windvane.core.clock import Clock, SystemClock
-from windvane.core.defaults import AuthoringDefaults, set_authoring_defaults
+from windvane.core.authoring.defaults import AuthoringDefaults, set_authoring_defaults
+from windvane.core.model.clock import Clock, SystemClock
+from windvane.core.model.serialized_dag import SerializedDag
 from windvane.core.processor.discovery import ChangeDetector, list_dag_files
 from windvane.core.processor.pool import FileResult, parse_files
 from windvane.core.processor.report import ParseReport
 from windvane.core.processor.store_ops import load_file_index, reconcile, remove_files
 from windvane.core.processor.store_writer import FileUpdate, ParsedDag, StoreWriter
 from windvane.core.processor.warmup import warm_up
-from windvane.core.serialization import SerializedDag
 from windvane.core.store.engine import begin_read, begin_write
 from windvane.errors import ConfigError
 

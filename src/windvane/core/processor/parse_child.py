@@ -34,11 +34,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from windvane.core import authoring_context
-from windvane.core.dag import DAG
-from windvane.core.dagfile_names import module_name_for
-from windvane.core.serialization import serialize_dag
-from windvane.core.tracebacks import format_user_traceback
+from windvane.core.authoring import dag_context as authoring_context
+from windvane.core.authoring.dag import DAG
+from windvane.core.authoring.file_modules import module_name_for
+from windvane.core.authoring.serialize import serialize_dag
+from windvane.core.model.tracebacks import format_user_traceback
 
 __all__ = [
     "CHILD_INTERNAL_ERROR",

@@ -16,7 +16,7 @@ from pendulum import DateTime
 from sqlalchemy import Connection, bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from windvane.core.serialization import SerializedDag
+from windvane.core.model.serialized_dag import SerializedDag
 from windvane.core.store._time import to_db
 from windvane.core.store.tables import dag, dag_file, import_error
 from windvane.errors import StoreError

@@ -25,6 +25,7 @@ from datetime import datetime
 from pendulum import DateTime
 from sqlalchemy import Connection
 
+from windvane.core.model.serialized_dag import SerializedDag
 from windvane.core.processor.store_ops import (
     clear_import_errors,
     deactivate,
@@ -34,7 +35,6 @@ from windvane.core.processor.store_ops import (
     stored_schedule_keys,
     upsert_file_rows,
 )
-from windvane.core.serialization import SerializedDag
 from windvane.core.store import dags as dag_store
 from windvane.core.store.import_errors import replace_import_error
 

@@ -22,10 +22,10 @@ log = logging.getLogger(__name__)
 
 #: Modules DAG files commonly import, loaded once in the parent.
 WARM_MODULES = (
-    "windvane.core.dag",
-    "windvane.core.decorators",
-    "windvane.core.taskgroup",
-    "windvane.core.serialization",
+    "windvane.core.authoring.dag",
+    "windvane.core.authoring.decorators",
+    "windvane.core.authoring.taskgroup",
+    "windvane.core.model.serialized_dag",
     "windvane.core.timetables.serialization",
     "windvane.core.timetables.ops",
 )
@@ -34,7 +34,7 @@ WARM_MODULES = (
 def _import_all() -> None:
     names = list(WARM_MODULES)
     try:
-        operators = importlib.import_module("windvane.core.operators")
+        operators = importlib.import_module("windvane.core.authoring.operators")
         names += [f"{operators.__name__}.{m.name}" for m in pkgutil.iter_modules(operators.__path__)]
     except ImportError:
         pass
@@ -46,13 +46,14 @@ def _import_all() -> None:
 
 
 def _sample_dags() -> None:
-    from windvane.core.dag import DAG
-    from windvane.core.operators.bash import BashOperator
-    from windvane.core.operators.empty import EmptyOperator
-    from windvane.core.operators.python import PythonOperator
+    from windvane.core.authoring.dag import DAG
+    from windvane.core.authoring.operators.bash import BashOperator
+    from windvane.core.authoring.operators.empty import EmptyOperator
+    from windvane.core.authoring.operators.python import PythonOperator
+    from windvane.core.authoring.serialize import serialize_dag
+    from windvane.core.authoring.taskgroup import TaskGroup
+    from windvane.core.model.serialized_dag import SerializedDag
     from windvane.core.processor.parse_child import dag_hash_of
-    from windvane.core.serialization import SerializedDag, serialize_dag
-    from windvane.core.taskgroup import TaskGroup
     from windvane.core.timetables.ops import next_run_info
 
     start = pendulum.datetime(2024, 1, 1, tz="UTC")

@@ -15,8 +15,8 @@ from typing import Any
 import pendulum
 from sqlalchemy import Connection, and_, bindparam, func, insert, literal, select, update
 
-from windvane.core.serialization import SerializedDag
-from windvane.core.states import DagRunState, TaskInstanceState
+from windvane.core.model.serialized_dag import SerializedDag
+from windvane.core.model.states import DagRunState, TaskInstanceState
 from windvane.core.store.tables import dag as dag_t
 from windvane.core.store.tables import dag_run as run_t
 from windvane.core.store.tables import job as job_t

@@ -21,17 +21,18 @@ import pendulum
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
-from windvane.core.clock import Clock, SystemClock
-from windvane.core.executors.base import Executor, TaskEvent, Workload
-from windvane.core.retries import retry_delay_for
+from windvane.core.executors.base import Executor
+from windvane.core.model.clock import Clock, SystemClock
+from windvane.core.model.retries import retry_delay_for
+from windvane.core.model.states import DagRunState
+from windvane.core.model.states import TaskInstanceState as S
+from windvane.core.model.workload import TaskEvent, Workload
 from windvane.core.scheduler import db, polling
 from windvane.core.scheduler.config import SchedulerConfig
 from windvane.core.scheduler.model import ActiveRun, DagEntry, TiRecord
 from windvane.core.scheduler.observer import LoopStats, PoolUsage, SchedulerObserver
 from windvane.core.scheduler.queueing import Occupancy, ReadyItem, ReadyQueue
 from windvane.core.scheduler.runs import RunCreator
-from windvane.core.states import DagRunState
-from windvane.core.states import TaskInstanceState as S
 from windvane.core.store import jobs
 from windvane.core.store.engine import begin_read
 
@@ -457,11 +458,7 @@ class Scheduler:
     def _workload(self, run: ActiveRun, ti: TiRecord) -> Workload:
         spec = run.dag.tasks[ti.task_id]
         return Workload(
-            ti_id=ti.ti_id,
-            dag_run_id=run.id,
-            dag_id=run.dag_id,
-            run_id=run.run_id,
-            task_id=ti.task_id,
+            key=ti.key,
             try_number=ti.try_number,
             max_tries=ti.max_tries,
             job_id=self.job_id,

@@ -8,21 +8,31 @@ from typing import Any
 
 import pendulum
 
-from windvane.core.run_tracker import RunTracker
-from windvane.core.serialization import SerializedDag
-from windvane.core.states import DagRunState
-from windvane.core.states import TaskInstanceState as S
+from windvane.core.model.run_tracker import RunTracker
+from windvane.core.model.serialized_dag import SerializedDag
+from windvane.core.model.states import DagRunState
+from windvane.core.model.states import TaskInstanceState as S
+from windvane.core.model.workload import TaskInstanceKey
 
 
 @dataclass(slots=True)
 class TiRecord:
-    ti_id: int
-    task_id: str
+    """A task instance as the scheduler tracks it: its key, and its state and try as they move."""
+
+    key: TaskInstanceKey
     state: S
     try_number: int
     max_tries: int
     next_retry_at: float | None = None
     queued_at: float | None = None
+
+    @property
+    def ti_id(self) -> int:
+        return self.key.ti_id
+
+    @property
+    def task_id(self) -> str:
+        return self.key.task_id
 
 
 @dataclass

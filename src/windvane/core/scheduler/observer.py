@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING
 import pendulum
 
 if TYPE_CHECKING:
-    from windvane.core.executors.base import TaskEvent
+    from windvane.core.model.states import DagRunState
+    from windvane.core.model.workload import TaskEvent
     from windvane.core.scheduler.model import ActiveRun, TiRecord
-    from windvane.core.states import DagRunState
 
 log = logging.getLogger("windvane.scheduler")
 

@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection
 
-from windvane.core.run_tracker import RunTracker
+from windvane.core.model.run_tracker import RunTracker
+from windvane.core.model.states import DagRunState
+from windvane.core.model.states import TaskInstanceState as S
+from windvane.core.model.workload import TaskInstanceKey
 from windvane.core.scheduler import db
 from windvane.core.scheduler.model import ActiveRun, DagEntry, TiRecord
-from windvane.core.states import DagRunState
-from windvane.core.states import TaskInstanceState as S
 
 if TYPE_CHECKING:
     from windvane.core.scheduler.loop import Scheduler, _Pass
@@ -165,8 +166,7 @@ def load_runs(s: Scheduler, conn: Connection, rows: Sequence[db.RunRow], work: _
             if t.task_id not in dag.tasks:
                 continue
             rec = TiRecord(
-                t.id,
-                t.task_id,
+                TaskInstanceKey(t.id, row.id, row.dag_id, row.run_id, t.task_id),
                 S(t.state),
                 t.try_number,
                 t.max_tries,

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 
 import pendulum
 
+from windvane.core.model.states import DagRunState, DagRunType
 from windvane.core.scheduler import db, polling
-from windvane.core.states import DagRunState, DagRunType
 from windvane.core.timetables.base import DataInterval
 
 if TYPE_CHECKING:

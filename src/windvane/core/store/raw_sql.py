@@ -1,6 +1,6 @@
 """Plain SQL on any DBAPI connection: statements with ``:name`` parameters, values as SQLAlchemy stores them.
 
-The statements workers run every try (:mod:`windvane.core.try_records`,
+The statements workers run every try (:mod:`windvane.core.store.try_lifecycle`,
 :mod:`windvane.core.store.xcom_sql`) are :class:`Sql` objects; a :class:`Tx`
 runs them on a connection already inside a transaction, be it one of
 :class:`~windvane.core.store.raw.RawDb` or the one under a SQLAlchemy

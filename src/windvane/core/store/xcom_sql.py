@@ -3,7 +3,7 @@
 This is their single source: workers and task processes run them on a
 :class:`~windvane.core.store.raw.RawDb`, :mod:`windvane.core.store.xcoms` on
 the DBAPI connection under a SQLAlchemy one. Values are serialized JSON text
-(see :mod:`windvane.core.serde`).
+(see :mod:`windvane.core.model.json_values`).
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def get_xcom(tx: Tx, *, dag_id: str, run_id: str, task_id: str, key: str) -> str
 
 
 class RawXComReader:
-    """A :class:`windvane.core.runtime_ti.XComReader` on a connection of its own, opened on
+    """A :class:`windvane.core.task_api.task_instance.XComReader` on a connection of its own, opened on
     the first read (a task that pulls nothing never connects). Each read is one short
     read transaction."""
 

@@ -1,6 +1,6 @@
 """XComs: the serialized JSON values task instances push, one row per key.
 
-Values arrive already serialized (see :mod:`windvane.core.serde`); this
+Values arrive already serialized (see :mod:`windvane.core.model.json_values`); this
 module stores and reads text. Reads and writes run the statements of
 :mod:`windvane.core.store.xcom_sql` (shared with workers) on the connection
 under SQLAlchemy's.
@@ -20,7 +20,7 @@ from windvane.core.store.xcom_sql import get_xcom, replace_xcoms
 
 
 class SqlXComReader:
-    """A :class:`windvane.core.runtime_ti.XComReader` over the metadata database.
+    """A :class:`windvane.core.task_api.task_instance.XComReader` over the metadata database.
 
     Reads the unmapped value (``map_index`` -1); each call is one short read
     transaction, so it never holds up writers.

@@ -1,0 +1,305 @@
+"""BaseOperator: the task arguments every operator shares, and default_args.
+
+Subclass it and implement :meth:`BaseOperator.execute`. Like Airflow,
+``default_args`` (from the DAG, the task group and the operator call) fill in
+any constructor parameter the operator class accepts and the call did not
+give; keys no class in the hierarchy accepts are ignored, while an unknown
+*explicit* argument is an :class:`~windvane.errors.InvalidArgumentError`.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import os
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
+from types import FrameType
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from windvane.core.authoring import dag_context as authoring_context
+from windvane.core.authoring.dependencies import DependencyMixin
+from windvane.core.model.trigger_rule import TriggerRule
+from windvane.errors import DagDefinitionError, InvalidArgumentError
+
+if TYPE_CHECKING:
+    from windvane.core.authoring.dag import DAG
+    from windvane.core.authoring.taskgroup import TaskGroup
+    from windvane.core.authoring.xcom_arg import XComArg
+
+Callback = Callable[[dict[str, Any]], object]
+CallbackArg = Callback | Sequence[Callback] | None
+
+WEIGHT_RULES = ("downstream", "upstream", "absolute")
+_WINDVANE_SRC = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+_ACCEPTED: dict[type, frozenset[str]] = {}
+
+
+def _accepted_params(cls: type) -> frozenset[str]:
+    """Every keyword parameter of every ``__init__`` in ``cls``'s hierarchy (cached per class)."""
+    cached = _ACCEPTED.get(cls)
+    if cached is not None:
+        return cached
+    names: set[str] = set()
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None or klass is object:
+            continue
+        init = getattr(init, "__wrapped__", init)
+        for p in inspect.signature(init).parameters.values():
+            if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name != "self":
+                names.add(p.name)
+    _ACCEPTED[cls] = frozenset(names)
+    return _ACCEPTED[cls]
+
+
+def _apply_defaults(init: Callable[..., None]) -> Callable[..., None]:
+    @functools.wraps(init)
+    def wrapper(self: BaseOperator, *args: Any, **kwargs: Any) -> None:
+        if self.__dict__.get("_defaults_applied"):
+            init(self, *args, **kwargs)
+            return
+        self.__dict__["_defaults_applied"] = True
+        if args:
+            raise InvalidArgumentError(
+                f"{type(self).__name__} takes keyword arguments only (got {len(args)} positional)"
+            )
+        dag = kwargs.get("dag") or authoring_context.current_dag()
+        group = kwargs.get("task_group") or authoring_context.current_group(dag)
+        merged: dict[str, Any] = {}
+        if dag is not None:
+            merged.update(dag.default_args)
+        if group is not None:
+            merged.update(group.effective_default_args)
+        merged.update(kwargs.pop("default_args", None) or {})
+        accepted = _accepted_params(type(self))
+        for key, value in merged.items():
+            if key in accepted and key not in kwargs:
+                kwargs[key] = value
+        kwargs.setdefault("dag", dag)
+        kwargs.setdefault("task_group", group)
+        init(self, **kwargs)
+
+    wrapper.__dict__["_wv_wrapped"] = True
+    return wrapper
+
+
+def definition_site() -> str:
+    """``file:line`` of the first stack frame outside Windvane (where the user wrote the task)."""
+    frame: FrameType | None = sys._getframe(1)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if not os.path.abspath(filename).startswith(_WINDVANE_SRC) and "importlib" not in filename:
+            return f"{filename}:{frame.f_lineno}"
+        frame = frame.f_back
+    return "<unknown>"
+
+
+class BaseOperator(DependencyMixin):
+    """Base of every task. Subclasses implement ``execute(context)``.
+
+    ``template_fields`` names attributes rendered with Jinja before
+    ``execute``; ``template_ext`` lists file endings whose content is loaded
+    and rendered instead of the string itself.
+    """
+
+    template_fields: ClassVar[Sequence[str]] = ()
+    template_ext: ClassVar[Sequence[str]] = ()
+    ui_color: ClassVar[str] = "#fff"
+    #: Tasks of a class with this flag finish as success without running (EmptyOperator).
+    is_noop: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is not None and not getattr(init, "_wv_wrapped", False):
+            cls.__init__ = _apply_defaults(init)  # type: ignore[method-assign]
+
+    def __init__(
+        self,
+        *,
+        task_id: str,
+        owner: str = "windvane",
+        email: str | Sequence[str] | None = None,
+        email_on_failure: bool = True,
+        email_on_retry: bool = True,
+        retries: int = 0,
+        retry_delay: timedelta | float = timedelta(seconds=300),
+        retry_exponential_backoff: bool = False,
+        max_retry_delay: timedelta | float | None = None,
+        execution_timeout: timedelta | float | None = None,
+        trigger_rule: TriggerRule | str = TriggerRule.ALL_SUCCESS,
+        pool: str = "default_pool",
+        pool_slots: int = 1,
+        priority_weight: int = 1,
+        weight_rule: str = "downstream",
+        depends_on_past: bool = False,
+        max_active_tis_per_dag: int | None = None,
+        queue: str = "default",
+        sla: timedelta | None = None,
+        start_date: datetime | None = None,
+        end_date: datetime | None = None,
+        params: Mapping[str, Any] | None = None,
+        do_xcom_push: bool = True,
+        on_failure_callback: CallbackArg = None,
+        on_success_callback: CallbackArg = None,
+        on_retry_callback: CallbackArg = None,
+        on_execute_callback: CallbackArg = None,
+        on_skipped_callback: CallbackArg = None,
+        doc_md: str | None = None,
+        doc: str | None = None,
+        dag: DAG | None = None,
+        task_group: TaskGroup | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if kwargs:
+            raise InvalidArgumentError(
+                f"invalid arguments were passed to {type(self).__name__} (task_id: {task_id!r}): "
+                + ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
+            )
+        if not isinstance(task_id, str) or not task_id or not _valid_id(task_id):
+            raise DagDefinitionError(
+                f"invalid task_id {task_id!r}: use letters, digits, '_', '-' and '.' only"
+            )
+        self.task_group = task_group
+        self.task_id = task_group.child_id(task_id) if task_group is not None else task_id
+        owner_name = f"task {self.task_id!r}"
+        self.owner = owner
+        self.email = email
+        self.email_on_failure = email_on_failure
+        self.email_on_retry = email_on_retry
+        self.retries = non_negative_int(retries, "retries", owner_name)
+        self.retry_delay = _as_timedelta(retry_delay, "retry_delay", owner_name)
+        self.retry_exponential_backoff = retry_exponential_backoff
+        self.max_retry_delay = _opt_timedelta(max_retry_delay, "max_retry_delay", owner_name)
+        self.execution_timeout = _opt_timedelta(execution_timeout, "execution_timeout", owner_name)
+        self.trigger_rule = TriggerRule.coerce(trigger_rule, owner=owner_name)
+        self.pool = pool
+        self.pool_slots = positive_int(pool_slots, "pool_slots", owner_name)
+        self.priority_weight = int(priority_weight)
+        if weight_rule not in WEIGHT_RULES:
+            raise DagDefinitionError(
+                f"{owner_name} has weight_rule {weight_rule!r}; expected one of {WEIGHT_RULES}"
+            )
+        self.weight_rule = weight_rule
+        self.depends_on_past = depends_on_past
+        self.max_active_tis_per_dag = max_active_tis_per_dag
+        self.queue = queue
+        self.sla = sla
+        self.start_date = start_date
+        self.end_date = end_date
+        self.params = dict(params or {})
+        self.do_xcom_push = do_xcom_push
+        self.on_failure_callback = on_failure_callback
+        self.on_success_callback = on_success_callback
+        self.on_retry_callback = on_retry_callback
+        self.on_execute_callback = on_execute_callback
+        self.on_skipped_callback = on_skipped_callback
+        self.doc_md = doc_md or doc
+        self.upstream_task_ids: set[str] = set()
+        self.downstream_task_ids: set[str] = set()
+        self.defined_at = definition_site()
+        self.dag: DAG | None = None
+        if task_group is not None:
+            task_group.add(self)
+        if dag is not None:
+            dag.add_task(self)
+
+    # -- what subclasses implement ---------------------------------------
+    def execute(self, context: dict[str, Any]) -> Any:
+        """Do the work of one try. The return value becomes the ``return_value`` XCom."""
+        raise NotImplementedError(f"{type(self).__name__} must implement execute(context)")
+
+    def on_kill(self) -> None:
+        """Called when the task is killed (timeout, clear); release external resources here."""
+
+    # -- dependencies -------------------------------------------------------
+    @property
+    def dependency_roots(self) -> list[BaseOperator]:
+        return [self]
+
+    @property
+    def dependency_leaves(self) -> list[BaseOperator]:
+        return [self]
+
+    def add_downstream_task(self, other: BaseOperator) -> None:
+        if other is self:
+            from windvane.errors import CycleError
+
+            raise CycleError(self.dag.dag_id if self.dag else "?", [self.task_id, self.task_id])
+        dag = self.dag or other.dag
+        if dag is None:
+            raise DagDefinitionError(
+                f"cannot set a dependency between {self.task_id!r} and {other.task_id!r}: "
+                "neither belongs to a DAG"
+            )
+        if self.dag is None:
+            dag.add_task(self)
+        if other.dag is None:
+            dag.add_task(other)
+        if self.dag is not other.dag:
+            raise DagDefinitionError(f"tasks {self.task_id!r} and {other.task_id!r} belong to different DAGs")
+        self.downstream_task_ids.add(other.task_id)
+        other.upstream_task_ids.add(self.task_id)
+
+    @property
+    def upstream_list(self) -> list[BaseOperator]:
+        assert self.dag is not None
+        return [self.dag.task_dict[t] for t in sorted(self.upstream_task_ids)]
+
+    @property
+    def downstream_list(self) -> list[BaseOperator]:
+        assert self.dag is not None
+        return [self.dag.task_dict[t] for t in sorted(self.downstream_task_ids)]
+
+    @property
+    def output(self) -> XComArg:
+        """This task's ``return_value`` XCom as an argument for other tasks (Airflow's ``.output``)."""
+        from windvane.core.authoring.xcom_arg import XComArg
+
+        return XComArg(self)
+
+    @property
+    def operator_name(self) -> str:
+        return type(self).__name__
+
+    def __repr__(self) -> str:
+        return f"<Task({type(self).__name__}): {self.task_id}>"
+
+
+# Subclasses without their own __init__ (e.g. EmptyOperator) inherit this one: wrap it too,
+# so they also join the current DAG / task group and get default_args.
+BaseOperator.__init__ = _apply_defaults(BaseOperator.__init__)  # type: ignore[method-assign]
+
+
+def _valid_id(value: str) -> bool:
+    return all(ch.isalnum() or ch in "_-." for ch in value) and len(value) <= 250
+
+
+def _as_timedelta(value: object, name: str, owner: str) -> timedelta:
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return timedelta(seconds=value)
+    raise DagDefinitionError(f"{owner}: {name} must be a timedelta or seconds, not {type(value).__name__}")
+
+
+def _opt_timedelta(value: object, name: str, owner: str) -> timedelta | None:
+    return None if value is None else _as_timedelta(value, name, owner)
+
+
+def non_negative_int(value: object, name: str, owner: str) -> int:
+    """``value`` if it is an int >= 0, else a DagDefinitionError naming ``owner`` and ``name``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise DagDefinitionError(f"{owner}: {name} must be an integer >= 0, got {value!r}")
+    return value
+
+
+def positive_int(value: object, name: str, owner: str) -> int:
+    """``value`` if it is an int >= 1, else a DagDefinitionError naming ``owner`` and ``name``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise DagDefinitionError(f"{owner}: {name} must be an integer >= 1, got {value!r}")
+    return value

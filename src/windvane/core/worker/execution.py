@@ -1,0 +1,190 @@
+"""Run one try of one task, in this process: no database, no fork.
+
+:func:`run_try` is the whole life of a try once its context exists: render the
+templated fields, ``on_execute_callback``, ``execute`` under
+``execution_timeout``, push the return value, decide the outcome, then the
+callback that fits the outcome. It never raises for anything the task does
+(``SystemExit`` and ``KeyboardInterrupt`` excepted): the outcome says what
+happened. The caller (:mod:`windvane.core.worker.runner`) stores it.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import timedelta
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+from windvane.core.model import retries
+from windvane.core.model.outcome import TryOutcome, failure_state
+from windvane.core.model.states import TaskInstanceState
+from windvane.core.model.tracebacks import format_user_traceback
+from windvane.core.task_api.task_instance import XCOM_RETURN_KEY, RuntimeTaskInstance
+from windvane.core.task_api.templating import render_template_fields
+from windvane.errors import SerializationError, TaskFailedNoRetry, TaskSkipped, TaskTimeoutError
+
+if TYPE_CHECKING:
+    import jinja2
+
+    from windvane.core.authoring.baseoperator import BaseOperator, CallbackArg
+
+log = logging.getLogger("windvane.task")
+
+_CALLBACK_FOR_STATE = {
+    TaskInstanceState.SUCCESS: "on_success_callback",
+    TaskInstanceState.FAILED: "on_failure_callback",
+    TaskInstanceState.UP_FOR_RETRY: "on_retry_callback",
+    TaskInstanceState.SKIPPED: "on_skipped_callback",
+}
+
+
+def retry_delay(task: BaseOperator, try_number: int) -> timedelta:
+    """The wait before the try after ``try_number``, by the task's retry settings."""
+    return retries.retry_delay_for(
+        try_number,
+        retry_delay=task.retry_delay,
+        exponential_backoff=task.retry_exponential_backoff,
+        max_retry_delay=task.max_retry_delay,
+    )
+
+
+def failed_outcome(task: BaseOperator, try_number: int, max_tries: int, error: str) -> TryOutcome:
+    """A failure that may be retried (``up_for_retry`` with its delay) or not."""
+    state = failure_state(try_number, max_tries)
+    delay = retry_delay(task, try_number) if state is TaskInstanceState.UP_FOR_RETRY else None
+    return TryOutcome(state=state, error=error, next_retry_delay=delay)
+
+
+def run_try(task: BaseOperator, context: dict[str, Any], *, jinja_env: jinja2.Environment) -> TryOutcome:
+    """Run one try of ``task`` with ``context`` (whose ``"ti"`` is a RuntimeTaskInstance).
+
+    Outcomes: ``success``; ``skipped`` for :class:`TaskSkipped`; ``failed`` for
+    :class:`TaskFailedNoRetry`; for any other exception (a timeout, a return
+    value that cannot be stored as JSON, a template that does not render)
+    ``up_for_retry`` while ``try_number <= max_tries``, else ``failed``.
+    A callback that raises is logged and changes nothing.
+    """
+    ti: RuntimeTaskInstance = context["ti"]
+    exception: BaseException | None = None
+    if task.is_noop:
+        outcome = TryOutcome(state=TaskInstanceState.SUCCESS)
+    else:
+        try:
+            _execute(task, context, ti, jinja_env)
+            outcome = TryOutcome(
+                state=TaskInstanceState.SUCCESS,
+                xcoms=dict(ti.pushed),
+                skip_task_ids=tuple(sorted(ti.skip_task_ids)),
+            )
+        except TaskSkipped as exc:
+            exception = exc
+            log.info("Task %s skipped: %s", task.task_id, exc)
+            outcome = TryOutcome(
+                state=TaskInstanceState.SKIPPED,
+                error=str(exc) or None,
+                xcoms=dict(ti.pushed),
+                skip_task_ids=tuple(sorted(ti.skip_task_ids)),
+            )
+        except TaskFailedNoRetry as exc:
+            exception = exc
+            outcome = _failure(task, ti, exc, state=TaskInstanceState.FAILED)
+        except Exception as exc:
+            exception = exc
+            outcome = _failure(task, ti, exc, state=failure_state(ti.try_number, ti.max_tries))
+    _run_callbacks(task, _CALLBACK_FOR_STATE[outcome.state], context, exception)
+    return outcome
+
+
+def _execute(
+    task: BaseOperator, context: dict[str, Any], ti: RuntimeTaskInstance, env: jinja2.Environment
+) -> None:
+    owner = f"task {task.task_id!r} in DAG {ti.dag_id!r}"
+    if task.template_fields:
+        render_template_fields(
+            task, task.template_fields, context, env, template_ext=task.template_ext, owner=owner
+        )
+    _run_callbacks(task, "on_execute_callback", context, None)
+    timeout = task.execution_timeout.total_seconds() if task.execution_timeout is not None else None
+    log.info("Executing %s (try %d of %d)", ti, ti.try_number, ti.max_tries + 1)
+    try:
+        with _time_limit(timeout, task.task_id):
+            result = task.execute(context)
+    except TaskTimeoutError:
+        _kill(task)
+        raise
+    if task.do_xcom_push and result is not None:
+        try:
+            ti.xcom_push(XCOM_RETURN_KEY, result)
+        except SerializationError as exc:
+            raise SerializationError(
+                f"{owner} returned a value of type {type(result).__name__!r} that cannot be stored "
+                f"as an XCom ({exc}); return JSON-able data or set do_xcom_push=False"
+            ) from None
+
+
+def _failure(
+    task: BaseOperator, ti: RuntimeTaskInstance, exc: BaseException, *, state: TaskInstanceState
+) -> TryOutcome:
+    error = format_user_traceback(exc)
+    log.error("Task %s failed (%s):\n%s", task.task_id, state.value, error.rstrip())
+    delay = retry_delay(task, ti.try_number) if state is TaskInstanceState.UP_FOR_RETRY else None
+    return TryOutcome(state=state, error=error, xcoms=dict(ti.pushed), next_retry_delay=delay)
+
+
+@contextmanager
+def _time_limit(seconds: float | None, task_id: str) -> Iterator[None]:
+    """Raise :class:`TaskTimeoutError` in the block after ``seconds`` (SIGALRM; main thread only).
+
+    Off the main thread no alarm can be set; the supervising process's hard
+    deadline still applies.
+    """
+    if seconds is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_alarm(signum: int, frame: FrameType | None) -> None:
+        raise TaskTimeoutError(f"task {task_id!r} timed out after {seconds:g} s (execution_timeout)")
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, max(seconds, 1e-6))
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _kill(task: BaseOperator) -> None:
+    try:
+        task.on_kill()
+    except Exception:
+        log.exception("on_kill of task %s failed", task.task_id)
+
+
+def _run_callbacks(
+    task: BaseOperator, attribute: str, context: Mapping[str, Any], exception: BaseException | None
+) -> None:
+    callbacks = _as_list(getattr(task, attribute, None))
+    if not callbacks:
+        return
+    call_context = dict(context)
+    if exception is not None:
+        call_context["exception"] = exception
+    for callback in callbacks:
+        try:
+            callback(call_context)
+        except Exception:
+            name = getattr(callback, "__qualname__", repr(callback))
+            log.exception("%s %s of task %s failed; the outcome stands", attribute, name, task.task_id)
+
+
+def _as_list(value: CallbackArg) -> list[Callable[[dict[str, Any]], object]]:
+    if value is None:
+        return []
+    if callable(value):
+        return [value]
+    return list(value)

@@ -1,0 +1,196 @@
+"""The worker side of one try: claim it, run it in a forked child, record how it ended.
+
+:func:`run_workload` is three steps, on a :class:`~windvane.core.store.raw.RawDb`
+(no SQLAlchemy: this module is imported by lean LocalExecutor workers):
+
+1. :func:`~windvane.core.store.try_lifecycle.claim_try` (one write transaction); a
+   try whose claim fails is not run;
+2. the try runs in a child forked from this (warm) process
+   (:func:`windvane.core.forking.supervise.run_forked` with
+   :func:`windvane.core.worker.task_child.child_main`), logging to
+   ``{log_folder}/dag_id=<d>/run_id=<r>/task_id=<t>/attempt=<n>.log``. While
+   it runs longer than ``heartbeat_seconds`` the worker records a heartbeat
+   every ``heartbeat_seconds``; past ``execution_timeout`` plus a grace period
+   it is killed;
+3. :func:`~windvane.core.store.try_lifecycle.finish_try` (one write transaction).
+
+A child that ends without reporting an outcome (``sys.exit``, ``os._exit``, a
+signal, a kill) fails the try with a message naming how it ended.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from windvane.core.forking.supervise import ChildResult, run_forked
+from windvane.core.model.outcome import TryOutcome, failure_state
+from windvane.core.model.states import TaskInstanceState
+from windvane.core.model.workload import TaskEvent, Workload
+from windvane.core.store.raw import RawDb
+from windvane.core.store.try_lifecycle import (
+    Claim,
+    claim_try,
+    finish_try,
+    make_event,
+    now_utc,
+    record_heartbeat,
+)
+from windvane.core.worker.dag_loader import DagLoader
+from windvane.core.worker.execution import failed_outcome
+from windvane.core.worker.inputs import RunInputs, jinja_env_for, run_inputs_for
+from windvane.core.worker.task_child import ChildJob, child_main
+from windvane.core.worker.task_log import append_line, write_header
+from windvane.errors import DagImportError, NotFoundError
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+#: Retry delay when the task's own is unknown (its DAG file failed to load): BaseOperator's default.
+DEFAULT_RETRY_DELAY = timedelta(seconds=300)
+
+
+def log_path_for(log_folder: str, workload: Workload) -> str:
+    """Where the log of this try goes (``workload.log_path`` when the scheduler set one)."""
+    if workload.log_path:
+        return workload.log_path
+    parts = [f"dag_id={workload.dag_id}", f"run_id={workload.run_id}", f"task_id={workload.task_id}"]
+    if workload.map_index >= 0:
+        parts.append(f"map_index={workload.map_index}")
+    return os.path.join(log_folder, *parts, f"attempt={workload.try_number}.log")
+
+
+def run_workload(
+    workload: Workload,
+    *,
+    db: RawDb | None = None,
+    engine: Engine | None = None,
+    loader: DagLoader,
+    log_folder: str,
+    hostname: str,
+    heartbeat_seconds: float = 5.0,
+    timeout_grace_seconds: float = 5.0,
+    kill_grace_seconds: float = 5.0,
+    on_running: Callable[[TaskEvent], None] | None = None,
+) -> TaskEvent:
+    """Claim, run and record one try; returns its final event (state None: not run / not recorded).
+
+    The database is ``db``, or, for callers holding an SQLAlchemy ``engine``
+    (the CLI, tests), a :class:`RawDb` on the engine's URL opened for this call.
+    ``on_running`` receives the ``running`` event right after the claim. A try
+    whose ``execution_timeout`` passed by ``timeout_grace_seconds`` without
+    ending is killed (SIGTERM, then SIGKILL ``kill_grace_seconds`` later).
+    """
+    if db is None:
+        if engine is None:
+            raise TypeError("run_workload needs db or engine")
+        own = RawDb(engine.url.render_as_string(hide_password=False))
+        try:
+            return run_workload(
+                workload,
+                db=own,
+                loader=loader,
+                log_folder=log_folder,
+                hostname=hostname,
+                heartbeat_seconds=heartbeat_seconds,
+                timeout_grace_seconds=timeout_grace_seconds,
+                kill_grace_seconds=kill_grace_seconds,
+                on_running=on_running,
+            )
+        finally:
+            own.close()
+    try:
+        dag = loader.get_dag(workload.fileloc, workload.dag_id)
+        task = dag.get_task(workload.task_id)
+        load_error = None
+    except (DagImportError, NotFoundError) as exc:
+        load_error = f"cannot load task {workload.task_id!r} of DAG {workload.dag_id!r}: {exc}"
+    claim = claim_try(db, workload, hostname=hostname, pid=os.getpid())
+    if claim is None:
+        return make_event(
+            workload, None, now_utc().timestamp(), error="the try was not claimed (no longer queued for it)"
+        )
+    if on_running is not None:
+        on_running(make_event(workload, TaskInstanceState.RUNNING.value, claim.start_date))
+    log_path = log_path_for(log_folder, workload)
+    try:
+        write_header(log_path, workload, hostname)
+    except OSError as exc:
+        error = f"cannot write the log file {log_path}: {exc.strerror or exc}"
+        return finish_try(db, workload, unloadable_outcome(workload, error), start_date=claim.start_date)
+    if load_error is not None:
+        append_line(log_path, load_error)
+        return finish_try(db, workload, unloadable_outcome(workload, load_error), start_date=claim.start_date)
+    timeout = workload.execution_timeout
+    if timeout is None and task.execution_timeout is not None:
+        timeout = task.execution_timeout.total_seconds()
+    job = ChildJob(
+        workload=workload,
+        dag=dag,
+        task=task,
+        log_path=log_path,
+        db_url=db.url,
+        hostname=hostname,
+        prev_data_interval_start_success=claim.prev_data_interval_start_success,
+        prev_data_interval_end_success=claim.prev_data_interval_end_success,
+        run_start_date=claim.run_start_date,
+        jinja_env=jinja_env_for(dag),
+        run=_run_inputs(workload, claim),
+    )
+    result = run_forked(
+        lambda: child_main(job),
+        deadline_seconds=None if timeout is None else timeout + timeout_grace_seconds,
+        kill_grace_seconds=kill_grace_seconds,
+        heartbeat_seconds=heartbeat_seconds,
+        heartbeat=lambda: record_heartbeat(db, workload),
+    )
+    outcome = _reported_outcome(result)
+    if outcome is None:
+        outcome = _unreported_outcome(result, job, timeout)
+        append_line(log_path, outcome.error or "")
+    return finish_try(db, workload, outcome, start_date=claim.start_date)
+
+
+def unloadable_outcome(workload: Workload, error: str) -> TryOutcome:
+    """A failure before the task could start (no task, no log file); retried, if at all,
+    after :data:`DEFAULT_RETRY_DELAY`."""
+    state = failure_state(workload.try_number, workload.max_tries)
+    delay = DEFAULT_RETRY_DELAY if state is TaskInstanceState.UP_FOR_RETRY else None
+    return TryOutcome(state=state, error=error, next_retry_delay=delay)
+
+
+def _reported_outcome(result: ChildResult) -> TryOutcome | None:
+    """The outcome the child wrote, if it wrote a whole one."""
+    if result.payload is None:
+        return None
+    try:
+        return TryOutcome.from_json(result.payload)
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _unreported_outcome(result: ChildResult, job: ChildJob, timeout: float | None) -> TryOutcome:
+    task_id = job.workload.task_id
+    if result.timed_out:
+        error = f"task {task_id!r} timed out after {timeout or 0:g} s and was killed"
+    elif result.killed_because is not None:
+        error = f"task {task_id!r} was killed: {result.killed_because}"
+    else:
+        error = f"the process running task {task_id!r} {result.status} before reporting an outcome"
+    return failed_outcome(job.task, job.workload.try_number, job.workload.max_tries, error)
+
+
+def _run_inputs(workload: Workload, claim: Claim) -> RunInputs | None:
+    """The run's context inputs, built here once per run; None if they cannot be (the child
+    then reports why)."""
+    try:
+        return run_inputs_for(
+            workload,
+            run_start_date=claim.run_start_date,
+            prev_data_interval_start_success=claim.prev_data_interval_start_success,
+            prev_data_interval_end_success=claim.prev_data_interval_end_success,
+        )
+    except Exception:
+        return None

@@ -1,0 +1,137 @@
+"""The forked child of one try: log file, context, :func:`~windvane.core.worker.execution.run_try`.
+
+Everything here runs in the child :func:`windvane.core.forking.supervise.run_forked`
+made. The child inherits the worker's database connection but never touches
+it: XCom pulls go through a connection of its own, opened on first use
+(:class:`~windvane.core.store.xcom_sql.RawXComReader`). Nothing here imports
+SQLAlchemy. What does not change from try to try (the DAG's Jinja
+environment, the run's :class:`~windvane.core.task_api.context.RunInfo` and the context
+keys derived from it) the worker builds before forking
+(:mod:`windvane.core.worker.inputs`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import sys
+from dataclasses import dataclass
+from datetime import datetime
+from types import FrameType
+from typing import TYPE_CHECKING
+
+from windvane.core.model.outcome import TryOutcome
+from windvane.core.model.tracebacks import format_user_traceback
+from windvane.core.store.xcom_sql import RawXComReader
+from windvane.core.task_api.context import build_context, params_for_run
+from windvane.core.task_api.task_instance import RuntimeTaskInstance
+from windvane.core.worker.execution import failed_outcome, run_try
+from windvane.core.worker.inputs import RunInputs, run_inputs_for
+from windvane.core.worker.task_log import redirect_output
+
+if TYPE_CHECKING:
+    import jinja2
+
+    from windvane.core.authoring.baseoperator import BaseOperator
+    from windvane.core.authoring.dag import DAG
+    from windvane.core.model.workload import Workload
+
+_log = logging.getLogger("windvane.task")
+
+
+@dataclass(frozen=True, slots=True)
+class ChildJob:
+    """What the child needs, all of it known before the fork."""
+
+    workload: Workload
+    dag: DAG
+    task: BaseOperator
+    log_path: str
+    db_url: str
+    hostname: str
+    prev_data_interval_start_success: datetime | None
+    prev_data_interval_end_success: datetime | None
+    run_start_date: datetime | None
+    #: Built before the fork, so the child inherits it (and Jinja's lazy imports) warm.
+    jinja_env: jinja2.Environment
+    #: The run as the context shows it, when the worker could build it (else the child tries,
+    #: and fails the try visibly).
+    run: RunInputs | None = None
+
+
+def child_main(job: ChildJob) -> bytes:
+    """The body of the forked child: returns the outcome as JSON bytes."""
+    redirect_output(job.log_path)
+    outcome = run_job(job)
+    _flush()
+    return outcome.to_json().encode()
+
+
+def run_job(job: ChildJob, *, handle_sigterm: bool = True) -> TryOutcome:
+    """Build the context and run the try in this process, logging to the root logger.
+
+    With ``handle_sigterm`` a SIGTERM calls the task's ``on_kill`` and exits 143.
+    """
+    workload = job.workload
+    try:
+        ti = RuntimeTaskInstance(
+            dag_id=workload.dag_id,
+            task_id=workload.task_id,
+            run_id=workload.run_id,
+            try_number=workload.try_number,
+            max_tries=workload.max_tries,
+            map_index=workload.map_index,
+            hostname=job.hostname,
+            reader=RawXComReader(job.db_url),
+        )
+        run = job.run or _run_inputs(job)
+        context = build_context(
+            run=run.info,
+            dag=job.dag,
+            task=job.task,
+            ti=ti,
+            params=params_for_run(job.dag.params, job.task.params, workload.conf),
+            run_keys=run.keys,
+        )
+    except Exception as exc:  # a context that cannot be built fails the try, visibly
+        error = format_user_traceback(exc)
+        _log.error("Cannot prepare the try:\n%s", error)
+        outcome = failed_outcome(job.task, workload.try_number, workload.max_tries, error)
+    else:
+        if handle_sigterm:
+            _on_sigterm_kill(job.task)
+        outcome = run_try(job.task, context, jinja_env=job.jinja_env)
+    _log.info("Try %d ended: %s", workload.try_number, outcome.state.value)
+    return outcome
+
+
+def _run_inputs(job: ChildJob) -> RunInputs:
+    return run_inputs_for(
+        job.workload,
+        run_start_date=job.run_start_date,
+        prev_data_interval_start_success=job.prev_data_interval_start_success,
+        prev_data_interval_end_success=job.prev_data_interval_end_success,
+    )
+
+
+def _on_sigterm_kill(task: BaseOperator) -> None:
+    """On SIGTERM (the supervisor's deadline, a stopping worker) call ``on_kill`` and exit 143."""
+
+    def on_term(signum: int, frame: FrameType | None) -> None:
+        _log.error("Received SIGTERM: killing the task")
+        try:
+            task.on_kill()
+        except Exception:
+            _log.exception("on_kill failed")
+        _flush()
+        os._exit(128 + signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, on_term)
+
+
+def _flush() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()

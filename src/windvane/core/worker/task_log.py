@@ -1,0 +1,101 @@
+"""The log file of one try: its header (written by the worker), then everything the try prints.
+
+``{log_folder}/dag_id=<d>/run_id=<r>/task_id=<t>/attempt=<n>.log`` (see
+:func:`windvane.core.worker.runner.log_path_for`). The worker creates it with a
+header line naming the try; the try's process then sends its fd 1 and 2,
+``sys.stdout``/``sys.stderr`` and logging there (:func:`redirect_output`).
+The handler and loggers the child reconfigures are made once, in the worker,
+so a child only points them at its new stream.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import faulthandler
+import io
+import logging
+import os
+import sys
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    from windvane.core.model.workload import Workload
+
+LOG_FORMAT = "[%(asctime)s] %(levelname)s %(name)s: %(message)s"
+#: Loggers whose handlers a task's log replaces (root last: it keeps the one to the log file).
+_REDIRECTED_LOGGERS = tuple(logging.getLogger(name) for name in ("windvane.task", "windvane", ""))
+_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
+
+
+class _TaskLogHandler(logging.StreamHandler[TextIO]):
+    """The root handler of a try; made once per worker, pointed at each child's stderr."""
+
+
+_HANDLER = _TaskLogHandler()
+_HANDLER.setFormatter(logging.Formatter(LOG_FORMAT))
+
+
+def write_header(log_path: str, workload: Workload, hostname: str) -> None:
+    """Create the log file (and its folders) with its first line, naming the try."""
+    header = (
+        f"*** {workload.dag_id}.{workload.task_id} run {workload.run_id} try {workload.try_number} "
+        f"(of {workload.max_tries + 1}) on {hostname}, "
+        f"started {datetime.now(UTC).isoformat(timespec='seconds')}\n"
+    ).encode()
+    fd = _open_log(log_path)
+    try:
+        os.write(fd, header)
+    finally:
+        os.close(fd)
+
+
+def append_line(log_path: str, line: str) -> None:
+    """Add ``*** line`` to the log (best effort: a log that cannot be written loses the line)."""
+    with contextlib.suppress(OSError), open(log_path, "a", encoding="utf-8") as handle:
+        handle.write(f"*** {line}\n")
+
+
+def redirect_output(log_path: str) -> None:
+    """In the try's process: fd 1 and 2, ``sys.stdout``/``sys.stderr`` and logging (the root
+    logger at INFO) go to the log file; fd 0 reads ``/dev/null``."""
+    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+    os.close(null)
+    sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding="utf-8", line_buffering=True)
+    sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), encoding="utf-8", line_buffering=True)
+    faulthandler.enable(file=sys.stderr)  # a segfault's Python traceback lands in the log too
+    if logging.root.manager.disable:
+        logging.disable(logging.NOTSET)
+    # Only the loggers Windvane configures; walking every logger would copy pages for nothing.
+    for logger in _REDIRECTED_LOGGERS:
+        if logger.handlers:
+            for old in list(logger.handlers):
+                logger.removeHandler(old)
+        logger.propagate = True
+    _HANDLER.stream = sys.stderr  # not setStream: that would flush the worker's buffer in here
+    root = logging.getLogger()
+    root.addHandler(_HANDLER)
+    if root.level != logging.INFO:  # setLevel clears every logger's cache: only when needed
+        root.setLevel(logging.INFO)
+
+
+def _open_log(log_path: str) -> int:
+    """Open for appending, creating the file's folders only when it is not there (3 system calls
+    for a task's first try, 1 after)."""
+    try:
+        return os.open(log_path, _FLAGS, 0o644)
+    except FileNotFoundError:
+        pass
+    folder = os.path.dirname(log_path)
+    try:
+        os.mkdir(folder)
+    except FileExistsError:
+        pass
+    except FileNotFoundError:
+        os.makedirs(folder, exist_ok=True)
+    return os.open(log_path, _FLAGS, 0o644)
