@@ -257,7 +257,10 @@ def test_bad_int_from_env(tmp_path: Path) -> None:
         ("[core]\nparallelism = true", "must be an integer >= 1, got True"),
         ("[scheduler]\nidle_sleep_seconds = 0", "must be a number > 0, got 0"),
         ("[api]\nport = 70000", "'api.port' (in {path}) must be an integer between 1 and 65535, got 70000"),
-        ("[core]\nexecutor = 'k8s'", "must be one of 'sequential', 'local', 'celery', got 'k8s'"),
+        (
+            "[core]\nexecutor = 'k8s'",
+            "must be one of 'local', 'sequential', 'celery', or a plug-in's executor name, got 'k8s'",
+        ),
         ("[api]\nhost = 8080", "'api.host' (in {path}) must be a string, got 8080"),
         ("[metrics]\nstatsd_allow_list = [1, 2]", "must be a list of strings"),
     ],

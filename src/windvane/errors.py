@@ -26,7 +26,8 @@ most also derive from the builtin that fits (``ValueError``, ``TypeError``,
     ├── StoreError                             the metadata DB refused or is out of date
     │   └── NotFoundError (LookupError)        a DAG / run / task / pool that does not exist
     ├── DagImportError                         a DAG file could not be parsed (names the file)
-    └── ExecutorError                          an executor could not run a workload
+    ├── ExecutorError                          an executor could not run a workload
+    └── PluginError                            a plug-in's entry point is broken (names it)
 """
 
 from __future__ import annotations
@@ -141,3 +142,7 @@ class DagImportError(WindvaneError):
 
 class ExecutorError(WindvaneError):
     """An executor could not accept or run a workload."""
+
+
+class PluginError(WindvaneError):
+    """A plug-in's entry point failed to load or declares something unusable; the message names it."""

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from windvane.core.executors import create_executor
+from windvane.core.executors import ExecutorOptions, create_executor
 from windvane.core.executors.local import LocalExecutor
 from windvane.core.executors.sequential import SequentialExecutor
 from windvane.core.model.workload import Workload
@@ -235,19 +235,16 @@ def test_sequential_executor_runs_in_wait(engine: Engine, dag_file: str, tmp_pat
 
 
 def test_create_executor_by_name(tmp_path: Path) -> None:
-    common = {
-        "parallelism": 3,
-        "db_url": "sqlite:///x.db",
-        "log_folder": str(tmp_path),
-        "heartbeat_seconds": 1.0,
-    }
-    local = create_executor("local", **common)  # type: ignore[arg-type]
+    options = ExecutorOptions(
+        parallelism=3, db_url="sqlite:///x.db", log_folder=str(tmp_path), heartbeat_seconds=1.0
+    )
+    local = create_executor("local", options)
     assert isinstance(local, LocalExecutor) and local.parallelism == 3
-    assert isinstance(create_executor("sequential", **common), SequentialExecutor)  # type: ignore[arg-type]
+    assert isinstance(create_executor("sequential", options), SequentialExecutor)
     with pytest.raises(ExecutorError, match="'celery' is not available yet"):
-        create_executor("celery", **common)  # type: ignore[arg-type]
+        create_executor("celery", options)
     with pytest.raises(ConfigError, match="'local', 'sequential', 'celery'"):
-        create_executor("kubernetes", **common)  # type: ignore[arg-type]
+        create_executor("kubernetes", options)
 
 
 def _fields(wl: Workload) -> dict[str, object]:

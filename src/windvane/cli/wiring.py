@@ -6,7 +6,7 @@ are mapped onto constructors.
   imported (the CLI does it right after loading the settings).
 * :func:`open_engine` — the metadata database engine, optionally checked to be
   migrated, disposed on exit.
-* :func:`create_executor`, :func:`scheduler_config`, :func:`create_scheduler`.
+* :func:`create_executor` (through the executor registry), :func:`scheduler_config`, :func:`create_scheduler`.
 * :func:`create_processor` — the DAG processor (run it in its own process:
   the scheduler never imports user code).
 
@@ -26,7 +26,7 @@ import pendulum
 from sqlalchemy import Engine
 
 from windvane.core.authoring.defaults import AuthoringDefaults, set_authoring_defaults
-from windvane.core.executors import Executor
+from windvane.core.executors import Executor, ExecutorOptions
 from windvane.core.executors import create_executor as _create_executor
 from windvane.core.processor import DagProcessor
 from windvane.core.scheduler.config import SchedulerConfig
@@ -97,15 +97,19 @@ def processor_log(settings: Settings) -> Path:
     return log_folder(settings) / "dag_processor" / "parsing.log"
 
 
-def create_executor(settings: Settings) -> Executor:
-    """The executor named by ``core.executor`` (not started)."""
-    return _create_executor(
-        settings.core.executor,
+def executor_options(settings: Settings) -> ExecutorOptions:
+    """What every executor factory is given."""
+    return ExecutorOptions(
         parallelism=settings.core.parallelism,
         db_url=settings.database.sql_alchemy_conn,
         log_folder=str(log_folder(settings)),
         heartbeat_seconds=settings.executor.worker_heartbeat_seconds,
     )
+
+
+def create_executor(settings: Settings) -> Executor:
+    """The executor named by ``core.executor`` (not started), from the executor registry."""
+    return _create_executor(settings.core.executor, executor_options(settings))
 
 
 def scheduler_config(settings: Settings, **overrides: Any) -> SchedulerConfig:

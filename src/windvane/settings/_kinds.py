@@ -20,6 +20,8 @@ from typing import Any, Protocol, TypeVar
 
 import pendulum
 
+from windvane.core.executors.registry import BUILTIN_EXECUTORS, resolve_executor_name
+
 T = TypeVar("T")
 
 #: Signature of a field's ``resolve`` hook: (parsed value, home) -> final value.
@@ -251,6 +253,23 @@ class IsTimezone:
 
     def expected(self, phrase: str) -> str:
         return "an IANA time zone name such as 'UTC' or 'Europe/Amsterdam'"
+
+
+@dataclass(frozen=True)
+class IsExecutorName:
+    """The name of an executor in the executor registry (built-in or a plug-in's), any case."""
+
+    def accepts(self, value: Any) -> bool:
+        return resolve_executor_name(value) is not None
+
+    def expected(self, phrase: str) -> str:
+        builtins = ", ".join(repr(name) for name in BUILTIN_EXECUTORS)
+        return f"one of {builtins}, or a plug-in's executor name"
+
+
+def resolve_executor_name_setting(name: str, home: Path) -> str:
+    """The registered spelling of an executor name (``"Sequential"`` -> ``"sequential"``)."""
+    return resolve_executor_name(name) or name
 
 
 _SQLITE_URL = re.compile(r"^(?P<scheme>sqlite(?:\+\w+)?):///(?P<path>.*)$", re.IGNORECASE)

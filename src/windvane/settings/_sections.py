@@ -18,7 +18,16 @@ from types import MappingProxyType
 from typing import Literal
 
 from windvane.settings._format import format_value, mask_secret
-from windvane.settings._kinds import Above, AtLeast, Between, IsTimezone, resolve_sqlite_url, setting
+from windvane.settings._kinds import (
+    Above,
+    AtLeast,
+    Between,
+    IsExecutorName,
+    IsTimezone,
+    resolve_executor_name_setting,
+    resolve_sqlite_url,
+    setting,
+)
 
 Source = Literal["default", "file", "env", "override"]
 
@@ -33,8 +42,11 @@ class CoreSettings:
     default_timezone: str = setting(
         "UTC", "Time zone for naive datetimes in DAGs and schedules.", check=IsTimezone()
     )
-    executor: Literal["sequential", "local", "celery"] = setting(
-        "local", "Executor that runs task instances."
+    executor: str = setting(
+        "local",
+        "Executor that runs task instances (plug-ins add theirs: entry-point group windvane.executors).",
+        check=IsExecutorName(),
+        resolve=resolve_executor_name_setting,
     )
     parallelism: int = setting(32, "Most task instances running at once, over all DAGs.", check=AtLeast(1))
     max_active_tasks_per_dag: int = setting(
