@@ -1,7 +1,9 @@
 """Alembic environment: runs migrations on the connection that ``migrate`` passes in.
 
 There is no ``alembic.ini`` and no offline (SQL script) mode; see
-:mod:`windvane.core.store.migrate`.
+:mod:`windvane.core.store.migrate`. The revisions run here are core's and the
+plug-ins' (each plug-in's folder is one more version location, its revisions
+a branch of their own); ``target_metadata`` describes core's tables only.
 """
 
 from __future__ import annotations
