@@ -2,7 +2,9 @@
 
 All three stop cleanly on Ctrl-C or SIGTERM: the scheduler stops queueing,
 lets running tries finish (the executor ends gracefully) and records its job
-as ended; the DAG processor finishes its pass.
+as ended; the DAG processor finishes its pass. Beside the scheduler loop run
+the services plug-ins declare (:mod:`windvane.cli.services`): started after
+the DAG processor is forked, stopped in reverse order when the loop ends.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from windvane.cli.wiring import (
     create_metrics,
     create_processor,
     create_scheduler,
+    create_services,
     database_url,
     log_folder,
     metrics_port,
@@ -147,7 +150,7 @@ def _serve(cli: Cli, *, with_processor: bool, num_runs: int | None, executor: Ex
                 scheduler = create_scheduler(
                     cli.settings, engine, executor=executor, observer=metrics.observer
                 )
-                with stop_on_signals(scheduler.stop):
+                with stop_on_signals(scheduler.stop), create_services(cli.settings, engine):
                     scheduler.run(until=until)
             finally:
                 metrics.close()

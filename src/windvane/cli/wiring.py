@@ -9,6 +9,7 @@ are mapped onto constructors.
 * :func:`create_executor` (through the executor registry), :func:`scheduler_config`, :func:`create_scheduler`.
 * :func:`create_processor` — the DAG processor (run it in its own process:
   the scheduler never imports user code).
+* :func:`create_services` — the services plug-ins declare, to run beside the scheduler loop.
 
 Settings without a counterpart in :class:`SchedulerConfig` are noted where
 they are mapped.
@@ -25,6 +26,7 @@ from typing import Any
 import pendulum
 from sqlalchemy import Engine
 
+from windvane.cli.services import ServiceContext, ServiceRunner, load_services
 from windvane.core.authoring.defaults import AuthoringDefaults, set_authoring_defaults
 from windvane.core.executors import Executor, ExecutorOptions
 from windvane.core.executors import create_executor as _create_executor
@@ -35,6 +37,7 @@ from windvane.core.scheduler.observer import SchedulerObserver
 from windvane.core.store.engine import create_db_engine, mask_url
 from windvane.core.store.migrate import require_current
 from windvane.metrics.wiring import MetricsBundle, build_metrics
+from windvane.plugins import EntryPointLoader
 from windvane.settings import Settings
 
 #: Longest the scheduler goes without re-reading the DB for others' changes (triggers, pauses).
@@ -162,6 +165,14 @@ def create_processor(settings: Settings, engine: Engine) -> DagProcessor:
         authoring_defaults=authoring_defaults(settings),
         parse_log=str(parse_log),
     )
+
+
+def create_services(
+    settings: Settings, engine: Engine, *, plugins: EntryPointLoader | None = None
+) -> ServiceRunner:
+    """The services plug-ins declare (entry-point group ``windvane.services``), not started yet."""
+    services, failures = load_services(ServiceContext(settings=settings, engine=engine), plugins)
+    return ServiceRunner(services, failures=failures)
 
 
 def create_metrics(settings: Settings, engine: Engine | None, *, service: str) -> MetricsBundle:
