@@ -19,7 +19,6 @@ else from Windvane but its errors: core may use it.
 
 from __future__ import annotations
 
-import importlib.metadata
 import itertools
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
@@ -52,6 +51,8 @@ EntryPointLoader = Callable[[str], Iterable[EntryPointLike]]
 
 def installed_entry_points(group: str) -> list[EntryPointLike]:
     """The entry points of ``group`` declared by the installed distributions."""
+    import importlib.metadata  # here, not at the top: lean workers import this module and never call this
+
     return list(importlib.metadata.entry_points(group=group))
 
 
