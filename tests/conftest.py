@@ -9,4 +9,4 @@ end; without a reachable server its tests are skipped, or fail when ``CI=true``)
 
 from __future__ import annotations
 
-pytest_plugins = ["windvane.testing.fixtures"]
+pytest_plugins = ["windvane.testing.fixtures", "pytester"]
