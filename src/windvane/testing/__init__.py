@@ -4,7 +4,8 @@ What it holds, one concept per module:
 
 * :mod:`.instant` — :class:`InstantExecutor`, finishes every try at once (scheduler tests, benchmark B4);
 * :mod:`.scripted` — :class:`ScriptedExecutor`, replays a script of :class:`Step` values in fake time;
-* :mod:`.database` — a migrated SQLite file, a PostgreSQL database of one's own (:class:`PostgresDatabase`);
+* :mod:`.database` — a migrated SQLite file, a PostgreSQL database of one's own (:class:`PostgresDatabase`),
+  a migrated SQLite file copied per test (:class:`SqliteTemplate`);
 * :mod:`.fixtures` — pytest fixtures ``engine``, ``db_url``, ``sqlite_engine``, ``db_backend``,
   ``pg_database`` (load with ``pytest_plugins = ["windvane.testing.fixtures"]``);
 * :mod:`.rows`, :mod:`.workloads`, :mod:`.dags` — runs, task instances and workloads in a test database,
@@ -28,6 +29,7 @@ from windvane.testing.database import (
     DEFAULT_POSTGRES_SERVER_URL,
     DatabaseUnavailableError,
     PostgresDatabase,
+    SqliteTemplate,
     migrated_engine,
     sqlite_url,
 )
@@ -64,6 +66,7 @@ __all__ = [
     "MemoryXComs",
     "PostgresDatabase",
     "ScriptedExecutor",
+    "SqliteTemplate",
     "Step",
     "TaskResult",
     "TaskRun",

@@ -17,6 +17,9 @@ Load them as a plugin from a ``conftest.py``::
     ``"sqlite"`` or ``"postgres"``: the parameter the two above follow.
 ``pg_database``
     the session's :class:`~windvane.testing.database.PostgresDatabase`.
+``sqlite_template``
+    the session's :class:`~windvane.testing.database.SqliteTemplate`: SQLite
+    databases are migrated once and copied for each test.
 
 PostgreSQL tests share one database created for the session
 (``wv_test_<random>`` on the server of the environment variable
@@ -43,7 +46,7 @@ from windvane.testing.database import (
     DEFAULT_POSTGRES_SERVER_URL,
     DatabaseUnavailableError,
     PostgresDatabase,
-    migrated_engine,
+    SqliteTemplate,
     sqlite_url,
 )
 
@@ -71,6 +74,12 @@ def pg_database() -> Iterator[PostgresDatabase]:
         database.drop()
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> SqliteTemplate:
+    """A migrated SQLite database that the SQLite fixtures copy."""
+    return SqliteTemplate(tmp_path_factory.mktemp("sqlite_template"))
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def db_backend(request: pytest.FixtureRequest) -> str:
     """``"sqlite"`` or ``"postgres"``: the backend the database fixtures use."""
@@ -94,7 +103,8 @@ def db_url(db_backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> s
 def engine(db_backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Engine]:
     """An engine on a migrated, empty database (only ``default_pool``) on each backend."""
     if db_backend == "sqlite":
-        result = migrated_engine(sqlite_url(tmp_path))
+        template: SqliteTemplate = request.getfixturevalue("sqlite_template")
+        result = template.engine(tmp_path)
     else:
         database: PostgresDatabase = request.getfixturevalue("pg_database")
         database.clean()
@@ -104,8 +114,8 @@ def engine(db_backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> I
 
 
 @pytest.fixture
-def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
+def sqlite_engine(tmp_path: Path, sqlite_template: SqliteTemplate) -> Iterator[Engine]:
     """An engine on a migrated, empty SQLite database."""
-    result = migrated_engine(sqlite_url(tmp_path))
+    result = sqlite_template.engine(tmp_path)
     yield result
     result.dispose()

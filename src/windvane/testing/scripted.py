@@ -9,7 +9,9 @@ heartbeating) or ``lose`` it (its row is changed elsewhere before the claim).
 
 Tries are claimed under the same guard workers use (``state='queued'``,
 ``try_number``, ``queued_by_job_id``); a failed claim is reported with
-``state=None`` and nothing is written, as the executor contract requires.
+``state=None`` and nothing is written, as the executor contract requires. The
+tries queued since the last :meth:`ScriptedExecutor.events` call are written
+in one transaction.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine, and_, update
+from sqlalchemy import Connection, Engine, and_, update
 
 from windvane.core.executors.base import Executor
 from windvane.core.model.clock import Clock
@@ -117,29 +119,34 @@ class ScriptedExecutor(Executor):
         return len(self.started)
 
     def events(self) -> list[TaskEvent]:
+        """Play every try queued since the last call, writing their rows in one transaction."""
         batch, self._queued = self._queued, []
+        if not batch:
+            return []
         at = self.clock.now().timestamp() + self.start_delay
         out: list[TaskEvent] = []
-        for w in batch:
-            out += self._play(w, self.script(w), at)
+        with begin_write(self.engine) as conn:
+            for w in batch:
+                out += self._play(conn, w, self.script(w), at)
         return out
 
-    def _play(self, w: Workload, step: Step, at: float) -> list[TaskEvent]:
+    def _play(self, conn: Connection, w: Workload, step: Step, at: float) -> list[TaskEvent]:
         if step.state == HOLD:
             self.held.append(w)
             return []
         if step.state == LOST:
-            self._write(w, guarded=False, state=TaskInstanceState.FAILED.value)
+            _write(conn, w, guarded=False, state=TaskInstanceState.FAILED.value)
             return [_event(w, None, at, error=_LOST_ERROR)]
         if step.state == ZOMBIE:
             stale = self.clock.now() - timedelta(days=1)
-            if not self._write(w, state=_RUNNING, start_date=_dt(at), last_heartbeat_at=stale):
+            if not _write(conn, w, state=_RUNNING, start_date=_dt(at), last_heartbeat_at=stale):
                 return [_event(w, None, at, error=_LOST_ERROR)]
             self.started.append(w)
             return [_event(w, _RUNNING, at)]
         end = at + step.duration
         retry_at = None if step.retry_after is None else end + step.retry_after
-        written = self._write(
+        written = _write(
+            conn,
             w,
             state=step.state,
             start_date=_dt(at),
@@ -153,13 +160,13 @@ class ScriptedExecutor(Executor):
         self.finished.append(w)
         return [_event(w, _RUNNING, at), _event(w, step.state, end, error=step.error, retry_at=retry_at)]
 
-    def _write(self, w: Workload, *, guarded: bool = True, **values: object) -> bool:
-        """Update the try's row; with ``guarded`` only while it is still queued for this try."""
-        where = [ti_t.c.id == w.ti_id, ti_t.c.try_number == w.try_number]
-        if guarded:
-            where += [ti_t.c.state == _QUEUED, ti_t.c.queued_by_job_id == w.job_id]
-        with begin_write(self.engine) as conn:
-            return conn.execute(update(ti_t).where(and_(*where)).values(**values)).rowcount == 1
+
+def _write(conn: Connection, w: Workload, *, guarded: bool = True, **values: object) -> bool:
+    """Update the try's row; with ``guarded`` only while it is still queued for this try."""
+    where = [ti_t.c.id == w.ti_id, ti_t.c.try_number == w.try_number]
+    if guarded:
+        where += [ti_t.c.state == _QUEUED, ti_t.c.queued_by_job_id == w.job_id]
+    return conn.execute(update(ti_t).where(and_(*where)).values(**values)).rowcount == 1
 
 
 def _dt(ts: float) -> datetime:
