@@ -18,12 +18,12 @@ from _common import fresh_db, median, pct, register, table
 
 from windvane.core.authoring.dag import DAG
 from windvane.core.authoring.operators.empty import EmptyOperator
-from windvane.core.executors.instant import InstantExecutor
 from windvane.core.scheduler.config import SchedulerConfig
 from windvane.core.scheduler.loop import Scheduler
 from windvane.core.scheduler.observer import LoopStats, SchedulerObserver
 from windvane.core.store.engine import begin_write
 from windvane.core.store.run_actions import trigger_dag
+from windvane.testing import InstantExecutor
 
 
 class Noop(EmptyOperator):

@@ -10,7 +10,7 @@ import pendulum
 
 from windvane import DAG
 from windvane.core.model.states import DagRunState
-from windvane.core.worker.in_process import test_dag as run_dag_test
+from windvane.core.worker.in_process import run_dag_in_process
 
 README = (Path(__file__).parents[1] / "README.md").read_text()
 
@@ -32,5 +32,5 @@ def test_the_example_dag_in_the_readme_runs_to_success(tmp_path: Path) -> None:
     path.write_text(code.group(1))
     dags = [v for v in runpy.run_path(str(path)).values() if isinstance(v, DAG)]
     assert [d.dag_id for d in dags] == ["nightly_sales"]
-    result = run_dag_test(dags[0], logical_date=pendulum.datetime(2024, 3, 4, tz="UTC"))
+    result = run_dag_in_process(dags[0], logical_date=pendulum.datetime(2024, 3, 4, tz="UTC"))
     assert result.state is DagRunState.SUCCESS, {t: r.error for t, r in result.tasks.items()}

@@ -11,7 +11,7 @@ import pytest
 from windvane import DAG, BashOperator, PythonOperator, ShortCircuitOperator, TaskFailedNoRetry, task
 from windvane.core.model.states import DagRunState
 from windvane.core.model.states import TaskInstanceState as S
-from windvane.core.worker.in_process import test_dag as run_dag_test
+from windvane.core.worker.in_process import run_dag_in_process
 
 EXAMPLES = sorted((Path(__file__).parents[2] / "examples" / "dags").glob("*.py"))
 START = pendulum.datetime(2024, 1, 1, tz="UTC")
@@ -31,14 +31,14 @@ def test_every_example_dag_runs_to_success(path: Path) -> None:
     dags = _dags_in(path)
     assert dags, f"{path.name} defines no DAG"
     for dag in dags:
-        result = run_dag_test(dag, logical_date=pendulum.datetime(2024, 3, 4, tz="UTC"))
+        result = run_dag_in_process(dag, logical_date=pendulum.datetime(2024, 3, 4, tz="UTC"))
         failed = {t: r.error for t, r in result.tasks.items() if r.state not in (S.SUCCESS, S.SKIPPED)}
         assert result.state is DagRunState.SUCCESS, failed
 
 
 def test_branch_on_a_weekend_skips_the_weekday_path() -> None:
     (dag,) = _dags_in(next(p for p in EXAMPLES if p.stem == "branching"))
-    result = run_dag_test(dag, logical_date=pendulum.datetime(2024, 3, 9, tz="UTC"))  # a Saturday
+    result = run_dag_in_process(dag, logical_date=pendulum.datetime(2024, 3, 9, tz="UTC"))  # a Saturday
     assert result.tasks["weekday_refresh"].state is S.SKIPPED
     assert result.tasks["weekend_summary"].state is S.SUCCESS
 
@@ -54,7 +54,7 @@ def test_retries_then_failure_propagates_and_fails_the_run() -> None:
         PythonOperator(task_id="flaky", python_callable=flaky, retries=2) >> BashOperator(
             task_id="after", bash_command="echo never"
         )
-    result = run_dag_test(dag)
+    result = run_dag_in_process(dag)
     assert len(calls) == 3
     assert result.tasks["flaky"].state is S.FAILED and result.tasks["flaky"].tries == 3
     assert "boom" in (result.tasks["flaky"].error or "")
@@ -68,7 +68,7 @@ def test_no_retry_error_fails_at_once() -> None:
 
     with DAG("noretry", start_date=START) as dag:
         PythonOperator(task_id="stop", python_callable=stop, retries=5)
-    assert run_dag_test(dag).tasks["stop"].tries == 1
+    assert run_dag_in_process(dag).tasks["stop"].tries == 1
 
 
 def test_short_circuit_skips_everything_downstream() -> None:
@@ -77,7 +77,7 @@ def test_short_circuit_skips_everything_downstream() -> None:
         a = BashOperator(task_id="a", bash_command="echo a")
         b = BashOperator(task_id="b", bash_command="echo b", trigger_rule="all_done")
         gate >> a >> b
-    result = run_dag_test(dag)
+    result = run_dag_in_process(dag)
     assert (result.tasks["a"].state, result.tasks["b"].state) == (S.SKIPPED, S.SKIPPED)
     assert result.state is DagRunState.SUCCESS
 
@@ -96,6 +96,6 @@ def test_xcom_flows_between_taskflow_tasks_with_datetimes() -> None:
             return f"{value['n']}@{at.isoformat()}"
 
         consume(produce())
-    result = run_dag_test(dag)
+    result = run_dag_in_process(dag)
     assert result.state is DagRunState.SUCCESS, {t: r.error for t, r in result.tasks.items()}
     assert result.xcoms[("consume", "return_value")] == '"3@2024-05-01T12:00:00+02:00"'

@@ -6,13 +6,14 @@ import logging
 import os
 import threading
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pendulum
 import pytest
 
-from tests.core._task_runner import LOGICAL_DATE, RUN_ID, DictXComs, pulled, run_dag, run_task
+from windvane import testing
 from windvane.core.authoring.dag import DAG
 from windvane.core.authoring.operators.bash import BashOperator
 from windvane.core.authoring.operators.empty import EmptyOperator
@@ -25,6 +26,12 @@ from windvane.core.authoring.taskgroup import TaskGroup
 from windvane.core.model.states import TaskInstanceState as S
 from windvane.core.model.trigger_rule import TriggerRule
 from windvane.errors import InvalidBranchError, TaskCommandError, TaskSkipped, XComNotFoundError
+from windvane.testing import MemoryXComs, run_dag_in_process
+
+#: Every run here is the manual run of 2024-01-31 (its ``ds`` is what the assertions expect).
+LOGICAL_DATE = pendulum.datetime(2024, 1, 31, tz="UTC")
+RUN_ID = "manual__2024-01-31T00:00:00+00:00"
+run_task = partial(testing.run_task, logical_date=LOGICAL_DATE)
 
 
 def make_dag(dag_id: str = "ops", **kwargs: Any) -> DAG:
@@ -52,7 +59,7 @@ def test_empty_operator_run_finishes_success_and_follows_trigger_rules() -> None
         fail = PythonOperator(task_id="fail", python_callable=boom)
         fail >> EmptyOperator(task_id="after")
         fail >> EmptyOperator(task_id="cleanup", trigger_rule=TriggerRule.ALL_DONE)
-    states, _ = run_dag(dag)
+    states = run_dag_in_process(dag, logical_date=LOGICAL_DATE).states
     assert states == {"fail": S.FAILED, "after": S.UPSTREAM_FAILED, "cleanup": S.SUCCESS}
 
 
@@ -157,7 +164,7 @@ def test_python_operator_output_xcom_arg_creates_dependency_and_resolves() -> No
         )
     assert dag.task_dict["consume"].upstream_task_ids == {"produce"}
     assert missing.upstream_task_ids == {"produce"}
-    xcoms = DictXComs()
+    xcoms = MemoryXComs()
     run_task(produce, xcoms)
     assert run_task(consume, xcoms).result == 6
     with pytest.raises(XComNotFoundError, match=r"'produce'.*'nope'"):
@@ -221,7 +228,7 @@ def test_branch_keeps_a_join_that_is_downstream_of_the_chosen_task() -> None:
         branch >> [a, b, join]
         a >> join
     assert run_task(branch).ti.skip_task_ids == {"b"}
-    states, _ = run_dag(dag)
+    states = run_dag_in_process(dag, logical_date=LOGICAL_DATE).states
     assert states == {"branch": S.SUCCESS, "a": S.SUCCESS, "b": S.SKIPPED, "join": S.SUCCESS}
 
 
@@ -234,14 +241,15 @@ def test_branch_to_task_group_follows_the_group_roots() -> None:
         other = EmptyOperator(task_id="other")
         branch >> [g, other]
     assert run_task(branch).ti.skip_task_ids == {"other"}
-    states, _ = run_dag(dag)
+    states = run_dag_in_process(dag, logical_date=LOGICAL_DATE).states
     assert states["other"] is S.SKIPPED
     assert {states[t] for t in ("g.r1", "g.r2", "g.inner")} == {S.SUCCESS}
 
 
 def test_branch_run_skips_the_unchosen_path_recursively_through_trigger_rules() -> None:
     dag, _ = branch_dag("b")
-    states, xcoms = run_dag(dag)
+    result = run_dag_in_process(dag, logical_date=LOGICAL_DATE)
+    states, xcoms = result.states, result.xcoms
     assert states == {
         "branch": S.SUCCESS,
         "a": S.SKIPPED,
@@ -249,7 +257,7 @@ def test_branch_run_skips_the_unchosen_path_recursively_through_trigger_rules() 
         "c": S.SKIPPED,
         "after_a": S.SKIPPED,
     }
-    assert pulled(xcoms, "branch") == "b"
+    assert xcoms.value("branch") == "b"
 
 
 # -- ShortCircuitOperator -------------------------------------------------------------------
@@ -273,7 +281,7 @@ def test_short_circuit_falsy_skips_everything_downstream(value: Any) -> None:
     ran = run_task(check)
     assert ran.ti.skip_task_ids == {"d1", "d2", "d3"}
     assert ran.result == value
-    states, _ = run_dag(dag)
+    states = run_dag_in_process(dag, logical_date=LOGICAL_DATE).states
     assert states == {
         "check": S.SUCCESS,
         "d1": S.SKIPPED,
@@ -286,7 +294,7 @@ def test_short_circuit_falsy_skips_everything_downstream(value: Any) -> None:
 def test_short_circuit_respecting_trigger_rules_skips_only_direct_downstream() -> None:
     dag, check = short_circuit_dag(False, ignore_downstream_trigger_rules=False)
     assert run_task(check).ti.skip_task_ids == {"d1"}
-    states, _ = run_dag(dag)
+    states = run_dag_in_process(dag, logical_date=LOGICAL_DATE).states
     # d2 is all_done, so it runs after the skipped d1; d3 follows d2.
     assert states == {
         "check": S.SUCCESS,

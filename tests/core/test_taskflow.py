@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from functools import partial
 from typing import Any
 
 import pendulum
 import pytest
 
-from tests.core._task_runner import DictXComs, pulled, run_dag, run_task
+from windvane import testing
 from windvane.core.authoring.dag import DAG, dag
 from windvane.core.authoring.decorators import infer_multiple_outputs, task, task_group
 from windvane.core.authoring.dependencies import chain
@@ -29,6 +30,11 @@ from windvane.errors import (
     TaskCommandError,
     TaskReturnError,
 )
+from windvane.testing import MemoryXComs, run_dag_in_process
+
+#: Every run here is the manual run of 2024-01-31 (its ``ds`` is what the assertions expect).
+LOGICAL_DATE = pendulum.datetime(2024, 1, 31, tz="UTC")
+run_task = partial(testing.run_task, logical_date=LOGICAL_DATE)
 
 
 def make_dag(dag_id: str = "flow", **kwargs: Any) -> DAG:
@@ -248,12 +254,13 @@ def test_values_flow_between_tasks_including_datetimes() -> None:
     with make_dag() as d:
         t = transform(extract())
         load(t["count"], t["at"])
-    states, xcoms = run_dag(d)
+    result = run_dag_in_process(d, logical_date=LOGICAL_DATE)
+    states, xcoms = result.states, result.xcoms
     assert set(states.values()) == {S.SUCCESS}
-    assert pulled(xcoms, "load") == "3@2024-03-31T01:35:00+01:00@2024-01-31"
-    assert pulled(xcoms, "transform", "count") == 3  # dict return annotation => multiple_outputs
-    assert pulled(xcoms, "extract", "at") == when
-    restored = pulled(xcoms, "extract", "at")
+    assert xcoms.value("load") == "3@2024-03-31T01:35:00+01:00@2024-01-31"
+    assert xcoms.value("transform", "count") == 3  # dict return annotation => multiple_outputs
+    assert xcoms.value("extract", "at") == when
+    restored = xcoms.value("extract", "at")
     assert restored.tzinfo is not None and restored.utcoffset() == when.utcoffset()
 
 
@@ -338,7 +345,7 @@ def test_missing_return_value_resolves_to_none_and_missing_key_is_none_for_multi
         a = one()
         show(a)
         show(one.override(multiple_outputs=True)()["k"])
-    xcoms = DictXComs()
+    xcoms = MemoryXComs()
     assert run_task(d.task_dict["show"], xcoms).result == [None]
     assert run_task(d.task_dict["show__1"], xcoms).result == [None]
 
@@ -357,10 +364,11 @@ def test_branch_and_short_circuit_decorators_at_run_time() -> None:
         choice = pick(flag)
         choice >> [EmptyOperator(task_id="left"), EmptyOperator(task_id="right")]
         gate(flag) >> EmptyOperator(task_id="gated") >> EmptyOperator(task_id="gated2")
-    states, xcoms = run_dag(d)
+    result = run_dag_in_process(d, logical_date=LOGICAL_DATE)
+    states, xcoms = result.states, result.xcoms
     assert (states["left"], states["right"]) == (S.SUCCESS, S.SKIPPED)
     assert (states["gated"], states["gated2"]) == (S.SKIPPED, S.SKIPPED)
-    assert pulled(xcoms, "pick") == "left" and pulled(xcoms, "gate") is False
+    assert xcoms.value("pick") == "left" and xcoms.value("gate") is False
 
 
 def test_bash_decorator_runs_returned_command_rendered() -> None:
@@ -375,7 +383,7 @@ def test_bash_decorator_runs_returned_command_rendered() -> None:
     with make_dag() as d:
         greet(one())
         nothing()
-    xcoms = DictXComs()
+    xcoms = MemoryXComs()
     run_task(d.task_dict["one"], xcoms)
     assert run_task(d.task_dict["greet"], xcoms).result == "hello 1 2024-01-31 20240131"
     assert d.task_dict["greet"].upstream_task_ids == {"one"}
@@ -420,6 +428,7 @@ def test_dag_decorator_with_taskflow() -> None:
 
     built = pipeline()
     assert built.dag_id == "pipeline"
-    states, xcoms = run_dag(built)
+    result = run_dag_in_process(built, logical_date=LOGICAL_DATE)
+    states, xcoms = result.states, result.xcoms
     assert set(states.values()) == {S.SUCCESS}
-    assert pulled(xcoms, "total") == 1 + 12 + 1
+    assert xcoms.value("total") == 1 + 12 + 1

@@ -20,19 +20,17 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pendulum
 from prometheus_client import CollectorRegistry
-from sqlalchemy import Engine, and_, update
+from sqlalchemy import Engine
 
-from tests.runtime.dagdb import register, run_states
 from windvane.core.authoring.dag import DAG
 from windvane.core.authoring.operators.empty import EmptyOperator
-from windvane.core.executors.base import Executor
 from windvane.core.model.clock import FakeClock
 from windvane.core.model.states import DagRunType
-from windvane.core.model.workload import TaskEvent, Workload
+from windvane.core.model.workload import Workload
 from windvane.core.scheduler import db
 from windvane.core.scheduler.config import SchedulerConfig
 from windvane.core.scheduler.loop import Scheduler
@@ -40,9 +38,9 @@ from windvane.core.scheduler.observer import LoopStats, SafeObserver, SchedulerO
 from windvane.core.store import pools
 from windvane.core.store.engine import begin_write
 from windvane.core.store.run_actions import trigger_dag
-from windvane.core.store.tables import task_instance as ti_t
 from windvane.metrics.metric import Kind
 from windvane.metrics.wiring import MetricsBundle
+from windvane.testing import HOLD, LOST, ZOMBIE, ScriptedExecutor, Step, register_dag, run_states
 
 T0 = pendulum.datetime(2024, 3, 10, 12, 0, 2, tz="UTC")
 BACKFILL_START = T0.subtract(minutes=10)
@@ -55,23 +53,14 @@ class Noop(EmptyOperator):
     is_noop = False
 
 
-@dataclass(frozen=True)
-class Step:
-    """What the scripted executor does with a try: a final state after ``duration`` seconds,
-    or ``hold`` (never starts), ``zombie`` (starts, stops heartbeating) or ``lost`` (row changed)."""
-
-    state: str = "success"
-    duration: float = 1.0
-
-
 PLAN: dict[tuple[str, str], Callable[[Workload], Step]] = {
     ("sched_ok", "extract"): lambda w: Step("success", 3.0),
     ("sched_ok", "load"): lambda w: Step("success", 1.5),
     ("manual_fail", "a"): lambda w: Step("failed", 2.0),
     ("manual_retry", "t"): lambda w: Step("up_for_retry", 0.5) if w.try_number == 1 else Step("success", 1.0),
-    ("timeout_dag", "stuck"): lambda w: Step("hold"),
-    ("zombie_dag", "z"): lambda w: Step("zombie"),
-    ("lost_dag", "l"): lambda w: Step("lost"),
+    ("timeout_dag", "stuck"): lambda w: Step(HOLD),
+    ("zombie_dag", "z"): lambda w: Step(ZOMBIE),
+    ("lost_dag", "l"): lambda w: Step(LOST),
 }
 
 
@@ -85,93 +74,10 @@ def _default(w: Workload) -> Step:
     return Step()
 
 
-class ScriptedExecutor(Executor):
-    """Finishes tries as :data:`PLAN` says, writing the DB as workers would; events carry clock times."""
-
-    name = EXECUTOR
-
-    def __init__(
-        self,
-        parallelism: int,
-        *,
-        engine: Engine,
-        clock: FakeClock,
-        script: Callable[[Workload], Step] | None = None,
-    ) -> None:
-        super().__init__(parallelism)
-        self.engine, self.clock = engine, clock
-        self.script = script or plan
-        self._queued: list[Workload] = []
-        self.held: list[Workload] = []
-        self.started: list[Workload] = []
-
-    def start(self) -> None:
-        pass
-
-    def queue(self, workload: Workload) -> None:
-        self._queued.append(workload)
-
-    def wait(self, timeout: float) -> None:
-        pass
-
-    def wake(self) -> None:
-        pass
-
-    def end(self, *, graceful: bool = True) -> None:
-        pass
-
-    @property
-    def queued_count(self) -> int:
-        return len(self._queued) + len(self.held)
-
-    @property
-    def running_count(self) -> int:
-        return len(self.started)
-
-    def events(self) -> list[TaskEvent]:
-        batch, self._queued = self._queued, []
-        at = self.clock.now().timestamp() + QUEUED_DELAY
-        out: list[TaskEvent] = []
-        for w in batch:
-            step = self.script(w)
-            if step.state == "hold":
-                self.held.append(w)
-            elif step.state == "zombie":
-                stale = self.clock.now().subtract(days=1)
-                self._write(w, state="running", start_date=_dt(at), last_heartbeat_at=stale)
-                self.started.append(w)
-                out.append(_event(w, "running", at))
-            elif step.state == "lost":
-                self._write(w, state="failed")
-                out.append(_event(w, None, at))
-            else:
-                end = at + step.duration
-                self._write(
-                    w, state=step.state, start_date=_dt(at), end_date=_dt(end), duration=step.duration
-                )
-                out += [_event(w, "running", at), _event(w, step.state, end)]
-        return out
-
-    def _write(self, w: Workload, **values: object) -> None:
-        with begin_write(self.engine) as conn:
-            conn.execute(
-                update(ti_t)
-                .where(and_(ti_t.c.id == w.ti_id, ti_t.c.try_number == w.try_number))
-                .values(**values)
-            )
-
-
-def _dt(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, UTC)
-
-
-def _event(w: Workload, state: str | None, at: float) -> TaskEvent:
-    return TaskEvent(
-        key=w.key,
-        try_number=w.try_number,
-        state=state,
-        at=at,
-    )
+def scripted(engine: Engine, clock: FakeClock) -> ScriptedExecutor:
+    """The executor of the scenario: follows :func:`plan`; workers report ``running`` after
+    :data:`QUEUED_DELAY`."""
+    return ScriptedExecutor(PARALLELISM, engine=engine, clock=clock, script=plan, start_delay=QUEUED_DELAY)
 
 
 GaugeKey = tuple[str, tuple[tuple[str, str], ...]]
@@ -264,7 +170,7 @@ def run_scenario(
     clock.set(BACKFILL_START)
     with DAG("bf", schedule="@daily", start_date=pendulum.datetime(2024, 3, 1, tz="UTC")) as bf:
         Noop(task_id="t")
-    ser = register(engine, bf, now=clock.now())
+    ser = register_dag(engine, bf, now=clock.now())
     with begin_write(engine) as conn:
         pk, _ = trigger_dag(
             conn,
@@ -275,7 +181,7 @@ def run_scenario(
         )
     backfill = Scheduler(
         engine=engine,
-        executor=ScriptedExecutor(PARALLELISM, engine=engine, clock=clock),
+        executor=scripted(engine, clock),
         clock=clock,
         observer=safe,
         config=SchedulerConfig(only_runs=[pk], run_types=("backfill",), **config),
@@ -290,14 +196,14 @@ def run_scenario(
     with begin_write(engine) as conn:
         pools.set_pool(conn, "tiny", 1)
     for dag in _dags():
-        ser = register(engine, dag, now=T0)
+        ser = register_dag(engine, dag, now=T0)
         if dag.dag_id != "sched_ok":
             with begin_write(engine) as conn:
                 trigger_dag(conn, ser, now=T0)
     ids = [d.dag_id for d in _dags()]
     main = Scheduler(
         engine=engine,
-        executor=ScriptedExecutor(PARALLELISM, engine=engine, clock=clock),
+        executor=scripted(engine, clock),
         clock=clock,
         observer=safe,
         config=SchedulerConfig(**config),

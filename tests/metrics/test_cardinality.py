@@ -9,8 +9,7 @@ import pendulum
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 
-from tests.metrics.scenario import Noop, ScriptedExecutor, Step
-from tests.runtime.dagdb import register, run_states
+from tests.metrics.scenario import QUEUED_DELAY, Noop
 from windvane.core.authoring.dag import DAG
 from windvane.core.model.clock import FakeClock
 from windvane.core.model.workload import Workload
@@ -22,6 +21,7 @@ from windvane.metrics.budget import Fleet, series_budget
 from windvane.metrics.metric import DURATION_BUCKETS
 from windvane.metrics.wiring import build_metrics
 from windvane.settings import MetricsSettings
+from windvane.testing import ScriptedExecutor, Step, register_dag, run_states
 
 DAGS, TASKS = 200, 10
 NOW = pendulum.datetime(2024, 3, 10, 12, tz="UTC")
@@ -39,7 +39,7 @@ def test_200_dags_of_10_tasks_stay_within_the_series_budget(engine: Engine) -> N
         with DAG(dag_id, schedule=None, start_date=pendulum.datetime(2024, 1, 1, tz="UTC")) as dag:
             for t in range(TASKS):
                 Noop(task_id=f"t{t}")
-        ser = register(engine, dag, now=NOW)
+        ser = register_dag(engine, dag, now=NOW)
         with begin_write(engine) as conn:
             trigger_dag(conn, ser, now=NOW)
     registry = CollectorRegistry()
@@ -56,7 +56,7 @@ def test_200_dags_of_10_tasks_stay_within_the_series_budget(engine: Engine) -> N
     port = bundle.prometheus.serve("127.0.0.1", 0)
     s = Scheduler(
         engine=engine,
-        executor=ScriptedExecutor(512, engine=engine, clock=clock, script=script),
+        executor=ScriptedExecutor(512, engine=engine, clock=clock, script=script, start_delay=QUEUED_DELAY),
         clock=clock,
         observer=bundle.observer,
         config=SchedulerConfig(parallelism=512, max_tis_per_query=512, poll_interval_seconds=0.0),

@@ -14,9 +14,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine, event, text
 
 from tests.metrics.scenario import Noop
-from tests.runtime.dagdb import register, run_states
 from windvane.core.authoring.dag import DAG
-from windvane.core.executors.instant import InstantExecutor
 from windvane.core.model.clock import FakeClock
 from windvane.core.scheduler.config import SchedulerConfig
 from windvane.core.scheduler.loop import Scheduler
@@ -28,6 +26,7 @@ from windvane.metrics.queries import QueryCounter
 from windvane.metrics.sink import NullSink
 from windvane.metrics.wiring import build_metrics
 from windvane.settings import MetricsSettings
+from windvane.testing import InstantExecutor, register_dag, run_states
 
 NOW = pendulum.datetime(2024, 3, 10, 12, tz="UTC")
 
@@ -44,7 +43,7 @@ def busy_port() -> Iterator[int]:
 def _run_small_dag(engine: Engine, observer: SchedulerObserver) -> None:
     with DAG("small", schedule=None, start_date=pendulum.datetime(2024, 1, 1, tz="UTC")) as dag:
         Noop(task_id="a") >> Noop(task_id="b")
-    ser = register(engine, dag, now=NOW)
+    ser = register_dag(engine, dag, now=NOW)
     with begin_write(engine) as conn:
         _, run_id = trigger_dag(conn, ser, now=NOW)
     s = Scheduler(

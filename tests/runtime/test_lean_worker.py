@@ -8,8 +8,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from windvane.core.executors.local import LocalExecutor
-
-from .trydb import collect_final, queued_try, write_dag, xcom_value
+from windvane.testing import collect_events, queued_try, write_dag_file, xcom_text
 
 DAG_SOURCE = """
 import os, sys
@@ -32,19 +31,19 @@ with DAG("lean", schedule=None, start_date=datetime(2024, 1, 1, tzinfo=timezone.
 
 def test_tasks_run_in_a_worker_that_never_imported_sqlalchemy(engine: Engine, tmp_path: Path) -> None:
     """This process has SQLAlchemy loaded; the worker (and so the task's process) must not."""
-    dag_file = write_dag(tmp_path, DAG_SOURCE)
+    dag_file = write_dag_file(tmp_path, DAG_SOURCE)
     url = engine.url.render_as_string(hide_password=False)
     executor = LocalExecutor(1, db_url=url, log_folder=str(tmp_path / "logs"))
     executor.start()
     try:
         wl = queued_try(engine, dag_file, "lean", "report")
         executor.queue(wl)
-        final, _ = collect_final(executor, 1)
+        final, _ = collect_events(executor, 1)
         assert final[0].state == "success", final[0].error
         assert executor.db_commits == 2  # claim and finish
     finally:
         executor.end()
-    stored = xcom_value(engine, wl.dag_run_id, "report")
+    stored = xcom_text(engine, wl.dag_run_id, "report")
     assert stored is not None
     report = json.loads(stored)
     assert report["loaded"] == []

@@ -21,8 +21,16 @@ from windvane.core.executors.local import LocalExecutor
 from windvane.core.executors.sequential import SequentialExecutor
 from windvane.core.model.workload import Workload
 from windvane.errors import ConfigError, ExecutorError
-
-from .trydb import collect_final, insert_run, insert_tis, queued_try, ti_row, wait_for, workload, write_dag
+from windvane.testing import (
+    collect_events,
+    insert_run,
+    insert_task_instances,
+    make_workload,
+    queued_try,
+    ti_row,
+    wait_for,
+    write_dag_file,
+)
 
 MakeLocal = Callable[[int], LocalExecutor]
 
@@ -61,7 +69,7 @@ with DAG("ex", schedule=None, start_date=datetime(2024, 1, 1, tzinfo=timezone.ut
 @pytest.fixture
 def dag_file(tmp_path: Path) -> str:
     header = f"PID_FILE = {str(tmp_path / 'blocker.pid')!r}\nRELEASE = {str(tmp_path / 'release')!r}\n"
-    return write_dag(tmp_path, header + DAG_SOURCE)
+    return write_dag_file(tmp_path, header + DAG_SOURCE)
 
 
 @pytest.fixture
@@ -99,11 +107,11 @@ def _blocker_pid(tmp_path: Path) -> int:
 def test_twenty_tasks_on_two_workers(engine: Engine, dag_file: str, make_local: MakeLocal) -> None:
     executor = make_local(2)
     run = insert_run(engine, "ex")
-    ids = insert_tis(engine, run, "ex", [f"t{i}" for i in range(20)])
+    ids = insert_task_instances(engine, run, "ex", [f"t{i}" for i in range(20)])
     for task_id, ti_id in ids.items():
-        executor.queue(workload(ti_id, run, "ex", task_id, dag_file))
+        executor.queue(make_workload(ti_id, run, "ex", task_id, dag_file))
     assert executor.queued_count + executor.running_count == 20
-    final, running = collect_final(executor, 20)
+    final, running = collect_events(executor, 20)
     assert {e.task_id for e in final} == set(ids) and {e.state for e in final} == {"success"}
     assert len(running) == 20
     pids = {ti_row(engine, ti_id)["pid"] for ti_id in ids.values()}
@@ -119,7 +127,7 @@ def test_crashing_task_does_not_take_the_worker_down(
     after = queued_try(engine, dag_file, "ex", "t0")
     executor.queue(crash)
     executor.queue(after)
-    final, _ = collect_final(executor, 2)
+    final, _ = collect_events(executor, 2)
     assert [(e.task_id, e.state) for e in final] == [("crash", "failed"), ("t0", "success")]
     assert "exited with code 3" in (final[0].error or "")
     assert ti_row(engine, crash.ti_id)["pid"] == ti_row(engine, after.ti_id)["pid"]
@@ -134,7 +142,7 @@ def test_dead_worker_is_replaced_and_its_try_recorded(
     task_pid = _blocker_pid(tmp_path)
     worker_pid = ti_row(engine, blocked.ti_id)["pid"]
     os.kill(worker_pid, signal.SIGKILL)
-    final, _ = collect_final(executor, 1)
+    final, _ = collect_events(executor, 1)
     assert final[0].state == "up_for_retry"
     assert "worker process" in (final[0].error or "") and "signal 9" in (final[0].error or "")
     row = ti_row(engine, blocked.ti_id)
@@ -142,7 +150,7 @@ def test_dead_worker_is_replaced_and_its_try_recorded(
     wait_for(lambda: not _alive(task_pid), what="the orphaned task process to die with its worker")
     nxt = queued_try(engine, dag_file, "ex", "t1")
     executor.queue(nxt)
-    assert collect_final(executor, 1)[0][0].state == "success"
+    assert collect_events(executor, 1)[0][0].state == "success"
     assert ti_row(engine, nxt.ti_id)["pid"] != worker_pid
 
 
@@ -223,7 +231,7 @@ def test_sequential_executor_runs_in_wait(engine: Engine, dag_file: str, tmp_pat
         for task_id in ("t0", "t1", "crash"):
             executor.queue(queued_try(engine, dag_file, "ex", task_id))
         assert executor.queued_count == 3
-        final, running = collect_final(executor, 3)
+        final, running = collect_events(executor, 3)
         assert [(e.task_id, e.state) for e in final] == [
             ("t0", "success"),
             ("t1", "success"),
@@ -257,10 +265,10 @@ def test_workers_start_on_demand_up_to_parallelism(
     executor = make_local(4)
     assert executor.worker_count == 2  # initial_workers: the rest start when work waits
     run = insert_run(engine, "ex")
-    ids = insert_tis(engine, run, "ex", [f"t{i}" for i in range(8)])
+    ids = insert_task_instances(engine, run, "ex", [f"t{i}" for i in range(8)])
     for task_id, ti_id in ids.items():
-        executor.queue(workload(ti_id, run, "ex", task_id, dag_file))
+        executor.queue(make_workload(ti_id, run, "ex", task_id, dag_file))
     assert executor.worker_count == 4
-    final, _ = collect_final(executor, 8)
+    final, _ = collect_events(executor, 8)
     assert {e.state for e in final} == {"success"}
     assert executor.worker_count == 4  # never beyond parallelism

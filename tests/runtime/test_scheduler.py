@@ -10,7 +10,6 @@ from sqlalchemy import Engine, update
 
 from windvane.core.authoring.dag import DAG
 from windvane.core.authoring.operators.empty import EmptyOperator
-from windvane.core.executors.instant import InstantExecutor
 from windvane.core.model.clock import FakeClock
 from windvane.core.model.trigger_rule import TriggerRule
 from windvane.core.model.workload import Workload
@@ -22,8 +21,7 @@ from windvane.core.store.engine import begin_write
 from windvane.core.store.run_actions import clear_task_instances, trigger_dag
 from windvane.core.store.tables import dag_run as dag_run_table
 from windvane.core.store.tables import task_instance
-
-from .dagdb import register, run_states, ti_states
+from windvane.testing import InstantExecutor, register_dag, run_states, ti_states
 
 NOW = pendulum.datetime(2024, 3, 10, 12, 0, tz="UTC")
 
@@ -65,7 +63,7 @@ def test_manual_run_completes_in_dependency_order(engine: Engine) -> None:
         mids = [Noop(task_id=f"m{i}") for i in range(5)]
         end = Noop(task_id="end")
         start >> mids >> end
-    ser = register(engine, dag, now=NOW)
+    ser = register_dag(engine, dag, now=NOW)
     with begin_write(engine) as conn:
         _, run_id = trigger_dag(conn, ser, now=NOW)
     ex = InstantExecutor(4, engine=engine)
@@ -84,7 +82,7 @@ def test_failure_marks_downstream_upstream_failed_and_run_failed(engine: Engine)
         c = Noop(task_id="c")
         cleanup = Noop(task_id="cleanup", trigger_rule=TriggerRule.ALL_DONE)
         a >> b >> c >> cleanup
-    ser = register(engine, dag, now=NOW)
+    ser = register_dag(engine, dag, now=NOW)
     with begin_write(engine) as conn:
         _, run_id = trigger_dag(conn, ser, now=NOW)
 
@@ -111,7 +109,7 @@ def test_catchup_creates_every_missed_interval_up_to_max_active_runs(engine: Eng
         "daily", schedule="@daily", start_date=pendulum.datetime(2024, 3, 6), catchup=True, max_active_runs=2
     ) as dag:
         Noop(task_id="t")
-    register(engine, dag, now=NOW)
+    register_dag(engine, dag, now=NOW)
     ex = InstantExecutor(4, engine=engine)
     s = make_scheduler(engine, ex, FakeClock(NOW))
     drive(
@@ -128,7 +126,7 @@ def test_catchup_creates_every_missed_interval_up_to_max_active_runs(engine: Eng
 def test_catchup_false_creates_only_the_latest_interval(engine: Engine) -> None:
     with DAG("nocatch", schedule="@daily", start_date=pendulum.datetime(2024, 1, 1), catchup=False) as dag:
         Noop(task_id="t")
-    register(engine, dag, now=NOW)
+    register_dag(engine, dag, now=NOW)
     s = make_scheduler(engine, InstantExecutor(4, engine=engine), FakeClock(NOW))
     drive(s, lambda: set(run_states(engine, "nocatch").values()) == {"success"})
     assert list(run_states(engine, "nocatch")) == ["scheduled__2024-03-09T00:00:00+00:00"]
@@ -141,7 +139,7 @@ def test_pool_slots_limit_concurrency(engine: Engine) -> None:
         for i in range(6):
             Noop(task_id=f"p{i}", pool="tiny")
         Noop(task_id="big", pool="tiny", pool_slots=2)
-    ser = register(engine, dag, now=NOW)
+    ser = register_dag(engine, dag, now=NOW)
     with begin_write(engine) as conn:
         _, run_id = trigger_dag(conn, ser, now=NOW)
     rec = Recorder()
@@ -161,7 +159,7 @@ def test_priority_weight_orders_queueing(engine: Engine) -> None:
     with DAG("prio", schedule=None, start_date=pendulum.datetime(2024, 1, 1)) as dag:
         for i, w in enumerate([1, 50, 10, 100]):
             Noop(task_id=f"t{i}", priority_weight=w)
-    ser = register(engine, dag, now=NOW)
+    ser = register_dag(engine, dag, now=NOW)
     with begin_write(engine) as conn:
         trigger_dag(conn, ser, now=NOW)
     ex = InstantExecutor(1, engine=engine)
@@ -176,7 +174,7 @@ def test_max_active_tasks_and_max_active_tis_per_dag(engine: Engine) -> None:
             Noop(task_id=f"t{i}")
         for i in range(3):
             Noop(task_id=f"solo{i}", pool="default_pool", max_active_tis_per_dag=1)
-    ser = register(engine, dag, now=NOW)
+    ser = register_dag(engine, dag, now=NOW)
     with begin_write(engine) as conn:
         trigger_dag(conn, ser, now=NOW)
     rec = Recorder()
@@ -194,7 +192,7 @@ def test_max_active_tasks_and_max_active_tis_per_dag(engine: Engine) -> None:
 def test_paused_dag_gets_no_scheduled_runs(engine: Engine) -> None:
     with DAG("paused", schedule="@daily", start_date=pendulum.datetime(2024, 3, 1)) as dag:
         Noop(task_id="t")
-    register(engine, dag, now=NOW, paused=True)
+    register_dag(engine, dag, now=NOW, paused=True)
     s = make_scheduler(engine, InstantExecutor(4, engine=engine), FakeClock(NOW))
     s.start()
     for _ in range(5):
@@ -205,7 +203,7 @@ def test_paused_dag_gets_no_scheduled_runs(engine: Engine) -> None:
 def test_queued_tries_of_a_dead_scheduler_are_reset_and_run_once(engine: Engine) -> None:
     with DAG("orphans", schedule=None, start_date=pendulum.datetime(2024, 1, 1)) as dag:
         Noop(task_id="a")
-    ser = register(engine, dag, now=NOW)
+    ser = register_dag(engine, dag, now=NOW)
     with begin_write(engine) as conn:
         _pk, run_id = trigger_dag(conn, ser, now=NOW)
         conn.execute(update(task_instance).values(state="queued", try_number=1, queued_by_job_id=999))
@@ -218,7 +216,7 @@ def test_queued_tries_of_a_dead_scheduler_are_reset_and_run_once(engine: Engine)
 def test_clearing_a_task_reruns_it_and_its_downstream(engine: Engine) -> None:
     with DAG("clearme", schedule=None, start_date=pendulum.datetime(2024, 1, 1)) as dag:
         Noop(task_id="a") >> Noop(task_id="b")
-    ser = register(engine, dag, now=NOW)
+    ser = register_dag(engine, dag, now=NOW)
     with begin_write(engine) as conn:
         pk, run_id = trigger_dag(conn, ser, now=NOW)
     ex = InstantExecutor(4, engine=engine)
@@ -242,7 +240,7 @@ def test_dagrun_timeout_fails_the_run(engine: Engine, timeout_s: int) -> None:
         dagrun_timeout=timedelta(seconds=timeout_s),
     ) as dag:
         Noop(task_id="a") >> Noop(task_id="b")
-    ser = register(engine, dag, now=NOW)
+    ser = register_dag(engine, dag, now=NOW)
     with begin_write(engine) as conn:
         _, run_id = trigger_dag(conn, ser, now=NOW)
     clock = FakeClock(NOW)
@@ -261,7 +259,7 @@ def test_dagrun_timeout_fails_the_run(engine: Engine, timeout_s: int) -> None:
 def test_empty_operators_succeed_without_the_executor(engine: Engine) -> None:
     with DAG("empties", schedule=None, start_date=pendulum.datetime(2024, 1, 1)) as dag:
         EmptyOperator(task_id="begin") >> Noop(task_id="work") >> EmptyOperator(task_id="end")
-    ser = register(engine, dag, now=NOW)
+    ser = register_dag(engine, dag, now=NOW)
     with begin_write(engine) as conn:
         _, run_id = trigger_dag(conn, ser, now=NOW)
     ex = InstantExecutor(4, engine=engine)
@@ -274,7 +272,7 @@ def test_empty_operators_succeed_without_the_executor(engine: Engine) -> None:
 def test_retries_wait_for_their_delay_with_exponential_backoff(engine: Engine) -> None:
     with DAG("retry", schedule=None, start_date=pendulum.datetime(2024, 1, 1)) as dag:
         Noop(task_id="flaky", retries=2, retry_delay=timedelta(seconds=10), retry_exponential_backoff=True)
-    ser = register(engine, dag, now=NOW)
+    ser = register_dag(engine, dag, now=NOW)
     with begin_write(engine) as conn:
         _, run_id = trigger_dag(conn, ser, now=NOW)
     clock = FakeClock(NOW)
@@ -306,7 +304,7 @@ def test_retries_wait_for_their_delay_with_exponential_backoff(engine: Engine) -
 def test_depends_on_past_waits_for_the_previous_run(engine: Engine) -> None:
     with DAG("past", schedule=None, start_date=pendulum.datetime(2024, 1, 1), max_active_runs=2) as dag:
         Noop(task_id="t", depends_on_past=True)
-    ser = register(engine, dag, now=NOW)
+    ser = register_dag(engine, dag, now=NOW)
     with begin_write(engine) as conn:
         _, first = trigger_dag(conn, ser, now=NOW, logical_date=NOW.subtract(days=1))
         _, second = trigger_dag(conn, ser, now=NOW, logical_date=NOW)
@@ -326,7 +324,7 @@ def test_depends_on_past_waits_for_the_previous_run(engine: Engine) -> None:
 def test_a_running_try_without_heartbeat_is_failed_as_a_zombie(engine: Engine) -> None:
     with DAG("zombie", schedule=None, start_date=pendulum.datetime(2024, 1, 1)) as dag:
         Noop(task_id="lost") >> Noop(task_id="after")
-    ser = register(engine, dag, now=NOW)
+    ser = register_dag(engine, dag, now=NOW)
     with begin_write(engine) as conn:
         _pk, run_id = trigger_dag(conn, ser, now=NOW)
         conn.execute(update(dag_run_table).values(state="running", start_date=NOW))

@@ -14,8 +14,7 @@ from windvane.core.store.engine import begin_read, begin_write
 from windvane.core.store.tables import task_instance
 from windvane.core.worker.dag_loader import DagLoader
 from windvane.core.worker.runner import log_path_for, run_workload
-
-from .trydb import JOB_ID, queued_try, ti_row, ti_state_by_task, write_dag, xcom_value
+from windvane.testing import JOB_ID, queued_try, ti_row, ti_states_of_run, write_dag_file, xcom_text
 
 DAG_SOURCE = """
 import logging, os, signal, time
@@ -88,7 +87,7 @@ with DAG("rt", schedule=None, start_date=datetime(2024, 1, 1, tzinfo=timezone.ut
 @pytest.fixture
 def dag_file(tmp_path: Path, engine: Engine) -> str:
     url = engine.url.render_as_string(hide_password=False)
-    return write_dag(tmp_path, f"DB_URL = {url!r}\n" + DAG_SOURCE)
+    return write_dag_file(tmp_path, f"DB_URL = {url!r}\n" + DAG_SOURCE)
 
 
 @pytest.fixture
@@ -130,7 +129,7 @@ def test_success_writes_state_log_and_xcom(engine: Engine, dag_file: str, logs: 
     assert row["hostname"] == "host-1" and row["pid"] == os.getpid()
     assert row["duration"] is not None and row["duration"] >= 0
     assert row["end_date"] is not None
-    assert xcom_value(engine, wl.dag_run_id, "hello") == "42"
+    assert xcom_text(engine, wl.dag_run_id, "hello") == "42"
     log_file = Path(logs) / "dag_id=rt" / "run_id=manual__2024-01-01" / "task_id=hello" / "attempt=1.log"
     assert log_path_for(logs, wl) == str(log_file)
     text = log_file.read_text()
@@ -151,7 +150,7 @@ def test_downstream_try_pulls_the_xcom(engine: Engine, dag_file: str, logs: str)
     ti_id = ti_row_id(engine, first.dag_run_id, "pull")
     second = dataclasses.replace(first, key=dataclasses.replace(first.key, ti_id=ti_id, task_id="pull"))
     assert _run(second, engine, logs).state == "success"
-    assert xcom_value(engine, first.dag_run_id, "pull") == "43"
+    assert xcom_text(engine, first.dag_run_id, "pull") == "43"
 
 
 @pytest.mark.parametrize(
@@ -167,7 +166,7 @@ def test_claim_guard_does_not_run_someone_elses_try(
     assert event.state is None
     assert ti_row(engine, wl.ti_id)["start_date"] is None
     assert not Path(log_path_for(logs, wl)).exists()
-    assert xcom_value(engine, wl.dag_run_id, "hello") is None
+    assert xcom_text(engine, wl.dag_run_id, "hello") is None
 
 
 def test_branch_skips_the_other_downstream_rows(engine: Engine, dag_file: str, logs: str) -> None:
@@ -175,7 +174,7 @@ def test_branch_skips_the_other_downstream_rows(engine: Engine, dag_file: str, l
     event = _run(wl, engine, logs)
     assert event.state == "success"
     assert event.skipped_task_ids == ("right",)
-    assert ti_state_by_task(engine, wl.dag_run_id) == {
+    assert ti_states_of_run(engine, wl.dag_run_id) == {
         "branch": "success",
         "left": "none",
         "right": "skipped",
@@ -244,7 +243,7 @@ def test_try_whose_row_was_taken_over_is_terminated_and_not_recorded(
 
 
 def test_unloadable_dag_file_fails_the_try_naming_the_file(engine: Engine, tmp_path: Path, logs: str) -> None:
-    broken = write_dag(tmp_path, "import no_such_module_here\n", name="broken.py")
+    broken = write_dag_file(tmp_path, "import no_such_module_here\n", name="broken.py")
     wl = queued_try(engine, broken, "rt", "hello")
     assert _run(wl, engine, logs).state == "failed"
     error = ti_row(engine, wl.ti_id)["error"]
@@ -252,7 +251,7 @@ def test_unloadable_dag_file_fails_the_try_naming_the_file(engine: Engine, tmp_p
 
 
 def ti_row_id(engine: Engine, dag_run_id: int, task_id: str) -> int:
-    states = ti_state_by_task(engine, dag_run_id)
+    states = ti_states_of_run(engine, dag_run_id)
     assert task_id in states
     with begin_read(engine) as conn:
         return int(

@@ -16,8 +16,7 @@ from windvane.core.store.engine import begin_write
 from windvane.core.store.raw import RawDb
 from windvane.core.store.tables import dag_run, task_instance
 from windvane.core.store.try_lifecycle import claim_try, finish_try, record_heartbeat
-
-from .trydb import LOGICAL, insert_run, queued_try, ti_row, ti_state_by_task, xcom_value
+from windvane.testing import LOGICAL_DATE, insert_run, queued_try, ti_row, ti_states_of_run, xcom_text
 
 
 @pytest.fixture
@@ -34,19 +33,19 @@ def aware(value: datetime) -> datetime:
 
 def test_claim_reads_the_previous_successful_interval(engine: Engine, db: RawDb) -> None:
     day = timedelta(days=1)
-    insert_run(engine, "d", "older", logical_date=LOGICAL - 2 * day, state="success")
-    insert_run(engine, "d", "failed", logical_date=LOGICAL - day, state="failed")
-    insert_run(engine, "other", "newer", logical_date=LOGICAL - day / 2, state="success")
+    insert_run(engine, "d", "older", logical_date=LOGICAL_DATE - 2 * day, state="success")
+    insert_run(engine, "d", "failed", logical_date=LOGICAL_DATE - day, state="failed")
+    insert_run(engine, "other", "newer", logical_date=LOGICAL_DATE - day / 2, state="success")
     wl = queued_try(engine, "/nowhere.py", "d", "t")
     with begin_write(engine) as conn:
         conn.execute(
-            update(dag_run).where(dag_run.c.run_id == "older").values(data_interval_end=LOGICAL - day)
+            update(dag_run).where(dag_run.c.run_id == "older").values(data_interval_end=LOGICAL_DATE - day)
         )
     claim = claim_try(db, wl, hostname="h", pid=42)
     assert claim is not None
-    assert claim.run_start_date == LOGICAL
-    assert claim.prev_data_interval_start_success == LOGICAL - 2 * day
-    assert claim.prev_data_interval_end_success == LOGICAL - day
+    assert claim.run_start_date == LOGICAL_DATE
+    assert claim.prev_data_interval_start_success == LOGICAL_DATE - 2 * day
+    assert claim.prev_data_interval_end_success == LOGICAL_DATE - day
     row = ti_row(engine, wl.ti_id)
     assert (row["state"], row["hostname"], row["pid"]) == ("running", "h", 42)
     assert aware(row["start_date"]) == claim.start_date == aware(row["last_heartbeat_at"])
@@ -68,12 +67,12 @@ def test_heartbeat_and_finish_only_while_the_try_owns_its_row(engine: Engine, db
     outcome = TryOutcome(state=S.SUCCESS, xcoms={"return_value": "1"}, skip_task_ids=("right", "branch"))
     event = finish_try(db, wl, outcome, start_date=claim.start_date)
     assert event.state == "success" and event.skipped_task_ids == ("right",)
-    assert ti_state_by_task(engine, wl.dag_run_id) == {
+    assert ti_states_of_run(engine, wl.dag_run_id) == {
         "branch": "success",
         "left": "none",
         "right": "skipped",
     }
-    assert xcom_value(engine, wl.dag_run_id, "branch") == "1"
+    assert xcom_text(engine, wl.dag_run_id, "branch") == "1"
     row = ti_row(engine, wl.ti_id)
     assert row["duration"] == pytest.approx((aware(row["end_date"]) - claim.start_date).total_seconds())
     # The row is no longer running: a late heartbeat or a second finish changes nothing.
@@ -81,7 +80,7 @@ def test_heartbeat_and_finish_only_while_the_try_owns_its_row(engine: Engine, db
     again = finish_try(db, wl, dataclasses.replace(outcome, state=S.FAILED, xcoms={"return_value": "2"}))
     assert again.state is None and "changed elsewhere" in (again.error or "")
     assert ti_row(engine, wl.ti_id)["state"] == "success"
-    assert xcom_value(engine, wl.dag_run_id, "branch") == "1"
+    assert xcom_text(engine, wl.dag_run_id, "branch") == "1"
 
 
 def test_finish_without_start_date_reads_it(engine: Engine, db: RawDb) -> None:

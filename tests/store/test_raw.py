@@ -16,7 +16,6 @@ import pytest
 from sqlalchemy import Engine, insert, select, text, update
 from sqlalchemy.engine import make_url
 
-from tests.conftest import PostgresDatabase
 from tests.store.helpers import T0, add_run
 from windvane.core.store._time import to_db
 from windvane.core.store.engine import begin_read, begin_write
@@ -26,6 +25,7 @@ from windvane.core.store.tables import task_instance, xcom
 from windvane.core.store.xcom_sql import RawXComReader, replace_xcoms
 from windvane.core.store.xcoms import write_xcoms
 from windvane.errors import StoreError
+from windvane.testing import PostgresDatabase
 
 AWKWARD = datetime(2024, 2, 29, 23, 59, 58, 123456, tzinfo=UTC)
 NO_MICROSECONDS = datetime(2024, 3, 1, 1, 2, 3, tzinfo=UTC)

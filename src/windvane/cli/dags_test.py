@@ -9,7 +9,7 @@ from windvane.cli.base import EXIT_FAILURE, EXIT_OK, Cli, Subparsers, add_comman
 from windvane.cli.dag_files import load_dag
 from windvane.cli.logs import configure_logging
 from windvane.core.model.states import DagRunState
-from windvane.core.worker.in_process import DagTestResult, test_dag
+from windvane.core.worker.in_process import DagRunResult, run_dag_in_process
 
 _DESCRIPTION = """\
 Import the DAG's file in this process and run every task once, one at a time,
@@ -41,12 +41,12 @@ def _test(cli: Cli, args: argparse.Namespace) -> int:
     dag = load_dag(cli.settings, args.dag_id)
     tz = cli.settings.core.default_timezone
     logical = to_datetime(args.logical_date, tz) if args.logical_date else None
-    result = test_dag(dag, logical_date=logical, conf=args.conf)
+    result = run_dag_in_process(dag, logical_date=logical, conf=args.conf)
     _report(cli, result, args.output)
     return EXIT_OK if result.state is DagRunState.SUCCESS else EXIT_FAILURE
 
 
-def _report(cli: Cli, result: DagTestResult, fmt: str) -> None:
+def _report(cli: Cli, result: DagRunResult, fmt: str) -> None:
     rows = [
         {
             "task_id": r.task_id,

@@ -3,28 +3,43 @@
 For measuring the scheduler alone (benchmark B4, like Airflow's
 ``scheduler_dag_execution_timing.py``) and for scheduler tests. It claims and
 finishes tries with the same guarded updates real workers use, batched into
-one transaction per :meth:`InstantExecutor.wait` call. ``outcome`` decides the
+one transaction per :meth:`InstantExecutor.events` call. ``outcome`` decides the
 final state per workload (default: success); for ``up_for_retry`` it may
-return ``(state, retry_after_seconds)``.
+return ``(state, retry_after_seconds)``. A try whose row changed before the
+batch claimed it (the guard matches nothing) is reported with ``state=None``
+and not recorded, as a real worker's failed claim is. No ``running`` event is
+reported: a try starts and ends in the same instant.
 """
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import Engine, and_, bindparam, update
+from sqlalchemy import Connection, Engine, and_, bindparam, update
 
 from windvane.core.executors.base import Executor
 from windvane.core.model.clock import Clock
 from windvane.core.model.workload import TaskEvent, Workload
 from windvane.core.store.tables import task_instance as ti_t
 
+#: Decides a try's final state: a state, or ``("up_for_retry", retry_after_seconds)``.
 Outcome = Callable[[Workload], "str | tuple[str, float]"]
+#: The longest :meth:`InstantExecutor.wait` sleeps: queued tries finish in the next
+#: :meth:`InstantExecutor.events`, so a caller should come back soon.
+MAX_WAIT_SECONDS = 0.05
+_LOST = "the task instance was changed elsewhere before the try was claimed; it did not run"
 
 
 class InstantExecutor(Executor):
+    """Finishes queued tries in the database at the next :meth:`events` call (see the module doc).
+
+    ``history`` lists the workloads it finished, in order (not those whose claim failed).
+    """
+
     name = "instant"
 
     def __init__(
@@ -36,6 +51,7 @@ class InstantExecutor(Executor):
         self.outcome = outcome or (lambda _w: "success")
         self._queued: list[Workload] = []
         self._events: list[TaskEvent] = []
+        self._woken = threading.Event()
         self.history: list[Workload] = []
 
     def start(self) -> None:
@@ -51,10 +67,11 @@ class InstantExecutor(Executor):
 
     def wait(self, timeout: float) -> None:
         if not self._queued and not self._events and timeout > 0:
-            time.sleep(min(timeout, 0.05))
+            self._woken.wait(min(timeout, MAX_WAIT_SECONDS))
+        self._woken.clear()
 
     def wake(self) -> None:
-        pass
+        self._woken.set()
 
     @property
     def queued_count(self) -> int:
@@ -105,9 +122,14 @@ class InstantExecutor(Executor):
                 updated_at=at,
             )
         )
-        with self.engine.begin() as conn:
-            conn.execute(stmt, rows)
-        for w, state, when in zip(batch, states, retry_at, strict=True):
+        with self.engine.connect() as conn:
+            claimed = _write_claimed(conn, stmt, rows)
+        for w, state, when, ok in zip(batch, states, retry_at, claimed, strict=True):
+            if not ok:
+                self._events.append(
+                    TaskEvent(key=w.key, try_number=w.try_number, state=None, at=now, error=_LOST)
+                )
+                continue
             self.history.append(w)
             self._events.append(
                 TaskEvent(
@@ -118,3 +140,17 @@ class InstantExecutor(Executor):
                     next_retry_at=when,
                 )
             )
+
+
+def _write_claimed(conn: Connection, stmt: Any, rows: Sequence[dict[str, Any]]) -> list[bool]:
+    """Run ``stmt`` for every row in one transaction; which rows its guard matched.
+
+    The batch runs as one statement execution; only when fewer rows matched than
+    were given (a claim failed: rare) is it rolled back and redone row by row.
+    """
+    with conn.begin() as tx:
+        if conn.execute(stmt, list(rows)).rowcount == len(rows):
+            return [True] * len(rows)
+        tx.rollback()
+    with conn.begin():
+        return [conn.execute(stmt, row).rowcount == 1 for row in rows]
