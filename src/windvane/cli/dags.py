@@ -1,6 +1,6 @@
 """``windvane dags ...``: list, show, trigger, pause and inspect DAGs (from the metadata database).
 
-``dags test`` (:mod:`windvane.cli.dags_test`) and ``dags backfill``
+``dags test`` (:mod:`windvane.cli.dag_test_command`) and ``dags backfill``
 (:mod:`windvane.cli.backfill`) are registered here too.
 """
 
@@ -10,7 +10,7 @@ import argparse
 
 import pendulum
 
-from windvane.cli import backfill, dags_test
+from windvane.cli import backfill, dag_test_command
 from windvane.cli.args import date_text, json_object, positive_int, to_datetime
 from windvane.cli.base import (
     EXIT_FAILURE,
@@ -74,7 +74,7 @@ def register(commands: Subparsers) -> None:
     )
     add_output_option(errors)
 
-    dags_test.register(group)
+    dag_test_command.register(group)
     backfill.register(group)
 
 

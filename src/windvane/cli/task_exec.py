@@ -106,7 +106,7 @@ def _xcom_reader(cli: Cli) -> Iterator[XComReader]:
         engine.dispose()
 
 
-def test_task(cli: Cli, args: argparse.Namespace) -> int:
+def run_task_test(cli: Cli, args: argparse.Namespace) -> int:
     configure_logging(cli.settings, verbose=cli.verbose)
     dag = load_dag(cli.settings, args.dag_id)
     task = dag.get_task(args.task_id)

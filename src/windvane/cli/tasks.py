@@ -44,7 +44,7 @@ def register(commands: Subparsers) -> None:
     add_output_option(listing)
 
     test = add_command(
-        group, "test", task_exec.test_task, "Run one task in this process, ignoring dependencies.",
+        group, "test", task_exec.run_task_test, "Run one task in this process, ignoring dependencies.",
         task_exec.TEST_DESCRIPTION,
     )  # fmt: skip
     task_exec.add_test_arguments(test)
