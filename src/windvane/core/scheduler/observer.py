@@ -91,7 +91,10 @@ class SchedulerObserver:
     wants_pool_usage: bool = False
 
     def listens_to(self, hook: str) -> bool:
-        """True when this observer overrides ``hook`` (a method name of this class)."""
+        """True when this observer overrides ``hook`` (a method name of this class).
+
+        The scheduler asks once, when it is built: a hook nobody listens to then is never called.
+        """
         return getattr(type(self), hook) is not getattr(SchedulerObserver, hook)
 
     def loop_finished(self, stats: LoopStats) -> None:
