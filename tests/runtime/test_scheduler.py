@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pendulum
@@ -11,11 +12,23 @@ from sqlalchemy import Engine, update
 from windvane.core.authoring.dag import DAG
 from windvane.core.authoring.operators.empty import EmptyOperator
 from windvane.core.model.clock import FakeClock
+from windvane.core.model.events import (
+    LifecycleEvent,
+    RunCreated,
+    RunFinished,
+    TryFinished,
+    TryLost,
+    TryQueued,
+    TryScheduled,
+    TryStarted,
+    TryZombie,
+)
+from windvane.core.model.states import DagRunState, TaskInstanceState
 from windvane.core.model.trigger_rule import TriggerRule
-from windvane.core.model.workload import Workload
+from windvane.core.model.workload import TaskInstanceKey, Workload
 from windvane.core.scheduler.config import SchedulerConfig
 from windvane.core.scheduler.loop import Scheduler
-from windvane.core.scheduler.observer import LoopStats, SchedulerObserver
+from windvane.core.scheduler.observer import LoopStats, SafeObserver, SchedulerObserver
 from windvane.core.store import pools
 from windvane.core.store.engine import begin_write
 from windvane.core.store.run_actions import clear_task_instances, trigger_dag
@@ -349,3 +362,133 @@ def test_a_running_try_without_heartbeat_is_failed_as_a_zombie(engine: Engine) -
     states = {t: st for (_, t), st in ti_states(engine, "zombie").items()}
     assert states == {"lost": "failed", "after": "upstream_failed"}
     assert run_states(engine, "zombie")[run_id] == "failed"
+
+
+class EventLog(SchedulerObserver):
+    """Keeps every lifecycle event, through the one-method-per-type hooks."""
+
+    def __init__(self) -> None:
+        self.events: list[LifecycleEvent] = []
+
+    def run_created(self, event: RunCreated) -> None:
+        self.events.append(event)
+
+    def run_finished(self, event: RunFinished) -> None:
+        self.events.append(event)
+
+    def try_scheduled(self, event: TryScheduled) -> None:
+        self.events.append(event)
+
+    def try_queued(self, event: TryQueued) -> None:
+        self.events.append(event)
+
+    def try_started(self, event: TryStarted) -> None:
+        self.events.append(event)
+
+    def try_finished(self, event: TryFinished) -> None:
+        self.events.append(event)
+
+    def try_lost(self, event: TryLost) -> None:
+        self.events.append(event)
+
+    def try_zombie(self, event: TryZombie) -> None:
+        self.events.append(event)
+
+
+def test_observers_hear_each_step_of_a_run_as_frozen_serialisable_events(engine: Engine) -> None:
+    with DAG("told", schedule=None, start_date=pendulum.datetime(2024, 1, 1)) as dag:
+        Noop(task_id="flaky", retries=1, retry_delay=timedelta(0)) >> Noop(
+            task_id="after", pool="default_pool"
+        )
+    ser = register_dag(engine, dag, now=NOW)
+    with begin_write(engine) as conn:
+        pk, run_id = trigger_dag(conn, ser, now=NOW)
+    clock = FakeClock(NOW)
+
+    def outcome(w: Workload) -> str | tuple[str, float]:
+        return ("up_for_retry", 0.0) if w.task_id == "flaky" and w.try_number == 1 else "success"
+
+    log = EventLog()
+    ex = InstantExecutor(4, engine=engine, outcome=outcome, clock=clock)
+    s = Scheduler(
+        engine=engine,
+        executor=ex,
+        clock=clock,
+        observer=SafeObserver([log]),
+        config=SchedulerConfig(poll_interval_seconds=0.0),
+    )
+    drive(s, lambda: run_states(engine, "told")[run_id] == "success")
+    steps = [
+        (type(e).__name__, getattr(e, "key", None) and e.key.task_id, getattr(e, "try_number", None))  # type: ignore[attr-defined]
+        for e in log.events
+    ]
+    assert steps == [
+        ("TryScheduled", "flaky", 1),
+        ("TryQueued", "flaky", 1),
+        ("TryFinished", "flaky", 1),
+        ("TryScheduled", "flaky", 2),
+        ("TryQueued", "flaky", 2),
+        ("TryFinished", "flaky", 2),
+        ("TryScheduled", "after", 1),
+        ("TryQueued", "after", 1),
+        ("TryFinished", "after", 1),
+        ("RunFinished", None, None),
+    ]
+    first, retry = (e for e in log.events if isinstance(e, TryFinished) and e.key.task_id == "flaky")
+    assert first.state is TaskInstanceState.UP_FOR_RETRY and first.next_retry_at == NOW
+    assert first.key.dag_id == "told" and first.key.run_id == run_id and first.key.dag_run_id == pk
+    assert (first.max_tries, first.pool, first.operator, first.started_at) == (
+        1,
+        "default_pool",
+        "Noop",
+        None,
+    )
+    assert retry.state is TaskInstanceState.SUCCESS and retry.next_retry_at is None
+    queued = [e for e in log.events if isinstance(e, TryQueued)]
+    assert [e.first_of_run for e in queued] == [True, False, False]
+    assert all(e.queued_at == NOW and e.run_started_at == NOW for e in queued)
+    finished = log.events[-1]
+    assert isinstance(finished, RunFinished)
+    assert (finished.state, finished.dag_run_id, finished.timed_out) == (DagRunState.SUCCESS, pk, False)
+    assert all(LifecycleEvent.from_dict(json.loads(json.dumps(e.to_dict()))) == e for e in log.events)
+
+
+def test_a_zombie_of_a_run_not_loaded_here_is_announced_with_its_whole_key(engine: Engine) -> None:
+    with DAG("far_zombie", schedule=None, start_date=pendulum.datetime(2024, 1, 1)) as dag:
+        Noop(task_id="lost", pool="default_pool")
+    ser = register_dag(engine, dag, now=NOW)
+    with begin_write(engine) as conn:
+        pk, run_id = trigger_dag(conn, ser, now=NOW)
+        conn.execute(update(dag_run_table).values(state="running", start_date=NOW))
+        conn.execute(
+            update(task_instance).values(
+                state="running", try_number=1, queued_by_job_id=999, last_heartbeat_at=NOW
+            )
+        )
+    clock = FakeClock(NOW.add(seconds=61))
+    log = EventLog()
+    s = Scheduler(
+        engine=engine,
+        executor=InstantExecutor(4, engine=engine),
+        clock=clock,
+        observer=log,
+        # A backfill scheduler driving no run: it still fails every zombie it finds.
+        config=SchedulerConfig(
+            only_runs=[], task_heartbeat_timeout_seconds=60.0, zombie_check_interval_seconds=0.0
+        ),
+    )
+    s.start()
+    s.run_once()
+    assert not s.runs
+    (zombie,) = log.events
+    assert isinstance(zombie, TryZombie)
+    ti_id = zombie.key.ti_id
+    assert zombie.key == TaskInstanceKey(ti_id, pk, "far_zombie", run_id, "lost")
+    assert (zombie.state, zombie.try_number, zombie.pool, zombie.at) == (
+        TaskInstanceState.FAILED,
+        1,
+        "default_pool",
+        clock.now(),
+    )
+    assert "no heartbeat for 60 s" in zombie.error
+    assert ti_states(engine, "far_zombie") == {(run_id, "lost"): "failed"}

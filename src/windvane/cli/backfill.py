@@ -24,9 +24,9 @@ from windvane.cli.logs import configure_logging
 from windvane.cli.signals import stop_on_signals
 from windvane.cli.views import load_serialized
 from windvane.cli.wiring import create_metrics, create_scheduler, open_engine, scheduler_config
+from windvane.core.model.events import RunFinished
 from windvane.core.model.states import FINISHED_STATES, DagRunState, DagRunType
 from windvane.core.scheduler.loop import Scheduler
-from windvane.core.scheduler.model import ActiveRun
 from windvane.core.scheduler.observer import SafeObserver, SchedulerObserver
 from windvane.core.store.dags import get_dag
 from windvane.core.store.engine import begin_read
@@ -201,7 +201,7 @@ class _Watcher(SchedulerObserver):
         self._tis = progress.add_task("task instances", total=total_tis)
         self._next_read = 0.0
 
-    def run_finished(self, run: ActiveRun, state: DagRunState, now: pendulum.DateTime) -> None:
+    def run_finished(self, event: RunFinished) -> None:
         self._next_read = 0.0  # read now: this may have been the last run
 
     def done(self, scheduler: Scheduler) -> bool:

@@ -1,9 +1,10 @@
-"""Turning scheduler hooks into catalogue metrics.
+"""Turning the scheduler's lifecycle events into catalogue metrics.
 
 :class:`MetricsObserver` is a :class:`~windvane.core.scheduler.observer.SchedulerObserver`;
-give it to the scheduler (wrapped in ``SafeObserver`` with any others). It
-keeps a little per-try state (when a task instance became ready, when its try
-started) and forgets it when the try or run ends.
+give it to the scheduler (wrapped in ``SafeObserver`` with any others). It reads
+only the frozen events of :mod:`windvane.core.model.events`, and keeps a little
+state: when each task instance of a run became ready (until it is queued or
+the run ends) and when scheduled runs fell due (until they end).
 
 Latency phases, each its own histogram, all measured on the scheduler's side:
 
@@ -25,13 +26,18 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-import pendulum
-
 from windvane.core.model.clock import Clock, SystemClock
-from windvane.core.model.states import DagRunState
+from windvane.core.model.events import (
+    RunCreated,
+    RunFinished,
+    TryFinished,
+    TryLost,
+    TryQueued,
+    TryScheduled,
+    TryStarted,
+    TryZombie,
+)
 from windvane.core.model.states import TaskInstanceState as S
-from windvane.core.model.workload import TaskEvent
-from windvane.core.scheduler.model import ActiveRun, TiRecord
 from windvane.core.scheduler.observer import LoopStats, SchedulerObserver
 from windvane.metrics import catalogue as m
 from windvane.metrics.loop_metrics import LoopMetrics
@@ -39,7 +45,7 @@ from windvane.metrics.metric import Metric
 from windvane.metrics.queries import QueryCounter
 from windvane.metrics.sink import Bound, MetricsSink
 
-_FAILED = {S.FAILED.value, S.UP_FOR_RETRY.value}
+_FAILED = {S.FAILED, S.UP_FOR_RETRY}
 
 
 def wall_clock(clock: Clock) -> Callable[[], float]:
@@ -50,7 +56,11 @@ def wall_clock(clock: Clock) -> Callable[[], float]:
 
 
 class MetricsObserver(SchedulerObserver):
-    """Scheduler metrics into ``sink`` (see the module doc). ``clock`` must be the scheduler's."""
+    """Scheduler metrics into ``sink`` (see the module doc).
+
+    Every time comes from the events (stamped on the scheduler's clock, or the
+    worker's for starts and ends), so the observer reads no clock itself.
+    """
 
     wants_pool_usage = True
 
@@ -59,16 +69,14 @@ class MetricsObserver(SchedulerObserver):
         sink: MetricsSink,
         *,
         executor_name: str,
-        clock: Clock | None = None,
         queries: QueryCounter | None = None,
     ) -> None:
         self.sink = sink
         self.loop = LoopMetrics(sink, executor_name=executor_name, queries=queries)
-        self._now = wall_clock(clock or SystemClock())
+        #: dag_run_id -> when the scheduled run fell due (Unix seconds).
         self._due: dict[int, float] = {}
-        self._first_done: set[int] = set()
-        self._ready_since: dict[int, float] = {}
-        self._started: dict[int, float] = {}
+        #: dag_run_id -> ti_id -> when the task instance became ready (Unix seconds).
+        self._ready_since: dict[int, dict[int, float]] = {}
         self._holding = False
         self._bounds: dict[tuple[str, ...], Bound] = {}
 
@@ -95,74 +103,74 @@ class MetricsObserver(SchedulerObserver):
             self.sink.flush()
 
     # -- runs --------------------------------------------------------------------------------------
-    def run_created(self, run: ActiveRun, due_at: pendulum.DateTime | None, now: pendulum.DateTime) -> None:
+    def run_created(self, event: RunCreated) -> None:
         self._hold()
         self.sink.incr(m.RUNS_CREATED)
-        if due_at is not None:
-            self._due[run.id] = due_at.timestamp()
-            self.sink.observe(m.SCHEDULE_DELAY, max(0.0, (now - due_at).total_seconds()), dag_id=run.dag_id)
+        if event.due_at is not None:
+            self._due[event.dag_run_id] = event.due_at.timestamp()
+            delay = (event.at - event.due_at).total_seconds()
+            self.sink.observe(m.SCHEDULE_DELAY, max(0.0, delay), dag_id=event.dag_id)
 
-    def run_finished(self, run: ActiveRun, state: DagRunState, now: pendulum.DateTime) -> None:
+    def run_finished(self, event: RunFinished) -> None:
         self._hold()
-        duration = max(0.0, (now - run.start_date).total_seconds())
         self.sink.observe(
-            m.DAGRUN_DURATION, duration, dag_id=run.dag_id, state=state.value, run_type=run.run_type
+            m.DAGRUN_DURATION,
+            max(0.0, event.duration),
+            dag_id=event.dag_id,
+            state=event.state.value,
+            run_type=event.run_type,
         )
-        self._due.pop(run.id, None)
-        self._first_done.discard(run.id)
-        for ti in run.tis.values():
-            self._ready_since.pop(ti.ti_id, None)
-            self._started.pop(ti.ti_id, None)
+        self._due.pop(event.dag_run_id, None)
+        self._ready_since.pop(event.dag_run_id, None)
 
     # -- task instances ----------------------------------------------------------------------------
-    def task_scheduled(self, run: ActiveRun, ti: TiRecord) -> None:
-        if ti.ti_id not in self._ready_since:
-            self._ready_since[ti.ti_id] = self._now()
+    def try_scheduled(self, event: TryScheduled) -> None:
+        ready = self._ready_since.setdefault(event.key.dag_run_id, {})
+        if event.key.ti_id not in ready:
+            ready[event.key.ti_id] = event.at.timestamp()
 
-    def task_queued(self, run: ActiveRun, ti: TiRecord) -> None:
+    def try_queued(self, event: TryQueued) -> None:
         self._hold()
-        queued_at = ti.queued_at if ti.queued_at is not None else self._now()
-        since = self._ready_since.pop(ti.ti_id, None)
+        key = event.key
+        queued_at = event.queued_at.timestamp()
+        ready = self._ready_since.get(key.dag_run_id)
+        since = ready.pop(key.ti_id, None) if ready is not None else None
         if since is not None:
-            self._b(m.TASK_SCHEDULED_DURATION, dag_id=run.dag_id).observe(max(0.0, queued_at - since))
-        if run.id not in self._first_done:
-            self._first_done.add(run.id)
+            self._b(m.TASK_SCHEDULED_DURATION, dag_id=key.dag_id).observe(max(0.0, queued_at - since))
+        if event.first_of_run:
             # The run's first try ever (not the first since this scheduler started).
-            if ti.try_number == 1 and all(t.try_number == 0 for t in run.tis.values() if t is not ti):
-                due = self._due.get(run.id, run.start_date.timestamp())
-                self.sink.observe(
-                    m.FIRST_TASK_DELAY, max(0.0, queued_at - due), dag_id=run.dag_id, run_type=run.run_type
-                )
+            due = self._due.get(key.dag_run_id, event.run_started_at.timestamp())
+            self.sink.observe(
+                m.FIRST_TASK_DELAY, max(0.0, queued_at - due), dag_id=key.dag_id, run_type=event.run_type
+            )
 
-    def task_started(self, run: ActiveRun, ti: TiRecord, event: TaskEvent) -> None:
+    def try_started(self, event: TryStarted) -> None:
         self._hold()
-        self._b(m.TI_START, dag_id=run.dag_id, task_id=ti.task_id).incr()
-        self._started[ti.ti_id] = event.at
-        if ti.queued_at is not None:
-            self._b(m.TASK_QUEUED_DURATION, dag_id=run.dag_id).observe(max(0.0, event.at - ti.queued_at))
+        key = event.key
+        self._b(m.TI_START, dag_id=key.dag_id, task_id=key.task_id).incr()
+        if event.queued_at is not None:
+            waited = (event.started_at - event.queued_at).total_seconds()
+            self._b(m.TASK_QUEUED_DURATION, dag_id=key.dag_id).observe(max(0.0, waited))
 
-    def task_finished(self, run: ActiveRun, ti: TiRecord, event: TaskEvent) -> None:
+    def try_finished(self, event: TryFinished) -> None:
         self._hold()
-        b, dag_id, task_id = self._b, run.dag_id, ti.task_id
-        started = self._started.pop(ti.ti_id, None)
-        if started is None:
+        b, dag_id, task_id = self._b, event.key.dag_id, event.key.task_id
+        duration = event.duration
+        if duration is None:
             b(m.TI_START, dag_id=dag_id, task_id=task_id).incr()
         else:
-            b(m.TASK_DURATION, dag_id=dag_id, task_id=task_id).observe(max(0.0, event.at - started))
-        state = event.state or ""
-        b(m.TI_FINISH, dag_id=dag_id, task_id=task_id, state=state).incr()
-        if state == S.SUCCESS.value:
+            b(m.TASK_DURATION, dag_id=dag_id, task_id=task_id).observe(max(0.0, duration))
+        state = event.state
+        b(m.TI_FINISH, dag_id=dag_id, task_id=task_id, state=state.value).incr()
+        if state is S.SUCCESS:
             b(m.TI_SUCCESSES, dag_id=dag_id, task_id=task_id).incr()
         elif state in _FAILED:
             b(m.TI_FAILURES, dag_id=dag_id, task_id=task_id).incr()
 
-    def task_lost(self, run: ActiveRun, ti: TiRecord, event: TaskEvent) -> None:
+    def try_lost(self, event: TryLost) -> None:
         self._hold()
-        self._started.pop(ti.ti_id, None)
-        self.sink.incr(m.KILLED_EXTERNALLY, dag_id=run.dag_id, task_id=ti.task_id)
+        self.sink.incr(m.KILLED_EXTERNALLY, dag_id=event.key.dag_id, task_id=event.key.task_id)
 
-    def task_zombie(self, run: ActiveRun | None, task_id: str) -> None:
+    def try_zombie(self, event: TryZombie) -> None:
         self._hold()
-        if run is not None and task_id in run.tis:
-            self._started.pop(run.tis[task_id].ti_id, None)
-        self.sink.incr(m.ZOMBIES_KILLED, dag_id=run.dag_id if run is not None else "unknown", task_id=task_id)
+        self.sink.incr(m.ZOMBIES_KILLED, dag_id=event.key.dag_id, task_id=event.key.task_id)

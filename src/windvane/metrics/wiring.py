@@ -101,7 +101,7 @@ def build_metrics(
     ``executor_name`` labels executor metrics; ``service`` (``scheduler``,
     ``dag-processor``...) labels ``windvane_build_info``. ``engine`` gets a
     query counter (per-pass DB metrics) and is where DAG totals are read.
-    ``clock`` must be the scheduler's. ``strict`` makes misuse raise (tests).
+    ``clock`` times DAG processor metrics. ``strict`` makes misuse raise (tests).
     """
     backends: list[MetricsSink] = []
     statsd = prometheus = None
@@ -123,7 +123,7 @@ def build_metrics(
         return MetricsBundle(settings, NullSink(strict=strict), SchedulerObserver())
     sink = MultiSink(backends, strict=strict)
     queries = QueryCounter(engine) if engine is not None else None
-    observer = MetricsObserver(sink, executor_name=executor_name, clock=clock, queries=queries)
+    observer = MetricsObserver(sink, executor_name=executor_name, queries=queries)
     processor = None
     if engine is not None:
         processor = ProcessorMetrics(sink, engine, dags_folder=dags_folder, clock=clock)

@@ -1,7 +1,17 @@
-"""The scheduler: one event-driven loop that creates DAG runs, decides which task
-instances are ready, queues them to an executor and records how they end.
+"""The scheduler: drives DAG runs to completion through an executor.
 
-May import the model, store and timetables floors, and the executor contract
-(:mod:`windvane.core.executors.base`); never user code (authoring, task_api,
-worker) nor the DAG processor.
+Modules, from the top down (each imports only those below it):
+
+* ``loop`` — :class:`~windvane.core.scheduler.loop.Scheduler`: the passes (read, decide, commit);
+* ``runs`` — creating scheduled runs when they fall due;
+* ``polling`` — re-reading what other processes changed, and loading runs into the book;
+* ``commit`` — writing one pass, then handing workloads to the executor;
+* ``pool_usage`` — the pool snapshot observers may ask for;
+* ``book`` — :class:`~windvane.core.scheduler.book.Book`: the in-memory state and its transitions (no I/O);
+* ``announce`` — lifecycle events for the observer, built only for hooks someone listens to;
+* ``pass_work``, ``model``, ``queueing``, ``observer``, ``config`` — the values the above share;
+* ``db`` — the scheduler's SQL.
+
+May import: the model floor, ``store``, ``executors.base`` and ``timetables``; never
+``windvane.metrics``, alerting or the CLI (they plug in as observers).
 """

@@ -1,8 +1,13 @@
 """Hooks the scheduler calls so observers (metrics, alerting) can watch it.
 
 Core defines the hooks; ``windvane.metrics`` and ``windvane.alerting`` implement
-them. :class:`SafeObserver` wraps observers so that one that raises is logged
-and counted and never breaks the loop.
+them. Each hook receives one frozen lifecycle event from
+:mod:`windvane.core.model.events` (never the scheduler's own records), plus
+:meth:`SchedulerObserver.loop_finished` with the :class:`LoopStats` of every pass.
+:class:`SafeObserver` wraps observers so that one that raises is logged and
+counted and never breaks the loop.
+
+May import: the model floor.
 """
 
 from __future__ import annotations
@@ -10,14 +15,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
-import pendulum
-
-if TYPE_CHECKING:
-    from windvane.core.model.states import DagRunState
-    from windvane.core.model.workload import TaskEvent
-    from windvane.core.scheduler.model import ActiveRun, TiRecord
+from windvane.core.model.events import (
+    RunCreated,
+    RunFinished,
+    TryFinished,
+    TryLost,
+    TryQueued,
+    TryScheduled,
+    TryStarted,
+    TryZombie,
+)
 
 log = logging.getLogger("windvane.scheduler")
 
@@ -74,39 +82,48 @@ class LoopStats:
 class SchedulerObserver:
     """No-op base: override what you need.
 
-    Hooks run on the scheduler's thread, inside its loop: keep them cheap.
+    Hooks run on the scheduler's thread, inside its loop: keep them cheap. The
+    scheduler builds an event only when some observer overrides its hook (see
+    :meth:`listens_to`), so unused hooks cost nothing.
     """
 
     #: Ask the scheduler for a :class:`PoolUsage` snapshot in every :class:`LoopStats`.
     wants_pool_usage: bool = False
 
+    def listens_to(self, hook: str) -> bool:
+        """True when this observer overrides ``hook`` (a method name of this class).
+
+        The scheduler asks once, when it is built: a hook nobody listens to then is never called.
+        """
+        return getattr(type(self), hook) is not getattr(SchedulerObserver, hook)
+
     def loop_finished(self, stats: LoopStats) -> None:
         """After every pass."""
 
-    def run_created(self, run: ActiveRun, due_at: pendulum.DateTime | None, now: pendulum.DateTime) -> None:
-        """A run was created (``due_at``: when a scheduled run became due)."""
+    def run_created(self, event: RunCreated) -> None:
+        """The scheduler created a scheduled run."""
 
-    def run_finished(self, run: ActiveRun, state: DagRunState, now: pendulum.DateTime) -> None:
+    def run_finished(self, event: RunFinished) -> None:
         """A run reached its final state."""
 
-    def task_scheduled(self, run: ActiveRun, ti: TiRecord) -> None:
+    def try_scheduled(self, event: TryScheduled) -> None:
         """A task instance became ready to queue (its dependencies are met)."""
 
-    def task_queued(self, run: ActiveRun, ti: TiRecord) -> None:
-        """A try was committed as queued and handed to the executor (``ti.queued_at`` is set)."""
+    def try_queued(self, event: TryQueued) -> None:
+        """A try was committed as queued and handed to the executor."""
 
-    def task_started(self, run: ActiveRun, ti: TiRecord, event: TaskEvent) -> None:
+    def try_started(self, event: TryStarted) -> None:
         """A try was claimed by a worker."""
 
-    def task_finished(self, run: ActiveRun, ti: TiRecord, event: TaskEvent) -> None:
+    def try_finished(self, event: TryFinished) -> None:
         """A try reached a final (or up_for_retry) state."""
 
-    def task_lost(self, run: ActiveRun, ti: TiRecord, event: TaskEvent) -> None:
+    def try_lost(self, event: TryLost) -> None:
         """A try ended without its outcome being recorded: its claim failed or its row was
         changed elsewhere while it ran (Airflow's "killed externally")."""
 
-    def task_zombie(self, run: ActiveRun | None, task_id: str) -> None:
-        """A running try stopped heartbeating and was failed (``run`` is None when not loaded here)."""
+    def try_zombie(self, event: TryZombie) -> None:
+        """A running try stopped heartbeating and was failed or set up for retry."""
 
 
 class SafeObserver(SchedulerObserver):
@@ -117,10 +134,13 @@ class SafeObserver(SchedulerObserver):
         self.failures = 0
         self.wants_pool_usage = any(o.wants_pool_usage for o in self.observers)
 
-    def _each(self, name: str, *args: object) -> None:
+    def listens_to(self, hook: str) -> bool:
+        return any(o.listens_to(hook) for o in self.observers)
+
+    def _each(self, name: str, value: object) -> None:
         for observer in self.observers:
             try:
-                getattr(observer, name)(*args)
+                getattr(observer, name)(value)
             except Exception:
                 self.failures += 1
                 log.exception("observer %r failed in %s; the scheduler goes on", observer, name)
@@ -128,26 +148,26 @@ class SafeObserver(SchedulerObserver):
     def loop_finished(self, stats: LoopStats) -> None:
         self._each("loop_finished", stats)
 
-    def run_created(self, run: ActiveRun, due_at: pendulum.DateTime | None, now: pendulum.DateTime) -> None:
-        self._each("run_created", run, due_at, now)
+    def run_created(self, event: RunCreated) -> None:
+        self._each("run_created", event)
 
-    def run_finished(self, run: ActiveRun, state: DagRunState, now: pendulum.DateTime) -> None:
-        self._each("run_finished", run, state, now)
+    def run_finished(self, event: RunFinished) -> None:
+        self._each("run_finished", event)
 
-    def task_scheduled(self, run: ActiveRun, ti: TiRecord) -> None:
-        self._each("task_scheduled", run, ti)
+    def try_scheduled(self, event: TryScheduled) -> None:
+        self._each("try_scheduled", event)
 
-    def task_queued(self, run: ActiveRun, ti: TiRecord) -> None:
-        self._each("task_queued", run, ti)
+    def try_queued(self, event: TryQueued) -> None:
+        self._each("try_queued", event)
 
-    def task_started(self, run: ActiveRun, ti: TiRecord, event: TaskEvent) -> None:
-        self._each("task_started", run, ti, event)
+    def try_started(self, event: TryStarted) -> None:
+        self._each("try_started", event)
 
-    def task_finished(self, run: ActiveRun, ti: TiRecord, event: TaskEvent) -> None:
-        self._each("task_finished", run, ti, event)
+    def try_finished(self, event: TryFinished) -> None:
+        self._each("try_finished", event)
 
-    def task_lost(self, run: ActiveRun, ti: TiRecord, event: TaskEvent) -> None:
-        self._each("task_lost", run, ti, event)
+    def try_lost(self, event: TryLost) -> None:
+        self._each("try_lost", event)
 
-    def task_zombie(self, run: ActiveRun | None, task_id: str) -> None:
-        self._each("task_zombie", run, task_id)
+    def try_zombie(self, event: TryZombie) -> None:
+        self._each("try_zombie", event)

@@ -1,46 +1,49 @@
-"""Reading what other processes changed, and (re)loading runs into memory.
+"""Reading what other processes changed, and (re)loading runs into the scheduler's book.
 
 Polled every ``poll_interval_seconds``: DAG rows (new or changed serialized
 DAGs, pauses), pool sizes, queued runs (manual triggers, backfills, clears)
-and the state of tries this scheduler adopted from a stopped one.
+and the state of tries the book adopted from a stopped scheduler. Each
+function reads rows and hands them to a :class:`~windvane.core.scheduler.book.Book`
+transition; what follows goes into the pass's ``work``.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection
+import pendulum
+from sqlalchemy import Connection, Engine
 
-from windvane.core.model.run_tracker import RunTracker
+from windvane.core.model.clock import Clock
 from windvane.core.model.states import DagRunState
-from windvane.core.model.states import TaskInstanceState as S
-from windvane.core.model.workload import TaskInstanceKey
 from windvane.core.scheduler import db
-from windvane.core.scheduler.model import ActiveRun, DagEntry, TiRecord
-
-if TYPE_CHECKING:
-    from windvane.core.scheduler.loop import Scheduler, _Pass
+from windvane.core.scheduler.book import Book
+from windvane.core.scheduler.config import SchedulerConfig
+from windvane.core.scheduler.model import ActiveRun, DagEntry
+from windvane.core.scheduler.pass_work import PassWork
 
 log = logging.getLogger("windvane.scheduler")
 
 
-def poll(s: Scheduler, work: _Pass) -> None:
-    with s.engine.begin() as conn:
-        _refresh_dags(s, conn, work)
-        s.pool_capacity = db.pool_capacities(conn)
-        _start_queued_runs(s, conn, work)
-        _sync_adopted(s, conn, work)
+def poll(engine: Engine, book: Book, config: SchedulerConfig, clock: Clock, work: PassWork) -> None:
+    """Re-read DAGs, pools, queued runs and adopted tries."""
+    with engine.begin() as conn:
+        refresh_dags(conn, book, clock.now(), work)
+        book.pool_capacity = db.pool_capacities(conn)
+        _start_queued_runs(conn, book, config, clock, work)
+        _sync_adopted(conn, book, work)
 
 
-def _refresh_dags(s: Scheduler, conn: Connection, work: _Pass) -> None:
+def refresh_dags(conn: Connection, book: Book, now: pendulum.DateTime, work: PassWork) -> None:
+    """Take new and changed DAGs (parsing only changed ones); reload runs whose DAG structure changed."""
     rows = db.dag_rows(conn)
-    stale = [r.dag_id for r in rows if r.dag_id not in s.dags or s.dags[r.dag_id].dag_hash != r.dag_hash]
+    known = book.dags
+    stale = [r.dag_id for r in rows if r.dag_id not in known or known[r.dag_id].dag_hash != r.dag_hash]
     loaded = db.load_serialized(conn, stale) if stale else {}
     fresh: dict[str, DagEntry] = {}
     for r in rows:
-        old = s.dags.get(r.dag_id)
+        old = known.get(r.dag_id)
         dag = loaded.get(r.dag_id) or (old.dag if old else None)
         if dag is None:
             continue
@@ -55,87 +58,72 @@ def _refresh_dags(s: Scheduler, conn: Connection, work: _Pass) -> None:
             r.next_interval_end,
             r.next_create_after,
         )
-    s.dags = fresh
-    changed = set(loaded)
-    if changed:
-        reload = [
-            run.id
-            for run in s.runs.values()
-            if run.dag_id in changed and run.dag.dag_hash != fresh[run.dag_id].dag.dag_hash
-        ]
-        if reload:
-            log.info("DAG structure changed; reloading %d active run(s)", len(reload))
-            load_runs(s, conn, db.get_runs(conn, reload), work)
+    reload = book.replace_dags(fresh, set(loaded))
+    if reload:
+        log.info("DAG structure changed; reloading %d active run(s)", len(reload))
+        load_runs(conn, book, db.get_runs(conn, reload), now, work)
 
 
-def load_running_runs(s: Scheduler, work: _Pass) -> None:
+def load_running_runs(
+    engine: Engine, book: Book, config: SchedulerConfig, clock: Clock, work: PassWork
+) -> None:
     """At start: adopt every run already running (a previous scheduler's, or ours before a restart)."""
-    only = s.config.only_runs
-    with s.engine.begin() as conn:
-        _refresh_dags(s, conn, work)
+    only = config.only_runs
+    with engine.begin() as conn:
+        refresh_dags(conn, book, clock.now(), work)
         rows = db.runs_in_states(
             conn, [DagRunState.RUNNING.value], run_pks=list(only) if only is not None else None
         )
         if only is None:
-            rows = [r for r in rows if r.run_type in s.config.run_types]
-        load_runs(s, conn, rows, work)
+            rows = [r for r in rows if r.run_type in config.run_types]
+        load_runs(conn, book, rows, clock.now(), work)
 
 
-def _start_queued_runs(s: Scheduler, conn: Connection, work: _Pass) -> None:
-    only = s.config.only_runs
+def _start_queued_runs(
+    conn: Connection, book: Book, config: SchedulerConfig, clock: Clock, work: PassWork
+) -> None:
+    only = config.only_runs
     queued = db.runs_in_states(
         conn, [DagRunState.QUEUED.value], run_pks=list(only) if only is not None else None
     )
     if only is None:
-        queued = [r for r in queued if r.run_type in s.config.run_types]
-    active: dict[str, int] = {}
-    for run in s.runs.values():
-        active[run.dag_id] = active.get(run.dag_id, 0) + 1
+        queued = [r for r in queued if r.run_type in config.run_types]
+    active = book.active_runs_per_dag()
     to_load = []
     for row in queued:
-        entry = s.dags.get(row.dag_id)
+        entry = book.dags.get(row.dag_id)
         if entry is None:
             continue
-        reloading = row.id in s.runs
+        reloading = row.id in book.runs
         if not reloading:
-            limit = s.config.backfill_max_active_runs if only is not None else None
+            limit = config.backfill_max_active_runs if only is not None else None
             limit = limit or entry.dag.max_active_runs
             if active.get(row.dag_id, 0) >= limit:
                 continue
             active[row.dag_id] = active.get(row.dag_id, 0) + 1
-        if db.start_run(conn, row.id, s.clock.now()):
+        if db.start_run(conn, row.id, clock.now()):
             to_load.append(row.id)
     if to_load:
-        load_runs(s, conn, db.get_runs(conn, to_load), work)
+        load_runs(conn, book, db.get_runs(conn, to_load), clock.now(), work)
 
 
-def _sync_adopted(s: Scheduler, conn: Connection, work: _Pass) -> None:
-    if not s._adopted:
-        return
-    for ti_id, (state, _try) in db.ti_states(conn, list(s._adopted)).items():
-        current = S(state)
-        run = s.runs.get(s._ti_run.get(ti_id, -1))
-        ti = run.by_id.get(ti_id) if run else None
-        if run is None or ti is None or current in (S.RUNNING, S.QUEUED):
-            continue
-        s._adopted.discard(ti_id)
-        s._release(run, ti)
-        ti.state = current
-        s._apply(run, run.tracker.set_state(ti.task_id, current), work)
-        s._maybe_finish(run, work)
+def _sync_adopted(conn: Connection, book: Book, work: PassWork) -> None:
+    if book.adopted:
+        book.sync_adopted(db.ti_states(conn, list(book.adopted)), work)
 
 
-def load_runs(s: Scheduler, conn: Connection, rows: Sequence[db.RunRow], work: _Pass) -> list[ActiveRun]:
-    """Build in-memory runs from DB rows (replacing any loaded copy) and schedule what is ready.
+def load_runs(
+    conn: Connection, book: Book, rows: Sequence[db.RunRow], now: pendulum.DateTime, work: PassWork
+) -> list[ActiveRun]:
+    """Load running runs from their rows into ``book`` (creating missing task instances first).
 
     Transitions are added to ``work``; the caller commits them.
     """
-    now = s.clock.now()
     rows = [r for r in rows if r.state == DagRunState.RUNNING.value]
     tis_by_run = db.task_instances(conn, [r.id for r in rows])
     loaded = []
     for row in rows:
-        entry = s.dags.get(row.dag_id)
+        entry = book.dags.get(row.dag_id)
         if entry is None:
             log.error("run %s: DAG %r is not in the database; leaving it alone", row.run_id, row.dag_id)
             continue
@@ -144,59 +132,5 @@ def load_runs(s: Scheduler, conn: Connection, rows: Sequence[db.RunRow], work: _
         if {t.task_id for t in tis} != set(dag.tasks):
             db.ensure_task_instances(conn, row.id, row.run_id, dag, now)
             tis = db.task_instances(conn, [row.id]).get(row.id, [])
-        old = s.runs.get(row.id)
-        if old is not None:
-            _account(s, old, release=True)
-            s._forget_run(old)
-        states = {t.task_id: S(t.state) for t in tis if t.task_id in dag.tasks}
-        run = ActiveRun(
-            id=row.id,
-            dag_id=row.dag_id,
-            run_id=row.run_id,
-            run_type=row.run_type,
-            logical_date=row.logical_date,
-            data_interval_start=row.data_interval_start,
-            data_interval_end=row.data_interval_end,
-            conf=row.conf,
-            start_date=row.start_date or now,
-            dag=dag,
-            tracker=RunTracker(dag.upstream_map, dag.rules, states),
-        )
-        for t in tis:
-            if t.task_id not in dag.tasks:
-                continue
-            rec = TiRecord(
-                TaskInstanceKey(t.id, row.id, row.dag_id, row.run_id, t.task_id),
-                S(t.state),
-                t.try_number,
-                t.max_tries,
-                t.next_retry_at.timestamp() if t.next_retry_at else None,
-            )
-            run.tis[t.task_id] = rec
-            run.by_id[t.id] = rec
-            s._ti_run[t.id] = row.id
-        s.runs[row.id] = run
-        _account(s, run, release=False)
-        for rec in run.tis.values():
-            if rec.state is S.SCHEDULED:
-                s._make_ready(run, rec)
-            elif rec.state is S.UP_FOR_RETRY:
-                s._retry_waiting[rec.ti_id] = (run, rec)
-            elif rec.state in (S.RUNNING, S.QUEUED) and rec.ti_id not in s._ours:
-                s._adopted.add(rec.ti_id)
-        s._apply(run, run.tracker.evaluate(), work)
-        s._maybe_finish(run, work)
-        loaded.append(run)
+        loaded.append(book.load_run(row, dag, tis, now, work))
     return loaded
-
-
-def _account(s: Scheduler, run: ActiveRun, *, release: bool) -> None:
-    for rec in run.tis.values():
-        if rec.state in (S.QUEUED, S.RUNNING):
-            spec = run.dag.tasks[rec.task_id]
-            if release:
-                s.occupancy.release(run.dag_id, rec.task_id, spec.pool, spec.pool_slots)
-            else:
-                s.occupancy.pool_slots_used[spec.pool] += spec.pool_slots
-                s.occupancy.per_dag[run.dag_id] += 1
-                s.occupancy.per_task[(run.dag_id, rec.task_id)] += 1

@@ -67,20 +67,23 @@ class ReadyQueue:
 
     def __init__(self) -> None:
         self._heaps: dict[HeapKey, list[ReadyItem]] = defaultdict(list)
-        self._removed: set[int] = set()
+        #: ti id -> its one live entry; heap entries that are not it (discarded, or pushed again) are stale.
+        self._live: dict[int, ReadyItem] = {}
         self._size = 0
 
     def __len__(self) -> int:
+        """Entries in the heaps (stale ones count until they reach a heap's top)."""
         return self._size
 
     def push(self, item: ReadyItem) -> None:
-        self._removed.discard(item.ti_id)
+        """Add a ready TI; pushing one already queued here replaces its entry (it is chosen once)."""
+        self._live[item.ti_id] = item
         heapq.heappush(self._heaps[(item.dag_id, item.pool)], item)
         self._size += 1
 
     def discard(self, ti_id: int) -> None:
-        """Forget a TI lazily (it is dropped when it reaches a heap's top)."""
-        self._removed.add(ti_id)
+        """Forget a TI lazily (its entry is dropped when it reaches a heap's top)."""
+        self._live.pop(ti_id, None)
 
     def select(
         self,
@@ -114,6 +117,7 @@ class ReadyQueue:
                 continue
             budget -= 1
             item = heapq.heappop(heap)
+            del self._live[item.ti_id]
             self._size -= 1
             limit = item.max_active_tis_per_dag
             if limit is not None and occupancy.per_task[(dag_id, item.task_id)] >= limit:
@@ -129,6 +133,7 @@ class ReadyQueue:
         return Selection(chosen=chosen, starving_pools=starving, blocked=self._size)
 
     def _trim(self, heap: list[ReadyItem]) -> None:
-        while heap and heap[0].ti_id in self._removed:
-            self._removed.discard(heapq.heappop(heap).ti_id)
+        live = self._live
+        while heap and live.get(heap[0].ti_id) is not heap[0]:
+            heapq.heappop(heap)
             self._size -= 1

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 import pendulum
+from sqlalchemy import Engine
 
 from windvane.core.model.states import DagRunState, DagRunType
 from windvane.core.scheduler import db, polling
+from windvane.core.scheduler.book import Book
+from windvane.core.scheduler.config import SchedulerConfig
+from windvane.core.scheduler.model import ActiveRun, DagEntry
+from windvane.core.scheduler.pass_work import PassWork
 from windvane.core.timetables.base import DataInterval
-
-if TYPE_CHECKING:
-    from windvane.core.scheduler.loop import Scheduler, _Pass
-    from windvane.core.scheduler.model import DagEntry
 
 log = logging.getLogger("windvane.scheduler")
 
@@ -22,42 +22,45 @@ def run_id_for(run_type: DagRunType, logical_date: pendulum.DateTime) -> str:
     return run_type.run_id(logical_date.in_timezone("UTC").isoformat())
 
 
-class RunCreator:
-    def __init__(self, scheduler: Scheduler) -> None:
-        self.s = scheduler
+def due_entries(book: Book, now: pendulum.DateTime) -> list[DagEntry]:
+    """Active, unpaused DAGs whose next run may be created, the longest due first."""
+    due = [
+        e
+        for e in book.dags.values()
+        if e.is_active and not e.is_paused and e.next_create_after is not None and e.next_create_after <= now
+    ]
+    due.sort(key=lambda e: e.next_create_after or now)
+    return due
 
-    def create_due_runs(self, now: pendulum.DateTime, work: _Pass) -> None:
-        s = self.s
-        if s.config.only_runs is not None or DagRunType.SCHEDULED.value not in s.config.run_types:
+
+class RunCreator:
+    """Creates the scheduled runs that fell due into ``book`` (up to the per-pass and per-DAG limits)."""
+
+    def __init__(self, engine: Engine, book: Book, config: SchedulerConfig) -> None:
+        self.engine = engine
+        self.book = book
+        self.config = config
+
+    def create_due_runs(self, now: pendulum.DateTime, job_id: int, work: PassWork) -> None:
+        config = self.config
+        if config.only_runs is not None or DagRunType.SCHEDULED.value not in config.run_types:
             return
-        due = [
-            e
-            for e in s.dags.values()
-            if e.is_active
-            and not e.is_paused
-            and e.next_create_after is not None
-            and e.next_create_after <= now
-        ]
+        due = due_entries(self.book, now)
         if not due:
             return
-        due.sort(key=lambda e: e.next_create_after or now)
-        active: dict[str, int] = {}
-        for run in s.runs.values():
-            if run.run_type != DagRunType.BACKFILL.value:
-                active[run.dag_id] = active.get(run.dag_id, 0) + 1
+        active = self.book.active_runs_per_dag(count_backfill=False)
         created = 0
         for entry in due:
-            if created >= s.config.max_dagruns_to_create_per_loop:
+            if created >= config.max_dagruns_to_create_per_loop:
                 break
             if active.get(entry.dag_id, 0) >= entry.dag.max_active_runs:
                 continue
-            if self._create(entry, now, work):
+            if self._create(entry, now, job_id, work):
                 created += 1
                 active[entry.dag_id] = active.get(entry.dag_id, 0) + 1
         work.stats.runs_created += created
 
-    def _create(self, entry: DagEntry, now: pendulum.DateTime, work: _Pass) -> bool:
-        s = self.s
+    def _create(self, entry: DagEntry, now: pendulum.DateTime, job_id: int, work: PassWork) -> bool:
         logical = entry.next_logical_date
         start, end = entry.next_interval_start, entry.next_interval_end
         if logical is None:
@@ -65,8 +68,8 @@ class RunCreator:
         due_at = entry.next_create_after
         dag = entry.dag
         run_id = run_id_for(DagRunType.SCHEDULED, logical)
-        created = None
-        with s.engine.begin() as conn:
+        created: ActiveRun | None = None
+        with self.engine.begin() as conn:
             if not db.run_exists(conn, dag.dag_id, run_id):
                 pk = db.insert_run(
                     conn,
@@ -79,10 +82,10 @@ class RunCreator:
                     state=DagRunState.RUNNING,
                     conf={},
                     now=now,
-                    job_id=s.job_id,
+                    job_id=job_id,
                 )
                 db.ensure_task_instances(conn, pk, run_id, dag, now)
-                loaded = polling.load_runs(s, conn, db.get_runs(conn, [pk]), work)
+                loaded = polling.load_runs(conn, self.book, db.get_runs(conn, [pk]), now, work)
                 created = loaded[0] if loaded else None
             last = DataInterval(start=start or logical, end=end or logical)
             values = dag.next_run(last, now)
@@ -95,5 +98,5 @@ class RunCreator:
         ) = values
         if created is not None:
             log.info("created run %s of DAG %r", run_id, dag.dag_id)
-            s.observer.run_created(created, due_at, now)
+            self.book.announce.run_created(created, due_at, now)
         return created is not None
