@@ -91,5 +91,5 @@ def test_a_pipe_at_its_end_is_let_go_with_its_result() -> None:
         watcher.add(child)
         [(_, end)] = watcher.wait()
         assert end.payload == b"x"
-    assert not watcher._selector.get_map()
+    assert not watcher._fds
     watcher.close()

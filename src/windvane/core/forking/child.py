@@ -21,7 +21,6 @@ import signal
 import struct
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import NoReturn
 
 #: Exit code of a child whose body or setup raised (Windvane's fault, not the task's outcome).
@@ -33,24 +32,21 @@ RESET_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD, signal.SIGALRM, 
 _PR_SET_PDEATHSIG = 1
 
 
-@dataclass(frozen=True, slots=True)
-class ChildSetup:
-    """How the child prepares itself before its body runs.
-
-    ``after_fork`` runs first thing after the standard setup (e.g. to forget
-    inherited database connections without closing them under the parent).
-    ``stdio`` is a file to append stdout and stderr to (stdin then reads
-    ``/dev/null``); None keeps the parent's.
-    """
-
-    after_fork: Callable[[], None] | None = None
-    stdio: str | None = None
-
-
 def child_run(
-    body: Callable[[], bytes], setup: ChildSetup, read_fd: int, write_fd: int, parent_pid: int
+    body: Callable[[], bytes],
+    read_fd: int,
+    write_fd: int,
+    parent_pid: int,
+    *,
+    after_fork: Callable[[], None] | None = None,
+    stdio: str | None = None,
 ) -> NoReturn:
-    """Everything the child does: set itself up, run ``body``, write its result, exit."""
+    """Everything the child does: set itself up, run ``body``, write its result, exit.
+
+    ``after_fork`` runs right after the standard setup (e.g. to forget inherited database
+    connections without closing them under the parent). ``stdio`` is a file to append stdout
+    and stderr to (stdin then reads ``/dev/null``); None keeps the parent's.
+    """
     code = CHILD_INTERNAL_ERROR
     # Inherited objects go to the permanent generation: the child's collections never walk
     # (and so never copy) the parent's memory. O(1); the parent is unaffected.
@@ -62,10 +58,10 @@ def child_run(
         for signum in RESET_SIGNALS:
             signal.signal(signum, signal.SIG_DFL)
         _die_with_parent(parent_pid)
-        if setup.after_fork is not None:
-            setup.after_fork()
-        if setup.stdio is not None:
-            redirect_stdio(setup.stdio)
+        if after_fork is not None:
+            after_fork()
+        if stdio is not None:
+            redirect_stdio(stdio)
         payload = body()
         _flush()
         write_result(write_fd, payload)

@@ -10,9 +10,10 @@ None elsewhere), its deadline and the supervisor's decisions about it
 after a grace period). :meth:`~ForkedChild.end` classifies how it ended
 (:mod:`windvane.core.forking.ending`).
 
-Something must wait: :class:`~windvane.core.forking.watch.ChildWatcher` (many
-children, one selector) or :func:`~windvane.core.forking.supervise.supervise`
-(one child, heartbeats). A child whose whole result arrived is not waited for:
+Something must wait: a :class:`~windvane.core.forking.watch.ChildWatcher` (one
+poll for many children: the DAG processor) or
+:func:`~windvane.core.forking.supervise.supervise` (one child and its
+heartbeats, on a watcher: the worker). A child whose whole result arrived is not waited for:
 its exit is only the teardown of its memory, which goes on while the caller
 uses the result; it is reaped before the next fork (:func:`reap_exited`).
 """
@@ -26,7 +27,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from windvane.core.forking.child import RESULT_LENGTH, ChildSetup, child_run
+from windvane.core.forking.child import RESULT_LENGTH, child_run
 from windvane.core.forking.ending import ChildEnd, classify
 
 _READ_SIZE = 1 << 16
@@ -57,23 +58,18 @@ class ForkedChild:
     )
 
     def __init__(
-        self,
-        pid: int,
-        read_fd: int,
-        exit_fd: int | None,
-        *,
-        started: float,
-        deadline_seconds: float | None = None,
-        kill_grace_seconds: float = 5.0,
+        self, read_fd: int, *, deadline_seconds: float | None = None, kill_grace_seconds: float = 5.0
     ) -> None:
-        self.pid = pid
+        """Made by :meth:`fork` (before forking: what the parent writes after a fork costs it a
+        page copy)."""
+        self.pid = 0
         self.read_fd = read_fd
         #: Readable once the child has exited (a pidfd); None where the platform has none.
-        self.exit_fd = exit_fd
+        self.exit_fd: int | None = None
         #: ``time.monotonic()`` at the fork.
-        self.started = started
+        self.started = 0.0
         self.deadline_seconds = deadline_seconds
-        self.deadline = None if deadline_seconds is None else started + deadline_seconds
+        self.deadline: float | None = None
         self.kill_grace = kill_grace_seconds
         #: Why the supervisor terminated the child (the first reason given), if it did.
         self.reason: str | None = None
@@ -99,7 +95,7 @@ class ForkedChild:
     ) -> ForkedChild:
         """Fork a child that runs ``body`` and reports what it returns.
 
-        ``after_fork`` and ``stdio``: see :class:`~windvane.core.forking.child.ChildSetup`.
+        ``after_fork`` and ``stdio``: see :func:`~windvane.core.forking.child.child_run`.
         Past ``deadline_seconds`` the supervisor terminates it (SIGTERM, then
         SIGKILL ``kill_grace_seconds`` later; 0 means SIGKILL at once).
         """
@@ -107,25 +103,29 @@ class ForkedChild:
         for stream in (sys.stdout, sys.stderr):  # or the child would repeat buffered output
             with contextlib.suppress(Exception):
                 stream.flush()
-        setup = ChildSetup(after_fork, stdio)
         read_fd, write_fd = os.pipe()
+        os.set_blocking(read_fd, False)
+        child = cls(read_fd, deadline_seconds=deadline_seconds, kill_grace_seconds=kill_grace_seconds)
         parent_pid = os.getpid()
         pid = os.fork()
         if pid == 0:  # pragma: no cover - runs in the child, reported through the pipe
-            child_run(body, setup, read_fd, write_fd, parent_pid)
-        started = time.monotonic()
+            child_run(body, read_fd, write_fd, parent_pid, after_fork=after_fork, stdio=stdio)
+        child._forked(pid, write_fd)
+        return child
+
+    def _forked(self, pid: int, write_fd: int) -> None:
+        # Lean on purpose (no context managers): until the next fork, every page the parent
+        # writes costs it a page fault, and this runs once per try.
+        self.started = time.monotonic()
+        self.pid = pid
         os.close(write_fd)
-        with contextlib.suppress(OSError):
+        try:  # noqa: SIM105
             os.setpgid(pid, pid)  # the child does it too; whichever runs first wins
-        os.set_blocking(read_fd, False)
-        return cls(
-            pid,
-            read_fd,
-            _pidfd(pid),
-            started=started,
-            deadline_seconds=deadline_seconds,
-            kill_grace_seconds=kill_grace_seconds,
-        )
+        except OSError:
+            pass
+        self.exit_fd = _pidfd(pid)
+        if self.deadline_seconds is not None:
+            self.deadline = self.started + self.deadline_seconds
 
     @property
     def payload(self) -> bytes | None:

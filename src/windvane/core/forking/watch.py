@@ -1,4 +1,4 @@
-"""Waiting on forked children: :class:`ChildWatcher`, many children in one selector.
+"""Waiting on forked children: :class:`ChildWatcher`, one child or many in one poll.
 
 :meth:`ChildWatcher.wait` waits on every child's result pipe and exit handle
 (pidfd) at once, with a timeout no later than the nearest deadline or
@@ -8,11 +8,16 @@ and returns the children that are done, each with its
 :class:`~windvane.core.forking.ending.ChildEnd`: done means its whole result
 arrived, or it exited. Where there are no pidfds, a child whose pipe is
 closed is polled for its exit.
+
+It is built on ``select.poll`` rather than :mod:`selectors`: no descriptor
+limit, no kernel object, and few Python objects touched per wait, which
+matters on the worker's per-try path (after a fork each page the parent
+writes is copied).
 """
 
 from __future__ import annotations
 
-import selectors
+import select
 import time
 
 from windvane.core.forking.ending import ChildEnd
@@ -30,7 +35,8 @@ class ChildWatcher:
     """The children being supervised together; :meth:`close` kills those still running."""
 
     def __init__(self) -> None:
-        self._selector = selectors.DefaultSelector()
+        self._poll = select.poll()
+        self._fds: dict[int, tuple[ForkedChild, int]] = {}
         self._children: dict[int, ForkedChild] = {}
 
     def __len__(self) -> int:
@@ -38,9 +44,9 @@ class ChildWatcher:
 
     def add(self, child: ForkedChild) -> None:
         """Watch ``child`` from now on."""
-        self._selector.register(child.read_fd, selectors.EVENT_READ, (child, _PIPE))
+        self._watch(child.read_fd, child, _PIPE)
         if child.exit_fd is not None:
-            self._selector.register(child.exit_fd, selectors.EVENT_READ, (child, _EXIT))
+            self._watch(child.exit_fd, child, _EXIT)
         self._children[child.pid] = child
 
     def wait(self, timeout: float | None = None) -> list[tuple[ForkedChild, ChildEnd]]:
@@ -57,38 +63,21 @@ class ChildWatcher:
                 if due is not None and due < limit:
                     limit = due
                 polling = polling or (child.exit_fd is None and not child.pipe_open)
-            wait = max(0.0, limit - now)
-            done = self._collect(self._selector.select(min(wait, _POLL_WAIT) if polling else wait))
+            wait = min(limit - now, _POLL_WAIT) if polling else limit - now
+            done = self._collect(self._poll.poll(max(0.0, wait) * 1000))
             if polling:
-                done += [c for c in self._children.values() if c.exit_fd is None and c.poll()]
+                for child in self._children.values():
+                    if child.exit_fd is None and child.poll():
+                        done.append(child)
             if done:
-                return [(child, self._end(child)) for child in dict.fromkeys(done)]
+                ended: list[tuple[ForkedChild, ChildEnd]] = []
+                for child in done:
+                    if child.pid in self._children:  # a child may be in ``done`` twice
+                        ended.append((child, self._end(child)))
+                return ended
             if give_up is not None and time.monotonic() >= give_up:
                 break
         return []
-
-    def _collect(self, events: list[tuple[selectors.SelectorKey, int]]) -> list[ForkedChild]:
-        done: list[ForkedChild] = []
-        for key, _ in events:
-            child, kind = key.data
-            if kind == _EXIT:
-                child.poll(block=True)  # it has exited: its status is there
-                done.append(child)
-            elif child.pipe_open:
-                whole = child.read()
-                if not child.pipe_open:  # end of file: level-triggered, it would stay ready
-                    self._selector.unregister(child.read_fd)
-                if whole:
-                    done.append(child)
-        return done
-
-    def _end(self, child: ForkedChild) -> ChildEnd:
-        del self._children[child.pid]
-        if child.pipe_open:
-            self._selector.unregister(child.read_fd)
-        if child.exit_fd is not None:
-            self._selector.unregister(child.exit_fd)
-        return child.end()
 
     def close(self, reason: str = "its supervisor stopped") -> None:
         """Kill the children still watched (SIGKILL, no grace), reap them and stop watching."""
@@ -97,4 +86,34 @@ class ChildWatcher:
             child.kill()
             child.poll(block=True)
             self._end(child)
-        self._selector.close()
+
+    def _watch(self, fd: int, child: ForkedChild, kind: int) -> None:
+        self._poll.register(fd, select.POLLIN)
+        self._fds[fd] = (child, kind)
+
+    def _unwatch(self, fd: int) -> None:
+        self._poll.unregister(fd)
+        del self._fds[fd]
+
+    def _collect(self, events: list[tuple[int, int]]) -> list[ForkedChild]:
+        done: list[ForkedChild] = []
+        for fd, _ in events:
+            child, kind = self._fds[fd]
+            if kind == _EXIT:
+                child.poll(block=True)  # it has exited: its status is there
+                done.append(child)
+            else:  # its pipe: watched only while open
+                whole = child.read()
+                if not child.pipe_open:  # end of file: it would be reported ready forever
+                    self._unwatch(fd)
+                if whole:
+                    done.append(child)
+        return done
+
+    def _end(self, child: ForkedChild) -> ChildEnd:
+        del self._children[child.pid]
+        if child.pipe_open:
+            self._unwatch(child.read_fd)
+        if child.exit_fd is not None:
+            self._unwatch(child.exit_fd)
+        return child.end()

@@ -2,8 +2,8 @@
 
 :func:`parse_files` forks one child per file (:func:`~.parse_child.fork_parser`)
 and yields a :class:`FileResult` as each one ends. The children are watched
-together by a :class:`~windvane.core.forking.watch.ChildWatcher` (one selector
-on their result pipes and exit handles, a timeout no later than the nearest
+together by a :class:`~windvane.core.forking.watch.ChildWatcher` (one poll on
+their result pipes and exit handles, a timeout no later than the nearest
 deadline: no polling, no sleeping). A child past its deadline is killed with
 SIGKILL and reported as timed out; a child that dies without reporting
 (``os._exit``, a segfault) is reported as crashed. Either way the other files
