@@ -60,8 +60,7 @@ class ForkedChild:
     def __init__(
         self, read_fd: int, *, deadline_seconds: float | None = None, kill_grace_seconds: float = 5.0
     ) -> None:
-        """Made by :meth:`fork` (before forking: what the parent writes after a fork costs it a
-        page copy)."""
+        """Made by :meth:`fork`."""
         self.pid = 0
         self.read_fd = read_fd
         #: Readable once the child has exited (a pidfd); None where the platform has none.
@@ -107,7 +106,12 @@ class ForkedChild:
         os.set_blocking(read_fd, False)
         child = cls(read_fd, deadline_seconds=deadline_seconds, kill_grace_seconds=kill_grace_seconds)
         parent_pid = os.getpid()
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError:  # no process to be had (EAGAIN, ENOMEM)
+            os.close(read_fd)
+            os.close(write_fd)
+            raise
         if pid == 0:  # pragma: no cover - runs in the child, reported through the pipe
             child_run(body, read_fd, write_fd, parent_pid, after_fork=after_fork, stdio=stdio)
         child._forked(pid, write_fd)
