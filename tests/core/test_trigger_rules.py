@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from windvane.core.model.trigger_rule import Decision, TriggerRule, UpstreamCounts, decide
+from windvane.core.model.trigger_rule import DECISION_TABLE, Decision, TriggerRule, UpstreamCounts, decide
 from windvane.errors import UnknownTriggerRuleError
 
 R = TriggerRule
@@ -119,3 +119,7 @@ def test_rules_accept_strings_and_name_the_culprit() -> None:
     assert TriggerRule.coerce("one_success") is R.ONE_SUCCESS
     with pytest.raises(UnknownTriggerRuleError, match=r"task 'x' has unknown trigger_rule 'all_sucess'"):
         TriggerRule.coerce("all_sucess", owner="task 'x'")
+
+
+def test_the_decision_table_covers_every_rule_but_always() -> None:
+    assert set(DECISION_TABLE) == set(R) - {R.ALWAYS}

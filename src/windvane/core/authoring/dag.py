@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import pendulum
 
 from windvane.core.authoring import dag_context as authoring_context
-from windvane.core.authoring.defaults import get_authoring_defaults
+from windvane.core.authoring.defaults import AuthoringDefaults, get_authoring_defaults
 from windvane.errors import (
     CycleError,
     DagDefinitionError,
@@ -51,6 +51,16 @@ def to_aware(
     return pendulum.instance(value)
 
 
+def _check_identity(dag_id: object, unexpected: Mapping[str, Any]) -> None:
+    """No unknown arguments; a dag_id of letters, digits, ``_``, ``-`` and ``.``."""
+    if unexpected:
+        raise InvalidArgumentError(
+            f"DAG {dag_id!r} got unexpected argument(s): " + ", ".join(sorted(unexpected))
+        )
+    if not isinstance(dag_id, str) or not dag_id or not all(c.isalnum() or c in "_-." for c in dag_id):
+        raise DagDefinitionError(f"invalid dag_id {dag_id!r}: use letters, digits, '_', '-' and '.' only")
+
+
 class DAG:
     """A workflow: tasks, dependencies, schedule and run options (Airflow's names and meanings)."""
 
@@ -80,47 +90,14 @@ class DAG:
         owner_links: Mapping[str, str] | None = None,
         **kwargs: Any,
     ) -> None:
-        if kwargs:
-            raise InvalidArgumentError(
-                f"DAG {dag_id!r} got unexpected argument(s): " + ", ".join(sorted(kwargs))
-            )
-        if not isinstance(dag_id, str) or not dag_id or not all(c.isalnum() or c in "_-." for c in dag_id):
-            raise DagDefinitionError(f"invalid dag_id {dag_id!r}: use letters, digits, '_', '-' and '.' only")
+        _check_identity(dag_id, kwargs)
         self.dag_id = dag_id
         owner = f"DAG {dag_id!r}"
         defaults = get_authoring_defaults()
         self.default_args = dict(default_args or {})
-        start_date = start_date if start_date is not None else self.default_args.get("start_date")
-        end_date = end_date if end_date is not None else self.default_args.get("end_date")
-        self.start_date = to_aware(start_date, defaults.timezone, name="start_date", owner=owner)
-        self.end_date = to_aware(end_date, defaults.timezone, name="end_date", owner=owner)
-        if self.start_date and self.end_date and self.end_date < self.start_date:
-            raise DagDefinitionError(
-                f"{owner}: end_date {self.end_date} is before start_date {self.start_date}"
-            )
-        self.timezone: Timezone | FixedTimezone = (
-            self.start_date.timezone
-            if self.start_date is not None and self.start_date.timezone
-            else defaults.timezone
-        )
-        self.schedule = schedule
-        from windvane.core.timetables.schedule import create_timetable
-
-        try:
-            self.timetable: Timetable = create_timetable(schedule, self.timezone)
-        except ScheduleError as exc:  # name the DAG: the message reaches the import-error list
-            exc.args = (f"{owner}: {exc}",)
-            raise
-        self.catchup = defaults.catchup if catchup is None else bool(catchup)
-        from windvane.core.authoring.baseoperator import positive_int
-
-        runs = defaults.max_active_runs if max_active_runs is None else max_active_runs
-        tasks = defaults.max_active_tasks if max_active_tasks is None else max_active_tasks
-        self.max_active_runs = positive_int(runs, "max_active_runs", owner)
-        self.max_active_tasks = positive_int(tasks, "max_active_tasks", owner)
-        if dagrun_timeout is not None and not isinstance(dagrun_timeout, timedelta):
-            raise DagDefinitionError(f"{owner}: dagrun_timeout must be a timedelta")
-        self.dagrun_timeout = dagrun_timeout
+        self._set_dates(start_date, end_date, defaults.timezone, owner)
+        self._set_schedule(schedule, catchup, defaults, owner)
+        self._set_limits(max_active_runs, max_active_tasks, dagrun_timeout, defaults, owner)
         self.tags = list(tags or [])
         self.params = dict(params or {})
         self.description = description
@@ -138,6 +115,63 @@ class DAG:
         self.task_dict: dict[str, BaseOperator] = {}
         self.task_group_ids: set[str] = set()
         self.fileloc = _caller_file()
+
+    def _set_dates(
+        self,
+        start_date: datetime | None,
+        end_date: datetime | None,
+        default_tz: Timezone | FixedTimezone,
+        owner: str,
+    ) -> None:
+        """``start_date``/``end_date`` (else from ``default_args``), aware; the DAG's timezone."""
+        if start_date is None:
+            start_date = self.default_args.get("start_date")
+        if end_date is None:
+            end_date = self.default_args.get("end_date")
+        self.start_date = to_aware(start_date, default_tz, name="start_date", owner=owner)
+        self.end_date = to_aware(end_date, default_tz, name="end_date", owner=owner)
+        if self.start_date and self.end_date and self.end_date < self.start_date:
+            raise DagDefinitionError(
+                f"{owner}: end_date {self.end_date} is before start_date {self.start_date}"
+            )
+        self.timezone: Timezone | FixedTimezone = (
+            self.start_date.timezone
+            if self.start_date is not None and self.start_date.timezone
+            else default_tz
+        )
+
+    def _set_schedule(
+        self, schedule: object, catchup: bool | None, defaults: AuthoringDefaults, owner: str
+    ) -> None:
+        """The schedule as given, its timetable (errors name the DAG) and ``catchup``."""
+        from windvane.core.timetables.schedule import create_timetable
+
+        self.schedule = schedule
+        try:
+            self.timetable: Timetable = create_timetable(schedule, self.timezone)
+        except ScheduleError as exc:  # name the DAG: the message reaches the import-error list
+            exc.args = (f"{owner}: {exc}",)
+            raise
+        self.catchup = defaults.catchup if catchup is None else bool(catchup)
+
+    def _set_limits(
+        self,
+        max_active_runs: int | None,
+        max_active_tasks: int | None,
+        dagrun_timeout: timedelta | None,
+        defaults: AuthoringDefaults,
+        owner: str,
+    ) -> None:
+        """Concurrency limits (positive ints, else the authoring defaults) and ``dagrun_timeout``."""
+        from windvane.core.authoring.baseoperator import positive_int
+
+        runs = defaults.max_active_runs if max_active_runs is None else max_active_runs
+        tasks = defaults.max_active_tasks if max_active_tasks is None else max_active_tasks
+        self.max_active_runs = positive_int(runs, "max_active_runs", owner)
+        self.max_active_tasks = positive_int(tasks, "max_active_tasks", owner)
+        if dagrun_timeout is not None and not isinstance(dagrun_timeout, timedelta):
+            raise DagDefinitionError(f"{owner}: dagrun_timeout must be a timedelta")
+        self.dagrun_timeout = dagrun_timeout
 
     # -- building ------------------------------------------------------
     def add_task(self, task: BaseOperator) -> None:

@@ -1,16 +1,20 @@
-"""The child side of :func:`windvane.core.forking.supervise.run_forked`: one forked process, one result.
+"""The child side of :class:`~windvane.core.forking.handle.ForkedChild`: one forked process, one result.
 
-It gets its own process group and default signal handling, asks Linux to
-SIGKILL it if its parent dies, runs the body and writes the bytes it returns
-to the pipe, prefixed with their length (:data:`RESULT_LENGTH`), then
-``os._exit``\\ s: with 0, with the code of a ``SystemExit``, or with
-:data:`CHILD_INTERNAL_ERROR` (and a traceback on stderr) if the body raised.
+In this order the child: freezes the objects it inherited out of the garbage
+collector's reach, takes its own process group, restores default signal
+handling, asks Linux to SIGKILL it if its parent dies, runs the caller's
+``after_fork`` hook, optionally sends its stdio to a file, runs the body and
+writes the bytes it returns to the pipe, prefixed with their length
+(:data:`RESULT_LENGTH`), then ``os._exit``\\ s: with 0, with the code of a
+``SystemExit``, or with :data:`CHILD_INTERNAL_ERROR` (and a traceback on
+stderr) if anything raised.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import faulthandler
 import gc
 import os
 import signal
@@ -19,15 +23,30 @@ import sys
 from collections.abc import Callable
 from typing import NoReturn
 
-#: Exit code of a child whose ``body`` raised (Windvane's fault, not the task's outcome).
+#: Exit code of a child whose body or setup raised (Windvane's fault, not the task's outcome).
 CHILD_INTERNAL_ERROR = 70
 #: The header of the result: its length in bytes.
 RESULT_LENGTH = struct.Struct("!Q")
+#: Signals whose handlers the child must not inherit from its supervisor.
+RESET_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD, signal.SIGALRM, signal.SIGHUP)
 _PR_SET_PDEATHSIG = 1
 
 
-def child_run(body: Callable[[], bytes], read_fd: int, write_fd: int, parent_pid: int) -> NoReturn:
-    """Everything the child does: set itself up, run ``body``, write its result, exit."""
+def child_run(
+    body: Callable[[], bytes],
+    read_fd: int,
+    write_fd: int,
+    parent_pid: int,
+    *,
+    after_fork: Callable[[], None] | None = None,
+    stdio: str | None = None,
+) -> NoReturn:
+    """Everything the child does: set itself up, run ``body``, write its result, exit.
+
+    ``after_fork`` runs right after the standard setup (e.g. to forget inherited database
+    connections without closing them under the parent). ``stdio`` is a file to append stdout
+    and stderr to (stdin then reads ``/dev/null``); None keeps the parent's.
+    """
     code = CHILD_INTERNAL_ERROR
     # Inherited objects go to the permanent generation: the child's collections never walk
     # (and so never copy) the parent's memory. O(1); the parent is unaffected.
@@ -36,13 +55,16 @@ def child_run(body: Callable[[], bytes], read_fd: int, write_fd: int, parent_pid
         os.close(read_fd)
         with contextlib.suppress(OSError):
             os.setpgid(0, 0)
-        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD, signal.SIGALRM, signal.SIGHUP):
+        for signum in RESET_SIGNALS:
             signal.signal(signum, signal.SIG_DFL)
         _die_with_parent(parent_pid)
+        if after_fork is not None:
+            after_fork()
+        if stdio is not None:
+            redirect_stdio(stdio)
         payload = body()
-        view = memoryview(RESULT_LENGTH.pack(len(payload)) + payload)
-        while view:
-            view = view[os.write(write_fd, view) :]
+        _flush()
+        write_result(write_fd, payload)
         code = 0
     except SystemExit as exc:
         code = 0 if exc.code is None else exc.code if isinstance(exc.code, int) else 1
@@ -54,6 +76,35 @@ def child_run(body: Callable[[], bytes], read_fd: int, write_fd: int, parent_pid
             sys.stderr.flush()
     finally:
         os._exit(code)
+
+
+def write_result(fd: int, payload: bytes) -> None:
+    """Write ``payload`` to ``fd`` framed by its length (blocks while the reader catches up)."""
+    view = memoryview(RESULT_LENGTH.pack(len(payload)) + payload)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def redirect_stdio(path: str) -> None:
+    """fd 0 reads ``/dev/null``; fd 1 and 2, ``sys.stdout``/``sys.stderr`` and faulthandler append to
+    ``path``."""
+    null_in = os.open(os.devnull, os.O_RDONLY)
+    sink = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(null_in, 0)
+    os.dup2(sink, 1)
+    os.dup2(sink, 2)
+    os.close(null_in)
+    os.close(sink)
+    # Fresh streams on the new fds: the inherited ones may write elsewhere (a test runner's capture).
+    sys.stdout = open(1, "w", encoding="utf-8", errors="replace", buffering=1, closefd=False)  # noqa: SIM115
+    sys.stderr = open(2, "w", encoding="utf-8", errors="replace", buffering=1, closefd=False)  # noqa: SIM115
+    faulthandler.enable(file=2)  # a crash in an extension module leaves its traceback in the file
+
+
+def _flush() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
 
 
 def _die_with_parent(parent_pid: int) -> None:

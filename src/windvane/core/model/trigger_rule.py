@@ -9,7 +9,7 @@ The scheduler, ``dags test`` and the tests all call this one function.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -100,55 +100,91 @@ class UpstreamCounts:
         return counts
 
 
+# -- the decision table -----------------------------------------------------------------------
+# Facts about the direct upstreams, each a predicate on the counts. "Failed" counts
+# upstream_failed too; "removed" upstreams count as successes where a rule needs them all.
+
+
+def _any_failed(c: UpstreamCounts) -> bool:
+    return c.failed + c.upstream_failed > 0
+
+
+def _any_skipped(c: UpstreamCounts) -> bool:
+    return c.skipped > 0
+
+
+def _any_succeeded(c: UpstreamCounts) -> bool:
+    return c.success > 0
+
+
+def _any_succeeded_or_skipped(c: UpstreamCounts) -> bool:
+    return c.success + c.skipped > 0
+
+
+def _any_succeeded_or_failed(c: UpstreamCounts) -> bool:
+    return c.success + c.failed + c.upstream_failed > 0
+
+
+def _any_succeeded_or_itself_failed(c: UpstreamCounts) -> bool:
+    """A success or a failure of the upstream's own (upstream_failed does not count)."""
+    return c.success + c.failed > 0
+
+
+def _all_done(c: UpstreamCounts) -> bool:
+    return c.done >= c.total
+
+
+def _not_all_done(c: UpstreamCounts) -> bool:
+    return c.done < c.total
+
+
+def _all_succeeded(c: UpstreamCounts) -> bool:
+    return c.success + c.removed >= c.total
+
+
+def _all_done_none_succeeded_or_failed(c: UpstreamCounts) -> bool:
+    return c.done >= c.total and c.skipped + c.removed == c.done
+
+
+_Row = tuple[Callable[[UpstreamCounts], bool], Decision]
+_RUN, _WAIT, _SKIP, _UPSTREAM_FAILED = Decision.RUN, Decision.WAIT, Decision.SKIP, Decision.UPSTREAM_FAILED
+
+#: For each rule (ALWAYS aside): rows ``(fact, decision)``, the first whose fact holds decides;
+#: if none does, the rule's last word.
+DECISION_TABLE: dict[TriggerRule, tuple[tuple[_Row, ...], Decision]] = {
+    TriggerRule.ALL_SUCCESS: (
+        ((_any_failed, _UPSTREAM_FAILED), (_any_skipped, _SKIP), (_all_succeeded, _RUN)),
+        _WAIT,
+    ),
+    TriggerRule.ALL_FAILED: (((_any_succeeded_or_skipped, _SKIP), (_all_done, _RUN)), _WAIT),
+    TriggerRule.ALL_DONE: (((_all_done, _RUN),), _WAIT),
+    TriggerRule.ALL_SKIPPED: (((_any_succeeded_or_failed, _SKIP), (_all_done, _RUN)), _WAIT),
+    TriggerRule.ONE_SUCCESS: (
+        (
+            (_any_succeeded, _RUN),
+            (_all_done_none_succeeded_or_failed, _SKIP),
+            (_all_done, _UPSTREAM_FAILED),
+        ),
+        _WAIT,
+    ),
+    TriggerRule.ONE_FAILED: (((_any_failed, _RUN), (_all_done, _SKIP)), _WAIT),
+    TriggerRule.ONE_DONE: (((_any_succeeded_or_itself_failed, _RUN), (_all_done, _SKIP)), _WAIT),
+    TriggerRule.NONE_FAILED: (((_any_failed, _UPSTREAM_FAILED), (_all_done, _RUN)), _WAIT),
+    TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS: (
+        ((_any_failed, _UPSTREAM_FAILED), (_not_all_done, _WAIT), (_any_succeeded, _RUN)),
+        _SKIP,
+    ),
+    TriggerRule.NONE_SKIPPED: (((_any_skipped, _SKIP), (_all_done, _RUN)), _WAIT),
+}
+
+
 def decide(rule: TriggerRule, c: UpstreamCounts) -> Decision:
-    """The next step for a not-yet-started task whose direct upstreams are counted in ``c``."""
+    """The next step for a not-yet-started task whose direct upstreams are counted in ``c``
+    (a task without upstreams, or with rule ``always``, runs; else :data:`DECISION_TABLE`)."""
     if c.total == 0 or rule is TriggerRule.ALWAYS:
         return Decision.RUN
-    all_done = c.done >= c.total
-    failures = c.failed + c.upstream_failed
-    R = TriggerRule
-    if rule is R.ALL_SUCCESS:
-        if failures:
-            return Decision.UPSTREAM_FAILED
-        if c.skipped:
-            return Decision.SKIP
-        return Decision.RUN if c.success + c.removed >= c.total else Decision.WAIT
-    if rule is R.ALL_FAILED:
-        if c.success or c.skipped:
-            return Decision.SKIP
-        return Decision.RUN if all_done else Decision.WAIT
-    if rule is R.ALL_DONE:
-        return Decision.RUN if all_done else Decision.WAIT
-    if rule is R.ALL_SKIPPED:
-        if c.success or failures:
-            return Decision.SKIP
-        return Decision.RUN if all_done else Decision.WAIT
-    if rule is R.ONE_SUCCESS:
-        if c.success:
-            return Decision.RUN
-        if all_done:
-            return Decision.SKIP if c.skipped + c.removed == c.done else Decision.UPSTREAM_FAILED
-        return Decision.WAIT
-    if rule is R.ONE_FAILED:
-        if failures:
-            return Decision.RUN
-        return Decision.SKIP if all_done else Decision.WAIT
-    if rule is R.ONE_DONE:
-        if c.success or c.failed:
-            return Decision.RUN
-        return Decision.SKIP if all_done else Decision.WAIT
-    if rule is R.NONE_FAILED:
-        if failures:
-            return Decision.UPSTREAM_FAILED
-        return Decision.RUN if all_done else Decision.WAIT
-    if rule is R.NONE_FAILED_MIN_ONE_SUCCESS:
-        if failures:
-            return Decision.UPSTREAM_FAILED
-        if not all_done:
-            return Decision.WAIT
-        return Decision.RUN if c.success else Decision.SKIP
-    if rule is R.NONE_SKIPPED:
-        if c.skipped:
-            return Decision.SKIP
-        return Decision.RUN if all_done else Decision.WAIT
-    raise AssertionError(f"unhandled trigger rule {rule!r}")  # pragma: no cover
+    rows, otherwise = DECISION_TABLE[rule]
+    for fact, decision in rows:
+        if fact(c):
+            return decision
+    return otherwise

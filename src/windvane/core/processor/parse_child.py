@@ -4,14 +4,16 @@ The processor forks its warm parent (Windvane and the usual operators are
 already imported, so a child only runs the user's file) and the child:
 
 1. sends its stdout/stderr to the processor log (or ``/dev/null``) so user
-   prints cannot corrupt anything, and restores default signal handling;
+   prints cannot corrupt anything, and restores default signal handling
+   (:class:`~windvane.core.forking.handle.ForkedChild` does both);
 2. imports the file as a uniquely named module with the file's folder on
    ``sys.path`` (as Airflow does);
 3. collects every DAG: module globals that are DAGs plus DAGs whose
    ``with`` block completed during the import (``@dag`` functions that were
    called included);
 4. validates and serializes each DAG, sets its ``fileloc`` to the file;
-5. writes one JSON :class:`ParseOutcome` to the pipe and ``os._exit``\\ s.
+5. reports one JSON :class:`ParseOutcome` (framed over the pipe by the
+   supervised fork, :mod:`windvane.core.forking`) and ``os._exit``\\ s.
 
 Errors become text with the traceback trimmed to the user's frames: frames
 inside Windvane itself, ``importlib`` and ``runpy`` are dropped. An error of
@@ -21,14 +23,12 @@ still returned.
 
 from __future__ import annotations
 
-import contextlib
-import faulthandler
+import functools
 import gc
 import hashlib
 import importlib.util
 import json
 import os
-import signal
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,6 +38,8 @@ from windvane.core.authoring import dag_context as authoring_context
 from windvane.core.authoring.dag import DAG
 from windvane.core.authoring.file_modules import module_name_for
 from windvane.core.authoring.serialize import serialize_dag
+from windvane.core.forking.child import CHILD_INTERNAL_ERROR
+from windvane.core.forking.handle import ForkedChild
 from windvane.core.model.tracebacks import format_user_traceback
 
 __all__ = [
@@ -48,10 +50,8 @@ __all__ = [
     "format_user_traceback",
     "module_name_for",
     "parse_file",
+    "parse_in_child",
 ]
-
-#: Exit code of a child whose own machinery failed (not the user's code).
-CHILD_INTERNAL_ERROR = 70
 
 
 def dag_hash_of(serialized_json: str) -> str:
@@ -135,65 +135,35 @@ def _serialize_all(path: str, content_hash: str, dags: list[DAG]) -> ParseOutcom
     return ParseOutcome(content_hash, dags=texts, hashes=hashes, error="\n\n".join(errors) or None)
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
-
-
-def _child_main(path: str, write_fd: int, log_path: str | None) -> None:
+def parse_in_child(path: str) -> bytes:
+    """The body of a parse child: the encoded :class:`ParseOutcome` of ``path``, errors included."""
     gc.disable()  # short-lived: skip collections, keep copy-on-write pages shared
-    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD, signal.SIGALRM):
-        signal.signal(signum, signal.SIG_DFL)
-    null_in = os.open(os.devnull, os.O_RDONLY)
-    sink = os.open(log_path or os.devnull, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    os.dup2(null_in, 0)
-    os.dup2(sink, 1)
-    os.dup2(sink, 2)
-    os.close(null_in)
-    os.close(sink)
-    # Fresh streams on the new fds: the inherited ones may write elsewhere (a test runner's capture).
-    sys.stdout = open(1, "w", encoding="utf-8", errors="replace", buffering=1, closefd=False)  # noqa: SIM115
-    sys.stderr = open(2, "w", encoding="utf-8", errors="replace", buffering=1, closefd=False)  # noqa: SIM115
-    faulthandler.enable(file=2)  # a crash in an extension module leaves its traceback in the log
     try:
         outcome = parse_file(path)
     except BaseException as error:  # reading the file failed, or a DAG broke serialization badly
         outcome = ParseOutcome("", error=f"{path}: {format_user_traceback(error)}")
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):
-            stream.flush()
-    _write_all(write_fd, outcome.encode())
-    os.close(write_fd)
+    return outcome.encode()
 
 
 def fork_parser(
-    path: str, *, log_path: str | None = None, after_fork: Callable[[], None] | None = None
-) -> tuple[int, int]:
-    """Fork a child that parses ``path``; returns ``(pid, read_fd)`` of its result pipe.
+    path: str,
+    *,
+    timeout: float | None = None,
+    log_path: str | None = None,
+    after_fork: Callable[[], None] | None = None,
+) -> ForkedChild:
+    """Fork a child that parses ``path`` and reports its :class:`ParseOutcome`.
 
-    The child never returns: it ``os._exit``\\ s with 0 once the outcome is
-    written, or :data:`CHILD_INTERNAL_ERROR` if its own machinery failed.
-    ``after_fork`` runs first in the child (e.g. to drop inherited DB
-    connections without closing them under the parent).
+    The child's output goes to ``log_path`` (or ``/dev/null``); past
+    ``timeout`` seconds it is killed (SIGKILL, no grace). It exits with
+    :data:`CHILD_INTERNAL_ERROR` if its own machinery failed. ``after_fork``
+    runs first in the child (e.g. to drop inherited DB connections without
+    closing them under the parent).
     """
-    for stream in (sys.stdout, sys.stderr):  # or the child would repeat buffered output
-        with contextlib.suppress(Exception):
-            stream.flush()
-    read_fd, write_fd = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - runs in the child, reported through the pipe
-        code = CHILD_INTERNAL_ERROR
-        try:
-            os.close(read_fd)
-            if after_fork is not None:
-                after_fork()
-            _child_main(path, write_fd, log_path)
-            code = 0
-        except BaseException:
-            pass
-        finally:
-            os._exit(code)
-    os.close(write_fd)
-    return pid, read_fd
+    return ForkedChild.fork(
+        functools.partial(parse_in_child, path),
+        after_fork=after_fork,
+        stdio=log_path or os.devnull,
+        deadline_seconds=timeout,
+        kill_grace_seconds=0,
+    )

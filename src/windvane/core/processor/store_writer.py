@@ -83,39 +83,32 @@ class StoreWriter:
         self.paused_at_creation = paused_at_creation
 
     def write_batch(self, conn: Connection, files: Sequence[FileUpdate], now: DateTime) -> BatchResult:
+        """Apply ``files`` (the rules of the module doc) in the caller's transaction: release what
+        files no longer define, claim in path order, write DAG rows, write file rows."""
         result = BatchResult()
         files = sorted(files, key=lambda f: f.path)
         paths = [f.path for f in files]
         claimed = sorted({d.dag_id for f in files for d in f.dags})
         existing = existing_dags(conn, paths, claimed)
         owner = {dag_id: row[0] for dag_id, row in existing.items() if row[1]}
-        # 1. Release what each file no longer defines.
-        for f in files:
-            defined = {d.dag_id for d in f.dags}
-            for dag_id in [i for i, path in owner.items() if path == f.path and i not in defined]:
-                del owner[dag_id]
-                result.freed.add(dag_id)
-        # 2. Claim, in path order; a dag_id owned by another file is a duplicate.
-        accepted: list[tuple[FileUpdate, ParsedDag]] = []
-        for f in files:
-            problems = [f.error] if f.error else []
-            for parsed in f.dags:
-                current = owner.get(parsed.dag_id)
-                if current is not None and current != f.path:
-                    problems.append(
-                        f"DAG id {parsed.dag_id!r} is already defined in {current}; the DAG of the same id "
-                        f"in {f.path} is ignored (a dag_id must be unique across DAG files)"
-                    )
-                    continue
-                owner[parsed.dag_id] = f.path
-                accepted.append((f, parsed))
-            result.defined[f.path] = [d.dag_id for d in f.dags]
-            if problems:
-                result.errors[f.path] = "\n\n".join(problems)
+        _release_undefined(files, owner, result)
+        accepted = _claim(files, owner, result)
         result.freed -= set(owner)
         if result.freed:
             result.deactivated.update(deactivate(conn, sorted(result.freed)))
-        # 3. DAG rows, then next_dagrun for new or re-scheduled DAGs.
+        self._write_dags(conn, accepted, existing, now)
+        result.dags_written = len(accepted)
+        _write_files(conn, files, result, now)
+        return result
+
+    def _write_dags(
+        self,
+        conn: Connection,
+        accepted: list[tuple[FileUpdate, ParsedDag]],
+        existing: dict[str, tuple[str, bool, str]],
+        now: DateTime,
+    ) -> None:
+        """Upsert the DAG rows, then set ``next_dagrun`` for new or re-scheduled DAGs."""
         changed = [
             p.dag_id for _, p in accepted if p.dag_id in existing and existing[p.dag_id][2] != p.dag_hash
         ]
@@ -127,23 +120,6 @@ class StoreWriter:
             if parsed.dag_id not in existing or (old is not None and old != schedule_key(parsed.serialized)):
                 to_schedule.append(parsed.serialized)
         set_next_dagruns(conn, to_schedule, now)
-        result.dags_written = len(accepted)
-        # 4. Import errors and dag_file rows.
-        for path, text in result.errors.items():
-            replace_import_error(conn, path, text, now)
-        clear_import_errors(conn, [p for p in paths if p not in result.errors])
-        file_rows = [
-            {
-                "path": f.path,
-                "content_hash": f.content_hash,
-                "mtime": f.mtime,
-                "parse_duration": f.duration,
-                "dag_ids": result.defined[f.path],
-            }
-            for f in files
-        ]
-        upsert_file_rows(conn, file_rows, now)
-        return result
 
     def _upsert(self, conn: Connection, f: FileUpdate, parsed: ParsedDag, now: datetime) -> None:
         sd = parsed.serialized
@@ -161,3 +137,55 @@ class StoreWriter:
             owners=", ".join(sd.owners) or None,
             paused_on_create=self.paused_at_creation if paused is None else paused,
         )
+
+
+def _release_undefined(files: Sequence[FileUpdate], owner: dict[str, str], result: BatchResult) -> None:
+    """Step 1: a file gives up the dag_ids it owns but no longer defines (they are freed)."""
+    for f in files:
+        defined = {d.dag_id for d in f.dags}
+        for dag_id in [i for i, path in owner.items() if path == f.path and i not in defined]:
+            del owner[dag_id]
+            result.freed.add(dag_id)
+
+
+def _claim(
+    files: Sequence[FileUpdate], owner: dict[str, str], result: BatchResult
+) -> list[tuple[FileUpdate, ParsedDag]]:
+    """Step 2: files claim their DAGs in path order; a dag_id owned by another file is a duplicate
+    (an import error of the later file). Returns the accepted DAGs; fills ``result.defined`` and
+    ``result.errors``."""
+    accepted: list[tuple[FileUpdate, ParsedDag]] = []
+    for f in files:
+        problems = [f.error] if f.error else []
+        for parsed in f.dags:
+            current = owner.get(parsed.dag_id)
+            if current is not None and current != f.path:
+                problems.append(
+                    f"DAG id {parsed.dag_id!r} is already defined in {current}; the DAG of the same id "
+                    f"in {f.path} is ignored (a dag_id must be unique across DAG files)"
+                )
+                continue
+            owner[parsed.dag_id] = f.path
+            accepted.append((f, parsed))
+        result.defined[f.path] = [d.dag_id for d in f.dags]
+        if problems:
+            result.errors[f.path] = "\n\n".join(problems)
+    return accepted
+
+
+def _write_files(conn: Connection, files: Sequence[FileUpdate], result: BatchResult, now: DateTime) -> None:
+    """Step 4: replace or clear each file's import error and upsert its ``dag_file`` row."""
+    for path, text in result.errors.items():
+        replace_import_error(conn, path, text, now)
+    clear_import_errors(conn, [f.path for f in files if f.path not in result.errors])
+    file_rows = [
+        {
+            "path": f.path,
+            "content_hash": f.content_hash,
+            "mtime": f.mtime,
+            "parse_duration": f.duration,
+            "dag_ids": result.defined[f.path],
+        }
+        for f in files
+    ]
+    upsert_file_rows(conn, file_rows, now)

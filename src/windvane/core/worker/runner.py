@@ -25,7 +25,8 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from windvane.core.forking.supervise import ChildResult, run_forked
+from windvane.core.forking.ending import ChildEnd
+from windvane.core.forking.supervise import run_forked
 from windvane.core.model.outcome import TryOutcome, failure_state
 from windvane.core.model.states import TaskInstanceState
 from windvane.core.model.workload import TaskEvent, Workload
@@ -139,16 +140,16 @@ def run_workload(
         jinja_env=jinja_env_for(dag),
         run=_run_inputs(workload, claim),
     )
-    result = run_forked(
+    end = run_forked(
         lambda: child_main(job),
         deadline_seconds=None if timeout is None else timeout + timeout_grace_seconds,
         kill_grace_seconds=kill_grace_seconds,
         heartbeat_seconds=heartbeat_seconds,
         heartbeat=lambda: record_heartbeat(db, workload),
     )
-    outcome = _reported_outcome(result)
+    outcome = _reported_outcome(end)
     if outcome is None:
-        outcome = _unreported_outcome(result, job, timeout)
+        outcome = _unreported_outcome(end, job, timeout)
         append_line(log_path, outcome.error or "")
     return finish_try(db, workload, outcome, start_date=claim.start_date)
 
@@ -161,24 +162,24 @@ def unloadable_outcome(workload: Workload, error: str) -> TryOutcome:
     return TryOutcome(state=state, error=error, next_retry_delay=delay)
 
 
-def _reported_outcome(result: ChildResult) -> TryOutcome | None:
+def _reported_outcome(end: ChildEnd) -> TryOutcome | None:
     """The outcome the child wrote, if it wrote a whole one."""
-    if result.payload is None:
+    if end.payload is None:
         return None
     try:
-        return TryOutcome.from_json(result.payload)
+        return TryOutcome.from_json(end.payload)
     except (ValueError, KeyError, TypeError):
         return None
 
 
-def _unreported_outcome(result: ChildResult, job: ChildJob, timeout: float | None) -> TryOutcome:
+def _unreported_outcome(end: ChildEnd, job: ChildJob, timeout: float | None) -> TryOutcome:
     task_id = job.workload.task_id
-    if result.timed_out:
+    if end.timed_out:
         error = f"task {task_id!r} timed out after {timeout or 0:g} s and was killed"
-    elif result.killed_because is not None:
-        error = f"task {task_id!r} was killed: {result.killed_because}"
+    elif end.reason is not None:
+        error = f"task {task_id!r} was killed: {end.reason}"
     else:
-        error = f"the process running task {task_id!r} {result.status} before reporting an outcome"
+        error = f"the process running task {task_id!r} {end.status} before reporting an outcome"
     return failed_outcome(job.task, job.workload.try_number, job.workload.max_tries, error)
 
 

@@ -1,0 +1,261 @@
+"""One forked child, seen from its supervisor: :class:`ForkedChild`.
+
+:meth:`ForkedChild.fork` forks the calling (warm) process; the child runs a
+body and reports the bytes it returns over a pipe
+(:mod:`windvane.core.forking.child`). The handle holds the child's result
+pipe (non-blocking, drained by :meth:`~ForkedChild.read` so a large result
+never deadlocks), its exit handle (a Linux pidfd, readable once it exited;
+None elsewhere), its deadline and the supervisor's decisions about it
+(:meth:`~ForkedChild.terminate`: SIGTERM to its process group, then SIGKILL
+after a grace period). :meth:`~ForkedChild.end` classifies how it ended
+(:mod:`windvane.core.forking.ending`).
+
+Something must wait: a :class:`~windvane.core.forking.watch.ChildWatcher` (one
+poll for many children: the DAG processor) or
+:func:`~windvane.core.forking.supervise.supervise` (one child and its
+heartbeats, on a watcher: the worker). A child whose whole result arrived is not waited for:
+its exit is only the teardown of its memory, which goes on while the caller
+uses the result; it is reaped before the next fork (:func:`reap_exited`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable
+
+from windvane.core.forking.child import RESULT_LENGTH, child_run
+from windvane.core.forking.ending import ChildEnd, classify
+
+_READ_SIZE = 1 << 16
+#: Children that reported their whole result and were not waited for (reaped before the next fork).
+_exiting: list[int] = []
+
+
+class ForkedChild:
+    """A child forked by :meth:`fork`: result pipe, exit handle, deadline, termination, end."""
+
+    __slots__ = (
+        "_data",
+        "_ended",
+        "_payload",
+        "deadline",
+        "deadline_seconds",
+        "exit_fd",
+        "exited",
+        "kill_at",
+        "kill_grace",
+        "pid",
+        "pipe_open",
+        "read_fd",
+        "reason",
+        "started",
+        "timed_out",
+        "wait_status",
+    )
+
+    def __init__(
+        self, read_fd: int, *, deadline_seconds: float | None = None, kill_grace_seconds: float = 5.0
+    ) -> None:
+        """Made by :meth:`fork`."""
+        self.pid = 0
+        self.read_fd = read_fd
+        #: Readable once the child has exited (a pidfd); None where the platform has none.
+        self.exit_fd: int | None = None
+        #: ``time.monotonic()`` at the fork.
+        self.started = 0.0
+        self.deadline_seconds = deadline_seconds
+        self.deadline: float | None = None
+        self.kill_grace = kill_grace_seconds
+        #: Why the supervisor terminated the child (the first reason given), if it did.
+        self.reason: str | None = None
+        self.timed_out = False
+        #: When a terminated child still running gets SIGKILL.
+        self.kill_at: float | None = None
+        self.pipe_open = True
+        self.exited = False
+        self.wait_status: int | None = None
+        self._data = bytearray()
+        self._payload: bytes | None = None
+        self._ended = False
+
+    @classmethod
+    def fork(
+        cls,
+        body: Callable[[], bytes],
+        *,
+        after_fork: Callable[[], None] | None = None,
+        stdio: str | None = None,
+        deadline_seconds: float | None = None,
+        kill_grace_seconds: float = 5.0,
+    ) -> ForkedChild:
+        """Fork a child that runs ``body`` and reports what it returns.
+
+        ``after_fork`` and ``stdio``: see :func:`~windvane.core.forking.child.child_run`.
+        Past ``deadline_seconds`` the supervisor terminates it (SIGTERM, then
+        SIGKILL ``kill_grace_seconds`` later; 0 means SIGKILL at once).
+        """
+        reap_exited()
+        for stream in (sys.stdout, sys.stderr):  # or the child would repeat buffered output
+            with contextlib.suppress(Exception):
+                stream.flush()
+        read_fd, write_fd = os.pipe()
+        os.set_blocking(read_fd, False)
+        child = cls(read_fd, deadline_seconds=deadline_seconds, kill_grace_seconds=kill_grace_seconds)
+        parent_pid = os.getpid()
+        try:
+            pid = os.fork()
+        except OSError:  # no process to be had (EAGAIN, ENOMEM)
+            os.close(read_fd)
+            os.close(write_fd)
+            raise
+        if pid == 0:  # pragma: no cover - runs in the child, reported through the pipe
+            child_run(body, read_fd, write_fd, parent_pid, after_fork=after_fork, stdio=stdio)
+        child._forked(pid, write_fd)
+        return child
+
+    def _forked(self, pid: int, write_fd: int) -> None:
+        # Lean on purpose (no context managers): until the next fork, every page the parent
+        # writes costs it a page fault, and this runs once per try.
+        self.started = time.monotonic()
+        self.pid = pid
+        os.close(write_fd)
+        try:  # noqa: SIM105
+            os.setpgid(pid, pid)  # the child does it too; whichever runs first wins
+        except OSError:
+            pass
+        self.exit_fd = _pidfd(pid)
+        if self.deadline_seconds is not None:
+            self.deadline = self.started + self.deadline_seconds
+
+    @property
+    def payload(self) -> bytes | None:
+        """The child's whole result, once it has arrived."""
+        return self._payload
+
+    def read(self) -> bool:
+        """Read what the pipe holds now, without blocking; True once the whole result is in.
+        Sets :attr:`pipe_open` to False at end of file."""
+        fd = self.read_fd
+        data = self._data
+        while self.pipe_open:
+            try:
+                chunk = os.read(fd, _READ_SIZE)
+            except BlockingIOError:
+                break
+            if not chunk:
+                self.pipe_open = False
+                break
+            data += chunk
+        if self._payload is None and len(data) >= RESULT_LENGTH.size:
+            (size,) = RESULT_LENGTH.unpack_from(data)
+            if len(data) - RESULT_LENGTH.size >= size:
+                self._payload = bytes(data[RESULT_LENGTH.size : RESULT_LENGTH.size + size])
+        return self._payload is not None
+
+    def poll(self, *, block: bool = False) -> bool:
+        """Collect the child's exit status if it has exited (wait for it with ``block``); True once
+        it has. A child someone else reaped counts as exited, its status unknown."""
+        if self.exited:
+            return True
+        try:
+            reaped, status = os.waitpid(self.pid, 0 if block else os.WNOHANG)
+        except ChildProcessError:  # reaped elsewhere (e.g. SIGCHLD ignored)
+            reaped, status = self.pid, None
+        if not reaped:
+            return False
+        self.exited = True
+        self.wait_status = status
+        return True
+
+    def terminate(self, reason: str, *, timed_out: bool = False) -> None:
+        """End the child for ``reason``: SIGTERM to its process group now, SIGKILL after the grace
+        period (at once if the grace is 0). Only the first call counts; safe in a signal handler."""
+        if self.reason is not None or self.exited:
+            return
+        self.reason = reason
+        self.timed_out = timed_out
+        if self.kill_grace <= 0:
+            self.kill()
+        else:
+            self.kill_at = time.monotonic() + self.kill_grace
+            signal_group(self.pid, signal.SIGTERM)
+
+    def kill(self) -> None:
+        """SIGKILL the child's process group."""
+        self.kill_at = None
+        if not self.exited:
+            signal_group(self.pid, signal.SIGKILL)
+
+    def enforce(self, now: float) -> float | None:
+        """Apply the deadline and the grace period at ``now``; returns when one is next due."""
+        if self.deadline is not None and self.reason is None and now >= self.deadline:
+            self.terminate(f"timed out after {self.deadline_seconds:g} s", timed_out=True)
+        if self.kill_at is not None and now >= self.kill_at:
+            self.kill()
+        if self.kill_at is not None:
+            return self.kill_at
+        return self.deadline if self.reason is None else None
+
+    def end(self) -> ChildEnd:
+        """How the child ended; closes its pipe and exit handle. Call once, when its result is in
+        or it has exited."""
+        if self._ended:
+            raise RuntimeError(f"child {self.pid} already ended")
+        self._ended = True
+        if self.exited and self.pipe_open:
+            self.read()  # all the child wrote is in the pipe now
+        self.close()
+        if not self.exited:
+            _exiting.append(self.pid)
+            reap_exited(block=False)
+        return classify(
+            self.pid,
+            time.monotonic() - self.started,
+            self._payload,
+            self.wait_status,
+            reason=self.reason,
+            timed_out=self.timed_out,
+        )
+
+    def close(self) -> None:
+        """Close the pipe and the exit handle (idempotent)."""
+        if self.read_fd >= 0:
+            os.close(self.read_fd)
+            self.read_fd = -1
+            self.pipe_open = False
+        if self.exit_fd is not None:
+            os.close(self.exit_fd)
+            self.exit_fd = None
+
+
+def reap_exited(*, block: bool = True) -> None:
+    """Collect the exit status of children that reported and were left to finish their teardown."""
+    for pid in list(_exiting):
+        try:
+            reaped, _ = os.waitpid(pid, 0 if block else os.WNOHANG)
+        except ChildProcessError:  # someone reaped it already
+            reaped = pid
+        if reaped:
+            _exiting.remove(pid)
+
+
+def signal_group(pid: int, signum: int) -> None:
+    """Send ``signum`` to the process group ``pid`` leads (to ``pid`` alone if it has none yet)."""
+    try:
+        os.killpg(pid, signum)
+    except ProcessLookupError:
+        pass
+    except PermissionError:  # the group is not the child's yet (it has not called setpgid)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signum)
+
+
+def _pidfd(pid: int) -> int | None:
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return None

@@ -1,0 +1,119 @@
+"""Waiting on forked children: :class:`ChildWatcher`, one child or many in one poll.
+
+:meth:`ChildWatcher.wait` waits on every child's result pipe and exit handle
+(pidfd) at once, with a timeout no later than the nearest deadline or
+grace-period end: no polling, no sleeping. It drains the pipes as data comes,
+applies each child's deadline (:meth:`~windvane.core.forking.handle.ForkedChild.enforce`)
+and returns the children that are done, each with its
+:class:`~windvane.core.forking.ending.ChildEnd`: done means its whole result
+arrived, or it exited. Where there are no pidfds, a child whose pipe is
+closed is polled for its exit.
+
+It is built on ``select.poll`` rather than :mod:`selectors`: no descriptor
+limit, no kernel object, and few Python objects touched per wait, which
+matters on the worker's per-try path (after a fork each page the parent
+writes is copied).
+"""
+
+from __future__ import annotations
+
+import select
+import time
+
+from windvane.core.forking.ending import ChildEnd
+from windvane.core.forking.handle import ForkedChild
+
+#: Longest single wait, so a child that exits while a grandchild keeps its pipe open is seen
+#: even without a pidfd.
+_MAX_WAIT = 1.0
+#: Longest wait while a child without a pidfd has closed its pipe (it is exiting).
+_POLL_WAIT = 0.01
+_PIPE, _EXIT = 0, 1
+
+
+class ChildWatcher:
+    """The children being supervised together; :meth:`close` kills those still running."""
+
+    def __init__(self) -> None:
+        self._poll = select.poll()
+        self._fds: dict[int, tuple[ForkedChild, int]] = {}
+        self._children: dict[int, ForkedChild] = {}
+
+    def __len__(self) -> int:
+        return len(self._children)
+
+    def add(self, child: ForkedChild) -> None:
+        """Watch ``child`` from now on."""
+        self._watch(child.read_fd, child, _PIPE)
+        if child.exit_fd is not None:
+            self._watch(child.exit_fd, child, _EXIT)
+        self._children[child.pid] = child
+
+    def wait(self, timeout: float | None = None) -> list[tuple[ForkedChild, ChildEnd]]:
+        """Block until at least one child is done, or ``timeout`` seconds passed (then maybe
+        none); enforce deadlines meanwhile. Returns the done children, which are no longer
+        watched."""
+        give_up = None if timeout is None else time.monotonic() + timeout
+        while self._children:
+            now = time.monotonic()
+            limit = now + _MAX_WAIT if give_up is None else min(give_up, now + _MAX_WAIT)
+            polling = False
+            for child in self._children.values():
+                due = child.enforce(now)
+                if due is not None and due < limit:
+                    limit = due
+                polling = polling or (child.exit_fd is None and not child.pipe_open)
+            wait = min(limit - now, _POLL_WAIT) if polling else limit - now
+            done = self._collect(self._poll.poll(max(0.0, wait) * 1000))
+            if polling:
+                for child in self._children.values():
+                    if child.exit_fd is None and child.poll():
+                        done.append(child)
+            if done:
+                ended: list[tuple[ForkedChild, ChildEnd]] = []
+                for child in done:
+                    if child.pid in self._children:  # a child may be in ``done`` twice
+                        ended.append((child, self._end(child)))
+                return ended
+            if give_up is not None and time.monotonic() >= give_up:
+                break
+        return []
+
+    def close(self, reason: str = "its supervisor stopped") -> None:
+        """Kill the children still watched (SIGKILL, no grace), reap them and stop watching."""
+        for child in list(self._children.values()):
+            child.reason = child.reason or reason
+            child.kill()
+            child.poll(block=True)
+            self._end(child)
+
+    def _watch(self, fd: int, child: ForkedChild, kind: int) -> None:
+        self._poll.register(fd, select.POLLIN)
+        self._fds[fd] = (child, kind)
+
+    def _unwatch(self, fd: int) -> None:
+        self._poll.unregister(fd)
+        del self._fds[fd]
+
+    def _collect(self, events: list[tuple[int, int]]) -> list[ForkedChild]:
+        done: list[ForkedChild] = []
+        for fd, _ in events:
+            child, kind = self._fds[fd]
+            if kind == _EXIT:
+                child.poll(block=True)  # it has exited: its status is there
+                done.append(child)
+            else:  # its pipe: watched only while open
+                whole = child.read()
+                if not child.pipe_open:  # end of file: it would be reported ready forever
+                    self._unwatch(fd)
+                if whole:
+                    done.append(child)
+        return done
+
+    def _end(self, child: ForkedChild) -> ChildEnd:
+        del self._children[child.pid]
+        if child.pipe_open:
+            self._unwatch(child.read_fd)
+        if child.exit_fd is not None:
+            self._unwatch(child.exit_fd)
+        return child.end()
