@@ -23,7 +23,7 @@ from _common import fresh_db, median, pct, table
 from sqlalchemy import Engine, insert, select
 
 from windvane.core.executors.local import LocalExecutor
-from windvane.core.model.workload import Workload
+from windvane.core.model.workload import TaskInstanceKey, Workload
 from windvane.core.store.engine import begin_read, begin_write
 from windvane.core.store.tables import dag_run, task_instance
 
@@ -80,11 +80,7 @@ def insert_queued(engine: Engine, fileloc: str, n: int) -> list[Workload]:
                 assert ti_pk is not None
                 workloads.append(
                     Workload(
-                        ti_id=ti_pk[0],
-                        dag_run_id=run_pk[0],
-                        dag_id="b_runner",
-                        run_id=run_id,
-                        task_id=task_id,
+                        key=TaskInstanceKey(ti_pk[0], run_pk[0], "b_runner", run_id, task_id),
                         try_number=1,
                         max_tries=0,
                         job_id=JOB_ID,
