@@ -5,13 +5,22 @@ from __future__ import annotations
 import os
 import signal
 import time
+from collections.abc import Iterator
 
 import pytest
 
 from tests.forking.helpers import gone, hang, ignore_sigterm_and_hang, wait_until
 from windvane.core.forking.ending import Ending
 from windvane.core.forking.handle import ForkedChild
+from windvane.core.forking import supervise
 from windvane.core.forking.supervise import LOST_CLAIM, run_forked, terminate_current
+
+
+@pytest.fixture(autouse=True)
+def no_pending_stop() -> Iterator[None]:
+    """A stop asked with no child supervised waits for the next one: never across tests."""
+    yield
+    supervise._pending_stop = None
 
 
 def test_past_its_deadline_a_child_gets_sigterm() -> None:
@@ -89,7 +98,6 @@ def test_a_heartbeat_that_raises_is_logged_and_the_child_goes_on(caplog: pytest.
 
 
 def test_terminate_current_ends_the_child_being_supervised() -> None:
-    assert not terminate_current("nothing runs")
     answers: list[bool] = []
 
     def heartbeat() -> bool:  # stands in for a worker's SIGTERM handler
@@ -99,7 +107,6 @@ def test_terminate_current_ends_the_child_being_supervised() -> None:
     end = run_forked(hang, heartbeat_seconds=0.05, heartbeat=heartbeat)
     assert answers[0] is True
     assert end.how is Ending.KILLED and end.reason == "the worker was stopped"
-    assert not terminate_current("after the end")
 
 
 def test_only_the_first_reason_counts() -> None:
@@ -109,3 +116,19 @@ def test_only_the_first_reason_counts() -> None:
     child.poll(block=True)
     end = child.end()
     assert end.reason == "first" and not end.timed_out and end.how is Ending.KILLED
+
+
+def test_a_stop_asked_between_the_fork_and_supervision_still_ends_the_child() -> None:
+    # A worker's SIGTERM handler can run after os.fork() but before supervision starts: the
+    # request must not be lost, or the worker waits for the whole try (regression).
+    assert terminate_current("the worker was stopped") is False
+    end = run_forked(hang, deadline_seconds=20, kill_grace_seconds=5)
+    assert end.how is Ending.KILLED and end.reason == "the worker was stopped"
+    assert end.duration < 10
+
+
+def test_a_pending_stop_applies_to_one_child_only() -> None:
+    terminate_current("the worker was stopped")
+    run_forked(hang, deadline_seconds=20, kill_grace_seconds=5)
+    end = run_forked(lambda: b"done", deadline_seconds=20)
+    assert end.how is Ending.REPORTED and end.payload == b"done"

@@ -32,12 +32,20 @@ log = logging.getLogger(__name__)
 LOST_CLAIM = "its task instance was changed elsewhere while it ran"
 
 _current: ForkedChild | None = None
+#: A stop asked for while no child was supervised yet: the signal can land between the fork and
+#: the start of supervision, and that child must be ended too (else a worker told to stop now
+#: waits for its whole try).
+_pending_stop: str | None = None
 
 
 def terminate_current(reason: str) -> bool:
-    """Terminate the child being supervised now, if any (safe in a signal handler)."""
+    """Terminate the child being supervised now (safe in a signal handler); with none yet, the
+    next child supervised before the current one's supervision ends is terminated as it starts.
+    True when a child was terminated now."""
+    global _pending_stop
     child = _current
     if child is None:
+        _pending_stop = reason
         return False
     child.terminate(reason)
     return True
@@ -72,12 +80,14 @@ def supervise(
 ) -> ChildEnd:
     """Block until ``child`` has reported or ended, beating the heart meanwhile (see the module
     doc); it is the child :func:`terminate_current` ends meanwhile."""
-    global _current
+    global _current, _pending_stop
     beat_every = heartbeat_seconds if heartbeat is not None and heartbeat_seconds else None
     next_beat = None if beat_every is None else child.started + beat_every
     watcher = ChildWatcher()
     watcher.add(child)
     _current = child
+    if _pending_stop is not None:
+        child.terminate(_pending_stop)
     try:
         while True:
             timeout = None if next_beat is None else max(0.0, next_beat - time.monotonic())
@@ -90,6 +100,7 @@ def supervise(
                     child.terminate(LOST_CLAIM)
     finally:
         _current = None
+        _pending_stop = None
         watcher.close()
 
 
