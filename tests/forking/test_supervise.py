@@ -10,9 +10,9 @@ from collections.abc import Iterator
 import pytest
 
 from tests.forking.helpers import gone, hang, ignore_sigterm_and_hang, wait_until
+from windvane.core.forking import supervise
 from windvane.core.forking.ending import Ending
 from windvane.core.forking.handle import ForkedChild
-from windvane.core.forking import supervise
 from windvane.core.forking.supervise import LOST_CLAIM, run_forked, terminate_current
 
 
