@@ -8,8 +8,7 @@ from sqlalchemy import Engine, select
 from windvane.core.authoring.dag import DAG
 from windvane.core.authoring.serialize import serialize_dag
 from windvane.core.model.serialized_dag import SerializedDag
-from windvane.core.scheduler import db
-from windvane.core.store.dags import upsert_dag
+from windvane.core.store.dags import set_next_dagrun, upsert_dag
 from windvane.core.store.engine import begin_read, begin_write
 from windvane.core.store.tables import dag_run, task_instance
 
@@ -27,7 +26,7 @@ def register(engine: Engine, dag: DAG, *, now: pendulum.DateTime, paused: bool =
             timetable_summary=dag.timetable.summary,
             paused_on_create=paused,
         )
-        db.set_next_dagrun(conn, ser.dag_id, *ser.next_run(None, now))
+        set_next_dagrun(conn, ser.dag_id, *ser.next_run(None, now))
     return ser
 
 

@@ -2,8 +2,9 @@
 
 For measuring the scheduler alone (benchmark B4, like Airflow's
 ``scheduler_dag_execution_timing.py``) and for scheduler tests. It claims and
-finishes tries with the same guarded updates real workers use, batched into
-one transaction per :meth:`InstantExecutor.wait` call. ``outcome`` decides the
+finishes tries with the queued guard real workers claim with
+(:func:`~windvane.core.store.try_lifecycle.finish_unclaimed`, journaled), batched
+into one transaction per :meth:`InstantExecutor.events` call. ``outcome`` decides the
 final state per workload (default: success); for ``up_for_retry`` it may
 return ``(state, retry_after_seconds)``.
 """
@@ -14,12 +15,14 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, and_, bindparam, update
+from sqlalchemy import Engine
 
 from windvane.core.executors.base import Executor
 from windvane.core.model.clock import Clock
+from windvane.core.model.states import TaskInstanceState
 from windvane.core.model.workload import TaskEvent, Workload
-from windvane.core.store.tables import task_instance as ti_t
+from windvane.core.store.task_instances import finish_unclaimed
+from windvane.core.store.try_lifecycle import UnclaimedFinish
 
 Outcome = Callable[[Workload], "str | tuple[str, float]"]
 
@@ -76,37 +79,14 @@ class InstantExecutor(Executor):
         decided = [self.outcome(w) for w in batch]
         states = [d if isinstance(d, str) else d[0] for d in decided]
         retry_at = [None if isinstance(d, str) else now + d[1] for d in decided]
-        rows = [
-            {
-                "b_id": w.ti_id,
-                "b_try": w.try_number,
-                "b_job": w.job_id,
-                "b_state": state,
-                "b_retry": None if when is None else datetime.fromtimestamp(when, UTC),
-            }
+        finishes = [
+            UnclaimedFinish(
+                w, TaskInstanceState(state), None if when is None else datetime.fromtimestamp(when, UTC)
+            )
             for w, state, when in zip(batch, states, retry_at, strict=True)
         ]
-        stmt = (
-            update(ti_t)
-            .where(
-                and_(
-                    ti_t.c.id == bindparam("b_id"),
-                    ti_t.c.try_number == bindparam("b_try"),
-                    ti_t.c.queued_by_job_id == bindparam("b_job"),
-                    ti_t.c.state == "queued",
-                )
-            )
-            .values(
-                state=bindparam("b_state"),
-                next_retry_at=bindparam("b_retry"),
-                start_date=at,
-                end_date=at,
-                duration=0.0,
-                updated_at=at,
-            )
-        )
         with self.engine.begin() as conn:
-            conn.execute(stmt, rows)
+            finish_unclaimed(conn, finishes, at)
         for w, state, when in zip(batch, states, retry_at, strict=True):
             self.history.append(w)
             self._events.append(

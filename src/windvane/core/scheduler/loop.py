@@ -33,8 +33,10 @@ from windvane.core.scheduler.model import ActiveRun, DagEntry, TiRecord
 from windvane.core.scheduler.observer import LoopStats, PoolUsage, SchedulerObserver
 from windvane.core.scheduler.queueing import Occupancy, ReadyItem, ReadyQueue
 from windvane.core.scheduler.runs import RunCreator
-from windvane.core.store import jobs
+from windvane.core.store import dag_runs, jobs, task_instances
 from windvane.core.store.engine import begin_read
+from windvane.core.store.journal_sql import JournalBatch, JournalReason
+from windvane.core.store.sql_bridge import dbapi_tx
 
 log = logging.getLogger("windvane.scheduler")
 
@@ -101,7 +103,7 @@ class Scheduler:
         self.executor.start()
         with self.engine.begin() as conn:
             live = self._live_job_ids(conn, now)
-            reset = db.reset_orphaned(conn, live, now)
+            reset = task_instances.reset_orphaned(conn, live, now)
             if reset:
                 log.warning("reset %d queued task instance(s) left by stopped schedulers", reset)
         work = _Pass()
@@ -411,20 +413,24 @@ class Scheduler:
         if queued_ids and not (grouped or work.gave_up or work.finished_runs) and len(queued_ids) <= db.CHUNK:
             # The common pass only queues: one guarded UPDATE, atomic on its own, so it needs no
             # BEGIN/COMMIT round trips (they dominate a pass on PostgreSQL).
-            self._autocommit(lambda conn: db.mark_queued(conn, queued_ids, self.job_id, now))
+            self._autocommit(lambda conn: task_instances.mark_queued(conn, queued_ids, self.job_id, now))
         else:
             with self.engine.begin() as conn:
+                journal = JournalBatch(now)
                 if work.gave_up:
-                    db.fail_tries(conn, work.gave_up, work.gave_up_reason, now)
+                    task_instances.fail_tries(conn, work.gave_up, work.gave_up_reason, now, journal)
                 if grouped:
-                    db.set_states(conn, grouped, now)
+                    task_instances.set_states(conn, grouped, now, journal)
                 if queued_ids:
-                    db.mark_queued(conn, queued_ids, self.job_id, now)
+                    task_instances.mark_queued(conn, queued_ids, self.job_id, now)
                 for run, run_state in work.finished_runs:
                     timed_out = run.timeout_at is not None and now >= run.timeout_at
+                    reason = None
                     if run_state is DagRunState.FAILED and timed_out:
-                        db.skip_unfinished(conn, run.id, now)
-                    db.finish_run(conn, run.id, run_state, now)
+                        task_instances.skip_unfinished(conn, run.id, now, journal)
+                        reason = JournalReason.DAGRUN_TIMEOUT
+                    dag_runs.finish_run(conn, run.id, run_state, now, journal, reason=reason)
+                journal.write(dbapi_tx(conn))  # last: see windvane.core.store.journal_sql
         workloads: list[Workload] = []
         for run, ti in work.queued:
             ti.try_number += 1
@@ -491,7 +497,7 @@ class Scheduler:
 
     def _reload_runs(self, run_pks: list[int], work: _Pass) -> None:
         with self.engine.begin() as conn:
-            polling.load_runs(self, conn, db.get_runs(conn, run_pks), work)
+            polling.load_runs(self, conn, dag_runs.get_runs(conn, run_pks), work)
 
     def _live_job_ids(self, conn: Connection, now: pendulum.DateTime) -> list[int]:
         cutoff = now.subtract(seconds=self.config.health_check_threshold_seconds)

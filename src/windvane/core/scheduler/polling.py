@@ -19,6 +19,8 @@ from windvane.core.model.states import TaskInstanceState as S
 from windvane.core.model.workload import TaskInstanceKey
 from windvane.core.scheduler import db
 from windvane.core.scheduler.model import ActiveRun, DagEntry, TiRecord
+from windvane.core.store import dag_runs
+from windvane.core.store.task_instances import ensure_task_instances
 
 if TYPE_CHECKING:
     from windvane.core.scheduler.loop import Scheduler, _Pass
@@ -65,7 +67,7 @@ def _refresh_dags(s: Scheduler, conn: Connection, work: _Pass) -> None:
         ]
         if reload:
             log.info("DAG structure changed; reloading %d active run(s)", len(reload))
-            load_runs(s, conn, db.get_runs(conn, reload), work)
+            load_runs(s, conn, dag_runs.get_runs(conn, reload), work)
 
 
 def load_running_runs(s: Scheduler, work: _Pass) -> None:
@@ -73,7 +75,7 @@ def load_running_runs(s: Scheduler, work: _Pass) -> None:
     only = s.config.only_runs
     with s.engine.begin() as conn:
         _refresh_dags(s, conn, work)
-        rows = db.runs_in_states(
+        rows = dag_runs.runs_in_states(
             conn, [DagRunState.RUNNING.value], run_pks=list(only) if only is not None else None
         )
         if only is None:
@@ -83,7 +85,7 @@ def load_running_runs(s: Scheduler, work: _Pass) -> None:
 
 def _start_queued_runs(s: Scheduler, conn: Connection, work: _Pass) -> None:
     only = s.config.only_runs
-    queued = db.runs_in_states(
+    queued = dag_runs.runs_in_states(
         conn, [DagRunState.QUEUED.value], run_pks=list(only) if only is not None else None
     )
     if only is None:
@@ -103,10 +105,10 @@ def _start_queued_runs(s: Scheduler, conn: Connection, work: _Pass) -> None:
             if active.get(row.dag_id, 0) >= limit:
                 continue
             active[row.dag_id] = active.get(row.dag_id, 0) + 1
-        if db.start_run(conn, row.id, s.clock.now()):
+        if dag_runs.start_run(conn, row.id, s.clock.now()):
             to_load.append(row.id)
     if to_load:
-        load_runs(s, conn, db.get_runs(conn, to_load), work)
+        load_runs(s, conn, dag_runs.get_runs(conn, to_load), work)
 
 
 def _sync_adopted(s: Scheduler, conn: Connection, work: _Pass) -> None:
@@ -125,7 +127,9 @@ def _sync_adopted(s: Scheduler, conn: Connection, work: _Pass) -> None:
         s._maybe_finish(run, work)
 
 
-def load_runs(s: Scheduler, conn: Connection, rows: Sequence[db.RunRow], work: _Pass) -> list[ActiveRun]:
+def load_runs(
+    s: Scheduler, conn: Connection, rows: Sequence[dag_runs.RunRow], work: _Pass
+) -> list[ActiveRun]:
     """Build in-memory runs from DB rows (replacing any loaded copy) and schedule what is ready.
 
     Transitions are added to ``work``; the caller commits them.
@@ -142,7 +146,7 @@ def load_runs(s: Scheduler, conn: Connection, rows: Sequence[db.RunRow], work: _
         dag = entry.dag
         tis = tis_by_run.get(row.id, [])
         if {t.task_id for t in tis} != set(dag.tasks):
-            db.ensure_task_instances(conn, row.id, row.run_id, dag, now)
+            ensure_task_instances(conn, row.id, row.run_id, dag, now)
             tis = db.task_instances(conn, [row.id]).get(row.id, [])
         old = s.runs.get(row.id)
         if old is not None:

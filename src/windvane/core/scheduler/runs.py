@@ -8,7 +8,10 @@ from typing import TYPE_CHECKING
 import pendulum
 
 from windvane.core.model.states import DagRunState, DagRunType
-from windvane.core.scheduler import db, polling
+from windvane.core.scheduler import polling
+from windvane.core.store import dag_runs
+from windvane.core.store.dags import set_next_dagrun
+from windvane.core.store.task_instances import ensure_task_instances
 from windvane.core.timetables.base import DataInterval
 
 if TYPE_CHECKING:
@@ -67,8 +70,8 @@ class RunCreator:
         run_id = run_id_for(DagRunType.SCHEDULED, logical)
         created = None
         with s.engine.begin() as conn:
-            if not db.run_exists(conn, dag.dag_id, run_id):
-                pk = db.insert_run(
+            if not dag_runs.run_exists(conn, dag.dag_id, run_id):
+                pk = dag_runs.insert_run(
                     conn,
                     dag=dag,
                     run_id=run_id,
@@ -81,12 +84,12 @@ class RunCreator:
                     now=now,
                     job_id=s.job_id,
                 )
-                db.ensure_task_instances(conn, pk, run_id, dag, now)
-                loaded = polling.load_runs(s, conn, db.get_runs(conn, [pk]), work)
+                ensure_task_instances(conn, pk, run_id, dag, now)
+                loaded = polling.load_runs(s, conn, dag_runs.get_runs(conn, [pk]), work)
                 created = loaded[0] if loaded else None
             last = DataInterval(start=start or logical, end=end or logical)
             values = dag.next_run(last, now)
-            db.set_next_dagrun(conn, dag.dag_id, *values)
+            set_next_dagrun(conn, dag.dag_id, *values)
         (
             entry.next_logical_date,
             entry.next_interval_start,

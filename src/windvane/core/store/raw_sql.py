@@ -16,7 +16,8 @@ back as aware UTC.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from typing import Any
 
@@ -67,6 +68,36 @@ class Tx:
         finally:
             cursor.close()
 
+    def rows_many(self, sql: Sql, rows: Sequence[Mapping[str, Any]]) -> list[Row]:
+        """Run ``sql`` (a statement with ``RETURNING``) once per parameter set; every row returned.
+
+        One pipelined round trip on PostgreSQL; on SQLite (no round trips) one execution per set.
+        """
+        if not rows:
+            return []
+        found: list[Row] = []
+        if self.dialect == POSTGRESQL:
+            cursor = self._conn.cursor()
+            try:
+                cursor.executemany(sql.pyformat, [bind(row, self.dialect) for row in rows], returning=True)
+                while True:
+                    found.extend(tuple(row) for row in cursor.fetchall())
+                    if not cursor.nextset():
+                        break
+            finally:
+                cursor.close()
+            return found
+        for row in rows:
+            found.extend(self.rows(sql, row))
+        return found
+
+    @contextmanager
+    def pipeline(self) -> Iterator[None]:
+        """Statements run inside are sent together (PostgreSQL pipeline mode: one round trip); their
+        errors surface when it ends. Only for statements whose results nobody reads."""
+        with self._conn.pipeline() if self.dialect == POSTGRESQL else nullcontext():
+            yield
+
     def rows(self, sql: Sql, params: Mapping[str, Any] | None = None) -> list[Row]:
         """Every row ``sql`` returns (a query, or a statement with ``RETURNING``)."""
         cursor = self._conn.execute(sql.for_dialect(self.dialect), bind(params, self.dialect))
@@ -78,6 +109,16 @@ class Tx:
         """The first row ``sql`` returns, or None."""
         rows = self.rows(sql, params)
         return rows[0] if rows else None
+
+
+def in_list(name: str, count: int) -> str:
+    """``(:name_0, :name_1, ...)``: the ``IN`` list of ``count`` parameters (see :func:`list_params`)."""
+    return "(" + ", ".join(f":{name}_{i}" for i in range(count)) + ")"
+
+
+def list_params(name: str, values: Sequence[Any]) -> dict[str, Any]:
+    """The parameters of :func:`in_list` ``(name, len(values))``."""
+    return {f"{name}_{i}": value for i, value in enumerate(values)}
 
 
 def bind(params: Mapping[str, Any] | None, dialect: str) -> dict[str, Any]:
