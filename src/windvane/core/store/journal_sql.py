@@ -6,7 +6,10 @@ docs/runtime.md, "The state-change journal"): a try finishing in any state,
 a run finishing, a task instance cleared. Writers collect the rows of one
 transaction in a :class:`JournalBatch` (fed by the ``RETURNING`` rows of their
 guarded updates, so an update that changed nothing journals nothing) and
-:meth:`JournalBatch.write` them as the transaction's **last** statement.
+:meth:`JournalBatch.write` them as the transaction's **last** statement: one
+``INSERT ... SELECT`` per kind of change copies the changed rows' names,
+state, try numbers and error summary (the data never travels to the client
+and back; one statement for many rows).
 
 Ids must grow in commit order, or a reader that has passed id *n* would miss
 an *n - 1* committed later. SQLite has one writer at a time, so they do; on
@@ -24,9 +27,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
-from windvane.core.store.raw_sql import POSTGRESQL, Sql, Tx, read_time
+from windvane.core.store.raw_sql import POSTGRESQL, Sql, Tx, in_list, list_params
 
 
 class JournalKind(StrEnum):
@@ -53,23 +57,10 @@ JOURNALED_TI_STATES = frozenset({"success", "failed", "up_for_retry", "skipped",
 #: The longest ``error`` kept: the end of the text, where a traceback names the failure.
 ERROR_LIMIT = 4000
 #: What a task-instance update returns for its journal rows, in this order (see :meth:`JournalBatch.add_tis`).
-TI_RETURNING = (
-    "id",
-    "dag_run_id",
-    "dag_id",
-    "run_id",
-    "task_id",
-    "map_index",
-    "try_number",
-    "max_tries",
-    "state",
-    "error",
-    "next_retry_at",
-    "hostname",
-)
+TI_RETURNING = ("id", "dag_run_id", "state")
 TI_RETURNING_SQL = "RETURNING " + ", ".join(TI_RETURNING)
 #: What a run update returns for its journal row (see :meth:`JournalBatch.add_runs`).
-RUN_RETURNING = ("id", "dag_id", "run_id", "state")
+RUN_RETURNING = ("id", "state")
 RUN_RETURNING_SQL = "RETURNING " + ", ".join(RUN_RETURNING)
 
 COLUMNS = (
@@ -89,29 +80,57 @@ COLUMNS = (
     "next_retry_at",
     "hostname",
 )
-_INSERT = Sql(
-    f"INSERT INTO state_journal ({', '.join(COLUMNS)}) VALUES ({', '.join(':' + c for c in COLUMNS)})"
+#: The end of the error text, cut as :func:`error_summary` cuts it (in both dialects' SQL).
+_ERROR_SUMMARY = (
+    f"CASE WHEN length(error) > {ERROR_LIMIT} THEN '...' || substr(error, length(error) - {ERROR_LIMIT - 4}) "
+    "ELSE error END"
 )
+#: The journal insert: one statement per batch of rows that changed, copying them as they are now (the
+#: rows came from the transaction's own guarded updates; ``state`` is re-checked).
+_INSERT = (
+    f"INSERT INTO state_journal ({', '.join(COLUMNS)}) SELECT :recorded_at, :kind, :reason, {{values}} "
+    "FROM {table} WHERE id IN {ids} AND state = :state"
+)
+_TI_VALUES = (
+    "dag_id, run_id, dag_run_id, task_id, map_index, id, try_number, max_tries, state, "
+    f"{_ERROR_SUMMARY}, next_retry_at, hostname"
+)
+_RUN_VALUES = "dag_id, run_id, id, NULL, NULL, NULL, NULL, NULL, state, NULL, NULL, NULL"
+_SOURCES = {"task_instance": _TI_VALUES, "dag_run": _RUN_VALUES}
+#: Ids per insert statement.
+CHUNK = 500
 #: PostgreSQL advisory lock key serializing journal inserts ("wvjourn" in ASCII).
 LOCK_KEY = 0x77766A6F75726E
 _LOCK = Sql(f"SELECT pg_advisory_xact_lock({LOCK_KEY})")
 
 
 def error_summary(error: str | None) -> str | None:
-    """``error`` cut to its last :data:`ERROR_LIMIT` characters."""
+    """``error`` cut to its last :data:`ERROR_LIMIT` characters, as the journal stores it."""
     if error is None or len(error) <= ERROR_LIMIT:
         return error
     return "..." + error[-(ERROR_LIMIT - 3) :]
 
 
-class JournalBatch:
-    """The journal rows of one transaction, all stamped ``recorded_at``; see the module doc."""
+@lru_cache(maxsize=256)
+def insert_sql(table: str, count: int) -> Sql:
+    """The journal insert of ``count`` rows of ``table`` (``task_instance`` or ``dag_run``)."""
+    return Sql(_INSERT.format(values=_SOURCES[table], table=table, ids=in_list("id", count)))
 
-    __slots__ = ("recorded_at", "rows")
+
+class JournalBatch:
+    """The journal rows of one transaction, all stamped ``recorded_at``; see the module doc.
+
+    Rows are kept as (table, kind, reason, state) -> row ids until :meth:`write`.
+    """
+
+    __slots__ = ("_groups", "recorded_at")
 
     def __init__(self, recorded_at: datetime) -> None:
         self.recorded_at = recorded_at
-        self.rows: list[dict[str, Any]] = []
+        self._groups: dict[tuple[str, str, str | None, str], dict[int, int]] = {}
+
+    def __len__(self) -> int:
+        return sum(len(ids) for ids in self._groups.values())
 
     def add_tis(
         self,
@@ -121,76 +140,38 @@ class JournalBatch:
         reason: str | None = None,
     ) -> None:
         """One row per task instance an update changed (its ``RETURNING`` :data:`TI_RETURNING` rows)."""
-        for (
-            ti_id,
-            run_pk,
-            dag_id,
-            run_id,
-            task_id,
-            map_index,
-            try_no,
-            max_tries,
-            state,
-            error,
-            retry,
-            host,
-        ) in returned:
-            self.rows.append(
-                {
-                    "recorded_at": self.recorded_at,
-                    "kind": kind.value,
-                    "reason": reason,
-                    "dag_id": dag_id,
-                    "run_id": run_id,
-                    "dag_run_id": run_pk,
-                    "task_id": task_id,
-                    "map_index": map_index,
-                    "ti_id": ti_id,
-                    "try_number": try_no,
-                    "max_tries": max_tries,
-                    "state": state,
-                    "error": error_summary(error),
-                    "next_retry_at": read_time(retry),
-                    "hostname": host,
-                }
-            )
+        for ti_id, run_pk, state in returned:
+            self._groups.setdefault(("task_instance", kind.value, reason, state), {})[ti_id] = run_pk
 
     def add_runs(self, returned: Iterable[Sequence[Any]], *, reason: str | None = None) -> None:
         """One ``run_finished`` row per run an update finished (its :data:`RUN_RETURNING` rows)."""
-        for run_pk, dag_id, run_id, state in returned:
-            self.rows.append(
-                {
-                    **dict.fromkeys(COLUMNS),
-                    "recorded_at": self.recorded_at,
-                    "kind": JournalKind.RUN_FINISHED.value,
-                    "reason": reason,
-                    "dag_id": dag_id,
-                    "run_id": run_id,
-                    "dag_run_id": run_pk,
-                    "state": state,
-                }
-            )
+        for run_pk, state in returned:
+            self._groups.setdefault(("dag_run", JournalKind.RUN_FINISHED.value, reason, state), {})[
+                run_pk
+            ] = run_pk
 
     def relabel(self, dag_run_id: int, state: str, reason: str) -> None:
         """Give ``reason`` to the rows so far of tries of run ``dag_run_id`` that reached ``state``
         without one (a run timeout claims the skips decided in the same pass)."""
-        for row in self.rows:
-            if (
-                row["dag_run_id"] == dag_run_id
-                and row["kind"] == JournalKind.TRY_FINISHED.value
-                and row["state"] == state
-                and row["reason"] is None
-            ):
-                row["reason"] = reason
+        source = ("task_instance", JournalKind.TRY_FINISHED.value, None, state)
+        rows = self._groups.get(source, {})
+        moved = {ti_id: run_pk for ti_id, run_pk in rows.items() if run_pk == dag_run_id}
+        if moved:
+            for ti_id in moved:
+                del rows[ti_id]
+            self._groups.setdefault((source[0], source[1], reason, state), {}).update(moved)
 
-    def write(self, tx: Tx) -> int:
-        """Insert the rows (the transaction's last statement, see the module doc); how many."""
-        if not self.rows:
-            return 0
+    def write(self, tx: Tx) -> None:
+        """Insert the rows (the transaction's last statement, see the module doc)."""
+        groups = [(key, list(ids)) for key, ids in self._groups.items() if ids]
+        self._groups = {}
+        if not groups:
+            return
         with tx.pipeline():
             if tx.dialect == POSTGRESQL:
                 tx.execute(_LOCK)
-            tx.execute_many(_INSERT, self.rows)
-        written = len(self.rows)
-        self.rows = []
-        return written
+            for (table, kind, reason, state), ids in groups:
+                common = {"recorded_at": self.recorded_at, "kind": kind, "reason": reason, "state": state}
+                for start in range(0, len(ids), CHUNK):
+                    chunk = ids[start : start + CHUNK]
+                    tx.execute(insert_sql(table, len(chunk)), {**common, **list_params("id", chunk)})

@@ -51,7 +51,9 @@ from windvane.core.store.xcom_sql import replace_xcoms
 _S = TaskInstanceState
 #: The states a try may be queued from by the scheduler.
 QUEUEABLE = (_S.NONE, _S.SCHEDULED, _S.UP_FOR_RETRY)
-_QUEUED_GUARD = "id = :ti_id AND state = :queued AND try_number = :try_number AND queued_by_job_id = :job_id"
+#: A queued try still ours: the claim's guard (with ``id = :ti_id``, or ``id IN (...)`` for many).
+_QUEUED_OWNED = "state = :queued AND try_number = :try_number AND queued_by_job_id = :job_id"
+_QUEUED_GUARD = f"id = :ti_id AND {_QUEUED_OWNED}"
 _RUNNING_GUARD = "id = :ti_id AND state = :running AND try_number = :try_number"
 _QUEUE = (
     "UPDATE task_instance SET state = :queued, try_number = try_number + 1, queued_dttm = :now, "
@@ -79,9 +81,10 @@ _FINISH = Sql(
     "UPDATE task_instance SET state = :state, end_date = :end, duration = :duration, error = :error, "
     f"next_retry_at = :retry_at, updated_at = :end WHERE {_RUNNING_GUARD} {TI_RETURNING_SQL}"
 )
-_FINISH_UNCLAIMED = Sql(
+_FINISH_UNCLAIMED = (
     "UPDATE task_instance SET state = :state, next_retry_at = :retry_at, start_date = :end, "
-    f"end_date = :end, duration = 0.0, updated_at = :end WHERE {_QUEUED_GUARD} {TI_RETURNING_SQL}"
+    f"end_date = :end, duration = 0.0, updated_at = :end WHERE id IN {{ids}} AND {_QUEUED_OWNED} "
+    + TI_RETURNING_SQL
 )
 _SKIP = Sql(
     "UPDATE task_instance SET state = :skipped, end_date = :end, updated_at = :end "
@@ -299,22 +302,33 @@ def finish_unclaimed(
     tx: Tx, finishes: Sequence[UnclaimedFinish], end: datetime, journal: JournalBatch
 ) -> int:
     """Finish queued tries in their given states, under the queued guard (start = end, duration 0);
-    journaled in ``journal``. How many rows changed."""
-    rows = [
-        {
-            "ti_id": f.workload.ti_id,
+    journaled in ``journal``. One statement per (state, retry time, try number, job) and
+    :data:`QUEUE_CHUNK` tries. How many rows changed."""
+    groups: dict[tuple[TaskInstanceState, datetime | None, int, int], list[int]] = {}
+    for f in finishes:
+        key = (f.state, f.next_retry_at, f.workload.try_number, f.workload.job_id)
+        groups.setdefault(key, []).append(f.workload.ti_id)
+    changed = 0
+    for (state, retry_at, try_number, job_id), ti_ids in groups.items():
+        params = {
             "queued": _S.QUEUED.value,
-            "try_number": f.workload.try_number,
-            "job_id": f.workload.job_id,
-            "state": f.state.value,
-            "retry_at": f.next_retry_at,
+            "try_number": try_number,
+            "job_id": job_id,
+            "state": state.value,
+            "retry_at": retry_at,
             "end": end,
         }
-        for f in finishes
-    ]
-    changed = tx.rows_many(_FINISH_UNCLAIMED, rows)
-    journal.add_tis(changed)
-    return len(changed)
+        for start in range(0, len(ti_ids), QUEUE_CHUNK):
+            chunk = ti_ids[start : start + QUEUE_CHUNK]
+            rows = tx.rows(_finish_unclaimed_sql(len(chunk)), {**params, **list_params("id", chunk)})
+            journal.add_tis(rows)
+            changed += len(rows)
+    return changed
+
+
+@lru_cache(maxsize=128)
+def _finish_unclaimed_sql(ids: int) -> Sql:
+    return Sql(_FINISH_UNCLAIMED.format(ids=in_list("id", ids)))
 
 
 def reset_orphaned_tries(tx: Tx, live_job_ids: Sequence[int], now: datetime) -> int:
