@@ -6,7 +6,10 @@ Runs alternate base/work, base/work... for ``--rounds`` rounds, so a machine tha
 speeds up during the comparison affects both sides alike. Every table the script prints (title,
 header, a dashed rule, rows) is read back: the leading non-numeric columns name a row (``db``,
 ``shape``...), every numeric column is a measure. The result shows, per row and measure, each
-side's median with its min-max over the rounds and the ratio work / base of the medians.
+side's median with its min-max over the rounds and the ratio work / base of the medians. A last
+table, ``process``, gives each run's wall time and the CPU seconds of the bench process and its
+children (workers, task processes; not a database server's), steadier than wall times on a busy
+machine.
 
     python bench/compare_revisions.py --base ff837e1 --rounds 4 b4_scheduler.py --db sqlite --runs 5
     python bench/compare_revisions.py --rounds 3 --keep /tmp/out b12_local.py --db postgres --chain 10
@@ -19,6 +22,8 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import resource
+import signal
 import statistics
 import subprocess
 import sys
@@ -78,8 +83,10 @@ def collect(results: Results, side: str, output: str) -> None:
                     )
 
 
-def run_side(tree: Path, script: str, args: list[str], timeout: float) -> tuple[str, float]:
+def run_side(tree: Path, script: str, args: list[str], timeout: float) -> tuple[str, float, float]:
+    """The script's output, its wall seconds and the CPU seconds it and its children used."""
     env = {**os.environ, "PYTHONPATH": str(tree / "src")}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(
         [sys.executable, str(tree / "bench" / script), *args],
@@ -90,9 +97,12 @@ def run_side(tree: Path, script: str, args: list[str], timeout: float) -> tuple[
         timeout=timeout,
         check=False,
     )
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise RuntimeError(f"{script} in {tree} exited with {done.returncode}:\n{done.stderr[-3000:]}")
-    return done.stdout, time.perf_counter() - started
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return done.stdout, wall, cpu
 
 
 def check_imports(tree: Path) -> None:
@@ -155,6 +165,7 @@ def main() -> int:
     if args.keep is not None:
         args.keep.mkdir(parents=True, exist_ok=True)
     results: Results = {}
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so the temporary worktree is removed
     with tempfile.TemporaryDirectory(prefix="wv-base-") as tmp:
         base_tree = Path(tmp) / "tree"
         subprocess.run(
@@ -166,11 +177,16 @@ def main() -> int:
                 check_imports(tree)
             for round_no in range(1, args.rounds + 1):
                 for side, tree in (("base", base_tree), ("work", REPO)):
-                    output, seconds = run_side(tree, args.script, args.args, args.timeout)
-                    print(f"round {round_no} {side}: {seconds:.1f} s", file=sys.stderr, flush=True)
+                    output, wall, cpu = run_side(tree, args.script, args.args, args.timeout)
+                    print(
+                        f"round {round_no} {side}: {wall:.1f} s, cpu {cpu:.1f} s", file=sys.stderr, flush=True
+                    )
                     if args.keep is not None:
                         (args.keep / f"{round_no:02d}-{side}.txt").write_text(output)
                     collect(results, side, output)
+                    process = results.setdefault(("process", (args.script,)), {})
+                    process.setdefault("wall s", defaultdict(list))[side].append(wall)
+                    process.setdefault("cpu s", defaultdict(list))[side].append(cpu)
         except (RuntimeError, subprocess.TimeoutExpired) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1

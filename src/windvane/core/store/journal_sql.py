@@ -30,7 +30,7 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 
-from windvane.core.store.raw_sql import POSTGRESQL, Sql, Tx, in_list, list_params
+from windvane.core.store.raw_sql import POSTGRESQL, Sql, Tx, ids_params, match_ids
 
 
 class JournalKind(StrEnum):
@@ -89,7 +89,7 @@ _ERROR_SUMMARY = (
 #: rows came from the transaction's own guarded updates; ``state`` is re-checked).
 _INSERT = (
     f"INSERT INTO state_journal ({', '.join(COLUMNS)}) SELECT :recorded_at, :kind, :reason, {{values}} "
-    "FROM {table} WHERE id IN {ids} AND state = :state"
+    "FROM {table} WHERE id {ids} AND state = :state"
 )
 _TI_VALUES = (
     "dag_id, run_id, dag_run_id, task_id, map_index, id, try_number, max_tries, state, "
@@ -114,7 +114,7 @@ def error_summary(error: str | None) -> str | None:
 @lru_cache(maxsize=256)
 def insert_sql(table: str, count: int) -> Sql:
     """The journal insert of ``count`` rows of ``table`` (``task_instance`` or ``dag_run``)."""
-    return Sql(_INSERT.format(values=_SOURCES[table], table=table, ids=in_list("id", count)))
+    return match_ids(_INSERT.format(values=_SOURCES[table], table=table, ids="{ids}"), count)
 
 
 class JournalBatch:
@@ -174,4 +174,4 @@ class JournalBatch:
                 common = {"recorded_at": self.recorded_at, "kind": kind, "reason": reason, "state": state}
                 for start in range(0, len(ids), CHUNK):
                     chunk = ids[start : start + CHUNK]
-                    tx.execute(insert_sql(table, len(chunk)), {**common, **list_params("id", chunk)})
+                    tx.execute(insert_sql(table, len(chunk)), {**common, **ids_params(chunk, tx.dialect)})

@@ -30,7 +30,8 @@ def dbapi_tx(conn: Connection) -> Tx:
 
 def run_sql(conn: Connection, sql: Sql, params: Mapping[str, Any]) -> int:
     """Run ``sql`` through SQLAlchemy on ``conn``; how many rows it changed."""
-    return conn.execute(_clause(sql.text), bind(params, conn.dialect.name)).rowcount
+    dialect = conn.dialect.name
+    return conn.execute(_clause(sql.named(dialect)), bind(params, dialect)).rowcount
 
 
 @lru_cache(maxsize=1024)

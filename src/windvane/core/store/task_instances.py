@@ -103,7 +103,8 @@ def mark_queued(conn: Connection, ti_ids: Sequence[int], job_id: int, now: datet
     """Queue tries (:func:`~windvane.core.store.try_lifecycle.queue_tries`) through SQLAlchemy, so an
     autocommit connection keeps its reconnect. Returns rows changed."""
     return sum(
-        run_sql(conn, sql, params) for sql, params in try_lifecycle.queue_statements(ti_ids, job_id, now)
+        run_sql(conn, sql, params)
+        for sql, params in try_lifecycle.queue_statements(ti_ids, job_id, now, conn.dialect.name)
     )
 
 

@@ -45,7 +45,7 @@ from windvane.core.model.states import DagRunState, TaskInstanceState
 from windvane.core.model.workload import TaskEvent, Workload
 from windvane.core.store.journal_sql import TI_RETURNING_SQL, JournalBatch, JournalReason
 from windvane.core.store.raw import RawDb
-from windvane.core.store.raw_sql import Sql, Tx, in_list, list_params, read_time
+from windvane.core.store.raw_sql import Sql, Tx, ids_params, in_list, list_params, match_ids, read_time
 from windvane.core.store.xcom_sql import replace_xcoms
 
 _S = TaskInstanceState
@@ -58,7 +58,7 @@ _RUNNING_GUARD = "id = :ti_id AND state = :running AND try_number = :try_number"
 _QUEUE = (
     "UPDATE task_instance SET state = :queued, try_number = try_number + 1, queued_dttm = :now, "
     "queued_by_job_id = :job_id, updated_at = :now, next_retry_at = NULL, error = NULL "
-    "WHERE id IN {ids} AND state IN {states}"
+    "WHERE id {ids} AND state IN {states}"
 )
 #: The claim, and what the context needs: the run's start and the data interval of the DAG's
 #: latest successful run before this one. One statement: one round trip, one row iff claimed.
@@ -83,7 +83,7 @@ _FINISH = Sql(
 )
 _FINISH_UNCLAIMED = (
     "UPDATE task_instance SET state = :state, next_retry_at = :retry_at, start_date = :end, "
-    f"end_date = :end, duration = 0.0, updated_at = :end WHERE id IN {{ids}} AND {_QUEUED_OWNED} "
+    f"end_date = :end, duration = 0.0, updated_at = :end WHERE id {{ids}} AND {_QUEUED_OWNED} "
     + TI_RETURNING_SQL
 )
 _SKIP = Sql(
@@ -109,28 +109,31 @@ def queue_tries(
 ) -> int:
     """Queue the next try of each task instance still in one of ``from_states``: bump its try
     number and stamp the queuing job ``job_id``. How many rows changed."""
-    return sum(tx.execute(sql, params) for sql, params in queue_statements(ti_ids, job_id, now, from_states))
+    statements = queue_statements(ti_ids, job_id, now, tx.dialect, from_states)
+    return sum(tx.execute(sql, params) for sql, params in statements)
 
 
 def queue_statements(
     ti_ids: Sequence[int],
     job_id: int,
     now: datetime,
+    dialect: str,
     from_states: Sequence[TaskInstanceState] = QUEUEABLE,
 ) -> Iterator[tuple[Sql, dict[str, Any]]]:
-    """The statements of :func:`queue_tries` with their parameters, one per :data:`QUEUE_CHUNK` ids."""
+    """The statements of :func:`queue_tries` on ``dialect`` with their parameters, one per
+    :data:`QUEUE_CHUNK` ids."""
     states = tuple(s.value for s in from_states)
     params: dict[str, Any] = {"queued": _S.QUEUED.value, "now": now, "job_id": job_id}
     params.update(list_params("state", states))
     for start in range(0, len(ti_ids), QUEUE_CHUNK):
         chunk = ti_ids[start : start + QUEUE_CHUNK]
-        yield queue_sql(len(chunk), len(states)), {**params, **list_params("id", chunk)}
+        yield queue_sql(len(chunk), len(states)), {**params, **ids_params(chunk, dialect)}
 
 
 @lru_cache(maxsize=128)
 def queue_sql(ids: int, states: int) -> Sql:
     """The queue statement for ``ids`` task instances and ``states`` allowed states."""
-    return Sql(_QUEUE.format(ids=in_list("id", ids), states=in_list("state", states)))
+    return match_ids(_QUEUE.format(ids="{ids}", states=in_list("state", states)), ids)
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,7 +323,7 @@ def finish_unclaimed(
         }
         for start in range(0, len(ti_ids), QUEUE_CHUNK):
             chunk = ti_ids[start : start + QUEUE_CHUNK]
-            rows = tx.rows(_finish_unclaimed_sql(len(chunk)), {**params, **list_params("id", chunk)})
+            rows = tx.rows(_finish_unclaimed_sql(len(chunk)), {**params, **ids_params(chunk, tx.dialect)})
             journal.add_tis(rows)
             changed += len(rows)
     return changed
@@ -328,7 +331,7 @@ def finish_unclaimed(
 
 @lru_cache(maxsize=128)
 def _finish_unclaimed_sql(ids: int) -> Sql:
-    return Sql(_FINISH_UNCLAIMED.format(ids=in_list("id", ids)))
+    return match_ids(_FINISH_UNCLAIMED, ids)
 
 
 def reset_orphaned_tries(tx: Tx, live_job_ids: Sequence[int], now: datetime) -> int:
