@@ -16,8 +16,7 @@ from sqlalchemy import Engine
 from windvane.core.authoring.dag import DAG
 from windvane.core.authoring.serialize import serialize_dag
 from windvane.core.model.serialized_dag import SerializedDag
-from windvane.core.scheduler import db
-from windvane.core.store.dags import upsert_dag
+from windvane.core.store.dags import set_next_dagrun, upsert_dag
 from windvane.core.store.engine import begin_write, create_db_engine
 from windvane.core.store.migrate import migrate
 
@@ -66,7 +65,7 @@ def register(engine: Engine, dag: DAG, fileloc: str | None = None) -> Serialized
             serialized=ser.to_json(),
             last_parsed_at=pendulum.now("UTC"),
         )
-        db.set_next_dagrun(conn, ser.dag_id, None, None, None, None)
+        set_next_dagrun(conn, ser.dag_id, None, None, None, None)
     return ser
 
 

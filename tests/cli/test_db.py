@@ -1,11 +1,19 @@
-"""``windvane db migrate | reset | check``."""
+"""``windvane db migrate | reset | check | clean``."""
 
 from __future__ import annotations
 
 import io
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
+from windvane.core.store import journal
+from windvane.core.store.engine import begin_write, create_db_engine
+from windvane.core.store.journal_sql import JournalBatch
+from windvane.core.store.sql_bridge import dbapi_tx
+
+from ..store.helpers import add_run
 from .conftest import RunCli
 
 
@@ -57,3 +65,32 @@ def test_reset_with_yes_drops_data_and_migrates(run_cli: RunCli) -> None:
     pools = run_cli("pools", "list", "-o", "plain").out
     assert "gone" not in pools and "default_pool" in pools
     assert run_cli("db", "check").code == 0
+
+
+def test_clean_deletes_old_journal_entries_every_consumer_read(run_cli: RunCli, home: Path) -> None:
+    assert run_cli("db", "migrate").code == 0
+    engine = create_db_engine(f"sqlite:///{home / 'windvane.db'}")
+    try:
+        with begin_write(engine) as conn:
+            for i, age in enumerate((400, 300, 1)):
+                run = add_run(conn, "d", f"r{i}", state="success")
+                batch = JournalBatch(datetime.now(UTC) - timedelta(days=age))
+                batch.add_runs([(run, "success")])
+                batch.write(dbapi_tx(conn))
+            oldest = journal.read_after(conn, 0, 1)[0].id
+            journal.register_consumer(conn, "alerts", from_start=True)
+            journal.advance(conn, "alerts", oldest)
+    finally:
+        engine.dispose()
+    dry = run_cli("db", "clean", "--older-than", "30", "--dry-run")
+    assert dry.code == 0 and "Would delete 1 journal entry recorded before" in dry.out
+    assert f"Entries after id {oldest} are kept until consumer 'alerts' reads them" in dry.out
+    done = run_cli("db", "clean", "--older-than", "30")
+    assert done.code == 0 and "Deleted 1 journal entry" in done.out
+    assert "Deleted 0 journal entries" in run_cli("db", "clean", "--older-than", "30").out
+
+
+@pytest.mark.parametrize("days", ["soon", "-1", "nan"])
+def test_clean_refuses_a_bad_number_of_days(run_cli: RunCli, days: str) -> None:
+    result = run_cli("db", "clean", "--older-than", days)
+    assert result.code == 2 and "argument --older-than:" in result.err and repr(days) in result.err

@@ -31,11 +31,11 @@ from windvane.core.authoring.operators.empty import EmptyOperator
 from windvane.core.model.clock import FakeClock
 from windvane.core.model.states import DagRunType
 from windvane.core.model.workload import Workload
-from windvane.core.scheduler import db
 from windvane.core.scheduler.config import SchedulerConfig
 from windvane.core.scheduler.loop import Scheduler
 from windvane.core.scheduler.observer import LoopStats, SafeObserver, SchedulerObserver
 from windvane.core.store import pools
+from windvane.core.store.dags import set_next_dagrun
 from windvane.core.store.engine import begin_write
 from windvane.core.store.run_actions import trigger_dag
 from windvane.metrics.metric import Kind
@@ -189,7 +189,7 @@ def run_scenario(
     backfill_passes = _drive(backfill, clock, lambda: set(run_states(engine, "bf").values()) == {"success"})
     backfill.shutdown()
     with begin_write(engine) as conn:  # bf gets no scheduled runs in phase A
-        db.set_next_dagrun(conn, "bf", None, None, None, None)
+        set_next_dagrun(conn, "bf", None, None, None, None)
 
     # -- phase A: everything else --------------------------------------------------------------
     clock.set(T0)

@@ -31,6 +31,7 @@ from windvane.core.scheduler.model import ActiveRun, DagEntry
 from windvane.core.scheduler.observer import SchedulerObserver
 from windvane.core.scheduler.pass_work import GaveUp, PassWork
 from windvane.core.scheduler.pool_usage import pool_usage
+from windvane.core.store import dag_runs
 
 NOW = pendulum.datetime(2024, 3, 10, 12, 0, tz="UTC")
 START = pendulum.datetime(2024, 1, 1, tz="UTC")
@@ -91,7 +92,9 @@ class Harness:
         self, states: dict[str, tuple[str, int]], *, pk: int = 1, logical: pendulum.DateTime = NOW
     ) -> ActiveRun:
         """Load run ``pk``: task id -> (state, try number); other tasks are ``none``, try 0."""
-        row = db.RunRow(pk, self.dag.dag_id, f"run{pk}", "manual", "running", logical, None, None, {}, NOW)
+        row = dag_runs.RunRow(
+            pk, self.dag.dag_id, f"run{pk}", "manual", "running", logical, None, None, {}, NOW
+        )
         tis = []
         for i, task_id in enumerate(self.dag.tasks):
             state, try_number = states.get(task_id, ("none", 0))

@@ -1,12 +1,22 @@
-"""``windvane db migrate | reset | check``: the metadata database schema."""
+"""``windvane db migrate | reset | check | clean``: the metadata database schema, and retention."""
 
 from __future__ import annotations
 
 import argparse
+from datetime import UTC, datetime, timedelta
 
+from windvane.cli.args import days
 from windvane.cli.base import EXIT_FAILURE, EXIT_OK, Cli, Subparsers, add_command, add_group, confirm
 from windvane.cli.wiring import database_url, open_engine
+from windvane.core.store import journal
 from windvane.core.store import migrate as schema
+from windvane.core.store.engine import begin_read, begin_write
+
+CLEAN_DESCRIPTION = """\
+Delete state-journal entries recorded more than DAYS days ago. Entries a
+registered journal consumer (alert dispatch...) has not read yet are kept
+whatever their age, so a consumer that was down loses nothing. With --dry-run
+only count what would go."""
 
 
 def register(commands: Subparsers) -> None:
@@ -32,6 +42,17 @@ def register(commands: Subparsers) -> None:
         _check,
         "Tell whether the schema is at the newest revision (exit code 1 when it is not).",
     )
+    clean = add_command(
+        group, "clean", _clean, "Delete old state-journal entries every consumer has read.", CLEAN_DESCRIPTION
+    )
+    clean.add_argument(
+        "--older-than",
+        type=days,
+        required=True,
+        metavar="DAYS",
+        help="Delete entries older than this many days (fractions allowed).",
+    )
+    clean.add_argument("--dry-run", action="store_true", help="Count what would be deleted; delete nothing.")
 
 
 def _migrate(cli: Cli, args: argparse.Namespace) -> int:
@@ -67,3 +88,23 @@ def _check(cli: Cli, args: argparse.Namespace) -> int:
         f"Database {url} is {found}; the newest revision is {status.head}: run 'windvane db migrate'."
     )
     return EXIT_FAILURE
+
+
+def _clean(cli: Cli, args: argparse.Namespace) -> int:
+    cutoff = datetime.now(UTC) - timedelta(days=args.older_than)
+    when = f"recorded before {cutoff:%Y-%m-%d %H:%M:%S} UTC"
+    with open_engine(cli.settings) as engine:
+        if args.dry_run:
+            with begin_read(engine) as conn:
+                count = journal.count_prunable(conn, older_than=cutoff)
+                held = journal.consumer_cursors(conn)
+            cli.out.line(f"Would delete {count} journal entr{'y' if count == 1 else 'ies'} {when}.")
+        else:
+            with begin_write(engine) as conn:
+                count = journal.prune(conn, older_than=cutoff)
+                held = journal.consumer_cursors(conn)
+            cli.out.line(f"Deleted {count} journal entr{'y' if count == 1 else 'ies'} {when}.")
+    if held:
+        slowest = min(held, key=lambda name: held[name])
+        cli.out.line(f"Entries after id {held[slowest]} are kept until consumer {slowest!r} reads them.")
+    return EXIT_OK

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pendulum
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from windvane.cli.args import date_text, json_object, to_datetime
@@ -33,7 +33,9 @@ from windvane.core.store import jobs
 from windvane.core.store.dag_runs import get_dag_run
 from windvane.core.store.engine import begin_write
 from windvane.core.store.migrate import check
+from windvane.core.store.sql_bridge import dbapi_tx
 from windvane.core.store.tables import task_instance as ti_table
+from windvane.core.store.try_lifecycle import queue_tries
 from windvane.core.store.xcoms import SqlXComReader
 from windvane.core.task_api.context import RunInfo, build_context, params_for_run
 from windvane.core.task_api.task_instance import NoXComs, RuntimeTaskInstance, XComReader
@@ -184,14 +186,8 @@ def _queue_for_us(conn: Connection, args: argparse.Namespace, hostname: str) -> 
         raise WindvaneError(f"{where} already finished ({ti.state}): pass --force to run it again")
     now = pendulum.now("UTC")
     job_id = jobs.start_job(conn, "task_runner", hostname=hostname, pid=os.getpid(), now=now)
-    conn.execute(
-        update(ti_table)
-        .where(ti_table.c.id == ti.id, ti_table.c.state == ti.state)
-        .values(
-            state=S.QUEUED.value, try_number=ti.try_number + 1, queued_by_job_id=job_id, queued_dttm=now,
-            updated_at=now, next_retry_at=None, error=None,
-        )
-    )  # fmt: skip
+    if not queue_tries(dbapi_tx(conn), [ti.id], job_id, now, from_states=[S(ti.state)]):
+        raise WindvaneError(f"{where} changed while it was being queued; try again")
     return Workload(
         key=TaskInstanceKey(ti.id, run.id, run.dag_id, run.run_id, spec.task_id),
         try_number=ti.try_number + 1, max_tries=ti.max_tries, job_id=job_id, fileloc=dag.fileloc,

@@ -27,7 +27,9 @@ from windvane.cli.views import load_serialized, task_instances_of_run
 from windvane.cli.wiring import log_folder, open_engine
 from windvane.core.store.dag_runs import get_dag_run
 from windvane.core.store.engine import begin_read, begin_write
+from windvane.core.store.journal_sql import JournalBatch
 from windvane.core.store.run_actions import clear_task_instances
+from windvane.core.store.sql_bridge import dbapi_tx
 from windvane.core.store.tables import dag_run as run_t
 from windvane.core.store.tables import task_instance as ti_t
 from windvane.errors import NotFoundError
@@ -140,12 +142,14 @@ def _clear(cli: Cli, args: argparse.Namespace) -> int:
             return EXIT_FAILURE
         now = pendulum.now("UTC")
         with begin_write(engine) as conn:
+            journal = JournalBatch(now)
             cleared = {
                 run_id: clear_task_instances(
-                    conn, dag, pk, task_ids=task_ids, downstream=args.downstream, now=now
+                    conn, dag, pk, task_ids=task_ids, downstream=args.downstream, now=now, journal=journal
                 )
                 for pk, run_id in runs
             }
+            journal.write(dbapi_tx(conn))
     for run_id, tasks in cleared.items():
         cli.out.line(f"{run_id}: cleared {', '.join(tasks) if tasks else 'nothing'}")
     return EXIT_OK

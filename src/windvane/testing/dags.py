@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from windvane.core.authoring.dag import DAG
 from windvane.core.authoring.serialize import serialize_dag
 from windvane.core.model.serialized_dag import SerializedDag
-from windvane.core.scheduler import db
+from windvane.core.store import dags
 from windvane.core.store.dags import upsert_dag
 from windvane.core.store.engine import begin_write
 
@@ -40,5 +40,5 @@ def register_dag(engine: Engine, dag: DAG, *, now: pendulum.DateTime, paused: bo
             timetable_summary=dag.timetable.summary,
             paused_on_create=paused,
         )
-        db.set_next_dagrun(conn, ser.dag_id, *ser.next_run(None, now))
+        dags.set_next_dagrun(conn, ser.dag_id, *ser.next_run(None, now))
     return ser

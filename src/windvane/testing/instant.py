@@ -2,8 +2,9 @@
 
 For measuring the scheduler alone (benchmark B4, like Airflow's
 ``scheduler_dag_execution_timing.py``) and for scheduler tests. It claims and
-finishes tries with the same guarded updates real workers use, batched into
-one transaction per :meth:`InstantExecutor.events` call. ``outcome`` decides the
+finishes tries with the queued guard real workers claim with
+(:func:`~windvane.core.store.try_lifecycle.finish_unclaimed`, journaled), batched
+into one transaction per :meth:`InstantExecutor.events` call. ``outcome`` decides the
 final state per workload (default: success); for ``up_for_retry`` it may
 return ``(state, retry_after_seconds)``. A try whose row changed before the
 batch claimed it (the guard matches nothing) is reported with ``state=None``
@@ -15,16 +16,17 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, bindparam, update
+from sqlalchemy import Engine
 
 from windvane.core.executors.base import Executor
 from windvane.core.model.clock import Clock
+from windvane.core.model.states import TaskInstanceState
 from windvane.core.model.workload import TaskEvent, Workload
-from windvane.core.store.tables import task_instance as ti_t
+from windvane.core.store.task_instances import finish_unclaimed
+from windvane.core.store.try_lifecycle import UnclaimedFinish
 
 #: Decides a try's final state: a state, or ``("up_for_retry", retry_after_seconds)``.
 Outcome = Callable[[Workload], "str | tuple[str, float]"]
@@ -93,39 +95,16 @@ class InstantExecutor(Executor):
         decided = [self.outcome(w) for w in batch]
         states = [d if isinstance(d, str) else d[0] for d in decided]
         retry_at = [None if isinstance(d, str) else now + d[1] for d in decided]
-        rows = [
-            {
-                "b_id": w.ti_id,
-                "b_try": w.try_number,
-                "b_job": w.job_id,
-                "b_state": state,
-                "b_retry": None if when is None else datetime.fromtimestamp(when, UTC),
-            }
+        finishes = [
+            UnclaimedFinish(
+                w, TaskInstanceState(state), None if when is None else datetime.fromtimestamp(when, UTC)
+            )
             for w, state, when in zip(batch, states, retry_at, strict=True)
         ]
-        stmt = (
-            update(ti_t)
-            .where(
-                and_(
-                    ti_t.c.id == bindparam("b_id"),
-                    ti_t.c.try_number == bindparam("b_try"),
-                    ti_t.c.queued_by_job_id == bindparam("b_job"),
-                    ti_t.c.state == "queued",
-                )
-            )
-            .values(
-                state=bindparam("b_state"),
-                next_retry_at=bindparam("b_retry"),
-                start_date=at,
-                end_date=at,
-                duration=0.0,
-                updated_at=at,
-            )
-        )
-        with self.engine.connect() as conn:
-            claimed = _write_claimed(conn, stmt, rows)
-        for w, state, when, ok in zip(batch, states, retry_at, claimed, strict=True):
-            if not ok:
+        with self.engine.begin() as conn:
+            finished = finish_unclaimed(conn, finishes, at)
+        for w, state, when in zip(batch, states, retry_at, strict=True):
+            if w.ti_id not in finished:
                 self._events.append(
                     TaskEvent(key=w.key, try_number=w.try_number, state=None, at=now, error=_LOST)
                 )
@@ -140,17 +119,3 @@ class InstantExecutor(Executor):
                     next_retry_at=when,
                 )
             )
-
-
-def _write_claimed(conn: Connection, stmt: Any, rows: Sequence[dict[str, Any]]) -> list[bool]:
-    """Run ``stmt`` for every row in one transaction; which rows its guard matched.
-
-    The batch runs as one statement execution; only when fewer rows matched than
-    were given (a claim failed: rare) is it rolled back and redone row by row.
-    """
-    with conn.begin() as tx:
-        if conn.execute(stmt, list(rows)).rowcount == len(rows):
-            return [True] * len(rows)
-        tx.rollback()
-    with conn.begin():
-        return [conn.execute(stmt, row).rowcount == 1 for row in rows]

@@ -15,6 +15,7 @@ from datetime import timedelta
 from windvane.core.model.outcome import TryOutcome, failure_state
 from windvane.core.model.states import TaskInstanceState
 from windvane.core.model.workload import TaskEvent, Workload
+from windvane.core.store.journal_sql import JournalReason
 from windvane.core.store.raw import RawDb
 from windvane.core.store.try_lifecycle import finish_try, make_event
 from windvane.core.worker.runner import DEFAULT_RETRY_DELAY
@@ -39,7 +40,7 @@ def record_orphan(db: RawDb, workload: Workload, delay: float | None, exit_code:
         next_retry_delay=retry if state is TaskInstanceState.UP_FOR_RETRY else None,
     )
     try:
-        event = finish_try(db, workload, outcome)
+        event = finish_try(db, workload, outcome, reason=JournalReason.WORKER_DIED)
     except Exception as exc:
         log.exception("could not record the failure of %s.%s", workload.dag_id, workload.task_id)
         return dataclasses.replace(_blank_event(workload), error=f"{error}; recording it failed: {exc}")

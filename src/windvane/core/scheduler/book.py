@@ -35,6 +35,7 @@ from windvane.core.scheduler.queueing import Occupancy, ReadyItem, ReadyQueue
 
 if TYPE_CHECKING:
     from windvane.core.scheduler import db
+    from windvane.core.store import dag_runs
 
 log = logging.getLogger("windvane.scheduler")
 
@@ -251,7 +252,7 @@ class Book:
     # -- loading and forgetting runs ---------------------------------------------------------------
     def load_run(
         self,
-        row: db.RunRow,
+        row: dag_runs.RunRow,
         dag: SerializedDag,
         tis: Sequence[db.TiRow],
         now: pendulum.DateTime,

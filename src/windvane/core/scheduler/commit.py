@@ -18,10 +18,12 @@ from windvane.core.executors.base import Executor
 from windvane.core.model.states import DagRunState
 from windvane.core.model.states import TaskInstanceState as S
 from windvane.core.model.workload import Workload
-from windvane.core.scheduler import db
 from windvane.core.scheduler.book import Book
 from windvane.core.scheduler.model import ActiveRun, TiRecord
 from windvane.core.scheduler.pass_work import PassWork
+from windvane.core.store import dag_runs, task_instances
+from windvane.core.store.journal_sql import JournalBatch, JournalReason
+from windvane.core.store.sql_bridge import dbapi_tx
 
 
 def group_states(states: dict[int, S]) -> dict[str, list[int]]:
@@ -36,7 +38,7 @@ def only_queues(work: PassWork, grouped: dict[str, list[int]], queued_ids: list[
     """The pass's one write is queueing at most one chunk of tries (one statement, atomic on its own)."""
     if not queued_ids or grouped or work.gave_up or work.finished_runs:
         return False
-    return len(queued_ids) <= db.CHUNK
+    return len(queued_ids) <= task_instances.CHUNK
 
 
 def timed_out(run: ActiveRun, now: pendulum.DateTime) -> bool:
@@ -80,7 +82,7 @@ class Committer:
         grouped = group_states(work.states)
         queued_ids = [ti.ti_id for _, ti in work.queued]
         if only_queues(work, grouped, queued_ids):
-            self._autocommit(lambda conn: db.mark_queued(conn, queued_ids, self.job_id, now))
+            self._autocommit(lambda conn: task_instances.mark_queued(conn, queued_ids, self.job_id, now))
         else:
             with self.engine.begin() as conn:
                 self._write(conn, now, work, grouped, queued_ids)
@@ -100,16 +102,20 @@ class Committer:
         grouped: dict[str, list[int]],
         queued_ids: list[int],
     ) -> None:
+        journal = JournalBatch(now)
         if work.gave_up:
-            db.fail_tries(conn, work.gave_up, work.gave_up_reason, now)
+            task_instances.fail_tries(conn, work.gave_up, work.gave_up_reason, now, journal)
         if grouped:
-            db.set_states(conn, grouped, now)
+            task_instances.set_states(conn, grouped, now, journal)
         if queued_ids:
-            db.mark_queued(conn, queued_ids, self.job_id, now)
+            task_instances.mark_queued(conn, queued_ids, self.job_id, now)
         for run, run_state in work.finished_runs:
+            reason = None
             if run_state is DagRunState.FAILED and timed_out(run, now):
-                db.skip_unfinished(conn, run.id, now)
-            db.finish_run(conn, run.id, run_state, now)
+                task_instances.skip_unfinished(conn, run.id, now, journal)
+                reason = JournalReason.DAGRUN_TIMEOUT
+            dag_runs.finish_run(conn, run.id, run_state, now, journal, reason=reason)
+        journal.write(dbapi_tx(conn))  # last: see windvane.core.store.journal_sql
 
     def _queued(self, now: pendulum.DateTime, work: PassWork) -> list[Workload]:
         """The book learns the committed tries; their workloads, in order."""

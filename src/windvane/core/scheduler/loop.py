@@ -32,7 +32,7 @@ from windvane.core.scheduler.observer import SchedulerObserver
 from windvane.core.scheduler.pass_work import PassWork
 from windvane.core.scheduler.pool_usage import pool_usage
 from windvane.core.scheduler.runs import RunCreator
-from windvane.core.store import jobs
+from windvane.core.store import dag_runs, jobs, task_instances
 from windvane.core.store.engine import begin_read
 
 log = logging.getLogger("windvane.scheduler")
@@ -94,7 +94,7 @@ class Scheduler:
         self.executor.start()
         with self.engine.begin() as conn:
             live = self._live_job_ids(conn, now)
-            reset = db.reset_orphaned(conn, live, now)
+            reset = task_instances.reset_orphaned(conn, live, now)
             if reset:
                 log.warning("reset %d queued task instance(s) left by stopped schedulers", reset)
         work = PassWork()
@@ -189,7 +189,7 @@ class Scheduler:
 
     def _reload_runs(self, run_pks: list[int], work: PassWork) -> None:
         with self.engine.begin() as conn:
-            polling.load_runs(conn, self.book, db.get_runs(conn, run_pks), self.clock.now(), work)
+            polling.load_runs(conn, self.book, dag_runs.get_runs(conn, run_pks), self.clock.now(), work)
 
     def _previous_state(self, dag_id: str, task_id: str, before: datetime) -> str | None:
         with begin_read(self.engine) as conn:
@@ -200,7 +200,9 @@ class Scheduler:
         with begin_read(self.engine) as conn:
             found = db.zombies(conn, cutoff)
             unloaded = sorted({z.dag_run_id for z in found if z.dag_run_id not in self.book.runs})
-            names = {r.id: (r.dag_id, r.run_id) for r in db.get_runs(conn, unloaded)} if unloaded else {}
+            names = (
+                {r.id: (r.dag_id, r.run_id) for r in dag_runs.get_runs(conn, unloaded)} if unloaded else {}
+            )
         timeout = self.config.task_heartbeat_timeout_seconds
         reason = f"no heartbeat for {timeout:g} s: the worker running it is gone"
         for z in found:

@@ -22,6 +22,7 @@ from windvane.core.model.workload import TaskInstanceKey
 
 if TYPE_CHECKING:
     from windvane.core.scheduler import db
+    from windvane.core.store import dag_runs
 
 
 @dataclass(slots=True)
@@ -93,7 +94,7 @@ class DagEntry:
 
 
 def build_run(
-    row: db.RunRow,
+    row: dag_runs.RunRow,
     dag: SerializedDag,
     tis: Sequence[db.TiRow],
     now: pendulum.DateTime,

@@ -22,6 +22,7 @@ from windvane.core.scheduler.book import Book
 from windvane.core.scheduler.config import SchedulerConfig
 from windvane.core.scheduler.model import ActiveRun, DagEntry
 from windvane.core.scheduler.pass_work import PassWork
+from windvane.core.store import dag_runs, task_instances
 
 log = logging.getLogger("windvane.scheduler")
 
@@ -61,7 +62,7 @@ def refresh_dags(conn: Connection, book: Book, now: pendulum.DateTime, work: Pas
     reload = book.replace_dags(fresh, set(loaded))
     if reload:
         log.info("DAG structure changed; reloading %d active run(s)", len(reload))
-        load_runs(conn, book, db.get_runs(conn, reload), now, work)
+        load_runs(conn, book, dag_runs.get_runs(conn, reload), now, work)
 
 
 def load_running_runs(
@@ -71,7 +72,7 @@ def load_running_runs(
     only = config.only_runs
     with engine.begin() as conn:
         refresh_dags(conn, book, clock.now(), work)
-        rows = db.runs_in_states(
+        rows = dag_runs.runs_in_states(
             conn, [DagRunState.RUNNING.value], run_pks=list(only) if only is not None else None
         )
         if only is None:
@@ -83,7 +84,7 @@ def _start_queued_runs(
     conn: Connection, book: Book, config: SchedulerConfig, clock: Clock, work: PassWork
 ) -> None:
     only = config.only_runs
-    queued = db.runs_in_states(
+    queued = dag_runs.runs_in_states(
         conn, [DagRunState.QUEUED.value], run_pks=list(only) if only is not None else None
     )
     if only is None:
@@ -101,10 +102,10 @@ def _start_queued_runs(
             if active.get(row.dag_id, 0) >= limit:
                 continue
             active[row.dag_id] = active.get(row.dag_id, 0) + 1
-        if db.start_run(conn, row.id, clock.now()):
+        if dag_runs.start_run(conn, row.id, clock.now()):
             to_load.append(row.id)
     if to_load:
-        load_runs(conn, book, db.get_runs(conn, to_load), clock.now(), work)
+        load_runs(conn, book, dag_runs.get_runs(conn, to_load), clock.now(), work)
 
 
 def _sync_adopted(conn: Connection, book: Book, work: PassWork) -> None:
@@ -113,7 +114,7 @@ def _sync_adopted(conn: Connection, book: Book, work: PassWork) -> None:
 
 
 def load_runs(
-    conn: Connection, book: Book, rows: Sequence[db.RunRow], now: pendulum.DateTime, work: PassWork
+    conn: Connection, book: Book, rows: Sequence[dag_runs.RunRow], now: pendulum.DateTime, work: PassWork
 ) -> list[ActiveRun]:
     """Load running runs from their rows into ``book`` (creating missing task instances first).
 
@@ -130,7 +131,7 @@ def load_runs(
         dag = entry.dag
         tis = tis_by_run.get(row.id, [])
         if {t.task_id for t in tis} != set(dag.tasks):
-            db.ensure_task_instances(conn, row.id, row.run_id, dag, now)
+            task_instances.ensure_task_instances(conn, row.id, row.run_id, dag, now)
             tis = db.task_instances(conn, [row.id]).get(row.id, [])
         loaded.append(book.load_run(row, dag, tis, now, work))
     return loaded

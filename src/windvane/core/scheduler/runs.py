@@ -8,11 +8,12 @@ import pendulum
 from sqlalchemy import Engine
 
 from windvane.core.model.states import DagRunState, DagRunType
-from windvane.core.scheduler import db, polling
+from windvane.core.scheduler import polling
 from windvane.core.scheduler.book import Book
 from windvane.core.scheduler.config import SchedulerConfig
 from windvane.core.scheduler.model import ActiveRun, DagEntry
 from windvane.core.scheduler.pass_work import PassWork
+from windvane.core.store import dag_runs, dags, task_instances
 from windvane.core.timetables.base import DataInterval
 
 log = logging.getLogger("windvane.scheduler")
@@ -70,8 +71,8 @@ class RunCreator:
         run_id = run_id_for(DagRunType.SCHEDULED, logical)
         created: ActiveRun | None = None
         with self.engine.begin() as conn:
-            if not db.run_exists(conn, dag.dag_id, run_id):
-                pk = db.insert_run(
+            if not dag_runs.run_exists(conn, dag.dag_id, run_id):
+                pk = dag_runs.insert_run(
                     conn,
                     dag=dag,
                     run_id=run_id,
@@ -84,12 +85,12 @@ class RunCreator:
                     now=now,
                     job_id=job_id,
                 )
-                db.ensure_task_instances(conn, pk, run_id, dag, now)
-                loaded = polling.load_runs(conn, self.book, db.get_runs(conn, [pk]), now, work)
+                task_instances.ensure_task_instances(conn, pk, run_id, dag, now)
+                loaded = polling.load_runs(conn, self.book, dag_runs.get_runs(conn, [pk]), now, work)
                 created = loaded[0] if loaded else None
             last = DataInterval(start=start or logical, end=end or logical)
             values = dag.next_run(last, now)
-            db.set_next_dagrun(conn, dag.dag_id, *values)
+            dags.set_next_dagrun(conn, dag.dag_id, *values)
         (
             entry.next_logical_date,
             entry.next_interval_start,

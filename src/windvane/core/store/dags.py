@@ -3,7 +3,8 @@
 The DAG processor writes them (:func:`upsert_dag`, :func:`deactivate_missing`);
 the scheduler reads the serialized JSON (:func:`get_serialized`); users pause
 and unpause (:func:`set_paused`). The ``next_dagrun_*`` columns belong to the
-scheduler and are never touched here.
+scheduler (:func:`set_next_dagrun`; the DAG processor sets them once for a
+new DAG).
 """
 
 from __future__ import annotations
@@ -129,6 +130,27 @@ def set_paused(conn: Connection, dag_id: str, paused: bool) -> None:
     """Pause or unpause ``dag_id``; :class:`NotFoundError` if there is no such DAG."""
     if conn.execute(update(dag).where(dag.c.dag_id == dag_id).values(is_paused=paused)).rowcount == 0:
         raise NotFoundError(f"DAG {dag_id!r} does not exist")
+
+
+def set_next_dagrun(
+    conn: Connection,
+    dag_id: str,
+    logical_date: datetime | None,
+    interval_start: datetime | None,
+    interval_end: datetime | None,
+    create_after: datetime | None,
+) -> None:
+    """Where the next scheduled run of ``dag_id`` stands (all None: there is none to create)."""
+    conn.execute(
+        update(dag)
+        .where(dag.c.dag_id == dag_id)
+        .values(
+            next_dagrun_logical_date=logical_date,
+            next_dagrun_data_interval_start=interval_start,
+            next_dagrun_data_interval_end=interval_end,
+            next_dagrun_create_after=create_after,
+        )
+    )
 
 
 def list_dags(

@@ -16,7 +16,8 @@ back as aware UTC.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from typing import Any
 
@@ -25,22 +26,30 @@ from windvane.core.store._time import from_db, to_db
 SQLITE = "sqlite"
 POSTGRESQL = "postgresql"
 _PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+_ANY_IDS = "= ANY(CAST(:ids AS BIGINT[]))"
 
 Row = tuple[Any, ...]
 
 
 class Sql:
     """One statement with ``:name`` parameters, in the text each driver wants
-    (psycopg's ``%(name)s`` is made once, here)."""
+    (psycopg's ``%(name)s`` is made once, here). ``postgresql`` is its text for
+    PostgreSQL when that differs (see :func:`match_ids`)."""
 
-    __slots__ = ("pyformat", "text")
+    __slots__ = ("pg_text", "pyformat", "text")
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, postgresql: str | None = None) -> None:
         self.text = text
-        self.pyformat = _PARAM.sub(r"%(\1)s", text.replace("%", "%%"))
+        self.pg_text = text if postgresql is None else postgresql
+        self.pyformat = _PARAM.sub(r"%(\1)s", self.pg_text.replace("%", "%%"))
 
     def for_dialect(self, dialect: str) -> str:
+        """The text for ``dialect``'s DBAPI driver."""
         return self.pyformat if dialect == POSTGRESQL else self.text
+
+    def named(self, dialect: str) -> str:
+        """The text for ``dialect`` with ``:name`` parameters (as SQLAlchemy's ``text()`` takes it)."""
+        return self.pg_text if dialect == POSTGRESQL else self.text
 
 
 class Tx:
@@ -67,6 +76,36 @@ class Tx:
         finally:
             cursor.close()
 
+    def rows_many(self, sql: Sql, rows: Sequence[Mapping[str, Any]]) -> list[Row]:
+        """Run ``sql`` (a statement with ``RETURNING``) once per parameter set; every row returned.
+
+        One pipelined round trip on PostgreSQL; on SQLite (no round trips) one execution per set.
+        """
+        if not rows:
+            return []
+        found: list[Row] = []
+        if self.dialect == POSTGRESQL:
+            cursor = self._conn.cursor()
+            try:
+                cursor.executemany(sql.pyformat, [bind(row, self.dialect) for row in rows], returning=True)
+                while True:
+                    found.extend(tuple(row) for row in cursor.fetchall())
+                    if not cursor.nextset():
+                        break
+            finally:
+                cursor.close()
+            return found
+        for row in rows:
+            found.extend(self.rows(sql, row))
+        return found
+
+    @contextmanager
+    def pipeline(self) -> Iterator[None]:
+        """Statements run inside are sent together (PostgreSQL pipeline mode: one round trip); their
+        errors surface when it ends. Only for statements whose results nobody reads."""
+        with self._conn.pipeline() if self.dialect == POSTGRESQL else nullcontext():
+            yield
+
     def rows(self, sql: Sql, params: Mapping[str, Any] | None = None) -> list[Row]:
         """Every row ``sql`` returns (a query, or a statement with ``RETURNING``)."""
         cursor = self._conn.execute(sql.for_dialect(self.dialect), bind(params, self.dialect))
@@ -78,6 +117,28 @@ class Tx:
         """The first row ``sql`` returns, or None."""
         rows = self.rows(sql, params)
         return rows[0] if rows else None
+
+
+def match_ids(template: str, count: int) -> Sql:
+    """``template`` with ``{ids}`` made a test against ``count`` ids bound by :func:`ids_params`:
+    ``IN (:ids_0, ...)`` on SQLite, ``= ANY(:ids)`` on PostgreSQL (one array parameter: the same
+    text, prepared once, whatever the count, and far cheaper to plan than hundreds of parameters)."""
+    return Sql(template.format(ids="IN " + in_list("ids", count)), template.format(ids=_ANY_IDS))
+
+
+def ids_params(ids: Sequence[int], dialect: str) -> dict[str, Any]:
+    """The parameters of a :func:`match_ids` statement."""
+    return {"ids": list(ids)} if dialect == POSTGRESQL else list_params("ids", ids)
+
+
+def in_list(name: str, count: int) -> str:
+    """``(:name_0, :name_1, ...)``: the ``IN`` list of ``count`` parameters (see :func:`list_params`)."""
+    return "(" + ", ".join(f":{name}_{i}" for i in range(count)) + ")"
+
+
+def list_params(name: str, values: Sequence[Any]) -> dict[str, Any]:
+    """The parameters of :func:`in_list` ``(name, len(values))``."""
+    return {f"{name}_{i}": value for i, value in enumerate(values)}
 
 
 def bind(params: Mapping[str, Any] | None, dialect: str) -> dict[str, Any]:

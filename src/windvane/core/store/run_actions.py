@@ -1,7 +1,8 @@
 """What users ask of runs, outside the scheduler: trigger, clear, backfill.
 
 Each action is one transaction that leaves rows for the scheduler to pick up
-(a queued run); the scheduler notices at its next poll.
+(a queued run); the scheduler notices at its next poll. A clear journals one
+``cleared`` row per task instance it reset.
 """
 
 from __future__ import annotations
@@ -11,18 +12,24 @@ from dataclasses import dataclass
 from typing import Any
 
 import pendulum
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, select, update
 
 from windvane.core.model.run_tracker import descendants
 from windvane.core.model.serialized_dag import SerializedDag
 from windvane.core.model.states import DagRunState, DagRunType
 from windvane.core.model.states import TaskInstanceState as S
-from windvane.core.scheduler import db
+from windvane.core.store import dag_runs
+from windvane.core.store.journal_sql import TI_RETURNING, JournalBatch, JournalKind
+from windvane.core.store.sql_bridge import dbapi_tx
 from windvane.core.store.tables import dag_run as run_t
 from windvane.core.store.tables import task_instance as ti_t
-from windvane.core.store.tables import xcom as xcom_t
+from windvane.core.store.task_instances import ensure_task_instances
+from windvane.core.store.xcom_sql import delete_xcoms
 from windvane.core.timetables.ops import interval_for, iter_intervals
 from windvane.errors import NotFoundError, WindvaneError
+
+_BUSY = (S.RUNNING.value, S.QUEUED.value)
+_RETURNING = [ti_t.c[name] for name in TI_RETURNING]
 
 
 def trigger_dag(
@@ -42,9 +49,9 @@ def trigger_dag(
     else:
         interval = interval_for(dag.timetable_obj, logical, dag.start)
     run_id = run_id or run_type.run_id(logical.isoformat())
-    if db.run_exists(conn, dag.dag_id, run_id):
+    if dag_runs.run_exists(conn, dag.dag_id, run_id):
         raise WindvaneError(f"DAG {dag.dag_id!r} already has a run with run_id {run_id!r}")
-    pk = db.insert_run(
+    pk = dag_runs.insert_run(
         conn,
         dag=dag,
         run_id=run_id,
@@ -57,7 +64,7 @@ def trigger_dag(
         now=now,
         job_id=None,
     )
-    db.ensure_task_instances(conn, pk, run_id, dag, now)
+    ensure_task_instances(conn, pk, run_id, dag, now)
     return pk, run_id
 
 
@@ -89,6 +96,7 @@ def create_backfill(
     created: list[int] = []
     rerun: list[int] = []
     skipped: list[str] = []
+    journal = JournalBatch(now)
     existing = {
         utc_iso(r.logical_date): r
         for r in conn.execute(
@@ -101,13 +109,15 @@ def create_backfill(
         found = existing.get(utc_iso(interval.start))
         if found is not None:
             if rerun_failed and found.state == DagRunState.FAILED.value:
-                clear_task_instances(conn, dag, found.id, states=[S.FAILED, S.UPSTREAM_FAILED], now=now)
+                clear_task_instances(
+                    conn, dag, found.id, states=[S.FAILED, S.UPSTREAM_FAILED], now=now, journal=journal
+                )
                 rerun.append(found.id)
             else:
                 skipped.append(found.run_id)
             continue
         run_id = DagRunType.BACKFILL.run_id(interval.start.isoformat())
-        pk = db.insert_run(
+        pk = dag_runs.insert_run(
             conn,
             dag=dag,
             run_id=run_id,
@@ -120,13 +130,14 @@ def create_backfill(
             now=now,
             job_id=None,
         )
-        db.ensure_task_instances(conn, pk, run_id, dag, now)
+        ensure_task_instances(conn, pk, run_id, dag, now)
         created.append(pk)
+    journal.write(dbapi_tx(conn))
     return BackfillPlan(created, rerun, skipped)
 
 
 def utc_iso(value: Any) -> str:
-    converted = db.utc(value)
+    converted = dag_runs.utc(value)
     assert converted is not None
     return converted.isoformat()
 
@@ -140,12 +151,15 @@ def clear_task_instances(
     downstream: bool = False,
     states: Sequence[S] | None = None,
     now: pendulum.DateTime,
+    journal: JournalBatch | None = None,
 ) -> list[str]:
     """Reset tasks of one run so they run again; the run goes back to queued.
 
     As in Airflow the cleared tasks get their retries again
     (``max_tries = try_number + retries``) and their XComs are removed.
-    Running tasks are left alone. Returns the cleared task ids.
+    Running and queued tasks are left alone. Returns the cleared task ids.
+    Their journal rows go to ``journal`` for the caller to write last in the
+    transaction (when clearing several runs), else they are written here.
     """
     rows = conn.execute(
         select(ti_t.c.id, ti_t.c.task_id, ti_t.c.state, ti_t.c.try_number).where(ti_t.c.dag_run_id == run_pk)
@@ -160,17 +174,18 @@ def clear_task_instances(
         down = {t: list(spec.downstream) for t, spec in dag.tasks.items()}
         wanted |= set(descendants(down, wanted))
     allowed = {s.value for s in states} if states else None
+    batch = journal if journal is not None else JournalBatch(now)
     cleared = []
     for r in rows:
-        if r.task_id not in wanted or r.state in (S.RUNNING.value, S.QUEUED.value):
+        if r.task_id not in wanted or r.state in _BUSY:
             continue
         if allowed is not None and r.state not in allowed:
             continue
         spec = dag.tasks.get(r.task_id)
         retries = spec.retries if spec else 0
-        conn.execute(
+        changed = conn.execute(
             update(ti_t)
-            .where(ti_t.c.id == r.id)
+            .where(ti_t.c.id == r.id, ti_t.c.state.notin_(_BUSY))
             .values(
                 state=S.NONE.value,
                 max_tries=r.try_number + retries,
@@ -180,11 +195,14 @@ def clear_task_instances(
                 error=None,
                 updated_at=now,
             )
-        )
-        cleared.append(r.task_id)
+            .returning(*_RETURNING)
+        ).all()
+        if changed:  # not when it started meanwhile
+            batch.add_tis(changed, kind=JournalKind.CLEARED)
+            cleared.append(r.task_id)
     if cleared:
-        conn.execute(delete(xcom_t).where(xcom_t.c.dag_run_id == run_pk, xcom_t.c.task_id.in_(cleared)))
-        conn.execute(
-            update(run_t).where(run_t.c.id == run_pk).values(state=DagRunState.QUEUED.value, end_date=None)
-        )
+        delete_xcoms(dbapi_tx(conn), run_pk, cleared)
+        dag_runs.requeue_run(conn, run_pk)
+    if journal is None:
+        batch.write(dbapi_tx(conn))
     return sorted(cleared)

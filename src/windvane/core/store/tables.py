@@ -187,3 +187,39 @@ job = Table(
     Column("latest_heartbeat", UTC, nullable=False),
     Index("ix_job_type_state_heartbeat", "job_type", "state", "latest_heartbeat"),
 )
+
+# The state-change journal (see windvane.core.store.journal_sql): ids grow in commit order and are never
+# reused (AUTOINCREMENT on SQLite, even once pruning emptied the table), so a cursor is a position.
+state_journal = Table(
+    "state_journal",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("recorded_at", UTC, nullable=False, index=True),
+    Column("kind", String(20), nullable=False),
+    Column("reason", String(50)),
+    Column("dag_id", ID, nullable=False),
+    Column("run_id", ID, nullable=False),
+    Column("dag_run_id", Integer, nullable=False),
+    # The task instance's fields are NULL on a run's rows.
+    Column("task_id", ID),
+    Column("map_index", Integer),
+    Column("ti_id", BigInteger().with_variant(Integer, "sqlite")),
+    Column("try_number", Integer),
+    Column("max_tries", Integer),
+    Column("state", String(20), nullable=False),
+    # A summary: the last 4,000 characters of the try's error.
+    Column("error", Text),
+    Column("next_retry_at", UTC),
+    # Where the try ran (its log is there).
+    Column("hostname", String(1000)),
+    sqlite_autoincrement=True,
+)
+
+# Who reads the journal, and how far: pruning keeps every row a consumer has not read.
+journal_consumer = Table(
+    "journal_consumer",
+    metadata,
+    Column("name", String(250), primary_key=True),
+    Column("last_read_id", BigInteger().with_variant(Integer, "sqlite"), nullable=False),
+    Column("updated_at", UTC, nullable=False),
+)

@@ -1,38 +1,65 @@
-"""The database side of one try: claim it, stamp heartbeats, record how it ended.
+"""The database side of one try: queue it, claim it, stamp heartbeats, record how it ended.
 
-Each function is one short write transaction on a
-:class:`~windvane.core.store.raw.RawDb` (plain SQL, no SQLAlchemy: workers
-run these for every try; the claim and a heartbeat are one statement each),
-guarded so a try changes its row only while it owns it:
+This module owns every guarded statement that moves a try, so the guard is
+written once; workers run them on a :class:`~windvane.core.store.raw.RawDb`
+(plain SQL, no SQLAlchemy: the claim and a heartbeat are one statement each),
+the scheduler, the instant executor and the CLI on the DBAPI connection under
+SQLAlchemy's (:mod:`windvane.core.store.task_instances`). Each changes a try's
+row only in the state its writer expects:
 
+* :func:`queue_tries` — ``none/scheduled/up_for_retry -> queued`` (the try
+  number goes up, the queuing job is stamped); the CLI's ``tasks run`` passes
+  the one state it saw.
 * :func:`claim_try` — ``queued -> running`` where ``id``, ``state='queued'``,
-  ``try_number`` and ``queued_by_job_id`` all match; otherwise the try must not
-  run. It also reads what the context needs (the previous successful run's
-  data interval, the run's start).
+  ``try_number`` and ``queued_by_job_id`` all match (the *queued guard*);
+  otherwise the try must not run. It also reads what the context needs (the
+  previous successful run's data interval, the run's start).
 * :func:`record_heartbeat` — ``last_heartbeat_at`` where ``state='running'``
-  and ``try_number`` match.
-* :func:`finish_try` — the final state under the same guard, the XComs, and
-  the downstream tasks a branch skipped. If the guard finds the row changed by
-  someone else (a zombie sweep, a clear) nothing is written and the event's
-  ``state`` is None, as for a failed claim.
+  and ``try_number`` match (the *running guard*).
+* :func:`finish_try` — the final state under the running guard, the XComs,
+  the downstream tasks a branch skipped, and their journal rows. If the guard
+  finds the row changed by someone else (a zombie sweep, a clear) nothing is
+  written and the event's ``state`` is None, as for a failed claim.
+* :func:`give_up_tries` — the scheduler's verdict on running tries whose
+  heartbeats stopped (zombies): the same statement as a finish.
+* :func:`finish_unclaimed` — the instant executor's finish of a queued try it
+  never runs, under the queued guard.
+* :func:`reset_orphaned_tries` — queued tries of stopped schedulers go back to
+  ``scheduled`` (their try never started: the bump is undone).
 
-These statements are the only ones that move a try through ``running``.
+Every final state is journaled in the same transaction
+(:mod:`windvane.core.store.journal_sql`), from the rows the guarded update
+returned: an update that changed nothing journals nothing.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from windvane.core.model.outcome import TryOutcome
 from windvane.core.model.states import DagRunState, TaskInstanceState
 from windvane.core.model.workload import TaskEvent, Workload
+from windvane.core.store.journal_sql import TI_RETURNING_SQL, JournalBatch, JournalReason
 from windvane.core.store.raw import RawDb
-from windvane.core.store.raw_sql import Sql, Tx, read_time
+from windvane.core.store.raw_sql import Sql, Tx, ids_params, in_list, list_params, match_ids, read_time
 from windvane.core.store.xcom_sql import replace_xcoms
 
 _S = TaskInstanceState
+#: The states a try may be queued from by the scheduler.
+QUEUEABLE = (_S.NONE, _S.SCHEDULED, _S.UP_FOR_RETRY)
+#: A queued try still ours: the claim's guard (with ``id = :ti_id``, or ``id IN (...)`` for many).
+_QUEUED_OWNED = "state = :queued AND try_number = :try_number AND queued_by_job_id = :job_id"
+_QUEUED_GUARD = f"id = :ti_id AND {_QUEUED_OWNED}"
+_RUNNING_GUARD = "id = :ti_id AND state = :running AND try_number = :try_number"
+_QUEUE = (
+    "UPDATE task_instance SET state = :queued, try_number = try_number + 1, queued_dttm = :now, "
+    "queued_by_job_id = :job_id, updated_at = :now, next_retry_at = NULL, error = NULL "
+    "WHERE id {ids} AND state IN {states}"
+)
 #: The claim, and what the context needs: the run's start and the data interval of the DAG's
 #: latest successful run before this one. One statement: one round trip, one row iff claimed.
 _PREVIOUS_SUCCESS = (
@@ -43,23 +70,70 @@ _PREVIOUS_SUCCESS = (
 _CLAIM = Sql(
     "UPDATE task_instance SET state = :running, start_date = :now, end_date = NULL, duration = NULL, "
     "hostname = :hostname, pid = :pid, last_heartbeat_at = :now, updated_at = :now, error = NULL, "
-    "next_retry_at = NULL "
-    "WHERE id = :ti_id AND state = :queued AND try_number = :try_number AND queued_by_job_id = :job_id "
+    f"next_retry_at = NULL WHERE {_QUEUED_GUARD} "
     "RETURNING (SELECT r.start_date FROM dag_run r WHERE r.id = :dag_run_id), "
     f"({_PREVIOUS_SUCCESS.format(column='data_interval_start')}), "
     f"({_PREVIOUS_SUCCESS.format(column='data_interval_end')})"
 )
-_RUNNING_GUARD = "id = :ti_id AND state = :running AND try_number = :try_number"
 _HEARTBEAT = Sql(f"UPDATE task_instance SET last_heartbeat_at = :now WHERE {_RUNNING_GUARD} RETURNING id")
 _START_DATE = Sql("SELECT start_date FROM task_instance WHERE id = :ti_id")
 _FINISH = Sql(
     "UPDATE task_instance SET state = :state, end_date = :end, duration = :duration, error = :error, "
-    f"next_retry_at = :retry_at, updated_at = :end WHERE {_RUNNING_GUARD}"
+    f"next_retry_at = :retry_at, updated_at = :end WHERE {_RUNNING_GUARD} {TI_RETURNING_SQL}"
+)
+_FINISH_UNCLAIMED = (
+    "UPDATE task_instance SET state = :state, next_retry_at = :retry_at, start_date = :end, "
+    f"end_date = :end, duration = 0.0, updated_at = :end WHERE id {{ids}} AND {_QUEUED_OWNED} "
+    + TI_RETURNING_SQL
 )
 _SKIP = Sql(
     "UPDATE task_instance SET state = :skipped, end_date = :end, updated_at = :end "
-    "WHERE dag_run_id = :dag_run_id AND task_id = :task_id AND state IN (:none, :scheduled)"
+    "WHERE dag_run_id = :dag_run_id AND task_id = :task_id AND state IN (:none, :scheduled) "
+    + TI_RETURNING_SQL
 )
+_RESET_ORPHANED = (
+    "UPDATE task_instance SET state = :scheduled, try_number = try_number - 1, queued_by_job_id = NULL, "
+    "updated_at = :now WHERE state = :queued"
+)
+#: Ids per queue statement (SQLite allows 32,766 parameters; PostgreSQL 65,535).
+QUEUE_CHUNK = 500
+
+
+def queue_tries(
+    tx: Tx,
+    ti_ids: Sequence[int],
+    job_id: int,
+    now: datetime,
+    *,
+    from_states: Sequence[TaskInstanceState] = QUEUEABLE,
+) -> int:
+    """Queue the next try of each task instance still in one of ``from_states``: bump its try
+    number and stamp the queuing job ``job_id``. How many rows changed."""
+    statements = queue_statements(ti_ids, job_id, now, tx.dialect, from_states)
+    return sum(tx.execute(sql, params) for sql, params in statements)
+
+
+def queue_statements(
+    ti_ids: Sequence[int],
+    job_id: int,
+    now: datetime,
+    dialect: str,
+    from_states: Sequence[TaskInstanceState] = QUEUEABLE,
+) -> Iterator[tuple[Sql, dict[str, Any]]]:
+    """The statements of :func:`queue_tries` on ``dialect`` with their parameters, one per
+    :data:`QUEUE_CHUNK` ids."""
+    states = tuple(s.value for s in from_states)
+    params: dict[str, Any] = {"queued": _S.QUEUED.value, "now": now, "job_id": job_id}
+    params.update(list_params("state", states))
+    for start in range(0, len(ti_ids), QUEUE_CHUNK):
+        chunk = ti_ids[start : start + QUEUE_CHUNK]
+        yield queue_sql(len(chunk), len(states)), {**params, **ids_params(chunk, dialect)}
+
+
+@lru_cache(maxsize=128)
+def queue_sql(ids: int, states: int) -> Sql:
+    """The queue statement for ``ids`` task instances and ``states`` allowed states."""
+    return match_ids(_QUEUE.format(ids="{ids}", states=in_list("state", states)), ids)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,9 +174,15 @@ def record_heartbeat(db: RawDb, workload: Workload) -> bool:
 
 
 def finish_try(
-    db: RawDb, workload: Workload, outcome: TryOutcome, *, start_date: datetime | None = None
+    db: RawDb,
+    workload: Workload,
+    outcome: TryOutcome,
+    *,
+    start_date: datetime | None = None,
+    reason: JournalReason | None = None,
 ) -> TaskEvent:
-    """Record ``outcome`` (state, XComs, skips) in one transaction; see the module doc."""
+    """Record ``outcome`` (state, XComs, skips, journal rows with ``reason``) in one transaction;
+    see the module doc."""
     end = now_utc()
     retry_at = end + outcome.next_retry_delay if outcome.next_retry_delay is not None else None
     if outcome.state is not _S.UP_FOR_RETRY:
@@ -121,7 +201,8 @@ def finish_try(
             "error": outcome.error,
             "retry_at": retry_at,
         }
-        if tx.execute(_FINISH, params) != 1:
+        changed = tx.rows(_FINISH, params)
+        if not changed:
             return make_event(
                 workload,
                 None,
@@ -129,17 +210,22 @@ def finish_try(
                 error="the task instance was changed elsewhere while the try ran; "
                 f"its outcome ({outcome.state.value}) was not recorded",
             )
-        replace_xcoms(
-            tx,
-            workload.dag_run_id,
-            workload.dag_id,
-            workload.run_id,
-            workload.task_id,
-            outcome.xcoms,
-            end,
-            map_index=workload.map_index,
-        )
-        skipped = _skip(tx, workload, sorted(set(outcome.skip_task_ids) - {workload.task_id}), end)
+        journal = JournalBatch(end)
+        journal.add_tis(changed, reason=reason)
+        skip = sorted(set(outcome.skip_task_ids) - {workload.task_id})
+        skipped = _skip(tx, workload, skip, end, journal) if skip else ()
+        with tx.pipeline():  # nothing below is read back: one round trip on PostgreSQL
+            replace_xcoms(
+                tx,
+                workload.dag_run_id,
+                workload.dag_id,
+                workload.run_id,
+                workload.task_id,
+                outcome.xcoms,
+                end,
+                map_index=workload.map_index,
+            )
+            journal.write(tx)
         return make_event(
             workload, outcome.state.value, end, error=outcome.error, skipped=skipped, retry_at=retry_at
         )
@@ -147,7 +233,9 @@ def finish_try(
     return db.write(finish)
 
 
-def _skip(tx: Tx, workload: Workload, task_ids: list[str], end: datetime) -> tuple[str, ...]:
+def _skip(
+    tx: Tx, workload: Workload, task_ids: list[str], end: datetime, journal: JournalBatch
+) -> tuple[str, ...]:
     """Skip those of ``task_ids`` (every map index) not started yet; the ids that were."""
     params: dict[str, Any] = {
         "skipped": _S.SKIPPED.value,
@@ -156,7 +244,105 @@ def _skip(tx: Tx, workload: Workload, task_ids: list[str], end: datetime) -> tup
         "dag_run_id": workload.dag_run_id,
         "end": end,
     }
-    return tuple(t for t in task_ids if tx.execute(_SKIP, {**params, "task_id": t}) > 0)
+    skipped = []
+    for task_id in task_ids:
+        rows = tx.rows(_SKIP, {**params, "task_id": task_id})
+        if rows:
+            journal.add_tis(rows, reason=JournalReason.BRANCH)
+            skipped.append(task_id)
+    return tuple(skipped)
+
+
+@dataclass(frozen=True, slots=True)
+class GiveUp:
+    """The scheduler's verdict on a running try it gave up on."""
+
+    ti_id: int
+    try_number: int
+    state: TaskInstanceState
+    next_retry_at: datetime | None
+
+
+def give_up_tries(
+    tx: Tx,
+    tries: Sequence[GiveUp],
+    error: str,
+    now: datetime,
+    journal: JournalBatch,
+    *,
+    reason: JournalReason = JournalReason.ZOMBIE,
+) -> int:
+    """Finish running tries nobody will finish (zombies) as a worker would, under the running
+    guard; journaled in ``journal`` with ``reason``. How many rows changed."""
+    rows = [
+        {
+            "ti_id": t.ti_id,
+            "running": _S.RUNNING.value,
+            "try_number": t.try_number,
+            "state": t.state.value,
+            "end": now,
+            "duration": None,
+            "error": error,
+            "retry_at": t.next_retry_at,
+        }
+        for t in tries
+    ]
+    changed = tx.rows_many(_FINISH, rows)
+    journal.add_tis(changed, reason=reason)
+    return len(changed)
+
+
+@dataclass(frozen=True, slots=True)
+class UnclaimedFinish:
+    """A queued try finished without running (the instant executor's)."""
+
+    workload: Workload
+    state: TaskInstanceState
+    next_retry_at: datetime | None = None
+
+
+def finish_unclaimed(
+    tx: Tx, finishes: Sequence[UnclaimedFinish], end: datetime, journal: JournalBatch
+) -> set[int]:
+    """Finish queued tries in their given states, under the queued guard (start = end, duration 0);
+    journaled in ``journal``. One statement per (state, retry time, try number, job) and
+    :data:`QUEUE_CHUNK` tries. The ids of the task instances it finished (a try whose row
+    changed before is not among them)."""
+    groups: dict[tuple[TaskInstanceState, datetime | None, int, int], list[int]] = {}
+    for f in finishes:
+        key = (f.state, f.next_retry_at, f.workload.try_number, f.workload.job_id)
+        groups.setdefault(key, []).append(f.workload.ti_id)
+    changed: set[int] = set()
+    for (state, retry_at, try_number, job_id), ti_ids in groups.items():
+        params = {
+            "queued": _S.QUEUED.value,
+            "try_number": try_number,
+            "job_id": job_id,
+            "state": state.value,
+            "retry_at": retry_at,
+            "end": end,
+        }
+        for start in range(0, len(ti_ids), QUEUE_CHUNK):
+            chunk = ti_ids[start : start + QUEUE_CHUNK]
+            rows = tx.rows(_finish_unclaimed_sql(len(chunk)), {**params, **ids_params(chunk, tx.dialect)})
+            journal.add_tis(rows)
+            changed.update(int(row[0]) for row in rows)
+    return changed
+
+
+@lru_cache(maxsize=128)
+def _finish_unclaimed_sql(ids: int) -> Sql:
+    return match_ids(_FINISH_UNCLAIMED, ids)
+
+
+def reset_orphaned_tries(tx: Tx, live_job_ids: Sequence[int], now: datetime) -> int:
+    """Queued tries of jobs not in ``live_job_ids`` go back to scheduled, their try number bump
+    undone (the try never started). How many rows changed."""
+    text = _RESET_ORPHANED
+    if live_job_ids:
+        text += f" AND queued_by_job_id NOT IN {in_list('job', len(live_job_ids))}"
+    params = {"scheduled": _S.SCHEDULED.value, "queued": _S.QUEUED.value, "now": now}
+    return tx.execute(Sql(text), {**params, **list_params("job", live_job_ids)})
 
 
 def _guard(workload: Workload) -> dict[str, Any]:

@@ -8,12 +8,12 @@ the DBAPI connection under a SQLAlchemy one. Values are serialized JSON text
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from windvane.core.store._time import to_db
 from windvane.core.store.raw import RawDb
-from windvane.core.store.raw_sql import Sql, Tx
+from windvane.core.store.raw_sql import Sql, Tx, in_list, list_params
 
 _DELETE = Sql(
     "DELETE FROM xcom WHERE dag_run_id = :dag_run_id AND task_id = :task_id AND map_index = :map_index"
@@ -48,6 +48,16 @@ def replace_xcoms(
     timestamp = to_db(now, f"XCom timestamp of task {task_id!r} in run {run_id!r}")
     common = {**where, "dag_id": dag_id, "run_id": run_id, "timestamp": timestamp}
     tx.execute_many(_INSERT, [{**common, "key": key, "value": value} for key, value in values.items()])
+
+
+def delete_xcoms(tx: Tx, dag_run_id: int, task_ids: Sequence[str]) -> int:
+    """Delete every XCom (all map indexes) of ``task_ids`` in one DAG run; how many rows went."""
+    if not task_ids:
+        return 0
+    sql = Sql(
+        f"DELETE FROM xcom WHERE dag_run_id = :dag_run_id AND task_id IN {in_list('task', len(task_ids))}"
+    )
+    return tx.execute(sql, {"dag_run_id": dag_run_id, **list_params("task", task_ids)})
 
 
 def get_xcom(tx: Tx, *, dag_id: str, run_id: str, task_id: str, key: str) -> str | None:

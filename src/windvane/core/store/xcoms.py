@@ -11,12 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine, delete
+from sqlalchemy import Connection, Engine
 
 from windvane.core.store.engine import begin_read
-from windvane.core.store.raw_sql import Tx
-from windvane.core.store.tables import xcom
-from windvane.core.store.xcom_sql import get_xcom, replace_xcoms
+from windvane.core.store.sql_bridge import dbapi_tx
+from windvane.core.store.xcom_sql import delete_xcoms, get_xcom, replace_xcoms
 
 
 class SqlXComReader:
@@ -51,15 +50,6 @@ def write_xcoms(
     replace_xcoms(dbapi_tx(conn), dag_run_id, dag_id, run_id, task_id, values, now, map_index=map_index)
 
 
-def dbapi_tx(conn: Connection) -> Tx:
-    """The statements of :mod:`windvane.core.store.xcom_sql` inside ``conn``'s transaction."""
-    return Tx(conn.connection.dbapi_connection, conn.dialect.name)
-
-
 def clear_xcoms(conn: Connection, dag_run_id: int, task_ids: Iterable[str]) -> int:
     """Delete every XCom (all map indexes) of ``task_ids`` in one DAG run; how many rows went."""
-    ids = list(task_ids)
-    if not ids:
-        return 0
-    stmt = delete(xcom).where(xcom.c.dag_run_id == dag_run_id, xcom.c.task_id.in_(ids))
-    return conn.execute(stmt).rowcount
+    return delete_xcoms(dbapi_tx(conn), dag_run_id, list(task_ids))
