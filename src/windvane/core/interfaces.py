@@ -21,8 +21,21 @@ The work and its outcome
 Watching the scheduler
     :class:`SchedulerObserver` hooks run on the scheduler's thread after each
     pass (:class:`LoopStats`, with :class:`PoolUsage` snapshots when asked)
-    and at each run and try transition. An observer that raises is logged
-    and counted, never propagated.
+    and at each run and try transition, receiving frozen, serialisable
+    :class:`LifecycleEvent` values (:class:`RunCreated`, :class:`RunFinished`,
+    :class:`TryScheduled`, :class:`TryQueued`, :class:`TryStarted`,
+    :class:`TryFinished`, :class:`TryLost`, :class:`TryZombie`). An observer
+    that raises is logged and counted, never propagated. Observers hear what
+    *this* scheduler did, while it runs.
+
+What happened, durably
+    The state-change journal is written in the same transaction as every
+    state change that matters (a try finishing in any state, a run finishing,
+    zombie and timeout failures, clears), by whichever process made it. A
+    plug-in that must not miss one (alerting) reads it with a
+    :class:`JournalReader` under its own consumer name: :class:`JournalEntry`
+    rows in id order, ``advance`` when handled; rows a registered consumer has
+    not read are never pruned. :class:`JournalKind` says what an entry records.
 
 Time
     :class:`Clock` is how core reads time (wall clock and monotonic);
@@ -53,23 +66,48 @@ from windvane.core.executors.registry import (
     register_executor,
 )
 from windvane.core.model.clock import Clock, SystemClock
+from windvane.core.model.events import (
+    LifecycleEvent,
+    RunCreated,
+    RunFinished,
+    TryFinished,
+    TryLost,
+    TryQueued,
+    TryScheduled,
+    TryStarted,
+    TryZombie,
+)
 from windvane.core.model.serialized_dag import SerializedDag
 from windvane.core.model.workload import TaskEvent, TaskInstanceKey, Workload
 from windvane.core.scheduler.observer import LoopStats, PoolUsage, SchedulerObserver
+from windvane.core.store.journal import JournalEntry, JournalReader
+from windvane.core.store.journal_sql import JournalKind
 
 __all__ = [
     "Clock",
     "Executor",
     "ExecutorFactory",
     "ExecutorOptions",
+    "JournalEntry",
+    "JournalKind",
+    "JournalReader",
+    "LifecycleEvent",
     "LoopStats",
     "PoolUsage",
+    "RunCreated",
+    "RunFinished",
     "SchedulerObserver",
     "SerializedDag",
     "Service",
     "SystemClock",
     "TaskEvent",
     "TaskInstanceKey",
+    "TryFinished",
+    "TryLost",
+    "TryQueued",
+    "TryScheduled",
+    "TryStarted",
+    "TryZombie",
     "Workload",
     "create_executor",
     "executor_names",
