@@ -1,0 +1,11 @@
+"""Alerting: turn durable facts (journal rows, SLA misses) into messages people receive, once.
+
+Holds the :class:`~windvane.alerting.alert.Alert` value, the channels that deliver it
+(email, Slack, webhook: :mod:`windvane.alerting.channels`), and the machinery that
+makes delivery durable (outbox, relay, dispatcher).
+
+May import: :mod:`windvane.core.interfaces` (and the store/model floors it names),
+``windvane.errors`` and ``windvane.metrics``. Core never imports this package: it
+plugs in through the journal, the ``windvane.services`` and ``windvane.migrations``
+entry points.
+"""

@@ -1,0 +1,1 @@
+"""Channels: where alerts are delivered (one implementation per module, the contract in :mod:`.base`)."""
