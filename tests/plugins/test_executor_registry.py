@@ -10,14 +10,13 @@ from windvane.core.executors import (
     Executor,
     ExecutorOptions,
     ExecutorRegistry,
-    TaskEvent,
-    Workload,
     create_executor,
     executor_names,
 )
 from windvane.core.executors.sequential import SequentialExecutor
 from windvane.errors import ConfigError, ExecutorError, PluginError
 from windvane.plugins import EXECUTORS_GROUP
+from windvane.testing import HoldingExecutor
 
 from .helpers import FakeEntryPoint, FakeLoader
 
@@ -26,38 +25,12 @@ OPTIONS = ExecutorOptions(
 )
 
 
-class FakeExecutor(Executor):
+class FakeExecutor(HoldingExecutor):
     name = "fake"
 
     def __init__(self, options: ExecutorOptions) -> None:
         super().__init__(options.parallelism)
         self.options = options
-
-    def start(self) -> None:
-        pass
-
-    def queue(self, workload: Workload) -> None:
-        pass
-
-    def events(self) -> list[TaskEvent]:
-        return []
-
-    def wait(self, timeout: float) -> None:
-        pass
-
-    def wake(self) -> None:
-        pass
-
-    @property
-    def queued_count(self) -> int:
-        return 0
-
-    @property
-    def running_count(self) -> int:
-        return 0
-
-    def end(self, *, graceful: bool = True) -> None:
-        pass
 
 
 def registry(*entries: FakeEntryPoint) -> tuple[ExecutorRegistry, FakeLoader]:

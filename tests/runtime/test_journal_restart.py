@@ -9,8 +9,6 @@ import pendulum
 from sqlalchemy import Engine
 
 from windvane.core.authoring.serialize import serialize_dag
-from windvane.core.executors.base import Executor
-from windvane.core.model.workload import TaskEvent, Workload
 from windvane.core.scheduler.config import SchedulerConfig
 from windvane.core.scheduler.loop import Scheduler
 from windvane.core.store import journal
@@ -20,7 +18,7 @@ from windvane.core.store.journal_sql import JournalKind
 from windvane.core.store.run_actions import trigger_dag
 from windvane.core.worker.dag_loader import DagLoader
 from windvane.core.worker.runner import log_path_for, run_workload
-from windvane.testing import InstantExecutor, run_states
+from windvane.testing import HoldingExecutor, InstantExecutor, run_states
 
 DAG_FILE = """
 import pendulum
@@ -33,40 +31,6 @@ with DAG("nightly", schedule=None, start_date=pendulum.datetime(2024, 1, 1, tz="
     extract = PythonOperator(task_id="extract", python_callable=boom)
     extract >> PythonOperator(task_id="load", python_callable=boom)
 """
-
-
-class Handover(Executor):
-    """Takes workloads and runs none: they are left for a worker to run after the scheduler stops."""
-
-    def __init__(self) -> None:
-        super().__init__(4)
-        self.workloads: list[Workload] = []
-
-    def start(self) -> None:
-        pass
-
-    def queue(self, workload: Workload) -> None:
-        self.workloads.append(workload)
-
-    def events(self) -> list[TaskEvent]:
-        return []
-
-    def wait(self, timeout: float) -> None:
-        pass
-
-    def wake(self) -> None:
-        pass
-
-    @property
-    def queued_count(self) -> int:
-        return 0
-
-    @property
-    def running_count(self) -> int:
-        return 0
-
-    def end(self, *, graceful: bool = True) -> None:
-        pass
 
 
 def test_a_failure_recorded_with_no_scheduler_alive_is_in_the_journal_after_restart(
@@ -83,7 +47,7 @@ def test_a_failure_recorded_with_no_scheduler_alive_is_in_the_journal_after_rest
         consumer_cursor = journal.register_consumer(conn, "alerts")
 
     # A scheduler queues "extract" for its executor, then stops before the try runs.
-    handover = Handover()
+    handover = HoldingExecutor()
     first = Scheduler(engine=engine, executor=handover, config=SchedulerConfig(poll_interval_seconds=0.0))
     first.start()
     first.run_once()

@@ -33,6 +33,7 @@ from windvane.testing.database import (
     migrated_engine,
     sqlite_url,
 )
+from windvane.testing.holding import HoldingExecutor
 from windvane.testing.instant import InstantExecutor
 from windvane.testing.rows import (
     JOB_ID,
@@ -62,6 +63,7 @@ __all__ = [
     "ZOMBIE",
     "DagRunResult",
     "DatabaseUnavailableError",
+    "HoldingExecutor",
     "InstantExecutor",
     "MemoryXComs",
     "PostgresDatabase",
