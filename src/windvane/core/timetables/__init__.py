@@ -3,6 +3,8 @@
 Airflow 2.2+ semantics: a run covers ``[data_interval_start, data_interval_end)``,
 its ``logical_date`` is the start, and it becomes due at the end.  All
 datetimes are pendulum ``DateTime`` objects in UTC.
+
+The lowest floor: imports nothing else in core (only ``windvane.errors``).
 """
 
 from __future__ import annotations
