@@ -14,6 +14,9 @@ from windvane.alerting.channels.base import DeliveryError
 from windvane.alerting.channels.email import EmailChannel, SmtpConfig
 from windvane.alerting.channels.templates import MAX_ERROR_CHARS, AlertTemplates
 
+# The auth server allows AUTH without TLS on purpose (loopback); aiosmtpd warns about it.
+pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
+
 
 def config_for(server: SmtpServer, **changes: object) -> SmtpConfig:
     values: dict[str, object] = {"host": server.host, "port": server.port, "timeout": 5.0}
