@@ -13,6 +13,7 @@ from tests.alerting.conftest import REFUSED, SMTP_PASSWORD, SMTP_USER, SmtpServe
 from windvane.alerting.channels.base import DeliveryError
 from windvane.alerting.channels.email import EmailChannel, SmtpConfig
 from windvane.alerting.channels.templates import MAX_ERROR_CHARS, AlertTemplates
+from windvane.errors import ConfigError
 
 # The auth server allows AUTH without TLS on purpose (loopback); aiosmtpd warns about it.
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
@@ -143,3 +144,8 @@ def test_one_refused_recipient_does_not_stop_the_others(
     [mail] = smtp_server.received
     assert mail.rcpt_tos == ["bob@work.com"]
     assert REFUSED in caplog.text
+
+
+def test_starttls_and_ssl_together_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="not both"):
+        SmtpConfig(host="smtp.example", port=587, starttls=True, ssl=True)

@@ -131,3 +131,33 @@ def test_an_unusable_url_is_permanent() -> None:
 def test_repr_shows_only_the_host() -> None:
     channel = WebhookChannel("https://user:pw@hooks.example.com/T/abc?key=url-embedded-key", secret=SECRET)
     assert repr(channel) == "WebhookChannel(name='webhook', host='hooks.example.com')"
+
+
+def test_a_trickling_receiver_is_cut_off_at_the_timeout() -> None:
+    """Bytes arriving just inside httpx's per-read timeout still cannot hold a send past ``timeout``."""
+    import socket
+    import threading
+
+    stop = threading.Event()
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+
+        def trickle() -> None:
+            conn, _ = listener.accept()
+            with conn:
+                conn.recv(65536)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n")
+                while not stop.wait(0.2):
+                    conn.sendall(b"x")
+
+        thread = threading.Thread(target=trickle, daemon=True)
+        thread.start()
+        started = time.monotonic()
+        error = failure(WebhookChannel(f"http://127.0.0.1:{port}/h?key=url-embedded-key", timeout=1.0))
+        elapsed = time.monotonic() - started
+        stop.set()
+        thread.join(timeout=5)
+    assert elapsed < 5
+    assert not error.permanent

@@ -19,6 +19,7 @@ import aiosmtplib
 from windvane.alerting.alert import Alert
 from windvane.alerting.channels.base import DeliveryError
 from windvane.alerting.channels.templates import AlertTemplates
+from windvane.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,13 @@ class SmtpConfig:
     timeout: float = 30.0
     mail_from: str = "windvane@localhost"
     validate_certs: bool = True
+
+    def __post_init__(self) -> None:
+        if self.starttls and self.ssl:
+            raise ConfigError(
+                f"smtp {self.host}:{self.port}: set starttls (upgrade a plain connection) or ssl "
+                "(TLS from the start), not both"
+            )
 
     @property
     def address(self) -> str:

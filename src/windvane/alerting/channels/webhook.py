@@ -21,6 +21,7 @@ beyond its host.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -118,9 +119,12 @@ class WebhookChannel:
         """POST ``alert`` once; raise :class:`DeliveryError` unless the receiver answered 2xx."""
         body, headers = self.request_for(alert)
         try:
-            async with httpx.AsyncClient(timeout=self._timeout, follow_redirects=False) as client:
+            async with (
+                asyncio.timeout(self._timeout),  # httpx's own timeouts are per phase; this bounds the whole
+                httpx.AsyncClient(timeout=self._timeout, follow_redirects=False) as client,
+            ):
                 response = await client.post(self._url, content=body, headers=headers)
-        except httpx.TimeoutException:
+        except (httpx.TimeoutException, TimeoutError):
             raise self._error(f"no answer within {self._timeout:g}s") from None
         except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
             raise self._error(f"the URL is not usable ({type(exc).__name__})", permanent=True) from None
