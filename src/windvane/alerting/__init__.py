@@ -9,3 +9,8 @@ May import: :mod:`windvane.core.interfaces` (and the store/model floors it names
 plugs in through the journal, the ``windvane.services`` and ``windvane.migrations``
 entry points.
 """
+
+from windvane.alerting.alert import Alert, AlertKind
+from windvane.alerting.notifiers import BaseNotifier, EmailNotifier, SlackNotifier, WebhookNotifier
+
+__all__ = ["Alert", "AlertKind", "BaseNotifier", "EmailNotifier", "SlackNotifier", "WebhookNotifier"]
