@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Mapping
 
+import pendulum
 import pytest
 from sqlalchemy import Engine
 
@@ -72,7 +73,7 @@ def test_failures_back_off_exponentially_with_full_jitter_then_deliver(engine: E
         assert due is not None
         waits.append((due - clock.now()).total_seconds())
         assert d.run_tick().claimed == 0  # not due yet
-        clock.set(due)  # type: ignore[arg-type]
+        clock.set(pendulum.instance(due))
     assert waits == [10.0, 20.0, 40.0, 80.0]  # draw() = 1.0: the ceiling; capped at 80
     assert d.run_tick().sent == 1 and flaky.received[alert(1).dedupe_key] == 1
     [row] = rows(engine)
@@ -239,3 +240,20 @@ def test_two_dispatchers_on_postgres_never_send_one_alert_twice(engine: Engine) 
     assert len(slack.received) == 200 and set(slack.received.values()) == {1}
     with begin_read(engine) as conn:
         assert outbox.counts(conn)["sent"] == 200
+
+
+def test_old_sent_and_dead_rows_are_pruned_pending_ones_never(engine: Engine) -> None:
+    clock = FakeClock(NOW)
+    config = DispatchConfig(retention=3600.0)
+    queue(engine, (1, "slack"), (2, "email"), (3, "webhook"))
+    channels = {
+        "slack": Recording("slack"),
+        "email": Flaky("email", permanent=True),
+        "webhook": Flaky("webhook"),
+    }
+    d = dispatcher(engine, channels, clock, config=config)
+    d.run_tick()
+    assert sorted(str(r["state"]) for r in rows(engine)) == ["dead", "pending", "sent"]
+    clock.advance(3601)
+    d.run_tick()
+    assert [r["state"] for r in rows(engine)] == ["pending"]

@@ -65,6 +65,8 @@ class DispatchConfig:
     batch_size: int = 50
     #: How long :meth:`AlertDispatcher.stop` lets sends in flight finish before cancelling them.
     stop_grace: float = 1.0
+    #: Sent and dead rows older than this are deleted (checked at most once an hour).
+    retention: float = 30 * 24 * 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +118,7 @@ class AlertDispatcher:
         self._main: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
         self._ready = threading.Event()
+        self._pruned_at: datetime | None = None
 
     # -- one tick -------------------------------------------------------------------------------
     async def tick(self) -> TickResult:
@@ -127,12 +130,26 @@ class AlertDispatcher:
             self.failures += 1
             log.exception("alert relay failed; delivering what is already in the outbox")
             relayed = RelayResult()
+        self._prune(now)
         if not self.channels:
             return TickResult(relayed)
         try:
             return await self._send_due(now, relayed)
         finally:
             self._gauge_pending()
+
+    def _prune(self, now: datetime) -> None:
+        if self._pruned_at is not None and now - self._pruned_at < timedelta(hours=1):
+            return
+        self._pruned_at = now
+        try:
+            with begin_write(self.engine) as conn:
+                gone = outbox.prune(conn, older_than=now - timedelta(seconds=self.config.retention))
+        except Exception:
+            log.exception("could not prune the alert outbox; trying again in an hour")
+            return
+        if gone:
+            log.info("pruned %d delivered or dead alerts from the outbox", gone)
 
     def _gauge_pending(self) -> None:
         try:

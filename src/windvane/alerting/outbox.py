@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, func, or_, select, update
+from sqlalchemy import Connection, RowMapping, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from windvane.alerting.alert import Alert
@@ -166,6 +166,14 @@ def counts(conn: Connection) -> dict[str, int]:
     for state, n in conn.execute(select(t.c.state, func.count()).group_by(t.c.state)):
         found[state] = int(n)
     return found
+
+
+def prune(conn: Connection, *, older_than: datetime) -> int:
+    """Delete ``sent`` and ``dead`` rows created before ``older_than``; how many went. Pending rows
+    are never pruned; a pruned alert re-derived later would be sent again, so keep more than the
+    journal's retention."""
+    stmt = delete(t).where(t.c.state.in_((SENT, DEAD)), t.c.created_at < utc(older_than))
+    return int(conn.execute(stmt).rowcount)
 
 
 def pending_count(conn: Connection) -> int:

@@ -67,6 +67,7 @@ def dispatch_config(settings: AlertingSettings) -> DispatchConfig:
         send_timeout=settings.send_timeout_seconds,
         claim_seconds=max(settings.claim_seconds, settings.send_timeout_seconds * 2),
         concurrency=settings.concurrency,
+        retention=settings.retention_seconds,
     )
 
 

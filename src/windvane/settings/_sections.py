@@ -196,6 +196,9 @@ class AlertingSettings:
         check=Above(0),
     )
     concurrency: int = setting(4, "Most alerts one dispatcher sends at once.", check=AtLeast(1))
+    retention_seconds: float = setting(
+        30 * 86400.0, "Sent and dead alerts older than this are deleted from the outbox.", check=Above(0)
+    )
     task_failure_channels: tuple[str, ...] = setting(
         ("email",), "Channels of task failures (email only reaches tasks with `email` set)."
     )
