@@ -346,7 +346,17 @@ def test_as_rows_sources(tmp_path: Path) -> None:
 
 
 def _sections(s: Settings) -> list[DataclassInstance]:
-    return [s.core, s.database, s.scheduler, s.dag_processor, s.executor, s.logging, s.metrics, s.api]
+    return [
+        s.core,
+        s.database,
+        s.scheduler,
+        s.dag_processor,
+        s.executor,
+        s.logging,
+        s.metrics,
+        s.api,
+        s.alerting,
+    ]
 
 
 def test_as_rows_masks_url_password(tmp_path: Path) -> None:

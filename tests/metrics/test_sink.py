@@ -102,6 +102,10 @@ def test_sla_missed_and_alert_counters_for_the_alerting_code(backends: Backends)
     backends.counter(m.SLA_MISSED, 1, dag_id="etl", task_id="load")
     backends.counter(m.ALERTS_SENT, 2, channel="slack")
     backends.counter(m.ALERTS_FAILED, 1, channel="email")
+    backends.sink.incr(m.ALERTS_DEAD, channel="webhook")
+    backends.counter(m.ALERTS_DEAD, 1, channel="webhook")
+    backends.sink.gauge(m.ALERTS_OUTBOX_PENDING, 7)
+    backends.gauge(m.ALERTS_OUTBOX_PENDING, 7)
 
 
 def test_build_info_names_version_and_service(statsd_listener: StatsdListener) -> None:

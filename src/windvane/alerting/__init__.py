@@ -5,7 +5,8 @@ Holds the :class:`~windvane.alerting.alert.Alert` value, the channels that deliv
 makes delivery durable (outbox, relay, dispatcher).
 
 May import: :mod:`windvane.core.interfaces` (and the store/model floors it names),
-``windvane.errors`` and ``windvane.metrics``. Core never imports this package: it
+``windvane.errors`` and ``windvane.metrics``; :mod:`.service` (the entry point's factory)
+also reads ``windvane.settings``. Core never imports this package: it
 plugs in through the journal, the ``windvane.services`` and ``windvane.migrations``
 entry points.
 """

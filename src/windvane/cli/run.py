@@ -150,7 +150,10 @@ def _serve(cli: Cli, *, with_processor: bool, num_runs: int | None, executor: Ex
                 scheduler = create_scheduler(
                     cli.settings, engine, executor=executor, observer=metrics.observer
                 )
-                with stop_on_signals(scheduler.stop), create_services(cli.settings, engine):
+                with (
+                    stop_on_signals(scheduler.stop),
+                    create_services(cli.settings, engine, metrics=metrics.sink),
+                ):
                     scheduler.run(until=until)
             finally:
                 metrics.close()

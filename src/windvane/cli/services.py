@@ -20,6 +20,7 @@ from types import TracebackType
 from sqlalchemy import Engine
 
 from windvane.core.interfaces import Service
+from windvane.metrics import MetricsSink
 from windvane.plugins import SERVICES_GROUP, EntryPointLoader, describe, entry_points_of, load_entry_point
 from windvane.settings import Settings
 
@@ -31,10 +32,12 @@ STOP_TIMEOUT_SECONDS = 10.0
 
 @dataclass(frozen=True)
 class ServiceContext:
-    """What a service factory is handed: the process's settings and its metadata database engine."""
+    """What a service factory is handed: the process's settings, its metadata database engine and
+    its metrics sink (None: metrics are not wired in this process)."""
 
     settings: Settings
     engine: Engine
+    metrics: MetricsSink | None = None
 
 
 #: ``factory(context)`` -> a service, not started.

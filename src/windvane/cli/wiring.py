@@ -36,6 +36,7 @@ from windvane.core.scheduler.loop import Scheduler
 from windvane.core.scheduler.observer import SchedulerObserver
 from windvane.core.store.engine import create_db_engine, mask_url
 from windvane.core.store.migrate import require_current
+from windvane.metrics import MetricsSink
 from windvane.metrics.wiring import MetricsBundle, build_metrics
 from windvane.plugins import EntryPointLoader
 from windvane.settings import Settings
@@ -168,10 +169,15 @@ def create_processor(settings: Settings, engine: Engine) -> DagProcessor:
 
 
 def create_services(
-    settings: Settings, engine: Engine, *, plugins: EntryPointLoader | None = None
+    settings: Settings,
+    engine: Engine,
+    *,
+    plugins: EntryPointLoader | None = None,
+    metrics: MetricsSink | None = None,
 ) -> ServiceRunner:
     """The services plug-ins declare (entry-point group ``windvane.services``), not started yet."""
-    services, failures = load_services(ServiceContext(settings=settings, engine=engine), plugins)
+    context = ServiceContext(settings=settings, engine=engine, metrics=metrics)
+    services, failures = load_services(context, plugins)
     return ServiceRunner(services, failures=failures)
 
 

@@ -310,6 +310,23 @@ ALERTS_FAILED = Metric(
     ("channel",),
     "alerts.failed.{channel}",
 )
+ALERTS_DEAD = Metric(
+    "windvane_alerts_dead_total",
+    C,
+    "alerts",
+    "Alerts given up on (a permanent failure, or still failing at max age), by channel; each is logged "
+    "as ALERT LOST.",
+    "alerts.dead",
+    ("channel",),
+    "alerts.dead.{channel}",
+)
+ALERTS_OUTBOX_PENDING = Metric(
+    "windvane_alerts_outbox_pending",
+    G,
+    "alerts",
+    "Alerts waiting in the outbox after the dispatcher's latest tick; a steady rise means a channel is down.",
+    "alerts.outbox_pending",
+)
 
 # -- DAG processing -------------------------------------------------------------------------------
 PARSE_TOTAL_TIME = Metric(

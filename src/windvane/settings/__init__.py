@@ -21,6 +21,7 @@ from windvane.settings._format import format_value, mask_secret
 from windvane.settings._loader import CONFIG_FILE_NAME, HOME_ENV_VAR, config_file, load_settings
 from windvane.settings._present import REGENERATE_COMMAND, get_value, render_config_docs
 from windvane.settings._sections import (
+    AlertingSettings,
     ApiSettings,
     CoreSettings,
     DagProcessorSettings,
@@ -37,6 +38,7 @@ __all__ = [
     "CONFIG_FILE_NAME",
     "HOME_ENV_VAR",
     "REGENERATE_COMMAND",
+    "AlertingSettings",
     "ApiSettings",
     "CoreSettings",
     "DagProcessorSettings",

@@ -165,6 +165,50 @@ class ApiSettings:
 
 
 @dataclass(frozen=True)
+class AlertingSettings:
+    """Durable alert delivery (the outbox and its dispatcher; see docs/alerting.md).
+
+    Channels read their own sections (``[smtp]``, ``[slack]``, ``[webhook]``);
+    the channel names below are those channels' names.
+    """
+
+    enabled: bool = setting(
+        False, "Run the alert dispatcher beside the scheduler (turn on once a channel is configured)."
+    )
+    poll_interval_seconds: float = setting(
+        2.0, "How often the dispatcher relays the journal and sends due alerts.", check=Above(0)
+    )
+    max_age_seconds: float = setting(
+        86400.0, "An alert still undelivered this long after it was raised is marked dead.", check=Above(0)
+    )
+    backoff_base_seconds: float = setting(
+        5.0, "Longest wait after the first failed delivery; doubles with each failure.", check=Above(0)
+    )
+    backoff_max_seconds: float = setting(
+        300.0, "Cap on the wait between delivery attempts (before jitter).", check=Above(0)
+    )
+    send_timeout_seconds: float = setting(
+        60.0, "Longest one delivery attempt may take before it counts as failed.", check=Above(0)
+    )
+    claim_seconds: float = setting(
+        180.0,
+        "How long a dispatcher owns the alerts it is sending (at least twice send_timeout_seconds).",
+        check=Above(0),
+    )
+    concurrency: int = setting(4, "Most alerts one dispatcher sends at once.", check=AtLeast(1))
+    retention_seconds: float = setting(
+        30 * 86400.0, "Sent and dead alerts older than this are deleted from the outbox.", check=Above(0)
+    )
+    task_failure_channels: tuple[str, ...] = setting(
+        ("email",), "Channels of task failures (email only reaches tasks with `email` set)."
+    )
+    task_retry_channels: tuple[str, ...] = setting(
+        ("email",), "Channels of task retries (email only reaches tasks with `email_on_retry`)."
+    )
+    run_failure_channels: tuple[str, ...] = setting((), "Channels of DAG run failures.")
+
+
+@dataclass(frozen=True)
 class Settings:
     """All of Windvane's configuration, read once by the CLI and passed down.
 
@@ -181,6 +225,7 @@ class Settings:
     logging: LoggingSettings
     metrics: MetricsSettings
     api: ApiSettings
+    alerting: AlertingSettings
     sources: Mapping[str, Source] = field(
         default_factory=lambda: MappingProxyType({}), compare=False, repr=False
     )

@@ -8,7 +8,7 @@ them into fixtures, and a script or benchmark can use them directly.
   tenth of a migration).
 * :class:`PostgresDatabase` — ``create`` makes a database with a random name
   (``wv_test_<hex>``) on a server, ``clean`` empties it between tests
-  (``TRUNCATE``, only ``default_pool`` left), ``blank`` drops every table,
+  (``TRUNCATE`` of every table, plug-ins' too; only ``default_pool`` left), ``blank`` drops every table,
   ``drop`` removes the database.
 """
 
@@ -18,7 +18,7 @@ import secrets
 import shutil
 from pathlib import Path
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, inspect
 from sqlalchemy.exc import OperationalError
 
 from windvane.core.store.engine import begin_write, create_db_engine, mask_url, normalize_url
@@ -112,7 +112,10 @@ class PostgresDatabase:
             migrate(self.engine)
             return
         quote = self.engine.dialect.identifier_preparer.quote
-        names = ", ".join(quote(table.name) for table in metadata.sorted_tables)
+        # Core's tables and those of plug-ins' branches (alerting...): all but Alembic's own.
+        tables = {table.name for table in metadata.sorted_tables}
+        tables |= set(inspect(self.engine).get_table_names()) - {"alembic_version"}
+        names = ", ".join(quote(name) for name in sorted(tables))
         with begin_write(self.engine) as conn:
             conn.exec_driver_sql(f"TRUNCATE TABLE {names} RESTART IDENTITY CASCADE")
             ensure_pool(conn, DEFAULT_POOL, DEFAULT_POOL_SLOTS, description="Default pool")

@@ -1,0 +1,46 @@
+"""An :class:`~windvane.alerting.alert.Alert` to and from the outbox's JSON ``payload`` column."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from windvane.alerting.alert import Alert, AlertKind
+
+
+def to_payload(alert: Alert) -> dict[str, Any]:
+    """``alert`` as plain JSON values (datetimes as ISO 8601 UTC, recipients as a list)."""
+    return {
+        "dedupe_key": alert.dedupe_key,
+        "kind": alert.kind.value,
+        "dag_id": alert.dag_id,
+        "run_id": alert.run_id,
+        "occurred_at": alert.occurred_at.astimezone(UTC).isoformat(),
+        "task_id": alert.task_id,
+        "try_number": alert.try_number,
+        "max_tries": alert.max_tries,
+        "state": alert.state,
+        "error": alert.error,
+        "log_path": alert.log_path,
+        "link": alert.link,
+        "recipients": list(alert.recipients),
+    }
+
+
+def from_payload(data: dict[str, Any]) -> Alert:
+    """The :class:`Alert` :func:`to_payload` stored."""
+    return Alert(
+        dedupe_key=data["dedupe_key"],
+        kind=AlertKind(data["kind"]),
+        dag_id=data["dag_id"],
+        run_id=data["run_id"],
+        occurred_at=datetime.fromisoformat(data["occurred_at"]),
+        task_id=data.get("task_id"),
+        try_number=data.get("try_number"),
+        max_tries=data.get("max_tries"),
+        state=data.get("state"),
+        error=data.get("error"),
+        log_path=data.get("log_path"),
+        link=data.get("link"),
+        recipients=tuple(data.get("recipients") or ()),
+    )

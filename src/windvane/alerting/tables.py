@@ -1,0 +1,56 @@
+"""The alerting plug-in's tables (created by its own Alembic branch, :mod:`windvane.alerting.migrations`).
+
+``alert_outbox``: one row per alert and channel, from ``pending`` to ``sent``
+or ``dead``; ``dedupe_key`` is unique, so deriving an alert twice adds
+nothing. ``alert_silence``: windows during which matching alerts are dropped.
+The migration is the schema; these definitions are what the code queries and
+are checked against it by ``tests/alerting/test_migration.py``.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+UTC = sa.DateTime(timezone=True)
+BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+metadata = sa.MetaData()
+
+#: Outbox states.
+PENDING, SENT, DEAD = "pending", "sent", "dead"
+#: Longest ``last_error`` kept (the end of the message is dropped).
+LAST_ERROR_CHARS = 2000
+
+alert_outbox = sa.Table(
+    "alert_outbox",
+    metadata,
+    sa.Column("id", BIG_ID, primary_key=True, autoincrement=True),
+    sa.Column("dedupe_key", sa.String(1000), nullable=False),
+    sa.Column("channel", sa.String(100), nullable=False),
+    sa.Column("kind", sa.String(30), nullable=False),
+    sa.Column("payload", sa.JSON(), nullable=False),
+    sa.Column("state", sa.String(20), nullable=False),
+    sa.Column("attempts", sa.Integer(), nullable=False),
+    sa.Column("next_attempt_at", UTC, nullable=False),
+    sa.Column("created_at", UTC, nullable=False),
+    sa.Column("sent_at", UTC),
+    sa.Column("last_error", sa.String(LAST_ERROR_CHARS)),
+    sa.Column("claimed_by", sa.String(250)),
+    sa.Column("claimed_until", UTC),
+    sa.UniqueConstraint("dedupe_key", name="uq_alert_outbox_dedupe_key"),
+    sa.Index("ix_alert_outbox_state_next_attempt_at", "state", "next_attempt_at"),
+    sqlite_autoincrement=True,
+)
+
+alert_silence = sa.Table(
+    "alert_silence",
+    metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column("dag_id", sa.String(250), nullable=False),
+    sa.Column("task_id", sa.String(250)),
+    sa.Column("until", UTC, nullable=False),
+    sa.Column("reason", sa.String(1000), nullable=False),
+    sa.Column("created_by", sa.String(250), nullable=False),
+    sa.Column("created_at", UTC, nullable=False),
+    sa.Index("ix_alert_silence_until", "until"),
+)
