@@ -356,6 +356,9 @@ def _sections(s: Settings) -> list[DataclassInstance]:
         s.metrics,
         s.api,
         s.alerting,
+        s.smtp,
+        s.slack,
+        s.webhook,
     ]
 
 
@@ -422,3 +425,23 @@ def test_docs_are_current() -> None:
     assert current == render_config_docs(), (
         f"docs/configuration.md is stale; regenerate it with: {REGENERATE_COMMAND}"
     )
+
+
+def test_channel_secrets_are_masked_in_config_list(tmp_path: Path) -> None:
+    write_config(
+        tmp_path,
+        '[smtp]\nhost = "mail.example"\npassword = "hunter2"\n'
+        '[slack]\nwebhook_url = "https://hooks.example/T0/B0/abc"\n'
+        '[webhook]\nwebhook_url = "https://bridge.example/k3y"\nsecret = "s3cr3t"\n',
+    )
+    rows = {(section, key): value for section, key, value, _ in load(tmp_path).as_rows()}
+    assert rows["smtp", "host"] == "mail.example"
+    for key in (
+        ("smtp", "password"),
+        ("slack", "webhook_url"),
+        ("webhook", "webhook_url"),
+        ("webhook", "secret"),
+    ):
+        assert rows[key] == "***", key
+    text = repr(rows)
+    assert not any(s in text for s in ("hunter2", "abc", "k3y", "s3cr3t"))

@@ -16,6 +16,7 @@ from windvane.alerting.backoff import Backoff
 from windvane.alerting.channels.base import Channel
 from windvane.alerting.dispatcher import AlertDispatcher, DispatchConfig
 from windvane.core.model.clock import FakeClock
+from windvane.core.store import journal
 from windvane.core.store.engine import begin_read, begin_write
 from windvane.metrics import RecordingSink
 from windvane.metrics.catalogue import ALERTS_DEAD, ALERTS_FAILED, ALERTS_OUTBOX_PENDING, ALERTS_SENT
@@ -257,3 +258,17 @@ def test_old_sent_and_dead_rows_are_pruned_pending_ones_never(engine: Engine) ->
     clock.advance(3601)
     d.run_tick()
     assert [r["state"] for r in rows(engine)] == ["pending"]
+
+
+def test_start_registers_the_journal_consumer_before_it_returns(engine: Engine) -> None:
+    # Services start before the scheduler loop: a try failing while the dispatcher's thread is
+    # still starting must not fall behind the cursor its first registration sets (regression).
+    d = dispatcher(engine, {"email": Recording("email")}, FakeClock(NOW))
+    d._run = lambda: None  # type: ignore[method-assign]  # its thread never ticks
+    d._ready.wait = lambda timeout=None: True  # type: ignore[method-assign]
+    d.start()
+    try:
+        with begin_read(engine) as conn:
+            assert "alerting" in journal.consumer_cursors(conn)
+    finally:
+        d.stop()

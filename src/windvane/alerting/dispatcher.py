@@ -267,6 +267,7 @@ class AlertDispatcher:
         """Start the dispatcher's thread and return."""
         if self._thread is not None:
             return
+        self.relay.register(self.clock.now())
         self._stopping.clear()
         self._ready.clear()
         self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)

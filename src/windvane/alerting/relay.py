@@ -63,6 +63,15 @@ class Relay:
         #: The cursor as of this relay's latest commit (another relay may have moved it on since).
         self._cursor: int | None = None
 
+    def register(self, now: datetime) -> int:
+        """Register the consumer (at the journal's tail the first time; idempotent); its cursor.
+
+        The dispatcher calls this in :meth:`AlertDispatcher.start`, before the scheduler
+        loop starts, so a try that fails while its thread is still starting is not behind the
+        cursor the first registration sets."""
+        with begin_write(self.engine) as conn:
+            return journal.register_consumer(conn, self.consumer, now=now)
+
     def run_once(self, now: datetime) -> RelayResult:
         """Relay up to ``batch_size`` entries (see the module doc)."""
         if self._cursor is not None:

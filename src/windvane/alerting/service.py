@@ -15,6 +15,9 @@ from typing import TYPE_CHECKING
 from windvane.alerting.alert import AlertKind
 from windvane.alerting.backoff import Backoff
 from windvane.alerting.channels.base import Channel
+from windvane.alerting.channels.email import EmailChannel, SmtpConfig
+from windvane.alerting.channels.slack import SlackChannel
+from windvane.alerting.channels.webhook import WebhookChannel
 from windvane.alerting.dispatcher import AlertDispatcher, DispatchConfig
 from windvane.alerting.routing import Routing
 from windvane.core.interfaces import Service
@@ -39,12 +42,39 @@ class AlertingOff:
 
 
 def configured_channels(settings: Settings) -> dict[str, Channel]:
-    """The channels configured in ``settings``, by name.
-
-    The seam where the channel implementations (email, Slack, webhook) are
-    built from their own sections; none are built here yet.
-    """
-    return {}
+    """The channels configured in ``settings``, by name: ``email`` when ``[smtp] host`` is set,
+    ``slack`` when ``[slack] webhook_url`` (or ``token`` and ``channel``) is, ``webhook`` when
+    ``[webhook] webhook_url`` is. A half-configured channel is a :class:`ConfigError` naming the
+    keys (raised by the channel itself)."""
+    channels: dict[str, Channel] = {}
+    smtp = settings.smtp
+    if smtp.host:
+        channels["email"] = EmailChannel(
+            SmtpConfig(
+                host=smtp.host,
+                port=smtp.port,
+                user=smtp.user or None,
+                password=smtp.password or None,
+                starttls=smtp.starttls,
+                ssl=smtp.ssl,
+                timeout=smtp.timeout_seconds,
+                mail_from=smtp.mail_from,
+            )
+        )
+    slack = settings.slack
+    if slack.webhook_url or slack.token or slack.channel:
+        channels["slack"] = SlackChannel(
+            webhook_url=slack.webhook_url or None,
+            token=slack.token or None,
+            channel=slack.channel or None,
+            timeout=slack.timeout_seconds,
+        )
+    hook = settings.webhook
+    if hook.webhook_url:
+        channels["webhook"] = WebhookChannel(
+            hook.webhook_url, secret=hook.secret or None, timeout=hook.timeout_seconds
+        )
+    return channels
 
 
 def routing_from(settings: AlertingSettings) -> Routing:

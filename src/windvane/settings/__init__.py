@@ -31,7 +31,10 @@ from windvane.settings._sections import (
     MetricsSettings,
     SchedulerSettings,
     Settings,
+    SlackSettings,
+    SmtpSettings,
     Source,
+    WebhookSettings,
 )
 
 __all__ = [
@@ -48,7 +51,10 @@ __all__ = [
     "MetricsSettings",
     "SchedulerSettings",
     "Settings",
+    "SlackSettings",
+    "SmtpSettings",
     "Source",
+    "WebhookSettings",
     "config_file",
     "format_value",
     "get_value",

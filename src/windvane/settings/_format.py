@@ -5,7 +5,8 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 MASK = "***"
-SECRET_WORDS = ("password", "secret", "token")
+#: Key names holding secrets; webhook URLs count (Slack's and most bridges' embed their key).
+SECRET_WORDS = ("password", "secret", "token", "webhook_url")
 
 
 def format_value(value: object) -> str:
@@ -22,7 +23,8 @@ def format_value(value: object) -> str:
 
 
 def is_secret_key(key: str) -> bool:
-    """Whether a key's name says it holds a secret (``*password*``, ``*secret*``, ``*token*``)."""
+    """Whether a key's name says it holds a secret (``*password*``, ``*secret*``, ``*token*``,
+    ``*webhook_url*``)."""
     lowered = key.lower()
     return any(word in lowered for word in SECRET_WORDS)
 

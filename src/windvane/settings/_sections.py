@@ -209,6 +209,41 @@ class AlertingSettings:
 
 
 @dataclass(frozen=True)
+class SmtpSettings:
+    """The email channel (aiosmtplib); configured when ``host`` is set. See docs/alerting.md."""
+
+    host: str = setting("", "SMTP server; empty turns the email channel off.")
+    port: int = setting(25, "SMTP port (587 with starttls, 465 with ssl).", check=AtLeast(1))
+    user: str = setting("", "Login name; empty sends without logging in.")
+    password: str = setting("", "Login password (masked in `config list`, never logged).")
+    starttls: bool = setting(False, "Upgrade the connection with STARTTLS.")
+    ssl: bool = setting(False, "Connect over TLS from the start (not with starttls).")
+    timeout_seconds: float = setting(30.0, "Longest wait for each step of a conversation.", check=Above(0))
+    mail_from: str = setting("windvane@localhost", "The From address of alert emails.")
+
+
+@dataclass(frozen=True)
+class SlackSettings:
+    """The Slack channel (slack-sdk): an incoming webhook, or a bot token and a channel."""
+
+    webhook_url: str = setting("", "Incoming webhook URL (a secret: masked, never logged).")
+    token: str = setting("", "Bot token for chat.postMessage (with `channel`).")
+    channel: str = setting("", "Channel the bot posts to, e.g. #alerts.")
+    timeout_seconds: float = setting(10.0, "Longest wait for Slack to answer.", check=Above(0))
+
+
+@dataclass(frozen=True)
+class WebhookSettings:
+    """The generic webhook channel: a JSON POST signed with HMAC-SHA256."""
+
+    webhook_url: str = setting(
+        "", "Where alerts are POSTed (masked: such URLs often embed a key); empty: channel off."
+    )
+    secret: str = setting("", "HMAC key for the X-Windvane-Signature header (masked).")
+    timeout_seconds: float = setting(10.0, "Longest wait for the receiver to answer.", check=Above(0))
+
+
+@dataclass(frozen=True)
 class Settings:
     """All of Windvane's configuration, read once by the CLI and passed down.
 
@@ -226,6 +261,9 @@ class Settings:
     metrics: MetricsSettings
     api: ApiSettings
     alerting: AlertingSettings
+    smtp: SmtpSettings
+    slack: SlackSettings
+    webhook: WebhookSettings
     sources: Mapping[str, Source] = field(
         default_factory=lambda: MappingProxyType({}), compare=False, repr=False
     )
