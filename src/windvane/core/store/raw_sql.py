@@ -119,15 +119,22 @@ class Tx:
         return rows[0] if rows else None
 
 
-def match_ids(template: str, count: int) -> Sql:
-    """``template`` with ``{ids}`` made a test against ``count`` ids bound by :func:`ids_params`:
-    ``IN (:ids_0, ...)`` on SQLite, ``= ANY(:ids)`` on PostgreSQL (one array parameter: the same
-    text, prepared once, whatever the count, and far cheaper to plan than hundreds of parameters)."""
-    return Sql(template.format(ids="IN " + in_list("ids", count)), template.format(ids=_ANY_IDS))
+def match_ids(template: str, count: int, *, postgresql: str | None = None) -> Sql:
+    """``template`` (or ``postgresql`` there) with ``{ids}`` made a test against ``count`` ids bound
+    by :func:`ids_params`: ``IN (:ids_0, ...)`` on SQLite, ``= ANY(:ids)`` on PostgreSQL (one array
+    parameter: the same text, prepared once, whatever the count, and far cheaper to plan than
+    hundreds of parameters); ``= :ids_0`` for one id (a prepared statement PostgreSQL need not plan
+    again each time, as it does for an array of unknown length)."""
+    pg_template = template if postgresql is None else postgresql
+    if count == 1:
+        return Sql(template.format(ids="= :ids_0"), pg_template.format(ids="= :ids_0"))
+    return Sql(template.format(ids="IN " + in_list("ids", count)), pg_template.format(ids=_ANY_IDS))
 
 
 def ids_params(ids: Sequence[int], dialect: str) -> dict[str, Any]:
     """The parameters of a :func:`match_ids` statement."""
+    if len(ids) == 1:
+        return {"ids_0": ids[0]}
     return {"ids": list(ids)} if dialect == POSTGRESQL else list_params("ids", ids)
 
 

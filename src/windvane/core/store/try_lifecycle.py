@@ -214,18 +214,17 @@ def finish_try(
         journal.add_tis(changed, reason=reason)
         skip = sorted(set(outcome.skip_task_ids) - {workload.task_id})
         skipped = _skip(tx, workload, skip, end, journal) if skip else ()
-        with tx.pipeline():  # nothing below is read back: one round trip on PostgreSQL
-            replace_xcoms(
-                tx,
-                workload.dag_run_id,
-                workload.dag_id,
-                workload.run_id,
-                workload.task_id,
-                outcome.xcoms,
-                end,
-                map_index=workload.map_index,
-            )
-            journal.write(tx)
+        replace_xcoms(
+            tx,
+            workload.dag_run_id,
+            workload.dag_id,
+            workload.run_id,
+            workload.task_id,
+            outcome.xcoms,
+            end,
+            map_index=workload.map_index,
+        )
+        journal.write(tx)
         return make_event(
             workload, outcome.state.value, end, error=outcome.error, skipped=skipped, retry_at=retry_at
         )
