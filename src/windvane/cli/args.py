@@ -78,6 +78,21 @@ def days(text: str) -> float:
     return value
 
 
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def duration(text: str) -> float:
+    """A positive duration in seconds from ``90s``, ``30m``, ``2h`` or ``1d``."""
+    match = _DURATION.match(text.strip().lower())
+    if match is None:
+        raise argparse.ArgumentTypeError(f"not a duration like 30m, 2h or 1d: {text!r}")
+    seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"must be longer than 0, got {text!r}")
+    return seconds
+
+
 def regex(text: str) -> re.Pattern[str]:
     """A Python regular expression."""
     try:
