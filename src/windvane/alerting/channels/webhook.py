@@ -35,6 +35,7 @@ import httpx
 from windvane.alerting.alert import Alert
 from windvane.alerting.channels.base import DeliveryError
 from windvane.alerting.channels.retry_after import parse_retry_after
+from windvane.alerting.payload import to_payload
 
 PAYLOAD_VERSION = 1
 SIGNATURE_HEADER = "X-Windvane-Signature"
@@ -43,24 +44,11 @@ DELIVERY_HEADER = "X-Windvane-Delivery"
 
 
 def payload_of(alert: Alert, *, sent_at: int) -> dict[str, Any]:
-    """The version-1 JSON document for ``alert``."""
-    return {
-        "version": PAYLOAD_VERSION,
-        "kind": alert.kind.value,
-        "dedupe_key": alert.dedupe_key,
-        "dag_id": alert.dag_id,
-        "task_id": alert.task_id,
-        "run_id": alert.run_id,
-        "try_number": alert.try_number,
-        "max_tries": alert.max_tries,
-        "state": alert.state,
-        "error": alert.error,
-        "log_path": alert.log_path,
-        "link": alert.link,
-        "occurred_at": alert.occurred_at.isoformat(),
-        "subject": alert.subject,
-        "sent_at": sent_at,
-    }
+    """The version-1 JSON document for ``alert``: the alert's stored fields (but its recipients:
+    a bridge routes by its own rules), its subject, and when it was sent."""
+    body = to_payload(alert)
+    del body["recipients"]
+    return {"version": PAYLOAD_VERSION, **body, "subject": alert.subject, "sent_at": sent_at}
 
 
 def sign(secret: str, body: bytes) -> str:
