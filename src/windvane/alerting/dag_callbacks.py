@@ -1,0 +1,180 @@
+"""DAG-level ``on_failure_callback`` / ``on_success_callback``, run from the journal.
+
+The scheduler never runs user code, so a DAG's callbacks cannot run where the
+run finished. This service reads ``run_finished`` rows of the state-change
+journal as the consumer :data:`CONSUMER` and, for a DAG that declared the
+matching callback, loads its file in a forked child and calls each callback
+with the run's context: ``dag``, ``dag_id``, ``run_id``, ``logical_date``,
+``run_type``, ``state``, ``reason`` (``success``, ``task_failure`` or
+``timed_out``, Airflow's names) and ``failed_task_instances`` (task id, state,
+try number, error of each failed or upstream_failed task instance) — never an
+arbitrary task's context. A callback that raises or hangs (``timeout``) is
+logged with its traceback and counted in :attr:`DagCallbackRunner.failures`;
+it changes no state.
+
+Delivery: the cursor advances after each entry, so a callback runs once per
+run finishing, across restarts; a crash between the call and the advance runs
+it again (at least once). Several schedulers each running this service would
+each call it: one runner per database for now.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import traceback
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Engine, select
+
+from windvane.core.forking.ending import Ending
+from windvane.core.forking.supervise import run_forked
+from windvane.core.interfaces import JournalEntry, JournalKind, JournalReader, SerializedDag
+from windvane.core.store import dag_runs
+from windvane.core.store.dags import get_serialized
+from windvane.core.store.engine import begin_read
+from windvane.core.store.tables import task_instance as ti_t
+from windvane.core.worker.dag_loader import DagLoader
+from windvane.errors import WindvaneError
+
+if TYPE_CHECKING:
+    from windvane.cli.services import ServiceContext
+
+log = logging.getLogger("windvane.alerting.callbacks")
+
+CONSUMER = "dag_callbacks"
+_HOOK = {"success": "on_success_callback", "failed": "on_failure_callback"}
+
+
+def reason_for(entry: JournalEntry) -> str:
+    """Airflow's ``reason`` for the run an entry finished."""
+    if entry.state == "success":
+        return "success"
+    return "timed_out" if entry.reason == "dagrun_timeout" else "task_failure"
+
+
+class DagCallbackRunner:
+    """A :class:`~windvane.core.interfaces.Service`: runs DAG callbacks for finished runs."""
+
+    name = "dag-callbacks"
+
+    def __init__(self, engine: Engine, *, poll_interval: float = 1.0, timeout: float = 60.0) -> None:
+        self.engine = engine
+        self.poll_interval = poll_interval
+        self.timeout = timeout
+        self.reader = JournalReader(engine, CONSUMER)
+        #: Callbacks that raised or timed out (or whose DAG could not be loaded).
+        self.failures = 0
+        #: Callbacks called and returned.
+        self.calls = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Register the journal consumer (before the scheduler loop starts), then poll in a thread."""
+        if self._thread is not None:
+            return
+        self.reader.register()
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name=self.name, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        thread, self._thread = self._thread, None
+        if thread is None:
+            return
+        self._stop.set()
+        thread.join(self.timeout + 5.0)
+
+    def run_tick(self) -> int:
+        """Handle every journal entry not handled yet; how many callbacks were called."""
+        called = 0
+        while True:
+            entries = self.reader.read_new(100)
+            if not entries:
+                return called
+            for entry in entries:
+                if entry.kind is JournalKind.RUN_FINISHED:
+                    called += self._handle(entry)
+                self.reader.advance(entry.id)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.run_tick()
+            except Exception:
+                log.exception("DAG callbacks: a pass failed; trying again in %g s", self.poll_interval)
+            self._stop.wait(self.poll_interval)
+
+    def _handle(self, entry: JournalEntry) -> int:
+        hook = _HOOK.get(entry.state)
+        if hook is None:
+            return 0
+        with begin_read(self.engine) as conn:
+            try:
+                dag = SerializedDag.from_json(get_serialized(conn, entry.dag_id))
+            except WindvaneError:
+                return 0  # the DAG is gone: nothing to call
+            if hook not in dag.callbacks:
+                return 0
+            runs = dag_runs.get_runs(conn, [entry.dag_run_id])
+            failed = _failed_task_instances(conn, entry.dag_run_id)
+        run = runs[0] if runs else None
+        facts: dict[str, Any] = {
+            "dag_id": entry.dag_id,
+            "run_id": entry.run_id,
+            "logical_date": run.logical_date if run else None,
+            "run_type": run.run_type if run else None,
+            "state": entry.state,
+            "reason": reason_for(entry),
+            "failed_task_instances": failed,
+        }
+        end = run_forked(
+            lambda: _call_in_child(dag.fileloc, entry.dag_id, hook, facts), deadline_seconds=self.timeout
+        )
+        report = json.loads(end.payload) if end.how is Ending.REPORTED and end.payload else None
+        if report is None:
+            self.failures += 1
+            log.error(
+                "%s of DAG %r for run %s did not finish: %s", hook, entry.dag_id, entry.run_id, end.status
+            )
+            return 0
+        for error in report["errors"]:
+            self.failures += 1
+            log.error("%s of DAG %r for run %s failed:\n%s", hook, entry.dag_id, entry.run_id, error)
+        self.calls += report["called"]
+        return int(report["called"])
+
+
+def _failed_task_instances(conn: Any, dag_run_id: int) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        select(ti_t.c.task_id, ti_t.c.state, ti_t.c.try_number, ti_t.c.error)
+        .where(ti_t.c.dag_run_id == dag_run_id, ti_t.c.state.in_(["failed", "upstream_failed"]))
+        .order_by(ti_t.c.task_id)
+    )
+    return [{"task_id": r[0], "state": r[1], "try_number": r[2], "error": r[3]} for r in rows]
+
+
+def _call_in_child(fileloc: str, dag_id: str, hook: str, facts: dict[str, Any]) -> bytes:
+    """In the forked child: load the DAG file, call each callback; what happened, as JSON."""
+    dag = DagLoader().get_dag(fileloc, dag_id)
+    callbacks: Any = getattr(dag, hook, None)
+    found: list[Callable[[dict[str, Any]], object]] = (
+        [] if callbacks is None else [callbacks] if callable(callbacks) else list(callbacks)
+    )
+    context = {**facts, "dag": dag}
+    called, errors = 0, []
+    for callback in found:
+        try:
+            callback(context)
+            called += 1
+        except Exception:
+            errors.append(traceback.format_exc())
+    return json.dumps({"called": called, "errors": errors}).encode()
+
+
+def create(context: ServiceContext) -> DagCallbackRunner:
+    """The ``dag_callbacks`` entry point (group ``windvane.services``)."""
+    return DagCallbackRunner(context.engine)
