@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pendulum
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 
 from tests.runtime.test_scheduler import drive, make_scheduler
 from windvane.alerting.dag_callbacks import DagCallbackRunner
@@ -15,6 +15,7 @@ from windvane.core.model.clock import FakeClock
 from windvane.core.model.workload import Workload
 from windvane.core.store.engine import begin_write
 from windvane.core.store.run_actions import trigger_dag
+from windvane.core.store.tables import dag_run, task_instance
 from windvane.core.worker.dag_loader import DagLoader
 from windvane.testing import InstantExecutor, register_dag, run_states, write_dag_file
 
@@ -79,3 +80,46 @@ def test_a_successful_run_calls_the_success_callback(engine: Engine, tmp_path: P
     assert runner.run_tick() == 1
     assert marks(tmp_path) == [{"run": "r2", "reason": "success", "failed": [], "dag": "cb"}]
     assert runner.failures == 0
+
+
+TASK_SOURCE = """
+import json, pendulum
+from windvane import DAG, PythonOperator
+
+def mark(context):
+    with open({marks!r}, "a") as out:
+        out.write(json.dumps({{"task": context["task"].task_id, "reason": context["reason"],
+                              "state": context["state"], "try": context["try_number"]}}) + "\\n")
+
+with DAG("tcb", schedule=None, start_date=pendulum.datetime(2024, 1, 1, tz="UTC")):
+    PythonOperator(task_id="lost", python_callable=lambda: None, on_failure_callback=mark)
+"""
+
+
+def test_a_try_failed_from_outside_gets_its_failure_callback_once(engine: Engine, tmp_path: Path) -> None:
+    # The worker running it vanished (a zombie): its own process never ran the callback.
+    path = write_dag_file(tmp_path, TASK_SOURCE.format(marks=str(tmp_path / "marks.jsonl")), "tcb.py")
+    ser = register_dag(engine, DagLoader().get_dag(path, "tcb"), now=NOW)
+    with begin_write(engine) as conn:
+        trigger_dag(conn, ser, now=NOW)
+        conn.execute(update(dag_run).values(state="running", start_date=NOW))
+        conn.execute(
+            update(task_instance)
+            .where(task_instance.c.task_id == "lost")
+            .values(state="running", try_number=1, queued_by_job_id=999, last_heartbeat_at=NOW)
+        )
+    runner = DagCallbackRunner(engine, timeout=30)
+    runner.reader.register()
+    clock = FakeClock(NOW)
+    s = make_scheduler(
+        engine, InstantExecutor(2, engine=engine), clock,
+        task_heartbeat_timeout_seconds=60.0, zombie_check_interval_seconds=0.0,
+    )  # fmt: skip
+    s.start()
+    s.run_once()
+    clock.advance(61)
+    s.run_once()
+    s.shutdown()
+    assert runner.run_tick() == 1
+    assert marks(tmp_path) == [{"task": "lost", "reason": "zombie", "state": "failed", "try": 1}]
+    assert runner.run_tick() == 0 and len(marks(tmp_path)) == 1

@@ -1,4 +1,9 @@
-"""DAG-level ``on_failure_callback`` / ``on_success_callback``, run from the journal.
+"""Callbacks user code could not run where the change happened, run from the journal.
+
+DAG-level ``on_failure_callback`` / ``on_success_callback``, and a task's
+``on_failure_callback`` / ``on_retry_callback`` when its try was failed from
+outside its process (a lost heartbeat: ``zombie``; its worker died:
+``worker_died``) — in every other case the try's own process runs them.
 
 The scheduler never runs user code, so a DAG's callbacks cannot run where the
 run finished. This service reads ``run_finished`` rows of the state-change
@@ -8,7 +13,9 @@ with the run's context: ``dag``, ``dag_id``, ``run_id``, ``logical_date``,
 ``run_type``, ``state``, ``reason`` (``success``, ``task_failure`` or
 ``timed_out``, Airflow's names) and ``failed_task_instances`` (task id, state,
 try number, error of each failed or upstream_failed task instance) — never an
-arbitrary task's context. A callback that raises or hangs (``timeout``) is
+arbitrary task's context. A task callback gets ``dag``, ``task``, ``task_id``,
+``run_id``, ``try_number``, ``max_tries``, ``state``, ``reason`` and
+``exception`` (the recorded error text). A callback that raises or hangs (``timeout``) is
 logged with its traceback and counted in :attr:`DagCallbackRunner.failures`;
 it changes no state.
 
@@ -46,6 +53,9 @@ log = logging.getLogger("windvane.alerting.callbacks")
 
 CONSUMER = "dag_callbacks"
 _HOOK = {"success": "on_success_callback", "failed": "on_failure_callback"}
+_TASK_HOOK = {"failed": "on_failure_callback", "up_for_retry": "on_retry_callback"}
+#: Journal reasons meaning the try's own process could not run its callbacks.
+KILLED_FROM_OUTSIDE = ("zombie", "worker_died")
 
 
 def reason_for(entry: JournalEntry) -> str:
@@ -98,6 +108,8 @@ class DagCallbackRunner:
             for entry in entries:
                 if entry.kind is JournalKind.RUN_FINISHED:
                     called += self._handle(entry)
+                elif entry.kind is JournalKind.TRY_FINISHED and entry.reason in KILLED_FROM_OUTSIDE:
+                    called += self._handle_task(entry)
                 self.reader.advance(entry.id)
 
     def _loop(self) -> None:
@@ -131,8 +143,38 @@ class DagCallbackRunner:
             "reason": reason_for(entry),
             "failed_task_instances": failed,
         }
+        return self._call(dag.fileloc, entry, None, hook, facts)
+
+    def _handle_task(self, entry: JournalEntry) -> int:
+        hook = _TASK_HOOK.get(entry.state)
+        if hook is None or entry.key is None:
+            return 0
+        task_id = entry.key.task_id
+        with begin_read(self.engine) as conn:
+            try:
+                dag = SerializedDag.from_json(get_serialized(conn, entry.dag_id))
+            except WindvaneError:
+                return 0
+        spec = dag.tasks.get(task_id)
+        if spec is None or hook not in spec.callbacks:
+            return 0
+        facts: dict[str, Any] = {
+            "dag_id": entry.dag_id,
+            "task_id": task_id,
+            "run_id": entry.run_id,
+            "try_number": entry.try_number,
+            "max_tries": entry.max_tries,
+            "state": entry.state,
+            "reason": entry.reason,
+            "exception": entry.error,
+        }
+        return self._call(dag.fileloc, entry, task_id, hook, facts)
+
+    def _call(
+        self, fileloc: str, entry: JournalEntry, task_id: str | None, hook: str, facts: dict[str, Any]
+    ) -> int:
         end = run_forked(
-            lambda: _call_in_child(dag.fileloc, entry.dag_id, hook, facts), deadline_seconds=self.timeout
+            lambda: _call_in_child(fileloc, entry.dag_id, task_id, hook, facts), deadline_seconds=self.timeout
         )
         report = json.loads(end.payload) if end.how is Ending.REPORTED and end.payload else None
         if report is None:
@@ -157,14 +199,16 @@ def _failed_task_instances(conn: Any, dag_run_id: int) -> list[dict[str, Any]]:
     return [{"task_id": r[0], "state": r[1], "try_number": r[2], "error": r[3]} for r in rows]
 
 
-def _call_in_child(fileloc: str, dag_id: str, hook: str, facts: dict[str, Any]) -> bytes:
-    """In the forked child: load the DAG file, call each callback; what happened, as JSON."""
+def _call_in_child(fileloc: str, dag_id: str, task_id: str | None, hook: str, facts: dict[str, Any]) -> bytes:
+    """In the forked child: load the DAG file, call each callback of the DAG (or of its task
+    ``task_id``); what happened, as JSON."""
     dag = DagLoader().get_dag(fileloc, dag_id)
-    callbacks: Any = getattr(dag, hook, None)
+    owner: Any = dag if task_id is None else dag.get_task(task_id)
+    callbacks: Any = getattr(owner, hook, None)
     found: list[Callable[[dict[str, Any]], object]] = (
         [] if callbacks is None else [callbacks] if callable(callbacks) else list(callbacks)
     )
-    context = {**facts, "dag": dag}
+    context = {**facts, "dag": dag} if task_id is None else {**facts, "dag": dag, "task": owner}
     called, errors = 0, []
     for callback in found:
         try:
