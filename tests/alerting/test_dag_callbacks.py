@@ -11,8 +11,11 @@ from sqlalchemy import Engine, update
 
 from tests.runtime.test_scheduler import drive, make_scheduler
 from windvane.alerting.dag_callbacks import DagCallbackRunner
+from windvane.core.executors.sequential import SequentialExecutor
 from windvane.core.model.clock import FakeClock
 from windvane.core.model.workload import Workload
+from windvane.core.scheduler.config import SchedulerConfig
+from windvane.core.scheduler.loop import Scheduler
 from windvane.core.store.engine import begin_write
 from windvane.core.store.run_actions import trigger_dag
 from windvane.core.store.tables import dag_run, task_instance
@@ -123,3 +126,38 @@ def test_a_try_failed_from_outside_gets_its_failure_callback_once(engine: Engine
     assert runner.run_tick() == 1
     assert marks(tmp_path) == [{"task": "lost", "reason": "zombie", "state": "failed", "try": 1}]
     assert runner.run_tick() == 0 and len(marks(tmp_path)) == 1
+
+
+KILLED_SOURCE = """
+import json, os, signal, pendulum
+from windvane import DAG, PythonOperator
+
+def mark(context):
+    with open({marks!r}, "a") as out:
+        out.write(json.dumps({{"task": context["task"].task_id, "reason": context["reason"],
+                              "state": context["state"], "try": context["try_number"]}}) + "\\n")
+
+def die():
+    os.kill(os.getpid(), signal.SIGKILL)  # as the OOM killer would
+
+with DAG("killed", schedule=None, start_date=pendulum.datetime(2024, 1, 1, tz="UTC")):
+    PythonOperator(task_id="oom", python_callable=die, on_failure_callback=mark)
+"""
+
+
+def test_a_try_whose_process_was_killed_gets_its_failure_callback_once(
+    engine: Engine, tmp_path: Path
+) -> None:
+    path = write_dag_file(tmp_path, KILLED_SOURCE.format(marks=str(tmp_path / "marks.jsonl")), "killed.py")
+    ser = register_dag(engine, DagLoader().get_dag(path, "killed"), now=NOW)
+    with begin_write(engine) as conn:
+        trigger_dag(conn, ser, now=NOW)
+    runner = DagCallbackRunner(engine, timeout=30)
+    runner.reader.register()
+    url = engine.url.render_as_string(hide_password=False)
+    executor = SequentialExecutor(1, db_url=url, log_folder=str(tmp_path / "logs"))
+    scheduler = Scheduler(engine=engine, executor=executor, config=SchedulerConfig(poll_interval_seconds=0.0))
+    scheduler.run(until=lambda _s: set(run_states(engine, "killed").values()) == {"failed"}, timeout=60)
+    assert runner.run_tick() == 1
+    assert marks(tmp_path) == [{"task": "oom", "reason": "task_killed", "state": "failed", "try": 1}]
+    assert runner.run_tick() == 0

@@ -3,7 +3,9 @@
 DAG-level ``on_failure_callback`` / ``on_success_callback``, and a task's
 ``on_failure_callback`` / ``on_retry_callback`` when its try was failed from
 outside its process (a lost heartbeat: ``zombie``; its worker died:
-``worker_died``) — in every other case the try's own process runs them.
+``worker_died``; the try's process was killed or crashed — a signal, the OOM
+killer, past ``execution_timeout``: ``task_killed``) — in every other case the
+try's own process runs them.
 
 The scheduler never runs user code, so a DAG's callbacks cannot run where the
 run finished. This service reads ``run_finished`` rows of the state-change
@@ -55,7 +57,7 @@ CONSUMER = "dag_callbacks"
 _HOOK = {"success": "on_success_callback", "failed": "on_failure_callback"}
 _TASK_HOOK = {"failed": "on_failure_callback", "up_for_retry": "on_retry_callback"}
 #: Journal reasons meaning the try's own process could not run its callbacks.
-KILLED_FROM_OUTSIDE = ("zombie", "worker_died")
+KILLED_FROM_OUTSIDE = ("zombie", "worker_died", "task_killed")
 
 
 def reason_for(entry: JournalEntry) -> str:

@@ -51,6 +51,9 @@ class JournalReason(StrEnum):
     DAGRUN_TIMEOUT = "dagrun_timeout"
     #: A branch task skipped it.
     BRANCH = "branch"
+    #: The try's process ended without reporting (a signal, the OOM killer, ``os._exit``, a kill past
+    #: ``execution_timeout``): the worker recorded the failure, the try's own callbacks never ran.
+    TASK_KILLED = "task_killed"
 
 
 #: The task-instance states whose arrival is journaled (``removed`` is not: no try ended).

@@ -30,6 +30,7 @@ from windvane.core.forking.supervise import run_forked
 from windvane.core.model.outcome import TryOutcome, failure_state
 from windvane.core.model.states import TaskInstanceState
 from windvane.core.model.workload import TaskEvent, Workload
+from windvane.core.store.journal_sql import JournalReason
 from windvane.core.store.raw import RawDb
 from windvane.core.store.try_lifecycle import (
     Claim,
@@ -148,10 +149,11 @@ def run_workload(
         heartbeat=lambda: record_heartbeat(db, workload),
     )
     outcome = _reported_outcome(end)
-    if outcome is None:
-        outcome = _unreported_outcome(end, job, timeout)
-        append_line(log_path, outcome.error or "")
-    return finish_try(db, workload, outcome, start_date=claim.start_date)
+    if outcome is not None:
+        return finish_try(db, workload, outcome, start_date=claim.start_date)
+    outcome = _unreported_outcome(end, job, timeout)
+    append_line(log_path, outcome.error or "")
+    return finish_try(db, workload, outcome, start_date=claim.start_date, reason=JournalReason.TASK_KILLED)
 
 
 def unloadable_outcome(workload: Workload, error: str) -> TryOutcome:
