@@ -17,6 +17,7 @@ from windvane.alerting.channels.base import Channel
 from windvane.alerting.dispatcher import AlertDispatcher, DispatchConfig
 from windvane.core.model.clock import FakeClock
 from windvane.core.store import journal
+from windvane.core.store._time import from_db
 from windvane.core.store.engine import begin_read, begin_write
 from windvane.metrics import RecordingSink
 from windvane.metrics.catalogue import ALERTS_DEAD, ALERTS_FAILED, ALERTS_OUTBOX_PENDING, ALERTS_SENT
@@ -70,7 +71,7 @@ def test_failures_back_off_exponentially_with_full_jitter_then_deliver(engine: E
     for _ in range(4):
         assert d.run_tick().retried == 1
         [row] = rows(engine)
-        due = outbox._aware(row["next_attempt_at"])  # type: ignore[arg-type]
+        due = from_db(row["next_attempt_at"])  # type: ignore[arg-type]
         assert due is not None
         waits.append((due - clock.now()).total_seconds())
         assert d.run_tick().claimed == 0  # not due yet
@@ -97,7 +98,7 @@ def test_retry_after_is_honoured_when_later_than_the_backoff(engine: Engine) -> 
     queue(engine, (1, "slack"))
     d.run_tick()
     [row] = rows(engine)
-    assert outbox._aware(row["next_attempt_at"]) == NOW.add(seconds=600)  # type: ignore[arg-type]
+    assert from_db(row["next_attempt_at"]) == NOW.add(seconds=600)  # type: ignore[arg-type]
     clock.advance(599)
     assert d.run_tick().claimed == 0
     clock.advance(1)
@@ -130,7 +131,7 @@ def test_an_alert_failing_for_max_age_is_dead(engine: Engine) -> None:
     clock.advance(100)
     d.run_tick()  # wait 200, cut to the max age: due at 250
     [row] = rows(engine)
-    assert outbox._aware(row["next_attempt_at"]) == NOW.add(seconds=250)  # type: ignore[arg-type]
+    assert from_db(row["next_attempt_at"]) == NOW.add(seconds=250)  # type: ignore[arg-type]
     clock.advance(150)
     assert d.run_tick().dead == 1
     assert rows(engine)[0]["state"] == "dead" and rows(engine)[0]["attempts"] == 3

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, RowMapping, delete, func, or_, select, update
@@ -22,6 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from windvane.alerting.alert import Alert
 from windvane.alerting.payload import from_payload, to_payload
 from windvane.alerting.tables import DEAD, LAST_ERROR_CHARS, PENDING, SENT, alert_outbox
+from windvane.core.store._time import from_db, to_db
 from windvane.errors import StoreError
 
 t = alert_outbox
@@ -46,16 +47,8 @@ class OutboxRow:
 
 
 def utc(value: datetime) -> datetime:
-    """``value`` as aware UTC; naive values are refused (SQLite keeps no offset)."""
-    if value.tzinfo is None:
-        raise StoreError(f"alert outbox times must be timezone-aware, got naive {value.isoformat()}")
-    return value.astimezone(UTC)
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    """``value`` as aware UTC for the outbox's columns; naive values are refused."""
+    return to_db(value, "an alert outbox time")
 
 
 def bounded_error(message: str) -> str:
@@ -190,8 +183,8 @@ def list_rows(conn: Connection, *, state: str | None = None, limit: int = 100) -
 
 
 def _row(r: RowMapping) -> OutboxRow:
-    created = _aware(r["created_at"])
-    due = _aware(r["next_attempt_at"])
+    created = from_db(r["created_at"])
+    due = from_db(r["next_attempt_at"])
     assert created is not None and due is not None
     return OutboxRow(
         id=int(r["id"]),
@@ -202,8 +195,8 @@ def _row(r: RowMapping) -> OutboxRow:
         attempts=int(r["attempts"]),
         next_attempt_at=due,
         created_at=created,
-        sent_at=_aware(r["sent_at"]),
+        sent_at=from_db(r["sent_at"]),
         last_error=r["last_error"],
         claimed_by=r["claimed_by"],
-        claimed_until=_aware(r["claimed_until"]),
+        claimed_until=from_db(r["claimed_until"]),
     )

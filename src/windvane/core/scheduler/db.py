@@ -1,4 +1,4 @@
-"""The scheduler's own reads: DAG rows, the task instances of active runs, zombies, occupancy, jobs.
+"""The scheduler's own reads: DAG rows, the task instances of active runs, zombies, pools, jobs.
 
 Its writes are the store's, shared with every other writer of the same tables:
 runs in :mod:`windvane.core.store.dag_runs`, task instances in
@@ -10,12 +10,12 @@ runs in :mod:`windvane.core.store.dag_runs`, task instances in
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 import pendulum
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, select
 
 from windvane.core.model.serialized_dag import SerializedDag
 from windvane.core.model.states import TaskInstanceState
@@ -25,16 +25,9 @@ from windvane.core.store.tables import dag_run as run_t
 from windvane.core.store.tables import job as job_t
 from windvane.core.store.tables import slot_pool as pool_t
 from windvane.core.store.tables import task_instance as ti_t
-from windvane.core.store.try_lifecycle import QUEUE_CHUNK
+from windvane.core.store.task_instances import chunks
 
 S = TaskInstanceState
-#: Ids per statement, as the store's writes use.
-CHUNK = QUEUE_CHUNK
-
-
-def chunks(ids: Sequence[int]) -> Iterable[Sequence[int]]:
-    for start in range(0, len(ids), CHUNK):
-        yield ids[start : start + CHUNK]
 
 
 # -- DAGs ------------------------------------------------------------------
@@ -136,16 +129,6 @@ def zombies(conn: Connection, cutoff: datetime) -> list[Zombie]:
         ti_t.c.state == S.RUNNING.value, ti_t.c.last_heartbeat_at < cutoff
     )
     return [Zombie(*r) for r in conn.execute(q)]
-
-
-def occupancy_rows(conn: Connection) -> list[tuple[str, str, str, int, int]]:
-    """(dag_id, task_id, pool, slots, count) over queued + running TIs."""
-    q = (
-        select(ti_t.c.dag_id, ti_t.c.task_id, ti_t.c.pool, func.sum(ti_t.c.pool_slots), func.count())
-        .where(ti_t.c.state.in_([S.QUEUED.value, S.RUNNING.value]))
-        .group_by(ti_t.c.dag_id, ti_t.c.task_id, ti_t.c.pool)
-    )
-    return [(r[0], r[1], r[2], int(r[3]), int(r[4])) for r in conn.execute(q)]
 
 
 def pool_capacities(conn: Connection) -> dict[str, int]:
