@@ -7,7 +7,9 @@ their channel, at most ``concurrency`` at once, and records each outcome in a
 transaction of its own right after the send (so the window in which a crash
 can cause a second delivery is one short commit):
 
-* delivered: ``sent``, counted in ``windvane_alerts_sent_total{channel}``;
+* delivered: ``sent``, counted in ``windvane_alerts_sent_total{channel}``, and the time from the
+  fact (the alert's ``occurred_at``: its journal row's ``recorded_at``) to the channel accepting it
+  observed in ``windvane_alerts_delivery_latency_seconds{channel}``;
 * :class:`~windvane.alerting.channels.base.DeliveryError` (or a timeout, or a
   channel bug): counted in ``windvane_alerts_failed_total{channel}``, tried again
   after exponential backoff with full jitter (or the far end's ``retry_after``,
@@ -47,7 +49,13 @@ from windvane.alerting.routing import Routing
 from windvane.core.interfaces import Clock, SystemClock
 from windvane.core.store.engine import begin_read, begin_write
 from windvane.metrics import MetricsSink, NullSink
-from windvane.metrics.catalogue import ALERTS_DEAD, ALERTS_FAILED, ALERTS_OUTBOX_PENDING, ALERTS_SENT
+from windvane.metrics.catalogue import (
+    ALERTS_DEAD,
+    ALERTS_DELIVERY_LATENCY,
+    ALERTS_FAILED,
+    ALERTS_OUTBOX_PENDING,
+    ALERTS_SENT,
+)
 
 log = logging.getLogger("windvane.alerting.dispatcher")
 
@@ -214,9 +222,12 @@ class AlertDispatcher:
             except Exception as exc:  # a channel bug: logged with its traceback, retried like a failure
                 log.exception("channel %r raised while sending alert %s", row.channel, row.dedupe_key)
                 return self._failed(row, f"channel {row.channel!r} raised {type(exc).__name__}", None, False)
+        accepted = self.clock.now()
         with begin_write(self.engine) as conn:
-            outbox.mark_sent(conn, row.id, now=self.clock.now())
+            outbox.mark_sent(conn, row.id, now=accepted)
         self.metrics.incr(ALERTS_SENT, channel=row.channel)
+        latency = accepted.timestamp() - row.alert.occurred_at.timestamp()
+        self.metrics.observe(ALERTS_DELIVERY_LATENCY, max(latency, 0.0), channel=row.channel)
         return "sent"
 
     def _failed(self, row: OutboxRow, error: str, retry_after: float | None, permanent: bool) -> str:
