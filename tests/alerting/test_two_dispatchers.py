@@ -47,7 +47,9 @@ def failing_run(engine: Engine) -> None:
         return "failed"
 
     clock = FakeClock(NOW)
-    scheduler = make_scheduler(engine, InstantExecutor(64, engine=engine, outcome=outcome, clock=clock), clock)
+    scheduler = make_scheduler(
+        engine, InstantExecutor(64, engine=engine, outcome=outcome, clock=clock), clock
+    )
     drive(scheduler, lambda: "failed" in run_states(engine, "wide").values())
     scheduler.shutdown()
 
