@@ -12,7 +12,8 @@ try's state). Several dispatcher settings run side by side on the same workload.
 
 With ``--parallelism 1`` the failures come one at a time (the latency of one alert); more slots make
 bursts, where alerts also queue behind each other. Rows ``(stage) relayed`` (journal row -> outbox
-row) and ``(stage) claimed+sent`` (outbox row -> ``sent`` committed) split the latency.
+row ``created_at``, which is the start of the dispatcher tick that relayed it) and ``(stage)
+claimed+sent`` (that -> ``sent_at``, the time the channel accepted it) split the latency roughly.
 
 Variants: ``pollX`` = ``[alerting] poll_interval_seconds = X`` with ``journal_check_seconds = 0``
 (polling only); ``pollX+checkY`` sets ``journal_check_seconds = Y`` (between ticks the dispatcher
