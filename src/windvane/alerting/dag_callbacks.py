@@ -166,10 +166,11 @@ class DagCallbackRunner:
             elif entry.kind is JournalKind.TRY_FINISHED and entry.reason in KILLED_FROM_OUTSIDE:
                 called = self._handle_task(entry)
             else:
-                turn.advance(entry.id)
-                continue
+                continue  # nothing to call: passed over by the next advance
             turn.advance(entry.id)
             return False, called
+        if entries:
+            turn.advance(entries[-1].id)
         return len(entries) < _BATCH, 0
 
     def _loop(self) -> None:
