@@ -37,21 +37,27 @@ docker compose up -d --build
 | <http://127.0.0.1:9090> | Prometheus: targets, the rules and their alerts |
 | <http://127.0.0.1:9093> | Alertmanager: firing alerts (they are also mailed to Mailpit) |
 | <http://127.0.0.1:8025> | Mailpit: every email Windvane and Alertmanager send |
-| <http://127.0.0.1:9102/metrics> | statsd-exporter: Windvane's StatsD metrics mapped to the native names |
+| <http://127.0.0.1:9102/metrics> | statsd-exporter (with `--profile statsd`, below) |
 
 The stack runs PostgreSQL, a one-shot `windvane db migrate`, the scheduler
-(`windvane scheduler --no-processor`, metrics on :9464), the DAG processor
-(`windvane dag-processor`, metrics on :9465), the StatsD exporter with the
-generated `compose/statsd-mapping.yml`, Prometheus (scraping both Windvane
-endpoints and the exporter every 15 s, rules loaded), Alertmanager, Grafana
-(data source and dashboards provisioned) and Mailpit as the SMTP server of
-Windvane's alerts. `examples/dags` is mounted as the DAGs folder: edit a file
-there and the DAG processor picks it up. Every port is bound to 127.0.0.1.
-`docker compose down -v` removes the stack and its data.
+(`windvane scheduler --no-processor`, metrics on :9464; LocalExecutor workers
+and the alert dispatcher run in its container), the DAG processor
+(`windvane dag-processor`, metrics on :9465), Prometheus (scraping both
+Windvane endpoints every 15 s, `windvane-rules.yml` loaded), Alertmanager
+(mailing every alert to Mailpit), Grafana (data source and dashboards
+provisioned, anonymous viewers) and Mailpit as the SMTP server of Windvane's
+own alerts. `examples/dags` is mounted as the DAGs folder: edit a file there
+and the DAG processor picks it up. `docker compose down -v` removes the stack
+and its data.
 
-The scheduler's and the exporter's series carry the same names and labels
-(the exporter's through the mapping), so the dashboards show either; with both
-on, as in the stack, filter with the *Instance* variable to see one path.
+**The StatsD path.** The same dashboards work over StatsD, through
+statsd_exporter and the generated `compose/statsd-mapping.yml` (same names and
+labels as the native endpoint). Run it instead of the native endpoints, so
+that series are not counted twice:
+
+```sh
+WINDVANE_STATSD=true WINDVANE_NATIVE_METRICS=false docker compose --profile statsd up -d
+```
 
 ## Using the dashboards in an existing Grafana
 
