@@ -73,3 +73,11 @@ def test_the_docs_list_every_alert() -> None:
     for rule in rules():
         if "alert" in rule:
             assert f"| `{rule['alert']}` |" in text
+
+
+def test_the_docs_count_the_rules_right() -> None:
+    text = " ".join((ROOT / "docs/observability.md").read_text(encoding="utf-8").split())
+    records = sum("record" in rule for rule in rules())
+    alerts = sum("alert" in rule for rule in rules())
+    assert f"holds {records} recording rules" in text and f"and {alerts} alerts" in text
+    assert f"queries, {records} recording rules)" in text
