@@ -3,9 +3,10 @@
 A real Prometheus (Debian's package) scrapes a ``windvane standalone`` every
 second, with ``dashboards/prometheus/windvane-rules.yml`` loaded (``for:`` cut
 to 0s) and a real Alertmanager to send alerts to. The DAGs succeed, fail,
-retry and starve a one-slot pool every few seconds; a DAG file fails to import;
-alerts go to a local SMTP server (delivered) and to a webhook nobody listens
-on (failed, then dead). Then every panel query and every recording rule is
+retry and starve a one-slot pool every few seconds (their tasks have an SLA,
+their success callback runs and their failure callback raises); a DAG file
+fails to import; alerts go to a local SMTP server (delivered) and to a webhook
+nobody listens on (failed, then dead). Then every panel query and every recording rule is
 evaluated through ``/api/v1/query`` until each returns finite samples.
 Skipped without Prometheus locally, failed in CI.
 """
@@ -64,9 +65,26 @@ START = pendulum.from_timestamp({start}, tz="UTC")
 ARGS = {{"email": "ops@example.com", "email_on_retry": True}}
 
 
+def noted(context: object) -> None:
+    pass
+
+
+def raises(context: object) -> None:
+    raise RuntimeError("this callback fails on purpose")
+
+
 def every_few_seconds(dag_id: str) -> DAG:
     every = timedelta(seconds=4)
-    return DAG(dag_id, schedule=every, start_date=START, catchup=False, max_active_runs=1, default_args=ARGS)
+    return DAG(
+        dag_id,
+        schedule=every,
+        start_date=START,
+        catchup=False,
+        max_active_runs=1,
+        default_args=ARGS,
+        on_success_callback=noted,
+        on_failure_callback=raises,
+    )
 
 
 with every_few_seconds("proof_ok"):
