@@ -100,6 +100,14 @@ class MultiSink(MetricsSink):
                 except Exception:
                     log.debug("could not count a metrics failure in %s", sink.backend, exc_info=True)
 
+    def remove(self, metric: Metric, **labels: str) -> None:
+        self._gauges = {k: v for k, v in self._gauges.items() if k[0] != metric.name}
+        for sink in self.sinks:
+            try:
+                sink.remove(metric, **labels)
+            except Exception:
+                log.warning("metrics backend %s failed to forget series", sink.backend, exc_info=True)
+
     def hold(self) -> None:
         self._each("hold")
 

@@ -77,6 +77,11 @@ class MetricsSink:
             return Bound(self, metric, _drop)
         return Bound(self, metric, self._emitter(metric, dict(labels)))
 
+    def remove(self, metric: Metric, **labels: str) -> None:
+        """Forget the series of ``metric`` whose labels include ``labels`` (a vanished DAG file, a
+        deactivated DAG), so a backend that keeps series stops exporting them. Backends that keep
+        nothing (StatsD) just stop being sent them. Never raises."""
+
     def hold(self) -> None:
         """Buffer what is emitted until :meth:`flush` (a backend that sends packets batches them)."""
 
@@ -195,6 +200,11 @@ class RecordingSink(MetricsSink):
     def __init__(self, *, strict: bool = True) -> None:
         super().__init__(strict=strict)
         self.events: list[tuple[Kind, str, float, dict[str, str]]] = []
+        #: (metric name, labels) of every :meth:`remove`.
+        self.removed: list[tuple[str, dict[str, str]]] = []
+
+    def remove(self, metric: Metric, **labels: str) -> None:
+        self.removed.append((metric.name, dict(labels)))
 
     def _incr(self, metric: Metric, value: float, labels: Labels) -> None:
         self.events.append((Kind.COUNTER, metric.name, value, dict(labels)))
