@@ -77,6 +77,12 @@ class _Table:
                 self.values[key] = self.fresh()
             return self.values[key]
 
+    def retain(self, index: int, keep: set[str]) -> None:
+        """Forget the label sets whose ``index``-th value is not in ``keep``."""
+        with self.lock:
+            for key in [key for key in self.values if key[index] not in keep]:
+                del self.values[key]
+
     def remove(self, labels: Labels) -> int:
         """Forget the label sets that include ``labels``; how many were forgotten."""
         names = self.metric.labels
@@ -161,6 +167,12 @@ class PrometheusSink(MetricsSink):
         table = self._tables.get(metric.name)
         if table is not None and labels.keys() <= metric.label_set:
             table.remove(labels)
+
+    def retain(self, label: str, values: Collection[str]) -> None:
+        keep = set(values)
+        for table in list(self._tables.values()):
+            if label in table.metric.label_set:
+                table.retain(table.metric.labels.index(label), keep)
 
     def _emitter(self, metric: Metric, labels: Labels) -> Emit:
         table = self._table(metric)

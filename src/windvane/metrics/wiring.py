@@ -32,6 +32,7 @@ from windvane.metrics.processor_metrics import ProcessorMetrics
 from windvane.metrics.prometheus_sink import PrometheusSink
 from windvane.metrics.queries import QueryCounter
 from windvane.metrics.sink import MetricsSink, NullSink
+from windvane.metrics.stale import DagSweeper
 from windvane.metrics.statsd_sink import StatsdSink
 from windvane.metrics.subscriber import MetricsObserver
 from windvane.settings import MetricsSettings
@@ -133,6 +134,8 @@ def build_metrics(
     if Owner.SCHEDULER in services:
         queries = QueryCounter(engine) if engine is not None else None
         observer = MetricsObserver(sink, executor_name=executor_name, queries=queries)
+        if engine is not None:
+            observer.sweeper = DagSweeper(sink, engine, on_sweep=observer.forget_dags)
     if Owner.DAG_PROCESSOR in services and engine is not None:
         processor = ProcessorMetrics(sink, engine, dags_folder=dags_folder, clock=clock)
     sink.gauge(BUILD_INFO, 1, version=__version__, service=service)
