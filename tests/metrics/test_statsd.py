@@ -49,11 +49,11 @@ def test_legacy_names_put_label_values_in_the_name_like_airflow(statsd_listener:
 def test_dogstatsd_tags_keep_the_short_name(statsd_listener: StatsdListener) -> None:
     s = sink_to(statsd_listener, datadog_tags=True, prefix="af")
     s.observe(m.DAGRUN_DURATION, 0.0123, dag_id="etl", state="failed", run_type="backfill")
-    s.incr(m.TI_FINISH, dag_id="a,b|c#d e", task_id="t", state="success")
+    s.incr(m.TI_FINISH, dag_id="a,b|c#d e.f", task_id="#t\nü", state="success")
     statsd_listener.drain()
     assert statsd_listener.packets == [
         "af.dagrun.duration.failed:12.3|ms|#dag_id:etl,run_type:backfill",
-        "af.ti.finish:1|c|#dag_id:a_b_c_d_e,task_id:t,state:success",
+        "af.ti.finish:1|c|#dag_id:a_b_c#d e.f,task_id:_t_ü,state:success",
     ]
 
 

@@ -39,7 +39,7 @@ class UdpSender:
             self.failures += 1
             return OSError("the StatsD sender is closed")
         try:
-            sock.sendto(data.encode("ascii", "replace"), self.address)
+            sock.sendto(data.encode("utf-8", "replace"), self.address)
         except OSError as exc:
             self.failures += 1
             return exc
