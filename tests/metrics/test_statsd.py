@@ -15,6 +15,8 @@ from windvane.metrics.udp_sender import UdpSender
 
 
 def sink_to(listener: StatsdListener, **options: object) -> StatsdSink:
+    """A sink to ``listener``; legacy dotted names unless ``datadog_tags=True``."""
+    options.setdefault("datadog_tags", False)
     return StatsdSink(host="127.0.0.1", port=listener.port, strict=True, **options)  # type: ignore[arg-type]
 
 

@@ -51,7 +51,7 @@ class StatsdSink(MetricsSink):
         prefix: str = "windvane",
         allow_list: Sequence[str] = (),
         block_list: Sequence[str] = (),
-        datadog_tags: bool = False,
+        datadog_tags: bool = True,
         strict: bool = False,
     ) -> None:
         super().__init__(strict=strict)
