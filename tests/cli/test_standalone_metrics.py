@@ -3,6 +3,7 @@ processor process), each with only its own services' metrics; a deleted DAG file
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -97,10 +98,8 @@ def _until(what: str, check: Callable[[], bool], process: subprocess.Popen[bytes
     while not check():
         assert process.poll() is None, f"standalone exited\n{log.read_text(errors='replace')}"
         assert time.monotonic() < deadline, f"no {what} after {DEADLINE_SECONDS} s\n{log.read_text()}"
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(timeout=0.2)
-        except subprocess.TimeoutExpired:
-            pass
 
 
 def _value(families: dict[str, list[tuple[dict[str, str], float]]], name: str) -> float:
