@@ -24,7 +24,18 @@ def to_payload(alert: Alert) -> dict[str, Any]:
         "log_path": alert.log_path,
         "link": alert.link,
         "recipients": list(alert.recipients),
+        "hostname": alert.hostname,
     }
+
+
+def with_members(alert: Alert) -> dict[str, Any]:
+    """:func:`to_payload` plus ``severity``, ``count`` (how many alerts the message stands for) and
+    ``alerts`` (the listed members, each a :func:`to_payload` document): what receivers get."""
+    body = to_payload(alert)
+    body["severity"] = alert.severity.value
+    body["count"] = max(alert.member_count, 1)
+    body["alerts"] = [to_payload(member) for member in alert.members]
+    return body
 
 
 def from_payload(data: dict[str, Any]) -> Alert:
@@ -43,4 +54,5 @@ def from_payload(data: dict[str, Any]) -> Alert:
         log_path=data.get("log_path"),
         link=data.get("link"),
         recipients=tuple(data.get("recipients") or ()),
+        hostname=data.get("hostname"),
     )
