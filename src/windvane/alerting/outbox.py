@@ -326,11 +326,15 @@ def pending_count(conn: Connection) -> int:
     return int(conn.execute(select(func.count()).select_from(t).where(t.c.state == PENDING)).scalar_one())
 
 
-def list_rows(conn: Connection, *, state: str | None = None, limit: int = 100) -> list[OutboxRow]:
-    """The newest rows (of ``state`` if given), newest first: for ``windvane alerts list``."""
+def list_rows(
+    conn: Connection, *, state: str | None = None, dag_id: str | None = None, limit: int = 100
+) -> list[OutboxRow]:
+    """The newest rows (of ``state`` and ``dag_id`` if given), newest first: for ``windvane alerts list``."""
     stmt = select(t).order_by(t.c.id.desc()).limit(limit)
     if state is not None:
         stmt = stmt.where(t.c.state == state)
+    if dag_id is not None:
+        stmt = stmt.where(t.c.dag_id == dag_id)
     return [_row(r) for r in conn.execute(stmt).mappings()]
 
 
