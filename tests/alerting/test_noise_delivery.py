@@ -4,9 +4,12 @@ the outbox and the dispatcher with fake channels; and 20 failing tasks => one em
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable
+from dataclasses import replace
 
 import pendulum
+import pytest
 from sqlalchemy import Engine
 
 from tests.runtime.test_scheduler import Noop, drive, make_scheduler
@@ -15,7 +18,7 @@ from windvane.alerting.alert import AlertKind
 from windvane.alerting.channels.email import EmailChannel, SmtpConfig
 from windvane.alerting.dispatcher import AlertDispatcher, DispatchConfig
 from windvane.alerting.links import Links
-from windvane.alerting.noise import LISTED, NoiseConfig
+from windvane.alerting.noise import LISTED, NoiseConfig, group_key
 from windvane.alerting.relay import Relay
 from windvane.alerting.routing import Routing
 from windvane.alerting.silences import add_silence, end_silence, list_silences
@@ -27,7 +30,7 @@ from windvane.core.store.run_actions import trigger_dag
 from windvane.testing import InstantExecutor, register_dag, run_states
 
 from .conftest import SmtpServer
-from .fakes import NOW, Flaky, Recording, rows
+from .fakes import NOW, Flaky, Recording, alert, rows
 
 SLACK_ALL = Routing(
     by_kind=(
@@ -236,3 +239,35 @@ def test_twenty_failing_tasks_of_one_run_make_one_email(engine: Engine, smtp_ser
     assert "https://wv.example/dags/fan/runs/nightly" in text
     assert "<li>t19 try 1/1" in mail.part("html")
     assert all(r["state"] == "sent" for r in rows(engine))
+
+
+@pytest.mark.postgres
+def test_four_dispatchers_on_postgres_send_each_grouped_alert_exactly_once(engine: Engine) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("several dispatchers at once need PostgreSQL (SQLite has one writer)")
+    with begin_write(engine) as conn:
+        for run in range(10):
+            for n in range(LISTED):
+                a = replace(alert(n), run_id=f"r{run}", dedupe_key=f"task_failed|d|t{n}|r{run}|1|slack")
+                outbox.insert(conn, a, "slack", now=NOW, group_key=group_key(a, "slack"))
+    slack = Recording("slack")
+    config = DispatchConfig(batch_size=3, concurrency=2)
+    workers = [
+        AlertDispatcher(engine, {"slack": slack}, clock=FakeClock(NOW), config=config, owner=f"d{i}")
+        for i in range(4)
+    ]
+
+    def drain(d: AlertDispatcher) -> None:
+        while d.run_tick().claimed:
+            pass
+
+    threads = [threading.Thread(target=drain, args=(w,)) for w in workers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    delivered = [m.dedupe_key for a in slack.alerts for m in (a.members or (a,))]
+    assert len(delivered) == len(set(delivered)) == 10 * LISTED  # every alert once, none twice
+    assert len(slack.alerts) >= 10  # at least one message per run (a group may be split, never doubled)
+    with begin_read(engine) as conn:
+        assert outbox.counts(conn)["sent"] == 10 * LISTED
