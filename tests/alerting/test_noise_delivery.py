@@ -27,6 +27,8 @@ from windvane.core.model.clock import FakeClock
 from windvane.core.model.workload import Workload
 from windvane.core.store.engine import begin_read, begin_write
 from windvane.core.store.run_actions import trigger_dag
+from windvane.metrics import RecordingSink
+from windvane.metrics.catalogue import ALERTS_HELD_BACK
 from windvane.testing import InstantExecutor, register_dag, run_states
 
 from .conftest import SmtpServer
@@ -123,6 +125,7 @@ def test_a_run_failure_alert_replaces_its_tasks_alerts_but_not_their_emails(engi
     clock = FakeClock(NOW)
     slack, email = Recording("slack"), Recording("email")
     d = dispatcher(engine, {"slack": slack, "email": email}, clock, NoiseConfig(group_wait=5.0))
+    d.relay.metrics = sink = RecordingSink()
     fan_out(engine, clock, tasks=5, email="bob@work.com")
 
     relayed = d.run_tick().relayed
@@ -134,6 +137,7 @@ def test_a_run_failure_alert_replaces_its_tasks_alerts_but_not_their_emails(engi
     superseded = [r for r in rows(engine) if r["state"] == "superseded"]
     assert len(superseded) == 5 and {r["channel"] for r in superseded} == {"slack"}
     assert all("run-failure alert" in str(r["note"]) for r in superseded)
+    assert sink.total(ALERTS_HELD_BACK, channel="slack", state="superseded") == 5
     clock.advance(5)
     d.run_tick()
     [mail] = email.alerts  # Airflow's email_on_failure still reaches bob, as one message for the run
@@ -172,7 +176,9 @@ def test_a_still_failing_dag_alerts_once_per_repeat_interval_until_a_run_succeed
 
 def test_silences_are_listed_recorded_and_can_end_early(engine: Engine) -> None:
     clock = FakeClock(NOW)
-    relay = Relay(engine, SLACK_ALL, ("slack",), noise=NoiseConfig(group_wait=0.0, replace_task_alerts=False))
+    sink = RecordingSink()
+    noise = NoiseConfig(group_wait=0.0, replace_task_alerts=False)
+    relay = Relay(engine, SLACK_ALL, ("slack",), noise=noise, metrics=sink)
     relay.run_once(NOW)
     with begin_write(engine) as conn:
         sid = add_silence(conn, "fan", until=NOW.add(hours=2), reason="deploy", created_by="ann@box", now=NOW)
@@ -180,6 +186,7 @@ def test_silences_are_listed_recorded_and_can_end_early(engine: Engine) -> None:
     fan_out(engine, clock, tasks=3)
     done = relay.run_until_caught_up(NOW)
     assert (done.added, done.silenced) == (0, 4)
+    assert sink.total(ALERTS_HELD_BACK, channel="slack", state="silenced") == 4
     assert {r["state"] for r in rows(engine)} == {"silenced"}
     assert all(f"silence {sid}" in str(r["note"]) and "deploy" in str(r["note"]) for r in rows(engine))
     later = NOW.add(minutes=30)

@@ -113,7 +113,9 @@ class AlertDispatcher:
         self.metrics = metrics or NullSink()
         self.owner = owner or default_owner()
         self.draw = draw
-        self.relay = Relay(engine, routing or Routing(), self.channels, noise=noise, links=links)
+        self.relay = Relay(
+            engine, routing or Routing(), self.channels, noise=noise, links=links, metrics=self.metrics
+        )
         #: Ticks that raised (each is logged; the loop goes on).
         self.failures = 0
         self._thread: threading.Thread | None = None

@@ -22,6 +22,7 @@ holds back is still recorded (``windvane alerts list`` shows it, with a note):
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
@@ -39,6 +40,8 @@ from windvane.core.interfaces import JournalEntry, JournalKind, SerializedDag
 from windvane.core.store import dags, journal
 from windvane.core.store.engine import begin_read, begin_write
 from windvane.errors import NotFoundError
+from windvane.metrics import MetricsSink, NullSink
+from windvane.metrics.catalogue import ALERTS_HELD_BACK
 
 log = logging.getLogger("windvane.alerting.relay")
 
@@ -75,12 +78,16 @@ class Relay:
         consumer: str = CONSUMER,
         noise: NoiseConfig | None = None,
         links: Links | None = None,
+        metrics: MetricsSink | None = None,
     ) -> None:
         self.engine = engine
         self.routing = routing
         self.channels = frozenset(channels)
         self.noise = noise or NoiseConfig()
         self.links = links or Links()
+        #: ``windvane_alerts_held_back_total{channel, state}``, counted after each commit.
+        self.metrics = metrics or NullSink()
+        self._held: Counter[tuple[str, str]] = Counter()
         self.batch_size = batch_size
         self.consumer = consumer
         self._dags: dict[str, tuple[str, SerializedDag]] = {}
@@ -110,10 +117,13 @@ class Relay:
                 return RelayResult()
             silences = active_silences(conn, now=now)
             total = RelayResult(entries=len(entries))
+            self._held.clear()
             for entry in entries:
                 total += self._relay(conn, entry, silences, now)
             cursor = journal.advance(conn, self.consumer, entries[-1].id, now=now)
         self._cursor = cursor
+        for (channel, state), n in self._held.items():
+            self.metrics.incr(ALERTS_HELD_BACK, n, channel=channel, state=state)
         return total
 
     def _relay(
@@ -132,10 +142,12 @@ class Relay:
                 added = outbox.insert(
                     conn, r.alert, r.channel, now=now, state=SILENCED, note=silence.describe()
                 )
+                self._held[(r.channel, SILENCED)] += int(added is not None)
                 done += RelayResult(silenced=int(added is not None), duplicates=int(added is None))
             elif repeat_note is not None:
                 added = outbox.insert(conn, r.alert, r.channel, now=now, state=SUPPRESSED, note=repeat_note)
                 if added is not None:
+                    self._held[(r.channel, SUPPRESSED)] += 1
                     done += RelayResult(suppressed=1, superseded=self._supersede(conn, r, added, now))
                 else:
                     done += RelayResult(duplicates=1)
@@ -172,6 +184,7 @@ class Relay:
                 added = outbox.insert(
                     conn, alert, channel, now=now, state=SUPERSEDED, merged_into=into, note=note
                 )
+                self._held[(channel, SUPERSEDED)] += int(added is not None)
                 return RelayResult(superseded=int(added is not None), duplicates=int(added is None))
         key = group_key(alert, channel)
         due = now + timedelta(seconds=self.noise.group_wait) if key is not None else now
@@ -183,7 +196,7 @@ class Relay:
     def _supersede(self, conn: Connection, r: Routed, row_id: int, now: datetime) -> int:
         if not replaces(r.alert, r.channel, self.noise):
             return 0
-        return outbox.supersede(
+        n = outbox.supersede(
             conn,
             dag_id=r.alert.dag_id,
             run_id=r.alert.run_id,
@@ -193,6 +206,8 @@ class Relay:
             now=now,
             note=f"superseded by the run-failure alert #{row_id} of run {r.alert.run_id!r}",
         )
+        self._held[(r.channel, SUPERSEDED)] += n
+        return n
 
     def run_until_caught_up(self, now: datetime) -> RelayResult:
         """:meth:`run_once` until a pass reads fewer than ``batch_size`` entries; the totals."""
