@@ -133,7 +133,7 @@ class Relay:
         if entry.kind is JournalKind.RUN_FINISHED and entry.state == "success":
             repeats.reset(conn, entry.dag_id)
         routed = derive(entry, self._dag(conn, entry.dag_id), self.routing, self.channels, self.links)
-        repeat_note = self._repeat(conn, entry, routed, now)
+        repeat_note = self._repeat(conn, entry, routed)
         done = RelayResult()
         for r in routed:
             silence = matching(silences, entry.dag_id, r.alert.task_id, now=now)
@@ -155,15 +155,14 @@ class Relay:
                 done += self._add(conn, r, now)
         return done
 
-    def _repeat(
-        self, conn: Connection, entry: JournalEntry, routed: list[Routed], now: datetime
-    ) -> str | None:
+    def _repeat(self, conn: Connection, entry: JournalEntry, routed: list[Routed]) -> str | None:
         """For a run-failure entry with channels: the note of a suppressed repeat, or None (alert,
-        and remember when)."""
+        and remember when). Decided on the entry's own time, not the relay's."""
         if not routed or routed[0].alert.kind is not AlertKind.RUN_FAILED or self.noise.repeat_interval <= 0:
             return None
         state = repeats.get(conn, entry.dag_id)
-        if state is not None and repeat_suppressed(state.alerted_at, now, self.noise.repeat_interval):
+        at = entry.recorded_at  # the failure's own time: a relay catching up after a stop decides alike
+        if state is not None and repeat_suppressed(state.alerted_at, at, self.noise.repeat_interval):
             repeats.suppressed(conn, entry.dag_id)
             again = state.alerted_at + timedelta(seconds=self.noise.repeat_interval)
             return (
@@ -172,7 +171,7 @@ class Relay:
                 f"suppressed since); the next alerts after {again.isoformat(timespec='seconds')} or "
                 "after a successful run"
             )
-        repeats.alerted(conn, entry.dag_id, now=now)
+        repeats.alerted(conn, entry.dag_id, now=at)
         return None
 
     def _add(self, conn: Connection, r: Routed, now: datetime) -> RelayResult:
