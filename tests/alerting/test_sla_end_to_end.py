@@ -9,6 +9,7 @@ two monitors racing on PostgreSQL: one miss, one email.
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import threading
 from pathlib import Path
@@ -32,6 +33,7 @@ from windvane.core.store.engine import begin_read, begin_write
 from windvane.core.store.run_actions import trigger_dag
 from windvane.core.store.tables import task_instance
 from windvane.core.worker.dag_loader import DagLoader
+from windvane.plugins import SERVICES_GROUP
 from windvane.settings import Settings, load_settings
 from windvane.testing import register_dag, run_states, wait_for, write_dag_file
 
@@ -161,7 +163,11 @@ def test_two_monitors_on_postgres_record_each_miss_once_and_send_one_email(
     )
 
 
-def test_sla_checks_can_be_turned_off(tmp_path: Path, engine: Engine) -> None:
+def test_the_monitor_is_a_declared_service_and_sla_checks_can_be_turned_off(
+    tmp_path: Path, engine: Engine
+) -> None:
+    [entry] = [e for e in importlib.metadata.entry_points(group=SERVICES_GROUP) if e.name == "sla_monitor"]
+    assert entry.load() is create_monitor
     settings = load_settings(home=tmp_path, environ={}, overrides={"alerting": {"sla_checks": False}})
     off = create_monitor(ServiceContext(settings, engine))
     assert isinstance(off, SlaChecksOff)

@@ -114,10 +114,11 @@ class SlaMonitor:
     def _detect(self, now: datetime, since: datetime) -> tuple[int, int]:
         won: list[Candidate] = []
         added = 0
-        backfill = self.config.check_backfill
+        with begin_read(self.engine) as conn:  # nothing due: no write lock taken (SQLite has one)
+            if not self._due(conn, now, since):
+                return 0, 0
         with begin_write(self.engine) as conn:
-            found = store.due_tasks(conn, now=now, since=since, check_backfill=backfill)
-            found += store.due_runs(conn, now=now, since=since, check_backfill=backfill)
+            found = self._due(conn, now, since)
             silences = active_silences(conn, now=now) if found else []
             for candidate in found:
                 task = candidate.kind == TASK_SLA
@@ -155,8 +156,16 @@ class SlaMonitor:
                 self.metrics.incr(SLA_MISSED, dag_id=candidate.dag_id, task_id=candidate.task_id)
         return len(won), added
 
+    def _due(self, conn: Connection, now: datetime, since: datetime) -> list[Candidate]:
+        backfill = self.config.check_backfill
+        found = store.due_tasks(conn, now=now, since=since, check_backfill=backfill)
+        return found + store.due_runs(conn, now=now, since=since, check_backfill=backfill)
+
     def _recover(self, now: datetime, since: datetime) -> tuple[int, int]:
         recovered = added = 0
+        with begin_read(self.engine) as conn:
+            if not store.recoveries(conn, since=since):
+                return 0, 0
         with begin_write(self.engine) as conn:
             found = store.recoveries(conn, since=since)
             silences = active_silences(conn, now=now) if found else []
@@ -175,6 +184,9 @@ class SlaMonitor:
 
     def _callbacks(self, now: datetime) -> int:
         lease = now + timedelta(seconds=self.config.callback_timeout * 2 + 30.0)
+        with begin_read(self.engine) as conn:
+            if not store.callbacks_pending(conn, now=now):
+                return 0
         with begin_write(self.engine) as conn:
             claimed = store.claim_callbacks(conn, now=now, until=lease)
         by_dag: dict[str, list[MissRow]] = {}

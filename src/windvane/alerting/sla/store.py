@@ -221,6 +221,15 @@ def claim_callbacks(conn: Connection, *, now: datetime, until: datetime, limit: 
     return [_row(r) for r in conn.execute(select(m).where(m.c.id.in_(ids)).order_by(m.c.id)).mappings()]
 
 
+def callbacks_pending(conn: Connection, *, now: datetime) -> bool:
+    """Whether :func:`claim_callbacks` would claim anything now (a read: no lock taken)."""
+    query = select(m.c.id).where(
+        m.c.callback_done_at.is_(None),
+        or_(m.c.callback_claimed_until.is_(None), m.c.callback_claimed_until <= utc(now)),
+    )
+    return conn.execute(query.limit(1)).first() is not None
+
+
 def finish_callbacks(conn: Connection, ids: Sequence[int], *, now: datetime) -> None:
     """Mark the callbacks of ``ids`` done (called, raised or timed out alike: never called again)."""
     conn.execute(update(m).where(m.c.id.in_(list(ids))).values(callback_done_at=utc(now)))
