@@ -96,6 +96,10 @@ class World:
             metrics=self.metrics,
         )
 
+    def run_pk(self, run_id: str) -> int:
+        with begin_read(self.engine) as conn:
+            return int(conn.execute(select(dag_run.c.id).where(dag_run.c.run_id == run_id)).scalar_one())
+
     def set_ti(self, run_id: str, task_id: str, state: str, end: pendulum.DateTime | None = None) -> None:
         with begin_write(self.engine) as conn:
             conn.execute(

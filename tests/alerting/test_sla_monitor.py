@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from windvane.alerting.silences import add_silence
 from windvane.core.model.states import DagRunType
 from windvane.core.store.engine import begin_write
+from windvane.core.store.run_actions import clear_task_instances
 
 from .sla_world import DEADLINE, NOW, SLA, World
 
@@ -270,3 +271,23 @@ def test_a_callback_claimed_by_a_monitor_that_died_runs_once_its_claim_runs_out(
     world.clock.advance(61)
     assert survivor.run_tick().callbacks == 1
     assert [s[0] for s in world.calls()[0]["slas"]] == [claimed.task_id]
+
+
+def test_a_task_cleared_after_meeting_its_sla_is_not_late_when_it_runs_again(
+    engine: Engine, tmp_path: Path
+) -> None:
+    world = World(engine, tmp_path, callback="None")
+    run_id = world.trigger()
+    world.set_ti(run_id, "slow", "success", end=NOW.add(minutes=1))
+    world.set_ti(run_id, "after", "success", end=NOW.add(minutes=2))
+    world.set_run(run_id, "success", end=NOW.add(minutes=2))
+    world.clock.advance(SLA.total_seconds() + 60)
+    monitor = world.monitor()
+    assert monitor.run_tick().recorded == 0
+    with begin_write(engine) as conn:  # `windvane tasks clear`: the run goes back to queued
+        clear_task_instances(conn, world.dag, world.run_pk(run_id), now=world.clock.now())
+    world.clock.advance(DEADLINE.total_seconds() * 2)
+    monitor.run_tick()
+    # the task's due time had passed (met): its re-run is not late; the run's deadline had not, and the
+    # re-run did not succeed by it
+    assert [(m["kind"], m["task_id"]) for m in world.misses()] == [("run_deadline", "")]

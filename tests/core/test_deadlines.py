@@ -8,7 +8,7 @@ import pendulum
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 
 from tests.runtime.test_scheduler import drive, make_scheduler
 from windvane import DAG, BashOperator
@@ -18,7 +18,7 @@ from windvane.core.model.deadlines import after, run_due_at
 from windvane.core.model.serialized_dag import SerializedDag
 from windvane.core.store import dag_runs
 from windvane.core.store.engine import begin_read, begin_write
-from windvane.core.store.run_actions import create_backfill, trigger_dag
+from windvane.core.store.run_actions import clear_task_instances, create_backfill, trigger_dag
 from windvane.core.store.tables import dag_run, task_instance
 from windvane.core.store.task_instances import ensure_task_instances
 from windvane.errors import DagDefinitionError
@@ -157,3 +157,16 @@ def test_a_task_added_to_an_existing_run_gets_its_sla_due_time_from_the_run(engi
     with begin_write(engine) as conn:
         ensure_task_instances(conn, pk, run_id, serialize_dag(second), NOW.add(hours=1))
     assert due_columns(engine, run_id)[1] == {"a": None, "b": NOW.add(minutes=5)}
+
+
+def test_clearing_keeps_due_times_still_ahead_and_drops_those_already_passed(engine: Engine) -> None:
+    ser = register_dag(engine, sla_dag(), now=NOW)
+    with begin_write(engine) as conn:
+        pk, run_id = trigger_dag(conn, ser, now=NOW)
+        conn.execute(update(task_instance).where(task_instance.c.dag_run_id == pk).values(state="success"))
+        clear_task_instances(conn, ser, pk, task_ids=["timed"], now=NOW.add(minutes=5))  # before its due time
+    assert due_columns(engine, run_id) == (NOW.add(hours=2), {"timed": NOW.add(minutes=30), "untimed": None})
+    with begin_write(engine) as conn:
+        conn.execute(update(task_instance).where(task_instance.c.dag_run_id == pk).values(state="success"))
+        clear_task_instances(conn, ser, pk, now=NOW.add(hours=3))  # a re-run after both: not late
+    assert due_columns(engine, run_id) == (None, {"timed": None, "untimed": None})
