@@ -9,6 +9,9 @@ message carried (or replaced) this one; ``note`` says why a row was not sent on 
 ``alert_silence``: windows during which matching alerts are silenced.
 ``alert_repeat``: per DAG, when its last run-failure alert was raised (for
 ``repeat_interval_seconds``); a successful run deletes the DAG's row.
+``sla_miss``: one row per task that missed its SLA in a run (``task_id`` is
+:data:`RUN_DEADLINE` for the run's own deadline), unique per (run, task), so only
+the monitor whose INSERT wins acts on a miss.
 The migration is the schema; these definitions are what the code queries and
 are checked against it by ``tests/alerting/test_migration.py``.
 """
@@ -30,6 +33,10 @@ SILENCED, SUPPRESSED, SUPERSEDED = "silenced", "suppressed", "superseded"
 STATES = (PENDING, SENT, DEAD, SILENCED, SUPPRESSED, SUPERSEDED)
 #: Longest ``note`` kept.
 NOTE_CHARS = 500
+#: ``sla_miss.task_id`` of a run's deadline (no task id is empty).
+RUN_DEADLINE = ""
+#: ``sla_miss.kind`` values.
+TASK_SLA, RUN_DEADLINE_KIND = "task_sla", "run_deadline"
 #: Longest ``last_error`` kept (the end of the message is dropped).
 LAST_ERROR_CHARS = 2000
 
@@ -82,4 +89,38 @@ alert_repeat = sa.Table(
     sa.Column("dag_id", sa.String(250), primary_key=True),
     sa.Column("alerted_at", UTC, nullable=False),
     sa.Column("suppressed", sa.Integer(), nullable=False),
+)
+
+sla_miss = sa.Table(
+    "sla_miss",
+    metadata,
+    sa.Column("id", BIG_ID, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("dag_id", sa.String(250), nullable=False),
+    sa.Column("run_id", sa.String(250), nullable=False),
+    sa.Column("dag_run_id", sa.Integer(), nullable=False),
+    sa.Column("task_id", sa.String(250), nullable=False),
+    sa.Column("run_type", sa.String(20), nullable=False),
+    sa.Column("logical_date", UTC, nullable=False),
+    sa.Column("due_at", UTC, nullable=False),
+    sa.Column("detected_at", UTC, nullable=False),
+    sa.Column("state", sa.String(20), nullable=False),
+    sa.Column("recovered_at", UTC),
+    sa.Column("callback_done_at", UTC),
+    sa.Column("callback_claimed_until", UTC),
+    sa.UniqueConstraint("dag_run_id", "task_id", name="uq_sla_miss_dag_run_id_task_id"),
+    sa.Index("ix_sla_miss_dag_id_detected_at", "dag_id", "detected_at"),
+    sa.Index(
+        "ix_sla_miss_callback_pending",
+        "dag_id",
+        postgresql_where=sa.text("callback_done_at IS NULL"),
+        sqlite_where=sa.text("callback_done_at IS NULL"),
+    ),
+    sa.Index(
+        "ix_sla_miss_unrecovered",
+        "detected_at",
+        postgresql_where=sa.text("recovered_at IS NULL"),
+        sqlite_where=sa.text("recovered_at IS NULL"),
+    ),
+    sqlite_autoincrement=True,
 )

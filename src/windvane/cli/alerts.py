@@ -12,6 +12,7 @@ from windvane.alerting.channels.base import DeliveryError
 from windvane.alerting.service import configured_channels
 from windvane.alerting.silences import add_silence, end_silence, list_silences, who
 from windvane.alerting.tables import STATES
+from windvane.cli import alerts_sla
 from windvane.cli.args import duration, positive_int
 from windvane.cli.base import (
     EXIT_FAILURE,
@@ -61,6 +62,8 @@ def register(commands: Subparsers) -> None:
         group, "unsilence", _unsilence, "Expire a silence now (its alerts are sent again)."
     )
     unsilence.add_argument("id", type=positive_int, help="The silence's id (see `windvane alerts silences`).")
+
+    alerts_sla.register(group)
 
 
 def _list(cli: Cli, args: argparse.Namespace) -> int:

@@ -7,7 +7,9 @@ template sees ``alert`` (the :class:`~windvane.alerting.alert.Alert`), ``what``
 summary cut to :data:`MAX_ERROR_CHARS`), ``kind`` (``"task failed"``...),
 ``members`` (one line each for the alerts a grouped message lists, or that a run
 alert replaced: :func:`member_line`), ``members_title`` (``"20 task failed alerts
-in this run"``, ``"Replaces 3 task alerts"``) and ``more`` (how many are not listed).
+in this run"``, ``"Replaces 3 task alerts"``), ``more`` (how many are not listed)
+and, for SLA misses and recoveries, ``late`` (``"1h 2m 3s"``; else ``None``)
+beside ``alert.due_at``.
 The HTML template is rendered with autoescaping; the text ones are not.
 """
 
@@ -18,7 +20,7 @@ from typing import Any
 
 import jinja2
 
-from windvane.alerting.alert import Alert, AlertKind
+from windvane.alerting.alert import Alert, AlertKind, human
 
 MAX_ERROR_CHARS = 4000
 """An error summary longer than this is cut (its tail kept: the last lines say most)."""
@@ -34,7 +36,9 @@ DAG:    {{ alert.dag_id }}
 {% if tries and not alert.is_group %}Try:    {{ tries }}
 {% endif %}{% if alert.state %}State:  {{ alert.state }}
 {% endif %}When:   {{ alert.occurred_at.isoformat() }}
-{% if alert.hostname %}Host:   {{ alert.hostname }}
+{% if alert.due_at %}Due at: {{ alert.due_at.isoformat() }}
+Late by: {{ late }}
+{% endif %}{% if alert.hostname %}Host:   {{ alert.hostname }}
 {% endif %}{% if alert.log_path %}Log:    {{ alert.log_path }}
 {% endif %}{% if alert.link %}Link:   {{ alert.link }}
 {% endif %}{% if members %}
@@ -57,6 +61,8 @@ DEFAULT_HTML = """\
 {% if tries and not alert.is_group %}<tr><th align="left">Try</th><td>{{ tries }}</td></tr>{% endif %}
 {% if alert.state %}<tr><th align="left">State</th><td>{{ alert.state }}</td></tr>{% endif %}
 <tr><th align="left">When</th><td>{{ alert.occurred_at.isoformat() }}</td></tr>
+{% if alert.due_at %}<tr><th align="left">Due at</th><td>{{ alert.due_at.isoformat() }}</td></tr>
+<tr><th align="left">Late by</th><td>{{ late }}</td></tr>{% endif %}
 {% if alert.hostname %}<tr><th align="left">Host</th><td>{{ alert.hostname }}</td></tr>{% endif %}
 {% if alert.log_path %}<tr><th align="left">Log</th><td><code>{{ alert.log_path }}</code></td></tr>{% endif %}
 </table>
@@ -115,6 +121,21 @@ def members_title(alert: Alert) -> str:
     return f"{alert.member_count} {alert.kind.value.replace('_', ' ')} alerts in this run"
 
 
+def kind_words(alert: Alert) -> str:
+    """The alert's kind in words: ``task failed``, ``SLA missed``, ``run deadline missed``..."""
+    if alert.kind is AlertKind.SLA_MISS:
+        return "SLA missed" if alert.task_id else "run deadline missed"
+    if alert.kind is AlertKind.RECOVERED and alert.due_at is not None:
+        return "recovered after missing its SLA" if alert.task_id else "recovered after missing its deadline"
+    return alert.kind.value.replace("_", " ")
+
+
+def late_words(alert: Alert) -> str | None:
+    """How late an SLA alert is, as ``1h 2m 3s``; None for other alerts."""
+    late = alert.late_by
+    return None if late is None else human(late)
+
+
 @dataclass(frozen=True, slots=True)
 class RenderedEmail:
     """One alert as an email: a single-line subject and both bodies."""
@@ -139,7 +160,8 @@ class AlertTemplates:
             "what": f"{alert.dag_id}.{alert.task_id}" if alert.task_id else alert.dag_id,
             "tries": tries_of(alert),
             "error": bounded_error(alert.error),
-            "kind": alert.kind.value.replace("_", " "),
+            "kind": kind_words(alert),
+            "late": late_words(alert),
             "members": [member_line(m) for m in alert.members],
             "members_title": members_title(alert),
             "more": max(alert.member_count - len(alert.members), 0),

@@ -6,7 +6,7 @@
 holds, per DAG, when its last run-failure alert was raised.
 
 Revision ID: alerting_0003
-Revises: alerting_0001
+Revises: alerting_0002
 Create Date: 2026-12-06 23:45:00
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "alerting_0003"
-down_revision: str | None = "alerting_0001"
+down_revision: str | None = "alerting_0002"
 branch_labels: tuple[str, ...] | None = None
 depends_on: str | None = None
 
