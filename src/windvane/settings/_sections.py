@@ -20,6 +20,7 @@ from typing import Literal
 from windvane.settings._format import format_value, mask_secret
 from windvane.settings._kinds import (
     Above,
+    AlertRoute,
     AtLeast,
     Between,
     IsExecutorName,
@@ -240,6 +241,26 @@ class AlertingSettings:
         "Longest an `sla_miss_callback` may run (in its forked child) before it is killed.",
         check=Above(0),
     )
+    routes: tuple[AlertRoute, ...] = setting(
+        (),
+        "Routes by DAG (glob), tag, kind, severity to channels, first match wins unless `continue`; "
+        "no match: the *_channels lists. See docs/alerting.md#routing.",
+    )
+    group_wait_seconds: float = setting(
+        5.0,
+        "Task alerts of one run (same kind, channel) arriving within this window go out as one message.",
+        check=AtLeast(0),
+    )
+    run_alert_replaces_task_alerts: bool = setting(
+        True,
+        "A run-failure alert supersedes its run's pending task alerts on the same channel (not email).",
+    )
+    repeat_interval_seconds: float = setting(
+        0.0,
+        "Suppress a DAG's further run-failure alerts this long after one, until a run succeeds (0: off).",
+        check=AtLeast(0),
+    )
+    base_url: str = setting("", "Base URL of the UI; alerts link to <base_url>/dags/<dag>/runs/<run>.")
 
 
 @dataclass(frozen=True)
