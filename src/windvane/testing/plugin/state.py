@@ -1,0 +1,32 @@
+"""What the plugin keeps on the pytest config: its settings and the parsed folder (once per process)."""
+
+from __future__ import annotations
+
+import pytest
+
+from windvane.testing.integrity import DagFolder
+from windvane.testing.plugin.options import PluginSettings
+
+SETTINGS_KEY = pytest.StashKey[PluginSettings | None]()
+FOLDER_KEY = pytest.StashKey[DagFolder]()
+KNOWN_IDS_KEY = pytest.StashKey[list[str]]()
+
+
+def settings_of(config: pytest.Config) -> PluginSettings | None:
+    """The plugin's settings; None when it is inert (no DAG folder given)."""
+    return config.stash.get(SETTINGS_KEY, None)
+
+
+def dagbag_for(config: pytest.Config) -> DagFolder:
+    """The parsed DAG folder of this session (of this worker under xdist): parsed on first use, once.
+
+    Raises :class:`pytest.UsageError` when no folder was given.
+    """
+    folder = config.stash.get(FOLDER_KEY, None)
+    if folder is None:
+        settings = settings_of(config)
+        if settings is None:
+            raise pytest.UsageError("no DAG folder: pass --windvane-dags=PATH (or set ini windvane_dags)")
+        folder = DagFolder.parse(str(settings.folder), settings.parse)
+        config.stash[FOLDER_KEY] = folder
+    return folder
