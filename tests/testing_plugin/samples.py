@@ -16,8 +16,10 @@ EXPECTED_FAILURES = {
     "cycle.py::cycle::cycles": "extract -> transform -> load -> extract",
     "duplicate_task_ids.py::duplicate_task_ids::task_ids": "task id 'load' has already been added",
     "missing_argument.py::import": "missing 1 required keyword-only argument: 'bash_command'",
-    "network_at_import.py::import": "network access at import time: socket.getaddrinfo('config.example.invalid', 80)"
-    " (network_at_import.py:9)",
+    "network_at_import.py::import": (
+        "network access at import time: socket.getaddrinfo('config.example.invalid', 80) "
+        "(network_at_import.py:9)"
+    ),
     "never_runs.py::never_runs::schedule": "never produces a run",
     "no_dag.py::defines_dags": "the file defines no DAG",
     "secret_at_import.py::top_level_access": "os.environ['WAREHOUSE_PASSWORD'] (secret_at_import.py:9)",

@@ -19,7 +19,7 @@ from windvane.core.authoring.dag import DAG
 from windvane.core.model.serialized_dag import SerializedDag
 from windvane.core.processor.discovery import list_dag_files
 from windvane.core.worker.dag_loader import DagLoader
-from windvane.errors import NotFoundError
+from windvane.errors import DagImportError, NotFoundError
 from windvane.testing.integrity.facts import DagFacts, FileFacts
 from windvane.testing.integrity.guards import DEFAULT_SECRET_PATTERNS
 from windvane.testing.integrity.parse import inspect_files
@@ -131,6 +131,12 @@ class DagFolder(Mapping[str, DAG]):
 
     @property
     def dags(self) -> dict[str, DAG]:
-        """``dag_id -> DAG`` of every DAG of the files that imported cleanly (imported here)."""
-        clean = {d for p, f in self.facts.items() if f.error is None for d in (x.dag_id for x in f.dags)}
-        return {dag_id: self.get_dag(dag_id) for dag_id in sorted(clean)}
+        """``dag_id -> DAG`` of every DAG that imports in this process (a file with a cycle or a
+        duplicate task id does not: the checks deferred those errors, a real import raises them)."""
+        found: dict[str, DAG] = {}
+        for dag_id in self:
+            try:
+                found[dag_id] = self.get_dag(dag_id)
+            except DagImportError:
+                continue
+        return found

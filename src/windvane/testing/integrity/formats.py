@@ -13,7 +13,7 @@ import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Sequence
 
-from windvane.testing.integrity.run import CheckResult
+from windvane.testing.integrity.run import CheckResult, headline
 
 _MARKS = {"passed": "ok", "failed": "FAIL", "skipped": "skip", "xfailed": "xfail", "xpassed": "XPASS"}
 
@@ -78,7 +78,7 @@ def to_junit(results: Sequence[CheckResult], *, suite: str = "windvane.dags", se
         classname, name = _split(r.check_id)
         case = ET.SubElement(element, "testcase", classname=classname, name=name, time="0")
         if r.is_failure:
-            first = r.message.strip().splitlines()[-1] if r.message.strip() else r.status
+            first = headline(r.message) or r.status
             failure = ET.SubElement(case, "failure", message=first)
             failure.text = r.message
         elif r.status in ("skipped", "xfailed"):

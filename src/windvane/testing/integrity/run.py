@@ -54,6 +54,14 @@ class CheckResult:
         return self.status in ("failed", "xpassed")
 
 
+def headline(message: str) -> str:
+    """The line of a verdict that says it: a traceback's last line, otherwise the first."""
+    lines = [line for line in message.strip("\n").splitlines() if line.strip()]
+    if not lines:
+        return ""
+    return lines[-1].strip() if message.startswith(("Traceback", '  File "')) else lines[0].strip()
+
+
 def plan_file(folder: DagFolder, path: str, policy: Policy) -> list[CheckSpec]:
     """The checks of one file: the file checks, then each DAG's (first definition of an id only)."""
     rel = folder.relpath(path)

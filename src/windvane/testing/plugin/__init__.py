@@ -22,14 +22,18 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from windvane.testing.integrity import DagFolder
-from windvane.testing.plugin.collection import add_folder_to_args, collect_directory
 from windvane.testing.plugin.options import add_options, read_settings
-from windvane.testing.plugin.report import ParseTimeRecorder, header_lines, write_slowest
-from windvane.testing.plugin.state import SETTINGS_KEY, dagbag_for
+from windvane.testing.plugin.state import SETTINGS_KEY, dagbag_for, settings_of
+
+if TYPE_CHECKING:
+    from windvane.testing.integrity import DagFolder
+
+# Loaded in every pytest run: the checks, the collectors and the core are imported only once the
+# plugin is active (a DAG folder was given), inside the hooks below.
 
 __all__ = ["dagbag", "dagbag_for"]
 
@@ -49,22 +53,39 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
 def pytest_configure(config: pytest.Config) -> None:
     for marker in MARKERS:
         config.addinivalue_line("markers", marker)
-    config.stash[SETTINGS_KEY] = read_settings(config)
+    config.stash[SETTINGS_KEY] = settings = read_settings(config)
+    if settings is None:
+        return
+    from windvane.testing.plugin.collection import add_folder_to_args
+    from windvane.testing.plugin.report import ParseTimeRecorder
+
     add_folder_to_args(config)
     config.pluginmanager.register(ParseTimeRecorder(config), "windvane-parse-times")
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
+    if settings_of(config) is None:
+        return []
+    from windvane.testing.plugin.report import header_lines
+
     return header_lines(config)
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collect_directory(path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    if settings_of(parent.config) is None:
+        return None
+    from windvane.testing.plugin.collection import collect_directory
+
     return collect_directory(path, parent)
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    if settings_of(config) is None:
+        return
+    from windvane.testing.plugin.report import write_slowest
+
     write_slowest(terminalreporter, config)
 
 

@@ -25,6 +25,9 @@ def _items(parent: pytest.Collector, specs: Iterable[CheckSpec]) -> list[pytest.
     items: list[pytest.Item] = []
     for spec in specs:
         item = CheckItem.from_parent(parent, name=spec.check, spec=spec)
+        if spec.check == "parse_time" and spec.path is not None:
+            # Reported with the item even when it is skipped: the slowest-files summary reads it.
+            item.user_properties.append(("parse_seconds", round(folder.facts[spec.path].duration, 4)))
         # Decided at collection, so the skip is reported at the item, not inside the plugin.
         if spec.path is not None and spec.check != "import" and folder.facts[spec.path].error is not None:
             item.add_marker(pytest.mark.skip(reason="the file did not import (see its import check)"))

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from windvane.testing.integrity.run import CheckSpec, evaluate
+from windvane.testing.integrity.run import CheckSpec, evaluate, headline
 from windvane.testing.plugin.state import KNOWN_IDS_KEY, dagbag_for, settings_of
 
 
@@ -22,12 +22,8 @@ class CheckFailed(Exception):
     """A DAG check failed; the message is all a reader needs."""
 
 
-def headline(message: str) -> str:
-    """The line that says it: a traceback's last line, otherwise the first."""
-    lines = [line for line in message.strip().splitlines() if line.strip()]
-    if not lines:
-        return ""
-    return lines[-1].strip() if lines[0].startswith("Traceback") else lines[0].strip()
+def is_traceback(message: str) -> bool:
+    return message.startswith(("Traceback", '  File "'))
 
 
 class CheckItem(pytest.Item):
@@ -42,8 +38,6 @@ class CheckItem(pytest.Item):
         settings = settings_of(self.config)
         assert settings is not None  # items exist only when the plugin is active
         folder = dagbag_for(self.config)
-        if self.spec.check == "parse_time" and self.spec.path is not None:
-            self.user_properties.append(("parse_seconds", round(folder.facts[self.spec.path].duration, 4)))
         known = self.config.stash.get(KNOWN_IDS_KEY, [])
         verdict = evaluate(self.spec, folder, settings.policy, settings.baseline, known)
         reason = settings.baseline.reason(self.spec.check_id) if settings.baseline else None
@@ -62,7 +56,7 @@ class CheckItem(pytest.Item):
             message = str(excinfo.value)
             first = headline(message)
             # The summary line (-ra, JUnit message) shows the first line: put the headline there.
-            return f"{first}\n\n{message}" if message.startswith("Traceback") else message
+            return f"{first}\n\n{message}" if is_traceback(message) else message
         return str(super().repr_failure(excinfo))
 
     def reportinfo(self) -> tuple[Path, int, str]:

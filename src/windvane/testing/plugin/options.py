@@ -12,12 +12,12 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from windvane.testing.integrity import Baseline, BaselineError, ParseSettings, Policy
-from windvane.testing.integrity.guards import DEFAULT_SECRET_PATTERNS
+if TYPE_CHECKING:
+    from windvane.testing.integrity import Baseline, ParseSettings, Policy
 
 
 @dataclass(frozen=True)
@@ -148,6 +148,10 @@ def read_settings(config: pytest.Config) -> PluginSettings | None:
     folder, _ = _value(config, "windvane_dags", None)
     if folder is None:
         return None
+    # Imported only when the plugin is active: it is loaded in every pytest run.
+    from windvane.testing.integrity import Baseline, BaselineError, ParseSettings, Policy
+    from windvane.testing.integrity.guards import DEFAULT_SECRET_PATTERNS
+
     if not folder.is_dir():
         raise pytest.UsageError(f"{_value(config, 'windvane_dags', None)[1]}: {folder} is not a folder")
     secret_extra, where = _value(config, "windvane_secret_env", ())

@@ -58,8 +58,6 @@ class ParseTimeRecorder:
         self.config = config
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if report.when != "call":
-            return
         for name, value in report.user_properties:
             if name == "parse_seconds":
                 times = self.config.stash.setdefault(PARSE_TIMES_KEY, {})

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
 
-from windvane.testing.integrity import DagFolder
-from windvane.testing.plugin.options import PluginSettings
+if TYPE_CHECKING:
+    from windvane.testing.integrity import DagFolder
+    from windvane.testing.plugin.options import PluginSettings
 
-SETTINGS_KEY = pytest.StashKey[PluginSettings | None]()
-FOLDER_KEY = pytest.StashKey[DagFolder]()
+SETTINGS_KEY = pytest.StashKey["PluginSettings | None"]()
+FOLDER_KEY = pytest.StashKey["DagFolder"]()
 KNOWN_IDS_KEY = pytest.StashKey[list[str]]()
 
 
@@ -27,6 +30,8 @@ def dagbag_for(config: pytest.Config) -> DagFolder:
         settings = settings_of(config)
         if settings is None:
             raise pytest.UsageError("no DAG folder: pass --windvane-dags=PATH (or set ini windvane_dags)")
+        from windvane.testing.integrity import DagFolder
+
         folder = DagFolder.parse(str(settings.folder), settings.parse)
         config.stash[FOLDER_KEY] = folder
     return folder
