@@ -17,6 +17,7 @@ forked child, which exits right after: nothing here is undone.
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 import os
 import sys
@@ -187,6 +188,7 @@ def inspect_file(
 
 def child_body(path: str, user_root: str, secret_patterns: Sequence[str]) -> bytes:
     """What a forked check child returns: the encoded :class:`FileFacts` of ``path``."""
+    gc.disable()  # short-lived: skip collections, keep copy-on-write pages shared
     try:
         facts = inspect_file(path, user_root=user_root, secret_patterns=secret_patterns)
     except BaseException as error:  # reading the file failed, or describing a DAG broke badly
