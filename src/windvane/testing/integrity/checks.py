@@ -79,7 +79,15 @@ def _skip_if_broken(facts: FileFacts) -> Verdict | None:
 
 # -- per file -------------------------------------------------------------------------------------------
 def check_import(facts: FileFacts, policy: Policy) -> Verdict:
-    return fail(facts.error) if facts.error is not None else PASSED
+    if facts.error is None:
+        return PASSED
+    if facts.accesses:  # a blocked access stopped the import: say that first, then the traceback
+        blocked = "\n".join(f"{a.describe()} (blocked)" for a in facts.accesses)
+        return fail(
+            f"{blocked}\nDAG files must not do I/O when they are parsed: move it into a task."
+            f"\n\n{facts.error}"
+        )
+    return fail(facts.error)
 
 
 def check_defines_dags(facts: FileFacts, policy: Policy) -> Verdict:

@@ -40,8 +40,13 @@ DEFAULT_SECRET_PATTERNS = (
 )
 
 
-class TopLevelAccessError(WindvaneError):
-    """A DAG file tried to reach the network or a database while it was imported."""
+class TopLevelAccessError(WindvaneError, ConnectionError):
+    """A DAG file tried to reach the network or a database while it was imported.
+
+    A ``ConnectionError`` so that code which handles an unreachable service
+    goes on as it would in production; the access is recorded either way and
+    fails the file's ``top_level_access`` check.
+    """
 
 
 class AccessLog:
