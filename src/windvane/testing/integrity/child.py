@@ -105,7 +105,17 @@ def _import(path: str, user_root: str) -> tuple[list[DAG], str | None]:
 
 
 def _line_of(dag: DAG, path: str) -> int:
-    """The line of the file where the DAG was created (0 if unknown)."""
+    """The line where the DAG is named in its file (its id as a string, or its ``@dag`` function),
+    else the line of its first task; 0 if unknown."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            lines = handle.read().splitlines()
+    except OSError:
+        lines = []
+    needles = (f'"{dag.dag_id}"', f"'{dag.dag_id}'", f"def {dag.dag_id}(")
+    for number, text in enumerate(lines, start=1):
+        if any(needle in text for needle in needles):
+            return number
     for task in dag.task_dict.values():
         site, _, line = task.defined_at.rpartition(":")
         if site == path and line.isdigit():
