@@ -115,13 +115,19 @@ def test_baseline_xfails_known_failures_and_fails_stale_entries(pytester: pytest
     result.stdout.fnmatch_lines(["*XFAIL*cycle.py::cycle::cycles*baseline: known broken, ticket 1*"])
 
 
-def test_xdist_gives_the_same_verdicts(pytester: pytest.Pytester) -> None:
+def test_xdist_gives_the_same_verdicts_from_one_parse(pytester: pytest.Pytester) -> None:
     pytest.importorskip("xdist")
     _copy(pytester, "dags")
+    log = pytester.path / "parses.log"
+    (pytester.path / "dags" / "counted.py").write_text(
+        (HEALTHY / "daily_sales.py").read_text().replace('"daily_sales"', '"counted"')
+        + f"\nwith open({str(log)!r}, 'a') as _log:\n    _log.write('parsed\\n')\n"
+    )
     result = pytester.runpytest_subprocess("--windvane-dags=dags", "-n", "2", "-p", "no:randomly")
     outcomes = result.parseoutcomes()
-    assert outcomes["failed"] == len(EXPECTED_FAILURES) and outcomes["passed"] == 48
+    assert outcomes["failed"] == len(EXPECTED_FAILURES) and outcomes["passed"] == 48 + 7
     result.stdout.fnmatch_lines(["*slowest 10 DAG files to parse*"])  # parse times reach the controller
+    assert log.read_text() == "parsed\n"  # one parse for both workers
 
 
 def test_hanging_and_crashing_files_fail_only_their_own_item(pytester: pytest.Pytester) -> None:

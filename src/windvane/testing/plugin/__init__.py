@@ -9,7 +9,8 @@ turns it off. The checks live in :mod:`windvane.testing.integrity`, shared with
 
 Modules: :mod:`.options` (options and ini twins), :mod:`.state` (the parsed
 folder, once per process: :func:`dagbag_for`), :mod:`.collection`,
-:mod:`.items`, :mod:`.report` (header, slowest files). The ``dagbag`` fixture
+:mod:`.items`, :mod:`.report` (header, slowest files), :mod:`.sharing` (one parse for all xdist
+workers). The ``dagbag`` fixture
 is the parsed :class:`~windvane.testing.integrity.DagFolder`. The companion
 module ``windvane.testing.plugin_extras`` (run helpers, idempotency,
 snapshots), when installed, is registered from :func:`pytest_addoption` so
@@ -61,6 +62,10 @@ def pytest_configure(config: pytest.Config) -> None:
 
     add_folder_to_args(config)
     config.pluginmanager.register(ParseTimeRecorder(config), "windvane-parse-times")
+    if config.pluginmanager.hasplugin("xdist") and not hasattr(config, "workerinput"):
+        from windvane.testing.plugin.sharing import ParseCacheHost
+
+        config.pluginmanager.register(ParseCacheHost(), "windvane-parse-cache")
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

@@ -21,7 +21,8 @@ def settings_of(config: pytest.Config) -> PluginSettings | None:
 
 
 def dagbag_for(config: pytest.Config) -> DagFolder:
-    """The parsed DAG folder of this session (of this worker under xdist): parsed on first use, once.
+    """The parsed DAG folder of this session: parsed on first use, once (under xdist, once for all
+    workers: the first parses, the others read its facts).
 
     Raises :class:`pytest.UsageError` when no folder was given.
     """
@@ -31,7 +32,12 @@ def dagbag_for(config: pytest.Config) -> DagFolder:
         if settings is None:
             raise pytest.UsageError("no DAG folder: pass --windvane-dags=PATH (or set ini windvane_dags)")
         from windvane.testing.integrity import DagFolder
+        from windvane.testing.plugin.sharing import parse_once, shared_folder
 
-        folder = DagFolder.parse(str(settings.folder), settings.parse)
+        def parse() -> DagFolder:
+            return DagFolder.parse(str(settings.folder), settings.parse)
+
+        scratch = shared_folder(config)
+        folder = parse() if scratch is None else parse_once(scratch, parse)
         config.stash[FOLDER_KEY] = folder
     return folder
