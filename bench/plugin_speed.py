@@ -4,7 +4,7 @@ Generates N DAG files (default 1,000; B3's generator: 10 tasks each, chains and
 fan-out/fan-in, in 10 sub-folders) and runs, each in a fresh process:
 
 * ``pytest --windvane-dags=DIR DIR`` (items: 4 per file + 3 per DAG + 1 folder check);
-* the same with ``-n 2`` (pytest-xdist: each worker parses the folder once, then runs its share);
+* the same with ``-n 2`` (pytest-xdist: one worker parses the folder, both run their share);
 * ``windvane dags check DIR`` (the same checks without pytest).
 
 Wall time includes interpreter start, collection (which parses every file, each in its own
