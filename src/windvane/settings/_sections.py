@@ -138,12 +138,21 @@ class MetricsSettings:
     statsd_port: int = setting(8125, "StatsD port.", check=_PORT)
     statsd_prefix: str = setting("windvane", "Prefix of every StatsD metric name.")
     statsd_allow_list: tuple[str, ...] = setting(
-        (), "Only send metrics whose name starts with one of these (empty: all)."
+        (),
+        "Regular expressions: only metrics whose short StatsD name (lower-cased, no prefix) one of them "
+        "matches anywhere are sent (empty: all); when set, statsd_block_list is ignored.",
     )
     statsd_block_list: tuple[str, ...] = setting(
-        (), "Never send metrics whose name starts with one of these."
+        (),
+        "Regular expressions: metrics whose short StatsD name (lower-cased, no prefix) one of them "
+        "matches anywhere are not sent.",
     )
-    statsd_datadog_tags: bool = setting(False, "Send tags the DogStatsD way instead of in the name.")
+    statsd_datadog_tags: bool = setting(
+        True,
+        "Labels as DogStatsD tags (|#dag_id:etl,...): through statsd_exporter and "
+        "compose/statsd-mapping.yml the same names, labels and values as Prometheus. false: "
+        "Airflow's legacy dotted names (label values in the name), which lose some labels.",
+    )
     prometheus_on: bool = setting(False, "Serve metrics for Prometheus to scrape.")
     prometheus_host: str = setting("127.0.0.1", "Address the Prometheus endpoint listens on.")
     prometheus_port: int = setting(
@@ -206,6 +215,31 @@ class AlertingSettings:
         ("email",), "Channels of task retries (email only reaches tasks with `email_on_retry`)."
     )
     run_failure_channels: tuple[str, ...] = setting((), "Channels of DAG run failures.")
+    sla_checks: bool = setting(
+        True, "Check task `sla` and DAG `deadline` times and record misses (the SLA monitor service)."
+    )
+    sla_miss_channels: tuple[str, ...] = setting(
+        ("email",), "Channels of SLA and run deadline misses (email goes to the tasks' `email` lists)."
+    )
+    sla_check_backfill: bool = setting(
+        False, "Check backfill runs too (off: catch-up work queued behind max_active_runs is not late)."
+    )
+    sla_recovered_notice: bool = setting(
+        True, "Send a 'recovered, late by X' notice when a task or run that missed its SLA succeeds."
+    )
+    sla_poll_interval_seconds: float = setting(
+        5.0, "How often the SLA monitor looks for due SLA and deadline times.", check=Above(0)
+    )
+    sla_lookback_seconds: float = setting(
+        2 * 86400.0,
+        "Due times older than this are not checked (a monitor down longer than this misses them).",
+        check=Above(0),
+    )
+    sla_callback_timeout_seconds: float = setting(
+        60.0,
+        "Longest an `sla_miss_callback` may run (in its forked child) before it is killed.",
+        check=Above(0),
+    )
 
 
 @dataclass(frozen=True)
