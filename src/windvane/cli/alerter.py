@@ -3,7 +3,8 @@
 The same services ``windvane scheduler`` and ``standalone`` run beside their
 loop (the alert dispatcher and the callbacks runner), without a scheduler: for
 deployments that keep user callbacks and slow channels away from the
-scheduler's machine, or that want more dispatchers. Several alerters and
+scheduler's machine, or that want more dispatchers (the SLA monitor is
+``sla_monitor``). Several alerters and
 schedulers on one database are safe: dispatchers claim disjoint outbox rows,
 callbacks runners take turns (docs/alerting.md).
 """
@@ -20,12 +21,12 @@ from windvane.cli.signals import stop_on_signals
 from windvane.cli.wiring import create_metrics, create_services, database_url, open_engine
 
 #: The entry points (group ``windvane.services``) the alerter runs.
-ALERTER_SERVICES = ("alert_dispatcher", "dag_callbacks")
+ALERTER_SERVICES = ("alert_dispatcher", "dag_callbacks", "sla_monitor")
 
 _DESCRIPTION = """\
 Run the alert dispatcher (relay the journal into the alert outbox, deliver it
-through the configured channels) and the DAG callbacks runner, without a
-scheduler. Several alerters and schedulers may share a database: each alert
+through the configured channels), the DAG callbacks runner and the SLA
+monitor, without a scheduler. Several alerters and schedulers may share a database: each alert
 is sent once per channel and each callback called once. Ctrl-C or SIGTERM
 stop it cleanly."""
 
