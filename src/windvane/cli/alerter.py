@@ -1,11 +1,10 @@
 """``windvane alerter``: the alerting services in a process of their own.
 
 The same services ``windvane scheduler`` and ``standalone`` run beside their
-loop (the alert dispatcher and the callbacks runner), without a scheduler: for
-deployments that keep user callbacks and slow channels away from the
-scheduler's machine, or that want more dispatchers (the SLA monitor is
-``sla_monitor``). Several alerters and
-schedulers on one database are safe: dispatchers claim disjoint outbox rows,
+loop (the alert dispatcher, the DAG callbacks runner, the SLA monitor), without
+a scheduler: for deployments that keep user callbacks and slow channels away
+from the scheduler's machine, or that want more dispatchers. Several alerters
+and schedulers on one database are safe: dispatchers claim disjoint outbox rows,
 callbacks runners take turns (docs/alerting.md).
 """
 
@@ -26,8 +25,8 @@ ALERTER_SERVICES = ("alert_dispatcher", "dag_callbacks", "sla_monitor")
 _DESCRIPTION = """\
 Run the alert dispatcher (relay the journal into the alert outbox, deliver it
 through the configured channels), the DAG callbacks runner and the SLA
-monitor, without a scheduler. Several alerters and schedulers may share a database: each alert
-is sent once per channel and each callback called once. Ctrl-C or SIGTERM
+monitor, without a scheduler. Several alerters and schedulers may share a
+database: each alert is sent once per channel and each callback called once. Ctrl-C or SIGTERM
 stop it cleanly."""
 
 
