@@ -29,14 +29,25 @@ from datetime import timedelta
 import pendulum
 from windvane import DAG, BashOperator
 
-with DAG("outage", schedule="@once", start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
-         default_args={"email": "bob@work.com", "retry_delay": timedelta(seconds=0)}):
+ARGS = {"email": "bob@work.com", "retry_delay": timedelta(seconds=0)}
+START = pendulum.datetime(2024, 1, 1, tz="UTC")
+
+with DAG("outage", schedule="@once", start_date=START, default_args=ARGS):
     BashOperator(task_id="flaky", bash_command="exit 1", retries=1)   # a retry, then a failure
-    BashOperator(task_id="boom", bash_command="exit 2")               # a failure
     BashOperator(task_id="fine", bash_command="true")
+
+with DAG("outage_b", schedule="@once", start_date=START, default_args=ARGS):
+    BashOperator(task_id="boom", bash_command="exit 2")               # a failure
 """
-#: What FAILING_DAG's run raises: (kind, task, try) of each alert.
-ALERTS = [("task_retry", "flaky", 1), ("task_failed", "flaky", 2), ("task_failed", "boom", 1)]
+#: What FAILING_DAG's runs raise: (kind, "dag.task", try) of each task alert. One alert per kind and
+#: run, so that grouping (alerts of one run and kind due together make one message) never merges two.
+ALERTS = [
+    ("task_retry", "outage.flaky", 1),
+    ("task_failed", "outage.flaky", 2),
+    ("task_failed", "outage_b.boom", 1),
+]
+#: Its runs' failure alerts (one per DAG).
+RUN_ALERTS = ["run failed: outage ", "run failed: outage_b "]
 
 
 def _toml(value: Any) -> str:
@@ -126,6 +137,6 @@ class Home:
         """Every outbox row, in id order."""
         return self._read(select(alert_outbox).order_by(alert_outbox.c.id))
 
-    def run_state(self) -> str | None:
-        found = self._read(select(dag_run.c.state).where(dag_run.c.dag_id == "outage"))
-        return found[0]["state"] if found else None
+    def run_states(self) -> dict[str, str]:
+        """The state of each DAG's run, by DAG id."""
+        return {r["dag_id"]: r["state"] for r in self._read(select(dag_run.c.dag_id, dag_run.c.state))}

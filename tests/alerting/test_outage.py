@@ -19,7 +19,7 @@ from aiosmtpd.controller import Controller
 
 from .conftest import Sink, free_port
 from .fake_slack import FakeSlack, Reply, ratelimited
-from .standalone import ALERTS, Home
+from .standalone import ALERTS, RUN_ALERTS, Home
 
 PACING = {
     "enabled": True,
@@ -30,6 +30,10 @@ PACING = {
     "task_failure_channels": ["email", "slack"],
     "task_retry_channels": ["email", "slack"],
     "run_failure_channels": ["slack"],
+    # each alert its own message, so that messages can be counted per alert (grouping and a run
+    # alert replacing its task alerts have tests of their own)
+    "group_wait_seconds": 0.0,
+    "run_alert_replaces_task_alerts": False,
 }
 SLACK_FAILURES = [ratelimited(1), ratelimited(1)] + [Reply(500, "internal_error")] * 4
 
@@ -44,7 +48,7 @@ def until(condition: Callable[[], bool], home: Home, what: str, timeout: float =
 
 
 def subject(kind: str, task: str, try_number: int) -> str:
-    return f"{kind.replace('_', ' ')}: outage.{task} (try {try_number} of"
+    return f"{kind.replace('_', ' ')}: {task} (try {try_number} of"
 
 
 @pytest.fixture
@@ -77,7 +81,7 @@ def test_an_smtp_outage_and_slack_429_then_500_deliver_every_alert_once_per_chan
             rows = home.outbox()
             email = [r for r in rows if r["channel"] == "email"]
             return (
-                len(rows) == 7
+                len(rows) == 8
                 and len(email) == 3
                 and all(r["attempts"] >= 3 and r["state"] == "pending" for r in email)
                 and len(slack.requests) > len(SLACK_FAILURES)
@@ -92,7 +96,7 @@ def test_an_smtp_outage_and_slack_429_then_500_deliver_every_alert_once_per_chan
             until(lambda: {r["state"] for r in home.outbox()} == {"sent"}, home, "every alert to be sent")
         finally:
             smtp.stop()
-        assert home.run_state() == "failed"
+        assert home.run_states() == {"outage": "failed", "outage_b": "failed"}
         assert home.stop() == 0, home.output()
     finally:
         if home.alive():
@@ -104,12 +108,13 @@ def test_an_smtp_outage_and_slack_429_then_500_deliver_every_alert_once_per_chan
         [mail] = [m for m in sink.received if subject(kind, task, try_number) in str(m.message["Subject"])]
         assert mail.rcpt_tos == ["bob@work.com"]
     accepted = [r.json()["text"] for r in slack.requests[len(SLACK_FAILURES) :]]
-    assert len(accepted) == 4 and len(set(accepted)) == 4, accepted  # 3 task alerts + the run's, once each
+    assert len(accepted) == 5 and len(set(accepted)) == 5, accepted  # 3 task alerts + 2 runs', once each
     for kind, task, try_number in ALERTS:
         assert sum(subject(kind, task, try_number) in text for text in accepted) == 1
-    assert sum("run failed: outage" in text for text in accepted) == 1
+    for run_alert in RUN_ALERTS:
+        assert sum(run_alert in text for text in accepted) == 1
     rows = home.outbox()
-    assert [r["state"] for r in rows] == ["sent"] * 7  # none dead
+    assert [r["state"] for r in rows] == ["sent"] * 8  # none dead
     slack_rows = [r for r in rows if r["channel"] == "slack"]
     assert sum(r["attempts"] for r in slack_rows) == len(slack.requests)  # one request per attempt
 
@@ -134,7 +139,7 @@ def test_standalone_killed_mid_send_repeats_only_the_sends_in_flight(
         slack.clear_script()  # Slack answers at once from now on
         home.start()
         until(
-            lambda: len(rows := home.outbox()) == 4 and {r["state"] for r in rows} == {"sent"},
+            lambda: len(rows := home.outbox()) == 5 and {r["state"] for r in rows} == {"sent"},
             home,
             "every alert to be sent after the restart",
         )
@@ -144,7 +149,7 @@ def test_standalone_killed_mid_send_repeats_only_the_sends_in_flight(
             home.kill()
 
     posts = Counter(r.json()["text"] for r in slack.requests)
-    assert len(posts) == 4  # 3 task alerts + the run's: none lost
+    assert len(posts) == 5  # 3 task alerts + 2 runs': none lost
     # At least once: a send in flight at the kill is made again (once) after its claim runs out;
     # every other alert is posted exactly once.
     assert posts == Counter(posts.keys()) + in_flight, (posts, in_flight)
