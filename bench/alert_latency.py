@@ -26,6 +26,8 @@ looks at the journal's tail every Y s and ticks at once when it grew).
 from __future__ import annotations
 
 import argparse
+import email
+import email.policy
 import re
 import sys
 import tempfile
@@ -33,6 +35,7 @@ import textwrap
 import threading
 import time
 from dataclasses import dataclass, field
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +77,8 @@ with DAG("lat", start_date=pendulum.datetime(2024, 1, 1, tz="UTC"), schedule=Non
         PythonOperator(task_id=f"t{{i:03d}}", python_callable=boom)
 """
 TASK = re.compile(r"lat\.(t\d{3})")
+#: A task id anywhere in a message: a grouped message (alerts due together) lists several.
+ANY_TASK = re.compile(r"\b(t\d{3})\b")
 
 
 @dataclass
@@ -84,10 +89,10 @@ class Arrivals:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def note(self, text: str) -> None:
-        found = TASK.search(text)
-        if found:
-            with self.lock:
-                self.at.setdefault(found.group(1), time.time())
+        now = time.time()
+        with self.lock:
+            for task in ANY_TASK.findall(text):
+                self.at.setdefault(task, now)
 
 
 class Mailbox:
@@ -97,7 +102,11 @@ class Mailbox:
         self.arrivals = Arrivals()
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.arrivals.note(envelope.content.decode(errors="replace"))
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        assert isinstance(message, EmailMessage)
+        plain = message.get_body(preferencelist=("plain",))
+        body = plain.get_content() if plain is not None else ""
+        self.arrivals.note(f"{message['Subject']}\n{body}")
         return "250 Message accepted"
 
 
@@ -109,7 +118,7 @@ class TimedSlack(FakeSlack):
         self.arrivals = Arrivals()
 
     def _next_reply(self, recorded: Recorded) -> Reply:
-        self.arrivals.note(recorded.json().get("text", ""))
+        self.arrivals.note(recorded.body.decode(errors="replace"))
         return super()._next_reply(recorded)
 
 
