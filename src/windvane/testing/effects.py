@@ -105,7 +105,9 @@ def _read_tables(url: str, names: Sequence[str]) -> dict[str, TableRows]:
         engine.dispose()
 
 
-def diff_effects(first: Effects, second: Effects, labels: tuple[str, str] = ("first", "second")) -> list[str]:
+def diff_effects(
+    first: Effects, second: Effects, labels: tuple[str, str] = ("first run", "second run")
+) -> list[str]:
     """One readable entry per difference (some span several lines); empty when the snapshots are equal."""
     return [
         *_diff_xcoms(first.xcoms, second.xcoms, labels),
@@ -131,9 +133,9 @@ def _diff_files(a: Effects, b: Effects, labels: tuple[str, str]) -> list[str]:
     lines = []
     for name in sorted(set(a.files) | set(b.files)):
         if name not in a.files:
-            lines.append(f"file {name}: written only by the {labels[1]} run")
+            lines.append(f"file {name}: written only by the {labels[1]}")
         elif name not in b.files:
-            lines.append(f"file {name}: present after the {labels[0]} run, gone after the {labels[1]}")
+            lines.append(f"file {name}: present after the {labels[0]}, gone after the {labels[1]}")
         elif a.files[name] != b.files[name]:
             lines.append(
                 f"file {name}: content differs (sha256 {a.files[name][:12]} {labels[0]}, "
@@ -156,14 +158,12 @@ def _diff_table(name: str, a: TableRows | None, b: TableRows | None, labels: tup
         return _diff_keyed(name, a, b, labels)
     only_a = Counter(a.rows) - Counter(b.rows)
     only_b = Counter(b.rows) - Counter(a.rows)
-    lines = [
-        f"table {name}: {len(a.rows)} rows after the {labels[0]} run, {len(b.rows)} after the {labels[1]}"
-    ]
+    lines = [f"table {name}: {len(a.rows)} rows after the {labels[0]}, {len(b.rows)} after the {labels[1]}"]
     columns = ", ".join(b.columns or a.columns)
     for which, rows in ((labels[0], only_a), (labels[1], only_b)):
         listed = list(rows.elements())
         if listed:
-            lines.append(f"    {len(listed)} row(s) only after the {which} run ({columns}):")
+            lines.append(f"    {len(listed)} row(s) only after the {which} ({columns}):")
             lines.extend(f"      {row!r}" for row in listed[:SHOWN])
     return ["\n".join(lines)]
 
@@ -179,9 +179,9 @@ def _diff_keyed(name: str, a: TableRows, b: TableRows, labels: tuple[str, str]) 
     for key in sorted(set(ra) | set(rb), key=repr):
         where = f"table {name} row " + ", ".join(f"{k}={v!r}" for k, v in zip(a.key, key, strict=True))
         if key not in ra:
-            lines.append(f"{where}: added by the {labels[1]} run: {rb[key]!r}")
+            lines.append(f"{where}: added by the {labels[1]}: {rb[key]!r}")
         elif key not in rb:
-            lines.append(f"{where}: removed by the {labels[1]} run (was {ra[key]!r})")
+            lines.append(f"{where}: removed by the {labels[1]} (was {ra[key]!r})")
         elif ra[key] != rb[key]:
             changes = [
                 f"{col} {labels[0]} {x!r}, {labels[1]} {y!r}"
