@@ -149,6 +149,7 @@ def collect_dag_items(session: pytest.Session, options: ExtrasOptions) -> list[p
         except DagImportError:
             continue
         file_node = DagFileNode.from_parent(session, path=Path(path))
+        first = len(items)
         for dag_id, dag in sorted(dags.items()):
             node = DagNode.from_parent(file_node, name=dag_id)
             if options.snapshot or options.snapshot_update:
@@ -164,4 +165,7 @@ def collect_dag_items(session: pytest.Session, options: ExtrasOptions) -> list[p
                     )
                     for t in dag.topological_sort()
                 )
+        # Reported like any collected file, so the terminal's "collected N items" counts these.
+        report = pytest.CollectReport(file_node.nodeid, "passed", None, items[first:])
+        session.ihook.pytest_collectreport(report=report)
     return items

@@ -28,6 +28,7 @@ from typing import Any
 
 import pendulum
 
+from windvane.core.authoring.baseoperator import BaseOperator
 from windvane.core.authoring.dag import DAG
 from windvane.core.model import json_values
 from windvane.core.model.states import DagRunState
@@ -139,7 +140,7 @@ def run_dag(
     logical = _logical(logical_date)
     env = env or _bare_env()
     logs = _LogCapture()
-    with _in_env(env, variables, connections), logs.capturing():
+    with _in_env(env, variables, connections), logs.capturing(), _templates_restored(dag.tasks):
         result = run_dag_in_process(
             dag,
             logical_date=logical,
@@ -180,7 +181,7 @@ def run_one_task(
     run = manual_run(dag, logical_date=logical, conf=dict(conf or {}))
     res = TaskResult(task_id, S.UP_FOR_RETRY)
     logs = _LogCapture()
-    with _in_env(env, variables, connections), logs.capturing():
+    with _in_env(env, variables, connections), logs.capturing(), _templates_restored([task]):
         while res.state is S.UP_FOR_RETRY:
             res.tries += 1
             context = task_context(
@@ -226,6 +227,18 @@ def _in_env(
         return
     with env.activated(variables, connections):
         yield
+
+
+@contextlib.contextmanager
+def _templates_restored(tasks: list[BaseOperator]) -> Iterator[None]:
+    """Rendering writes the rendered values onto the task; put the templates back afterwards, so the
+    next run renders them again (a worker renders in a throwaway child; here the DAG object lives on)."""
+    saved = [(task, name, getattr(task, name)) for task in tasks for name in task.template_fields]
+    try:
+        yield
+    finally:
+        for task, name, value in saved:
+            setattr(task, name, value)
 
 
 def _outcome(res: TaskResult, xcoms: MemoryXComs, log: str) -> TaskOutcome:
