@@ -51,7 +51,8 @@ def test_clock_randomness_and_uuids_leaking_are_each_reported(template: SqliteTe
     assert message.startswith("DAG 'leaky' is not deterministic for logical date 2024-03-04T00:00:00+00:00")
     assert (
         "wall-clock time leaks into outputs (the clock was moved):\n"
-        '    XCom stamp.return_value: reference run "2024-03-04T00:00:00", probe run "2024-03-05T01:01:01.001001"'
+        '    XCom stamp.return_value: reference run "2024-03-04T00:00:00", '
+        'probe run "2024-03-05T01:01:01.001001"'
     ) in message
     assert (
         "randomness leaks into outputs (random was seeded differently):\n    XCom dice.return_value"
@@ -72,7 +73,7 @@ def test_an_unpinned_source_shows_as_identical_runs_differing(template: SqliteTe
 
         elapsed()
     leaks = check_deterministic(dag, DAY, template=template, raise_on_leak=False)
-    assert list(leaks)[0].startswith("something unpinned")
+    assert next(iter(leaks)).startswith("something unpinned")
 
 
 def test_the_partitions_example_is_deterministic_with_its_warehouse_in_each_sandbox(

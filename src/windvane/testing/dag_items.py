@@ -166,6 +166,8 @@ def collect_dag_items(session: pytest.Session, options: ExtrasOptions) -> list[p
                     for t in dag.topological_sort()
                 )
         # Reported like any collected file, so the terminal's "collected N items" counts these.
-        report = pytest.CollectReport(file_node.nodeid, "passed", None, items[first:])
+        report = pytest.CollectReport(
+            file_node.nodeid, "passed", None, list[pytest.Item | pytest.Collector](items[first:])
+        )
         session.ihook.pytest_collectreport(report=report)
     return items
