@@ -1,4 +1,4 @@
-"""The pytest side, in real pytest runs (pytester): fixtures, the idempotent marker, automatic items, options."""
+"""The pytest side in real pytest runs (pytester): fixtures, idempotent marker, automatic items, options."""
 
 from __future__ import annotations
 
