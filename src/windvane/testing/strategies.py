@@ -123,7 +123,10 @@ def cron_expressions(draw: st.DrawFn, *, presets: bool = True) -> str:
     hour = draw(_field(0, 23))
     dom = draw(_field(1, 28) | st.just("L"))
     month = draw(_field(1, 12, ["JAN", "MAR", "jun", "Dec"]))
-    dow = draw(_field(0, 6, ["MON", "fri", "SUN"]) | st.sampled_from(["1#2", "5#1", "0#4"]))
+    nth = st.sampled_from(["1#2", "5#1", "0#4"])
+    # "D#N" only with day-of-month "*": croniter cannot walk the union of a day of month and an
+    # n-th weekday (a known bug, xfailed in tests/core/test_scheduling_properties.py).
+    dow = draw(_field(0, 6, ["MON", "fri", "SUN"]) | (nth if dom == "*" else st.just("*")))
     return f"{minute} {hour} {dom} {month} {dow}"
 
 
