@@ -216,7 +216,7 @@ def test_an_automatic_determinism_item_names_the_leak(pytester: pytest.Pytester)
         (("--windvane-idempotency",), "*need the DAGs folder: --windvane-dags=PATH or ini windvane_dags*"),
         (
             ("--windvane-snapshot", "--windvane-dags=nowhere"),
-            "*--windvane-dags / windvane_dags: *nowhere is not a folder*",
+            "*--windvane-dags / windvane_dags: *nowhere does not exist*",
         ),
         (
             ("--windvane-env-scope=module",),

@@ -143,7 +143,8 @@ def collect_dag_items(session: pytest.Session, options: ExtrasOptions) -> list[p
     assert options.dags is not None
     loader = DagLoader()
     items: list[pytest.Item] = []
-    for path in list_dag_files(str(options.dags)):
+    files = [str(options.dags)] if options.dags.is_file() else list_dag_files(str(options.dags))
+    for path in files:
         try:
             dags = loader.dags_in(path)
         except DagImportError:

@@ -46,7 +46,8 @@ class ExtrasOptions:
         from windvane.testing.snapshots import SNAPSHOT_FOLDER
 
         assert self.dags is not None
-        return self.snapshot_dir or self.dags / SNAPSHOT_FOLDER
+        folder = self.dags if self.dags.is_dir() else self.dags.parent
+        return self.snapshot_dir or folder / SNAPSHOT_FOLDER
 
 
 # (flag, ini name, ini type, help); flags with action "store_true" are booleans.
@@ -154,16 +155,23 @@ def _value(config: pytest.Config, name: str) -> Any:
         return None
 
 
+def _dags_folder(config: pytest.Config) -> Path | None:
+    """``--windvane-dags`` (relative to where pytest was started) or ini ``windvane_dags`` (relative
+    to the ini file's folder), as the integrity plugin reads it."""
+    cli = config.getoption("windvane_dags", default=None)
+    if cli:
+        return config.invocation_params.dir / str(cli)
+    try:
+        ini = config.getini("windvane_dags")
+    except ValueError:
+        return None
+    base = config.inipath.parent if config.inipath else config.rootpath
+    return base / str(ini) if ini else None
+
+
 def read_options(config: pytest.Config) -> ExtrasOptions:
     """Read and validate every option (CLI over ini); :class:`pytest.UsageError` names a bad one."""
-    dags_text = _value(config, "windvane_dags")
-    dags = Path(str(dags_text)) if dags_text else None
-    if dags is not None and not dags.is_absolute():
-        dags = (
-            config.rootpath / dags
-            if not (config.invocation_params.dir / dags).exists()
-            else (config.invocation_params.dir / dags)
-        )
+    dags = _dags_folder(config)
     scope = str(_value(config, "windvane_env_scope") or "function")
     if scope not in ENV_SCOPES:
         raise pytest.UsageError(
@@ -217,6 +225,6 @@ def read_options(config: pytest.Config) -> ExtrasOptions:
                 "--windvane-idempotency, --windvane-determinism and --windvane-snapshot need the DAGs "
                 "folder: --windvane-dags=PATH or ini windvane_dags"
             )
-        if not options.dags.is_dir():
-            raise pytest.UsageError(f"--windvane-dags / windvane_dags: {options.dags} is not a folder")
+        if not options.dags.exists():
+            raise pytest.UsageError(f"--windvane-dags / windvane_dags: {options.dags} does not exist")
     return options
