@@ -42,7 +42,8 @@ def test_windvane_env_is_a_fresh_home_per_test_or_one_per_session(pytester: pyte
 
         def test_two(windvane_env):
             HOMES.append(windvane_env.home)
-            assert os.environ.get("WINDVANE_HOME") != str(windvane_env.home)  # only during runs
+            assert os.environ["WINDVANE_HOME"] == str(windvane_env.home)
+            assert windvane_env.settings().database.sql_alchemy_conn == windvane_env.db_url
 
         def test_homes():
             assert len(HOMES) == 2

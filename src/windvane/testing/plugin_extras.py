@@ -105,12 +105,14 @@ def _env_scope(fixture_name: str, config: pytest.Config) -> str:
 def windvane_env(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[WindvaneEnv]:
-    """An isolated Windvane home: ``WINDVANE_HOME``, ``windvane.toml``, a migrated SQLite DB, variables
-    and connections (``set_variable``, ``set_connection``), ``dags_folder``, ``engine``, ``settings()``."""
+    """An isolated Windvane home: ``windvane.toml``, a migrated SQLite DB, variables and connections
+    (``set_variable``, ``set_connection``), ``dags_folder``, ``engine``, ``settings()``; ``WINDVANE_HOME``
+    and the database URL point at it in ``os.environ`` while it lives."""
     template = sqlite_template(request.config)
     env = create_env(tmp_path_factory.mktemp("windvane_home"), template=template)
     try:
-        yield env
+        with env.activated():  # WINDVANE_HOME and the database URL point here while the fixture lives
+            yield env
     finally:
         env.close()
 
