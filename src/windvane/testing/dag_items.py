@@ -27,7 +27,7 @@ from windvane.core.worker.dag_loader import DagLoader
 from windvane.errors import DagImportError, WindvaneError
 from windvane.testing.determinism import check_deterministic, substitute
 from windvane.testing.effects import Watch
-from windvane.testing.extras_options import SANDBOX, ExtrasOptions
+from windvane.testing.extras_options import SANDBOX, ExtrasOptions, sqlite_template
 from windvane.testing.idempotency import check_idempotent
 from windvane.testing.sandbox import WindvaneEnv, create_env
 from windvane.testing.snapshots import check_snapshot
@@ -84,8 +84,6 @@ class DagCheckItem(pytest.Item):
     @contextmanager
     def sandbox(self) -> Iterator[tuple[WindvaneEnv, dict[str, Any], Watch]]:
         """A fresh sandbox, and the run conf and watch with ``{sandbox}`` filled in."""
-        from windvane.testing.plugin_extras import sqlite_template
-
         template = sqlite_template(self.config)
         with tempfile.TemporaryDirectory(prefix="windvane-check-") as folder:
             home = Path(folder)
@@ -126,8 +124,6 @@ class DeterminismItem(DagCheckItem):
     marker = "windvane_determinism"
 
     def runtest(self) -> None:
-        from windvane.testing.plugin_extras import sqlite_template
-
         template = sqlite_template(self.config)
         check_deterministic(
             self.dag,

@@ -1,5 +1,6 @@
 """The options of :mod:`windvane.testing.plugin_extras`: each CLI flag with its ini twin, read and
-validated once into :class:`ExtrasOptions` (a bad value is a :class:`pytest.UsageError` naming it).
+validated once into :class:`ExtrasOptions` (a bad value is a :class:`pytest.UsageError` naming it);
+and the session's SQLite template that every sandbox copies (:func:`sqlite_template`).
 
 ``{sandbox}`` in ``--windvane-run-conf``, ``--windvane-watch-dir`` and
 ``--windvane-watch-db`` stands for the sandbox folder of each automatic check,
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -17,7 +19,11 @@ from typing import Any, Literal
 import pendulum
 import pytest
 
+from windvane.testing.database import SqliteTemplate
+
 ENV_SCOPES = ("function", "session")
+#: The session's migrated SQLite template (see :func:`sqlite_template`).
+TEMPLATE_KEY = pytest.StashKey[SqliteTemplate]()
 SANDBOX = "{sandbox}"
 
 
@@ -228,3 +234,11 @@ def read_options(config: pytest.Config) -> ExtrasOptions:
         if not options.dags.exists():
             raise pytest.UsageError(f"--windvane-dags / windvane_dags: {options.dags} does not exist")
     return options
+
+
+def sqlite_template(config: pytest.Config) -> SqliteTemplate:
+    """The session's migrated SQLite template (made on first use, removed at the end) that sandboxes copy."""
+    template = config.stash.get(TEMPLATE_KEY, None)
+    if template is None:
+        template = config.stash[TEMPLATE_KEY] = SqliteTemplate(tempfile.mkdtemp(prefix="windvane-template-"))
+    return template

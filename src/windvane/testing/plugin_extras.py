@@ -28,7 +28,6 @@ Automatic items (:mod:`windvane.testing.dag_items`), from the DAGs folder
 from __future__ import annotations
 
 import shutil
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,15 +37,19 @@ import pendulum
 import pytest
 
 from windvane.core.authoring.dag import DAG
-from windvane.testing.database import SqliteTemplate
 from windvane.testing.effects import Effects, Watch, capture, diff_effects
-from windvane.testing.extras_options import ExtrasOptions, add_options, read_options
+from windvane.testing.extras_options import (
+    TEMPLATE_KEY,
+    ExtrasOptions,
+    add_options,
+    read_options,
+    sqlite_template,
+)
 from windvane.testing.idempotency import xcom_texts
 from windvane.testing.run import RunResult, run_dag, run_one_task
 from windvane.testing.sandbox import WindvaneEnv, create_env
 
 OPTIONS_KEY = pytest.StashKey[ExtrasOptions]()
-TEMPLATE_KEY = pytest.StashKey[SqliteTemplate]()
 _RECORDER_KEY = pytest.StashKey["RunRecorder"]()
 
 MARKERS = [
@@ -78,14 +81,6 @@ def pytest_collection_modifyitems(
         from windvane.testing.dag_items import collect_dag_items
 
         items.extend(collect_dag_items(session, options))
-
-
-def sqlite_template(config: pytest.Config) -> SqliteTemplate:
-    """The session's migrated SQLite template (made on first use, removed at the end) that sandboxes copy."""
-    template = config.stash.get(TEMPLATE_KEY, None)
-    if template is None:
-        template = config.stash[TEMPLATE_KEY] = SqliteTemplate(tempfile.mkdtemp(prefix="windvane-template-"))
-    return template
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
