@@ -113,6 +113,10 @@ def test_the_idempotent_marker_passes_the_upsert_and_fails_the_append(pytester: 
             conf = {{"warehouse": str(tmp_path / "wh.db")}}
             run_task(DAG, "load_partition", DAY, upstream={{"extract": rows}}, conf=conf).assert_success()
 
+        @pytest.mark.idempotent(tables=["sales"])
+        def test_tables_without_a_database():
+            pass
+
         @pytest.mark.idempotent
         def test_append(run_dag, idempotency, tmp_path):
             idempotency.watch_tables(f"sqlite:///{{tmp_path}}/wh.db", "daily_sales", "load_audit")
@@ -120,9 +124,11 @@ def test_the_idempotent_marker_passes_the_upsert_and_fails_the_append(pytester: 
         """
     )
     result = _run(pytester)
-    result.assert_outcomes(passed=1, failed=1)
+    result.assert_outcomes(passed=1, failed=2)
     result.stdout.fnmatch_lines(
         [
+            "test_tables_without_a_database: idempotent watches tables ['sales'] but no database: give the "
+            "marker db=URL or call idempotency.watch_tables(url, ...)",
             "*_ test_append _*",
             "test_append is not idempotent: called twice in the same sandbox, the second call left different "
             "results (1 difference(s)):",

@@ -200,6 +200,12 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     for _ in range(2):
         recorder.results.clear()
         pyfuncitem.obj(**arguments)
+        if recorder.watch.tables and not recorder.watch.db_url:
+            pytest.fail(
+                f"{pyfuncitem.name}: idempotent watches tables {list(recorder.watch.tables)} but no "
+                "database: give the marker db=URL or call idempotency.watch_tables(url, ...)",
+                pytrace=False,
+            )
         snapshots.append(recorder.snapshot())
     differences = diff_effects(snapshots[0], snapshots[1], ("first call", "second call"))
     if differences:
