@@ -342,8 +342,7 @@ ALERTS_DELIVERY_LATENCY = Metric(
     "windvane_alerts_delivery_latency_seconds",
     H,
     "seconds",
-    "From the fact an alert announces (its journal row's recorded_at) to the channel accepting it, by "
-    "channel; retries and outages are included.",
+    "From an alert's fact (its journal row's recorded_at) to the channel accepting it, retries included.",
     "alerts.delivery_latency",
     ("channel",),
     "alerts.delivery_latency.{channel}",
@@ -363,8 +362,7 @@ CALLBACK_DURATION = Metric(
     "windvane_callback_duration_seconds",
     H,
     "seconds",
-    "Wall time of one callback call run from the journal (forking, loading the DAG file and every "
-    "callback of the list), by kind.",
+    "Wall time of one callback call from the journal (fork, DAG file import, each callback of the list).",
     "callbacks.duration",
     ("kind",),
     "callbacks.duration.{kind}",
