@@ -88,6 +88,11 @@ class FakeSlack:
         with self._lock:
             self._replies.extend(replies)
 
+    def clear_script(self) -> None:
+        """Drop the replies not given yet: from now on answer like Slack when all is well."""
+        with self._lock:
+            self._replies.clear()
+
     def start(self) -> FakeSlack:
         self._thread.start()
         return self

@@ -108,6 +108,16 @@ def test_sla_missed_and_alert_counters_for_the_alerting_code(backends: Backends)
     backends.counter(m.ALERTS_HELD_BACK, 3, channel="slack", state="superseded")
     backends.sink.gauge(m.ALERTS_OUTBOX_PENDING, 7)
     backends.gauge(m.ALERTS_OUTBOX_PENDING, 7)
+    backends.sink.observe(m.ALERTS_DELIVERY_LATENCY, 1.5, channel="email")
+    backends.sink.observe(m.ALERTS_DELIVERY_LATENCY, 0.25, channel="email")
+    backends.histogram(m.ALERTS_DELIVERY_LATENCY, 2, 1.75, channel="email")
+
+
+def test_callback_metrics_for_the_callback_runner(backends: Backends) -> None:
+    backends.sink.incr(m.CALLBACK_FAILURES, kind="dag_failure")
+    backends.counter(m.CALLBACK_FAILURES, 1, kind="dag_failure")
+    backends.sink.observe(m.CALLBACK_DURATION, 0.5, kind="task_retry")
+    backends.histogram(m.CALLBACK_DURATION, 1, 0.5, kind="task_retry")
 
 
 def test_build_info_names_version_and_service(statsd_listener: StatsdListener) -> None:

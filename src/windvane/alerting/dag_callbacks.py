@@ -21,20 +21,31 @@ arbitrary task's context. A task callback gets ``dag``, ``task``, ``task_id``,
 logged with its traceback and counted in :attr:`DagCallbackRunner.failures`;
 it changes no state.
 
-Delivery: the cursor advances after each entry, so a callback runs once per
-run finishing, across restarts; a crash between the call and the advance runs
-it again (at least once). Several schedulers each running this service would
-each call it: one runner per database for now.
+Once per event, with several schedulers: runners take turns at the journal
+consumer (:mod:`windvane.alerting.consumer_turn`: a row lock on PostgreSQL, a
+file lock beside a SQLite database), and each entry that may call a callback is
+handled in a turn of its own — read the cursor, call, advance the cursor, end
+the turn. So a callback is called once per event across runners and restarts;
+only a runner that dies (or whose database connection drops) between a call
+returning and its turn committing leaves that one entry to be handled again:
+at most one callback call repeated per runner death.
+
+Metrics: ``windvane_callback_duration_seconds{kind}`` per call (the fork, the
+DAG file's import and every callback of the list) and
+``windvane_callback_failures_total{kind}`` per callback that raised, or per call
+that timed out or could not load its DAG; ``kind`` is :func:`callback_kind`.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, select
 
+from windvane.alerting.consumer_turn import Turn, take_turn
 from windvane.alerting.forked_calls import call_each, call_forked
 from windvane.core.interfaces import JournalEntry, JournalKind, JournalReader, SerializedDag
 from windvane.core.store import dag_runs
@@ -43,6 +54,8 @@ from windvane.core.store.engine import begin_read
 from windvane.core.store.tables import task_instance as ti_t
 from windvane.core.worker.dag_loader import DagLoader
 from windvane.errors import WindvaneError
+from windvane.metrics import MetricsSink, NullSink
+from windvane.metrics.catalogue import CALLBACK_DURATION, CALLBACK_FAILURES
 
 if TYPE_CHECKING:
     from windvane.cli.services import ServiceContext
@@ -50,10 +63,28 @@ if TYPE_CHECKING:
 log = logging.getLogger("windvane.alerting.callbacks")
 
 CONSUMER = "dag_callbacks"
+_BATCH = 100
 _HOOK = {"success": "on_success_callback", "failed": "on_failure_callback"}
 _TASK_HOOK = {"failed": "on_failure_callback", "up_for_retry": "on_retry_callback"}
 #: Journal reasons meaning the try's own process could not run its callbacks.
 KILLED_FROM_OUTSIDE = ("zombie", "worker_died", "task_killed")
+#: The ``kind`` label of the callback metrics, by (hook, whether it is a task's).
+_KINDS = {
+    ("on_success_callback", False): "dag_success",
+    ("on_failure_callback", False): "dag_failure",
+    ("on_failure_callback", True): "task_failure",
+    ("on_retry_callback", True): "task_retry",
+}
+
+
+def callback_kind(hook: str, task_id: str | None) -> str:
+    """The ``kind`` label of the callback metrics for ``hook`` (of a task when ``task_id``)."""
+    if hook == "sla_miss_callback":
+        return "sla_miss"
+    kind = _KINDS.get((hook, task_id is not None))
+    if kind is None:
+        raise ValueError(f"no callback metric kind for {hook!r} (task {task_id!r})")
+    return kind
 
 
 def reason_for(entry: JournalEntry) -> str:
@@ -68,10 +99,18 @@ class DagCallbackRunner:
 
     name = "dag-callbacks"
 
-    def __init__(self, engine: Engine, *, poll_interval: float = 1.0, timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        poll_interval: float = 1.0,
+        timeout: float = 60.0,
+        metrics: MetricsSink | None = None,
+    ) -> None:
         self.engine = engine
         self.poll_interval = poll_interval
         self.timeout = timeout
+        self.metrics = metrics or NullSink()
         self.reader = JournalReader(engine, CONSUMER)
         #: Callbacks that raised or timed out (or whose DAG could not be loaded).
         self.failures = 0
@@ -97,18 +136,38 @@ class DagCallbackRunner:
         thread.join(self.timeout + 5.0)
 
     def run_tick(self) -> int:
-        """Handle every journal entry not handled yet; how many callbacks were called."""
+        """Handle every journal entry not handled yet; how many callbacks were called.
+
+        Each entry that may call a callback is handled in a turn of its own
+        (:func:`~windvane.alerting.consumer_turn.take_turn`): the call, then the cursor's
+        advance, committed as the turn ends. While another runner has the turn this one
+        returns (it tries again on its next pass)."""
         called = 0
         while True:
-            entries = self.reader.read_new(100)
-            if not entries:
+            with take_turn(self.engine, CONSUMER) as turn:
+                if turn is None:
+                    return called
+                caught_up, calls = self._take(turn)
+            called += calls
+            if caught_up:
                 return called
-            for entry in entries:
-                if entry.kind is JournalKind.RUN_FINISHED:
-                    called += self._handle(entry)
-                elif entry.kind is JournalKind.TRY_FINISHED and entry.reason in KILLED_FROM_OUTSIDE:
-                    called += self._handle_task(entry)
-                self.reader.advance(entry.id)
+
+    def _take(self, turn: Turn) -> tuple[bool, int]:
+        """Handle entries after the turn's cursor, stopping after the first that may call a
+        callback; (whether the journal is read to its end, callbacks called)."""
+        entries = self.reader.read_after(turn.cursor, _BATCH)
+        for entry in entries:
+            if entry.kind is JournalKind.RUN_FINISHED:
+                called = self._handle(entry)
+            elif entry.kind is JournalKind.TRY_FINISHED and entry.reason in KILLED_FROM_OUTSIDE:
+                called = self._handle_task(entry)
+            else:
+                continue  # nothing to call: passed over by the next advance
+            turn.advance(entry.id)
+            return False, called
+        if entries:
+            turn.advance(entries[-1].id)
+        return len(entries) < _BATCH, 0
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -171,17 +230,22 @@ class DagCallbackRunner:
     def _call(
         self, fileloc: str, entry: JournalEntry, task_id: str | None, hook: str, facts: dict[str, Any]
     ) -> int:
+        kind = callback_kind(hook, task_id)
+        began = time.monotonic()
         report = call_forked(
             lambda: _call_in_child(fileloc, entry.dag_id, task_id, hook, facts), timeout=self.timeout
         )
+        self.metrics.observe(CALLBACK_DURATION, time.monotonic() - began, kind=kind)
         if report.ended is not None:
             self.failures += 1
+            self.metrics.incr(CALLBACK_FAILURES, kind=kind)
             log.error(
                 "%s of DAG %r for run %s did not finish: %s", hook, entry.dag_id, entry.run_id, report.ended
             )
             return 0
         for error in report.errors:
             self.failures += 1
+            self.metrics.incr(CALLBACK_FAILURES, kind=kind)
             log.error("%s of DAG %r for run %s failed:\n%s", hook, entry.dag_id, entry.run_id, error)
         self.calls += report.called
         return report.called
@@ -209,4 +273,4 @@ def _call_in_child(
 
 def create(context: ServiceContext) -> DagCallbackRunner:
     """The ``dag_callbacks`` entry point (group ``windvane.services``)."""
-    return DagCallbackRunner(context.engine)
+    return DagCallbackRunner(context.engine, metrics=context.metrics)

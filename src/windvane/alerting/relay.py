@@ -208,6 +208,14 @@ class Relay:
         self._held[(r.channel, SUPERSEDED)] += n
         return n
 
+    def behind(self) -> bool:
+        """Whether the journal has entries past this relay's cursor (one indexed read; True before
+        the first pass)."""
+        if self._cursor is None:
+            return True
+        with begin_read(self.engine) as conn:
+            return journal.tail(conn) > self._cursor
+
     def run_until_caught_up(self, now: datetime) -> RelayResult:
         """:meth:`run_once` until a pass reads fewer than ``batch_size`` entries; the totals."""
         total = RelayResult()

@@ -128,6 +128,7 @@ def dispatch_config(settings: AlertingSettings) -> DispatchConfig:
     """The dispatcher's pacing from ``[alerting]``."""
     return DispatchConfig(
         poll_interval=settings.poll_interval_seconds,
+        journal_check=settings.journal_check_seconds or None,
         max_age=settings.max_age_seconds,
         backoff=Backoff(base=settings.backoff_base_seconds, cap=settings.backoff_max_seconds),
         send_timeout=settings.send_timeout_seconds,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 
@@ -108,9 +108,10 @@ class ServiceRunner:
 
 
 def load_services(
-    context: ServiceContext, plugins: EntryPointLoader | None = None
+    context: ServiceContext, plugins: EntryPointLoader | None = None, *, only: Collection[str] | None = None
 ) -> tuple[list[Service], int]:
-    """The services the plug-ins declare, built with ``context``, and how many failed to build.
+    """The services the plug-ins declare (those whose entry-point names are in ``only``, if
+    given), built with ``context``, and how many failed to build.
 
     A broken entry point or a factory that raises is logged naming it and
     skipped; so is one that returns something without ``start``/``stop``.
@@ -118,6 +119,8 @@ def load_services(
     services: list[Service] = []
     failures = 0
     for entry in entry_points_of(SERVICES_GROUP, plugins):
+        if only is not None and entry.name not in only:
+            continue
         try:
             service = load_entry_point(entry, SERVICES_GROUP)(context)
             if not isinstance(service, Service):

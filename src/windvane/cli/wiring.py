@@ -17,7 +17,7 @@ they are mapped.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -174,10 +174,12 @@ def create_services(
     *,
     plugins: EntryPointLoader | None = None,
     metrics: MetricsSink | None = None,
+    only: Collection[str] | None = None,
 ) -> ServiceRunner:
-    """The services plug-ins declare (entry-point group ``windvane.services``), not started yet."""
+    """The services plug-ins declare (entry-point group ``windvane.services``; those named in
+    ``only``, if given), not started yet."""
     context = ServiceContext(settings=settings, engine=engine, metrics=metrics)
-    services, failures = load_services(context, plugins)
+    services, failures = load_services(context, plugins, only=only)
     return ServiceRunner(services, failures=failures)
 
 

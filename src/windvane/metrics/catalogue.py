@@ -338,6 +338,36 @@ ALERTS_OUTBOX_PENDING = Metric(
     "Alerts waiting in the outbox after the dispatcher's latest tick; a steady rise means a channel is down.",
     "alerts.outbox_pending",
 )
+ALERTS_DELIVERY_LATENCY = Metric(
+    "windvane_alerts_delivery_latency_seconds",
+    H,
+    "seconds",
+    "From an alert's fact (its journal row's recorded_at) to the channel accepting it, retries included.",
+    "alerts.delivery_latency",
+    ("channel",),
+    "alerts.delivery_latency.{channel}",
+    buckets=DURATION_BUCKETS,
+)
+CALLBACK_FAILURES = Metric(
+    "windvane_callback_failures_total",
+    C,
+    "callbacks",
+    "Callbacks run from the journal (DAG success/failure, a killed try's failure/retry, SLA miss) that "
+    "raised, timed out or whose DAG could not be loaded, by kind; each is logged with its traceback.",
+    "callbacks.failures",
+    ("kind",),
+    "callbacks.failures.{kind}",
+)
+CALLBACK_DURATION = Metric(
+    "windvane_callback_duration_seconds",
+    H,
+    "seconds",
+    "Wall time of one callback call from the journal (fork, DAG file import, each callback of the list).",
+    "callbacks.duration",
+    ("kind",),
+    "callbacks.duration.{kind}",
+    buckets=DURATION_BUCKETS,
+)
 
 # -- DAG processing -------------------------------------------------------------------------------
 PARSE_TOTAL_TIME = Metric(

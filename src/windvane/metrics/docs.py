@@ -18,7 +18,7 @@ GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Executor and pools", ("windvane_executor_", "windvane_pool_")),
     ("DAG runs", ("windvane_dagrun_",)),
     ("Task instances", ("windvane_ti_", "windvane_task_", "windvane_sla_")),
-    ("Alerts", ("windvane_alerts_",)),
+    ("Alerts and callbacks", ("windvane_alerts_", "windvane_callback_")),
     ("DAG processing", ("windvane_dag_processing_", "windvane_dagbag_", "windvane_dag_processor_")),
     ("Metrics about metrics", ("windvane_build_info", "windvane_metrics_")),
 )

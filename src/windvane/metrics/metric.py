@@ -66,6 +66,8 @@ PROCESS_SERVICES: dict[str, frozenset[Owner]] = {
     "scheduler": frozenset({Owner.SCHEDULER, Owner.EXECUTOR, Owner.ALERTING}),
     "dag-processor": frozenset({Owner.DAG_PROCESSOR}),
     "backfill": frozenset({Owner.SCHEDULER, Owner.EXECUTOR}),
+    #: ``windvane alerter``: the alerting services without a scheduler.
+    "alerter": frozenset({Owner.ALERTING}),
 }
 
 
@@ -108,6 +110,7 @@ LABEL_KEYS: dict[str, str] = {
     "service": "scheduler, dag-processor, ... (one value per process)",
     "backend": "statsd, prometheus or sink",
     "reason": "a closed set of failure reasons",
+    "kind": "a closed set of callback kinds",
 }
 
 #: Keys refused outright: unbounded or sensitive.
@@ -126,11 +129,16 @@ ERROR_REASONS = (
     "bad_usage",
 )
 
+#: What a callback was called for: DAG run success/failure, a task's failure/retry run from the
+#: journal, an SLA miss.
+CALLBACK_KINDS = ("dag_success", "dag_failure", "task_failure", "task_retry", "sla_miss")
+
 #: Closed value sets of enumerated label keys (a metric may narrow ``state``).
 ENUM_VALUES: dict[str, tuple[str, ...]] = {
     "run_type": RUN_TYPES,
     "backend": ERROR_BACKENDS,
     "reason": ERROR_REASONS,
+    "kind": CALLBACK_KINDS,
 }
 
 _NAME = re.compile(r"^windvane_[a-z0-9_]+$")

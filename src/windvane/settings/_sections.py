@@ -188,6 +188,12 @@ class AlertingSettings:
     poll_interval_seconds: float = setting(
         2.0, "How often the dispatcher relays the journal and sends due alerts.", check=Above(0)
     )
+    journal_check_seconds: float = setting(
+        0.2,
+        "Between passes, how often the dispatcher looks for new journal rows and, when there are, "
+        "relays and sends them at once (0 turns the check off).",
+        check=AtLeast(0),
+    )
     max_age_seconds: float = setting(
         86400.0, "An alert still undelivered this long after it was raised is marked dead.", check=Above(0)
     )
