@@ -108,3 +108,30 @@ def test_silences_match_dag_or_task_until_they_expire() -> None:
     assert not silenced([one_task], "d", None, now=AT) and not silenced([one_task], "d", "u", now=AT)
     assert not silenced([dag_wide], "e", "t", now=AT)
     assert not silenced([dag_wide], "d", "t", now=later)
+
+
+def test_a_run_failure_email_goes_to_every_task_address_and_is_left_out_without_one() -> None:
+    routing = Routing(by_kind=((AlertKind.RUN_FAILED, ("email", "slack")),))
+    run_failed = entry("failed", kind=JournalKind.RUN_FINISHED, task=None)
+    with_addresses = derive(run_failed, dag(email=("bob@work.com", "ann@work.com")), routing, ALL)
+    assert [(r.channel, r.alert.recipients) for r in with_addresses] == [
+        ("email", ("bob@work.com", "ann@work.com")),
+        ("slack", ()),
+    ]
+    without = derive(run_failed, dag(), routing, ALL)
+    assert [r.channel for r in without] == ["slack"]
+
+
+def test_sla_alerts_follow_the_configured_routes() -> None:
+    from windvane.alerting.service import routing_from
+    from windvane.settings import AlertingSettings
+    from windvane.settings._kinds import AlertRoute
+
+    settings = AlertingSettings(
+        sla_miss_channels=("email",),
+        routes=(AlertRoute(channels=("slack",), dags=("d*",), kinds=("sla_miss",)),),
+    )
+    routing = routing_from(settings)
+    assert routing.channels(AlertKind.SLA_MISS, "daily") == ("slack",)
+    assert routing.channels(AlertKind.SLA_MISS, "other") == ("email",)
+    assert routing.channels(AlertKind.RECOVERED, "daily") == ("email",)

@@ -11,9 +11,9 @@ Channels: :class:`Routing` names the channels of each kind, plus channels
 added for a DAG id or a DAG tag. The ``email`` channel is special, as in
 Airflow: a task alert goes to it only when the task has ``email`` set and
 ``email_on_failure`` (failures) or ``email_on_retry`` (retries), with the
-task's addresses as recipients; a run alert goes to it with no recipients
-(the channel's configured default). Channels not in ``available`` (not
-configured in this process) are left out.
+task's addresses as recipients; a run alert goes to every address of the
+DAG's tasks (:func:`dag_recipients`), and is left out of email when there is
+none. Channels not in ``available`` (not configured in this process) are left out.
 """
 
 from __future__ import annotations
@@ -106,6 +106,13 @@ class Routed:
     alert: Alert
 
 
+def dag_recipients(dag: SerializedDag | None) -> tuple[str, ...]:
+    """Every ``email`` address of ``dag``'s tasks, in task order, once each: who hears of a run."""
+    if dag is None:
+        return ()
+    return tuple(dict.fromkeys(address for spec in dag.tasks.values() for address in spec.email))
+
+
 def kind_of(entry: JournalEntry) -> AlertKind | None:
     """The alert kind ``entry`` announces, or None."""
     if entry.kind is JournalKind.TRY_FINISHED and entry.key is not None:
@@ -152,6 +159,10 @@ def derive(
             if task is None or not task.email or not wanted:
                 continue
             recipients = task.email
+        elif channel == EMAIL:
+            recipients = dag_recipients(dag)
+            if not recipients:
+                continue
         alert = Alert(
             dedupe_key=dedupe_key(kind, entry, channel),
             kind=kind,

@@ -88,6 +88,8 @@ def routing_from(settings: AlertingSettings) -> Routing:
             (AlertKind.TASK_FAILED, settings.task_failure_channels),
             (AlertKind.TASK_RETRY, settings.task_retry_channels),
             (AlertKind.RUN_FAILED, settings.run_failure_channels),
+            (AlertKind.SLA_MISS, settings.sla_miss_channels),
+            (AlertKind.RECOVERED, settings.sla_miss_channels),
         ),
         routes=tuple(
             Route(

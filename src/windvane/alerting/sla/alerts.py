@@ -1,7 +1,7 @@
 """The alerts an SLA miss (or its recovery) makes, one per channel: pure, no database.
 
-Channels come from :class:`~windvane.alerting.routing.Routing` (``[alerting]
-sla_miss_channels`` for both kinds, plus any per-DAG/tag additions). Email goes,
+Channels come from :class:`~windvane.alerting.routing.Routing` (the
+``[[alerting.routes]]`` first, then ``[alerting] sla_miss_channels`` for both kinds). Email goes,
 as in Airflow, to the task's ``email`` list (a run deadline: every address of the
 DAG's tasks); with no address the email channel is left out. Dedupe keys follow
 the relay's shape, ``kind|dag_id|task_id|run_id||channel``: one alert per miss
@@ -14,7 +14,7 @@ from collections.abc import Collection
 from datetime import datetime
 
 from windvane.alerting.alert import Alert, AlertKind
-from windvane.alerting.routing import EMAIL, Routed, Routing
+from windvane.alerting.routing import EMAIL, Routed, Routing, dag_recipients
 from windvane.alerting.sla.store import MissRow
 from windvane.core.interfaces import SerializedDag
 
@@ -31,7 +31,7 @@ def recipients_for(task_id: str, dag: SerializedDag | None) -> tuple[str, ...]:
     if task_id:
         spec = dag.tasks.get(task_id)
         return spec.email if spec is not None else ()
-    return tuple(dict.fromkeys(address for spec in dag.tasks.values() for address in spec.email))
+    return dag_recipients(dag)
 
 
 def dedupe_key(kind: AlertKind, miss: MissRow, channel: str) -> str:

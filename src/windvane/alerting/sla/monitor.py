@@ -33,6 +33,7 @@ from sqlalchemy import Connection, Engine
 
 from windvane.alerting import outbox
 from windvane.alerting.alert import AlertKind
+from windvane.alerting.routing import Routing
 from windvane.alerting.silences import active_silences, matching
 from windvane.alerting.sla import decisions, store
 from windvane.alerting.sla.alerts import routing_for, sla_alerts
@@ -86,13 +87,14 @@ class SlaMonitor:
         *,
         config: SlaConfig | None = None,
         available: Collection[str] = (),
+        routing: Routing | None = None,
         clock: Clock | None = None,
         metrics: MetricsSink | None = None,
     ) -> None:
         self.engine = engine
         self.config = config or SlaConfig()
         self.available = frozenset(available)
-        self.routing = routing_for(self.config.channels)
+        self.routing = routing or routing_for(self.config.channels)
         self.clock: Clock = clock or SystemClock()
         self.metrics = metrics or NullSink()
         #: Ticks that raised, and callbacks that raised, hung or could not load their DAG.

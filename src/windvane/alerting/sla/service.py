@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from windvane.alerting.service import configured_channels
+from windvane.alerting.service import configured_channels, routing_from
 from windvane.alerting.sla.monitor import SlaConfig, SlaMonitor
 from windvane.core.interfaces import Service
 from windvane.settings import AlertingSettings
@@ -53,5 +53,9 @@ def create(context: ServiceContext) -> Service:
         return SlaChecksOff()
     available = configured_channels(context.settings) if alerting.enabled else {}
     return SlaMonitor(
-        context.engine, config=sla_config(alerting), available=set(available), metrics=context.metrics
+        context.engine,
+        config=sla_config(alerting),
+        available=set(available),
+        routing=routing_from(alerting),
+        metrics=context.metrics,
     )
