@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import pendulum
 
 from windvane.core.authoring import dag_context as authoring_context
+from windvane.core.authoring import validation as v
 from windvane.core.authoring.defaults import AuthoringDefaults, get_authoring_defaults
 from windvane.errors import (
     CycleError,
@@ -163,15 +164,13 @@ class DAG:
         owner: str,
     ) -> None:
         """Concurrency limits (positive ints, else the authoring defaults) and ``dagrun_timeout``."""
-        from windvane.core.authoring.baseoperator import positive_int
-
         runs = defaults.max_active_runs if max_active_runs is None else max_active_runs
         tasks = defaults.max_active_tasks if max_active_tasks is None else max_active_tasks
-        self.max_active_runs = positive_int(runs, "max_active_runs", owner)
-        self.max_active_tasks = positive_int(tasks, "max_active_tasks", owner)
+        self.max_active_runs = v.int_in(runs, "max_active_runs", owner, 1)
+        self.max_active_tasks = v.int_in(tasks, "max_active_tasks", owner, 1)
         if dagrun_timeout is not None and not isinstance(dagrun_timeout, timedelta):
             raise DagDefinitionError(f"{owner}: dagrun_timeout must be a timedelta")
-        self.dagrun_timeout = dagrun_timeout
+        self.dagrun_timeout = v.opt_duration(dagrun_timeout, "dagrun_timeout", owner)
 
     # -- building ------------------------------------------------------
     def add_task(self, task: BaseOperator) -> None:
@@ -250,9 +249,24 @@ class DAG:
                 f"DAG {self.dag_id!r} has schedule {self.timetable.summary!r} but no start_date"
             )
         self.timetable.validate()
+        v.first_run_computable(self.dag_id, self._first_run)
+
+    def _first_run(self) -> object:
+        from windvane.core.timetables.ops import next_run_info
+
+        starts = [t.start_date for t in self.task_dict.values() if t.start_date is not None]
+        start = self.start_date or (pendulum.instance(min(starts)) if starts else None)
+        return next_run_info(
+            self.timetable,
+            start_date=start,
+            end_date=self.end_date,
+            catchup=self.catchup,
+            last_interval=None,
+            now=pendulum.now("UTC"),
+        )
 
     def priority_weights(self) -> dict[str, int]:
-        """Effective priority per task, by each task's weight_rule (Airflow's)."""
+        """Effective priority per task, by each task's weight_rule (Airflow's), clamped to 32 bits."""
         order = [t.task_id for t in self.topological_sort()]
         result: dict[str, int] = {}
         down_sets: dict[str, set[str]] = {}
@@ -274,7 +288,8 @@ class DAG:
                 result[tid] = task.priority_weight
             else:
                 related = down_sets[tid] if task.weight_rule == "downstream" else up_sets[tid]
-                result[tid] = task.priority_weight + sum(self.task_dict[r].priority_weight for r in related)
+                total = task.priority_weight + sum(self.task_dict[r].priority_weight for r in related)
+                result[tid] = v.clamp_int32(total)
         return result
 
     def __repr__(self) -> str:
