@@ -22,26 +22,52 @@ from windvane.core.scheduler.book import Book
 from windvane.core.scheduler.config import SchedulerConfig
 from windvane.core.scheduler.model import ActiveRun, DagEntry
 from windvane.core.scheduler.pass_work import PassWork
+from windvane.core.scheduler.quarantine import Quarantine
 from windvane.core.store import dag_runs, task_instances
 
 log = logging.getLogger("windvane.scheduler")
 
 
-def poll(engine: Engine, book: Book, config: SchedulerConfig, clock: Clock, work: PassWork) -> None:
+def poll(
+    engine: Engine,
+    book: Book,
+    config: SchedulerConfig,
+    clock: Clock,
+    work: PassWork,
+    quarantine: Quarantine | None = None,
+) -> None:
     """Re-read DAGs, pools, queued runs and adopted tries."""
     with engine.begin() as conn:
-        refresh_dags(conn, book, clock.now(), work)
+        refresh_dags(conn, book, clock.now(), work, quarantine)
         book.pool_capacity = db.pool_capacities(conn)
         _start_queued_runs(conn, book, config, clock, work)
         _sync_adopted(conn, book, work)
 
 
-def refresh_dags(conn: Connection, book: Book, now: pendulum.DateTime, work: PassWork) -> None:
-    """Take new and changed DAGs (parsing only changed ones); reload runs whose DAG structure changed."""
+def refresh_dags(
+    conn: Connection,
+    book: Book,
+    now: pendulum.DateTime,
+    work: PassWork,
+    quarantine: Quarantine | None = None,
+) -> None:
+    """Take new and changed DAGs (parsing only changed ones); reload runs whose DAG structure changed.
+
+    Quarantined DAGs are left out; one whose serialized form does not read is quarantined.
+    """
     rows = db.dag_rows(conn)
+    if quarantine is not None and quarantine.held:
+        rows = [r for r in rows if not quarantine.holds(r.dag_id, r.dag_hash)]
     known = book.dags
     stale = [r.dag_id for r in rows if r.dag_id not in known or known[r.dag_id].dag_hash != r.dag_hash]
-    loaded = db.load_serialized(conn, stale) if stale else {}
+
+    def unreadable(dag_id: str, error: Exception) -> None:
+        if quarantine is None:
+            raise error
+        row = next(r for r in rows if r.dag_id == dag_id)
+        quarantine.isolate(dag_id, row.dag_hash, row.fileloc, "reading its serialized form", error, now)
+
+    loaded = db.load_serialized(conn, stale, on_error=unreadable) if stale else {}
     fresh: dict[str, DagEntry] = {}
     for r in rows:
         old = known.get(r.dag_id)
@@ -66,12 +92,17 @@ def refresh_dags(conn: Connection, book: Book, now: pendulum.DateTime, work: Pas
 
 
 def load_running_runs(
-    engine: Engine, book: Book, config: SchedulerConfig, clock: Clock, work: PassWork
+    engine: Engine,
+    book: Book,
+    config: SchedulerConfig,
+    clock: Clock,
+    work: PassWork,
+    quarantine: Quarantine | None = None,
 ) -> None:
     """At start: adopt every run already running (a previous scheduler's, or ours before a restart)."""
     only = config.only_runs
     with engine.begin() as conn:
-        refresh_dags(conn, book, clock.now(), work)
+        refresh_dags(conn, book, clock.now(), work, quarantine)
         rows = dag_runs.runs_in_states(
             conn, [DagRunState.RUNNING.value], run_pks=list(only) if only is not None else None
         )

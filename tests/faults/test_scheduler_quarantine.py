@@ -1,0 +1,86 @@
+"""Defect 1 (scheduler side): a DAG the database refuses is quarantined; the scheduler goes on.
+
+Before the fix, a stored DAG whose task row could not be written (``integer out of range`` on
+PostgreSQL, an int over 2**63 on SQLite) made every pass raise, so the scheduler exited on every
+restart and no DAG ran. The DAG here is stored as an older Windvane (without the definition-time
+ranges) would have stored it.
+"""
+
+from __future__ import annotations
+
+import pendulum
+from sqlalchemy import Engine
+
+from windvane.core.authoring.dag import DAG
+from windvane.core.authoring.operators.empty import EmptyOperator
+from windvane.core.model.clock import FakeClock
+from windvane.core.model.states import DagRunState
+from windvane.core.scheduler.config import SchedulerConfig
+from windvane.core.scheduler.loop import Scheduler
+from windvane.core.scheduler.observer import SchedulerObserver
+from windvane.core.scheduler.quarantine import DagQuarantined
+from windvane.core.store.engine import begin_read
+from windvane.core.store.import_errors import list_import_errors
+from windvane.testing import InstantExecutor, register_dag, run_states
+
+NOW = pendulum.datetime(2024, 3, 10, 12, 0, tz="UTC")
+START = pendulum.datetime(2024, 3, 1, tz="UTC")
+
+
+class Noop(EmptyOperator):
+    is_noop = False
+
+
+class Heard(SchedulerObserver):
+    def __init__(self) -> None:
+        self.quarantined: list[DagQuarantined] = []
+
+    def dag_quarantined(self, event: DagQuarantined) -> None:
+        self.quarantined.append(event)
+
+
+def _dag(dag_id: str, weight: int | None = None) -> DAG:
+    with DAG(dag_id, schedule="@daily", start_date=START, catchup=False) as dag:
+        task = Noop(task_id="t", weight_rule="absolute")
+    if weight is not None:  # what validation now refuses, as a DAG stored before it would hold it
+        task.priority_weight = weight
+    dag.fileloc = f"/dags/{dag_id}.py"
+    return dag
+
+
+def test_a_dag_the_database_refuses_is_quarantined_and_others_run(engine: Engine) -> None:
+    register_dag(engine, _dag("poison", weight=2**63), now=NOW)
+    register_dag(engine, _dag("good"), now=NOW)
+    heard = Heard()
+    clock = FakeClock(NOW)
+    s = Scheduler(
+        engine=engine,
+        executor=InstantExecutor(8, engine=engine),
+        clock=clock,
+        observer=heard,
+        config=SchedulerConfig(poll_interval_seconds=0.0),
+    )
+    s.start()
+    for _ in range(10):
+        s.run_once()
+    assert run_states(engine, "good") == {"scheduled__2024-03-09T00:00:00+00:00": DagRunState.SUCCESS.value}
+    assert run_states(engine, "poison") == {}
+    assert [e.dag_id for e in heard.quarantined] == ["poison"]
+    with begin_read(engine) as conn:
+        errors = {e.filename: e.stacktrace for e in list_import_errors(conn)}
+    assert set(errors) == {"/dags/poison.py"}
+    assert "DAG 'poison' is quarantined" in errors["/dags/poison.py"]
+
+    # A fixed DAG (a new dag_hash) leaves the quarantine and is scheduled.
+    register_dag(engine, _dag("poison"), now=NOW)
+    for _ in range(10):
+        s.run_once()
+    assert run_states(engine, "poison") == {"scheduled__2024-03-09T00:00:00+00:00": DagRunState.SUCCESS.value}
+    s.shutdown()
+
+
+def test_dags_list_shows_which_dags_are_quarantined() -> None:
+    from windvane.core.scheduler.quarantine import QUARANTINE_MARK, quarantined_dag_ids
+
+    texts = [f"DAG 'a.b' {QUARANTINE_MARK} since 2024: creating its next run failed", "DAG 'c' is invalid"]
+    assert quarantined_dag_ids(texts) == {"a.b"}
