@@ -241,6 +241,20 @@ class Between:
 
 
 @dataclass(frozen=True)
+class Within:
+    """``low < value <= high``: a positive duration or interval with a sane ceiling."""
+
+    low: float
+    high: float
+
+    def accepts(self, value: Any) -> bool:
+        return bool(self.low < value <= self.high)
+
+    def expected(self, phrase: str) -> str:
+        return f"{phrase} > {_num(self.low)} and at most {_num(self.high)}"
+
+
+@dataclass(frozen=True)
 class IsTimezone:
     """An IANA time zone name that :func:`pendulum.timezone` knows."""
 
