@@ -18,6 +18,7 @@ Tests build settings without touching the real environment::
 from __future__ import annotations
 
 from windvane.settings._format import format_value, mask_secret
+from windvane.settings._kinds import parse_umask
 from windvane.settings._loader import CONFIG_FILE_NAME, HOME_ENV_VAR, config_file, load_settings
 from windvane.settings._present import REGENERATE_COMMAND, get_value, render_config_docs
 from windvane.settings._sections import (
@@ -60,5 +61,6 @@ __all__ = [
     "get_value",
     "load_settings",
     "mask_secret",
+    "parse_umask",
     "render_config_docs",
 ]

@@ -22,6 +22,7 @@ from windvane.settings._kinds import (
     Between,
     IsExecutorName,
     IsTimezone,
+    IsUmask,
     Within,
     resolve_executor_name_setting,
     resolve_sqlite_url,
@@ -59,6 +60,12 @@ class CoreSettings:
     max_active_runs_per_dag: int = setting(16, "Default most active runs per DAG.", check=_COUNT)
     dags_are_paused_at_creation: bool = setting(False, "Whether new DAGs start paused.")
     default_pool_slots: int = setting(128, "Slots of the default pool.", check=_COUNT)
+    umask: str = setting(
+        "077",
+        "umask of every Windvane process and what it starts: the metadata database (and its WAL), "
+        "task and parse logs are owner-only by default; '022' makes them readable by all.",
+        check=IsUmask(),
+    )
 
 
 @dataclass(frozen=True)
