@@ -95,24 +95,22 @@ class DAG:
         self.dag_id = dag_id
         owner = f"DAG {dag_id!r}"
         defaults = get_authoring_defaults()
-        self.default_args = dict(default_args or {})
+        self.default_args = v.mapping(default_args, "default_args", owner)
         self._set_dates(start_date, end_date, defaults.timezone, owner)
-        self._set_schedule(schedule, catchup, defaults, owner)
+        self._set_schedule(schedule, v.opt_flag(catchup, "catchup", owner), defaults, owner)
         self._set_limits(max_active_runs, max_active_tasks, dagrun_timeout, defaults, owner)
-        self.tags = list(tags or [])
-        self.params = dict(params or {})
-        self.description = description
-        self.doc_md = doc_md
-        self.on_failure_callback = on_failure_callback
-        self.on_success_callback = on_success_callback
-        self.sla_miss_callback = sla_miss_callback
-        self.is_paused_upon_creation = is_paused_upon_creation
-        if isinstance(template_searchpath, str):
-            template_searchpath = [template_searchpath]
-        self.template_searchpath = list(template_searchpath or [])
-        self.user_defined_macros = dict(user_defined_macros or {})
-        self.user_defined_filters = dict(user_defined_filters or {})
-        self.owner_links = dict(owner_links or {})
+        self.tags = v.strings(tags, "tags", owner)
+        self.params = v.mapping(params, "params", owner)
+        self.description = v.opt_string(description, "description", owner)
+        self.doc_md = v.opt_string(doc_md, "doc_md", owner)
+        self.on_failure_callback = v.callbacks(on_failure_callback, "on_failure_callback", owner)
+        self.on_success_callback = v.callbacks(on_success_callback, "on_success_callback", owner)
+        self.sla_miss_callback = v.callbacks(sla_miss_callback, "sla_miss_callback", owner)
+        self.is_paused_upon_creation = v.opt_flag(is_paused_upon_creation, "is_paused_upon_creation", owner)
+        self.template_searchpath = v.strings(template_searchpath, "template_searchpath", owner)
+        self.user_defined_macros = v.mapping(user_defined_macros, "user_defined_macros", owner)
+        self.user_defined_filters = v.mapping(user_defined_filters, "user_defined_filters", owner)
+        self.owner_links = v.mapping(owner_links, "owner_links", owner)
         self.task_dict: dict[str, BaseOperator] = {}
         self.task_group_ids: set[str] = set()
         self.fileloc = _caller_file()
