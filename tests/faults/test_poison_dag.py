@@ -86,3 +86,19 @@ def test_dag_processor_once_exits_zero_with_a_poison_dag(ready: RunCliLike, dags
     errors = ready("dags", "list-import-errors")
     assert "poison.py" in errors.out and "'poison'" in errors.out
     assert "chain" in ready("dags", "list").out
+
+
+def test_an_out_of_range_argument_is_an_import_error_naming_dag_task_and_argument(
+    engine: Engine, tmp_path: Path
+) -> None:
+    folder = tmp_path / "dags"
+    write(
+        folder / "heavy.py",
+        'with DAG("heavy", schedule="@daily", start_date=START):\n'
+        '    EmptyOperator(task_id="t", priority_weight=2**31)\n',
+    )
+    write(folder / "good.py", simple_dag("good"))
+    _processor(engine, folder).run_once()
+    assert active_ids(engine) == {"good"}
+    error = import_errors(engine)[str(folder / "heavy.py")]
+    assert "task 't' of DAG 'heavy'" in error and "priority_weight" in error and "2147483648" in error

@@ -48,8 +48,10 @@ def _dag(dag_id: str, weight: int | None = None) -> DAG:
     return dag
 
 
-def test_a_dag_the_database_refuses_is_quarantined_and_others_run(engine: Engine) -> None:
-    register_dag(engine, _dag("poison", weight=2**63), now=NOW)
+def test_a_dag_the_database_refuses_is_quarantined_and_others_run(engine: Engine, db_backend: str) -> None:
+    # PostgreSQL's int4 column refuses 2**31 ("integer out of range"); SQLite's integers hold 64 bits.
+    weight = 2**31 if db_backend == "postgres" else 2**63
+    register_dag(engine, _dag("poison", weight=weight), now=NOW)
     register_dag(engine, _dag("good"), now=NOW)
     heard = Heard()
     clock = FakeClock(NOW)
@@ -70,6 +72,9 @@ def test_a_dag_the_database_refuses_is_quarantined_and_others_run(engine: Engine
         errors = {e.filename: e.stacktrace for e in list_import_errors(conn)}
     assert set(errors) == {"/dags/poison.py"}
     assert "DAG 'poison' is quarantined" in errors["/dags/poison.py"]
+    assert "creating its next run failed" in errors["/dags/poison.py"]
+    if db_backend == "postgres":
+        assert "integer out of range" in errors["/dags/poison.py"]
 
     # A fixed DAG (a new dag_hash) leaves the quarantine and is scheduled.
     register_dag(engine, _dag("poison"), now=NOW)
