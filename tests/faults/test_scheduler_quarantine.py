@@ -89,3 +89,48 @@ def test_dags_list_shows_which_dags_are_quarantined() -> None:
 
     texts = [f"DAG 'a.b' {QUARANTINE_MARK} since 2024: creating its next run failed", "DAG 'c' is invalid"]
     assert quarantined_dag_ids(texts) == {"a.b"}
+
+
+def test_a_queued_run_the_database_refuses_quarantines_its_dag_and_stays_queued(
+    engine: Engine, db_backend: str
+) -> None:
+    """The DAG changed between the trigger and the start: its new task's row is refused."""
+    from windvane.core.store.engine import begin_write
+    from windvane.core.store.run_actions import trigger_dag
+
+    def manual(dag_id: str, extra_weight: int | None = None) -> DAG:
+        with DAG(dag_id, schedule=None, start_date=START) as dag:
+            first = Noop(task_id="first")
+            if extra_weight is not None:
+                added = Noop(task_id="added", weight_rule="absolute")
+                added.priority_weight = extra_weight
+                first >> added
+        dag.fileloc = f"/dags/{dag_id}.py"
+        return dag
+
+    runs = {}
+    for dag_id in ("changed", "steady"):
+        ser = register_dag(engine, manual(dag_id), now=NOW)
+        with begin_write(engine) as conn:
+            runs[dag_id] = trigger_dag(conn, ser, now=NOW, run_id="r1")
+    register_dag(engine, manual("changed", 2**31 if db_backend == "postgres" else 2**63), now=NOW)
+    heard = Heard()
+    s = Scheduler(
+        engine=engine,
+        executor=InstantExecutor(8, engine=engine),
+        clock=FakeClock(NOW),
+        observer=heard,
+        config=SchedulerConfig(poll_interval_seconds=0.0),
+    )
+    s.start()
+    for _ in range(10):
+        s.run_once()
+    assert run_states(engine, "steady") == {"r1": DagRunState.SUCCESS.value}
+    assert run_states(engine, "changed") == {"r1": DagRunState.QUEUED.value}
+    assert [(e.dag_id, e.step) for e in heard.quarantined] == [("changed", "starting its run r1")]
+
+    register_dag(engine, manual("changed", 5), now=NOW)  # fixed: it leaves the quarantine
+    for _ in range(10):
+        s.run_once()
+    assert run_states(engine, "changed") == {"r1": DagRunState.SUCCESS.value}
+    s.shutdown()
