@@ -8,9 +8,13 @@ ranges) would have stored it.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pendulum
 from sqlalchemy import Engine
 
+from tests.faults.conftest import RunCliLike
 from windvane.core.authoring.dag import DAG
 from windvane.core.authoring.operators.empty import EmptyOperator
 from windvane.core.model.clock import FakeClock
@@ -134,3 +138,20 @@ def test_a_queued_run_the_database_refuses_quarantines_its_dag_and_stays_queued(
         s.run_once()
     assert run_states(engine, "changed") == {"r1": DagRunState.SUCCESS.value}
     s.shutdown()
+
+
+def test_dags_list_has_a_quarantined_column_when_a_dag_is_quarantined(ready: RunCliLike, home: Path) -> None:
+    from windvane.core.scheduler.quarantine import QUARANTINE_MARK
+    from windvane.core.store.engine import begin_write, create_db_engine
+    from windvane.core.store.import_errors import replace_import_error
+
+    assert "quarantined" not in ready("dags", "list").out
+    engine = create_db_engine(f"sqlite:///{home / 'windvane.db'}")
+    with begin_write(engine) as conn:
+        note = f"DAG 'chain' {QUARANTINE_MARK} since 2024-03-10: creating its next run failed"
+        replace_import_error(conn, "/dags/chain.py", note, NOW)
+    engine.dispose()
+    listed = ready("dags", "list", "-o", "json")
+    flags = {d["dag_id"]: d["quarantined"] for d in json.loads(listed.out)}
+    assert flags == {"chain": True, "failing": False}
+    assert "quarantined" in ready("dags", "list").out
