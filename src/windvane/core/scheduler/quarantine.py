@@ -2,8 +2,9 @@
 
 A stored DAG can hold what the database or the scheduler's arithmetic refuses (a value out of a
 column's range from an older Windvane, a serialized form that no longer reads, a schedule whose
-next run overflows, a DAG changed between a trigger and the run's start). Such a failure belongs to that DAG alone: the scheduler quarantines it (no
-new runs, not re-read) until its ``dag_hash`` changes, logs it, tells observers
+next run overflows, a DAG changed between a trigger and the run's start). Such a failure belongs
+to that DAG alone: the scheduler quarantines it (no new runs, not re-read) until its ``dag_hash``
+changes, logs it, tells observers
 (:meth:`SchedulerObserver.dag_quarantined`, the ``windvane_scheduler_dag_quarantined_total`` metric)
 and records it as the import error of the DAG's file, where ``windvane dags list-import-errors`` and
 ``windvane dags list`` show it. Lost connections and locks are not a DAG's fault and are raised
