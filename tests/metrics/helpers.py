@@ -58,7 +58,7 @@ class StatsdListener:
     def drain(self) -> list[Line]:
         """Everything received so far (loopback UDP is delivered by the time sendto returns)."""
         while select.select([self.sock], [], [], 0)[0]:
-            packet = self.sock.recv(65535).decode("ascii")
+            packet = self.sock.recv(65535).decode("utf-8")
             self.packets.append(packet)
             self.lines.extend(parse_packet(packet))
         return self.lines

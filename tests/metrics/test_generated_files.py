@@ -1,24 +1,18 @@
-"""docs/metrics.md and compose/statsd-mapping.yml: fresh, and the mapping turns what the StatsD sink
-sends (both forms) into the very series the native endpoint has — checked with a small model of
-statsd_exporter's matching (glob rules first, in order, then regex rules)."""
+"""docs/metrics.md, compose/statsd-mapping.yml and README's settings block: fresh, and saying one
+thing. What the mapping does with real traffic is in test_statsd_parity.py."""
 
 from __future__ import annotations
 
-import re
+import dataclasses
 from pathlib import Path
 
 import pytest
-from prometheus_client import CollectorRegistry
 
-from tests.metrics.helpers import Line, StatsdListener
 from windvane.metrics import catalogue as m
-from windvane.metrics.__main__ import REGENERATE, main, stale
-from windvane.metrics.mapping import Rule, render_mapping, rules
-from windvane.metrics.metric import Kind, Metric
-from windvane.metrics.multi_sink import MultiSink
-from windvane.metrics.prometheus_sink import PrometheusSink
-from windvane.metrics.statsd_names import name_value
-from windvane.metrics.statsd_sink import StatsdSink
+from windvane.metrics.__main__ import REGENERATE, SPLICED, main, stale
+from windvane.metrics.docs import settings_toml
+from windvane.metrics.mapping import render_mapping
+from windvane.settings import MetricsSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = {
@@ -39,10 +33,25 @@ def test_generated_files_are_fresh() -> None:
 
 
 def test_check_mode_reports_stale_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    begin, end, _ = SPLICED["README.md"]
+    (tmp_path / "README.md").write_text(f"# Title\n{begin}old block\n{end}after\n")
     assert main(["--root", str(tmp_path), "--check"]) == 1
-    assert "docs/metrics.md is stale: run python -m windvane.metrics" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "docs/metrics.md is stale: run python -m windvane.metrics" in err and "README.md is stale" in err
     assert main(["--root", str(tmp_path)]) == 0
     assert main(["--root", str(tmp_path), "--check"]) == 0
+    readme = (tmp_path / "README.md").read_text()
+    assert readme.startswith("# Title\n") and readme.endswith("after\n") and "old block" not in readme
+    assert settings_toml() in readme
+
+
+def test_readme_and_docs_show_the_same_settings_block_and_call_the_lists_regexes() -> None:
+    block = settings_toml()
+    assert block in (ROOT / "README.md").read_text() and block in (ROOT / "docs/metrics.md").read_text()
+    assert "statsd_datadog_tags = true" in block
+    for key in ("statsd_allow_list", "statsd_block_list"):
+        help_text = next(f.metadata["help"] for f in dataclasses.fields(MetricsSettings) if f.name == key)
+        assert help_text.startswith("Regular expressions") and "starts with" not in help_text
 
 
 def test_docs_list_every_metric_with_both_names() -> None:
@@ -52,91 +61,12 @@ def test_docs_list_every_metric_with_both_names() -> None:
     assert "## Series budget" in text and "statsd_on" in text and "prometheus_port" in text
 
 
-def labels_for(metric: Metric, variant: int = 0) -> dict[str, str]:
-    out = {}
-    for key in metric.labels:
-        closed = metric.values_of(key)
-        out[key] = closed[variant % len(closed)] if closed else SAMPLE[key]
-    return out
-
-
-def emit_everything(sink: MultiSink) -> None:
-    for metric in m.CATALOGUE:
-        for variant in range(2):
-            labels = labels_for(metric, variant)
-            if metric.kind is Kind.COUNTER:
-                sink.incr(metric, 1, **labels)
-            elif metric.kind is Kind.GAUGE:
-                sink.gauge(metric, 3 + variant, **labels)
-            else:
-                sink.observe(metric, 0.5, **labels)
-
-
-def statsd_exporter_map(rule_list: list[Rule], line: Line) -> tuple[Metric, dict[str, str]] | None:
-    """The (metric, labels) statsd_exporter would produce for ``line``: globs first, then regexes."""
-    parts = line.name.split(".")
-    for rule in rule_list:
-        if rule.regex:
-            continue
-        pattern = rule.match.split(".")
-        if len(pattern) == len(parts) and all(p in ("*", got) for p, got in zip(pattern, parts, strict=True)):
-            captures = [got for p, got in zip(pattern, parts, strict=True) if p == "*"]
-            return rule.metric, _labels(rule, captures, line)
-    for rule in rule_list:
-        found = re.fullmatch(rule.match, line.name) if rule.regex else None
-        if found:
-            return rule.metric, _labels(rule, list(found.groups()), line)
-    return None
-
-
-def _labels(rule: Rule, captures: list[str], line: Line) -> dict[str, str]:
-    labels = {key: captures[int(ref[1:]) - 1] for key, ref in rule.labels}
-    labels.update(line.tags)
-    return labels
-
-
-def _native(registry: CollectorRegistry, metric: Metric, labels: dict[str, str]) -> float | None:
-    suffix = "_count" if metric.kind is Kind.HISTOGRAM else ""
-    return registry.get_sample_value(metric.name + suffix, labels)
-
-
-@pytest.mark.parametrize("tags", [True, False], ids=["dogstatsd-tags", "legacy-names"])
-def test_the_mapping_gives_the_native_names_and_labels(statsd_listener: StatsdListener, tags: bool) -> None:
-    registry = CollectorRegistry()
-    statsd = StatsdSink(host="127.0.0.1", port=statsd_listener.port, datadog_tags=tags, strict=True)
-    emit_everything(MultiSink([statsd, PrometheusSink(registry)], strict=True))
-    rule_list = rules()
-    used: set[str] = set()
-    lines = statsd_listener.drain()
-    assert len(lines) == 2 * len(m.CATALOGUE)
-    for line in lines:
-        mapped = statsd_exporter_map(rule_list, line)
-        assert mapped is not None, f"{line.name} matches no rule"
-        metric, labels = mapped
-        used.add(metric.name)
-        if tags:
-            assert _native(registry, metric, labels) is not None, (line, labels)
-            continue
-        # Legacy names carry the labels of the legacy template (values made name-safe), no others.
-        in_name = set(metric.name_labels(metric.statsd_legacy or metric.statsd))
-        assert set(labels) == in_name, line
-        native = [
-            dict(s.labels)
-            for f in registry.collect()
-            if f.name == metric.name.removesuffix("_total")
-            for s in f.samples
-            if s.name in (metric.name, metric.name + "_count")
-        ]
-        assert any(all(name_value(k, n[k]) == v for k, v in labels.items()) for n in native), line
-    assert used == set(m.BY_NAME)
-
-
 def test_mapping_timers_are_histograms_with_the_native_buckets() -> None:
     text = render_mapping()
     block = text.split('name: "windvane_task_duration_seconds"')[1].split("- match:")[0]
     assert "observer_type: histogram" in block
     assert "buckets: [0.001, 0.01, 0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600, 14400]" in block
-    assert 'match: "windvane.dagrun.duration.*"' in text
+    assert 'match: "windvane.dagrun.duration.success"' in text and "*" not in text
     assert "match_metric_type: observer" in text
 
 

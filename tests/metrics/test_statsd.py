@@ -11,9 +11,12 @@ from windvane.metrics import catalogue as m
 from windvane.metrics.multi_sink import MultiSink
 from windvane.metrics.sink import MetricsUsageError
 from windvane.metrics.statsd_sink import StatsdSink
+from windvane.metrics.udp_sender import UdpSender
 
 
 def sink_to(listener: StatsdListener, **options: object) -> StatsdSink:
+    """A sink to ``listener``; legacy dotted names unless ``datadog_tags=True``."""
+    options.setdefault("datadog_tags", False)
     return StatsdSink(host="127.0.0.1", port=listener.port, strict=True, **options)  # type: ignore[arg-type]
 
 
@@ -48,11 +51,11 @@ def test_legacy_names_put_label_values_in_the_name_like_airflow(statsd_listener:
 def test_dogstatsd_tags_keep_the_short_name(statsd_listener: StatsdListener) -> None:
     s = sink_to(statsd_listener, datadog_tags=True, prefix="af")
     s.observe(m.DAGRUN_DURATION, 0.0123, dag_id="etl", state="failed", run_type="backfill")
-    s.incr(m.TI_FINISH, dag_id="a,b|c#d e", task_id="t", state="success")
+    s.incr(m.TI_FINISH, dag_id="a,b|c#d e.f", task_id="#t\nü", state="success")
     statsd_listener.drain()
     assert statsd_listener.packets == [
         "af.dagrun.duration.failed:12.3|ms|#dag_id:etl,run_type:backfill",
-        "af.ti.finish:1|c|#dag_id:a_b_c_d_e,task_id:t,state:success",
+        "af.ti.finish:1|c|#dag_id:a_b_c#d e.f,task_id:_t_ü,state:success",
     ]
 
 
@@ -152,19 +155,23 @@ def test_an_unresolvable_host_is_logged_once_and_the_sink_counts_what_it_drops(
 
 
 def test_send_errors_are_logged_once_and_counted(caplog: pytest.LogCaptureFixture) -> None:
-    s = StatsdSink(host="127.0.0.1", port=8125)
-    assert s._client is not None
-    s._client.close()  # sending on a closed socket fails with OSError
-    s._client._sock = _Broken()
+    # A real failure: broadcasting without SO_BROADCAST is refused by the kernel (EACCES).
+    s = StatsdSink(host="255.255.255.255", port=8125)
+    assert s.enabled and s._client is not None
     with caplog.at_level(logging.ERROR, "windvane.metrics"):
         s.incr(m.SCHEDULER_HEARTBEAT)
         s.incr(m.SCHEDULER_HEARTBEAT)
-    assert s.failures["send_failed"] == 2 and len(caplog.records) == 1
+    assert s.failures["send_failed"] == 2 and s._client.failures == 2 and len(caplog.records) == 1
+    s.close()
+    s.incr(m.SCHEDULER_HEARTBEAT)  # closed: dropped, never raised
+    assert s.dropped == 1
 
 
-class _Broken:
-    def sendto(self, data: bytes, addr: object) -> int:
-        raise OSError("network is down")
-
-    def close(self) -> None:
-        pass
+def test_the_sender_never_raises_and_counts_what_it_could_not_send(statsd_listener: StatsdListener) -> None:
+    sender = UdpSender("127.0.0.1", statsd_listener.port)
+    assert sender.send("a:1|c") is None
+    assert isinstance(sender.send("x" * 70_000), OSError)  # larger than any UDP datagram
+    sender.close()
+    assert isinstance(sender.send("a:1|c"), OSError)
+    assert (sender.sent, sender.failures) == (1, 2)
+    assert [line.name for line in statsd_listener.drain()] == ["a"]

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import textwrap
 
 from windvane.metrics.budget import Fleet, per_dag_and_task, series_budget
 from windvane.metrics.catalogue import CATALOGUE
-from windvane.metrics.metric import DURATION_BUCKETS, Metric
-from windvane.metrics.statsd_names import wire_type
+from windvane.metrics.metric import DURATION_BUCKETS, PROCESS_SERVICES, Metric, exported_by
+from windvane.metrics.statsd_names import legacy_lost_labels, legacy_mangled_labels, wire_type
 from windvane.settings import MetricsSettings
 
 #: Section title -> Prometheus name prefixes, in order; every metric falls in exactly one.
@@ -32,23 +34,15 @@ and DAG processing. Every metric is defined once, in
 
 * **Prometheus** (recommended): each process serves `/metrics` with labels and
   base units (seconds; timers are histograms).
-* **StatsD**: Airflow's metric names, so existing Airflow dashboards keep
-  working; timers in milliseconds.
+* **StatsD**: Airflow's short metric names with labels as DogStatsD tags (the
+  default), or Airflow's legacy dotted names; timers in milliseconds. Through
+  statsd_exporter and `compose/statsd-mapping.yml`, tagged StatsD yields the
+  very names, labels and values of the Prometheus endpoint.
 
 ## Turning metrics on
 
-```toml
-[metrics]
-prometheus_on = true
-prometheus_host = "0.0.0.0"   # default 127.0.0.1
-prometheus_port = 9464
-statsd_on = true
-statsd_host = "statsd-exporter"
-statsd_port = 9125
-statsd_datadog_tags = true    # labels as DogStatsD tags (needed by compose/statsd-mapping.yml)
-```
-
-or `WINDVANE__METRICS__PROMETHEUS_ON=true` and so on. The keys:
+In `$WINDVANE_HOME/windvane.toml` (every key, with its default; the README
+shows the same block):
 """
 
 BODY = """
@@ -63,12 +57,32 @@ metrics, so one process serves them all. A scrape formats every series on the
 scheduler's process; with thousands of tasks keep the scrape interval at 15 s
 or more.
 
+**Which endpoint exports what.** Each metric has an owner, the service that
+emits it (the Owner column below); a process's endpoint exports the metrics of
+the services it runs, plus `windvane_build_info` and
+`windvane_metrics_errors_total`, and nothing else at 0:
+
+OWNERS
+`windvane standalone` and `windvane scheduler` run a scheduler process and fork
+a DAG processor process (the scheduler never imports user code): together
+their two endpoints export the whole catalogue. Series of DAG files the DAG
+processor no longer lists go after its next pass; series of deactivated or
+deleted DAGs within 30 s (one query for the active DAG ids); series of
+deleted pools after the next scheduler pass.
+
 **StatsD.** Names get the `statsd_prefix` (`windvane.` by default). With
-`statsd_datadog_tags = true`, a metric with labels is sent under its short
-name with DogStatsD tags, e.g. `windvane.ti.finish:1|c|#dag_id:etl,task_id:load,state:success`.
-Otherwise it is sent under Airflow's legacy name, with the label values in the
-name (`windvane.ti.finish.etl.load.success:1|c`); metrics without a legacy name
-then lose their labels. Timers (histograms in seconds) are sent as `|ms` in
+`statsd_datadog_tags = true` (the default), a metric is sent under its short
+name with its labels as DogStatsD tags, e.g.
+`windvane.ti.finish:1|c|#dag_id:etl,task_id:load,state:success`; statsd_exporter,
+the Datadog agent and Telegraf (`datadog_extensions`) read them. Tag values are
+sent as they are (UTF-8) except `,`, `|` and control characters, and a
+leading `#`, which become `_`; an empty value is sent as `_`. With
+`statsd_datadog_tags = false` a metric is sent under Airflow's legacy name,
+with label values in the name (`windvane.ti.finish.etl.load.success:1|c`), for
+StatsD servers without tags (Graphite-era dashboards built on Airflow's names);
+see [Legacy dotted names](#legacy-dotted-names-what-they-cannot-carry) for what
+that form loses. Use one form per deployment: statsd_exporter refuses a
+second label set for a name it has seen. Timers (histograms in seconds) are sent as `|ms` in
 milliseconds, count histograms as `|h`, gauges as `|g`. A gauge is sent when it
 changes, and again after 10 s unchanged; the lines of one scheduler pass go out
 together, in packets of at most 1432 bytes. `statsd_allow_list` and `statsd_block_list` hold
@@ -79,11 +93,13 @@ cannot be resolved is logged once and StatsD is off for the process (counted in
 
 **statsd_exporter.** `compose/statsd-mapping.yml` maps both StatsD forms onto
 the names and labels of the native endpoint (timers become histograms with the
-same buckets, in seconds). It expects the prefix `windvane`; for another one
-run `python -m windvane.metrics --mapping-prefix PREFIX > mapping.yml`. In the
-legacy form, labels absent from the legacy name (such as `run_type`) are
-missing, and label values in names keep only `[A-Za-z0-9_-]` (task ids also
-keep `.`, for task groups; other characters become `_`); prefer tags.
+same buckets, in seconds; count histograms are sent as `|h`, which
+statsd_exporter does not scale). It expects the prefix `windvane`; for another
+one run `python -m windvane.metrics --mapping-prefix PREFIX > mapping.yml`.
+`tests/metrics/test_statsd_parity.py` sends every catalogue metric over UDP,
+replays the packets through this file with a model of statsd_exporter's
+mapping rules and compares every sample with the native registry: equal in
+tagged mode, and in legacy mode equal but for what the next table lists.
 
 **Cost.** `bench/b_metrics_overhead.py` runs B2 (1 -> 1000 -> 1 tasks on the
 LocalExecutor) with metrics off and with both backends on; the target is at
@@ -119,6 +135,61 @@ windvane_dagrun_schedule_delay_seconds_bucket[5m])))` |
 | Import errors | `windvane_dag_processing_import_errors > 0` |
 | Slow loop | `histogram_quantile(0.99, rate(windvane_scheduler_loop_duration_seconds_bucket[5m])) > 1` |
 """
+
+
+def settings_toml() -> str:
+    """Every ``[metrics]`` key with its default, as a TOML block (docs and README show it)."""
+    lines = ["```toml", "# $WINDVANE_HOME/windvane.toml (or WINDVANE__METRICS__<KEY>=... in the environment)"]
+    lines.append("[metrics]")
+    for f in dataclasses.fields(MetricsSettings):
+        default = f.default
+        if isinstance(default, bool):
+            value = str(default).lower()
+        elif isinstance(default, str):
+            value = json.dumps(default)
+        elif isinstance(default, tuple):
+            value = json.dumps(list(default))
+        else:
+            value = str(default)
+        lines += [
+            "# " + line for line in textwrap.wrap(f.metadata.get("help", ""), 96, break_on_hyphens=False)
+        ]
+        lines.append(f"{f.name} = {value}")
+    lines.append("```")
+    return "\n".join(lines) + "\n"
+
+
+def owners_table() -> str:
+    rows = ["| Process (`service` label) | Runs | Exports |", "| --- | --- | --- |"]
+    for process, services in PROCESS_SERVICES.items():
+        names = sorted(s.value for s in services)
+        count = sum(1 for metric in CATALOGUE if exported_by(metric, services))
+        rows.append(f"| `{process}` | {', '.join(names)} | {count} of {len(CATALOGUE)} metrics |")
+    return "\n".join(rows) + "\n\n"
+
+
+def legacy_section() -> str:
+    """What the legacy dotted StatsD form cannot carry, per metric (tested against a replay)."""
+    rows = [
+        "\n## Legacy dotted names: what they cannot carry\n",
+        "With `statsd_datadog_tags = false` label values travel inside the name, in Airflow's legacy",
+        "names. Through `compose/statsd-mapping.yml` the result differs from the native endpoint in",
+        "two ways only, both inherent to the form:\n",
+        "* label values in a name keep only `[A-Za-z0-9_-]` (task ids also keep `.`, for task",
+        "  groups): every other character becomes `_` (`team.etl` -> `team_etl`, `sleepy.py` ->",
+        "  `sleepy_py`), because a dot inside a value cannot be told from the dots between names;",
+        "* the labels below are lost (their series add up), because Airflow's legacy name has no",
+        "  place for them and changing those names would break the dashboards the form exists for.\n",
+        "| Prometheus | Labels lost in the legacy form | Values made name-safe |",
+        "| --- | --- | --- |",
+    ]
+    for metric in CATALOGUE:
+        lost = legacy_lost_labels(metric)
+        if lost:
+            mangled = ", ".join(f"`{k}`" for k in legacy_mangled_labels(metric)) or "-"
+            rows.append(f"| `{metric.name}` | {', '.join(f'`{k}`' for k in lost)} | {mangled} |")
+    rows.append("")
+    return "\n".join(rows)
 
 
 def group_of(metric: Metric) -> str:
@@ -160,14 +231,14 @@ def metrics_tables() -> str:
     for title, _ in GROUPS:
         out += [
             f"\n### {title}\n",
-            "| Prometheus | StatsD | Type | Unit | Labels | Meaning |",
-            "| --- | --- | --- | --- | --- | --- |",
+            "| Prometheus | StatsD | Type | Unit | Labels | Owner | Meaning |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
         ]
         for metric in CATALOGUE:
             if group_of(metric) == title:
                 out.append(
                     f"| `{metric.name}` | {_statsd_cell(metric)} | {_type_cell(metric)} | "
-                    f"{metric.unit} | {_labels_cell(metric)} | {metric.help} |"
+                    f"{metric.unit} | {_labels_cell(metric)} | {metric.owner.value} | {metric.help} |"
                 )
     return "\n".join(out) + "\n"
 
@@ -206,8 +277,11 @@ def render_docs() -> str:
     return (
         HEADER
         + "\n"
+        + settings_toml()
+        + "\n"
         + _settings_table()
-        + BODY
+        + BODY.replace("OWNERS\n", owners_table())
+        + legacy_section()
         + "\n## Metrics\n"
         + metrics_tables()
         + budget_section()

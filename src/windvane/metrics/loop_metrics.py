@@ -54,7 +54,10 @@ class LoopMetrics:
         queued.gauge(stats.executor_queued)
         running.gauge(stats.executor_running)
         starving = 0
-        for pool, usage in (stats.pools or {}).items():
+        pools = stats.pools or {}
+        if pools.keys() != self._pools.keys() and stats.pools is not None:
+            self._forget_pools(set(pools))
+        for pool, usage in pools.items():
             bound = self._pools.get(pool) or self._bind_pool(pool)
             bound[0].gauge(usage.open_slots)
             bound[1].gauge(usage.queued_slots)
@@ -65,6 +68,14 @@ class LoopMetrics:
         if stats.heartbeat_at is not None:
             self.heartbeat.incr()
             self.last_heartbeat.gauge(stats.heartbeat_at)
+
+    def _forget_pools(self, current: set[str]) -> None:
+        """Pools deleted since the last pass: forget their series and bindings."""
+        gone = [pool for pool in self._pools if pool not in current]
+        for pool in gone:
+            del self._pools[pool]
+        if gone:
+            self.sink.retain("pool", current)
 
     def _bind_pool(self, pool: str) -> tuple[Bound, Bound, Bound, Bound]:
         b = self.sink.bind

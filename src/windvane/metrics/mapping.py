@@ -1,8 +1,10 @@
 """``compose/statsd-mapping.yml``: a statsd_exporter mapping, generated from the catalogue.
 
-For each metric, a glob rule for the tagged form (the short name; its tags
-become labels; ``*`` captures the labels the short name embeds) and, where the
-metric has one, a regex rule for the legacy form (label values in the name).
+For each metric, glob rules for the tagged form (the short name; its tags
+become labels; a short name that embeds an enumerated label, such as
+``dagrun.duration.{state}``, gets one rule per value, so no ``*`` can catch a
+legacy name) and, where the metric has one, a regex rule for the legacy form
+(label values in the name; enumerated ones only match their values).
 Both produce the native endpoint's Prometheus name and labels, and timers
 become histograms with the same buckets (statsd_exporter turns ``ms`` into
 seconds; ``h`` values are left as they are). statsd_exporter runs glob rules
@@ -11,12 +13,13 @@ before regex rules.
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import dataclass
 
 from windvane.metrics.catalogue import CATALOGUE
 from windvane.metrics.metric import Kind, Metric
-from windvane.metrics.statsd_names import legacy_regex, tagged_glob
+from windvane.metrics.statsd_names import legacy_regex, tagged_name
 
 DEFAULT_PREFIX = "windvane"
 _MATCH_TYPE = {Kind.COUNTER: "counter", Kind.GAUGE: "gauge", Kind.HISTOGRAM: "observer"}
@@ -24,7 +27,7 @@ _MATCH_TYPE = {Kind.COUNTER: "counter", Kind.GAUGE: "gauge", Kind.HISTOGRAM: "ob
 
 @dataclass(frozen=True, slots=True)
 class Rule:
-    """One statsd_exporter mapping: ``labels`` values are ``$n`` references to captures."""
+    """One statsd_exporter mapping: ``labels`` values are constants or ``$n`` references to captures."""
 
     metric: Metric
     match: str
@@ -37,14 +40,10 @@ def rules(prefix: str = DEFAULT_PREFIX) -> list[Rule]:
     globs, regexes = [], []
     for metric in CATALOGUE:
         embedded = metric.name_labels(metric.statsd)
-        globs.append(
-            Rule(
-                metric,
-                tagged_glob(metric, prefix),
-                False,
-                tuple((k, f"${i}") for i, k in enumerate(embedded, 1)),
-            )
-        )
+        closed = [metric.values_of(key) or () for key in embedded]
+        for values in itertools.product(*closed):
+            labels = dict(zip(embedded, values, strict=True))
+            globs.append(Rule(metric, tagged_name(metric, labels, prefix), False, tuple(labels.items())))
         pattern = legacy_regex(metric, prefix)
         if pattern is not None:
             in_name = metric.name_labels(metric.statsd_legacy)

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import re
 import string
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import cast
 
 
 class Kind(StrEnum):
@@ -23,6 +25,67 @@ class Kind(StrEnum):
     GAUGE = "gauge"
     HISTOGRAM = "histogram"
 
+
+class Owner(StrEnum):
+    """The service that emits a metric: only processes running that service export it."""
+
+    SCHEDULER = "scheduler"
+    #: The executor's slots; it lives in the scheduler's process (workers report tries to it).
+    EXECUTOR = "executor"
+    DAG_PROCESSOR = "dag_processor"
+    #: Services plug-ins run beside the scheduler loop: alert dispatch, SLA checks, DAG callbacks.
+    ALERTING = "alerting"
+    #: Every process: build info, the metrics' own errors.
+    EVERY = "every"
+
+
+#: Prometheus name prefix -> owner: the default of :attr:`Metric.owner` (first match wins).
+OWNER_PREFIXES: tuple[tuple[str, Owner], ...] = (
+    ("windvane_scheduler_", Owner.SCHEDULER),
+    ("windvane_dagrun_", Owner.SCHEDULER),
+    ("windvane_ti_", Owner.SCHEDULER),
+    ("windvane_task_", Owner.SCHEDULER),
+    ("windvane_pool_", Owner.SCHEDULER),
+    ("windvane_executor_", Owner.EXECUTOR),
+    ("windvane_dag_processing_", Owner.DAG_PROCESSOR),
+    ("windvane_dag_processor_", Owner.DAG_PROCESSOR),
+    ("windvane_dagbag_", Owner.DAG_PROCESSOR),
+    ("windvane_alert", Owner.ALERTING),
+    ("windvane_sla_", Owner.ALERTING),
+    ("windvane_callback", Owner.ALERTING),
+    ("windvane_dag_callback", Owner.ALERTING),
+    ("windvane_build_info", Owner.EVERY),
+    ("windvane_metrics_", Owner.EVERY),
+)
+
+#: Kind of process (the ``service`` label of ``windvane_build_info``) -> the services it runs.
+#: ``windvane standalone`` and ``windvane scheduler`` run a ``scheduler`` process and fork a
+#: ``dag-processor`` one (the scheduler never imports user code); ``windvane dags backfill`` is a
+#: ``backfill`` process (a scheduler limited to its runs, without plug-in services).
+PROCESS_SERVICES: dict[str, frozenset[Owner]] = {
+    "scheduler": frozenset({Owner.SCHEDULER, Owner.EXECUTOR, Owner.ALERTING}),
+    "dag-processor": frozenset({Owner.DAG_PROCESSOR}),
+    "backfill": frozenset({Owner.SCHEDULER, Owner.EXECUTOR}),
+}
+
+
+def default_owner(name: str) -> Owner | None:
+    """The owner a metric named ``name`` gets when its definition names none."""
+    return next((owner for prefix, owner in OWNER_PREFIXES if name.startswith(prefix)), None)
+
+
+def services_of(process: str) -> frozenset[Owner]:
+    """The services a process of kind ``process`` runs (an unknown kind: all of them)."""
+    return PROCESS_SERVICES.get(process, frozenset(Owner))
+
+
+def exported_by(metric: Metric, services: Collection[Owner]) -> bool:
+    """Whether a process running ``services`` exports ``metric``."""
+    return metric.owner is Owner.EVERY or metric.owner in services
+
+
+#: The default of :attr:`Metric.owner`: resolved from the name by :func:`default_owner`.
+_FROM_NAME = cast(Owner, None)
 
 #: Durations, 1 ms to 4 h (12 buckets: +Inf, _sum and _count make 15 series per label set).
 DURATION_BUCKETS: tuple[float, ...] = (0.001, 0.01, 0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600, 14400)
@@ -85,6 +148,9 @@ class Metric:
     ``states`` closes the values of a ``state`` label. Histograms are observed
     in seconds (or in counts, for ``unit="1"``-style count histograms) and go
     to StatsD as ``ms`` timers (seconds) or ``h`` histograms (counts).
+    ``owner`` is the service that emits it (default: from the name's prefix,
+    :data:`OWNER_PREFIXES`); a process's Prometheus endpoint exports only the
+    metrics of the services it runs (:data:`PROCESS_SERVICES`).
     """
 
     name: str
@@ -96,11 +162,14 @@ class Metric:
     statsd_legacy: str | None = None
     buckets: tuple[float, ...] = ()
     states: tuple[str, ...] = ()
+    owner: Owner = _FROM_NAME
     label_set: frozenset[str] = field(init=False, repr=False, compare=False)
     #: (label, allowed values) of its enumerated labels.
     closed: tuple[tuple[str, tuple[str, ...]], ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if cast(object, self.owner) is None:
+            object.__setattr__(self, "owner", default_owner(self.name))
         object.__setattr__(self, "label_set", frozenset(self.labels))
         closed = tuple((k, v) for k in self.labels if (v := self.values_of(k)) is not None)
         object.__setattr__(self, "closed", closed)
@@ -155,6 +224,8 @@ class Metric:
         for key in self.name_labels(self.statsd):
             if self.values_of(key) is None:
                 problems.append(f"the short StatsD name may only embed enumerated labels, not {key!r}")
+        if not isinstance(cast(object, self.owner), Owner):
+            problems.append("no owner: pass owner=Owner.<service that emits it>")
         if self.statsd_legacy is not None and not self.labels:
             problems.append("a legacy StatsD name needs labels")
         if problems:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 
 from windvane.metrics.catalogue import METRICS_ERRORS
 from windvane.metrics.metric import Kind, Metric
@@ -99,6 +99,20 @@ class MultiSink(MetricsSink):
                     sink._incr(METRICS_ERRORS, count, labels)
                 except Exception:
                     log.debug("could not count a metrics failure in %s", sink.backend, exc_info=True)
+
+    def remove(self, metric: Metric, **labels: str) -> None:
+        self._forget(lambda sink: sink.remove(metric, **labels))
+
+    def retain(self, label: str, values: Collection[str]) -> None:
+        self._forget(lambda sink: sink.retain(label, values))
+
+    def _forget(self, how: Callable[[MetricsSink], None]) -> None:
+        self._gauges.clear()  # a forgotten gauge must be passed on again, even unchanged
+        for sink in self.sinks:
+            try:
+                how(sink)
+            except Exception:
+                log.warning("metrics backend %s failed to forget series", sink.backend, exc_info=True)
 
     def hold(self) -> None:
         self._each("hold")

@@ -3,7 +3,8 @@
 Call a :class:`ProcessorMetrics` with each report ``DagProcessor.run_once()``
 returns. Totals that outlive one pass (files with import errors, active DAGs)
 are read from the store with two ``count(*)`` queries per pass. ``file``
-labels are paths relative to the DAGs folder, bounded by the number of files.
+labels are paths relative to the DAGs folder, bounded by the number of files;
+the series of a file the pass no longer lists are forgotten.
 """
 
 from __future__ import annotations
@@ -57,6 +58,8 @@ class ProcessorMetrics:
         s.gauge(m.FILE_QUEUE_SIZE, report.parsed)
         for path, seconds in report.durations.items():
             s.gauge(m.PARSE_LAST_DURATION, seconds, file=self.file_label(path))
+        # Files deleted (or no longer DAG files) since: their series go.
+        s.retain("file", {self.file_label(path) for path in (*report.dag_files, *report.durations)})
         if report.timed_out:
             s.incr(m.PROCESSOR_TIMEOUTS, report.timed_out)
         try:

@@ -5,8 +5,16 @@ into ``prometheus_client`` metric families when scraped. That keeps a new
 label set (a task seen for the first time) and an observation at a few
 microseconds on the scheduler's thread, where ``prometheus_client``'s own
 metric objects cost tens; it also leaves out the ``_created`` series.
-Every catalogue entry is exposed from the start, label-less ones at 0, so
-``increase()`` sees the first event.
+A process exports the metrics of the services it runs (``services``, see
+:data:`~windvane.metrics.metric.PROCESS_SERVICES`; all by default) from the
+start, label-less ones at 0, so ``increase()`` sees the first event; nothing
+else is exported at 0 (a DAG processor serving
+``windvane_scheduler_heartbeat_timestamp_seconds 0`` would make a "scheduler
+down" alert fire forever). A metric another service owns is exported only
+once this process emits it (and a warning names it: its owner is wrong).
+
+:meth:`PrometheusSink.remove` forgets series (a vanished DAG file, a
+deactivated DAG), so they stop being exported.
 
 :meth:`PrometheusSink.serve` starts the ``/metrics`` HTTP endpoint; a port in
 use is logged and counted and the process goes on without it.
@@ -23,7 +31,7 @@ import bisect
 import errno
 import logging
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterator
 from typing import Any
 from wsgiref.simple_server import WSGIServer
 
@@ -33,7 +41,7 @@ from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
 from windvane.metrics.catalogue import CATALOGUE
-from windvane.metrics.metric import Kind, Metric
+from windvane.metrics.metric import Kind, Metric, Owner, exported_by
 from windvane.metrics.sink import Emit, Labels, MetricsSink
 
 log = logging.getLogger("windvane.metrics")
@@ -60,12 +68,30 @@ class _Table:
         if not metric.labels:
             self.slot(())
 
+    def fresh(self) -> Any:
+        return [0] * (len(self.bounds) + 1) + [0.0] if self.metric.kind is Kind.HISTOGRAM else 0.0
+
     def slot(self, key: Key) -> Any:
         with self.lock:
             if key not in self.values:
-                hist = self.metric.kind is Kind.HISTOGRAM
-                self.values[key] = [0] * (len(self.bounds) + 1) + [0.0] if hist else 0.0
+                self.values[key] = self.fresh()
             return self.values[key]
+
+    def retain(self, index: int, keep: set[str]) -> None:
+        """Forget the label sets whose ``index``-th value is not in ``keep``."""
+        with self.lock:
+            for key in [key for key in self.values if key[index] not in keep]:
+                del self.values[key]
+
+    def remove(self, labels: Labels) -> int:
+        """Forget the label sets that include ``labels``; how many were forgotten."""
+        names = self.metric.labels
+        wanted = [(names.index(k), v) for k, v in labels.items()]
+        with self.lock:
+            gone = [key for key in self.values if all(key[i] == v for i, v in wanted)]
+            for key in gone:
+                del self.values[key]
+        return len(gone)
 
     def family(self) -> Any:
         m, names = self.metric, list(self.metric.labels)
@@ -93,35 +119,72 @@ class _Table:
 
 
 class _Collector(Collector):
-    def __init__(self, tables: Iterable[_Table]) -> None:
-        self.tables = list(tables)
+    def __init__(self, tables: dict[str, _Table]) -> None:
+        self.tables = tables
 
     def collect(self) -> Iterator[Any]:
-        for table in self.tables:
+        for table in list(self.tables.values()):
             yield table.family()
 
 
 class PrometheusSink(MetricsSink):
+    """``services``: what this process runs (None: every service, as in tests)."""
+
     backend = "prometheus"
 
-    def __init__(self, registry: CollectorRegistry | None = None, *, strict: bool = False) -> None:
+    def __init__(
+        self,
+        registry: CollectorRegistry | None = None,
+        *,
+        services: Collection[Owner] | None = None,
+        strict: bool = False,
+    ) -> None:
         super().__init__(strict=strict)
         self.registry = registry if registry is not None else CollectorRegistry()
-        self._tables = {m.name: _Table(m) for m in CATALOGUE}
-        self.registry.register(_Collector(self._tables.values()))
+        self.services = frozenset(Owner) if services is None else frozenset(services)
+        self._tables = {m.name: _Table(m) for m in CATALOGUE if exported_by(m, self.services)}
+        self._tables_lock = threading.Lock()
+        self.registry.register(_Collector(self._tables))
         self._server: WSGIServer | None = None
         self._thread: threading.Thread | None = None
 
+    def _table(self, metric: Metric) -> _Table:
+        table = self._tables.get(metric.name)
+        if table is None:
+            with self._tables_lock:
+                table = self._tables.get(metric.name)
+                if table is None:
+                    log.warning(
+                        "metrics: %s is owned by %s, which this process does not run; exporting it "
+                        "anyway (fix its owner in windvane.metrics.catalogue)",
+                        metric.name,
+                        metric.owner.value,
+                    )
+                    table = self._tables[metric.name] = _Table(metric)
+        return table
+
+    def remove(self, metric: Metric, **labels: str) -> None:
+        table = self._tables.get(metric.name)
+        if table is not None and labels.keys() <= metric.label_set:
+            table.remove(labels)
+
+    def retain(self, label: str, values: Collection[str]) -> None:
+        keep = set(values)
+        for table in list(self._tables.values()):
+            if label in table.metric.label_set:
+                table.retain(table.metric.labels.index(label), keep)
+
     def _emitter(self, metric: Metric, labels: Labels) -> Emit:
-        table = self._tables[metric.name]
+        table = self._table(metric)
         key = tuple(map(labels.__getitem__, metric.labels))
         table.slot(key)
         lock, values = table.lock, table.values
+        # Each call looks its series up again: remove() may have forgotten it since.
         if metric.kind is Kind.COUNTER:
 
             def inc(value: float) -> None:
                 with lock:
-                    values[key] += value
+                    values[key] = values.get(key, 0.0) + value
 
             return inc
         if metric.kind is Kind.GAUGE:
@@ -130,11 +193,14 @@ class PrometheusSink(MetricsSink):
                 values[key] = float(value)
 
             return set_
-        counts, bounds, last = values[key], table.bounds, len(table.bounds) + 1
+        bounds, last, fresh = table.bounds, len(table.bounds) + 1, table.fresh
 
         def observe(value: float) -> None:
             i = bisect.bisect_left(bounds, value)
             with lock:
+                counts = values.get(key)
+                if counts is None:
+                    counts = values[key] = fresh()
                 counts[i] += 1
                 counts[last] += value
 

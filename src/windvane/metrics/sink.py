@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 
 from windvane.errors import WindvaneError
 from windvane.metrics.catalogue import BY_NAME, METRICS_ERRORS
@@ -76,6 +76,15 @@ class MetricsSink:
         if not self._check(metric, metric.kind, labels, 0):
             return Bound(self, metric, _drop)
         return Bound(self, metric, self._emitter(metric, dict(labels)))
+
+    def remove(self, metric: Metric, **labels: str) -> None:
+        """Forget the series of ``metric`` whose labels include ``labels`` (a vanished DAG file, a
+        deactivated DAG), so a backend that keeps series stops exporting them. Backends that keep
+        nothing (StatsD) just stop being sent them. Never raises."""
+
+    def retain(self, label: str, values: Collection[str]) -> None:
+        """Forget every series whose ``label`` is not one of ``values`` (the DAG files of the
+        folder, the active DAGs): the same as :meth:`remove` for each value that went away."""
 
     def hold(self) -> None:
         """Buffer what is emitted until :meth:`flush` (a backend that sends packets batches them)."""
@@ -195,6 +204,16 @@ class RecordingSink(MetricsSink):
     def __init__(self, *, strict: bool = True) -> None:
         super().__init__(strict=strict)
         self.events: list[tuple[Kind, str, float, dict[str, str]]] = []
+        #: (metric name, labels) of every :meth:`remove`.
+        self.removed: list[tuple[str, dict[str, str]]] = []
+        #: (label, values kept) of every :meth:`retain`.
+        self.retained: list[tuple[str, set[str]]] = []
+
+    def remove(self, metric: Metric, **labels: str) -> None:
+        self.removed.append((metric.name, dict(labels)))
+
+    def retain(self, label: str, values: Collection[str]) -> None:
+        self.retained.append((label, set(values)))
 
     def _incr(self, metric: Metric, value: float, labels: Labels) -> None:
         self.events.append((Kind.COUNTER, metric.name, value, dict(labels)))

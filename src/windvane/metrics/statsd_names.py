@@ -9,9 +9,12 @@ Two forms, as in Airflow:
   under the short name and lose their labels.
 
 Values are made safe for the wire: in names only ``[A-Za-z0-9_-]`` survive
-(``task_id`` also keeps ``.``, for task groups), in tags ``,|#`` and spaces
-become ``_``. :func:`tagged_glob` and :func:`legacy_regex` give the
-statsd_exporter patterns that match each form (see :mod:`.mapping`).
+(``task_id`` also keeps ``.``, for task groups); tag values keep everything
+(dots, spaces, non-ASCII: the line is UTF-8) but what ends a tag or a line
+(``,``, ``|``, control characters) and a leading ``#``, which become ``_``
+(an empty value is sent as ``_``: statsd_exporter drops empty tags).
+:func:`tagged_name` and :func:`legacy_regex` give the statsd_exporter patterns
+that match each form (see :mod:`.mapping`).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from windvane.metrics.metric import Kind, Metric
 
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_\-]")
 _TASK_UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]")
-_TAG_UNSAFE = re.compile(r"[,|#\s]|[^\x21-\x7e]")
+_TAG_UNSAFE = re.compile(r"[,|\x00-\x1f\x7f]|^#")
 
 
 def name_value(key: str, value: str) -> str:
@@ -55,6 +58,19 @@ def render(metric: Metric, labels: Mapping[str, str], *, tags: bool) -> tuple[st
     return metric.statsd_legacy.format(**safe), ""
 
 
+def legacy_lost_labels(metric: Metric) -> tuple[str, ...]:
+    """The labels a metric's legacy (dotted) form cannot carry: those neither in its legacy
+    name nor embedded in its short name (with no legacy name, every label not embedded)."""
+    kept = set(metric.name_labels(metric.statsd_legacy)) | set(metric.name_labels(metric.statsd))
+    return tuple(key for key in metric.labels if key not in kept)
+
+
+def legacy_mangled_labels(metric: Metric) -> tuple[str, ...]:
+    """The labels whose values the legacy form puts in the name (made name-safe, see
+    :func:`name_value`); enumerated ones are name-safe already."""
+    return tuple(k for k in metric.name_labels(metric.statsd_legacy) if metric.values_of(k) is None)
+
+
 def wire_type(metric: Metric) -> str:
     """StatsD type: ``c``, ``g``, ``ms`` (timers, sent in milliseconds) or ``h`` (count histograms)."""
     if metric.kind is Kind.COUNTER:
@@ -73,9 +89,9 @@ def wire_value(metric: Metric, value: float) -> str:
     return f"{value:.6f}".rstrip("0")
 
 
-def tagged_glob(metric: Metric, prefix: str) -> str:
-    """statsd_exporter glob for the tagged form; ``*`` stands for each embedded label, in order."""
-    name = re.sub(r"\{[a-z_]+\}", "*", metric.statsd)
+def tagged_name(metric: Metric, labels: Mapping[str, str], prefix: str) -> str:
+    """The full tagged-form name (``labels``: values of the enumerated labels it embeds)."""
+    name = short_name(metric, labels)
     return f"{prefix}.{name}" if prefix else name
 
 
@@ -86,7 +102,10 @@ def legacy_regex(metric: Metric, prefix: str) -> str | None:
     head = re.escape(prefix + ".") if prefix else ""
     out = []
     for piece in re.split(r"(\{[a-z_]+\})", metric.statsd_legacy):
-        if piece.startswith("{"):
+        closed = metric.values_of(piece[1:-1]) if piece.startswith("{") else None
+        if closed:
+            out.append("(" + "|".join(map(re.escape, closed)) + ")")
+        elif piece.startswith("{"):
             out.append(r"(.+)" if piece == "{task_id}" else r"([^.]+)")
         else:
             out.append(re.escape(piece))

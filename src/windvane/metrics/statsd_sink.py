@@ -14,9 +14,11 @@ Between :meth:`~StatsdSink.hold` and :meth:`~StatsdSink.flush` lines are
 buffered and sent as few packets of at most :data:`MAX_PACKET` bytes (the
 scheduler holds during each pass: one packet per pass instead of dozens).
 
-A host that cannot be resolved is logged once and the sink becomes a no-op
-that counts what it drops (:attr:`StatsdSink.dropped`). Send errors are logged
-once and counted; nothing raises into the caller.
+Datagrams go out through :class:`~windvane.metrics.udp_sender.UdpSender`
+(non-blocking UDP, our own: see its module). A host that cannot be resolved is
+logged once and the sink becomes a no-op that counts what it drops
+(:attr:`StatsdSink.dropped`). Send errors are logged once and counted; nothing
+raises into the caller.
 """
 
 from __future__ import annotations
@@ -25,11 +27,10 @@ import logging
 import re
 from collections.abc import Sequence
 
-from statsd import StatsClient
-
 from windvane.metrics.metric import Metric
 from windvane.metrics.sink import Emit, Labels, MetricsSink
 from windvane.metrics.statsd_names import render, short_name, wire_type, wire_value
+from windvane.metrics.udp_sender import UdpSender
 
 log = logging.getLogger("windvane.metrics")
 
@@ -37,17 +38,6 @@ log = logging.getLogger("windvane.metrics")
 MAX_PACKET = 1432
 #: Lines buffered while held before packets go out anyway.
 _MAX_HELD = 64
-
-
-class _Client(StatsClient):  # type: ignore[misc]  # statsd ships no type hints
-    """``statsd.StatsClient`` (address resolution, socket) with a raw line sender.
-
-    The statsd package has no tag support, so lines are formatted here and
-    sent on its socket; unlike its own ``_send``, errors are raised to be counted.
-    """
-
-    def send_line(self, data: str) -> None:
-        self._sock.sendto(data.encode("ascii", "replace"), self._addr)
 
 
 class StatsdSink(MetricsSink):
@@ -61,7 +51,7 @@ class StatsdSink(MetricsSink):
         prefix: str = "windvane",
         allow_list: Sequence[str] = (),
         block_list: Sequence[str] = (),
-        datadog_tags: bool = False,
+        datadog_tags: bool = True,
         strict: bool = False,
     ) -> None:
         super().__init__(strict=strict)
@@ -75,9 +65,9 @@ class StatsdSink(MetricsSink):
         self.dropped = 0
         self._heads: dict[tuple[str, tuple[str, ...]], tuple[str, str] | None] = {}
         self._held: list[str] | None = None
-        self._client: _Client | None
+        self._client: UdpSender | None
         try:
-            self._client = _Client(host, port)
+            self._client = UdpSender(host, port)
         except (OSError, UnicodeError) as exc:
             self._client = None
             self.fail(
@@ -184,10 +174,9 @@ class StatsdSink(MetricsSink):
     def _write(self, data: str) -> None:
         if self._client is None:
             return
-        try:
-            self._client.send_line(data)
-        except OSError as exc:
-            self.fail("send_failed", "sending to StatsD failed (%s); later failures are only counted", exc)
+        error = self._client.send(data)
+        if error is not None:
+            self.fail("send_failed", "sending to StatsD failed (%s); later failures are only counted", error)
 
     def close(self) -> None:
         self.flush()

@@ -44,6 +44,7 @@ from windvane.metrics.loop_metrics import LoopMetrics
 from windvane.metrics.metric import Metric
 from windvane.metrics.queries import QueryCounter
 from windvane.metrics.sink import Bound, MetricsSink
+from windvane.metrics.stale import DagSweeper
 
 _FAILED = {S.FAILED, S.UP_FOR_RETRY}
 
@@ -79,9 +80,13 @@ class MetricsObserver(SchedulerObserver):
         self._ready_since: dict[int, dict[int, float]] = {}
         self._holding = False
         self._bounds: dict[tuple[str, ...], Bound] = {}
+        #: Forgets the series of DAGs that are gone (see :mod:`.stale`); set by ``build_metrics``.
+        self.sweeper: DagSweeper | None = None
 
     def _b(self, metric: Metric, **labels: str) -> Bound:
-        """``metric`` bound to ``labels``, bound once per label set (per-task metrics are hot too)."""
+        """``metric`` bound to ``labels``, bound once per label set (per-task metrics are hot too).
+
+        Every metric bound here has ``dag_id`` as its first label (see :meth:`forget_dags`)."""
         key = (metric.name, *labels.values())
         bound = self._bounds.get(key)
         if bound is None:
@@ -101,6 +106,12 @@ class MetricsObserver(SchedulerObserver):
         finally:
             self._holding = False
             self.sink.flush()
+        if self.sweeper is not None:
+            self.sweeper.maybe_sweep()
+
+    def forget_dags(self, keep: frozenset[str]) -> None:
+        """Drop the cached bindings of DAGs not in ``keep`` (their series were forgotten)."""
+        self._bounds = {key: bound for key, bound in self._bounds.items() if key[1] in keep}
 
     # -- runs --------------------------------------------------------------------------------------
     def run_created(self, event: RunCreated) -> None:

@@ -26,11 +26,13 @@ from windvane.core.model.clock import Clock
 from windvane.core.processor.report import ParseReport
 from windvane.core.scheduler.observer import SafeObserver, SchedulerObserver
 from windvane.metrics.catalogue import BUILD_INFO
+from windvane.metrics.metric import Owner, services_of
 from windvane.metrics.multi_sink import MultiSink
 from windvane.metrics.processor_metrics import ProcessorMetrics
 from windvane.metrics.prometheus_sink import PrometheusSink
 from windvane.metrics.queries import QueryCounter
 from windvane.metrics.sink import MetricsSink, NullSink
+from windvane.metrics.stale import DagSweeper
 from windvane.metrics.statsd_sink import StatsdSink
 from windvane.metrics.subscriber import MetricsObserver
 from windvane.settings import MetricsSettings
@@ -99,8 +101,13 @@ def build_metrics(
     DAG processor metrics (when ``engine`` is given) and the Prometheus server starter.
 
     ``executor_name`` labels executor metrics; ``service`` (``scheduler``,
-    ``dag-processor``...) labels ``windvane_build_info``. ``engine`` gets a
-    query counter (per-pass DB metrics) and is where DAG totals are read.
+    ``dag-processor``, ``backfill``) labels ``windvane_build_info`` and chooses what
+    the Prometheus endpoint exports: the metrics of the services that kind of
+    process runs (:data:`~windvane.metrics.metric.PROCESS_SERVICES`). ``engine`` gets a
+    query counter (per-pass DB metrics) and is where DAG totals are read. The
+    scheduler observer is built only for processes that run the scheduler, DAG
+    processor metrics only for those that run the DAG processor (and have an
+    ``engine``): binding metrics is what creates their series.
     ``clock`` times DAG processor metrics. ``strict`` makes misuse raise (tests).
     """
     backends: list[MetricsSink] = []
@@ -116,18 +123,21 @@ def build_metrics(
             strict=strict,
         )
         backends.append(statsd)
+    services = services_of(service)
     if settings.prometheus_on:
-        prometheus = PrometheusSink(registry, strict=strict)
+        prometheus = PrometheusSink(registry, services=services, strict=strict)
         backends.append(prometheus)
     if not backends:
         return MetricsBundle(settings, NullSink(strict=strict), SchedulerObserver())
     sink = MultiSink(backends, strict=strict)
-    queries = QueryCounter(engine) if engine is not None else None
-    observer = MetricsObserver(sink, executor_name=executor_name, queries=queries)
-    processor = None
-    if engine is not None:
+    queries = observer = processor = None
+    if Owner.SCHEDULER in services:
+        queries = QueryCounter(engine) if engine is not None else None
+        observer = MetricsObserver(sink, executor_name=executor_name, queries=queries)
+        if engine is not None:
+            observer.sweeper = DagSweeper(sink, engine, on_sweep=observer.forget_dags)
+    if Owner.DAG_PROCESSOR in services and engine is not None:
         processor = ProcessorMetrics(sink, engine, dags_folder=dags_folder, clock=clock)
     sink.gauge(BUILD_INFO, 1, version=__version__, service=service)
-    return MetricsBundle(
-        settings, sink, SafeObserver([observer]), observer, processor, statsd, prometheus, queries
-    )
+    safe = SafeObserver([observer]) if observer is not None else SchedulerObserver()
+    return MetricsBundle(settings, sink, safe, observer, processor, statsd, prometheus, queries)

@@ -147,12 +147,21 @@ class MetricsSettings:
     statsd_port: int = setting(8125, "StatsD port.", check=_PORT)
     statsd_prefix: str = setting("windvane", "Prefix of every StatsD metric name.")
     statsd_allow_list: tuple[str, ...] = setting(
-        (), "Only send metrics whose name starts with one of these (empty: all)."
+        (),
+        "Regular expressions: only metrics whose short StatsD name (lower-cased, no prefix) one of them "
+        "matches anywhere are sent (empty: all); when set, statsd_block_list is ignored.",
     )
     statsd_block_list: tuple[str, ...] = setting(
-        (), "Never send metrics whose name starts with one of these."
+        (),
+        "Regular expressions: metrics whose short StatsD name (lower-cased, no prefix) one of them "
+        "matches anywhere are not sent.",
     )
-    statsd_datadog_tags: bool = setting(False, "Send tags the DogStatsD way instead of in the name.")
+    statsd_datadog_tags: bool = setting(
+        True,
+        "Labels as DogStatsD tags (|#dag_id:etl,...): through statsd_exporter and "
+        "compose/statsd-mapping.yml the same names, labels and values as Prometheus. false: "
+        "Airflow's legacy dotted names (label values in the name), which lose some labels.",
+    )
     prometheus_on: bool = setting(False, "Serve metrics for Prometheus to scrape.")
     prometheus_host: str = setting("127.0.0.1", "Address the Prometheus endpoint listens on.")
     prometheus_port: int = setting(

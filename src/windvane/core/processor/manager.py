@@ -137,6 +137,7 @@ class DagProcessor:
         scan = detector.scan(paths, force=force)
         report.skipped_not_dag = len(scan.not_dag_files)
         report.skipped_unchanged = len(scan.unchanged)
+        report.dag_files = sorted(scan.hashes)
         freed: set[str] = set()
         if not self._reconciled or scan.vanished:
             with begin_write(self.engine) as conn:

@@ -15,7 +15,8 @@ class ParseReport:
     was started for. ``failed`` counts parsed files left with an import
     error (timeouts and crashes included, also counted apart).
     ``durations`` holds seconds per parsed file; ``total_parse_time`` the
-    wall time of the whole pass.
+    wall time of the whole pass. ``dag_files`` lists every DAG file of the
+    folder this pass (parsed or not), so observers can forget the others.
     """
 
     files_seen: int = 0
@@ -28,6 +29,7 @@ class ParseReport:
     dags_written: int = 0
     deactivated: int = 0
     durations: dict[str, float] = field(default_factory=dict)
+    dag_files: list[str] = field(default_factory=list)
     import_errors: dict[str, str] = field(default_factory=dict)
     total_parse_time: float = 0.0
 

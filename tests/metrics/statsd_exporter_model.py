@@ -1,0 +1,273 @@
+"""A faithful model of prometheus/statsd_exporter, for replaying captured StatsD traffic.
+
+No maintained Python equivalent of statsd_exporter's mapper exists on PyPI, and
+statsd_exporter is not packaged in Debian here, so this implements its
+documented behaviour (README "Metric Mapping and Configuration",
+``pkg/line/line.go``, ``pkg/mapper/mapper.go``, ``pkg/exporter/exporter.go``):
+
+* lines: ``name:value|type[|@rate][|#tags]``, several per packet; ``ms`` values
+  are divided by 1000 (seconds), ``h``/``d`` are not; a gauge value with a
+  sign is relative; DogStatsD ``|#k:v,...``, InfluxDB ``name,k=v:...``,
+  Librato ``name#k=v:...`` and SignalFX ``name[k=v]...`` tags become labels
+  (keys escaped), mixing DogStatsD tags with name tags drops the line;
+* mapping: the mapping file is validated as statsd_exporter does (glob
+  ``match`` lines, metric and label names); glob rules first, in file order
+  (the first match wins, ``*`` matches exactly one dot-free component), then
+  regex rules in file order (searched, not anchored), each only for its
+  ``match_metric_type``; ``$n`` / ``${n}`` in names and label values are
+  captures; mapping labels override tags;
+* unmapped names are escaped (anything but ``[a-zA-Z0-9_]`` becomes ``_``, a
+  leading digit gets a ``_`` prefix);
+* a name first seen with one type and label-name set refuses events with
+  another (counted in :attr:`Exporter.conflicts`, as statsd_exporter does);
+* observers become histograms (``observer_type: histogram``) with the
+  mapping's buckets, or summaries (not modelled beyond ``_sum``/``_count``).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+_STATSD_METRIC = r"[a-zA-Z_](-?[a-zA-Z0-9_])*"
+_TEMPLATE = r"(\$\{?\d+\}?)"
+GLOB_LINE = re.compile(rf"^(\*\.|{_STATSD_METRIC}\.)+(\*|{_STATSD_METRIC})$")
+METRIC_NAME = re.compile(rf"^([a-zA-Z_]|{_TEMPLATE})([a-zA-Z0-9_]|{_TEMPLATE})*$")
+LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]+$")
+_DEFAULT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+_TYPES = {"c": "counter", "g": "gauge", "ms": "observer", "h": "observer", "d": "observer"}
+
+
+class MappingError(ValueError):
+    """A mapping file statsd_exporter would refuse to load."""
+
+
+def escape_metric_name(name: str) -> str:
+    if not name:
+        return ""
+    out = "_" if name[0].isdigit() else ""
+    return out + re.sub(r"[^a-zA-Z0-9_]", "_", name)
+
+
+def expand(template: str, captures: list[str]) -> str:
+    """``$1`` / ``${1}`` -> the capture (Go's ExpandString; a missing one is empty)."""
+
+    def one(found: re.Match[str]) -> str:
+        index = int(found.group(1) or found.group(2))
+        return captures[index - 1] if 0 < index <= len(captures) else ""
+
+    return re.sub(r"\$(?:(\d+)|\{(\d+)\})", one, template)
+
+
+@dataclass(frozen=True)
+class Event:
+    name: str
+    kind: str  # counter, gauge, observer
+    value: float
+    labels: dict[str, str]
+    relative: bool = False
+
+
+@dataclass
+class Rule:
+    match: str
+    name: str
+    regex: re.Pattern[str] | None
+    metric_type: str
+    labels: dict[str, str]
+    observer_type: str
+    buckets: tuple[float, ...]
+    help: str
+
+
+def load_mapping(text: str) -> list[Rule]:
+    """The rules of a mapping file, validated like statsd_exporter's ``InitFromYAMLString``."""
+    config: dict[str, Any] = yaml.safe_load(text)
+    defaults = config.get("defaults") or {}
+    default_match = defaults.get("match_type") or "glob"
+    default_observer = defaults.get("observer_type") or ""
+    default_buckets = tuple((defaults.get("histogram_options") or {}).get("buckets") or _DEFAULT_BUCKETS)
+    out = []
+    for i, raw in enumerate(config.get("mappings") or []):
+        name = raw.get("name") or ""
+        if not name:
+            raise MappingError(f"line {i}: metric mapping didn't set a metric name")
+        if not METRIC_NAME.match(name):
+            raise MappingError(f"metric name {name!r} is invalid")
+        labels = {str(k): str(v) for k, v in (raw.get("labels") or {}).items()}
+        for key in labels:
+            if not LABEL_NAME.match(key):
+                raise MappingError(f"invalid label key: {key}")
+        match = raw["match"]
+        regex = None
+        if (raw.get("match_type") or default_match) == "glob":
+            if not GLOB_LINE.match(match):
+                raise MappingError(f"invalid match: {match}")
+        else:
+            regex = re.compile(match)
+        buckets = (raw.get("histogram_options") or {}).get("buckets") or default_buckets
+        out.append(
+            Rule(
+                match,
+                name,
+                regex,
+                raw.get("match_metric_type") or "",
+                labels,
+                raw.get("observer_type") or default_observer or "summary",
+                tuple(float(b) for b in buckets),
+                raw.get("help") or "Metric autogenerated by statsd_exporter.",
+            )
+        )
+    return out
+
+
+def _glob_captures(pattern: str, name: str) -> list[str] | None:
+    want, got = pattern.split("."), name.split(".")
+    if len(want) != len(got):
+        return None
+    captures = []
+    for w, g in zip(want, got, strict=True):
+        if w == "*":
+            captures.append(g)
+        elif w != g:
+            return None
+    return captures
+
+
+def find_mapping(rules: list[Rule], name: str, kind: str) -> tuple[Rule, str, dict[str, str]] | None:
+    """(rule, Prometheus name, labels) of the first rule matching ``name``: globs, then regexes."""
+    for rule in rules:
+        if rule.regex is None and rule.metric_type in ("", kind):
+            captures = _glob_captures(rule.match, name)
+            if captures is not None:
+                labels = {k: expand(v, captures) for k, v in rule.labels.items()}
+                return rule, expand(rule.name, captures), labels
+    for rule in rules:
+        found = rule.regex.search(name) if rule.regex is not None else None
+        if found is None or rule.metric_type not in ("", kind):
+            continue
+        groups = [g or "" for g in found.groups()]
+        return rule, expand(rule.name, groups), {k: expand(v, groups) for k, v in rule.labels.items()}
+    return None
+
+
+def _name_tags(text: str, labels: dict[str, str]) -> None:
+    for tag in text.split(","):
+        key, sep, value = tag.partition("=")
+        if sep and key and value:
+            labels[escape_metric_name(key)] = value
+
+
+def _parse_name(name: str, labels: dict[str, str]) -> str:
+    start, end = name.find("["), name.find("]")
+    if start != -1 and end != -1:
+        _name_tags(name[start + 1 : end], labels)
+        return name[:start] + name[end + 1 :]
+    for i, c in enumerate(name):
+        if c in "#,":
+            _name_tags(name[i + 1 :], labels)
+            return name[:i]
+    return name
+
+
+def parse_line(line: str) -> list[Event]:
+    """The events of one StatsD line (malformed parts are dropped, as statsd_exporter does)."""
+    name, sep, rest = line.partition(":")
+    if not sep or not name:
+        return []
+    labels: dict[str, str] = {}
+    metric = _parse_name(name, labels)
+    dogstatsd = "|#" in rest
+    if dogstatsd and labels:
+        return []  # mixed tagging styles
+    samples = [rest] if dogstatsd else rest.split(":")
+    events = []
+    for sample in samples:
+        parts = sample.split("|")
+        if len(parts) < 2 or parts[1] not in _TYPES:
+            continue
+        try:
+            value = float(parts[0])
+        except ValueError:
+            continue
+        for extra in parts[2:]:
+            if extra.startswith("#"):
+                for tag in extra[1:].split(","):
+                    key, sep, tag_value = tag.removeprefix("#").partition(":")
+                    if sep and key and tag_value:
+                        labels[escape_metric_name(key)] = tag_value
+            elif extra.startswith("@") and parts[1] == "c":
+                value /= float(extra[1:]) or 1.0
+        kind = _TYPES[parts[1]]
+        if parts[1] == "ms":
+            value /= 1000  # Prometheus presumes seconds, StatsD sends milliseconds
+        events.append(Event(metric, kind, value, dict(labels), kind == "gauge" and parts[0][0] in "+-"))
+    return events
+
+
+@dataclass
+class _Family:
+    kind: str
+    label_names: frozenset[str]
+    help: str
+    buckets: tuple[float, ...] = ()
+
+
+@dataclass
+class Exporter:
+    """What statsd_exporter would serve after handling the replayed events."""
+
+    rules: list[Rule]
+    families: dict[str, _Family] = field(default_factory=dict)
+    #: (sample name, sorted label items) -> value, as a scrape would show it.
+    samples: dict[tuple[str, tuple[tuple[str, str], ...]], float] = field(default_factory=dict)
+    conflicts: list[str] = field(default_factory=list)
+    unmapped: list[str] = field(default_factory=list)
+
+    def replay(self, packet: str) -> None:
+        for line in packet.splitlines():
+            for event in parse_line(line):
+                self.handle(event)
+
+    def handle(self, event: Event) -> None:
+        found = find_mapping(self.rules, event.name, event.kind)
+        labels = dict(event.labels)
+        buckets: tuple[float, ...] = _DEFAULT_BUCKETS
+        observer = "summary"
+        help_text = "Metric autogenerated by statsd_exporter."
+        if found is None:
+            self.unmapped.append(event.name)
+            name = escape_metric_name(event.name)
+        else:
+            rule, name, mapped = found
+            name = escape_metric_name(name)
+            labels.update(mapped)
+            buckets, observer, help_text = rule.buckets, rule.observer_type, rule.help
+        kind = event.kind if event.kind != "observer" else observer
+        family = self.families.setdefault(name, _Family(kind, frozenset(labels), help_text, buckets))
+        if family.kind != kind or family.label_names != frozenset(labels):
+            self.conflicts.append(f"{name}: {kind} {sorted(labels)}")
+            return
+        key = tuple(sorted(labels.items()))
+        if kind == "counter":
+            if event.value >= 0:
+                self._add(name, key, event.value)
+        elif kind == "gauge":
+            current = self.samples.get((name, key), 0.0)
+            self.samples[(name, key)] = current + event.value if event.relative else event.value
+        else:
+            if kind == "histogram":
+                for bound in (*family.buckets, math.inf):
+                    le = "+Inf" if bound == math.inf else repr(float(bound))
+                    self._add(
+                        name + "_bucket", tuple(sorted((*key, ("le", le)))), float(event.value <= bound)
+                    )
+            self._add(name + "_sum", key, event.value)
+            self._add(name + "_count", key, 1.0)
+
+    def _add(self, name: str, key: tuple[tuple[str, str], ...], value: float) -> None:
+        self.samples[(name, key)] = self.samples.get((name, key), 0.0) + value
