@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 
@@ -42,12 +42,39 @@ class Alert:
     log_path: str | None = None
     link: str | None = None
     recipients: tuple[str, ...] = field(default=())
+    #: SLA misses and recoveries: when the task (or run) was due to have succeeded.
+    due_at: datetime | None = None
+
+    @property
+    def late_by(self) -> timedelta | None:
+        """How late, for SLA alerts: ``occurred_at - due_at`` (detection, or the late finish)."""
+        if self.due_at is None:
+            return None
+        return max(self.occurred_at - self.due_at, timedelta(0))
 
     @property
     def subject(self) -> str:
         """A one-line summary (email subject, Slack header, webhook title)."""
         what = f"{self.dag_id}.{self.task_id}" if self.task_id else self.dag_id
+        late = self.late_by
+        if late is not None and self.kind in (AlertKind.SLA_MISS, AlertKind.RECOVERED):
+            missed = "SLA missed" if self.task_id else "run deadline missed"
+            head = missed if self.kind is AlertKind.SLA_MISS else "recovered, late by " + human(late)
+            return f"[windvane] {head}: {what} in run {self.run_id}"
         tries = ""
         if self.try_number is not None and self.max_tries is not None:
             tries = f" (try {self.try_number} of {self.max_tries + 1})"
         return f"[windvane] {self.kind.value.replace('_', ' ')}: {what}{tries} in run {self.run_id}"
+
+
+def human(delta: timedelta) -> str:
+    """``delta`` as ``1h 2m 3s`` (whole seconds; ``0s`` when under one)."""
+    total = int(delta.total_seconds())
+    hours, rest = divmod(total, 3600)
+    minutes, seconds = divmod(rest, 60)
+    parts = [f"{hours}h"] if hours else []
+    if minutes:
+        parts.append(f"{minutes}m")
+    if seconds or not parts:
+        parts.append(f"{seconds}s")
+    return " ".join(parts)

@@ -10,7 +10,7 @@ from windvane.alerting.alert import Alert, AlertKind
 
 def to_payload(alert: Alert) -> dict[str, Any]:
     """``alert`` as plain JSON values (datetimes as ISO 8601 UTC, recipients as a list)."""
-    return {
+    data: dict[str, Any] = {
         "dedupe_key": alert.dedupe_key,
         "kind": alert.kind.value,
         "dag_id": alert.dag_id,
@@ -25,6 +25,9 @@ def to_payload(alert: Alert) -> dict[str, Any]:
         "link": alert.link,
         "recipients": list(alert.recipients),
     }
+    if alert.due_at is not None:  # SLA alerts only: other payloads keep their version-1 shape
+        data["due_at"] = alert.due_at.astimezone(UTC).isoformat()
+    return data
 
 
 def from_payload(data: dict[str, Any]) -> Alert:
@@ -43,4 +46,5 @@ def from_payload(data: dict[str, Any]) -> Alert:
         log_path=data.get("log_path"),
         link=data.get("link"),
         recipients=tuple(data.get("recipients") or ()),
+        due_at=datetime.fromisoformat(data["due_at"]) if data.get("due_at") else None,
     )

@@ -3,6 +3,9 @@
 ``alert_outbox``: one row per alert and channel, from ``pending`` to ``sent``
 or ``dead``; ``dedupe_key`` is unique, so deriving an alert twice adds
 nothing. ``alert_silence``: windows during which matching alerts are dropped.
+``sla_miss``: one row per task that missed its SLA in a run (``task_id`` is
+:data:`RUN_DEADLINE` for the run's own deadline), unique per (run, task), so only
+the monitor whose INSERT wins acts on a miss.
 The migration is the schema; these definitions are what the code queries and
 are checked against it by ``tests/alerting/test_migration.py``.
 """
@@ -18,6 +21,10 @@ metadata = sa.MetaData()
 
 #: Outbox states.
 PENDING, SENT, DEAD = "pending", "sent", "dead"
+#: ``sla_miss.task_id`` of a run's deadline (no task id is empty).
+RUN_DEADLINE = ""
+#: ``sla_miss.kind`` values.
+TASK_SLA, RUN_DEADLINE_KIND = "task_sla", "run_deadline"
 #: Longest ``last_error`` kept (the end of the message is dropped).
 LAST_ERROR_CHARS = 2000
 
@@ -53,4 +60,38 @@ alert_silence = sa.Table(
     sa.Column("created_by", sa.String(250), nullable=False),
     sa.Column("created_at", UTC, nullable=False),
     sa.Index("ix_alert_silence_until", "until"),
+)
+
+sla_miss = sa.Table(
+    "sla_miss",
+    metadata,
+    sa.Column("id", BIG_ID, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("dag_id", sa.String(250), nullable=False),
+    sa.Column("run_id", sa.String(250), nullable=False),
+    sa.Column("dag_run_id", sa.Integer(), nullable=False),
+    sa.Column("task_id", sa.String(250), nullable=False),
+    sa.Column("run_type", sa.String(20), nullable=False),
+    sa.Column("logical_date", UTC, nullable=False),
+    sa.Column("due_at", UTC, nullable=False),
+    sa.Column("detected_at", UTC, nullable=False),
+    sa.Column("state", sa.String(20), nullable=False),
+    sa.Column("recovered_at", UTC),
+    sa.Column("callback_done_at", UTC),
+    sa.Column("callback_claimed_until", UTC),
+    sa.UniqueConstraint("dag_run_id", "task_id", name="uq_sla_miss_dag_run_id_task_id"),
+    sa.Index("ix_sla_miss_dag_id_detected_at", "dag_id", "detected_at"),
+    sa.Index(
+        "ix_sla_miss_callback_pending",
+        "dag_id",
+        postgresql_where=sa.text("callback_done_at IS NULL"),
+        sqlite_where=sa.text("callback_done_at IS NULL"),
+    ),
+    sa.Index(
+        "ix_sla_miss_unrecovered",
+        "detected_at",
+        postgresql_where=sa.text("recovered_at IS NULL"),
+        sqlite_where=sa.text("recovered_at IS NULL"),
+    ),
+    sqlite_autoincrement=True,
 )

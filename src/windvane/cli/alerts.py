@@ -12,6 +12,7 @@ from windvane.alerting.alert import Alert, AlertKind
 from windvane.alerting.channels.base import DeliveryError
 from windvane.alerting.service import configured_channels
 from windvane.alerting.silences import add_silence
+from windvane.cli import alerts_sla
 from windvane.cli.args import duration, positive_int
 from windvane.cli.base import (
     EXIT_FAILURE,
@@ -46,6 +47,8 @@ def register(commands: Subparsers) -> None:
     silence.add_argument("--task", help="Only this task's alerts.")
     silence.add_argument("--for", dest="for_", type=duration, required=True, help="How long: 30m, 2h, 1d.")
     silence.add_argument("--reason", required=True, help="Why (recorded with the silence).")
+
+    alerts_sla.register(group)
 
 
 def _list(cli: Cli, args: argparse.Namespace) -> int:

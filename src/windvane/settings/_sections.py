@@ -224,6 +224,31 @@ class AlertingSettings:
         ("email",), "Channels of task retries (email only reaches tasks with `email_on_retry`)."
     )
     run_failure_channels: tuple[str, ...] = setting((), "Channels of DAG run failures.")
+    sla_checks: bool = setting(
+        True, "Check task `sla` and DAG `deadline` times and record misses (the SLA monitor service)."
+    )
+    sla_miss_channels: tuple[str, ...] = setting(
+        ("email",), "Channels of SLA and run deadline misses (email goes to the tasks' `email` lists)."
+    )
+    sla_check_backfill: bool = setting(
+        False, "Check backfill runs too (off: catch-up work queued behind max_active_runs is not late)."
+    )
+    sla_recovered_notice: bool = setting(
+        True, "Send a 'recovered, late by X' notice when a task or run that missed its SLA succeeds."
+    )
+    sla_poll_interval_seconds: float = setting(
+        5.0, "How often the SLA monitor looks for due SLA and deadline times.", check=_INTERVAL
+    )
+    sla_lookback_seconds: float = setting(
+        2 * 86400.0,
+        "Due times older than this are not checked (a monitor down longer than this misses them).",
+        check=_AGE,
+    )
+    sla_callback_timeout_seconds: float = setting(
+        60.0,
+        "Longest an `sla_miss_callback` may run (in its forked child) before it is killed.",
+        check=_TIMEOUT,
+    )
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from windvane.alerting.alert import Alert
-from windvane.alerting.channels.templates import tries_of
+from windvane.alerting.channels.templates import kind_words, late_words, tries_of
 
 HEADER_LIMIT = 150
 SECTION_LIMIT = 3000
@@ -57,7 +57,7 @@ def _field(label: str, value: str) -> dict[str, str]:
 
 def build_message(alert: Alert) -> dict[str, Any]:
     """The Slack payload (``text`` fallback plus ``blocks``) announcing ``alert``."""
-    kind = alert.kind.value.replace("_", " ")
+    kind = kind_words(alert)
     fields = [_field("DAG", alert.dag_id)]
     if alert.task_id:
         fields.append(_field("Task", alert.task_id))
@@ -66,6 +66,10 @@ def build_message(alert: Alert) -> dict[str, Any]:
     if tries:
         fields.append(_field("Try", tries))
     fields.append(_field("State", alert.state or kind))
+    late = late_words(alert)
+    if alert.due_at is not None and late is not None:
+        fields.append(_field("Due at", alert.due_at.isoformat()))
+        fields.append(_field("Late by", late))
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": clip(alert.subject, HEADER_LIMIT)}},
         {"type": "section", "fields": fields[:10]},

@@ -4,7 +4,8 @@ The defaults are module constants; pass your own :class:`AlertTemplates` (any fi
 may be replaced) to :class:`~windvane.alerting.channels.email.EmailChannel`. Every
 template sees ``alert`` (the :class:`~windvane.alerting.alert.Alert`), ``what``
 (``dag.task`` or ``dag``), ``tries`` (``"2/3"`` or ``None``), ``error`` (the error
-summary cut to :data:`MAX_ERROR_CHARS`) and ``kind`` (``"task failed"``...).
+summary cut to :data:`MAX_ERROR_CHARS`), ``kind`` (``"task failed"``...) and, for SLA
+misses and recoveries, ``late`` (``"1h 2m 3s"``; else ``None``) beside ``alert.due_at``.
 The HTML template is rendered with autoescaping; the text ones are not.
 """
 
@@ -15,7 +16,7 @@ from typing import Any
 
 import jinja2
 
-from windvane.alerting.alert import Alert
+from windvane.alerting.alert import Alert, AlertKind, human
 
 MAX_ERROR_CHARS = 4000
 """An error summary longer than this is cut (its tail kept: the last lines say most)."""
@@ -31,7 +32,9 @@ DAG:    {{ alert.dag_id }}
 {% if tries %}Try:    {{ tries }}
 {% endif %}{% if alert.state %}State:  {{ alert.state }}
 {% endif %}When:   {{ alert.occurred_at.isoformat() }}
-{% if alert.log_path %}Log:    {{ alert.log_path }}
+{% if alert.due_at %}Due at: {{ alert.due_at.isoformat() }}
+Late by: {{ late }}
+{% endif %}{% if alert.log_path %}Log:    {{ alert.log_path }}
 {% endif %}{% if alert.link %}Link:   {{ alert.link }}
 {% endif %}{% if error %}
 Error:
@@ -48,6 +51,8 @@ DEFAULT_HTML = """\
 {% if tries %}<tr><th align="left">Try</th><td>{{ tries }}</td></tr>{% endif %}
 {% if alert.state %}<tr><th align="left">State</th><td>{{ alert.state }}</td></tr>{% endif %}
 <tr><th align="left">When</th><td>{{ alert.occurred_at.isoformat() }}</td></tr>
+{% if alert.due_at %}<tr><th align="left">Due at</th><td>{{ alert.due_at.isoformat() }}</td></tr>
+<tr><th align="left">Late by</th><td>{{ late }}</td></tr>{% endif %}
 {% if alert.log_path %}<tr><th align="left">Log</th><td><code>{{ alert.log_path }}</code></td></tr>{% endif %}
 </table>
 {% if error %}<h3>Error</h3><pre>{{ error }}</pre>{% endif %}
@@ -69,6 +74,21 @@ def tries_of(alert: Alert) -> str | None:
     if alert.try_number is None or alert.max_tries is None:
         return None
     return f"{alert.try_number}/{alert.max_tries + 1}"
+
+
+def kind_words(alert: Alert) -> str:
+    """The alert's kind in words: ``task failed``, ``SLA missed``, ``run deadline missed``..."""
+    if alert.kind is AlertKind.SLA_MISS:
+        return "SLA missed" if alert.task_id else "run deadline missed"
+    if alert.kind is AlertKind.RECOVERED and alert.due_at is not None:
+        return "recovered after missing its SLA" if alert.task_id else "recovered after missing its deadline"
+    return alert.kind.value.replace("_", " ")
+
+
+def late_words(alert: Alert) -> str | None:
+    """How late an SLA alert is, as ``1h 2m 3s``; None for other alerts."""
+    late = alert.late_by
+    return None if late is None else human(late)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +115,8 @@ class AlertTemplates:
             "what": f"{alert.dag_id}.{alert.task_id}" if alert.task_id else alert.dag_id,
             "tries": tries_of(alert),
             "error": bounded_error(alert.error),
-            "kind": alert.kind.value.replace("_", " "),
+            "kind": kind_words(alert),
+            "late": late_words(alert),
         }
         plain = jinja2.Environment(
             autoescape=False, keep_trailing_newline=True, undefined=jinja2.StrictUndefined
