@@ -19,6 +19,7 @@ from typing import Literal
 
 from windvane.settings._format import format_value, mask_secret
 from windvane.settings._kinds import (
+    AlertRoute,
     Between,
     IsExecutorName,
     IsTimezone,
@@ -249,6 +250,26 @@ class AlertingSettings:
         "Longest an `sla_miss_callback` may run (in its forked child) before it is killed.",
         check=_TIMEOUT,
     )
+    routes: tuple[AlertRoute, ...] = setting(
+        (),
+        "Routes by DAG (glob), tag, kind, severity to channels, first match wins unless `continue`; "
+        "no match: the *_channels lists. See docs/alerting.md#routing.",
+    )
+    group_wait_seconds: float = setting(
+        5.0,
+        "Task alerts of one run (same kind, channel) arriving within this window go out as one message.",
+        check=Between(0, 86_400),
+    )
+    run_alert_replaces_task_alerts: bool = setting(
+        True,
+        "A run-failure alert supersedes its run's pending task alerts on the same channel (not email).",
+    )
+    repeat_interval_seconds: float = setting(
+        0.0,
+        "Suppress a DAG's further run-failure alerts this long after one, until a run succeeds (0: off).",
+        check=Between(0, 10 * 365 * 86_400),
+    )
+    base_url: str = setting("", "Base URL of the UI; alerts link to <base_url>/dags/<dag>/runs/<run>.")
 
 
 @dataclass(frozen=True)

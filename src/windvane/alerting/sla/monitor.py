@@ -33,12 +33,12 @@ from sqlalchemy import Connection, Engine
 
 from windvane.alerting import outbox
 from windvane.alerting.alert import AlertKind
-from windvane.alerting.silences import active_silences, silenced
+from windvane.alerting.silences import active_silences, matching
 from windvane.alerting.sla import decisions, store
 from windvane.alerting.sla.alerts import routing_for, sla_alerts
 from windvane.alerting.sla.callback import call_sla_callback
 from windvane.alerting.sla.store import Candidate, MissRow
-from windvane.alerting.tables import TASK_SLA
+from windvane.alerting.tables import SILENCED, TASK_SLA
 from windvane.core.interfaces import Clock, SerializedDag, SystemClock
 from windvane.core.store import dags
 from windvane.core.store.engine import begin_read, begin_write
@@ -138,8 +138,15 @@ class SlaMonitor:
                 for routed in sla_alerts(
                     AlertKind.SLA_MISS, miss, dag, self.routing, self.available, occurred_at=now
                 ):
-                    if silenced(silences, miss.dag_id, routed.alert.task_id, now=now):
-                        log.info("alert %s is silenced; not sent", routed.alert.dedupe_key)
+                    silence = matching(silences, miss.dag_id, routed.alert.task_id, now=now)
+                    if silence is not None:  # recorded, not sent (windvane alerts list shows it)
+                        log.info(
+                            "alert %s is silenced by %s; not sent",
+                            routed.alert.dedupe_key,
+                            silence.describe(),
+                        )
+                        note = silence.describe()
+                        outbox.insert(conn, routed.alert, routed.channel, now=now, state=SILENCED, note=note)
                     elif outbox.add(conn, routed.alert, routed.channel, now=now):
                         added += 1
         for candidate in won:
@@ -178,8 +185,12 @@ class SlaMonitor:
                 dag = self._dag(conn, miss.dag_id)
                 kind = AlertKind.RECOVERED
                 for routed in sla_alerts(kind, miss, dag, self.routing, self.available, occurred_at=finished):
-                    if not silenced(silences, miss.dag_id, routed.alert.task_id, now=now):
+                    silence = matching(silences, miss.dag_id, routed.alert.task_id, now=now)
+                    if silence is None:
                         added += outbox.add(conn, routed.alert, routed.channel, now=now)
+                    else:
+                        note = silence.describe()
+                        outbox.insert(conn, routed.alert, routed.channel, now=now, state=SILENCED, note=note)
         return recovered, added
 
     def _callbacks(self, now: datetime) -> int:
