@@ -43,6 +43,7 @@ WINDVANE = [
 
 INTERFACES = [
     "Clock",
+    "DagQuarantined",
     "Executor",
     "ExecutorFactory",
     "ExecutorOptions",

@@ -245,17 +245,20 @@ def test_bad_int_from_env(tmp_path: Path) -> None:
         load(tmp_path, WINDVANE__CORE__PARALLELISM="lots")
     assert str(info.value) == (
         "config key 'core.parallelism' (from env WINDVANE__CORE__PARALLELISM) "
-        "must be an integer >= 1, got 'lots'"
+        "must be an integer between 1 and 1000000, got 'lots'"
     )
 
 
 @pytest.mark.parametrize(
     ("toml", "fragment"),
     [
-        ("[core]\nparallelism = 0", "'core.parallelism' (in {path}) must be an integer >= 1, got 0"),
-        ("[core]\nparallelism = 2.5", "must be an integer >= 1, got 2.5"),
-        ("[core]\nparallelism = true", "must be an integer >= 1, got True"),
-        ("[scheduler]\nidle_sleep_seconds = 0", "must be a number > 0, got 0"),
+        (
+            "[core]\nparallelism = 0",
+            "'core.parallelism' (in {path}) must be an integer between 1 and 1000000, got 0",
+        ),
+        ("[core]\nparallelism = 2.5", "must be an integer between 1 and 1000000, got 2.5"),
+        ("[core]\nparallelism = true", "must be an integer between 1 and 1000000, got True"),
+        ("[scheduler]\nidle_sleep_seconds = 0", "must be a number > 0 and at most 86400, got 0"),
         ("[api]\nport = 70000", "'api.port' (in {path}) must be an integer between 1 and 65535, got 70000"),
         (
             "[core]\nexecutor = 'k8s'",

@@ -22,6 +22,7 @@ most also derive from the builtin that fits (``ValueError``, ``TypeError``,
     │   └── TaskCommandError                   a task's command failed (names task + exit code)
     ├── TaskReturnError (TypeError)            a task returned a value it cannot hand on
     ├── XComNotFoundError (LookupError)        an XCom argument that was never pushed
+    ├── InvalidRunIdError (ValueError)         a run id that cannot name a log folder (names it)
     ├── ConfigError (ValueError)               a bad config key or value (names the key)
     ├── StoreError                             the metadata DB refused or is out of date
     │   └── NotFoundError (LookupError)        a DAG / run / task / pool that does not exist
@@ -118,6 +119,11 @@ class TaskReturnError(WindvaneError, TypeError):
 
 class XComNotFoundError(WindvaneError, LookupError):
     """An XCom a task argument refers to was never pushed."""
+
+
+class InvalidRunIdError(WindvaneError, ValueError):
+    """A run id outside the documented characters and length, or a log path it would move out of
+    the logs folder."""
 
 
 class ConfigError(WindvaneError, ValueError):

@@ -29,6 +29,7 @@ def test_list_shows_values_and_sources(run_cli: RunCli, monkeypatch: pytest.Monk
         "key": "parallelism",
         "value": "2",
         "source": "file",
+        "allowed": "integer between 1 and 1000000",
     }
     assert by_key["scheduler.heartbeat_seconds"]["source"] == "env"
     assert by_key["scheduler.heartbeat_seconds"]["value"] == "7.0"

@@ -288,3 +288,34 @@ def test_exposition_has_the_values_and_no_created_series(ran: Ran) -> None:
     assert 'windvane_dagrun_schedule_delay_seconds_sum{dag_id="sched_ok"} 2.0' in text
     assert "windvane_scheduler_dagruns_created_total 1.0" in text
     assert not re.search(r"^\w+_created[{ ]", text, re.M)
+
+
+def test_a_quarantined_dag_is_counted(engine: Engine, backends: Backends) -> None:
+    """A stored DAG whose task row the database refuses (an int over 64 bits) is quarantined."""
+    import pendulum
+
+    from windvane.core.authoring.dag import DAG
+    from windvane.core.authoring.operators.empty import EmptyOperator
+    from windvane.core.scheduler.config import SchedulerConfig
+    from windvane.core.scheduler.loop import Scheduler
+    from windvane.metrics.subscriber import MetricsObserver
+    from windvane.testing import InstantExecutor, register_dag
+
+    now = pendulum.datetime(2024, 3, 10, 12, tz="UTC")
+    with DAG("poisoned", schedule="@daily", start_date=pendulum.datetime(2024, 3, 1, tz="UTC")) as dag:
+        task = EmptyOperator(task_id="t", weight_rule="absolute")
+    task.priority_weight = 2**63  # as a DAG stored before the definition-time ranges may hold it
+    register_dag(engine, dag, now=now)
+    observer = MetricsObserver(backends.sink, executor_name=EXECUTOR)
+    scheduler = Scheduler(
+        engine=engine,
+        executor=InstantExecutor(2, engine=engine),
+        clock=FakeClock(now),
+        observer=observer,
+        config=SchedulerConfig(poll_interval_seconds=0.0),
+    )
+    scheduler.start()
+    for _ in range(3):
+        scheduler.run_once()
+    scheduler.shutdown()
+    backends.counter(m.DAG_QUARANTINED, 1, dag_id="poisoned")

@@ -6,7 +6,7 @@ import argparse
 
 from windvane.cli.base import EXIT_OK, Cli, Subparsers, add_command, add_group, add_output_option
 from windvane.errors import ConfigError
-from windvane.settings import config_file, format_value, get_value, mask_secret
+from windvane.settings import allowed_values, config_file, format_value, get_value, mask_secret
 
 
 def register(commands: Subparsers) -> None:
@@ -31,11 +31,17 @@ def _list(cli: Cli, args: argparse.Namespace) -> int:
     if args.section is not None and args.section not in sections:
         raise ConfigError(f"unknown config section {args.section!r}; known sections: {', '.join(sections)}")
     rows = [
-        {"section": section, "key": key, "value": value, "source": source}
+        {
+            "section": section,
+            "key": key,
+            "value": value,
+            "source": source,
+            "allowed": allowed_values(section, key).removeprefix("an ").removeprefix("a "),
+        }
         for section, key, value, source in all_rows
         if args.section in (None, section)
     ]
-    cli.out.rows(rows, ["section", "key", "value", "source"], fmt=args.output)
+    cli.out.rows(rows, ["section", "key", "value", "source", "allowed"], fmt=args.output)
     if args.output == "table":
         cli.out.note(f"Config file: {config_file(cli.settings.home)}")
     return EXIT_OK

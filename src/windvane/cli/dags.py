@@ -26,6 +26,7 @@ from windvane.cli.views import load_serialized, shown_path
 from windvane.cli.wiring import open_engine
 from windvane.core.model.states import DagRunState
 from windvane.core.processor.store_ops import load_file_index
+from windvane.core.scheduler.quarantine import quarantined_dag_ids
 from windvane.core.store.dag_runs import list_dag_runs
 from windvane.core.store.dags import get_dag, list_dags, set_paused
 from windvane.core.store.engine import begin_read, begin_write
@@ -84,6 +85,7 @@ def register(commands: Subparsers) -> None:
 def _list(cli: Cli, args: argparse.Namespace) -> int:
     with open_engine(cli.settings) as engine, begin_read(engine) as conn:
         dags = list_dags(conn)
+        quarantined = quarantined_dag_ids(e.stacktrace for e in list_import_errors(conn))
     folder = cli.settings.core.dags_folder
     rows = [
         {
@@ -95,10 +97,13 @@ def _list(cli: Cli, args: argparse.Namespace) -> int:
             "next_run": d.next_dagrun_logical_date,
             "next_run_after": d.next_dagrun_create_after,
             "tags": d.tags,
+            "quarantined": d.dag_id in quarantined,
         }
         for d in dags
     ]
     columns = ["dag_id", "file", "paused", "schedule", "owners", "next_run"]
+    if quarantined:  # see `dags list-import-errors` for why
+        columns.append("quarantined")
     cli.out.rows(rows, columns, fmt=args.output, empty=f"No DAGs found (DAGs folder: {folder}).")
     return EXIT_OK
 

@@ -11,6 +11,7 @@ error (bad arguments), 130 interrupted. Errors are one line on stderr;
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
 
@@ -18,7 +19,7 @@ from windvane import __version__
 from windvane.cli import alerter, alerts, config, dags, db, pools, run, tasks
 from windvane.cli.base import EXIT_FAILURE, EXIT_USAGE, Cli, CliParser, UsageError, add_global_options
 from windvane.cli.output import Output
-from windvane.cli.wiring import apply_authoring_defaults
+from windvane.cli.wiring import apply_authoring_defaults, process_umask
 from windvane.errors import WindvaneError
 from windvane.settings import load_settings
 
@@ -55,9 +56,11 @@ def main(argv: list[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     out = Output()
     verbose = bool(args.verbose)
+    umask: int | None = None
     try:
         settings = load_settings(home=args.home)
         apply_authoring_defaults(settings)
+        umask = os.umask(process_umask(settings))  # before anything creates a file; undone below
         code: int = args.handler(Cli(settings=settings, out=out, verbose=verbose), args)
         return code
     except UsageError as exc:
@@ -72,6 +75,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # a bug or an unexpected failure (database down): still no bare traceback
         _report(out, exc, verbose, unexpected=True)
         return EXIT_FAILURE
+    finally:
+        if umask is not None:  # main() may run in-process (tests, embedding): leave it as it was
+            os.umask(umask)
 
 
 def _prog(args: argparse.Namespace) -> str:

@@ -32,6 +32,7 @@ from windvane.core.store.run_actions import clear_task_instances
 from windvane.core.store.sql_bridge import dbapi_tx
 from windvane.core.store.tables import dag_run as run_t
 from windvane.core.store.tables import task_instance as ti_t
+from windvane.core.worker.runner import path_under
 from windvane.errors import NotFoundError
 
 _ATTEMPT = re.compile(r"^attempt=(\d+)\.log$")
@@ -193,7 +194,7 @@ def _states_for_dag_run(cli: Cli, args: argparse.Namespace) -> int:
 def log_file(folder: Path, dag_id: str, run_id: str, task_id: str, try_number: int | None) -> Path:
     """The log of a try (see :func:`windvane.core.worker.runner.log_path_for`); the latest one on disk
     when ``try_number`` is None. Raises :class:`NotFoundError` naming the path looked for."""
-    task_folder = folder / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={task_id}"
+    task_folder = Path(path_under(str(folder), f"dag_id={dag_id}", f"run_id={run_id}", f"task_id={task_id}"))
     if try_number is not None:
         path = task_folder / f"attempt={try_number}.log"
         if not path.is_file():

@@ -39,7 +39,7 @@ from windvane.core.store.migrate import require_current
 from windvane.metrics import MetricsSink
 from windvane.metrics.wiring import MetricsBundle, build_metrics
 from windvane.plugins import EntryPointLoader
-from windvane.settings import Settings
+from windvane.settings import Settings, parse_umask
 
 #: Longest the scheduler goes without re-reading the DB for others' changes (triggers, pauses).
 #: There is no setting for it: it is this, or ``scheduler.idle_sleep_seconds`` if that is shorter.
@@ -89,6 +89,13 @@ def open_engine(settings: Settings, *, require_schema: bool = True) -> Iterator[
         yield engine
     finally:
         engine.dispose()
+
+
+def process_umask(settings: Settings) -> int:
+    """The umask ``core.umask`` names (checked when the settings were read)."""
+    value = parse_umask(settings.core.umask)
+    assert value is not None, "core.umask is checked when settings are loaded"
+    return value
 
 
 def log_folder(settings: Settings) -> Path:

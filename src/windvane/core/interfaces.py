@@ -24,7 +24,8 @@ Watching the scheduler
     and at each run and try transition, receiving frozen, serialisable
     :class:`LifecycleEvent` values (:class:`RunCreated`, :class:`RunFinished`,
     :class:`TryScheduled`, :class:`TryQueued`, :class:`TryStarted`,
-    :class:`TryFinished`, :class:`TryLost`, :class:`TryZombie`). An observer
+    :class:`TryFinished`, :class:`TryLost`, :class:`TryZombie`), and
+    :class:`DagQuarantined` when a DAG's own data made a scheduler step fail. An observer
     that raises is logged and counted, never propagated. Observers hear what
     *this* scheduler did, while it runs.
 
@@ -79,12 +80,13 @@ from windvane.core.model.events import (
 )
 from windvane.core.model.serialized_dag import SerializedDag
 from windvane.core.model.workload import TaskEvent, TaskInstanceKey, Workload
-from windvane.core.scheduler.observer import LoopStats, PoolUsage, SchedulerObserver
+from windvane.core.scheduler.observer import DagQuarantined, LoopStats, PoolUsage, SchedulerObserver
 from windvane.core.store.journal import JournalEntry, JournalReader
 from windvane.core.store.journal_sql import JournalKind
 
 __all__ = [
     "Clock",
+    "DagQuarantined",
     "Executor",
     "ExecutorFactory",
     "ExecutorOptions",

@@ -116,6 +116,15 @@ ZOMBIES_KILLED = Metric(
     "task_instances_without_heartbeats_killed",
     DAG_TASK,
 )
+DAG_QUARANTINED = Metric(
+    "windvane_scheduler_dag_quarantined_total",
+    C,
+    "DAGs",
+    "DAGs the scheduler quarantined because their own data made a step fail (see the DAG file's import "
+    "error); each stays out of scheduling until its file changes.",
+    "scheduler.dag_quarantined",
+    ("dag_id",),
+)
 KILLED_EXTERNALLY = Metric(
     "windvane_scheduler_tasks_killed_externally_total",
     C,

@@ -38,7 +38,7 @@ from windvane.core.model.events import (
     TryZombie,
 )
 from windvane.core.model.states import TaskInstanceState as S
-from windvane.core.scheduler.observer import LoopStats, SchedulerObserver
+from windvane.core.scheduler.observer import DagQuarantined, LoopStats, SchedulerObserver
 from windvane.metrics import catalogue as m
 from windvane.metrics.loop_metrics import LoopMetrics
 from windvane.metrics.metric import Metric
@@ -185,3 +185,7 @@ class MetricsObserver(SchedulerObserver):
     def try_zombie(self, event: TryZombie) -> None:
         self._hold()
         self.sink.incr(m.ZOMBIES_KILLED, dag_id=event.key.dag_id, task_id=event.key.task_id)
+
+    def dag_quarantined(self, event: DagQuarantined) -> None:
+        self._hold()
+        self.sink.incr(m.DAG_QUARANTINED, dag_id=event.dag_id)

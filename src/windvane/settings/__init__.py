@@ -18,9 +18,9 @@ Tests build settings without touching the real environment::
 from __future__ import annotations
 
 from windvane.settings._format import format_value, mask_secret
-from windvane.settings._kinds import ALERT_KINDS, SEVERITIES, AlertRoute
+from windvane.settings._kinds import ALERT_KINDS, SEVERITIES, AlertRoute, parse_umask
 from windvane.settings._loader import CONFIG_FILE_NAME, HOME_ENV_VAR, config_file, load_settings
-from windvane.settings._present import REGENERATE_COMMAND, get_value, render_config_docs
+from windvane.settings._present import REGENERATE_COMMAND, allowed_values, get_value, render_config_docs
 from windvane.settings._sections import (
     AlertingSettings,
     ApiSettings,
@@ -59,10 +59,12 @@ __all__ = [
     "SmtpSettings",
     "Source",
     "WebhookSettings",
+    "allowed_values",
     "config_file",
     "format_value",
     "get_value",
     "load_settings",
     "mask_secret",
+    "parse_umask",
     "render_config_docs",
 ]

@@ -319,6 +319,42 @@ class Between:
 
 
 @dataclass(frozen=True)
+class Within:
+    """``low < value <= high``: a positive duration or interval with a sane ceiling."""
+
+    low: float
+    high: float
+
+    def accepts(self, value: Any) -> bool:
+        return bool(self.low < value <= self.high)
+
+    def expected(self, phrase: str) -> str:
+        return f"{phrase} > {_num(self.low)} and at most {_num(self.high)}"
+
+
+@dataclass(frozen=True)
+class IsUmask:
+    """Three octal digits (``"077"``; a leading ``0o`` or ``0`` is allowed)."""
+
+    def accepts(self, value: Any) -> bool:
+        return parse_umask(value) is not None
+
+    def expected(self, phrase: str) -> str:
+        return "an octal umask such as '077' (owner only) or '022'"
+
+
+def parse_umask(text: object) -> int | None:
+    """The umask ``text`` spells (``"077"``, ``"0o077"``, ``"0077"``), or None."""
+    if not isinstance(text, str):
+        return None
+    digits = text.strip().lower().removeprefix("0o")
+    if not digits or len(digits) > 4 or any(c not in "01234567" for c in digits):
+        return None
+    value = int(digits, 8)
+    return value if value <= 0o777 else None
+
+
+@dataclass(frozen=True)
 class IsTimezone:
     """An IANA time zone name that :func:`pendulum.timezone` knows."""
 

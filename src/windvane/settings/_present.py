@@ -27,6 +27,12 @@ def get_value(settings: Settings, dotted_key: str) -> object:
     return getattr(getattr(settings, section), key)
 
 
+def allowed_values(section: str, key: str) -> str:
+    """What ``section.key`` accepts, kind and range as in the docs (``"an integer between 1 and 10"``)."""
+    spec = schema().find(section, key)
+    return spec.expected if spec is not None else ""
+
+
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 

@@ -19,12 +19,12 @@ from typing import Literal
 
 from windvane.settings._format import format_value, mask_secret
 from windvane.settings._kinds import (
-    Above,
     AlertRoute,
-    AtLeast,
     Between,
     IsExecutorName,
     IsTimezone,
+    IsUmask,
+    Within,
     resolve_executor_name_setting,
     resolve_sqlite_url,
     setting,
@@ -33,6 +33,13 @@ from windvane.settings._kinds import (
 Source = Literal["default", "file", "env", "override"]
 
 _PORT = Between(1, 65535)
+# Every number has a ceiling, so a value that passes the checks cannot overflow later arithmetic
+# (dates, monotonic deadlines, 32-bit columns). Durations are seconds.
+_COUNT = Between(1, 1_000_000)  # tasks, runs, slots
+_PROCESSES = Between(1, 1024)
+_INTERVAL = Within(0, 86_400)  # how often something happens: at most a day
+_TIMEOUT = Within(0, 7 * 86_400)  # how long to wait for something: at most a week
+_AGE = Within(0, 10 * 365 * 86_400)  # how long to keep something: at most ten years
 
 
 @dataclass(frozen=True)
@@ -49,13 +56,17 @@ class CoreSettings:
         check=IsExecutorName(),
         resolve=resolve_executor_name_setting,
     )
-    parallelism: int = setting(32, "Most task instances running at once, over all DAGs.", check=AtLeast(1))
-    max_active_tasks_per_dag: int = setting(
-        16, "Default most running task instances per DAG.", check=AtLeast(1)
-    )
-    max_active_runs_per_dag: int = setting(16, "Default most active runs per DAG.", check=AtLeast(1))
+    parallelism: int = setting(32, "Most task instances running at once, over all DAGs.", check=_COUNT)
+    max_active_tasks_per_dag: int = setting(16, "Default most running task instances per DAG.", check=_COUNT)
+    max_active_runs_per_dag: int = setting(16, "Default most active runs per DAG.", check=_COUNT)
     dags_are_paused_at_creation: bool = setting(False, "Whether new DAGs start paused.")
-    default_pool_slots: int = setting(128, "Slots of the default pool.", check=AtLeast(1))
+    default_pool_slots: int = setting(128, "Slots of the default pool.", check=_COUNT)
+    umask: str = setting(
+        "077",
+        "umask of every Windvane process and what it starts: the metadata database (and its WAL), "
+        "task and parse logs are owner-only by default; '022' makes them readable by all.",
+        check=IsUmask(),
+    )
 
 
 @dataclass(frozen=True)
@@ -67,7 +78,7 @@ class DatabaseSettings:
         "SQLAlchemy URL of the metadata database; a relative SQLite file is under home.",
         resolve=resolve_sqlite_url,
     )
-    pool_size: int = setting(5, "Connections kept in the pool (0 means no limit).", check=AtLeast(0))
+    pool_size: int = setting(5, "Connections kept in the pool (0 means no limit).", check=Between(0, 10_000))
     echo: bool = setting(False, "Log every SQL statement (debugging only).")
 
 
@@ -76,24 +87,22 @@ class SchedulerSettings:
     """The scheduler loop."""
 
     idle_sleep_seconds: float = setting(
-        1.0, "Longest the event-driven loop waits when nothing happens.", check=Above(0)
+        1.0, "Longest the event-driven loop waits when nothing happens.", check=_INTERVAL
     )
-    heartbeat_seconds: float = setting(5.0, "How often the scheduler records its heartbeat.", check=Above(0))
+    heartbeat_seconds: float = setting(5.0, "How often the scheduler records its heartbeat.", check=_INTERVAL)
     health_check_threshold_seconds: float = setting(
-        30.0, "Heartbeat age after which the scheduler counts as unhealthy.", check=Above(0)
+        30.0, "Heartbeat age after which the scheduler counts as unhealthy.", check=_TIMEOUT
     )
     task_heartbeat_timeout_seconds: float = setting(
-        300.0, "Task heartbeat age after which a running task is a zombie.", check=Above(0)
+        300.0, "Task heartbeat age after which a running task is a zombie.", check=_TIMEOUT
     )
     zombie_check_interval_seconds: float = setting(
-        10.0, "How often the scheduler looks for zombie tasks.", check=Above(0)
+        10.0, "How often the scheduler looks for zombie tasks.", check=_INTERVAL
     )
     max_dagruns_to_create_per_loop: int = setting(
-        10, "Most DAG runs created in one loop iteration.", check=AtLeast(1)
+        10, "Most DAG runs created in one loop iteration.", check=_COUNT
     )
-    max_tis_per_query: int = setting(
-        512, "Most task instances queued in one loop iteration.", check=AtLeast(1)
-    )
+    max_tis_per_query: int = setting(512, "Most task instances queued in one loop iteration.", check=_COUNT)
     catchup_by_default: bool = setting(True, "Default `catchup` for DAGs that do not set it.")
 
 
@@ -102,12 +111,12 @@ class DagProcessorSettings:
     """Parsing DAG files."""
 
     refresh_interval_seconds: float = setting(
-        2.0, "How often the DAGs folder is re-listed for new or deleted files.", check=Above(0)
+        2.0, "How often the DAGs folder is re-listed for new or deleted files.", check=_INTERVAL
     )
     file_parse_timeout_seconds: float = setting(
-        30.0, "Longest one DAG file may take to import.", check=Above(0)
+        30.0, "Longest one DAG file may take to import.", check=_TIMEOUT
     )
-    parsing_processes: int = setting(2, "Processes parsing DAG files in parallel.", check=AtLeast(1))
+    parsing_processes: int = setting(2, "Processes parsing DAG files in parallel.", check=_PROCESSES)
     standalone: bool = setting(
         False, "Run the DAG processor as its own process (false: the scheduler runs it)."
     )
@@ -118,7 +127,7 @@ class ExecutorSettings:
     """Executor options (the local executor)."""
 
     worker_heartbeat_seconds: float = setting(
-        5.0, "How often a local worker records its heartbeat.", check=Above(0)
+        5.0, "How often a local worker records its heartbeat.", check=_INTERVAL
     )
 
 
@@ -186,34 +195,34 @@ class AlertingSettings:
         False, "Run the alert dispatcher beside the scheduler (turn on once a channel is configured)."
     )
     poll_interval_seconds: float = setting(
-        2.0, "How often the dispatcher relays the journal and sends due alerts.", check=Above(0)
+        2.0, "How often the dispatcher relays the journal and sends due alerts.", check=_INTERVAL
     )
     journal_check_seconds: float = setting(
         0.2,
         "Between passes, how often the dispatcher looks for new journal rows and, when there are, "
         "relays and sends them at once (0 turns the check off).",
-        check=AtLeast(0),
+        check=Between(0, 86_400),
     )
     max_age_seconds: float = setting(
-        86400.0, "An alert still undelivered this long after it was raised is marked dead.", check=Above(0)
+        86400.0, "An alert still undelivered this long after it was raised is marked dead.", check=_AGE
     )
     backoff_base_seconds: float = setting(
-        5.0, "Longest wait after the first failed delivery; doubles with each failure.", check=Above(0)
+        5.0, "Longest wait after the first failed delivery; doubles with each failure.", check=_INTERVAL
     )
     backoff_max_seconds: float = setting(
-        300.0, "Cap on the wait between delivery attempts (before jitter).", check=Above(0)
+        300.0, "Cap on the wait between delivery attempts (before jitter).", check=_INTERVAL
     )
     send_timeout_seconds: float = setting(
-        60.0, "Longest one delivery attempt may take before it counts as failed.", check=Above(0)
+        60.0, "Longest one delivery attempt may take before it counts as failed.", check=_TIMEOUT
     )
     claim_seconds: float = setting(
         180.0,
         "How long a dispatcher owns the alerts it is sending (at least twice send_timeout_seconds).",
-        check=Above(0),
+        check=_TIMEOUT,
     )
-    concurrency: int = setting(4, "Most alerts one dispatcher sends at once.", check=AtLeast(1))
+    concurrency: int = setting(4, "Most alerts one dispatcher sends at once.", check=_PROCESSES)
     retention_seconds: float = setting(
-        30 * 86400.0, "Sent and dead alerts older than this are deleted from the outbox.", check=Above(0)
+        30 * 86400.0, "Sent and dead alerts older than this are deleted from the outbox.", check=_AGE
     )
     task_failure_channels: tuple[str, ...] = setting(
         ("email",), "Channels of task failures (email only reaches tasks with `email` set)."
@@ -235,17 +244,17 @@ class AlertingSettings:
         True, "Send a 'recovered, late by X' notice when a task or run that missed its SLA succeeds."
     )
     sla_poll_interval_seconds: float = setting(
-        5.0, "How often the SLA monitor looks for due SLA and deadline times.", check=Above(0)
+        5.0, "How often the SLA monitor looks for due SLA and deadline times.", check=_INTERVAL
     )
     sla_lookback_seconds: float = setting(
         2 * 86400.0,
         "Due times older than this are not checked (a monitor down longer than this misses them).",
-        check=Above(0),
+        check=_AGE,
     )
     sla_callback_timeout_seconds: float = setting(
         60.0,
         "Longest an `sla_miss_callback` may run (in its forked child) before it is killed.",
-        check=Above(0),
+        check=_TIMEOUT,
     )
     routes: tuple[AlertRoute, ...] = setting(
         (),
@@ -255,7 +264,7 @@ class AlertingSettings:
     group_wait_seconds: float = setting(
         5.0,
         "Task alerts of one run (same kind, channel) arriving within this window go out as one message.",
-        check=AtLeast(0),
+        check=Between(0, 86_400),
     )
     run_alert_replaces_task_alerts: bool = setting(
         True,
@@ -264,7 +273,7 @@ class AlertingSettings:
     repeat_interval_seconds: float = setting(
         0.0,
         "Suppress a DAG's further run-failure alerts this long after one, until a run succeeds (0: off).",
-        check=AtLeast(0),
+        check=Between(0, 10 * 365 * 86_400),
     )
     base_url: str = setting("", "Base URL of the UI; alerts link to <base_url>/dags/<dag>/runs/<run>.")
 
@@ -274,12 +283,12 @@ class SmtpSettings:
     """The email channel (aiosmtplib); configured when ``host`` is set. See docs/alerting.md."""
 
     host: str = setting("", "SMTP server; empty turns the email channel off.")
-    port: int = setting(25, "SMTP port (587 with starttls, 465 with ssl).", check=AtLeast(1))
+    port: int = setting(25, "SMTP port (587 with starttls, 465 with ssl).", check=_PORT)
     user: str = setting("", "Login name; empty sends without logging in.")
     password: str = setting("", "Login password (masked in `config list`, never logged).")
     starttls: bool = setting(False, "Upgrade the connection with STARTTLS.")
     ssl: bool = setting(False, "Connect over TLS from the start (not with starttls).")
-    timeout_seconds: float = setting(30.0, "Longest wait for each step of a conversation.", check=Above(0))
+    timeout_seconds: float = setting(30.0, "Longest wait for each step of a conversation.", check=_TIMEOUT)
     mail_from: str = setting("windvane@localhost", "The From address of alert emails.")
 
 
@@ -290,7 +299,7 @@ class SlackSettings:
     webhook_url: str = setting("", "Incoming webhook URL (a secret: masked, never logged).")
     token: str = setting("", "Bot token for chat.postMessage (with `channel`).")
     channel: str = setting("", "Channel the bot posts to, e.g. #alerts.")
-    timeout_seconds: float = setting(10.0, "Longest wait for Slack to answer.", check=Above(0))
+    timeout_seconds: float = setting(10.0, "Longest wait for Slack to answer.", check=_TIMEOUT)
 
 
 @dataclass(frozen=True)
@@ -301,7 +310,7 @@ class WebhookSettings:
         "", "Where alerts are POSTed (masked: such URLs often embed a key); empty: channel off."
     )
     secret: str = setting("", "HMAC key for the X-Windvane-Signature header (masked).")
-    timeout_seconds: float = setting(10.0, "Longest wait for the receiver to answer.", check=Above(0))
+    timeout_seconds: float = setting(10.0, "Longest wait for the receiver to answer.", check=_TIMEOUT)
 
 
 @dataclass(frozen=True)

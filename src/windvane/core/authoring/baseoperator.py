@@ -19,6 +19,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from windvane.core.authoring import dag_context as authoring_context
+from windvane.core.authoring import validation as v
 from windvane.core.authoring.dependencies import DependencyMixin
 from windvane.core.model.trigger_rule import TriggerRule
 from windvane.errors import DagDefinitionError, InvalidArgumentError
@@ -164,41 +165,49 @@ class BaseOperator(DependencyMixin):
             raise DagDefinitionError(
                 f"invalid task_id {task_id!r}: use letters, digits, '_', '-' and '.' only"
             )
+        if dag is not None and not hasattr(dag, "add_task"):
+            raise DagDefinitionError(f"task {task_id!r}: dag must be a DAG, not {type(dag).__name__}")
+        if task_group is not None and not hasattr(task_group, "child_id"):
+            raise DagDefinitionError(f"task {task_id!r}: task_group must be a TaskGroup, not {task_group!r}")
         self.task_group = task_group
         self.task_id = task_group.child_id(task_id) if task_group is not None else task_id
-        owner_name = f"task {self.task_id!r}"
-        self.owner = owner
-        self.email = email
-        self.email_on_failure = email_on_failure
-        self.email_on_retry = email_on_retry
-        self.retries = non_negative_int(retries, "retries", owner_name)
-        self.retry_delay = _as_timedelta(retry_delay, "retry_delay", owner_name)
-        self.retry_exponential_backoff = retry_exponential_backoff
-        self.max_retry_delay = _opt_timedelta(max_retry_delay, "max_retry_delay", owner_name)
-        self.execution_timeout = _opt_timedelta(execution_timeout, "execution_timeout", owner_name)
+        owner_name = v.owner_name(self.task_id, dag.dag_id if dag is not None else None)
+        self.owner = v.string(owner, "owner", owner_name)
+        self.email = email if isinstance(email, str) else v.strings(email, "email", owner_name) or None
+        self.email_on_failure = v.flag(email_on_failure, "email_on_failure", owner_name)
+        self.email_on_retry = v.flag(email_on_retry, "email_on_retry", owner_name)
+        self.retries = v.int_in(retries, "retries", owner_name, 0, v.INT32_MAX - 1)
+        self.retry_delay = v.duration(retry_delay, "retry_delay", owner_name)
+        self.retry_exponential_backoff = v.flag(
+            retry_exponential_backoff, "retry_exponential_backoff", owner_name
+        )
+        self.max_retry_delay = v.opt_duration(max_retry_delay, "max_retry_delay", owner_name)
+        self.execution_timeout = v.opt_duration(execution_timeout, "execution_timeout", owner_name)
         self.trigger_rule = TriggerRule.coerce(trigger_rule, owner=owner_name)
-        self.pool = pool
-        self.pool_slots = positive_int(pool_slots, "pool_slots", owner_name)
-        self.priority_weight = int(priority_weight)
+        self.pool = v.string(pool, "pool", owner_name)
+        self.pool_slots = v.int_in(pool_slots, "pool_slots", owner_name, 1)
+        self.priority_weight = v.int_in(priority_weight, "priority_weight", owner_name, v.INT32_MIN)
         if weight_rule not in WEIGHT_RULES:
             raise DagDefinitionError(
                 f"{owner_name} has weight_rule {weight_rule!r}; expected one of {WEIGHT_RULES}"
             )
         self.weight_rule = weight_rule
-        self.depends_on_past = depends_on_past
-        self.max_active_tis_per_dag = max_active_tis_per_dag
-        self.queue = queue
-        self.sla = positive_timedelta(sla, "sla", owner_name)
-        self.start_date = start_date
-        self.end_date = end_date
-        self.params = dict(params or {})
-        self.do_xcom_push = do_xcom_push
-        self.on_failure_callback = on_failure_callback
-        self.on_success_callback = on_success_callback
-        self.on_retry_callback = on_retry_callback
-        self.on_execute_callback = on_execute_callback
-        self.on_skipped_callback = on_skipped_callback
-        self.doc_md = doc_md or doc
+        self.depends_on_past = v.flag(depends_on_past, "depends_on_past", owner_name)
+        self.max_active_tis_per_dag = v.opt_int_in(
+            max_active_tis_per_dag, "max_active_tis_per_dag", owner_name, 1
+        )
+        self.queue = v.string(queue, "queue", owner_name)
+        self.sla = v.opt_duration(positive_timedelta(sla, "sla", owner_name), "sla", owner_name)
+        self.start_date = v.opt_datetime(start_date, "start_date", owner_name)
+        self.end_date = v.opt_datetime(end_date, "end_date", owner_name)
+        self.params = v.mapping(params, "params", owner_name)
+        self.do_xcom_push = v.flag(do_xcom_push, "do_xcom_push", owner_name)
+        self.on_failure_callback = v.callbacks(on_failure_callback, "on_failure_callback", owner_name)
+        self.on_success_callback = v.callbacks(on_success_callback, "on_success_callback", owner_name)
+        self.on_retry_callback = v.callbacks(on_retry_callback, "on_retry_callback", owner_name)
+        self.on_execute_callback = v.callbacks(on_execute_callback, "on_execute_callback", owner_name)
+        self.on_skipped_callback = v.callbacks(on_skipped_callback, "on_skipped_callback", owner_name)
+        self.doc_md = v.opt_string(doc_md or doc, "doc_md", owner_name)
         self.upstream_task_ids: set[str] = set()
         self.downstream_task_ids: set[str] = set()
         self.defined_at = definition_site()
@@ -279,18 +288,6 @@ def _valid_id(value: str) -> bool:
     return all(ch.isalnum() or ch in "_-." for ch in value) and len(value) <= 250
 
 
-def _as_timedelta(value: object, name: str, owner: str) -> timedelta:
-    if isinstance(value, timedelta):
-        return value
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return timedelta(seconds=value)
-    raise DagDefinitionError(f"{owner}: {name} must be a timedelta or seconds, not {type(value).__name__}")
-
-
-def _opt_timedelta(value: object, name: str, owner: str) -> timedelta | None:
-    return None if value is None else _as_timedelta(value, name, owner)
-
-
 def positive_timedelta(value: object, name: str, owner: str) -> timedelta | None:
     """``value`` if it is None or a timedelta > 0 (``sla``, ``deadline``), else a DagDefinitionError
     naming ``owner`` and ``name``."""
@@ -298,18 +295,4 @@ def positive_timedelta(value: object, name: str, owner: str) -> timedelta | None
         return None
     if not isinstance(value, timedelta) or value <= timedelta(0):
         raise DagDefinitionError(f"{owner}: {name} must be a positive timedelta, got {value!r}")
-    return value
-
-
-def non_negative_int(value: object, name: str, owner: str) -> int:
-    """``value`` if it is an int >= 0, else a DagDefinitionError naming ``owner`` and ``name``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise DagDefinitionError(f"{owner}: {name} must be an integer >= 0, got {value!r}")
-    return value
-
-
-def positive_int(value: object, name: str, owner: str) -> int:
-    """``value`` if it is an int >= 1, else a DagDefinitionError naming ``owner`` and ``name``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise DagDefinitionError(f"{owner}: {name} must be an integer >= 1, got {value!r}")
     return value

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import pendulum
 
 from windvane.core.authoring import dag_context as authoring_context
+from windvane.core.authoring import validation as v
 from windvane.core.authoring.defaults import AuthoringDefaults, get_authoring_defaults
 from windvane.errors import (
     CycleError,
@@ -95,27 +96,25 @@ class DAG:
         self.dag_id = dag_id
         owner = f"DAG {dag_id!r}"
         defaults = get_authoring_defaults()
-        self.default_args = dict(default_args or {})
+        self.default_args = v.mapping(default_args, "default_args", owner)
         self._set_dates(start_date, end_date, defaults.timezone, owner)
-        self._set_schedule(schedule, catchup, defaults, owner)
+        self._set_schedule(schedule, v.opt_flag(catchup, "catchup", owner), defaults, owner)
         self._set_limits(max_active_runs, max_active_tasks, dagrun_timeout, defaults, owner)
         from windvane.core.authoring.baseoperator import positive_timedelta
 
-        self.deadline = positive_timedelta(deadline, "deadline", owner)
-        self.tags = list(tags or [])
-        self.params = dict(params or {})
-        self.description = description
-        self.doc_md = doc_md
-        self.on_failure_callback = on_failure_callback
-        self.on_success_callback = on_success_callback
-        self.sla_miss_callback = sla_miss_callback
-        self.is_paused_upon_creation = is_paused_upon_creation
-        if isinstance(template_searchpath, str):
-            template_searchpath = [template_searchpath]
-        self.template_searchpath = list(template_searchpath or [])
-        self.user_defined_macros = dict(user_defined_macros or {})
-        self.user_defined_filters = dict(user_defined_filters or {})
-        self.owner_links = dict(owner_links or {})
+        self.deadline = v.opt_duration(positive_timedelta(deadline, "deadline", owner), "deadline", owner)
+        self.tags = v.strings(tags, "tags", owner)
+        self.params = v.mapping(params, "params", owner)
+        self.description = v.opt_string(description, "description", owner)
+        self.doc_md = v.opt_string(doc_md, "doc_md", owner)
+        self.on_failure_callback = v.callbacks(on_failure_callback, "on_failure_callback", owner)
+        self.on_success_callback = v.callbacks(on_success_callback, "on_success_callback", owner)
+        self.sla_miss_callback = v.callbacks(sla_miss_callback, "sla_miss_callback", owner)
+        self.is_paused_upon_creation = v.opt_flag(is_paused_upon_creation, "is_paused_upon_creation", owner)
+        self.template_searchpath = v.strings(template_searchpath, "template_searchpath", owner)
+        self.user_defined_macros = v.mapping(user_defined_macros, "user_defined_macros", owner)
+        self.user_defined_filters = v.mapping(user_defined_filters, "user_defined_filters", owner)
+        self.owner_links = v.mapping(owner_links, "owner_links", owner)
         self.task_dict: dict[str, BaseOperator] = {}
         self.task_group_ids: set[str] = set()
         self.fileloc = _caller_file()
@@ -167,15 +166,13 @@ class DAG:
         owner: str,
     ) -> None:
         """Concurrency limits (positive ints, else the authoring defaults) and ``dagrun_timeout``."""
-        from windvane.core.authoring.baseoperator import positive_int
-
         runs = defaults.max_active_runs if max_active_runs is None else max_active_runs
         tasks = defaults.max_active_tasks if max_active_tasks is None else max_active_tasks
-        self.max_active_runs = positive_int(runs, "max_active_runs", owner)
-        self.max_active_tasks = positive_int(tasks, "max_active_tasks", owner)
+        self.max_active_runs = v.int_in(runs, "max_active_runs", owner, 1)
+        self.max_active_tasks = v.int_in(tasks, "max_active_tasks", owner, 1)
         if dagrun_timeout is not None and not isinstance(dagrun_timeout, timedelta):
             raise DagDefinitionError(f"{owner}: dagrun_timeout must be a timedelta")
-        self.dagrun_timeout = dagrun_timeout
+        self.dagrun_timeout = v.opt_duration(dagrun_timeout, "dagrun_timeout", owner)
 
     # -- building ------------------------------------------------------
     def add_task(self, task: BaseOperator) -> None:
@@ -254,9 +251,24 @@ class DAG:
                 f"DAG {self.dag_id!r} has schedule {self.timetable.summary!r} but no start_date"
             )
         self.timetable.validate()
+        v.first_run_computable(self.dag_id, self._first_run)
+
+    def _first_run(self) -> object:
+        from windvane.core.timetables.ops import next_run_info
+
+        starts = [t.start_date for t in self.task_dict.values() if t.start_date is not None]
+        start = self.start_date or (pendulum.instance(min(starts)) if starts else None)
+        return next_run_info(
+            self.timetable,
+            start_date=start,
+            end_date=self.end_date,
+            catchup=self.catchup,
+            last_interval=None,
+            now=pendulum.now("UTC"),
+        )
 
     def priority_weights(self) -> dict[str, int]:
-        """Effective priority per task, by each task's weight_rule (Airflow's)."""
+        """Effective priority per task, by each task's weight_rule (Airflow's), clamped to 32 bits."""
         order = [t.task_id for t in self.topological_sort()]
         result: dict[str, int] = {}
         down_sets: dict[str, set[str]] = {}
@@ -278,7 +290,8 @@ class DAG:
                 result[tid] = task.priority_weight
             else:
                 related = down_sets[tid] if task.weight_rule == "downstream" else up_sets[tid]
-                result[tid] = task.priority_weight + sum(self.task_dict[r].priority_weight for r in related)
+                total = task.priority_weight + sum(self.task_dict[r].priority_weight for r in related)
+                result[tid] = v.clamp_int32(total)
         return result
 
     def __repr__(self) -> str:

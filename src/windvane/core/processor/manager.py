@@ -14,6 +14,7 @@ operators so that forked children start warm.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import threading
@@ -21,6 +22,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from windvane.core.authoring.defaults import AuthoringDefaults, set_authoring_defaults
 from windvane.core.model.clock import Clock, SystemClock
@@ -29,13 +31,15 @@ from windvane.core.processor.discovery import ChangeDetector, list_dag_files
 from windvane.core.processor.pool import FileResult, parse_files
 from windvane.core.processor.report import ParseReport
 from windvane.core.processor.store_ops import load_file_index, reconcile, remove_files
-from windvane.core.processor.store_writer import FileUpdate, ParsedDag, StoreWriter
+from windvane.core.processor.store_writer import FileUpdate, ParsedDag, StoreWriter, storable_problem
 from windvane.core.processor.warmup import warm_up
 from windvane.core.store.engine import begin_read, begin_write
 from windvane.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
+#: Database errors that say nothing about the data (a lost connection): the pass fails and is retried.
+TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError)
 #: Rounds of re-parsing files that were waiting for a dag_id another file gave up.
 _MAX_ROUNDS = 3
 
@@ -210,10 +214,16 @@ class DagProcessor:
             content_hash = result.outcome.content_hash or content_hash
             for text, dag_hash in zip(result.outcome.dags, result.outcome.hashes, strict=True):
                 try:
-                    dags.append(ParsedDag(SerializedDag.from_json(text), text, dag_hash))
+                    parsed = ParsedDag(SerializedDag.from_json(text), text, dag_hash)
                 except Exception as exc:  # a child and its parent disagree on the format: a bug
                     problem = f"{result.path}: unreadable serialized DAG: {exc}"
                     error = f"{error}\n\n{problem}" if error else problem
+                    continue
+                refused = storable_problem(parsed.serialized, self.clock.now())
+                if refused is None:
+                    dags.append(parsed)
+                else:
+                    error = f"{error}\n\n{refused}" if error else refused
         state = self._detector.state(result.path)
         mtime = state.mtime_ns / 1e9 if state is not None else None
         if error:
@@ -221,6 +231,32 @@ class DagProcessor:
         return FileUpdate(result.path, content_hash, mtime, result.duration, dags, error)
 
     def _write(self, batch: list[FileUpdate], report: ParseReport) -> set[str]:
+        """Write ``batch`` in one transaction; if the database refuses it (not a lost connection),
+        write file by file so that only the file at fault fails (an import error naming it)."""
+        try:
+            return self._write_batch(batch, report)
+        except TRANSIENT_DB_ERRORS:
+            raise
+        except Exception:
+            if len(batch) == 1 and not batch[0].dags:
+                raise
+            log.exception("writing a batch of %d parsed file(s) failed; writing them one by one", len(batch))
+        freed: set[str] = set()
+        for update in batch:
+            try:
+                freed |= self._write_batch([update], report)
+            except TRANSIENT_DB_ERRORS:
+                raise
+            except Exception as exc:
+                if not update.dags:
+                    raise
+                problem = f"{update.path}: its DAGs could not be stored: {type(exc).__name__}: {exc}"
+                log.warning("import error in %s:\n%s", update.path, problem)
+                error = f"{update.error}\n\n{problem}" if update.error else problem
+                freed |= self._write_batch([dataclasses.replace(update, dags=[], error=error)], report)
+        return freed
+
+    def _write_batch(self, batch: list[FileUpdate], report: ParseReport) -> set[str]:
         assert self._detector is not None
         with begin_write(self.engine) as conn:
             written = self._writer.write_batch(conn, batch, self.clock.now())

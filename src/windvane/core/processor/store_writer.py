@@ -76,6 +76,22 @@ class BatchResult:
     freed: set[str] = field(default_factory=set)
 
 
+def storable_problem(sd: SerializedDag, now: DateTime) -> str | None:
+    """Why ``sd`` cannot be stored (its summary or first run cannot be computed), or None.
+
+    Run per DAG before a batch is written, so that one DAG's arithmetic fails only its file.
+    """
+    try:
+        _ = sd.timetable_obj.summary
+        sd.next_run(None, now)
+    except Exception as exc:
+        return (
+            f"DAG {sd.dag_id!r} in {sd.fileloc}: its next run cannot be computed "
+            f"({type(exc).__name__}: {exc}); check schedule, start_date and end_date"
+        )
+    return None
+
+
 class StoreWriter:
     """Applies batches of :class:`FileUpdate` (see the module docstring for the rules)."""
 

@@ -10,7 +10,7 @@ runs in :mod:`windvane.core.store.dag_runs`, task instances in
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -41,6 +41,7 @@ class DagRow:
     next_interval_start: pendulum.DateTime | None
     next_interval_end: pendulum.DateTime | None
     next_create_after: pendulum.DateTime | None
+    fileloc: str = ""
 
 
 def dag_rows(conn: Connection) -> list[DagRow]:
@@ -54,16 +55,31 @@ def dag_rows(conn: Connection) -> list[DagRow]:
             dag_t.c.next_dagrun_data_interval_start,
             dag_t.c.next_dagrun_data_interval_end,
             dag_t.c.next_dagrun_create_after,
+            dag_t.c.fileloc,
         )
     )
     return [
-        DagRow(r[0], r[1], bool(r[2]), bool(r[3]), utc(r[4]), utc(r[5]), utc(r[6]), utc(r[7])) for r in rows
+        DagRow(r[0], r[1], bool(r[2]), bool(r[3]), utc(r[4]), utc(r[5]), utc(r[6]), utc(r[7]), r[8])
+        for r in rows
     ]
 
 
-def load_serialized(conn: Connection, dag_ids: Sequence[str]) -> dict[str, SerializedDag]:
+def load_serialized(
+    conn: Connection,
+    dag_ids: Sequence[str],
+    on_error: Callable[[str, Exception], None] | None = None,
+) -> dict[str, SerializedDag]:
+    """The serialized DAGs of ``dag_ids``; one that does not read goes to ``on_error`` (else raises)."""
     rows = conn.execute(select(dag_t.c.dag_id, dag_t.c.serialized).where(dag_t.c.dag_id.in_(dag_ids)))
-    return {r[0]: SerializedDag.from_json(r[1]) for r in rows}
+    found: dict[str, SerializedDag] = {}
+    for dag_id, text in rows:
+        try:
+            found[dag_id] = SerializedDag.from_json(text)
+        except Exception as exc:
+            if on_error is None:
+                raise
+            on_error(dag_id, exc)
+    return found
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from windvane.core.scheduler.model import ActiveRun, DagEntry
 from windvane.core.scheduler.observer import SchedulerObserver
 from windvane.core.scheduler.pass_work import PassWork
 from windvane.core.scheduler.pool_usage import pool_usage
+from windvane.core.scheduler.quarantine import Quarantine
 from windvane.core.scheduler.runs import RunCreator
 from windvane.core.store import dag_runs, jobs, task_instances
 from windvane.core.store.engine import begin_read
@@ -62,7 +63,8 @@ class Scheduler:
         self.observer = observer or SchedulerObserver()
         self.book = Book(Announcer(self.observer, self.clock), previous_state=self._previous_state)
         self._writer = Committer(engine, executor, self.book)
-        self._creator = RunCreator(engine, self.book, self.config)
+        self.quarantine = Quarantine(engine, self.observer)
+        self._creator = RunCreator(engine, self.book, self.config, self.quarantine)
         self._next_poll = 0.0
         self._next_heartbeat = 0.0
         self._next_zombie_check = 0.0
@@ -98,9 +100,10 @@ class Scheduler:
             if reset:
                 log.warning("reset %d queued task instance(s) left by stopped schedulers", reset)
         work = PassWork()
-        polling.load_running_runs(self.engine, self.book, self.config, self.clock, work)
+        polling.load_running_runs(self.engine, self.book, self.config, self.clock, work, self.quarantine)
         self._poll(work)
         self._writer.commit(now, work)
+        self.quarantine.flush()
 
     def stop(self) -> None:
         self._stop.set()
@@ -153,6 +156,7 @@ class Scheduler:
             book.select(min(self.executor.open_slots, self.config.max_tis_per_query), work)
         self._writer.commit(now, work)
         work.stats.critical_section = self.clock.monotonic() - critical
+        self.quarantine.flush()
         if mono >= self._next_heartbeat:
             self._next_heartbeat = mono + self.config.heartbeat_seconds
             with self.engine.begin() as conn:
@@ -185,7 +189,7 @@ class Scheduler:
     def _poll(self, work: PassWork) -> None:
         """Re-read what other processes change: DAGs, pools, queued runs, adopted tries."""
         self._next_poll = self.clock.monotonic() + self.config.poll_interval_seconds
-        polling.poll(self.engine, self.book, self.config, self.clock, work)
+        polling.poll(self.engine, self.book, self.config, self.clock, work, self.quarantine)
 
     def _reload_runs(self, run_pks: list[int], work: PassWork) -> None:
         with self.engine.begin() as conn:

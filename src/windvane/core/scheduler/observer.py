@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from windvane.core.model.events import (
     RunCreated,
@@ -46,6 +47,18 @@ class PoolUsage:
     @property
     def open_slots(self) -> int:
         return self.capacity - self.queued_slots - self.running_slots
+
+
+@dataclass(frozen=True, slots=True)
+class DagQuarantined:
+    """The scheduler stopped scheduling ``dag_id`` (at ``dag_hash``) because ``step`` failed."""
+
+    dag_id: str
+    dag_hash: str
+    fileloc: str
+    step: str
+    error: str
+    at: datetime
 
 
 @dataclass
@@ -125,6 +138,9 @@ class SchedulerObserver:
     def try_zombie(self, event: TryZombie) -> None:
         """A running try stopped heartbeating and was failed or set up for retry."""
 
+    def dag_quarantined(self, event: DagQuarantined) -> None:
+        """A DAG's own data made a scheduler step fail: it is left alone until it changes."""
+
 
 class SafeObserver(SchedulerObserver):
     """Fans out to observers; an observer that raises is logged and counted, never propagated."""
@@ -171,3 +187,6 @@ class SafeObserver(SchedulerObserver):
 
     def try_zombie(self, event: TryZombie) -> None:
         self._each("try_zombie", event)
+
+    def dag_quarantined(self, event: DagQuarantined) -> None:
+        self._each("dag_quarantined", event)

@@ -16,32 +16,59 @@ import pendulum
 from sqlalchemy import Connection, Engine
 
 from windvane.core.model.clock import Clock
+from windvane.core.model.serialized_dag import SerializedDag
 from windvane.core.model.states import DagRunState
 from windvane.core.scheduler import db
 from windvane.core.scheduler.book import Book
 from windvane.core.scheduler.config import SchedulerConfig
 from windvane.core.scheduler.model import ActiveRun, DagEntry
 from windvane.core.scheduler.pass_work import PassWork
+from windvane.core.scheduler.quarantine import TRANSIENT_DB_ERRORS, Quarantine
 from windvane.core.store import dag_runs, task_instances
 
 log = logging.getLogger("windvane.scheduler")
 
 
-def poll(engine: Engine, book: Book, config: SchedulerConfig, clock: Clock, work: PassWork) -> None:
+def poll(
+    engine: Engine,
+    book: Book,
+    config: SchedulerConfig,
+    clock: Clock,
+    work: PassWork,
+    quarantine: Quarantine | None = None,
+) -> None:
     """Re-read DAGs, pools, queued runs and adopted tries."""
     with engine.begin() as conn:
-        refresh_dags(conn, book, clock.now(), work)
+        refresh_dags(conn, book, clock.now(), work, quarantine)
         book.pool_capacity = db.pool_capacities(conn)
-        _start_queued_runs(conn, book, config, clock, work)
+        _start_queued_runs(conn, book, config, clock, work, quarantine)
         _sync_adopted(conn, book, work)
 
 
-def refresh_dags(conn: Connection, book: Book, now: pendulum.DateTime, work: PassWork) -> None:
-    """Take new and changed DAGs (parsing only changed ones); reload runs whose DAG structure changed."""
+def refresh_dags(
+    conn: Connection,
+    book: Book,
+    now: pendulum.DateTime,
+    work: PassWork,
+    quarantine: Quarantine | None = None,
+) -> None:
+    """Take new and changed DAGs (parsing only changed ones); reload runs whose DAG structure changed.
+
+    Quarantined DAGs are left out; one whose serialized form does not read is quarantined.
+    """
     rows = db.dag_rows(conn)
+    if quarantine is not None and quarantine.held:
+        rows = [r for r in rows if not quarantine.holds(r.dag_id, r.dag_hash)]
     known = book.dags
     stale = [r.dag_id for r in rows if r.dag_id not in known or known[r.dag_id].dag_hash != r.dag_hash]
-    loaded = db.load_serialized(conn, stale) if stale else {}
+
+    def unreadable(dag_id: str, error: Exception) -> None:
+        if quarantine is None:
+            raise error
+        row = next(r for r in rows if r.dag_id == dag_id)
+        quarantine.isolate(dag_id, row.dag_hash, row.fileloc, "reading its serialized form", error, now)
+
+    loaded = db.load_serialized(conn, stale, on_error=unreadable) if stale else {}
     fresh: dict[str, DagEntry] = {}
     for r in rows:
         old = known.get(r.dag_id)
@@ -66,12 +93,17 @@ def refresh_dags(conn: Connection, book: Book, now: pendulum.DateTime, work: Pas
 
 
 def load_running_runs(
-    engine: Engine, book: Book, config: SchedulerConfig, clock: Clock, work: PassWork
+    engine: Engine,
+    book: Book,
+    config: SchedulerConfig,
+    clock: Clock,
+    work: PassWork,
+    quarantine: Quarantine | None = None,
 ) -> None:
     """At start: adopt every run already running (a previous scheduler's, or ours before a restart)."""
     only = config.only_runs
     with engine.begin() as conn:
-        refresh_dags(conn, book, clock.now(), work)
+        refresh_dags(conn, book, clock.now(), work, quarantine)
         rows = dag_runs.runs_in_states(
             conn, [DagRunState.RUNNING.value], run_pks=list(only) if only is not None else None
         )
@@ -81,7 +113,12 @@ def load_running_runs(
 
 
 def _start_queued_runs(
-    conn: Connection, book: Book, config: SchedulerConfig, clock: Clock, work: PassWork
+    conn: Connection,
+    book: Book,
+    config: SchedulerConfig,
+    clock: Clock,
+    work: PassWork,
+    quarantine: Quarantine | None = None,
 ) -> None:
     only = config.only_runs
     queued = dag_runs.runs_in_states(
@@ -90,7 +127,7 @@ def _start_queued_runs(
     if only is None:
         queued = [r for r in queued if r.run_type in config.run_types]
     active = book.active_runs_per_dag()
-    to_load = []
+    to_start = []
     for row in queued:
         entry = book.dags.get(row.dag_id)
         if entry is None:
@@ -102,10 +139,41 @@ def _start_queued_runs(
             if active.get(row.dag_id, 0) >= limit:
                 continue
             active[row.dag_id] = active.get(row.dag_id, 0) + 1
-        if dag_runs.start_run(conn, row.id, clock.now()):
-            to_load.append(row.id)
-    if to_load:
-        load_runs(conn, book, dag_runs.get_runs(conn, to_load), clock.now(), work)
+        to_start.append(row)
+    if not to_start:
+        return
+    now = clock.now()
+    if quarantine is None:
+        _apply(book, _start_and_prepare(conn, book, to_start, now), now, work)
+        return
+    try:
+        with conn.begin_nested():
+            prepared = _start_and_prepare(conn, book, to_start, now)
+    except TRANSIENT_DB_ERRORS:
+        raise
+    except Exception:  # some run's DAG is at fault: start them one by one, quarantine that DAG
+        prepared = []
+        for row in to_start:
+            if row.dag_id not in book.dags:
+                continue
+            try:
+                with conn.begin_nested():
+                    prepared += _start_and_prepare(conn, book, [row], now)
+            except TRANSIENT_DB_ERRORS:
+                raise
+            except Exception as exc:
+                entry = book.dags.pop(row.dag_id)
+                step = f"starting its run {row.run_id}"
+                quarantine.isolate(row.dag_id, entry.dag_hash, entry.dag.fileloc, step, exc, now)
+    _apply(book, prepared, now, work)
+
+
+def _start_and_prepare(
+    conn: Connection, book: Book, rows: Sequence[dag_runs.RunRow], now: pendulum.DateTime
+) -> list[_Prepared]:
+    """Mark queued ``rows`` running and make their task instances (the database half of loading)."""
+    started = [row.id for row in rows if dag_runs.start_run(conn, row.id, now)]
+    return _prepare(conn, book, dag_runs.get_runs(conn, started), now) if started else []
 
 
 def _sync_adopted(conn: Connection, book: Book, work: PassWork) -> None:
@@ -120,9 +188,20 @@ def load_runs(
 
     Transitions are added to ``work``; the caller commits them.
     """
+    return _apply(book, _prepare(conn, book, rows, now), now, work)
+
+
+_Prepared = tuple[dag_runs.RunRow, SerializedDag, list[db.TiRow]]
+
+
+def _prepare(
+    conn: Connection, book: Book, rows: Sequence[dag_runs.RunRow], now: pendulum.DateTime
+) -> list[_Prepared]:
+    """The database half of loading: each running run with its DAG and task instances (missing
+    ones created). The book is not touched, so a failure here leaves it as it was."""
     rows = [r for r in rows if r.state == DagRunState.RUNNING.value]
     tis_by_run = db.task_instances(conn, [r.id for r in rows])
-    loaded = []
+    prepared: list[_Prepared] = []
     for row in rows:
         entry = book.dags.get(row.dag_id)
         if entry is None:
@@ -133,5 +212,10 @@ def load_runs(
         if {t.task_id for t in tis} != set(dag.tasks):
             task_instances.ensure_task_instances(conn, row.id, row.run_id, dag, now)
             tis = db.task_instances(conn, [row.id]).get(row.id, [])
-        loaded.append(book.load_run(row, dag, tis, now, work))
-    return loaded
+        prepared.append((row, dag, tis))
+    return prepared
+
+
+def _apply(book: Book, prepared: list[_Prepared], now: pendulum.DateTime, work: PassWork) -> list[ActiveRun]:
+    """The in-memory half of loading: the runs go into ``book``."""
+    return [book.load_run(row, dag, tis, now, work) for row, dag, tis in prepared]

@@ -13,6 +13,7 @@ from windvane.core.scheduler.book import Book
 from windvane.core.scheduler.config import SchedulerConfig
 from windvane.core.scheduler.model import ActiveRun, DagEntry
 from windvane.core.scheduler.pass_work import PassWork
+from windvane.core.scheduler.quarantine import Quarantine
 from windvane.core.store import dag_runs, dags, task_instances
 from windvane.core.timetables.base import DataInterval
 
@@ -37,10 +38,13 @@ def due_entries(book: Book, now: pendulum.DateTime) -> list[DagEntry]:
 class RunCreator:
     """Creates the scheduled runs that fell due into ``book`` (up to the per-pass and per-DAG limits)."""
 
-    def __init__(self, engine: Engine, book: Book, config: SchedulerConfig) -> None:
+    def __init__(
+        self, engine: Engine, book: Book, config: SchedulerConfig, quarantine: Quarantine | None = None
+    ) -> None:
         self.engine = engine
         self.book = book
         self.config = config
+        self.quarantine = quarantine
 
     def create_due_runs(self, now: pendulum.DateTime, job_id: int, work: PassWork) -> None:
         config = self.config
@@ -56,7 +60,17 @@ class RunCreator:
                 break
             if active.get(entry.dag_id, 0) >= entry.dag.max_active_runs:
                 continue
-            if self._create(entry, now, job_id, work):
+            try:
+                made = self._create(entry, now, job_id, work)
+            except Exception as exc:  # this DAG's data; the transaction rolled back
+                if self.quarantine is None:
+                    raise
+                self.quarantine.isolate(
+                    entry.dag_id, entry.dag_hash, entry.dag.fileloc, "creating its next run", exc, now
+                )
+                self.book.dags.pop(entry.dag_id, None)
+                continue
+            if made:
                 created += 1
                 active[entry.dag_id] = active.get(entry.dag_id, 0) + 1
         work.stats.runs_created += created
@@ -70,7 +84,10 @@ class RunCreator:
         dag = entry.dag
         run_id = run_id_for(DagRunType.SCHEDULED, logical)
         created: ActiveRun | None = None
+        # The next run first: if it cannot be computed nothing was written or loaded yet.
+        values = dag.next_run(DataInterval(start=start or logical, end=end or logical), now)
         with self.engine.begin() as conn:
+            dags.set_next_dagrun(conn, dag.dag_id, *values)
             if not dag_runs.run_exists(conn, dag.dag_id, run_id):
                 pk = dag_runs.insert_run(
                     conn,
@@ -88,9 +105,6 @@ class RunCreator:
                 task_instances.ensure_task_instances(conn, pk, run_id, dag, now)
                 loaded = polling.load_runs(conn, self.book, dag_runs.get_runs(conn, [pk]), now, work)
                 created = loaded[0] if loaded else None
-            last = DataInterval(start=start or logical, end=end or logical)
-            values = dag.next_run(last, now)
-            dags.set_next_dagrun(conn, dag.dag_id, *values)
         (
             entry.next_logical_date,
             entry.next_interval_start,

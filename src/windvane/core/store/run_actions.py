@@ -14,6 +14,7 @@ from typing import Any
 import pendulum
 from sqlalchemy import Connection, case, literal, select, update
 
+from windvane.core.model.run_ids import check_run_id
 from windvane.core.model.run_tracker import descendants
 from windvane.core.model.serialized_dag import SerializedDag
 from windvane.core.model.states import DagRunState, DagRunType
@@ -48,7 +49,7 @@ def trigger_dag(
         interval = dag.timetable_obj.infer_manual_data_interval(run_after=logical)
     else:
         interval = interval_for(dag.timetable_obj, logical, dag.start)
-    run_id = run_id or run_type.run_id(logical.isoformat())
+    run_id = check_run_id(run_id or run_type.run_id(logical.isoformat()))
     if dag_runs.run_exists(conn, dag.dag_id, run_id):
         raise WindvaneError(f"DAG {dag.dag_id!r} already has a run with run_id {run_id!r}")
     pk = dag_runs.insert_run(

@@ -45,7 +45,7 @@ from windvane.core.worker.execution import failed_outcome
 from windvane.core.worker.inputs import RunInputs, jinja_env_for, run_inputs_for
 from windvane.core.worker.task_child import ChildJob, child_main
 from windvane.core.worker.task_log import append_line, write_header
-from windvane.errors import DagImportError, NotFoundError
+from windvane.errors import DagImportError, InvalidRunIdError, NotFoundError
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -61,7 +61,21 @@ def log_path_for(log_folder: str, workload: Workload) -> str:
     parts = [f"dag_id={workload.dag_id}", f"run_id={workload.run_id}", f"task_id={workload.task_id}"]
     if workload.map_index >= 0:
         parts.append(f"map_index={workload.map_index}")
-    return os.path.join(log_folder, *parts, f"attempt={workload.try_number}.log")
+    return path_under(log_folder, *parts, f"attempt={workload.try_number}.log")
+
+
+def path_under(root: str, *parts: str) -> str:
+    """``root/part/...``, provably inside ``root``: each part must be one plain file-name component
+    (no separator, not ``.``/``..``) and the normalised result must lie under the normalised root;
+    else an :class:`InvalidRunIdError` naming the part. No system call: a worker pays nothing."""
+    for part in parts:
+        if not part or part in (".", "..") or os.sep in part or "\0" in part:
+            raise InvalidRunIdError(f"log path component {part!r} would lead outside the logs folder {root}")
+    top = os.path.normpath(os.path.abspath(root))
+    path = os.path.normpath(os.path.join(top, *parts))
+    if os.path.commonpath([top, path]) != top:
+        raise InvalidRunIdError(f"log path {path} would lie outside the logs folder {top}")
+    return path
 
 
 def run_workload(
@@ -116,7 +130,10 @@ def run_workload(
         )
     if on_running is not None:
         on_running(make_event(workload, TaskInstanceState.RUNNING.value, claim.start_date))
-    log_path = log_path_for(log_folder, workload)
+    try:
+        log_path = log_path_for(log_folder, workload)
+    except InvalidRunIdError as exc:  # a run id from before the check, or a stored path
+        return finish_try(db, workload, unloadable_outcome(workload, str(exc)), start_date=claim.start_date)
     try:
         write_header(log_path, workload, hostname)
     except OSError as exc:

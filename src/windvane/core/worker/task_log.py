@@ -59,7 +59,7 @@ def append_line(log_path: str, line: str) -> None:
 def redirect_output(log_path: str) -> None:
     """In the try's process: fd 1 and 2, ``sys.stdout``/``sys.stderr`` and logging (the root
     logger at INFO) go to the log file; fd 0 reads ``/dev/null``."""
-    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666)
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     os.dup2(fd, 1)
@@ -88,7 +88,7 @@ def _open_log(log_path: str) -> int:
     """Open for appending, creating the file's folders only when it is not there (3 system calls
     for a task's first try, 1 after)."""
     try:
-        return os.open(log_path, _FLAGS, 0o644)
+        return os.open(log_path, _FLAGS, 0o666)
     except FileNotFoundError:
         pass
     folder = os.path.dirname(log_path)
@@ -98,4 +98,4 @@ def _open_log(log_path: str) -> int:
         pass
     except FileNotFoundError:
         os.makedirs(folder, exist_ok=True)
-    return os.open(log_path, _FLAGS, 0o644)
+    return os.open(log_path, _FLAGS, 0o666)

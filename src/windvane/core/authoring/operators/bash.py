@@ -17,9 +17,10 @@ import tempfile
 from collections.abc import Container, Mapping
 from typing import Any, ClassVar
 
+from windvane.core.authoring import validation as v
 from windvane.core.authoring.baseoperator import BaseOperator
-from windvane.core.authoring.xcom_arg import resolve_xcom_args, set_xcom_arg_dependencies
-from windvane.errors import TaskCommandError, TaskSkipped
+from windvane.core.authoring.xcom_arg import XComArg, resolve_xcom_args, set_xcom_arg_dependencies
+from windvane.errors import DagDefinitionError, TaskCommandError, TaskSkipped
 
 log = logging.getLogger("windvane.task")
 
@@ -59,8 +60,8 @@ class BashOperator(BaseOperator):
     def __init__(
         self,
         *,
-        bash_command: str,
-        env: Mapping[str, str] | None = None,
+        bash_command: str | XComArg,
+        env: Mapping[str, str] | XComArg | None = None,
         append_env: bool = False,
         output_encoding: str = "utf-8",
         skip_on_exit_code: int | Container[int] | None = 99,
@@ -68,16 +69,17 @@ class BashOperator(BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.bash_command: Any = bash_command
-        self.env: Any = dict(env) if isinstance(env, Mapping) else env
-        self.append_env = append_env
-        self.output_encoding = output_encoding
-        if skip_on_exit_code is None:
-            skip_on_exit_code = []
-        elif isinstance(skip_on_exit_code, int):
-            skip_on_exit_code = [skip_on_exit_code]
-        self.skip_on_exit_code: Container[int] = skip_on_exit_code
-        self.cwd: Any = cwd
+        owner = v.owner_name(self.task_id, self.dag.dag_id if self.dag is not None else None)
+        self.bash_command: Any = (
+            bash_command
+            if isinstance(bash_command, XComArg)
+            else (v.string(bash_command, "bash_command", owner))
+        )
+        self.env: Any = env if env is None or isinstance(env, XComArg) else v.mapping(env, "env", owner)
+        self.append_env = v.flag(append_env, "append_env", owner)
+        self.output_encoding = v.string(output_encoding, "output_encoding", owner)
+        self.skip_on_exit_code: Container[int] = _exit_codes(skip_on_exit_code, owner)
+        self.cwd: Any = v.opt_string(cwd, "cwd", owner)
         self._process: subprocess.Popen[bytes] | None = None
         set_xcom_arg_dependencies(self, *(getattr(self, f, None) for f in self.template_fields))
 
@@ -178,3 +180,16 @@ def context_env(context: Mapping[str, Any], task: BaseOperator | None = None) ->
             continue
         env[var] = value.isoformat() if hasattr(value, "isoformat") else str(value)
     return env
+
+
+def _exit_codes(value: object, owner: str) -> list[int]:
+    """``skip_on_exit_code`` as a list: None, an exit code or a collection of them (0..255)."""
+    codes = [] if value is None else [value] if isinstance(value, int) else value
+    if not (
+        isinstance(codes, list | tuple | set | frozenset | range)
+        and all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c <= 255 for c in codes)
+    ):
+        raise DagDefinitionError(
+            f"{owner}: skip_on_exit_code must be exit codes from 0 to 255, got {value!r}"
+        )
+    return list(codes)

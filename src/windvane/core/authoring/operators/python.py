@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
+from windvane.core.authoring import validation as v
 from windvane.core.authoring.baseoperator import BaseOperator
 from windvane.core.authoring.operators.skipmixin import SkipMixin
 from windvane.core.authoring.xcom_arg import XComArg, resolve_xcom_args, set_xcom_arg_dependencies
@@ -54,14 +55,23 @@ class PythonOperator(BaseOperator):
             )
         self.python_callable = python_callable
         # An XComArg may stand for the whole list / dict; it is resolved at run time.
+        owner = v.owner_name(self.task_id, self.dag.dag_id if self.dag is not None else None)
+        if not isinstance(op_args, XComArg) and not (
+            op_args is None or (isinstance(op_args, Sequence) and not isinstance(op_args, str | bytes))
+        ):
+            raise DagDefinitionError(f"{owner}: op_args must be a list, got {op_args!r}")
         self.op_args: Any = op_args if isinstance(op_args, XComArg) else list(op_args or [])
-        self.op_kwargs: Any = op_kwargs if isinstance(op_kwargs, XComArg) else dict(op_kwargs or {})
+        self.op_kwargs: Any = (
+            op_kwargs if isinstance(op_kwargs, XComArg) else v.mapping(op_kwargs, "op_kwargs", owner)
+        )
         self.templates_dict: Any = (
-            dict(templates_dict) if isinstance(templates_dict, Mapping) else templates_dict
+            templates_dict
+            if templates_dict is None or isinstance(templates_dict, XComArg)
+            else v.mapping(templates_dict, "templates_dict", owner)
         )
         if templates_exts:
-            self.template_ext = list(templates_exts)  # type: ignore[misc]
-        self.show_return_value_in_logs = show_return_value_in_logs
+            self.template_ext = v.strings(templates_exts, "templates_exts", owner)  # type: ignore[misc]
+        self.show_return_value_in_logs = v.flag(show_return_value_in_logs, "show_return_value_in_logs", owner)
         set_xcom_arg_dependencies(self, self.op_args, self.op_kwargs, self.templates_dict)
 
     def execute(self, context: dict[str, Any]) -> Any:
