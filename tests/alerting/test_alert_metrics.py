@@ -13,7 +13,7 @@ from windvane.alerting.dispatcher import AlertDispatcher, DispatchConfig
 from windvane.core.model.clock import FakeClock
 from windvane.core.store.engine import begin_write
 from windvane.metrics import RecordingSink
-from windvane.metrics.catalogue import ALERTS_DELIVERY_LATENCY, CALLBACK_DURATION, CALLBACK_FAILURES
+from windvane.metrics.catalogue_alerting import ALERTS_DELIVERY_LATENCY, CALLBACK_DURATION, CALLBACK_FAILURES
 
 from .fakes import NOW, Flaky, Recording, alert
 from .test_dag_callbacks import finish_run

@@ -26,7 +26,7 @@ from windvane.core.store.engine import begin_write, create_db_engine
 from windvane.core.store.run_actions import trigger_dag
 from windvane.core.worker.dag_loader import DagLoader
 from windvane.metrics import RecordingSink
-from windvane.metrics.catalogue import CALLBACK_DURATION, CALLBACK_FAILURES
+from windvane.metrics.catalogue_alerting import CALLBACK_DURATION, CALLBACK_FAILURES
 from windvane.testing import InstantExecutor, register_dag, run_states, wait_for, write_dag_file
 
 NOW = pendulum.datetime(2024, 3, 1, tz="UTC")

@@ -20,7 +20,7 @@ from windvane.core.store import journal
 from windvane.core.store._time import from_db
 from windvane.core.store.engine import begin_read, begin_write
 from windvane.metrics import RecordingSink
-from windvane.metrics.catalogue import ALERTS_DEAD, ALERTS_FAILED, ALERTS_OUTBOX_PENDING, ALERTS_SENT
+from windvane.metrics.catalogue_alerting import ALERTS_DEAD, ALERTS_FAILED, ALERTS_OUTBOX_PENDING, ALERTS_SENT
 from windvane.testing import wait_for
 
 from .fakes import NOW, Down, Flaky, Hanging, Recording, alert, rows

@@ -28,7 +28,7 @@ from windvane.core.model.workload import Workload
 from windvane.core.store.engine import begin_read, begin_write
 from windvane.core.store.run_actions import trigger_dag
 from windvane.metrics import RecordingSink
-from windvane.metrics.catalogue import ALERTS_HELD_BACK
+from windvane.metrics.catalogue_alerting import ALERTS_HELD_BACK
 from windvane.testing import InstantExecutor, register_dag, run_states
 
 from .conftest import SmtpServer

@@ -55,7 +55,7 @@ from windvane.core.store.tables import task_instance as ti_t
 from windvane.core.worker.dag_loader import DagLoader
 from windvane.errors import WindvaneError
 from windvane.metrics import MetricsSink, NullSink
-from windvane.metrics.catalogue import CALLBACK_DURATION, CALLBACK_FAILURES
+from windvane.metrics.catalogue_alerting import CALLBACK_DURATION, CALLBACK_FAILURES
 
 if TYPE_CHECKING:
     from windvane.cli.services import ServiceContext

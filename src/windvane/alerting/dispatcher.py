@@ -57,7 +57,7 @@ from windvane.alerting.routing import Routing
 from windvane.core.interfaces import Clock, SystemClock
 from windvane.core.store.engine import begin_read, begin_write
 from windvane.metrics import MetricsSink, NullSink
-from windvane.metrics.catalogue import (
+from windvane.metrics.catalogue_alerting import (
     ALERTS_DEAD,
     ALERTS_DELIVERY_LATENCY,
     ALERTS_FAILED,

@@ -41,7 +41,7 @@ from windvane.core.store import dags, journal
 from windvane.core.store.engine import begin_read, begin_write
 from windvane.errors import NotFoundError
 from windvane.metrics import MetricsSink, NullSink
-from windvane.metrics.catalogue import ALERTS_HELD_BACK
+from windvane.metrics.catalogue_alerting import ALERTS_HELD_BACK
 
 log = logging.getLogger("windvane.alerting.relay")
 

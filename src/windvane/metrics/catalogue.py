@@ -9,18 +9,7 @@ retire the old one instead.
 
 from __future__ import annotations
 
-from windvane.metrics.catalogue_alerting import (  # noqa: F401 (re-exported: part of CATALOGUE)
-    ALERTING,
-    ALERTS_DEAD,
-    ALERTS_DELIVERY_LATENCY,
-    ALERTS_FAILED,
-    ALERTS_HELD_BACK,
-    ALERTS_OUTBOX_PENDING,
-    ALERTS_SENT,
-    CALLBACK_DURATION,
-    CALLBACK_FAILURES,
-    SLA_MISSED,
-)
+from windvane.metrics.catalogue_alerting import ALERTING
 from windvane.metrics.metric import COUNT_BUCKETS, DURATION_BUCKETS, LOOP_BUCKETS, Kind, Metric
 
 C, G, H = Kind.COUNTER, Kind.GAUGE, Kind.HISTOGRAM

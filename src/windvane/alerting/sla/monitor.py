@@ -45,7 +45,7 @@ from windvane.core.store import dags
 from windvane.core.store.engine import begin_read, begin_write
 from windvane.errors import NotFoundError
 from windvane.metrics import MetricsSink, NullSink
-from windvane.metrics.catalogue import SLA_MISSED
+from windvane.metrics.catalogue_alerting import SLA_MISSED
 
 log = logging.getLogger("windvane.alerting.sla")
 
