@@ -20,6 +20,7 @@ from windvane import __version__
 from windvane.core.model.clock import FakeClock
 from windvane.core.processor import DagProcessor
 from windvane.metrics import catalogue as m
+from windvane.metrics import catalogue_alerting as ma
 from windvane.metrics.metric import PROCESS_SERVICES, Kind, Metric, Owner, default_owner, exported_by
 from windvane.metrics.prometheus_sink import PrometheusSink
 from windvane.metrics.wiring import MetricsBundle, build_metrics
@@ -52,7 +53,7 @@ def test_every_metric_is_owned_by_a_service_some_process_runs() -> None:
     assert m.SCHEDULER_LAST_HEARTBEAT.owner is Owner.SCHEDULER
     assert m.EXECUTOR_OPEN_SLOTS.owner is Owner.EXECUTOR
     assert m.DAGBAG_SIZE.owner is Owner.DAG_PROCESSOR
-    assert m.ALERTS_OUTBOX_PENDING.owner is Owner.ALERTING and m.SLA_MISSED.owner is Owner.ALERTING
+    assert ma.ALERTS_OUTBOX_PENDING.owner is Owner.ALERTING and ma.SLA_MISSED.owner is Owner.ALERTING
 
 
 def test_a_metric_without_an_owner_is_refused_at_definition() -> None:
@@ -76,7 +77,7 @@ def test_the_scheduler_process_exports_scheduler_executor_and_alerting_metrics(e
     bundle = bundle_for("scheduler", engine, registry, clock=FakeClock(NOW), strict=True)
     try:
         _run_small_dag(engine, bundle.observer)
-        bundle.sink.incr(m.ALERTS_SENT, channel="email")  # what the alert dispatcher service does
+        bundle.sink.incr(ma.ALERTS_SENT, channel="email")  # what the alert dispatcher service does
     finally:
         bundle.close()
     assert exported(registry) == owned("scheduler")

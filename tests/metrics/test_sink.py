@@ -10,6 +10,7 @@ import pytest
 
 from tests.metrics.helpers import Backends, StatsdListener
 from windvane.metrics import catalogue as m
+from windvane.metrics import catalogue_alerting as ma
 from windvane.metrics.metric import Metric
 from windvane.metrics.multi_sink import MultiSink
 from windvane.metrics.sink import Labels, MetricsSink, MetricsUsageError, NullSink, RecordingSink
@@ -86,7 +87,7 @@ def test_a_failing_backend_is_isolated_logged_once_and_counted_in_the_others(
     sink = MultiSink([Exploding(), statsd])
     with caplog.at_level(logging.ERROR, "windvane.metrics"):
         for _ in range(3):
-            sink.incr(m.SLA_MISSED, dag_id="d", task_id="t")
+            sink.incr(ma.SLA_MISSED, dag_id="d", task_id="t")
     assert len(caplog.records) == 1
     assert sum(line.value for line in statsd_listener.named("windvane.sla_missed")) == 3
     errors = statsd_listener.named("windvane.metrics.errors")
@@ -95,29 +96,29 @@ def test_a_failing_backend_is_isolated_logged_once_and_counted_in_the_others(
 
 
 def test_sla_missed_and_alert_counters_for_the_alerting_code(backends: Backends) -> None:
-    backends.sink.incr(m.SLA_MISSED, dag_id="etl", task_id="load")
-    backends.sink.incr(m.ALERTS_SENT, channel="slack")
-    backends.sink.incr(m.ALERTS_SENT, channel="slack")
-    backends.sink.incr(m.ALERTS_FAILED, channel="email")
-    backends.counter(m.SLA_MISSED, 1, dag_id="etl", task_id="load")
-    backends.counter(m.ALERTS_SENT, 2, channel="slack")
-    backends.counter(m.ALERTS_FAILED, 1, channel="email")
-    backends.sink.incr(m.ALERTS_DEAD, channel="webhook")
-    backends.counter(m.ALERTS_DEAD, 1, channel="webhook")
-    backends.sink.incr(m.ALERTS_HELD_BACK, 3, channel="slack", state="superseded")
-    backends.counter(m.ALERTS_HELD_BACK, 3, channel="slack", state="superseded")
-    backends.sink.gauge(m.ALERTS_OUTBOX_PENDING, 7)
-    backends.gauge(m.ALERTS_OUTBOX_PENDING, 7)
-    backends.sink.observe(m.ALERTS_DELIVERY_LATENCY, 1.5, channel="email")
-    backends.sink.observe(m.ALERTS_DELIVERY_LATENCY, 0.25, channel="email")
-    backends.histogram(m.ALERTS_DELIVERY_LATENCY, 2, 1.75, channel="email")
+    backends.sink.incr(ma.SLA_MISSED, dag_id="etl", task_id="load")
+    backends.sink.incr(ma.ALERTS_SENT, channel="slack")
+    backends.sink.incr(ma.ALERTS_SENT, channel="slack")
+    backends.sink.incr(ma.ALERTS_FAILED, channel="email")
+    backends.counter(ma.SLA_MISSED, 1, dag_id="etl", task_id="load")
+    backends.counter(ma.ALERTS_SENT, 2, channel="slack")
+    backends.counter(ma.ALERTS_FAILED, 1, channel="email")
+    backends.sink.incr(ma.ALERTS_DEAD, channel="webhook")
+    backends.counter(ma.ALERTS_DEAD, 1, channel="webhook")
+    backends.sink.incr(ma.ALERTS_HELD_BACK, 3, channel="slack", state="superseded")
+    backends.counter(ma.ALERTS_HELD_BACK, 3, channel="slack", state="superseded")
+    backends.sink.gauge(ma.ALERTS_OUTBOX_PENDING, 7)
+    backends.gauge(ma.ALERTS_OUTBOX_PENDING, 7)
+    backends.sink.observe(ma.ALERTS_DELIVERY_LATENCY, 1.5, channel="email")
+    backends.sink.observe(ma.ALERTS_DELIVERY_LATENCY, 0.25, channel="email")
+    backends.histogram(ma.ALERTS_DELIVERY_LATENCY, 2, 1.75, channel="email")
 
 
 def test_callback_metrics_for_the_callback_runner(backends: Backends) -> None:
-    backends.sink.incr(m.CALLBACK_FAILURES, kind="dag_failure")
-    backends.counter(m.CALLBACK_FAILURES, 1, kind="dag_failure")
-    backends.sink.observe(m.CALLBACK_DURATION, 0.5, kind="task_retry")
-    backends.histogram(m.CALLBACK_DURATION, 1, 0.5, kind="task_retry")
+    backends.sink.incr(ma.CALLBACK_FAILURES, kind="dag_failure")
+    backends.counter(ma.CALLBACK_FAILURES, 1, kind="dag_failure")
+    backends.sink.observe(ma.CALLBACK_DURATION, 0.5, kind="task_retry")
+    backends.histogram(ma.CALLBACK_DURATION, 1, 0.5, kind="task_retry")
 
 
 def test_build_info_names_version_and_service(statsd_listener: StatsdListener) -> None:
