@@ -49,6 +49,17 @@ def _jsonable(value: object) -> object:
     return value
 
 
+class _Console(Console):
+    """A rich console that lets a closed pipe surface as ``BrokenPipeError``.
+
+    Rich's own handling exits with code 1; :func:`windvane.cli.main.main` ends quietly with 141.
+    """
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError
+
+
 class Output:
     """Where a command prints: ``stdout`` for results, ``stderr`` for errors and notes."""
 
@@ -61,7 +72,7 @@ class Output:
     @staticmethod
     def _console(stream: TextIO) -> Console:
         tty = stream.isatty()
-        return Console(
+        return _Console(
             file=stream,
             width=None if tty else _PIPE_WIDTH,
             markup=False,
