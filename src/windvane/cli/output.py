@@ -39,6 +39,14 @@ def cell(value: object) -> str:
     return str(value)
 
 
+def error_summary(error: str, *, limit: int = 200) -> str:
+    """The line of a traceback that says what went wrong (its last non-blank one), at most ``limit``
+    characters: for consoles that already showed, or will not show, the whole traceback."""
+    lines = [line.strip() for line in error.splitlines() if line.strip()]
+    text = lines[-1] if lines else "(no error message)"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _jsonable(value: object) -> object:
     if isinstance(value, datetime):
         return value.isoformat()

@@ -24,6 +24,7 @@ from windvane.cli.args import date_text, json_object, to_datetime
 from windvane.cli.base import EXIT_FAILURE, EXIT_OK, Cli
 from windvane.cli.dag_files import load_dag
 from windvane.cli.logs import configure_logging
+from windvane.cli.output import error_summary
 from windvane.cli.views import load_serialized
 from windvane.cli.wiring import create_engine, log_folder, open_engine
 from windvane.core.model.states import DagRunType
@@ -134,8 +135,8 @@ def run_task_test(cli: Cli, args: argparse.Namespace) -> int:
     )
     for key, text in sorted(outcome.xcoms.items()):
         cli.out.line(f"  XCom {key} = {text}")
-    if outcome.error:
-        cli.out.line(outcome.error.rstrip())
+    if outcome.error:  # the traceback itself is in the task's log lines, on stderr
+        cli.out.line(f"  error: {error_summary(outcome.error)}")
     return EXIT_OK if outcome.state in (S.SUCCESS, S.SKIPPED) else EXIT_FAILURE
 
 

@@ -215,8 +215,11 @@ def log_file(folder: Path, dag_id: str, run_id: str, task_id: str, try_number: i
 def _logs(cli: Cli, args: argparse.Namespace) -> int:
     path = log_file(log_folder(cli.settings), args.dag_id, args.run_id, args.task_id, args.try_number)
     cli.out.note(f"*** {path}")
+    line = "\n"
     with open(path, encoding="utf-8", errors="replace") as handle:
         for line in handle:
             cli.out.stdout.write(line)
+    if not line.endswith("\n"):  # a try killed mid-line: what follows starts on its own line
+        cli.out.stdout.write("\n")
     cli.out.stdout.flush()
     return EXIT_OK
