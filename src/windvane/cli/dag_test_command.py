@@ -19,7 +19,9 @@ database (XComs are kept in memory). Retries run again at once. Prints each
 task's final state, tries, duration and error; exit code 1 if the run failed.
 
 The file is the one the DAG processor stored for the DAG, or else the first
-file of the DAGs folder that defines it."""
+file of the DAGs folder that defines it. The run's data interval is the one
+'dags trigger' gives a run at the same logical date: for a periodic schedule,
+the last interval complete at that date."""
 
 
 def register(group: Subparsers) -> None:

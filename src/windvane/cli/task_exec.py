@@ -40,7 +40,6 @@ from windvane.core.store.try_lifecycle import queue_tries
 from windvane.core.store.xcoms import SqlXComReader
 from windvane.core.task_api.context import RunInfo, build_context, params_for_run
 from windvane.core.task_api.task_instance import NoXComs, RuntimeTaskInstance, XComReader
-from windvane.core.timetables.ops import interval_for
 from windvane.core.worker.dag_loader import DagLoader
 from windvane.core.worker.execution import run_try
 from windvane.core.worker.inputs import jinja_env_for
@@ -116,7 +115,7 @@ def run_task_test(cli: Cli, args: argparse.Namespace) -> int:
     now = pendulum.now("UTC")
     tz = cli.settings.core.default_timezone
     logical = (to_datetime(args.logical_date, tz) if args.logical_date else now).in_timezone("UTC")
-    interval = interval_for(dag.timetable, logical, None)
+    interval = dag.timetable.infer_manual_data_interval(run_after=logical)  # as dags trigger/test
     run_id = DagRunType.MANUAL.run_id(logical.isoformat())
     run = RunInfo(
         dag_id=dag.dag_id, run_id=run_id, run_type=DagRunType.MANUAL.value, logical_date=logical,
