@@ -23,6 +23,7 @@ from windvane.settings._present import REGENERATE_COMMAND, get_value, render_con
 from windvane.settings._sections import (
     AlertingSettings,
     ApiSettings,
+    CliSettings,
     CoreSettings,
     DagProcessorSettings,
     DatabaseSettings,
@@ -43,6 +44,7 @@ __all__ = [
     "REGENERATE_COMMAND",
     "AlertingSettings",
     "ApiSettings",
+    "CliSettings",
     "CoreSettings",
     "DagProcessorSettings",
     "DatabaseSettings",
