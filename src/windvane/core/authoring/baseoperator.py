@@ -243,7 +243,7 @@ class BaseOperator(DependencyMixin):
         self.depends_on_past = depends_on_past
         self.max_active_tis_per_dag = max_active_tis_per_dag
         self.queue = queue
-        self.sla = sla
+        self.sla = positive_timedelta(sla, "sla", owner_name)
         self.start_date = start_date
         self.end_date = end_date
         self.params = dict(params or {})
@@ -344,6 +344,16 @@ def _as_timedelta(value: object, name: str, owner: str) -> timedelta:
 
 def _opt_timedelta(value: object, name: str, owner: str) -> timedelta | None:
     return None if value is None else _as_timedelta(value, name, owner)
+
+
+def positive_timedelta(value: object, name: str, owner: str) -> timedelta | None:
+    """``value`` if it is None or a timedelta > 0 (``sla``, ``deadline``), else a DagDefinitionError
+    naming ``owner`` and ``name``."""
+    if value is None:
+        return None
+    if not isinstance(value, timedelta) or value <= timedelta(0):
+        raise DagDefinitionError(f"{owner}: {name} must be a positive timedelta, got {value!r}")
+    return value
 
 
 def non_negative_int(value: object, name: str, owner: str) -> int:

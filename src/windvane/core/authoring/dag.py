@@ -76,6 +76,7 @@ class DAG:
         max_active_runs: int | None = None,
         max_active_tasks: int | None = None,
         dagrun_timeout: timedelta | None = None,
+        deadline: timedelta | None = None,
         tags: Sequence[str] | None = None,
         params: Mapping[str, Any] | None = None,
         description: str | None = None,
@@ -98,6 +99,9 @@ class DAG:
         self._set_dates(start_date, end_date, defaults.timezone, owner)
         self._set_schedule(schedule, catchup, defaults, owner)
         self._set_limits(max_active_runs, max_active_tasks, dagrun_timeout, defaults, owner)
+        from windvane.core.authoring.baseoperator import positive_timedelta
+
+        self.deadline = positive_timedelta(deadline, "deadline", owner)
         self.tags = list(tags or [])
         self.params = dict(params or {})
         self.description = description
