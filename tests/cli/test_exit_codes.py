@@ -33,6 +33,11 @@ UNKNOWN_IDS: list[tuple[tuple[str, ...], str]] = [
     (("tasks", "states-for-dag-run", "chain", "no_run"), "'no_run'"),
     (("tasks", "logs", "chain", "a", "no_run"), "'no_run'"),
     (("tasks", "clear", "chain", "-r", "no_run", "--yes"), "'no_run'"),
+    (("dags", "state", "nope", RUN), "'nope'"),
+    (("dags", "state", "chain", "no_run"), "'no_run'"),
+    (("tasks", "state", "nope", "a", RUN), "'nope'"),
+    (("tasks", "state", "chain", "zzz", RUN), "'zzz'"),
+    (("tasks", "state", "chain", "a", "no_run"), "'no_run'"),
 ]
 
 

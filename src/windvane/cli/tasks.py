@@ -9,7 +9,7 @@ from pathlib import Path
 import pendulum
 from sqlalchemy import Connection, select
 
-from windvane.cli import task_exec
+from windvane.cli import state_commands, task_exec
 from windvane.cli.args import date_text, positive_int, regex, to_datetime
 from windvane.cli.base import (
     EXIT_FAILURE,
@@ -56,6 +56,7 @@ def register(commands: Subparsers) -> None:
         task_exec.RUN_DESCRIPTION,
     )  # fmt: skip
     task_exec.add_run_arguments(run)
+    state_commands.register_tasks_state(group)
 
     clear = add_command(
         group, "clear", _clear, "Clear task instances so that the scheduler runs them again.",
