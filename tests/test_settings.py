@@ -358,6 +358,7 @@ def _sections(s: Settings) -> list[DataclassInstance]:
         s.logging,
         s.metrics,
         s.api,
+        s.cli,
         s.alerting,
         s.smtp,
         s.slack,

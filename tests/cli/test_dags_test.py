@@ -31,7 +31,8 @@ def test_failure_prints_states_and_error_and_exits_1(run_cli: RunCli) -> None:
     assert "ValueError: kaboom" in boom["error"]
     table = run_cli("dags", "test", "failing")
     assert table.code == 1
-    assert "--- boom (failed) ---" in table.out and "ValueError: kaboom" in table.out
+    assert "  boom (failed): ValueError: kaboom" in table.out
+    assert (table.out + table.err).count("Traceback (most recent call last)") == 1  # in the log line only
     assert "upstream_failed" in table.out
     assert table.out.rstrip().endswith("of DAG failing: failed")
 

@@ -4,13 +4,17 @@ The runs are queued by :func:`windvane.core.store.run_actions.create_backfill` (
 transaction). A :class:`Scheduler` in backfill mode (``only_runs``) with the
 configured executor then runs them here, showing progress, until each has
 finished. Backfill runs of the same DAG and dates that an interrupted backfill
-left queued or running are picked up again. ``--dry-run`` plans in a
-transaction that is rolled back.
+left queued or running are picked up again. The plan is made first in a
+transaction that is rolled back: ``--dry-run`` stops there; otherwise the count
+is printed and, above ``[cli] backfill_confirm_above`` runs with stdin on a
+terminal, the user is asked (``--yes`` skips the question) before the runs
+are queued.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from collections.abc import Sequence
 
@@ -37,6 +41,8 @@ from windvane.errors import WindvaneError
 
 #: Seconds between progress reads from the database (a finished run triggers one at once).
 _PROGRESS_INTERVAL = 0.5
+#: Runs listed before a real backfill starts (--dry-run lists them all).
+_LISTED = 10
 _FINISHED_TI = [s.value for s in FINISHED_STATES]
 _FINISHED_RUN = [DagRunState.SUCCESS.value, DagRunState.FAILED.value]
 
@@ -48,7 +54,11 @@ configured executor and a progress bar, until all have finished. Intervals
 that already have a run are left alone (failed ones are run again with
 --rerun-failed); backfill runs an interrupted backfill left unfinished are
 resumed. The DAG must be unpaused. Exit code 1 if any run failed.
-Dates without an offset are in core.default_timezone."""
+Dates without an offset are in core.default_timezone.
+
+Try --dry-run first: it lists the runs and changes nothing. Above
+cli.backfill_confirm_above runs (default 100) a backfill started from a
+terminal asks before queueing anything; --yes answers for you."""
 
 
 def register(group: Subparsers) -> None:
@@ -83,6 +93,12 @@ def register(group: Subparsers) -> None:
     command.add_argument(
         "--dry-run", action="store_true", help="Show the runs that would run; change nothing."
     )
+    command.add_argument(
+        "-y",
+        "--yes",
+        action="store_true",
+        help="Do not ask, however many runs (see cli.backfill_confirm_above).",
+    )
 
 
 def _backfill(cli: Cli, args: argparse.Namespace) -> int:
@@ -95,7 +111,7 @@ def _backfill(cli: Cli, args: argparse.Namespace) -> int:
     configure_logging(cli.settings, verbose=cli.verbose)
     with open_engine(cli.settings) as engine:
         task_count = _check_dag(engine, args.dag_id)
-        plan, labels = _plan(engine, args.dag_id, start, end, args.rerun_failed, commit=not args.dry_run)
+        plan, labels = _plan(engine, args.dag_id, start, end, args.rerun_failed, commit=False)
         left_alone = len(plan.skipped_existing) - (len(labels) - len(plan.run_pks))  # minus resumed runs
         if left_alone:
             cli.out.line(f"Leaving alone {left_alone} interval(s) that already have a run.")
@@ -103,11 +119,21 @@ def _backfill(cli: Cli, args: argparse.Namespace) -> int:
             cli.out.line(f"Nothing to backfill for DAG {args.dag_id} between {start} and {end}.")
             return EXIT_OK
         verb = "Would run" if args.dry_run else "Running"
-        cli.out.line(f"{verb} {len(labels)} backfill run(s) of DAG {args.dag_id}:")
-        for label in labels.values():
+        cli.out.line(
+            f"{verb} {len(labels)} backfill run(s) of DAG {args.dag_id} "
+            f"({len(labels) * task_count} task instances):"
+        )
+        shown = list(labels.values()) if args.dry_run else list(labels.values())[:_LISTED]
+        for label in shown:
             cli.out.line(f"  {label}")
+        if len(shown) < len(labels):
+            cli.out.line(f"  ... and {len(labels) - len(shown)} more (--dry-run lists them all)")
         if args.dry_run:
             return EXIT_OK
+        if not _confirmed(len(labels), cli.settings.cli.backfill_confirm_above, yes=args.yes):
+            cli.out.note("Aborted: nothing was queued.")
+            return EXIT_FAILURE
+        _, labels = _plan(engine, args.dag_id, start, end, args.rerun_failed, commit=True)
         pks = list(labels)
         config = scheduler_config(
             cli.settings,
@@ -128,6 +154,15 @@ def _backfill(cli: Cli, args: argparse.Namespace) -> int:
                 metrics.close()
             watcher.refresh()
         return _summary(cli, engine, pks, interrupted=bool(received))
+
+
+def _confirmed(runs: int, confirm_above: int, *, yes: bool) -> bool:
+    """Whether to go on: asked only above ``confirm_above`` runs, without ``--yes``, on a terminal
+    (a script or CI job with stdin elsewhere is not stopped: it chose its range)."""
+    if yes or runs <= confirm_above or not sys.stdin.isatty():
+        return True
+    answer = input(f"Queue and run {runs} backfill runs? [y/N] ").strip().lower()
+    return answer in ("y", "yes")
 
 
 def _check_dag(engine: Engine, dag_id: str) -> int:

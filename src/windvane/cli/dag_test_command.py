@@ -8,6 +8,7 @@ from windvane.cli.args import date_text, json_object, to_datetime
 from windvane.cli.base import EXIT_FAILURE, EXIT_OK, Cli, Subparsers, add_command, add_output_option
 from windvane.cli.dag_files import load_dag
 from windvane.cli.logs import configure_logging
+from windvane.cli.output import error_summary
 from windvane.core.model.states import DagRunState
 from windvane.core.worker.in_process import DagRunResult, run_dag_in_process
 
@@ -18,7 +19,9 @@ database (XComs are kept in memory). Retries run again at once. Prints each
 task's final state, tries, duration and error; exit code 1 if the run failed.
 
 The file is the one the DAG processor stored for the DAG, or else the first
-file of the DAGs folder that defines it."""
+file of the DAGs folder that defines it. The run's data interval is the one
+'dags trigger' gives a run at the same logical date: for a periodic schedule,
+the last interval complete at that date."""
 
 
 def register(group: Subparsers) -> None:
@@ -66,7 +69,6 @@ def _report(cli: Cli, result: DagRunResult, fmt: str) -> None:
         rows, ["task_id", "state", "tries", "duration"], fmt=fmt, title=f"{result.dag_id} {result.run_id}"
     )
     for r in result.tasks.values():
-        if r.error:
-            cli.out.line(f"--- {r.task_id} ({r.state.value}) ---")
-            cli.out.line(r.error.rstrip())
+        if r.error:  # the whole traceback is in the task's log lines on stderr (and in -o json)
+            cli.out.line(f"  {r.task_id} ({r.state.value}): {error_summary(r.error)}")
     cli.out.line(f"Run {result.run_id} of DAG {result.dag_id}: {result.state.value}")

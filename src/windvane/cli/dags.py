@@ -10,7 +10,7 @@ import argparse
 
 import pendulum
 
-from windvane.cli import backfill, dag_check, dag_test_command
+from windvane.cli import backfill, dag_check, dag_test_command, state_commands
 from windvane.cli.args import date_text, json_object, positive_int, to_datetime
 from windvane.cli.base import (
     EXIT_FAILURE,
@@ -79,6 +79,7 @@ def register(commands: Subparsers) -> None:
 
     dag_test_command.register(group)
     backfill.register(group)
+    state_commands.register_dags_state(group)
     dag_check.register(group)
 
 

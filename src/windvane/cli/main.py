@@ -4,8 +4,9 @@
 overrides ``WINDVANE_HOME``), sets the authoring defaults, and runs the
 command's handler. Exit codes: 0 success, 1 an operational failure (a
 :class:`~windvane.errors.WindvaneError`, e.g. an unknown DAG), 2 a usage
-error (bad arguments), 130 interrupted. Errors are one line on stderr;
-``--verbose`` adds the traceback.
+error (bad arguments), 130 interrupted, 141 stdout closed early (``windvane
+dags list | head``: quietly, like a Unix tool killed by SIGPIPE). Errors are
+one line on stderr; ``--verbose`` adds the traceback.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from windvane.errors import WindvaneError
 from windvane.settings import load_settings
 
 EXIT_INTERRUPTED = 130
+#: 128 + SIGPIPE: what a shell reports for ``ls | head``'s ``ls``, so ``set -o pipefail`` sees the same.
+EXIT_BROKEN_PIPE = 141
 
 _EPILOG = """\
 Configuration comes from $WINDVANE_HOME/windvane.toml and WINDVANE__<SECTION>__<KEY>
@@ -51,6 +54,28 @@ def build_parser() -> CliParser:
 def main(argv: list[str] | None = None) -> int:
     """Run ``windvane`` with ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
     try:
+        code = _main(argv)
+        sys.stdout.flush()  # here, not at exit, so a closed pipe is caught below
+    except BrokenPipeError:
+        return _stdout_closed()
+    return code
+
+
+def _stdout_closed() -> int:
+    """The reader of stdout went away (``| head``): stop quietly, as Python's docs recommend."""
+    # Point stdout at /dev/null so the interpreter's final flush does not fail again.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a real file (a test's capture)
+        pass
+    finally:
+        os.close(devnull)
+    return EXIT_BROKEN_PIPE
+
+
+def _main(argv: list[str] | None) -> int:
+    try:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # --help, --version and usage errors
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
@@ -72,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         out.error("interrupted")
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        raise  # stdout closed early: main() ends quietly
     except Exception as exc:  # a bug or an unexpected failure (database down): still no bare traceback
         _report(out, exc, verbose, unexpected=True)
         return EXIT_FAILURE

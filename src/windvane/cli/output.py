@@ -39,6 +39,14 @@ def cell(value: object) -> str:
     return str(value)
 
 
+def error_summary(error: str, *, limit: int = 200) -> str:
+    """The line of a traceback that says what went wrong (its last non-blank one), at most ``limit``
+    characters: for consoles that already showed, or will not show, the whole traceback."""
+    lines = [line.strip() for line in error.splitlines() if line.strip()]
+    text = lines[-1] if lines else "(no error message)"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _jsonable(value: object) -> object:
     if isinstance(value, datetime):
         return value.isoformat()
@@ -47,6 +55,17 @@ def _jsonable(value: object) -> object:
     if isinstance(value, list | tuple):
         return [_jsonable(item) for item in value]
     return value
+
+
+class _Console(Console):
+    """A rich console that lets a closed pipe surface as ``BrokenPipeError``.
+
+    Rich's own handling exits with code 1; :func:`windvane.cli.main.main` ends quietly with 141.
+    """
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError
 
 
 class Output:
@@ -61,7 +80,7 @@ class Output:
     @staticmethod
     def _console(stream: TextIO) -> Console:
         tty = stream.isatty()
-        return Console(
+        return _Console(
             file=stream,
             width=None if tty else _PIPE_WIDTH,
             markup=False,

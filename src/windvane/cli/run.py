@@ -5,6 +5,8 @@ lets running tries finish (the executor ends gracefully) and records its job
 as ended; the DAG processor finishes its pass. Beside the scheduler loop run
 the services plug-ins declare (:mod:`windvane.cli.services`): started after
 the DAG processor is forked, stopped in reverse order when the loop ends.
+The console gets a line per finished run and per failed try
+(:mod:`windvane.cli.outcomes`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from multiprocessing.process import BaseProcess
 from windvane.cli.args import positive_int
 from windvane.cli.base import EXIT_FAILURE, EXIT_OK, Cli, Subparsers, add_command
 from windvane.cli.logs import configure_logging
+from windvane.cli.outcomes import OutcomeLog
 from windvane.cli.processes import run_processor, start_processor, stop_processor
 from windvane.cli.signals import stop_on_signals
 from windvane.cli.wiring import (
@@ -32,6 +35,7 @@ from windvane.cli.wiring import (
 )
 from windvane.core.executors import Executor
 from windvane.core.scheduler.loop import Scheduler
+from windvane.core.scheduler.observer import SafeObserver
 from windvane.core.store.engine import begin_read
 from windvane.core.store.import_errors import list_import_errors
 from windvane.core.store.migrate import migrate
@@ -157,9 +161,9 @@ def _serve(cli: Cli, *, with_processor: bool, num_runs: int | None, executor: Ex
             metrics = create_metrics(cli.settings, engine, service="scheduler")
             try:
                 metrics.start_http_server(metrics_port(cli.settings, "scheduler"))
-                scheduler = create_scheduler(
-                    cli.settings, engine, executor=executor, observer=metrics.observer
-                )
+                outcomes = OutcomeLog(str(log_folder(cli.settings)))
+                observer = SafeObserver([metrics.observer, outcomes])
+                scheduler = create_scheduler(cli.settings, engine, executor=executor, observer=observer)
                 with (
                     stop_on_signals(scheduler.stop),
                     create_services(cli.settings, engine, metrics=metrics.sink),

@@ -24,6 +24,7 @@ from windvane.cli.args import date_text, json_object, to_datetime
 from windvane.cli.base import EXIT_FAILURE, EXIT_OK, Cli
 from windvane.cli.dag_files import load_dag
 from windvane.cli.logs import configure_logging
+from windvane.cli.output import error_summary
 from windvane.cli.views import load_serialized
 from windvane.cli.wiring import create_engine, log_folder, open_engine
 from windvane.core.model.states import DagRunType
@@ -39,7 +40,6 @@ from windvane.core.store.try_lifecycle import queue_tries
 from windvane.core.store.xcoms import SqlXComReader
 from windvane.core.task_api.context import RunInfo, build_context, params_for_run
 from windvane.core.task_api.task_instance import NoXComs, RuntimeTaskInstance, XComReader
-from windvane.core.timetables.ops import interval_for
 from windvane.core.worker.dag_loader import DagLoader
 from windvane.core.worker.execution import run_try
 from windvane.core.worker.inputs import jinja_env_for
@@ -115,7 +115,7 @@ def run_task_test(cli: Cli, args: argparse.Namespace) -> int:
     now = pendulum.now("UTC")
     tz = cli.settings.core.default_timezone
     logical = (to_datetime(args.logical_date, tz) if args.logical_date else now).in_timezone("UTC")
-    interval = interval_for(dag.timetable, logical, None)
+    interval = dag.timetable.infer_manual_data_interval(run_after=logical)  # as dags trigger/test
     run_id = DagRunType.MANUAL.run_id(logical.isoformat())
     run = RunInfo(
         dag_id=dag.dag_id, run_id=run_id, run_type=DagRunType.MANUAL.value, logical_date=logical,
@@ -134,8 +134,8 @@ def run_task_test(cli: Cli, args: argparse.Namespace) -> int:
     )
     for key, text in sorted(outcome.xcoms.items()):
         cli.out.line(f"  XCom {key} = {text}")
-    if outcome.error:
-        cli.out.line(outcome.error.rstrip())
+    if outcome.error:  # the traceback itself is in the task's log lines, on stderr
+        cli.out.line(f"  error: {error_summary(outcome.error)}")
     return EXIT_OK if outcome.state in (S.SUCCESS, S.SKIPPED) else EXIT_FAILURE
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pendulum
 from sqlalchemy import Connection, select
 
-from windvane.cli import task_exec
+from windvane.cli import state_commands, task_exec
 from windvane.cli.args import date_text, positive_int, regex, to_datetime
 from windvane.cli.base import (
     EXIT_FAILURE,
@@ -57,6 +57,7 @@ def register(commands: Subparsers) -> None:
         task_exec.RUN_DESCRIPTION,
     )  # fmt: skip
     task_exec.add_run_arguments(run)
+    state_commands.register_tasks_state(group)
 
     clear = add_command(
         group, "clear", _clear, "Clear task instances so that the scheduler runs them again.",
@@ -216,8 +217,11 @@ def log_file(folder: Path, dag_id: str, run_id: str, task_id: str, try_number: i
 def _logs(cli: Cli, args: argparse.Namespace) -> int:
     path = log_file(log_folder(cli.settings), args.dag_id, args.run_id, args.task_id, args.try_number)
     cli.out.note(f"*** {path}")
+    line = "\n"
     with open(path, encoding="utf-8", errors="replace") as handle:
         for line in handle:
             cli.out.stdout.write(line)
+    if not line.endswith("\n"):  # a try killed mid-line: what follows starts on its own line
+        cli.out.stdout.write("\n")
     cli.out.stdout.flush()
     return EXIT_OK

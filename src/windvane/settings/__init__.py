@@ -24,6 +24,7 @@ from windvane.settings._present import REGENERATE_COMMAND, allowed_values, get_v
 from windvane.settings._sections import (
     AlertingSettings,
     ApiSettings,
+    CliSettings,
     CoreSettings,
     DagProcessorSettings,
     DatabaseSettings,
@@ -47,6 +48,7 @@ __all__ = [
     "AlertRoute",
     "AlertingSettings",
     "ApiSettings",
+    "CliSettings",
     "CoreSettings",
     "DagProcessorSettings",
     "DatabaseSettings",

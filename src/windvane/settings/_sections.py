@@ -176,6 +176,18 @@ class MetricsSettings:
 
 
 @dataclass(frozen=True)
+class CliSettings:
+    """The ``windvane`` command's own behaviour."""
+
+    backfill_confirm_above: int = setting(
+        100,
+        "`dags backfill` asks before queueing more runs than this when stdin is a terminal "
+        "(`--yes` skips the question); 0 asks every time.",
+        check=Between(0, 1_000_000),
+    )
+
+
+@dataclass(frozen=True)
 class ApiSettings:
     """The HTTP API server."""
 
@@ -330,6 +342,7 @@ class Settings:
     logging: LoggingSettings
     metrics: MetricsSettings
     api: ApiSettings
+    cli: CliSettings
     alerting: AlertingSettings
     smtp: SmtpSettings
     slack: SlackSettings

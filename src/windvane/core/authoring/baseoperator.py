@@ -5,15 +5,19 @@ Subclass it and implement :meth:`BaseOperator.execute`. Like Airflow,
 any constructor parameter the operator class accepts and the call did not
 give; keys no class in the hierarchy accepts are ignored, while an unknown
 *explicit* argument is an :class:`~windvane.errors.InvalidArgumentError`.
+Misspelled arguments get porting hints: an unknown one names the accepted
+argument it is closest to, and a missing required one (``bash_comand=`` for
+``bash_command=``) names the given argument that looks like its typo.
 """
 
 from __future__ import annotations
 
+import difflib
 import functools
 import inspect
 import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from types import FrameType
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -57,6 +61,55 @@ def _accepted_params(cls: type) -> frozenset[str]:
     return _ACCEPTED[cls]
 
 
+def did_you_mean(name: str, candidates: Collection[str]) -> str:
+    """``" (did you mean 'retries'?)"`` when ``name`` looks like a misspelling of a candidate, else ``""``."""
+    matches = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.75)
+    return f" (did you mean {matches[0]!r}?)" if matches else ""
+
+
+_REQUIRED: dict[Callable[..., None], tuple[tuple[str, ...], bool]] = {}
+
+
+def _required_params(init: Callable[..., None]) -> tuple[tuple[str, ...], bool]:
+    """``init``'s required keyword parameters, and whether it passes ``**kwargs`` on (cached)."""
+    cached = _REQUIRED.get(init)
+    if cached is None:
+        params = inspect.signature(getattr(init, "__wrapped__", init)).parameters.values()
+        required = tuple(
+            p.name
+            for p in params
+            if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
+            and p.default is p.empty
+            and p.name != "self"
+        )
+        cached = _REQUIRED[init] = (required, any(p.kind is p.VAR_KEYWORD for p in params))
+    return cached
+
+
+def _check_required(cls: type, init: Callable[..., None], kwargs: Mapping[str, Any]) -> None:
+    """A missing required argument of ``init`` (the class called) is an error naming the task and,
+    when one of the given arguments looks like it, the likely typo (Python would only say
+    "missing 1 required keyword-only argument")."""
+    required, passes_on = _required_params(init)
+    if all(name in kwargs for name in required) and (not passes_on or "task_id" in kwargs):
+        return  # the common case: nothing more to look at
+    if passes_on and "task_id" not in kwargs:
+        required = (*required, "task_id")  # BaseOperator's: hinted only when a typo of it was given
+    accepted = _accepted_params(cls)
+    unknown = [key for key in kwargs if key not in accepted]
+    for name in required:
+        if name in kwargs:
+            continue
+        typo = difflib.get_close_matches(name, unknown, n=1, cutoff=0.75)
+        if name == "task_id" and not typo:
+            continue
+        task_id = kwargs[typo[0]] if name == "task_id" else kwargs.get("task_id")
+        hint = f"; did you mean {name}= instead of {typo[0]}=?" if typo else ""
+        raise InvalidArgumentError(
+            f"{cls.__name__} (task_id: {task_id!r}) is missing its required argument {name!r}{hint}"
+        )
+
+
 def _apply_defaults(init: Callable[..., None]) -> Callable[..., None]:
     @functools.wraps(init)
     def wrapper(self: BaseOperator, *args: Any, **kwargs: Any) -> None:
@@ -82,6 +135,7 @@ def _apply_defaults(init: Callable[..., None]) -> Callable[..., None]:
                 kwargs[key] = value
         kwargs.setdefault("dag", dag)
         kwargs.setdefault("task_group", group)
+        _check_required(type(self), init, kwargs)
         init(self, **kwargs)
 
     wrapper.__dict__["_wv_wrapped"] = True
@@ -157,9 +211,10 @@ class BaseOperator(DependencyMixin):
         **kwargs: Any,
     ) -> None:
         if kwargs:
+            accepted = _accepted_params(type(self))
             raise InvalidArgumentError(
                 f"invalid arguments were passed to {type(self).__name__} (task_id: {task_id!r}): "
-                + ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
+                + ", ".join(f"{k}={v!r}{did_you_mean(k, accepted)}" for k, v in kwargs.items())
             )
         if not isinstance(task_id, str) or not task_id or not _valid_id(task_id):
             raise DagDefinitionError(

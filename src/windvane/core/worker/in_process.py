@@ -28,7 +28,6 @@ from windvane.core.model.states import TaskInstanceState as S
 from windvane.core.task_api.context import RunInfo, build_context, params_for_run
 from windvane.core.task_api.task_instance import XCOM_RETURN_KEY, RuntimeTaskInstance
 from windvane.core.task_api.templating import ConnectionGetter, VariableGetter
-from windvane.core.timetables.ops import interval_for
 from windvane.core.worker.execution import run_try
 from windvane.core.worker.inputs import jinja_env_for
 from windvane.errors import DagDefinitionError
@@ -107,10 +106,12 @@ def manual_run(
     now: pendulum.DateTime | None = None,
 ) -> RunInfo:
     """A manual run of ``dag`` at ``logical_date`` (default ``now``, default the current time),
-    with the data interval its timetable gives that date."""
+    with the data interval ``windvane dags trigger`` gives a run at that date: the timetable's
+    manual-run inference, for a periodic schedule the last interval complete at that date (as
+    Airflow's ``dags trigger``, ``dags test`` and ``tasks test`` do)."""
     now = now or pendulum.now("UTC")
     logical = (logical_date or now).in_timezone("UTC")
-    interval = interval_for(dag.timetable, logical, None)
+    interval = dag.timetable.infer_manual_data_interval(run_after=logical)
     return RunInfo(
         dag_id=dag.dag_id,
         run_id=DagRunType.MANUAL.run_id(logical.isoformat()),

@@ -51,9 +51,13 @@ def write_header(log_path: str, workload: Workload, hostname: str) -> None:
 
 
 def append_line(log_path: str, line: str) -> None:
-    """Add ``*** line`` to the log (best effort: a log that cannot be written loses the line)."""
-    with contextlib.suppress(OSError), open(log_path, "a", encoding="utf-8") as handle:
-        handle.write(f"*** {line}\n")
+    """Add ``*** line`` to the log, on a line of its own even when the try's last output had no
+    newline (best effort: a log that cannot be written loses the line)."""
+    with contextlib.suppress(OSError), open(log_path, "a+b") as handle:
+        size = handle.seek(0, os.SEEK_END)
+        handle.seek(max(size - 1, 0))
+        newline = b"" if size == 0 or handle.read(1) == b"\n" else b"\n"
+        handle.write(newline + f"*** {line}\n".encode())
 
 
 def redirect_output(log_path: str) -> None:

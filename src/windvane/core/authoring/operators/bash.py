@@ -1,7 +1,8 @@
 """BashOperator: run a shell command with ``bash -c`` (Airflow's semantics).
 
-Output (stdout and stderr, merged) is streamed line by line to the task log
-and to stdout; the last line is the return value, pushed as the
+Output (stdout and stderr, merged) is streamed line by line to the task log,
+as one log record per line (not also printed raw: it would appear twice in
+the log file, which holds the try's stdout too); the last line is the return value, pushed as the
 ``return_value`` XCom unless ``do_xcom_push=False``.
 """
 
@@ -139,7 +140,6 @@ class BashOperator(BaseOperator):
                 for raw in iter(self._process.stdout.readline, b""):
                     last_line = raw.decode(self.output_encoding, errors="backslashreplace").rstrip()
                     log.info("%s", last_line)
-                    print(last_line, flush=True)
                 exit_code = self._process.wait()
             except BaseException:
                 self.on_kill()
