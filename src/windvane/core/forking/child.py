@@ -1,7 +1,7 @@
 """The child side of :class:`~windvane.core.forking.handle.ForkedChild`: one forked process, one result.
 
 In this order the child: freezes the objects it inherited out of the garbage
-collector's reach, takes its own process group, restores default signal
+collector's reach, starts its own session (and so process group), restores default signal
 handling, asks Linux to SIGKILL it if its parent dies, runs the caller's
 ``after_fork`` hook, optionally sends its stdio to a file, runs the body and
 writes the bytes it returns to the pipe, prefixed with their length
@@ -53,8 +53,11 @@ def child_run(
     gc.freeze()
     try:
         os.close(read_fd)
-        with contextlib.suppress(OSError):
-            os.setpgid(0, 0)
+        try:  # a session of its own: everything it starts can be found and ended after it
+            os.setsid()
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.setpgid(0, 0)
         for signum in RESET_SIGNALS:
             signal.signal(signum, signal.SIG_DFL)
         _die_with_parent(parent_pid)
