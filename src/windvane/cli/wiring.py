@@ -115,6 +115,8 @@ def executor_options(settings: Settings) -> ExecutorOptions:
         db_url=settings.database.sql_alchemy_conn,
         log_folder=str(log_folder(settings)),
         heartbeat_seconds=settings.executor.worker_heartbeat_seconds,
+        max_log_bytes=settings.logging.max_log_bytes,
+        memory_limit_mib=settings.executor.task_memory_limit_mib,
     )
 
 
@@ -172,6 +174,7 @@ def create_processor(settings: Settings, engine: Engine) -> DagProcessor:
         paused_at_creation=settings.core.dags_are_paused_at_creation,
         authoring_defaults=authoring_defaults(settings),
         parse_log=str(parse_log),
+        memory_limit_mib=settings.dag_processor.parse_memory_limit_mib,
     )
 
 

@@ -38,6 +38,7 @@ _COUNT = Between(1, 1_000_000)  # tasks, runs, slots
 _PROCESSES = Between(1, 1024)
 _INTERVAL = Within(0, 86_400)  # how often something happens: at most a day
 _TIMEOUT = Within(0, 7 * 86_400)  # how long to wait for something: at most a week
+_MEBIBYTES = Between(0, 1 << 30)  # a memory limit in MiB: 0 (none) up to 1 EiB
 _AGE = Within(0, 10 * 365 * 86_400)  # how long to keep something: at most ten years
 
 
@@ -119,6 +120,12 @@ class DagProcessorSettings:
     standalone: bool = setting(
         False, "Run the DAG processor as its own process (false: the scheduler runs it)."
     )
+    parse_memory_limit_mib: int = setting(
+        0,
+        "Address-space limit of each parsing process in MiB (RLIMIT_AS); 0 means none. "
+        "A file that needs more is an import error naming the limit.",
+        check=_MEBIBYTES,
+    )
 
 
 @dataclass(frozen=True)
@@ -128,6 +135,12 @@ class ExecutorSettings:
     worker_heartbeat_seconds: float = setting(
         5.0, "How often a local worker records its heartbeat.", check=_INTERVAL
     )
+    task_memory_limit_mib: int = setting(
+        0,
+        "Address-space limit of each try's process in MiB (RLIMIT_AS, inherited by what it "
+        "starts); 0 means none. A try that needs more fails naming the limit.",
+        check=_MEBIBYTES,
+    )
 
 
 @dataclass(frozen=True)
@@ -136,6 +149,12 @@ class LoggingSettings:
 
     base_log_folder: Path = setting(Path("logs"), "Folder that holds task logs.")  # noqa: RUF009 (Path is immutable)
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = setting("INFO", "Level of Windvane's own logs.")
+    max_log_bytes: int = setting(
+        100 * 1024 * 1024,
+        "Largest task log file in bytes: past it the log is cut with a marker line and the rest "
+        "of the try's output dropped; 0 means no cap.",
+        check=Between(0, 1 << 40),
+    )
 
 
 @dataclass(frozen=True)

@@ -72,6 +72,10 @@ class WorkerConfig:
     sys_path: tuple[str, ...]
     #: The level of the executor's root logger; the worker logs to stderr at it.
     log_level: int = logging.WARNING
+    #: The cap on one try's log file (0: none).
+    max_log_bytes: int = 0
+    #: The address-space cap of one try, in MiB (0: none).
+    memory_limit_mib: int = 0
 
 
 def worker_command(fd: int) -> list[str]:
@@ -189,6 +193,8 @@ def _run(
             timeout_grace_seconds=config.timeout_grace_seconds,
             kill_grace_seconds=config.kill_grace_seconds,
             on_running=on_running,
+            max_log_bytes=config.max_log_bytes,
+            memory_limit_mib=config.memory_limit_mib,
         )
     except Exception as exc:  # the database failed us; the try stays 'running' for the zombie sweep
         log.exception(

@@ -40,12 +40,15 @@ def child_run(
     *,
     after_fork: Callable[[], None] | None = None,
     stdio: str | None = None,
+    memory_limit_bytes: int = 0,
 ) -> NoReturn:
     """Everything the child does: set itself up, run ``body``, write its result, exit.
 
     ``after_fork`` runs right after the standard setup (e.g. to forget inherited database
     connections without closing them under the parent). ``stdio`` is a file to append stdout
     and stderr to (stdin then reads ``/dev/null``); None keeps the parent's.
+    ``memory_limit_bytes`` (0: none) caps the child's address space (``RLIMIT_AS``): an
+    allocation past it raises ``MemoryError`` in the child.
     """
     code = CHILD_INTERNAL_ERROR
     # Inherited objects go to the permanent generation: the child's collections never walk
@@ -61,6 +64,8 @@ def child_run(
         for signum in RESET_SIGNALS:
             signal.signal(signum, signal.SIG_DFL)
         _die_with_parent(parent_pid)
+        if memory_limit_bytes > 0:
+            limit_memory(memory_limit_bytes)
         if after_fork is not None:
             after_fork()
         if stdio is not None:
@@ -79,6 +84,16 @@ def child_run(
             sys.stderr.flush()
     finally:
         os._exit(code)
+
+
+def limit_memory(limit_bytes: int) -> None:
+    """Cap this process's address space (and its children's) at ``limit_bytes``."""
+    import resource
+
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        limit_bytes = min(limit_bytes, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit_bytes, hard))
 
 
 def write_result(fd: int, payload: bytes) -> None:

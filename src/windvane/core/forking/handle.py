@@ -95,12 +95,14 @@ class ForkedChild:
         stdio: str | None = None,
         deadline_seconds: float | None = None,
         kill_grace_seconds: float = 5.0,
+        memory_limit_bytes: int = 0,
     ) -> ForkedChild:
         """Fork a child that runs ``body`` and reports what it returns.
 
         ``after_fork`` and ``stdio``: see :func:`~windvane.core.forking.child.child_run`.
         Past ``deadline_seconds`` the supervisor terminates it (SIGTERM, then
-        SIGKILL ``kill_grace_seconds`` later; 0 means SIGKILL at once).
+        SIGKILL ``kill_grace_seconds`` later; 0 means SIGKILL at once). ``memory_limit_bytes``:
+        see :func:`~windvane.core.forking.child.child_run`.
         """
         reap_exited()
         for stream in (sys.stdout, sys.stderr):  # or the child would repeat buffered output
@@ -117,7 +119,15 @@ class ForkedChild:
             os.close(write_fd)
             raise
         if pid == 0:  # pragma: no cover - runs in the child, reported through the pipe
-            child_run(body, read_fd, write_fd, parent_pid, after_fork=after_fork, stdio=stdio)
+            child_run(
+                body,
+                read_fd,
+                write_fd,
+                parent_pid,
+                after_fork=after_fork,
+                stdio=stdio,
+                memory_limit_bytes=memory_limit_bytes,
+            )
         child._forked(pid, write_fd)
         return child
 
