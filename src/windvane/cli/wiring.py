@@ -117,6 +117,7 @@ def executor_options(settings: Settings) -> ExecutorOptions:
         heartbeat_seconds=settings.executor.worker_heartbeat_seconds,
         max_log_bytes=settings.logging.max_log_bytes,
         memory_limit_mib=settings.executor.task_memory_limit_mib,
+        outcome_folder=str(settings.executor.outcome_folder),
     )
 
 

@@ -135,6 +135,11 @@ class ExecutorSettings:
     worker_heartbeat_seconds: float = setting(
         5.0, "How often a local worker records its heartbeat.", check=_INTERVAL
     )
+    outcome_folder: Path = setting(  # noqa: RUF009 (Path is immutable)
+        Path("worker_outcomes"),
+        "Where workers keep a finished try's outcome until its database write lands "
+        "(replayed when a worker starts).",
+    )
     task_memory_limit_mib: int = setting(
         0,
         "Address-space limit of each try's process in MiB (RLIMIT_AS, inherited by what it "

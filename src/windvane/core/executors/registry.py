@@ -44,6 +44,9 @@ class ExecutorOptions:
     max_log_bytes: int = 0
     #: ``[executor] task_memory_limit_mib``: the address-space cap of one try (0: none).
     memory_limit_mib: int = 0
+    #: ``[executor] outcome_folder``: where workers keep finished tries' outcomes until written
+    #: ("": in memory only).
+    outcome_folder: str = ""
 
 
 #: ``factory(options)`` -> an executor, not started.
@@ -60,6 +63,7 @@ def _local(options: ExecutorOptions) -> Executor:
         heartbeat_seconds=options.heartbeat_seconds,
         max_log_bytes=options.max_log_bytes,
         memory_limit_mib=options.memory_limit_mib,
+        outcome_folder=options.outcome_folder,
     )
 
 
