@@ -138,6 +138,7 @@ def scheduler_config(settings: Settings, **overrides: Any) -> SchedulerConfig:
         poll_interval_seconds=min(MAX_POLL_INTERVAL_SECONDS, s.idle_sleep_seconds),
         heartbeat_seconds=s.heartbeat_seconds,
         health_check_threshold_seconds=s.health_check_threshold_seconds,
+        max_outage_seconds=settings.database.max_outage_seconds,
         task_heartbeat_timeout_seconds=s.task_heartbeat_timeout_seconds,
         zombie_check_interval_seconds=s.zombie_check_interval_seconds,
         max_dagruns_to_create_per_loop=s.max_dagruns_to_create_per_loop,

@@ -80,6 +80,12 @@ class DatabaseSettings:
     )
     pool_size: int = setting(5, "Connections kept in the pool (0 means no limit).", check=Between(0, 10_000))
     echo: bool = setting(False, "Log every SQL statement (debugging only).")
+    max_outage_seconds: float = setting(
+        300.0,
+        "How long the scheduler rides out a database outage (dropped connections, locks, a full "
+        "disk), retrying with backoff, before it exits saying so.",
+        check=_TIMEOUT,
+    )
 
 
 @dataclass(frozen=True)
