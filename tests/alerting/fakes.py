@@ -19,16 +19,18 @@ NOW = pendulum.datetime(2024, 3, 10, 12, 0, tz="UTC")
 
 
 class Recording:
-    """Delivers every alert; counts deliveries by dedupe key (thread-safe)."""
+    """Delivers every alert; counts deliveries by dedupe key and keeps the alerts (thread-safe)."""
 
     def __init__(self, name: str = "slack") -> None:
         self.name = name
         self.received: Counter[str] = Counter()
+        self.alerts: list[Alert] = []
         self.lock = threading.Lock()
 
     async def send(self, alert: Alert) -> None:
         with self.lock:
             self.received[alert.dedupe_key] += 1
+            self.alerts.append(alert)
 
 
 class Flaky(Recording):

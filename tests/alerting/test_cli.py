@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from windvane.alerting import outbox
+from windvane.alerting.alert import AlertKind
 from windvane.alerting.silences import active_silences
 from windvane.cli.main import main
 from windvane.core.store.engine import begin_read, begin_write, create_db_engine
@@ -76,7 +77,7 @@ def test_an_unconfigured_channel_is_a_usage_error_naming_the_configured_ones(
 def test_silence_records_an_expiring_silence(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(home, capsys, "alerts", "silence", "--dag", "etl", "--task", "load", "--for", "2h",
                        "--reason", "maintenance")  # fmt: skip
-    assert code == 0 and "task 'load' of DAG 'etl'" in out
+    assert code == 0 and "task 'load' of DAG 'etl'" in out and "unsilence 1" in out
     engine = create_db_engine(f"sqlite:///{home / 'windvane.db'}")
     try:
         with begin_read(engine) as conn:
@@ -91,3 +92,67 @@ def test_silence_records_an_expiring_silence(home: Path, capsys: pytest.CaptureF
 def test_a_bad_duration_names_the_argument(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(home, capsys, "alerts", "silence", "--dag", "etl", "--for", "soon", "--reason", "x")
     assert code == 2 and "argument --for: not a duration like 30m, 2h or 1d: 'soon'" in err
+
+
+def test_silences_lists_active_and_recent_ones_and_unsilence_ends_one(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(home, capsys, "alerts", "silences")
+    assert code == 0 and "No silences." in out + err
+    run(home, capsys, "alerts", "silence", "--dag", "etl", "--for", "2h", "--reason", "deploy")
+    run(
+        home,
+        capsys,
+        "alerts",
+        "silence",
+        "--dag",
+        "ml",
+        "--task",
+        "train",
+        "--for",
+        "1d",
+        "--reason",
+        "flaky GPU",
+    )
+    code, out, _ = run(home, capsys, "alerts", "silences", "-o", "json")
+    listed = json.loads(out)
+    assert code == 0 and [(s["id"], s["dag_id"], s["task_id"], s["state"]) for s in listed] == [
+        (2, "ml", "train", "active"),
+        (1, "etl", "", "active"),
+    ]
+    assert listed[1]["reason"] == "deploy" and "@" in listed[1]["created_by"] and listed[1]["expires_at"]
+
+    code, out, _ = run(home, capsys, "alerts", "unsilence", "1")
+    assert code == 0 and "Silence 1 ended" in out
+    [etl] = [s for s in json.loads(run(home, capsys, "alerts", "silences", "-o", "json")[1]) if s["id"] == 1]
+    assert etl["state"] == "expired" and "@" in etl["ended_by"]
+    code, out, _ = run(home, capsys, "alerts", "unsilence", "1")
+    assert code == 0 and "already ended" in out
+    code, _, err = run(home, capsys, "alerts", "unsilence", "99")
+    assert code != 0 and "no silence with id 99" in err
+    engine = create_db_engine(f"sqlite:///{home / 'windvane.db'}")
+    try:
+        with begin_read(engine) as conn:
+            assert [s.id for s in active_silences(conn, now=datetime.now(UTC))] == [2]
+    finally:
+        engine.dispose()
+
+
+def test_list_shows_held_back_alerts_with_why(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    engine = create_db_engine(f"sqlite:///{home / 'windvane.db'}")
+    now = datetime.now(UTC)
+    try:
+        with begin_write(engine) as conn:
+            run_row = outbox.insert(conn, alert(0, kind=AlertKind.RUN_FAILED), "slack", now=now)
+            outbox.insert(
+                conn, alert(1), "slack", now=now, state="superseded", merged_into=run_row, note="by run"
+            )
+            outbox.insert(conn, alert(2), "slack", now=now, state="silenced", note="silence 3: deploy")
+    finally:
+        engine.dispose()
+    code, out, _ = run(home, capsys, "alerts", "list", "--state", "superseded", "-o", "json")
+    [row] = json.loads(out)
+    assert code == 0 and row["with"] == f"#{run_row}" and row["note"] == "by run"
+    code, out, _ = run(home, capsys, "alerts", "list", "--dag", "d")
+    assert code == 0 and "silenced" in out and "silence 3: deploy" in out
+    assert json.loads(run(home, capsys, "alerts", "list", "--dag", "other", "-o", "json")[1]) == []

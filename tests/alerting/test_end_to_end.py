@@ -52,7 +52,7 @@ def test_a_failing_task_with_email_sends_exactly_one_failure_email(
         home=tmp_path,
         environ={},
         overrides={
-            "alerting": {"enabled": True, "poll_interval_seconds": 0.05},
+            "alerting": {"enabled": True, "poll_interval_seconds": 0.05, "group_wait_seconds": 0.2},
             "smtp": {"host": smtp_server.host, "port": smtp_server.port, "mail_from": "windvane@ci"},
         },
     )

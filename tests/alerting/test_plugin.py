@@ -38,14 +38,14 @@ def test_the_branch_is_declared_and_depends_on_cores_head() -> None:
     assert any(
         path.name == "migrations" and path.parent.name == "alerting" for path in plugin_version_locations()
     )
-    assert head_revisions() == tuple(sorted((head_revision(), "alerting_0001")))
+    assert head_revisions() == tuple(sorted((head_revision(), "alerting_0003")))
 
 
 def test_windvane_db_migrate_creates_and_reset_recreates_the_tables(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["--home", str(tmp_path), "db", "migrate"]) == 0
-    assert "alerting_0001" in capsys.readouterr().out
+    assert "alerting_0003" in capsys.readouterr().out
     engine = create_db_engine(f"sqlite:///{tmp_path / 'windvane.db'}")
     try:
         assert {"alert_outbox", "alert_silence"} <= set(inspect(engine).get_table_names())

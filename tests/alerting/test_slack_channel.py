@@ -60,6 +60,7 @@ def test_webhook_posts_a_block_kit_message(fake_slack: FakeSlack) -> None:
         f"*Run*\n{alert.run_id}",
         "*Try*\n3/3",
         "*State*\nfailed",
+        "*Severity*\ncritical",
     ]
     error = blocks_of(payload, "section")[1]["text"]
     assert error["type"] == "mrkdwn"

@@ -56,8 +56,12 @@ def test_the_payload_is_versioned_json_with_a_verifiable_signature(fake_slack: F
         "state": "failed",
         "error": alert.error,
         "log_path": alert.log_path,
+        "hostname": None,
         "link": alert.link,
         "occurred_at": "2026-12-06T22:00:00+00:00",
+        "severity": "critical",
+        "count": 1,
+        "alerts": [],
         "subject": alert.subject,
         "sent_at": payload["sent_at"],
     }

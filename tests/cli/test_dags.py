@@ -122,9 +122,24 @@ def test_list_import_errors_exit_code(ready: RunCli, dags_folder: Path) -> None:
     clean = ready("dags", "list-import-errors")
     assert clean.code == 0 and "No import errors" in clean.err
     write_dag(dags_folder, "broken.py", BROKEN_DAG)
-    assert ready("dag-processor", "-n", "1").code == 0
+    processed = ready("dag-processor", "-n", "1")
+    assert processed.code == 1  # a bounded run over a folder with a broken file fails (CI relies on it)
+    assert (
+        "1 DAG file(s) failed to import" in processed.err
+        and "RuntimeError: broken on purpose" in processed.err
+    )
     found = ready("dags", "list-import-errors")
     assert found.code == 1
     assert str(dags_folder / "broken.py") in found.out and "RuntimeError: broken on purpose" in found.out
     rows = json.loads(ready("dags", "list-import-errors", "-o", "json").out)
     assert [r["file"] for r in rows] == [str(dags_folder / "broken.py")]
+
+
+def test_list_import_errors_before_any_parse_is_not_a_success(run_cli: RunCli, dags_folder: Path) -> None:
+    write_dag(dags_folder, "broken.py", BROKEN_DAG)
+    assert run_cli("db", "migrate").code == 0
+    nothing = run_cli("dags", "list-import-errors")
+    assert nothing.code == 1
+    assert "Nothing has been parsed yet" in nothing.err and "No import errors" not in nothing.err
+    as_json = run_cli("dags", "list-import-errors", "-o", "json")
+    assert as_json.code == 1 and json.loads(as_json.out) == []

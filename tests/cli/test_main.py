@@ -30,6 +30,7 @@ def test_every_command_is_there() -> None:
         ("db", "migrate"), ("db", "reset"), ("db", "check"),
         ("dags", "list"), ("dags", "show"), ("dags", "trigger"), ("dags", "pause"), ("dags", "unpause"),
         ("dags", "list-runs"), ("dags", "list-import-errors"), ("dags", "test"), ("dags", "backfill"),
+        ("dags", "check"),
         ("tasks", "list"), ("tasks", "test"), ("tasks", "run"), ("tasks", "clear"),
         ("tasks", "states-for-dag-run"), ("tasks", "logs"),
         ("pools", "list"), ("pools", "set"), ("pools", "delete"),

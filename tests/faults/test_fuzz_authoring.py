@@ -57,7 +57,7 @@ DAG_ARGS = [
     "schedule", "start_date", "end_date", "catchup", "default_args", "max_active_runs", "max_active_tasks",
     "dagrun_timeout", "tags", "params", "description", "doc_md", "on_failure_callback",
     "on_success_callback", "sla_miss_callback", "is_paused_upon_creation", "template_searchpath",
-    "user_defined_macros", "user_defined_filters", "owner_links", "dag_id",
+    "user_defined_macros", "user_defined_filters", "owner_links", "dag_id", "deadline",
 ]  # fmt: skip
 BASH_ARGS = ["bash_command", "env", "append_env", "output_encoding", "skip_on_exit_code", "cwd"]
 PYTHON_ARGS = [

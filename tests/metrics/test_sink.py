@@ -104,6 +104,8 @@ def test_sla_missed_and_alert_counters_for_the_alerting_code(backends: Backends)
     backends.counter(m.ALERTS_FAILED, 1, channel="email")
     backends.sink.incr(m.ALERTS_DEAD, channel="webhook")
     backends.counter(m.ALERTS_DEAD, 1, channel="webhook")
+    backends.sink.incr(m.ALERTS_HELD_BACK, 3, channel="slack", state="superseded")
+    backends.counter(m.ALERTS_HELD_BACK, 3, channel="slack", state="superseded")
     backends.sink.gauge(m.ALERTS_OUTBOX_PENDING, 7)
     backends.gauge(m.ALERTS_OUTBOX_PENDING, 7)
 

@@ -29,17 +29,13 @@ each call it: one runner per database for now.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
-import traceback
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, select
 
-from windvane.core.forking.ending import Ending
-from windvane.core.forking.supervise import run_forked
+from windvane.alerting.forked_calls import call_each, call_forked
 from windvane.core.interfaces import JournalEntry, JournalKind, JournalReader, SerializedDag
 from windvane.core.store import dag_runs
 from windvane.core.store.dags import get_serialized
@@ -175,21 +171,20 @@ class DagCallbackRunner:
     def _call(
         self, fileloc: str, entry: JournalEntry, task_id: str | None, hook: str, facts: dict[str, Any]
     ) -> int:
-        end = run_forked(
-            lambda: _call_in_child(fileloc, entry.dag_id, task_id, hook, facts), deadline_seconds=self.timeout
+        report = call_forked(
+            lambda: _call_in_child(fileloc, entry.dag_id, task_id, hook, facts), timeout=self.timeout
         )
-        report = json.loads(end.payload) if end.how is Ending.REPORTED and end.payload else None
-        if report is None:
+        if report.ended is not None:
             self.failures += 1
             log.error(
-                "%s of DAG %r for run %s did not finish: %s", hook, entry.dag_id, entry.run_id, end.status
+                "%s of DAG %r for run %s did not finish: %s", hook, entry.dag_id, entry.run_id, report.ended
             )
             return 0
-        for error in report["errors"]:
+        for error in report.errors:
             self.failures += 1
             log.error("%s of DAG %r for run %s failed:\n%s", hook, entry.dag_id, entry.run_id, error)
-        self.calls += report["called"]
-        return int(report["called"])
+        self.calls += report.called
+        return report.called
 
 
 def _failed_task_instances(conn: Any, dag_run_id: int) -> list[dict[str, Any]]:
@@ -201,24 +196,15 @@ def _failed_task_instances(conn: Any, dag_run_id: int) -> list[dict[str, Any]]:
     return [{"task_id": r[0], "state": r[1], "try_number": r[2], "error": r[3]} for r in rows]
 
 
-def _call_in_child(fileloc: str, dag_id: str, task_id: str | None, hook: str, facts: dict[str, Any]) -> bytes:
+def _call_in_child(
+    fileloc: str, dag_id: str, task_id: str | None, hook: str, facts: dict[str, Any]
+) -> tuple[int, list[str]]:
     """In the forked child: load the DAG file, call each callback of the DAG (or of its task
-    ``task_id``); what happened, as JSON."""
+    ``task_id``); how many returned, and the tracebacks of the others."""
     dag = DagLoader().get_dag(fileloc, dag_id)
     owner: Any = dag if task_id is None else dag.get_task(task_id)
-    callbacks: Any = getattr(owner, hook, None)
-    found: list[Callable[[dict[str, Any]], object]] = (
-        [] if callbacks is None else [callbacks] if callable(callbacks) else list(callbacks)
-    )
     context = {**facts, "dag": dag} if task_id is None else {**facts, "dag": dag, "task": owner}
-    called, errors = 0, []
-    for callback in found:
-        try:
-            callback(context)
-            called += 1
-        except Exception:
-            errors.append(traceback.format_exc())
-    return json.dumps({"called": called, "errors": errors}).encode()
+    return call_each(getattr(owner, hook, None), context)
 
 
 def create(context: ServiceContext) -> DagCallbackRunner:

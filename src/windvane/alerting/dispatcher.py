@@ -41,6 +41,8 @@ from sqlalchemy import Engine
 from windvane.alerting import outbox
 from windvane.alerting.backoff import Backoff
 from windvane.alerting.channels.base import Channel, DeliveryError
+from windvane.alerting.links import Links
+from windvane.alerting.noise import NoiseConfig
 from windvane.alerting.outbox import OutboxRow
 from windvane.alerting.relay import Relay, RelayResult
 from windvane.alerting.routing import Routing
@@ -101,6 +103,8 @@ class AlertDispatcher:
         metrics: MetricsSink | None = None,
         owner: str | None = None,
         draw: Callable[[], float] = random.random,
+        noise: NoiseConfig | None = None,
+        links: Links | None = None,
     ) -> None:
         self.engine = engine
         self.channels = dict(channels)
@@ -109,7 +113,9 @@ class AlertDispatcher:
         self.metrics = metrics or NullSink()
         self.owner = owner or default_owner()
         self.draw = draw
-        self.relay = Relay(engine, routing or Routing(), self.channels)
+        self.relay = Relay(
+            engine, routing or Routing(), self.channels, noise=noise, links=links, metrics=self.metrics
+        )
         #: Ticks that raised (each is logged; the loop goes on).
         self.failures = 0
         self._thread: threading.Thread | None = None

@@ -10,7 +10,7 @@ from windvane.alerting.alert import Alert, AlertKind
 
 def to_payload(alert: Alert) -> dict[str, Any]:
     """``alert`` as plain JSON values (datetimes as ISO 8601 UTC, recipients as a list)."""
-    return {
+    data: dict[str, Any] = {
         "dedupe_key": alert.dedupe_key,
         "kind": alert.kind.value,
         "dag_id": alert.dag_id,
@@ -24,7 +24,21 @@ def to_payload(alert: Alert) -> dict[str, Any]:
         "log_path": alert.log_path,
         "link": alert.link,
         "recipients": list(alert.recipients),
+        "hostname": alert.hostname,
     }
+    if alert.due_at is not None:  # SLA alerts only: other payloads keep their version-1 shape
+        data["due_at"] = alert.due_at.astimezone(UTC).isoformat()
+    return data
+
+
+def with_members(alert: Alert) -> dict[str, Any]:
+    """:func:`to_payload` plus ``severity``, ``count`` (how many alerts the message stands for) and
+    ``alerts`` (the listed members, each a :func:`to_payload` document): what receivers get."""
+    body = to_payload(alert)
+    body["severity"] = alert.severity.value
+    body["count"] = max(alert.member_count, 1)
+    body["alerts"] = [to_payload(member) for member in alert.members]
+    return body
 
 
 def from_payload(data: dict[str, Any]) -> Alert:
@@ -43,4 +57,6 @@ def from_payload(data: dict[str, Any]) -> Alert:
         log_path=data.get("log_path"),
         link=data.get("link"),
         recipients=tuple(data.get("recipients") or ()),
+        hostname=data.get("hostname"),
+        due_at=datetime.fromisoformat(data["due_at"]) if data.get("due_at") else None,
     )

@@ -20,8 +20,10 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 
-from windvane.alerting.alert import Alert, AlertKind
+from windvane.alerting.alert import Alert, AlertKind, Severity
+from windvane.alerting.links import Links
 from windvane.core.interfaces import JournalEntry, JournalKind, SerializedDag
 
 EMAIL = "email"
@@ -29,8 +31,36 @@ TASK_KINDS = frozenset({AlertKind.TASK_FAILED, AlertKind.TASK_RETRY})
 
 
 @dataclass(frozen=True, slots=True)
+class Route:
+    """One ``[[alerting.routes]]`` table: where alerts matching every given matcher go.
+
+    An empty matcher matches everything: ``dags`` are glob patterns on the DAG id
+    (``fnmatch``, case-sensitive), ``tags`` match when the DAG has any of them,
+    ``kinds`` and ``severities`` when the alert's is listed. ``continue_`` lets
+    the walk go on to later routes after this one matched.
+    """
+
+    channels: tuple[str, ...]
+    dags: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    kinds: tuple[AlertKind, ...] = ()
+    severities: tuple[Severity, ...] = ()
+    continue_: bool = False
+
+    def matches(self, kind: AlertKind, dag_id: str, tags: Collection[str]) -> bool:
+        """Whether an alert of ``kind`` about ``dag_id`` (tagged ``tags``) matches every matcher."""
+        return (
+            (not self.dags or any(fnmatchcase(dag_id, pattern) for pattern in self.dags))
+            and (not self.tags or any(tag in tags for tag in self.tags))
+            and (not self.kinds or kind in self.kinds)
+            and (not self.severities or kind.severity in self.severities)
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Routing:
-    """Channel names per alert kind, plus per-DAG and per-tag additions (``(key, channels)`` pairs).
+    """Routes, then channel names per alert kind (the default route), plus per-DAG and per-tag
+    additions (``(key, channels)`` pairs).
 
     The default sends task failures and retries to ``email`` (which only
     delivers to tasks with ``email`` set) and run failures nowhere.
@@ -42,14 +72,23 @@ class Routing:
     )
     by_dag: tuple[tuple[str, tuple[str, ...]], ...] = ()
     by_tag: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    routes: tuple[Route, ...] = ()
 
     def channels(self, kind: AlertKind, dag_id: str, tags: Iterable[str] = ()) -> tuple[str, ...]:
         """The channels for an alert of ``kind`` about ``dag_id`` (tagged ``tags``), in order, once each."""
         tag_set = set(tags)
         found: list[str] = []
-        for k, names in self.by_kind:
-            if k is kind:
-                found.extend(names)
+        matched = False
+        for route in self.routes:
+            if route.matches(kind, dag_id, tag_set):
+                matched = True
+                found.extend(route.channels)
+                if not route.continue_:
+                    break
+        if not matched:
+            for k, names in self.by_kind:
+                if k is kind:
+                    found.extend(names)
         for dag, names in self.by_dag:
             if dag == dag_id:
                 found.extend(names)
@@ -86,13 +125,20 @@ def dedupe_key(kind: AlertKind, entry: JournalEntry, channel: str) -> str:
 
 
 def derive(
-    entry: JournalEntry, dag: SerializedDag | None, routing: Routing, available: Collection[str]
+    entry: JournalEntry,
+    dag: SerializedDag | None,
+    routing: Routing,
+    available: Collection[str],
+    links: Links | None = None,
 ) -> list[Routed]:
     """The alerts ``entry`` makes, one per channel. ``dag`` is the entry's DAG as stored now
-    (None when unknown: no email, the other channels still hear of it)."""
+    (None when unknown: no email, the other channels still hear of it); ``links`` fill the
+    log path and the UI link."""
     kind = kind_of(entry)
     if kind is None:
         return []
+    links = links or Links()
+    log_path, link = links.log_path(entry), links.link(entry)
     task = dag.tasks.get(entry.key.task_id) if dag is not None and entry.key is not None else None
     routed: list[Routed] = []
     for channel in routing.channels(kind, entry.dag_id, dag.tags if dag is not None else ()):
@@ -117,7 +163,10 @@ def derive(
             max_tries=entry.max_tries,
             state=entry.state,
             error=entry.error,
+            log_path=log_path,
+            link=link,
             recipients=recipients,
+            hostname=entry.hostname,
         )
         routed.append(Routed(channel, alert))
     return routed

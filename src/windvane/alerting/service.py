@@ -10,16 +10,19 @@ registered, so the journal is pruned as if alerting did not exist.
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from typing import TYPE_CHECKING
 
-from windvane.alerting.alert import AlertKind
+from windvane.alerting.alert import AlertKind, Severity
 from windvane.alerting.backoff import Backoff
 from windvane.alerting.channels.base import Channel
 from windvane.alerting.channels.email import EmailChannel, SmtpConfig
 from windvane.alerting.channels.slack import SlackChannel
 from windvane.alerting.channels.webhook import WebhookChannel
 from windvane.alerting.dispatcher import AlertDispatcher, DispatchConfig
-from windvane.alerting.routing import Routing
+from windvane.alerting.links import Links
+from windvane.alerting.noise import NoiseConfig
+from windvane.alerting.routing import Route, Routing
 from windvane.core.interfaces import Service
 from windvane.settings import AlertingSettings, Settings
 
@@ -78,14 +81,47 @@ def configured_channels(settings: Settings) -> dict[str, Channel]:
 
 
 def routing_from(settings: AlertingSettings) -> Routing:
-    """The :class:`Routing` the ``[alerting]`` channel lists describe (no per-DAG/tag additions)."""
+    """The :class:`Routing` ``[alerting]`` describes: its ``routes`` (validated when the settings
+    were loaded), then the per-kind channel lists as the default route."""
     return Routing(
         by_kind=(
             (AlertKind.TASK_FAILED, settings.task_failure_channels),
             (AlertKind.TASK_RETRY, settings.task_retry_channels),
             (AlertKind.RUN_FAILED, settings.run_failure_channels),
-        )
+        ),
+        routes=tuple(
+            Route(
+                channels=r.channels,
+                dags=r.dags,
+                tags=r.tags,
+                kinds=tuple(AlertKind(k) for k in r.kinds),
+                severities=tuple(Severity(v) for v in r.severities),
+                continue_=r.continue_,
+            )
+            for r in settings.routes
+        ),
     )
+
+
+def unconfigured(routing: Routing, channels: Collection[str]) -> list[str]:
+    """Channel names ``routing`` sends to that are not among ``channels`` (their alerts are dropped)."""
+    named = [c for _, names in routing.by_kind for c in names]
+    named += [c for route in routing.routes for c in route.channels]
+    return sorted(set(named) - set(channels))
+
+
+def noise_from(settings: AlertingSettings) -> NoiseConfig:
+    """Grouping, replacement and repeat settings from ``[alerting]``."""
+    return NoiseConfig(
+        group_wait=settings.group_wait_seconds,
+        replace_task_alerts=settings.run_alert_replaces_task_alerts,
+        repeat_interval=settings.repeat_interval_seconds,
+    )
+
+
+def links_from(settings: Settings) -> Links:
+    """Where alerts point: the task log folder (``[logging] base_log_folder``) and ``[alerting] base_url``."""
+    return Links(log_folder=str(settings.logging.base_log_folder), base_url=settings.alerting.base_url)
 
 
 def dispatch_config(settings: AlertingSettings) -> DispatchConfig:
@@ -109,10 +145,18 @@ def create(context: ServiceContext, channels: dict[str, Channel] | None = None) 
     found = configured_channels(context.settings) if channels is None else channels
     if not found:
         log.warning("[alerting] is enabled but no channel is configured: alerts are relayed, none is sent")
+    routing = routing_from(alerting)
+    missing = unconfigured(routing, found)
+    if missing and found:
+        log.warning(
+            "[alerting] routes name channels that are not configured (ignored): %s", ", ".join(missing)
+        )
     return AlertDispatcher(
         context.engine,
         found,
-        routing=routing_from(alerting),
+        routing=routing,
         config=dispatch_config(alerting),
         metrics=context.metrics,
+        noise=noise_from(alerting),
+        links=links_from(context.settings),
     )

@@ -10,7 +10,7 @@ import argparse
 
 import pendulum
 
-from windvane.cli import backfill, dag_test_command
+from windvane.cli import backfill, dag_check, dag_test_command
 from windvane.cli.args import date_text, json_object, positive_int, to_datetime
 from windvane.cli.base import (
     EXIT_FAILURE,
@@ -25,6 +25,7 @@ from windvane.cli.graph import task_tree, to_dot
 from windvane.cli.views import load_serialized, shown_path
 from windvane.cli.wiring import open_engine
 from windvane.core.model.states import DagRunState
+from windvane.core.processor.store_ops import load_file_index
 from windvane.core.scheduler.quarantine import quarantined_dag_ids
 from windvane.core.store.dag_runs import list_dag_runs
 from windvane.core.store.dags import get_dag, list_dags, set_paused
@@ -71,12 +72,14 @@ def register(commands: Subparsers) -> None:
         group,
         "list-import-errors",
         _list_import_errors,
-        "List DAG files that failed to import (exit code 1 when there are any).",
+        "List DAG files that failed to import (exit code 1 when there are any, or when nothing "
+        "has been parsed yet).",
     )
     add_output_option(errors)
 
     dag_test_command.register(group)
     backfill.register(group)
+    dag_check.register(group)
 
 
 def _list(cli: Cli, args: argparse.Namespace) -> int:
@@ -166,6 +169,17 @@ def _list_runs(cli: Cli, args: argparse.Namespace) -> int:
 def _list_import_errors(cli: Cli, args: argparse.Namespace) -> int:
     with open_engine(cli.settings) as engine, begin_read(engine) as conn:
         errors = list_import_errors(conn)
+        parsed_files = len(load_file_index(conn))
+    if not errors and not parsed_files:
+        # An empty list here means "no DAG processor ran", not "the DAGs are fine": never report success.
+        cli.out.error(
+            f"Nothing has been parsed yet (DAGs folder: {cli.settings.core.dags_folder}): no DAG processor "
+            "has stored any file, so there is no import error to list. Run 'windvane dag-processor -n 1' "
+            "first, or check the folder without a database: 'windvane dags check'."
+        )
+        if args.output == "json":
+            cli.out.json([])
+        return EXIT_FAILURE
     if args.output == "json":
         cli.out.json([{"file": e.filename, "timestamp": e.timestamp, "error": e.stacktrace} for e in errors])
     elif not errors:

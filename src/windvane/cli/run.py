@@ -32,6 +32,8 @@ from windvane.cli.wiring import (
 )
 from windvane.core.executors import Executor
 from windvane.core.scheduler.loop import Scheduler
+from windvane.core.store.engine import begin_read
+from windvane.core.store.import_errors import list_import_errors
 from windvane.core.store.migrate import migrate
 from windvane.settings import Settings
 
@@ -99,6 +101,14 @@ def _dag_processor(cli: Cli, args: argparse.Namespace) -> int:
                 if stop.is_set():
                     break
                 cli.out.line(processor.run_once().summary())
+            with begin_read(engine) as conn:
+                errors = list_import_errors(conn)
+    if errors:
+        # A bounded run is what CI scripts call: a file that does not import must not pass.
+        cli.out.error(f"{len(errors)} DAG file(s) failed to import:")
+        for error in errors:
+            cli.out.note(f"  {error.filename}: {error.stacktrace.strip().splitlines()[-1]}")
+        return EXIT_FAILURE
     return EXIT_OK
 
 

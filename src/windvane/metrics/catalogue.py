@@ -338,6 +338,17 @@ ALERTS_DEAD = Metric(
     ("channel",),
     "alerts.dead.{channel}",
 )
+ALERTS_HELD_BACK = Metric(
+    "windvane_alerts_held_back_total",
+    C,
+    "alerts",
+    "Alerts recorded but not sent on their own, by channel and outbox state: silenced (a silence), "
+    "suppressed (a repeat of a still-failing DAG) or superseded (replaced by their run's failure alert).",
+    "alerts.held_back",
+    ("channel", "state"),
+    "alerts.held_back.{channel}.{state}",
+    states=("silenced", "suppressed", "superseded"),
+)
 ALERTS_OUTBOX_PENDING = Metric(
     "windvane_alerts_outbox_pending",
     G,

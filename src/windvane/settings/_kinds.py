@@ -10,6 +10,7 @@ the message and the docs table always agree with the code.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import re
 import types
@@ -165,6 +166,81 @@ class ChoiceKind(_Kind):
         raise ValueError("not an allowed choice")
 
 
+class InvalidValue(ValueError):
+    """A value that is wrong in a way worth spelling out: the loader shows this message (it names
+    the part at fault, e.g. ``routes[1].kinds``) instead of only the expected shape."""
+
+
+#: Alert kinds and severities a route may name (``windvane.alerting.alert``; a test keeps them equal).
+ALERT_KINDS = ("task_failed", "task_retry", "run_failed", "sla_miss", "recovered")
+SEVERITIES = ("info", "warning", "critical")
+_ROUTE_LISTS = ("dags", "tags", "kinds", "severities", "channels")
+
+
+@dataclass(frozen=True)
+class AlertRoute:
+    """One ``[[alerting.routes]]`` table (see docs/alerting.md, "Routing")."""
+
+    channels: tuple[str, ...]
+    dags: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    kinds: tuple[str, ...] = ()
+    severities: tuple[str, ...] = ()
+    continue_: bool = False
+
+    def __str__(self) -> str:
+        parts = [f"{name}={'|'.join(getattr(self, name))}" for name in _ROUTE_LISTS if getattr(self, name)]
+        return "{" + " ".join([*parts, f"continue={str(self.continue_).lower()}"]) + "}"
+
+
+class RoutesKind(_Kind):
+    """``[[alerting.routes]]`` tables (a JSON list of objects in an environment variable)."""
+
+    phrase = "a list of route tables ([[alerting.routes]]; a JSON list in env)"
+
+    def parse(self, raw: object) -> object:
+        if isinstance(raw, str):
+            try:
+                raw = json.loads(raw) if raw.strip() else []
+            except json.JSONDecodeError as exc:
+                raise InvalidValue(f"not a JSON list of route objects ({exc.msg})") from None
+        if isinstance(raw, tuple) and all(isinstance(item, AlertRoute) for item in raw):
+            return raw
+        if not isinstance(raw, list | tuple):
+            raise InvalidValue(f"expected a list of route tables, got {type(raw).__name__}")
+        return tuple(_route(index, item) for index, item in enumerate(raw))
+
+
+def _route(index: int, table: object) -> AlertRoute:
+    where = f"routes[{index}]"
+    if isinstance(table, AlertRoute):
+        return table
+    if not isinstance(table, dict):
+        raise InvalidValue(f"{where} must be a table, got {table!r}")
+    unknown = sorted(set(table) - {*_ROUTE_LISTS, "continue"})
+    if unknown:
+        known = ", ".join((*_ROUTE_LISTS, "continue"))
+        raise InvalidValue(f"{where} has unknown key {unknown[0]!r} (known: {known})")
+    values: dict[str, Any] = {}
+    for name in _ROUTE_LISTS:
+        items = table.get(name, [])
+        if isinstance(items, str):
+            items = [items]
+        if not isinstance(items, list) or not all(isinstance(item, str) and item for item in items):
+            raise InvalidValue(f"{where}.{name} must be a list of non-empty strings, got {items!r}")
+        values[name] = tuple(items)
+    for name, allowed in (("kinds", ALERT_KINDS), ("severities", SEVERITIES)):
+        wrong = [item for item in values[name] if item not in allowed]
+        if wrong:
+            raise InvalidValue(f"{where}.{name}: unknown {wrong[0]!r} (known: {', '.join(allowed)})")
+    if not values["channels"]:
+        raise InvalidValue(f"{where}.channels must name at least one channel")
+    follow = table.get("continue", False)
+    if not isinstance(follow, bool):
+        raise InvalidValue(f"{where}.continue must be true or false, got {follow!r}")
+    return AlertRoute(continue_=follow, **values)
+
+
 def kind_for(annotation: object) -> Kind:
     """Return the :class:`Kind` for a (resolved) field annotation."""
     simple: dict[object, Kind] = {
@@ -181,6 +257,8 @@ def kind_for(annotation: object) -> Kind:
         return ChoiceKind(tuple(args))
     if origin is tuple and args == (str, Ellipsis):
         return StrListKind()
+    if origin is tuple and args == (AlertRoute, Ellipsis):
+        return RoutesKind()
     raise TypeError(f"no settings kind for annotation {annotation!r}")
 
 

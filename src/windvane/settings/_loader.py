@@ -13,6 +13,7 @@ from typing import Any
 
 from windvane.errors import ConfigError
 from windvane.settings._format import MASK, is_secret_key, mask_url_password
+from windvane.settings._kinds import InvalidValue
 from windvane.settings._schema import ENV_PREFIX, KeySpec, Schema, schema
 from windvane.settings._sections import Settings, Source
 
@@ -77,6 +78,8 @@ def _value(spec: KeySpec, item: _Raw | None, home: Path) -> Any:
         return spec.resolve(spec.parse(spec.default), home)
     try:
         value = spec.parse(item.value)
+    except InvalidValue as exc:
+        raise ConfigError(f"config key {spec.dotted!r} ({item.origin}): {exc}") from None
     except ValueError:
         raise ConfigError(
             f"config key {spec.dotted!r} ({item.origin}) must be {spec.expected}, "

@@ -19,6 +19,7 @@ from typing import Literal
 
 from windvane.settings._format import format_value, mask_secret
 from windvane.settings._kinds import (
+    AlertRoute,
     Between,
     IsExecutorName,
     IsTimezone,
@@ -254,6 +255,51 @@ class AlertingSettings:
         ("email",), "Channels of task retries (email only reaches tasks with `email_on_retry`)."
     )
     run_failure_channels: tuple[str, ...] = setting((), "Channels of DAG run failures.")
+    sla_checks: bool = setting(
+        True, "Check task `sla` and DAG `deadline` times and record misses (the SLA monitor service)."
+    )
+    sla_miss_channels: tuple[str, ...] = setting(
+        ("email",), "Channels of SLA and run deadline misses (email goes to the tasks' `email` lists)."
+    )
+    sla_check_backfill: bool = setting(
+        False, "Check backfill runs too (off: catch-up work queued behind max_active_runs is not late)."
+    )
+    sla_recovered_notice: bool = setting(
+        True, "Send a 'recovered, late by X' notice when a task or run that missed its SLA succeeds."
+    )
+    sla_poll_interval_seconds: float = setting(
+        5.0, "How often the SLA monitor looks for due SLA and deadline times.", check=_INTERVAL
+    )
+    sla_lookback_seconds: float = setting(
+        2 * 86400.0,
+        "Due times older than this are not checked (a monitor down longer than this misses them).",
+        check=_AGE,
+    )
+    sla_callback_timeout_seconds: float = setting(
+        60.0,
+        "Longest an `sla_miss_callback` may run (in its forked child) before it is killed.",
+        check=_TIMEOUT,
+    )
+    routes: tuple[AlertRoute, ...] = setting(
+        (),
+        "Routes by DAG (glob), tag, kind, severity to channels, first match wins unless `continue`; "
+        "no match: the *_channels lists. See docs/alerting.md#routing.",
+    )
+    group_wait_seconds: float = setting(
+        5.0,
+        "Task alerts of one run (same kind, channel) arriving within this window go out as one message.",
+        check=Between(0, 86_400),
+    )
+    run_alert_replaces_task_alerts: bool = setting(
+        True,
+        "A run-failure alert supersedes its run's pending task alerts on the same channel (not email).",
+    )
+    repeat_interval_seconds: float = setting(
+        0.0,
+        "Suppress a DAG's further run-failure alerts this long after one, until a run succeeds (0: off).",
+        check=Between(0, 10 * 365 * 86_400),
+    )
+    base_url: str = setting("", "Base URL of the UI; alerts link to <base_url>/dags/<dag>/runs/<run>.")
 
 
 @dataclass(frozen=True)

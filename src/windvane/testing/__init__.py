@@ -23,35 +23,90 @@ imported here, so the rest works without it. See docs/testing.md.
 
 from __future__ import annotations
 
-from windvane.core.worker.in_process import DagRunResult, MemoryXComs, TaskResult, run_dag_in_process
-from windvane.testing.dags import register_dag, write_dag_file
-from windvane.testing.database import (
-    DEFAULT_POSTGRES_SERVER_URL,
-    DatabaseUnavailableError,
-    PostgresDatabase,
-    SqliteTemplate,
-    migrated_engine,
-    sqlite_url,
-)
-from windvane.testing.holding import HoldingExecutor
-from windvane.testing.instant import InstantExecutor
-from windvane.testing.rows import (
-    JOB_ID,
-    LOGICAL_DATE,
-    RUN_ID,
-    find_run,
-    insert_run,
-    insert_task_instances,
-    run_states,
-    ti_row,
-    ti_states,
-    ti_states_of_run,
-    xcom_text,
-)
-from windvane.testing.scripted import HOLD, LOST, ZOMBIE, ScriptedExecutor, Step
-from windvane.testing.tasks import TaskRun, run_task
-from windvane.testing.waiting import collect_events, wait_for
-from windvane.testing.workloads import make_workload, queued_try
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from windvane.core.worker.in_process import DagRunResult, MemoryXComs, TaskResult, run_dag_in_process
+    from windvane.testing.dags import register_dag, write_dag_file
+    from windvane.testing.database import (
+        DEFAULT_POSTGRES_SERVER_URL,
+        DatabaseUnavailableError,
+        PostgresDatabase,
+        SqliteTemplate,
+        migrated_engine,
+        sqlite_url,
+    )
+    from windvane.testing.holding import HoldingExecutor
+    from windvane.testing.instant import InstantExecutor
+    from windvane.testing.rows import (
+        JOB_ID,
+        LOGICAL_DATE,
+        RUN_ID,
+        find_run,
+        insert_run,
+        insert_task_instances,
+        run_states,
+        ti_row,
+        ti_states,
+        ti_states_of_run,
+        xcom_text,
+    )
+    from windvane.testing.scripted import HOLD, LOST, ZOMBIE, ScriptedExecutor, Step
+    from windvane.testing.tasks import TaskRun, run_task
+    from windvane.testing.waiting import collect_events, wait_for
+    from windvane.testing.workloads import make_workload, queued_try
+
+#: Public name -> the module defining it. Imported on first use (PEP 562), so that importing a
+#: submodule (the pytest plugin, loaded in every pytest run) does not import the database layer.
+_LAZY = {
+    "DagRunResult": "windvane.core.worker.in_process",
+    "MemoryXComs": "windvane.core.worker.in_process",
+    "TaskResult": "windvane.core.worker.in_process",
+    "run_dag_in_process": "windvane.core.worker.in_process",
+    "register_dag": "windvane.testing.dags",
+    "write_dag_file": "windvane.testing.dags",
+    "DEFAULT_POSTGRES_SERVER_URL": "windvane.testing.database",
+    "DatabaseUnavailableError": "windvane.testing.database",
+    "PostgresDatabase": "windvane.testing.database",
+    "SqliteTemplate": "windvane.testing.database",
+    "migrated_engine": "windvane.testing.database",
+    "sqlite_url": "windvane.testing.database",
+    "HoldingExecutor": "windvane.testing.holding",
+    "InstantExecutor": "windvane.testing.instant",
+    "JOB_ID": "windvane.testing.rows",
+    "LOGICAL_DATE": "windvane.testing.rows",
+    "RUN_ID": "windvane.testing.rows",
+    "find_run": "windvane.testing.rows",
+    "insert_run": "windvane.testing.rows",
+    "insert_task_instances": "windvane.testing.rows",
+    "run_states": "windvane.testing.rows",
+    "ti_row": "windvane.testing.rows",
+    "ti_states": "windvane.testing.rows",
+    "ti_states_of_run": "windvane.testing.rows",
+    "xcom_text": "windvane.testing.rows",
+    "HOLD": "windvane.testing.scripted",
+    "LOST": "windvane.testing.scripted",
+    "ZOMBIE": "windvane.testing.scripted",
+    "ScriptedExecutor": "windvane.testing.scripted",
+    "Step": "windvane.testing.scripted",
+    "TaskRun": "windvane.testing.tasks",
+    "run_task": "windvane.testing.tasks",
+    "collect_events": "windvane.testing.waiting",
+    "wait_for": "windvane.testing.waiting",
+    "make_workload": "windvane.testing.workloads",
+    "queued_try": "windvane.testing.workloads",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "DEFAULT_POSTGRES_SERVER_URL",

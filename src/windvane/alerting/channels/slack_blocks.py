@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from windvane.alerting.alert import Alert
-from windvane.alerting.channels.templates import tries_of
+from windvane.alerting.channels.templates import kind_words, late_words, member_line, members_title, tries_of
 
 HEADER_LIMIT = 150
 SECTION_LIMIT = 3000
@@ -55,28 +55,55 @@ def _field(label: str, value: str) -> dict[str, str]:
     return {"type": "mrkdwn", "text": clip(f"*{label}*\n{escape(value)}", FIELD_LIMIT)}
 
 
+def members_text(alert: Alert) -> str:
+    """The mrkdwn list of a message's alerts (a group's, or those a run alert replaced), within
+    :data:`SECTION_LIMIT`: whole lines only, then how many were left out."""
+    head = f"*{escape(members_title(alert))}*"
+    lines = [f"• {escape(member_line(m))}" for m in alert.members]
+    shown: list[str] = []
+    for line in lines:
+        line = clip(line, 500)
+        if len("\n".join([head, *shown, line])) + 60 > SECTION_LIMIT:
+            break
+        shown.append(line)
+    more = alert.member_count - len(shown)
+    tail = [f"… and {more} more (see `windvane alerts list`)"] if more > 0 else []
+    return "\n".join([head, *shown, *tail])
+
+
 def build_message(alert: Alert) -> dict[str, Any]:
     """The Slack payload (``text`` fallback plus ``blocks``) announcing ``alert``."""
-    kind = alert.kind.value.replace("_", " ")
+    kind = kind_words(alert)
     fields = [_field("DAG", alert.dag_id)]
-    if alert.task_id:
+    if alert.task_id and not alert.is_group:
         fields.append(_field("Task", alert.task_id))
     fields.append(_field("Run", alert.run_id))
     tries = tries_of(alert)
-    if tries:
+    if tries and not alert.is_group:
         fields.append(_field("Try", tries))
     fields.append(_field("State", alert.state or kind))
+    late = late_words(alert)
+    if alert.due_at is not None and late is not None:
+        fields.append(_field("Due at", alert.due_at.isoformat()))
+        fields.append(_field("Late by", late))
+    fields.append(_field("Severity", alert.severity.value))
+    if alert.is_group:
+        fields.append(_field("Alerts", str(alert.member_count)))
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": clip(alert.subject, HEADER_LIMIT)}},
         {"type": "section", "fields": fields[:10]},
     ]
-    if alert.error:
+    if alert.members:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": members_text(alert)}})
+    if alert.error and not alert.is_group:
         budget = SECTION_LIMIT - len("*Error*\n") - 2 * len(_FENCE)
         excerpt = escaped_tail(alert.error, budget)
         blocks.append(
             {"type": "section", "text": {"type": "mrkdwn", "text": f"*Error*\n{_FENCE}{excerpt}{_FENCE}"}}
         )
     context = [f"{kind} at {alert.occurred_at.isoformat()}"]
+    if alert.hostname:
+        context.append(f"host: {alert.hostname}")
     if alert.log_path:
         context.append(f"log: `{alert.log_path}`")
     blocks.append(

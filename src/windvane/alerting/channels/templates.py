@@ -4,7 +4,12 @@ The defaults are module constants; pass your own :class:`AlertTemplates` (any fi
 may be replaced) to :class:`~windvane.alerting.channels.email.EmailChannel`. Every
 template sees ``alert`` (the :class:`~windvane.alerting.alert.Alert`), ``what``
 (``dag.task`` or ``dag``), ``tries`` (``"2/3"`` or ``None``), ``error`` (the error
-summary cut to :data:`MAX_ERROR_CHARS`) and ``kind`` (``"task failed"``...).
+summary cut to :data:`MAX_ERROR_CHARS`), ``kind`` (``"task failed"``...),
+``members`` (one line each for the alerts a grouped message lists, or that a run
+alert replaced: :func:`member_line`), ``members_title`` (``"20 task failed alerts
+in this run"``, ``"Replaces 3 task alerts"``), ``more`` (how many are not listed)
+and, for SLA misses and recoveries, ``late`` (``"1h 2m 3s"``; else ``None``)
+beside ``alert.due_at``.
 The HTML template is rendered with autoescaping; the text ones are not.
 """
 
@@ -15,7 +20,7 @@ from typing import Any
 
 import jinja2
 
-from windvane.alerting.alert import Alert
+from windvane.alerting.alert import Alert, AlertKind, human
 
 MAX_ERROR_CHARS = 4000
 """An error summary longer than this is cut (its tail kept: the last lines say most)."""
@@ -26,15 +31,22 @@ DEFAULT_TEXT = """\
 Windvane: {{ kind }}
 
 DAG:    {{ alert.dag_id }}
-{% if alert.task_id %}Task:   {{ alert.task_id }}
+{% if alert.task_id and not alert.is_group %}Task:   {{ alert.task_id }}
 {% endif %}Run:    {{ alert.run_id }}
-{% if tries %}Try:    {{ tries }}
+{% if tries and not alert.is_group %}Try:    {{ tries }}
 {% endif %}{% if alert.state %}State:  {{ alert.state }}
 {% endif %}When:   {{ alert.occurred_at.isoformat() }}
-{% if alert.log_path %}Log:    {{ alert.log_path }}
+{% if alert.due_at %}Due at: {{ alert.due_at.isoformat() }}
+Late by: {{ late }}
+{% endif %}{% if alert.hostname %}Host:   {{ alert.hostname }}
+{% endif %}{% if alert.log_path %}Log:    {{ alert.log_path }}
 {% endif %}{% if alert.link %}Link:   {{ alert.link }}
-{% endif %}{% if error %}
-Error:
+{% endif %}{% if members %}
+{{ members_title }}:
+{% for line in members %}- {{ line }}
+{% endfor %}{% if more %}... and {{ more }} more (see `windvane alerts list`)
+{% endif %}{% endif %}{% if error %}
+Error{% if members and not alert.kind.value == "run_failed" %} (first of them){% endif %}:
 {{ error }}
 {% endif %}"""
 
@@ -43,13 +55,20 @@ DEFAULT_HTML = """\
 <h2>Windvane: {{ kind }}</h2>
 <table>
 <tr><th align="left">DAG</th><td>{{ alert.dag_id }}</td></tr>
-{% if alert.task_id %}<tr><th align="left">Task</th><td>{{ alert.task_id }}</td></tr>{% endif %}
+{% if alert.task_id and not alert.is_group -%}
+<tr><th align="left">Task</th><td>{{ alert.task_id }}</td></tr>{% endif %}
 <tr><th align="left">Run</th><td>{{ alert.run_id }}</td></tr>
-{% if tries %}<tr><th align="left">Try</th><td>{{ tries }}</td></tr>{% endif %}
+{% if tries and not alert.is_group %}<tr><th align="left">Try</th><td>{{ tries }}</td></tr>{% endif %}
 {% if alert.state %}<tr><th align="left">State</th><td>{{ alert.state }}</td></tr>{% endif %}
 <tr><th align="left">When</th><td>{{ alert.occurred_at.isoformat() }}</td></tr>
+{% if alert.due_at %}<tr><th align="left">Due at</th><td>{{ alert.due_at.isoformat() }}</td></tr>
+<tr><th align="left">Late by</th><td>{{ late }}</td></tr>{% endif %}
+{% if alert.hostname %}<tr><th align="left">Host</th><td>{{ alert.hostname }}</td></tr>{% endif %}
 {% if alert.log_path %}<tr><th align="left">Log</th><td><code>{{ alert.log_path }}</code></td></tr>{% endif %}
 </table>
+{% if members %}<h3>{{ members_title }}</h3>
+<ul>{% for line in members %}<li>{{ line }}</li>{% endfor %}</ul>
+{% if more %}<p>... and {{ more }} more (see <code>windvane alerts list</code>)</p>{% endif %}{% endif %}
 {% if error %}<h3>Error</h3><pre>{{ error }}</pre>{% endif %}
 {% if alert.link %}<p><a href="{{ alert.link }}">Open in Windvane</a></p>{% endif %}
 </body></html>
@@ -69,6 +88,52 @@ def tries_of(alert: Alert) -> str | None:
     if alert.try_number is None or alert.max_tries is None:
         return None
     return f"{alert.try_number}/{alert.max_tries + 1}"
+
+
+def last_line(error: str | None, limit: int = 200) -> str:
+    """The last non-empty line of ``error`` (where Python puts the exception), at most ``limit``."""
+    lines = [line.strip() for line in (error or "").splitlines() if line.strip()]
+    text = lines[-1] if lines else ""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def member_line(member: Alert) -> str:
+    """One listed alert of a group: ``load[3] try 2/3 on host: ValueError: ... (log: /path)``."""
+    what = member.task_id or member.dag_id
+    tries = tries_of(member)
+    parts = [what + (f" try {tries}" if tries else "")]
+    if member.hostname:
+        parts[0] += f" on {member.hostname}"
+    error = last_line(member.error)
+    if error:
+        parts.append(error)
+    line = ": ".join(parts)
+    if member.log_path:
+        line += f" (log: {member.log_path})"
+    return line
+
+
+def members_title(alert: Alert) -> str:
+    """The heading of a message's list of alerts."""
+    if alert.kind is AlertKind.RUN_FAILED:
+        noun = "task alert" if alert.member_count == 1 else "task alerts"
+        return f"Replaces {alert.member_count} {noun} of this run"
+    return f"{alert.member_count} {alert.kind.value.replace('_', ' ')} alerts in this run"
+
+
+def kind_words(alert: Alert) -> str:
+    """The alert's kind in words: ``task failed``, ``SLA missed``, ``run deadline missed``..."""
+    if alert.kind is AlertKind.SLA_MISS:
+        return "SLA missed" if alert.task_id else "run deadline missed"
+    if alert.kind is AlertKind.RECOVERED and alert.due_at is not None:
+        return "recovered after missing its SLA" if alert.task_id else "recovered after missing its deadline"
+    return alert.kind.value.replace("_", " ")
+
+
+def late_words(alert: Alert) -> str | None:
+    """How late an SLA alert is, as ``1h 2m 3s``; None for other alerts."""
+    late = alert.late_by
+    return None if late is None else human(late)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +160,11 @@ class AlertTemplates:
             "what": f"{alert.dag_id}.{alert.task_id}" if alert.task_id else alert.dag_id,
             "tries": tries_of(alert),
             "error": bounded_error(alert.error),
-            "kind": alert.kind.value.replace("_", " "),
+            "kind": kind_words(alert),
+            "late": late_words(alert),
+            "members": [member_line(m) for m in alert.members],
+            "members_title": members_title(alert),
+            "more": max(alert.member_count - len(alert.members), 0),
         }
         plain = jinja2.Environment(
             autoescape=False, keep_trailing_newline=True, undefined=jinja2.StrictUndefined

@@ -4,8 +4,14 @@ Payload (version 1; fields are only ever added within a version)::
 
     {"version": 1, "kind": "task_failed", "dedupe_key": "...", "dag_id": "...", "task_id": "...",
      "run_id": "...", "try_number": 2, "max_tries": 2, "state": "failed", "error": "...",
-     "log_path": "...", "link": "...", "occurred_at": "2026-12-06T22:00:00+00:00",
-     "subject": "[windvane] task failed: ...", "sent_at": 1796594400}
+     "log_path": "...", "hostname": "worker-1", "link": "...",
+     "occurred_at": "2026-12-06T22:00:00+00:00", "severity": "critical",
+     "count": 1, "alerts": [], "subject": "[windvane] task failed: ...", "sent_at": 1796594400}
+
+A grouped message (several alerts of one run) has the first alert's fields,
+``count`` (how many alerts it stands for) and ``alerts`` (the first 20 of them,
+each with the same fields but ``recipients``); a run-failure alert that
+replaced its tasks' alerts lists those in ``alerts``.
 
 With a ``secret``, ``X-Windvane-Signature: sha256=<hex>`` is the HMAC-SHA256 of the
 raw body under the secret, and ``X-Windvane-Timestamp`` repeats ``sent_at`` (which
@@ -35,7 +41,7 @@ import httpx
 from windvane.alerting.alert import Alert
 from windvane.alerting.channels.base import DeliveryError
 from windvane.alerting.channels.retry_after import parse_retry_after
-from windvane.alerting.payload import to_payload
+from windvane.alerting.payload import with_members
 
 PAYLOAD_VERSION = 1
 SIGNATURE_HEADER = "X-Windvane-Signature"
@@ -45,9 +51,12 @@ DELIVERY_HEADER = "X-Windvane-Delivery"
 
 def payload_of(alert: Alert, *, sent_at: int) -> dict[str, Any]:
     """The version-1 JSON document for ``alert``: the alert's stored fields (but its recipients:
-    a bridge routes by its own rules), its subject, and when it was sent."""
-    body = to_payload(alert)
+    a bridge routes by its own rules), severity, count and listed alerts, its subject, and when
+    it was sent."""
+    body = with_members(alert)
     del body["recipients"]
+    for member in body["alerts"]:
+        del member["recipients"]
     return {"version": PAYLOAD_VERSION, **body, "subject": alert.subject, "sent_at": sent_at}
 
 

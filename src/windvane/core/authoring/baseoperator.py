@@ -197,7 +197,7 @@ class BaseOperator(DependencyMixin):
             max_active_tis_per_dag, "max_active_tis_per_dag", owner_name, 1
         )
         self.queue = v.string(queue, "queue", owner_name)
-        self.sla = v.opt_duration(sla, "sla", owner_name)
+        self.sla = v.opt_duration(positive_timedelta(sla, "sla", owner_name), "sla", owner_name)
         self.start_date = v.opt_datetime(start_date, "start_date", owner_name)
         self.end_date = v.opt_datetime(end_date, "end_date", owner_name)
         self.params = v.mapping(params, "params", owner_name)
@@ -286,3 +286,13 @@ BaseOperator.__init__ = _apply_defaults(BaseOperator.__init__)  # type: ignore[m
 
 def _valid_id(value: str) -> bool:
     return all(ch.isalnum() or ch in "_-." for ch in value) and len(value) <= 250
+
+
+def positive_timedelta(value: object, name: str, owner: str) -> timedelta | None:
+    """``value`` if it is None or a timedelta > 0 (``sla``, ``deadline``), else a DagDefinitionError
+    naming ``owner`` and ``name``."""
+    if value is None:
+        return None
+    if not isinstance(value, timedelta) or value <= timedelta(0):
+        raise DagDefinitionError(f"{owner}: {name} must be a positive timedelta, got {value!r}")
+    return value

@@ -77,6 +77,7 @@ class DAG:
         max_active_runs: int | None = None,
         max_active_tasks: int | None = None,
         dagrun_timeout: timedelta | None = None,
+        deadline: timedelta | None = None,
         tags: Sequence[str] | None = None,
         params: Mapping[str, Any] | None = None,
         description: str | None = None,
@@ -99,6 +100,9 @@ class DAG:
         self._set_dates(start_date, end_date, defaults.timezone, owner)
         self._set_schedule(schedule, v.opt_flag(catchup, "catchup", owner), defaults, owner)
         self._set_limits(max_active_runs, max_active_tasks, dagrun_timeout, defaults, owner)
+        from windvane.core.authoring.baseoperator import positive_timedelta
+
+        self.deadline = v.opt_duration(positive_timedelta(deadline, "deadline", owner), "deadline", owner)
         self.tags = v.strings(tags, "tags", owner)
         self.params = v.mapping(params, "params", owner)
         self.description = v.opt_string(description, "description", owner)

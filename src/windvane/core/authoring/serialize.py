@@ -75,6 +75,7 @@ def serialize_dag(dag: DAG) -> SerializedDag:
         max_active_runs=dag.max_active_runs,
         max_active_tasks=dag.max_active_tasks,
         dagrun_timeout=seconds_or_none(dag.dagrun_timeout),
+        deadline=seconds_or_none(dag.deadline),
         tags=tuple(dag.tags),
         params=json_values.to_jsonable(dag.params),
         description=dag.description,

@@ -105,6 +105,8 @@ class SerializedDag:
     max_active_runs: int = 16
     max_active_tasks: int = 16
     dagrun_timeout: float | None = None
+    #: Seconds after a run's due time by which it must have succeeded (``DAG(deadline=...)``).
+    deadline: float | None = None
     tags: tuple[str, ...] = ()
     params: dict[str, Any] = field(default_factory=dict)
     description: str | None = None

@@ -15,6 +15,7 @@ from typing import Any
 import pendulum
 from sqlalchemy import Connection, RowMapping, func, insert, literal, select, update
 
+from windvane.core.model import deadlines
 from windvane.core.model.serialized_dag import SerializedDag
 from windvane.core.model.states import DagRunState
 from windvane.core.store._time import from_db
@@ -120,7 +121,9 @@ def insert_run(
     now: datetime,
     job_id: int | None,
 ) -> int:
-    """Insert a run row (no task instances); return its id."""
+    """Insert a run row (no task instances); return its id. Its ``deadline_at`` (the DAG's
+    ``deadline`` after the run's due time, :mod:`~windvane.core.model.deadlines`) is set here."""
+    due = deadlines.run_due_at(run_type, logical_date, interval_end, now)
     result = conn.execute(
         insert(run_t)
         .values(
@@ -137,6 +140,7 @@ def insert_run(
             dag_hash=dag.dag_hash,
             creating_job_id=job_id,
             external_trigger=run_type != "scheduled",
+            deadline_at=deadlines.after(due, dag.deadline),
         )
         .returning(run_t.c.id)
     )
@@ -236,6 +240,21 @@ def finish_run(
     finished = conn.execute(stmt).all()
     journal.add_runs(finished, reason=reason)
     return bool(finished)
+
+
+def due_at(conn: Connection, run_pk: int) -> datetime | None:
+    """The due time of run ``run_pk`` (:func:`~windvane.core.model.deadlines.run_due_at`; the
+    moment it was created is its ``queued_at``); None when there is no such run."""
+    row = conn.execute(
+        select(run_t.c.run_type, run_t.c.logical_date, run_t.c.data_interval_end, run_t.c.queued_at).where(
+            run_t.c.id == run_pk
+        )
+    ).first()
+    if row is None:
+        return None
+    logical = from_db(row.logical_date)
+    created = from_db(row.queued_at) or logical
+    return deadlines.run_due_at(row.run_type, logical, from_db(row.data_interval_end), created)
 
 
 def requeue_run(conn: Connection, run_pk: int) -> None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pendulum
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, case, literal, select, update
 
 from windvane.core.model.run_ids import check_run_id
 from windvane.core.model.run_tracker import descendants
@@ -137,6 +137,11 @@ def create_backfill(
     return BackfillPlan(created, rerun, skipped)
 
 
+def _unless_passed(column: Any, now: pendulum.DateTime) -> Any:
+    """``column`` (a due time), or NULL once it has passed at ``now``."""
+    return case((column <= literal(now.in_timezone("UTC"), type_=column.type), None), else_=column)
+
+
 def utc_iso(value: Any) -> str:
     converted = dag_runs.utc(value)
     assert converted is not None
@@ -157,7 +162,9 @@ def clear_task_instances(
     """Reset tasks of one run so they run again; the run goes back to queued.
 
     As in Airflow the cleared tasks get their retries again
-    (``max_tries = try_number + retries``) and their XComs are removed.
+    (``max_tries = try_number + retries``) and their XComs are removed. A
+    cleared task whose SLA due time (or a run whose deadline) already passed
+    loses it: it was decided at that time, and a re-run is not late.
     Running and queued tasks are left alone. Returns the cleared task ids.
     Their journal rows go to ``journal`` for the caller to write last in the
     transaction (when clearing several runs), else they are written here.
@@ -195,6 +202,7 @@ def clear_task_instances(
                 next_retry_at=None,
                 error=None,
                 updated_at=now,
+                sla_due_at=_unless_passed(ti_t.c.sla_due_at, now),
             )
             .returning(*_RETURNING)
         ).all()
@@ -204,6 +212,11 @@ def clear_task_instances(
     if cleared:
         delete_xcoms(dbapi_tx(conn), run_pk, cleared)
         dag_runs.requeue_run(conn, run_pk)
+        conn.execute(
+            update(run_t)
+            .where(run_t.c.id == run_pk)
+            .values(deadline_at=_unless_passed(run_t.c.deadline_at, now))
+        )
     if journal is None:
         batch.write(dbapi_tx(conn))
     return sorted(cleared)

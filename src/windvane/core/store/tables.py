@@ -79,6 +79,8 @@ dag_run = Table(
     Column("dag_hash", String(64)),
     Column("creating_job_id", Integer),
     Column("external_trigger", Boolean, nullable=False, server_default=text("false")),
+    # The run must have succeeded by then (its due time + the DAG's ``deadline``); see model/deadlines.py.
+    Column("deadline_at", UTC),
     UniqueConstraint("dag_id", "run_id"),
     Index("ix_dag_run_dag_id_logical_date", "dag_id", "logical_date"),
     Index(
@@ -87,6 +89,12 @@ dag_run = Table(
         "dag_id",
         postgresql_where=text("state IN ('queued', 'running')"),
         sqlite_where=text("state IN ('queued', 'running')"),
+    ),
+    Index(
+        "ix_dag_run_deadline_at",
+        "deadline_at",
+        postgresql_where=text("deadline_at IS NOT NULL"),
+        sqlite_where=text("deadline_at IS NOT NULL"),
     ),
 )
 
@@ -120,6 +128,8 @@ task_instance = Table(
     Column("last_heartbeat_at", UTC),
     Column("error", Text),
     Column("updated_at", UTC),
+    # The try must have succeeded by then (the run's due time + the task's ``sla``).
+    Column("sla_due_at", UTC),
     UniqueConstraint("dag_run_id", "task_id", "map_index"),
     Index("ix_task_instance_dag_id_task_id_state", "dag_id", "task_id", "state"),
     Index(
@@ -128,6 +138,12 @@ task_instance = Table(
         "pool",
         postgresql_where=text("state IN ('scheduled', 'queued', 'running', 'up_for_retry')"),
         sqlite_where=text("state IN ('scheduled', 'queued', 'running', 'up_for_retry')"),
+    ),
+    Index(
+        "ix_task_instance_sla_due_at",
+        "sla_due_at",
+        postgresql_where=text("sla_due_at IS NOT NULL"),
+        sqlite_where=text("sla_due_at IS NOT NULL"),
     ),
 )
 

@@ -17,9 +17,10 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
+from windvane.core.model import deadlines
 from windvane.core.model.serialized_dag import SerializedDag
 from windvane.core.model.states import TaskInstanceState
-from windvane.core.store import try_lifecycle
+from windvane.core.store import dag_runs, try_lifecycle
 from windvane.core.store.journal_sql import JOURNALED_TI_STATES, TI_RETURNING, JournalBatch, JournalReason
 from windvane.core.store.sql_bridge import dbapi_tx, run_sql
 from windvane.core.store.tables import task_instance as ti_t
@@ -39,12 +40,16 @@ def chunks(ids: Sequence[int]) -> Iterable[Sequence[int]]:
 def ensure_task_instances(
     conn: Connection, run_pk: int, run_id: str, dag: SerializedDag, now: datetime
 ) -> None:
-    """Create missing TIs of ``dag`` for the run, and mark TIs of vanished tasks removed."""
+    """Create missing TIs of ``dag`` for the run, and mark TIs of vanished tasks removed.
+
+    A task with ``sla`` gets its ``sla_due_at`` in the same INSERT (the run's due time is
+    read once per call, only when a missing task has an ``sla``)."""
     existing = {
         r[0]: r[1]
         for r in conn.execute(select(ti_t.c.task_id, ti_t.c.state).where(ti_t.c.dag_run_id == run_pk))
     }
     missing = [t for t in dag.tasks.values() if t.task_id not in existing]
+    due = dag_runs.due_at(conn, run_pk) if any(t.sla is not None for t in missing) else None
     if missing:
         conn.execute(
             insert(ti_t),
@@ -63,6 +68,7 @@ def ensure_task_instances(
                     "queue": t.queue,
                     "operator": t.operator,
                     "updated_at": now,
+                    "sla_due_at": None if due is None else deadlines.after(due, t.sla),
                 }
                 for t in missing
             ],
