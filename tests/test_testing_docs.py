@@ -29,8 +29,18 @@ def test_pytest_examples_pass(pytester: pytest.Pytester) -> None:
         pytester.path.joinpath(name).write_text(source)
     # The contract's checks run in tests/runtime/test_executor_contract.py; here only the declarations.
     only = "(not TestLocalExecutor and not TestInstantExecutor) or skipped_checks_are_known"
-    result = pytester.runpytest_inprocess("-q", "-p", "no:cacheprovider", "-m", "not postgres", "-k", only)
+    result = pytester.runpytest_inprocess(
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "windvane.testing.plugin_extras",
+        "-m",
+        "not postgres",
+        "-k",
+        only,
+    )
     outcomes = result.parseoutcomes()
     assert outcomes.get("failed", 0) == 0 and outcomes.get("errors", 0) == 0, result.stdout.str()
-    assert outcomes["passed"] == 4, result.stdout.str()
+    assert outcomes["passed"] == 6, result.stdout.str()  # 4 + the 2 of "Running DAGs and tasks in your tests"
     assert outcomes["deselected"] >= 20  # both contract classes were collected

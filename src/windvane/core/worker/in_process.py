@@ -27,6 +27,7 @@ from windvane.core.model.states import DagRunState, DagRunType
 from windvane.core.model.states import TaskInstanceState as S
 from windvane.core.task_api.context import RunInfo, build_context, params_for_run
 from windvane.core.task_api.task_instance import XCOM_RETURN_KEY, RuntimeTaskInstance
+from windvane.core.task_api.templating import ConnectionGetter, VariableGetter
 from windvane.core.timetables.ops import interval_for
 from windvane.core.worker.execution import run_try
 from windvane.core.worker.inputs import jinja_env_for
@@ -123,9 +124,16 @@ def manual_run(
 
 
 def task_context(
-    task: BaseOperator, run: RunInfo, xcoms: MemoryXComs, *, try_number: int = 1
+    task: BaseOperator,
+    run: RunInfo,
+    xcoms: MemoryXComs,
+    *,
+    try_number: int = 1,
+    var_getter: VariableGetter | None = None,
+    conn_getter: ConnectionGetter | None = None,
 ) -> dict[str, Any]:
-    """The context one try of ``task`` sees in ``run``, pulling XComs from ``xcoms``."""
+    """The context one try of ``task`` sees in ``run``, pulling XComs from ``xcoms``;
+    ``var``/``conn`` read through the getters (without them they raise "not configured")."""
     dag = task.dag
     if dag is None:
         raise DagDefinitionError(f"task {task.task_id!r} belongs to no DAG: it cannot run")
@@ -138,7 +146,9 @@ def task_context(
         reader=xcoms,
     )
     params = params_for_run(dag.params, task.params, run.conf)
-    return build_context(run=run, dag=dag, task=task, ti=ti, params=params)
+    return build_context(
+        run=run, dag=dag, task=task, ti=ti, params=params, var_getter=var_getter, conn_getter=conn_getter
+    )
 
 
 def run_dag_in_process(
@@ -148,12 +158,15 @@ def run_dag_in_process(
     conf: dict[str, Any] | None = None,
     now: pendulum.DateTime | None = None,
     on_task_done: Callable[[TaskResult], None] | None = None,
+    var_getter: VariableGetter | None = None,
+    conn_getter: ConnectionGetter | None = None,
 ) -> DagRunResult:
     """Run every task of one manual run of ``dag`` to a final state and return what happened.
 
     ``logical_date`` defaults to ``now`` (default: the current time); ``conf``
     is the run's configuration; ``on_task_done`` is called after each task's
-    last try. Task code runs in this process: an exception becomes the try's
+    last try; ``var_getter``/``conn_getter`` serve the context's ``var`` and
+    ``conn``. Task code runs in this process: an exception becomes the try's
     outcome, as in a worker.
     """
     run = manual_run(dag, logical_date=logical_date, conf=conf, now=now)
@@ -174,7 +187,9 @@ def run_dag_in_process(
         state = S.UP_FOR_RETRY
         while state is S.UP_FOR_RETRY:
             res.tries += 1
-            context = task_context(task, run, result.xcoms, try_number=res.tries)
+            context = task_context(
+                task, run, result.xcoms, try_number=res.tries, var_getter=var_getter, conn_getter=conn_getter
+            )
             started = time.perf_counter()
             outcome = run_try(task, context, jinja_env=env)
             res.duration += time.perf_counter() - started
