@@ -134,6 +134,10 @@ class StoreError(WindvaneError):
     """The metadata database refused an operation or its schema is not current."""
 
 
+class DatabaseOutageError(StoreError):
+    """The metadata database stayed unreachable longer than ``[database] max_outage_seconds``."""
+
+
 class NotFoundError(StoreError, LookupError):
     """A DAG, run, task instance or pool that does not exist."""
 

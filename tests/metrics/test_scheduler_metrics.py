@@ -319,3 +319,35 @@ def test_a_quarantined_dag_is_counted(engine: Engine, backends: Backends) -> Non
         scheduler.run_once()
     scheduler.shutdown()
     backends.counter(m.DAG_QUARANTINED, 1, dag_id="poisoned")
+
+
+def test_a_transient_database_error_is_counted_and_ridden_out(engine: Engine, backends: Backends) -> None:
+    """A pass that fails on a dropped connection / locked database is retried, not fatal."""
+    import sqlite3
+
+    import pendulum
+
+    from windvane.core.scheduler.config import SchedulerConfig
+    from windvane.core.scheduler.loop import Scheduler
+    from windvane.metrics.subscriber import MetricsObserver
+    from windvane.testing import InstantExecutor
+
+    class Flaky(InstantExecutor):
+        calls = 0
+
+        def events(self):  # type: ignore[no-untyped-def]
+            Flaky.calls += 1
+            if Flaky.calls == 2:  # the first pass after start
+                raise sqlite3.OperationalError("database is locked")
+            return super().events()
+
+    observer = MetricsObserver(backends.sink, executor_name=EXECUTOR)
+    scheduler = Scheduler(
+        engine=engine,
+        executor=Flaky(2, engine=engine),
+        clock=FakeClock(pendulum.datetime(2024, 3, 10, 12, tz="UTC")),
+        observer=observer,
+        config=SchedulerConfig(poll_interval_seconds=0.0),
+    )
+    scheduler.run(until=lambda s: Flaky.calls >= 4)
+    backends.counter(m.DB_TRANSIENT_ERRORS, 1)

@@ -115,6 +115,9 @@ def executor_options(settings: Settings) -> ExecutorOptions:
         db_url=settings.database.sql_alchemy_conn,
         log_folder=str(log_folder(settings)),
         heartbeat_seconds=settings.executor.worker_heartbeat_seconds,
+        max_log_bytes=settings.logging.max_log_bytes,
+        memory_limit_mib=settings.executor.task_memory_limit_mib,
+        outcome_folder=str(settings.executor.outcome_folder),
     )
 
 
@@ -135,6 +138,7 @@ def scheduler_config(settings: Settings, **overrides: Any) -> SchedulerConfig:
         poll_interval_seconds=min(MAX_POLL_INTERVAL_SECONDS, s.idle_sleep_seconds),
         heartbeat_seconds=s.heartbeat_seconds,
         health_check_threshold_seconds=s.health_check_threshold_seconds,
+        max_outage_seconds=settings.database.max_outage_seconds,
         task_heartbeat_timeout_seconds=s.task_heartbeat_timeout_seconds,
         zombie_check_interval_seconds=s.zombie_check_interval_seconds,
         max_dagruns_to_create_per_loop=s.max_dagruns_to_create_per_loop,
@@ -172,6 +176,7 @@ def create_processor(settings: Settings, engine: Engine) -> DagProcessor:
         paused_at_creation=settings.core.dags_are_paused_at_creation,
         authoring_defaults=authoring_defaults(settings),
         parse_log=str(parse_log),
+        memory_limit_mib=settings.dag_processor.parse_memory_limit_mib,
     )
 
 

@@ -126,6 +126,15 @@ DAG_QUARANTINED = Metric(
     "scheduler.dag_quarantined",
     ("dag_id",),
 )
+DB_TRANSIENT_ERRORS = Metric(
+    "windvane_scheduler_db_transient_errors_total",
+    C,
+    "errors",
+    "Transient metadata-database errors (dropped connections, locks, a full disk) the scheduler "
+    "rode out by retrying with backoff; it exits only after [database] max_outage_seconds.",
+    "scheduler.db_transient_errors",
+    (),
+)
 KILLED_EXTERNALLY = Metric(
     "windvane_scheduler_tasks_killed_externally_total",
     C,

@@ -189,3 +189,7 @@ class MetricsObserver(SchedulerObserver):
     def dag_quarantined(self, event: DagQuarantined) -> None:
         self._hold()
         self.sink.incr(m.DAG_QUARANTINED, dag_id=event.dag_id)
+
+    def database_error(self, process: str) -> None:
+        self._hold()
+        self.sink.incr(m.DB_TRANSIENT_ERRORS)

@@ -39,6 +39,7 @@ _COUNT = Between(1, 1_000_000)  # tasks, runs, slots
 _PROCESSES = Between(1, 1024)
 _INTERVAL = Within(0, 86_400)  # how often something happens: at most a day
 _TIMEOUT = Within(0, 7 * 86_400)  # how long to wait for something: at most a week
+_MEBIBYTES = Between(0, 1 << 30)  # a memory limit in MiB: 0 (none) up to 1 EiB
 _AGE = Within(0, 10 * 365 * 86_400)  # how long to keep something: at most ten years
 
 
@@ -80,6 +81,12 @@ class DatabaseSettings:
     )
     pool_size: int = setting(5, "Connections kept in the pool (0 means no limit).", check=Between(0, 10_000))
     echo: bool = setting(False, "Log every SQL statement (debugging only).")
+    max_outage_seconds: float = setting(
+        300.0,
+        "How long the scheduler rides out a database outage (dropped connections, locks, a full "
+        "disk), retrying with backoff, before it exits saying so.",
+        check=_TIMEOUT,
+    )
 
 
 @dataclass(frozen=True)
@@ -120,6 +127,12 @@ class DagProcessorSettings:
     standalone: bool = setting(
         False, "Run the DAG processor as its own process (false: the scheduler runs it)."
     )
+    parse_memory_limit_mib: int = setting(
+        0,
+        "Address-space limit of each parsing process in MiB (RLIMIT_AS); 0 means none. "
+        "A file that needs more is an import error naming the limit.",
+        check=_MEBIBYTES,
+    )
 
 
 @dataclass(frozen=True)
@@ -129,6 +142,17 @@ class ExecutorSettings:
     worker_heartbeat_seconds: float = setting(
         5.0, "How often a local worker records its heartbeat.", check=_INTERVAL
     )
+    outcome_folder: Path = setting(  # noqa: RUF009 (Path is immutable)
+        Path("worker_outcomes"),
+        "Where workers keep a finished try's outcome until its database write lands "
+        "(replayed when a worker starts).",
+    )
+    task_memory_limit_mib: int = setting(
+        0,
+        "Address-space limit of each try's process in MiB (RLIMIT_AS, inherited by what it "
+        "starts); 0 means none. A try that needs more fails naming the limit.",
+        check=_MEBIBYTES,
+    )
 
 
 @dataclass(frozen=True)
@@ -137,6 +161,12 @@ class LoggingSettings:
 
     base_log_folder: Path = setting(Path("logs"), "Folder that holds task logs.")  # noqa: RUF009 (Path is immutable)
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = setting("INFO", "Level of Windvane's own logs.")
+    max_log_bytes: int = setting(
+        100 * 1024 * 1024,
+        "Largest task log file in bytes: past it the log is cut with a marker line and the rest "
+        "of the try's output dropped; 0 means no cap.",
+        check=Between(0, 1 << 40),
+    )
 
 
 @dataclass(frozen=True)

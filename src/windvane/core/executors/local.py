@@ -71,6 +71,9 @@ class LocalExecutor(Executor):
         timeout_grace_seconds: float = 5.0,
         kill_grace_seconds: float = 5.0,
         initial_workers: int = 2,
+        max_log_bytes: int = 0,
+        memory_limit_mib: int = 0,
+        outcome_folder: str = "",
     ) -> None:
         super().__init__(parallelism)
         #: Workers started by :meth:`start`; more start when work waits, up to ``parallelism``.
@@ -82,6 +85,9 @@ class LocalExecutor(Executor):
             heartbeat_seconds=heartbeat_seconds,
             timeout_grace_seconds=timeout_grace_seconds,
             kill_grace_seconds=kill_grace_seconds,
+            max_log_bytes=max_log_bytes,
+            memory_limit_mib=memory_limit_mib,
+            outcome_folder=outcome_folder,
             executor_pid=0,  # these three are set when a worker starts (see _spawn)
             sys_path=(),
         )

@@ -49,6 +49,7 @@ from windvane.core.store.raw import RawDb
 from windvane.core.store.try_lifecycle import make_event
 from windvane.core.worker.dag_loader import DagLoader
 from windvane.core.worker.execution import retry_delay
+from windvane.core.worker.final_write import OutcomeRecords, replay_outcomes
 from windvane.core.worker.rehearsal import rehearse
 from windvane.core.worker.runner import DEFAULT_RETRY_DELAY, run_workload
 
@@ -72,6 +73,12 @@ class WorkerConfig:
     sys_path: tuple[str, ...]
     #: The level of the executor's root logger; the worker logs to stderr at it.
     log_level: int = logging.WARNING
+    #: The cap on one try's log file (0: none).
+    max_log_bytes: int = 0
+    #: The address-space cap of one try, in MiB (0: none).
+    memory_limit_mib: int = 0
+    #: Where finished tries' outcomes are kept until written ("": in memory only).
+    outcome_folder: str = ""
 
 
 def worker_command(fd: int) -> list[str]:
@@ -109,9 +116,19 @@ def main() -> None:
         _configure_logging(config.log_level)
         db = RawDb(config.db_url)
         _warm_up(db)
+        records = _records(config)
+        if records is not None:  # outcomes a dead worker could not write: before any new work
+            try:
+                replay_outcomes(db, records)
+            except Exception:
+                log.exception("worker could not replay the outcomes left in %s", records.folder)
         _serve(conn, db, config, state)
     except (_Stop, EOFError, OSError):
         return
+
+
+def _records(config: WorkerConfig) -> OutcomeRecords | None:
+    return OutcomeRecords(config.outcome_folder) if config.outcome_folder else None
 
 
 def _configure_logging(level: int) -> None:
@@ -189,6 +206,9 @@ def _run(
             timeout_grace_seconds=config.timeout_grace_seconds,
             kill_grace_seconds=config.kill_grace_seconds,
             on_running=on_running,
+            max_log_bytes=config.max_log_bytes,
+            memory_limit_mib=config.memory_limit_mib,
+            outcome_records=_records(config),
         )
     except Exception as exc:  # the database failed us; the try stays 'running' for the zombie sweep
         log.exception(

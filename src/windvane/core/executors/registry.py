@@ -40,6 +40,13 @@ class ExecutorOptions:
     db_url: str
     log_folder: str
     heartbeat_seconds: float
+    #: ``[logging] max_log_bytes``: the cap on one try's log file (0: none).
+    max_log_bytes: int = 0
+    #: ``[executor] task_memory_limit_mib``: the address-space cap of one try (0: none).
+    memory_limit_mib: int = 0
+    #: ``[executor] outcome_folder``: where workers keep finished tries' outcomes until written
+    #: ("": in memory only).
+    outcome_folder: str = ""
 
 
 #: ``factory(options)`` -> an executor, not started.
@@ -54,6 +61,9 @@ def _local(options: ExecutorOptions) -> Executor:
         db_url=options.db_url,
         log_folder=options.log_folder,
         heartbeat_seconds=options.heartbeat_seconds,
+        max_log_bytes=options.max_log_bytes,
+        memory_limit_mib=options.memory_limit_mib,
+        outcome_folder=options.outcome_folder,
     )
 
 

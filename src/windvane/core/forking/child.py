@@ -1,7 +1,7 @@
 """The child side of :class:`~windvane.core.forking.handle.ForkedChild`: one forked process, one result.
 
 In this order the child: freezes the objects it inherited out of the garbage
-collector's reach, takes its own process group, restores default signal
+collector's reach, starts its own session (and so process group), restores default signal
 handling, asks Linux to SIGKILL it if its parent dies, runs the caller's
 ``after_fork`` hook, optionally sends its stdio to a file, runs the body and
 writes the bytes it returns to the pipe, prefixed with their length
@@ -40,12 +40,15 @@ def child_run(
     *,
     after_fork: Callable[[], None] | None = None,
     stdio: str | None = None,
+    memory_limit_bytes: int = 0,
 ) -> NoReturn:
     """Everything the child does: set itself up, run ``body``, write its result, exit.
 
     ``after_fork`` runs right after the standard setup (e.g. to forget inherited database
     connections without closing them under the parent). ``stdio`` is a file to append stdout
     and stderr to (stdin then reads ``/dev/null``); None keeps the parent's.
+    ``memory_limit_bytes`` (0: none) caps the child's address space (``RLIMIT_AS``): an
+    allocation past it raises ``MemoryError`` in the child.
     """
     code = CHILD_INTERNAL_ERROR
     # Inherited objects go to the permanent generation: the child's collections never walk
@@ -53,11 +56,16 @@ def child_run(
     gc.freeze()
     try:
         os.close(read_fd)
-        with contextlib.suppress(OSError):
-            os.setpgid(0, 0)
+        try:  # a session of its own: everything it starts can be found and ended after it
+            os.setsid()
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.setpgid(0, 0)
         for signum in RESET_SIGNALS:
             signal.signal(signum, signal.SIG_DFL)
         _die_with_parent(parent_pid)
+        if memory_limit_bytes > 0:
+            limit_memory(memory_limit_bytes)
         if after_fork is not None:
             after_fork()
         if stdio is not None:
@@ -76,6 +84,16 @@ def child_run(
             sys.stderr.flush()
     finally:
         os._exit(code)
+
+
+def limit_memory(limit_bytes: int) -> None:
+    """Cap this process's address space (and its children's) at ``limit_bytes``."""
+    import resource
+
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        limit_bytes = min(limit_bytes, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit_bytes, hard))
 
 
 def write_result(fd: int, payload: bytes) -> None:

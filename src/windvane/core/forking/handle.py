@@ -29,6 +29,7 @@ from collections.abc import Callable
 
 from windvane.core.forking.child import RESULT_LENGTH, child_run
 from windvane.core.forking.ending import ChildEnd, classify
+from windvane.core.forking.sweep import sweep_session
 
 _READ_SIZE = 1 << 16
 #: Children that reported their whole result and were not waited for (reaped before the next fork).
@@ -53,6 +54,7 @@ class ForkedChild:
         "read_fd",
         "reason",
         "started",
+        "swept",
         "timed_out",
         "wait_status",
     )
@@ -78,6 +80,8 @@ class ForkedChild:
         self.pipe_open = True
         self.exited = False
         self.wait_status: int | None = None
+        #: How many processes of its session outlived the child and were ended by :meth:`end`.
+        self.swept = 0
         self._data = bytearray()
         self._payload: bytes | None = None
         self._ended = False
@@ -91,12 +95,14 @@ class ForkedChild:
         stdio: str | None = None,
         deadline_seconds: float | None = None,
         kill_grace_seconds: float = 5.0,
+        memory_limit_bytes: int = 0,
     ) -> ForkedChild:
         """Fork a child that runs ``body`` and reports what it returns.
 
         ``after_fork`` and ``stdio``: see :func:`~windvane.core.forking.child.child_run`.
         Past ``deadline_seconds`` the supervisor terminates it (SIGTERM, then
-        SIGKILL ``kill_grace_seconds`` later; 0 means SIGKILL at once).
+        SIGKILL ``kill_grace_seconds`` later; 0 means SIGKILL at once). ``memory_limit_bytes``:
+        see :func:`~windvane.core.forking.child.child_run`.
         """
         reap_exited()
         for stream in (sys.stdout, sys.stderr):  # or the child would repeat buffered output
@@ -113,7 +119,15 @@ class ForkedChild:
             os.close(write_fd)
             raise
         if pid == 0:  # pragma: no cover - runs in the child, reported through the pipe
-            child_run(body, read_fd, write_fd, parent_pid, after_fork=after_fork, stdio=stdio)
+            child_run(
+                body,
+                read_fd,
+                write_fd,
+                parent_pid,
+                after_fork=after_fork,
+                stdio=stdio,
+                memory_limit_bytes=memory_limit_bytes,
+            )
         child._forked(pid, write_fd)
         return child
 
@@ -123,10 +137,7 @@ class ForkedChild:
         self.started = time.monotonic()
         self.pid = pid
         os.close(write_fd)
-        try:  # noqa: SIM105
-            os.setpgid(pid, pid)  # the child does it too; whichever runs first wins
-        except OSError:
-            pass
+        # No setpgid here: the child calls setsid(), which a process group leader cannot.
         self.exit_fd = _pidfd(pid)
         if self.deadline_seconds is not None:
             self.deadline = self.started + self.deadline_seconds
@@ -201,14 +212,16 @@ class ForkedChild:
         return self.deadline if self.reason is None else None
 
     def end(self) -> ChildEnd:
-        """How the child ended; closes its pipe and exit handle. Call once, when its result is in
-        or it has exited."""
+        """How the child ended; closes its pipe and exit handle and ends every process left in
+        its session (:func:`~windvane.core.forking.sweep.sweep_session`, with the kill grace).
+        Call once, when its result is in or it has exited."""
         if self._ended:
             raise RuntimeError(f"child {self.pid} already ended")
         self._ended = True
         if self.exited and self.pipe_open:
             self.read()  # all the child wrote is in the pipe now
         self.close()
+        self.swept = sweep_session(self.pid, self.kill_grace, ignore=0 if self.exited else self.pid)
         if not self.exited:
             _exiting.append(self.pid)
             reap_exited(block=False)
@@ -247,9 +260,7 @@ def signal_group(pid: int, signum: int) -> None:
     """Send ``signum`` to the process group ``pid`` leads (to ``pid`` alone if it has none yet)."""
     try:
         os.killpg(pid, signum)
-    except ProcessLookupError:
-        pass
-    except PermissionError:  # the group is not the child's yet (it has not called setpgid)
+    except (ProcessLookupError, PermissionError):  # the child has not called setsid() yet
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signum)
 

@@ -60,6 +60,9 @@ def run_forked(
     heartbeat: Callable[[], bool] | None = None,
     after_fork: Callable[[], None] | None = None,
     stdio: str | None = None,
+    memory_limit_bytes: int = 0,
+    tick_seconds: float | None = None,
+    tick: Callable[[], object] | None = None,
 ) -> ChildEnd:
     """Run ``body`` in a forked child and :func:`supervise` it (see the module doc)."""
     child = ForkedChild.fork(
@@ -68,8 +71,11 @@ def run_forked(
         stdio=stdio,
         deadline_seconds=deadline_seconds,
         kill_grace_seconds=kill_grace_seconds,
+        memory_limit_bytes=memory_limit_bytes,
     )
-    return supervise(child, heartbeat_seconds=heartbeat_seconds, heartbeat=heartbeat)
+    return supervise(
+        child, heartbeat_seconds=heartbeat_seconds, heartbeat=heartbeat, tick_seconds=tick_seconds, tick=tick
+    )
 
 
 def supervise(
@@ -77,12 +83,17 @@ def supervise(
     *,
     heartbeat_seconds: float | None = None,
     heartbeat: Callable[[], bool] | None = None,
+    tick_seconds: float | None = None,
+    tick: Callable[[], object] | None = None,
 ) -> ChildEnd:
     """Block until ``child`` has reported or ended, beating the heart meanwhile (see the module
-    doc); it is the child :func:`terminate_current` ends meanwhile."""
+    doc); it is the child :func:`terminate_current` ends meanwhile. ``tick`` (e.g. a log size
+    check) runs every ``tick_seconds`` while the child runs; if it raises, that is logged."""
     global _current, _pending_stop
     beat_every = heartbeat_seconds if heartbeat is not None and heartbeat_seconds else None
     next_beat = None if beat_every is None else child.started + beat_every
+    tick_every = tick_seconds if tick is not None and tick_seconds else None
+    next_tick = None if tick_every is None else child.started + tick_every
     watcher = ChildWatcher()
     watcher.add(child)
     _current = child
@@ -90,10 +101,21 @@ def supervise(
         child.terminate(_pending_stop)
     try:
         while True:
-            timeout = None if next_beat is None else max(0.0, next_beat - time.monotonic())
+            due = [at for at in (next_beat, next_tick) if at is not None]
+            timeout = max(0.0, min(due) - time.monotonic()) if due else None
             done = watcher.wait(timeout)
             if done:
                 return done[0][1]
+            if (
+                tick is not None
+                and next_tick is not None
+                and tick_every is not None
+                and time.monotonic() >= next_tick
+            ):
+                next_tick = time.monotonic() + tick_every
+                _tick(tick)
+            if next_beat is not None and time.monotonic() < next_beat:
+                continue
             if heartbeat is not None and next_beat is not None and beat_every is not None:
                 next_beat = time.monotonic() + beat_every
                 if not _beat(heartbeat):
@@ -102,6 +124,13 @@ def supervise(
         _current = None
         _pending_stop = None
         watcher.close()
+
+
+def _tick(tick: Callable[[], object]) -> None:
+    try:
+        tick()
+    except Exception:
+        log.exception("a periodic check of the running try failed; the try keeps running")
 
 
 def _beat(heartbeat: Callable[[], bool]) -> bool:

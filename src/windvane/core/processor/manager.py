@@ -71,6 +71,7 @@ class DagProcessor:
         parse_log: str | None = None,
         batch_size: int = 200,
         batch_interval: float = 2.0,
+        memory_limit_mib: int = 0,
     ) -> None:
         if not parse_timeout > 0:
             raise ConfigError(f"dag_processor.file_parse_timeout_seconds must be > 0, got {parse_timeout!r}")
@@ -85,6 +86,8 @@ class DagProcessor:
         self.parse_log = parse_log
         self.batch_size = max(1, batch_size)
         self.batch_interval = batch_interval
+        #: The address-space cap of each parsing child in MiB (0: none).
+        self.memory_limit_mib = memory_limit_mib
         self._writer = StoreWriter(paused_at_creation=paused_at_creation)
         self._detector: ChangeDetector | None = None
         self._reconciled = False
@@ -183,6 +186,7 @@ class DagProcessor:
             parallelism=self.parsing_processes,
             timeout=self.parse_timeout,
             log_path=self.parse_log,
+            memory_limit_mib=self.memory_limit_mib,
             # No ``store.engine.after_fork`` in the child: it never touches the engine and leaves
             # through os._exit with gc off, so inherited connections are neither used nor closed,
             # and disposing the pool would cost each child about a millisecond of page faults.

@@ -151,6 +151,7 @@ def fork_parser(
     timeout: float | None = None,
     log_path: str | None = None,
     after_fork: Callable[[], None] | None = None,
+    memory_limit_bytes: int = 0,
 ) -> ForkedChild:
     """Fork a child that parses ``path`` and reports its :class:`ParseOutcome`.
 
@@ -158,7 +159,7 @@ def fork_parser(
     ``timeout`` seconds it is killed (SIGKILL, no grace). It exits with
     :data:`CHILD_INTERNAL_ERROR` if its own machinery failed. ``after_fork``
     runs first in the child (e.g. to drop inherited DB connections without
-    closing them under the parent).
+    closing them under the parent). ``memory_limit_bytes`` caps its address space (0: none).
     """
     return ForkedChild.fork(
         functools.partial(parse_in_child, path),
@@ -166,4 +167,5 @@ def fork_parser(
         stdio=log_path or os.devnull,
         deadline_seconds=timeout,
         kill_grace_seconds=0,
+        memory_limit_bytes=memory_limit_bytes,
     )

@@ -12,6 +12,7 @@ go on. Closing the generator early kills whatever still runs.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import deque
 from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
@@ -61,13 +62,16 @@ def _failure(end: ChildEnd, timeout: float) -> str:
     return "the parsing process vanished"
 
 
-def _result(path: str, end: ChildEnd, timeout: float) -> FileResult:
+def _result(path: str, end: ChildEnd, timeout: float, memory_limit_mib: int = 0) -> FileResult:
     outcome: ParseOutcome | None = None
     if end.payload is not None:
         try:
             outcome = ParseOutcome.decode(end.payload)
         except (ValueError, KeyError, TypeError):
             outcome = None
+    if outcome is not None and memory_limit_mib and outcome.error and "MemoryError" in outcome.error:
+        error = f"{path}: parsing exceeded the memory limit of {memory_limit_mib} MiB\n{outcome.error}"
+        outcome = dataclasses.replace(outcome, error=error)
     if outcome is not None:
         return FileResult(path, end.duration, outcome)
     failure = str(DagImportError(path, _failure(end, timeout)))
@@ -81,8 +85,10 @@ def parse_files(
     timeout: float,
     log_path: str | None = None,
     after_fork: Callable[[], None] | None = None,
+    memory_limit_mib: int = 0,
 ) -> Generator[FileResult, None, None]:
-    """Parse ``paths`` in up to ``parallelism`` children; yield each result as it ends."""
+    """Parse ``paths`` in up to ``parallelism`` children; yield each result as it ends. Each
+    child's address space is capped at ``memory_limit_mib`` (0: no cap)."""
     if parallelism < 1:
         raise ValueError(f"parallelism must be >= 1, got {parallelism}")
     pending = deque(paths)
@@ -92,14 +98,22 @@ def parse_files(
     def fill() -> None:
         while pending and len(running) < parallelism:
             path = pending.popleft()
-            child = fork_parser(path, timeout=timeout, log_path=log_path, after_fork=after_fork)
+            child = fork_parser(
+                path,
+                timeout=timeout,
+                log_path=log_path,
+                after_fork=after_fork,
+                memory_limit_bytes=memory_limit_mib << 20,
+            )
             running[child.pid] = path
             watcher.add(child)
 
     try:
         while pending or running:
             fill()
-            finished = [_result(running.pop(c.pid), end, timeout) for c, end in watcher.wait()]
+            finished = [
+                _result(running.pop(c.pid), end, timeout, memory_limit_mib) for c, end in watcher.wait()
+            ]
             # Refill the free slots before handing results over: children parse while they are stored.
             fill()
             yield from finished

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 @dataclass(frozen=True)
 class SchedulerConfig:
     parallelism: int = 32
+    #: How long a database outage is ridden out (retrying with backoff) before the loop exits.
+    max_outage_seconds: float = 300.0
     #: Longest the event-driven loop sleeps when nothing happens.
     idle_sleep_seconds: float = 1.0
     #: How often the DB is polled for what others changed (triggers, clears, pauses, new DAGs).

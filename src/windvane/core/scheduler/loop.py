@@ -35,6 +35,7 @@ from windvane.core.scheduler.quarantine import Quarantine
 from windvane.core.scheduler.runs import RunCreator
 from windvane.core.store import dag_runs, jobs, task_instances
 from windvane.core.store.engine import begin_read
+from windvane.core.store.outage import OutageGuard, is_transient
 
 log = logging.getLogger("windvane.scheduler")
 
@@ -69,6 +70,9 @@ class Scheduler:
         self._next_heartbeat = 0.0
         self._next_zombie_check = 0.0
         self._stop = threading.Event()
+        self._outage = OutageGuard("scheduler", max_outage_seconds=self.config.max_outage_seconds)
+        #: A pass failed on the database: the book may hold what was never written; rebuild it.
+        self._stale = False
 
     @property
     def job_id(self) -> int:
@@ -115,7 +119,16 @@ class Scheduler:
         deadline = None if timeout is None else self.clock.monotonic() + timeout
         try:
             while not self._stop.is_set():
-                busy = self.run_once()
+                try:
+                    if self._stale:
+                        self._rebuild()
+                    busy = self.run_once()
+                except Exception as exc:
+                    if not is_transient(exc):
+                        raise
+                    self._ride_out(exc)
+                    continue
+                self._outage_over()
                 if until is not None and until(self):
                     break
                 if deadline is not None and self.clock.monotonic() >= deadline:
@@ -131,6 +144,40 @@ class Scheduler:
         if self.job_id:
             with self.engine.begin() as conn:
                 jobs.finish_job(conn, self.job_id, now=self.clock.now())
+
+    # -- database outages ----------------------------------------------------
+    def _ride_out(self, error: Exception) -> None:
+        """A pass failed on a transient database error: log, count, pause (backoff), and rebuild the
+        in-memory book from the database before the next pass (as a restart would)."""
+        pause = self._outage.failed(error)  # raises DatabaseOutageError past the allowed outage
+        log.warning(
+            "database error in a scheduler pass (%s: %s); retrying in %.1f s",
+            type(error).__name__,
+            str(error).strip().splitlines()[0] if str(error).strip() else "",
+            pause,
+        )
+        self.observer.database_error("scheduler")
+        self._stale = True
+        self._stop.wait(pause)
+
+    def _outage_over(self) -> None:
+        lasted = self._outage.succeeded()
+        if lasted is not None:
+            log.warning("the database is back after %.1f s; the scheduler goes on", lasted)
+
+    def _rebuild(self) -> None:
+        """Forget the in-memory state and load it again from the database (runs, tries adopted)."""
+        job_id = self._writer.job_id
+        self.book = Book(Announcer(self.observer, self.clock), previous_state=self._previous_state)
+        self._writer = Committer(self.engine, self.executor, self.book)
+        self._writer.job_id = job_id
+        self._creator = RunCreator(self.engine, self.book, self.config, self.quarantine)
+        self._next_poll = 0.0
+        work = PassWork()
+        polling.load_running_runs(self.engine, self.book, self.config, self.clock, work, self.quarantine)
+        self._poll(work)
+        self._writer.commit(self.clock.now(), work)
+        self._stale = False
 
     # -- one pass ------------------------------------------------------------
     def run_once(self) -> bool:

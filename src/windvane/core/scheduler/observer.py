@@ -141,6 +141,10 @@ class SchedulerObserver:
     def dag_quarantined(self, event: DagQuarantined) -> None:
         """A DAG's own data made a scheduler step fail: it is left alone until it changes."""
 
+    def database_error(self, process: str) -> None:
+        """A transient database error (a dropped connection, a lock, a full disk) that ``process``
+        rides out."""
+
 
 class SafeObserver(SchedulerObserver):
     """Fans out to observers; an observer that raises is logged and counted, never propagated."""
@@ -163,6 +167,9 @@ class SafeObserver(SchedulerObserver):
 
     def loop_finished(self, stats: LoopStats) -> None:
         self._each("loop_finished", stats)
+
+    def database_error(self, process: str) -> None:
+        self._each("database_error", process)
 
     def run_created(self, event: RunCreated) -> None:
         self._each("run_created", event)

@@ -20,9 +20,11 @@ signal, a kill) fails the try with a message naming how it ended.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import os
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from windvane.core.forking.ending import ChildEnd
@@ -35,16 +37,16 @@ from windvane.core.store.raw import RawDb
 from windvane.core.store.try_lifecycle import (
     Claim,
     claim_try,
-    finish_try,
     make_event,
     now_utc,
     record_heartbeat,
 )
 from windvane.core.worker.dag_loader import DagLoader
 from windvane.core.worker.execution import failed_outcome
+from windvane.core.worker.final_write import OutcomeRecords, record_outcome
 from windvane.core.worker.inputs import RunInputs, jinja_env_for, run_inputs_for
 from windvane.core.worker.task_child import ChildJob, child_main
-from windvane.core.worker.task_log import append_line, write_header
+from windvane.core.worker.task_log import LogCap, append_line, write_header
 from windvane.errors import DagImportError, InvalidRunIdError, NotFoundError
 
 if TYPE_CHECKING:
@@ -52,6 +54,9 @@ if TYPE_CHECKING:
 
 #: Retry delay when the task's own is unknown (its DAG file failed to load): BaseOperator's default.
 DEFAULT_RETRY_DELAY = timedelta(seconds=300)
+#: How often the worker checks a running try's log size against its cap.
+LOG_CHECK_SECONDS = 1.0
+MIB = 1 << 20
 
 
 def log_path_for(log_folder: str, workload: Workload) -> str:
@@ -90,6 +95,10 @@ def run_workload(
     timeout_grace_seconds: float = 5.0,
     kill_grace_seconds: float = 5.0,
     on_running: Callable[[TaskEvent], None] | None = None,
+    max_log_bytes: int = 0,
+    memory_limit_mib: int = 0,
+    outcome_records: OutcomeRecords | None = None,
+    final_write_give_up_seconds: float = 600.0,
 ) -> TaskEvent:
     """Claim, run and record one try; returns its final event (state None: not run / not recorded).
 
@@ -97,7 +106,12 @@ def run_workload(
     (the CLI, tests), a :class:`RawDb` on the engine's URL opened for this call.
     ``on_running`` receives the ``running`` event right after the claim. A try
     whose ``execution_timeout`` passed by ``timeout_grace_seconds`` without
-    ending is killed (SIGTERM, then SIGKILL ``kill_grace_seconds`` later).
+    ending is killed (SIGTERM, then SIGKILL ``kill_grace_seconds`` later). ``max_log_bytes``
+    caps the try's log file (:class:`~windvane.core.worker.task_log.LogCap`; 0: no cap);
+    ``memory_limit_mib`` caps the try's address space (0: none), and a try that runs out of it
+    fails with a message naming the limit. The final write is retried until it lands
+    (:func:`~windvane.core.worker.final_write.record_outcome`, kept in ``outcome_records`` until
+    then; given up after ``final_write_give_up_seconds``).
     """
     if db is None:
         if engine is None:
@@ -114,6 +128,10 @@ def run_workload(
                 timeout_grace_seconds=timeout_grace_seconds,
                 kill_grace_seconds=kill_grace_seconds,
                 on_running=on_running,
+                max_log_bytes=max_log_bytes,
+                memory_limit_mib=memory_limit_mib,
+                outcome_records=outcome_records,
+                final_write_give_up_seconds=final_write_give_up_seconds,
             )
         finally:
             own.close()
@@ -128,20 +146,34 @@ def run_workload(
         return make_event(
             workload, None, now_utc().timestamp(), error="the try was not claimed (no longer queued for it)"
         )
+
+    def finish(
+        outcome: TryOutcome, *, start_date: datetime | None, reason: JournalReason | None = None
+    ) -> TaskEvent:
+        return record_outcome(
+            db,
+            workload,
+            outcome,
+            start_date=start_date,
+            reason=reason,
+            records=outcome_records,
+            give_up_seconds=final_write_give_up_seconds,
+        )
+
     if on_running is not None:
         on_running(make_event(workload, TaskInstanceState.RUNNING.value, claim.start_date))
     try:
         log_path = log_path_for(log_folder, workload)
     except InvalidRunIdError as exc:  # a run id from before the check, or a stored path
-        return finish_try(db, workload, unloadable_outcome(workload, str(exc)), start_date=claim.start_date)
+        return finish(unloadable_outcome(workload, str(exc)), start_date=claim.start_date)
     try:
         write_header(log_path, workload, hostname)
     except OSError as exc:
         error = f"cannot write the log file {log_path}: {exc.strerror or exc}"
-        return finish_try(db, workload, unloadable_outcome(workload, error), start_date=claim.start_date)
+        return finish(unloadable_outcome(workload, error), start_date=claim.start_date)
     if load_error is not None:
         append_line(log_path, load_error)
-        return finish_try(db, workload, unloadable_outcome(workload, load_error), start_date=claim.start_date)
+        return finish(unloadable_outcome(workload, load_error), start_date=claim.start_date)
     timeout = workload.execution_timeout
     if timeout is None and task.execution_timeout is not None:
         timeout = task.execution_timeout.total_seconds()
@@ -158,19 +190,36 @@ def run_workload(
         jinja_env=jinja_env_for(dag),
         run=_run_inputs(workload, claim),
     )
+    cap = LogCap(log_path, max_log_bytes) if max_log_bytes > 0 else None
     end = run_forked(
         lambda: child_main(job),
         deadline_seconds=None if timeout is None else timeout + timeout_grace_seconds,
         kill_grace_seconds=kill_grace_seconds,
         heartbeat_seconds=heartbeat_seconds,
         heartbeat=lambda: record_heartbeat(db, workload),
+        memory_limit_bytes=memory_limit_mib * MIB,
+        tick_seconds=None if cap is None else LOG_CHECK_SECONDS,
+        tick=None if cap is None else cap.check,
     )
+    if cap is not None:
+        with contextlib.suppress(OSError):
+            cap.check()
     outcome = _reported_outcome(end)
+    if outcome is not None and memory_limit_mib > 0:
+        outcome = name_memory_limit(outcome, workload.task_id, memory_limit_mib)
     if outcome is not None:
-        return finish_try(db, workload, outcome, start_date=claim.start_date)
+        return finish(outcome, start_date=claim.start_date)
     outcome = _unreported_outcome(end, job, timeout)
     append_line(log_path, outcome.error or "")
-    return finish_try(db, workload, outcome, start_date=claim.start_date, reason=JournalReason.TASK_KILLED)
+    return finish(outcome, start_date=claim.start_date, reason=JournalReason.TASK_KILLED)
+
+
+def name_memory_limit(outcome: TryOutcome, task_id: str, limit_mib: int) -> TryOutcome:
+    """A failure from ``MemoryError`` under a memory limit says which limit it hit."""
+    if outcome.error is None or "MemoryError" not in outcome.error:
+        return outcome
+    error = f"task {task_id!r} exceeded the memory limit of {limit_mib} MiB\n{outcome.error}"
+    return dataclasses.replace(outcome, error=error)
 
 
 def unloadable_outcome(workload: Workload, error: str) -> TryOutcome:

@@ -103,3 +103,45 @@ def _open_log(log_path: str) -> int:
     except FileNotFoundError:
         os.makedirs(folder, exist_ok=True)
     return os.open(log_path, _FLAGS, 0o666)
+
+
+class LogCap:
+    """Keeps one try's log file under ``max_bytes`` (``[logging] max_log_bytes``): once it is
+    larger, :meth:`check` truncates it to ``max_bytes`` and appends a marker line, and from then
+    on cuts whatever was written after the marker. Called by the worker while the try runs
+    (every second) and once when it ended; output between two checks is written, then cut."""
+
+    __slots__ = ("_limit", "max_bytes", "path", "truncated")
+
+    def __init__(self, path: str, max_bytes: int) -> None:
+        self.path = path
+        self.max_bytes = max_bytes
+        self.truncated = False
+        self._limit = max_bytes
+
+    def marker(self) -> bytes:
+        """The line that ends a truncated log."""
+        return (
+            f"\n*** log truncated: this try wrote more than {self.max_bytes} bytes "
+            "([logging] max_log_bytes); the rest of its output was dropped\n"
+        ).encode()
+
+    def check(self) -> bool:
+        """Cut the file back to the cap if it grew past it; True when it did."""
+        try:
+            size = os.stat(self.path).st_size
+        except OSError:
+            return False
+        if size <= self._limit:
+            return False
+        os.truncate(self.path, self._limit)
+        if not self.truncated:
+            self.truncated = True
+            marker = self.marker()
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+            try:
+                os.write(fd, marker)
+            finally:
+                os.close(fd)
+            self._limit = self.max_bytes + len(marker)
+        return True

@@ -133,7 +133,9 @@ class BashOperator(BaseOperator):
                 stderr=subprocess.STDOUT,
                 cwd=cwd or tmp_dir,
                 env=env,
-                start_new_session=True,
+                # Its own process group (on_kill signals it) but the try's session, so the
+                # supervisor's sweep ends whatever the command leaves behind.
+                process_group=0,
             )
             try:
                 assert self._process.stdout is not None

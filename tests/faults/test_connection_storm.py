@@ -1,0 +1,114 @@
+"""Issue 12, defect 3: a storm of terminated database connections stops no process and runs no
+try twice (PostgreSQL: ``pg_terminate_backend`` of this test's own database's backends only)."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections import Counter
+from pathlib import Path
+
+import pendulum
+import pytest
+from sqlalchemy import Engine, select, text
+
+from windvane.core.authoring.serialize import serialize_dag
+from windvane.core.store.dags import upsert_dag
+from windvane.core.store.engine import begin_read, begin_write
+from windvane.core.store.run_actions import trigger_dag
+from windvane.core.store.tables import dag_run, task_instance
+from windvane.core.worker.dag_loader import DagLoader
+
+DAG_FILE = """
+import time, pendulum
+from windvane import DAG, PythonOperator
+
+LEDGER = {ledger!r}
+
+def work(ti):
+    with open(LEDGER, "a") as fh:
+        fh.write(f"{{ti.run_id}} {{ti.task_id}} {{ti.try_number}}\\n")
+    time.sleep(0.2)
+
+with DAG("stormy", start_date=pendulum.datetime(2024, 1, 1, tz="UTC"), max_active_runs=2) as dag:
+    first = PythonOperator(task_id="first", python_callable=work)
+    last = PythonOperator(task_id="last", python_callable=work)
+    for i in range(8):
+        first >> PythonOperator(task_id=f"mid{{i}}", python_callable=work) >> last
+"""
+TERMINATE = text(
+    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+)
+STORM_SECONDS = 6.0
+EVERY = 0.3
+
+
+def _finished(engine: Engine) -> int:
+    with begin_read(engine) as conn:
+        rows = conn.execute(select(task_instance.c.state)).scalars().all()
+    return sum(1 for s in rows if s in ("success", "failed", "upstream_failed", "skipped"))
+
+
+def _wait(predicate, timeout: float) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return bool(predicate())
+
+
+@pytest.mark.parametrize("db_backend", ["postgres"], indirect=True)
+def test_terminated_connections_stop_nothing_and_run_nothing_twice(engine: Engine, tmp_path: Path) -> None:
+    ledger = tmp_path / "ledger.txt"
+    ledger.touch()
+    dag_path = tmp_path / "stormy.py"
+    dag_path.write_text(textwrap.dedent(DAG_FILE.format(ledger=str(ledger))))
+    ser = serialize_dag(DagLoader().get_dag(str(dag_path), "stormy"))
+    now = pendulum.now("UTC")
+    with begin_write(engine) as conn:
+        upsert_dag(
+            conn,
+            dag_id="stormy",
+            fileloc=str(dag_path),
+            dag_hash=ser.dag_hash,
+            serialized=ser.to_json(),
+            last_parsed_at=now,
+        )
+        for i in range(2):
+            trigger_dag(conn, ser, now=now, logical_date=now.subtract(hours=i))
+    total = 2 * 10
+    url = engine.url.render_as_string(hide_password=False)
+    script = Path(__file__).parents[1] / "runtime" / "scheduler_process.py"
+    proc = subprocess.Popen([sys.executable, str(script), url, str(tmp_path / "logs")])
+    terminated = storms = 0
+    try:
+        assert _wait(lambda: _finished(engine) >= 1, 60), "the run never started"
+        stop = time.monotonic() + STORM_SECONDS
+        while time.monotonic() < stop and proc.poll() is None:
+            with engine.connect() as conn:
+                terminated += conn.execute(TERMINATE).scalar_one()
+            engine.dispose()  # our own pooled connections were terminated too
+            storms += 1
+            time.sleep(EVERY)  # the storm's rhythm, not a synchronisation
+        assert proc.poll() is None, f"the scheduler exited with {proc.returncode} during the storm"
+        assert _wait(lambda: _finished(engine) >= total, 120), f"{_finished(engine)} of {total} finished"
+        assert proc.poll() is None, "the scheduler exited after the storm"
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+    with begin_read(engine) as conn:
+        states = Counter(conn.execute(select(task_instance.c.state)).scalars().all())
+        runs = set(conn.execute(select(dag_run.c.state)).scalars().all())
+    executions = Counter(" ".join(line.split()[:2]) for line in ledger.read_text().splitlines())
+    print(f"storm: {storms} rounds, {terminated} backends terminated, executions {sum(executions.values())}")
+    assert terminated > 0
+    assert states == {"success": total}
+    assert runs == {"success"}
+    assert len(executions) == total
+    assert max(executions.values()) == 1, [k for k, v in executions.items() if v > 1]
