@@ -347,13 +347,30 @@ class AlertDispatcher:
                 break
             if full:  # more may be due at once: a backlog is drained without waiting between batches
                 continue
-            await self._idle(self._wake)
+            await self._idle(self._wake, self._until_next_due())
             self._wake.clear()
 
-    async def _idle(self, wake: asyncio.Event) -> None:
-        """Wait ``poll_interval`` between ticks, less when woken or (with ``journal_check``) when the
+    def _until_next_due(self) -> float:
+        """Seconds until the earliest pending row is due, at most ``poll_interval``: a row held back
+        (``group_wait``, a retry's backoff) is sent when it falls due, not a poll interval later."""
+        interval = self.config.poll_interval
+        if not self.channels:
+            return interval
+        now = self.clock.now()
+        try:
+            with begin_read(self.engine) as conn:
+                due = outbox.next_due(conn, after=now, channels=self.channels)
+        except Exception:
+            log.exception("could not read when the next alert is due; waiting out the poll interval")
+            return interval
+        if due is None:
+            return interval
+        return min(interval, max(0.0, (due - now).total_seconds()))
+
+    async def _idle(self, wake: asyncio.Event, interval: float) -> None:
+        """Wait ``interval`` between ticks, less when woken or (with ``journal_check``) when the
         journal grew past the relay's cursor."""
-        check, interval = self.config.journal_check, self.config.poll_interval
+        check = self.config.journal_check
         if check is None or check >= interval:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), interval)
