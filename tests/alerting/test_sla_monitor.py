@@ -13,6 +13,7 @@ from windvane.alerting.silences import add_silence
 from windvane.core.model.states import DagRunType
 from windvane.core.store.engine import begin_read, begin_write
 from windvane.core.store.run_actions import clear_task_instances
+from windvane.metrics.catalogue_alerting import CALLBACK_DURATION, CALLBACK_FAILURES
 
 from .sla_world import DEADLINE, NOW, SLA, World
 
@@ -238,6 +239,8 @@ def test_a_raising_callback_is_logged_and_changes_nothing(
     with caplog.at_level(logging.ERROR, logger="windvane.alerting.sla"):
         assert monitor.run_tick().callbacks == 1  # the second callback still ran
     assert monitor.callback_failures == 1 and "the SLA callback itself fails" in caplog.text
+    assert world.metrics.values(CALLBACK_FAILURES, kind="sla_miss") == [1.0]
+    assert len(world.metrics.values(CALLBACK_DURATION, kind="sla_miss")) == 1
     [miss] = world.misses()
     assert miss["state"] == "running" and miss["callback_done_at"] is not None
     assert world.outbox() == [("sla_miss", "email", ("bob@work.com",))]
@@ -254,6 +257,7 @@ def test_a_hanging_callback_is_killed_after_its_timeout(
     with caplog.at_level(logging.ERROR, logger="windvane.alerting.sla"):
         assert monitor.run_tick().callbacks == 0
     assert monitor.callback_failures == 1 and "did not finish" in caplog.text
+    assert world.metrics.values(CALLBACK_FAILURES, kind="sla_miss") == [1.0]
     assert world.misses()[0]["callback_done_at"] is not None
 
 

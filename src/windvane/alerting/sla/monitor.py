@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -45,7 +46,7 @@ from windvane.core.store import dags
 from windvane.core.store.engine import begin_read, begin_write
 from windvane.errors import NotFoundError
 from windvane.metrics import MetricsSink, NullSink
-from windvane.metrics.catalogue_alerting import SLA_MISSED
+from windvane.metrics.catalogue_alerting import CALLBACK_DURATION, CALLBACK_FAILURES, SLA_MISSED
 
 log = logging.getLogger("windvane.alerting.sla")
 
@@ -230,13 +231,17 @@ class SlaMonitor:
             )
             for m in misses
         ]
+        began = time.monotonic()
         report = call_sla_callback(dag.fileloc, dag_id, slas, blocking, timeout=self.config.callback_timeout)
+        self.metrics.observe(CALLBACK_DURATION, time.monotonic() - began, kind="sla_miss")
         if report.ended is not None:
             self.callback_failures += 1
+            self.metrics.incr(CALLBACK_FAILURES, kind="sla_miss")
             log.error("sla_miss_callback of DAG %r did not finish: %s", dag_id, report.ended)
             return 0
         for error in report.errors:
             self.callback_failures += 1
+            self.metrics.incr(CALLBACK_FAILURES, kind="sla_miss")
             log.error("sla_miss_callback of DAG %r failed:\n%s", dag_id, error)
         return report.called
 
