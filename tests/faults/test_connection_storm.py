@@ -15,6 +15,7 @@ import pendulum
 import pytest
 from sqlalchemy import Engine, select, text
 
+from tests.forking.helpers import wait_until
 from windvane.core.authoring.serialize import serialize_dag
 from windvane.core.store.dags import upsert_dag
 from windvane.core.store.engine import begin_read, begin_write
@@ -53,15 +54,6 @@ def _finished(engine: Engine) -> int:
     return sum(1 for s in rows if s in ("success", "failed", "upstream_failed", "skipped"))
 
 
-def _wait(predicate, timeout: float) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return bool(predicate())
-
-
 @pytest.mark.parametrize("db_backend", ["postgres"], indirect=True)
 def test_terminated_connections_stop_nothing_and_run_nothing_twice(engine: Engine, tmp_path: Path) -> None:
     ledger = tmp_path / "ledger.txt"
@@ -87,7 +79,7 @@ def test_terminated_connections_stop_nothing_and_run_nothing_twice(engine: Engin
     proc = subprocess.Popen([sys.executable, str(script), url, str(tmp_path / "logs")])
     terminated = storms = 0
     try:
-        assert _wait(lambda: _finished(engine) >= 1, 60), "the run never started"
+        assert wait_until(lambda: _finished(engine) >= 1, timeout=60), "the run never started"
         stop = time.monotonic() + STORM_SECONDS
         while time.monotonic() < stop and proc.poll() is None:
             with engine.connect() as conn:
@@ -96,7 +88,9 @@ def test_terminated_connections_stop_nothing_and_run_nothing_twice(engine: Engin
             storms += 1
             time.sleep(EVERY)  # the storm's rhythm, not a synchronisation
         assert proc.poll() is None, f"the scheduler exited with {proc.returncode} during the storm"
-        assert _wait(lambda: _finished(engine) >= total, 120), f"{_finished(engine)} of {total} finished"
+        assert wait_until(lambda: _finished(engine) >= total, timeout=120), (
+            f"{_finished(engine)} of {total} finished"
+        )
         assert proc.poll() is None, "the scheduler exited after the storm"
     finally:
         if proc.poll() is None:
