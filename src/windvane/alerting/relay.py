@@ -35,11 +35,11 @@ from windvane.alerting.links import Links
 from windvane.alerting.noise import NoiseConfig, group_key, repeat_suppressed, replaceable, replaces
 from windvane.alerting.routing import TASK_KINDS, Routed, Routing, derive
 from windvane.alerting.silences import Silence, active_silences, matching
+from windvane.alerting.stored_dags import StoredDags
 from windvane.alerting.tables import SILENCED, SUPERSEDED, SUPPRESSED
-from windvane.core.interfaces import JournalEntry, JournalKind, SerializedDag
-from windvane.core.store import dags, journal
+from windvane.core.interfaces import JournalEntry, JournalKind
+from windvane.core.store import journal
 from windvane.core.store.engine import begin_read, begin_write
-from windvane.errors import NotFoundError
 from windvane.metrics import MetricsSink, NullSink
 from windvane.metrics.catalogue_alerting import ALERTS_HELD_BACK
 
@@ -90,7 +90,7 @@ class Relay:
         self._held: Counter[tuple[str, str]] = Counter()
         self.batch_size = batch_size
         self.consumer = consumer
-        self._dags: dict[str, tuple[str, SerializedDag]] = {}
+        self._dags = StoredDags()
         #: The cursor as of this relay's latest commit (another relay may have moved it on since).
         self._cursor: int | None = None
 
@@ -132,7 +132,7 @@ class Relay:
         """One entry's alerts into the outbox (see the module doc)."""
         if entry.kind is JournalKind.RUN_FINISHED and entry.state == "success":
             repeats.reset(conn, entry.dag_id)
-        routed = derive(entry, self._dag(conn, entry.dag_id), self.routing, self.channels, self.links)
+        routed = derive(entry, self._dags.get(conn, entry.dag_id), self.routing, self.channels, self.links)
         repeat_note = self._repeat(conn, entry, routed)
         done = RelayResult()
         for r in routed:
@@ -224,16 +224,3 @@ class Relay:
             total += done
             if done.entries < self.batch_size:
                 return total
-
-    def _dag(self, conn: Connection, dag_id: str) -> SerializedDag | None:
-        """The stored DAG, parsed once per ``dag_hash``; None when there is no such DAG."""
-        try:
-            row = dags.get_dag(conn, dag_id)
-        except NotFoundError:
-            return None
-        cached = self._dags.get(dag_id)
-        if cached is not None and cached[0] == row.dag_hash:
-            return cached[1]
-        parsed = SerializedDag.from_json(dags.get_serialized(conn, dag_id))
-        self._dags[dag_id] = (row.dag_hash, parsed)
-        return parsed

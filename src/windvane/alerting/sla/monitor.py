@@ -40,11 +40,10 @@ from windvane.alerting.sla import decisions, store
 from windvane.alerting.sla.alerts import routing_for, sla_alerts
 from windvane.alerting.sla.callback import call_sla_callback
 from windvane.alerting.sla.store import Candidate, MissRow
+from windvane.alerting.stored_dags import StoredDags
 from windvane.alerting.tables import SILENCED, TASK_SLA
-from windvane.core.interfaces import Clock, SerializedDag, SystemClock
-from windvane.core.store import dags
+from windvane.core.interfaces import Clock, SystemClock
 from windvane.core.store.engine import begin_read, begin_write
-from windvane.errors import NotFoundError
 from windvane.metrics import MetricsSink, NullSink
 from windvane.metrics.catalogue_alerting import CALLBACK_DURATION, CALLBACK_FAILURES, SLA_MISSED
 
@@ -101,7 +100,7 @@ class SlaMonitor:
         #: Ticks that raised, and callbacks that raised, hung or could not load their DAG.
         self.failures = 0
         self.callback_failures = 0
-        self._dags: dict[str, tuple[str, SerializedDag]] = {}
+        self._dags = StoredDags()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -128,7 +127,7 @@ class SlaMonitor:
                 decide = decisions.task_missed if task else decisions.run_missed
                 if not decide(candidate.state, candidate.end_date, candidate.due_at, now):
                     continue
-                dag = self._dag(conn, candidate.dag_id)
+                dag = self._dags.get(conn, candidate.dag_id)
                 finished = decisions.finished_late(candidate.state, candidate.end_date, run=not task)
                 pending = task and dag is not None and "sla_miss_callback" in dag.callbacks
                 miss_id = store.record(
@@ -185,7 +184,7 @@ class SlaMonitor:
                 recovered += 1
                 if not self.config.recovered_notice:
                     continue
-                dag = self._dag(conn, miss.dag_id)
+                dag = self._dags.get(conn, miss.dag_id)
                 kind = AlertKind.RECOVERED
                 for routed in sla_alerts(kind, miss, dag, self.routing, self.available, occurred_at=finished):
                     silence = matching(silences, miss.dag_id, routed.alert.task_id, now=now)
@@ -215,7 +214,7 @@ class SlaMonitor:
 
     def _call(self, dag_id: str, misses: list[MissRow]) -> int:
         with begin_read(self.engine) as conn:
-            dag = self._dag(conn, dag_id)
+            dag = self._dags.get(conn, dag_id)
             blocking = store.blocking(conn, sorted({m.dag_run_id for m in misses}))
         if dag is None:
             return 0  # the DAG is gone: nothing to call
@@ -244,19 +243,6 @@ class SlaMonitor:
             self.metrics.incr(CALLBACK_FAILURES, kind="sla_miss")
             log.error("sla_miss_callback of DAG %r failed:\n%s", dag_id, error)
         return report.called
-
-    def _dag(self, conn: Connection, dag_id: str) -> SerializedDag | None:
-        """The stored DAG, parsed once per ``dag_hash``; None when there is no such DAG."""
-        try:
-            row = dags.get_dag(conn, dag_id)
-        except NotFoundError:
-            return None
-        cached = self._dags.get(dag_id)
-        if cached is not None and cached[0] == row.dag_hash:
-            return cached[1]
-        parsed = SerializedDag.from_json(dags.get_serialized(conn, dag_id))
-        self._dags[dag_id] = (row.dag_hash, parsed)
-        return parsed
 
     # -- the service ----------------------------------------------------------------------------
     def start(self) -> None:
