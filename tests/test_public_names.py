@@ -15,9 +15,11 @@ import windvane.core.interfaces
 
 WINDVANE = [
     "DAG",
+    "BaseHook",
     "BaseOperator",
     "BashOperator",
     "BranchPythonOperator",
+    "Connection",
     "DagRunInfo",
     "DagRunState",
     "DataInterval",
@@ -31,6 +33,7 @@ WINDVANE = [
     "TimeRestriction",
     "Timetable",
     "TriggerRule",
+    "Variable",
     "WindvaneError",
     "XComArg",
     "__version__",
@@ -43,6 +46,7 @@ WINDVANE = [
 
 INTERFACES = [
     "Clock",
+    "Connection",
     "DagQuarantined",
     "Executor",
     "ExecutorFactory",
@@ -56,6 +60,8 @@ INTERFACES = [
     "RunCreated",
     "RunFinished",
     "SchedulerObserver",
+    "SecretsConfig",
+    "SecretsResolver",
     "SerializedDag",
     "Service",
     "SystemClock",

@@ -2,7 +2,7 @@
 
 Everything a DAG file needs is importable from here, with Airflow's names::
 
-    from windvane import DAG, task, BashOperator, TaskGroup, TriggerRule
+    from windvane import DAG, task, BashOperator, TaskGroup, TriggerRule, Variable, BaseHook
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from windvane.core.authoring.baseoperator import BaseOperator
 from windvane.core.authoring.dag import DAG, dag
 from windvane.core.authoring.decorators import task
 from windvane.core.authoring.dependencies import chain, cross_downstream
+from windvane.core.authoring.hooks.base import BaseHook
 from windvane.core.authoring.operators.bash import BashOperator
 from windvane.core.authoring.operators.empty import EmptyOperator
 from windvane.core.authoring.operators.python import (
@@ -20,7 +21,9 @@ from windvane.core.authoring.operators.python import (
 )
 from windvane.core.authoring.taskgroup import TaskGroup
 from windvane.core.authoring.taskgroup_decorator import task_group
+from windvane.core.authoring.variable import Variable
 from windvane.core.authoring.xcom_arg import XComArg
+from windvane.core.model.connection import Connection
 from windvane.core.model.states import DagRunState, TaskInstanceState
 from windvane.core.model.trigger_rule import TriggerRule
 from windvane.core.timetables import DagRunInfo, DataInterval, TimeRestriction, Timetable
@@ -30,9 +33,11 @@ __version__ = "0.1.0"
 
 __all__ = [
     "DAG",
+    "BaseHook",
     "BaseOperator",
     "BashOperator",
     "BranchPythonOperator",
+    "Connection",
     "DagRunInfo",
     "DagRunState",
     "DataInterval",
@@ -46,6 +51,7 @@ __all__ = [
     "TimeRestriction",
     "Timetable",
     "TriggerRule",
+    "Variable",
     "WindvaneError",
     "XComArg",
     "__version__",

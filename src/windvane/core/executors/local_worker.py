@@ -43,6 +43,7 @@ from types import FrameType
 import windvane
 from windvane.core.forking.supervise import terminate_current
 from windvane.core.model.outcome import failure_state
+from windvane.core.model.secrets_config import SecretsConfig
 from windvane.core.model.states import TaskInstanceState
 from windvane.core.model.workload import TaskEvent, Workload
 from windvane.core.store.raw import RawDb
@@ -52,6 +53,7 @@ from windvane.core.worker.execution import retry_delay
 from windvane.core.worker.final_write import OutcomeRecords, replay_outcomes
 from windvane.core.worker.rehearsal import rehearse
 from windvane.core.worker.runner import DEFAULT_RETRY_DELAY, run_workload
+from windvane.core.worker.secrets_setup import install_secrets
 
 log = logging.getLogger(__name__)
 #: The format of the executor's own log lines (:mod:`windvane.cli.logs`); workers log to the same stderr.
@@ -79,6 +81,8 @@ class WorkerConfig:
     memory_limit_mib: int = 0
     #: Where finished tries' outcomes are kept until written ("": in memory only).
     outcome_folder: str = ""
+    #: Where tries find Connections and Variables (installed once; task children inherit it).
+    secrets: SecretsConfig | None = None
 
 
 def worker_command(fd: int) -> list[str]:
@@ -114,6 +118,7 @@ def main() -> None:
         config: WorkerConfig = conn.recv()
         sys.path[:] = config.sys_path
         _configure_logging(config.log_level)
+        _install_secrets(config)
         db = RawDb(config.db_url)
         _warm_up(db)
         records = _records(config)
@@ -125,6 +130,13 @@ def main() -> None:
         _serve(conn, db, config, state)
     except (_Stop, EOFError, OSError):
         return
+
+
+def _install_secrets(config: WorkerConfig) -> None:
+    try:
+        install_secrets(config.secrets)
+    except Exception:  # each try that reads a secret then fails saying it is not configured
+        log.exception("worker could not set up its secrets backends")
 
 
 def _records(config: WorkerConfig) -> OutcomeRecords | None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import cast
 
 from windvane.core.executors.base import Executor
+from windvane.core.model.secrets_config import SecretsConfig
 from windvane.errors import ConfigError, ExecutorError, PluginError
 from windvane.plugins import (
     EXECUTORS_GROUP,
@@ -47,6 +48,9 @@ class ExecutorOptions:
     #: ``[executor] outcome_folder``: where workers keep finished tries' outcomes until written
     #: ("": in memory only).
     outcome_folder: str = ""
+    #: Where tries find Connections and Variables (``[secrets]``, ``[core] fernet_key``, the
+    #: environment's ``WINDVANE_CONN_*``/``WINDVANE_VAR_*``); None: not configured.
+    secrets: SecretsConfig | None = None
 
 
 #: ``factory(options)`` -> an executor, not started.
@@ -64,6 +68,7 @@ def _local(options: ExecutorOptions) -> Executor:
         max_log_bytes=options.max_log_bytes,
         memory_limit_mib=options.memory_limit_mib,
         outcome_folder=options.outcome_folder,
+        secrets=options.secrets,
     )
 
 
@@ -75,6 +80,7 @@ def _sequential(options: ExecutorOptions) -> Executor:
         db_url=options.db_url,
         log_folder=options.log_folder,
         heartbeat_seconds=options.heartbeat_seconds,
+        secrets=options.secrets,
     )
 
 

@@ -26,6 +26,7 @@ from windvane.core.model.outcome import TryOutcome
 from windvane.core.model.tracebacks import format_user_traceback
 from windvane.core.store.xcom_sql import RawXComReader
 from windvane.core.task_api.context import build_context, params_for_run
+from windvane.core.task_api.masking import redact
 from windvane.core.task_api.task_instance import RuntimeTaskInstance
 from windvane.core.worker.execution import failed_outcome, run_try
 from windvane.core.worker.inputs import RunInputs, run_inputs_for
@@ -96,7 +97,7 @@ def run_job(job: ChildJob, *, handle_sigterm: bool = True) -> TryOutcome:
             run_keys=run.keys,
         )
     except Exception as exc:  # a context that cannot be built fails the try, visibly
-        error = format_user_traceback(exc)
+        error = redact(format_user_traceback(exc))
         _log.error("Cannot prepare the try:\n%s", error)
         outcome = failed_outcome(job.task, workload.try_number, workload.max_tries, error)
     else:
