@@ -88,7 +88,7 @@ def redirect_output(log_path: str) -> None:
             for old in list(logger.handlers):
                 logger.removeHandler(old)
         logger.propagate = True
-    _HANDLER.stream = cast("TextIO", sys.stderr)  # not setStream: that would flush the worker's buffer in here
+    _HANDLER.stream = cast("TextIO", sys.stderr)  # not setStream: it would flush the worker's buffer
     root = logging.getLogger()
     root.addHandler(_HANDLER)
     if root.level != logging.INFO:  # setLevel clears every logger's cache: only when needed
