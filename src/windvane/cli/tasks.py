@@ -23,6 +23,7 @@ from windvane.cli.base import (
     confirm,
 )
 from windvane.cli.graph import task_tree
+from windvane.cli.known_secrets import register_known_secrets
 from windvane.cli.views import load_serialized, task_instances_of_run
 from windvane.cli.wiring import log_folder, open_engine
 from windvane.core.store.dag_runs import get_dag_run
@@ -32,6 +33,7 @@ from windvane.core.store.run_actions import clear_task_instances
 from windvane.core.store.sql_bridge import dbapi_tx
 from windvane.core.store.tables import dag_run as run_t
 from windvane.core.store.tables import task_instance as ti_t
+from windvane.core.task_api.masking import redact
 from windvane.core.worker.runner import path_under
 from windvane.errors import NotFoundError
 
@@ -217,10 +219,11 @@ def log_file(folder: Path, dag_id: str, run_id: str, task_id: str, try_number: i
 def _logs(cli: Cli, args: argparse.Namespace) -> int:
     path = log_file(log_folder(cli.settings), args.dag_id, args.run_id, args.task_id, args.try_number)
     cli.out.note(f"*** {path}")
+    register_known_secrets(cli.settings)
     line = "\n"
     with open(path, encoding="utf-8", errors="replace") as handle:
         for line in handle:
-            cli.out.stdout.write(line)
+            cli.out.stdout.write(redact(line))
     if not line.endswith("\n"):  # a try killed mid-line: what follows starts on its own line
         cli.out.stdout.write("\n")
     cli.out.stdout.flush()

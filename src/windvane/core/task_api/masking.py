@@ -10,12 +10,14 @@ characters are not registered: masking ``"a"`` would garble every line.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import re
+import sys
 import threading
-from collections.abc import Iterable, Mapping
-from typing import Any, TextIO
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, TextIO, cast
 from urllib.parse import quote, quote_plus
 
 MASK = "***"
@@ -202,3 +204,19 @@ class MaskedStream(io.TextIOBase):
 
     def writable(self) -> bool:
         return True
+
+
+@contextlib.contextmanager
+def masked_stdio() -> Iterator[None]:
+    """Within: ``sys.stdout``/``sys.stderr`` mask the registered secrets (for tasks run in this
+    process: ``dags test``, ``tasks test``)."""
+    saved = sys.stdout, sys.stderr
+    out, err = MaskedStream(saved[0]), MaskedStream(saved[1])
+    sys.stdout, sys.stderr = cast(TextIO, out), cast(TextIO, err)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(Exception):
+            out.flush()
+            err.flush()
+        sys.stdout, sys.stderr = saved
