@@ -9,7 +9,8 @@ import pytest
 
 from windvane.core.task_api import secrets
 from windvane.core.task_api.masking import masker
-from tests.cli.conftest import _isolated, dags_folder, home, ready, run_cli  # noqa: F401
+
+from ..cli.conftest import _isolated, dags_folder, home, ready, run_cli  # noqa: F401
 
 
 @pytest.fixture(autouse=True)
