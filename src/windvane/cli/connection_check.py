@@ -37,9 +37,11 @@ def check_connection(conn: Connection) -> tuple[bool, str]:
 
 
 def sqlalchemy_url(conn: Connection, kind: str) -> str:
-    """The SQLAlchemy URL of a SQL connection (``schema`` is the database; SQLite: the file)."""
+    """The SQLAlchemy URL of a SQL connection (``schema`` is the database). SQLite: the file is
+    ``host`` (Airflow's ``sqlite://%2Ftmp%2Fx.db``) or the URI's path (``sqlite:///tmp/x.db``)."""
     if kind == "sqlite":
-        return f"sqlite:///{conn.host or conn.schema or ''}"
+        path = conn.host or ("/" + conn.schema if conn.schema else "")
+        return f"sqlite:///{path}"
     auth = ""
     if conn.login:
         auth = quote(conn.login, safe="")
