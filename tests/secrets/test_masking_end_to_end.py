@@ -41,6 +41,7 @@ RUN_ID = "manual__2024-02-01T00:00:00+00:00"
 
 LEAKY_DAG = """
 import logging
+import subprocess
 import urllib.parse
 
 import pendulum
@@ -54,6 +55,7 @@ def leak():
     print("token", Variable.get("service_token"), "flagged", Variable.get("flagged"), end="")
     print(" and plain", Variable.get("plain"))
     logging.getLogger("user").warning("logged %s", conn.password)
+    subprocess.run(["echo", "raw from a subprocess:", conn.password], check=True)  # fd 1, not sys.stdout
     raise ValueError("could not log in with " + conn.password + " / " + Variable.get("flagged"))
 
 
@@ -115,6 +117,7 @@ def test_no_channel_shows_a_secret(run_cli: RunCli, home: Path, dags_folder: Pat
     assert "encoded *** ***" in leak_log
     assert f"token *** flagged *** and plain {PLAIN}" in leak_log
     assert "logged ***" in leak_log
+    assert "raw from a subprocess: ***" in leak_log
     assert "ValueError: could not log in with *** / ***" in leak_log
     assert f"*** *** {PLAIN} db.example" in templated_log  # the rendered command and its output
 

@@ -22,7 +22,7 @@ import sys
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, TextIO, cast
 
-from windvane.core.task_api.masking import MaskedStream
+from windvane.core.task_api.masking import MaskedStream, masker
 
 if TYPE_CHECKING:
     from windvane.core.model.workload import Workload
@@ -93,6 +93,22 @@ def redirect_output(log_path: str) -> None:
     root.addHandler(_HANDLER)
     if root.level != logging.INFO:  # setLevel clears every logger's cache: only when needed
         root.setLevel(logging.INFO)
+
+
+def scrub_log(log_path: str) -> None:
+    """Mask, in the file, the secrets this process was handed: what bypassed ``sys.stdout`` (a
+    subprocess or C code writing to fd 1 or 2 directly). Called by the try's process when it ends
+    (all of its output flushed); costs nothing for a try that was handed no secret."""
+    if not len(masker()):
+        return
+    with contextlib.suppress(OSError), open(log_path, "r+b") as handle:
+        raw = handle.read()
+        text = raw.decode("utf-8", errors="surrogateescape")
+        masked = masker().redact(text)
+        if masked != text:
+            handle.seek(0)
+            handle.write(masked.encode("utf-8", errors="surrogateescape"))
+            handle.truncate()
 
 
 def _open_log(log_path: str) -> int:
