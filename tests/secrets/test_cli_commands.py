@@ -64,6 +64,22 @@ def test_bad_add_lines_are_usage_errors(migrated: RunCli, args: list[str], messa
     assert result.code == 2 and message in result.err, result.err
 
 
+def test_sensitive_extra_fields_and_configured_names_are_masked(
+    migrated: RunCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    extra = json.dumps({"region": "eu-1", "api_key": "extra-key-123", "nested": {"client_secret": "cs-4567"}})
+    assert migrated("connections", "add", "svc", "--conn-type", "http", "--conn-extra", extra).code == 0
+    shown = migrated("connections", "get", "svc", "-o", "json")
+    assert "extra-key-123" not in shown.out and "cs-4567" not in shown.out and "eu-1" in shown.out
+    exported = migrated("connections", "export", "-")
+    assert "extra-key-123" not in exported.out and "eu-1" in exported.out
+    assert "extra-key-123" in migrated("connections", "get", "svc", "--show-secrets", "-o", "json").out
+    assert migrated("variables", "set", "color", "blue-ish").code == 0
+    assert migrated("variables", "get", "color").out == "blue-ish\n"
+    monkeypatch.setenv("WINDVANE__CORE__SENSITIVE_VAR_CONN_NAMES", "colo")
+    assert migrated("variables", "get", "color").out == "***\n"
+
+
 def test_unknown_ids_and_keys_exit_1_naming_them(migrated: RunCli) -> None:
     for args, message in (
         (("connections", "get", "ghost"), "connection 'ghost' does not exist"),
@@ -94,7 +110,7 @@ def test_connections_export_then_import_round_trips(migrated: RunCli, tmp_path: 
     before = {c: _get(migrated, c) for c in ("a", "b")}
     target = tmp_path / f"conns{suffix}"
     without = migrated("connections", "export", str(target))
-    assert "p@ss" not in target.read_text() and "Passwords were left out" in without.err
+    assert "p@ss" not in target.read_text() and "were left out" in without.err
     assert migrated("connections", "export", str(target), "--show-secrets").code == 0
     assert oct(target.stat().st_mode & 0o777) == "0o600"
     for c in ("a", "b"):

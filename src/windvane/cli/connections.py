@@ -9,6 +9,7 @@ fernet_key``); ``get`` and ``test`` read through every configured secrets backen
 from __future__ import annotations
 
 import argparse
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from windvane.core.store import secrets_sql
 from windvane.core.store.engine import begin_read, begin_write
 from windvane.core.store.sql_bridge import dbapi_tx
 from windvane.core.task_api import secrets
-from windvane.core.task_api.masking import redact
+from windvane.core.task_api.masking import masker, redact
 from windvane.core.worker.secrets_setup import build_resolver
 from windvane.errors import ConfigError, NotFoundError
 
@@ -139,6 +140,9 @@ def _get(cli: Cli, args: argparse.Namespace) -> int:
     row: dict[str, Any] = {"conn_id": conn.conn_id, "source": source}
     row.update({name: getattr(shown, name) for name in _FIELDS})
     row["uri"] = shown.get_uri().replace("%2A%2A%2A", "***")
+    if not args.show_secrets:  # the values of sensitive-named extra keys too
+        secrets.register_connection(conn)
+        row = {k: redact(v) if isinstance(v, str) else v for k, v in row.items()}
     if args.output == "json":
         cli.out.json(row)
     else:
@@ -181,9 +185,9 @@ def _export(cli: Cli, args: argparse.Namespace) -> int:
     with open_engine(cli.settings) as engine, begin_read(engine) as db:
         found = secrets_sql.list_connections(dbapi_tx(db), codec)
     fmt = args.format or _format_of(args.file)
-    left_out = not args.show_secrets and any(c.password for c in found)
+    left_out = not args.show_secrets and any(c.password or _sensitive_extra(c) for c in found)
     if not args.show_secrets:
-        found = [Connection(**{**c.__dict__, "password": None}) for c in found]
+        found = [_without_secrets(c) for c in found]
     text = dump_connections(found, fmt)
     if args.file == "-":
         cli.out.stdout.write(text)
@@ -193,8 +197,25 @@ def _export(cli: Cli, args: argparse.Namespace) -> int:
         os.chmod(args.file, 0o600)
         cli.out.line(f"Exported {len(found)} connection(s) to {args.file}.")
     if left_out:
-        cli.out.note("Passwords were left out (--show-secrets includes them).")
+        cli.out.note("Passwords and sensitive extra fields were left out (--show-secrets includes them).")
     return EXIT_OK
+
+
+def _sensitive_extra(conn: Connection) -> list[str]:
+    try:
+        extra = conn.extra_dejson
+    except ConfigError:
+        return []
+    return [key for key in extra if masker().is_sensitive_name(key)]
+
+
+def _without_secrets(conn: Connection) -> Connection:
+    """``conn`` without its password and the sensitive-named keys of its extra."""
+    hidden = _sensitive_extra(conn)
+    extra = conn.extra
+    if hidden:
+        extra = json.dumps({k: v for k, v in conn.extra_dejson.items() if k not in hidden})
+    return Connection(**{**conn.__dict__, "password": None, "extra": extra})
 
 
 def _format_of(file: str) -> str:
