@@ -80,3 +80,9 @@ def test_rotate_without_a_key_is_an_error(run_cli: RunCli) -> None:
     assert run_cli("db", "migrate").code == 0
     result = run_cli("rotate-fernet-key")
     assert result.code == 1 and "needs [core] fernet_key" in result.err
+
+
+def test_config_list_masks_the_fernet_key(run_cli: RunCli, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WINDVANE__CORE__FERNET_KEY", OLD)
+    shown = run_cli("config", "list", "--section", "core")
+    assert shown.code == 0 and OLD not in shown.out and "fernet_key" in shown.out
