@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.io_operators.http_server import ScriptedHttpServer
 from windvane.core.model.connection import Connection
 from windvane.core.task_api import secrets
 from windvane.testing.fixtures import postgres_unavailable
@@ -92,3 +93,9 @@ def mariadb_database() -> Iterator[str]:
         with admin.cursor() as cursor:
             cursor.execute(f"DROP DATABASE IF EXISTS {name}")
         admin.close()
+
+
+@pytest.fixture
+def http_server() -> Iterator[ScriptedHttpServer]:
+    with ScriptedHttpServer() as server:
+        yield server
