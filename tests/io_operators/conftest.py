@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.alerting.conftest import Sink, SmtpServer, free_port
 from tests.io_operators.http_server import ScriptedHttpServer
 from windvane.core.model.connection import Connection
 from windvane.core.task_api import secrets
@@ -93,6 +94,20 @@ def mariadb_database() -> Iterator[str]:
         with admin.cursor() as cursor:
             cursor.execute(f"DROP DATABASE IF EXISTS {name}")
         admin.close()
+
+
+@pytest.fixture
+def mail_server() -> Iterator[SmtpServer]:
+    """An SMTP server on loopback that accepts mail from anyone (the alerting tests' sink)."""
+    from aiosmtpd.controller import Controller
+
+    sink = Sink()
+    controller = Controller(sink, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        yield SmtpServer("127.0.0.1", controller.port, sink)
+    finally:
+        controller.stop()
 
 
 @pytest.fixture

@@ -24,26 +24,6 @@ pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiri
 
 
 @pytest.fixture
-def mail_server() -> Iterator[SmtpServer]:
-    from aiosmtpd.controller import Controller
-
-    sink = Sink()
-    controller = Controller(
-        sink,
-        hostname="127.0.0.1",
-        port=free_port(),
-        authenticator=sink.authenticate,
-        auth_required=False,
-        auth_require_tls=False,
-    )
-    controller.start()
-    try:
-        yield SmtpServer("127.0.0.1", controller.port, sink)
-    finally:
-        controller.stop()
-
-
-@pytest.fixture
 def smtp_settings(mail_server: SmtpServer) -> Iterator[SmtpParams]:
     """What the edge installs from ``[smtp]``: the loopback server, plain SMTP."""
     params = SmtpParams(host=mail_server.host, port=mail_server.port, mail_from="windvane@example.org")
