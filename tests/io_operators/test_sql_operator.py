@@ -161,3 +161,17 @@ def test_hook_records_and_first_row(connections: DictResolver, tmp_path: Path) -
     assert hook.get_records("SELECT v FROM r ORDER BY v") == [(1,), (2,)]
     assert hook.get_first("SELECT v FROM r WHERE v > ?", parameters=[1]) == (2,)
     assert hook.descriptions[0] is not None and hook.descriptions[0][0][0] == "v"
+
+
+def test_a_postgres_function_body_survives_splitting(connections: DictResolver, pg_schema: str) -> None:
+    connections.add("pg", f"postgres://postgres@127.0.0.1:5432/test?options=-c+search_path%3D{pg_schema}")
+    script = """
+        CREATE FUNCTION twice(n int) RETURNS int AS $fn$
+        BEGIN
+            n := n * 2;  -- a ; inside the body
+            RETURN n;
+        END;
+        $fn$ LANGUAGE plpgsql;
+        SELECT twice(21);
+    """
+    assert run_sql(script, conn_id="pg", split_statements=True) == [[42]]
