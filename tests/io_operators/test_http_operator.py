@@ -151,3 +151,12 @@ def test_bad_arguments_fail_at_definition_naming_task_and_argument(
     with DAG("bad", schedule=None, start_date=START), pytest.raises(DagDefinitionError) as caught:
         HttpOperator(task_id="t", endpoint="x", **kwargs)  # type: ignore[arg-type]
     assert str(caught.value).startswith("task 't' of DAG 'bad': ") and message in str(caught.value)
+
+
+def test_uri_extras_are_text_flags_or_headers(connections: DictResolver) -> None:
+    connections.add("c", "https://api.example.com?verify=false&allow_redirects=0&timeout=7&X-Api-Version=2")
+    client, headers = HttpHook("GET", "c")._client_settings({})
+    assert (client["verify"], client["follow_redirects"], client["timeout"]) == (False, False, 7.0)
+    assert headers == {"X-Api-Version": "2"}
+    connections.add("ca", "https://api.example.com?verify=%2Fetc%2Fca.pem")
+    assert HttpHook("GET", "ca")._client_settings({})[0]["verify"] == "/etc/ca.pem"  # a CA bundle

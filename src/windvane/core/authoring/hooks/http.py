@@ -107,11 +107,13 @@ class HttpHook(BaseHook):
         settings = {key: extra.pop(key) for key in list(extra) if key in _CLIENT_EXTRAS}
         headers = {str(key): str(value) for key, value in extra.items()}
         settings.update(extra_options)
+        verify = settings.get("verify", settings.get("verify_ssl", True))
         client: dict[str, Any] = {
             "timeout": float(settings.get("timeout") or DEFAULT_TIMEOUT),
-            "verify": settings.get("verify", settings.get("verify_ssl", True)),
-            "follow_redirects": bool(settings.get("allow_redirects", True)),
-            "trust_env": bool(settings.get("trust_env", True)),
+            # a URI's extras are text: "false" turns checking off, any other text is a CA bundle path
+            "verify": _flag(verify) if isinstance(verify, bool) or _is_flag_text(verify) else verify,
+            "follow_redirects": _flag(settings.get("allow_redirects", True)),
+            "trust_env": _flag(settings.get("trust_env", True)),
         }
         proxy = settings.get("proxies", settings.get("proxy"))
         if isinstance(proxy, Mapping):  # requests' {"https": url}: httpx takes one proxy URL
@@ -156,7 +158,7 @@ class HttpHook(BaseHook):
         log.info("Sending %r to url: %s", self.method, url)
         with httpx.Client(auth=auth, **client_args) as client:
             response = self._send_with_retries(client, url, request)
-        if options.get("check_response", True):
+        if _flag(options.get("check_response", True)):
             self.check_response(response)
         return response
 
@@ -207,3 +209,14 @@ class HttpHook(BaseHook):
         if conn is not None and conn.password:
             message = message.replace(conn.password, "***")
         return message
+
+
+def _is_flag_text(value: object) -> bool:
+    return isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0", "yes", "no")
+
+
+def _flag(value: object) -> bool:
+    """A setting's flag: a bool, or the text "true"/"1"/"yes" (a URI's extras are text)."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "1", "yes", "on")
+    return bool(value)
