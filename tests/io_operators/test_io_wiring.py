@@ -4,16 +4,21 @@ files, the ``[smtp]`` settings in a LocalExecutor worker and in the CLI, seriali
 from __future__ import annotations
 
 import json
+import logging
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pendulum
+import pytest
 from sqlalchemy import Engine
 
 from tests.alerting.conftest import SmtpServer
 from windvane import DAG, EmailOperator, HttpOperator, SQLExecuteQueryOperator
+from windvane.cli.main import main
 from windvane.cli.wiring import install_task_settings, smtp_params
+from windvane.core.authoring.defaults import get_authoring_defaults, set_authoring_defaults
 from windvane.core.authoring.serialize import serialize_dag
 from windvane.core.executors.local import LocalExecutor
 from windvane.core.task_api import mailer
@@ -75,6 +80,33 @@ def test_the_cli_installs_the_smtp_settings(tmp_path: Path) -> None:
     finally:
         mailer.install_smtp_params(None)
     assert smtp_params(load_settings(home=tmp_path, environ={})) is None
+
+
+def test_dags_test_sends_through_the_smtp_settings(
+    tmp_path: Path, mail_server: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``windvane dags test`` runs tasks in its own process, with ``[smtp]`` installed by the CLI."""
+    for name in [n for n in os.environ if n.startswith("WINDVANE")]:
+        monkeypatch.delenv(name)
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    write_dag_file(dags, EMAIL_DAG, "mailer.py")
+    (tmp_path / "windvane.toml").write_text(
+        f"[core]\ndags_folder = {json.dumps(str(dags))}\n\n"
+        f'[smtp]\nhost = "{mail_server.host}"\nport = {mail_server.port}\nmail_from = "cli@example.org"\n'
+    )
+    defaults, root = get_authoring_defaults(), logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    try:
+        assert main(["--home", str(tmp_path), "dags", "test", "mailer", "2024-03-01"]) == 0
+    finally:
+        set_authoring_defaults(defaults)
+        root.setLevel(level)
+        root.handlers[:] = handlers
+        mailer.install_smtp_params(None)
+    (mail,) = mail_server.received
+    assert mail.mail_from == "cli@example.org"
+    assert mail.message["Subject"] == "run manual__2024-03-01T00:00:00+00:00"
 
 
 def test_dags_with_the_io_operators_serialize() -> None:
