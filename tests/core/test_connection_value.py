@@ -66,3 +66,7 @@ def test_base_hook_reads_through_the_installed_resolver() -> None:
             BaseHook.get_connection("missing")
     finally:
         secrets.install_resolver(None)
+
+
+def test_only_the_first_slash_of_the_path_is_dropped_so_absolute_sqlite_paths_survive() -> None:
+    assert Connection.from_uri("lite", "sqlite:////abs/file.db").schema == "/abs/file.db"

@@ -159,7 +159,7 @@ def test_variables_set_get_list_import_export(migrated: RunCli, tmp_path: Path) 
 
 class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
-        self.send_response(500 if self.path == "/broken" else 200)
+        self.send_response(int(self.headers.get("X-Answer", "200")))
         self.end_headers()
 
     def log_message(self, *args: object) -> None:
@@ -180,12 +180,13 @@ def test_connections_test_opens_known_types(migrated: RunCli, http_server: int, 
     run = migrated
     pg = DEFAULT_POSTGRES_SERVER_URL.replace("postgresql+psycopg", "postgres")
     cases = {
-        "web_ok": (f"http://127.0.0.1:{http_server}/", 0, "answered 200"),
-        "web_500": (f"http://127.0.0.1:{http_server}/broken", 1, "answered 500"),
+        "web_ok": (f"http://127.0.0.1:{http_server}", 0, "answered 200"),
+        "web_500": (f"http://127.0.0.1:{http_server}?X-Answer=500", 1, "answered 500"),
         "web_down": ("http://127.0.0.1:9/", 1, "ConnectError"),
-        "lite": (f"sqlite://{tmp_path / 'x.db'}", 0, "sqlite"),
+        "lite": (f"sqlite:///{tmp_path / 'x.db'}", 0, "sqlite"),
         "pg_bad_pw": ("postgres://nobody:sekrit-pw@127.0.0.1:5432/test", 1, "failed"),
         "ftp": ("ftp://files.example", 1, "cannot be tested"),
+        "maria": ("mysql://root@127.0.0.1:3306/test", 0, "mysql"),
     }
     if pg.startswith("postgres://"):
         cases["pg"] = (pg, 0, "postgresql")

@@ -20,7 +20,7 @@ from windvane import __version__
 from windvane.cli import alerter, alerts, config, connections, dags, db, pools, run, tasks, variables
 from windvane.cli.base import EXIT_FAILURE, EXIT_USAGE, Cli, CliParser, UsageError, add_global_options
 from windvane.cli.output import Output
-from windvane.cli.wiring import apply_authoring_defaults, process_umask, secrets_config
+from windvane.cli.wiring import apply_authoring_defaults, install_task_settings, process_umask, secrets_config
 from windvane.core.task_api import secrets
 from windvane.core.worker.secrets_setup import install_secrets
 from windvane.errors import WindvaneError
@@ -87,6 +87,7 @@ def _main(argv: list[str] | None) -> int:
     try:
         settings = load_settings(home=args.home)
         apply_authoring_defaults(settings)
+        install_task_settings(settings)
         umask = os.umask(process_umask(settings))  # before anything creates a file; undone below
         resolver = secrets.installed_resolver()
         # This process may run user code (dags test, tasks test/run, the DAG processor's children).

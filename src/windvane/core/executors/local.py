@@ -41,6 +41,7 @@ from windvane.core.executors.worker_process import WorkerProcess
 from windvane.core.model.secrets_config import SecretsConfig
 from windvane.core.model.workload import TaskEvent, Workload
 from windvane.core.store.raw import RawDb
+from windvane.core.task_api.mailer import SmtpParams
 from windvane.errors import ExecutorError
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,7 @@ class LocalExecutor(Executor):
         memory_limit_mib: int = 0,
         outcome_folder: str = "",
         secrets: SecretsConfig | None = None,
+        smtp: SmtpParams | None = None,
     ) -> None:
         super().__init__(parallelism)
         #: Workers started by :meth:`start`; more start when work waits, up to ``parallelism``.
@@ -91,6 +93,7 @@ class LocalExecutor(Executor):
             memory_limit_mib=memory_limit_mib,
             outcome_folder=outcome_folder,
             secrets=secrets,
+            smtp=smtp,
             executor_pid=0,  # these three are set when a worker starts (see _spawn)
             sys_path=(),
         )

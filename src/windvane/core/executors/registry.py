@@ -19,6 +19,7 @@ from typing import cast
 
 from windvane.core.executors.base import Executor
 from windvane.core.model.secrets_config import SecretsConfig
+from windvane.core.task_api.mailer import SmtpParams
 from windvane.errors import ConfigError, ExecutorError, PluginError
 from windvane.plugins import (
     EXECUTORS_GROUP,
@@ -51,6 +52,8 @@ class ExecutorOptions:
     #: Where tries find Connections and Variables (``[secrets]``, ``[core] fernet_key``, the
     #: environment's ``WINDVANE_CONN_*``/``WINDVANE_VAR_*``); None: not configured.
     secrets: SecretsConfig | None = None
+    #: ``[smtp]``: the server tasks' ``EmailOperator`` sends through (None: not configured).
+    smtp: SmtpParams | None = None
 
 
 #: ``factory(options)`` -> an executor, not started.
@@ -69,6 +72,7 @@ def _local(options: ExecutorOptions) -> Executor:
         memory_limit_mib=options.memory_limit_mib,
         outcome_folder=options.outcome_folder,
         secrets=options.secrets,
+        smtp=options.smtp,
     )
 
 

@@ -98,7 +98,7 @@ class Connection:
             port=port,
             login=unquote(parts.username) if parts.username is not None else None,
             password=unquote(parts.password) if parts.password is not None else None,
-            schema=unquote(parts.path.lstrip("/")) or None,
+            schema=unquote(parts.path[1:] if parts.path.startswith("/") else parts.path) or None,
             extra=extra,
         )
 
