@@ -218,14 +218,6 @@ class CliSettings:
 
 
 @dataclass(frozen=True)
-class ApiSettings:
-    """The HTTP API server."""
-
-    host: str = setting("127.0.0.1", "Address the API server listens on.")
-    port: int = setting(8080, "Port of the API server.", check=_PORT)
-
-
-@dataclass(frozen=True)
 class AlertingSettings:
     """Durable alert delivery (the outbox and its dispatcher; see docs/alerting.md).
 
@@ -371,7 +363,6 @@ class Settings:
     executor: ExecutorSettings
     logging: LoggingSettings
     metrics: MetricsSettings
-    api: ApiSettings
     cli: CliSettings
     alerting: AlertingSettings
     smtp: SmtpSettings
