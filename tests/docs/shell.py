@@ -128,7 +128,8 @@ class Session:
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
-            raise DocsError(f"{block.where}: {exc}\n--- output ---\n{out.read_text()}") from exc
+            where = "" if isinstance(exc, DocsError) else f"{block.where}: "
+            raise DocsError(f"{where}{exc}\n--- output ---\n{out.read_text()}") from exc
         self._expect_success(block, block.body, Result(code, out.read_text()))
         self._load_state()
 
