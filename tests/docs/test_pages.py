@@ -21,15 +21,15 @@ ALL = {page: blocks(page, name=str(page.relative_to(REPO))) for page in PAGES}
 _LOOKS_LIKE_SHELL = re.compile(r"^(\$ |windvane |pytest |make |docker |export |cd )", re.M)
 
 
-def _runnable(page: Path) -> list[Block]:
+def runnable(page: Path) -> list[Block]:
     return [block for block in ALL[page] if (block.is_shell or block.file) and block.skip is None]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("page", [p for p in PAGES if _runnable(p)], ids=lambda p: p.name)
+@pytest.mark.parametrize("page", [p for p in PAGES if runnable(p)], ids=lambda p: p.name)
 def test_every_shell_block_of_the_page_runs_in_order(page: Path, tmp_path: Path) -> None:
     session = Session(tmp_path)
-    for block in _runnable(page):
+    for block in runnable(page):
         session.run(block)
 
 
