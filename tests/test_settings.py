@@ -271,7 +271,7 @@ def test_bad_int_from_env(tmp_path: Path) -> None:
             "[metrics]\nprometheus_host = 8080",
             "'metrics.prometheus_host' (in {path}) must be a string, got 8080",
         ),
-        ("[metrics]\nstatsd_allow_list = [1, 2]", "must be a list of strings"),
+        ("[metrics]\nstatsd_allow_list = [1, 2]", "must be a list of regular expressions"),
     ],
 )
 def test_bad_values_in_file(tmp_path: Path, toml: str, fragment: str) -> None:
@@ -462,3 +462,15 @@ def test_no_api_section_while_there_is_no_api_server(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"unknown config section 'api'|unknown config key 'api"):
         load(tmp_path)
     assert "[api]" not in (Path(__file__).parents[1] / "docs" / "configuration.md").read_text()
+
+
+def test_allow_and_block_lists_must_be_regular_expressions(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        load(tmp_path, WINDVANE__METRICS__STATSD_ALLOW_LIST="^ti,(")
+    assert "metrics.statsd_allow_list" in str(info.value) and "a list of regular expressions" in str(
+        info.value
+    )
+    assert load(tmp_path, WINDVANE__METRICS__STATSD_BLOCK_LIST=r"^ti\.,\S+").metrics.statsd_block_list == (
+        r"^ti\.",
+        r"\S+",
+    )

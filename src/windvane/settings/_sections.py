@@ -20,6 +20,7 @@ from typing import Literal
 from windvane.settings._format import format_value, mask_secret
 from windvane.settings._kinds import (
     AlertRoute,
+    AreRegexes,
     Between,
     IsExecutorName,
     IsTimezone,
@@ -181,11 +182,13 @@ class MetricsSettings:
         (),
         "Regular expressions: only metrics whose short StatsD name (lower-cased, no prefix) one of them "
         "matches anywhere are sent (empty: all); when set, statsd_block_list is ignored.",
+        check=AreRegexes(),
     )
     statsd_block_list: tuple[str, ...] = setting(
         (),
         "Regular expressions: metrics whose short StatsD name (lower-cased, no prefix) one of them "
         "matches anywhere are not sent.",
+        check=AreRegexes(),
     )
     statsd_datadog_tags: bool = setting(
         True,
