@@ -15,9 +15,12 @@ import pytest
 from tests.docs.shell import REPO
 from tests.docs.test_pages import PAGES
 from windvane.cli.main import build_parser
+from windvane.settings import load_settings
 from windvane.testing import plugin_extras
 from windvane.testing.plugin import options as plugin
 
+#: Bracketed names that are not Windvane settings: pytest's ini section, the alert subject tag.
+_NOT_SETTINGS = {"pytest", "windvane"}
 _OPTION = re.compile(r"(?<![\w-])(--?[a-zA-Z][\w-]*)")
 
 
@@ -78,3 +81,27 @@ def test_every_pytest_plugin_option_a_page_names_exists() -> None:
     plugin_extras.pytest_addoption(parser)
     flags = {name for option in parser.getgroup("windvane").options for name in option.names()}
     assert named <= flags, f"the pytest plugin has no option {', '.join(sorted(named - flags))}"
+
+
+def test_every_setting_a_page_names_exists() -> None:
+    known = {
+        (section, key)
+        for section, key, _value, _source in load_settings(home=REPO / "no-home", environ={}).as_rows()
+    }
+    sections = {section for section, _ in known}
+    wrong = []
+    for page in PAGES:
+        text = page.read_text()
+        named = re.findall(r"`\[([a-z_]+)\] ([a-z_]+)", text)
+        named += [
+            (s.lower(), k.lower()) for s, k in re.findall(r"WINDVANE__([A-Z_]+?)__([A-Z][A-Z_]*)\b", text)
+        ]
+        wrong += [
+            f"{page.name}: [{s}] {k}" for s, k in named if (s, k) not in known and s not in _NOT_SETTINGS
+        ]
+        wrong += [
+            f"{page.name}: [{s}]"
+            for s in re.findall(r"`\[([a-z_]+)\]`", text)
+            if s not in sections | {"pytest"}
+        ]
+    assert not wrong, "settings that do not exist:\n" + "\n".join(sorted(set(wrong)))
