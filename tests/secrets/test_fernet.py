@@ -74,6 +74,10 @@ def test_rotate_fernet_key_encrypts_plain_rows_then_moves_them_to_a_new_key(
     monkeypatch.setenv("WINDVANE__CORE__FERNET_KEY", OLD)  # a key that never encrypted these rows
     failed = run_cli("variables", "get", "color")
     assert failed.code == 1 and "variable 'color' cannot be decrypted" in failed.err
+    listed = run_cli("variables", "list")  # a list still lists, saying which rows it cannot read
+    assert listed.code == 0 and "(cannot be decrypted)" in listed.out
+    assert "warning: variable 'color' cannot be decrypted" in listed.err
+    assert run_cli("connections", "list").code == 0
 
 
 def test_rotate_without_a_key_is_an_error(run_cli: RunCli) -> None:

@@ -128,7 +128,7 @@ def _add(cli: Cli, args: argparse.Namespace) -> int:
 def _list(cli: Cli, args: argparse.Namespace) -> int:
     codec = fernet_codec(cli.settings)
     with open_engine(cli.settings) as engine, begin_read(engine) as db:
-        found = secrets_sql.list_connections(dbapi_tx(db), codec)
+        found = secrets_sql.list_connections(dbapi_tx(db), codec, strict=False)  # shows no secret
     rows = [{c: getattr(conn, c) for c in _LIST_COLUMNS} for conn in found]
     cli.out.rows(rows, _LIST_COLUMNS, fmt=args.output, empty="No connections.")
     return EXIT_OK

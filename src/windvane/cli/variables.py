@@ -110,17 +110,21 @@ def _get(cli: Cli, args: argparse.Namespace) -> int:
 
 
 def _list(cli: Cli, args: argparse.Namespace) -> int:
+    stored = _stored(cli, strict=False)
     rows = [
         {
             "key": v.key,
-            "value": _shown(v, args.show_secrets),
+            "value": _shown(v, args.show_secrets) if v.error is None else "(cannot be decrypted)",
             "description": v.description,
             "sensitive": v.is_sensitive or masker().is_sensitive_name(v.key),
             "encrypted": v.is_encrypted,
         }
-        for v in _stored(cli)
+        for v in stored
     ]
     cli.out.rows(rows, _COLUMNS, fmt=args.output, empty="No variables.")
+    for v in stored:
+        if v.error is not None:
+            cli.out.note(f"windvane: warning: {v.error}")
     return EXIT_OK
 
 
@@ -169,10 +173,10 @@ def _rotate(cli: Cli, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _stored(cli: Cli) -> list[secrets_sql.StoredVariable]:
+def _stored(cli: Cli, *, strict: bool = True) -> list[secrets_sql.StoredVariable]:
     codec = fernet_codec(cli.settings)
     with open_engine(cli.settings) as engine, begin_read(engine) as db:
-        return secrets_sql.list_variables(dbapi_tx(db), codec)
+        return secrets_sql.list_variables(dbapi_tx(db), codec, strict=strict)
 
 
 def _shown(variable: secrets_sql.StoredVariable, show_secrets: bool) -> Any:

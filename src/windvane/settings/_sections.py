@@ -20,6 +20,7 @@ from typing import Literal
 from windvane.settings._format import format_value, mask_secret
 from windvane.settings._kinds import (
     AlertRoute,
+    AreRegexes,
     Between,
     IsExecutorName,
     IsTimezone,
@@ -193,11 +194,13 @@ class MetricsSettings:
         (),
         "Regular expressions: only metrics whose short StatsD name (lower-cased, no prefix) one of them "
         "matches anywhere are sent (empty: all); when set, statsd_block_list is ignored.",
+        check=AreRegexes(),
     )
     statsd_block_list: tuple[str, ...] = setting(
         (),
         "Regular expressions: metrics whose short StatsD name (lower-cased, no prefix) one of them "
         "matches anywhere are not sent.",
+        check=AreRegexes(),
     )
     statsd_datadog_tags: bool = setting(
         True,
@@ -227,14 +230,6 @@ class CliSettings:
         "(`--yes` skips the question); 0 asks every time.",
         check=Between(0, 1_000_000),
     )
-
-
-@dataclass(frozen=True)
-class ApiSettings:
-    """The HTTP API server."""
-
-    host: str = setting("127.0.0.1", "Address the API server listens on.")
-    port: int = setting(8080, "Port of the API server.", check=_PORT)
 
 
 @dataclass(frozen=True)
@@ -394,7 +389,6 @@ class Settings:
     executor: ExecutorSettings
     logging: LoggingSettings
     metrics: MetricsSettings
-    api: ApiSettings
     cli: CliSettings
     alerting: AlertingSettings
     smtp: SmtpSettings

@@ -54,6 +54,8 @@ class StoredVariable:
     description: str | None
     is_encrypted: bool
     is_sensitive: bool
+    #: Why ``value`` is None although the row has one (listed with ``strict=False``).
+    error: str | None = None
 
 
 def get_connection(tx: Tx, codec: FernetCodec, conn_id: str) -> Connection | None:
@@ -61,8 +63,9 @@ def get_connection(tx: Tx, codec: FernetCodec, conn_id: str) -> Connection | Non
     return None if row is None else _connection(row, codec)
 
 
-def list_connections(tx: Tx, codec: FernetCodec) -> list[Connection]:
-    return [_connection(row, codec) for row in tx.rows(_LIST_CONNS)]
+def list_connections(tx: Tx, codec: FernetCodec, *, strict: bool = True) -> list[Connection]:
+    """Every connection; with ``strict=False`` a row no key decrypts comes without password/extra."""
+    return [_connection(row, codec, strict=strict) for row in tx.rows(_LIST_CONNS)]
 
 
 def put_connection(tx: Tx, codec: FernetCodec, conn: Connection, *, replace: bool = False) -> None:
@@ -100,8 +103,9 @@ def get_variable(tx: Tx, codec: FernetCodec, key: str) -> StoredVariable | None:
     return None if row is None else _variable(row, codec)
 
 
-def list_variables(tx: Tx, codec: FernetCodec) -> list[StoredVariable]:
-    return [_variable(row, codec) for row in tx.rows(_LIST_VARS)]
+def list_variables(tx: Tx, codec: FernetCodec, *, strict: bool = True) -> list[StoredVariable]:
+    """Every variable; with ``strict=False`` a row no key decrypts has ``value`` None and ``error``."""
+    return [_variable(row, codec, strict=strict) for row in tx.rows(_LIST_VARS)]
 
 
 def set_variable(
@@ -151,9 +155,15 @@ def rotate_all(tx: Tx, codec: FernetCodec) -> tuple[int, int]:
     return len(conns), len(variables)
 
 
-def _connection(row: Row, codec: FernetCodec) -> Connection:
+def _connection(row: Row, codec: FernetCodec, *, strict: bool = True) -> Connection:
     conn_id, conn_type, description, host, schema, login, password, port, extra, encrypted = row
     what = f"connection {conn_id!r}"
+    if not strict:
+        try:
+            codec.decrypt(password, bool(encrypted), what)
+            codec.decrypt(extra, bool(encrypted), what)
+        except StoreError:
+            password = extra = None
     return Connection(
         conn_id=conn_id,
         conn_type=conn_type,
@@ -167,11 +177,19 @@ def _connection(row: Row, codec: FernetCodec) -> Connection:
     )
 
 
-def _variable(row: Row, codec: FernetCodec) -> StoredVariable:
+def _variable(row: Row, codec: FernetCodec, *, strict: bool = True) -> StoredVariable:
     key, val, description, encrypted, sensitive = row
+    try:
+        value = codec.decrypt(val, bool(encrypted), f"variable {key!r}")
+        error = None
+    except StoreError as exc:
+        if strict:
+            raise
+        value, error = None, str(exc)
     return StoredVariable(
         key=key,
-        value=codec.decrypt(val, bool(encrypted), f"variable {key!r}"),
+        value=value,
+        error=error,
         description=description,
         is_encrypted=bool(encrypted),
         is_sensitive=bool(sensitive),
