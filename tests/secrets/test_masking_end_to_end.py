@@ -155,11 +155,15 @@ def test_no_channel_shows_a_secret(run_cli: RunCli, home: Path, dags_folder: Pat
         ("variables", "export", "-"),
         ("dags", "test", "leaky", "2024-03-01"),
         ("tasks", "test", "leaky", "leak", "2024-03-01"),
+        ("tasks", "render", "leaky", "templated", "2024-03-01"),
     ):
         shown = run_cli(*command)
         assert shown.code in (0, 1), (command, shown.err)
         _assert_clean(" ".join(command), shown.out + shown.err)
     engine.dispose()
+
+    rendered = run_cli("tasks", "render", "leaky", "templated")
+    assert rendered.out.startswith(f"# bash_command\necho *** *** {PLAIN} db.example && exit 3\n# env\n")
 
     # asked for explicitly, the secrets are shown
     assert PASSWORD in run_cli("connections", "get", "leaky_db", "--show-secrets", "-o", "json").out

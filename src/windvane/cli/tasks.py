@@ -9,7 +9,7 @@ from pathlib import Path
 import pendulum
 from sqlalchemy import Connection, select
 
-from windvane.cli import state_commands, task_exec
+from windvane.cli import state_commands, task_exec, task_render
 from windvane.cli.args import date_text, positive_int, regex, to_datetime
 from windvane.cli.base import (
     EXIT_FAILURE,
@@ -53,6 +53,14 @@ def register(commands: Subparsers) -> None:
         task_exec.TEST_DESCRIPTION,
     )  # fmt: skip
     task_exec.add_test_arguments(test)
+
+    render = add_command(
+        group,
+        "render",
+        task_render.render_task,
+        "Print a task's templated fields rendered for a run (secrets masked).",
+    )
+    task_render.add_render_arguments(render)
 
     run = add_command(
         group, "run", task_exec.run_task, "Run one task instance of a DAG run now, as a worker would.",
