@@ -68,6 +68,13 @@ class CoreSettings:
         "task and parse logs are owner-only by default; '022' makes them readable by all.",
         check=IsUmask(),
     )
+    callback_timeout_seconds: float = setting(
+        60.0,
+        "Longest one task or DAG callback may run (in the try's process, or in the forked child "
+        "running it from the journal); past it the callback is logged, counted and left behind: "
+        "the task's or run's state stands.",
+        check=_TIMEOUT,
+    )
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,8 @@ class ExecutorOptions:
     #: ``[executor] outcome_folder``: where workers keep finished tries' outcomes until written
     #: ("": in memory only).
     outcome_folder: str = ""
+    #: ``[core] callback_timeout_seconds``: the longest one task callback may run in a try's process.
+    callback_timeout_seconds: float = 60.0
 
 
 #: ``factory(options)`` -> an executor, not started.
@@ -64,6 +66,7 @@ def _local(options: ExecutorOptions) -> Executor:
         max_log_bytes=options.max_log_bytes,
         memory_limit_mib=options.memory_limit_mib,
         outcome_folder=options.outcome_folder,
+        callback_timeout_seconds=options.callback_timeout_seconds,
     )
 
 
@@ -75,6 +78,7 @@ def _sequential(options: ExecutorOptions) -> Executor:
         db_url=options.db_url,
         log_folder=options.log_folder,
         heartbeat_seconds=options.heartbeat_seconds,
+        callback_timeout_seconds=options.callback_timeout_seconds,
     )
 
 
