@@ -271,7 +271,10 @@ class AlertingSettings:
     )
     concurrency: int = setting(4, "Most alerts one dispatcher sends at once.", check=_PROCESSES)
     retention_seconds: float = setting(
-        30 * 86400.0, "Sent and dead alerts older than this are deleted from the outbox.", check=_AGE
+        30 * 86400.0,
+        "Sent and dead alerts older than this are deleted from the outbox, and SLA misses detected "
+        "longer ago (and before sla_lookback_seconds) from sla_miss.",
+        check=_AGE,
     )
     task_failure_channels: tuple[str, ...] = setting(
         ("email",), "Channels of task failures (email only reaches tasks with `email` set)."
