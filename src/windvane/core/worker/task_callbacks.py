@@ -80,7 +80,7 @@ def _call_one(
     def call() -> None:
         try:
             callback(context)
-        except Exception:
+        except BaseException:  # sys.exit() too: in a thread it would end only the thread, silently
             failed.append(True)
             log.exception("%s %s of task %s failed; the outcome stands", hook, name, task.task_id)
 
