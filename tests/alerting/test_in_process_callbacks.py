@@ -128,3 +128,32 @@ def test_a_hanging_callback_times_out_and_the_try_finishes(sqlite_engine: Engine
     text = log_file.read_text()
     assert "on_success_callback hang of task slow_cb did not finish within 1 s" in text
     assert "time.sleep(600)" in text  # where it hangs
+
+
+SLOW_CALLBACK = """
+import time
+from datetime import timedelta
+import pendulum
+from windvane import DAG, PythonOperator
+
+def slow(context):
+    time.sleep(3)
+
+with DAG("slowcb", schedule=None, start_date=pendulum.datetime(2024, 1, 1, tz="UTC")):
+    PythonOperator(task_id="quick", python_callable=lambda: 1, execution_timeout=timedelta(seconds=1),
+                   on_success_callback=slow)
+"""
+
+
+def test_a_slow_callback_does_not_turn_a_success_into_a_timeout(
+    sqlite_engine: Engine, tmp_path: Path
+) -> None:
+    """The worker's kill deadline (execution_timeout + grace) leaves room for the callbacks."""
+    engine = sqlite_engine
+    sink = _run(
+        engine, tmp_path, SLOW_CALLBACK, "slowcb", callback_timeout_seconds=10.0, timeout_grace_seconds=0.5
+    )
+    assert list(ti_states(engine, "slowcb").values()) == ["success"]
+    assert sink.total(CALLBACK_FAILURES, kind="task_success") == 0
+    [took] = sink.values(CALLBACK_DURATION, kind="task_success")
+    assert 3.0 <= took < 10
