@@ -47,6 +47,7 @@ from windvane.core.model.states import TaskInstanceState
 from windvane.core.model.workload import TaskEvent, Workload
 from windvane.core.store.raw import RawDb
 from windvane.core.store.try_lifecycle import make_event
+from windvane.core.task_api.mailer import SmtpParams, install_smtp_params
 from windvane.core.worker.dag_loader import DagLoader
 from windvane.core.worker.execution import retry_delay
 from windvane.core.worker.final_write import OutcomeRecords, replay_outcomes
@@ -81,6 +82,8 @@ class WorkerConfig:
     outcome_folder: str = ""
     #: Longest one task callback may run in a try's process (``[core] callback_timeout_seconds``).
     callback_timeout_seconds: float = 60.0
+    #: The ``[smtp]`` server tasks send email through (installed before any try runs).
+    smtp: SmtpParams | None = None
 
 
 def worker_command(fd: int) -> list[str]:
@@ -115,6 +118,7 @@ def main() -> None:
     try:
         config: WorkerConfig = conn.recv()
         sys.path[:] = config.sys_path
+        install_smtp_params(config.smtp)
         _configure_logging(config.log_level)
         db = RawDb(config.db_url)
         _warm_up(db)

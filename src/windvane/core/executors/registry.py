@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import cast
 
 from windvane.core.executors.base import Executor
+from windvane.core.task_api.mailer import SmtpParams
 from windvane.errors import ConfigError, ExecutorError, PluginError
 from windvane.plugins import (
     EXECUTORS_GROUP,
@@ -49,6 +50,8 @@ class ExecutorOptions:
     outcome_folder: str = ""
     #: ``[core] callback_timeout_seconds``: the longest one task callback may run in a try's process.
     callback_timeout_seconds: float = 60.0
+    #: ``[smtp]``: the server tasks' ``EmailOperator`` sends through (None: not configured).
+    smtp: SmtpParams | None = None
 
 
 #: ``factory(options)`` -> an executor, not started.
@@ -67,6 +70,7 @@ def _local(options: ExecutorOptions) -> Executor:
         memory_limit_mib=options.memory_limit_mib,
         outcome_folder=options.outcome_folder,
         callback_timeout_seconds=options.callback_timeout_seconds,
+        smtp=options.smtp,
     )
 
 
