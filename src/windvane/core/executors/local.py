@@ -75,6 +75,7 @@ class LocalExecutor(Executor):
         max_log_bytes: int = 0,
         memory_limit_mib: int = 0,
         outcome_folder: str = "",
+        callback_timeout_seconds: float = 60.0,
         smtp: SmtpParams | None = None,
     ) -> None:
         super().__init__(parallelism)
@@ -90,6 +91,7 @@ class LocalExecutor(Executor):
             max_log_bytes=max_log_bytes,
             memory_limit_mib=memory_limit_mib,
             outcome_folder=outcome_folder,
+            callback_timeout_seconds=callback_timeout_seconds,
             smtp=smtp,
             executor_pid=0,  # these three are set when a worker starts (see _spawn)
             sys_path=(),

@@ -80,6 +80,8 @@ class WorkerConfig:
     memory_limit_mib: int = 0
     #: Where finished tries' outcomes are kept until written ("": in memory only).
     outcome_folder: str = ""
+    #: Longest one task callback may run in a try's process (``[core] callback_timeout_seconds``).
+    callback_timeout_seconds: float = 60.0
     #: The ``[smtp]`` server tasks send email through (installed before any try runs).
     smtp: SmtpParams | None = None
 
@@ -213,6 +215,7 @@ def _run(
             max_log_bytes=config.max_log_bytes,
             memory_limit_mib=config.memory_limit_mib,
             outcome_records=_records(config),
+            callback_timeout_seconds=config.callback_timeout_seconds,
         )
     except Exception as exc:  # the database failed us; the try stays 'running' for the zombie sweep
         log.exception(

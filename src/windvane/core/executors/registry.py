@@ -48,6 +48,8 @@ class ExecutorOptions:
     #: ``[executor] outcome_folder``: where workers keep finished tries' outcomes until written
     #: ("": in memory only).
     outcome_folder: str = ""
+    #: ``[core] callback_timeout_seconds``: the longest one task callback may run in a try's process.
+    callback_timeout_seconds: float = 60.0
     #: ``[smtp]``: the server tasks' ``EmailOperator`` sends through (None: not configured).
     smtp: SmtpParams | None = None
 
@@ -67,6 +69,7 @@ def _local(options: ExecutorOptions) -> Executor:
         max_log_bytes=options.max_log_bytes,
         memory_limit_mib=options.memory_limit_mib,
         outcome_folder=options.outcome_folder,
+        callback_timeout_seconds=options.callback_timeout_seconds,
         smtp=options.smtp,
     )
 
@@ -79,6 +82,7 @@ def _sequential(options: ExecutorOptions) -> Executor:
         db_url=options.db_url,
         log_folder=options.log_folder,
         heartbeat_seconds=options.heartbeat_seconds,
+        callback_timeout_seconds=options.callback_timeout_seconds,
     )
 
 
