@@ -144,6 +144,7 @@ def executor_options(settings: Settings) -> ExecutorOptions:
         max_log_bytes=settings.logging.max_log_bytes,
         memory_limit_mib=settings.executor.task_memory_limit_mib,
         outcome_folder=str(settings.executor.outcome_folder),
+        callback_timeout_seconds=settings.core.callback_timeout_seconds,
         smtp=smtp_params(settings),
     )
 

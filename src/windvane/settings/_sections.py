@@ -81,6 +81,13 @@ class CoreSettings:
         "authorization, access_token, ...) whose Variable values and Connection extras are masked "
         "as *** in logs, stored errors and the CLI.",
     )
+    callback_timeout_seconds: float = setting(
+        60.0,
+        "Longest one task or DAG callback may run (in the try's process, or in the forked child "
+        "running it from the journal); past it the callback is logged, counted and left behind: "
+        "the task's or run's state stands.",
+        check=_TIMEOUT,
+    )
 
 
 @dataclass(frozen=True)
@@ -271,7 +278,10 @@ class AlertingSettings:
     )
     concurrency: int = setting(4, "Most alerts one dispatcher sends at once.", check=_PROCESSES)
     retention_seconds: float = setting(
-        30 * 86400.0, "Sent and dead alerts older than this are deleted from the outbox.", check=_AGE
+        30 * 86400.0,
+        "Sent and dead alerts older than this are deleted from the outbox, and SLA misses detected "
+        "longer ago (and before sla_lookback_seconds) from sla_miss.",
+        check=_AGE,
     )
     task_failure_channels: tuple[str, ...] = setting(
         ("email",), "Channels of task failures (email only reaches tasks with `email` set)."

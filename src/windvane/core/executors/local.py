@@ -77,6 +77,7 @@ class LocalExecutor(Executor):
         memory_limit_mib: int = 0,
         outcome_folder: str = "",
         secrets: SecretsConfig | None = None,
+        callback_timeout_seconds: float = 60.0,
         smtp: SmtpParams | None = None,
     ) -> None:
         super().__init__(parallelism)
@@ -93,6 +94,7 @@ class LocalExecutor(Executor):
             memory_limit_mib=memory_limit_mib,
             outcome_folder=outcome_folder,
             secrets=secrets,
+            callback_timeout_seconds=callback_timeout_seconds,
             smtp=smtp,
             executor_pid=0,  # these three are set when a worker starts (see _spawn)
             sys_path=(),

@@ -84,6 +84,8 @@ class WorkerConfig:
     outcome_folder: str = ""
     #: Where tries find Connections and Variables (installed once; task children inherit it).
     secrets: SecretsConfig | None = None
+    #: Longest one task callback may run in a try's process (``[core] callback_timeout_seconds``).
+    callback_timeout_seconds: float = 60.0
     #: The ``[smtp]`` server tasks send email through (installed before any try runs).
     smtp: SmtpParams | None = None
 
@@ -225,6 +227,7 @@ def _run(
             max_log_bytes=config.max_log_bytes,
             memory_limit_mib=config.memory_limit_mib,
             outcome_records=_records(config),
+            callback_timeout_seconds=config.callback_timeout_seconds,
         )
     except Exception as exc:  # the database failed us; the try stays 'running' for the zombie sweep
         log.exception(

@@ -52,6 +52,8 @@ class ExecutorOptions:
     #: Where tries find Connections and Variables (``[secrets]``, ``[core] fernet_key``, the
     #: environment's ``WINDVANE_CONN_*``/``WINDVANE_VAR_*``); None: not configured.
     secrets: SecretsConfig | None = None
+    #: ``[core] callback_timeout_seconds``: the longest one task callback may run in a try's process.
+    callback_timeout_seconds: float = 60.0
     #: ``[smtp]``: the server tasks' ``EmailOperator`` sends through (None: not configured).
     smtp: SmtpParams | None = None
 
@@ -72,6 +74,7 @@ def _local(options: ExecutorOptions) -> Executor:
         memory_limit_mib=options.memory_limit_mib,
         outcome_folder=options.outcome_folder,
         secrets=options.secrets,
+        callback_timeout_seconds=options.callback_timeout_seconds,
         smtp=options.smtp,
     )
 
@@ -85,6 +88,7 @@ def _sequential(options: ExecutorOptions) -> Executor:
         log_folder=options.log_folder,
         heartbeat_seconds=options.heartbeat_seconds,
         secrets=options.secrets,
+        callback_timeout_seconds=options.callback_timeout_seconds,
     )
 
 

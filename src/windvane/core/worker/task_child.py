@@ -30,6 +30,7 @@ from windvane.core.task_api.masking import redact
 from windvane.core.task_api.task_instance import RuntimeTaskInstance
 from windvane.core.worker.execution import failed_outcome, run_try
 from windvane.core.worker.inputs import RunInputs, run_inputs_for
+from windvane.core.worker.task_callbacks import DEFAULT_CALLBACK_TIMEOUT
 from windvane.core.worker.task_log import redirect_output, scrub_log
 
 if TYPE_CHECKING:
@@ -60,6 +61,8 @@ class ChildJob:
     #: The run as the context shows it, when the worker could build it (else the child tries,
     #: and fails the try visibly).
     run: RunInputs | None = None
+    #: Longest one task callback may run (``[core] callback_timeout_seconds``).
+    callback_timeout: float = DEFAULT_CALLBACK_TIMEOUT
 
 
 def child_main(job: ChildJob) -> bytes:
@@ -105,7 +108,7 @@ def run_job(job: ChildJob, *, handle_sigterm: bool = True, log_path: str | None 
     else:
         if handle_sigterm:
             _on_sigterm_kill(job.task, log_path)
-        outcome = run_try(job.task, context, jinja_env=job.jinja_env)
+        outcome = run_try(job.task, context, jinja_env=job.jinja_env, callback_timeout=job.callback_timeout)
     _log.info("Try %d ended: %s", workload.try_number, outcome.state.value)
     return outcome
 
