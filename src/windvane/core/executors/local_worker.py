@@ -16,6 +16,9 @@ Protocol, over one socket pair (pickled messages): the executor first sends a
 :class:`WorkerConfig`, then :class:`~windvane.core.executors.base.Workload`
 objects one at a time, or None to stop. The worker answers
 
+* ``("ready",)`` once, when it has warmed up and takes work (the executor hands
+  workloads only to ready workers, so a try never waits for one worker's start
+  while another is idle);
 * ``("running", TaskEvent, retry_delay_seconds | None)`` when it claimed a try
   (the delay is what the executor uses if this worker dies mid-try);
 * ``("done", TaskEvent, commits)`` when the try's final state is written
@@ -23,8 +26,12 @@ objects one at a time, or None to stop. The worker answers
 
 It stops on None, on end of file or when its parent changed (the executor is
 gone: the try in hand is finished and recorded, no new one starts) and on
-SIGTERM (the try in hand is killed and recorded as failed). SIGINT is
-ignored: the executor decides when workers stop.
+SIGTERM (the try in hand is killed and recorded as failed). On Linux the kernel
+sends it SIGUSR1 when the executor dies (``PR_SET_PDEATHSIG``): an idle or
+still-starting worker exits at once instead of warming up for nobody (after a
+``kill -9`` of a scheduler with 32 workers starting, those orphans held the
+CPU for seconds while the restarted scheduler's workers warmed up); a busy one
+finishes its try first. SIGINT is ignored: the executor decides when workers stop.
 """
 
 from __future__ import annotations
@@ -41,6 +48,7 @@ from multiprocessing.connection import Connection
 from types import FrameType
 
 import windvane
+from windvane.core.forking.child import signal_on_parent_death
 from windvane.core.forking.supervise import terminate_current
 from windvane.core.model.outcome import failure_state
 from windvane.core.model.states import TaskInstanceState
@@ -106,12 +114,21 @@ def main() -> None:
             raise _Stop
         terminate_current("the worker was stopped")
 
+    def on_orphaned(signum: int, frame: FrameType | None) -> None:
+        state.stopping = True
+        if not state.busy:  # nothing in hand: a try it was sent goes back to the next scheduler
+            os._exit(0)  # not an exception: one raised in a finalizer or callback is swallowed
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, on_sigterm)
+    signal.signal(signal.SIGUSR1, on_orphaned)
     conn = Connection(int(sys.argv[1]))
     os.register_at_fork(after_in_child=conn.close)  # a task child must not hold this worker's socket
     try:
         config: WorkerConfig = conn.recv()
+        signal_on_parent_death(signal.SIGUSR1)
+        if config.executor_pid and os.getppid() != config.executor_pid:
+            return  # the executor died before this worker was told to signal it
         sys.path[:] = config.sys_path
         _configure_logging(config.log_level)
         db = RawDb(config.db_url)
@@ -122,6 +139,7 @@ def main() -> None:
                 replay_outcomes(db, records)
             except Exception:
                 log.exception("worker could not replay the outcomes left in %s", records.folder)
+        conn.send(("ready",))
         _serve(conn, db, config, state)
     except (_Stop, EOFError, OSError):
         return
