@@ -81,6 +81,7 @@ class LocalExecutor(Executor):
         max_log_bytes: int = 0,
         memory_limit_mib: int = 0,
         outcome_folder: str = "",
+        max_outage_seconds: float = 300.0,
     ) -> None:
         super().__init__(parallelism)
         #: Workers started by :meth:`start`; more start when work waits, up to ``parallelism``.
@@ -95,6 +96,7 @@ class LocalExecutor(Executor):
             max_log_bytes=max_log_bytes,
             memory_limit_mib=memory_limit_mib,
             outcome_folder=outcome_folder,
+            max_outage_seconds=max_outage_seconds,
             executor_pid=0,  # these three are set when a worker starts (see _spawn)
             sys_path=(),
         )

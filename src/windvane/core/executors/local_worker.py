@@ -87,6 +87,8 @@ class WorkerConfig:
     memory_limit_mib: int = 0
     #: Where finished tries' outcomes are kept until written ("": in memory only).
     outcome_folder: str = ""
+    #: How long a claim the database refuses (a dropped connection, a lock) is retried.
+    max_outage_seconds: float = 300.0
 
 
 def worker_command(fd: int) -> list[str]:
@@ -227,6 +229,7 @@ def _run(
             max_log_bytes=config.max_log_bytes,
             memory_limit_mib=config.memory_limit_mib,
             outcome_records=_records(config),
+            claim_give_up_seconds=config.max_outage_seconds,
         )
     except Exception as exc:  # the database failed us; the try stays 'running' for the zombie sweep
         log.exception(

@@ -47,6 +47,8 @@ class ExecutorOptions:
     #: ``[executor] outcome_folder``: where workers keep finished tries' outcomes until written
     #: ("": in memory only).
     outcome_folder: str = ""
+    #: ``[database] max_outage_seconds``: how long a worker retries a claim the database refuses.
+    max_outage_seconds: float = 300.0
 
 
 #: ``factory(options)`` -> an executor, not started.
@@ -64,6 +66,7 @@ def _local(options: ExecutorOptions) -> Executor:
         max_log_bytes=options.max_log_bytes,
         memory_limit_mib=options.memory_limit_mib,
         outcome_folder=options.outcome_folder,
+        max_outage_seconds=options.max_outage_seconds,
     )
 
 
