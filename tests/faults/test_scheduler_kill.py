@@ -107,7 +107,7 @@ def test_kill_minus_nine_of_the_scheduler_twenty_times(engine: Engine, tmp_path:
         proc = subprocess.Popen([sys.executable, str(script), url, str(tmp_path / "logs"), PARALLELISM])
         try:
             if kills % 2:  # every other kill lands anywhere in the start: recovery, adoption, warm-up
-                time.sleep(rng.uniform(0.0, 1.5))
+                time.sleep(rng.uniform(0.0, 1.0))
             elif wait_until(lambda p=proc.pid: _first_start(ledger, p) is not None, timeout=30):
                 first = _first_start(ledger, proc.pid) or restarted
                 latencies.append(first - restarted)

@@ -104,6 +104,7 @@ class _Stop(BaseException):
 class _State:
     busy = False
     stopping = False
+    executor_pid = 0
 
 
 def main() -> None:
@@ -117,6 +118,9 @@ def main() -> None:
         terminate_current("the worker was stopped")
 
     def on_orphaned(signum: int, frame: FrameType | None) -> None:
+        # PDEATHSIG follows the *thread* that started us: act only if the executor process is gone.
+        if os.getppid() == state.executor_pid:
+            return
         state.stopping = True
         if not state.busy:  # nothing in hand: a try it was sent goes back to the next scheduler
             os._exit(0)  # not an exception: one raised in a finalizer or callback is swallowed
@@ -128,6 +132,7 @@ def main() -> None:
     os.register_at_fork(after_in_child=conn.close)  # a task child must not hold this worker's socket
     try:
         config: WorkerConfig = conn.recv()
+        state.executor_pid = config.executor_pid
         signal_on_parent_death(signal.SIGUSR1)
         if config.executor_pid and os.getppid() != config.executor_pid:
             return  # the executor died before this worker was told to signal it
