@@ -29,6 +29,7 @@ from typing import Any
 import pendulum
 from sqlalchemy import Engine
 
+from windvane.cli.db_wait import wait_for_database
 from windvane.cli.services import ServiceContext, ServiceRunner, load_services
 from windvane.core.authoring.defaults import AuthoringDefaults, set_authoring_defaults
 from windvane.core.executors import Executor, ExecutorOptions
@@ -83,14 +84,18 @@ def create_engine(settings: Settings) -> Engine:
 
 
 @contextmanager
-def open_engine(settings: Settings, *, require_schema: bool = True) -> Iterator[Engine]:
+def open_engine(settings: Settings, *, require_schema: bool = True, wait: bool = False) -> Iterator[Engine]:
     """An engine, disposed at the end; with ``require_schema`` the schema must be migrated.
 
     Raises :class:`~windvane.errors.StoreError` naming the database when it is
-    not at the newest revision (``windvane db migrate`` fixes that).
+    not at the newest revision (``windvane db migrate`` fixes that). With ``wait`` (long-running
+    commands) an unreachable database is waited for up to ``[database] max_outage_seconds``
+    (:func:`~windvane.cli.db_wait.wait_for_database`).
     """
     engine = create_engine(settings)
     try:
+        if wait:
+            wait_for_database(engine, max_outage_seconds=settings.database.max_outage_seconds)
         if require_schema:
             require_current(engine)
         yield engine
@@ -146,6 +151,7 @@ def executor_options(settings: Settings) -> ExecutorOptions:
         outcome_folder=str(settings.executor.outcome_folder),
         callback_timeout_seconds=settings.core.callback_timeout_seconds,
         smtp=smtp_params(settings),
+        max_outage_seconds=settings.database.max_outage_seconds,
     )
 
 
@@ -228,6 +234,7 @@ def create_processor(settings: Settings, engine: Engine) -> DagProcessor:
         authoring_defaults=authoring_defaults(settings),
         parse_log=str(parse_log),
         memory_limit_mib=settings.dag_processor.parse_memory_limit_mib,
+        max_outage_seconds=settings.database.max_outage_seconds,
     )
 
 

@@ -56,6 +56,8 @@ class ExecutorOptions:
     callback_timeout_seconds: float = 60.0
     #: ``[smtp]``: the server tasks' ``EmailOperator`` sends through (None: not configured).
     smtp: SmtpParams | None = None
+    #: ``[database] max_outage_seconds``: how long a worker retries a claim the database refuses.
+    max_outage_seconds: float = 300.0
 
 
 #: ``factory(options)`` -> an executor, not started.
@@ -76,6 +78,7 @@ def _local(options: ExecutorOptions) -> Executor:
         secrets=options.secrets,
         callback_timeout_seconds=options.callback_timeout_seconds,
         smtp=options.smtp,
+        max_outage_seconds=options.max_outage_seconds,
     )
 
 
