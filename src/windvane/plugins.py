@@ -8,6 +8,8 @@ A plug-in is an installed distribution declaring entry points in these groups::
     windvane_k8s = "windvane_k8s.migrations"
     [project.entry-points."windvane.services"]      # name -> factory(ServiceContext) -> Service
     k8s_watcher = "windvane_k8s.watcher:create"
+    [project.entry-points."windvane.cleaners"]      # name -> clean(conn, older_than, dry_run) -> {table: n}
+    windvane_k8s = "windvane_k8s.retention:clean"   # called by `windvane db clean`
 
 What may be used from a plug-in is listed in :mod:`windvane.core.interfaces`.
 
@@ -31,6 +33,8 @@ EXECUTORS_GROUP = "windvane.executors"
 MIGRATIONS_GROUP = "windvane.migrations"
 #: Service factories: ``factory(context: ServiceContext) -> Service``.
 SERVICES_GROUP = "windvane.services"
+#: ``windvane db clean`` calls each entry point's cleaner with the cutoff: the plug-in's old rows go too.
+CLEANERS_GROUP = "windvane.cleaners"
 
 
 class EntryPointLike(Protocol):

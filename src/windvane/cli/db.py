@@ -5,54 +5,11 @@ from __future__ import annotations
 import argparse
 from datetime import UTC, datetime, timedelta
 
-from windvane.cli.args import days
-from windvane.cli.base import EXIT_FAILURE, EXIT_OK, Cli, Subparsers, add_command, add_group, confirm
+from windvane.cli.base import EXIT_FAILURE, EXIT_OK, Cli, confirm
 from windvane.cli.wiring import database_url, open_engine
 from windvane.core.store import journal
 from windvane.core.store import migrate as schema
 from windvane.core.store.engine import begin_read, begin_write
-
-CLEAN_DESCRIPTION = """\
-Delete state-journal entries recorded more than DAYS days ago. Entries a
-registered journal consumer (alert dispatch...) has not read yet are kept
-whatever their age, so a consumer that was down loses nothing. With --dry-run
-only count what would go."""
-
-
-def register(commands: Subparsers) -> None:
-    group = add_group(commands, "db", "Create, upgrade, check or reset the metadata database.")
-    add_command(
-        group,
-        "migrate",
-        _migrate,
-        "Create the schema or upgrade it to the newest revision (safe to run again).",
-    )
-    reset = add_command(
-        group,
-        "reset",
-        _reset,
-        "Drop all Windvane tables (ALL DATA IS LOST), then create the schema again.",
-        "Drop all Windvane tables (all DAG runs, task instances, XComs, pools are lost) and\n"
-        "create the schema again. Asks for confirmation on a terminal; elsewhere it needs --yes.",
-    )
-    reset.add_argument("-y", "--yes", action="store_true", help="Do not ask for confirmation.")
-    add_command(
-        group,
-        "check",
-        _check,
-        "Tell whether the schema is at the newest revision (exit code 1 when it is not).",
-    )
-    clean = add_command(
-        group, "clean", _clean, "Delete old state-journal entries every consumer has read.", CLEAN_DESCRIPTION
-    )
-    clean.add_argument(
-        "--older-than",
-        type=days,
-        required=True,
-        metavar="DAYS",
-        help="Delete entries older than this many days (fractions allowed).",
-    )
-    clean.add_argument("--dry-run", action="store_true", help="Count what would be deleted; delete nothing.")
 
 
 def _migrate(cli: Cli, args: argparse.Namespace) -> int:

@@ -7,6 +7,10 @@ command's handler. Exit codes: 0 success, 1 an operational failure (a
 error (bad arguments), 130 interrupted, 141 stdout closed early (``windvane
 dags list | head``: quietly, like a Unix tool killed by SIGPIPE). Errors are
 one line on stderr; ``--verbose`` adds the traceback.
+
+Only the parser (:mod:`windvane.cli.parser`) is imported up front; the
+settings, the output (rich) and the command's handler are imported after the
+command line was parsed, so ``--version`` and ``--help`` stay fast.
 """
 
 from __future__ import annotations
@@ -15,40 +19,20 @@ import argparse
 import os
 import sys
 import traceback
+from typing import TYPE_CHECKING
 
-from windvane import __version__
-from windvane.cli import alerter, alerts, config, dags, db, pools, run, tasks
-from windvane.cli.base import EXIT_FAILURE, EXIT_USAGE, Cli, CliParser, UsageError, add_global_options
-from windvane.cli.output import Output
-from windvane.cli.wiring import apply_authoring_defaults, process_umask
+from windvane.cli.base import EXIT_FAILURE, EXIT_USAGE, Cli, UsageError, resolve_handler
+from windvane.cli.parser import build_parser
 from windvane.errors import WindvaneError
-from windvane.settings import load_settings
+
+if TYPE_CHECKING:
+    from windvane.cli.output import Output
+
+__all__ = ["EXIT_BROKEN_PIPE", "EXIT_INTERRUPTED", "build_parser", "main"]
 
 EXIT_INTERRUPTED = 130
 #: 128 + SIGPIPE: what a shell reports for ``ls | head``'s ``ls``, so ``set -o pipefail`` sees the same.
 EXIT_BROKEN_PIPE = 141
-
-_EPILOG = """\
-Configuration comes from $WINDVANE_HOME/windvane.toml and WINDVANE__<SECTION>__<KEY>
-environment variables; 'windvane config list' shows what is in effect.
-Run 'windvane COMMAND --help' for a command's options."""
-
-
-def build_parser() -> CliParser:
-    """The full ``windvane`` argument parser."""
-    parser = CliParser(
-        prog="windvane",
-        description="Windvane: Airflow-style workflows you can see and trust.",
-        epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    add_global_options(parser, suppress=False)
-    parser.add_argument("--version", action="version", version=f"windvane {__version__}")
-    commands = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND")
-    commands.required = True
-    for module in (db, dags, tasks, pools, alerts, config, run, alerter):
-        module.register(commands)
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -79,6 +63,10 @@ def _main(argv: list[str] | None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # --help, --version and usage errors
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    from windvane.cli.output import Output  # rich: only once a command runs
+    from windvane.cli.wiring import apply_authoring_defaults, process_umask
+    from windvane.settings import load_settings
+
     out = Output()
     verbose = bool(args.verbose)
     umask: int | None = None
@@ -86,7 +74,8 @@ def _main(argv: list[str] | None) -> int:
         settings = load_settings(home=args.home)
         apply_authoring_defaults(settings)
         umask = os.umask(process_umask(settings))  # before anything creates a file; undone below
-        code: int = args.handler(Cli(settings=settings, out=out, verbose=verbose), args)
+        handler = resolve_handler(args.handler)
+        code: int = handler(Cli(settings=settings, out=out, verbose=verbose), args)
         return code
     except UsageError as exc:
         out.note(f"{_prog(args)}: error: {exc} (see '{_prog(args)} --help')")

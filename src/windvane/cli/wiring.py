@@ -12,7 +12,9 @@ are mapped onto constructors.
 * :func:`create_services` — the services plug-ins declare, to run beside the scheduler loop.
 
 Settings without a counterpart in :class:`SchedulerConfig` are noted where
-they are mapped.
+they are mapped. The scheduler, the DAG processor, the executors, the services
+and the metrics backends are imported by the function that builds them: every
+command imports this module, and ``windvane dags list`` needs none of them.
 """
 
 from __future__ import annotations
@@ -21,25 +23,28 @@ from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pendulum
-from sqlalchemy import Engine
 
-from windvane.cli.services import ServiceContext, ServiceRunner, load_services
+from windvane.cli.schema_gate import looks_current
 from windvane.core.authoring.defaults import AuthoringDefaults, set_authoring_defaults
-from windvane.core.executors import Executor, ExecutorOptions
-from windvane.core.executors import create_executor as _create_executor
-from windvane.core.processor import DagProcessor
+from windvane.core.executors.registry import ExecutorOptions
 from windvane.core.scheduler.config import SchedulerConfig
-from windvane.core.scheduler.loop import Scheduler
-from windvane.core.scheduler.observer import SchedulerObserver
 from windvane.core.store.engine import create_db_engine, mask_url
-from windvane.core.store.migrate import require_current
-from windvane.metrics import MetricsSink
-from windvane.metrics.wiring import MetricsBundle, build_metrics
-from windvane.plugins import EntryPointLoader
 from windvane.settings import Settings, parse_umask
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from windvane.cli.services import ServiceRunner
+    from windvane.core.executors import Executor
+    from windvane.core.processor import DagProcessor
+    from windvane.core.scheduler.loop import Scheduler
+    from windvane.core.scheduler.observer import SchedulerObserver
+    from windvane.metrics import MetricsSink
+    from windvane.metrics.wiring import MetricsBundle
+    from windvane.plugins import EntryPointLoader
 
 #: Longest the scheduler goes without re-reading the DB for others' changes (triggers, pauses).
 #: There is no setting for it: it is this, or ``scheduler.idle_sleep_seconds`` if that is shorter.
@@ -84,7 +89,10 @@ def open_engine(settings: Settings, *, require_schema: bool = True) -> Iterator[
     """
     engine = create_engine(settings)
     try:
-        if require_schema:
+        if require_schema and not looks_current(engine):
+            # Alembic (slow to import) only when the quick look is unsure: it names what is wrong.
+            from windvane.core.store.migrate import require_current
+
             require_current(engine)
         yield engine
     finally:
@@ -123,6 +131,8 @@ def executor_options(settings: Settings) -> ExecutorOptions:
 
 def create_executor(settings: Settings) -> Executor:
     """The executor named by ``core.executor`` (not started), from the executor registry."""
+    from windvane.core.executors import create_executor as _create_executor
+
     return _create_executor(settings.core.executor, executor_options(settings))
 
 
@@ -156,6 +166,8 @@ def create_scheduler(
     observer: SchedulerObserver | None = None,
 ) -> Scheduler:
     """A scheduler on ``engine`` with the configured executor (or ``executor``)."""
+    from windvane.core.scheduler.loop import Scheduler
+
     return Scheduler(
         engine=engine,
         executor=executor or create_executor(settings),
@@ -166,6 +178,8 @@ def create_scheduler(
 
 def create_processor(settings: Settings, engine: Engine) -> DagProcessor:
     """A DAG processor over ``core.dags_folder`` (``[dag_processor]`` settings)."""
+    from windvane.core.processor import DagProcessor
+
     parse_log = processor_log(settings)
     parse_log.parent.mkdir(parents=True, exist_ok=True)
     return DagProcessor(
@@ -190,6 +204,8 @@ def create_services(
 ) -> ServiceRunner:
     """The services plug-ins declare (entry-point group ``windvane.services``; those named in
     ``only``, if given), not started yet."""
+    from windvane.cli.services import ServiceContext, ServiceRunner, load_services
+
     context = ServiceContext(settings=settings, engine=engine, metrics=metrics)
     services, failures = load_services(context, plugins, only=only)
     return ServiceRunner(services, failures=failures)
@@ -197,6 +213,8 @@ def create_services(
 
 def create_metrics(settings: Settings, engine: Engine | None, *, service: str) -> MetricsBundle:
     """The metrics of one long-running process (no-op sinks when both backends are off)."""
+    from windvane.metrics.wiring import build_metrics
+
     return build_metrics(
         settings.metrics,
         executor_name=settings.core.executor,
