@@ -3,10 +3,12 @@
 :func:`windvane.core.store.migrate.require_current` asks Alembic, whose import
 (with Mako and Pygments) costs more than the rest of ``windvane dags list``. The
 answer is nearly always "yes", and that case needs no Alembic: the database is
-current when the revisions in ``alembic_version`` are exactly the heads of the
-migration scripts (core's and each ``windvane.migrations`` plug-in's folder),
-which :func:`script_heads` reads from the scripts' ``revision`` and
-``down_revision`` assignments without importing them. Any other answer, or
+current when the revisions in ``alembic_version``, with the revisions they rest
+on (``down_revision`` and ``depends_on``: Alembic leaves implied ones out of the
+table), include every head of the migration scripts (core's and each
+``windvane.migrations`` plug-in's folder), and the table names no unknown
+revision. :func:`read_scripts` reads the graph from the scripts' assignments
+without importing them. Any other answer, or
 anything unexpected (a missing table, a script it cannot read), falls back to
 Alembic, which gives the precise error. ``tests/cli/test_schema_gate.py`` keeps
 :func:`script_heads` equal to Alembic's heads.
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
@@ -41,8 +44,14 @@ def version_folders() -> list[Path]:
     return folders
 
 
-def _revision_of(path: Path) -> tuple[str, tuple[str, ...]] | None:
-    """``(revision, down_revisions)`` assigned at the top of a script; None if it is not a revision."""
+def _strings(value: object) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    return tuple(str(v) for v in value) if isinstance(value, tuple | list) else ()
+
+
+def _revision_of(path: Path) -> tuple[str, tuple[str, ...], tuple[str, ...]] | None:
+    """``(revision, down_revisions, depends_on)`` assigned at the top of a script; None if it is none."""
     found: dict[str, object] = {}
     for node in ast.parse(path.read_text(encoding="utf-8"), str(path)).body:
         target, value = None, None
@@ -50,36 +59,63 @@ def _revision_of(path: Path) -> tuple[str, tuple[str, ...]] | None:
             target, value = node.targets[0], node.value
         elif isinstance(node, ast.AnnAssign):
             target, value = node.target, node.value
-        if isinstance(target, ast.Name) and target.id in ("revision", "down_revision") and value is not None:
+        if isinstance(target, ast.Name) and target.id in _NAMES and value is not None:
             found[target.id] = ast.literal_eval(value)
-    revision, down = found.get("revision"), found.get("down_revision")
+    revision = found.get("revision")
     if not isinstance(revision, str):
         return None
-    downs = (down,) if isinstance(down, str) else tuple(down) if isinstance(down, tuple | list) else ()
-    return revision, tuple(str(d) for d in downs)
+    return revision, _strings(found.get("down_revision")), _strings(found.get("depends_on"))
+
+
+_NAMES = ("revision", "down_revision", "depends_on")
+
+
+@dataclass(frozen=True)
+class Scripts:
+    """The revision graph: each revision's parents (``down_revision`` and ``depends_on``), and the heads."""
+
+    parents: dict[str, tuple[str, ...]]
+    heads: frozenset[str]
+
+    def reached(self, applied: Iterable[str]) -> set[str]:
+        """``applied`` and everything it rests on (what Alembic leaves out of ``alembic_version``)."""
+        seen: set[str] = set()
+        todo = list(applied)
+        while todo:
+            revision = todo.pop()
+            if revision not in seen:
+                seen.add(revision)
+                todo.extend(self.parents.get(revision, ()))
+        return seen
+
+
+def read_scripts(folders: Iterable[Path]) -> Scripts:
+    """The revision graph of the scripts in ``folders`` (read, not imported)."""
+    parents: dict[str, tuple[str, ...]] = {}
+    downs: set[str] = set()
+    for folder in folders:
+        for path in sorted(folder.glob("*.py")):
+            found = _revision_of(path) if path.name != "__init__.py" else None
+            if found is not None:
+                revision, down, depends = found
+                parents[revision] = (*down, *depends)
+                downs.update(down)
+    return Scripts(parents, frozenset(set(parents) - downs))
 
 
 def script_heads(folders: Iterable[Path]) -> frozenset[str]:
     """The revisions no other revision names as its ``down_revision``."""
-    revisions: set[str] = set()
-    parents: set[str] = set()
-    for folder in folders:
-        for path in sorted(folder.glob("*.py")):
-            if path.name == "__init__.py":
-                continue
-            found = _revision_of(path)
-            if found is not None:
-                revisions.add(found[0])
-                parents.update(found[1])
-    return frozenset(revisions - parents)
+    return read_scripts(folders).heads
 
 
 def looks_current(engine: Engine) -> bool:
-    """True when ``alembic_version`` holds exactly the scripts' heads; False when unsure."""
+    """True when the revisions in ``alembic_version`` (with what they rest on) include every head
+    and no revision the scripts do not know; False when unsure."""
     try:
-        heads = script_heads(version_folders())
+        scripts = read_scripts(version_folders())
         with engine.connect() as conn:
-            applied = frozenset(conn.execute(text("SELECT version_num FROM alembic_version")).scalars())
+            applied = set(conn.execute(text("SELECT version_num FROM alembic_version")).scalars())
     except (SQLAlchemyError, PluginError, OSError, SyntaxError, ValueError):
         return False
-    return bool(heads) and applied == heads
+    known = applied <= set(scripts.parents)
+    return bool(scripts.heads) and known and scripts.heads <= scripts.reached(applied)
