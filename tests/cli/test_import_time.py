@@ -82,6 +82,6 @@ def test_the_parsers_copies_of_constants_match_their_sources() -> None:
     from windvane.core.model.states import DagRunState
     from windvane.core.store.pools import DEFAULT_POOL as STORE_DEFAULT_POOL
 
-    assert RUN_STATES == tuple(s.value for s in DagRunState)
-    assert ALERT_STATES == tuple(STATES)
+    assert tuple(s.value for s in DagRunState) == RUN_STATES
+    assert tuple(STATES) == ALERT_STATES
     assert DEFAULT_POOL == STORE_DEFAULT_POOL
