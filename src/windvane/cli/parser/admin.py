@@ -10,15 +10,17 @@ from windvane.cli.base import Subparsers, add_command, add_group, add_output_opt
 DEFAULT_POOL = "default_pool"
 
 CLEAN_DESCRIPTION = """\
-Delete the history older than DAYS days: finished DAG runs that ended (or
-started) before the cutoff with their task instances, XComs, task log rows and
-rendered data, and state-journal entries recorded before it. Entries a
-registered journal consumer (alert dispatch...) has not read yet are kept
-whatever their age, so a consumer that was down loses nothing; runs still
-queued or running are never touched; plug-ins clean their own rows older than
-the cutoff (alert outbox, silences, SLA misses). Log files on disk are left
-alone. Run it with --dry-run first: that counts what would go, per table, and
-deletes nothing."""
+Delete the history older than DAYS days (fractions allowed), in one transaction:
+finished DAG runs (success, failed) that ended before the cutoff, with their
+task instances and XComs, and state-journal entries recorded before it; then
+the task-log folders of the deleted runs. Runs still queued or running are
+never touched. Journal entries a registered consumer (alert dispatch...) has
+not read yet are kept whatever their age, so a consumer that was down loses
+nothing. Plug-ins clean their own rows through the entry-point group
+windvane.cleaners (the alerting plug-in: delivered or dropped outbox rows,
+ended silences, SLA misses of deleted runs; pending alerts stay).
+
+Run it with --dry-run first: that counts what would go and deletes nothing."""
 
 
 def register_db(commands: Subparsers) -> None:
@@ -49,7 +51,7 @@ def register_db(commands: Subparsers) -> None:
         group,
         "clean",
         "windvane.cli.db_clean:clean",
-        "Delete finished runs, task instances, XComs, logs rows and journal entries older than DAYS.",
+        "Delete finished runs (task instances, XComs, logs) and journal entries older than DAYS.",
         CLEAN_DESCRIPTION,
     )
     clean.add_argument(
