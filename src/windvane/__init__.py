@@ -11,10 +11,10 @@ or the ``windvane`` command line does not pay for the authoring API: the CLI's
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+import importlib as _importlib
+import typing as _typing
 
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     from windvane.core.authoring.baseoperator import BaseOperator
     from windvane.core.authoring.dag import DAG, dag
     from windvane.core.authoring.decorators import task
@@ -65,11 +65,11 @@ _LAZY: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _typing.Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'windvane' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    value = getattr(_importlib.import_module(module), name)
     globals()[name] = value  # the next lookup is a plain module attribute
     return value
 

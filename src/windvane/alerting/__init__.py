@@ -17,10 +17,10 @@ must not pay for the channels' HTTP and Slack clients.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+import importlib as _importlib
+import typing as _typing
 
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     from windvane.alerting.alert import Alert, AlertKind
     from windvane.alerting.notifiers import BaseNotifier, EmailNotifier, SlackNotifier, WebhookNotifier
 
@@ -34,11 +34,11 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _typing.Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'windvane.alerting' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    value = getattr(_importlib.import_module(module), name)
     globals()[name] = value
     return value
 
