@@ -21,6 +21,7 @@ def test_info_shows_versions_paths_and_hides_the_password(
     assert info["windvane"]["version"] and info["versions"]["sqlalchemy"][0].isdigit()
     assert info["executor"]["name"] == "local"
     assert "windvane.toml (read)" in info["config sources"]["config file"]
+    assert info["paths"]["home from"] == "--home"
     assert info["config sources"]["environment"] == "WINDVANE__DATABASE__SQL_ALCHEMY_CONN"
     assert "file" in info["config sources"]["settings by source"]
     table = run_cli("info")

@@ -1,7 +1,8 @@
-"""``windvane dags ...``: list, show, trigger, pause and inspect DAGs (from the metadata database).
+"""``windvane dags list | show | trigger | pause | unpause | list-runs | list-import-errors``: what they do.
 
-``dags test`` (:mod:`windvane.cli.dag_test_command`) and ``dags backfill``
-(:mod:`windvane.cli.backfill`) are registered here too.
+Their arguments are in :mod:`windvane.cli.parser.dags`; the other ``dags`` commands live in
+:mod:`~windvane.cli.dag_test_command`, :mod:`~windvane.cli.backfill`, :mod:`~windvane.cli.dag_check`,
+:mod:`~windvane.cli.state_commands` and :mod:`~windvane.cli.dag_ops`.
 """
 
 from __future__ import annotations

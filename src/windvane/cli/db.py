@@ -1,15 +1,12 @@
-"""``windvane db migrate | reset | check | clean``: the metadata database schema, and retention."""
+"""``windvane db migrate | reset | check``: the metadata database schema (``db clean``: :mod:`.db_clean`)."""
 
 from __future__ import annotations
 
 import argparse
-from datetime import UTC, datetime, timedelta
 
 from windvane.cli.base import EXIT_FAILURE, EXIT_OK, Cli, confirm
 from windvane.cli.wiring import database_url, open_engine
-from windvane.core.store import journal
 from windvane.core.store import migrate as schema
-from windvane.core.store.engine import begin_read, begin_write
 
 
 def _migrate(cli: Cli, args: argparse.Namespace) -> int:
@@ -45,23 +42,3 @@ def _check(cli: Cli, args: argparse.Namespace) -> int:
         f"Database {url} is {found}; the newest revision is {status.head}: run 'windvane db migrate'."
     )
     return EXIT_FAILURE
-
-
-def _clean(cli: Cli, args: argparse.Namespace) -> int:
-    cutoff = datetime.now(UTC) - timedelta(days=args.older_than)
-    when = f"recorded before {cutoff:%Y-%m-%d %H:%M:%S} UTC"
-    with open_engine(cli.settings) as engine:
-        if args.dry_run:
-            with begin_read(engine) as conn:
-                count = journal.count_prunable(conn, older_than=cutoff)
-                held = journal.consumer_cursors(conn)
-            cli.out.line(f"Would delete {count} journal entr{'y' if count == 1 else 'ies'} {when}.")
-        else:
-            with begin_write(engine) as conn:
-                count = journal.prune(conn, older_than=cutoff)
-                held = journal.consumer_cursors(conn)
-            cli.out.line(f"Deleted {count} journal entr{'y' if count == 1 else 'ies'} {when}.")
-    if held:
-        slowest = min(held, key=lambda name: held[name])
-        cli.out.line(f"Entries after id {held[slowest]} are kept until consumer {slowest!r} reads them.")
-    return EXIT_OK

@@ -44,6 +44,12 @@ def _version(distribution: str) -> str:
         return "not installed"
 
 
+def _home_source(args: argparse.Namespace) -> str:
+    if getattr(args, "home", None) is not None:
+        return "--home"
+    return f"${HOME_ENV_VAR}" if os.environ.get(HOME_ENV_VAR) else "the default (~/windvane)"
+
+
 def info(cli: Cli, args: argparse.Namespace) -> int:
     s = cli.settings
     file = config_file(s.home)
@@ -57,7 +63,7 @@ def info(cli: Cli, args: argparse.Namespace) -> int:
         },
         "paths": {
             "home": str(s.home),
-            "home from": f"${HOME_ENV_VAR}" if os.environ.get(HOME_ENV_VAR) else "--home or ~/windvane",
+            "home from": _home_source(args),
             "dags_folder": str(s.core.dags_folder),
             "base_log_folder": str(s.logging.base_log_folder),
         },
