@@ -33,7 +33,9 @@ test-min:
 	$(MIN_VENV)/bin/pip install --quiet -e '.[dev]' -c constraints/minimum.txt
 	$(MIN_VENV)/bin/pip freeze | grep -i -E '^(pendulum|croniter|jinja2|sqlalchemy|alembic|rich|prometheus.client|aiosmtplib|slack.sdk|httpx|psycopg)=='
 	$(MIN_VENV)/bin/pytest -q -p no:randomly tests/test_dependency_floors.py tests/core/timetables \
-	  tests/store tests/cli/test_main.py tests/cli/test_dags.py tests/cli/test_pipes.py tests/cli/test_import_time.py
+	  tests/store tests/cli/test_main.py tests/cli/test_dags.py tests/cli/test_pipes.py tests/cli/test_import_time.py \
+	  tests/alerting/test_email_channel.py tests/alerting/test_slack_channel.py tests/alerting/test_webhook_channel.py \
+	  tests/metrics/test_prometheus.py
 
 test: lint
 	$(BIN)/pytest

@@ -12,7 +12,9 @@ import tomllib
 from pathlib import Path
 
 import pendulum
+from sqlalchemy import make_url
 
+from windvane.core.store import migrate
 from windvane.core.timetables.cron import CronDataIntervalTimetable
 from windvane.core.timetables.ops import iter_intervals
 
@@ -62,3 +64,19 @@ def test_the_minimum_constraints_are_pyprojects_lower_bounds() -> None:
 def _padded(version: str) -> tuple[int, ...]:
     parts = tuple(int(p) for p in version.split("."))
     return parts + (0,) * (3 - len(parts))
+
+
+def test_pendulum_time_zones_are_hashable() -> None:
+    """pendulum 3.1 and 3.2 made ``Timezone`` unhashable (dataclass defaults in windvane.testing need it)."""
+    assert hash(pendulum.timezone("Europe/Paris")) == hash(pendulum.timezone("Europe/Paris"))
+
+
+def test_sqlalchemy_decodes_sqlite_file_paths() -> None:
+    """SQLAlchemy < 2.1 opened ``/tmp/a%20b/x.db`` literally, a file our raw connections would not open."""
+    assert make_url("sqlite:////tmp/a%20b/x.db").database == "/tmp/a b/x.db"
+
+
+def test_alembic_splits_the_version_folders() -> None:
+    """Alembic < 1.16 ignores ``path_separator``: no plug-in revision would be found (nor core's)."""
+    heads = migrate.head_revisions()
+    assert "alerting_0003" in heads and len(heads) == 2
