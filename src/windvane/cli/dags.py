@@ -18,7 +18,6 @@ from windvane.cli.base import (
     EXIT_OK,
     Cli,
 )
-from windvane.cli.graph import task_tree, to_dot
 from windvane.cli.views import load_serialized, shown_path
 from windvane.cli.wiring import open_engine
 from windvane.core.scheduler.quarantine import quarantined_dag_ids
@@ -26,7 +25,6 @@ from windvane.core.store.dag_runs import list_dag_runs
 from windvane.core.store.dags import get_dag, list_dags, set_paused
 from windvane.core.store.engine import begin_read, begin_write
 from windvane.core.store.import_errors import list_import_errors
-from windvane.core.store.run_actions import trigger_dag
 from windvane.core.store.tables import dag_file
 
 
@@ -57,6 +55,8 @@ def _list(cli: Cli, args: argparse.Namespace) -> int:
 
 
 def _show(cli: Cli, args: argparse.Namespace) -> int:
+    from windvane.cli.graph import task_tree, to_dot  # rich.tree: only here
+
     with open_engine(cli.settings) as engine, begin_read(engine) as conn:
         dag = load_serialized(conn, args.dag_id)
     if args.dot:
@@ -67,6 +67,9 @@ def _show(cli: Cli, args: argparse.Namespace) -> int:
 
 
 def _trigger(cli: Cli, args: argparse.Namespace) -> int:
+    # Timetables and croniter: only here, not in `dags list` (which is timed: bench/cli_startup.py).
+    from windvane.core.store.run_actions import trigger_dag
+
     tz = cli.settings.core.default_timezone
     logical = to_datetime(args.logical_date, tz) if args.logical_date else None
     with open_engine(cli.settings) as engine, begin_write(engine) as conn:
