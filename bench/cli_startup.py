@@ -3,7 +3,8 @@
 Runs each command N times (default 15) in a fresh interpreter, as the console
 script does (``from windvane.cli.main import main``), against a temporary
 ``WINDVANE_HOME`` whose SQLite database is migrated and holds a few parsed DAGs,
-and prints median and p90 wall time per command with the target (issue 13:
+and prints median and p90 wall time (and the median CPU time, user + system, which
+the machine's load barely moves) per command with the target (issue 13:
 ``--version``/``--help`` <= 0.15 s, ``dags list`` <= 0.4 s). Then ``-X importtime``
 of ``--version`` and ``dags list``: self time summed per top-level package, the
 largest first.
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -74,15 +76,34 @@ def _prepare(home: Path, env: dict[str, str]) -> None:
             raise SystemExit(f"setup step {' '.join(step)} failed:\n{done.stderr}")
 
 
-def _time(args: list[str], env: dict[str, str], runs: int) -> list[float]:
-    times = []
+def _time_baseline(env: dict[str, str], runs: int) -> tuple[list[float], list[float]]:
+    """The interpreter alone (``python -c pass``): what no import change can save, and a load gauge."""
+    times, cpu = [], []
     for _ in range(runs):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), _children_cpu()
+        subprocess.run([sys.executable, "-c", "pass"], env=env, check=True)
+        times.append(time.perf_counter() - start)
+        cpu.append(_children_cpu() - start_cpu)
+    return times, cpu
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _time(args: list[str], env: dict[str, str], runs: int) -> tuple[list[float], list[float]]:
+    """Wall times and CPU times (user + system) of ``runs`` runs: CPU time barely moves with the
+    machine's load, wall time does."""
+    times, cpu = [], []
+    for _ in range(runs):
+        start, start_cpu = time.perf_counter(), _children_cpu()
         done = _run(args, env)
         times.append(time.perf_counter() - start)
+        cpu.append(_children_cpu() - start_cpu)
         if done.returncode != 0:
             raise SystemExit(f"windvane {' '.join(args)} exited {done.returncode}:\n{done.stderr}")
-    return times
+    return times, cpu
 
 
 def _import_offenders(args: list[str], env: dict[str, str], top: int) -> list[tuple[str, float, int]]:
@@ -113,15 +134,17 @@ def main() -> None:
         home = Path(tmp) / "home"
         env = _env(home, args.src)
         _prepare(home, env)
-        rows = []
+        base, base_cpu = _time_baseline(env, args.runs)
+        rows: list[list[object]] = [
+            ["python -c pass (baseline)", median(base), pct(base, 90), median(base_cpu), "-", "-"]
+        ]
         for command, target in COMMANDS:
-            times = _time(command, env, args.runs)
+            times, cpu = _time(command, env, args.runs)
             verdict = "-" if target is None else ("ok" if median(times) <= target else "OVER")
-            rows.append(
-                ["windvane " + " ".join(command), median(times), pct(times, 90), target or "-", verdict]
-            )
+            name = "windvane " + " ".join(command)
+            rows.append([name, median(times), pct(times, 90), median(cpu), target or "-", verdict])
         print(table(f"CLI wall time, seconds ({args.runs} runs each; load {os.getloadavg()[0]:.1f})",
-                    ["command", "median", "p90", "target", ""], rows))  # fmt: skip
+                    ["command", "median", "p90", "cpu median", "target", ""], rows))  # fmt: skip
         for command in (["--version"], ["dags", "list"]):
             offenders = _import_offenders(command, env, args.top)
             print()

@@ -13,8 +13,9 @@ are mapped onto constructors.
 
 Settings without a counterpart in :class:`SchedulerConfig` are noted where
 they are mapped. The scheduler, the DAG processor, the executors, the services
-and the metrics backends are imported by the function that builds them: every
-command imports this module, and ``windvane dags list`` needs none of them.
+and the metrics backends are imported by the function that builds them, and
+SQLAlchemy by the engine's: every command imports this module (``windvane
+config get`` needs no database; ``windvane dags list`` no scheduler).
 """
 
 from __future__ import annotations
@@ -27,11 +28,9 @@ from typing import TYPE_CHECKING, Any
 
 import pendulum
 
-from windvane.cli.schema_gate import looks_current
 from windvane.core.authoring.defaults import AuthoringDefaults, set_authoring_defaults
 from windvane.core.executors.registry import ExecutorOptions
 from windvane.core.scheduler.config import SchedulerConfig
-from windvane.core.store.engine import create_db_engine, mask_url
 from windvane.settings import Settings, parse_umask
 
 if TYPE_CHECKING:
@@ -68,11 +67,15 @@ def apply_authoring_defaults(settings: Settings) -> None:
 
 def database_url(settings: Settings) -> str:
     """The metadata database URL with its password masked (for display)."""
+    from windvane.core.store.engine import mask_url
+
     return mask_url(settings.database.sql_alchemy_conn)
 
 
 def create_engine(settings: Settings) -> Engine:
     """An engine on the metadata database (``[database]`` settings)."""
+    from windvane.core.store.engine import create_db_engine  # SQLAlchemy: commands without a DB skip it
+
     return create_db_engine(
         settings.database.sql_alchemy_conn,
         pool_size=settings.database.pool_size,
@@ -87,6 +90,8 @@ def open_engine(settings: Settings, *, require_schema: bool = True) -> Iterator[
     Raises :class:`~windvane.errors.StoreError` naming the database when it is
     not at the newest revision (``windvane db migrate`` fixes that).
     """
+    from windvane.cli.schema_gate import looks_current
+
     engine = create_engine(settings)
     try:
         if require_schema and not looks_current(engine):
