@@ -3,6 +3,7 @@
 Everything a DAG file needs is importable from here, with Airflow's names::
 
     from windvane import DAG, task, BashOperator, TaskGroup, TriggerRule
+    from windvane import SQLExecuteQueryOperator, HttpOperator, EmailOperator
 
 The names are imported on first use (PEP 562), so ``import windvane.errors``
 or the ``windvane`` command line does not pay for the authoring API: the CLI's
@@ -20,12 +21,15 @@ if _typing.TYPE_CHECKING:
     from windvane.core.authoring.decorators import task
     from windvane.core.authoring.dependencies import chain, cross_downstream
     from windvane.core.authoring.operators.bash import BashOperator
+    from windvane.core.authoring.operators.email import EmailOperator
     from windvane.core.authoring.operators.empty import EmptyOperator
+    from windvane.core.authoring.operators.http import HttpOperator
     from windvane.core.authoring.operators.python import (
         BranchPythonOperator,
         PythonOperator,
         ShortCircuitOperator,
     )
+    from windvane.core.authoring.operators.sql import SQLExecuteQueryOperator
     from windvane.core.authoring.taskgroup import TaskGroup
     from windvane.core.authoring.taskgroup_decorator import task_group
     from windvane.core.authoring.xcom_arg import XComArg
@@ -45,7 +49,10 @@ _LAZY: dict[str, str] = {
     "chain": "windvane.core.authoring.dependencies",
     "cross_downstream": "windvane.core.authoring.dependencies",
     "BashOperator": "windvane.core.authoring.operators.bash",
+    "EmailOperator": "windvane.core.authoring.operators.email",
     "EmptyOperator": "windvane.core.authoring.operators.empty",
+    "HttpOperator": "windvane.core.authoring.operators.http",
+    "SQLExecuteQueryOperator": "windvane.core.authoring.operators.sql",
     "BranchPythonOperator": "windvane.core.authoring.operators.python",
     "PythonOperator": "windvane.core.authoring.operators.python",
     "ShortCircuitOperator": "windvane.core.authoring.operators.python",
@@ -86,8 +93,11 @@ __all__ = [
     "DagRunInfo",
     "DagRunState",
     "DataInterval",
+    "EmailOperator",
     "EmptyOperator",
+    "HttpOperator",
     "PythonOperator",
+    "SQLExecuteQueryOperator",
     "ShortCircuitOperator",
     "TaskFailedNoRetry",
     "TaskGroup",

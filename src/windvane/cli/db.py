@@ -1,12 +1,19 @@
-"""``windvane db migrate | reset | check``: the metadata database schema (``db clean``: :mod:`.db_clean`)."""
+"""``windvane db migrate | reset | check | check-migrations``: the metadata database.
+
+As in Airflow, ``db check`` asks whether the database can be reached and
+``db check-migrations`` whether its schema is at the newest revision. The
+arguments are in :mod:`windvane.cli.parser.admin`; ``db clean`` is :mod:`.db_clean`.
+"""
 
 from __future__ import annotations
 
 import argparse
+import time
 
 from windvane.cli.base import EXIT_FAILURE, EXIT_OK, Cli, confirm
 from windvane.cli.wiring import database_url, open_engine
 from windvane.core.store import migrate as schema
+from windvane.core.store.engine import ping
 
 
 def _migrate(cli: Cli, args: argparse.Namespace) -> int:
@@ -32,7 +39,18 @@ def _reset(cli: Cli, args: argparse.Namespace) -> int:
 
 def _check(cli: Cli, args: argparse.Namespace) -> int:
     with open_engine(cli.settings, require_schema=False) as engine:
+        server = ping(engine)  # a StoreError naming the database and the reason: exit code 1
+    cli.out.line(f"Database {database_url(cli.settings)} is reachable ({server}).")
+    return EXIT_OK
+
+
+def _check_migrations(cli: Cli, args: argparse.Namespace) -> int:
+    deadline = time.monotonic() + args.migration_wait_timeout
+    with open_engine(cli.settings, require_schema=False) as engine:
         status = schema.check(engine)
+        while not status.is_current and time.monotonic() < deadline:
+            time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
+            status = schema.check(engine)
     url = database_url(cli.settings)
     if status.is_current:
         cli.out.line(f"Database {url} is current (revision {status.head}).")

@@ -64,7 +64,7 @@ def _main(argv: list[str] | None) -> int:
     except SystemExit as exc:  # --help, --version and usage errors
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     from windvane.cli.output import Output  # rich: only once a command runs
-    from windvane.cli.wiring import apply_authoring_defaults, process_umask
+    from windvane.cli.wiring import apply_authoring_defaults, install_task_settings, process_umask
     from windvane.settings import load_settings
 
     out = Output()
@@ -73,6 +73,7 @@ def _main(argv: list[str] | None) -> int:
     try:
         settings = load_settings(home=args.home)
         apply_authoring_defaults(settings)
+        install_task_settings(settings)
         umask = os.umask(process_umask(settings))  # before anything creates a file; undone below
         handler = resolve_handler(args.handler)
         code: int = handler(Cli(settings=settings, out=out, verbose=verbose), args)

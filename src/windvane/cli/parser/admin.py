@@ -45,7 +45,21 @@ def register_db(commands: Subparsers) -> None:
         group,
         "check",
         db + "_check",
+        "Tell whether the database can be reached (exit code 1 when it cannot).",
+    )
+    migrations = add_command(
+        group,
+        "check-migrations",
+        db + "_check_migrations",
         "Tell whether the schema is at the newest revision (exit code 1 when it is not).",
+    )
+    migrations.add_argument(
+        "-t",
+        "--migration-wait-timeout",
+        type=non_negative_int,
+        default=0,
+        metavar="SECONDS",
+        help="Wait up to this long for another process's migration to finish (default 0: check once).",
     )
     clean = add_command(
         group,
