@@ -18,26 +18,30 @@ from windvane.core.authoring.operators.python import (
     PythonOperator,
     ShortCircuitOperator,
 )
+from windvane.core.authoring.sensors.base import BaseSensorOperator, PokeReturnValue
 from windvane.core.authoring.taskgroup import TaskGroup
 from windvane.core.authoring.taskgroup_decorator import task_group
 from windvane.core.authoring.xcom_arg import XComArg
 from windvane.core.model.states import DagRunState, TaskInstanceState
 from windvane.core.model.trigger_rule import TriggerRule
 from windvane.core.timetables import DagRunInfo, DataInterval, TimeRestriction, Timetable
-from windvane.errors import TaskFailedNoRetry, TaskSkipped, WindvaneError
+from windvane.errors import SensorTimeout, TaskFailedNoRetry, TaskSkipped, WindvaneError
 
 __version__ = "0.1.0"
 
 __all__ = [
     "DAG",
     "BaseOperator",
+    "BaseSensorOperator",
     "BashOperator",
     "BranchPythonOperator",
     "DagRunInfo",
     "DagRunState",
     "DataInterval",
     "EmptyOperator",
+    "PokeReturnValue",
     "PythonOperator",
+    "SensorTimeout",
     "ShortCircuitOperator",
     "TaskFailedNoRetry",
     "TaskGroup",
