@@ -10,6 +10,7 @@ happened. The caller (:mod:`windvane.core.worker.runner`) stores it.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import signal
 import threading
@@ -25,7 +26,13 @@ from windvane.core.model.states import TaskInstanceState
 from windvane.core.model.tracebacks import format_user_traceback
 from windvane.core.task_api.task_instance import XCOM_RETURN_KEY, RuntimeTaskInstance
 from windvane.core.task_api.templating import render_template_fields
-from windvane.errors import SerializationError, TaskFailedNoRetry, TaskSkipped, TaskTimeoutError
+from windvane.errors import (
+    RescheduleRequested,
+    SerializationError,
+    TaskFailedNoRetry,
+    TaskSkipped,
+    TaskTimeoutError,
+)
 
 if TYPE_CHECKING:
     import jinja2
@@ -65,7 +72,8 @@ def run_try(task: BaseOperator, context: dict[str, Any], *, jinja_env: jinja2.En
     Outcomes: ``success``; ``skipped`` for :class:`TaskSkipped`; ``failed`` for
     :class:`TaskFailedNoRetry`; for any other exception (a timeout, a return
     value that cannot be stored as JSON, a template that does not render)
-    ``up_for_retry`` while ``try_number <= max_tries``, else ``failed``.
+    ``up_for_retry`` while ``try_number <= max_tries``, else ``failed``;
+    ``up_for_reschedule`` for :class:`RescheduleRequested` (a sensor in reschedule mode).
     A callback that raises is logged and changes nothing.
     """
     ti: RuntimeTaskInstance = context["ti"]
@@ -80,6 +88,10 @@ def run_try(task: BaseOperator, context: dict[str, Any], *, jinja_env: jinja2.En
                 xcoms=dict(ti.pushed),
                 skip_task_ids=tuple(sorted(ti.skip_task_ids)),
             )
+        except RescheduleRequested as exc:
+            # Not an end: no callback runs, no XCom is kept (Airflow's AirflowRescheduleException).
+            log.info("Task %s rescheduled to %s", task.task_id, exc.reschedule_date.isoformat())
+            outcome = TryOutcome(state=TaskInstanceState.UP_FOR_RESCHEDULE, reschedule_at=exc.reschedule_date)
         except TaskSkipped as exc:
             exception = exc
             log.info("Task %s skipped: %s", task.task_id, exc)
@@ -95,7 +107,13 @@ def run_try(task: BaseOperator, context: dict[str, Any], *, jinja_env: jinja2.En
         except Exception as exc:
             exception = exc
             outcome = _failure(task, ti, exc, state=failure_state(ti.try_number, ti.max_tries))
-    _run_callbacks(task, _CALLBACK_FOR_STATE[outcome.state], context, exception)
+    callback = _CALLBACK_FOR_STATE.get(outcome.state)
+    if callback is not None:
+        _run_callbacks(task, callback, context, exception)
+    if ti.sensor_pokes:
+        outcome = dataclasses.replace(
+            outcome, sensor_pokes=ti.sensor_pokes, sensor_timeout=ti.sensor_timed_out
+        )
     return outcome
 
 

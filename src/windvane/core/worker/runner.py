@@ -27,6 +27,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from windvane.core.authoring.baseoperator import BaseOperator
+from windvane.core.authoring.sensors.base import BaseSensorOperator
 from windvane.core.forking.ending import ChildEnd
 from windvane.core.forking.supervise import run_forked
 from windvane.core.model.outcome import TryOutcome, failure_state
@@ -137,11 +139,14 @@ def run_workload(
             own.close()
     try:
         dag = loader.get_dag(workload.fileloc, workload.dag_id)
-        task = dag.get_task(workload.task_id)
+        task: BaseOperator | None = dag.get_task(workload.task_id)
         load_error = None
     except (DagImportError, NotFoundError) as exc:
+        task = None
         load_error = f"cannot load task {workload.task_id!r} of DAG {workload.dag_id!r}: {exc}"
-    claim = claim_try(db, workload, hostname=hostname, pid=os.getpid())
+    claim = claim_try(
+        db, workload, hostname=hostname, pid=os.getpid(), first_try=_sensor_first_try(workload, task)
+    )
     if claim is None:
         return make_event(
             workload, None, now_utc().timestamp(), error="the try was not claimed (no longer queued for it)"
@@ -174,6 +179,7 @@ def run_workload(
     if load_error is not None:
         append_line(log_path, load_error)
         return finish(unloadable_outcome(workload, load_error), start_date=claim.start_date)
+    assert task is not None  # loaded, or load_error says why not
     timeout = workload.execution_timeout
     if timeout is None and task.execution_timeout is not None:
         timeout = task.execution_timeout.total_seconds()
@@ -189,6 +195,8 @@ def run_workload(
         run_start_date=claim.run_start_date,
         jinja_env=jinja_env_for(dag),
         run=_run_inputs(workload, claim),
+        first_poke_at=claim.first_poke_at,
+        reschedule_count=claim.reschedule_count,
     )
     cap = LogCap(log_path, max_log_bytes) if max_log_bytes > 0 else None
     end = run_forked(
@@ -212,6 +220,14 @@ def run_workload(
     outcome = _unreported_outcome(end, job, timeout)
     append_line(log_path, outcome.error or "")
     return finish(outcome, start_date=claim.start_date, reason=JournalReason.TASK_KILLED)
+
+
+def _sensor_first_try(workload: Workload, task: BaseOperator | None) -> int | None:
+    """For a reschedule-mode sensor, the number of its first try since the last clear (its
+    timeout counts from there, across retries, as in Airflow); None for any other task."""
+    if not isinstance(task, BaseSensorOperator) or not task.reschedule:
+        return None
+    return max(1, workload.max_tries - task.retries + 1)
 
 
 def name_memory_limit(outcome: TryOutcome, task_id: str, limit_mib: int) -> TryOutcome:

@@ -29,6 +29,7 @@ from windvane.core.task_api.context import build_context, params_for_run
 from windvane.core.task_api.task_instance import RuntimeTaskInstance
 from windvane.core.worker.execution import failed_outcome, run_try
 from windvane.core.worker.inputs import RunInputs, run_inputs_for
+from windvane.core.worker.metadata import RawRunMetadata
 from windvane.core.worker.task_log import redirect_output
 
 if TYPE_CHECKING:
@@ -59,6 +60,9 @@ class ChildJob:
     #: The run as the context shows it, when the worker could build it (else the child tries,
     #: and fails the try visibly).
     run: RunInputs | None = None
+    #: A reschedule-mode sensor's first poke since its last clear, and its reschedules since.
+    first_poke_at: datetime | None = None
+    reschedule_count: int = 0
 
 
 def child_main(job: ChildJob) -> bytes:
@@ -85,6 +89,9 @@ def run_job(job: ChildJob, *, handle_sigterm: bool = True) -> TryOutcome:
             map_index=workload.map_index,
             hostname=job.hostname,
             reader=RawXComReader(job.db_url),
+            first_poke_at=job.first_poke_at,
+            reschedule_count=job.reschedule_count,
+            metadata=RawRunMetadata(job.db_url),
         )
         run = job.run or _run_inputs(job)
         context = build_context(
