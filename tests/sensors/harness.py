@@ -19,8 +19,7 @@ from windvane.core.store import pools
 from windvane.core.store.engine import begin_write
 from windvane.core.store.run_actions import trigger_dag
 from windvane.core.worker.dag_loader import DagLoader
-from windvane.testing import register_dag, write_dag_file
-from windvane.testing.waiting import wait_for
+from windvane.testing import register_dag, wait_for, write_dag_file
 
 
 class Runtime:

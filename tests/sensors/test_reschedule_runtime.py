@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.sensors.harness import Runtime
+from windvane.testing import wait_for
 
 SENSOR_DAG = """
 import os
@@ -35,8 +36,6 @@ def test_reschedule_keeps_the_try_number_and_succeeds_once_the_file_appears(
     runtime.add_file(SENSOR_DAG.format(flag=str(flag)))
     run_id = runtime.trigger("wait")
     runtime.start()
-    from windvane.testing.waiting import wait_for
-
     wait_for(
         lambda: len(runtime.reschedules(runtime.ti("wait", run_id, "sense")["id"])) >= 3,
         what="three reschedules",
