@@ -122,6 +122,7 @@ class Book:
         if state is S.UP_FOR_RESCHEDULE:
             # The worker gave the try number back: the next queue takes the same one again.
             ti.try_number = event.try_number - 1
+            ti.reschedules += 1
             self.announce.try_rescheduled(run, ti, event)
             run.tracker.set_state(ti.task_id, state)
             return None
@@ -169,7 +170,7 @@ class Book:
             return
         self.ready.push(
             ReadyItem(
-                run.sort_key(ti.task_id, ti.ti_id),
+                run.sort_key(ti.task_id, ti.ti_id, ti.reschedules),
                 ti.ti_id,
                 run.dag_id,
                 ti.task_id,
