@@ -64,6 +64,7 @@ INTERFACES = [
     "TryFinished",
     "TryLost",
     "TryQueued",
+    "TryRescheduled",
     "TryScheduled",
     "TryStarted",
     "TryZombie",

@@ -152,6 +152,10 @@ class BaseSensorOperator(BaseOperator):
         """How a poke-mode sensor waits between pokes."""
         time.sleep(seconds)
 
+    def now(self) -> datetime:
+        """The current time (aware UTC) as the sensor sees it; time-based sensors compare with it."""
+        return _utc_now()
+
     def _poke_once(self, context: dict[str, Any], ti: RuntimeTaskInstance) -> bool | PokeReturnValue:
         ti.sensor_pokes += 1
         try:
