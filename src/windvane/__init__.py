@@ -12,13 +12,20 @@ from windvane.core.authoring.dag import DAG, dag
 from windvane.core.authoring.decorators import task
 from windvane.core.authoring.dependencies import chain, cross_downstream
 from windvane.core.authoring.operators.bash import BashOperator
+from windvane.core.authoring.operators.branch_time import BranchDateTimeOperator, BranchDayOfWeekOperator
 from windvane.core.authoring.operators.empty import EmptyOperator
+from windvane.core.authoring.operators.latest_only import LatestOnlyOperator
 from windvane.core.authoring.operators.python import (
     BranchPythonOperator,
     PythonOperator,
     ShortCircuitOperator,
 )
+from windvane.core.authoring.operators.trigger_dagrun import TriggerDagRunOperator
 from windvane.core.authoring.sensors.base import BaseSensorOperator, PokeReturnValue
+from windvane.core.authoring.sensors.external_task import ExternalTaskSensor
+from windvane.core.authoring.sensors.filesystem import FileSensor
+from windvane.core.authoring.sensors.python import PythonSensor
+from windvane.core.authoring.sensors.time_sensors import DateTimeSensor, TimeDeltaSensor
 from windvane.core.authoring.taskgroup import TaskGroup
 from windvane.core.authoring.taskgroup_decorator import task_group
 from windvane.core.authoring.xcom_arg import XComArg
@@ -34,21 +41,30 @@ __all__ = [
     "BaseOperator",
     "BaseSensorOperator",
     "BashOperator",
+    "BranchDateTimeOperator",
+    "BranchDayOfWeekOperator",
     "BranchPythonOperator",
     "DagRunInfo",
     "DagRunState",
     "DataInterval",
+    "DateTimeSensor",
     "EmptyOperator",
+    "ExternalTaskSensor",
+    "FileSensor",
+    "LatestOnlyOperator",
     "PokeReturnValue",
     "PythonOperator",
+    "PythonSensor",
     "SensorTimeout",
     "ShortCircuitOperator",
     "TaskFailedNoRetry",
     "TaskGroup",
     "TaskInstanceState",
     "TaskSkipped",
+    "TimeDeltaSensor",
     "TimeRestriction",
     "Timetable",
+    "TriggerDagRunOperator",
     "TriggerRule",
     "WindvaneError",
     "XComArg",

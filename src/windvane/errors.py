@@ -20,6 +20,7 @@ most also derive from the builtin that fits (``ValueError``, ``TypeError``,
     │   ├── TaskFailedNoRetry                  fail without using remaining retries
     │   │   └── SensorTimeout                  a sensor waited longer than its ``timeout``
     │   ├── RescheduleRequested                a reschedule-mode sensor gives its slot back until a time
+    │   ├── ExternalTaskError                  another DAG's run or task a task waits for failed or is unknown
     │   ├── TaskTimeoutError                   execution_timeout elapsed
     │   └── TaskCommandError                   a task's command failed (names task + exit code)
     ├── TaskReturnError (TypeError)            a task returned a value it cannot hand on
@@ -114,6 +115,11 @@ class RescheduleRequested(TaskError):
     def __init__(self, reschedule_date: datetime) -> None:
         self.reschedule_date = reschedule_date
         super().__init__(f"rescheduled to {reschedule_date.isoformat()}")
+
+
+class ExternalTaskError(TaskError):
+    """Another DAG's run or task that a task waits for (ExternalTaskSensor, TriggerDagRunOperator)
+    failed or does not exist; the message names the DAG and the tasks."""
 
 
 class TaskTimeoutError(TaskError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from windvane.core.authoring.sensors.base import BaseSensorOperator, PokeReturnValue
+from windvane.core.authoring.sensors.external_task import ExternalTaskSensor
 from windvane.core.authoring.sensors.filesystem import FileSensor
 from windvane.core.authoring.sensors.python import PythonSensor
 from windvane.core.authoring.sensors.time_sensors import DateTimeSensor, TimeDeltaSensor
@@ -11,6 +12,7 @@ from windvane.errors import SensorTimeout
 __all__ = [
     "BaseSensorOperator",
     "DateTimeSensor",
+    "ExternalTaskSensor",
     "FileSensor",
     "PokeReturnValue",
     "PythonSensor",
