@@ -33,6 +33,7 @@ from windvane.core.model.events import (
     TryFinished,
     TryLost,
     TryQueued,
+    TryRescheduled,
     TryScheduled,
     TryStarted,
     TryZombie,
@@ -177,6 +178,17 @@ class MetricsObserver(SchedulerObserver):
             b(m.TI_SUCCESSES, dag_id=dag_id, task_id=task_id).incr()
         elif state in _FAILED:
             b(m.TI_FAILURES, dag_id=dag_id, task_id=task_id).incr()
+        if event.sensor_pokes:
+            b(m.SENSOR_POKES, dag_id=dag_id, task_id=task_id).incr(event.sensor_pokes)
+        if event.sensor_timeout:
+            b(m.SENSOR_TIMEOUTS, dag_id=dag_id, task_id=task_id).incr()
+
+    def try_rescheduled(self, event: TryRescheduled) -> None:
+        self._hold()
+        b, dag_id, task_id = self._b, event.key.dag_id, event.key.task_id
+        b(m.SENSOR_RESCHEDULES, dag_id=dag_id, task_id=task_id).incr()
+        if event.sensor_pokes:
+            b(m.SENSOR_POKES, dag_id=dag_id, task_id=task_id).incr(event.sensor_pokes)
 
     def try_lost(self, event: TryLost) -> None:
         self._hold()
