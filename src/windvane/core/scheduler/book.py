@@ -394,9 +394,10 @@ class Book:
             self.apply(run, run.tracker.set_state(ti.task_id, state), work)
             self.finish_if_done(run, work)
 
-    def sync_adopted(self, states: Mapping[int, tuple[str, int]], work: PassWork) -> None:
-        """Adopted tries that ended (``states``: ti id -> (state, try) as read) release their slots."""
-        for ti_id, (state, _try) in states.items():
+    def sync_adopted(self, states: Mapping[int, tuple[str, int, float | None]], work: PassWork) -> None:
+        """Adopted tries that ended (``states``: ti id -> (state, try, next_retry_at) as read) release
+        their slots; one waiting for a retry or a reschedule waits here from now on."""
+        for ti_id, (state, try_number, retry_at) in states.items():
             current = S(state)
             found = self.find(ti_id)
             if found is None or current in OCCUPYING:
@@ -405,5 +406,9 @@ class Book:
             self.adopted.discard(ti_id)
             self.release(run, ti)
             ti.state = current
+            ti.try_number = try_number
+            if current in WAITING_STATES:
+                ti.next_retry_at = retry_at
+                self.retry_waiting[ti_id] = (run, ti)
             self.apply(run, run.tracker.set_state(ti.task_id, current), work)
             self.finish_if_done(run, work)
