@@ -10,6 +10,8 @@ from typing import Any
 
 import pendulum
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from windvane import DAG, task
 from windvane.core.task_api.templating import ConnectionAccessor
@@ -212,3 +214,31 @@ def test_task_sensor_decorator_in_reschedule_mode(tmp_path: Path) -> None:
     assert result.tasks["arrived"].tries == 1 and result.tasks["arrived"].xcoms["return_value"] == "file.csv"
     assert result.tasks["after"].xcoms["return_value"] == "FILE.CSV"
     assert marker.read_text() == "xxx" and os.path.exists(marker)
+
+
+@given(
+    poke_interval=st.floats(min_value=0, max_value=86_400),
+    timeout=st.floats(min_value=0, max_value=30 * 86_400),
+    elapsed=st.floats(min_value=0, max_value=1.0),
+    poke_count=st.integers(min_value=1, max_value=80),
+    max_wait=st.one_of(st.none(), st.floats(min_value=0, max_value=86_400)),
+)
+@settings(max_examples=200, deadline=None)
+def test_backoff_interval_is_never_negative_past_the_timeout_or_max_wait(
+    poke_interval: float, timeout: float, elapsed: float, poke_count: int, max_wait: float | None
+) -> None:
+    with _dag():
+        sensor = Countdown(
+            task_id="w",
+            n=1,
+            poke_interval=poke_interval,
+            timeout=timeout,
+            exponential_backoff=True,
+            max_wait=max_wait,
+        )
+    # Durations are kept to the microsecond (as timedeltas): compare with what the sensor holds.
+    run_duration = elapsed * sensor.timeout
+    wait = sensor.next_poke_interval(datetime(2024, 1, 1, tzinfo=UTC), run_duration, poke_count)
+    assert 0 <= wait <= max(0.0, sensor.timeout - int(run_duration))
+    if sensor.max_wait is not None:
+        assert wait <= sensor.max_wait
