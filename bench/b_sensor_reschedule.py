@@ -74,7 +74,7 @@ def measure(kind: str, sensors: int, seconds: float) -> list[object]:
         count / seconds,
         median(gaps) * 1000,
         pct(gaps, 90) * 1000,
-        max(gaps) * 1000,
+        max(gaps, default=float("nan")) * 1000,
     ]
 
 
