@@ -3,6 +3,7 @@
 Everything a DAG file needs is importable from here, with Airflow's names::
 
     from windvane import DAG, task, BashOperator, TaskGroup, TriggerRule
+    from windvane import SQLExecuteQueryOperator, HttpOperator, EmailOperator
 """
 
 from __future__ import annotations
@@ -13,13 +14,16 @@ from windvane.core.authoring.decorators import task
 from windvane.core.authoring.dependencies import chain, cross_downstream
 from windvane.core.authoring.operators.bash import BashOperator
 from windvane.core.authoring.operators.branch_time import BranchDateTimeOperator, BranchDayOfWeekOperator
+from windvane.core.authoring.operators.email import EmailOperator
 from windvane.core.authoring.operators.empty import EmptyOperator
+from windvane.core.authoring.operators.http import HttpOperator
 from windvane.core.authoring.operators.latest_only import LatestOnlyOperator
 from windvane.core.authoring.operators.python import (
     BranchPythonOperator,
     PythonOperator,
     ShortCircuitOperator,
 )
+from windvane.core.authoring.operators.sql import SQLExecuteQueryOperator
 from windvane.core.authoring.operators.trigger_dagrun import TriggerDagRunOperator
 from windvane.core.authoring.sensors.base import BaseSensorOperator, PokeReturnValue
 from windvane.core.authoring.sensors.external_task import ExternalTaskSensor
@@ -48,13 +52,16 @@ __all__ = [
     "DagRunState",
     "DataInterval",
     "DateTimeSensor",
+    "EmailOperator",
     "EmptyOperator",
     "ExternalTaskSensor",
     "FileSensor",
+    "HttpOperator",
     "LatestOnlyOperator",
     "PokeReturnValue",
     "PythonOperator",
     "PythonSensor",
+    "SQLExecuteQueryOperator",
     "SensorTimeout",
     "ShortCircuitOperator",
     "TaskFailedNoRetry",

@@ -59,7 +59,11 @@ def test_external_task_sensor_waits_for_tasks_groups_runs_and_fails_or_skips(run
     down = runtime.trigger("down", logical_date=LOGICAL)
     runtime.start()
     # Nothing to wait for yet: the sensors reschedule, holding no slot.
-    wait_for(lambda: runtime.ti("down", down, "on_run")["state"] == "up_for_reschedule", what="a reschedule")
+    wait_for(
+        lambda: runtime.ti("down", down, "on_run")["state"] == "up_for_reschedule",
+        timeout=60,
+        what="a reschedule",
+    )
     up = runtime.trigger("up", logical_date=LOGICAL)
     boom = runtime.trigger("boom", logical_date=LOGICAL)
     assert runtime.wait_run("up", up) == "success" and runtime.wait_run("boom", boom) == "failed"

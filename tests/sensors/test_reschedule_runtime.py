@@ -38,6 +38,7 @@ def test_reschedule_keeps_the_try_number_and_succeeds_once_the_file_appears(
     runtime.start()
     wait_for(
         lambda: len(runtime.reschedules(runtime.ti("wait", run_id, "sense")["id"])) >= 3,
+        timeout=60,
         what="three reschedules",
     )
     ti = runtime.ti("wait", run_id, "sense")

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import cast
 
 from windvane.core.executors.base import Executor
+from windvane.core.task_api.mailer import SmtpParams
 from windvane.errors import ConfigError, ExecutorError, PluginError
 from windvane.plugins import (
     EXECUTORS_GROUP,
@@ -47,6 +48,10 @@ class ExecutorOptions:
     #: ``[executor] outcome_folder``: where workers keep finished tries' outcomes until written
     #: ("": in memory only).
     outcome_folder: str = ""
+    #: ``[core] callback_timeout_seconds``: the longest one task callback may run in a try's process.
+    callback_timeout_seconds: float = 60.0
+    #: ``[smtp]``: the server tasks' ``EmailOperator`` sends through (None: not configured).
+    smtp: SmtpParams | None = None
 
 
 #: ``factory(options)`` -> an executor, not started.
@@ -64,6 +69,8 @@ def _local(options: ExecutorOptions) -> Executor:
         max_log_bytes=options.max_log_bytes,
         memory_limit_mib=options.memory_limit_mib,
         outcome_folder=options.outcome_folder,
+        callback_timeout_seconds=options.callback_timeout_seconds,
+        smtp=options.smtp,
     )
 
 
@@ -75,6 +82,7 @@ def _sequential(options: ExecutorOptions) -> Executor:
         db_url=options.db_url,
         log_folder=options.log_folder,
         heartbeat_seconds=options.heartbeat_seconds,
+        callback_timeout_seconds=options.callback_timeout_seconds,
     )
 
 

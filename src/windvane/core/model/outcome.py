@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from windvane.core.model.callback_runs import CallbackRun, runs_from_json, runs_to_json
 from windvane.core.model.states import TaskInstanceState
 
 
@@ -22,7 +23,8 @@ class TryOutcome:
     kept only when the try succeeded or was skipped (a retry decides anew).
     ``next_retry_delay`` is set for ``up_for_retry`` only; ``reschedule_at`` (aware UTC) for
     ``up_for_reschedule`` only. ``sensor_pokes`` and ``sensor_timeout`` say what a sensor did in
-    the try (for metrics).
+    the try (for metrics). ``callbacks``: how each task callback the try ran went (for the
+    callback metrics; the state never depends on them).
     """
 
     state: TaskInstanceState
@@ -33,6 +35,7 @@ class TryOutcome:
     reschedule_at: datetime | None = None
     sensor_pokes: int = 0
     sensor_timeout: bool = False
+    callbacks: tuple[CallbackRun, ...] = ()
 
     def to_json(self) -> str:
         delay = None if self.next_retry_delay is None else self.next_retry_delay.total_seconds()
@@ -46,6 +49,7 @@ class TryOutcome:
                 "reschedule_at": None if self.reschedule_at is None else self.reschedule_at.isoformat(),
                 "sensor_pokes": self.sensor_pokes,
                 "sensor_timeout": self.sensor_timeout,
+                "callbacks": runs_to_json(self.callbacks),
             }
         )
 
@@ -64,6 +68,8 @@ class TryOutcome:
             reschedule_at=None if reschedule_at is None else datetime.fromisoformat(str(reschedule_at)),
             sensor_pokes=int(data.get("sensor_pokes", 0)),
             sensor_timeout=bool(data.get("sensor_timeout", False)),
+            # Absent from outcomes recorded by an older worker (kept in the outcome folder).
+            callbacks=runs_from_json(data.get("callbacks", ())),
         )
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from windvane.core.model.callback_runs import CallbackRun
+
 
 @dataclass(frozen=True, slots=True)
 class TaskInstanceKey:
@@ -89,7 +91,8 @@ class TaskEvent(_Keyed):
     the reschedule date) — already written to the DB by the
     worker. ``skipped_task_ids`` are downstream tasks the try skipped
     (branching), also already written. ``state=None`` means the claim failed
-    and the try did not run (or its outcome could not be recorded).
+    and the try did not run (or its outcome could not be recorded). ``callbacks``: the task
+    callbacks the try ran in its own process and how each went (counted by the metrics).
     """
 
     key: TaskInstanceKey
@@ -102,3 +105,4 @@ class TaskEvent(_Keyed):
     #: What a sensor did in the try: how many times it poked, and whether it timed out.
     sensor_pokes: int = 0
     sensor_timeout: bool = False
+    callbacks: tuple[CallbackRun, ...] = ()

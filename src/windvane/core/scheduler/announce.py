@@ -140,6 +140,7 @@ class Announcer:
                     _at_or_none(event.next_retry_at),
                     event.sensor_pokes,
                     event.sensor_timeout,
+                    event.callbacks,
                 )
             )
 

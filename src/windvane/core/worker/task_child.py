@@ -30,6 +30,7 @@ from windvane.core.task_api.task_instance import RuntimeTaskInstance
 from windvane.core.worker.execution import failed_outcome, run_try
 from windvane.core.worker.inputs import RunInputs, run_inputs_for
 from windvane.core.worker.metadata import RawRunMetadata
+from windvane.core.worker.task_callbacks import DEFAULT_CALLBACK_TIMEOUT
 from windvane.core.worker.task_log import redirect_output
 
 if TYPE_CHECKING:
@@ -63,6 +64,8 @@ class ChildJob:
     #: A reschedule-mode sensor's first poke since its last clear, and its reschedules since.
     first_poke_at: datetime | None = None
     reschedule_count: int = 0
+    #: Longest one task callback may run (``[core] callback_timeout_seconds``).
+    callback_timeout: float = DEFAULT_CALLBACK_TIMEOUT
 
 
 def child_main(job: ChildJob) -> bytes:
@@ -109,7 +112,7 @@ def run_job(job: ChildJob, *, handle_sigterm: bool = True) -> TryOutcome:
     else:
         if handle_sigterm:
             _on_sigterm_kill(job.task)
-        outcome = run_try(job.task, context, jinja_env=job.jinja_env)
+        outcome = run_try(job.task, context, jinja_env=job.jinja_env, callback_timeout=job.callback_timeout)
     _log.info("Try %d ended: %s", workload.try_number, outcome.state.value)
     return outcome
 
