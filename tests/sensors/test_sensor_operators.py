@@ -3,6 +3,7 @@ soft_fail, exponential backoff, and the concrete sensors (file, Python, date-tim
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,8 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from windvane import DAG, task
-from windvane.core.task_api.templating import ConnectionAccessor
-from windvane.errors import DagDefinitionError
+from windvane.core.model.connection import Connection
+from windvane.core.task_api import secrets
+from windvane.errors import DagDefinitionError, TaskFailedNoRetry
 from windvane.sensors import (
     BaseSensorOperator,
     DateTimeSensor,
@@ -135,18 +137,35 @@ def test_file_sensor_globs_files_and_folders(tmp_path: Path) -> None:
     assert flat.poke(context)
 
 
+class _Connections:
+    """A secrets resolver holding a few connections (``BaseHook.get_connection`` reads through it)."""
+
+    def __init__(self, *connections: Connection) -> None:
+        self.connections = {c.conn_id: c for c in connections}
+
+    def get_connection(self, conn_id: str) -> Connection | None:
+        return self.connections.get(conn_id)
+
+    def get_variable(self, key: str) -> str | None:
+        return None
+
+
 def test_file_sensor_base_path_comes_from_the_connection(tmp_path: Path) -> None:
     (tmp_path / "ready.txt").write_text("")
-    connections = {"landing": {"conn_type": "fs", "extra": {"path": str(tmp_path)}}}
-    accessor = ConnectionAccessor(connections.get)
     with _dag():
         sensor = FileSensor(task_id="f", filepath="ready.txt", fs_conn_id="landing")
         default = FileSensor(task_id="d", filepath=str(tmp_path / "ready.txt").lstrip("/"))
         missing = FileSensor(task_id="m", filepath="x", fs_conn_id="nope")
-    assert sensor.poke({"conn": accessor})
-    assert default.poke({})  # fs_default without a connection: based at "/"
-    with pytest.raises(Exception, match="connection 'nope' does not exist"):
-        missing.poke({"conn": accessor})
+    assert default.poke({})  # no connections configured: fs_default is based at "/"
+    landing = Connection("landing", conn_type="fs", extra=json.dumps({"path": str(tmp_path)}))
+    secrets.install_resolver(_Connections(landing))
+    try:
+        assert sensor.poke({})
+        assert default.poke({})  # configured, but without fs_default: still "/"
+        with pytest.raises(TaskFailedNoRetry, match="connection 'nope' does not exist"):
+            missing.poke({})
+    finally:
+        secrets.install_resolver(None)
 
 
 def test_python_sensor_passes_arguments_and_context() -> None:

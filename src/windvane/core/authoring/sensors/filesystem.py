@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Mapping
@@ -11,8 +10,9 @@ from glob import glob
 from typing import Any, ClassVar
 
 from windvane.core.authoring import validation as v
+from windvane.core.authoring.hooks.base import BaseHook
 from windvane.core.authoring.sensors.base import BaseSensorOperator
-from windvane.errors import NotFoundError, StoreError, TaskFailedNoRetry
+from windvane.errors import StoreError, TaskFailedNoRetry
 
 log = logging.getLogger("windvane.task")
 
@@ -57,21 +57,12 @@ class FileSensor(BaseSensorOperator):
         return False
 
     def base_path(self, context: Mapping[str, Any]) -> str:
-        """The ``path`` in the ``extra`` of connection ``fs_conn_id`` (``/`` for an unconfigured
-        ``fs_default``)."""
-        accessor = context.get("conn")
+        """The ``path`` in the ``extra`` of connection ``fs_conn_id`` (``/`` for ``fs_default`` when
+        no such connection is configured), read through ``BaseHook.get_connection``."""
         try:
-            if accessor is None:
-                raise StoreError("connections are not configured")
-            extra = accessor.get(self.fs_conn_id)["extra"]
-        except (StoreError, KeyError) as exc:
+            extra = BaseHook.get_connection(self.fs_conn_id).extra_dejson
+        except StoreError as exc:  # NotFoundError too: no backend has it, or none is configured
             if self.fs_conn_id == "fs_default":
                 return DEFAULT_BASE_PATH
-            reason = "does not exist" if isinstance(exc, NotFoundError) else "cannot be read"
-            raise TaskFailedNoRetry(
-                f"FileSensor {self.task_id!r}: connection {self.fs_conn_id!r} {reason} ({exc})"
-            ) from exc
-        if isinstance(extra, str):
-            extra = json.loads(extra or "{}")
-        path = extra.get("path", "") if isinstance(extra, Mapping) else ""
-        return str(path or "")
+            raise TaskFailedNoRetry(f"FileSensor {self.task_id!r}: {exc}") from exc
+        return str(extra.get("path", "") or "")
