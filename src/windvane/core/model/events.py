@@ -165,10 +165,10 @@ class TryFinished(LifecycleEvent):
     started_at: datetime | None
     error: str | None
     next_retry_at: datetime | None
+    callbacks: tuple[CallbackRun, ...] = ()
     #: A sensor's pokes in this try, and whether it ended by its ``timeout``.
     sensor_pokes: int = 0
     sensor_timeout: bool = False
-    callbacks: tuple[CallbackRun, ...] = ()
 
     @property
     def duration(self) -> float | None:

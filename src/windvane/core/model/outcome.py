@@ -33,9 +33,9 @@ class TryOutcome:
     skip_task_ids: tuple[str, ...] = ()
     next_retry_delay: timedelta | None = None
     reschedule_at: datetime | None = None
+    callbacks: tuple[CallbackRun, ...] = ()
     sensor_pokes: int = 0
     sensor_timeout: bool = False
-    callbacks: tuple[CallbackRun, ...] = ()
 
     def to_json(self) -> str:
         delay = None if self.next_retry_delay is None else self.next_retry_delay.total_seconds()

@@ -102,7 +102,7 @@ class TaskEvent(_Keyed):
     at: float = 0.0
     error: str | None = None
     next_retry_at: float | None = None
+    callbacks: tuple[CallbackRun, ...] = ()
     #: What a sensor did in the try: how many times it poked, and whether it timed out.
     sensor_pokes: int = 0
     sensor_timeout: bool = False
-    callbacks: tuple[CallbackRun, ...] = ()

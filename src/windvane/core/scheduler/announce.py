@@ -138,9 +138,9 @@ class Announcer:
                     _at_or_none(ti.started_at),
                     event.error,
                     _at_or_none(event.next_retry_at),
+                    event.callbacks,
                     event.sensor_pokes,
                     event.sensor_timeout,
-                    event.callbacks,
                 )
             )
 
