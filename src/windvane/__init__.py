@@ -22,15 +22,26 @@ if _typing.TYPE_CHECKING:
     from windvane.core.authoring.dependencies import chain, cross_downstream
     from windvane.core.authoring.hooks.base import BaseHook
     from windvane.core.authoring.operators.bash import BashOperator
+    from windvane.core.authoring.operators.branch_time import (
+        BranchDateTimeOperator,
+        BranchDayOfWeekOperator,
+    )
     from windvane.core.authoring.operators.email import EmailOperator
     from windvane.core.authoring.operators.empty import EmptyOperator
     from windvane.core.authoring.operators.http import HttpOperator
+    from windvane.core.authoring.operators.latest_only import LatestOnlyOperator
     from windvane.core.authoring.operators.python import (
         BranchPythonOperator,
         PythonOperator,
         ShortCircuitOperator,
     )
     from windvane.core.authoring.operators.sql import SQLExecuteQueryOperator
+    from windvane.core.authoring.operators.trigger_dagrun import TriggerDagRunOperator
+    from windvane.core.authoring.sensors.base import BaseSensorOperator, PokeReturnValue
+    from windvane.core.authoring.sensors.external_task import ExternalTaskSensor
+    from windvane.core.authoring.sensors.filesystem import FileSensor
+    from windvane.core.authoring.sensors.python import PythonSensor
+    from windvane.core.authoring.sensors.time_sensors import DateTimeSensor, TimeDeltaSensor
     from windvane.core.authoring.taskgroup import TaskGroup
     from windvane.core.authoring.taskgroup_decorator import task_group
     from windvane.core.authoring.variable import Variable
@@ -39,7 +50,7 @@ if _typing.TYPE_CHECKING:
     from windvane.core.model.states import DagRunState, TaskInstanceState
     from windvane.core.model.trigger_rule import TriggerRule
     from windvane.core.timetables import DagRunInfo, DataInterval, TimeRestriction, Timetable
-    from windvane.errors import TaskFailedNoRetry, TaskSkipped, WindvaneError
+    from windvane.errors import SensorTimeout, TaskFailedNoRetry, TaskSkipped, WindvaneError
 
 __version__ = "0.1.0"
 
@@ -75,6 +86,18 @@ _LAZY: dict[str, str] = {
     "TaskFailedNoRetry": "windvane.errors",
     "TaskSkipped": "windvane.errors",
     "WindvaneError": "windvane.errors",
+    "SensorTimeout": "windvane.errors",
+    "BranchDateTimeOperator": "windvane.core.authoring.operators.branch_time",
+    "BranchDayOfWeekOperator": "windvane.core.authoring.operators.branch_time",
+    "LatestOnlyOperator": "windvane.core.authoring.operators.latest_only",
+    "TriggerDagRunOperator": "windvane.core.authoring.operators.trigger_dagrun",
+    "BaseSensorOperator": "windvane.core.authoring.sensors.base",
+    "PokeReturnValue": "windvane.core.authoring.sensors.base",
+    "ExternalTaskSensor": "windvane.core.authoring.sensors.external_task",
+    "FileSensor": "windvane.core.authoring.sensors.filesystem",
+    "PythonSensor": "windvane.core.authoring.sensors.python",
+    "DateTimeSensor": "windvane.core.authoring.sensors.time_sensors",
+    "TimeDeltaSensor": "windvane.core.authoring.sensors.time_sensors",
 }
 
 
@@ -95,24 +118,36 @@ __all__ = [
     "DAG",
     "BaseHook",
     "BaseOperator",
+    "BaseSensorOperator",
     "BashOperator",
+    "BranchDateTimeOperator",
+    "BranchDayOfWeekOperator",
     "BranchPythonOperator",
     "Connection",
     "DagRunInfo",
     "DagRunState",
     "DataInterval",
+    "DateTimeSensor",
     "EmailOperator",
     "EmptyOperator",
+    "ExternalTaskSensor",
+    "FileSensor",
     "HttpOperator",
+    "LatestOnlyOperator",
+    "PokeReturnValue",
     "PythonOperator",
+    "PythonSensor",
     "SQLExecuteQueryOperator",
+    "SensorTimeout",
     "ShortCircuitOperator",
     "TaskFailedNoRetry",
     "TaskGroup",
     "TaskInstanceState",
     "TaskSkipped",
+    "TimeDeltaSensor",
     "TimeRestriction",
     "Timetable",
+    "TriggerDagRunOperator",
     "TriggerRule",
     "Variable",
     "WindvaneError",

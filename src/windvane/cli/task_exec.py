@@ -103,7 +103,7 @@ def run_task_test(cli: Cli, args: argparse.Namespace) -> int:
         cli.out.line(f"  XCom {key} = {redact(text)}")
     if outcome.error:  # the traceback itself is in the task's log lines, on stderr
         cli.out.line(f"  error: {error_summary(outcome.error)}")
-    return EXIT_OK if outcome.state in (S.SUCCESS, S.SKIPPED) else EXIT_FAILURE
+    return EXIT_OK if outcome.state in (S.SUCCESS, S.SKIPPED, S.UP_FOR_RESCHEDULE) else EXIT_FAILURE
 
 
 def run_task(cli: Cli, args: argparse.Namespace) -> int:
@@ -130,7 +130,9 @@ def run_task(cli: Cli, args: argparse.Namespace) -> int:
     cli.out.line(f"Log: {path}")
     if event.error:
         cli.out.line(event.error.rstrip())
-    return EXIT_OK if event.state in (S.SUCCESS.value, S.SKIPPED.value) else EXIT_FAILURE
+    # A sensor that asked to be rescheduled did not fail: it waits (Airflow's exit code too).
+    ok = (S.SUCCESS.value, S.SKIPPED.value, S.UP_FOR_RESCHEDULE.value)
+    return EXIT_OK if event.state in ok else EXIT_FAILURE
 
 
 def _queue_for_us(conn: Connection, args: argparse.Namespace, hostname: str) -> Workload:

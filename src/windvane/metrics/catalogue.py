@@ -303,6 +303,35 @@ TASK_SCHEDULED_DURATION = Metric(
     ("dag_id",),
     buckets=DURATION_BUCKETS,
 )
+# -- sensors --------------------------------------------------------------------------------------
+SENSOR_POKES = Metric(
+    "windvane_sensor_pokes_total",
+    C,
+    "pokes",
+    "Times a sensor checked its condition (counted when its try ends: done, rescheduled or failed).",
+    "sensor.pokes",
+    DAG_TASK,
+    "sensor.pokes.{dag_id}.{task_id}",
+)
+SENSOR_RESCHEDULES = Metric(
+    "windvane_sensor_reschedules_total",
+    C,
+    "tries",
+    "Tries of reschedule-mode sensors that ended up_for_reschedule, giving their slot back until the "
+    "next poke.",
+    "sensor.reschedules",
+    DAG_TASK,
+    "sensor.reschedules.{dag_id}.{task_id}",
+)
+SENSOR_TIMEOUTS = Metric(
+    "windvane_sensor_timeouts_total",
+    C,
+    "tries",
+    "Sensors that gave up after their timeout (failed, or skipped with soft_fail).",
+    "sensor.timeouts",
+    DAG_TASK,
+    "sensor.timeouts.{dag_id}.{task_id}",
+)
 # -- DAG processing -------------------------------------------------------------------------------
 PARSE_TOTAL_TIME = Metric(
     "windvane_dag_processing_total_parse_time_seconds",

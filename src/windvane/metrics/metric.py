@@ -46,6 +46,7 @@ OWNER_PREFIXES: tuple[tuple[str, Owner], ...] = (
     ("windvane_ti_", Owner.SCHEDULER),
     ("windvane_task_", Owner.SCHEDULER),
     ("windvane_pool_", Owner.SCHEDULER),
+    ("windvane_sensor_", Owner.SCHEDULER),
     ("windvane_executor_", Owner.EXECUTOR),
     ("windvane_dag_processing_", Owner.DAG_PROCESSOR),
     ("windvane_dag_processor_", Owner.DAG_PROCESSOR),

@@ -110,11 +110,16 @@ def task_instances(conn: Connection, run_pks: Sequence[int]) -> dict[int, list[T
     return out
 
 
-def ti_states(conn: Connection, ti_ids: Sequence[int]) -> dict[int, tuple[str, int]]:
-    out: dict[int, tuple[str, int]] = {}
+def ti_states(conn: Connection, ti_ids: Sequence[int]) -> dict[int, tuple[str, int, float | None]]:
+    """ti id -> (state, try number, ``next_retry_at`` as Unix seconds) of each of ``ti_ids``."""
+    out: dict[int, tuple[str, int, float | None]] = {}
     for chunk in chunks(list(ti_ids)):
-        q = select(ti_t.c.id, ti_t.c.state, ti_t.c.try_number).where(ti_t.c.id.in_(chunk))
-        out.update({r[0]: (r[1], r[2]) for r in conn.execute(q)})
+        q = select(ti_t.c.id, ti_t.c.state, ti_t.c.try_number, ti_t.c.next_retry_at).where(
+            ti_t.c.id.in_(chunk)
+        )
+        for r in conn.execute(q):
+            retry_at = utc(r[3])
+            out[r[0]] = (r[1], r[2], None if retry_at is None else retry_at.timestamp())
     return out
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 @dataclass(order=True, slots=True)
 class ReadyItem:
-    sort_key: tuple[int, float, int]
+    sort_key: tuple[int, float, int, int]
     ti_id: int = field(compare=False)
     dag_id: str = field(compare=False)
     task_id: str = field(compare=False)
@@ -99,7 +99,7 @@ class ReadyQueue:
         deferred: list[ReadyItem] = []
         # Bound the work per pass when many ready TIs are blocked by a per-task limit.
         budget = open_slots * 2 + 64
-        tops: list[tuple[tuple[int, float, int], HeapKey]] = []
+        tops: list[tuple[tuple[int, float, int, int], HeapKey]] = []
         for key, heap in self._heaps.items():
             self._trim(heap)
             if heap:

@@ -29,6 +29,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from windvane.core.authoring.baseoperator import BaseOperator
+from windvane.core.authoring.sensors.base import BaseSensorOperator
 from windvane.core.forking.ending import ChildEnd
 from windvane.core.forking.supervise import run_forked
 from windvane.core.model.outcome import TryOutcome, failure_state
@@ -55,8 +57,6 @@ from windvane.errors import DagImportError, InvalidRunIdError, NotFoundError
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
-
-    from windvane.core.authoring.baseoperator import BaseOperator
 
 #: Retry delay when the task's own is unknown (its DAG file failed to load): BaseOperator's default.
 DEFAULT_RETRY_DELAY = timedelta(seconds=300)
@@ -152,11 +152,15 @@ def run_workload(
             own.close()
     try:
         dag = loader.get_dag(workload.fileloc, workload.dag_id)
-        task = dag.get_task(workload.task_id)
+        task: BaseOperator | None = dag.get_task(workload.task_id)
         load_error = None
     except (DagImportError, NotFoundError) as exc:
+        task = None
         load_error = f"cannot load task {workload.task_id!r} of DAG {workload.dag_id!r}: {exc}"
-    claim = claim_with_retries(db, workload, hostname=hostname, give_up_seconds=claim_give_up_seconds)
+    claim = claim_with_retries(
+        db, workload, hostname=hostname, give_up_seconds=claim_give_up_seconds,
+        first_try=_sensor_first_try(workload, task),
+    )  # fmt: skip
     if claim is None:
         return make_event(
             workload, None, now_utc().timestamp(), error="the try was not claimed (no longer queued for it)"
@@ -189,6 +193,7 @@ def run_workload(
     if load_error is not None:
         append_line(log_path, load_error)
         return finish(unloadable_outcome(workload, load_error), start_date=claim.start_date)
+    assert task is not None  # loaded, or load_error says why not
     timeout = workload.execution_timeout
     if timeout is None and task.execution_timeout is not None:
         timeout = task.execution_timeout.total_seconds()
@@ -204,6 +209,8 @@ def run_workload(
         run_start_date=claim.run_start_date,
         jinja_env=jinja_env_for(dag),
         run=_run_inputs(workload, claim),
+        first_poke_at=claim.first_poke_at,
+        reschedule_count=claim.reschedule_count,
         callback_timeout=callback_timeout_seconds,
     )
     deadline = None if timeout is None else timeout + timeout_grace_seconds
@@ -233,6 +240,14 @@ def run_workload(
     return finish(outcome, start_date=claim.start_date, reason=JournalReason.TASK_KILLED)
 
 
+def _sensor_first_try(workload: Workload, task: BaseOperator | None) -> int | None:
+    """For a reschedule-mode sensor, the number of its first try since the last clear (its
+    timeout counts from there, across retries, as in Airflow); None for any other task."""
+    if not isinstance(task, BaseSensorOperator) or not task.reschedule:
+        return None
+    return max(1, workload.max_tries - task.retries + 1)
+
+
 def callback_allowance(task: BaseOperator, callback_timeout: float) -> float:
     """The longest ``task``'s callbacks can take in one try: its ``on_execute_callback`` list and
     its longest end-of-try list, each call bounded by ``callback_timeout``."""
@@ -241,7 +256,12 @@ def callback_allowance(task: BaseOperator, callback_timeout: float) -> float:
 
 
 def claim_with_retries(
-    db: RawDb, workload: Workload, *, hostname: str, give_up_seconds: float
+    db: RawDb,
+    workload: Workload,
+    *,
+    hostname: str,
+    give_up_seconds: float,
+    first_try: int | None = None,
 ) -> Claim | None:
     """:func:`claim_try`, retried with backoff while the database is away (a dropped connection,
     a lock, a full disk); :class:`~windvane.errors.DatabaseOutageError` after ``give_up_seconds``
@@ -250,7 +270,7 @@ def claim_with_retries(
     guard = OutageGuard("worker", max_outage_seconds=give_up_seconds)
     while True:
         try:
-            return claim_try(db, workload, hostname=hostname, pid=os.getpid())
+            return claim_try(db, workload, hostname=hostname, pid=os.getpid(), first_try=first_try)
         except Exception as exc:
             if not is_transient(exc):
                 raise
