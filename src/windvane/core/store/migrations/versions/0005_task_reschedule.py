@@ -4,8 +4,8 @@ active task-instance states of the partial index ``ix_task_instance_active``.
 One ``task_reschedule`` row per try that ended ``up_for_reschedule`` (Airflow's table of the same
 name): a sensor's timeout counts from the first row's ``start_date`` since the last clear.
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-07 02:50:00
 """
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0004"
-down_revision: str | None = "0003"
+revision: str = "0005"
+down_revision: str | None = "0004"
 branch_labels: str | None = None
 depends_on: str | None = None
 
