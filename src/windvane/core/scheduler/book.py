@@ -179,6 +179,7 @@ class Book:
             for r in self.runs.values()
             if r.dag_id == run.dag_id and r.logical_date < run.logical_date and task_id in r.tis
         ]
+        state: S | None
         if previous:
             state = max(previous, key=lambda r: r.logical_date).tis[task_id].state
         else:
