@@ -1,4 +1,4 @@
-"""``windvane tasks ...``: list, test, run, clear and inspect task instances."""
+"""``windvane tasks ...``: list, test, run, clear and inspect task instances (and ask why one waits)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pendulum
 from sqlalchemy import Connection, select
 
-from windvane.cli import state_commands, task_exec
+from windvane.cli import state_commands, task_exec, tasks_why
 from windvane.cli.args import date_text, positive_int, regex, to_datetime
 from windvane.cli.base import (
     EXIT_FAILURE,
@@ -58,6 +58,7 @@ def register(commands: Subparsers) -> None:
     )  # fmt: skip
     task_exec.add_run_arguments(run)
     state_commands.register_tasks_state(group)
+    tasks_why.register_tasks_why(group)
 
     clear = add_command(
         group, "clear", _clear, "Clear task instances so that the scheduler runs them again.",
