@@ -74,7 +74,7 @@ def load_facts(
     """Every fact :func:`~windvane.core.model.why.explain` decides from, read from the database."""
     row = conn.execute(select(dag_t.c.serialized, dag_t.c.is_paused).where(dag_t.c.dag_id == dag_id)).first()
     if row is None:
-        raise NotFoundError(f"DAG {dag_id!r} not found (has the DAG processor parsed its file?)")
+        raise NotFoundError(f"DAG {dag_id!r} does not exist")
     dag = SerializedDag.from_json(row[0])
     if task_id not in dag.tasks:
         raise NotFoundError(f"task {task_id!r} not found in DAG {dag_id!r}")
