@@ -146,7 +146,8 @@ def test_a_full_pool_names_the_task_instances_holding_it(world: World) -> None:
     assert details["holders"] == [
         {"dag_id": "etl", "run_id": run, "task_id": "big", "state": "queued", "pool_slots": 2}
     ]
-    assert f"etl.big in {run} (queued)" in answer.summary
+    assert details["holders_total"] == 1
+    assert "taken by etl.big (queued); this task needs 1" in answer.summary
     world.passes()
     assert world.state("etl", "small", run) == "scheduled"  # the scheduler agrees: it waits
 
@@ -260,3 +261,20 @@ def test_unknown_dag_task_or_run_is_named(world: World) -> None:
     for (dag_id, task_id, run_id), message in cases.items():
         with pytest.raises(NotFoundError, match=message):
             world.why(dag_id, task_id, run_id)
+
+
+def test_a_big_pool_names_a_few_holders_and_counts_the_rest(world: World) -> None:
+    with begin_write(world.engine) as conn:
+        pools.set_pool(conn, "p", 25)
+    with DAG("wide", schedule=None, start_date=START) as dag:
+        for i in range(26):
+            Task(task_id=f"t{i:02d}", pool="p")
+    (run,) = world.add(dag)
+    with begin_write(world.engine) as conn:
+        conn.execute(update(ti_t).where(ti_t.c.task_id != "t25").values(state="running"))
+    answer = world.why("wide", "t25", run)
+    details = answer.reasons[-1].details
+    assert (details["used"], details["holders_total"], len(details["holders"])) == (25, 25, 20)
+    assert "taken by wide.t00 (running), wide.t01 (running), wide.t02 (running) and 22 more" in (
+        answer.reasons[-1].message
+    )

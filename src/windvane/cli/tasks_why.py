@@ -68,6 +68,9 @@ def render(answer: Explanation) -> list[str]:
                 f"      holds {holder['pool_slots']} slot(s): {holder['dag_id']}.{holder['task_id']} "
                 f"in {holder['run_id']} ({holder['state']})"
             )
+        unlisted = reason.details.get("holders_total", 0) - len(reason.details.get("holders", ()))
+        if unlisted > 0:
+            lines.append(f"      and {unlisted} more task instance(s)")
         for upstream in reason.details.get("upstream", ()):
             lines.append(f"      upstream {upstream['task_id']}: {upstream['state']}")
     return lines

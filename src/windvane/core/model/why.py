@@ -213,11 +213,12 @@ def _pool(f: TiFacts) -> list[Reason]:
         return [Reason(WhyCode.POOL_MISSING, message, {"pool": pool.name, "pool_slots": needed})]
     if readiness.pool_has_room(needed, pool.capacity, pool.used):
         return []
-    holders = ", ".join(f"{h.dag_id}.{h.task_id} in {h.run_id} ({h.state})" for h in pool.holders)
+    named = ", ".join(f"{h.dag_id}.{h.task_id} ({h.state})" for h in pool.holders[:3])
+    more = pool.holders_total - min(3, len(pool.holders))
+    holders = f" by {named}" + (f" and {more} more" if more > 0 else "") if named else ""
     message = (
-        f"Pool {pool.name!r} is full: {pool.used} of {pool.capacity} slots taken"
-        + (f" by {holders}" if holders else "")
-        + f"; this task needs {needed}."
+        f"Pool {pool.name!r} is full: {pool.used} of {pool.capacity} slots taken{holders}; "
+        f"this task needs {needed}."
     )
     if needed > pool.capacity:
         message += " It can never fit: the pool is smaller than its pool_slots."
@@ -227,5 +228,6 @@ def _pool(f: TiFacts) -> list[Reason]:
         "used": pool.used,
         "needed": needed,
         "holders": [h.to_dict() for h in pool.holders],
+        "holders_total": pool.holders_total,
     }
     return [Reason(WhyCode.POOL_FULL, message, details)]

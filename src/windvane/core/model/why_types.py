@@ -56,6 +56,10 @@ class Verdict(StrEnum):
     FINISHED = "finished"
 
 
+#: Holders of a pool named in an explanation; a pool of thousands of slots is summed, not listed.
+MAX_HOLDERS = 20
+
+
 @dataclass(frozen=True, slots=True)
 class PoolHolder:
     """A queued or running try holding slots of a pool."""
@@ -78,12 +82,14 @@ class PoolHolder:
 
 @dataclass(frozen=True, slots=True)
 class PoolFacts:
-    """A pool's size (None: no such pool), the slots its queued + running tries take, and who they are."""
+    """A pool's size (None: no such pool), the slots its queued + running tries take, and who they are
+    (the first :data:`MAX_HOLDERS` of ``holders_total``)."""
 
     name: str
     capacity: int | None
     used: int
     holders: tuple[PoolHolder, ...] = ()
+    holders_total: int = 0
 
 
 @dataclass(frozen=True)

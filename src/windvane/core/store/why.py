@@ -19,7 +19,7 @@ from windvane.core.model.serialized_dag import SerializedDag
 from windvane.core.model.states import DagRunState
 from windvane.core.model.states import TaskInstanceState as S
 from windvane.core.model.why import explain
-from windvane.core.model.why_types import Explanation, PoolFacts, PoolHolder, TiFacts
+from windvane.core.model.why_types import MAX_HOLDERS, Explanation, PoolFacts, PoolHolder, TiFacts
 from windvane.core.store._time import from_db
 from windvane.core.store.dag_runs import get_dag_run
 from windvane.core.store.jobs import JobState
@@ -125,16 +125,21 @@ def load_facts(
 
 
 def pool_facts(conn: Connection, pool: str) -> PoolFacts:
-    """The pool's size (None when it does not exist) and the queued + running tries holding its slots."""
+    """The pool's size (None when it does not exist), the slots its queued + running tries take,
+    and the first :data:`~windvane.core.model.why_types.MAX_HOLDERS` of those tries."""
     capacity = conn.execute(select(pool_t.c.slots).where(pool_t.c.pool == pool)).scalar()
+    holding = (ti_t.c.pool == pool, ti_t.c.state.in_(_OCCUPYING))
+    used, total = conn.execute(
+        select(func.coalesce(func.sum(ti_t.c.pool_slots), 0), func.count()).where(*holding)
+    ).one()
     q = (
         select(ti_t.c.dag_id, ti_t.c.run_id, ti_t.c.task_id, ti_t.c.state, ti_t.c.pool_slots)
-        .where(ti_t.c.pool == pool, ti_t.c.state.in_(_OCCUPYING))
+        .where(*holding)
         .order_by(ti_t.c.dag_id, ti_t.c.run_id, ti_t.c.task_id)
+        .limit(MAX_HOLDERS)
     )
     holders = tuple(PoolHolder(*r) for r in conn.execute(q))
-    used = sum(h.pool_slots for h in holders)
-    return PoolFacts(pool, None if capacity is None else int(capacity), used, holders)
+    return PoolFacts(pool, None if capacity is None else int(capacity), int(used), holders, int(total))
 
 
 def scheduler_heartbeat_age(conn: Connection, now: datetime) -> float | None:
