@@ -81,7 +81,7 @@ def register(commands: Subparsers) -> None:
 
 def _scheduler(cli: Cli, args: argparse.Namespace) -> int:
     configure_logging(cli.settings, verbose=cli.verbose)
-    with open_engine(cli.settings):
+    with open_engine(cli.settings, wait=True):
         pass  # the schema must be current; disposed before forking the DAG processor
     with_processor = not (args.no_processor or cli.settings.dag_processor.standalone)
     return _serve(cli, with_processor=with_processor, num_runs=args.num_runs)
@@ -92,11 +92,11 @@ def _dag_processor(cli: Cli, args: argparse.Namespace) -> int:
     stop = threading.Event()
     with stop_on_signals(stop.set):
         if args.num_runs is None:
-            with open_engine(cli.settings):
+            with open_engine(cli.settings, wait=True):
                 pass  # fail early, with a clear message, when the schema is not current
             run_processor(cli.settings, stop)
             return EXIT_OK
-        with open_engine(cli.settings) as engine:
+        with open_engine(cli.settings, wait=True) as engine:
             processor = create_processor(cli.settings, engine)
             for number in range(args.num_runs):
                 if number:
@@ -118,7 +118,7 @@ def _dag_processor(cli: Cli, args: argparse.Namespace) -> int:
 def _standalone(cli: Cli, args: argparse.Namespace) -> int:
     configure_logging(cli.settings, verbose=cli.verbose)
     settings = cli.settings
-    with open_engine(settings, require_schema=False) as engine:
+    with open_engine(settings, require_schema=False, wait=True) as engine:
         migrate(engine, default_pool_slots=settings.core.default_pool_slots)
     settings.core.dags_folder.mkdir(parents=True, exist_ok=True)
     executor = create_executor(settings)  # fail on a bad executor before anything starts

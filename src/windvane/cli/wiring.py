@@ -19,7 +19,8 @@ they are mapped.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+import os
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -28,17 +29,21 @@ from typing import Any
 import pendulum
 from sqlalchemy import Engine
 
+from windvane.cli.db_wait import wait_for_database
 from windvane.cli.services import ServiceContext, ServiceRunner, load_services
 from windvane.core.authoring.defaults import AuthoringDefaults, set_authoring_defaults
 from windvane.core.executors import Executor, ExecutorOptions
 from windvane.core.executors import create_executor as _create_executor
+from windvane.core.model.secrets_config import SecretsConfig
 from windvane.core.processor import DagProcessor
 from windvane.core.scheduler.config import SchedulerConfig
 from windvane.core.scheduler.loop import Scheduler
 from windvane.core.scheduler.observer import SchedulerObserver
 from windvane.core.store.engine import create_db_engine, mask_url
+from windvane.core.store.fernet import FernetCodec
 from windvane.core.store.migrate import require_current
 from windvane.core.task_api.mailer import SmtpParams, install_smtp_params
+from windvane.core.task_api.secrets_backends.env import secrets_environment
 from windvane.metrics import MetricsSink
 from windvane.metrics.wiring import MetricsBundle, build_metrics
 from windvane.plugins import EntryPointLoader
@@ -79,14 +84,18 @@ def create_engine(settings: Settings) -> Engine:
 
 
 @contextmanager
-def open_engine(settings: Settings, *, require_schema: bool = True) -> Iterator[Engine]:
+def open_engine(settings: Settings, *, require_schema: bool = True, wait: bool = False) -> Iterator[Engine]:
     """An engine, disposed at the end; with ``require_schema`` the schema must be migrated.
 
     Raises :class:`~windvane.errors.StoreError` naming the database when it is
-    not at the newest revision (``windvane db migrate`` fixes that).
+    not at the newest revision (``windvane db migrate`` fixes that). With ``wait`` (long-running
+    commands) an unreachable database is waited for up to ``[database] max_outage_seconds``
+    (:func:`~windvane.cli.db_wait.wait_for_database`).
     """
     engine = create_engine(settings)
     try:
+        if wait:
+            wait_for_database(engine, max_outage_seconds=settings.database.max_outage_seconds)
         if require_schema:
             require_current(engine)
         yield engine
@@ -111,9 +120,28 @@ def processor_log(settings: Settings) -> Path:
     return log_folder(settings) / "dag_processor" / "parsing.log"
 
 
+def secrets_config(settings: Settings, environ: Mapping[str, str]) -> SecretsConfig:
+    """Where processes running user code find Connections and Variables: ``[secrets] backends``,
+    ``[core] fernet_key`` and ``sensitive_var_conn_names``, and the ``WINDVANE_CONN_*`` /
+    ``WINDVANE_VAR_*`` entries of ``environ`` (the process's environment, read by the caller)."""
+    return SecretsConfig(
+        db_url=settings.database.sql_alchemy_conn,
+        backends=settings.secrets.backends,
+        fernet_keys=tuple(k.strip() for k in settings.core.fernet_key.split(",") if k.strip()),
+        sensitive_names=settings.core.sensitive_var_conn_names,
+        environ=secrets_environment(environ),
+    )
+
+
+def fernet_codec(settings: Settings) -> FernetCodec:
+    """The codec of ``[core] fernet_key`` (ConfigError naming a malformed key)."""
+    return FernetCodec.from_setting(settings.core.fernet_key)
+
+
 def executor_options(settings: Settings) -> ExecutorOptions:
     """What every executor factory is given."""
     return ExecutorOptions(
+        secrets=secrets_config(settings, os.environ),
         parallelism=settings.core.parallelism,
         db_url=settings.database.sql_alchemy_conn,
         log_folder=str(log_folder(settings)),
@@ -121,7 +149,9 @@ def executor_options(settings: Settings) -> ExecutorOptions:
         max_log_bytes=settings.logging.max_log_bytes,
         memory_limit_mib=settings.executor.task_memory_limit_mib,
         outcome_folder=str(settings.executor.outcome_folder),
+        callback_timeout_seconds=settings.core.callback_timeout_seconds,
         smtp=smtp_params(settings),
+        max_outage_seconds=settings.database.max_outage_seconds,
     )
 
 
@@ -204,6 +234,7 @@ def create_processor(settings: Settings, engine: Engine) -> DagProcessor:
         authoring_defaults=authoring_defaults(settings),
         parse_log=str(parse_log),
         memory_limit_mib=settings.dag_processor.parse_memory_limit_mib,
+        max_outage_seconds=settings.database.max_outage_seconds,
     )
 
 

@@ -69,6 +69,25 @@ class CoreSettings:
         "task and parse logs are owner-only by default; '022' makes them readable by all.",
         check=IsUmask(),
     )
+    fernet_key: str = setting(
+        "",
+        "Fernet key(s) encrypting Connection passwords/extras and Variables at rest, comma-separated: "
+        "the first encrypts, all decrypt (rotation: `windvane rotate-fernet-key`). Empty: stored "
+        "unencrypted with a warning (docs/connections.md#encryption).",
+    )
+    sensitive_var_conn_names: tuple[str, ...] = setting(
+        (),
+        "More key names (besides password, secret, token, api_key, private_key, passwd, "
+        "authorization, access_token, ...) whose Variable values and Connection extras are masked "
+        "as *** in logs, stored errors and the CLI.",
+    )
+    callback_timeout_seconds: float = setting(
+        60.0,
+        "Longest one task or DAG callback may run (in the try's process, or in the forked child "
+        "running it from the journal); past it the callback is logged, counted and left behind: "
+        "the task's or run's state stands.",
+        check=_TIMEOUT,
+    )
 
 
 @dataclass(frozen=True)
@@ -84,8 +103,10 @@ class DatabaseSettings:
     echo: bool = setting(False, "Log every SQL statement (debugging only).")
     max_outage_seconds: float = setting(
         300.0,
-        "How long the scheduler rides out a database outage (dropped connections, locks, a full "
-        "disk), retrying with backoff, before it exits saying so.",
+        "How long the scheduler and the DAG processor ride out a database outage (dropped "
+        "connections, locks, a full disk), retrying with backoff, before they exit saying so; also how "
+        "long scheduler, dag-processor and standalone wait for an unreachable database at start, "
+        "and how long a worker retries claiming a try.",
         check=_TIMEOUT,
     )
 
@@ -259,7 +280,10 @@ class AlertingSettings:
     )
     concurrency: int = setting(4, "Most alerts one dispatcher sends at once.", check=_PROCESSES)
     retention_seconds: float = setting(
-        30 * 86400.0, "Sent and dead alerts older than this are deleted from the outbox.", check=_AGE
+        30 * 86400.0,
+        "Sent and dead alerts older than this are deleted from the outbox, and SLA misses detected "
+        "longer ago (and before sla_lookback_seconds) from sla_miss.",
+        check=_AGE,
     )
     task_failure_channels: tuple[str, ...] = setting(
         ("email",), "Channels of task failures (email only reaches tasks with `email` set)."
@@ -351,6 +375,17 @@ class WebhookSettings:
 
 
 @dataclass(frozen=True)
+class SecretsSettings:
+    """Where Connections and Variables are looked up (see docs/connections.md)."""
+
+    backends: tuple[str, ...] = setting(
+        ("env", "metastore"),
+        "Secrets backends, in lookup order: env (WINDVANE_CONN_<ID>, WINDVANE_VAR_<KEY>), metastore "
+        "(the metadata DB) and plug-ins' (entry-point group windvane.secrets_backends).",
+    )
+
+
+@dataclass(frozen=True)
 class Settings:
     """All of Windvane's configuration, read once by the CLI and passed down.
 
@@ -371,6 +406,7 @@ class Settings:
     smtp: SmtpSettings
     slack: SlackSettings
     webhook: WebhookSettings
+    secrets: SecretsSettings
     sources: Mapping[str, Source] = field(
         default_factory=lambda: MappingProxyType({}), compare=False, repr=False
     )

@@ -16,6 +16,9 @@ Protocol, over one socket pair (pickled messages): the executor first sends a
 :class:`WorkerConfig`, then :class:`~windvane.core.executors.base.Workload`
 objects one at a time, or None to stop. The worker answers
 
+* ``("ready",)`` once, when it has warmed up and takes work (the executor hands
+  workloads only to ready workers, so a try never waits for one worker's start
+  while another is idle);
 * ``("running", TaskEvent, retry_delay_seconds | None)`` when it claimed a try
   (the delay is what the executor uses if this worker dies mid-try);
 * ``("done", TaskEvent, commits)`` when the try's final state is written
@@ -23,8 +26,12 @@ objects one at a time, or None to stop. The worker answers
 
 It stops on None, on end of file or when its parent changed (the executor is
 gone: the try in hand is finished and recorded, no new one starts) and on
-SIGTERM (the try in hand is killed and recorded as failed). SIGINT is
-ignored: the executor decides when workers stop.
+SIGTERM (the try in hand is killed and recorded as failed). On Linux the kernel
+sends it SIGUSR1 when the executor dies (``PR_SET_PDEATHSIG``): an idle or
+still-starting worker exits at once instead of warming up for nobody (after a
+``kill -9`` of a scheduler with 32 workers starting, those orphans held the
+CPU for seconds while the restarted scheduler's workers warmed up); a busy one
+finishes its try first. SIGINT is ignored: the executor decides when workers stop.
 """
 
 from __future__ import annotations
@@ -41,8 +48,10 @@ from multiprocessing.connection import Connection
 from types import FrameType
 
 import windvane
+from windvane.core.forking.child import signal_on_parent_death
 from windvane.core.forking.supervise import terminate_current
 from windvane.core.model.outcome import failure_state
+from windvane.core.model.secrets_config import SecretsConfig
 from windvane.core.model.states import TaskInstanceState
 from windvane.core.model.workload import TaskEvent, Workload
 from windvane.core.store.raw import RawDb
@@ -53,6 +62,7 @@ from windvane.core.worker.execution import retry_delay
 from windvane.core.worker.final_write import OutcomeRecords, replay_outcomes
 from windvane.core.worker.rehearsal import rehearse
 from windvane.core.worker.runner import DEFAULT_RETRY_DELAY, run_workload
+from windvane.core.worker.secrets_setup import install_secrets
 
 log = logging.getLogger(__name__)
 #: The format of the executor's own log lines (:mod:`windvane.cli.logs`); workers log to the same stderr.
@@ -80,8 +90,14 @@ class WorkerConfig:
     memory_limit_mib: int = 0
     #: Where finished tries' outcomes are kept until written ("": in memory only).
     outcome_folder: str = ""
+    #: Where tries find Connections and Variables (installed once; task children inherit it).
+    secrets: SecretsConfig | None = None
+    #: Longest one task callback may run in a try's process (``[core] callback_timeout_seconds``).
+    callback_timeout_seconds: float = 60.0
     #: The ``[smtp]`` server tasks send email through (installed before any try runs).
     smtp: SmtpParams | None = None
+    #: How long a claim the database refuses (a dropped connection, a lock) is retried.
+    max_outage_seconds: float = 300.0
 
 
 def worker_command(fd: int) -> list[str]:
@@ -97,6 +113,7 @@ class _Stop(BaseException):
 class _State:
     busy = False
     stopping = False
+    executor_pid = 0
 
 
 def main() -> None:
@@ -109,15 +126,29 @@ def main() -> None:
             raise _Stop
         terminate_current("the worker was stopped")
 
+    def on_orphaned(signum: int, frame: FrameType | None) -> None:
+        # PDEATHSIG follows the *thread* that started us: act only if the executor process is gone.
+        if os.getppid() == state.executor_pid:
+            return
+        state.stopping = True
+        if not state.busy:  # nothing in hand: a try it was sent goes back to the next scheduler
+            os._exit(0)  # not an exception: one raised in a finalizer or callback is swallowed
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, on_sigterm)
+    signal.signal(signal.SIGUSR1, on_orphaned)
     conn = Connection(int(sys.argv[1]))
     os.register_at_fork(after_in_child=conn.close)  # a task child must not hold this worker's socket
     try:
         config: WorkerConfig = conn.recv()
+        state.executor_pid = config.executor_pid
+        signal_on_parent_death(signal.SIGUSR1)
+        if config.executor_pid and os.getppid() != config.executor_pid:
+            return  # the executor died before this worker was told to signal it
         sys.path[:] = config.sys_path
         install_smtp_params(config.smtp)
         _configure_logging(config.log_level)
+        _install_secrets(config)
         db = RawDb(config.db_url)
         _warm_up(db)
         records = _records(config)
@@ -126,9 +157,17 @@ def main() -> None:
                 replay_outcomes(db, records)
             except Exception:
                 log.exception("worker could not replay the outcomes left in %s", records.folder)
+        conn.send(("ready",))
         _serve(conn, db, config, state)
     except (_Stop, EOFError, OSError):
         return
+
+
+def _install_secrets(config: WorkerConfig) -> None:
+    try:
+        install_secrets(config.secrets)
+    except Exception:  # each try that reads a secret then fails saying it is not configured
+        log.exception("worker could not set up its secrets backends")
 
 
 def _records(config: WorkerConfig) -> OutcomeRecords | None:
@@ -213,6 +252,8 @@ def _run(
             max_log_bytes=config.max_log_bytes,
             memory_limit_mib=config.memory_limit_mib,
             outcome_records=_records(config),
+            callback_timeout_seconds=config.callback_timeout_seconds,
+            claim_give_up_seconds=config.max_outage_seconds,
         )
     except Exception as exc:  # the database failed us; the try stays 'running' for the zombie sweep
         log.exception(
