@@ -3,7 +3,7 @@
 The answer comes from :func:`windvane.core.store.why.explain_task_instance`, which
 applies the scheduler's own readiness rules to what the database holds; the API
 serves the same answer. Exit 0 with the answer (whatever it says), 1 for an
-unknown DAG, task or run.
+unknown DAG, task or run. Its arguments are in :mod:`windvane.cli.parser.tasks`.
 """
 
 from __future__ import annotations
@@ -12,29 +12,14 @@ import argparse
 
 import pendulum
 
-from windvane.cli.base import EXIT_OK, Cli, Subparsers, add_command
+from windvane.cli.base import EXIT_OK, Cli
 from windvane.cli.wiring import open_engine
 from windvane.core.model.why_types import Explanation
 from windvane.core.store.engine import begin_read
 from windvane.core.store.why import explain_task_instance
 
-DESCRIPTION = """\
-Explain why a task instance is not running: every reason that holds it back now, as the
-scheduler decides (upstream tasks and their states, the trigger rule, depends_on_past, a
-paused DAG, max_active_runs / max_active_tasks / max_active_tis_per_dag, pool slots and the
-task instances holding them, a retry's wait, a scheduler that stopped heartbeating), or that
-it is ready, queued, running or finished. --json prints the same answer for tools."""
 
-
-def register_tasks_why(group: Subparsers) -> None:
-    command = add_command(group, "why", _why, "Explain why a task instance is not running.", DESCRIPTION)
-    command.add_argument("dag_id", help="The DAG.")
-    command.add_argument("task_id", help="The task.")
-    command.add_argument("run_id", help="The run.")
-    command.add_argument("--json", action="store_true", help="Print the answer as JSON.")
-
-
-def _why(cli: Cli, args: argparse.Namespace) -> int:
+def explain_command(cli: Cli, args: argparse.Namespace) -> int:
     with open_engine(cli.settings) as engine, begin_read(engine) as conn:
         answer = explain_task_instance(
             conn,
