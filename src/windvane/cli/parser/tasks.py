@@ -1,5 +1,5 @@
 """``windvane tasks ...``: the arguments of every task command (handlers in :mod:`windvane.cli.tasks`,
-:mod:`~windvane.cli.task_exec` and :mod:`~windvane.cli.state_commands`)."""
+:mod:`~windvane.cli.task_exec`, :mod:`~windvane.cli.state_commands` and :mod:`~windvane.cli.tasks_why`)."""
 
 from __future__ import annotations
 
@@ -29,6 +29,14 @@ Run one try of an existing task instance now, the way an executor's worker does:
 Its dependencies are not checked. A queued or running task instance is refused;
 a finished one needs --force. A scheduler driving the run picks the new state up
 on its next look at the run. Exit code 1 unless the try succeeded or was skipped."""
+
+_WHY = """\
+Explain why a task instance is not running: every reason that holds it back now, as the
+scheduler decides (upstream tasks and their states, the trigger rule, depends_on_past, a
+paused DAG, max_active_runs / max_active_tasks / max_active_tis_per_dag, pool slots and the
+task instances holding them, a retry's wait, a scheduler that stopped heartbeating), or that
+it is ready, queued, running or finished. --json prints the same answer for tools. Exit 0
+with an answer, 1 for an unknown DAG, task or run."""
 
 
 def register(commands: Subparsers) -> None:
@@ -86,6 +94,15 @@ def register(commands: Subparsers) -> None:
     state.add_argument("dag_id", help="The DAG.")
     state.add_argument("task_id", help="The task.")
     state.add_argument("run", metavar="RUN_ID_OR_LOGICAL_DATE", help=RUN_HELP)
+
+    why = add_command(
+        group, "why", "windvane.cli.tasks_why:explain_command",
+        "Explain why a task instance is not running.", _WHY,
+    )  # fmt: skip
+    why.add_argument("dag_id", help="The DAG.")
+    why.add_argument("task_id", help="The task.")
+    why.add_argument("run_id", help="The run.")
+    why.add_argument("--json", action="store_true", help="Print the answer as JSON.")
 
     clear = add_command(
         group, "clear", _TASKS + "_clear", "Clear task instances so that the scheduler runs them again.",

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 import pendulum
 
+from windvane.core.model import readiness
 from windvane.core.model.serialized_dag import SerializedDag
 from windvane.core.model.states import WAITING_STATES, DagRunState, DagRunType
 from windvane.core.model.states import TaskInstanceState as S
@@ -79,9 +80,9 @@ class Book:
     def dag_limit(self, dag_id: str) -> int:
         """How many tries of the DAG may be queued or running (0 while it is paused or unknown)."""
         entry = self.dags.get(dag_id)
-        if entry is None or entry.is_paused:
+        if entry is None:
             return 0
-        return entry.dag.max_active_tasks
+        return readiness.dag_task_limit(paused=entry.is_paused, max_active_tasks=entry.dag.max_active_tasks)
 
     def soonest_retry(self) -> float | None:
         """The earliest ``next_retry_at`` (Unix seconds) among tries waiting to retry or to be
@@ -186,12 +187,13 @@ class Book:
             for r in self.runs.values()
             if r.dag_id == run.dag_id and r.logical_date < run.logical_date and task_id in r.tis
         ]
+        state: S | None
         if previous:
             state = max(previous, key=lambda r: r.logical_date).tis[task_id].state
         else:
             found = self.previous_state(run.dag_id, task_id, run.logical_date)
-            state = S(found) if found is not None else S.SUCCESS
-        return state in (S.SUCCESS, S.SKIPPED)
+            state = S(found) if found is not None else None
+        return readiness.past_allows(state)
 
     def recheck_past(self) -> None:
         """Tries waiting on ``depends_on_past`` whose previous run has now finished become ready."""
@@ -229,7 +231,7 @@ class Book:
         """Choose what to queue now under every limit; the chosen go into ``work.queued``."""
         if not len(self.ready):
             return
-        if open_slots <= 0:
+        if not readiness.executor_has_room(open_slots):
             work.stats.starving = len(self.ready)
             return
         selection = self.ready.select(
@@ -326,7 +328,7 @@ class Book:
         for ti_id, (run, ti) in list(self.retry_waiting.items()):
             if ti.state not in WAITING_STATES:
                 del self.retry_waiting[ti_id]
-            elif (ti.next_retry_at or 0.0) <= now_ts:
+            elif readiness.retry_due(ti.next_retry_at, now_ts):
                 del self.retry_waiting[ti_id]
                 ti.state = S.SCHEDULED
                 run.tracker.set_state(ti.task_id, S.SCHEDULED)

@@ -21,11 +21,11 @@ from windvane.core.model.serialized_dag import SerializedDag
 from windvane.core.model.states import TaskInstanceState
 from windvane.core.store.dag_runs import utc
 from windvane.core.store.tables import dag as dag_t
-from windvane.core.store.tables import dag_run as run_t
 from windvane.core.store.tables import job as job_t
 from windvane.core.store.tables import slot_pool as pool_t
 from windvane.core.store.tables import task_instance as ti_t
 from windvane.core.store.task_instances import chunks
+from windvane.core.store.why import previous_ti_state as previous_ti_state
 
 S = TaskInstanceState
 
@@ -121,19 +121,6 @@ def ti_states(conn: Connection, ti_ids: Sequence[int]) -> dict[int, tuple[str, i
             retry_at = utc(r[3])
             out[r[0]] = (r[1], r[2], None if retry_at is None else retry_at.timestamp())
     return out
-
-
-def previous_ti_state(conn: Connection, dag_id: str, task_id: str, before: datetime) -> str | None:
-    """State of ``task_id`` in the DAG's latest run before ``before`` (None if no such TI)."""
-    q = (
-        select(ti_t.c.state)
-        .join(run_t, run_t.c.id == ti_t.c.dag_run_id)
-        .where(run_t.c.dag_id == dag_id, run_t.c.logical_date < before, ti_t.c.task_id == task_id)
-        .order_by(run_t.c.logical_date.desc())
-        .limit(1)
-    )
-    row = conn.execute(q).first()
-    return None if row is None else str(row[0])
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import pendulum
 from sqlalchemy import Connection, Engine
 
+from windvane.core.model import readiness
 from windvane.core.model.clock import Clock
 from windvane.core.model.serialized_dag import SerializedDag
 from windvane.core.model.states import DagRunState
@@ -156,7 +157,7 @@ def _start_queued_runs(
         if not reloading:
             limit = config.backfill_max_active_runs if only is not None else None
             limit = limit or entry.dag.max_active_runs
-            if active.get(row.dag_id, 0) >= limit:
+            if not readiness.runs_have_room(active.get(row.dag_id, 0), limit):
                 continue
             active[row.dag_id] = active.get(row.dag_id, 0) + 1
         to_start.append(row)
