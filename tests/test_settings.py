@@ -355,6 +355,7 @@ def _sections(s: Settings) -> list[DataclassInstance]:
         s.scheduler,
         s.dag_processor,
         s.executor,
+        s.celery,
         s.logging,
         s.metrics,
         s.api,

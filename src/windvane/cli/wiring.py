@@ -17,6 +17,7 @@ they are mapped.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -118,7 +119,16 @@ def executor_options(settings: Settings) -> ExecutorOptions:
         max_log_bytes=settings.logging.max_log_bytes,
         memory_limit_mib=settings.executor.task_memory_limit_mib,
         outcome_folder=str(settings.executor.outcome_folder),
+        section=executor_section(settings, settings.core.executor),
     )
+
+
+def executor_section(settings: Settings, name: str) -> dict[str, Any]:
+    """The settings section named like executor ``name`` (``[celery]``) as a dict; empty if none."""
+    section = getattr(settings, name, None)
+    if section is None or not dataclasses.is_dataclass(section) or isinstance(section, type):
+        return {}
+    return dataclasses.asdict(section)
 
 
 def create_executor(settings: Settings) -> Executor:

@@ -24,6 +24,7 @@ from windvane.settings._present import REGENERATE_COMMAND, allowed_values, get_v
 from windvane.settings._sections import (
     AlertingSettings,
     ApiSettings,
+    CelerySettings,
     CliSettings,
     CoreSettings,
     DagProcessorSettings,
@@ -48,6 +49,7 @@ __all__ = [
     "AlertRoute",
     "AlertingSettings",
     "ApiSettings",
+    "CelerySettings",
     "CliSettings",
     "CoreSettings",
     "DagProcessorSettings",

@@ -21,7 +21,7 @@ from typing import Any, Protocol, TypeVar
 
 import pendulum
 
-from windvane.core.executors.registry import BUILTIN_EXECUTORS, resolve_executor_name
+from windvane.core.executors.registry import executor_names, resolve_executor_name
 
 T = TypeVar("T")
 
@@ -377,8 +377,8 @@ class IsExecutorName:
         return resolve_executor_name(value) is not None
 
     def expected(self, phrase: str) -> str:
-        builtins = ", ".join(repr(name) for name in BUILTIN_EXECUTORS)
-        return f"one of {builtins}, or a plug-in's executor name"
+        known = ", ".join(repr(name) for name in executor_names())
+        return f"one of {known}, or a plug-in's executor name"
 
 
 def resolve_executor_name_setting(name: str, home: Path) -> str:

@@ -1,0 +1,91 @@
+"""``windvane celery worker [--queues a,b] [--concurrency N]``: run tries sent by the Celery executor.
+
+Reads ``[celery]``, ``[database]``, ``[logging]`` and ``[executor]`` once and
+starts :func:`windvane.celery.worker.run_worker`; with ``[metrics]
+prometheus_on`` the worker serves ``/metrics`` on ``[celery] prometheus_port``.
+Needs the ``windvane[celery]`` extra.
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+from typing import TYPE_CHECKING
+
+from windvane.cli.args import positive_int
+from windvane.cli.base import Cli, Subparsers, add_command, add_group
+from windvane.cli.logs import configure_logging
+from windvane.cli.wiring import executor_section, log_folder
+from windvane.errors import ConfigError, ExecutorError
+from windvane.settings import Settings
+
+if TYPE_CHECKING:
+    from windvane.celery.task import WorkerOptions
+
+
+def register(commands: Subparsers) -> None:
+    group = add_group(commands, "celery", "Run Celery workers for the celery executor.")
+    worker = add_command(group, "worker", _worker, "Run a Celery worker that runs Windvane task tries.")
+    worker.add_argument(
+        "--queues",
+        type=_queue_list,
+        default=(),
+        help="Comma-separated Celery queues to consume (default: [celery] default_queue).",
+    )
+    worker.add_argument(
+        "--concurrency", type=positive_int, help="Tries run at once (default: [celery] worker_concurrency)."
+    )
+
+
+def _queue_list(text: str) -> tuple[str, ...]:
+    queues = tuple(q.strip() for q in text.split(",") if q.strip())
+    if not queues:
+        raise argparse.ArgumentTypeError(f"no queue named in {text!r}")
+    return queues
+
+
+def _worker(cli: Cli, args: argparse.Namespace) -> int:
+    try:
+        from windvane.celery.config import CeleryConfig
+        from windvane.celery.worker import run_worker
+        from windvane.celery.worker_metrics import serve_worker_metrics
+    except ImportError as exc:
+        raise ExecutorError(
+            f"'windvane celery worker' needs Celery ({exc}): pip install 'windvane[celery]'"
+        ) from exc
+    settings = cli.settings
+    configure_logging(settings, verbose=cli.verbose)
+    config = CeleryConfig.from_section(executor_section(settings, "celery"))
+    options = worker_options(settings)
+    level = settings.logging.level
+    metrics = settings.metrics
+
+    def on_ready(app: object) -> None:
+        queues = ",".join(args.queues or (config.default_queue,))
+        cli.out.note(f"windvane celery worker ready: queues {queues}")
+        if metrics.prometheus_on:
+            port = serve_worker_metrics(
+                metrics.prometheus_host, config.prometheus_port, args.concurrency or config.worker_concurrency
+            )
+            cli.out.note(f"worker metrics on http://{metrics.prometheus_host}:{port}/metrics")
+
+    return run_worker(
+        config, options, queues=args.queues, concurrency=args.concurrency, loglevel=level, on_ready=on_ready
+    )
+
+
+def worker_options(settings: Settings) -> WorkerOptions:
+    """The worker's options from the settings (the same folders and limits as local workers)."""
+    from windvane.celery.task import WorkerOptions
+
+    if not settings.database.sql_alchemy_conn:
+        raise ConfigError("[database] sql_alchemy_conn is empty: a Celery worker needs the metadata database")
+    return WorkerOptions(
+        db_url=settings.database.sql_alchemy_conn,
+        log_folder=str(log_folder(settings)),
+        hostname=socket.gethostname(),
+        heartbeat_seconds=settings.executor.worker_heartbeat_seconds,
+        max_log_bytes=settings.logging.max_log_bytes,
+        memory_limit_mib=settings.executor.task_memory_limit_mib,
+        outcome_folder=str(settings.executor.outcome_folder),
+    )
