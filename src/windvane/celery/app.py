@@ -41,6 +41,10 @@ def make_app(config: CeleryConfig, *, main: str = "windvane") -> Celery:
         task_default_queue=config.default_queue,
         task_create_missing_queues=True,
         result_expires=RESULT_EXPIRES_SECONDS,
+        # A worker whose result backend is down (restarting) keeps trying to store the result.
+        result_backend_always_retry=True,
+        result_backend_max_retries=1_000_000,
+        result_backend_max_sleep_between_retries_ms=2_000,
         broker_transport_options=transport_options,
         broker_connection_retry_on_startup=True,
         broker_connection_max_retries=None,

@@ -12,10 +12,11 @@ What comes back is read from the result backend
 the ``running`` event, the return value the final one, both written by the
 worker after the database. While tries are in flight :meth:`CeleryExecutor.wait`
 reads them every ``poll_seconds`` (one ``MGET`` on Redis) and returns as soon as
-there is something or :meth:`wake` is called. Tries ended by someone else
-(the zombie sweep after a worker died with its pool) are let go by
-:class:`~windvane.celery.reconcile.Reconciler`, or as soon as the scheduler
-queues the next try of the same task instance.
+there is something or :meth:`wake` is called. Tries whose result never comes
+(the zombie sweep ended them after their worker died with its pool; a result
+lost) are settled from the database by
+:class:`~windvane.celery.reconcile.Reconciler`; a try is also let go as soon as
+the scheduler queues the next try of the same task instance.
 
 ``end(graceful=False)`` does not kill tries: they run on workers this process
 does not own (as in Airflow). A graceful end waits, up to
@@ -228,10 +229,12 @@ class CeleryExecutor(Executor):
         ]
         if not old:
             return
-        for task_id in self._reconciler.stale(old):
+        verdict = self._reconciler.check(old)
+        for task_id in [*verdict.gone, *verdict.events]:
             entry = self._inflight.pop(task_id, None)
             if entry is not None and self._by_ti.get(entry.workload.ti_id) == task_id:
                 del self._by_ti[entry.workload.ti_id]
+        self._events.extend(verdict.events.values())
 
     def _publish_failed(self, queue: str, error: Exception) -> None:
         self.publish_failures[queue] += 1

@@ -31,7 +31,8 @@ from windvane.celery.messages import event_to_dict, workload_from_dict
 from windvane.core.model.states import TaskInstanceState
 from windvane.core.model.workload import TaskEvent, Workload
 from windvane.core.store.raw import RawDb
-from windvane.core.store.try_lifecycle import make_event, try_position
+from windvane.core.store.try_lifecycle import make_event
+from windvane.core.store.try_position import try_position
 from windvane.core.worker.dag_loader import DagLoader
 from windvane.core.worker.final_write import OutcomeRecords
 from windvane.core.worker.rehearsal import rehearse
@@ -161,7 +162,7 @@ def _claimed_already(db: RawDb, workload: Workload) -> bool:
         position = try_position(db, workload.ti_id)
     except Exception:
         return False
-    return position is not None and position[1] == workload.try_number and position[0] in _CLAIMED
+    return position is not None and position.try_number == workload.try_number and position.state in _CLAIMED
 
 
 def _refreeze() -> None:

@@ -168,16 +168,6 @@ def claim_try(db: RawDb, workload: Workload, *, hostname: str, pid: int) -> Clai
     return Claim(now, read_time(run_start), read_time(prev_start), read_time(prev_end))
 
 
-_POSITION = Sql("SELECT state, try_number FROM task_instance WHERE id = :ti_id")
-
-
-def try_position(db: RawDb, ti_id: int) -> tuple[str, int] | None:
-    """The task instance's ``(state, try_number)`` now, or None when the row is gone: how a worker
-    tells a second delivery of a try already claimed, and an executor a try someone else ended."""
-    rows = db.read_one(_POSITION, {"ti_id": ti_id})
-    return None if not rows else (str(rows[0][0]), int(rows[0][1]))
-
-
 def record_heartbeat(db: RawDb, workload: Workload) -> bool:
     """Stamp ``last_heartbeat_at``; False when the try no longer owns its row."""
     return bool(db.write_one(_HEARTBEAT, {**_guard(workload), "now": now_utc()}))

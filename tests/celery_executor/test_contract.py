@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import Engine
 
-from tests.celery.workers import Broker, WorkerProcess
+from tests.celery_executor.workers import Broker, WorkerProcess
 from windvane.celery.executor import CeleryExecutor
 from windvane.core.executors.base import Executor
 from windvane.core.store.engine import begin_write

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine
 
-from tests.celery.workers import Broker, WorkerProcess, make_broker
+from tests.celery_executor.workers import Broker, WorkerProcess, make_broker
 
-StartWorker = Callable[..., WorkerProcess]
+StartWorker = Callable[..., list[WorkerProcess]]
 
 
 @pytest.fixture(scope="class", params=["redis", "rabbitmq"])
@@ -34,13 +35,17 @@ def worker_db_url(engine: Engine) -> str:
 
 @pytest.fixture
 def start_worker(broker: Broker, worker_db_url: str, tmp_path: Path) -> Iterator[StartWorker]:
-    """Start a ready ``windvane celery worker`` (stopped after the test)."""
+    """Start ``count`` ``windvane celery worker`` processes at once; returns them ready (stopped after
+    the test)."""
     started: list[WorkerProcess] = []
 
-    def start(**kwargs: object) -> WorkerProcess:
-        worker = WorkerProcess(broker, db_url=worker_db_url, home=tmp_path / "home", **kwargs)  # type: ignore[arg-type]
-        started.append(worker)
-        return worker.wait_ready()
+    def start(count: int = 1, **kwargs: Any) -> list[WorkerProcess]:
+        new = [
+            WorkerProcess(broker, db_url=worker_db_url, home=tmp_path / "home", **kwargs)
+            for _ in range(count)
+        ]
+        started.extend(new)
+        return [worker.wait_ready() for worker in new]
 
     yield start
     for worker in started:
