@@ -59,9 +59,11 @@ def drive(
     timeout: float = 90.0,
     on_pass: Callable[[], None] | None = None,
     parallelism: int = 4,
+    executors: list[CeleryExecutor] | None = None,
     **config_changes: object,
 ) -> str | None:
-    """Run a scheduler over a CeleryExecutor until the run ends (or ``timeout``); the run's state."""
+    """Run a scheduler over a CeleryExecutor until the run ends (or ``timeout``); the run's state.
+    The executor is appended to ``executors`` (to look at it afterwards)."""
     url = engine.url.render_as_string(hide_password=False)
     executor = CeleryExecutor(
         parallelism, config=broker.config(**config_changes), db_url=url, reconcile_seconds=2.0
@@ -74,6 +76,8 @@ def drive(
         zombie_check_interval_seconds=0.5,
     )
     scheduler = Scheduler(engine=engine, executor=executor, config=config)
+    if executors is not None:
+        executors.append(executor)
 
     def until(_: Scheduler) -> bool:
         if on_pass is not None:

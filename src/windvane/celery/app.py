@@ -25,10 +25,18 @@ from windvane.celery.config import RESULT_EXPIRES_SECONDS, CeleryConfig
 TASK_NAME = "windvane.run_try"
 
 
-def make_app(config: CeleryConfig, *, main: str = "windvane") -> Celery:
-    """A Celery app for ``config`` (not the current app: a process may hold several)."""
-    app = Celery(main, broker=config.broker_url, backend=config.result_backend, set_as_current=False)
-    transport_options = {"visibility_timeout": config.visibility_timeout} if config.broker_is_redis else {}
+def make_app(config: CeleryConfig, *, worker: bool = False) -> Celery:
+    """A Celery app for ``config`` (not the current app: a process may hold several).
+
+    A ``worker``'s app retries storing a result until the backend answers (a restart); the
+    executor's never retries a read (the scheduler loop must not block: it reads again later).
+    """
+    app = Celery("windvane", broker=config.broker_url, backend=config.result_backend, set_as_current=False)
+    transport_options: dict[str, object] = {}
+    if config.broker_is_redis:
+        transport_options["visibility_timeout"] = config.visibility_timeout
+    if not worker:  # the publisher thread retries with a back-off of its own; a send must fail fast
+        transport_options["max_retries"] = 1
     app.conf.update(
         task_serializer="json",
         result_serializer="json",
@@ -41,13 +49,12 @@ def make_app(config: CeleryConfig, *, main: str = "windvane") -> Celery:
         task_default_queue=config.default_queue,
         task_create_missing_queues=True,
         result_expires=RESULT_EXPIRES_SECONDS,
-        # A worker whose result backend is down (restarting) keeps trying to store the result.
-        result_backend_always_retry=True,
+        result_backend_always_retry=worker,
         result_backend_max_retries=1_000_000,
         result_backend_max_sleep_between_retries_ms=2_000,
         broker_transport_options=transport_options,
         broker_connection_retry_on_startup=True,
-        broker_connection_max_retries=None,
+        broker_connection_max_retries=None if worker else 1,
         broker_connection_timeout=4.0,
         worker_enable_remote_control=False,
         worker_send_task_events=False,

@@ -78,6 +78,10 @@ class Publisher:
             self._thread.join(timeout)
 
     def _run(self) -> None:
+        # Results are polled, never awaited: no pub/sub subscription per sent task (Redis would
+        # subscribe on every send, and block a send for many seconds while it is down). The
+        # app's backend is one per thread: this thread's is the one that sends.
+        self._app.backend.on_task_call = _no_subscription
         backoff = _FIRST_BACKOFF
         while True:
             with self._cond:
@@ -123,3 +127,7 @@ class Publisher:
                 producer=producer,
                 retry=False,
             )
+
+
+def _no_subscription(producer: Any, task_id: str) -> None:
+    return None

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from celery import Celery, states
-from celery.backends.base import KeyValueStoreBackend
+from celery.backends.base import BaseKeyValueStoreBackend
 
 from windvane.celery.messages import event_from_dict
 from windvane.core.model.workload import TaskEvent
@@ -41,7 +41,7 @@ class ResultReader:
 
     def __init__(self, app: Celery) -> None:
         self._backend = app.backend
-        self._kv = isinstance(self._backend, KeyValueStoreBackend)
+        self._kv = isinstance(self._backend, BaseKeyValueStoreBackend)
 
     def read(self, task_ids: Sequence[str]) -> list[Report]:
         """Reports for those of ``task_ids`` that started or ended (others: nothing yet)."""
@@ -73,7 +73,7 @@ class ResultReader:
 
     def _read_kv(self, task_ids: Sequence[str]) -> list[dict[str, Any] | None]:
         backend = self._backend
-        assert isinstance(backend, KeyValueStoreBackend)
+        assert isinstance(backend, BaseKeyValueStoreBackend)
         values = backend.mget([backend.get_key_for_task(t) for t in task_ids])
         return [None if v is None else backend.decode_result(v) for v in values]
 

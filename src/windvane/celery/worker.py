@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 def worker_app(config: CeleryConfig, options: WorkerOptions) -> Celery:
     """The app of a worker: ``windvane.run_try`` registered, pool processes warmed on start."""
-    app = make_app(config)
+    app = make_app(config, worker=True)
     app.task(name=TASK_NAME, bind=True, acks_late=True, reject_on_worker_lost=True)(run_try)
     configure(options)
     signals.worker_process_init.connect(warm_process, weak=False)
@@ -58,6 +58,9 @@ def run_worker(
         loglevel=loglevel,
         without_gossip=True,
         without_mingle=True,
+        # Celery's own worker heartbeats are events (a publish that blocks the worker's loop while the
+        # broker is down); Windvane heartbeats each try in the database instead.
+        without_heartbeat=True,
         optimization="fair",
     )
     worker.start()
