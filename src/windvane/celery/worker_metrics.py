@@ -1,57 +1,86 @@
-"""A Celery worker's ``/metrics``: what its main process knows about the tries it holds.
+"""A Celery worker's metrics: what its main process knows about the tries it holds.
 
-Served from the worker's main process (the one that talks to the broker) with
-a collector read at scrape time, so counting costs the tries nothing:
+The main process (the one that talks to the broker) reads
+:mod:`celery.worker.state` every ``every_seconds`` in a thread and emits, into
+the metrics sink the CLI built for the ``celery-worker`` process (Prometheus
+``/metrics`` on ``[celery] prometheus_port`` and/or StatsD):
 ``windvane_celery_worker_tries_running`` (handed to a pool process),
-``windvane_celery_worker_tries_reserved`` (prefetched, waiting for one),
+``windvane_celery_worker_tries_reserved`` (received, waiting for one),
 ``windvane_celery_worker_tries_total`` (finished since start) and
-``windvane_celery_worker_concurrency``. The names are in the metrics
-catalogue (``windvane.metrics.catalogue_celery``).
+``windvane_celery_worker_concurrency`` (definitions:
+:mod:`windvane.metrics.catalogue_celery`). How many workers there are is
+``count(windvane_celery_worker_concurrency)`` in Prometheus.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-from celery.worker import state
-from prometheus_client import CollectorRegistry, start_http_server
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
-from prometheus_client.registry import Collector
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from windvane.celery.app import TASK_NAME
+from windvane.metrics.catalogue_celery import (
+    CELERY_WORKER_CONCURRENCY,
+    CELERY_WORKER_RESERVED,
+    CELERY_WORKER_RUNNING,
+    CELERY_WORKER_TRIES,
+)
+from windvane.metrics.sink import MetricsSink
+
+log = logging.getLogger(__name__)
 
 
-class WorkerCollector(Collector):
-    """Reads :mod:`celery.worker.state` when scraped."""
+@dataclass(frozen=True, slots=True)
+class WorkerCounts:
+    running: int
+    reserved: int
+    finished: int
 
-    def __init__(self, concurrency: int) -> None:
+
+def celery_counts() -> WorkerCounts:
+    """This worker process's counts, from :mod:`celery.worker.state`."""
+    from celery.worker import state
+
+    active, reserved = len(state.active_requests), len(state.reserved_requests)
+    return WorkerCounts(active, max(0, reserved - active), int(state.total_count.get(TASK_NAME, 0)))
+
+
+class WorkerMetrics:
+    """Emits a worker's counts into ``sink`` (see the module doc)."""
+
+    def __init__(
+        self, sink: MetricsSink, concurrency: int, counts: Callable[[], WorkerCounts] = celery_counts
+    ) -> None:
         self.concurrency = concurrency
+        self._counts = counts
+        self._running = sink.bind(CELERY_WORKER_RUNNING)
+        self._reserved = sink.bind(CELERY_WORKER_RESERVED)
+        self._concurrency = sink.bind(CELERY_WORKER_CONCURRENCY)
+        self._finished = sink.bind(CELERY_WORKER_TRIES)
+        self._seen = 0
 
-    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
-        active, reserved = len(state.active_requests), len(state.reserved_requests)
-        yield _gauge("windvane_celery_worker_tries_running", "Tries a pool process is running now.", active)
-        yield _gauge(
-            "windvane_celery_worker_tries_reserved",
-            "Tries received, waiting for a pool process.",
-            reserved - active,
-        )
-        yield _gauge(
-            "windvane_celery_worker_concurrency", "Pool processes (tries at once).", self.concurrency
-        )
-        total = CounterMetricFamily(
-            "windvane_celery_worker_tries", "Tries this worker finished since it started."
-        )
-        total.add_metric([], float(state.total_count.get(TASK_NAME, 0)))
-        yield total
+    def record(self) -> None:
+        counts = self._counts()
+        self._running.gauge(counts.running)
+        self._reserved.gauge(counts.reserved)
+        self._concurrency.gauge(self.concurrency)
+        if counts.finished > self._seen:
+            self._finished.incr(counts.finished - self._seen)
+            self._seen = counts.finished
 
+    def run(self, stop: threading.Event, every_seconds: float = 5.0) -> threading.Thread:
+        """Record every ``every_seconds`` in a daemon thread until ``stop`` is set."""
 
-def _gauge(name: str, help_text: str, value: float) -> GaugeMetricFamily:
-    return GaugeMetricFamily(name, help_text, value=max(0.0, float(value)))
+        def loop() -> None:
+            while True:
+                try:
+                    self.record()
+                except Exception:  # an observer never breaks what it observes
+                    log.exception("could not record the Celery worker's metrics")
+                if stop.wait(every_seconds):
+                    return
 
-
-def serve_worker_metrics(host: str, port: int, concurrency: int) -> int:
-    """Serve ``/metrics`` on ``host:port`` (0: any free port) in a thread; the port it took."""
-    registry = CollectorRegistry(auto_describe=True)
-    registry.register(WorkerCollector(concurrency))
-    server, _thread = start_http_server(port, addr=host, registry=registry)
-    return int(server.server_port)
+        thread = threading.Thread(target=loop, name="windvane-celery-worker-metrics", daemon=True)
+        thread.start()
+        return thread

@@ -2,7 +2,8 @@
 
 Reads ``[celery]``, ``[database]``, ``[logging]`` and ``[executor]`` once and
 starts :func:`windvane.celery.worker.run_worker`; with ``[metrics]
-prometheus_on`` the worker serves ``/metrics`` on ``[celery] prometheus_port``.
+prometheus_on`` the worker serves ``/metrics`` on ``[celery] prometheus_port`` (and sends to
+StatsD with ``statsd_on``).
 Needs the ``windvane[celery]`` extra.
 """
 
@@ -10,12 +11,13 @@ from __future__ import annotations
 
 import argparse
 import socket
+import threading
 from typing import TYPE_CHECKING
 
 from windvane.cli.args import positive_int
 from windvane.cli.base import Cli, Subparsers, add_command, add_group
 from windvane.cli.logs import configure_logging
-from windvane.cli.wiring import executor_section, log_folder
+from windvane.cli.wiring import create_metrics, executor_section, log_folder
 from windvane.errors import ConfigError, ExecutorError
 from windvane.settings import Settings
 
@@ -48,7 +50,7 @@ def _worker(cli: Cli, args: argparse.Namespace) -> int:
     try:
         from windvane.celery.config import CeleryConfig
         from windvane.celery.worker import run_worker
-        from windvane.celery.worker_metrics import serve_worker_metrics
+        from windvane.celery.worker_metrics import WorkerMetrics
     except ImportError as exc:
         raise ExecutorError(
             f"'windvane celery worker' needs Celery ({exc}): pip install 'windvane[celery]'"
@@ -58,20 +60,24 @@ def _worker(cli: Cli, args: argparse.Namespace) -> int:
     config = CeleryConfig.from_section(executor_section(settings, "celery"))
     options = worker_options(settings)
     level = settings.logging.level
-    metrics = settings.metrics
+    concurrency = args.concurrency or config.worker_concurrency
+    bundle = create_metrics(settings, None, service="celery-worker")
+    stop = threading.Event()
 
     def on_ready(app: object) -> None:
         queues = ",".join(args.queues or (config.default_queue,))
         cli.out.note(f"windvane celery worker ready: queues {queues}")
-        if metrics.prometheus_on:
-            port = serve_worker_metrics(
-                metrics.prometheus_host, config.prometheus_port, args.concurrency or config.worker_concurrency
-            )
-            cli.out.note(f"worker metrics on http://{metrics.prometheus_host}:{port}/metrics")
+        if bundle.enabled:
+            bundle.start_http_server(config.prometheus_port)
+            WorkerMetrics(bundle.sink, concurrency).run(stop)
 
-    return run_worker(
-        config, options, queues=args.queues, concurrency=args.concurrency, loglevel=level, on_ready=on_ready
-    )
+    try:
+        return run_worker(
+            config, options, queues=args.queues, concurrency=concurrency, loglevel=level, on_ready=on_ready
+        )
+    finally:
+        stop.set()
+        bundle.close()
 
 
 def worker_options(settings: Settings) -> WorkerOptions:
