@@ -75,6 +75,9 @@ class Broker:
             for queue in (self.queue, *queues):
                 with contextlib.suppress(Exception):
                     channel.queue_delete(queue)
+                if self.kind == "rabbitmq":  # Celery declared an exchange of the queue's name too
+                    with contextlib.suppress(Exception):
+                        channel.exchange_delete(queue)
 
 
 def make_broker(kind: str, *, redis_url: str = REDIS_URL) -> Broker:
