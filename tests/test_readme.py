@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import re
 import runpy
 from pathlib import Path
@@ -34,3 +35,12 @@ def test_the_example_dag_in_the_readme_runs_to_success(tmp_path: Path) -> None:
     assert [d.dag_id for d in dags] == ["nightly_sales"]
     result = run_dag_in_process(dags[0], logical_date=pendulum.datetime(2024, 3, 4, tz="UTC"))
     assert result.state is DagRunState.SUCCESS, {t: r.error for t, r in result.tasks.items()}
+
+
+def test_the_readme_names_every_top_level_command() -> None:
+    from windvane.cli.main import build_parser
+
+    row = next(line for line in README.splitlines() if line.startswith("| CLI (`windvane`)"))
+    named = set(re.findall(r"`([a-z-]+)`", row.split("|")[2]))
+    subparsers = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    assert named == set(subparsers.choices), "README's CLI row and `windvane --help` disagree"

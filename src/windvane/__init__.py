@@ -3,6 +3,7 @@
 Everything a DAG file needs is importable from here, with Airflow's names::
 
     from windvane import DAG, task, BashOperator, TaskGroup, TriggerRule
+    from windvane import SQLExecuteQueryOperator, HttpOperator, EmailOperator
 """
 
 from __future__ import annotations
@@ -12,12 +13,15 @@ from windvane.core.authoring.dag import DAG, dag
 from windvane.core.authoring.decorators import task
 from windvane.core.authoring.dependencies import chain, cross_downstream
 from windvane.core.authoring.operators.bash import BashOperator
+from windvane.core.authoring.operators.email import EmailOperator
 from windvane.core.authoring.operators.empty import EmptyOperator
+from windvane.core.authoring.operators.http import HttpOperator
 from windvane.core.authoring.operators.python import (
     BranchPythonOperator,
     PythonOperator,
     ShortCircuitOperator,
 )
+from windvane.core.authoring.operators.sql import SQLExecuteQueryOperator
 from windvane.core.authoring.taskgroup import TaskGroup
 from windvane.core.authoring.taskgroup_decorator import task_group
 from windvane.core.authoring.xcom_arg import XComArg
@@ -36,8 +40,11 @@ __all__ = [
     "DagRunInfo",
     "DagRunState",
     "DataInterval",
+    "EmailOperator",
     "EmptyOperator",
+    "HttpOperator",
     "PythonOperator",
+    "SQLExecuteQueryOperator",
     "ShortCircuitOperator",
     "TaskFailedNoRetry",
     "TaskGroup",

@@ -130,3 +130,27 @@ def test_errors_in_building_the_alert_are_logged_too(caplog: pytest.LogCaptureFi
     notifier = SlackNotifier(webhook_url="http://127.0.0.1:9/x", link="http://x/{no_such_placeholder}")
     notifier(task_context())
     assert "could not deliver" in caplog.text
+
+
+def test_a_notifier_as_sla_miss_callback_sends_one_sla_alert(smtp_server: SmtpServer) -> None:
+    from datetime import timedelta
+
+    from windvane.alerting.sla.decisions import SlaMiss
+
+    context = task_context()
+    due = datetime(2026, 12, 6, 0, 10, tzinfo=UTC)
+    miss = SlaMiss("load", "etl", RUN_ID, datetime(2026, 12, 6, tzinfo=UTC), due + timedelta(minutes=5), due,
+                   description="load was due at 00:10 (state running)")  # fmt: skip
+    notifier = EmailNotifier(SmtpConfig(host=smtp_server.host, port=smtp_server.port, timeout=5))
+    notifier(context["dag"], "load on 2026-12-06", "load on 2026-12-06", [miss], [])  # Airflow's signature
+
+    [mail] = smtp_server.received
+    assert mail.rcpt_tos == ["bob@work.com"]  # the missed task's email list
+    assert str(mail.message["Subject"]).strip() == f"[windvane] SLA missed: etl.load in run {RUN_ID}"
+    assert "load was due at 00:10 (state running)" in mail.part("plain")
+
+
+def test_a_notifier_called_with_other_arguments_says_what_it_takes() -> None:
+    notifier = WebhookNotifier("http://127.0.0.1:9/hook")
+    with pytest.raises(TypeError, match="one callback context, or sla_miss_callback's 5 arguments"):
+        notifier({}, {})

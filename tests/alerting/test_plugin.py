@@ -50,7 +50,7 @@ def test_windvane_db_migrate_creates_and_reset_recreates_the_tables(
     try:
         assert {"alert_outbox", "alert_silence"} <= set(inspect(engine).get_table_names())
         assert check(engine).is_current
-        assert main(["--home", str(tmp_path), "db", "check"]) == 0
+        assert main(["--home", str(tmp_path), "db", "check-migrations"]) == 0
         drop_all(engine)  # the branch is downgraded: its tables go too
         assert inspect(engine).get_table_names() == []
     finally:

@@ -15,6 +15,7 @@ from windvane.core.store.engine import begin_read, begin_write
 from windvane.core.store.run_actions import clear_task_instances
 from windvane.metrics.catalogue_alerting import CALLBACK_DURATION, CALLBACK_FAILURES
 
+from .conftest import SmtpServer
 from .sla_world import DEADLINE, NOW, SLA, World
 
 
@@ -298,3 +299,64 @@ def test_a_task_cleared_after_meeting_its_sla_is_not_late_when_it_runs_again(
     # the task's due time had passed (met): its re-run is not late; the run's deadline had not, and the
     # re-run did not succeed by it
     assert [(m["kind"], m["task_id"]) for m in world.misses()] == [("run_deadline", "")]
+
+
+def test_misses_past_the_retention_are_pruned_and_never_detected_again(
+    engine: Engine, tmp_path: Path
+) -> None:
+    world = World(engine, tmp_path, callback="record")
+    run_id = world.trigger()
+    world.set_ti(run_id, "slow", "running")
+    monitor = world.monitor(retention=3 * 86400.0, lookback=86400.0)
+    world.clock.advance(SLA.total_seconds() + 1)
+    assert monitor.run_tick().recorded == 1
+    world.clock.advance(2 * 86400)  # past the lookback, not yet the retention
+    monitor.run_tick()
+    assert len(world.misses()) == 1
+    world.clock.advance(86400 + 1)  # detected more than the retention ago, its callback done
+    assert monitor.run_tick().recorded == 0
+    assert world.misses() == []
+    world.clock.advance(2 * 3600)
+    assert monitor.run_tick().recorded == 0  # its due time is past the lookback: not recorded anew
+    assert len(world.calls()) == 1
+
+
+def test_a_pending_callback_keeps_its_miss_and_the_lookback_bounds_the_retention(
+    engine: Engine, tmp_path: Path
+) -> None:
+    from windvane.alerting.sla import store
+
+    world = World(engine, tmp_path, callback="record")
+    world.trigger()
+    world.clock.advance(SLA.total_seconds() + 1)
+    world.monitor()._detect(world.clock.now(), NOW)  # recorded; its callback not called yet
+    later = world.clock.now().add(days=400)
+    with begin_write(engine) as conn:
+        assert store.prune(conn, older_than=later) == 0  # pending: kept whatever its age
+    monitor = world.monitor(retention=60.0, lookback=86400.0)  # a retention shorter than the lookback
+    assert monitor.run_tick().callbacks == 1
+    world.clock.advance(7200)
+    monitor._pruned_at = None
+    monitor.run_tick()
+    # the task's miss is kept for the lookback (or it would be detected again); the run's deadline
+    # (due an hour in) was missed meanwhile
+    assert [m["kind"] for m in world.misses()] == ["task_sla", "run_deadline"]
+
+
+def test_a_notifier_object_works_as_the_dags_sla_miss_callback(
+    engine: Engine, tmp_path: Path, smtp_server: SmtpServer
+) -> None:
+    notifier = (
+        '__import__("windvane.alerting", fromlist=["EmailNotifier"]).EmailNotifier('
+        '__import__("windvane.alerting.channels.email", fromlist=["SmtpConfig"]).SmtpConfig('
+        f"host={smtp_server.host!r}, port={smtp_server.port}, timeout=10))"
+    )
+    world = World(engine, tmp_path, callback=notifier)
+    run_id = world.trigger()
+    world.set_ti(run_id, "slow", "running")
+    monitor = world.monitor()
+    world.clock.advance(SLA.total_seconds() + 1)
+    assert monitor.run_tick().callbacks == 1 and monitor.callback_failures == 0
+    [mail] = smtp_server.received  # sent by the notifier, in the monitor's forked child
+    assert mail.rcpt_tos == ["bob@work.com"]
+    assert str(mail.message["Subject"]).strip() == f"[windvane] SLA missed: late.slow in run {run_id}"

@@ -33,7 +33,7 @@ def test_list_shows_values_and_sources(run_cli: RunCli, monkeypatch: pytest.Monk
     }
     assert by_key["scheduler.heartbeat_seconds"]["source"] == "env"
     assert by_key["scheduler.heartbeat_seconds"]["value"] == "7.0"
-    assert by_key["api.port"]["source"] == "default"
+    assert by_key["metrics.prometheus_port"]["source"] == "default"
     table = run_cli("config", "list")
     assert table.code == 0 and "source" in table.out and "parallelism" in table.out
 

@@ -1,4 +1,4 @@
-"""``windvane db migrate | reset | check | clean``."""
+"""``windvane db migrate | reset | check | check-migrations | clean``."""
 
 from __future__ import annotations
 
@@ -22,15 +22,39 @@ class _Terminal(io.StringIO):
         return True
 
 
-def test_check_migrate_check(run_cli: RunCli) -> None:
-    before = run_cli("db", "check")
+def test_check_migrations_migrate_check_migrations(run_cli: RunCli) -> None:
+    before = run_cli("db", "check-migrations")
     assert before.code == 1
-    assert "empty (no schema)" in before.out and "windvane db migrate" in before.out
+    assert "empty (no schema)" in before.out and "run 'windvane db migrate'" in before.out
     migrated = run_cli("db", "migrate")
     assert migrated.code == 0 and "is at revision" in migrated.out
     assert run_cli("db", "migrate").code == 0  # again: nothing to do
-    after = run_cli("db", "check")
+    after = run_cli("db", "check-migrations")
     assert after.code == 0 and "is current" in after.out
+
+
+def test_check_migrations_waits_up_to_its_timeout_then_fails(run_cli: RunCli) -> None:
+    waited = run_cli("db", "check-migrations", "--migration-wait-timeout", "1")
+    assert waited.code == 1 and "empty (no schema)" in waited.out
+    assert run_cli("db", "check-migrations", "-t", "-1").code == 2  # a usage error names the option
+
+
+def test_check_is_airflows_reachability_check_not_a_schema_check(run_cli: RunCli) -> None:
+    reachable = run_cli("db", "check")  # an empty database is reachable: its schema is check-migrations' job
+    assert reachable.code == 0 and "is reachable (sqlite " in reachable.out
+
+
+def test_check_fails_naming_a_database_it_cannot_reach(
+    run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    closed = "postgresql+psycopg://windvane:secret@127.0.0.1:1/windvane"  # nothing listens on port 1
+    monkeypatch.setenv("WINDVANE__DATABASE__SQL_ALCHEMY_CONN", closed)
+    result = run_cli("db", "check")
+    assert result.code == 1
+    assert "cannot reach the metadata database 'postgresql+psycopg://windvane:***@127.0.0.1:1/windvane'" in (
+        result.err
+    )
+    assert "secret" not in result.err + result.out
 
 
 def test_reset_without_yes_and_without_a_terminal_refuses(
@@ -64,7 +88,7 @@ def test_reset_with_yes_drops_data_and_migrates(run_cli: RunCli) -> None:
     assert result.code == 0 and "was reset" in result.out
     pools = run_cli("pools", "list", "-o", "plain").out
     assert "gone" not in pools and "default_pool" in pools
-    assert run_cli("db", "check").code == 0
+    assert run_cli("db", "check-migrations").code == 0
 
 
 def test_clean_deletes_old_journal_entries_every_consumer_read(run_cli: RunCli, home: Path) -> None:

@@ -73,19 +73,19 @@ def test_migrate_upgrades_core_and_the_plugin_and_check_wants_both(
     plugin.install()
     both = ", ".join(sorted((*installed, f"{plugin.name}_0001")))
 
-    check = run_cli("db", "check")
+    check = run_cli("db", "check-migrations")
     assert check.code == 1
     assert f"is at revision {', '.join(installed)}; the newest revision is {both}" in check.out
 
     migrated = run_cli("db", "migrate")
     assert migrated.code == 0 and f"is at revision {both}." in migrated.out
-    check = run_cli("db", "check")
+    check = run_cli("db", "check-migrations")
     assert check.code == 0 and f"is current (revision {both})" in check.out
     engine = create_db_engine(f"sqlite:///{home / 'windvane.db'}")
     try:
         assert f"{plugin.name}_widget" in inspect(engine).get_table_names()
         assert run_cli("db", "reset", "--yes").code == 0  # the plug-in's table is dropped and made again
         assert f"{plugin.name}_widget" in inspect(engine).get_table_names()
-        assert run_cli("db", "check").code == 0
+        assert run_cli("db", "check-migrations").code == 0
     finally:
         engine.dispose()

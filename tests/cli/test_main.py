@@ -27,7 +27,7 @@ COMMANDS = _leaf_commands(build_parser())
 
 def test_every_command_is_there() -> None:
     expected = {
-        ("db", "migrate"), ("db", "reset"), ("db", "check"),
+        ("db", "migrate"), ("db", "reset"), ("db", "check"), ("db", "check-migrations"),
         ("dags", "list"), ("dags", "show"), ("dags", "trigger"), ("dags", "pause"), ("dags", "unpause"),
         ("dags", "list-runs"), ("dags", "list-import-errors"), ("dags", "test"), ("dags", "backfill"),
         ("dags", "check"), ("dags", "state"), ("tasks", "state"),
@@ -108,4 +108,4 @@ def test_bad_config_file_is_reported_naming_the_file(home: Path, run_cli: RunCli
 def test_commands_needing_the_database_say_to_migrate(run_cli: RunCli) -> None:
     result = run_cli("dags", "list")
     assert result.code == 1
-    assert "empty database" in result.err and "migration" in result.err
+    assert "is empty (no Windvane tables)" in result.err and "run 'windvane db migrate'" in result.err

@@ -21,7 +21,8 @@ def test_dag_processor_parses_new_files(run_cli: RunCli, dags_folder: Path) -> N
 def test_services_need_a_migrated_database(run_cli: RunCli) -> None:
     for command in (["scheduler", "-n", "1"], ["dag-processor", "-n", "1"]):
         result = run_cli(*command)
-        assert result.code == 1 and "run the database migration first" in result.err
+        assert result.code == 1 and "is empty (no Windvane tables)" in result.err
+        assert "run 'windvane db migrate' to create them" in result.err  # the command, not a paraphrase
 
 
 def test_scheduler_starts_and_stops_after_num_runs(ready: RunCli) -> None:

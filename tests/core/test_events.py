@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from windvane.core.model.callback_runs import TASK_HOOKS, CallbackRun, CallbackStatus
 from windvane.core.model.events import (
     EVENT_TYPES,
     LifecycleEvent,
@@ -44,6 +45,15 @@ _BY_TYPE: dict[Any, st.SearchStrategy[Any]] = {
         st.text(),
         st.integers(min_value=-1),
     ),
+    tuple[CallbackRun, ...]: st.lists(
+        st.builds(
+            CallbackRun,
+            st.sampled_from(TASK_HOOKS),
+            st.sampled_from(CallbackStatus),
+            st.floats(min_value=0, max_value=1e6, allow_nan=False),
+        ),
+        max_size=3,
+    ).map(tuple),
 }
 
 
@@ -130,3 +140,12 @@ def test_reading_a_dict_of_another_type_or_no_type_fails() -> None:
         TryFinished.from_dict(data)
     with pytest.raises(ValueError, match="not a LifecycleEvent event: 'Nope'"):
         LifecycleEvent.from_dict({**data, "event": "Nope"})
+
+
+def test_a_try_carries_its_callbacks_and_a_dict_written_without_them_still_reads() -> None:
+    ran = (CallbackRun("on_success_callback", CallbackStatus.TIMED_OUT, 60.0),)
+    event = TryFinished(KEY, 1, 0, "p", "op", TaskInstanceState.SUCCESS, T, T, None, None, ran)
+    data = event.to_dict()
+    assert data["callbacks"] == [["on_success_callback", "timed_out", 60.0]]
+    del data["callbacks"]  # as written before the field existed
+    assert TryFinished.from_dict(data).callbacks == ()

@@ -122,6 +122,8 @@ def test_bound_metrics_check_once_and_emit_like_the_sink(statsd_listener: Statsd
         (("HEARTBEAT",), (), {"windvane.scheduler_heartbeat"}),
         ((), ("duration",), {"windvane.ti.start", "windvane.scheduler_heartbeat"}),
         (("^ti",), ("^ti",), {"windvane.ti.start"}),  # an allow list wins, like Airflow
+        ((r"^\S+_heartbeat$",), (), {"windvane.scheduler_heartbeat"}),  # \S stays \S (not lower-cased to \s)
+        ((), (r"\D\.start",), {"windvane.scheduler_heartbeat", "windvane.dagrun.duration.success"}),
     ],
 )
 def test_allow_and_block_lists_are_regular_expressions(

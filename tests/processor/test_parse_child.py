@@ -150,7 +150,8 @@ def test_a_file_that_hangs_is_killed_while_others_are_parsed(tmp_path: Path) -> 
     assert results[str(hang)].timed_out
     assert (
         results[str(hang)].error
-        == f"{hang}: timed out after 1 s (parse_timeout); the parsing process was killed"
+        == f"{hang}: timed out after 1 s (dag_processor.file_parse_timeout_seconds); "
+        "the parsing process was killed"
     )
     assert dag_ids(results[str(good)]) == ["good"]
 

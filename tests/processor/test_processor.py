@@ -204,7 +204,8 @@ def test_hanging_file_is_killed_at_the_timeout_while_another_is_parsed(
     assert report.timed_out == 1 and report.failed == 1 and report.parsed == 2
     assert (
         import_errors(engine)[str(hang)]
-        == f"{hang}: timed out after 1 s (parse_timeout); the parsing process was killed"
+        == f"{hang}: timed out after 1 s (dag_processor.file_parse_timeout_seconds); "
+        "the parsing process was killed"
     )
     assert active_ids(engine) == {"good"}
 

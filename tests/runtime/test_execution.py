@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -16,6 +18,7 @@ from windvane.core.authoring.dag import DAG
 from windvane.core.authoring.operators.empty import EmptyOperator
 from windvane.core.authoring.operators.python import PythonOperator
 from windvane.core.model import json_values as serde
+from windvane.core.model.callback_runs import CallbackRun, CallbackStatus
 from windvane.core.model.outcome import TryOutcome
 from windvane.core.model.states import TaskInstanceState as S
 from windvane.core.task_api.context import RunInfo, build_context
@@ -31,7 +34,9 @@ def _dag() -> DAG:
     return DAG("exec_dag", schedule=None, start_date=START)
 
 
-def _run(task: BaseOperator, *, try_number: int = 1, max_tries: int | None = None) -> TryOutcome:
+def _run(
+    task: BaseOperator, *, try_number: int = 1, max_tries: int | None = None, callback_timeout: float = 60.0
+) -> TryOutcome:
     assert task.dag is not None
     ti = RuntimeTaskInstance(
         dag_id=task.dag.dag_id,
@@ -50,7 +55,7 @@ def _run(task: BaseOperator, *, try_number: int = 1, max_tries: int | None = Non
         data_interval_end=when,
     )
     context = build_context(run=run, dag=task.dag, task=task, ti=ti, params={})
-    return run_try(task, context, jinja_env=make_jinja_env())
+    return run_try(task, context, jinja_env=make_jinja_env(), callback_timeout=callback_timeout)
 
 
 def _python(func: Callable[..., Any], **kwargs: Any) -> PythonOperator:
@@ -205,5 +210,50 @@ def test_outcome_json_round_trip() -> None:
         xcoms={"k": "1"},
         skip_task_ids=("a",),
         next_retry_delay=timedelta(seconds=2),
+        callbacks=(CallbackRun("on_retry_callback", CallbackStatus.FAILED, 0.25),),
     )
     assert TryOutcome.from_json(outcome.to_json()) == outcome
+    older = json.loads(outcome.to_json())
+    del older["callbacks"]  # kept by a worker from before callbacks were reported
+    assert TryOutcome.from_json(json.dumps(older)).callbacks == ()
+
+
+def test_each_callback_is_reported_with_the_outcome() -> None:
+    def broken(context: dict[str, Any]) -> None:
+        raise RuntimeError("nope")
+
+    outcome = _run(
+        _python(lambda: 3, on_execute_callback=broken, on_success_callback=[lambda c: None, broken])
+    )
+    assert [(r.hook, r.status) for r in outcome.callbacks] == [
+        ("on_execute_callback", CallbackStatus.FAILED),
+        ("on_success_callback", CallbackStatus.OK),
+        ("on_success_callback", CallbackStatus.FAILED),
+    ]
+    assert _run(_python(lambda: 3)).callbacks == ()  # no callback: nothing reported, no thread started
+
+
+def test_a_hanging_callback_times_out_and_the_outcome_stands(caplog: pytest.LogCaptureFixture) -> None:
+    release = threading.Event()
+    after: list[str] = []
+
+    def stuck_forever(context: dict[str, Any]) -> None:
+        release.wait(60)
+
+    try:
+        with caplog.at_level(logging.ERROR, logger="windvane.task"):
+            outcome = _run(
+                _python(user_failure, on_failure_callback=[stuck_forever, lambda c: after.append("ran")]),
+                callback_timeout=0.2,
+            )
+    finally:
+        release.set()
+    assert outcome.state is S.FAILED and "bad input row 7" in (outcome.error or "")
+    assert [(r.hook, r.status) for r in outcome.callbacks] == [
+        ("on_failure_callback", CallbackStatus.TIMED_OUT),
+        ("on_failure_callback", CallbackStatus.OK),
+    ]
+    assert outcome.callbacks[0].seconds >= 0.2
+    assert after == ["ran"]
+    assert "stuck_forever of task t did not finish within 0.2 s" in caplog.text
+    assert "release.wait(60)" in caplog.text  # where it hangs

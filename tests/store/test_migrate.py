@@ -24,7 +24,9 @@ def test_check_before_and_after_migrate(db_url: str) -> None:
         # core's head and the installed plug-in branches' (Windvane's own alerting)
         assert (before.current, before.head) == (None, ", ".join(head_revisions()))
         assert not before.is_current
-        with pytest.raises(StoreError, match="empty database"):
+        with pytest.raises(
+            StoreError, match=r"is empty \(no Windvane tables\): run .windvane db migrate. to create them"
+        ):
             require_current(engine)
 
         migrate(engine)

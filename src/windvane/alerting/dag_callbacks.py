@@ -273,4 +273,6 @@ def _call_in_child(
 
 def create(context: ServiceContext) -> DagCallbackRunner:
     """The ``dag_callbacks`` entry point (group ``windvane.services``)."""
-    return DagCallbackRunner(context.engine, metrics=context.metrics)
+    return DagCallbackRunner(
+        context.engine, timeout=context.settings.core.callback_timeout_seconds, metrics=context.metrics
+    )

@@ -3,7 +3,10 @@
 ``on_failure_callback=SlackNotifier(webhook_url=...)`` (or ``EmailNotifier``,
 ``WebhookNotifier``) builds an :class:`~windvane.alerting.alert.Alert` from
 the callback's context and sends it through the channel synchronously, in the
-calling process, once. Like Airflow's ``BaseNotifier``, a delivery failure is
+calling process, once. A notifier is also an ``sla_miss_callback``: called with
+that hook's five arguments (``dag, task_list, blocking_task_list, slas,
+blocking_tis``, as Airflow's ``BaseNotifier`` accepts them) it sends one
+``sla_miss`` alert for the batch. Like Airflow's ``BaseNotifier``, a delivery failure is
 logged and never raised into the task or run (an observer never breaks what it
 observes); these calls are not retried and not deduplicated: for that, configure
 the channel for the alerting service instead.
@@ -28,6 +31,9 @@ from windvane.alerting.channels.templates import AlertTemplates, bounded_error
 from windvane.alerting.channels.webhook import WebhookChannel
 
 log = logging.getLogger(__name__)
+
+#: ``sla_miss_callback``'s positional arguments: the keys of the context a notifier makes of them.
+SLA_CALLBACK_ARGS = ("dag", "task_list", "blocking_task_list", "slas", "blocking_tis")
 
 
 def _recipients(value: str | Sequence[str] | None) -> tuple[str, ...]:
@@ -71,7 +77,10 @@ def alert_from_context(
 
     ``kind`` defaults to: no ``ti`` -> run failed; tries left -> retry; else task
     failed. ``link`` may hold ``{dag_id}``, ``{run_id}``, ``{task_id}`` placeholders.
+    A context with ``slas`` (see :data:`SLA_CALLBACK_ARGS`) gives an ``sla_miss`` alert.
     """
+    if "slas" in context:
+        return _sla_alert(context, recipients=recipients, link=link)
     ti = context.get("ti") or context.get("task_instance")
     dag = context.get("dag")
     dag_id = str(getattr(ti, "dag_id", None) or getattr(dag, "dag_id", None) or "?")
@@ -98,6 +107,49 @@ def alert_from_context(
     )
 
 
+def _sla_alert(context: Mapping[str, Any], *, recipients: Sequence[str], link: str | None) -> Alert:
+    """One alert for a batch of SLA misses of one DAG: its task when there is one, its run
+    when there is one (else the first), the earliest due time, a line per miss as the error."""
+    slas = list(context.get("slas") or ())
+    dag = context.get("dag")
+    dag_id = str(getattr(dag, "dag_id", None) or (getattr(slas[0], "dag_id", None) if slas else None) or "?")
+    runs = sorted({str(getattr(m, "run_id", "?")) for m in slas})
+    tasks = sorted({str(getattr(m, "task_id", "?")) for m in slas})
+    run_id = runs[0] if runs else "?"
+    task_id = tasks[0] if len(tasks) == 1 else None
+    dues = [d for d in (getattr(m, "due_at", None) for m in slas) if isinstance(d, datetime)]
+    lines = [
+        str(getattr(m, "description", None) or f"{getattr(m, 'task_id', '?')} missed its SLA") for m in slas
+    ]
+    values = {"dag_id": dag_id, "run_id": run_id, "task_id": task_id or ""}
+    return Alert(
+        dedupe_key=f"notifier:sla_miss:{dag_id}:{','.join(tasks)}:{','.join(runs)}",
+        kind=AlertKind.SLA_MISS,
+        dag_id=dag_id,
+        run_id=run_id if len(runs) <= 1 else f"{run_id} (+{len(runs) - 1} more)",
+        occurred_at=datetime.now(UTC),
+        task_id=task_id,
+        error=bounded_error("\n".join(lines)) if lines else None,
+        link=link.format_map({k: quote(v, safe="") for k, v in values.items()}) if link else None,
+        recipients=tuple(recipients),
+        due_at=min(dues) if dues else None,
+    )
+
+
+def _sla_recipients(context: Mapping[str, Any]) -> tuple[str, ...]:
+    """The ``email`` lists of the tasks that missed (in the order they missed), without repeats."""
+    dag = context.get("dag")
+    found: dict[str, None] = {}
+    for miss in context.get("slas") or ():
+        try:
+            task = dag.get_task(miss.task_id) if dag is not None else None
+        except Exception:  # a task gone from the DAG: no address of its own
+            continue
+        for address in _recipients(getattr(task, "email", None)):
+            found.setdefault(address)
+    return tuple(found)
+
+
 def _run(coro: Any) -> None:
     try:
         asyncio.get_running_loop()
@@ -120,8 +172,17 @@ class BaseNotifier:
         """Addresses for the alert (none but email's)."""
         return ()
 
-    def __call__(self, context: Mapping[str, Any]) -> None:
-        self.notify(context)
+    def __call__(self, *args: Any) -> None:
+        """As a task or DAG callback: ``(context)``; as ``sla_miss_callback``: its five arguments."""
+        if len(args) == 1:
+            self.notify(args[0])
+        elif len(args) == len(SLA_CALLBACK_ARGS):
+            self.notify(dict(zip(SLA_CALLBACK_ARGS, args, strict=True)))
+        else:
+            raise TypeError(
+                f"{type(self).__name__} takes one callback context, or sla_miss_callback's "
+                f"{len(SLA_CALLBACK_ARGS)} arguments ({', '.join(SLA_CALLBACK_ARGS)}); got {len(args)}"
+            )
 
     def notify(self, context: Mapping[str, Any]) -> None:
         """Build the alert from ``context`` and send it; log (never raise) a failure."""
@@ -150,8 +211,12 @@ class EmailNotifier(BaseNotifier):
         self.to = _recipients(to)
 
     def recipients_for(self, context: Mapping[str, Any]) -> tuple[str, ...]:
-        """``to`` when given, else the task's ``email``."""
-        return self.to or _recipients(getattr(context.get("task"), "email", None))
+        """``to`` when given, else the task's ``email`` (for SLA misses: the missed tasks')."""
+        if self.to:
+            return self.to
+        if "slas" in context:
+            return _sla_recipients(context)
+        return _recipients(getattr(context.get("task"), "email", None))
 
 
 class SlackNotifier(BaseNotifier):

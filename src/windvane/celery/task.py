@@ -33,6 +33,7 @@ from windvane.core.model.workload import TaskEvent, Workload
 from windvane.core.store.raw import RawDb
 from windvane.core.store.try_lifecycle import make_event
 from windvane.core.store.try_position import try_position
+from windvane.core.task_api.mailer import SmtpParams, install_smtp_params
 from windvane.core.worker.dag_loader import DagLoader
 from windvane.core.worker.final_write import OutcomeRecords
 from windvane.core.worker.rehearsal import rehearse
@@ -65,6 +66,10 @@ class WorkerOptions:
     outcome_folder: str = ""
     timeout_grace_seconds: float = 5.0
     kill_grace_seconds: float = 5.0
+    #: Longest one task callback may run in a try's process (``[core] callback_timeout_seconds``).
+    callback_timeout_seconds: float = 60.0
+    #: The ``[smtp]`` server tasks send email through (installed in each pool process).
+    smtp: SmtpParams | None = None
 
 
 @dataclass
@@ -92,6 +97,7 @@ def _process() -> _Process:
 def warm_process(**_: Any) -> None:
     """``worker_process_init``: a connection of its own, a rehearsed try, a frozen heap."""
     process = _process()
+    install_smtp_params(process.options.smtp)
     process.db = RawDb(process.options.db_url)
     process.loader = DagLoader()
     try:
@@ -150,6 +156,7 @@ def _run(workload: Workload, process: _Process, db: RawDb, on_running: Any) -> T
             max_log_bytes=options.max_log_bytes,
             memory_limit_mib=options.memory_limit_mib,
             outcome_records=OutcomeRecords(options.outcome_folder) if options.outcome_folder else None,
+            callback_timeout_seconds=options.callback_timeout_seconds,
         )
     except Exception as exc:  # the database failed us; a try left 'running' goes to the zombie sweep
         log.exception("could not run %s try %d", workload.key, workload.try_number)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from windvane.cli.args import positive_int
 from windvane.cli.base import Cli, Subparsers, add_command, add_group
 from windvane.cli.logs import configure_logging
-from windvane.cli.wiring import create_metrics, executor_section, log_folder
+from windvane.cli.wiring import create_metrics, executor_section, log_folder, smtp_params
 from windvane.errors import ConfigError, ExecutorError
 from windvane.settings import Settings
 
@@ -94,4 +94,6 @@ def worker_options(settings: Settings) -> WorkerOptions:
         max_log_bytes=settings.logging.max_log_bytes,
         memory_limit_mib=settings.executor.task_memory_limit_mib,
         outcome_folder=str(settings.executor.outcome_folder),
+        callback_timeout_seconds=settings.core.callback_timeout_seconds,
+        smtp=smtp_params(settings),
     )

@@ -44,7 +44,8 @@ def _test(cli: Cli, args: argparse.Namespace) -> int:
     dag = load_dag(cli.settings, args.dag_id)
     tz = cli.settings.core.default_timezone
     logical = to_datetime(args.logical_date, tz) if args.logical_date else None
-    result = run_dag_in_process(dag, logical_date=logical, conf=args.conf)
+    timeout = cli.settings.core.callback_timeout_seconds
+    result = run_dag_in_process(dag, logical_date=logical, conf=args.conf, callback_timeout=timeout)
     _report(cli, result, args.output)
     return EXIT_OK if result.state is DagRunState.SUCCESS else EXIT_FAILURE
 

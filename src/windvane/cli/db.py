@@ -1,16 +1,21 @@
-"""``windvane db migrate | reset | check | clean``: the metadata database schema, and retention."""
+"""``windvane db migrate | reset | check | check-migrations | clean``: the metadata database, and retention.
+
+As in Airflow, ``db check`` asks whether the database can be reached and
+``db check-migrations`` whether its schema is at the newest revision.
+"""
 
 from __future__ import annotations
 
 import argparse
+import time
 from datetime import UTC, datetime, timedelta
 
-from windvane.cli.args import days
+from windvane.cli.args import days, non_negative_int
 from windvane.cli.base import EXIT_FAILURE, EXIT_OK, Cli, Subparsers, add_command, add_group, confirm
 from windvane.cli.wiring import database_url, open_engine
 from windvane.core.store import journal
 from windvane.core.store import migrate as schema
-from windvane.core.store.engine import begin_read, begin_write
+from windvane.core.store.engine import begin_read, begin_write, ping
 
 CLEAN_DESCRIPTION = """\
 Delete state-journal entries recorded more than DAYS days ago. Entries a
@@ -37,10 +42,21 @@ def register(commands: Subparsers) -> None:
     )
     reset.add_argument("-y", "--yes", action="store_true", help="Do not ask for confirmation.")
     add_command(
+        group, "check", _check, "Tell whether the database can be reached (exit code 1 when it cannot)."
+    )
+    migrations = add_command(
         group,
-        "check",
-        _check,
+        "check-migrations",
+        _check_migrations,
         "Tell whether the schema is at the newest revision (exit code 1 when it is not).",
+    )
+    migrations.add_argument(
+        "-t",
+        "--migration-wait-timeout",
+        type=non_negative_int,
+        default=0,
+        metavar="SECONDS",
+        help="Wait up to this long for another process's migration to finish (default 0: check once).",
     )
     clean = add_command(
         group, "clean", _clean, "Delete old state-journal entries every consumer has read.", CLEAN_DESCRIPTION
@@ -78,7 +94,18 @@ def _reset(cli: Cli, args: argparse.Namespace) -> int:
 
 def _check(cli: Cli, args: argparse.Namespace) -> int:
     with open_engine(cli.settings, require_schema=False) as engine:
+        server = ping(engine)  # a StoreError naming the database and the reason: exit code 1
+    cli.out.line(f"Database {database_url(cli.settings)} is reachable ({server}).")
+    return EXIT_OK
+
+
+def _check_migrations(cli: Cli, args: argparse.Namespace) -> int:
+    deadline = time.monotonic() + args.migration_wait_timeout
+    with open_engine(cli.settings, require_schema=False) as engine:
         status = schema.check(engine)
+        while not status.is_current and time.monotonic() < deadline:
+            time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
+            status = schema.check(engine)
     url = database_url(cli.settings)
     if status.is_current:
         cli.out.line(f"Database {url} is current (revision {status.head}).")

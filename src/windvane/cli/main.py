@@ -20,7 +20,7 @@ from windvane import __version__
 from windvane.cli import alerter, alerts, celery_worker, config, dags, db, pools, run, tasks
 from windvane.cli.base import EXIT_FAILURE, EXIT_USAGE, Cli, CliParser, UsageError, add_global_options
 from windvane.cli.output import Output
-from windvane.cli.wiring import apply_authoring_defaults, process_umask
+from windvane.cli.wiring import apply_authoring_defaults, install_task_settings, process_umask
 from windvane.errors import WindvaneError
 from windvane.settings import load_settings
 
@@ -85,6 +85,7 @@ def _main(argv: list[str] | None) -> int:
     try:
         settings = load_settings(home=args.home)
         apply_authoring_defaults(settings)
+        install_task_settings(settings)
         umask = os.umask(process_umask(settings))  # before anything creates a file; undone below
         code: int = args.handler(Cli(settings=settings, out=out, verbose=verbose), args)
         return code

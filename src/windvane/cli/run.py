@@ -30,7 +30,6 @@ from windvane.cli.wiring import (
     database_url,
     log_folder,
     metrics_port,
-    metrics_url,
     open_engine,
 )
 from windvane.core.executors import Executor
@@ -181,10 +180,16 @@ def _serve(cli: Cli, *, with_processor: bool, num_runs: int | None, executor: Ex
 
 
 def _metrics_line(settings: Settings) -> str:
+    # No URL before it listens: a port already taken is only known when binding, which the
+    # endpoint logs ("serving Prometheus metrics on <url>" or "cannot serve ... going on without them").
     parts = []
-    scheduler_url = metrics_url(settings, "scheduler")
-    if scheduler_url:
-        parts.append(f"Prometheus {scheduler_url} (DAG processor: {metrics_url(settings, 'dag-processor')})")
+    if settings.metrics.prometheus_on:
+        host = settings.metrics.prometheus_host
+        parts.append(
+            f"Prometheus requested on {host}:{metrics_port(settings, 'scheduler')} (scheduler) and "
+            f"{host}:{metrics_port(settings, 'dag-processor')} (DAG processor); "
+            "each endpoint logs its URL once it listens, or why it cannot"
+        )
     if settings.metrics.statsd_on:
         parts.append(f"StatsD {settings.metrics.statsd_host}:{settings.metrics.statsd_port}")
     return ", ".join(parts) or "off (turn on with [metrics] prometheus_on / statsd_on)"

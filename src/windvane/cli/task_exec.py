@@ -127,7 +127,12 @@ def run_task_test(cli: Cli, args: argparse.Namespace) -> int:
         params = params_for_run(dag.params, task.params, run.conf)
         context = build_context(run=run, dag=dag, task=task, ti=ti, params=params)
         started = pendulum.now("UTC")
-        outcome = run_try(task, context, jinja_env=jinja_env_for(dag))
+        outcome = run_try(
+            task,
+            context,
+            jinja_env=jinja_env_for(dag),
+            callback_timeout=cli.settings.core.callback_timeout_seconds,
+        )
     seconds = (pendulum.now("UTC") - started).total_seconds()
     cli.out.line(
         f"Task {task.task_id} of DAG {dag.dag_id} ({run_id}): {outcome.state.value} in {seconds:.2f} s"
@@ -152,6 +157,7 @@ def run_task(cli: Cli, args: argparse.Namespace) -> int:
                 log_folder=str(log_folder(cli.settings)),
                 hostname=hostname,
                 heartbeat_seconds=cli.settings.executor.worker_heartbeat_seconds,
+                callback_timeout_seconds=cli.settings.core.callback_timeout_seconds,
             )
         finally:
             with begin_write(engine) as conn:

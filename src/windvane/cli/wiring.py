@@ -4,6 +4,8 @@ are mapped onto constructors.
 * :func:`apply_authoring_defaults` — the time zone of naive dates and the
   default ``catchup`` DAG files are read with; called before any DAG file is
   imported (the CLI does it right after loading the settings).
+* :func:`install_task_settings` — the ``[smtp]`` server tasks in this process send email
+  through (:func:`smtp_params`; LocalExecutor workers get it in their config instead).
 * :func:`open_engine` — the metadata database engine, optionally checked to be
   migrated, disposed on exit.
 * :func:`create_executor` (through the executor registry), :func:`scheduler_config`, :func:`create_scheduler`.
@@ -37,6 +39,7 @@ from windvane.core.scheduler.loop import Scheduler
 from windvane.core.scheduler.observer import SchedulerObserver
 from windvane.core.store.engine import create_db_engine, mask_url
 from windvane.core.store.migrate import require_current
+from windvane.core.task_api.mailer import SmtpParams, install_smtp_params
 from windvane.metrics import MetricsSink
 from windvane.metrics.wiring import MetricsBundle, build_metrics
 from windvane.plugins import EntryPointLoader
@@ -120,7 +123,32 @@ def executor_options(settings: Settings) -> ExecutorOptions:
         memory_limit_mib=settings.executor.task_memory_limit_mib,
         outcome_folder=str(settings.executor.outcome_folder),
         section=executor_section(settings, settings.core.executor),
+        callback_timeout_seconds=settings.core.callback_timeout_seconds,
+        smtp=smtp_params(settings),
     )
+
+
+def smtp_params(settings: Settings) -> SmtpParams | None:
+    """``[smtp]`` as the SMTP server tasks send email through (None when ``host`` is empty)."""
+    smtp = settings.smtp
+    if not smtp.host:
+        return None
+    return SmtpParams(
+        host=smtp.host,
+        port=smtp.port,
+        user=smtp.user or None,
+        password=smtp.password or None,
+        starttls=smtp.starttls,
+        ssl=smtp.ssl,
+        timeout=smtp.timeout_seconds,
+        mail_from=smtp.mail_from,
+    )
+
+
+def install_task_settings(settings: Settings) -> None:
+    """Install what tasks run in this process read from the settings: the ``[smtp]`` server
+    (``EmailOperator``). Called with :func:`apply_authoring_defaults`, before any task runs."""
+    install_smtp_params(smtp_params(settings))
 
 
 def executor_section(settings: Settings, name: str) -> dict[str, Any]:

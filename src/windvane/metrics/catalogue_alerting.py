@@ -80,8 +80,9 @@ CALLBACK_FAILURES = Metric(
     "windvane_callback_failures_total",
     C,
     "callbacks",
-    "Callbacks run from the journal (DAG success/failure, a killed try's failure/retry, SLA miss) that "
-    "raised, timed out or whose DAG could not be loaded, by kind; each is logged with its traceback.",
+    "Callbacks that raised, timed out or whose DAG could not be loaded, by kind: task callbacks run in "
+    "the try's own process (reported with its outcome) and those run from the journal (DAG "
+    "success/failure, a killed try's failure/retry, SLA miss); each is logged with its traceback.",
     "callbacks.failures",
     ("kind",),
     "callbacks.failures.{kind}",
@@ -90,7 +91,8 @@ CALLBACK_DURATION = Metric(
     "windvane_callback_duration_seconds",
     H,
     "seconds",
-    "Wall time of one callback call from the journal (fork, DAG file import, each callback of the list).",
+    "Wall time of one task callback in the try's own process, or of one call from the journal (fork, "
+    "DAG file import, each callback of the list).",
     "callbacks.duration",
     ("kind",),
     "callbacks.duration.{kind}",

@@ -135,9 +135,18 @@ ERROR_REASONS = (
     "bad_usage",
 )
 
-#: What a callback was called for: DAG run success/failure, a task's failure/retry run from the
-#: journal, an SLA miss.
-CALLBACK_KINDS = ("dag_success", "dag_failure", "task_failure", "task_retry", "sla_miss")
+#: What a callback was called for: DAG run success/failure, a task's failure/retry (in the try's
+#: process or run from the journal), a task's execute/success/skipped (in the try's process), an SLA miss.
+CALLBACK_KINDS = (
+    "dag_success",
+    "dag_failure",
+    "task_failure",
+    "task_retry",
+    "sla_miss",
+    "task_execute",
+    "task_success",
+    "task_skipped",
+)
 
 #: Closed value sets of enumerated label keys (a metric may narrow ``state``).
 ENUM_VALUES: dict[str, tuple[str, ...]] = {

@@ -57,8 +57,9 @@ class StatsdSink(MetricsSink):
         super().__init__(strict=strict)
         self.prefix = prefix.strip(".")
         self.datadog_tags = datadog_tags
-        self.allow = [re.compile(p.lower()) for p in allow_list if p]
-        self.block = [] if self.allow else [re.compile(p.lower()) for p in block_list if p]
+        # Case-insensitive rather than lower-cased: lowering a pattern turns \S into \s, \D into \d.
+        self.allow = [re.compile(p, re.IGNORECASE) for p in allow_list if p]
+        self.block = [] if self.allow else [re.compile(p, re.IGNORECASE) for p in block_list if p]
         if self.allow and any(block_list):
             log.warning("metrics.statsd_block_list is ignored because statsd_allow_list is set")
         #: Emissions dropped because the sink is disabled.

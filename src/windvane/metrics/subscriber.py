@@ -40,6 +40,7 @@ from windvane.core.model.events import (
 from windvane.core.model.states import TaskInstanceState as S
 from windvane.core.scheduler.observer import DagQuarantined, LoopStats, SchedulerObserver
 from windvane.metrics import catalogue as m
+from windvane.metrics.catalogue_alerting import CALLBACK_DURATION, CALLBACK_FAILURES
 from windvane.metrics.loop_metrics import LoopMetrics
 from windvane.metrics.metric import Metric
 from windvane.metrics.queries import QueryCounter
@@ -47,6 +48,14 @@ from windvane.metrics.sink import Bound, MetricsSink
 from windvane.metrics.stale import DagSweeper
 
 _FAILED = {S.FAILED, S.UP_FOR_RETRY}
+#: The ``kind`` label of the callback metrics for a task callback hook run in the try's process.
+_CALLBACK_KIND = {
+    "on_execute_callback": "task_execute",
+    "on_success_callback": "task_success",
+    "on_failure_callback": "task_failure",
+    "on_retry_callback": "task_retry",
+    "on_skipped_callback": "task_skipped",
+}
 
 
 def wall_clock(clock: Clock) -> Callable[[], float]:
@@ -177,6 +186,13 @@ class MetricsObserver(SchedulerObserver):
             b(m.TI_SUCCESSES, dag_id=dag_id, task_id=task_id).incr()
         elif state in _FAILED:
             b(m.TI_FAILURES, dag_id=dag_id, task_id=task_id).incr()
+        for run in event.callbacks:  # reported by the try's process, which has no sink of its own
+            kind = _CALLBACK_KIND.get(run.hook)
+            if kind is None:
+                continue
+            self.sink.observe(CALLBACK_DURATION, run.seconds, kind=kind)
+            if not run.ok:
+                self.sink.incr(CALLBACK_FAILURES, kind=kind)
 
     def try_lost(self, event: TryLost) -> None:
         self._hold()

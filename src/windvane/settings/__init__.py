@@ -23,7 +23,6 @@ from windvane.settings._loader import CONFIG_FILE_NAME, HOME_ENV_VAR, config_fil
 from windvane.settings._present import REGENERATE_COMMAND, allowed_values, get_value, render_config_docs
 from windvane.settings._sections import (
     AlertingSettings,
-    ApiSettings,
     CelerySettings,
     CliSettings,
     CoreSettings,
@@ -48,7 +47,6 @@ __all__ = [
     "SEVERITIES",
     "AlertRoute",
     "AlertingSettings",
-    "ApiSettings",
     "CelerySettings",
     "CliSettings",
     "CoreSettings",

@@ -370,6 +370,21 @@ class IsTimezone:
 
 
 @dataclass(frozen=True)
+class AreRegexes:
+    """Every string of a list compiles as a Python regular expression."""
+
+    def accepts(self, value: Any) -> bool:
+        try:
+            [re.compile(pattern) for pattern in value]
+        except re.error:
+            return False
+        return True
+
+    def expected(self, phrase: str) -> str:
+        return "a list of regular expressions (comma-separated in env)"
+
+
+@dataclass(frozen=True)
 class IsExecutorName:
     """The name of an executor in the executor registry (built-in or a plug-in's), any case."""
 

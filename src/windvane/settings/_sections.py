@@ -20,6 +20,7 @@ from typing import Literal
 from windvane.settings._format import format_value, mask_secret
 from windvane.settings._kinds import (
     AlertRoute,
+    AreRegexes,
     Between,
     IsExecutorName,
     IsTimezone,
@@ -67,6 +68,13 @@ class CoreSettings:
         "umask of every Windvane process and what it starts: the metadata database (and its WAL), "
         "task and parse logs are owner-only by default; '022' makes them readable by all.",
         check=IsUmask(),
+    )
+    callback_timeout_seconds: float = setting(
+        60.0,
+        "Longest one task or DAG callback may run (in the try's process, or in the forked child "
+        "running it from the journal); past it the callback is logged, counted and left behind: "
+        "the task's or run's state stands.",
+        check=_TIMEOUT,
     )
 
 
@@ -218,11 +226,13 @@ class MetricsSettings:
         (),
         "Regular expressions: only metrics whose short StatsD name (lower-cased, no prefix) one of them "
         "matches anywhere are sent (empty: all); when set, statsd_block_list is ignored.",
+        check=AreRegexes(),
     )
     statsd_block_list: tuple[str, ...] = setting(
         (),
         "Regular expressions: metrics whose short StatsD name (lower-cased, no prefix) one of them "
         "matches anywhere are not sent.",
+        check=AreRegexes(),
     )
     statsd_datadog_tags: bool = setting(
         True,
@@ -252,14 +262,6 @@ class CliSettings:
         "(`--yes` skips the question); 0 asks every time.",
         check=Between(0, 1_000_000),
     )
-
-
-@dataclass(frozen=True)
-class ApiSettings:
-    """The HTTP API server."""
-
-    host: str = setting("127.0.0.1", "Address the API server listens on.")
-    port: int = setting(8080, "Port of the API server.", check=_PORT)
 
 
 @dataclass(frozen=True)
@@ -301,7 +303,10 @@ class AlertingSettings:
     )
     concurrency: int = setting(4, "Most alerts one dispatcher sends at once.", check=_PROCESSES)
     retention_seconds: float = setting(
-        30 * 86400.0, "Sent and dead alerts older than this are deleted from the outbox.", check=_AGE
+        30 * 86400.0,
+        "Sent and dead alerts older than this are deleted from the outbox, and SLA misses detected "
+        "longer ago (and before sla_lookback_seconds) from sla_miss.",
+        check=_AGE,
     )
     task_failure_channels: tuple[str, ...] = setting(
         ("email",), "Channels of task failures (email only reaches tasks with `email` set)."
@@ -409,7 +414,6 @@ class Settings:
     celery: CelerySettings
     logging: LoggingSettings
     metrics: MetricsSettings
-    api: ApiSettings
     cli: CliSettings
     alerting: AlertingSettings
     smtp: SmtpSettings

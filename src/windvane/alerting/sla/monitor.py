@@ -19,6 +19,10 @@ Each :meth:`SlaMonitor.run_tick` (every ``poll_interval`` on its own thread):
    marks them done whatever the callback did (raised, hung: logged, counted in
    :attr:`SlaMonitor.callback_failures`, never retried). A monitor killed between
    claim and done leaves the claim to run out, and the next one calls it then.
+
+Once an hour it also deletes the misses detected more than ``retention`` ago
+(``[alerting] retention_seconds``, as the outbox; never less than ``lookback``, so a
+pruned miss is never detected again) whose callback is done.
 """
 
 from __future__ import annotations
@@ -56,6 +60,8 @@ class SlaConfig:
 
     poll_interval: float = 5.0
     lookback: float = 2 * 86400.0
+    #: Misses detected longer ago than this (and than ``lookback``) are deleted.
+    retention: float = 30 * 86400.0
     check_backfill: bool = False
     recovered_notice: bool = True
     callback_timeout: float = 60.0
@@ -101,6 +107,7 @@ class SlaMonitor:
         self.failures = 0
         self.callback_failures = 0
         self._dags = StoredDags()
+        self._pruned_at: datetime | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -111,7 +118,26 @@ class SlaMonitor:
         since = now - timedelta(seconds=self.config.lookback)
         recorded, alerts = self._detect(now, since)
         recovered, more = self._recover(now, since)
-        return SlaTickResult(recorded, recovered, alerts + more, self._callbacks(now))
+        result = SlaTickResult(recorded, recovered, alerts + more, self._callbacks(now))
+        self._prune(now)
+        return result
+
+    def _prune(self, now: datetime) -> None:
+        if self._pruned_at is not None and now - self._pruned_at < timedelta(hours=1):
+            return
+        self._pruned_at = now
+        keep = timedelta(seconds=max(self.config.retention, self.config.lookback))
+        try:
+            with begin_read(self.engine) as conn:  # nothing to prune: no write lock taken
+                if not store.any_prunable(conn, older_than=now - keep):
+                    return
+            with begin_write(self.engine) as conn:
+                gone = store.prune(conn, older_than=now - keep)
+        except Exception:
+            log.exception("could not prune old SLA misses; trying again in an hour")
+            return
+        if gone:
+            log.info("pruned %d SLA misses detected more than %s ago", gone, keep)
 
     def _detect(self, now: datetime, since: datetime) -> tuple[int, int]:
         won: list[Candidate] = []

@@ -39,6 +39,7 @@ def sla_config(settings: AlertingSettings) -> SlaConfig:
     return SlaConfig(
         poll_interval=settings.sla_poll_interval_seconds,
         lookback=settings.sla_lookback_seconds,
+        retention=settings.retention_seconds,
         check_backfill=settings.sla_check_backfill,
         recovered_notice=settings.sla_recovered_notice,
         callback_timeout=settings.sla_callback_timeout_seconds,

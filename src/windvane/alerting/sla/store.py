@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, and_, literal, or_, select, update
+from sqlalchemy import Connection, RowMapping, and_, delete, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from windvane.alerting.sla.decisions import IGNORED, SUCCEEDED, BlockingTi
@@ -297,6 +297,23 @@ def blocking(conn: Connection, run_pks: Sequence[int]) -> list[BlockingTi]:
         )
         for r in conn.execute(query).mappings()
     ]
+
+
+def prune(conn: Connection, *, older_than: datetime) -> int:
+    """Delete misses detected before ``older_than`` whose callback is done; how many went. A miss
+    whose callback is still pending is kept whatever its age. The caller keeps ``older_than``
+    before the monitor's lookback, so a pruned miss can never be detected (and alerted) again."""
+    stmt = delete(m).where(*_prunable(older_than))
+    return int(conn.execute(stmt).rowcount or 0)
+
+
+def any_prunable(conn: Connection, *, older_than: datetime) -> bool:
+    """Whether :func:`prune` would delete anything (a read: no write lock taken)."""
+    return conn.execute(select(m.c.id).where(*_prunable(older_than)).limit(1)).first() is not None
+
+
+def _prunable(older_than: datetime) -> tuple[Any, ...]:
+    return (m.c.detected_at < utc(older_than), m.c.callback_done_at.is_not(None))
 
 
 def list_misses(conn: Connection, *, dag_id: str | None = None, limit: int = 100) -> list[MissRow]:

@@ -40,6 +40,7 @@ from windvane.core.executors.wakeup import WakeupPipe
 from windvane.core.executors.worker_process import WorkerProcess
 from windvane.core.model.workload import TaskEvent, Workload
 from windvane.core.store.raw import RawDb
+from windvane.core.task_api.mailer import SmtpParams
 from windvane.errors import ExecutorError
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,8 @@ class LocalExecutor(Executor):
         max_log_bytes: int = 0,
         memory_limit_mib: int = 0,
         outcome_folder: str = "",
+        callback_timeout_seconds: float = 60.0,
+        smtp: SmtpParams | None = None,
     ) -> None:
         super().__init__(parallelism)
         #: Workers started by :meth:`start`; more start when work waits, up to ``parallelism``.
@@ -88,6 +91,8 @@ class LocalExecutor(Executor):
             max_log_bytes=max_log_bytes,
             memory_limit_mib=memory_limit_mib,
             outcome_folder=outcome_folder,
+            callback_timeout_seconds=callback_timeout_seconds,
+            smtp=smtp,
             executor_pid=0,  # these three are set when a worker starts (see _spawn)
             sys_path=(),
         )

@@ -47,6 +47,7 @@ from windvane.core.model.states import TaskInstanceState
 from windvane.core.model.workload import TaskEvent, Workload
 from windvane.core.store.raw import RawDb
 from windvane.core.store.try_lifecycle import make_event
+from windvane.core.task_api.mailer import SmtpParams, install_smtp_params
 from windvane.core.worker.dag_loader import DagLoader
 from windvane.core.worker.execution import retry_delay
 from windvane.core.worker.final_write import OutcomeRecords, replay_outcomes
@@ -79,6 +80,10 @@ class WorkerConfig:
     memory_limit_mib: int = 0
     #: Where finished tries' outcomes are kept until written ("": in memory only).
     outcome_folder: str = ""
+    #: Longest one task callback may run in a try's process (``[core] callback_timeout_seconds``).
+    callback_timeout_seconds: float = 60.0
+    #: The ``[smtp]`` server tasks send email through (installed before any try runs).
+    smtp: SmtpParams | None = None
 
 
 def worker_command(fd: int) -> list[str]:
@@ -113,6 +118,7 @@ def main() -> None:
     try:
         config: WorkerConfig = conn.recv()
         sys.path[:] = config.sys_path
+        install_smtp_params(config.smtp)
         _configure_logging(config.log_level)
         db = RawDb(config.db_url)
         _warm_up(db)
@@ -209,6 +215,7 @@ def _run(
             max_log_bytes=config.max_log_bytes,
             memory_limit_mib=config.memory_limit_mib,
             outcome_records=_records(config),
+            callback_timeout_seconds=config.callback_timeout_seconds,
         )
     except Exception as exc:  # the database failed us; the try stays 'running' for the zombie sweep
         log.exception(

@@ -20,6 +20,7 @@ from types import MappingProxyType
 from typing import Any, cast
 
 from windvane.core.executors.base import Executor
+from windvane.core.task_api.mailer import SmtpParams
 from windvane.errors import ConfigError, PluginError
 from windvane.plugins import (
     EXECUTORS_GROUP,
@@ -49,6 +50,10 @@ class ExecutorOptions:
     #: ``[executor] outcome_folder``: where workers keep finished tries' outcomes until written
     #: ("": in memory only).
     outcome_folder: str = ""
+    #: ``[core] callback_timeout_seconds``: the longest one task callback may run in a try's process.
+    callback_timeout_seconds: float = 60.0
+    #: ``[smtp]``: the server tasks' ``EmailOperator`` sends through (None: not configured).
+    smtp: SmtpParams | None = None
     #: The settings section named like the executor (``[celery]`` for ``celery``) as key -> value;
     #: empty when there is none. Lets a plug-in have settings of its own.
     section: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
@@ -69,6 +74,8 @@ def _local(options: ExecutorOptions) -> Executor:
         max_log_bytes=options.max_log_bytes,
         memory_limit_mib=options.memory_limit_mib,
         outcome_folder=options.outcome_folder,
+        callback_timeout_seconds=options.callback_timeout_seconds,
+        smtp=options.smtp,
     )
 
 
@@ -80,6 +87,7 @@ def _sequential(options: ExecutorOptions) -> Executor:
         db_url=options.db_url,
         log_folder=options.log_folder,
         heartbeat_seconds=options.heartbeat_seconds,
+        callback_timeout_seconds=options.callback_timeout_seconds,
     )
 
 

@@ -34,6 +34,7 @@ class SequentialExecutor(Executor):
         hostname: str | None = None,
         timeout_grace_seconds: float = 5.0,
         kill_grace_seconds: float = 5.0,
+        callback_timeout_seconds: float = 60.0,
     ) -> None:
         super().__init__(1)  # whatever was asked: that is the point of this executor
         self._db_url = db_url
@@ -42,6 +43,7 @@ class SequentialExecutor(Executor):
         self._hostname = hostname or socket.gethostname()
         self._timeout_grace = timeout_grace_seconds
         self._kill_grace = kill_grace_seconds
+        self._callback_timeout = callback_timeout_seconds
         self._db: RawDb | None = None
         self._loader = DagLoader()
         self._pending: deque[Workload] = deque()
@@ -110,6 +112,7 @@ class SequentialExecutor(Executor):
                 timeout_grace_seconds=self._timeout_grace,
                 kill_grace_seconds=self._kill_grace,
                 on_running=self._events.append,
+                callback_timeout_seconds=self._callback_timeout,
             )
         finally:
             self._running = None

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 
+from windvane.core.model.callback_runs import CallbackRun, runs_from_json, runs_to_json
 from windvane.core.model.states import DagRunState, TaskInstanceState
 from windvane.core.model.workload import TaskInstanceKey
 
@@ -59,7 +60,8 @@ class LifecycleEvent:
         target = EVENT_TYPES.get(name) if isinstance(name, str) else None
         if target is None or not issubclass(target, cls):
             raise ValueError(f"not a {cls.__name__} event: {name!r}")
-        values = {field: decode(data[field]) for field, _, decode in target._codecs}
+        # A field with a default may be missing (a dict written before the field existed).
+        values = {field: decode(data[field]) for field, _, decode in target._codecs if field in data}
         return target(**values)
 
 
@@ -148,6 +150,7 @@ class TryFinished(LifecycleEvent):
 
     ``started_at`` is None when no start was seen (an executor that reports only the end).
     ``next_retry_at`` is set for ``up_for_retry``; ``error`` summarises a failure.
+    ``callbacks``: the task callbacks the try ran in its own process, and how each went.
     """
 
     key: TaskInstanceKey
@@ -160,6 +163,7 @@ class TryFinished(LifecycleEvent):
     started_at: datetime | None
     error: str | None
     next_retry_at: datetime | None
+    callbacks: tuple[CallbackRun, ...] = ()
 
     @property
     def duration(self) -> float | None:
@@ -220,6 +224,7 @@ _CODECS: dict[Any, tuple[Callable[[Any], Any], Callable[[Any], Any]]] = {
     TaskInstanceState: (str, TaskInstanceState),
     DagRunState: (str, DagRunState),
     TaskInstanceKey: (dataclasses.asdict, _key_from),
+    tuple[CallbackRun, ...]: (runs_to_json, runs_from_json),
 }
 
 

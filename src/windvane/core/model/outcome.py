@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from windvane.core.model.callback_runs import CallbackRun, runs_from_json, runs_to_json
 from windvane.core.model.states import TaskInstanceState
 
 
@@ -20,7 +21,8 @@ class TryOutcome:
     ``xcoms`` maps key -> serialized JSON text (everything the try pushed).
     ``skip_task_ids`` are the downstream tasks the try asked to skip; they are
     kept only when the try succeeded or was skipped (a retry decides anew).
-    ``next_retry_delay`` is set for ``up_for_retry`` only.
+    ``next_retry_delay`` is set for ``up_for_retry`` only. ``callbacks``: how each task
+    callback the try ran went (for the callback metrics; the state never depends on them).
     """
 
     state: TaskInstanceState
@@ -28,6 +30,7 @@ class TryOutcome:
     xcoms: dict[str, str] = field(default_factory=dict)
     skip_task_ids: tuple[str, ...] = ()
     next_retry_delay: timedelta | None = None
+    callbacks: tuple[CallbackRun, ...] = ()
 
     def to_json(self) -> str:
         delay = None if self.next_retry_delay is None else self.next_retry_delay.total_seconds()
@@ -38,6 +41,7 @@ class TryOutcome:
                 "xcoms": self.xcoms,
                 "skip_task_ids": list(self.skip_task_ids),
                 "next_retry_delay": delay,
+                "callbacks": runs_to_json(self.callbacks),
             }
         )
 
@@ -52,6 +56,8 @@ class TryOutcome:
             xcoms={str(k): str(v) for k, v in data["xcoms"].items()},
             skip_task_ids=tuple(str(t) for t in data["skip_task_ids"]),
             next_retry_delay=None if delay is None else timedelta(seconds=float(delay)),
+            # Absent from outcomes recorded by an older worker (kept in the outcome folder).
+            callbacks=runs_from_json(data.get("callbacks", ())),
         )
 
 

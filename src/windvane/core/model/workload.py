@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from windvane.core.model.callback_runs import CallbackRun
+
 
 @dataclass(frozen=True, slots=True)
 class TaskInstanceKey:
@@ -88,7 +90,8 @@ class TaskEvent(_Keyed):
     ``failed``, ``up_for_retry``, ``skipped`` — already written to the DB by the
     worker. ``skipped_task_ids`` are downstream tasks the try skipped
     (branching), also already written. ``state=None`` means the claim failed
-    and the try did not run (or its outcome could not be recorded).
+    and the try did not run (or its outcome could not be recorded). ``callbacks``: the task
+    callbacks the try ran in its own process and how each went (counted by the metrics).
     """
 
     key: TaskInstanceKey
@@ -98,3 +101,4 @@ class TaskEvent(_Keyed):
     at: float = 0.0
     error: str | None = None
     next_retry_at: float | None = None
+    callbacks: tuple[CallbackRun, ...] = ()

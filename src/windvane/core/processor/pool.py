@@ -48,7 +48,10 @@ class FileResult:
 def _failure(end: ChildEnd, timeout: float) -> str:
     """Why a parse child reported nothing, in the processor's words."""
     if end.how is Ending.TIMED_OUT:
-        return f"timed out after {timeout:g} s (parse_timeout); the parsing process was killed"
+        return (
+            f"timed out after {timeout:g} s (dag_processor.file_parse_timeout_seconds); "
+            "the parsing process was killed"
+        )
     if end.how is Ending.SIGNALED:
         return f"the parsing process was killed by {end.signal_name}"
     if end.how is Ending.INTERNAL_ERROR:

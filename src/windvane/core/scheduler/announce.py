@@ -136,6 +136,7 @@ class Announcer:
                     _at_or_none(ti.started_at),
                     event.error,
                     _at_or_none(event.next_retry_at),
+                    event.callbacks,
                 )
             )
 

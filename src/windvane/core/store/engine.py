@@ -29,9 +29,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import URL, Connection, Engine, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from windvane.core.store.raw import POSTGRES_OPTIONS, prepare_sqlite
@@ -174,3 +174,20 @@ def _install_sqlite_hooks(engine: Engine) -> None:
                 f"execution option {SQLITE_BEGIN_OPTION}={mode!r}: use 'IMMEDIATE' or 'DEFERRED'"
             )
         conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def ping(engine: Engine) -> str:
+    """Connect and run ``SELECT 1``; the server's kind and version (``postgresql 16.4``).
+
+    Raises :class:`StoreError` naming the database (password hidden) and the
+    driver's reason when it cannot be reached. Reads nothing of the schema.
+    """
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except SQLAlchemyError as exc:
+        where = engine.url.render_as_string(hide_password=True)
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise StoreError(f"cannot reach the metadata database {where!r}: {reason}") from exc
+    version = ".".join(str(part) for part in engine.dialect.server_version_info or ())
+    return f"{engine.dialect.name} {version}".strip()

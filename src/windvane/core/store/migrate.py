@@ -170,10 +170,14 @@ def require_current(engine: Engine, *, plugins: EntryPointLoader | None = None) 
             f"the metadata database {where!r} is at revision {status.current!r}, which no migration "
             f"script knows ({', '.join(status.unknown)}): is a plug-in that owns tables missing?"
         )
-    found = "an empty database" if status.current is None else f"revision {status.current!r}"
+    if status.current is None:
+        raise StoreError(
+            f"the metadata database {where!r} is empty (no Windvane tables): "
+            "run 'windvane db migrate' to create them"
+        )
     raise StoreError(
-        f"the metadata database {where!r} is at {found}, "
-        f"expected revision {status.head!r}: run the database migration first"
+        f"the metadata database {where!r} is at revision {status.current!r}, "
+        f"expected revision {status.head!r}: run 'windvane db migrate' to upgrade it"
     )
 
 

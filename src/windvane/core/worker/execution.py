@@ -3,34 +3,38 @@
 :func:`run_try` is the whole life of a try once its context exists: render the
 templated fields, ``on_execute_callback``, ``execute`` under
 ``execution_timeout``, push the return value, decide the outcome, then the
-callback that fits the outcome. It never raises for anything the task does
+callback that fits the outcome (each callback within ``callback_timeout``:
+:mod:`windvane.core.worker.task_callbacks`). It never raises for anything the task does
 (``SystemExit`` and ``KeyboardInterrupt`` excepted): the outcome says what
-happened. The caller (:mod:`windvane.core.worker.runner`) stores it.
+happened, including how each callback went. The caller (:mod:`windvane.core.worker.runner`) stores it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import signal
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from windvane.core.model import retries
+from windvane.core.model.callback_runs import CallbackRun
 from windvane.core.model.outcome import TryOutcome, failure_state
 from windvane.core.model.states import TaskInstanceState
 from windvane.core.model.tracebacks import format_user_traceback
 from windvane.core.task_api.task_instance import XCOM_RETURN_KEY, RuntimeTaskInstance
 from windvane.core.task_api.templating import render_template_fields
+from windvane.core.worker.task_callbacks import DEFAULT_CALLBACK_TIMEOUT, run_callbacks
 from windvane.errors import SerializationError, TaskFailedNoRetry, TaskSkipped, TaskTimeoutError
 
 if TYPE_CHECKING:
     import jinja2
 
-    from windvane.core.authoring.baseoperator import BaseOperator, CallbackArg
+    from windvane.core.authoring.baseoperator import BaseOperator
 
 log = logging.getLogger("windvane.task")
 
@@ -59,22 +63,30 @@ def failed_outcome(task: BaseOperator, try_number: int, max_tries: int, error: s
     return TryOutcome(state=state, error=error, next_retry_delay=delay)
 
 
-def run_try(task: BaseOperator, context: dict[str, Any], *, jinja_env: jinja2.Environment) -> TryOutcome:
+def run_try(
+    task: BaseOperator,
+    context: dict[str, Any],
+    *,
+    jinja_env: jinja2.Environment,
+    callback_timeout: float = DEFAULT_CALLBACK_TIMEOUT,
+) -> TryOutcome:
     """Run one try of ``task`` with ``context`` (whose ``"ti"`` is a RuntimeTaskInstance).
 
     Outcomes: ``success``; ``skipped`` for :class:`TaskSkipped`; ``failed`` for
     :class:`TaskFailedNoRetry`; for any other exception (a timeout, a return
     value that cannot be stored as JSON, a template that does not render)
     ``up_for_retry`` while ``try_number <= max_tries``, else ``failed``.
-    A callback that raises is logged and changes nothing.
+    A callback that raises, or runs past ``callback_timeout`` seconds, is logged and changes
+    nothing; the outcome's ``callbacks`` say how each went.
     """
     ti: RuntimeTaskInstance = context["ti"]
     exception: BaseException | None = None
+    ran: list[CallbackRun] = []
     if task.is_noop:
         outcome = TryOutcome(state=TaskInstanceState.SUCCESS)
     else:
         try:
-            _execute(task, context, ti, jinja_env)
+            _execute(task, context, ti, jinja_env, ran, callback_timeout)
             outcome = TryOutcome(
                 state=TaskInstanceState.SUCCESS,
                 xcoms=dict(ti.pushed),
@@ -95,19 +107,25 @@ def run_try(task: BaseOperator, context: dict[str, Any], *, jinja_env: jinja2.En
         except Exception as exc:
             exception = exc
             outcome = _failure(task, ti, exc, state=failure_state(ti.try_number, ti.max_tries))
-    _run_callbacks(task, _CALLBACK_FOR_STATE[outcome.state], context, exception)
-    return outcome
+    hook = _CALLBACK_FOR_STATE[outcome.state]
+    ran.extend(run_callbacks(task, hook, context, exception, timeout=callback_timeout))
+    return dataclasses.replace(outcome, callbacks=tuple(ran)) if ran else outcome
 
 
 def _execute(
-    task: BaseOperator, context: dict[str, Any], ti: RuntimeTaskInstance, env: jinja2.Environment
+    task: BaseOperator,
+    context: dict[str, Any],
+    ti: RuntimeTaskInstance,
+    env: jinja2.Environment,
+    ran: list[CallbackRun],
+    callback_timeout: float,
 ) -> None:
     owner = f"task {task.task_id!r} in DAG {ti.dag_id!r}"
     if task.template_fields:
         render_template_fields(
             task, task.template_fields, context, env, template_ext=task.template_ext, owner=owner
         )
-    _run_callbacks(task, "on_execute_callback", context, None)
+    ran.extend(run_callbacks(task, "on_execute_callback", context, None, timeout=callback_timeout))
     timeout = task.execution_timeout.total_seconds() if task.execution_timeout is not None else None
     log.info("Executing %s (try %d of %d)", ti, ti.try_number, ti.max_tries + 1)
     try:
@@ -163,28 +181,3 @@ def _kill(task: BaseOperator) -> None:
         task.on_kill()
     except Exception:
         log.exception("on_kill of task %s failed", task.task_id)
-
-
-def _run_callbacks(
-    task: BaseOperator, attribute: str, context: Mapping[str, Any], exception: BaseException | None
-) -> None:
-    callbacks = _as_list(getattr(task, attribute, None))
-    if not callbacks:
-        return
-    call_context = dict(context)
-    if exception is not None:
-        call_context["exception"] = exception
-    for callback in callbacks:
-        try:
-            callback(call_context)
-        except Exception:
-            name = getattr(callback, "__qualname__", repr(callback))
-            log.exception("%s %s of task %s failed; the outcome stands", attribute, name, task.task_id)
-
-
-def _as_list(value: CallbackArg) -> list[Callable[[dict[str, Any]], object]]:
-    if value is None:
-        return []
-    if callable(value):
-        return [value]
-    return list(value)

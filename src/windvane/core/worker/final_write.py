@@ -18,6 +18,7 @@ an outcome twice, or after the scheduler moved on, changes nothing.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import pickle
@@ -116,6 +117,8 @@ def record_outcome(
     event = _write_with_backoff(db, workload, outcome, start_date, reason, give_up_seconds, pause)
     if path is not None:
         OutcomeRecords.drop(path)
+    if outcome.callbacks:  # not stored: they only travel to the scheduler's observers
+        event = dataclasses.replace(event, callbacks=outcome.callbacks)
     return event
 
 

@@ -30,6 +30,7 @@ from windvane.core.task_api.task_instance import XCOM_RETURN_KEY, RuntimeTaskIns
 from windvane.core.task_api.templating import ConnectionGetter, VariableGetter
 from windvane.core.worker.execution import run_try
 from windvane.core.worker.inputs import jinja_env_for
+from windvane.core.worker.task_callbacks import DEFAULT_CALLBACK_TIMEOUT
 from windvane.errors import DagDefinitionError
 
 
@@ -161,6 +162,7 @@ def run_dag_in_process(
     on_task_done: Callable[[TaskResult], None] | None = None,
     var_getter: VariableGetter | None = None,
     conn_getter: ConnectionGetter | None = None,
+    callback_timeout: float = DEFAULT_CALLBACK_TIMEOUT,
 ) -> DagRunResult:
     """Run every task of one manual run of ``dag`` to a final state and return what happened.
 
@@ -168,7 +170,7 @@ def run_dag_in_process(
     is the run's configuration; ``on_task_done`` is called after each task's
     last try; ``var_getter``/``conn_getter`` serve the context's ``var`` and
     ``conn``. Task code runs in this process: an exception becomes the try's
-    outcome, as in a worker.
+    outcome, as in a worker; each task callback may run ``callback_timeout`` seconds.
     """
     run = manual_run(dag, logical_date=logical_date, conf=conf, now=now)
     env = jinja_env_for(dag)
@@ -192,7 +194,7 @@ def run_dag_in_process(
                 task, run, result.xcoms, try_number=res.tries, var_getter=var_getter, conn_getter=conn_getter
             )
             started = time.perf_counter()
-            outcome = run_try(task, context, jinja_env=env)
+            outcome = run_try(task, context, jinja_env=env, callback_timeout=callback_timeout)
             res.duration += time.perf_counter() - started
             state, res.error = outcome.state, outcome.error
             result.xcoms.store(task_id, outcome.xcoms)

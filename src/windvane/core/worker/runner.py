@@ -45,6 +45,7 @@ from windvane.core.worker.dag_loader import DagLoader
 from windvane.core.worker.execution import failed_outcome
 from windvane.core.worker.final_write import OutcomeRecords, record_outcome
 from windvane.core.worker.inputs import RunInputs, jinja_env_for, run_inputs_for
+from windvane.core.worker.task_callbacks import DEFAULT_CALLBACK_TIMEOUT, callbacks_of
 from windvane.core.worker.task_child import ChildJob, child_main
 from windvane.core.worker.task_log import LogCap, append_line, write_header
 from windvane.errors import DagImportError, InvalidRunIdError, NotFoundError
@@ -52,11 +53,14 @@ from windvane.errors import DagImportError, InvalidRunIdError, NotFoundError
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from windvane.core.authoring.baseoperator import BaseOperator
+
 #: Retry delay when the task's own is unknown (its DAG file failed to load): BaseOperator's default.
 DEFAULT_RETRY_DELAY = timedelta(seconds=300)
 #: How often the worker checks a running try's log size against its cap.
 LOG_CHECK_SECONDS = 1.0
 MIB = 1 << 20
+_ENDING_HOOKS = ("on_success_callback", "on_failure_callback", "on_retry_callback", "on_skipped_callback")
 
 
 def log_path_for(log_folder: str, workload: Workload) -> str:
@@ -99,6 +103,7 @@ def run_workload(
     memory_limit_mib: int = 0,
     outcome_records: OutcomeRecords | None = None,
     final_write_give_up_seconds: float = 600.0,
+    callback_timeout_seconds: float = DEFAULT_CALLBACK_TIMEOUT,
 ) -> TaskEvent:
     """Claim, run and record one try; returns its final event (state None: not run / not recorded).
 
@@ -111,7 +116,8 @@ def run_workload(
     ``memory_limit_mib`` caps the try's address space (0: none), and a try that runs out of it
     fails with a message naming the limit. The final write is retried until it lands
     (:func:`~windvane.core.worker.final_write.record_outcome`, kept in ``outcome_records`` until
-    then; given up after ``final_write_give_up_seconds``).
+    then; given up after ``final_write_give_up_seconds``). Each task callback may run
+    ``callback_timeout_seconds`` in the try's process; the kill deadline leaves room for them.
     """
     if db is None:
         if engine is None:
@@ -132,6 +138,7 @@ def run_workload(
                 memory_limit_mib=memory_limit_mib,
                 outcome_records=outcome_records,
                 final_write_give_up_seconds=final_write_give_up_seconds,
+                callback_timeout_seconds=callback_timeout_seconds,
             )
         finally:
             own.close()
@@ -189,11 +196,15 @@ def run_workload(
         run_start_date=claim.run_start_date,
         jinja_env=jinja_env_for(dag),
         run=_run_inputs(workload, claim),
+        callback_timeout=callback_timeout_seconds,
     )
+    deadline = None if timeout is None else timeout + timeout_grace_seconds
+    if deadline is not None:  # the callbacks run after execute's own alarm: not the task's time
+        deadline += callback_allowance(task, callback_timeout_seconds)
     cap = LogCap(log_path, max_log_bytes) if max_log_bytes > 0 else None
     end = run_forked(
         lambda: child_main(job),
-        deadline_seconds=None if timeout is None else timeout + timeout_grace_seconds,
+        deadline_seconds=deadline,
         kill_grace_seconds=kill_grace_seconds,
         heartbeat_seconds=heartbeat_seconds,
         heartbeat=lambda: record_heartbeat(db, workload),
@@ -212,6 +223,13 @@ def run_workload(
     outcome = _unreported_outcome(end, job, timeout)
     append_line(log_path, outcome.error or "")
     return finish(outcome, start_date=claim.start_date, reason=JournalReason.TASK_KILLED)
+
+
+def callback_allowance(task: BaseOperator, callback_timeout: float) -> float:
+    """The longest ``task``'s callbacks can take in one try: its ``on_execute_callback`` list and
+    its longest end-of-try list, each call bounded by ``callback_timeout``."""
+    ending = max(len(callbacks_of(task, hook)) for hook in _ENDING_HOOKS)
+    return callback_timeout * (len(callbacks_of(task, "on_execute_callback")) + ending)
 
 
 def name_memory_limit(outcome: TryOutcome, task_id: str, limit_mib: int) -> TryOutcome:

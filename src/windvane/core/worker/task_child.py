@@ -29,6 +29,7 @@ from windvane.core.task_api.context import build_context, params_for_run
 from windvane.core.task_api.task_instance import RuntimeTaskInstance
 from windvane.core.worker.execution import failed_outcome, run_try
 from windvane.core.worker.inputs import RunInputs, run_inputs_for
+from windvane.core.worker.task_callbacks import DEFAULT_CALLBACK_TIMEOUT
 from windvane.core.worker.task_log import redirect_output
 
 if TYPE_CHECKING:
@@ -59,6 +60,8 @@ class ChildJob:
     #: The run as the context shows it, when the worker could build it (else the child tries,
     #: and fails the try visibly).
     run: RunInputs | None = None
+    #: Longest one task callback may run (``[core] callback_timeout_seconds``).
+    callback_timeout: float = DEFAULT_CALLBACK_TIMEOUT
 
 
 def child_main(job: ChildJob) -> bytes:
@@ -102,7 +105,7 @@ def run_job(job: ChildJob, *, handle_sigterm: bool = True) -> TryOutcome:
     else:
         if handle_sigterm:
             _on_sigterm_kill(job.task)
-        outcome = run_try(job.task, context, jinja_env=job.jinja_env)
+        outcome = run_try(job.task, context, jinja_env=job.jinja_env, callback_timeout=job.callback_timeout)
     _log.info("Try %d ended: %s", workload.try_number, outcome.state.value)
     return outcome
 

@@ -26,6 +26,7 @@ gauges as they are; durations are in seconds.
 
 ## Running the stack
 
+<!-- docs: skip needs Docker and minutes; tests/metrics/test_compose.py checks the stack without it -->
 ```sh
 cd compose
 docker compose up -d --build
@@ -55,6 +56,7 @@ statsd_exporter and the generated `compose/statsd-mapping.yml` (same names and
 labels as the native endpoint). Run it instead of the native endpoints, so
 that series are not counted twice:
 
+<!-- docs: skip needs Docker; tests/metrics/test_compose.py checks the statsd profile's wiring -->
 ```sh
 WINDVANE_STATSD=true WINDVANE_NATIVE_METRICS=false docker compose --profile statsd up -d
 ```
