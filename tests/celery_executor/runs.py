@@ -21,7 +21,7 @@ from windvane.core.store.tables import dag_run, task_instance
 from windvane.core.worker.dag_loader import DagLoader
 
 #: The zombie sweep's patience in these tests (workers heartbeat every 0.5 s).
-HEARTBEAT_TIMEOUT = 3.0
+HEARTBEAT_TIMEOUT = 5.0
 WORKER_ENV = {"WINDVANE__EXECUTOR__WORKER_HEARTBEAT_SECONDS": "0.5"}
 
 
