@@ -15,9 +15,11 @@ import windvane.core.interfaces
 
 WINDVANE = [
     "DAG",
+    "BaseHook",
     "BaseOperator",
     "BashOperator",
     "BranchPythonOperator",
+    "Connection",
     "DagRunInfo",
     "DagRunState",
     "DataInterval",
@@ -34,6 +36,7 @@ WINDVANE = [
     "TimeRestriction",
     "Timetable",
     "TriggerRule",
+    "Variable",
     "WindvaneError",
     "XComArg",
     "__version__",
@@ -46,6 +49,7 @@ WINDVANE = [
 
 INTERFACES = [
     "Clock",
+    "Connection",
     "DagQuarantined",
     "Executor",
     "ExecutorFactory",
@@ -59,6 +63,8 @@ INTERFACES = [
     "RunCreated",
     "RunFinished",
     "SchedulerObserver",
+    "SecretsConfig",
+    "SecretsResolver",
     "SerializedDag",
     "Service",
     "SystemClock",

@@ -366,6 +366,7 @@ def _sections(s: Settings) -> list[DataclassInstance]:
         s.cli,
         s.alerting,
         s.smtp,
+        s.secrets,
         s.slack,
         s.webhook,
     ]

@@ -142,6 +142,13 @@ class NotFoundError(StoreError, LookupError):
     """A DAG, run, task instance or pool that does not exist."""
 
 
+class VariableNotFoundError(NotFoundError, KeyError):
+    """A Variable no secrets backend has (a ``KeyError`` too, as Airflow's ``Variable.get`` raises)."""
+
+    def __str__(self) -> str:  # KeyError's would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
 class DagImportError(WindvaneError):
     """A DAG file failed to import; ``path`` names the file."""
 

@@ -8,6 +8,8 @@ A plug-in is an installed distribution declaring entry points in these groups::
     windvane_k8s = "windvane_k8s.migrations"
     [project.entry-points."windvane.services"]      # name -> factory(ServiceContext) -> Service
     k8s_watcher = "windvane_k8s.watcher:create"
+    [project.entry-points."windvane.secrets_backends"]  # name -> factory(SecretsConfig) -> backend
+    vault = "windvane_vault.backend:create"
 
 What may be used from a plug-in is listed in :mod:`windvane.core.interfaces`.
 
@@ -31,6 +33,9 @@ EXECUTORS_GROUP = "windvane.executors"
 MIGRATIONS_GROUP = "windvane.migrations"
 #: Service factories: ``factory(context: ServiceContext) -> Service``.
 SERVICES_GROUP = "windvane.services"
+#: Secrets backends named in ``[secrets] backends``: ``factory(config: SecretsConfig) -> backend``
+#: (a ``SecretsResolver``: ``get_connection``/``get_variable``).
+SECRETS_BACKENDS_GROUP = "windvane.secrets_backends"
 
 
 class EntryPointLike(Protocol):

@@ -275,3 +275,18 @@ def test_start_registers_the_journal_consumer_before_it_returns(engine: Engine) 
             assert "alerting" in journal.consumer_cursors(conn)
     finally:
         d.stop()
+
+
+def test_a_row_that_fell_due_after_the_claim_looked_is_not_left_for_a_poll_interval(engine: Engine) -> None:
+    """Regression: the next-due read skipped rows due already, so a row falling due between a tick's
+    claim and that read waited out the whole poll interval (an hour in the journal-check test)."""
+    slack = Recording("slack")
+    clock = FakeClock(NOW)
+    config = DispatchConfig(poll_interval=3600.0)
+    d = dispatcher(engine, {"slack": slack}, clock, config=config)
+    with begin_write(engine) as conn:
+        outbox.insert(conn, alert(1), "slack", now=NOW, due=NOW.add(seconds=1))
+    assert d.run_tick().claimed == 0  # not due yet at the claim
+    clock.advance(2.0)  # ... but due by the time the dispatcher decides how long to wait
+    assert d._until_next_due() <= 0.05
+    assert d.run_tick().sent == 1

@@ -99,6 +99,10 @@ class TickResult:
     dead: int = 0
 
 
+#: the shortest wait between ticks when a pending row is due already (seconds)
+DUE_AGAIN_FLOOR = 0.05
+
+
 def default_owner() -> str:
     """``host:pid:random``: names this dispatcher in ``claimed_by``."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -359,13 +363,15 @@ class AlertDispatcher:
         now = self.clock.now()
         try:
             with begin_read(self.engine) as conn:
-                due = outbox.next_due(conn, after=now, channels=self.channels)
+                due = outbox.next_due(conn, channels=self.channels)
         except Exception:
             log.exception("could not read when the next alert is due; waiting out the poll interval")
             return interval
         if due is None:
             return interval
-        return min(interval, max(0.0, (due - now).total_seconds()))
+        # a row due already fell due after the last claim looked; the floor keeps a row another
+        # dispatcher holds locked from turning this loop into a spin
+        return min(interval, max(DUE_AGAIN_FLOOR, (due - now).total_seconds()))
 
     async def _idle(self, wake: asyncio.Event, interval: float) -> None:
         """Wait ``interval`` between ticks, less when woken or (with ``journal_check``) when the

@@ -326,13 +326,12 @@ def pending_count(conn: Connection) -> int:
     return int(conn.execute(select(func.count()).select_from(t).where(t.c.state == PENDING)).scalar_one())
 
 
-def next_due(conn: Connection, *, after: datetime, channels: Collection[str]) -> datetime | None:
-    """When the earliest pending row of ``channels`` not yet due at ``after`` falls due (None: no
-    such row); an indexed read. Rows due already are the next claim's business."""
+def next_due(conn: Connection, *, channels: Collection[str]) -> datetime | None:
+    """When the earliest pending row of ``channels`` is (or was) due; None: no pending row. An
+    indexed read. A row due already counts: it fell due after the last claim looked (the dispatcher
+    ticks again at once instead of waiting out its poll interval)."""
     value = conn.execute(
-        select(func.min(t.c.next_attempt_at)).where(
-            t.c.state == PENDING, t.c.next_attempt_at > utc(after), t.c.channel.in_(list(channels))
-        )
+        select(func.min(t.c.next_attempt_at)).where(t.c.state == PENDING, t.c.channel.in_(list(channels)))
     ).scalar_one()
     return None if value is None else from_db(value)
 

@@ -28,6 +28,7 @@ from typing import Any
 from celery.exceptions import Ignore
 
 from windvane.celery.messages import event_to_dict, workload_from_dict
+from windvane.core.model.secrets_config import SecretsConfig
 from windvane.core.model.states import TaskInstanceState
 from windvane.core.model.workload import TaskEvent, Workload
 from windvane.core.store.raw import RawDb
@@ -38,6 +39,7 @@ from windvane.core.worker.dag_loader import DagLoader
 from windvane.core.worker.final_write import OutcomeRecords
 from windvane.core.worker.rehearsal import rehearse
 from windvane.core.worker.runner import run_workload
+from windvane.core.worker.secrets_setup import install_secrets
 
 log = logging.getLogger(__name__)
 #: States of a try's row that mean a delivery of the same try number claimed it already.
@@ -70,6 +72,8 @@ class WorkerOptions:
     callback_timeout_seconds: float = 60.0
     #: The ``[smtp]`` server tasks send email through (installed in each pool process).
     smtp: SmtpParams | None = None
+    #: Where tries find Connections and Variables (installed in each pool process).
+    secrets: SecretsConfig | None = None
 
 
 @dataclass
@@ -98,6 +102,10 @@ def warm_process(**_: Any) -> None:
     """``worker_process_init``: a connection of its own, a rehearsed try, a frozen heap."""
     process = _process()
     install_smtp_params(process.options.smtp)
+    try:
+        install_secrets(process.options.secrets)
+    except Exception:  # each try that reads a secret then fails saying it is not configured
+        log.exception("Celery worker process could not set up its secrets backends")
     process.db = RawDb(process.options.db_url)
     process.loader = DagLoader()
     try:

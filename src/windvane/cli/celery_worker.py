@@ -10,6 +10,7 @@ Needs the ``windvane[celery]`` extra.
 from __future__ import annotations
 
 import argparse
+import os
 import socket
 import threading
 from typing import TYPE_CHECKING
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING
 from windvane.cli.args import positive_int
 from windvane.cli.base import Cli, Subparsers, add_command, add_group
 from windvane.cli.logs import configure_logging
-from windvane.cli.wiring import create_metrics, executor_section, log_folder, smtp_params
+from windvane.cli.wiring import create_metrics, executor_section, log_folder, secrets_config, smtp_params
 from windvane.errors import ConfigError, ExecutorError
 from windvane.settings import Settings
 
@@ -96,4 +97,5 @@ def worker_options(settings: Settings) -> WorkerOptions:
         outcome_folder=str(settings.executor.outcome_folder),
         callback_timeout_seconds=settings.core.callback_timeout_seconds,
         smtp=smtp_params(settings),
+        secrets=secrets_config(settings, os.environ),
     )

@@ -10,6 +10,7 @@ from windvane.cli.dag_files import load_dag
 from windvane.cli.logs import configure_logging
 from windvane.cli.output import error_summary
 from windvane.core.model.states import DagRunState
+from windvane.core.task_api.masking import masked_stdio
 from windvane.core.worker.in_process import DagRunResult, run_dag_in_process
 
 _DESCRIPTION = """\
@@ -45,7 +46,8 @@ def _test(cli: Cli, args: argparse.Namespace) -> int:
     tz = cli.settings.core.default_timezone
     logical = to_datetime(args.logical_date, tz) if args.logical_date else None
     timeout = cli.settings.core.callback_timeout_seconds
-    result = run_dag_in_process(dag, logical_date=logical, conf=args.conf, callback_timeout=timeout)
+    with masked_stdio():  # what the tasks print, with their secrets masked
+        result = run_dag_in_process(dag, logical_date=logical, conf=args.conf, callback_timeout=timeout)
     _report(cli, result, args.output)
     return EXIT_OK if result.state is DagRunState.SUCCESS else EXIT_FAILURE
 

@@ -11,6 +11,7 @@ import logging
 import sys
 from typing import TextIO
 
+from windvane.core.task_api.masking import MaskingFilter
 from windvane.settings import Settings
 
 _FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
@@ -44,6 +45,7 @@ def configure_logging(settings: Settings, *, verbose: bool = False) -> None:
         root.removeHandler(_installed)
     handler = _StderrHandler()
     handler.setFormatter(logging.Formatter(_FORMAT))
+    handler.addFilter(MaskingFilter())  # dags test / tasks test log what their tasks print
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if verbose else settings.logging.level)
     for name in _QUIET:

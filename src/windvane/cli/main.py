@@ -17,10 +17,24 @@ import sys
 import traceback
 
 from windvane import __version__
-from windvane.cli import alerter, alerts, celery_worker, config, dags, db, pools, run, tasks
+from windvane.cli import (
+    alerter,
+    alerts,
+    celery_worker,
+    config,
+    connections,
+    dags,
+    db,
+    pools,
+    run,
+    tasks,
+    variables,
+)
 from windvane.cli.base import EXIT_FAILURE, EXIT_USAGE, Cli, CliParser, UsageError, add_global_options
 from windvane.cli.output import Output
-from windvane.cli.wiring import apply_authoring_defaults, install_task_settings, process_umask
+from windvane.cli.wiring import apply_authoring_defaults, install_task_settings, process_umask, secrets_config
+from windvane.core.task_api import secrets
+from windvane.core.worker.secrets_setup import install_secrets
 from windvane.errors import WindvaneError
 from windvane.settings import load_settings
 
@@ -46,7 +60,19 @@ def build_parser() -> CliParser:
     parser.add_argument("--version", action="version", version=f"windvane {__version__}")
     commands = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND")
     commands.required = True
-    for module in (db, dags, tasks, pools, alerts, config, run, alerter, celery_worker):
+    for module in (
+        db,
+        dags,
+        tasks,
+        pools,
+        connections,
+        variables,
+        alerts,
+        config,
+        run,
+        alerter,
+        celery_worker,
+    ):
         module.register(commands)
     return parser
 
@@ -87,7 +113,16 @@ def _main(argv: list[str] | None) -> int:
         apply_authoring_defaults(settings)
         install_task_settings(settings)
         umask = os.umask(process_umask(settings))  # before anything creates a file; undone below
-        code: int = args.handler(Cli(settings=settings, out=out, verbose=verbose), args)
+        resolver = secrets.installed_resolver()
+        # This process may run user code (dags test, tasks test/run, the DAG processor's children).
+        try:
+            install_secrets(secrets_config(settings, os.environ))
+        except WindvaneError as exc:  # a bad [secrets] setting must not stop `config list`
+            out.note(f"windvane: warning: Connections and Variables are not available: {exc}")
+        try:
+            code: int = args.handler(Cli(settings=settings, out=out, verbose=verbose), args)
+        finally:  # main() may run in-process (tests, embedding): leave it as it was
+            secrets.install_resolver(resolver)
         return code
     except UsageError as exc:
         out.note(f"{_prog(args)}: error: {exc} (see '{_prog(args)} --help')")

@@ -39,6 +39,7 @@ from windvane.core.store.tables import task_instance as ti_table
 from windvane.core.store.try_lifecycle import queue_tries
 from windvane.core.store.xcoms import SqlXComReader
 from windvane.core.task_api.context import RunInfo, build_context, params_for_run
+from windvane.core.task_api.masking import masked_stdio, redact
 from windvane.core.task_api.task_instance import NoXComs, RuntimeTaskInstance, XComReader
 from windvane.core.worker.dag_loader import DagLoader
 from windvane.core.worker.execution import run_try
@@ -127,18 +128,19 @@ def run_task_test(cli: Cli, args: argparse.Namespace) -> int:
         params = params_for_run(dag.params, task.params, run.conf)
         context = build_context(run=run, dag=dag, task=task, ti=ti, params=params)
         started = pendulum.now("UTC")
-        outcome = run_try(
-            task,
-            context,
-            jinja_env=jinja_env_for(dag),
-            callback_timeout=cli.settings.core.callback_timeout_seconds,
-        )
+        with masked_stdio():  # what the task prints, with its secrets masked
+            outcome = run_try(
+                task,
+                context,
+                jinja_env=jinja_env_for(dag),
+                callback_timeout=cli.settings.core.callback_timeout_seconds,
+            )
     seconds = (pendulum.now("UTC") - started).total_seconds()
     cli.out.line(
         f"Task {task.task_id} of DAG {dag.dag_id} ({run_id}): {outcome.state.value} in {seconds:.2f} s"
     )
     for key, text in sorted(outcome.xcoms.items()):
-        cli.out.line(f"  XCom {key} = {text}")
+        cli.out.line(f"  XCom {key} = {redact(text)}")
     if outcome.error:  # the traceback itself is in the task's log lines, on stderr
         cli.out.line(f"  error: {error_summary(outcome.error)}")
     return EXIT_OK if outcome.state in (S.SUCCESS, S.SKIPPED) else EXIT_FAILURE

@@ -9,7 +9,7 @@ from pathlib import Path
 import pendulum
 from sqlalchemy import Connection, select
 
-from windvane.cli import state_commands, task_exec
+from windvane.cli import state_commands, task_exec, task_render
 from windvane.cli.args import date_text, positive_int, regex, to_datetime
 from windvane.cli.base import (
     EXIT_FAILURE,
@@ -23,6 +23,7 @@ from windvane.cli.base import (
     confirm,
 )
 from windvane.cli.graph import task_tree
+from windvane.cli.known_secrets import register_known_secrets
 from windvane.cli.views import load_serialized, task_instances_of_run
 from windvane.cli.wiring import log_folder, open_engine
 from windvane.core.store.dag_runs import get_dag_run
@@ -32,6 +33,7 @@ from windvane.core.store.run_actions import clear_task_instances
 from windvane.core.store.sql_bridge import dbapi_tx
 from windvane.core.store.tables import dag_run as run_t
 from windvane.core.store.tables import task_instance as ti_t
+from windvane.core.task_api.masking import redact
 from windvane.core.worker.runner import path_under
 from windvane.errors import NotFoundError
 
@@ -51,6 +53,14 @@ def register(commands: Subparsers) -> None:
         task_exec.TEST_DESCRIPTION,
     )  # fmt: skip
     task_exec.add_test_arguments(test)
+
+    render = add_command(
+        group,
+        "render",
+        task_render.render_task,
+        "Print a task's templated fields rendered for a run (secrets masked).",
+    )
+    task_render.add_render_arguments(render)
 
     run = add_command(
         group, "run", task_exec.run_task, "Run one task instance of a DAG run now, as a worker would.",
@@ -217,10 +227,11 @@ def log_file(folder: Path, dag_id: str, run_id: str, task_id: str, try_number: i
 def _logs(cli: Cli, args: argparse.Namespace) -> int:
     path = log_file(log_folder(cli.settings), args.dag_id, args.run_id, args.task_id, args.try_number)
     cli.out.note(f"*** {path}")
+    register_known_secrets(cli.settings)
     line = "\n"
     with open(path, encoding="utf-8", errors="replace") as handle:
         for line in handle:
-            cli.out.stdout.write(line)
+            cli.out.stdout.write(redact(line))
     if not line.endswith("\n"):  # a try killed mid-line: what follows starts on its own line
         cli.out.stdout.write("\n")
     cli.out.stdout.flush()

@@ -20,7 +20,8 @@ they are mapped.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Collection, Iterator
+import os
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -33,13 +34,16 @@ from windvane.cli.services import ServiceContext, ServiceRunner, load_services
 from windvane.core.authoring.defaults import AuthoringDefaults, set_authoring_defaults
 from windvane.core.executors import Executor, ExecutorOptions
 from windvane.core.executors import create_executor as _create_executor
+from windvane.core.model.secrets_config import SecretsConfig
 from windvane.core.processor import DagProcessor
 from windvane.core.scheduler.config import SchedulerConfig
 from windvane.core.scheduler.loop import Scheduler
 from windvane.core.scheduler.observer import SchedulerObserver
 from windvane.core.store.engine import create_db_engine, mask_url
+from windvane.core.store.fernet import FernetCodec
 from windvane.core.store.migrate import require_current
 from windvane.core.task_api.mailer import SmtpParams, install_smtp_params
+from windvane.core.task_api.secrets_backends.env import secrets_environment
 from windvane.metrics import MetricsSink
 from windvane.metrics.wiring import MetricsBundle, build_metrics
 from windvane.plugins import EntryPointLoader
@@ -112,9 +116,28 @@ def processor_log(settings: Settings) -> Path:
     return log_folder(settings) / "dag_processor" / "parsing.log"
 
 
+def secrets_config(settings: Settings, environ: Mapping[str, str]) -> SecretsConfig:
+    """Where processes running user code find Connections and Variables: ``[secrets] backends``,
+    ``[core] fernet_key`` and ``sensitive_var_conn_names``, and the ``WINDVANE_CONN_*`` /
+    ``WINDVANE_VAR_*`` entries of ``environ`` (the process's environment, read by the caller)."""
+    return SecretsConfig(
+        db_url=settings.database.sql_alchemy_conn,
+        backends=settings.secrets.backends,
+        fernet_keys=tuple(k.strip() for k in settings.core.fernet_key.split(",") if k.strip()),
+        sensitive_names=settings.core.sensitive_var_conn_names,
+        environ=secrets_environment(environ),
+    )
+
+
+def fernet_codec(settings: Settings) -> FernetCodec:
+    """The codec of ``[core] fernet_key`` (ConfigError naming a malformed key)."""
+    return FernetCodec.from_setting(settings.core.fernet_key)
+
+
 def executor_options(settings: Settings) -> ExecutorOptions:
     """What every executor factory is given."""
     return ExecutorOptions(
+        secrets=secrets_config(settings, os.environ),
         parallelism=settings.core.parallelism,
         db_url=settings.database.sql_alchemy_conn,
         log_folder=str(log_folder(settings)),

@@ -47,6 +47,10 @@ DAGs
     :class:`SerializedDag` is a DAG as the scheduler sees it: parsed by the
     DAG processor, stored as JSON, no user code.
 
+Secrets backends
+    a factory ``factory(config: SecretsConfig) -> SecretsResolver`` declared in the
+    entry-point group ``windvane.secrets_backends`` and named in ``[secrets] backends``;
+    it returns :class:`Connection` values and Variable texts (see docs/connections.md).
 Services
     :class:`Service` is a side loop (alert dispatch, SLA checks) that the
     scheduler's process starts beside the scheduler loop and stops at
@@ -67,6 +71,7 @@ from windvane.core.executors.registry import (
     register_executor,
 )
 from windvane.core.model.clock import Clock, SystemClock
+from windvane.core.model.connection import Connection
 from windvane.core.model.events import (
     LifecycleEvent,
     RunCreated,
@@ -78,14 +83,17 @@ from windvane.core.model.events import (
     TryStarted,
     TryZombie,
 )
+from windvane.core.model.secrets_config import SecretsConfig
 from windvane.core.model.serialized_dag import SerializedDag
 from windvane.core.model.workload import TaskEvent, TaskInstanceKey, Workload
 from windvane.core.scheduler.observer import DagQuarantined, LoopStats, PoolUsage, SchedulerObserver
 from windvane.core.store.journal import JournalEntry, JournalReader
 from windvane.core.store.journal_sql import JournalKind
+from windvane.core.task_api.secrets import SecretsResolver
 
 __all__ = [
     "Clock",
+    "Connection",
     "DagQuarantined",
     "Executor",
     "ExecutorFactory",
@@ -99,6 +107,8 @@ __all__ = [
     "RunCreated",
     "RunFinished",
     "SchedulerObserver",
+    "SecretsConfig",
+    "SecretsResolver",
     "SerializedDag",
     "Service",
     "SystemClock",

@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 
 MASK = "***"
 #: Key names holding secrets; webhook URLs count (Slack's and most bridges' embed their key).
-SECRET_WORDS = ("password", "secret", "token", "webhook_url")
+SECRET_WORDS = ("password", "secret", "token", "webhook_url", "fernet_key")
 
 
 def format_value(value: object) -> str:
@@ -24,7 +24,7 @@ def format_value(value: object) -> str:
 
 def is_secret_key(key: str) -> bool:
     """Whether a key's name says it holds a secret (``*password*``, ``*secret*``, ``*token*``,
-    ``*webhook_url*``)."""
+    ``*webhook_url*``, ``*fernet_key*``)."""
     lowered = key.lower()
     return any(word in lowered for word in SECRET_WORDS)
 

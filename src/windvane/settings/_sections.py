@@ -69,6 +69,18 @@ class CoreSettings:
         "task and parse logs are owner-only by default; '022' makes them readable by all.",
         check=IsUmask(),
     )
+    fernet_key: str = setting(
+        "",
+        "Fernet key(s) encrypting Connection passwords/extras and Variables at rest, comma-separated: "
+        "the first encrypts, all decrypt (rotation: `windvane rotate-fernet-key`). Empty: stored "
+        "unencrypted with a warning (docs/connections.md#encryption).",
+    )
+    sensitive_var_conn_names: tuple[str, ...] = setting(
+        (),
+        "More key names (besides password, secret, token, api_key, private_key, passwd, "
+        "authorization, access_token, ...) whose Variable values and Connection extras are masked "
+        "as *** in logs, stored errors and the CLI.",
+    )
     callback_timeout_seconds: float = setting(
         60.0,
         "Longest one task or DAG callback may run (in the try's process, or in the forked child "
@@ -398,6 +410,17 @@ class WebhookSettings:
 
 
 @dataclass(frozen=True)
+class SecretsSettings:
+    """Where Connections and Variables are looked up (see docs/connections.md)."""
+
+    backends: tuple[str, ...] = setting(
+        ("env", "metastore"),
+        "Secrets backends, in lookup order: env (WINDVANE_CONN_<ID>, WINDVANE_VAR_<KEY>), metastore "
+        "(the metadata DB) and plug-ins' (entry-point group windvane.secrets_backends).",
+    )
+
+
+@dataclass(frozen=True)
 class Settings:
     """All of Windvane's configuration, read once by the CLI and passed down.
 
@@ -419,6 +442,7 @@ class Settings:
     smtp: SmtpSettings
     slack: SlackSettings
     webhook: WebhookSettings
+    secrets: SecretsSettings
     sources: Mapping[str, Source] = field(
         default_factory=lambda: MappingProxyType({}), compare=False, repr=False
     )

@@ -38,6 +38,7 @@ from windvane.core.executors.local_worker import WorkerConfig
 from windvane.core.executors.orphans import record_orphan
 from windvane.core.executors.wakeup import WakeupPipe
 from windvane.core.executors.worker_process import WorkerProcess
+from windvane.core.model.secrets_config import SecretsConfig
 from windvane.core.model.workload import TaskEvent, Workload
 from windvane.core.store.raw import RawDb
 from windvane.core.task_api.mailer import SmtpParams
@@ -75,6 +76,7 @@ class LocalExecutor(Executor):
         max_log_bytes: int = 0,
         memory_limit_mib: int = 0,
         outcome_folder: str = "",
+        secrets: SecretsConfig | None = None,
         callback_timeout_seconds: float = 60.0,
         smtp: SmtpParams | None = None,
     ) -> None:
@@ -91,6 +93,7 @@ class LocalExecutor(Executor):
             max_log_bytes=max_log_bytes,
             memory_limit_mib=memory_limit_mib,
             outcome_folder=outcome_folder,
+            secrets=secrets,
             callback_timeout_seconds=callback_timeout_seconds,
             smtp=smtp,
             executor_pid=0,  # these three are set when a worker starts (see _spawn)

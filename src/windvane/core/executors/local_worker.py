@@ -43,6 +43,7 @@ from types import FrameType
 import windvane
 from windvane.core.forking.supervise import terminate_current
 from windvane.core.model.outcome import failure_state
+from windvane.core.model.secrets_config import SecretsConfig
 from windvane.core.model.states import TaskInstanceState
 from windvane.core.model.workload import TaskEvent, Workload
 from windvane.core.store.raw import RawDb
@@ -53,6 +54,7 @@ from windvane.core.worker.execution import retry_delay
 from windvane.core.worker.final_write import OutcomeRecords, replay_outcomes
 from windvane.core.worker.rehearsal import rehearse
 from windvane.core.worker.runner import DEFAULT_RETRY_DELAY, run_workload
+from windvane.core.worker.secrets_setup import install_secrets
 
 log = logging.getLogger(__name__)
 #: The format of the executor's own log lines (:mod:`windvane.cli.logs`); workers log to the same stderr.
@@ -80,6 +82,8 @@ class WorkerConfig:
     memory_limit_mib: int = 0
     #: Where finished tries' outcomes are kept until written ("": in memory only).
     outcome_folder: str = ""
+    #: Where tries find Connections and Variables (installed once; task children inherit it).
+    secrets: SecretsConfig | None = None
     #: Longest one task callback may run in a try's process (``[core] callback_timeout_seconds``).
     callback_timeout_seconds: float = 60.0
     #: The ``[smtp]`` server tasks send email through (installed before any try runs).
@@ -120,6 +124,7 @@ def main() -> None:
         sys.path[:] = config.sys_path
         install_smtp_params(config.smtp)
         _configure_logging(config.log_level)
+        _install_secrets(config)
         db = RawDb(config.db_url)
         _warm_up(db)
         records = _records(config)
@@ -131,6 +136,13 @@ def main() -> None:
         _serve(conn, db, config, state)
     except (_Stop, EOFError, OSError):
         return
+
+
+def _install_secrets(config: WorkerConfig) -> None:
+    try:
+        install_secrets(config.secrets)
+    except Exception:  # each try that reads a secret then fails saying it is not configured
+        log.exception("worker could not set up its secrets backends")
 
 
 def _records(config: WorkerConfig) -> OutcomeRecords | None:

@@ -20,6 +20,7 @@ from types import MappingProxyType
 from typing import Any, cast
 
 from windvane.core.executors.base import Executor
+from windvane.core.model.secrets_config import SecretsConfig
 from windvane.core.task_api.mailer import SmtpParams
 from windvane.errors import ConfigError, PluginError
 from windvane.plugins import (
@@ -50,6 +51,9 @@ class ExecutorOptions:
     #: ``[executor] outcome_folder``: where workers keep finished tries' outcomes until written
     #: ("": in memory only).
     outcome_folder: str = ""
+    #: Where tries find Connections and Variables (``[secrets]``, ``[core] fernet_key``, the
+    #: environment's ``WINDVANE_CONN_*``/``WINDVANE_VAR_*``); None: not configured.
+    secrets: SecretsConfig | None = None
     #: ``[core] callback_timeout_seconds``: the longest one task callback may run in a try's process.
     callback_timeout_seconds: float = 60.0
     #: ``[smtp]``: the server tasks' ``EmailOperator`` sends through (None: not configured).
@@ -74,6 +78,7 @@ def _local(options: ExecutorOptions) -> Executor:
         max_log_bytes=options.max_log_bytes,
         memory_limit_mib=options.memory_limit_mib,
         outcome_folder=options.outcome_folder,
+        secrets=options.secrets,
         callback_timeout_seconds=options.callback_timeout_seconds,
         smtp=options.smtp,
     )
@@ -87,6 +92,7 @@ def _sequential(options: ExecutorOptions) -> Executor:
         db_url=options.db_url,
         log_folder=options.log_folder,
         heartbeat_seconds=options.heartbeat_seconds,
+        secrets=options.secrets,
         callback_timeout_seconds=options.callback_timeout_seconds,
     )
 

@@ -12,10 +12,12 @@ from collections import deque
 
 from windvane.core.executors.base import Executor
 from windvane.core.executors.wakeup import WakeupPipe
+from windvane.core.model.secrets_config import SecretsConfig
 from windvane.core.model.workload import TaskEvent, Workload
 from windvane.core.store.raw import RawDb
 from windvane.core.worker.dag_loader import DagLoader
 from windvane.core.worker.runner import run_workload
+from windvane.core.worker.secrets_setup import install_secrets
 from windvane.errors import ExecutorError
 
 
@@ -34,6 +36,7 @@ class SequentialExecutor(Executor):
         hostname: str | None = None,
         timeout_grace_seconds: float = 5.0,
         kill_grace_seconds: float = 5.0,
+        secrets: SecretsConfig | None = None,
         callback_timeout_seconds: float = 60.0,
     ) -> None:
         super().__init__(1)  # whatever was asked: that is the point of this executor
@@ -50,12 +53,14 @@ class SequentialExecutor(Executor):
         self._events: list[TaskEvent] = []
         self._running: Workload | None = None
         self._wakeup: WakeupPipe | None = None
+        self._secrets = secrets
 
     def start(self) -> None:
         if self._wakeup is not None:
             raise ExecutorError("SequentialExecutor.start() was called twice")
         self._db = RawDb(self._db_url)
         self._wakeup = WakeupPipe()
+        install_secrets(self._secrets)  # tries run in children forked from this process
 
     def queue(self, workload: Workload) -> None:
         if self._wakeup is None:

@@ -41,6 +41,7 @@ from windvane.core.authoring.serialize import serialize_dag
 from windvane.core.forking.child import CHILD_INTERNAL_ERROR
 from windvane.core.forking.handle import ForkedChild
 from windvane.core.model.tracebacks import format_user_traceback
+from windvane.core.task_api import secrets
 
 __all__ = [
     "CHILD_INTERNAL_ERROR",
@@ -108,7 +109,8 @@ def parse_file(path: str) -> ParseOutcome:
         sys.modules[name] = module
         # Compiled from the bytes just hashed: never a stale .pyc, none written into the DAGs folder.
         code = compile(source, path, "exec", dont_inherit=True)
-        exec(code, module.__dict__)
+        with secrets.parsing(path):  # a Variable read at the top level is logged, naming the line
+            exec(code, module.__dict__)
     except BaseException as error:  # user code may raise anything, SystemExit included
         return ParseOutcome(content_hash, error=format_user_traceback(error))
     finally:

@@ -239,3 +239,33 @@ journal_consumer = Table(
     Column("last_read_id", BigInteger().with_variant(Integer, "sqlite"), nullable=False),
     Column("updated_at", UTC, nullable=False),
 )
+
+# Connections and Variables (see docs/connections.md). ``password`` and ``extra`` of a connection and
+# ``val`` of a variable are Fernet tokens when ``is_encrypted`` ([core] fernet_key), else plain text.
+connection = Table(
+    "connection",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("conn_id", ID, nullable=False, unique=True),
+    Column("conn_type", String(500)),
+    Column("description", Text),
+    Column("host", String(500)),
+    Column("schema", String(500)),
+    Column("login", Text),
+    Column("password", Text),
+    Column("port", Integer),
+    Column("extra", Text),
+    Column("is_encrypted", Boolean, nullable=False),
+)
+
+variable = Table(
+    "variable",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", ID, nullable=False, unique=True),
+    Column("val", Text),
+    Column("description", Text),
+    Column("is_encrypted", Boolean, nullable=False),
+    # Marked sensitive by whoever set it: masked in logs and the CLI whatever its key is named.
+    Column("is_sensitive", Boolean, nullable=False),
+)

@@ -20,6 +20,7 @@ from typing import Any
 
 import pendulum
 
+from windvane.core.task_api import secrets
 from windvane.core.task_api.macros import macros_namespace
 from windvane.core.task_api.templating import (
     ConnectionAccessor,
@@ -107,9 +108,13 @@ def build_context(
         "task_instance": ti,
         "params": dict(params),
         "macros": macros_namespace(),
-        "var": VariableAccessor(var_getter),
-        "conn": ConnectionAccessor(conn_getter),
+        "var": VariableAccessor(var_getter or secrets.get_variable),
+        "conn": ConnectionAccessor(conn_getter or _installed_connection),
     }
+
+
+def _installed_connection(conn_id: str) -> Mapping[str, Any]:
+    return secrets.get_connection(conn_id).as_fields()
 
 
 def run_context(run: RunInfo) -> dict[str, Any]:

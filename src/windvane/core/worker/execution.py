@@ -26,6 +26,7 @@ from windvane.core.model.callback_runs import CallbackRun
 from windvane.core.model.outcome import TryOutcome, failure_state
 from windvane.core.model.states import TaskInstanceState
 from windvane.core.model.tracebacks import format_user_traceback
+from windvane.core.task_api.masking import redact
 from windvane.core.task_api.task_instance import XCOM_RETURN_KEY, RuntimeTaskInstance
 from windvane.core.task_api.templating import render_template_fields
 from windvane.core.worker.task_callbacks import DEFAULT_CALLBACK_TIMEOUT, run_callbacks
@@ -97,7 +98,7 @@ def run_try(
             log.info("Task %s skipped: %s", task.task_id, exc)
             outcome = TryOutcome(
                 state=TaskInstanceState.SKIPPED,
-                error=str(exc) or None,
+                error=redact(str(exc)) or None,
                 xcoms=dict(ti.pushed),
                 skip_task_ids=tuple(sorted(ti.skip_task_ids)),
             )
@@ -147,7 +148,7 @@ def _execute(
 def _failure(
     task: BaseOperator, ti: RuntimeTaskInstance, exc: BaseException, *, state: TaskInstanceState
 ) -> TryOutcome:
-    error = format_user_traceback(exc)
+    error = redact(format_user_traceback(exc))  # stored in the DB, shown by the CLI and alerts
     log.error("Task %s failed (%s):\n%s", task.task_id, state.value, error.rstrip())
     delay = retry_delay(task, ti.try_number) if state is TaskInstanceState.UP_FOR_RETRY else None
     return TryOutcome(state=state, error=error, xcoms=dict(ti.pushed), next_retry_delay=delay)

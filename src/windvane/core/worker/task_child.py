@@ -26,11 +26,12 @@ from windvane.core.model.outcome import TryOutcome
 from windvane.core.model.tracebacks import format_user_traceback
 from windvane.core.store.xcom_sql import RawXComReader
 from windvane.core.task_api.context import build_context, params_for_run
+from windvane.core.task_api.masking import redact
 from windvane.core.task_api.task_instance import RuntimeTaskInstance
 from windvane.core.worker.execution import failed_outcome, run_try
 from windvane.core.worker.inputs import RunInputs, run_inputs_for
 from windvane.core.worker.task_callbacks import DEFAULT_CALLBACK_TIMEOUT
-from windvane.core.worker.task_log import redirect_output
+from windvane.core.worker.task_log import redirect_output, scrub_log
 
 if TYPE_CHECKING:
     import jinja2
@@ -67,15 +68,17 @@ class ChildJob:
 def child_main(job: ChildJob) -> bytes:
     """The body of the forked child: returns the outcome as JSON bytes."""
     redirect_output(job.log_path)
-    outcome = run_job(job)
+    outcome = run_job(job, log_path=job.log_path)
     _flush()
+    scrub_log(job.log_path)
     return outcome.to_json().encode()
 
 
-def run_job(job: ChildJob, *, handle_sigterm: bool = True) -> TryOutcome:
+def run_job(job: ChildJob, *, handle_sigterm: bool = True, log_path: str | None = None) -> TryOutcome:
     """Build the context and run the try in this process, logging to the root logger.
 
-    With ``handle_sigterm`` a SIGTERM calls the task's ``on_kill`` and exits 143.
+    With ``handle_sigterm`` a SIGTERM calls the task's ``on_kill``, masks the secrets in
+    ``log_path`` (if given) and exits 143.
     """
     workload = job.workload
     try:
@@ -99,12 +102,12 @@ def run_job(job: ChildJob, *, handle_sigterm: bool = True) -> TryOutcome:
             run_keys=run.keys,
         )
     except Exception as exc:  # a context that cannot be built fails the try, visibly
-        error = format_user_traceback(exc)
+        error = redact(format_user_traceback(exc))
         _log.error("Cannot prepare the try:\n%s", error)
         outcome = failed_outcome(job.task, workload.try_number, workload.max_tries, error)
     else:
         if handle_sigterm:
-            _on_sigterm_kill(job.task)
+            _on_sigterm_kill(job.task, log_path)
         outcome = run_try(job.task, context, jinja_env=job.jinja_env, callback_timeout=job.callback_timeout)
     _log.info("Try %d ended: %s", workload.try_number, outcome.state.value)
     return outcome
@@ -119,7 +122,7 @@ def _run_inputs(job: ChildJob) -> RunInputs:
     )
 
 
-def _on_sigterm_kill(task: BaseOperator) -> None:
+def _on_sigterm_kill(task: BaseOperator, log_path: str | None) -> None:
     """On SIGTERM (the supervisor's deadline, a stopping worker) call ``on_kill`` and exit 143."""
 
     def on_term(signum: int, frame: FrameType | None) -> None:
@@ -129,6 +132,8 @@ def _on_sigterm_kill(task: BaseOperator) -> None:
         except Exception:
             _log.exception("on_kill failed")
         _flush()
+        if log_path is not None:
+            scrub_log(log_path)
         os._exit(128 + signal.SIGTERM)
 
     signal.signal(signal.SIGTERM, on_term)

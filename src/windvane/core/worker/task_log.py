@@ -5,7 +5,10 @@
 header line naming the try; the try's process then sends its fd 1 and 2,
 ``sys.stdout``/``sys.stderr`` and logging there (:func:`redirect_output`).
 The handler and loggers the child reconfigures are made once, in the worker,
-so a child only points them at its new stream.
+so a child only points them at its new stream. ``sys.stdout`` and ``sys.stderr`` (and so
+logging) mask every secret the try was handed
+(:class:`~windvane.core.task_api.masking.MaskedStream`): what a task prints, logs or raises
+reaches the file with its Connection passwords and sensitive Variables as ``***``.
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ import logging
 import os
 import sys
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, TextIO, cast
+
+from windvane.core.task_api.masking import MaskedStream, masker
 
 if TYPE_CHECKING:
     from windvane.core.model.workload import Workload
@@ -62,7 +67,7 @@ def append_line(log_path: str, line: str) -> None:
 
 def redirect_output(log_path: str) -> None:
     """In the try's process: fd 1 and 2, ``sys.stdout``/``sys.stderr`` and logging (the root
-    logger at INFO) go to the log file; fd 0 reads ``/dev/null``."""
+    logger at INFO) go to the log file, secrets masked; fd 0 reads ``/dev/null``."""
     fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666)
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
@@ -70,9 +75,11 @@ def redirect_output(log_path: str) -> None:
     os.dup2(fd, 2)
     os.close(fd)
     os.close(null)
-    sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding="utf-8", line_buffering=True)
-    sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), encoding="utf-8", line_buffering=True)
-    faulthandler.enable(file=sys.stderr)  # a segfault's Python traceback lands in the log too
+    stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding="utf-8", line_buffering=True)
+    stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), encoding="utf-8", line_buffering=True)
+    sys.stdout = MaskedStream(stdout)
+    sys.stderr = MaskedStream(stderr)
+    faulthandler.enable(file=stderr)  # a segfault's Python traceback lands in the log too
     if logging.root.manager.disable:
         logging.disable(logging.NOTSET)
     # Only the loggers Windvane configures; walking every logger would copy pages for nothing.
@@ -81,11 +88,27 @@ def redirect_output(log_path: str) -> None:
             for old in list(logger.handlers):
                 logger.removeHandler(old)
         logger.propagate = True
-    _HANDLER.stream = sys.stderr  # not setStream: that would flush the worker's buffer in here
+    _HANDLER.stream = cast("TextIO", sys.stderr)  # not setStream: it would flush the worker's buffer
     root = logging.getLogger()
     root.addHandler(_HANDLER)
     if root.level != logging.INFO:  # setLevel clears every logger's cache: only when needed
         root.setLevel(logging.INFO)
+
+
+def scrub_log(log_path: str) -> None:
+    """Mask, in the file, the secrets this process was handed: what bypassed ``sys.stdout`` (a
+    subprocess or C code writing to fd 1 or 2 directly). Called by the try's process when it ends
+    (all of its output flushed); costs nothing for a try that was handed no secret."""
+    if not len(masker()):
+        return
+    with contextlib.suppress(OSError), open(log_path, "r+b") as handle:
+        raw = handle.read()
+        text = raw.decode("utf-8", errors="surrogateescape")
+        masked = masker().redact(text)
+        if masked != text:
+            handle.seek(0)
+            handle.write(masked.encode("utf-8", errors="surrogateescape"))
+            handle.truncate()
 
 
 def _open_log(log_path: str) -> int:
