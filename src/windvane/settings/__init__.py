@@ -17,13 +17,13 @@ Tests build settings without touching the real environment::
 
 from __future__ import annotations
 
+from windvane.settings._celery import CelerySettings
 from windvane.settings._format import format_value, mask_secret
 from windvane.settings._kinds import ALERT_KINDS, SEVERITIES, AlertRoute, parse_umask
 from windvane.settings._loader import CONFIG_FILE_NAME, HOME_ENV_VAR, config_file, load_settings
 from windvane.settings._present import REGENERATE_COMMAND, allowed_values, get_value, render_config_docs
 from windvane.settings._sections import (
     AlertingSettings,
-    CelerySettings,
     CliSettings,
     CoreSettings,
     DagProcessorSettings,
