@@ -4,7 +4,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DEMO_HOME ?= $(CURDIR)/.demo-home
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test test-min lint bench clean
+MIN_VENV ?= .venv-min
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +22,20 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	$(BIN)/python -m windvane.cli.reference --check
+
+# The lowest versions pyproject.toml admits (constraints/minimum.txt), in a venv of their own: the
+# behaviours that set the bounds (tests/test_dependency_floors.py) and a fast subset that touches each.
+test-min:
+	rm -rf $(MIN_VENV)
+	$(PYTHON) -m venv $(MIN_VENV)
+	$(MIN_VENV)/bin/pip install --quiet --upgrade pip
+	$(MIN_VENV)/bin/pip install --quiet -e '.[dev]' -c constraints/minimum.txt
+	$(MIN_VENV)/bin/pip freeze | grep -i -E '^(pendulum|croniter|jinja2|sqlalchemy|alembic|rich|prometheus.client|aiosmtplib|slack.sdk|httpx|psycopg)=='
+	$(MIN_VENV)/bin/pytest -q -p no:randomly tests/test_dependency_floors.py tests/core/timetables \
+	  tests/store tests/cli/test_main.py tests/cli/test_dags.py tests/cli/test_pipes.py tests/cli/test_import_time.py \
+	  tests/alerting/test_email_channel.py tests/alerting/test_slack_channel.py tests/alerting/test_webhook_channel.py \
+	  tests/metrics/test_prometheus.py
 
 test: lint
 	$(BIN)/pytest
@@ -29,4 +44,4 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/run_all.py
 
 clean:
-	rm -rf $(VENV) $(DEMO_HOME) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache .grimp_cache
+	rm -rf $(VENV) $(MIN_VENV) $(DEMO_HOME) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache .grimp_cache

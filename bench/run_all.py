@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
-SCRIPTS = ["b12_local.py", "b3_parse.py", "b4_scheduler.py"]
+SCRIPTS = ["b12_local.py", "b3_parse.py", "b4_scheduler.py", "cli_startup.py"]
 
 
 def main() -> int:

@@ -263,10 +263,10 @@ def test_workers_start_on_demand_up_to_parallelism(
     executor = make_local(4)
     assert executor.worker_count == 2  # initial_workers: the rest start when work waits
     run = insert_run(engine, "ex")
-    ids = insert_task_instances(engine, run, "ex", [f"t{i}" for i in range(8)])
+    ids = insert_task_instances(engine, run, "ex", [f"t{i}" for i in range(16)])
     for task_id, ti_id in ids.items():
         executor.queue(make_workload(ti_id, run, "ex", task_id, dag_file))
-    assert executor.worker_count == 4
-    final, _ = collect_events(executor, 8)
+    assert executor.worker_count == 2  # at most initial_workers start at a time
+    final, _ = collect_events(executor, 16)
     assert {e.state for e in final} == {"success"}
-    assert executor.worker_count == 4  # never beyond parallelism
+    assert 2 < executor.worker_count <= 4  # grew while work waited, never beyond parallelism

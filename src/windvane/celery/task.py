@@ -74,6 +74,8 @@ class WorkerOptions:
     smtp: SmtpParams | None = None
     #: Where tries find Connections and Variables (installed in each pool process).
     secrets: SecretsConfig | None = None
+    #: How long a claim the database refuses is retried (``[database] max_outage_seconds``).
+    max_outage_seconds: float = 300.0
 
 
 @dataclass
@@ -165,6 +167,7 @@ def _run(workload: Workload, process: _Process, db: RawDb, on_running: Any) -> T
             memory_limit_mib=options.memory_limit_mib,
             outcome_records=OutcomeRecords(options.outcome_folder) if options.outcome_folder else None,
             callback_timeout_seconds=options.callback_timeout_seconds,
+            claim_give_up_seconds=options.max_outage_seconds,
         )
     except Exception as exc:  # the database failed us; a try left 'running' goes to the zombie sweep
         log.exception("could not run %s try %d", workload.key, workload.try_number)

@@ -15,8 +15,7 @@ import socket
 import threading
 from typing import TYPE_CHECKING
 
-from windvane.cli.args import positive_int
-from windvane.cli.base import Cli, Subparsers, add_command, add_group
+from windvane.cli.base import Cli
 from windvane.cli.logs import configure_logging
 from windvane.cli.wiring import create_metrics, executor_section, log_folder, secrets_config, smtp_params
 from windvane.errors import ConfigError, ExecutorError
@@ -24,27 +23,6 @@ from windvane.settings import Settings
 
 if TYPE_CHECKING:
     from windvane.celery.task import WorkerOptions
-
-
-def register(commands: Subparsers) -> None:
-    group = add_group(commands, "celery", "Run Celery workers for the celery executor.")
-    worker = add_command(group, "worker", _worker, "Run a Celery worker that runs Windvane task tries.")
-    worker.add_argument(
-        "--queues",
-        type=_queue_list,
-        default=(),
-        help="Comma-separated Celery queues to consume (default: [celery] default_queue).",
-    )
-    worker.add_argument(
-        "--concurrency", type=positive_int, help="Tries run at once (default: [celery] worker_concurrency)."
-    )
-
-
-def _queue_list(text: str) -> tuple[str, ...]:
-    queues = tuple(q.strip() for q in text.split(",") if q.strip())
-    if not queues:
-        raise argparse.ArgumentTypeError(f"no queue named in {text!r}")
-    return queues
 
 
 def _worker(cli: Cli, args: argparse.Namespace) -> int:
@@ -98,4 +76,5 @@ def worker_options(settings: Settings) -> WorkerOptions:
         callback_timeout_seconds=settings.core.callback_timeout_seconds,
         smtp=smtp_params(settings),
         secrets=secrets_config(settings, os.environ),
+        max_outage_seconds=settings.database.max_outage_seconds,
     )

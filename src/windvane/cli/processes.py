@@ -17,6 +17,7 @@ from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
 from types import FrameType
 
+from windvane.cli.jobs import processor_job
 from windvane.cli.wiring import create_engine, create_metrics, create_processor, metrics_port
 from windvane.settings import Settings
 
@@ -33,7 +34,9 @@ def run_processor(settings: Settings, stop: threading.Event) -> None:
     try:
         metrics.start_http_server(metrics_port(settings, "dag-processor"))
         processor = create_processor(settings, engine)
-        processor.run(stop, settings.dag_processor.refresh_interval_seconds, on_report=metrics.record_parse)
+        with processor_job(engine, settings.scheduler.heartbeat_seconds):  # for `windvane jobs check`
+            interval = settings.dag_processor.refresh_interval_seconds
+            processor.run(stop, interval, on_report=metrics.record_parse)
     finally:
         metrics.close()
         engine.dispose()

@@ -104,8 +104,10 @@ class DatabaseSettings:
     echo: bool = setting(False, "Log every SQL statement (debugging only).")
     max_outage_seconds: float = setting(
         300.0,
-        "How long the scheduler rides out a database outage (dropped connections, locks, a full "
-        "disk), retrying with backoff, before it exits saying so.",
+        "How long the scheduler and the DAG processor ride out a database outage (dropped "
+        "connections, locks, a full disk), retrying with backoff, before they exit saying so; also how "
+        "long scheduler, dag-processor and standalone wait for an unreachable database at start, "
+        "and how long a worker retries claiming a try.",
         check=_TIMEOUT,
     )
 

@@ -61,6 +61,8 @@ class ExecutorOptions:
     #: The settings section named like the executor (``[celery]`` for ``celery``) as key -> value;
     #: empty when there is none. Lets a plug-in have settings of its own.
     section: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    #: ``[database] max_outage_seconds``: how long a worker retries a claim the database refuses.
+    max_outage_seconds: float = 300.0
 
 
 #: ``factory(options)`` -> an executor, not started.
@@ -81,6 +83,7 @@ def _local(options: ExecutorOptions) -> Executor:
         secrets=options.secrets,
         callback_timeout_seconds=options.callback_timeout_seconds,
         smtp=options.smtp,
+        max_outage_seconds=options.max_outage_seconds,
     )
 
 
