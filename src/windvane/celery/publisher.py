@@ -89,10 +89,14 @@ class Publisher:
                     self._cond.wait()
                 if self._stopping:
                     return
-                message = self._pending[0]
+                # Off the list while it is sent: discard() must not take back a message that may
+                # reach the broker after all (its try would run while the executor forgot it).
+                message = self._pending.popleft()
             try:
                 self._send(message)
             except Exception as exc:
+                with self._cond:
+                    self._pending.appendleft(message)
                 self.failures += 1
                 log.warning(
                     "could not publish try %s to Celery queue %r (retrying in %.2f s): %s",
@@ -112,9 +116,6 @@ class Publisher:
                 backoff = min(_MAX_BACKOFF, backoff * 2)
                 continue
             backoff = _FIRST_BACKOFF
-            with self._cond:
-                if self._pending and self._pending[0] is message:
-                    self._pending.popleft()
             self.published += 1
 
     def _send(self, message: Message) -> None:
