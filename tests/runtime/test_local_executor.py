@@ -20,7 +20,7 @@ from windvane.core.executors import ExecutorOptions, create_executor
 from windvane.core.executors.local import LocalExecutor
 from windvane.core.executors.sequential import SequentialExecutor
 from windvane.core.model.workload import Workload
-from windvane.errors import ConfigError, ExecutorError
+from windvane.errors import ConfigError
 from windvane.testing import (
     collect_events,
     insert_run,
@@ -249,8 +249,6 @@ def test_create_executor_by_name(tmp_path: Path) -> None:
     local = create_executor("local", options)
     assert isinstance(local, LocalExecutor) and local.parallelism == 3
     assert isinstance(create_executor("sequential", options), SequentialExecutor)
-    with pytest.raises(ExecutorError, match="'celery' is not available yet"):
-        create_executor("celery", options)
     with pytest.raises(ConfigError, match="'local', 'sequential', 'celery'"):
         create_executor("kubernetes", options)
 

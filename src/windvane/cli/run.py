@@ -37,6 +37,7 @@ from windvane.core.scheduler.observer import SafeObserver
 from windvane.core.store.engine import begin_read
 from windvane.core.store.import_errors import list_import_errors
 from windvane.core.store.migrate import migrate
+from windvane.metrics.executor_queues import queue_metrics_for
 from windvane.settings import Settings
 
 
@@ -122,8 +123,10 @@ def _serve(cli: Cli, *, with_processor: bool, num_runs: int | None, executor: Ex
             try:
                 metrics.start_http_server(metrics_port(cli.settings, "scheduler"))
                 outcomes = OutcomeLog(str(log_folder(cli.settings)))
-                observer = SafeObserver([metrics.observer, outcomes])
-                scheduler = create_scheduler(cli.settings, engine, executor=executor, observer=observer)
+                run_executor = executor or create_executor(cli.settings)
+                per_queue = queue_metrics_for(metrics.sink, run_executor)
+                observer = SafeObserver([metrics.observer, outcomes, *per_queue])
+                scheduler = create_scheduler(cli.settings, engine, executor=run_executor, observer=observer)
                 with (
                     stop_on_signals(scheduler.stop),
                     create_services(cli.settings, engine, metrics=metrics.sink),

@@ -22,6 +22,7 @@ config get`` needs no database; ``windvane dags list`` no scheduler).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
@@ -167,6 +168,7 @@ def executor_options(settings: Settings) -> ExecutorOptions:
         max_log_bytes=settings.logging.max_log_bytes,
         memory_limit_mib=settings.executor.task_memory_limit_mib,
         outcome_folder=str(settings.executor.outcome_folder),
+        section=executor_section(settings, settings.core.executor),
         callback_timeout_seconds=settings.core.callback_timeout_seconds,
         smtp=smtp_params(settings),
         max_outage_seconds=settings.database.max_outage_seconds,
@@ -198,6 +200,14 @@ def install_task_settings(settings: Settings) -> None:
     from windvane.core.task_api.mailer import install_smtp_params
 
     install_smtp_params(smtp_params(settings))
+
+
+def executor_section(settings: Settings, name: str) -> dict[str, Any]:
+    """The settings section named like executor ``name`` (``[celery]``) as a dict; empty if none."""
+    section = getattr(settings, name, None)
+    if section is None or not dataclasses.is_dataclass(section) or isinstance(section, type):
+        return {}
+    return dataclasses.asdict(section)
 
 
 def create_executor(settings: Settings) -> Executor:

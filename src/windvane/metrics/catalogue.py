@@ -10,6 +10,7 @@ retire the old one instead.
 from __future__ import annotations
 
 from windvane.metrics.catalogue_alerting import ALERTING
+from windvane.metrics.catalogue_celery import CELERY
 from windvane.metrics.metric import COUNT_BUCKETS, DURATION_BUCKETS, LOOP_BUCKETS, Kind, Metric
 
 C, G, H = Kind.COUNTER, Kind.GAUGE, Kind.HISTOGRAM
@@ -406,9 +407,12 @@ METRICS_ERRORS = Metric(
 )
 
 #: Every metric, in documentation order.
-_OWN = tuple(v for v in dict(globals()).values() if isinstance(v, Metric) and v not in ALERTING)
+_OWN = tuple(
+    v for v in dict(globals()).values() if isinstance(v, Metric) and v not in ALERTING and v not in CELERY
+)
 _AFTER = _OWN.index(TASK_SCHEDULED_DURATION) + 1  # the alerting metrics follow the task instances'
-CATALOGUE: tuple[Metric, ...] = _OWN[:_AFTER] + ALERTING + _OWN[_AFTER:]
+_EXECUTOR = _OWN.index(EXECUTOR_RUNNING) + 1  # the Celery ones follow the executor's
+CATALOGUE: tuple[Metric, ...] = _OWN[:_EXECUTOR] + CELERY + _OWN[_EXECUTOR:_AFTER] + ALERTING + _OWN[_AFTER:]
 BY_NAME: dict[str, Metric] = {m.name: m for m in CATALOGUE}
 
 if len(BY_NAME) != len(CATALOGUE) or len({m.statsd for m in CATALOGUE}) != len(CATALOGUE):

@@ -16,6 +16,7 @@ from windvane.settings import MetricsSettings
 GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Scheduler", ("windvane_scheduler_",)),
     ("Executor and pools", ("windvane_executor_", "windvane_pool_")),
+    ("Celery workers", ("windvane_celery_worker_",)),
     ("DAG runs", ("windvane_dagrun_",)),
     ("Task instances", ("windvane_ti_", "windvane_task_", "windvane_sla_")),
     ("Sensors", ("windvane_sensor_",)),

@@ -17,6 +17,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Literal
 
+from windvane.settings._celery import CelerySettings
 from windvane.settings._format import format_value, mask_secret
 from windvane.settings._kinds import (
     AlertRoute,
@@ -399,6 +400,7 @@ class Settings:
     scheduler: SchedulerSettings
     dag_processor: DagProcessorSettings
     executor: ExecutorSettings
+    celery: CelerySettings
     logging: LoggingSettings
     metrics: MetricsSettings
     cli: CliSettings
