@@ -12,7 +12,15 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
+# The demo's login (printed below): admin / windvane-demo on http://127.0.0.1:8080/api/v1.
+DEMO_USER ?= admin
+DEMO_PASSWORD ?= windvane-demo
+
 demo: $(BIN)/.installed
+	WINDVANE_HOME=$(DEMO_HOME) $(BIN)/windvane db migrate
+	WINDVANE_HOME=$(DEMO_HOME) $(BIN)/windvane users create --role admin --username $(DEMO_USER) \
+	  --password $(DEMO_PASSWORD) --exists-ok
+	@echo "Demo login: $(DEMO_USER) / $(DEMO_PASSWORD) (admin) on http://127.0.0.1:8080/api/v1/docs"
 	WINDVANE_HOME=$(DEMO_HOME) WINDVANE__CORE__DAGS_FOLDER=$(CURDIR)/examples/dags \
 	  WINDVANE__METRICS__PROMETHEUS_ON=true $(BIN)/windvane standalone
 

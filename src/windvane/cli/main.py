@@ -17,7 +17,7 @@ import sys
 import traceback
 
 from windvane import __version__
-from windvane.cli import alerter, alerts, config, dags, db, pools, run, tasks
+from windvane.cli import alerter, alerts, api_server, config, dags, db, pools, run, tasks
 from windvane.cli.base import EXIT_FAILURE, EXIT_USAGE, Cli, CliParser, UsageError, add_global_options
 from windvane.cli.output import Output
 from windvane.cli.wiring import apply_authoring_defaults, install_task_settings, process_umask
@@ -46,7 +46,7 @@ def build_parser() -> CliParser:
     parser.add_argument("--version", action="version", version=f"windvane {__version__}")
     commands = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND")
     commands.required = True
-    for module in (db, dags, tasks, pools, alerts, config, run, alerter):
+    for module in (db, dags, tasks, pools, alerts, config, run, alerter, api_server):
         module.register(commands)
     return parser
 

@@ -221,8 +221,33 @@ class CliSettings:
 class ApiSettings:
     """The HTTP API server."""
 
-    host: str = setting("127.0.0.1", "Address the API server listens on.")
+    host: str = setting(
+        "127.0.0.1", "Address the API server listens on (loopback only unless set; e.g. 0.0.0.0)."
+    )
     port: int = setting(8080, "Port of the API server.", check=_PORT)
+    workers: int = setting(
+        1, "uvicorn worker processes of `windvane api-server` (standalone runs one).", check=Between(1, 64)
+    )
+    secret_key: str = setting(
+        "",
+        "Key that signs browser session cookies (masked); empty: a random key per start, so "
+        "sessions end when the server restarts. Set it when running several workers.",
+    )
+    session_lifetime_seconds: float = setting(
+        12 * 3600.0, "How long a browser login lasts.", check=Within(60, 30 * 86_400)
+    )
+    login_rate_limit: int = setting(
+        5,
+        "Most failed logins per user name and client address within login_rate_window_seconds "
+        "(then HTTP 429 until the oldest failure leaves the window).",
+        check=Between(1, 1000),
+    )
+    login_rate_window_seconds: float = setting(
+        60.0, "The window of login_rate_limit.", check=Within(1, 86_400)
+    )
+    secure_cookies: bool = setting(
+        False, "Mark session cookies Secure (only sent over HTTPS): set it behind a TLS proxy."
+    )
 
 
 @dataclass(frozen=True)
