@@ -20,6 +20,7 @@ from windvane.api.config import ApiConfig
 from windvane.api.etags import ETagMiddleware
 from windvane.api.ratelimit import LoginLimiter
 from windvane.api.routes import auth, dags, pools, runs, system, task_instances
+from windvane.api.schemas import ERRORS
 from windvane.api.state import ApiState
 from windvane.api.users import UserError
 from windvane.errors import NotFoundError, WindvaneError
@@ -41,7 +42,7 @@ def create_app(engine: Engine, config: ApiConfig | None = None) -> FastAPI:
     limiter = LoginLimiter(config.login_rate_limit, config.login_rate_window_seconds, time.monotonic)
     app.state.api = ApiState(engine=engine, config=config, limiter=limiter)
     for module in (system, auth, dags, runs, task_instances, pools):
-        app.include_router(module.router, prefix=PREFIX)
+        app.include_router(module.router, prefix=PREFIX, responses=ERRORS)
     app.add_exception_handler(NotFoundError, _not_found)
     app.add_exception_handler(WindvaneError, _bad_request)
     app.add_middleware(ETagMiddleware)

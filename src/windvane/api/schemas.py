@@ -294,3 +294,21 @@ class UserCreate(Model):
 
 class UserList(Model):
     users: list[UserOut]
+
+
+class Error(Model):
+    detail: Any
+
+
+#: The error answers every route may give (documented so clients and schemathesis expect them).
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": Error, "description": text}
+    for code, text in (
+        (400, "The request was refused: the detail names the culprit."),
+        (401, "Not authenticated."),
+        (403, "The role is too small, or a cookie session lacks its CSRF token."),
+        (404, "No such DAG, run, task instance, pool, user, token or log."),
+        (409, "It clashes with what exists (a duplicate run id, pool or user)."),
+        (429, "Too many failed logins."),
+    )
+}

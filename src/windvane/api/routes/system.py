@@ -32,7 +32,7 @@ router = APIRouter(tags=["System"])
 SCHEDULER_JOB, PROCESSOR_JOB = "scheduler", "dag_processor"
 
 
-@router.get("/health", response_model=Health, name="get_health")
+@router.get("/health", response_model=Health, name="get_health", responses={503: {"model": Health}})
 def health(state: State, response: Response) -> Health:
     """Database reachable, and the scheduler's and DAG processor's newest heartbeat ages. No auth;
     HTTP 503 when the database is unreachable."""
