@@ -21,7 +21,6 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from windvane.api import sessions
 from windvane.api.state import ApiState, get_state
 from windvane.api.users import Role, User, find_user, user_for_token
-from windvane.core.store.engine import begin_write
 
 _bearer = HTTPBearer(auto_error=False, description="An API token (`windvane users` or POST /auth/tokens).")
 _SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -35,8 +34,9 @@ def current_user(
     """The authenticated user; 401 otherwise, 403 for a cookie session without its CSRF token."""
     user: User | None = None
     if bearer is not None:
-        with begin_write(state.engine) as conn:
+        with state.engine.connect() as conn:  # a write only when last_used_at is stale
             user = user_for_token(conn, bearer.credentials, now=pendulum.now("UTC"))
+            conn.commit()
     else:
         cookie = request.cookies.get(sessions.SESSION_COOKIE)
         session = sessions.decode(cookie, state.config.signing_key, now=time.time()) if cookie else None

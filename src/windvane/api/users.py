@@ -155,11 +155,17 @@ def create_token(conn: Connection, username: str, name: str, *, now: datetime) -
     return Token(int(token_id), username, name, secret[:10], now, None), secret
 
 
+#: A token's ``last_used_at`` is rewritten at most this often (a write per request would serialize
+#: every request on SQLite's single writer).
+LAST_USED_RESOLUTION_SECONDS = 300.0
+
+
 def user_for_token(conn: Connection, secret: str, *, now: datetime) -> User | None:
-    """The owner of API token ``secret`` (its last use recorded), or None."""
+    """The owner of API token ``secret``, or None. Its last use is recorded when the one on record
+    is older than :data:`LAST_USED_RESOLUTION_SECONDS` (only then is this a write)."""
     row = (
         conn.execute(
-            select(api_user, api_token.c.id.label("token_id"))
+            select(api_user, api_token.c.id.label("token_id"), api_token.c.last_used_at.label("token_used"))
             .join(api_token, api_token.c.user_id == api_user.c.id)
             .where(api_token.c.token_hash == _digest(secret))
         )
@@ -168,7 +174,9 @@ def user_for_token(conn: Connection, secret: str, *, now: datetime) -> User | No
     )
     if row is None:
         return None
-    conn.execute(update(api_token).where(api_token.c.id == row["token_id"]).values(last_used_at=now))
+    used = from_db(row["token_used"])
+    if used is None or (now - used).total_seconds() > LAST_USED_RESOLUTION_SECONDS:
+        conn.execute(update(api_token).where(api_token.c.id == row["token_id"]).values(last_used_at=now))
     return _user(row)
 
 

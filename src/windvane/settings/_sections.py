@@ -225,13 +225,10 @@ class ApiSettings:
         "127.0.0.1", "Address the API server listens on (loopback only unless set; e.g. 0.0.0.0)."
     )
     port: int = setting(8080, "Port of the API server.", check=_PORT)
-    workers: int = setting(
-        1, "uvicorn worker processes of `windvane api-server` (standalone runs one).", check=Between(1, 64)
-    )
     secret_key: str = setting(
         "",
         "Key that signs browser session cookies (masked); empty: a random key per start, so "
-        "sessions end when the server restarts. Set it when running several workers.",
+        "sessions end when the server restarts.",
     )
     session_lifetime_seconds: float = setting(
         12 * 3600.0, "How long a browser login lasts.", check=Within(60, 30 * 86_400)
