@@ -11,32 +11,82 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import signal
+import socket
 import threading
 from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
 from types import FrameType
 
+import pendulum
+from sqlalchemy import Engine
+
 from windvane.cli.wiring import create_engine, create_metrics, create_processor, metrics_port
+from windvane.core.processor.report import ParseReport
+from windvane.core.store import jobs
+from windvane.core.store.engine import begin_write
 from windvane.settings import Settings
 
 log = logging.getLogger("windvane.cli")
 
+#: The ``job_type`` of the DAG processor's row in the ``job`` table.
+PROCESSOR_JOB = "dag_processor"
 #: Seconds a stopping DAG processor gets before it is killed.
 STOP_GRACE_SECONDS = 10.0
 
 
 def run_processor(settings: Settings, stop: threading.Event) -> None:
-    """Run the DAG processor in this process until ``stop`` is set, with its metrics."""
+    """Run the DAG processor in this process until ``stop`` is set, with its metrics and a
+    ``dag_processor`` job whose heartbeat every pass records (``/api/v1/health`` reads it)."""
     engine = create_engine(settings)
     metrics = create_metrics(settings, engine, service="dag-processor")
+    beat = ProcessorHeartbeat(engine)
     try:
         metrics.start_http_server(metrics_port(settings, "dag-processor"))
         processor = create_processor(settings, engine)
-        processor.run(stop, settings.dag_processor.refresh_interval_seconds, on_report=metrics.record_parse)
+
+        def on_report(report: ParseReport) -> None:
+            beat.beat()
+            metrics.record_parse(report)
+
+        processor.run(stop, settings.dag_processor.refresh_interval_seconds, on_report=on_report)
     finally:
+        beat.finish()
         metrics.close()
         engine.dispose()
+
+
+class ProcessorHeartbeat:
+    """The DAG processor's row in the ``job`` table. An observer: a failing write is logged and
+    the processor goes on parsing."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._job_id: int | None = None
+
+    def beat(self) -> None:
+        now = pendulum.now("UTC")
+        try:
+            with begin_write(self._engine) as conn:
+                if self._job_id is None:
+                    pid = os.getpid()
+                    self._job_id = jobs.start_job(
+                        conn, PROCESSOR_JOB, hostname=socket.getfqdn(), pid=pid, now=now
+                    )
+                else:
+                    jobs.heartbeat(conn, self._job_id, now)
+        except Exception:
+            log.exception("could not record the DAG processor's heartbeat")
+
+    def finish(self) -> None:
+        if self._job_id is None:
+            return
+        try:
+            with begin_write(self._engine) as conn:
+                jobs.finish_job(conn, self._job_id, now=pendulum.now("UTC"))
+        except Exception:
+            log.exception("could not record the end of the DAG processor's job")
 
 
 def _child_main(settings: Settings) -> None:
