@@ -5,12 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from tests.api.conftest import NOW
+from windvane.api import tables as api_tables
 from windvane.api.logs import log_path
 from windvane.api.users import Role
-from windvane.core.store.engine import begin_read
+from windvane.core.store.engine import begin_read, begin_write
+from windvane.core.store.import_errors import replace_import_error
 from windvane.core.store.listing import run_pk_of
 from windvane.testing.rows import ti_states_of_run
 
@@ -132,3 +137,20 @@ def test_xcoms_and_etags(client: Client, example_dag: str, engine: Engine) -> No
     assert again.status_code == 304 and again.content == b""
     client(Role.OPERATOR).patch(f"{V1}/dags/etl", json={"is_paused": True})
     assert viewer.get(f"{V1}/dags", headers={"If-None-Match": tag}).status_code == 200
+
+
+def test_import_errors_are_listed(client: Client, engine: Engine) -> None:
+    with begin_write(engine) as conn:
+        replace_import_error(conn, "/dags/broken.py", "Traceback...\nSyntaxError: bad", NOW)
+    body = client(Role.VIEWER).get(f"{V1}/importErrors").json()
+    assert body["total_entries"] == 1
+    assert body["import_errors"][0]["filename"] == "/dags/broken.py"
+    assert "SyntaxError" in body["import_errors"][0]["stacktrace"]
+
+
+def test_the_api_tables_match_their_migration(engine: Engine) -> None:
+    with engine.connect() as conn:
+        ours = set(api_tables.metadata.tables)
+        opts = {"include_name": lambda name, kind, parent: kind != "table" or name in ours}
+        diff = compare_metadata(MigrationContext.configure(conn, opts=opts), api_tables.metadata)
+    assert diff == []
