@@ -100,7 +100,7 @@ def main() -> int:
     if args.serve:  # the server process
         engine = create_db_engine(args.db_url, pool_size=60)
         uvicorn.run(create_app(engine, ApiConfig(secret_key="bench")), host="127.0.0.1", port=PORT,
-                    log_level="warning", access_log=False)  # fmt: skip
+                    log_level="warning", access_log=False, timeout_keep_alive=120)  # fmt: skip
         return 0
     with tempfile.TemporaryDirectory() as folder:
         url = args.db_url or f"sqlite:///{Path(folder) / 'bench.db'}"
@@ -116,20 +116,22 @@ def main() -> int:
                     break
             except httpx.TransportError:
                 time.sleep(0.1)  # polling a port until it answers, with a deadline
-        base = f"http://127.0.0.1:{PORT}/api/v1"
-        print(f"{DAGS} DAGs, {DAGS * RUNS_PER_DAG * TASKS_PER_RUN} task instances, {CLIENTS} clients, "
-              f"{args.requests} requests per endpoint, {engine.dialect.name}")  # fmt: skip
-        print(f"{'endpoint':32} {'1 client p50':>12} {'p50 ms':>8} {'p95 ms':>8} {'req/s':>8}")
-        for name, path in ENDPOINTS.items():
-            alone = asyncio.run(measure(base, token, path.format(dag=one_dag), 100, clients=1))
-            started = time.perf_counter()
-            timings = asyncio.run(measure(base, token, path.format(dag=one_dag), args.requests))
-            elapsed = time.perf_counter() - started
-            q = statistics.quantiles(timings, n=100)
-            single, rate = statistics.median(alone) * 1000, len(timings) / elapsed
-            print(f"{name:32} {single:12.1f} {q[49] * 1000:8.1f} {q[94] * 1000:8.1f} {rate:8.0f}")
-        server.terminate()
-        server.wait(30)
+        try:
+            base = f"http://127.0.0.1:{PORT}/api/v1"
+            print(f"{DAGS} DAGs, {DAGS * RUNS_PER_DAG * TASKS_PER_RUN} task instances, {CLIENTS} clients, "
+                  f"{args.requests} requests per endpoint, {engine.dialect.name}")  # fmt: skip
+            print(f"{'endpoint':32} {'1 client p50':>12} {'p50 ms':>8} {'p95 ms':>8} {'req/s':>8}")
+            for name, path in ENDPOINTS.items():
+                alone = asyncio.run(measure(base, token, path.format(dag=one_dag), 100, clients=1))
+                started = time.perf_counter()
+                timings = asyncio.run(measure(base, token, path.format(dag=one_dag), args.requests))
+                elapsed = time.perf_counter() - started
+                q = statistics.quantiles(timings, n=100)
+                single, rate = statistics.median(alone) * 1000, len(timings) / elapsed
+                print(f"{name:32} {single:12.1f} {q[49] * 1000:8.1f} {q[94] * 1000:8.1f} {rate:8.0f}")
+        finally:
+            server.terminate()
+            server.wait(30)
     return 0
 
 

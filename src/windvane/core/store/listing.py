@@ -46,14 +46,14 @@ def dags_page(
         total = _count(conn, stmt)
         page = stmt.order_by(dag.c.dag_id).limit(limit).offset(offset)
         return [dags._row(r) for r in conn.execute(page).mappings()], total
-    # Tags are a JSON list: filtered here, portable across SQLite, PostgreSQL and MariaDB.
+    # Tags are a JSON list: matched here (portable across SQLite, PostgreSQL and MariaDB) on the ids
+    # and tags alone; only the page's rows are read in full.
     wanted = set(tags)
-    matching = [
-        dags._row(r)
-        for r in conn.execute(stmt.order_by(dag.c.dag_id)).mappings()
-        if wanted.intersection(r["tags"] or ())
-    ]
-    return matching[offset : offset + limit], len(matching)
+    ids_and_tags = stmt.with_only_columns(dag.c.dag_id, dag.c.tags).order_by(dag.c.dag_id)
+    matching = [dag_id for dag_id, found in conn.execute(ids_and_tags) if wanted.intersection(found or ())]
+    page_ids = matching[offset : offset + limit]
+    rows = conn.execute(select(*dags._LISTED).where(dag.c.dag_id.in_(page_ids)).order_by(dag.c.dag_id))
+    return [dags._row(r) for r in rows.mappings()], len(matching)
 
 
 def runs_page(
