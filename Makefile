@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DEMO_HOME ?= $(CURDIR)/.demo-home
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean ui
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,7 +12,7 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
-# The demo's login (printed below): admin / windvane-demo on http://127.0.0.1:8080/api/v1.
+# The demo's login (printed below): admin / windvane-demo; the UI at http://127.0.0.1:8080/ui/.
 DEMO_USER ?= admin
 DEMO_PASSWORD ?= windvane-demo
 
@@ -20,7 +20,7 @@ demo: $(BIN)/.installed
 	WINDVANE_HOME=$(DEMO_HOME) $(BIN)/windvane db migrate
 	WINDVANE_HOME=$(DEMO_HOME) $(BIN)/windvane users create --role admin --username $(DEMO_USER) \
 	  --password $(DEMO_PASSWORD) --exists-ok
-	@echo "Demo login: $(DEMO_USER) / $(DEMO_PASSWORD) (admin) on http://127.0.0.1:8080/api/v1/docs"
+	@echo "Demo login: $(DEMO_USER) / $(DEMO_PASSWORD) (admin). UI: http://127.0.0.1:8080/ui/  API: http://127.0.0.1:8080/api/v1/docs"
 	WINDVANE_HOME=$(DEMO_HOME) WINDVANE__CORE__DAGS_FOLDER=$(CURDIR)/examples/dags \
 	  WINDVANE__METRICS__PROMETHEUS_ON=true $(BIN)/windvane standalone
 
@@ -38,3 +38,9 @@ bench: $(BIN)/.installed
 
 clean:
 	rm -rf $(VENV) $(DEMO_HOME) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache .grimp_cache
+
+# The browser UI: ui/ (plain ES modules, dagre from npm) built by vite into the Python package's
+# src/windvane/api/ui/static, which is committed, so installing Windvane needs no Node. `npm ci`
+# installs exactly ui/package-lock.json.
+ui:
+	cd ui && npm ci --no-audit --no-fund && npx vite build

@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
 
 from windvane import __version__
+from windvane.api import views
 from windvane.api.audit import AuditMiddleware
 from windvane.api.config import ApiConfig
 from windvane.api.etags import ETagMiddleware
@@ -22,6 +23,7 @@ from windvane.api.ratelimit import LoginLimiter
 from windvane.api.routes import auth, dags, pools, runs, system, task_instances
 from windvane.api.schemas import ERRORS
 from windvane.api.state import ApiState
+from windvane.api.ui import mount_ui
 from windvane.api.users import UserError
 from windvane.errors import NotFoundError, WindvaneError
 
@@ -41,8 +43,9 @@ def create_app(engine: Engine, config: ApiConfig | None = None) -> FastAPI:
     )
     limiter = LoginLimiter(config.login_rate_limit, config.login_rate_window_seconds, time.monotonic)
     app.state.api = ApiState(engine=engine, config=config, limiter=limiter)
-    for module in (system, auth, dags, runs, task_instances, pools):
+    for module in (system, auth, dags, runs, task_instances, pools, views):
         app.include_router(module.router, prefix=PREFIX, responses=ERRORS)
+    mount_ui(app)
     app.add_exception_handler(NotFoundError, _not_found)
     app.add_exception_handler(WindvaneError, _bad_request)
     app.add_middleware(ETagMiddleware)
