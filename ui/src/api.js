@@ -2,7 +2,6 @@
 // the readable windvane_csrf cookie, and polling GETs send back the ETag they got so an unchanged
 // answer costs a 304 and no re-render.
 const BASE = "/api/v1";
-const etags = new Map(); // path -> [etag, parsed body]
 
 export class ApiError extends Error {
   constructor(status, detail) {
@@ -39,19 +38,25 @@ export const post = (path, body) => request("POST", path, body ?? {});
 export const patch = (path, body) => request("PATCH", path, body);
 export const del = (path) => request("DELETE", path);
 
-/** GET with If-None-Match: returns [body, changed]; `changed` is false on a 304. */
-export async function poll(path) {
-  const known = etags.get(path);
-  const headers = { Accept: "application/json" };
-  if (known) headers["If-None-Match"] = known[0];
-  const res = await fetch(BASE + path, { headers, credentials: "same-origin", cache: "no-store" });
-  if (res.status === 304 && known) return [known[1], false];
-  if (res.status === 401) return request("GET", path).then((b) => [b, true]);
-  const data = await res.json().catch(() => null);
-  if (!res.ok) throw new ApiError(res.status, data?.detail ?? res.statusText);
-  const tag = res.headers.get("ETag");
-  if (tag) etags.set(path, [tag, data]);
-  return [data, true];
+/**
+ * A poller: GET with If-None-Match, returning [body, changed] (`changed` false on a 304). Each
+ * page makes its own, so a page drawn afresh always gets its first answer as changed.
+ */
+export function poller() {
+  const etags = new Map(); // path -> [etag, parsed body]
+  return async function poll(path) {
+    const known = etags.get(path);
+    const headers = { Accept: "application/json" };
+    if (known) headers["If-None-Match"] = known[0];
+    const res = await fetch(BASE + path, { headers, credentials: "same-origin", cache: "no-store" });
+    if (res.status === 304 && known) return [known[1], false];
+    if (res.status === 401) return request("GET", path).then((b) => [b, true]);
+    const data = await res.json().catch(() => null);
+    if (!res.ok) throw new ApiError(res.status, data?.detail ?? res.statusText);
+    const tag = res.headers.get("ETag");
+    if (tag) etags.set(path, [tag, data]);
+    return [data, true];
+  };
 }
 
 export const enc = encodeURIComponent;

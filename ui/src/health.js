@@ -1,6 +1,6 @@
 // The header's health panel: heartbeats, queue depth, open pool slots and import errors from
 // /ui/healthPanel (the metadata database), polled with an ETag every 5 s.
-import { poll } from "./api.js";
+import { poller } from "./api.js";
 import { clear, h } from "./dom.js";
 
 function item(label, value, bad) {
@@ -13,6 +13,7 @@ function beat(name, b) {
 }
 
 export function startHealth(box, loggedIn) {
+  const poll = poller();
   async function refresh() {
     if (!loggedIn() || document.visibilityState !== "visible") return;
     try {

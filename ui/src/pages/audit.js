@@ -1,10 +1,11 @@
 // The audit log: every mutating API call (who, what, when, result), newest first, filterable.
-import { poll } from "../api.js";
+import { poller } from "../api.js";
 import { clear, h, time } from "../dom.js";
 
 const PAGE = 100;
 
 export async function render(main, _p, query) {
+  const poll = poller();
   const user = h("input", { id: "audit-user", type: "search", value: query.get("username") || "" });
   const action = h("input", { id: "audit-action", type: "search", value: query.get("action") || "", placeholder: "e.g. trigger_dag_run" });
   const offset = Number(query.get("offset") || 0);

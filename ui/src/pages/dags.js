@@ -1,11 +1,12 @@
 // The DAGs page: schedule, next run, the last runs as squares, paused toggle, tags filter and
 // search; a banner with each import error's file and traceback.
-import { enc, patch, poll } from "../api.js";
+import { enc, patch, poller } from "../api.js";
 import { clear, errorBox, h, square, time } from "../dom.js";
 
 const PAGE = 50;
 
 export async function render(main, _params, query, ctx) {
+  const poll = poller();
   const search = h("input", { type: "search", id: "dag-search", value: query.get("q") || "", placeholder: "dag id contains…" });
   const tag = h("input", { type: "search", id: "dag-tag", value: query.get("tag") || "", placeholder: "tag" });
   const paused = h("select", { id: "dag-paused" },

@@ -1,10 +1,11 @@
 // Gantt of one run: a bar per task instance from its start to its end (or now while running),
 // on the run's own time axis; queued time shown as a lighter lead-in.
-import { enc, poll } from "../api.js";
+import { enc, poller } from "../api.js";
 import { clear, duration, h, time } from "../dom.js";
 import { gridPath, tabs } from "../dagview.js";
 
 export async function render(main, [dagId], query) {
+  const poll = poller();
   const picker = h("select", { id: "gantt-run", onchange: () => { location.hash = `#/dag/${enc(dagId)}/gantt?run=${enc(picker.value)}`; } });
   const box = h("div", { id: "gantt", class: "gantt" });
   clear(main, tabs(dagId, "gantt", query.get("run")), h("div", { class: "filters" }, h("label", { for: "gantt-run" }, "Run"), picker), box);

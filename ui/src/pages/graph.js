@@ -1,7 +1,7 @@
 // Graph: tasks and edges laid out by dagre (compound graph: expanded task groups are boxes around
 // their tasks, a collapsed group is one node), coloured by the chosen run's states, polled live.
 import dagre from "@dagrejs/dagre";
-import { enc, poll } from "../api.js";
+import { enc, poller } from "../api.js";
 import { clear, h } from "../dom.js";
 import { gridPath, structure, tabs, worst } from "../dagview.js";
 import { legend } from "./grid.js";
@@ -18,6 +18,7 @@ function s(tag, attrs = {}, ...children) {
 }
 
 export async function render(main, [dagId], query) {
+  const poll = poller();
   const struct = await structure(dagId);
   const collapsed = new Set(query.get("collapsed") ? query.get("collapsed").split(",") : []);
   const runPicker = h("select", { id: "graph-run", onchange: () => refresh(true) });

@@ -1,10 +1,11 @@
 // Grid: runs (columns, oldest left) × tasks (rows, grouped by task group, groups collapsible),
 // each square coloured by state and linking to its task instance.
-import { enc, poll } from "../api.js";
+import { enc, poller } from "../api.js";
 import { clear, h, square, time } from "../dom.js";
 import { gridPath, structure, tabs, worst } from "../dagview.js";
 
 export async function render(main, [dagId], query) {
+  const poll = poller();
   const struct = await structure(dagId);
   const collapsed = new Set();
   const table = h("div", { class: "grid-wrap", id: "grid" });

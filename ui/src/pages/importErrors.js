@@ -1,8 +1,9 @@
 // Import errors: every DAG file that failed to import, with when and its traceback.
-import { poll } from "../api.js";
+import { poller } from "../api.js";
 import { clear, h, time } from "../dom.js";
 
 export async function render(main) {
+  const poll = poller();
   const box = h("div", { id: "import-errors" });
   clear(main, h("h1", {}, "Import errors"), box);
   async function refresh() {

@@ -1,9 +1,10 @@
 // Pools: slots, what occupies them now (running and queued task instances), and, for admins,
 // create / resize / delete.
-import { del, enc, patch, poll, post } from "../api.js";
+import { del, enc, patch, poller, post } from "../api.js";
 import { clear, confirmDialog, errorBox, h } from "../dom.js";
 
 export async function render(main, _p, _q, ctx) {
+  const poll = poller();
   const admin = ctx.user?.role === "admin";
   const table = h("div", { id: "pools" });
   const msg = h("div", { role: "status" });

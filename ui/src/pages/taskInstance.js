@@ -1,7 +1,7 @@
 // One task instance: its tries (state, duration, hostname), why it is not running yet, XComs, the
 // log of a try with live tail by byte offset, and clear / mark success / mark failed, each behind
 // a confirmation that names every task instance it will change.
-import { ApiError, enc, get, patch, poll, post, runPath, tiPath } from "../api.js";
+import { ApiError, enc, get, patch, poller, post, runPath, tiPath } from "../api.js";
 import { badge, clear, confirmDialog, duration, errorBox, h, time } from "../dom.js";
 import { reach, structure, tabs } from "../dagview.js";
 
@@ -9,6 +9,7 @@ const NOT_STARTED = new Set(["none", "scheduled", "queued", "up_for_retry", "up_
 const TAIL_BYTES = 65536;
 
 export async function render(main, [dagId, runId, taskId], query, ctx) {
+  const poll = poller();
   const path = tiPath(dagId, runId, taskId);
   const struct = await structure(dagId);
   const byId = new Map(struct.tasks.map((t) => [t.task_id, t]));
