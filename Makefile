@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DEMO_HOME ?= $(CURDIR)/.demo-home
 
-.PHONY: demo test lint bench clean ui
+.PHONY: demo test lint bench clean ui screenshots
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,3 +44,7 @@ clean:
 # installs exactly ui/package-lock.json.
 ui:
 	cd ui && npm ci --no-audit --no-fund && npx vite build
+
+# docs/img/*.png for docs/ui.md, taken by the browser tests (tests/ui) as they go.
+screenshots: $(BIN)/.installed
+	WINDVANE_UI_SCREENSHOTS=1 $(BIN)/pytest tests/ui -q -p no:randomly

@@ -31,8 +31,8 @@ def _trigger(page: Any, server: Standalone, dag_id: str, run_id: str) -> None:
 def _wait_square(page: Any, label: str, state: str, timeout: float = 45_000) -> None:
     """Wait until the grid's square whose label starts with ``label`` shows ``state``."""
     page.wait_for_function(
-        """([label, state]) => [...document.querySelectorAll('#grid .sq')]
-             .some((e) => e.getAttribute('aria-label').startsWith(label) && e.classList.contains('s-' + state))""",
+        """([label, state]) => [...document.querySelectorAll('#grid .sq')].some(
+             (e) => e.getAttribute('aria-label').startsWith(label) && e.classList.contains('s-' + state))""",
         arg=[label, state],
         timeout=timeout,
     )
@@ -118,7 +118,7 @@ def test_why_panel_on_a_task_blocked_by_a_full_pool(page: Any, server: Standalon
     _api_post(page, server, "/pools", {"name": "tiny", "slots": 0, "description": "full on purpose"})
     _trigger(page, server, "ui_pool", "starved_run")
     page.goto(f"{server.url}/ui/#/ti/ui_pool/starved_run/starved")
-    page.wait_for_selector("#ti-why h3:has-text(\"Why isn't this task running?\")")
+    page.wait_for_selector('#ti-why h3:has-text("Why isn\'t this task running?")')
     why = page.locator("#ti-why")
     probe = page.request.get(f"{server.url}{API}/dags/ui_pool/dagRuns/starved_run/taskInstances/starved/why")
     if probe.status == 404:  # the explanation is not wired into the API yet: a marked placeholder

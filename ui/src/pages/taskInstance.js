@@ -57,7 +57,7 @@ export async function render(main, [dagId, runId, taskId], query, ctx) {
 }
 
 function fact(k, v) {
-  return [h("dt", {}, k), h("dd", {}, v)];
+  return h("div", {}, h("dt", {}, k), h("dd", {}, v));
 }
 
 function drawTries(box, ti) {
@@ -76,11 +76,14 @@ async function drawWhy(box, path, ti) {
   const title = h("h3", { id: "why-title" }, "Why isn't this task running?");
   try {
     const why = await get(path + "/why");
+    // The explanation of `windvane tasks why --json`: a verdict and every reason, most pressing first.
     const reasons = why.reasons || [];
-    clear(box, title, reasons.length ? h("ul", { id: "why-reasons" }, reasons.map((r) =>
-      h("li", {}, h("strong", {}, r.code || ""), " ", r.sentence || r.text || JSON.stringify(r),
-        r.details ? h("pre", { class: "small" }, JSON.stringify(r.details, null, 2)) : null)))
-      : h("p", { id: "why-reasons" }, why.summary || "Nothing holds it back: the scheduler should queue it on its next loop."));
+    clear(box, title, h("p", {}, "Verdict: ", h("strong", { id: "why-verdict" }, why.verdict || "?")),
+      reasons.length ? h("ul", { id: "why-reasons" }, reasons.map((r) =>
+        h("li", {}, r.message, " ", h("code", { class: "small muted" }, r.code),
+          r.details && Object.keys(r.details).length ? h("details", {}, h("summary", {}, "details"),
+            h("pre", { class: "small" }, JSON.stringify(r.details, null, 2))) : null)))
+        : h("p", { id: "why-reasons" }, "Nothing holds it back: the scheduler queues it on its next loop."));
   } catch (err) {
     if (!(err instanceof ApiError) || err.status !== 404) return clear(box, title, errorBox(err));
     // Placeholder until GET .../taskInstances/{task_id}/why lands (the why16 branch).
@@ -130,6 +133,7 @@ function makeLog(box, path) {
   clear(box, h("h3", {}, "Log ", picker, " ", status), pre);
 
   function pick(ti, wanted) {
+    box.hidden = ti.try_number === 0; // no try, no log
     const n = Math.max(1, Math.min(wanted, ti.try_number || 1));
     clear(picker, Array.from({ length: Math.max(1, ti.try_number) }, (_, i) => h("option", { value: i + 1 }, `try ${i + 1}`)));
     picker.value = String(n);
@@ -137,7 +141,7 @@ function makeLog(box, path) {
   }
 
   async function tail() {
-    if (busy || stopped || !tryNumber) return;
+    if (busy || stopped || !tryNumber || box.hidden) return;
     busy = true;
     try {
       for (let i = 0; i < 20; i++) { // at most 1.25 MiB per refresh, the rest on the next
