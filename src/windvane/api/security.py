@@ -10,6 +10,7 @@ missing CSRF token.
 from __future__ import annotations
 
 import hmac
+import logging
 import time
 from collections.abc import Callable
 from typing import Annotated
@@ -20,8 +21,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from windvane.api import sessions
 from windvane.api.state import ApiState, get_state
-from windvane.api.users import Role, User, find_user, user_for_token
+from windvane.api.users import Role, User, find_user, touch_token, user_for_token
+from windvane.core.store.engine import begin_read, begin_write
 
+log = logging.getLogger("windvane.api")
 _bearer = HTTPBearer(auto_error=False, description="An API token (`windvane users` or POST /auth/tokens).")
 _SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -34,9 +37,13 @@ def current_user(
     """The authenticated user; 401 otherwise, 403 for a cookie session without its CSRF token."""
     user: User | None = None
     if bearer is not None:
-        with state.engine.connect() as conn:  # a write only when last_used_at is stale
-            user = user_for_token(conn, bearer.credentials, now=pendulum.now("UTC"))
-            conn.commit()
+        now = pendulum.now("UTC")
+        with begin_read(state.engine) as conn:
+            owner = user_for_token(conn, bearer.credentials, now=now)
+        if owner is not None:
+            user = owner.user
+            if owner.touch_due:
+                _touch(state, owner.token_id, now)
     else:
         cookie = request.cookies.get(sessions.SESSION_COOKIE)
         session = sessions.decode(cookie, state.config.signing_key, now=time.time()) if cookie else None
@@ -54,6 +61,16 @@ def current_user(
         raise HTTPException(401, "not authenticated", headers={"WWW-Authenticate": "Bearer"})
     request.state.username = user.username
     return user
+
+
+def _touch(state: ApiState, token_id: int, now: pendulum.DateTime) -> None:
+    """Record a token's use in a write of its own; a failure (a busy database) is logged, not the
+    caller's problem: ``last_used_at`` is a hint."""
+    try:
+        with begin_write(state.engine) as conn:
+            touch_token(conn, token_id, now=now)
+    except Exception:
+        log.warning("could not record the use of API token %s", token_id, exc_info=True)
 
 
 def require(role: Role) -> Callable[[User], User]:

@@ -160,9 +160,18 @@ def create_token(conn: Connection, username: str, name: str, *, now: datetime) -
 LAST_USED_RESOLUTION_SECONDS = 300.0
 
 
-def user_for_token(conn: Connection, secret: str, *, now: datetime) -> User | None:
-    """The owner of API token ``secret``, or None. Its last use is recorded when the one on record
-    is older than :data:`LAST_USED_RESOLUTION_SECONDS` (only then is this a write)."""
+@dataclass(frozen=True, slots=True)
+class TokenOwner:
+    """Who a token belongs to, and whether its ``last_used_at`` is due to be rewritten."""
+
+    user: User
+    token_id: int
+    touch_due: bool
+
+
+def user_for_token(conn: Connection, secret: str, *, now: datetime) -> TokenOwner | None:
+    """The owner of API token ``secret``, or None (a read only). ``touch_due`` when the token's
+    recorded last use is older than :data:`LAST_USED_RESOLUTION_SECONDS` (see :func:`touch_token`)."""
     row = (
         conn.execute(
             select(api_user, api_token.c.id.label("token_id"), api_token.c.last_used_at.label("token_used"))
@@ -175,9 +184,13 @@ def user_for_token(conn: Connection, secret: str, *, now: datetime) -> User | No
     if row is None:
         return None
     used = from_db(row["token_used"])
-    if used is None or (now - used).total_seconds() > LAST_USED_RESOLUTION_SECONDS:
-        conn.execute(update(api_token).where(api_token.c.id == row["token_id"]).values(last_used_at=now))
-    return _user(row)
+    due = used is None or (now - used).total_seconds() > LAST_USED_RESOLUTION_SECONDS
+    return TokenOwner(_user(row), int(row["token_id"]), due)
+
+
+def touch_token(conn: Connection, token_id: int, *, now: datetime) -> None:
+    """Record that token ``token_id`` was used at ``now``."""
+    conn.execute(update(api_token).where(api_token.c.id == token_id).values(last_used_at=now))
 
 
 def list_tokens(conn: Connection, username: str) -> list[Token]:
