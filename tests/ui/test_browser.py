@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tests.ui.home import Standalone
+from tests.ui.home import PASSWORD, Standalone
 
 API = "/api/v1"
 
@@ -38,7 +38,9 @@ def _wait_square(page: Any, label: str, state: str, timeout: float = 45_000) -> 
     )
 
 
-def test_login_page_refuses_a_wrong_password(browser: Any, server: Standalone, shots: Path) -> None:
+def test_login_refuses_a_wrong_password_then_returns_to_the_page(
+    browser: Any, server: Standalone, shots: Path
+) -> None:
     page = browser.new_page(viewport={"width": 1366, "height": 768})
     page.goto(server.url + "/ui/#/dags")
     page.wait_for_selector("form.login")  # not logged in: the login form, not the DAGs
@@ -47,6 +49,10 @@ def test_login_page_refuses_a_wrong_password(browser: Any, server: Standalone, s
     page.fill("#password", "wrong password")
     page.click("form.login button[type=submit]")
     page.wait_for_selector("#login-error:has-text('Wrong user name or password')")
+    page.fill("#password", PASSWORD)
+    page.click("form.login button[type=submit]")
+    page.wait_for_selector("table.dags")  # back where it was going
+    assert page.url.endswith("#/dags")
     page.close()
 
 

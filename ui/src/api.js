@@ -23,7 +23,7 @@ async function request(method, path, body) {
     method, headers, credentials: "same-origin", cache: "no-store",
     body: body === undefined ? undefined : JSON.stringify(body),
   });
-  if (res.status === 401 && !path.startsWith("/auth/login")) {
+  if (res.status === 401 && !path.startsWith("/auth/") && !location.hash.startsWith("#/login")) {
     location.hash = "#/login?next=" + encodeURIComponent(location.hash || "#/dags");
     throw new ApiError(401, "not authenticated");
   }

@@ -18,7 +18,8 @@ export function render(main, _params, query, ctx) {
     try {
       await post("/auth/login", { username: user.value, password: pass.value });
       await ctx.who();
-      location.hash = query.get("next") || "#/dags";
+      const next = query.get("next") || "";
+      location.hash = next.startsWith("#/") && !next.startsWith("#/login") ? next : "#/dags";
     } catch (err) {
       msg.textContent = err.status === 429 ? "Too many failed logins; wait a minute." : "Wrong user name or password.";
       pass.select();
