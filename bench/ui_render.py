@@ -73,8 +73,8 @@ def seed(engine: Engine) -> str:
         ])  # fmt: skip
         runs = [
             {"dag_id": f"dag_{d:04}", "run_id": f"scheduled__{r}", "run_type": "scheduled",
-             "logical_date": now.subtract(days=r), "state": _run_state(r),
-             "start_date": now.subtract(days=r), "end_date": None if r == 0 else now.subtract(days=r, minutes=-5)}
+             "logical_date": now.subtract(days=r), "state": _run_state(r), "start_date": now.subtract(days=r),
+             "end_date": None if r == 0 else now.subtract(days=r, minutes=-5)}
             for d in range(DAGS) for r in range(RUNS_PER_DAG)
         ]  # fmt: skip
         conn.execute(insert(dag_run), runs)
