@@ -81,6 +81,8 @@ def test_trigger_with_conf_and_watch_the_grid_turn_green(page: Any, server: Stan
     run = page.request.get(f"{server.url}{API}/dags/ui_params/dagRuns/ui_conf_run").json()
     assert run["conf"] == {"note": "from the UI", "greeting": "bonjour", "count": 3, "loud": True}
     page.screenshot(path=str(shots / "grid.png"))
+    stamp = page.locator("#grid time").first  # local time shown (Europe/Paris here), UTC on hover
+    assert stamp.get_attribute("title").endswith("Z UTC") and stamp.get_attribute("datetime").endswith("Z")
 
     page.click("button[aria-expanded='true']:has-text('work')")  # collapse the task group
     page.wait_for_selector("button[aria-expanded='false']:has-text('work')")
