@@ -28,6 +28,17 @@ def _trigger(page: Any, server: Standalone, dag_id: str, run_id: str) -> None:
     page.wait_for_url(f"**/ui/#/dag/{dag_id}/grid?run={run_id}")
 
 
+def _assert_controls_labelled(page: Any) -> None:
+    """Every form control on the page has an accessible name (a label or aria-label)."""
+    unnamed = page.evaluate(
+        """() => [...document.querySelectorAll('input, select, textarea')]
+             .filter((e) => !e.labels?.length && !e.getAttribute('aria-label')
+                            && !e.getAttribute('aria-labelledby'))
+             .map((e) => e.outerHTML)"""
+    )
+    assert unnamed == []
+
+
 def _wait_square(page: Any, label: str, state: str, timeout: float = 45_000) -> None:
     """Wait until the grid's square whose label starts with ``label`` shows ``state``."""
     page.wait_for_function(
@@ -72,6 +83,7 @@ def test_trigger_with_conf_and_watch_the_grid_turn_green(page: Any, server: Stan
     page.click("#trigger-submit")
     page.wait_for_selector("#conf-extra-error:has-text('must be a JSON object')")
     page.screenshot(path=str(shots / "trigger.png"))
+    _assert_controls_labelled(page)
     page.fill("#conf-extra", '{"note": "from the UI"}')
     page.click("#trigger-submit")
     page.wait_for_url("**/ui/#/dag/ui_params/grid?run=ui_conf_run")
@@ -81,6 +93,7 @@ def test_trigger_with_conf_and_watch_the_grid_turn_green(page: Any, server: Stan
     run = page.request.get(f"{server.url}{API}/dags/ui_params/dagRuns/ui_conf_run").json()
     assert run["conf"] == {"note": "from the UI", "greeting": "bonjour", "count": 3, "loud": True}
     page.screenshot(path=str(shots / "grid.png"))
+    _assert_controls_labelled(page)
     stamp = page.locator("#grid time").first  # local time shown (Europe/Paris here), UTC on hover
     assert stamp.get_attribute("title").endswith("Z UTC") and stamp.get_attribute("datetime").endswith("Z")
 
@@ -91,6 +104,7 @@ def test_trigger_with_conf_and_watch_the_grid_turn_green(page: Any, server: Stan
     page.click("nav.tabs a:has-text('Graph')")
     page.wait_for_selector("#graph svg a[aria-label='work.say: success']")
     page.screenshot(path=str(shots / "graph.png"))
+    _assert_controls_labelled(page)
     page.click("#graph g[aria-label='Collapse group work']")
     page.wait_for_selector("#graph g[aria-label='Expand group work: success']")
 
@@ -103,6 +117,7 @@ def test_trigger_with_conf_and_watch_the_grid_turn_green(page: Any, server: Stan
     page.goto(f"{server.url}/ui/#/dags?tag=ui")
     page.wait_for_selector("table.dags .sq.s-success")
     page.screenshot(path=str(shots / "dags.png"))
+    _assert_controls_labelled(page)
 
 
 def test_a_failed_task_log_then_clear_and_rerun(page: Any, server: Standalone, shots: Path) -> None:
@@ -112,6 +127,7 @@ def test_a_failed_task_log_then_clear_and_rerun(page: Any, server: Standalone, s
     page.wait_for_selector("#ti-summary .badge.s-failed")
     page.wait_for_selector("#log:has-text('no marker yet')")
     page.screenshot(path=str(shots / "task_instance.png"), full_page=True)
+    _assert_controls_labelled(page)
 
     server.marker.write_text("")  # the next try succeeds
     page.click("#btn-clear")
@@ -139,9 +155,11 @@ def test_why_panel_on_a_task_blocked_by_a_full_pool(page: Any, server: Standalon
     page.goto(f"{server.url}/ui/#/pools")
     page.wait_for_selector("#pools tr:has-text('tiny')")
     page.screenshot(path=str(shots / "pools.png"))
+    _assert_controls_labelled(page)
     page.goto(f"{server.url}/ui/#/import-errors")
     page.wait_for_selector("#import-errors:has-text('no_such_name')")
     page.screenshot(path=str(shots / "import_errors.png"))
     page.goto(f"{server.url}/ui/#/audit")
     page.wait_for_selector("#audit td:has-text('create_pool')")
     page.screenshot(path=str(shots / "audit_log.png"))
+    _assert_controls_labelled(page)
