@@ -6,8 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.ui.home import PASSWORD, Standalone
 
+pytestmark = pytest.mark.slow  # a real standalone and a browser
 API = "/api/v1"
 
 
