@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from fastapi.testclient import TestClient
 
+from windvane import __version__
 from windvane.api.users import Role
 
 Client = Callable[[Role], TestClient]
@@ -60,7 +61,7 @@ def test_the_ui_shell_and_its_files(client: Client) -> None:
     anyone = client(Role.VIEWER)
     assert anyone.get("/", follow_redirects=False).headers["location"] == "/ui/"
     shell = anyone.get("/ui/")
-    assert shell.status_code == 200 and "/ui/static/assets/app.js" in shell.text
+    assert shell.status_code == 200 and f"/ui/static/assets/app.js?v={__version__}" in shell.text
     assert "frame-ancestors 'none'" in shell.headers["content-security-policy"]
     script = anyone.get("/ui/static/assets/app.js")
     assert script.status_code == 200 and "javascript" in script.headers["content-type"]

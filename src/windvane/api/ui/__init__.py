@@ -14,6 +14,8 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.staticfiles import StaticFiles
 
+from windvane import __version__
+
 STATIC = Path(__file__).parent / "static"
 #: Only this origin's scripts, styles and fetches; no inline script, no framing.
 CSP = (
@@ -24,7 +26,11 @@ CSP = (
 
 def mount_ui(app: FastAPI) -> None:
     """Serve the UI at ``/ui/`` (``/`` redirects there) and its files at ``/ui/static``."""
+    # The built files keep fixed names (reproducible builds); a version query makes a browser fetch
+    # them afresh after an upgrade instead of running a cached script against a newer API.
     shell = (STATIC / "index.html").read_text(encoding="utf-8")
+    for asset in ("assets/app.js", "assets/index.css"):
+        shell = shell.replace(f"/ui/static/{asset}", f"/ui/static/{asset}?v={__version__}")
     headers = {
         "Content-Security-Policy": CSP,
         "X-Content-Type-Options": "nosniff",
