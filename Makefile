@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DEMO_HOME ?= $(CURDIR)/.demo-home
 
-.PHONY: demo test test-min lint bench clean
+.PHONY: demo test test-min lint bench clean ui screenshots
 MIN_VENV ?= .venv-min
 
 $(BIN)/.installed: pyproject.toml
@@ -13,7 +13,15 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
+# The demo's login (printed below): admin / windvane-demo; the UI at http://127.0.0.1:8080/ui/.
+DEMO_USER ?= admin
+DEMO_PASSWORD ?= windvane-demo
+
 demo: $(BIN)/.installed
+	WINDVANE_HOME=$(DEMO_HOME) $(BIN)/windvane db migrate
+	WINDVANE_HOME=$(DEMO_HOME) $(BIN)/windvane users create --role admin --username $(DEMO_USER) \
+	  --password $(DEMO_PASSWORD) --exists-ok
+	@echo "Demo login: $(DEMO_USER) / $(DEMO_PASSWORD) (admin). UI: http://127.0.0.1:8080/ui/  API: http://127.0.0.1:8080/api/v1/docs"
 	WINDVANE_HOME=$(DEMO_HOME) WINDVANE__CORE__DAGS_FOLDER=$(CURDIR)/examples/dags \
 	  WINDVANE__METRICS__PROMETHEUS_ON=true $(BIN)/windvane standalone
 
@@ -45,3 +53,13 @@ bench: $(BIN)/.installed
 
 clean:
 	rm -rf $(VENV) $(MIN_VENV) $(DEMO_HOME) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache .grimp_cache
+
+# The browser UI: ui/ (plain ES modules, dagre from npm) built by vite into the Python package's
+# src/windvane/api/ui/static, which is committed, so installing Windvane needs no Node. `npm ci`
+# installs exactly ui/package-lock.json.
+ui:
+	cd ui && npm ci --no-audit --no-fund && npx vite build
+
+# docs/img/*.png for docs/ui.md, taken by the browser tests (tests/ui) as they go.
+screenshots: $(BIN)/.installed
+	WINDVANE_UI_SCREENSHOTS=1 $(BIN)/pytest tests/ui -q -p no:randomly

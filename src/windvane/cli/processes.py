@@ -23,12 +23,15 @@ from windvane.settings import Settings
 
 log = logging.getLogger("windvane.cli")
 
+#: The ``job_type`` of the DAG processor's row in the ``job`` table.
+PROCESSOR_JOB = "dag_processor"
 #: Seconds a stopping DAG processor gets before it is killed.
 STOP_GRACE_SECONDS = 10.0
 
 
 def run_processor(settings: Settings, stop: threading.Event) -> None:
-    """Run the DAG processor in this process until ``stop`` is set, with its metrics."""
+    """Run the DAG processor in this process until ``stop`` is set, with its metrics and a
+    heartbeating ``dag_processor`` job (``windvane jobs check`` and ``/api/v1/health`` read it)."""
     engine = create_engine(settings)
     metrics = create_metrics(settings, engine, service="dag-processor")
     try:

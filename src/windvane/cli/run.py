@@ -19,8 +19,10 @@ from windvane.cli.base import EXIT_FAILURE, EXIT_OK, Cli
 from windvane.cli.logs import configure_logging
 from windvane.cli.outcomes import OutcomeLog
 from windvane.cli.processes import run_processor, start_processor, stop_processor
+from windvane.cli.services import ServiceRunner
 from windvane.cli.signals import stop_on_signals
 from windvane.cli.wiring import (
+    api_thread,
     create_executor,
     create_metrics,
     create_processor,
@@ -92,13 +94,22 @@ def _standalone(cli: Cli, args: argparse.Namespace) -> int:
         f"  logs:        {log_folder(settings)}",
         f"  executor:    {executor.name} (parallelism {executor.parallelism})",
         f"  metrics:     {_metrics_line(settings)}",
+        f"  API:         http://{settings.api.host}:{settings.api.port}/api/v1 "
+        "(docs: /api/v1/docs; users: 'windvane users create')",
         "Press Ctrl-C to stop.",
     ]
     cli.out.line("\n".join(lines))
-    return _serve(cli, with_processor=True, num_runs=None, executor=executor)
+    return _serve(cli, with_processor=True, num_runs=None, executor=executor, with_api=True)
 
 
-def _serve(cli: Cli, *, with_processor: bool, num_runs: int | None, executor: Executor | None = None) -> int:
+def _serve(
+    cli: Cli,
+    *,
+    with_processor: bool,
+    num_runs: int | None,
+    executor: Executor | None = None,
+    with_api: bool = False,
+) -> int:
     """Run the scheduler here (and the DAG processor in a child) until stopped.
 
     Exit code 1 when the DAG processor died on its own (the scheduler then stops too,
@@ -130,6 +141,7 @@ def _serve(cli: Cli, *, with_processor: bool, num_runs: int | None, executor: Ex
                 with (
                     stop_on_signals(scheduler.stop),
                     create_services(cli.settings, engine, metrics=metrics.sink),
+                    ServiceRunner([api_thread(cli.settings, engine)] if with_api else []),
                 ):
                     scheduler.run(until=until)
             finally:

@@ -12,6 +12,7 @@ are mapped onto constructors.
 * :func:`create_processor` — the DAG processor (run it in its own process:
   the scheduler never imports user code).
 * :func:`create_services` — the services plug-ins declare, to run beside the scheduler loop.
+* :func:`api_thread` — the REST API on a thread (``windvane standalone``).
 
 Settings without a counterpart in :class:`SchedulerConfig` are noted where
 they are mapped. The scheduler, the DAG processor, the executors, the services
@@ -40,6 +41,7 @@ from windvane.settings import Settings, parse_umask
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from windvane.api.server import ApiThread
     from windvane.cli.services import ServiceRunner
     from windvane.core.executors import Executor
     from windvane.core.model.secrets_config import SecretsConfig
@@ -316,3 +318,11 @@ def metrics_url(settings: Settings, service: str) -> str | None:
     if not settings.metrics.prometheus_on:
         return None
     return f"http://{settings.metrics.prometheus_host}:{metrics_port(settings, service)}/metrics"
+
+
+def api_thread(settings: Settings, engine: Engine) -> ApiThread:
+    """The REST API on ``[api] host:port``, served on a thread of this process (not started)."""
+    from windvane.api.config import from_settings as api_config
+    from windvane.api.server import ApiThread
+
+    return ApiThread(engine, api_config(settings), host=settings.api.host, port=settings.api.port)

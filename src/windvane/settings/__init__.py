@@ -17,6 +17,7 @@ Tests build settings without touching the real environment::
 
 from __future__ import annotations
 
+from windvane.settings._api import ApiSettings
 from windvane.settings._celery import CelerySettings
 from windvane.settings._format import format_value, mask_secret
 from windvane.settings._kinds import ALERT_KINDS, SEVERITIES, AlertRoute, parse_umask
@@ -48,6 +49,7 @@ __all__ = [
     "SEVERITIES",
     "AlertRoute",
     "AlertingSettings",
+    "ApiSettings",
     "CelerySettings",
     "CliSettings",
     "CoreSettings",

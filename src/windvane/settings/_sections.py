@@ -17,6 +17,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Literal
 
+from windvane.settings._api import ApiSettings
 from windvane.settings._celery import CelerySettings
 from windvane.settings._format import format_value, mask_secret
 from windvane.settings._kinds import (
@@ -403,6 +404,7 @@ class Settings:
     celery: CelerySettings
     logging: LoggingSettings
     metrics: MetricsSettings
+    api: ApiSettings
     cli: CliSettings
     alerting: AlertingSettings
     smtp: SmtpSettings

@@ -19,7 +19,7 @@ import argparse
 
 from windvane import __version__
 from windvane.cli.base import CliParser, add_global_options
-from windvane.cli.parser import admin, alerts, celery, dags, ops, processes, secrets, tasks
+from windvane.cli.parser import admin, alerts, api, celery, dags, ops, processes, secrets, tasks
 
 _EPILOG = """\
 Configuration comes from $WINDVANE_HOME/windvane.toml and WINDVANE__<SECTION>__<KEY>
@@ -50,5 +50,6 @@ def build_parser() -> CliParser:
     processes.register(commands)
     alerts.register_alerter(commands)
     ops.register(commands)
+    api.register(commands)
     celery.register(commands)
     return parser
