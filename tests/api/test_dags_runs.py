@@ -154,3 +154,19 @@ def test_the_api_tables_match_their_migration(engine: Engine) -> None:
         opts = {"include_name": lambda name, kind, parent: kind != "table" or name in ours}
         diff = compare_metadata(MigrationContext.configure(conn, opts=opts), api_tables.metadata)
     assert diff == []
+
+
+def test_why_names_the_upstream_a_task_waits_on_and_404s_an_unknown_task(
+    client: Client, example_dag: str
+) -> None:
+    operator = client(Role.OPERATOR)
+    created = operator.post(f"{V1}/dags/etl/dagRuns", json={"run_id": "why_run"})
+    assert created.status_code == 201, created.text
+    viewer = client(Role.VIEWER)
+    body = viewer.get(f"{V1}/dags/etl/dagRuns/why_run/taskInstances/transform/why").json()
+    assert body["task_id"] == "transform" and body["ready"] is False
+    assert body["verdict"] == "waiting"
+    upstream = [r for r in body["reasons"] if r["code"] == "upstream_not_done"]
+    assert upstream and "extract" in upstream[0]["message"]
+    missing = viewer.get(f"{V1}/dags/etl/dagRuns/why_run/taskInstances/nope/why")
+    assert missing.status_code == 404 and "nope" in missing.text

@@ -22,6 +22,8 @@ class ApiConfig:
     secure_cookies: bool = False
     log_folder: Path = Path("logs")
     health_threshold_seconds: float = 30.0
+    #: ``[core] parallelism``: the "why isn't this task running?" answer checks executor room with it.
+    parallelism: int | None = None
     max_log_chunk_bytes: int = 1 << 20
     #: ``(section, key, value, source)`` rows of the settings in effect, secrets masked.
     config_rows: tuple[tuple[str, str, str, str], ...] = ()
@@ -43,5 +45,6 @@ def from_settings(settings: Settings) -> ApiConfig:
         secure_cookies=api.secure_cookies,
         log_folder=settings.logging.base_log_folder,
         health_threshold_seconds=settings.scheduler.health_check_threshold_seconds,
+        parallelism=settings.core.parallelism,
         config_rows=tuple(settings.as_rows(mask_secrets=True)),
     )

@@ -312,3 +312,25 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         (429, "Too many failed logins."),
     )
 }
+
+
+class WhyReason(BaseModel):
+    """One thing that holds a task instance back: a stable ``code``, a sentence, and its facts."""
+
+    code: str
+    message: str
+    details: dict[str, Any]
+
+
+class WhyAnswer(BaseModel):
+    """ "Why isn't this task running?": the answer of ``windvane tasks why``, from the scheduler's own
+    readiness rules (``verdict``: ready, waiting, will_not_run, queued, running, finished)."""
+
+    dag_id: str
+    task_id: str
+    run_id: str
+    state: str | None
+    verdict: str
+    ready: bool
+    summary: str
+    reasons: list[WhyReason]

@@ -19,6 +19,7 @@ from windvane.api.schemas import (
     TaskInstanceDetail,
     TaskInstancePage,
     Try,
+    WhyAnswer,
     XCom,
     XComList,
 )
@@ -26,6 +27,7 @@ from windvane.api.security import Operator, Viewer
 from windvane.core.model.states import TaskInstanceState
 from windvane.core.store import listing, marks
 from windvane.core.store.run_actions import clear_task_instances
+from windvane.core.store.why import explain_task_instance
 
 router = APIRouter(tags=["Task instances"])
 _RUN = "/dags/{dag_id}/dagRuns/{run_id}"
@@ -62,6 +64,19 @@ def get_ti(dag_id: str, run_id: str, task_id: str, _: Viewer, conn: ReadConn) ->
                 hostname=ti.hostname, error=ti.error, reason=None)
         )  # fmt: skip
     return TaskInstanceDetail.model_validate({**TaskInstance.model_validate(ti).model_dump(), "tries": tries})
+
+
+@router.get(_TI + "/why", response_model=WhyAnswer, name="explain_task_instance")
+def why(dag_id: str, run_id: str, task_id: str, _: Viewer, conn: ReadConn, state: State) -> WhyAnswer:
+    """Why the task instance is (not) running: the scheduler's own readiness rules, every reason
+    that holds it back, the most pressing first (as ``windvane tasks why``)."""
+    answer = explain_task_instance(
+        conn, dag_id, task_id, run_id,
+        now=pendulum.now("UTC"),
+        scheduler_threshold=state.config.health_threshold_seconds,
+        parallelism=state.config.parallelism,
+    )  # fmt: skip
+    return WhyAnswer.model_validate(answer.to_dict())
 
 
 @router.get(_TI + "/xcomEntries", response_model=XComList, name="list_xcoms")
