@@ -14,6 +14,7 @@ reaches the file with its Connection passwords and sensitive Variables as ``***`
 from __future__ import annotations
 
 import contextlib
+import errno
 import faulthandler
 import io
 import logging
@@ -33,8 +34,25 @@ _REDIRECTED_LOGGERS = tuple(logging.getLogger(name) for name in ("windvane.task"
 _FLAGS = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
 
 
+#: Errors that mean the log file cannot take more (a full disk or quota), not a bad record.
+_LOG_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
 class _TaskLogHandler(logging.StreamHandler[TextIO]):
-    """The root handler of a try; made once per worker, pointed at each child's stderr."""
+    """The root handler of a try; made once per worker, pointed at each child's stderr.
+
+    A task's record that cannot be written because the disk is full fails the logging call (and
+    so the try, naming the error) as ``print`` does, instead of logging's default of a note on stderr
+    (the log itself) and the line silently lost. Any other failing record keeps that default.
+    """
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        error = sys.exc_info()[1]
+        own = record.name == "windvane" or record.name.startswith("windvane.")
+        # Windvane's own records keep the default: the try must still report how it ended.
+        if not own and isinstance(error, OSError) and error.errno in _LOG_FULL:
+            raise error
+        super().handleError(record)
 
 
 _HANDLER = _TaskLogHandler()
