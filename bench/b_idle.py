@@ -67,6 +67,7 @@ def main() -> None:
         for dags in (int(n) for n in args.dags.split(",")):
             share, passes = idle_cpu(kind, dags, args.settle, args.seconds)
             rows.append([kind, dags, args.seconds, passes, share])
+            print(f"{kind} {dags} DAGs: {share:.2f} % of a core", flush=True)
     print(
         table(
             "Idle scheduler CPU against the number of DAGs (target: flat, <= 1 % of a core at 10,000)",
