@@ -4,7 +4,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DEMO_HOME ?= $(CURDIR)/.demo-home
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test test-min lint bench clean ui screenshots
+MIN_VENV ?= .venv-min
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,7 +13,15 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
+# The demo's login (printed below): admin / windvane-demo; the UI at http://127.0.0.1:8080/ui/.
+DEMO_USER ?= admin
+DEMO_PASSWORD ?= windvane-demo
+
 demo: $(BIN)/.installed
+	WINDVANE_HOME=$(DEMO_HOME) $(BIN)/windvane db migrate
+	WINDVANE_HOME=$(DEMO_HOME) $(BIN)/windvane users create --role admin --username $(DEMO_USER) \
+	  --password $(DEMO_PASSWORD) --exists-ok
+	@echo "Demo login: $(DEMO_USER) / $(DEMO_PASSWORD) (admin). UI: http://127.0.0.1:8080/ui/  API: http://127.0.0.1:8080/api/v1/docs"
 	WINDVANE_HOME=$(DEMO_HOME) WINDVANE__CORE__DAGS_FOLDER=$(CURDIR)/examples/dags \
 	  WINDVANE__METRICS__PROMETHEUS_ON=true $(BIN)/windvane standalone
 
@@ -21,6 +30,20 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	$(BIN)/python -m windvane.cli.reference --check
+
+# The lowest versions pyproject.toml admits (constraints/minimum.txt), in a venv of their own: the
+# behaviours that set the bounds (tests/test_dependency_floors.py) and a fast subset that touches each.
+test-min:
+	rm -rf $(MIN_VENV)
+	$(PYTHON) -m venv $(MIN_VENV)
+	$(MIN_VENV)/bin/pip install --quiet --upgrade pip
+	$(MIN_VENV)/bin/pip install --quiet -e '.[dev]' -c constraints/minimum.txt
+	$(MIN_VENV)/bin/pip freeze | grep -i -E '^(pendulum|croniter|jinja2|sqlalchemy|alembic|rich|prometheus.client|aiosmtplib|slack.sdk|httpx|psycopg)=='
+	$(MIN_VENV)/bin/pytest -q -p no:randomly tests/test_dependency_floors.py tests/core/timetables \
+	  tests/store tests/cli/test_main.py tests/cli/test_dags.py tests/cli/test_pipes.py tests/cli/test_import_time.py \
+	  tests/alerting/test_email_channel.py tests/alerting/test_slack_channel.py tests/alerting/test_webhook_channel.py \
+	  tests/metrics/test_prometheus.py
 
 test: lint
 	$(BIN)/pytest
@@ -29,4 +52,14 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/run_all.py
 
 clean:
-	rm -rf $(VENV) $(DEMO_HOME) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache .grimp_cache
+	rm -rf $(VENV) $(MIN_VENV) $(DEMO_HOME) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache .grimp_cache
+
+# The browser UI: ui/ (plain ES modules, dagre from npm) built by vite into the Python package's
+# src/windvane/api/ui/static, which is committed, so installing Windvane needs no Node. `npm ci`
+# installs exactly ui/package-lock.json.
+ui:
+	cd ui && npm ci --no-audit --no-fund && npx vite build
+
+# docs/img/*.png for docs/ui.md, taken by the browser tests (tests/ui) as they go.
+screenshots: $(BIN)/.installed
+	WINDVANE_UI_SCREENSHOTS=1 $(BIN)/pytest tests/ui -q -p no:randomly

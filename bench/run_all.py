@@ -16,6 +16,7 @@ SCRIPTS = [
     ["b12_local.py"],
     ["b3_parse.py"],
     ["b4_scheduler.py"],
+    ["cli_startup.py"],
     ["b_metrics_overhead.py", "--db", "sqlite,postgres", "--repeat", "2"],
 ]
 

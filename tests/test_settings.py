@@ -264,8 +264,7 @@ def test_bad_int_from_env(tmp_path: Path) -> None:
         ),
         (
             "[core]\nexecutor = 'k8s'",
-            "must be one of 'local', 'sequential', or a plug-in's executor name "
-            "('celery' is not available yet), got 'k8s'",
+            "must be one of 'local', 'sequential', 'celery', or a plug-in's executor name, got 'k8s'",
         ),
         (
             "[metrics]\nprometheus_host = 8080",
@@ -361,6 +360,7 @@ def _sections(s: Settings) -> list[DataclassInstance]:
         s.scheduler,
         s.dag_processor,
         s.executor,
+        s.celery,
         s.logging,
         s.metrics,
         s.cli,

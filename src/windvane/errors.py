@@ -18,6 +18,9 @@ most also derive from the builtin that fits (``ValueError``, ``TypeError``,
     ├── TaskError                              raised *inside* a task to steer its outcome
     │   ├── TaskSkipped                        mark the running task skipped
     │   ├── TaskFailedNoRetry                  fail without using remaining retries
+    │   │   └── SensorTimeout                  a sensor waited longer than its ``timeout``
+    │   ├── RescheduleRequested                a reschedule-mode sensor gives its slot back until a time
+    │   ├── ExternalTaskError                  another DAG's run or task a task waits for failed or is unknown
     │   ├── TaskTimeoutError                   execution_timeout elapsed
     │   └── TaskCommandError                   a task's command failed (names task + exit code)
     ├── TaskReturnError (TypeError)            a task returned a value it cannot hand on
@@ -32,6 +35,8 @@ most also derive from the builtin that fits (``ValueError``, ``TypeError``,
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 
 class WindvaneError(Exception):
@@ -96,6 +101,25 @@ class TaskSkipped(TaskError):
 
 class TaskFailedNoRetry(TaskError):
     """Raise inside ``execute`` to fail at once, ignoring remaining retries."""
+
+
+class SensorTimeout(TaskFailedNoRetry):
+    """A sensor's condition was not met within its ``timeout`` (Airflow's AirflowSensorTimeout):
+    the task fails without retrying (or is skipped with ``soft_fail``)."""
+
+
+class RescheduleRequested(TaskError):
+    """Raised by a sensor in ``mode="reschedule"`` (Airflow's AirflowRescheduleException): the try
+    ends as ``up_for_reschedule`` and the scheduler runs it again at ``reschedule_date`` (aware UTC)."""
+
+    def __init__(self, reschedule_date: datetime) -> None:
+        self.reschedule_date = reschedule_date
+        super().__init__(f"rescheduled to {reschedule_date.isoformat()}")
+
+
+class ExternalTaskError(TaskError):
+    """Another DAG's run or task that a task waits for (ExternalTaskSensor, TriggerDagRunOperator)
+    failed or does not exist; the message names the DAG and the tasks."""
 
 
 class TaskTimeoutError(TaskError):

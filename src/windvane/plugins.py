@@ -10,6 +10,8 @@ A plug-in is an installed distribution declaring entry points in these groups::
     k8s_watcher = "windvane_k8s.watcher:create"
     [project.entry-points."windvane.secrets_backends"]  # name -> factory(SecretsConfig) -> backend
     vault = "windvane_vault.backend:create"
+    [project.entry-points."windvane.cleaners"]      # name -> clean(conn, older_than, dry_run) -> {table: n}
+    windvane_k8s = "windvane_k8s.retention:clean"   # called by `windvane db clean`
 
 What may be used from a plug-in is listed in :mod:`windvane.core.interfaces`.
 
@@ -36,6 +38,9 @@ SERVICES_GROUP = "windvane.services"
 #: Secrets backends named in ``[secrets] backends``: ``factory(config: SecretsConfig) -> backend``
 #: (a ``SecretsResolver``: ``get_connection``/``get_variable``).
 SECRETS_BACKENDS_GROUP = "windvane.secrets_backends"
+
+#: ``windvane db clean`` calls each entry point's cleaner with the cutoff: the plug-in's old rows go too.
+CLEANERS_GROUP = "windvane.cleaners"
 
 
 class EntryPointLike(Protocol):

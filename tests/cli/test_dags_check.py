@@ -49,7 +49,7 @@ def test_check_text_and_junit(run_cli: RunCli, tmp_path: Path) -> None:
 def test_check_passes_a_healthy_folder_without_a_database(run_cli: RunCli) -> None:
     result = run_cli("dags", "check", str(HEALTHY))
     assert result.code == 0, result.out
-    assert "failed" not in result.out and "15 checks over 2 files" in result.out
+    assert "failed" not in result.out and "16 checks over 2 files" in result.out
     default = run_cli("dags", "check")  # core.dags_folder of the home: chain.py and failing.py
     assert default.code == 0 and "over 2 files" in default.out
 

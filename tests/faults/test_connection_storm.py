@@ -1,5 +1,7 @@
-"""Issue 12, defect 3: a storm of terminated database connections stops no process and runs no
-try twice (PostgreSQL: ``pg_terminate_backend`` of this test's own database's backends only)."""
+"""Issue 12, defect 3: a storm of terminated database connections (every 0.3 s for 10 s) stops no
+process — the scheduler, its LocalExecutor workers (claims, heartbeats, final writes) and a DAG
+processor storing new files meanwhile — and runs no try twice (PostgreSQL: ``pg_terminate_backend``
+of this test's own database's backends only)."""
 
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from windvane.core.authoring.serialize import serialize_dag
 from windvane.core.store.dags import upsert_dag
 from windvane.core.store.engine import begin_read, begin_write
 from windvane.core.store.run_actions import trigger_dag
-from windvane.core.store.tables import dag_run, task_instance
+from windvane.core.store.tables import dag, dag_run, task_instance
 from windvane.core.worker.dag_loader import DagLoader
 
 DAG_FILE = """
@@ -40,12 +42,24 @@ with DAG("stormy", start_date=pendulum.datetime(2024, 1, 1, tz="UTC"), max_activ
     for i in range(8):
         first >> PythonOperator(task_id=f"mid{{i}}", python_callable=work) >> last
 """
+NEW_DAG = """
+import pendulum
+from windvane import DAG, EmptyOperator
+
+with DAG({dag_id!r}, schedule=None, start_date=pendulum.datetime(2024, 1, 1, tz="UTC")) as dag:
+    EmptyOperator(task_id="only")
+"""
 TERMINATE = text(
     "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
     "WHERE datname = current_database() AND pid <> pg_backend_pid()"
 )
-STORM_SECONDS = 6.0
+STORM_SECONDS = 10.0
 EVERY = 0.3
+
+
+def _dag_ids(engine: Engine) -> set[str]:
+    with begin_read(engine) as conn:
+        return set(conn.execute(select(dag.c.dag_id)).scalars().all())
 
 
 def _finished(engine: Engine) -> int:
@@ -77,30 +91,45 @@ def test_terminated_connections_stop_nothing_and_run_nothing_twice(engine: Engin
     url = engine.url.render_as_string(hide_password=False)
     script = Path(__file__).parents[1] / "runtime" / "scheduler_process.py"
     proc = subprocess.Popen([sys.executable, str(script), url, str(tmp_path / "logs")])
+    folder = tmp_path / "dags"
+    folder.mkdir()
+    processor_script = Path(__file__).parents[1] / "runtime" / "processor_process.py"
+    processor = subprocess.Popen([sys.executable, str(processor_script), url, str(folder)])
     terminated = storms = 0
     try:
         assert wait_until(lambda: _finished(engine) >= 1, timeout=60), "the run never started"
         stop = time.monotonic() + STORM_SECONDS
-        while time.monotonic() < stop and proc.poll() is None:
+        while time.monotonic() < stop and proc.poll() is None and processor.poll() is None:
             with engine.connect() as conn:
                 terminated += conn.execute(TERMINATE).scalar_one()
             engine.dispose()  # our own pooled connections were terminated too
             storms += 1
+            if storms % 3 == 0:  # something new for the processor to store in the storm
+                (folder / f"new{storms}.py").write_text(NEW_DAG.format(dag_id=f"new{storms}"))
             time.sleep(EVERY)  # the storm's rhythm, not a synchronisation
         assert proc.poll() is None, f"the scheduler exited with {proc.returncode} during the storm"
+        assert processor.poll() is None, f"the DAG processor exited with {processor.returncode} in the storm"
+        new = {p.stem for p in folder.glob("*.py")}
+        assert wait_until(lambda: new <= _dag_ids(engine), timeout=60), new - _dag_ids(engine)
         assert wait_until(lambda: _finished(engine) >= total, timeout=120), (
             f"{_finished(engine)} of {total} finished"
         )
         assert proc.poll() is None, "the scheduler exited after the storm"
+        assert processor.poll() is None, "the DAG processor exited after the storm"
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
+        for process in (proc, processor):
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
+        processor.wait(timeout=60)
     with begin_read(engine) as conn:
         states = Counter(conn.execute(select(task_instance.c.state)).scalars().all())
         runs = set(conn.execute(select(dag_run.c.state)).scalars().all())
     executions = Counter(" ".join(line.split()[:2]) for line in ledger.read_text().splitlines())
-    print(f"storm: {storms} rounds, {terminated} backends terminated, executions {sum(executions.values())}")
+    print(
+        f"storm: {storms} rounds, {terminated} backends terminated, executions {sum(executions.values())}, "
+        f"scheduler exit {proc.returncode}, processor exit {processor.returncode}"
+    )
     assert terminated > 0
     assert states == {"success": total}
     assert runs == {"success"}

@@ -155,3 +155,67 @@ def test_dags_list_has_a_quarantined_column_when_a_dag_is_quarantined(ready: Run
     flags = {d["dag_id"]: d["quarantined"] for d in json.loads(listed.out)}
     assert flags == {"chain": True, "failing": False}
     assert "quarantined" in ready("dags", "list").out
+
+
+def test_a_running_run_whose_reload_fails_quarantines_its_dag_and_others_go_on(
+    engine: Engine, db_backend: str
+) -> None:
+    """The DAG of a running run changes to something the database refuses: re-loading the run (in a
+    pass, and at a restart) quarantines that DAG only; once fixed, its run goes on."""
+    from windvane.core.store.engine import begin_write
+    from windvane.core.store.run_actions import trigger_dag
+    from windvane.testing.scripted import HOLD, ScriptedExecutor, Step
+
+    def manual(dag_id: str, extra_weight: int | None = None) -> DAG:
+        with DAG(dag_id, schedule=None, start_date=START) as dag:
+            first = Noop(task_id="first")
+            if extra_weight is not None:
+                added = Noop(task_id="added", weight_rule="absolute")
+                added.priority_weight = extra_weight
+                first >> added
+        dag.fileloc = f"/dags/{dag_id}.py"
+        return dag
+
+    def scheduler(heard: Heard, *, hold: str = "") -> Scheduler:
+        script = lambda w: Step(HOLD if w.dag_id == hold else "success")  # noqa: E731
+        clock = FakeClock(NOW)
+        executor = ScriptedExecutor(8, engine=engine, clock=clock, script=script)
+        config = SchedulerConfig(poll_interval_seconds=0.0)
+        return Scheduler(engine=engine, executor=executor, clock=clock, observer=heard, config=config)
+
+    def trigger(dag: DAG, run_id: str) -> None:
+        ser = register_dag(engine, dag, now=NOW)
+        with begin_write(engine) as conn:
+            trigger_dag(conn, ser, now=NOW, run_id=run_id)
+
+    trigger(manual("changed"), "r1")
+    trigger(manual("steady"), "r1")
+    heard = Heard()
+    s = scheduler(heard, hold="changed")  # its try stays queued: the run stays running
+    s.start()
+    for _ in range(3):
+        s.run_once()
+    assert run_states(engine, "changed") == {"r1": DagRunState.RUNNING.value}
+    register_dag(engine, manual("changed", 2**31 if db_backend == "postgres" else 2**63), now=NOW)
+    trigger(manual("steady", 3), "r2")
+    for _ in range(3):
+        s.run_once()
+    assert [(e.dag_id, e.step) for e in heard.quarantined] == [("changed", "loading its running run r1")]
+    assert run_states(engine, "steady") == {"r1": "success", "r2": "success"}
+    s.shutdown()
+
+    # A restart loads the running run from scratch: quarantined again, the others go on.
+    heard = Heard()
+    s = scheduler(heard)
+    s.start()
+    trigger(manual("steady", 4), "r3")
+    for _ in range(3):
+        s.run_once()
+    assert [(e.dag_id, e.step) for e in heard.quarantined] == [("changed", "loading its running run r1")]
+    assert run_states(engine, "steady")["r3"] == DagRunState.SUCCESS.value
+
+    register_dag(engine, manual("changed", 5), now=NOW)  # fixed: it leaves the quarantine, its run goes on
+    for _ in range(5):
+        s.run_once()
+    assert run_states(engine, "changed") == {"r1": DagRunState.SUCCESS.value}
+    s.shutdown()

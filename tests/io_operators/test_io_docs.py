@@ -19,8 +19,8 @@ BLOCKS = re.findall(r"```python\n(.*?)```", DOC, re.S)
 @pytest.mark.parametrize("block", BLOCKS, ids=[f"example{i}" for i in range(len(BLOCKS))])
 def test_the_examples_define_their_tasks(block: str) -> None:
     if "http_sensor" in block:
-        if importlib.util.find_spec("windvane.core.authoring.sensors") is None:
-            pytest.skip("HttpSensor needs BaseSensorOperator (branch sensors14)")
+        if importlib.util.find_spec("windvane.core.authoring.operators.http_sensor") is None:
+            pytest.skip("HttpSensor is not merged yet (it subclasses sensors14's BaseSensorOperator)")
         opening = "from windvane import DAG\nimport pendulum\nwith DAG('s', start_date=pendulum.now()):\n"
         block = opening + "\n".join("    " + line for line in block.splitlines())
     exec(compile(block, "docs/operators-io.md", "exec"), {})

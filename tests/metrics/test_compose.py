@@ -27,6 +27,8 @@ ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "compose"
 SERVICES = {
     "postgres",
+    "redis",
+    "celery-worker",
     "migrate",
     "scheduler",
     "dag-processor",
@@ -36,7 +38,7 @@ SERVICES = {
     "grafana",
     "mailpit",
 }
-WINDVANE_SERVICES = ("migrate", "scheduler", "dag-processor")
+WINDVANE_SERVICES = ("migrate", "scheduler", "dag-processor", "celery-worker")
 
 
 def compose() -> dict[str, Any]:
@@ -110,8 +112,22 @@ def test_windvanes_environment_is_valid_configuration(name: str, tmp_path: Path)
     assert settings.database.sql_alchemy_conn.startswith("postgresql+psycopg://")
     assert settings.metrics.prometheus_on and settings.metrics.prometheus_host == "0.0.0.0"
     assert settings.smtp.host == "mailpit" and settings.alerting.enabled
-    assert services()[name]["volumes"] == ["../examples/dags:/opt/windvane/dags:ro"]
+    assert services()[name]["volumes"] == [
+        "../examples/dags:/opt/windvane/dags:ro",
+        "task-logs:/opt/windvane/home/logs",
+    ]
     assert str(settings.core.dags_folder) == "/opt/windvane/dags"
+    # The scheduler and the Celery workers write and read task logs on the one shared volume.
+    assert str(settings.logging.base_log_folder) == "/opt/windvane/home/logs"
+    assert settings.celery.broker_url == "redis://redis:6379/0"
+
+
+def test_the_celery_profile_adds_a_persistent_broker_and_a_worker() -> None:
+    found = services()
+    assert found["redis"]["profiles"] == ["celery"] and "--appendonly" in found["redis"]["command"]
+    assert found["celery-worker"]["command"] == ["celery", "worker"]
+    assert found["celery-worker"]["depends_on"]["redis"] == {"condition": "service_healthy"}
+    assert "${WINDVANE_EXECUTOR:-local}" in found["scheduler"]["environment"]["WINDVANE__CORE__EXECUTOR"]
 
 
 def test_prometheus_scrapes_what_windvane_serves_and_loads_the_mounted_rules() -> None:

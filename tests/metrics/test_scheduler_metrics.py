@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -351,3 +352,47 @@ def test_a_transient_database_error_is_counted_and_ridden_out(engine: Engine, ba
     )
     scheduler.run(until=lambda s: Flaky.calls >= 4)
     backends.counter(m.DB_TRANSIENT_ERRORS, 1)
+
+
+SENSOR_DAG = """
+import os
+from datetime import datetime, timezone
+from windvane import DAG
+from windvane.sensors import BaseSensorOperator
+
+COUNTER = {counter!r}
+
+class Third(BaseSensorOperator):
+    def poke(self, context):
+        with open(COUNTER, "a") as handle:
+            handle.write("x")
+        return len(open(COUNTER).read()) >= 3
+
+class Never(BaseSensorOperator):
+    def poke(self, context):
+        return False
+
+with DAG("sensing", schedule=None, start_date=datetime(2024, 1, 1, tzinfo=timezone.utc)) as dag:
+    Third(task_id="third", mode="reschedule", poke_interval=0.05)
+    Never(task_id="never", timeout=0)
+"""
+
+
+def test_sensor_pokes_reschedules_and_timeouts(engine: Engine, backends: Backends, tmp_path: Path) -> None:
+    """A reschedule-mode sensor done at its third poke, a poke-mode one that times out at once,
+    under a real scheduler with a LocalExecutor."""
+    from tests.sensors.harness import Runtime
+    from windvane.metrics.subscriber import MetricsObserver
+
+    runtime = Runtime(engine, tmp_path)
+    runtime.add_file(SENSOR_DAG.format(counter=str(tmp_path / "pokes")))
+    run_id = runtime.trigger("sensing")
+    runtime.start(observer=MetricsObserver(backends.sink, executor_name=EXECUTOR))
+    try:
+        assert runtime.wait_run("sensing", run_id) == "failed"
+    finally:
+        runtime.stop()
+    backends.counter(m.SENSOR_POKES, 3, dag_id="sensing", task_id="third")
+    backends.counter(m.SENSOR_POKES, 1, dag_id="sensing", task_id="never")
+    backends.counter(m.SENSOR_RESCHEDULES, 2, dag_id="sensing", task_id="third")
+    backends.counter(m.SENSOR_TIMEOUTS, 1, dag_id="sensing", task_id="never")

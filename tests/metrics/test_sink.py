@@ -121,6 +121,25 @@ def test_callback_metrics_for_the_callback_runner(backends: Backends) -> None:
     backends.histogram(ma.CALLBACK_DURATION, 1, 0.5, kind="task_retry")
 
 
+def test_celery_executor_and_worker_metrics(backends: Backends) -> None:
+    from tests.celery_executor.test_metrics import FakeQueues
+    from windvane.celery.worker_metrics import WorkerCounts, WorkerMetrics
+    from windvane.metrics import catalogue_celery as mc
+    from windvane.metrics.executor_queues import ExecutorQueueMetrics
+
+    executor = FakeQueues()
+    executor.failures["gpu"] += 2
+    ExecutorQueueMetrics(backends.sink, executor).record()
+    backends.gauge(mc.EXECUTOR_QUEUE_QUEUED, 2, executor="celery", queue="default")
+    backends.gauge(mc.EXECUTOR_QUEUE_RUNNING, 1, executor="celery", queue="gpu")
+    backends.counter(mc.EXECUTOR_PUBLISH_FAILURES, 2, executor="celery", queue="gpu")
+    WorkerMetrics(backends.sink, 4, counts=lambda: WorkerCounts(running=3, reserved=1, finished=7)).record()
+    backends.gauge(mc.CELERY_WORKER_RUNNING, 3)
+    backends.gauge(mc.CELERY_WORKER_RESERVED, 1)
+    backends.gauge(mc.CELERY_WORKER_CONCURRENCY, 4)
+    backends.counter(mc.CELERY_WORKER_TRIES, 7)
+
+
 def test_build_info_names_version_and_service(statsd_listener: StatsdListener) -> None:
     from prometheus_client import CollectorRegistry
 

@@ -40,6 +40,7 @@ SAMPLE = {
     "task_id": "grp.load",
     "pool": "default_pool",
     "executor": "local",
+    "queue": "default",
     "file": "team/sleepy.py",
     "channel": "email",
     "version": "0.1.0",

@@ -14,7 +14,7 @@ from windvane.core.executors import (
     executor_names,
 )
 from windvane.core.executors.sequential import SequentialExecutor
-from windvane.errors import ConfigError, ExecutorError, PluginError
+from windvane.errors import ConfigError, PluginError
 from windvane.plugins import EXECUTORS_GROUP
 from windvane.testing import HoldingExecutor
 
@@ -40,12 +40,10 @@ def registry(*entries: FakeEntryPoint) -> tuple[ExecutorRegistry, FakeLoader]:
 
 def test_builtins_are_known_and_an_unknown_name_lists_them() -> None:
     reg, _ = registry()
-    assert reg.names() == ("local", "sequential", "celery")
+    assert reg.names() == ("local", "sequential")
     with pytest.raises(ConfigError) as info:
         reg.create("kubernetes", OPTIONS)
-    assert str(info.value) == "unknown executor 'kubernetes': expected one of 'local', 'sequential', 'celery'"
-    with pytest.raises(ExecutorError, match="'celery' is not available yet"):
-        reg.create("celery", OPTIONS)
+    assert str(info.value) == "unknown executor 'kubernetes': expected one of 'local', 'sequential'"
 
 
 def test_the_process_registry_builds_a_builtin(tmp_path: Path) -> None:
@@ -59,7 +57,7 @@ def test_the_process_registry_builds_a_builtin(tmp_path: Path) -> None:
 def test_a_registered_fake_executor_is_created_with_the_options() -> None:
     reg, _ = registry()
     reg.register("fake", FakeExecutor)
-    assert reg.names() == ("local", "sequential", "celery", "fake")
+    assert reg.names() == ("local", "sequential", "fake")
     executor = reg.create("fake", OPTIONS)
     assert isinstance(executor, FakeExecutor) and executor.options == OPTIONS
     with pytest.raises(ConfigError, match="'fake' is registered already"):
@@ -81,13 +79,13 @@ def test_an_entry_point_is_discovered_once_and_loaded_when_created() -> None:
         return FakeExecutor(options)
 
     reg, loader = registry(FakeEntryPoint("k8s", "windvane_k8s:create", factory))
-    assert reg.names() == ("local", "sequential", "celery", "k8s")
+    assert reg.names() == ("local", "sequential", "k8s")
     assert reg.resolve("K8S") == "k8s" and loads == []
     assert isinstance(reg.create("k8s", OPTIONS), FakeExecutor)
     assert isinstance(reg.create("k8s", OPTIONS), FakeExecutor)
     assert loads == ["created", "created"]
     assert loader.reads[EXECUTORS_GROUP] == 1
-    with pytest.raises(ConfigError, match="expected one of 'local', 'sequential', 'celery', 'k8s'"):
+    with pytest.raises(ConfigError, match="expected one of 'local', 'sequential', 'k8s'"):
         reg.create("k8", OPTIONS)
 
 

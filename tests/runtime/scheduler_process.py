@@ -1,12 +1,17 @@
 """A scheduler with a LocalExecutor in its own process, for crash tests.
 
-Usage: ``python scheduler_process.py URL LOGS``.
+Usage: ``python scheduler_process.py URL LOGS [PARALLELISM]`` (parallelism 2 by default). Once
+imported it writes the time into ``LOGS/../scheduler-<pid>.started`` (restart-latency measurements
+leave out the interpreter's start, which a loaded machine stretches).
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
+import time
+from pathlib import Path
 
 from windvane.core.executors.local import LocalExecutor
 from windvane.core.scheduler.config import SchedulerConfig
@@ -16,10 +21,11 @@ from windvane.core.store.engine import create_db_engine
 
 def main() -> None:
     url, logs = sys.argv[1], sys.argv[2]
+    parallelism = int(sys.argv[3]) if len(sys.argv) > 3 else 2
     engine = create_db_engine(url)
-    executor = LocalExecutor(2, db_url=url, log_folder=logs, heartbeat_seconds=0.5)
+    executor = LocalExecutor(parallelism, db_url=url, log_folder=logs, heartbeat_seconds=0.5)
     config = SchedulerConfig(
-        parallelism=2,
+        parallelism=parallelism,
         poll_interval_seconds=0.2,
         idle_sleep_seconds=0.2,
         health_check_threshold_seconds=60,
@@ -28,6 +34,7 @@ def main() -> None:
     )
     scheduler = Scheduler(engine=engine, executor=executor, config=config)
     signal.signal(signal.SIGTERM, lambda *_: scheduler.stop())
+    Path(logs).parent.joinpath(f"scheduler-{os.getpid()}.started").write_text(f"{time.time():.3f}")
     scheduler.run(timeout=300)
 
 

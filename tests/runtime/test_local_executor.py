@@ -20,7 +20,7 @@ from windvane.core.executors import ExecutorOptions, create_executor
 from windvane.core.executors.local import LocalExecutor
 from windvane.core.executors.sequential import SequentialExecutor
 from windvane.core.model.workload import Workload
-from windvane.errors import ConfigError, ExecutorError
+from windvane.errors import ConfigError
 from windvane.testing import (
     collect_events,
     insert_run,
@@ -249,8 +249,6 @@ def test_create_executor_by_name(tmp_path: Path) -> None:
     local = create_executor("local", options)
     assert isinstance(local, LocalExecutor) and local.parallelism == 3
     assert isinstance(create_executor("sequential", options), SequentialExecutor)
-    with pytest.raises(ExecutorError, match="'celery' is not available yet"):
-        create_executor("celery", options)
     with pytest.raises(ConfigError, match="'local', 'sequential', 'celery'"):
         create_executor("kubernetes", options)
 
@@ -265,10 +263,10 @@ def test_workers_start_on_demand_up_to_parallelism(
     executor = make_local(4)
     assert executor.worker_count == 2  # initial_workers: the rest start when work waits
     run = insert_run(engine, "ex")
-    ids = insert_task_instances(engine, run, "ex", [f"t{i}" for i in range(8)])
+    ids = insert_task_instances(engine, run, "ex", [f"t{i}" for i in range(16)])
     for task_id, ti_id in ids.items():
         executor.queue(make_workload(ti_id, run, "ex", task_id, dag_file))
-    assert executor.worker_count == 4
-    final, _ = collect_events(executor, 8)
+    assert executor.worker_count == 2  # at most initial_workers start at a time
+    final, _ = collect_events(executor, 16)
     assert {e.state for e in final} == {"success"}
-    assert executor.worker_count == 4  # never beyond parallelism
+    assert 2 < executor.worker_count <= 4  # grew while work waited, never beyond parallelism

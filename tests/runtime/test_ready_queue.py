@@ -9,7 +9,7 @@ from windvane.core.scheduler.queueing import Occupancy, ReadyItem, ReadyQueue
 
 
 def _item(ti_id: int, weight: int, pool: str) -> ReadyItem:
-    return ReadyItem((-weight, 0.0, ti_id), ti_id, "dag", f"t{ti_id}", pool, 1, None)
+    return ReadyItem((-weight, 0.0, 0, ti_id), ti_id, "dag", f"t{ti_id}", pool, 1, None)
 
 
 #: (what, ti id or slots to select, priority weight, pool)

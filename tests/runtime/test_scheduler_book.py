@@ -16,6 +16,7 @@ from windvane.core.model.events import (
     TryFinished,
     TryLost,
     TryQueued,
+    TryRescheduled,
     TryScheduled,
     TryStarted,
     TryZombie,
@@ -63,6 +64,9 @@ class Events(SchedulerObserver):
         self.seen.append(event)
 
     def try_lost(self, event: TryLost) -> None:
+        self.seen.append(event)
+
+    def try_rescheduled(self, event: TryRescheduled) -> None:
         self.seen.append(event)
 
     def try_zombie(self, event: TryZombie) -> None:
@@ -216,9 +220,9 @@ def test_an_adopted_try_that_ended_elsewhere_releases_its_slot_and_moves_the_run
     h = Harness(dag)
     h.load({"first": ("running", 1)})
     first = h.ti_id("first")
-    h.book.sync_adopted({first: ("running", 1)}, h.work)
+    h.book.sync_adopted({first: ("running", 1, None)}, h.work)
     assert h.book.adopted == {first} and h.book.occupancy.per_dag["adopt"] == 1
-    h.book.sync_adopted({first: ("success", 1)}, h.work)
+    h.book.sync_adopted({first: ("success", 1, None)}, h.work)
     assert h.book.adopted == set() and h.book.occupancy.per_dag["adopt"] == 0
     assert h.queue_ready() == ["second"]
     h.event("second", "success")
@@ -281,8 +285,48 @@ def test_the_next_run_waits_for_a_loaded_previous_run_and_is_rechecked_when_it_e
     h.load({"t": ("running", 1)}, pk=1, logical=NOW.subtract(days=1))
     h.load({}, pk=2)
     assert h.queue_ready() == [] and h.book.past_waiting
-    h.book.sync_adopted({h.ti_id("t", pk=1): ("success", 1)}, h.work)
+    h.book.sync_adopted({h.ti_id("t", pk=1): ("success", 1, None)}, h.work)
     h.book.finish_run(h.book.runs[1], DagRunState.SUCCESS, NOW)
     h.book.recheck_past()
     assert h.queue_ready() == ["t"]
     assert [e.dag_run_id for e in h.events.of(RunFinished)] == [1]  # type: ignore[attr-defined]
+
+
+def test_a_rescheduled_sensor_frees_its_slot_keeps_its_try_number_and_waits_behind_others() -> None:
+    with DAG("sense", schedule=None, start_date=START) as dag:
+        Noop(task_id="sensor") >> Noop(task_id="after")
+        Noop(task_id="other")
+    h = Harness(dag)
+    h.load({})
+    assert sorted(h.queue_ready()) == ["other", "sensor"]
+    run = h.book.runs[1]
+    sensor = run.tis["sensor"]
+    assert sensor.try_number == 1 and h.book.occupancy.per_dag["sense"] == 2
+    at = NOW.add(seconds=30).timestamp()
+    h.event("sensor", "up_for_reschedule", next_retry_at=at, sensor_pokes=1)
+    assert sensor.state is S.UP_FOR_RESCHEDULE and sensor.try_number == 0  # given back
+    assert h.book.occupancy.per_dag["sense"] == 1 and h.book.soonest_retry() == at
+    assert run.tis["after"].state is S.NONE and not h.work.finished_runs
+    [event] = h.events.of(TryRescheduled)
+    assert (event.try_number, event.sensor_pokes) == (1, 1)  # type: ignore[attr-defined]
+    assert not h.events.of(TryFinished)
+    h.book.release_retries(at - 1, h.work)
+    assert sensor.state is S.UP_FOR_RESCHEDULE
+    h.book.release_retries(at, h.work)
+    assert h.work.states[sensor.ti_id] is S.SCHEDULED and h.queue_ready() == ["sensor"]
+    assert sensor.try_number == 1  # the same try again
+    h.event("sensor", "success")
+    assert h.queue_ready() == ["after"]
+
+
+def test_an_adopted_try_that_ended_up_for_reschedule_waits_for_its_date() -> None:
+    with DAG("adopt_sense", schedule=None, start_date=START) as dag:
+        Noop(task_id="sensor")
+    h = Harness(dag)
+    h.load({"sensor": ("running", 1)})
+    ti_id = h.ti_id("sensor")
+    at = NOW.add(seconds=60).timestamp()
+    h.book.sync_adopted({ti_id: ("up_for_reschedule", 0, at)}, h.work)
+    assert h.book.occupancy.per_dag["adopt_sense"] == 0 and h.book.soonest_retry() == at
+    h.book.release_retries(at, h.work)
+    assert h.queue_ready() == ["sensor"]

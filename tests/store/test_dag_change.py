@@ -1,4 +1,4 @@
-"""The ``dag_change`` counter (migration 0005) and the scheduler's DAG poll that reads it."""
+"""The ``dag_change`` counter (migration 0006) and the scheduler's DAG poll that reads it."""
 
 from __future__ import annotations
 

@@ -32,7 +32,7 @@ def test_check_before_and_after_migrate(db_url: str) -> None:
         migrate(engine)
 
         after = check(engine)
-        assert after.current == after.head == "0005, alerting_0003"
+        assert after.current == after.head == "0006, alerting_0003"
         assert after.is_current
         require_current(engine)
         assert set(metadata.tables) <= set(inspect(engine).get_table_names())

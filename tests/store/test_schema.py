@@ -10,7 +10,9 @@ from windvane.core.store.tables import metadata
 
 PARTIAL_INDEXES = {
     "ix_dag_run_active": "state IN ('queued', 'running')",
-    "ix_task_instance_active": "state IN ('scheduled', 'queued', 'running', 'up_for_retry')",
+    "ix_task_instance_active": (
+        "state IN ('scheduled', 'queued', 'running', 'up_for_retry', 'up_for_reschedule')"
+    ),
 }
 
 

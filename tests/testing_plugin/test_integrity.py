@@ -137,3 +137,43 @@ def test_baseline_file_is_strict() -> None:
         with pytest.raises(BaselineError, match=message.replace("(", r"\(").replace(")", r"\)")):
             Baseline.parse(text, "b.txt")
     assert Baseline.parse(Baseline.render({"x.py::import": "why"})).entries == {"x.py::import": "why"}
+
+
+def test_cross_dag_targets_must_exist_in_the_folder(tmp_path: Path) -> None:
+    folder = _folder(
+        tmp_path,
+        {
+            "up.py": """
+                from windvane import TaskGroup
+                with DAG("up", schedule=None):
+                    with TaskGroup("grp"):
+                        EmptyOperator(task_id="t")
+                    EmptyOperator(task_id="a")
+            """,
+            "down.py": """
+                from windvane import ExternalTaskSensor, TriggerDagRunOperator
+                with DAG("down", schedule=None):
+                    ExternalTaskSensor(task_id="ok", external_dag_id="up", external_task_id="a")
+                    ExternalTaskSensor(task_id="ok_group", external_dag_id="up", external_task_group_id="grp")
+                    ExternalTaskSensor(task_id="no_task", external_dag_id="up", external_task_ids=["a", "zz"])
+                    ExternalTaskSensor(task_id="no_group", external_dag_id="up", external_task_group_id="g2")
+                    ExternalTaskSensor(task_id="no_dag", external_dag_id="gone")
+                    ExternalTaskSensor(task_id="templated", external_dag_id="{{ params.dag }}")
+                    TriggerDagRunOperator(task_id="trigger_ok", trigger_dag_id="up")
+                    TriggerDagRunOperator(task_id="trigger_gone", trigger_dag_id="nowhere")
+            """,
+        },
+    )
+    results = {r.check_id: r for r in run_checks(folder, Policy())}
+    verdict = results["::cross_dag_targets"]
+    assert verdict.status == "failed"
+    lines = sorted(line.strip() for line in verdict.message.splitlines()[1:])
+    assert lines == [
+        "down.py: DAG 'down' task 'no_dag' (ExternalTaskSensor) points at DAG 'gone', which no file defines",
+        "down.py: DAG 'down' task 'no_group' (ExternalTaskSensor) waits for task group 'g2' that DAG 'up' "
+        "does not have",
+        "down.py: DAG 'down' task 'no_task' (ExternalTaskSensor) waits for task(s) ['zz'] that DAG 'up' "
+        "does not have",
+        "down.py: DAG 'down' task 'trigger_gone' (TriggerDagRunOperator) points at DAG 'nowhere', which no "
+        "file defines",
+    ]

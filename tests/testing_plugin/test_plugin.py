@@ -34,7 +34,7 @@ def test_one_failing_item_per_broken_file_and_readable_junit(pytester: pytest.Py
     outcomes = result.parseoutcomes()
     assert (
         outcomes["failed"] == len(EXPECTED_FAILURES)
-        and outcomes["passed"] == 48
+        and outcomes["passed"] == 49
         and outcomes["skipped"] == 12
     )
     failed = {
@@ -54,7 +54,7 @@ def test_one_failing_item_per_broken_file_and_readable_junit(pytester: pytest.Py
         ["windvane: DAG folder dags (12 files), parse timeout 30 s*", "*slowest 10 DAG files*"]
     )
     cases = ET.parse(pytester.path / "out.xml").getroot().findall(".//testcase")
-    assert len(cases) == 70  # one row per item
+    assert len(cases) == 71  # one row per item
     messages = [c.find("failure").get("message") for c in cases if c.find("failure") is not None]  # type: ignore[union-attr]
     assert len(messages) == len(EXPECTED_FAILURES)
     assert "DAG 'cycle' has a dependency cycle: extract -> transform -> load -> extract" in messages
@@ -65,12 +65,13 @@ def test_healthy_folder_passes_and_plugin_is_inert_without_a_folder(pytester: py
     _copy(pytester, "dags", HEALTHY)
     pytester.makepyfile(test_x="def test_x():\n    pass\n")
     checked = pytester.runpytest("--windvane-dags=dags", "-p", "no:randomly", "-v")
-    checked.assert_outcomes(passed=1 + 2 * 4 + 2 * 3 + 1)
+    checked.assert_outcomes(passed=1 + 2 * 4 + 2 * 3 + 2)
     checked.stdout.fnmatch_lines(
         [
             "*dags/daily_sales.py::import PASSED*",
             "*dags/daily_sales.py::daily_sales::cycles PASSED*",
             "*dags::unique_dag_ids PASSED*",
+            "*dags::cross_dag_targets PASSED*",
         ]
     )
     inert = pytester.runpytest("-p", "no:randomly")
@@ -85,7 +86,7 @@ def test_options_have_ini_twins_and_are_validated(pytester: pytest.Pytester) -> 
         "[pytest]\nwindvane_dags = dags\nwindvane_min_retries = 2\nwindvane_required_tags =\n    sales\n"
     )
     result = pytester.runpytest("-p", "no:randomly", "-k", "default_args")
-    result.assert_outcomes(passed=1, failed=1, deselected=15)
+    result.assert_outcomes(passed=1, failed=1, deselected=16)
     result.stdout.fnmatch_lines(
         ["*windvane: policy retries >= 2; required tags sales*", "*missing required tags: sales*"]
     )
@@ -125,7 +126,7 @@ def test_xdist_gives_the_same_verdicts_from_one_parse(pytester: pytest.Pytester)
     )
     result = pytester.runpytest_subprocess("--windvane-dags=dags", "-n", "2", "-p", "no:randomly")
     outcomes = result.parseoutcomes()
-    assert outcomes["failed"] == len(EXPECTED_FAILURES) and outcomes["passed"] == 48 + 7
+    assert outcomes["failed"] == len(EXPECTED_FAILURES) and outcomes["passed"] == 49 + 7
     result.stdout.fnmatch_lines(["*slowest 10 DAG files to parse*"])  # parse times reach the controller
     assert log.read_text() == "parsed\n"  # one parse for both workers
 
@@ -136,7 +137,7 @@ def test_hanging_and_crashing_files_fail_only_their_own_item(pytester: pytest.Py
     (dags / "hangs.py").write_text("while True:\n    pass\n")
     (dags / "crashes.py").write_text("import os\nos._exit(3)\n")
     result = pytester.runpytest("--windvane-dags=dags", "--windvane-parse-timeout=1", "-p", "no:randomly")
-    result.assert_outcomes(passed=4 + 3 + 1, failed=2, skipped=6)
+    result.assert_outcomes(passed=4 + 3 + 2, failed=2, skipped=6)
     result.stdout.fnmatch_lines(
         [
             "*exited with code 3 before reporting*",
@@ -161,4 +162,4 @@ def test_dagbag_fixture_parses_once_and_gives_live_dags(pytester: pytest.Pyteste
         """
     )
     result = pytester.runpytest("--windvane-dags=dags", "test_bag.py", "-k", "test_bag", "-p", "no:randomly")
-    result.assert_outcomes(passed=1, deselected=70)
+    result.assert_outcomes(passed=1, deselected=71)

@@ -13,33 +13,13 @@ from __future__ import annotations
 import argparse
 import threading
 
-from windvane.cli.args import positive_int
-from windvane.cli.base import EXIT_OK, Cli, Subparsers, add_command
+from windvane.cli.base import EXIT_OK, Cli
 from windvane.cli.logs import configure_logging
 from windvane.cli.signals import stop_on_signals
 from windvane.cli.wiring import create_metrics, create_services, database_url, open_engine
 
 #: The entry points (group ``windvane.services``) the alerter runs.
 ALERTER_SERVICES = ("alert_dispatcher", "dag_callbacks", "sla_monitor")
-
-_DESCRIPTION = """\
-Run the alert dispatcher (relay the journal into the alert outbox, deliver it
-through the configured channels), the DAG callbacks runner and the SLA
-monitor, without a scheduler. Several alerters and schedulers may share a
-database: each alert is sent once per channel and each callback called once. Ctrl-C or SIGTERM
-stop it cleanly."""
-
-
-def register(commands: Subparsers) -> None:
-    parser = add_command(
-        commands, "alerter", _alerter, "Run the alerting services without a scheduler.", _DESCRIPTION
-    )
-    parser.add_argument(
-        "--metrics-port",
-        type=positive_int,
-        metavar="PORT",
-        help="Serve Prometheus /metrics on this port (when [metrics] prometheus_on; default: none).",
-    )
 
 
 def _alerter(cli: Cli, args: argparse.Namespace) -> int:

@@ -11,59 +11,14 @@ from windvane.alerting.alert import Alert, AlertKind
 from windvane.alerting.channels.base import DeliveryError
 from windvane.alerting.service import configured_channels
 from windvane.alerting.silences import add_silence, end_silence, list_silences, who
-from windvane.alerting.tables import STATES
-from windvane.cli import alerts_sla
-from windvane.cli.args import duration, positive_int
 from windvane.cli.base import (
     EXIT_FAILURE,
     EXIT_OK,
     Cli,
-    Subparsers,
     UsageError,
-    add_command,
-    add_group,
-    add_output_option,
 )
 from windvane.cli.wiring import open_engine
 from windvane.core.store.engine import begin_read, begin_write
-
-
-def register(commands: Subparsers) -> None:
-    group = add_group(commands, "alerts", "See the alert outbox, send a test alert, silence alerts.")
-
-    listing = add_command(group, "list", _list, "List the outbox's alerts, newest first, with attempts.")
-    listing.add_argument("--state", choices=STATES, help="Only alerts in this state.")
-    listing.add_argument("--dag", help="Only alerts of this DAG.")
-    listing.add_argument("--limit", type=positive_int, default=50, help="At most this many (default 50).")
-    add_output_option(listing)
-
-    test = add_command(group, "test", _test, "Send a test alert through one configured channel now.")
-    test.add_argument("--channel", required=True, help="The channel: email, slack or webhook.")
-    test.add_argument("--to", action="append", default=[], help="Email recipient (repeatable; email only).")
-
-    silence = add_command(group, "silence", _silence, "Drop alerts of a DAG (or one task) for a while.")
-    silence.add_argument("--dag", required=True, help="The DAG whose alerts are dropped.")
-    silence.add_argument("--task", help="Only this task's alerts.")
-    silence.add_argument("--for", dest="for_", type=duration, required=True, help="How long: 30m, 2h, 1d.")
-    silence.add_argument("--reason", required=True, help="Why (recorded with the silence).")
-
-    silences = add_command(
-        group, "silences", _silences, "List active silences and those that ended recently, newest first."
-    )
-    silences.add_argument(
-        "--expired-within",
-        type=duration,
-        default=24 * 3600.0,
-        help="Also show silences that ended this recently (default 1d).",
-    )
-    add_output_option(silences)
-
-    unsilence = add_command(
-        group, "unsilence", _unsilence, "Expire a silence now (its alerts are sent again)."
-    )
-    unsilence.add_argument("id", type=positive_int, help="The silence's id (see `windvane alerts silences`).")
-
-    alerts_sla.register(group)
 
 
 def _list(cli: Cli, args: argparse.Namespace) -> int:

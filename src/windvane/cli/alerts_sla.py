@@ -7,20 +7,9 @@ from datetime import datetime
 
 from windvane.alerting.alert import human
 from windvane.alerting.sla.store import list_misses
-from windvane.cli.args import positive_int
-from windvane.cli.base import EXIT_OK, Cli, Subparsers, add_command, add_output_option
+from windvane.cli.base import EXIT_OK, Cli
 from windvane.cli.wiring import open_engine
 from windvane.core.store.engine import begin_read
-
-
-def register(group: Subparsers) -> None:
-    """Add ``sla-misses`` to the ``alerts`` group."""
-    misses = add_command(
-        group, "sla-misses", _list, "List recorded SLA and run deadline misses, newest first."
-    )
-    misses.add_argument("--dag", help="Only this DAG's misses.")
-    misses.add_argument("--limit", type=positive_int, default=50, help="At most this many (default 50).")
-    add_output_option(misses)
 
 
 def _stamp(value: datetime | None) -> str:

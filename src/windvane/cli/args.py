@@ -12,9 +12,10 @@ import argparse
 import json
 import math
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pendulum
+if TYPE_CHECKING:
+    import pendulum
 
 
 def json_object(text: str) -> dict[str, Any]:
@@ -32,6 +33,8 @@ def json_object(text: str) -> dict[str, Any]:
 
 def date_text(text: str) -> str:
     """An ISO 8601 date or date-time (``2024-01-31``, ``2024-01-31T06:00+01:00``), kept as text."""
+    import pendulum  # here: building the parser must not import it (``--help`` stays fast)
+
     try:
         parsed = pendulum.parse(text, tz="UTC")
     except ValueError as exc:  # pendulum's ParserError is a ValueError
@@ -43,6 +46,8 @@ def date_text(text: str) -> str:
 
 def to_datetime(text: str, timezone: str) -> pendulum.DateTime:
     """A text accepted by :func:`date_text` as a date-time; without an offset it is in ``timezone``."""
+    import pendulum
+
     parsed = pendulum.parse(text, tz=timezone)
     assert isinstance(parsed, pendulum.DateTime)  # date_text checked it
     return parsed
@@ -99,3 +104,11 @@ def regex(text: str) -> re.Pattern[str]:
         return re.compile(text)
     except re.error as exc:
         raise argparse.ArgumentTypeError(f"not a valid regular expression {text!r}: {exc}") from None
+
+
+def port_number(text: str) -> int:
+    """A TCP port, 1 to 65535."""
+    value = positive_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"a port is 1 to 65535, got {value}")
+    return value

@@ -22,8 +22,8 @@ import pendulum
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import Connection, Engine, func, select
 
-from windvane.cli.args import date_text, positive_int, to_datetime
-from windvane.cli.base import EXIT_FAILURE, EXIT_OK, Cli, Subparsers, UsageError, add_command
+from windvane.cli.args import to_datetime
+from windvane.cli.base import EXIT_FAILURE, EXIT_OK, Cli, UsageError
 from windvane.cli.logs import configure_logging
 from windvane.cli.signals import stop_on_signals
 from windvane.cli.views import load_serialized
@@ -45,60 +45,6 @@ _PROGRESS_INTERVAL = 0.5
 _LISTED = 10
 _FINISHED_TI = [s.value for s in FINISHED_STATES]
 _FINISHED_RUN = [DagRunState.SUCCESS.value, DagRunState.FAILED.value]
-
-
-_DESCRIPTION = """\
-Queue a backfill run for every scheduled interval whose logical date lies
-between START and END (inclusive), then run just those runs here, with the
-configured executor and a progress bar, until all have finished. Intervals
-that already have a run are left alone (failed ones are run again with
---rerun-failed); backfill runs an interrupted backfill left unfinished are
-resumed. The DAG must be unpaused. Exit code 1 if any run failed.
-Dates without an offset are in core.default_timezone.
-
-Try --dry-run first: it lists the runs and changes nothing. Above
-cli.backfill_confirm_above runs (default 100) a backfill started from a
-terminal asks before queueing anything; --yes answers for you."""
-
-
-def register(group: Subparsers) -> None:
-    command = add_command(
-        group,
-        "backfill",
-        _backfill,
-        "Run a DAG for every scheduled interval between two dates.",
-        _DESCRIPTION,
-    )
-    command.add_argument("dag_id", help="The DAG to backfill.")
-    command.add_argument(
-        "-s",
-        "--start-date",
-        required=True,
-        type=date_text,
-        metavar="START",
-        help="First logical date (ISO 8601).",
-    )
-    command.add_argument(
-        "-e", "--end-date", required=True, type=date_text, metavar="END", help="Last logical date (ISO 8601)."
-    )
-    command.add_argument(
-        "--rerun-failed", action="store_true", help="Run failed runs in the range again (their failed tasks)."
-    )
-    command.add_argument(
-        "--max-active-runs",
-        type=positive_int,
-        metavar="N",
-        help="Most backfill runs at once (default: the DAG's max_active_runs).",
-    )
-    command.add_argument(
-        "--dry-run", action="store_true", help="Show the runs that would run; change nothing."
-    )
-    command.add_argument(
-        "-y",
-        "--yes",
-        action="store_true",
-        help="Do not ask, however many runs (see cli.backfill_confirm_above).",
-    )
 
 
 def _backfill(cli: Cli, args: argparse.Namespace) -> int:

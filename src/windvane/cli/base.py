@@ -3,20 +3,25 @@
 A command module registers its sub-commands with :func:`add_command`, which
 adds the global options (``--home``, ``--verbose``) to the leaf parser too,
 so ``windvane dags list --verbose`` works as well as ``windvane --verbose dags
-list``. Each leaf parser carries its handler: ``handler(cli, args) -> exit code``.
+list``. Each leaf parser carries its handler, ``handler(cli, args) -> exit code``,
+as a reference ``"module:function"`` that :func:`resolve_handler` imports only
+when that command runs: building the parser imports no command's dependencies
+(SQLAlchemy, rich, the metrics backends), so ``--help`` and ``--version`` are fast.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn, TypeAlias
+from typing import TYPE_CHECKING, NoReturn, TypeAlias
 
-from windvane.cli.output import Output
-from windvane.settings import Settings
+if TYPE_CHECKING:
+    from windvane.cli.output import Output
+    from windvane.settings import Settings
 
 #: Exit codes: 0 success, 1 operational failure, 2 usage error.
 EXIT_OK = 0
@@ -38,6 +43,8 @@ class Cli:
 
 
 Handler: TypeAlias = Callable[[Cli, argparse.Namespace], int]
+#: ``"windvane.cli.dags:_list"``: the module and function of a handler, imported when it runs.
+HandlerRef: TypeAlias = str
 Subparsers: TypeAlias = "argparse._SubParsersAction[CliParser]"
 
 
@@ -85,9 +92,9 @@ def add_group(subparsers: Subparsers, name: str, help: str, description: str | N
 
 
 def add_command(
-    subparsers: Subparsers, name: str, handler: Handler, help: str, description: str | None = None
+    subparsers: Subparsers, name: str, handler: HandlerRef, help: str, description: str | None = None
 ) -> CliParser:
-    """A leaf command running ``handler``; returns its parser to add arguments to."""
+    """A leaf command running ``handler`` (``"module:function"``); returns its parser to add arguments to."""
     parser = subparsers.add_parser(
         name,
         help=help,
@@ -97,6 +104,13 @@ def add_command(
     )
     parser.set_defaults(handler=handler)
     return parser
+
+
+def resolve_handler(ref: HandlerRef) -> Handler:
+    """Import the handler ``ref`` names (``"windvane.cli.dags:_list"``)."""
+    module, _, name = ref.partition(":")
+    handler: Handler = getattr(importlib.import_module(module), name)
+    return handler
 
 
 def add_output_option(parser: argparse.ArgumentParser) -> None:

@@ -4,25 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from windvane.cli.base import EXIT_OK, Cli, Subparsers, add_command, add_group, add_output_option
+from windvane.cli.base import EXIT_OK, Cli
 from windvane.errors import ConfigError
 from windvane.settings import allowed_values, config_file, format_value, get_value, mask_secret
-
-
-def register(commands: Subparsers) -> None:
-    group = add_group(commands, "config", "Show the configuration in effect.")
-
-    listing = add_command(
-        group, "list", _list, "List every setting with its value and source (default, file, env, override).",
-        "List every setting with its value and where it came from. Secrets (keys named\n"
-        "like password/secret/token, and passwords in URLs) are shown as ***.",
-    )  # fmt: skip
-    listing.add_argument("--section", help="Only this section, e.g. scheduler.")
-    add_output_option(listing)
-
-    getter = add_command(group, "get", _get, "Print one setting's value (secrets masked unless --reveal).")
-    getter.add_argument("key", metavar="SECTION.KEY", help="The setting, e.g. core.parallelism.")
-    getter.add_argument("--reveal", action="store_true", help="Print secrets as they are.")
 
 
 def _list(cli: Cli, args: argparse.Namespace) -> int:

@@ -14,9 +14,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from windvane.cli.base import EXIT_FAILURE, EXIT_OK, Cli, Subparsers, UsageError, add_command, add_group
-from windvane.cli.base import add_output_option as add_output
+from windvane.cli.base import EXIT_FAILURE, EXIT_OK, Cli, UsageError
 from windvane.cli.connection_check import check_connection
+from windvane.cli.parser.secrets import CONNECTION_FIELDS as _FIELDS
 from windvane.cli.secrets_files import dump_connections, read_connections
 from windvane.cli.wiring import fernet_codec, open_engine, secrets_config
 from windvane.core.model.connection import Connection
@@ -28,57 +28,7 @@ from windvane.core.task_api.masking import masker, redact
 from windvane.core.worker.secrets_setup import build_resolver
 from windvane.errors import ConfigError, NotFoundError
 
-_FIELDS = ("conn_type", "host", "port", "login", "password", "schema", "extra", "description")
 _LIST_COLUMNS = ["conn_id", "conn_type", "host", "port", "login", "schema", "description"]
-
-
-def register(commands: Subparsers) -> None:
-    group = add_group(commands, "connections", "Add, list, show, test, import and export Connections.")
-
-    add = add_command(group, "add", _add, "Add a connection (by URI, JSON or fields) to the metadata DB.")
-    add.add_argument("conn_id", help="The connection's id.")
-    add.add_argument("--conn-uri", help="The URI form: type://login:password@host:port/schema?extra=...")
-    add.add_argument("--conn-json", help="The JSON form: an object with the field names as keys.")
-    for name in _FIELDS:
-        flag = "--conn-" + name.replace("conn_", "").replace("_", "-")
-        add.add_argument(flag, dest=f"conn_{name.replace('conn_', '')}", help=f"The {name} field.")
-
-    listing = add_command(group, "list", _list, "List the connections in the metadata DB (no passwords).")
-    add_output(listing)
-
-    get = add_command(group, "get", _get, "Show one connection, from the first backend that has it.")
-    get.add_argument("conn_id", help="The connection's id.")
-    _show_secrets(get)
-    add_output(get)
-
-    delete = add_command(group, "delete", _delete, "Delete a connection from the metadata DB.")
-    delete.add_argument("conn_id", help="The connection to delete.")
-
-    test = add_command(
-        group,
-        "test",
-        _test,
-        "Open the connection: postgres/mysql/sqlite through SQLAlchemy (SELECT 1), http(s) with a GET; "
-        "exit 1 with the reason when it fails.",
-    )
-    test.add_argument("conn_id", help="The connection to test.")
-
-    imp = add_command(group, "import", _import, "Add the connections of a JSON, YAML or .env file.")
-    imp.add_argument("file", type=Path, help="JSON/YAML: {conn_id: URI or object}; .env: CONN_ID=URI lines.")
-    imp.add_argument("--overwrite", action="store_true", help="Replace connections that already exist.")
-
-    exp = add_command(group, "export", _export, "Write the metadata DB's connections to a file (or -).")
-    exp.add_argument("file", help="The file to write, '-' for stdout.")
-    exp.add_argument(
-        "--format",
-        choices=("json", "yaml", "env"),
-        help="File format (default: from the extension, else json).",
-    )
-    _show_secrets(exp, what="Include passwords (left out otherwise)")
-
-
-def _show_secrets(parser: argparse.ArgumentParser, what: str = "Show passwords (masked otherwise)") -> None:
-    parser.add_argument("--show-secrets", action="store_true", help=f"{what}.")
 
 
 def connection_from_args(args: argparse.Namespace) -> Connection:

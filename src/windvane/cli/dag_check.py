@@ -14,58 +14,11 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from pathlib import Path
 
-from windvane.cli.args import positive_int
-from windvane.cli.base import EXIT_FAILURE, EXIT_OK, Cli, Subparsers, UsageError, add_command
+from windvane.cli.base import EXIT_FAILURE, EXIT_OK, Cli, UsageError
 from windvane.testing.integrity import Baseline, BaselineError, DagFolder, ParseSettings, Policy, run_checks
 from windvane.testing.integrity.formats import summary_line, to_json, to_junit, to_text
 from windvane.testing.integrity.guards import DEFAULT_SECRET_PATTERNS
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return value
-
-
-def _tags(text: str) -> tuple[str, ...]:
-    return tuple(t.strip() for t in text.split(",") if t.strip())
-
-
-def register(group: Subparsers) -> None:
-    check = add_command(
-        group,
-        "check",
-        _check,
-        "Check every DAG file: imports, cycles, task ids, schedules, top-level I/O (exit 1 on failure).",
-        description=__doc__,
-    )
-    check.add_argument("folder", nargs="?", type=Path, help="DAG folder (default: core.dags_folder).")
-    check.add_argument("--format", choices=["text", "json", "junit"], default="text", help="Report format.")
-    check.add_argument("--output-file", type=Path, metavar="FILE", help="Write the report here, not stdout.")
-    check.add_argument("--baseline", type=Path, metavar="FILE", help="Checks known to fail, with reasons.")
-    check.add_argument(
-        "--write-baseline", type=Path, metavar="FILE", help="Write a baseline of today's failures and exit 0."
-    )
-    check.add_argument(
-        "--parse-timeout", type=_positive_float, metavar="S", help="Seconds per file (default: processor's)."
-    )
-    check.add_argument("--parse-budget", type=_positive_float, default=5.0, metavar="S", help="Default 5.")
-    check.add_argument("--parse-processes", type=positive_int, metavar="N", help="Default: CPU count.")
-    check.add_argument("--require-owner", action="store_true", help="Every task needs an owner.")
-    check.add_argument("--min-retries", type=int, default=0, metavar="N", help="Every task retries >= N.")
-    check.add_argument(
-        "--required-tags", type=_tags, default=(), metavar="A,B", help="Tags every DAG carries."
-    )
-    check.add_argument("--allowed-tags", type=_tags, default=(), metavar="A,B", help="The only tags allowed.")
-    check.add_argument(
-        "--secret-env", action="append", default=[], metavar="REGEX", help="More secret env key patterns."
-    )
 
 
 def _check(cli: Cli, args: argparse.Namespace) -> int:

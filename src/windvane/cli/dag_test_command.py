@@ -4,40 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from windvane.cli.args import date_text, json_object, to_datetime
-from windvane.cli.base import EXIT_FAILURE, EXIT_OK, Cli, Subparsers, add_command, add_output_option
+from windvane.cli.args import to_datetime
+from windvane.cli.base import EXIT_FAILURE, EXIT_OK, Cli
 from windvane.cli.dag_files import load_dag
 from windvane.cli.logs import configure_logging
 from windvane.cli.output import error_summary
 from windvane.core.model.states import DagRunState
 from windvane.core.task_api.masking import masked_stdio
 from windvane.core.worker.in_process import DagRunResult, run_dag_in_process
-
-_DESCRIPTION = """\
-Import the DAG's file in this process and run every task once, one at a time,
-in dependency order: no scheduler, no executor, nothing written to the metadata
-database (XComs are kept in memory). Retries run again at once. Prints each
-task's final state, tries, duration and error; exit code 1 if the run failed.
-
-The file is the one the DAG processor stored for the DAG, or else the first
-file of the DAGs folder that defines it. The run's data interval is the one
-'dags trigger' gives a run at the same logical date: for a periodic schedule,
-the last interval complete at that date."""
-
-
-def register(group: Subparsers) -> None:
-    command = add_command(
-        group, "test", _test, "Run one DAG run in this process, for debugging.", _DESCRIPTION
-    )
-    command.add_argument("dag_id", help="The DAG to run.")
-    command.add_argument(
-        "logical_date",
-        nargs="?",
-        type=date_text,
-        help="Logical date of the run (ISO 8601; default now; no offset means core.default_timezone).",
-    )
-    command.add_argument("-c", "--conf", type=json_object, help="Run configuration, a JSON object.")
-    add_output_option(command)
 
 
 def _test(cli: Cli, args: argparse.Namespace) -> int:

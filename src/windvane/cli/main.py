@@ -7,6 +7,10 @@ command's handler. Exit codes: 0 success, 1 an operational failure (a
 error (bad arguments), 130 interrupted, 141 stdout closed early (``windvane
 dags list | head``: quietly, like a Unix tool killed by SIGPIPE). Errors are
 one line on stderr; ``--verbose`` adds the traceback.
+
+Only the parser (:mod:`windvane.cli.parser`) is imported up front; the
+settings, the output (rich) and the command's handler are imported after the
+command line was parsed, so ``--version`` and ``--help`` stay fast.
 """
 
 from __future__ import annotations
@@ -15,42 +19,20 @@ import argparse
 import os
 import sys
 import traceback
+from typing import TYPE_CHECKING
 
-from windvane import __version__
-from windvane.cli import alerter, alerts, config, connections, dags, db, pools, run, tasks, variables
-from windvane.cli.base import EXIT_FAILURE, EXIT_USAGE, Cli, CliParser, UsageError, add_global_options
-from windvane.cli.output import Output
-from windvane.cli.wiring import apply_authoring_defaults, install_task_settings, process_umask, secrets_config
-from windvane.core.task_api import secrets
-from windvane.core.worker.secrets_setup import install_secrets
+from windvane.cli.base import EXIT_FAILURE, EXIT_USAGE, Cli, UsageError, resolve_handler
+from windvane.cli.parser import build_parser
 from windvane.errors import WindvaneError
-from windvane.settings import load_settings
+
+if TYPE_CHECKING:
+    from windvane.cli.output import Output
+
+__all__ = ["EXIT_BROKEN_PIPE", "EXIT_INTERRUPTED", "build_parser", "main"]
 
 EXIT_INTERRUPTED = 130
 #: 128 + SIGPIPE: what a shell reports for ``ls | head``'s ``ls``, so ``set -o pipefail`` sees the same.
 EXIT_BROKEN_PIPE = 141
-
-_EPILOG = """\
-Configuration comes from $WINDVANE_HOME/windvane.toml and WINDVANE__<SECTION>__<KEY>
-environment variables; 'windvane config list' shows what is in effect.
-Run 'windvane COMMAND --help' for a command's options."""
-
-
-def build_parser() -> CliParser:
-    """The full ``windvane`` argument parser."""
-    parser = CliParser(
-        prog="windvane",
-        description="Windvane: Airflow-style workflows you can see and trust.",
-        epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    add_global_options(parser, suppress=False)
-    parser.add_argument("--version", action="version", version=f"windvane {__version__}")
-    commands = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND")
-    commands.required = True
-    for module in (db, dags, tasks, pools, connections, variables, alerts, config, run, alerter):
-        module.register(commands)
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -81,6 +63,17 @@ def _main(argv: list[str] | None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # --help, --version and usage errors
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    from windvane.cli.output import Output  # rich: only once a command runs
+    from windvane.cli.wiring import (
+        apply_authoring_defaults,
+        install_task_settings,
+        process_umask,
+        secrets_config,
+    )
+    from windvane.core.task_api import secrets
+    from windvane.core.worker.secrets_setup import install_secrets
+    from windvane.settings import load_settings
+
     out = Output()
     verbose = bool(args.verbose)
     umask: int | None = None
@@ -89,6 +82,7 @@ def _main(argv: list[str] | None) -> int:
         apply_authoring_defaults(settings)
         install_task_settings(settings)
         umask = os.umask(process_umask(settings))  # before anything creates a file; undone below
+        handler = resolve_handler(args.handler)
         resolver = secrets.installed_resolver()
         # This process may run user code (dags test, tasks test/run, the DAG processor's children).
         try:
@@ -96,7 +90,7 @@ def _main(argv: list[str] | None) -> int:
         except WindvaneError as exc:  # a bad [secrets] setting must not stop `config list`
             out.note(f"windvane: warning: Connections and Variables are not available: {exc}")
         try:
-            code: int = args.handler(Cli(settings=settings, out=out, verbose=verbose), args)
+            code: int = handler(Cli(settings=settings, out=out, verbose=verbose), args)
         finally:  # main() may run in-process (tests, embedding): leave it as it was
             secrets.install_resolver(resolver)
         return code

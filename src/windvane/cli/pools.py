@@ -4,26 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from windvane.cli.args import non_negative_int
-from windvane.cli.base import EXIT_OK, Cli, Subparsers, add_command, add_group, add_output_option
+from windvane.cli.base import EXIT_OK, Cli
 from windvane.cli.wiring import open_engine
 from windvane.core.store import pools
 from windvane.core.store.engine import begin_read, begin_write
-
-
-def register(commands: Subparsers) -> None:
-    group = add_group(commands, "pools", "List, create, resize and delete pools.")
-
-    listing = add_command(group, "list", _list, "List the pools with their slots and descriptions.")
-    add_output_option(listing)
-
-    setter = add_command(group, "set", _set, "Create a pool or change its slots and description.")
-    setter.add_argument("name", help="The pool's name.")
-    setter.add_argument("slots", type=non_negative_int, help="How many slots it has (0 stops its tasks).")
-    setter.add_argument("--description", help="What the pool is for.")
-
-    delete = add_command(group, "delete", _delete, f"Delete a pool ({pools.DEFAULT_POOL} cannot be deleted).")
-    delete.add_argument("name", help="The pool to delete.")
 
 
 def _list(cli: Cli, args: argparse.Namespace) -> int:

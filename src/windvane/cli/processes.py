@@ -17,23 +17,29 @@ from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
 from types import FrameType
 
+from windvane.cli.jobs import processor_job
 from windvane.cli.wiring import create_engine, create_metrics, create_processor, metrics_port
 from windvane.settings import Settings
 
 log = logging.getLogger("windvane.cli")
 
+#: The ``job_type`` of the DAG processor's row in the ``job`` table.
+PROCESSOR_JOB = "dag_processor"
 #: Seconds a stopping DAG processor gets before it is killed.
 STOP_GRACE_SECONDS = 10.0
 
 
 def run_processor(settings: Settings, stop: threading.Event) -> None:
-    """Run the DAG processor in this process until ``stop`` is set, with its metrics."""
+    """Run the DAG processor in this process until ``stop`` is set, with its metrics and a
+    heartbeating ``dag_processor`` job (``windvane jobs check`` and ``/api/v1/health`` read it)."""
     engine = create_engine(settings)
     metrics = create_metrics(settings, engine, service="dag-processor")
     try:
         metrics.start_http_server(metrics_port(settings, "dag-processor"))
         processor = create_processor(settings, engine)
-        processor.run(stop, settings.dag_processor.refresh_interval_seconds, on_report=metrics.record_parse)
+        with processor_job(engine, settings.scheduler.heartbeat_seconds):  # for `windvane jobs check`
+            interval = settings.dag_processor.refresh_interval_seconds
+            processor.run(stop, interval, on_report=metrics.record_parse)
     finally:
         metrics.close()
         engine.dispose()

@@ -15,13 +15,14 @@ import argparse
 import threading
 from multiprocessing.process import BaseProcess
 
-from windvane.cli.args import positive_int
-from windvane.cli.base import EXIT_FAILURE, EXIT_OK, Cli, Subparsers, add_command
+from windvane.cli.base import EXIT_FAILURE, EXIT_OK, Cli
 from windvane.cli.logs import configure_logging
 from windvane.cli.outcomes import OutcomeLog
 from windvane.cli.processes import run_processor, start_processor, stop_processor
+from windvane.cli.services import ServiceRunner
 from windvane.cli.signals import stop_on_signals
 from windvane.cli.wiring import (
+    api_thread,
     create_executor,
     create_metrics,
     create_processor,
@@ -38,50 +39,13 @@ from windvane.core.scheduler.observer import SafeObserver
 from windvane.core.store.engine import begin_read
 from windvane.core.store.import_errors import list_import_errors
 from windvane.core.store.migrate import migrate
+from windvane.metrics.executor_queues import queue_metrics_for
 from windvane.settings import Settings
-
-_SCHEDULER = """\
-Run the scheduler: create DAG runs when they fall due, queue task instances
-whose dependencies are met to the configured executor, and record how they end.
-Unless --no-processor is given or dag_processor.standalone is true, the DAG
-processor runs alongside it in a child process. Ctrl-C or SIGTERM stop it cleanly."""
-
-_STANDALONE = """\
-Everything on one machine, for development: migrate the database, then run the
-DAG processor in a child process and the scheduler (with the configured
-executor) in this one. Ctrl-C or SIGTERM stop both cleanly."""
-
-
-def register(commands: Subparsers) -> None:
-    scheduler = add_command(commands, "scheduler", _scheduler, "Run the scheduler.", _SCHEDULER)
-    scheduler.add_argument(
-        "--no-processor", action="store_true", help="Do not start the DAG processor (run it on its own)."
-    )
-    scheduler.add_argument(
-        "-n",
-        "--num-runs",
-        type=positive_int,
-        metavar="N",
-        help="Stop after this many loop passes (default: run until stopped).",
-    )
-    processor = add_command(
-        commands, "dag-processor", _dag_processor, "Run the DAG processor: parse DAG files into the database."
-    )
-    processor.add_argument(
-        "-n",
-        "--num-runs",
-        type=positive_int,
-        metavar="N",
-        help="Stop after this many passes over the DAGs folder (default: run until stopped).",
-    )
-    add_command(
-        commands, "standalone", _standalone, "Run the DAG processor and the scheduler together.", _STANDALONE
-    )
 
 
 def _scheduler(cli: Cli, args: argparse.Namespace) -> int:
     configure_logging(cli.settings, verbose=cli.verbose)
-    with open_engine(cli.settings):
+    with open_engine(cli.settings, wait=True):
         pass  # the schema must be current; disposed before forking the DAG processor
     with_processor = not (args.no_processor or cli.settings.dag_processor.standalone)
     return _serve(cli, with_processor=with_processor, num_runs=args.num_runs)
@@ -92,11 +56,11 @@ def _dag_processor(cli: Cli, args: argparse.Namespace) -> int:
     stop = threading.Event()
     with stop_on_signals(stop.set):
         if args.num_runs is None:
-            with open_engine(cli.settings):
+            with open_engine(cli.settings, wait=True):
                 pass  # fail early, with a clear message, when the schema is not current
             run_processor(cli.settings, stop)
             return EXIT_OK
-        with open_engine(cli.settings) as engine:
+        with open_engine(cli.settings, wait=True) as engine:
             processor = create_processor(cli.settings, engine)
             for number in range(args.num_runs):
                 if number:
@@ -118,7 +82,7 @@ def _dag_processor(cli: Cli, args: argparse.Namespace) -> int:
 def _standalone(cli: Cli, args: argparse.Namespace) -> int:
     configure_logging(cli.settings, verbose=cli.verbose)
     settings = cli.settings
-    with open_engine(settings, require_schema=False) as engine:
+    with open_engine(settings, require_schema=False, wait=True) as engine:
         migrate(engine, default_pool_slots=settings.core.default_pool_slots)
     settings.core.dags_folder.mkdir(parents=True, exist_ok=True)
     executor = create_executor(settings)  # fail on a bad executor before anything starts
@@ -130,13 +94,22 @@ def _standalone(cli: Cli, args: argparse.Namespace) -> int:
         f"  logs:        {log_folder(settings)}",
         f"  executor:    {executor.name} (parallelism {executor.parallelism})",
         f"  metrics:     {_metrics_line(settings)}",
+        f"  API:         http://{settings.api.host}:{settings.api.port}/api/v1 "
+        "(docs: /api/v1/docs; users: 'windvane users create')",
         "Press Ctrl-C to stop.",
     ]
     cli.out.line("\n".join(lines))
-    return _serve(cli, with_processor=True, num_runs=None, executor=executor)
+    return _serve(cli, with_processor=True, num_runs=None, executor=executor, with_api=True)
 
 
-def _serve(cli: Cli, *, with_processor: bool, num_runs: int | None, executor: Executor | None = None) -> int:
+def _serve(
+    cli: Cli,
+    *,
+    with_processor: bool,
+    num_runs: int | None,
+    executor: Executor | None = None,
+    with_api: bool = False,
+) -> int:
     """Run the scheduler here (and the DAG processor in a child) until stopped.
 
     Exit code 1 when the DAG processor died on its own (the scheduler then stops too,
@@ -161,11 +134,14 @@ def _serve(cli: Cli, *, with_processor: bool, num_runs: int | None, executor: Ex
             try:
                 metrics.start_http_server(metrics_port(cli.settings, "scheduler"))
                 outcomes = OutcomeLog(str(log_folder(cli.settings)))
-                observer = SafeObserver([metrics.observer, outcomes])
-                scheduler = create_scheduler(cli.settings, engine, executor=executor, observer=observer)
+                run_executor = executor or create_executor(cli.settings)
+                per_queue = queue_metrics_for(metrics.sink, run_executor)
+                observer = SafeObserver([metrics.observer, outcomes, *per_queue])
+                scheduler = create_scheduler(cli.settings, engine, executor=run_executor, observer=observer)
                 with (
                     stop_on_signals(scheduler.stop),
                     create_services(cli.settings, engine, metrics=metrics.sink),
+                    ServiceRunner([api_thread(cli.settings, engine)] if with_api else []),
                 ):
                     scheduler.run(until=until)
             finally:

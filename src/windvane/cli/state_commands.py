@@ -13,28 +13,13 @@ import argparse
 from sqlalchemy import Connection, select
 
 from windvane.cli.args import date_text, to_datetime
-from windvane.cli.base import EXIT_OK, Cli, Subparsers, add_command
+from windvane.cli.base import EXIT_OK, Cli
 from windvane.cli.views import load_serialized, task_instances_of_run
 from windvane.cli.wiring import open_engine
 from windvane.core.store.dag_runs import DagRunRow, get_dag_run
 from windvane.core.store.engine import begin_read
 from windvane.core.store.tables import dag_run as run_t
 from windvane.errors import NotFoundError
-
-_RUN_HELP = "The run: its run id, or its logical date (ISO 8601)."
-
-
-def register_dags_state(group: Subparsers) -> None:
-    command = add_command(group, "state", _dag_state, "Print the state of a DAG run (one word).")
-    command.add_argument("dag_id", help="The DAG.")
-    command.add_argument("run", metavar="RUN_ID_OR_LOGICAL_DATE", help=_RUN_HELP)
-
-
-def register_tasks_state(group: Subparsers) -> None:
-    command = add_command(group, "state", _task_state, "Print the state of a task instance (one word).")
-    command.add_argument("dag_id", help="The DAG.")
-    command.add_argument("task_id", help="The task.")
-    command.add_argument("run", metavar="RUN_ID_OR_LOGICAL_DATE", help=_RUN_HELP)
 
 
 def _dag_state(cli: Cli, args: argparse.Namespace) -> int:

@@ -20,7 +20,7 @@ import pendulum
 from sqlalchemy import Connection, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from windvane.cli.args import date_text, json_object, to_datetime
+from windvane.cli.args import to_datetime
 from windvane.cli.base import EXIT_FAILURE, EXIT_OK, Cli
 from windvane.cli.dag_files import load_dag
 from windvane.cli.logs import configure_logging
@@ -47,48 +47,8 @@ from windvane.core.worker.inputs import jinja_env_for
 from windvane.core.worker.runner import log_path_for, run_workload
 from windvane.errors import NotFoundError, StoreError, WindvaneError
 
-TEST_DESCRIPTION = """\
-Run one task of a DAG in this process, ignoring its dependencies: the DAG file
-is imported here, templates are rendered, the task executes once (no retries)
-and its outcome and XComs are printed. Nothing is written to the database;
-XComs the task pulls are read from the run manual__<logical date> if the
-database has it. Exit code 1 if the task failed."""
-
-RUN_DESCRIPTION = """\
-Run one try of an existing task instance now, the way an executor's worker does:
-
-  1. a 'task_runner' job is registered and the task instance is queued for it
-     (its try number goes up by one);
-  2. the worker path claims the try (queued -> running), imports the DAG file
-     and runs the task in a forked child that logs to
-     <logs>/dag_id=<d>/run_id=<r>/task_id=<t>/attempt=<n>.log, with heartbeats;
-  3. the final state, XComs and branch skips are written in one transaction.
-
-Its dependencies are not checked. A queued or running task instance is refused;
-a finished one needs --force. A scheduler driving the run picks the new state up
-on its next look at the run. Exit code 1 unless the try succeeded or was skipped."""
-
 _BUSY = (S.QUEUED.value, S.RUNNING.value)
 _FINISHED = (S.SUCCESS.value, S.FAILED.value, S.SKIPPED.value, S.UPSTREAM_FAILED.value, S.REMOVED.value)
-
-
-def add_test_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("dag_id", help="The DAG of the task.")
-    parser.add_argument("task_id", help="The task to run.")
-    parser.add_argument(
-        "logical_date",
-        nargs="?",
-        type=date_text,
-        help="Logical date (ISO 8601; default now; no offset means core.default_timezone).",
-    )
-    parser.add_argument("-c", "--conf", type=json_object, help="Run configuration, a JSON object.")
-
-
-def add_run_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("dag_id", help="The DAG of the task.")
-    parser.add_argument("task_id", help="The task to run.")
-    parser.add_argument("run_id", help="The DAG run the task instance belongs to.")
-    parser.add_argument("--force", action="store_true", help="Run it even if it already finished.")
 
 
 @contextmanager
@@ -143,7 +103,7 @@ def run_task_test(cli: Cli, args: argparse.Namespace) -> int:
         cli.out.line(f"  XCom {key} = {redact(text)}")
     if outcome.error:  # the traceback itself is in the task's log lines, on stderr
         cli.out.line(f"  error: {error_summary(outcome.error)}")
-    return EXIT_OK if outcome.state in (S.SUCCESS, S.SKIPPED) else EXIT_FAILURE
+    return EXIT_OK if outcome.state in (S.SUCCESS, S.SKIPPED, S.UP_FOR_RESCHEDULE) else EXIT_FAILURE
 
 
 def run_task(cli: Cli, args: argparse.Namespace) -> int:
@@ -170,7 +130,9 @@ def run_task(cli: Cli, args: argparse.Namespace) -> int:
     cli.out.line(f"Log: {path}")
     if event.error:
         cli.out.line(event.error.rstrip())
-    return EXIT_OK if event.state in (S.SUCCESS.value, S.SKIPPED.value) else EXIT_FAILURE
+    # A sensor that asked to be rescheduled did not fail: it waits (Airflow's exit code too).
+    ok = (S.SUCCESS.value, S.SKIPPED.value, S.UP_FOR_RESCHEDULE.value)
+    return EXIT_OK if event.state in ok else EXIT_FAILURE
 
 
 def _queue_for_us(conn: Connection, args: argparse.Namespace, hostname: str) -> Workload:

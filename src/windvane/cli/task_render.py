@@ -13,7 +13,7 @@ import copy
 
 import pendulum
 
-from windvane.cli.args import date_text, to_datetime
+from windvane.cli.args import to_datetime
 from windvane.cli.base import EXIT_OK, Cli
 from windvane.cli.dag_files import load_dag
 from windvane.core.model.states import DagRunType
@@ -22,17 +22,6 @@ from windvane.core.task_api.masking import redact
 from windvane.core.task_api.task_instance import NoXComs, RuntimeTaskInstance
 from windvane.core.task_api.templating import render_template_fields
 from windvane.core.worker.inputs import jinja_env_for
-
-
-def add_render_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("dag_id", help="The DAG.")
-    parser.add_argument("task_id", help="The task whose templated fields to render.")
-    parser.add_argument(
-        "logical_date",
-        nargs="?",
-        type=date_text,
-        help="Logical date of the run (ISO 8601; default now; no offset means core.default_timezone).",
-    )
 
 
 def render_task(cli: Cli, args: argparse.Namespace) -> int:

@@ -9,17 +9,12 @@ from pathlib import Path
 import pendulum
 from sqlalchemy import Connection, select
 
-from windvane.cli import state_commands, task_exec, task_render
-from windvane.cli.args import date_text, positive_int, regex, to_datetime
+from windvane.cli.args import to_datetime
 from windvane.cli.base import (
     EXIT_FAILURE,
     EXIT_OK,
     Cli,
-    Subparsers,
     UsageError,
-    add_command,
-    add_group,
-    add_output_option,
     confirm,
 )
 from windvane.cli.graph import task_tree
@@ -38,73 +33,6 @@ from windvane.core.worker.runner import path_under
 from windvane.errors import NotFoundError
 
 _ATTEMPT = re.compile(r"^attempt=(\d+)\.log$")
-
-
-def register(commands: Subparsers) -> None:
-    group = add_group(commands, "tasks", "List, test, run, clear and inspect tasks.")
-
-    listing = add_command(group, "list", _list, "List the tasks of a DAG.")
-    listing.add_argument("dag_id", help="The DAG whose tasks to list.")
-    listing.add_argument("--tree", action="store_true", help="Show the tasks as a dependency tree.")
-    add_output_option(listing)
-
-    test = add_command(
-        group, "test", task_exec.run_task_test, "Run one task in this process, ignoring dependencies.",
-        task_exec.TEST_DESCRIPTION,
-    )  # fmt: skip
-    task_exec.add_test_arguments(test)
-
-    render = add_command(
-        group,
-        "render",
-        task_render.render_task,
-        "Print a task's templated fields rendered for a run (secrets masked).",
-    )
-    task_render.add_render_arguments(render)
-
-    run = add_command(
-        group, "run", task_exec.run_task, "Run one task instance of a DAG run now, as a worker would.",
-        task_exec.RUN_DESCRIPTION,
-    )  # fmt: skip
-    task_exec.add_run_arguments(run)
-    state_commands.register_tasks_state(group)
-
-    clear = add_command(
-        group, "clear", _clear, "Clear task instances so that the scheduler runs them again.",
-        "Reset finished task instances (not running or queued ones) to run again, with their\n"
-        "retries restored and their XComs removed; their runs go back to queued.\n"
-        "Without --run-id or dates every run of the DAG is cleared.",
-    )  # fmt: skip
-    clear.add_argument("dag_id", help="The DAG whose task instances to clear.")
-    clear.add_argument(
-        "-t", "--task-regex", type=regex, help="Only tasks whose id matches this regex (search)."
-    )
-    clear.add_argument("-d", "--downstream", action="store_true", help="Also clear the tasks downstream.")
-    clear.add_argument("-r", "--run-id", help="Only this run.")
-    clear.add_argument(
-        "-s", "--start-date", type=date_text, help="Only runs with this logical date or later."
-    )
-    clear.add_argument(
-        "-e", "--end-date", type=date_text, help="Only runs with this logical date or earlier."
-    )
-    clear.add_argument("-y", "--yes", action="store_true", help="Do not ask for confirmation.")
-
-    states = add_command(
-        group, "states-for-dag-run", _states_for_dag_run, "Show the state of every task instance of a run."
-    )
-    states.add_argument("dag_id", help="The DAG of the run.")
-    states.add_argument("run_id", help="The run.")
-    add_output_option(states)
-
-    logs = add_command(
-        group, "logs", _logs, "Print the log of a task instance's try (the latest by default)."
-    )
-    logs.add_argument("dag_id", help="The DAG of the task.")
-    logs.add_argument("task_id", help="The task.")
-    logs.add_argument("run_id", help="The run.")
-    logs.add_argument(
-        "--try", dest="try_number", type=positive_int, metavar="N", help="Which try (default: the latest)."
-    )
 
 
 def _list(cli: Cli, args: argparse.Namespace) -> int:

@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from windvane.cli.base import EXIT_OK, Cli, Subparsers, UsageError, add_command, add_group, add_output_option
+from windvane.cli.base import EXIT_OK, Cli, UsageError
 from windvane.cli.secrets_files import dump_variables, read_mapping
 from windvane.cli.wiring import fernet_codec, open_engine, secrets_config
 from windvane.core.store import secrets_sql
@@ -25,54 +25,6 @@ from windvane.core.worker.secrets_setup import build_resolver
 from windvane.errors import ConfigError, NotFoundError, VariableNotFoundError
 
 _COLUMNS = ["key", "value", "description", "sensitive", "encrypted"]
-
-
-def register(commands: Subparsers) -> None:
-    group = add_group(commands, "variables", "Set, show, list, delete, import and export Variables.")
-
-    setter = add_command(group, "set", _set, "Create or replace a variable in the metadata DB.")
-    setter.add_argument("key", help="The variable's key.")
-    setter.add_argument("value", help="Its value (text; with --json, a JSON document).")
-    setter.add_argument("--description", help="What the variable is for.")
-    setter.add_argument("-j", "--json", action="store_true", help="The value must be valid JSON.")
-    setter.add_argument(
-        "--sensitive", action="store_true", help="Mask its value in logs and the CLI whatever its key."
-    )
-
-    getter = add_command(group, "get", _get, "Print a variable's value (from the first backend that has it).")
-    getter.add_argument("key", help="The variable's key.")
-    getter.add_argument("-d", "--default", help="Printed when the variable does not exist (else exit 1).")
-    getter.add_argument(
-        "-j", "--json", action="store_true", help="Parse the value as JSON and pretty-print it."
-    )
-    getter.add_argument(
-        "--show-secrets", action="store_true", help="Show a sensitive value (masked otherwise)."
-    )
-
-    listing = add_command(group, "list", _list, "List the variables of the metadata DB.")
-    listing.add_argument("--show-secrets", action="store_true", help="Show sensitive values.")
-    add_output_option(listing)
-
-    delete = add_command(group, "delete", _delete, "Delete a variable from the metadata DB.")
-    delete.add_argument("key", help="The variable to delete.")
-
-    imp = add_command(group, "import", _import, "Set the variables of a JSON, YAML or .env file.")
-    imp.add_argument("file", type=Path, help="JSON/YAML: {key: value}; .env: KEY=value lines.")
-
-    exp = add_command(group, "export", _export, "Write the metadata DB's variables to a file (or -).")
-    exp.add_argument("file", help="The file to write, '-' for stdout.")
-    exp.add_argument(
-        "--format", choices=("json", "yaml", "env"), help="Default: from the extension, else json."
-    )
-    exp.add_argument("--show-secrets", action="store_true", help="Include sensitive values (else ***).")
-
-    add_command(
-        commands,
-        "rotate-fernet-key",
-        _rotate,
-        "Re-encrypt every connection and variable with the first key of [core] fernet_key "
-        "(plain-text rows are encrypted).",
-    )
 
 
 def _set(cli: Cli, args: argparse.Namespace) -> int:

@@ -12,41 +12,47 @@ are mapped onto constructors.
 * :func:`create_processor` — the DAG processor (run it in its own process:
   the scheduler never imports user code).
 * :func:`create_services` — the services plug-ins declare, to run beside the scheduler loop.
+* :func:`api_thread` — the REST API on a thread (``windvane standalone``).
 
 Settings without a counterpart in :class:`SchedulerConfig` are noted where
-they are mapped.
+they are mapped. The scheduler, the DAG processor, the executors, the services
+and the metrics backends are imported by the function that builds them, and
+SQLAlchemy by the engine's: every command imports this module (``windvane
+config get`` needs no database; ``windvane dags list`` no scheduler).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pendulum
-from sqlalchemy import Engine
 
-from windvane.cli.services import ServiceContext, ServiceRunner, load_services
 from windvane.core.authoring.defaults import AuthoringDefaults, set_authoring_defaults
-from windvane.core.executors import Executor, ExecutorOptions
-from windvane.core.executors import create_executor as _create_executor
-from windvane.core.model.secrets_config import SecretsConfig
-from windvane.core.processor import DagProcessor
+from windvane.core.executors.registry import ExecutorOptions
 from windvane.core.scheduler.config import SchedulerConfig
-from windvane.core.scheduler.loop import Scheduler
-from windvane.core.scheduler.observer import SchedulerObserver
-from windvane.core.store.engine import create_db_engine, mask_url
-from windvane.core.store.fernet import FernetCodec
-from windvane.core.store.migrate import require_current
-from windvane.core.task_api.mailer import SmtpParams, install_smtp_params
-from windvane.core.task_api.secrets_backends.env import secrets_environment
-from windvane.metrics import MetricsSink
-from windvane.metrics.wiring import MetricsBundle, build_metrics
-from windvane.plugins import EntryPointLoader
 from windvane.settings import Settings, parse_umask
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from windvane.api.server import ApiThread
+    from windvane.cli.services import ServiceRunner
+    from windvane.core.executors import Executor
+    from windvane.core.model.secrets_config import SecretsConfig
+    from windvane.core.processor import DagProcessor
+    from windvane.core.scheduler.loop import Scheduler
+    from windvane.core.scheduler.observer import SchedulerObserver
+    from windvane.core.store.fernet import FernetCodec
+    from windvane.core.task_api.mailer import SmtpParams
+    from windvane.metrics import MetricsSink
+    from windvane.metrics.wiring import MetricsBundle
+    from windvane.plugins import EntryPointLoader
 
 #: Longest the scheduler goes without re-reading the DB for others' changes (triggers, pauses).
 #: There is no setting for it: it is this, or ``scheduler.idle_sleep_seconds`` if that is shorter.
@@ -70,11 +76,15 @@ def apply_authoring_defaults(settings: Settings) -> None:
 
 def database_url(settings: Settings) -> str:
     """The metadata database URL with its password masked (for display)."""
+    from windvane.core.store.engine import mask_url
+
     return mask_url(settings.database.sql_alchemy_conn)
 
 
 def create_engine(settings: Settings) -> Engine:
     """An engine on the metadata database (``[database]`` settings)."""
+    from windvane.core.store.engine import create_db_engine  # SQLAlchemy: commands without a DB skip it
+
     return create_db_engine(
         settings.database.sql_alchemy_conn,
         pool_size=settings.database.pool_size,
@@ -83,15 +93,26 @@ def create_engine(settings: Settings) -> Engine:
 
 
 @contextmanager
-def open_engine(settings: Settings, *, require_schema: bool = True) -> Iterator[Engine]:
+def open_engine(settings: Settings, *, require_schema: bool = True, wait: bool = False) -> Iterator[Engine]:
     """An engine, disposed at the end; with ``require_schema`` the schema must be migrated.
 
     Raises :class:`~windvane.errors.StoreError` naming the database when it is
-    not at the newest revision (``windvane db migrate`` fixes that).
+    not at the newest revision (``windvane db migrate`` fixes that). With ``wait`` (long-running
+    commands) an unreachable database is waited for up to ``[database] max_outage_seconds``
+    (:func:`~windvane.cli.db_wait.wait_for_database`).
     """
+    from windvane.cli.schema_gate import looks_current
+
     engine = create_engine(settings)
     try:
-        if require_schema:
+        if wait:
+            from windvane.cli.db_wait import wait_for_database
+
+            wait_for_database(engine, max_outage_seconds=settings.database.max_outage_seconds)
+        if require_schema and not looks_current(engine):
+            # Alembic (slow to import) only when the quick look is unsure: it names what is wrong.
+            from windvane.core.store.migrate import require_current
+
             require_current(engine)
         yield engine
     finally:
@@ -119,6 +140,9 @@ def secrets_config(settings: Settings, environ: Mapping[str, str]) -> SecretsCon
     """Where processes running user code find Connections and Variables: ``[secrets] backends``,
     ``[core] fernet_key`` and ``sensitive_var_conn_names``, and the ``WINDVANE_CONN_*`` /
     ``WINDVANE_VAR_*`` entries of ``environ`` (the process's environment, read by the caller)."""
+    from windvane.core.model.secrets_config import SecretsConfig
+    from windvane.core.task_api.secrets_backends.env import secrets_environment
+
     return SecretsConfig(
         db_url=settings.database.sql_alchemy_conn,
         backends=settings.secrets.backends,
@@ -130,6 +154,8 @@ def secrets_config(settings: Settings, environ: Mapping[str, str]) -> SecretsCon
 
 def fernet_codec(settings: Settings) -> FernetCodec:
     """The codec of ``[core] fernet_key`` (ConfigError naming a malformed key)."""
+    from windvane.core.store.fernet import FernetCodec
+
     return FernetCodec.from_setting(settings.core.fernet_key)
 
 
@@ -144,13 +170,17 @@ def executor_options(settings: Settings) -> ExecutorOptions:
         max_log_bytes=settings.logging.max_log_bytes,
         memory_limit_mib=settings.executor.task_memory_limit_mib,
         outcome_folder=str(settings.executor.outcome_folder),
+        section=executor_section(settings, settings.core.executor),
         callback_timeout_seconds=settings.core.callback_timeout_seconds,
         smtp=smtp_params(settings),
+        max_outage_seconds=settings.database.max_outage_seconds,
     )
 
 
 def smtp_params(settings: Settings) -> SmtpParams | None:
     """``[smtp]`` as the SMTP server tasks send email through (None when ``host`` is empty)."""
+    from windvane.core.task_api.mailer import SmtpParams
+
     smtp = settings.smtp
     if not smtp.host:
         return None
@@ -169,11 +199,23 @@ def smtp_params(settings: Settings) -> SmtpParams | None:
 def install_task_settings(settings: Settings) -> None:
     """Install what tasks run in this process read from the settings: the ``[smtp]`` server
     (``EmailOperator``). Called with :func:`apply_authoring_defaults`, before any task runs."""
+    from windvane.core.task_api.mailer import install_smtp_params
+
     install_smtp_params(smtp_params(settings))
+
+
+def executor_section(settings: Settings, name: str) -> dict[str, Any]:
+    """The settings section named like executor ``name`` (``[celery]``) as a dict; empty if none."""
+    section = getattr(settings, name, None)
+    if section is None or not dataclasses.is_dataclass(section) or isinstance(section, type):
+        return {}
+    return dataclasses.asdict(section)
 
 
 def create_executor(settings: Settings) -> Executor:
     """The executor named by ``core.executor`` (not started), from the executor registry."""
+    from windvane.core.executors import create_executor as _create_executor
+
     return _create_executor(settings.core.executor, executor_options(settings))
 
 
@@ -207,6 +249,8 @@ def create_scheduler(
     observer: SchedulerObserver | None = None,
 ) -> Scheduler:
     """A scheduler on ``engine`` with the configured executor (or ``executor``)."""
+    from windvane.core.scheduler.loop import Scheduler
+
     return Scheduler(
         engine=engine,
         executor=executor or create_executor(settings),
@@ -217,6 +261,8 @@ def create_scheduler(
 
 def create_processor(settings: Settings, engine: Engine) -> DagProcessor:
     """A DAG processor over ``core.dags_folder`` (``[dag_processor]`` settings)."""
+    from windvane.core.processor import DagProcessor
+
     parse_log = processor_log(settings)
     parse_log.parent.mkdir(parents=True, exist_ok=True)
     return DagProcessor(
@@ -228,6 +274,7 @@ def create_processor(settings: Settings, engine: Engine) -> DagProcessor:
         authoring_defaults=authoring_defaults(settings),
         parse_log=str(parse_log),
         memory_limit_mib=settings.dag_processor.parse_memory_limit_mib,
+        max_outage_seconds=settings.database.max_outage_seconds,
     )
 
 
@@ -241,6 +288,8 @@ def create_services(
 ) -> ServiceRunner:
     """The services plug-ins declare (entry-point group ``windvane.services``; those named in
     ``only``, if given), not started yet."""
+    from windvane.cli.services import ServiceContext, ServiceRunner, load_services
+
     context = ServiceContext(settings=settings, engine=engine, metrics=metrics)
     services, failures = load_services(context, plugins, only=only)
     return ServiceRunner(services, failures=failures)
@@ -248,6 +297,8 @@ def create_services(
 
 def create_metrics(settings: Settings, engine: Engine | None, *, service: str) -> MetricsBundle:
     """The metrics of one long-running process (no-op sinks when both backends are off)."""
+    from windvane.metrics.wiring import build_metrics
+
     return build_metrics(
         settings.metrics,
         executor_name=settings.core.executor,
@@ -267,3 +318,11 @@ def metrics_url(settings: Settings, service: str) -> str | None:
     if not settings.metrics.prometheus_on:
         return None
     return f"http://{settings.metrics.prometheus_host}:{metrics_port(settings, service)}/metrics"
+
+
+def api_thread(settings: Settings, engine: Engine) -> ApiThread:
+    """The REST API on ``[api] host:port``, served on a thread of this process (not started)."""
+    from windvane.api.config import from_settings as api_config
+    from windvane.api.server import ApiThread
+
+    return ApiThread(engine, api_config(settings), host=settings.api.host, port=settings.api.port)

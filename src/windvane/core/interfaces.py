@@ -24,7 +24,7 @@ Watching the scheduler
     and at each run and try transition, receiving frozen, serialisable
     :class:`LifecycleEvent` values (:class:`RunCreated`, :class:`RunFinished`,
     :class:`TryScheduled`, :class:`TryQueued`, :class:`TryStarted`,
-    :class:`TryFinished`, :class:`TryLost`, :class:`TryZombie`), and
+    :class:`TryFinished`, :class:`TryRescheduled`, :class:`TryLost`, :class:`TryZombie`), and
     :class:`DagQuarantined` when a DAG's own data made a scheduler step fail. An observer
     that raises is logged and counted, never propagated. Observers hear what
     *this* scheduler did, while it runs.
@@ -79,6 +79,7 @@ from windvane.core.model.events import (
     TryFinished,
     TryLost,
     TryQueued,
+    TryRescheduled,
     TryScheduled,
     TryStarted,
     TryZombie,
@@ -117,6 +118,7 @@ __all__ = [
     "TryFinished",
     "TryLost",
     "TryQueued",
+    "TryRescheduled",
     "TryScheduled",
     "TryStarted",
     "TryZombie",

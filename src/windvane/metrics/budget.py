@@ -24,6 +24,8 @@ class Fleet:
     executors: int = 1
     files: int | None = None  # default: one file per DAG
     channels: int = 3
+    #: Celery queues tries are sent to (1: the default queue).
+    queues: int = 1
 
     def open_label(self, key: str) -> int:
         sizes = {
@@ -32,6 +34,7 @@ class Fleet:
             "executor": self.executors,
             "file": self.dags if self.files is None else self.files,
             "channel": self.channels,
+            "queue": self.queues,
             "version": 1,
             "service": 1,
         }

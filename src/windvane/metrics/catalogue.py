@@ -10,6 +10,7 @@ retire the old one instead.
 from __future__ import annotations
 
 from windvane.metrics.catalogue_alerting import ALERTING
+from windvane.metrics.catalogue_celery import CELERY
 from windvane.metrics.metric import COUNT_BUCKETS, DURATION_BUCKETS, LOOP_BUCKETS, Kind, Metric
 
 C, G, H = Kind.COUNTER, Kind.GAUGE, Kind.HISTOGRAM
@@ -303,6 +304,35 @@ TASK_SCHEDULED_DURATION = Metric(
     ("dag_id",),
     buckets=DURATION_BUCKETS,
 )
+# -- sensors --------------------------------------------------------------------------------------
+SENSOR_POKES = Metric(
+    "windvane_sensor_pokes_total",
+    C,
+    "pokes",
+    "Times a sensor checked its condition (counted when its try ends: done, rescheduled or failed).",
+    "sensor.pokes",
+    DAG_TASK,
+    "sensor.pokes.{dag_id}.{task_id}",
+)
+SENSOR_RESCHEDULES = Metric(
+    "windvane_sensor_reschedules_total",
+    C,
+    "tries",
+    "Tries of reschedule-mode sensors that ended up_for_reschedule, giving their slot back until the "
+    "next poke.",
+    "sensor.reschedules",
+    DAG_TASK,
+    "sensor.reschedules.{dag_id}.{task_id}",
+)
+SENSOR_TIMEOUTS = Metric(
+    "windvane_sensor_timeouts_total",
+    C,
+    "tries",
+    "Sensors that gave up after their timeout (failed, or skipped with soft_fail).",
+    "sensor.timeouts",
+    DAG_TASK,
+    "sensor.timeouts.{dag_id}.{task_id}",
+)
 # -- DAG processing -------------------------------------------------------------------------------
 PARSE_TOTAL_TIME = Metric(
     "windvane_dag_processing_total_parse_time_seconds",
@@ -377,9 +407,12 @@ METRICS_ERRORS = Metric(
 )
 
 #: Every metric, in documentation order.
-_OWN = tuple(v for v in dict(globals()).values() if isinstance(v, Metric) and v not in ALERTING)
+_OWN = tuple(
+    v for v in dict(globals()).values() if isinstance(v, Metric) and v not in ALERTING and v not in CELERY
+)
 _AFTER = _OWN.index(TASK_SCHEDULED_DURATION) + 1  # the alerting metrics follow the task instances'
-CATALOGUE: tuple[Metric, ...] = _OWN[:_AFTER] + ALERTING + _OWN[_AFTER:]
+_EXECUTOR = _OWN.index(EXECUTOR_RUNNING) + 1  # the Celery ones follow the executor's
+CATALOGUE: tuple[Metric, ...] = _OWN[:_EXECUTOR] + CELERY + _OWN[_EXECUTOR:_AFTER] + ALERTING + _OWN[_AFTER:]
 BY_NAME: dict[str, Metric] = {m.name: m for m in CATALOGUE}
 
 if len(BY_NAME) != len(CATALOGUE) or len({m.statsd for m in CATALOGUE}) != len(CATALOGUE):

@@ -16,8 +16,10 @@ from windvane.settings import MetricsSettings
 GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Scheduler", ("windvane_scheduler_",)),
     ("Executor and pools", ("windvane_executor_", "windvane_pool_")),
+    ("Celery workers", ("windvane_celery_worker_",)),
     ("DAG runs", ("windvane_dagrun_",)),
     ("Task instances", ("windvane_ti_", "windvane_task_", "windvane_sla_")),
+    ("Sensors", ("windvane_sensor_",)),
     ("Alerts and callbacks", ("windvane_alerts_", "windvane_callback_")),
     ("DAG processing", ("windvane_dag_processing_", "windvane_dagbag_", "windvane_dag_processor_")),
     ("Metrics about metrics", ("windvane_build_info", "windvane_metrics_")),
@@ -28,8 +30,8 @@ HEADER = """# Metrics
 <!-- Generated from src/windvane/metrics/catalogue.py; do not edit. Regenerate with:
      python -m windvane.metrics   (from the repository root; also writes compose/statsd-mapping.yml) -->
 
-Windvane measures its scheduler loop, executor, pools, DAG runs, task instances
-and DAG processing. Every metric is defined once, in
+Windvane measures its scheduler loop, executor, pools, DAG runs, task instances,
+sensors and DAG processing. Every metric is defined once, in
 `src/windvane/metrics/catalogue.py`, and goes to either backend or both:
 
 * **Prometheus** (recommended): each process serves `/metrics` with labels and

@@ -33,6 +33,8 @@ class Owner(StrEnum):
     #: The executor's slots; it lives in the scheduler's process (workers report tries to it).
     EXECUTOR = "executor"
     DAG_PROCESSOR = "dag_processor"
+    #: ``windvane celery worker``: the tries one Celery worker holds (its own ``/metrics``).
+    CELERY_WORKER = "celery_worker"
     #: Services plug-ins run beside the scheduler loop: alert dispatch, SLA checks, DAG callbacks.
     ALERTING = "alerting"
     #: Every process: build info, the metrics' own errors.
@@ -46,7 +48,9 @@ OWNER_PREFIXES: tuple[tuple[str, Owner], ...] = (
     ("windvane_ti_", Owner.SCHEDULER),
     ("windvane_task_", Owner.SCHEDULER),
     ("windvane_pool_", Owner.SCHEDULER),
+    ("windvane_sensor_", Owner.SCHEDULER),
     ("windvane_executor_", Owner.EXECUTOR),
+    ("windvane_celery_worker_", Owner.CELERY_WORKER),
     ("windvane_dag_processing_", Owner.DAG_PROCESSOR),
     ("windvane_dag_processor_", Owner.DAG_PROCESSOR),
     ("windvane_dagbag_", Owner.DAG_PROCESSOR),
@@ -68,6 +72,8 @@ PROCESS_SERVICES: dict[str, frozenset[Owner]] = {
     "backfill": frozenset({Owner.SCHEDULER, Owner.EXECUTOR}),
     #: ``windvane alerter``: the alerting services without a scheduler.
     "alerter": frozenset({Owner.ALERTING}),
+    #: ``windvane celery worker``: serves its own ``/metrics`` on ``[celery] prometheus_port``.
+    "celery-worker": frozenset({Owner.CELERY_WORKER}),
 }
 
 
@@ -102,6 +108,7 @@ LABEL_KEYS: dict[str, str] = {
     "task_id": "one per task of a DAG",
     "pool": "one per pool",
     "executor": "one per configured executor",
+    "queue": "one per Celery queue tries are sent to (the operators' queue values)",
     "file": "one per DAG file (path relative to the DAGs folder)",
     "state": "a closed set of states (listed per metric)",
     "run_type": "scheduled, manual or backfill",

@@ -33,6 +33,7 @@ from windvane.core.model.events import (
     TryFinished,
     TryLost,
     TryQueued,
+    TryRescheduled,
     TryScheduled,
     TryStarted,
     TryZombie,
@@ -186,6 +187,10 @@ class MetricsObserver(SchedulerObserver):
             b(m.TI_SUCCESSES, dag_id=dag_id, task_id=task_id).incr()
         elif state in _FAILED:
             b(m.TI_FAILURES, dag_id=dag_id, task_id=task_id).incr()
+        if event.sensor_pokes:
+            b(m.SENSOR_POKES, dag_id=dag_id, task_id=task_id).incr(event.sensor_pokes)
+        if event.sensor_timeout:
+            b(m.SENSOR_TIMEOUTS, dag_id=dag_id, task_id=task_id).incr()
         for run in event.callbacks:  # reported by the try's process, which has no sink of its own
             kind = _CALLBACK_KIND.get(run.hook)
             if kind is None:
@@ -193,6 +198,13 @@ class MetricsObserver(SchedulerObserver):
             self.sink.observe(CALLBACK_DURATION, run.seconds, kind=kind)
             if not run.ok:
                 self.sink.incr(CALLBACK_FAILURES, kind=kind)
+
+    def try_rescheduled(self, event: TryRescheduled) -> None:
+        self._hold()
+        b, dag_id, task_id = self._b, event.key.dag_id, event.key.task_id
+        b(m.SENSOR_RESCHEDULES, dag_id=dag_id, task_id=task_id).incr()
+        if event.sensor_pokes:
+            b(m.SENSOR_POKES, dag_id=dag_id, task_id=task_id).incr(event.sensor_pokes)
 
     def try_lost(self, event: TryLost) -> None:
         self._hold()

@@ -17,6 +17,8 @@ Tests build settings without touching the real environment::
 
 from __future__ import annotations
 
+from windvane.settings._api import ApiSettings
+from windvane.settings._celery import CelerySettings
 from windvane.settings._format import format_value, mask_secret
 from windvane.settings._kinds import ALERT_KINDS, SEVERITIES, AlertRoute, parse_umask
 from windvane.settings._loader import CONFIG_FILE_NAME, HOME_ENV_VAR, config_file, load_settings
@@ -47,6 +49,8 @@ __all__ = [
     "SEVERITIES",
     "AlertRoute",
     "AlertingSettings",
+    "ApiSettings",
+    "CelerySettings",
     "CliSettings",
     "CoreSettings",
     "DagProcessorSettings",

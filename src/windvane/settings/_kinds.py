@@ -21,7 +21,7 @@ from typing import Any, Protocol, TypeVar
 
 import pendulum
 
-from windvane.core.executors.registry import BUILTIN_EXECUTORS, resolve_executor_name
+from windvane.core.executors.registry import executor_names, resolve_executor_name
 
 T = TypeVar("T")
 
@@ -392,12 +392,8 @@ class IsExecutorName:
         return resolve_executor_name(value) is not None
 
     def expected(self, phrase: str) -> str:
-        # 'celery' is a name the registry knows only to refuse it clearly: not an executor to offer.
-        builtins = ", ".join(repr(name) for name in BUILTIN_EXECUTORS if name not in _NOT_YET)
-        return f"one of {builtins}, or a plug-in's executor name ('celery' is not available yet)"
-
-
-_NOT_YET = ("celery",)
+        known = ", ".join(repr(name) for name in executor_names())
+        return f"one of {known}, or a plug-in's executor name"
 
 
 def resolve_executor_name_setting(name: str, home: Path) -> str:

@@ -17,6 +17,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Literal
 
+from windvane.settings._api import ApiSettings
+from windvane.settings._celery import CelerySettings
 from windvane.settings._format import format_value, mask_secret
 from windvane.settings._kinds import (
     AlertRoute,
@@ -103,8 +105,10 @@ class DatabaseSettings:
     echo: bool = setting(False, "Log every SQL statement (debugging only).")
     max_outage_seconds: float = setting(
         300.0,
-        "How long the scheduler rides out a database outage (dropped connections, locks, a full "
-        "disk), retrying with backoff, before it exits saying so.",
+        "How long the scheduler and the DAG processor ride out a database outage (dropped "
+        "connections, locks, a full disk), retrying with backoff, before they exit saying so; also how "
+        "long scheduler, dag-processor and standalone wait for an unreachable database at start, "
+        "and how long a worker retries claiming a try.",
         check=_TIMEOUT,
     )
 
@@ -397,8 +401,10 @@ class Settings:
     scheduler: SchedulerSettings
     dag_processor: DagProcessorSettings
     executor: ExecutorSettings
+    celery: CelerySettings
     logging: LoggingSettings
     metrics: MetricsSettings
+    api: ApiSettings
     cli: CliSettings
     alerting: AlertingSettings
     smtp: SmtpSettings

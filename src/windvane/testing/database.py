@@ -120,7 +120,7 @@ class PostgresDatabase:
         with begin_write(self.engine) as conn:
             conn.exec_driver_sql(f"TRUNCATE TABLE {names} RESTART IDENTITY CASCADE")
             ensure_pool(conn, DEFAULT_POOL, DEFAULT_POOL_SLOTS, description="Default pool")
-            conn.exec_driver_sql("INSERT INTO dag_change (id, seq) VALUES (1, 0)")  # as migration 0005
+            conn.exec_driver_sql("INSERT INTO dag_change (id, seq) VALUES (1, 0)")  # as migration 0006
 
     def blank(self) -> None:
         """No Windvane tables at all."""

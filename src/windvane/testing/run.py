@@ -31,12 +31,13 @@ import pendulum
 from windvane.core.authoring.baseoperator import BaseOperator
 from windvane.core.authoring.dag import DAG
 from windvane.core.model import json_values
-from windvane.core.model.states import DagRunState
+from windvane.core.model.states import WAITING_STATES, DagRunState
 from windvane.core.model.states import TaskInstanceState as S
 from windvane.core.task_api.task_instance import XCOM_RETURN_KEY
 from windvane.core.worker.execution import run_try
 from windvane.core.worker.in_process import (
     MemoryXComs,
+    Reschedules,
     TaskResult,
     manual_run,
     run_dag_in_process,
@@ -182,8 +183,9 @@ def run_one_task(
     res = TaskResult(task_id, S.UP_FOR_RETRY)
     logs = _LogCapture()
     with _in_env(env, variables, connections), logs.capturing(), _templates_restored([task]):
-        while res.state is S.UP_FOR_RETRY:
-            res.tries += 1
+        waits = Reschedules()
+        while res.state in WAITING_STATES:
+            res.tries += res.state is S.UP_FOR_RETRY
             context = task_context(
                 task,
                 run,
@@ -192,11 +194,13 @@ def run_one_task(
                 var_getter=env.var_getter(variables),
                 conn_getter=env.conn_getter(connections),
             )
-            started = time.perf_counter()
+            started_at, started = waits.prepare(context), time.perf_counter()
             outcome = run_try(task, context, jinja_env=jinja_env_for(dag))
             res.duration += time.perf_counter() - started
             res.state, res.error = outcome.state, outcome.error
             store.store(task_id, outcome.xcoms)
+            if waits.again(outcome, started_at):
+                res.state = S.UP_FOR_RESCHEDULE
         logs.close_task(task_id)
     state = DagRunState.SUCCESS if res.state in _OK else DagRunState.FAILED
     return RunResult(

@@ -21,6 +21,7 @@ from windvane.core.authoring.operators.decorated import (
     _PythonDecoratedOperator,
     _ShortCircuitDecoratedOperator,
 )
+from windvane.core.authoring.sensors.python import SensorDecoratedOperator
 from windvane.core.authoring.taskgroup_decorator import task_group
 from windvane.core.authoring.xcom_arg import XComArg
 from windvane.errors import DagDefinitionError, InvalidArgumentError
@@ -133,7 +134,8 @@ def _factory(
 
 
 class TaskDecoratorCollection:
-    """``task``: ``@task`` / ``@task(...)``, ``.python``, ``.branch``, ``.short_circuit``, ``.bash``.
+    """``task``: ``@task`` / ``@task(...)``, ``.python``, ``.branch``, ``.short_circuit``, ``.bash``,
+    ``.sensor``.
 
     Keyword arguments are the operator's (any BaseOperator argument, and
     e.g. ``env`` / ``cwd`` for ``@task.bash``); ``multiple_outputs`` defaults
@@ -198,6 +200,20 @@ class TaskDecoratorCollection:
         return _factory(
             _ShortCircuitDecoratedOperator, "task.short_circuit", python_callable, multiple_outputs, kwargs
         )
+
+    @overload
+    def sensor(self, python_callable: Callable[P, R]) -> _TaskDecorator[P, R]: ...
+
+    @overload
+    def sensor(
+        self, python_callable: None = None, **kwargs: Any
+    ) -> Callable[[Callable[P, R]], _TaskDecorator[P, R]]: ...
+
+    def sensor(self, python_callable: Callable[P, R] | None = None, **kwargs: Any) -> Any:
+        """The function is the sensor's poke: it returns a bool or a PokeReturnValue; see PythonSensor.
+        Sensor arguments (``mode``, ``poke_interval``, ``timeout``...) go to the decorator."""
+        multiple_outputs = kwargs.pop("multiple_outputs", False)
+        return _factory(SensorDecoratedOperator, "task.sensor", python_callable, multiple_outputs, kwargs)
 
     @overload
     def bash(self, python_callable: Callable[P, R]) -> _TaskDecorator[P, R]: ...

@@ -1,7 +1,8 @@
 """LocalExecutor: ``parallelism`` long-lived worker processes on this machine.
 
 Each worker is started once — ``initial_workers`` at :meth:`LocalExecutor.start`,
-the others when a workload finds every worker busy — as a fresh lean
+the others when a workload finds every worker busy, at most
+``initial_workers`` starting at a time — as a fresh lean
 interpreter (``subprocess`` with one inherited socket, see
 :mod:`windvane.core.executors.worker_process` and
 :mod:`windvane.core.executors.local_worker`) and runs one try at a time in a
@@ -9,8 +10,12 @@ child it forks per try. Why not ``multiprocessing``: "fork" would carry this
 process (SQLAlchemy, the scheduler: ~60 MB) into every per-try fork, and
 "spawn"/"forkserver" re-import the parent's ``__main__`` (the CLI, a test
 runner, a script importing SQLAlchemy) into each worker; a plain command
-line imports exactly what the worker needs. Workloads go to idle workers
-first come, first served; ordering by priority is the scheduler's job.
+line imports exactly what the worker needs. Workloads go to idle workers,
+those that said they are ready first, first come, first served; ordering by
+priority is the scheduler's job. Starting workers a few at a time matters on a small machine:
+a restarted scheduler facing a backlog used to start ``parallelism``
+interpreters at once, each bound to a workload, and its first try waited until
+all of them had shared the CPU (up to 28 s on 2 busy cores with 16 workers).
 
 :meth:`LocalExecutor.wait` sleeps in a ``selectors`` selector over
 the workers' sockets, their pidfds (Linux; elsewhere a dead worker's socket
@@ -55,6 +60,8 @@ class _Worker:
     workload: Workload | None = None
     retry_delay: float | None = None
     heard_from: bool = False
+    #: It warmed up and takes work (its ``("ready",)`` arrived).
+    ready: bool = False
 
 
 class LocalExecutor(Executor):
@@ -79,6 +86,7 @@ class LocalExecutor(Executor):
         secrets: SecretsConfig | None = None,
         callback_timeout_seconds: float = 60.0,
         smtp: SmtpParams | None = None,
+        max_outage_seconds: float = 300.0,
     ) -> None:
         super().__init__(parallelism)
         #: Workers started by :meth:`start`; more start when work waits, up to ``parallelism``.
@@ -96,6 +104,7 @@ class LocalExecutor(Executor):
             secrets=secrets,
             callback_timeout_seconds=callback_timeout_seconds,
             smtp=smtp,
+            max_outage_seconds=max_outage_seconds,
             executor_pid=0,  # these three are set when a worker starts (see _spawn)
             sys_path=(),
         )
@@ -202,15 +211,20 @@ class LocalExecutor(Executor):
         return worker
 
     def _dispatch(self) -> None:
-        for worker in self._workers:
+        # Ready workers first; a starting one takes a workload too (it runs it once warm).
+        for worker in sorted(self._workers, key=lambda w: not w.ready):
             if not self._pending:
                 return
             if worker.workload is None:
                 self._hand(worker, self._pending.popleft())
-        while self._pending and len(self._workers) < self.parallelism and not self._ending:
+        starting = sum(1 for w in self._workers if not w.ready)
+        while self._pending and starting < self.initial_workers and len(self._workers) < self.parallelism:
+            if self._ending:
+                return
             worker = self._spawn()
             self._workers.append(worker)
             self._hand(worker, self._pending.popleft())
+            starting += 1
 
     def _hand(self, worker: _Worker, workload: Workload) -> None:
         worker.workload, worker.retry_delay = workload, None
@@ -239,7 +253,9 @@ class LocalExecutor(Executor):
                 message = conn.recv()
                 worker.heard_from = True
                 self._silent_deaths = 0
-                if message[0] == "running":
+                if message[0] == "ready":
+                    worker.ready = True
+                elif message[0] == "running":
                     self._events.append(message[1])
                     worker.retry_delay = message[2]
                 else:

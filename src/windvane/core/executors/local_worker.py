@@ -16,6 +16,9 @@ Protocol, over one socket pair (pickled messages): the executor first sends a
 :class:`WorkerConfig`, then :class:`~windvane.core.executors.base.Workload`
 objects one at a time, or None to stop. The worker answers
 
+* ``("ready",)`` once, when it has warmed up and takes work (the executor hands
+  workloads only to ready workers, so a try never waits for one worker's start
+  while another is idle);
 * ``("running", TaskEvent, retry_delay_seconds | None)`` when it claimed a try
   (the delay is what the executor uses if this worker dies mid-try);
 * ``("done", TaskEvent, commits, statements)`` when the try's final state is written
@@ -23,8 +26,12 @@ objects one at a time, or None to stop. The worker answers
 
 It stops on None, on end of file or when its parent changed (the executor is
 gone: the try in hand is finished and recorded, no new one starts) and on
-SIGTERM (the try in hand is killed and recorded as failed). SIGINT is
-ignored: the executor decides when workers stop.
+SIGTERM (the try in hand is killed and recorded as failed). On Linux the kernel
+sends it SIGUSR1 when the executor dies (``PR_SET_PDEATHSIG``): an idle or
+still-starting worker exits at once instead of warming up for nobody (after a
+``kill -9`` of a scheduler with 32 workers starting, those orphans held the
+CPU for seconds while the restarted scheduler's workers warmed up); a busy one
+finishes its try first. SIGINT is ignored: the executor decides when workers stop.
 """
 
 from __future__ import annotations
@@ -41,6 +48,7 @@ from multiprocessing.connection import Connection
 from types import FrameType
 
 import windvane
+from windvane.core.forking.child import signal_on_parent_death
 from windvane.core.forking.supervise import terminate_current
 from windvane.core.model.outcome import failure_state
 from windvane.core.model.secrets_config import SecretsConfig
@@ -89,6 +97,8 @@ class WorkerConfig:
     callback_timeout_seconds: float = 60.0
     #: The ``[smtp]`` server tasks send email through (installed before any try runs).
     smtp: SmtpParams | None = None
+    #: How long a claim the database refuses (a dropped connection, a lock) is retried.
+    max_outage_seconds: float = 300.0
 
 
 def worker_command(fd: int) -> list[str]:
@@ -104,6 +114,7 @@ class _Stop(BaseException):
 class _State:
     busy = False
     stopping = False
+    executor_pid = 0
 
 
 def main() -> None:
@@ -116,12 +127,25 @@ def main() -> None:
             raise _Stop
         terminate_current("the worker was stopped")
 
+    def on_orphaned(signum: int, frame: FrameType | None) -> None:
+        # PDEATHSIG follows the *thread* that started us: act only if the executor process is gone.
+        if os.getppid() == state.executor_pid:
+            return
+        state.stopping = True
+        if not state.busy:  # nothing in hand: a try it was sent goes back to the next scheduler
+            os._exit(0)  # not an exception: one raised in a finalizer or callback is swallowed
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, on_sigterm)
+    signal.signal(signal.SIGUSR1, on_orphaned)
     conn = Connection(int(sys.argv[1]))
     os.register_at_fork(after_in_child=conn.close)  # a task child must not hold this worker's socket
     try:
         config: WorkerConfig = conn.recv()
+        state.executor_pid = config.executor_pid
+        signal_on_parent_death(signal.SIGUSR1)
+        if config.executor_pid and os.getppid() != config.executor_pid:
+            return  # the executor died before this worker was told to signal it
         sys.path[:] = config.sys_path
         install_smtp_params(config.smtp)
         _configure_logging(config.log_level)
@@ -134,6 +158,7 @@ def main() -> None:
                 replay_outcomes(db, records)
             except Exception:
                 log.exception("worker could not replay the outcomes left in %s", records.folder)
+        conn.send(("ready",))
         _serve(conn, db, config, state)
     except (_Stop, EOFError, OSError):
         return
@@ -229,6 +254,7 @@ def _run(
             memory_limit_mib=config.memory_limit_mib,
             outcome_records=_records(config),
             callback_timeout_seconds=config.callback_timeout_seconds,
+            claim_give_up_seconds=config.max_outage_seconds,
         )
     except Exception as exc:  # the database failed us; the try stays 'running' for the zombie sweep
         log.exception(

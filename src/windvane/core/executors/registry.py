@@ -2,7 +2,8 @@
 
 ``[core] executor`` names an entry here. The built-ins ``local`` and
 ``sequential`` import their module only when created (the CLI stays fast);
-``celery`` is a known name that is not available yet. Plug-ins add executors
+``celery`` is declared by Windvane's own distribution as a plug-in
+(:mod:`windvane.celery`, so core never imports Celery). Plug-ins add executors
 through the entry-point group ``windvane.executors`` (see :mod:`windvane.plugins`):
 the group is read once, the first time a name is not registered or the names
 are listed, and an entry point is imported only when its executor is created.
@@ -13,14 +14,15 @@ A factory takes one :class:`ExecutorOptions` and returns an unstarted
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import cast
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, cast
 
 from windvane.core.executors.base import Executor
 from windvane.core.model.secrets_config import SecretsConfig
 from windvane.core.task_api.mailer import SmtpParams
-from windvane.errors import ConfigError, ExecutorError, PluginError
+from windvane.errors import ConfigError, PluginError
 from windvane.plugins import (
     EXECUTORS_GROUP,
     EntryPointLike,
@@ -31,7 +33,7 @@ from windvane.plugins import (
 )
 
 #: The executors Windvane ships, in the order they are listed.
-BUILTIN_EXECUTORS = ("local", "sequential", "celery")
+BUILTIN_EXECUTORS = ("local", "sequential")
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +58,11 @@ class ExecutorOptions:
     callback_timeout_seconds: float = 60.0
     #: ``[smtp]``: the server tasks' ``EmailOperator`` sends through (None: not configured).
     smtp: SmtpParams | None = None
+    #: The settings section named like the executor (``[celery]`` for ``celery``) as key -> value;
+    #: empty when there is none. Lets a plug-in have settings of its own.
+    section: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    #: ``[database] max_outage_seconds``: how long a worker retries a claim the database refuses.
+    max_outage_seconds: float = 300.0
 
 
 #: ``factory(options)`` -> an executor, not started.
@@ -76,6 +83,7 @@ def _local(options: ExecutorOptions) -> Executor:
         secrets=options.secrets,
         callback_timeout_seconds=options.callback_timeout_seconds,
         smtp=options.smtp,
+        max_outage_seconds=options.max_outage_seconds,
     )
 
 
@@ -92,10 +100,6 @@ def _sequential(options: ExecutorOptions) -> Executor:
     )
 
 
-def _celery(options: ExecutorOptions) -> Executor:
-    raise ExecutorError("executor 'celery' is not available yet: use 'local' or 'sequential'")
-
-
 class ExecutorRegistry:
     """Executor names and their factories; plug-ins' entry points are read on first need.
 
@@ -110,7 +114,7 @@ class ExecutorRegistry:
         self._loaded: dict[str, ExecutorFactory] = {}
         self._lock = threading.RLock()
         if builtins:
-            for name, factory in zip(BUILTIN_EXECUTORS, (_local, _sequential, _celery), strict=True):
+            for name, factory in zip(BUILTIN_EXECUTORS, (_local, _sequential), strict=True):
                 self.register(name, factory)
 
     def register(self, name: str, factory: ExecutorFactory) -> None:
@@ -140,7 +144,7 @@ class ExecutorRegistry:
         """The executor called ``name``, not started.
 
         Raises :class:`ConfigError` listing the known names for an unknown one,
-        :class:`ExecutorError` when the executor cannot be built (``celery``), and
+        :class:`ExecutorError` when the executor cannot be built (``celery`` without Celery), and
         :class:`PluginError` naming the entry point of a broken plug-in.
         """
         executor = self._factory(name)(options)

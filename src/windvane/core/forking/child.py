@@ -28,7 +28,14 @@ CHILD_INTERNAL_ERROR = 70
 #: The header of the result: its length in bytes.
 RESULT_LENGTH = struct.Struct("!Q")
 #: Signals whose handlers the child must not inherit from its supervisor.
-RESET_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD, signal.SIGALRM, signal.SIGHUP)
+RESET_SIGNALS = (
+    signal.SIGTERM,
+    signal.SIGINT,
+    signal.SIGCHLD,
+    signal.SIGALRM,
+    signal.SIGHUP,
+    signal.SIGUSR1,
+)
 _PR_SET_PDEATHSIG = 1
 
 
@@ -135,6 +142,18 @@ def _die_with_parent(parent_pid: int) -> None:
         return
     if os.getppid() != parent_pid:  # the parent died before prctl took effect
         os._exit(CHILD_INTERNAL_ERROR)
+
+
+def signal_on_parent_death(signum: int) -> bool:
+    """Linux only: have the kernel send ``signum`` to this process when its parent dies. False
+    where that is not possible (the caller then checks ``os.getppid()`` itself)."""
+    if _prctl is None:
+        return False
+    try:
+        _prctl(_PR_SET_PDEATHSIG, signum, 0, 0, 0)
+    except OSError:
+        return False
+    return True
 
 
 def _load_prctl() -> Callable[..., int] | None:

@@ -19,6 +19,8 @@ Events:
 * :class:`TryQueued` — a try was committed as queued and handed to the executor;
 * :class:`TryStarted` — a worker claimed the try and started it;
 * :class:`TryFinished` — a try reached a final state, or ``up_for_retry``;
+* :class:`TryRescheduled` — a reschedule-mode sensor's try ended ``up_for_reschedule``: it waits,
+  holding no slot, until ``reschedule_at``;
 * :class:`TryLost` — a try ended without its outcome being recorded: its claim failed or its row was
   changed elsewhere while it ran (Airflow's "killed externally");
 * :class:`TryZombie` — a running try stopped heartbeating and the scheduler failed (or retried) it.
@@ -164,6 +166,9 @@ class TryFinished(LifecycleEvent):
     error: str | None
     next_retry_at: datetime | None
     callbacks: tuple[CallbackRun, ...] = ()
+    #: A sensor's pokes in this try, and whether it ended by its ``timeout``.
+    sensor_pokes: int = 0
+    sensor_timeout: bool = False
 
     @property
     def duration(self) -> float | None:
@@ -171,6 +176,22 @@ class TryFinished(LifecycleEvent):
         if self.started_at is None:
             return None
         return (self.finished_at - self.started_at).total_seconds()
+
+
+@dataclass(frozen=True, slots=True)
+class TryRescheduled(LifecycleEvent):
+    """A reschedule-mode sensor poked (``sensor_pokes`` times) without meeting its condition: its try
+    ended ``up_for_reschedule`` at ``at`` and is queued again, with the same try number, after
+    ``reschedule_at``."""
+
+    key: TaskInstanceKey
+    try_number: int
+    max_tries: int
+    pool: str
+    operator: str
+    at: datetime
+    reschedule_at: datetime | None
+    sensor_pokes: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,12 +269,32 @@ def _codecs_of(cls: type[LifecycleEvent]) -> tuple[_Codec, ...]:
     return tuple(out)
 
 
-Event = RunCreated | RunFinished | TryScheduled | TryQueued | TryStarted | TryFinished | TryLost | TryZombie
+Event = (
+    RunCreated
+    | RunFinished
+    | TryScheduled
+    | TryQueued
+    | TryStarted
+    | TryFinished
+    | TryRescheduled
+    | TryLost
+    | TryZombie
+)
 
 #: Every event type by name (the ``"event"`` tag of :meth:`LifecycleEvent.to_dict`).
 EVENT_TYPES: dict[str, type[LifecycleEvent]] = {
     cls.__name__: cls
-    for cls in (RunCreated, RunFinished, TryScheduled, TryQueued, TryStarted, TryFinished, TryLost, TryZombie)
+    for cls in (
+        RunCreated,
+        RunFinished,
+        TryScheduled,
+        TryQueued,
+        TryStarted,
+        TryFinished,
+        TryRescheduled,
+        TryLost,
+        TryZombie,
+    )
 }
 for _cls in EVENT_TYPES.values():
     _cls._codecs = _codecs_of(_cls)

@@ -19,6 +19,10 @@ class TaskInstanceState(StrEnum):
     SUCCESS = "success"
     FAILED = "failed"
     UP_FOR_RETRY = "up_for_retry"
+    #: A sensor in ``mode="reschedule"`` whose condition was not met: it holds no slot and is
+    #: scheduled again once its ``reschedule_date`` (stored in ``next_retry_at``) passes; its
+    #: try number does not change (Airflow's semantics).
+    UP_FOR_RESCHEDULE = "up_for_reschedule"
     UPSTREAM_FAILED = "upstream_failed"
     SKIPPED = "skipped"
     REMOVED = "removed"
@@ -45,6 +49,10 @@ FINISHED_STATES = frozenset(
 
 #: States that hold an executor slot / pool slot.
 OCCUPYING_STATES = frozenset({TaskInstanceState.QUEUED, TaskInstanceState.RUNNING})
+
+
+#: States waiting for a time (``next_retry_at``) to pass before the scheduler schedules them again.
+WAITING_STATES = frozenset({TaskInstanceState.UP_FOR_RETRY, TaskInstanceState.UP_FOR_RESCHEDULE})
 
 
 class DagRunState(StrEnum):

@@ -87,7 +87,8 @@ class TaskEvent(_Keyed):
     """Something that happened to a try: it started, or it reached a final state.
 
     ``state`` is ``running`` for a start; otherwise one of ``success``,
-    ``failed``, ``up_for_retry``, ``skipped`` — already written to the DB by the
+    ``failed``, ``up_for_retry``, ``skipped``, ``up_for_reschedule`` (``next_retry_at`` is then
+    the reschedule date) — already written to the DB by the
     worker. ``skipped_task_ids`` are downstream tasks the try skipped
     (branching), also already written. ``state=None`` means the claim failed
     and the try did not run (or its outcome could not be recorded). ``callbacks``: the task
@@ -102,3 +103,6 @@ class TaskEvent(_Keyed):
     error: str | None = None
     next_retry_at: float | None = None
     callbacks: tuple[CallbackRun, ...] = ()
+    #: What a sensor did in the try: how many times it poked, and whether it timed out.
+    sensor_pokes: int = 0
+    sensor_timeout: bool = False

@@ -34,6 +34,7 @@ from windvane.core.processor.store_ops import load_file_index, reconcile, remove
 from windvane.core.processor.store_writer import FileUpdate, ParsedDag, StoreWriter, storable_problem
 from windvane.core.processor.warmup import warm_up
 from windvane.core.store.engine import begin_read, begin_write
+from windvane.core.store.outage import OutageGuard, is_transient
 from windvane.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,7 @@ class DagProcessor:
         batch_size: int = 200,
         batch_interval: float = 2.0,
         memory_limit_mib: int = 0,
+        max_outage_seconds: float = 300.0,
     ) -> None:
         if not parse_timeout > 0:
             raise ConfigError(f"dag_processor.file_parse_timeout_seconds must be > 0, got {parse_timeout!r}")
@@ -88,6 +90,8 @@ class DagProcessor:
         self.batch_interval = batch_interval
         #: The address-space cap of each parsing child in MiB (0: none).
         self.memory_limit_mib = memory_limit_mib
+        #: Transient database errors (dropped connections, locks, a full disk) are ridden out this long.
+        self.outage = OutageGuard("DAG processor", max_outage_seconds=max_outage_seconds)
         self._writer = StoreWriter(paused_at_creation=paused_at_creation)
         self._detector: ChangeDetector | None = None
         self._reconciled = False
@@ -108,9 +112,11 @@ class DagProcessor:
         ``on_report`` (metrics) sees every pass's report; if it raises, that is
         logged and the processor goes on.
 
-        A pass that fails (the database is away, say) is logged and retried
-        next interval. Waiting is on ``stop_event`` up to the next deadline, so
-        setting it stops the loop at once.
+        A pass that fails is logged and retried next interval. One that fails on a transient
+        database error (a dropped connection, a lock, a full disk) is retried after a backoff
+        (0.5 s doubling to 10 s, counted in :attr:`outage`); an outage longer than
+        ``max_outage_seconds`` raises :class:`~windvane.errors.DatabaseOutageError`. Waiting is on
+        ``stop_event`` up to the next deadline, so setting it stops the loop at once.
         """
         while not stop_event.is_set():
             deadline = time.monotonic() + refresh_interval
@@ -118,9 +124,23 @@ class DagProcessor:
                 report = self.run_once()
                 changed = report.parsed or report.deactivated
                 log.log(logging.INFO if changed else logging.DEBUG, "DAG processor: %s", report.summary())
-            except Exception:
+            except Exception as exc:
+                if is_transient(exc):
+                    pause = self.outage.failed(exc)  # raises DatabaseOutageError past the allowed outage
+                    log.warning(
+                        "database error in a DAG processor pass (%s: %s); retrying in %.1f s",
+                        type(exc).__name__,
+                        str(exc).strip().splitlines()[0] if str(exc).strip() else "",
+                        pause,
+                    )
+                    self._detector = None  # re-read what is stored: the failed pass may not have landed
+                    stop_event.wait(pause)
+                    continue
                 log.exception("DAG processor pass over %s failed", self.dags_folder)
             else:
+                lasted = self.outage.succeeded()
+                if lasted is not None:
+                    log.warning("the database is back after %.1f s; the DAG processor goes on", lasted)
                 if on_report is not None:
                     try:
                         on_report(report)

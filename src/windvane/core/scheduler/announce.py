@@ -17,6 +17,7 @@ from windvane.core.model.events import (
     TryFinished,
     TryLost,
     TryQueued,
+    TryRescheduled,
     TryScheduled,
     TryStarted,
     TryZombie,
@@ -54,6 +55,7 @@ class Announcer:
         self._started = listens("try_started")
         self._finished = listens("try_finished")
         self._lost = listens("try_lost")
+        self._rescheduled = listens("try_rescheduled")
         self._zombie = listens("try_zombie")
         self._now: Callable[[], datetime] = _utc_now if isinstance(clock, SystemClock) else clock.now
 
@@ -137,6 +139,24 @@ class Announcer:
                     event.error,
                     _at_or_none(event.next_retry_at),
                     event.callbacks,
+                    event.sensor_pokes,
+                    event.sensor_timeout,
+                )
+            )
+
+    def try_rescheduled(self, run: ActiveRun, ti: TiRecord, event: TaskEvent) -> None:
+        if self._rescheduled:
+            spec = run.dag.tasks[ti.task_id]
+            self.observer.try_rescheduled(
+                TryRescheduled(
+                    ti.key,
+                    event.try_number,
+                    ti.max_tries,
+                    spec.pool,
+                    spec.operator,
+                    _at(event.at),
+                    _at_or_none(event.next_retry_at),
+                    event.sensor_pokes,
                 )
             )
 

@@ -24,8 +24,9 @@ from typing import TYPE_CHECKING
 
 import pendulum
 
+from windvane.core.model import readiness
 from windvane.core.model.serialized_dag import SerializedDag
-from windvane.core.model.states import DagRunState, DagRunType
+from windvane.core.model.states import WAITING_STATES, DagRunState, DagRunType
 from windvane.core.model.states import TaskInstanceState as S
 from windvane.core.model.workload import TaskEvent, TaskInstanceKey
 from windvane.core.scheduler.announce import Announcer
@@ -81,12 +82,13 @@ class Book:
     def dag_limit(self, dag_id: str) -> int:
         """How many tries of the DAG may be queued or running (0 while it is paused or unknown)."""
         entry = self.dags.get(dag_id)
-        if entry is None or entry.is_paused:
+        if entry is None:
             return 0
-        return entry.dag.max_active_tasks
+        return readiness.dag_task_limit(paused=entry.is_paused, max_active_tasks=entry.dag.max_active_tasks)
 
     def soonest_retry(self) -> float | None:
-        """The earliest ``next_retry_at`` (Unix seconds) among tries waiting to retry."""
+        """The earliest ``next_retry_at`` (Unix seconds) among tries waiting to retry or to be
+        rescheduled."""
         if not self.retry_waiting:
             return None
         return min(ti.next_retry_at or 0.0 for _, ti in self.retry_waiting.values())
@@ -117,9 +119,16 @@ class Book:
             return run
         state = S(event.state)
         ti.state = state
-        if state is S.UP_FOR_RETRY:
+        if state in WAITING_STATES:
             ti.next_retry_at = event.next_retry_at
             self.retry_waiting[ti.ti_id] = (run, ti)
+        if state is S.UP_FOR_RESCHEDULE:
+            # The worker gave the try number back: the next queue takes the same one again.
+            ti.try_number = event.try_number - 1
+            ti.reschedules += 1
+            self.announce.try_rescheduled(run, ti, event)
+            run.tracker.set_state(ti.task_id, state)
+            return None
         self.announce.try_finished(run, ti, event, state)
         work.stats.finished += 1
         self.apply(run, run.tracker.set_state(ti.task_id, state), work)
@@ -164,7 +173,7 @@ class Book:
             return
         self.ready.push(
             ReadyItem(
-                run.sort_key(ti.task_id, ti.ti_id),
+                run.sort_key(ti.task_id, ti.ti_id, ti.reschedules),
                 ti.ti_id,
                 run.dag_id,
                 ti.task_id,
@@ -180,12 +189,13 @@ class Book:
             for r in self.runs.values()
             if r.dag_id == run.dag_id and r.logical_date < run.logical_date and task_id in r.tis
         ]
+        state: S | None
         if previous:
             state = max(previous, key=lambda r: r.logical_date).tis[task_id].state
         else:
             found = self.previous_state(run.dag_id, task_id, run.logical_date)
-            state = S(found) if found is not None else S.SUCCESS
-        return state in (S.SUCCESS, S.SKIPPED)
+            state = S(found) if found is not None else None
+        return readiness.past_allows(state)
 
     def recheck_past(self) -> None:
         """Tries waiting on ``depends_on_past`` whose previous run has now finished become ready."""
@@ -223,7 +233,7 @@ class Book:
         """Choose what to queue now under every limit; the chosen go into ``work.queued``."""
         if not len(self.ready):
             return
-        if open_slots <= 0:
+        if not readiness.executor_has_room(open_slots):
             work.stats.starving = len(self.ready)
             return
         selection = self.ready.select(
@@ -277,7 +287,7 @@ class Book:
         for rec in run.tis.values():
             if rec.state is S.SCHEDULED:
                 self.make_ready(run, rec)
-            elif rec.state is S.UP_FOR_RETRY:
+            elif rec.state in WAITING_STATES:
                 self.retry_waiting[rec.ti_id] = (run, rec)
             elif rec.state in OCCUPYING and rec.ti_id not in self.ours:
                 self.adopted.add(rec.ti_id)
@@ -313,13 +323,14 @@ class Book:
 
     # -- waits, timeouts, zombies, adopted tries ---------------------------------------------------
     def release_retries(self, now_ts: float, work: PassWork) -> None:
-        """Tries whose ``next_retry_at`` passed are scheduled again."""
+        """Tries whose ``next_retry_at`` (a retry's, or a sensor's reschedule date) passed are
+        scheduled again."""
         if not self.retry_waiting:
             return
         for ti_id, (run, ti) in list(self.retry_waiting.items()):
-            if ti.state is not S.UP_FOR_RETRY:
+            if ti.state not in WAITING_STATES:
                 del self.retry_waiting[ti_id]
-            elif (ti.next_retry_at or 0.0) <= now_ts:
+            elif readiness.retry_due(ti.next_retry_at, now_ts):
                 del self.retry_waiting[ti_id]
                 ti.state = S.SCHEDULED
                 run.tracker.set_state(ti.task_id, S.SCHEDULED)
@@ -387,9 +398,10 @@ class Book:
             self.apply(run, run.tracker.set_state(ti.task_id, state), work)
             self.finish_if_done(run, work)
 
-    def sync_adopted(self, states: Mapping[int, tuple[str, int]], work: PassWork) -> None:
-        """Adopted tries that ended (``states``: ti id -> (state, try) as read) release their slots."""
-        for ti_id, (state, _try) in states.items():
+    def sync_adopted(self, states: Mapping[int, tuple[str, int, float | None]], work: PassWork) -> None:
+        """Adopted tries that ended (``states``: ti id -> (state, try, next_retry_at) as read) release
+        their slots; one waiting for a retry or a reschedule waits here from now on."""
+        for ti_id, (state, try_number, retry_at) in states.items():
             current = S(state)
             found = self.find(ti_id)
             if found is None or current in OCCUPYING:
@@ -398,5 +410,9 @@ class Book:
             self.adopted.discard(ti_id)
             self.release(run, ti)
             ti.state = current
+            ti.try_number = try_number
+            if current in WAITING_STATES:
+                ti.next_retry_at = retry_at
+                self.retry_waiting[ti_id] = (run, ti)
             self.apply(run, run.tracker.set_state(ti.task_id, current), work)
             self.finish_if_done(run, work)

@@ -22,11 +22,11 @@ from windvane.core.model.states import TaskInstanceState
 from windvane.core.store.dag_runs import utc
 from windvane.core.store.tables import dag as dag_t
 from windvane.core.store.tables import dag_change as dag_change_t
-from windvane.core.store.tables import dag_run as run_t
 from windvane.core.store.tables import job as job_t
 from windvane.core.store.tables import slot_pool as pool_t
 from windvane.core.store.tables import task_instance as ti_t
 from windvane.core.store.task_instances import chunks
+from windvane.core.store.why import previous_ti_state as previous_ti_state
 
 S = TaskInstanceState
 
@@ -47,7 +47,7 @@ class DagRow:
 
 def dag_change_seq(conn: Connection) -> int | None:
     """The ``dag_change`` counter: it moves whenever a DAG row the scheduler reads changes (triggers
-    raise it, migration 0005), so while it stands still the DAG rows need not be read again. None
+    raise it, migration 0006), so while it stands still the DAG rows need not be read again. None
     when its row is missing (a truncated table): read the DAG rows every time."""
     found = conn.execute(select(dag_change_t.c.seq).where(dag_change_t.c.id == 1)).scalar_one_or_none()
     return None if found is None else int(found)
@@ -119,25 +119,17 @@ def task_instances(conn: Connection, run_pks: Sequence[int]) -> dict[int, list[T
     return out
 
 
-def ti_states(conn: Connection, ti_ids: Sequence[int]) -> dict[int, tuple[str, int]]:
-    out: dict[int, tuple[str, int]] = {}
+def ti_states(conn: Connection, ti_ids: Sequence[int]) -> dict[int, tuple[str, int, float | None]]:
+    """ti id -> (state, try number, ``next_retry_at`` as Unix seconds) of each of ``ti_ids``."""
+    out: dict[int, tuple[str, int, float | None]] = {}
     for chunk in chunks(list(ti_ids)):
-        q = select(ti_t.c.id, ti_t.c.state, ti_t.c.try_number).where(ti_t.c.id.in_(chunk))
-        out.update({r[0]: (r[1], r[2]) for r in conn.execute(q)})
+        q = select(ti_t.c.id, ti_t.c.state, ti_t.c.try_number, ti_t.c.next_retry_at).where(
+            ti_t.c.id.in_(chunk)
+        )
+        for r in conn.execute(q):
+            retry_at = utc(r[3])
+            out[r[0]] = (r[1], r[2], None if retry_at is None else retry_at.timestamp())
     return out
-
-
-def previous_ti_state(conn: Connection, dag_id: str, task_id: str, before: datetime) -> str | None:
-    """State of ``task_id`` in the DAG's latest run before ``before`` (None if no such TI)."""
-    q = (
-        select(ti_t.c.state)
-        .join(run_t, run_t.c.id == ti_t.c.dag_run_id)
-        .where(run_t.c.dag_id == dag_id, run_t.c.logical_date < before, ti_t.c.task_id == task_id)
-        .order_by(run_t.c.logical_date.desc())
-        .limit(1)
-    )
-    row = conn.execute(q).first()
-    return None if row is None else str(row[0])
 
 
 @dataclass(frozen=True)

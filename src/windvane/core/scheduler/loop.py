@@ -73,6 +73,7 @@ class Scheduler:
         self._outage = OutageGuard("scheduler", max_outage_seconds=self.config.max_outage_seconds)
         #: A pass failed on the database: the book may hold what was never written; rebuild it.
         self._stale = False
+        self._executor_started = False
 
     @property
     def job_id(self) -> int:
@@ -91,13 +92,19 @@ class Scheduler:
 
     # -- lifecycle ---------------------------------------------------------
     def start(self) -> None:
-        """Register the job, recover what a dead scheduler left, load active runs."""
+        """Register the job, recover what a dead scheduler left, load active runs.
+
+        Safe to call again after it failed on the database (:meth:`run` does, riding out an
+        outage at start): the job and the executor are started once."""
         now = self.clock.now()
-        with self.engine.begin() as conn:
-            self._writer.job_id = jobs.start_job(
-                conn, "scheduler", hostname=socket.getfqdn(), pid=os.getpid(), now=now
-            )
-        self.executor.start()
+        if not self._writer.job_id:
+            with self.engine.begin() as conn:
+                self._writer.job_id = jobs.start_job(
+                    conn, "scheduler", hostname=socket.getfqdn(), pid=os.getpid(), now=now
+                )
+        if not self._executor_started:
+            self.executor.start()
+            self._executor_started = True
         with self.engine.begin() as conn:
             live = self._live_job_ids(conn, now)
             reset = task_instances.reset_orphaned(conn, live, now)
@@ -114,8 +121,25 @@ class Scheduler:
         self.executor.wake()
 
     def run(self, *, until: Callable[[Scheduler], bool] | None = None, timeout: float | None = None) -> None:
-        """Loop until :meth:`stop`, ``until(self)`` is true, or ``timeout`` seconds pass."""
-        self.start()
+        """Loop until :meth:`stop`, ``until(self)`` is true, or ``timeout`` seconds pass.
+
+        A start that fails on a transient database error is retried like a pass (below)."""
+        while True:
+            try:
+                self.start()
+                break
+            except Exception as exc:
+                if not is_transient(exc):
+                    if self._executor_started:
+                        self.shutdown()
+                    raise
+                self._ride_out(exc)
+                self._fresh_book()
+                if self._stop.is_set():
+                    self.shutdown()
+                    return
+        self._stale = False
+        self._outage_over()
         deadline = None if timeout is None else self.clock.monotonic() + timeout
         try:
             while not self._stop.is_set():
@@ -167,17 +191,21 @@ class Scheduler:
 
     def _rebuild(self) -> None:
         """Forget the in-memory state and load it again from the database (runs, tries adopted)."""
+        self._fresh_book()
+        work = PassWork()
+        polling.load_running_runs(self.engine, self.book, self.config, self.clock, work, self.quarantine)
+        self._poll(work)
+        self._writer.commit(self.clock.now(), work)
+        self._stale = False
+
+    def _fresh_book(self) -> None:
+        """An empty book (and the parts holding it); the job stays."""
         job_id = self._writer.job_id
         self.book = Book(Announcer(self.observer, self.clock), previous_state=self._previous_state)
         self._writer = Committer(self.engine, self.executor, self.book)
         self._writer.job_id = job_id
         self._creator = RunCreator(self.engine, self.book, self.config, self.quarantine)
         self._next_poll = 0.0
-        work = PassWork()
-        polling.load_running_runs(self.engine, self.book, self.config, self.clock, work, self.quarantine)
-        self._poll(work)
-        self._writer.commit(self.clock.now(), work)
-        self._stale = False
 
     # -- one pass ------------------------------------------------------------
     def run_once(self) -> bool:

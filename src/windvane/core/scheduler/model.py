@@ -37,6 +37,8 @@ class TiRecord:
     queued_at: float | None = None
     #: When the current try's worker reported it started (None until it does).
     started_at: float | None = None
+    #: Reschedules of a sensor seen by this scheduler (its turn in the ready queue; not stored).
+    reschedules: int = 0
 
     @property
     def ti_id(self) -> int:
@@ -74,8 +76,11 @@ class ActiveRun:
             return None
         return self.start_date.add(microseconds=int(self.dag.dagrun_timeout * 1_000_000))
 
-    def sort_key(self, task_id: str, ti_id: int) -> tuple[int, float, int]:
-        return (-self.dag.tasks[task_id].priority_weight, self.logical_date.timestamp(), ti_id)
+    def sort_key(self, task_id: str, ti_id: int, turn: int = 0) -> tuple[int, float, int, int]:
+        """Priority first, then logical date; among equals a sensor rescheduled ``turn`` times waits
+        behind those rescheduled fewer times (so sensors that poke often cannot starve the rest
+        of a pool), then task-instance id."""
+        return (-self.dag.tasks[task_id].priority_weight, self.logical_date.timestamp(), turn, ti_id)
 
 
 @dataclass

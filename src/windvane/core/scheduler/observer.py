@@ -23,6 +23,7 @@ from windvane.core.model.events import (
     TryFinished,
     TryLost,
     TryQueued,
+    TryRescheduled,
     TryScheduled,
     TryStarted,
     TryZombie,
@@ -131,6 +132,9 @@ class SchedulerObserver:
     def try_finished(self, event: TryFinished) -> None:
         """A try reached a final (or up_for_retry) state."""
 
+    def try_rescheduled(self, event: TryRescheduled) -> None:
+        """A reschedule-mode sensor's try ended ``up_for_reschedule`` (its slot is free until then)."""
+
     def try_lost(self, event: TryLost) -> None:
         """A try ended without its outcome being recorded: its claim failed or its row was
         changed elsewhere while it ran (Airflow's "killed externally")."""
@@ -188,6 +192,9 @@ class SafeObserver(SchedulerObserver):
 
     def try_finished(self, event: TryFinished) -> None:
         self._each("try_finished", event)
+
+    def try_rescheduled(self, event: TryRescheduled) -> None:
+        self._each("try_rescheduled", event)
 
     def try_lost(self, event: TryLost) -> None:
         self._each("try_lost", event)

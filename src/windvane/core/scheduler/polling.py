@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import pendulum
 from sqlalchemy import Connection, Engine
 
+from windvane.core.model import readiness
 from windvane.core.model.clock import Clock
 from windvane.core.model.serialized_dag import SerializedDag
 from windvane.core.model.states import DagRunState
@@ -40,6 +41,8 @@ def poll(
     """Re-read DAGs, pools, queued runs and adopted tries."""
     with engine.begin() as conn:
         refresh_dags(conn, book, clock.now(), work, quarantine)
+        if quarantine is not None and quarantine.released:
+            _load_released(conn, book, config, clock.now(), work, quarantine)
         book.pool_capacity = db.pool_capacities(conn)
         _start_queued_runs(conn, book, config, clock, work, quarantine)
         _sync_adopted(conn, book, work)
@@ -96,7 +99,7 @@ def refresh_dags(
     book.dag_change_seq = seq
     if reload:
         log.info("DAG structure changed; reloading %d active run(s)", len(reload))
-        load_runs(conn, book, dag_runs.get_runs(conn, reload), now, work)
+        _load_isolated(conn, book, dag_runs.get_runs(conn, reload), now, work, quarantine)
 
 
 def load_running_runs(
@@ -108,15 +111,33 @@ def load_running_runs(
     quarantine: Quarantine | None = None,
 ) -> None:
     """At start: adopt every run already running (a previous scheduler's, or ours before a restart)."""
-    only = config.only_runs
     with engine.begin() as conn:
         refresh_dags(conn, book, clock.now(), work, quarantine)
-        rows = dag_runs.runs_in_states(
-            conn, [DagRunState.RUNNING.value], run_pks=list(only) if only is not None else None
-        )
-        if only is None:
-            rows = [r for r in rows if r.run_type in config.run_types]
-        load_runs(conn, book, rows, clock.now(), work)
+        _load_isolated(conn, book, _running_rows(conn, config), clock.now(), work, quarantine)
+
+
+def _running_rows(conn: Connection, config: SchedulerConfig) -> list[dag_runs.RunRow]:
+    only = config.only_runs
+    rows = dag_runs.runs_in_states(
+        conn, [DagRunState.RUNNING.value], run_pks=list(only) if only is not None else None
+    )
+    return rows if only is not None else [r for r in rows if r.run_type in config.run_types]
+
+
+def _load_released(
+    conn: Connection,
+    book: Book,
+    config: SchedulerConfig,
+    now: pendulum.DateTime,
+    work: PassWork,
+    quarantine: Quarantine,
+) -> None:
+    """DAGs that left the quarantine: load their running runs the book does not hold (those it
+    could not load while the DAG was quarantined, e.g. at a restart)."""
+    released, quarantine.released = quarantine.released, set()
+    rows = [r for r in _running_rows(conn, config) if r.dag_id in released and r.id not in book.runs]
+    if rows:
+        _load_isolated(conn, book, rows, now, work, quarantine)
 
 
 def _start_queued_runs(
@@ -143,7 +164,7 @@ def _start_queued_runs(
         if not reloading:
             limit = config.backfill_max_active_runs if only is not None else None
             limit = limit or entry.dag.max_active_runs
-            if active.get(row.dag_id, 0) >= limit:
+            if not readiness.runs_have_room(active.get(row.dag_id, 0), limit):
                 continue
             active[row.dag_id] = active.get(row.dag_id, 0) + 1
         to_start.append(row)
@@ -196,6 +217,55 @@ def load_runs(
     Transitions are added to ``work``; the caller commits them.
     """
     return _apply(book, _prepare(conn, book, rows, now), now, work)
+
+
+def _load_isolated(
+    conn: Connection,
+    book: Book,
+    rows: Sequence[dag_runs.RunRow],
+    now: pendulum.DateTime,
+    work: PassWork,
+    quarantine: Quarantine | None,
+) -> None:
+    """:func:`load_runs`, but a run whose DAG's data makes loading fail (a new task's row the
+    database refuses, a structure the tracker cannot build) quarantines that DAG: the others load."""
+    if quarantine is None:
+        load_runs(conn, book, rows, now, work)
+        return
+    try:
+        with conn.begin_nested():
+            prepared = _prepare(conn, book, rows, now)
+    except TRANSIENT_DB_ERRORS:
+        raise
+    except Exception:  # some run's DAG is at fault: prepare them one by one
+        prepared = []
+        for row in rows:
+            if row.dag_id not in book.dags:
+                continue
+            try:
+                with conn.begin_nested():
+                    prepared += _prepare(conn, book, [row], now)
+            except TRANSIENT_DB_ERRORS:
+                raise
+            except Exception as exc:
+                _isolate(book, quarantine, row, exc, now)
+    for row, dag, tis in prepared:
+        if row.dag_id not in book.dags:
+            continue
+        try:
+            book.load_run(row, dag, tis, now, work)
+        except TRANSIENT_DB_ERRORS:
+            raise
+        except Exception as exc:
+            _isolate(book, quarantine, row, exc, now)
+
+
+def _isolate(
+    book: Book, quarantine: Quarantine, row: dag_runs.RunRow, error: Exception, now: pendulum.DateTime
+) -> None:
+    entry = book.dags.pop(row.dag_id)
+    step = f"loading its running run {row.run_id}"
+    quarantine.isolate(row.dag_id, entry.dag_hash, entry.dag.fileloc, step, error, now)
 
 
 _Prepared = tuple[dag_runs.RunRow, SerializedDag, list[db.TiRow]]

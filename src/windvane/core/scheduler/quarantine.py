@@ -56,6 +56,8 @@ class Quarantine:
         self.engine = engine
         self.observer = observer
         self.held: dict[str, str] = {}
+        #: DAGs that left the quarantine since the scheduler last loaded their running runs.
+        self.released: set[str] = set()
         self._pending: list[DagQuarantined] = []
 
     def holds(self, dag_id: str, dag_hash: str) -> bool:
@@ -65,6 +67,7 @@ class Quarantine:
             return False
         if held != dag_hash:
             del self.held[dag_id]
+            self.released.add(dag_id)
             log.info("DAG %r changed; it leaves the quarantine", dag_id)
             return False
         return True

@@ -19,10 +19,12 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from windvane.core.model import readiness
+
 
 @dataclass(order=True, slots=True)
 class ReadyItem:
-    sort_key: tuple[int, float, int]
+    sort_key: tuple[int, float, int, int]
     ti_id: int = field(compare=False)
     dag_id: str = field(compare=False)
     task_id: str = field(compare=False)
@@ -99,7 +101,7 @@ class ReadyQueue:
         deferred: list[ReadyItem] = []
         # Bound the work per pass when many ready TIs are blocked by a per-task limit.
         budget = open_slots * 2 + 64
-        tops: list[tuple[tuple[int, float, int], HeapKey]] = []
+        tops: list[tuple[tuple[int, float, int, int], HeapKey]] = []
         for key, heap in self._heaps.items():
             self._trim(heap)
             if heap:
@@ -109,18 +111,21 @@ class ReadyQueue:
             _, key = heapq.heappop(tops)
             dag_id, pool = key
             heap = self._heaps[key]
-            if occupancy.per_dag[dag_id] >= dag_limit(dag_id):
+            if not readiness.dag_has_room(occupancy.per_dag[dag_id], dag_limit(dag_id)):
                 continue
             top = heap[0]
-            if top.pool_slots > pool_capacity(pool) - occupancy.pool_slots_used[pool]:
+            if not readiness.pool_has_room(
+                top.pool_slots, pool_capacity(pool), occupancy.pool_slots_used[pool]
+            ):
                 starving.add(pool)
                 continue
             budget -= 1
             item = heapq.heappop(heap)
             del self._live[item.ti_id]
             self._size -= 1
-            limit = item.max_active_tis_per_dag
-            if limit is not None and occupancy.per_task[(dag_id, item.task_id)] >= limit:
+            if not readiness.task_has_room(
+                occupancy.per_task[(dag_id, item.task_id)], item.max_active_tis_per_dag
+            ):
                 deferred.append(item)
             else:
                 occupancy.take(item)

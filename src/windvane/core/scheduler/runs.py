@@ -7,6 +7,7 @@ import logging
 import pendulum
 from sqlalchemy import Engine
 
+from windvane.core.model import readiness
 from windvane.core.model.states import DagRunState, DagRunType
 from windvane.core.scheduler import polling
 from windvane.core.scheduler.book import Book
@@ -58,7 +59,7 @@ class RunCreator:
         for entry in due:
             if created >= config.max_dagruns_to_create_per_loop:
                 break
-            if active.get(entry.dag_id, 0) >= entry.dag.max_active_runs:
+            if not readiness.runs_have_room(active.get(entry.dag_id, 0), entry.dag.max_active_runs):
                 continue
             try:
                 made = self._create(entry, now, job_id, work)

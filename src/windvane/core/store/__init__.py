@@ -5,8 +5,9 @@ engine (``engine``), one home per table's writes (``dags``, ``dag_runs``,
 ``task_instances``, ``pools``, ``jobs``, ``xcoms``/``xcom_sql``, ``import_errors``),
 the try lifecycle with its guards (``try_lifecycle``), the state-change journal
 (``journal_sql`` writes, ``journal`` reads), user actions on runs
-(``run_actions``), and SQLAlchemy-free access for lean workers (``raw``,
-``raw_sql``; ``sql_bridge`` runs the same statements under SQLAlchemy).
+(``run_actions``), the facts behind "why isn't this task running?" (``why``),
+and SQLAlchemy-free access for lean workers (``raw``, ``raw_sql``; ``sql_bridge`` runs the
+same statements under SQLAlchemy).
 
 May import: the model, task_api and timetables floors and ``windvane.errors``.
 This ``__init__`` imports nothing on purpose.

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pendulum
-from sqlalchemy import Connection, case, literal, select, update
+from sqlalchemy import Connection, case, delete, literal, select, update
 
 from windvane.core.model.run_ids import check_run_id
 from windvane.core.model.run_tracker import descendants
@@ -24,6 +24,7 @@ from windvane.core.store.journal_sql import TI_RETURNING, JournalBatch, JournalK
 from windvane.core.store.sql_bridge import dbapi_tx
 from windvane.core.store.tables import dag_run as run_t
 from windvane.core.store.tables import task_instance as ti_t
+from windvane.core.store.tables import task_reschedule as reschedule_t
 from windvane.core.store.task_instances import ensure_task_instances
 from windvane.core.store.xcom_sql import delete_xcoms
 from windvane.core.timetables.ops import interval_for, iter_intervals
@@ -165,7 +166,8 @@ def clear_task_instances(
     (``max_tries = try_number + retries``) and their XComs are removed. A
     cleared task whose SLA due time (or a run whose deadline) already passed
     loses it: it was decided at that time, and a re-run is not late.
-    Running and queued tasks are left alone. Returns the cleared task ids.
+    Running and queued tasks are left alone; a cleared sensor's reschedules are forgotten. Returns
+    the cleared task ids.
     Their journal rows go to ``journal`` for the caller to write last in the
     transaction (when clearing several runs), else they are written here.
     """
@@ -184,6 +186,7 @@ def clear_task_instances(
     allowed = {s.value for s in states} if states else None
     batch = journal if journal is not None else JournalBatch(now)
     cleared = []
+    cleared_ids = []
     for r in rows:
         if r.task_id not in wanted or r.state in _BUSY:
             continue
@@ -209,7 +212,10 @@ def clear_task_instances(
         if changed:  # not when it started meanwhile
             batch.add_tis(changed, kind=JournalKind.CLEARED)
             cleared.append(r.task_id)
+            cleared_ids.append(r.id)
     if cleared:
+        # A cleared sensor's timeout counts afresh (Airflow deletes its TaskReschedule rows too).
+        conn.execute(delete(reschedule_t).where(reschedule_t.c.ti_id.in_(cleared_ids)))
         delete_xcoms(dbapi_tx(conn), run_pk, cleared)
         dag_runs.requeue_run(conn, run_pk)
         conn.execute(

@@ -37,7 +37,7 @@ metadata = MetaData(naming_convention=NAMING)
 UTC = DateTime(timezone=True)
 ID = String(250)
 #: Task-instance states the scheduler looks at every loop (the partial index below).
-ACTIVE_TI_STATES = ("scheduled", "queued", "running", "up_for_retry")
+ACTIVE_TI_STATES = ("scheduled", "queued", "running", "up_for_retry", "up_for_reschedule")
 
 dag = Table(
     "dag",
@@ -62,7 +62,7 @@ dag = Table(
 )
 
 # One row (id 1) whose ``seq`` database triggers raise whenever a ``dag`` row is inserted, deleted,
-# or changes a column the scheduler reads (migration 0005): an idle scheduler reads this instead of
+# or changes a column the scheduler reads (migration 0006): an idle scheduler reads this instead of
 # every DAG row.
 dag_change = Table(
     "dag_change",
@@ -146,8 +146,8 @@ task_instance = Table(
         "ix_task_instance_active",
         "state",
         "pool",
-        postgresql_where=text("state IN ('scheduled', 'queued', 'running', 'up_for_retry')"),
-        sqlite_where=text("state IN ('scheduled', 'queued', 'running', 'up_for_retry')"),
+        postgresql_where=text(f"state IN {ACTIVE_TI_STATES}"),
+        sqlite_where=text(f"state IN {ACTIVE_TI_STATES}"),
     ),
     Index(
         "ix_task_instance_sla_due_at",
@@ -155,6 +155,26 @@ task_instance = Table(
         postgresql_where=text("sla_due_at IS NOT NULL"),
         sqlite_where=text("sla_due_at IS NOT NULL"),
     ),
+)
+
+# One row per try of a reschedule-mode sensor that ended up_for_reschedule (Airflow's table): its timeout
+# counts from the first row's start_date since the last clear (see core/store/try_lifecycle.py).
+task_reschedule = Table(
+    "task_reschedule",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column(
+        "ti_id",
+        BigInteger().with_variant(Integer, "sqlite"),
+        ForeignKey("task_instance.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("try_number", Integer, nullable=False),
+    Column("start_date", UTC, nullable=False),
+    Column("end_date", UTC, nullable=False),
+    Column("duration", Float),
+    Column("reschedule_date", UTC, nullable=False),
+    Index("ix_task_reschedule_ti_id_try_number", "ti_id", "try_number"),
 )
 
 xcom = Table(

@@ -7,7 +7,7 @@ the scheduler, the instant executor and the CLI on the DBAPI connection under
 SQLAlchemy's (:mod:`windvane.core.store.task_instances`). Each changes a try's
 row only in the state its writer expects:
 
-* :func:`queue_tries` — ``none/scheduled/up_for_retry -> queued`` (the try
+* :func:`queue_tries` — ``none/scheduled/up_for_retry/up_for_reschedule -> queued`` (the try
   number goes up, the queuing job is stamped); the CLI's ``tasks run`` passes
   the one state it saw.
 * :func:`claim_try` — ``queued -> running`` where ``id``, ``state='queued'``,
@@ -17,7 +17,9 @@ row only in the state its writer expects:
 * :func:`record_heartbeat` — ``last_heartbeat_at`` where ``state='running'``
   and ``try_number`` match (the *running guard*).
 * :func:`finish_try` — the final state under the running guard, the XComs,
-  the downstream tasks a branch skipped, and their journal rows. If the guard
+  the downstream tasks a branch skipped, and their journal rows; or, for a
+  sensor that asked to be rescheduled, ``up_for_reschedule`` with the try
+  number given back and a ``task_reschedule`` row (no journal row: not an end). If the guard
   finds the row changed by someone else (a zombie sweep, a clear) nothing is
   written and the event's ``state`` is None, as for a failed claim.
 * :func:`give_up_tries` — the scheduler's verdict on running tries whose
@@ -50,7 +52,7 @@ from windvane.core.store.xcom_sql import replace_xcoms
 
 _S = TaskInstanceState
 #: The states a try may be queued from by the scheduler.
-QUEUEABLE = (_S.NONE, _S.SCHEDULED, _S.UP_FOR_RETRY)
+QUEUEABLE = (_S.NONE, _S.SCHEDULED, _S.UP_FOR_RETRY, _S.UP_FOR_RESCHEDULE)
 #: A queued try still ours: the claim's guard (with ``id = :ti_id``, or ``id IN (...)`` for many).
 _QUEUED_OWNED = "state = :queued AND try_number = :try_number AND queued_by_job_id = :job_id"
 _QUEUED_GUARD = f"id = :ti_id AND {_QUEUED_OWNED}"
@@ -75,8 +77,25 @@ _CLAIM = Sql(
     f"({_PREVIOUS_SUCCESS.format(column='data_interval_start')}), "
     f"({_PREVIOUS_SUCCESS.format(column='data_interval_end')})"
 )
+#: What a reschedule-mode sensor's claim also reads: when it first poked since its last clear, and
+#: how many times it was rescheduled since (tries from ``:first_try`` on).
+_RESCHEDULES = "FROM task_reschedule tr WHERE tr.ti_id = :ti_id AND tr.try_number >= :first_try"
+_CLAIM_SENSOR = Sql(
+    _CLAIM.text + f", (SELECT MIN(tr.start_date) {_RESCHEDULES}), (SELECT COUNT(*) {_RESCHEDULES})"
+)
 _HEARTBEAT = Sql(f"UPDATE task_instance SET last_heartbeat_at = :now WHERE {_RUNNING_GUARD} RETURNING id")
 _START_DATE = Sql("SELECT start_date FROM task_instance WHERE id = :ti_id")
+#: A try that ends up_for_reschedule gives its try number back (the next queue takes it again, as in
+#: Airflow) and waits for ``next_retry_at``; no journal row, no XCom: it is not an end.
+_RESCHEDULE = Sql(
+    "UPDATE task_instance SET state = :state, try_number = try_number - 1, end_date = :end, "
+    "duration = :duration, error = NULL, next_retry_at = :retry_at, updated_at = :end "
+    f"WHERE {_RUNNING_GUARD} RETURNING id"
+)
+_RESCHEDULE_ROW = Sql(
+    "INSERT INTO task_reschedule (ti_id, try_number, start_date, end_date, duration, reschedule_date) "
+    "VALUES (:ti_id, :try_number, :start, :end, :duration, :retry_at)"
+)
 _FINISH = Sql(
     "UPDATE task_instance SET state = :state, end_date = :end, duration = :duration, error = :error, "
     f"next_retry_at = :retry_at, updated_at = :end WHERE {_RUNNING_GUARD} {TI_RETURNING_SQL}"
@@ -144,10 +163,19 @@ class Claim:
     run_start_date: datetime | None
     prev_data_interval_start_success: datetime | None
     prev_data_interval_end_success: datetime | None
+    #: For a reschedule-mode sensor: its first reschedule's start since the last clear, and how
+    #: many reschedules since.
+    first_poke_at: datetime | None = None
+    reschedule_count: int = 0
 
 
-def claim_try(db: RawDb, workload: Workload, *, hostname: str, pid: int) -> Claim | None:
-    """Move the try from ``queued`` to ``running`` if it is still ours; None if it is not."""
+def claim_try(
+    db: RawDb, workload: Workload, *, hostname: str, pid: int, first_try: int | None = None
+) -> Claim | None:
+    """Move the try from ``queued`` to ``running`` if it is still ours; None if it is not.
+
+    With ``first_try`` (a reschedule-mode sensor: the first try number since its last clear) the
+    claim also reads its reschedules since that try."""
     now = now_utc()
     params = {
         **_guard(workload),
@@ -160,12 +188,24 @@ def claim_try(db: RawDb, workload: Workload, *, hostname: str, pid: int) -> Clai
         "dag_run_id": workload.dag_run_id,
         "success": DagRunState.SUCCESS.value,
     }
-
-    rows = db.write_one(_CLAIM, params)
+    if first_try is None:
+        rows = db.write_one(_CLAIM, params)
+        if not rows:
+            return None
+        run_start, prev_start, prev_end = rows[0]
+        return Claim(now, read_time(run_start), read_time(prev_start), read_time(prev_end))
+    rows = db.write_one(_CLAIM_SENSOR, {**params, "first_try": first_try})
     if not rows:
         return None
-    run_start, prev_start, prev_end = rows[0]
-    return Claim(now, read_time(run_start), read_time(prev_start), read_time(prev_end))
+    run_start, prev_start, prev_end, first_poke, reschedules = rows[0]
+    return Claim(
+        now,
+        read_time(run_start),
+        read_time(prev_start),
+        read_time(prev_end),
+        read_time(first_poke),
+        int(reschedules or 0),
+    )
 
 
 def record_heartbeat(db: RawDb, workload: Workload) -> bool:
@@ -187,12 +227,16 @@ def finish_try(
     retry_at = end + outcome.next_retry_delay if outcome.next_retry_delay is not None else None
     if outcome.state is not _S.UP_FOR_RETRY:
         retry_at = None
+    if outcome.state is _S.UP_FOR_RESCHEDULE:
+        retry_at = outcome.reschedule_at or end
 
     def finish(tx: Tx) -> TaskEvent:
         started = start_date
         if started is None:
             found = tx.first(_START_DATE, {"ti_id": workload.ti_id})
             started = read_time(found[0]) if found is not None else None
+        if outcome.state is _S.UP_FOR_RESCHEDULE:
+            return _reschedule(tx, workload, outcome, started, end, retry_at or end)
         params = {
             **_guard(workload),
             "state": outcome.state.value,
@@ -227,10 +271,35 @@ def finish_try(
         )
         journal.write(tx)
         return make_event(
-            workload, outcome.state.value, end, error=outcome.error, skipped=skipped, retry_at=retry_at
+            workload,
+            outcome.state.value,
+            end,
+            error=outcome.error,
+            skipped=skipped,
+            retry_at=retry_at,
+            outcome=outcome,
         )
 
     return db.write(finish)
+
+
+def _reschedule(
+    tx: Tx, workload: Workload, outcome: TryOutcome, started: datetime | None, end: datetime, at: datetime
+) -> TaskEvent:
+    """The try ends ``up_for_reschedule`` until ``at``, with its ``task_reschedule`` row."""
+    duration = (end - started).total_seconds() if started is not None else None
+    params = {**_guard(workload), "state": _S.UP_FOR_RESCHEDULE.value, "end": end}
+    if not tx.rows(_RESCHEDULE, {**params, "duration": duration, "retry_at": at}):
+        return make_event(
+            workload,
+            None,
+            end,
+            error="the task instance was changed elsewhere while the try ran; "
+            "its reschedule was not recorded",
+        )
+    row = {"ti_id": workload.ti_id, "try_number": workload.try_number, "start": started or end}
+    tx.execute(_RESCHEDULE_ROW, {**row, "end": end, "duration": duration, "retry_at": at})
+    return make_event(workload, _S.UP_FOR_RESCHEDULE.value, end, retry_at=at, outcome=outcome)
 
 
 def _skip(
@@ -357,6 +426,7 @@ def make_event(
     error: str | None = None,
     skipped: tuple[str, ...] = (),
     retry_at: datetime | None = None,
+    outcome: TryOutcome | None = None,
 ) -> TaskEvent:
     return TaskEvent(
         key=workload.key,
@@ -366,6 +436,8 @@ def make_event(
         at=at.timestamp() if isinstance(at, datetime) else at,
         error=error,
         next_retry_at=retry_at.timestamp() if retry_at is not None else None,
+        sensor_pokes=outcome.sensor_pokes if outcome is not None else 0,
+        sensor_timeout=outcome.sensor_timeout if outcome is not None else False,
     )
 
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 from windvane.core.model import json_values as serde
+from windvane.core.task_api.metadata import NoMetadata, RunMetadata
 
 XCOM_RETURN_KEY = "return_value"
 
@@ -44,6 +46,15 @@ class RuntimeTaskInstance:
     pushed: dict[str, str] = field(default_factory=dict)
     #: Downstream task ids this try asked to skip (branching, short-circuit).
     skip_task_ids: set[str] = field(default_factory=set)
+    #: A reschedule-mode sensor: when it first poked since its last clear (None: this is the first
+    #: poke), and how many times it was rescheduled since.
+    first_poke_at: datetime | None = None
+    reschedule_count: int = 0
+    #: What a sensor did in this try (reported with the outcome, counted by metrics).
+    sensor_pokes: int = 0
+    sensor_timed_out: bool = False
+    #: The metadata database as a task may see it (cross-DAG sensors and operators).
+    metadata: RunMetadata = field(default_factory=NoMetadata)
 
     def xcom_push(self, key: str, value: Any) -> None:
         """Store ``value`` under ``key`` for this task instance (JSON, see

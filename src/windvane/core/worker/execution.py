@@ -30,7 +30,13 @@ from windvane.core.task_api.masking import redact
 from windvane.core.task_api.task_instance import XCOM_RETURN_KEY, RuntimeTaskInstance
 from windvane.core.task_api.templating import render_template_fields
 from windvane.core.worker.task_callbacks import DEFAULT_CALLBACK_TIMEOUT, run_callbacks
-from windvane.errors import SerializationError, TaskFailedNoRetry, TaskSkipped, TaskTimeoutError
+from windvane.errors import (
+    RescheduleRequested,
+    SerializationError,
+    TaskFailedNoRetry,
+    TaskSkipped,
+    TaskTimeoutError,
+)
 
 if TYPE_CHECKING:
     import jinja2
@@ -76,9 +82,10 @@ def run_try(
     Outcomes: ``success``; ``skipped`` for :class:`TaskSkipped`; ``failed`` for
     :class:`TaskFailedNoRetry`; for any other exception (a timeout, a return
     value that cannot be stored as JSON, a template that does not render)
-    ``up_for_retry`` while ``try_number <= max_tries``, else ``failed``.
-    A callback that raises, or runs past ``callback_timeout`` seconds, is logged and changes
-    nothing; the outcome's ``callbacks`` say how each went.
+    ``up_for_retry`` while ``try_number <= max_tries``, else ``failed``;
+    ``up_for_reschedule`` for :class:`RescheduleRequested` (a sensor in reschedule mode, which runs
+    no callback). A callback that raises, or runs past ``callback_timeout`` seconds, is logged and
+    changes nothing; the outcome's ``callbacks`` say how each went.
     """
     ti: RuntimeTaskInstance = context["ti"]
     exception: BaseException | None = None
@@ -93,6 +100,10 @@ def run_try(
                 xcoms=dict(ti.pushed),
                 skip_task_ids=tuple(sorted(ti.skip_task_ids)),
             )
+        except RescheduleRequested as exc:
+            # Not an end: no callback runs, no XCom is kept (Airflow's AirflowRescheduleException).
+            log.info("Task %s rescheduled to %s", task.task_id, exc.reschedule_date.isoformat())
+            outcome = TryOutcome(state=TaskInstanceState.UP_FOR_RESCHEDULE, reschedule_at=exc.reschedule_date)
         except TaskSkipped as exc:
             exception = exc
             log.info("Task %s skipped: %s", task.task_id, exc)
@@ -108,9 +119,16 @@ def run_try(
         except Exception as exc:
             exception = exc
             outcome = _failure(task, ti, exc, state=failure_state(ti.try_number, ti.max_tries))
-    hook = _CALLBACK_FOR_STATE[outcome.state]
-    ran.extend(run_callbacks(task, hook, context, exception, timeout=callback_timeout))
-    return dataclasses.replace(outcome, callbacks=tuple(ran)) if ran else outcome
+    hook = _CALLBACK_FOR_STATE.get(outcome.state)
+    if hook is not None:
+        ran.extend(run_callbacks(task, hook, context, exception, timeout=callback_timeout))
+    if ran:
+        outcome = dataclasses.replace(outcome, callbacks=tuple(ran))
+    if ti.sensor_pokes:
+        outcome = dataclasses.replace(
+            outcome, sensor_pokes=ti.sensor_pokes, sensor_timeout=ti.sensor_timed_out
+        )
+    return outcome
 
 
 def _execute(

@@ -7,7 +7,7 @@ the same pieces as the real runtime — :class:`RunTracker` for readiness
 what passes here behaves the same under the scheduler. Tasks run one at a
 time, highest priority weight first, then in dependency order; XComs live in a
 :class:`MemoryXComs`; a retry runs again at once (the retry delay is reported,
-not waited for).
+not waited for); a reschedule-mode sensor's next poke is waited for (:class:`Reschedules`).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import pendulum
@@ -22,8 +23,9 @@ import pendulum
 from windvane.core.authoring.baseoperator import BaseOperator
 from windvane.core.authoring.dag import DAG
 from windvane.core.model import json_values
+from windvane.core.model.outcome import TryOutcome
 from windvane.core.model.run_tracker import RunTracker
-from windvane.core.model.states import DagRunState, DagRunType
+from windvane.core.model.states import WAITING_STATES, DagRunState, DagRunType
 from windvane.core.model.states import TaskInstanceState as S
 from windvane.core.task_api.context import RunInfo, build_context, params_for_run
 from windvane.core.task_api.task_instance import XCOM_RETURN_KEY, RuntimeTaskInstance
@@ -153,6 +155,32 @@ def task_context(
     )
 
 
+@dataclass
+class Reschedules:
+    """A reschedule-mode sensor run in process: its tries that ended ``up_for_reschedule`` run
+    again, with the same try number, once their reschedule date passed (waited for here)."""
+
+    first_poke_at: datetime | None = None
+    count: int = 0
+    sleep: Callable[[float], None] = time.sleep
+
+    def prepare(self, context: dict[str, Any]) -> datetime:
+        """Hand the reschedules so far to the try's ``ti``; when the try starts."""
+        ti: RuntimeTaskInstance = context["ti"]
+        ti.first_poke_at, ti.reschedule_count = self.first_poke_at, self.count
+        return datetime.now(UTC)
+
+    def again(self, outcome: TryOutcome, started_at: datetime) -> bool:
+        """True when ``outcome`` is a reschedule: the same try runs again (after waiting for it)."""
+        if outcome.state is not S.UP_FOR_RESCHEDULE:
+            return False
+        self.first_poke_at = self.first_poke_at or started_at
+        self.count += 1
+        if outcome.reschedule_at is not None:
+            self.sleep(max(0.0, (outcome.reschedule_at - datetime.now(UTC)).total_seconds()))
+        return True
+
+
 def run_dag_in_process(
     dag: DAG,
     *,
@@ -188,16 +216,19 @@ def run_dag_in_process(
         task = dag.get_task(task_id)
         res = results[task_id]
         state = S.UP_FOR_RETRY
-        while state is S.UP_FOR_RETRY:
-            res.tries += 1
+        waits = Reschedules()
+        while state in WAITING_STATES:
+            res.tries += state is S.UP_FOR_RETRY
             context = task_context(
                 task, run, result.xcoms, try_number=res.tries, var_getter=var_getter, conn_getter=conn_getter
             )
-            started = time.perf_counter()
+            started_at, started = waits.prepare(context), time.perf_counter()
             outcome = run_try(task, context, jinja_env=env, callback_timeout=callback_timeout)
             res.duration += time.perf_counter() - started
             state, res.error = outcome.state, outcome.error
             result.xcoms.store(task_id, outcome.xcoms)
+            if waits.again(outcome, started_at):
+                state = S.UP_FOR_RESCHEDULE
         res.state = state
         tracker.set_state(task_id, state)
         for skipped in outcome.skip_task_ids:

@@ -22,17 +22,22 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import os
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from windvane.core.authoring.baseoperator import BaseOperator
+from windvane.core.authoring.sensors.base import BaseSensorOperator
 from windvane.core.forking.ending import ChildEnd
 from windvane.core.forking.supervise import run_forked
 from windvane.core.model.outcome import TryOutcome, failure_state
 from windvane.core.model.states import TaskInstanceState
 from windvane.core.model.workload import TaskEvent, Workload
 from windvane.core.store.journal_sql import JournalReason
+from windvane.core.store.outage import OutageGuard, is_transient
 from windvane.core.store.raw import RawDb
 from windvane.core.store.try_lifecycle import (
     Claim,
@@ -53,14 +58,13 @@ from windvane.errors import DagImportError, InvalidRunIdError, NotFoundError
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-    from windvane.core.authoring.baseoperator import BaseOperator
-
 #: Retry delay when the task's own is unknown (its DAG file failed to load): BaseOperator's default.
 DEFAULT_RETRY_DELAY = timedelta(seconds=300)
 #: How often the worker checks a running try's log size against its cap.
 LOG_CHECK_SECONDS = 1.0
 MIB = 1 << 20
 _ENDING_HOOKS = ("on_success_callback", "on_failure_callback", "on_retry_callback", "on_skipped_callback")
+log = logging.getLogger(__name__)
 
 
 def log_path_for(log_folder: str, workload: Workload) -> str:
@@ -104,6 +108,7 @@ def run_workload(
     outcome_records: OutcomeRecords | None = None,
     final_write_give_up_seconds: float = 600.0,
     callback_timeout_seconds: float = DEFAULT_CALLBACK_TIMEOUT,
+    claim_give_up_seconds: float = 300.0,
 ) -> TaskEvent:
     """Claim, run and record one try; returns its final event (state None: not run / not recorded).
 
@@ -118,6 +123,8 @@ def run_workload(
     (:func:`~windvane.core.worker.final_write.record_outcome`, kept in ``outcome_records`` until
     then; given up after ``final_write_give_up_seconds``). Each task callback may run
     ``callback_timeout_seconds`` in the try's process; the kill deadline leaves room for them.
+    A claim that fails on a transient database error is retried with backoff for up to
+    ``claim_give_up_seconds`` (:func:`claim_with_retries`).
     """
     if db is None:
         if engine is None:
@@ -139,16 +146,21 @@ def run_workload(
                 outcome_records=outcome_records,
                 final_write_give_up_seconds=final_write_give_up_seconds,
                 callback_timeout_seconds=callback_timeout_seconds,
+                claim_give_up_seconds=claim_give_up_seconds,
             )
         finally:
             own.close()
     try:
         dag = loader.get_dag(workload.fileloc, workload.dag_id)
-        task = dag.get_task(workload.task_id)
+        task: BaseOperator | None = dag.get_task(workload.task_id)
         load_error = None
     except (DagImportError, NotFoundError) as exc:
+        task = None
         load_error = f"cannot load task {workload.task_id!r} of DAG {workload.dag_id!r}: {exc}"
-    claim = claim_try(db, workload, hostname=hostname, pid=os.getpid())
+    claim = claim_with_retries(
+        db, workload, hostname=hostname, give_up_seconds=claim_give_up_seconds,
+        first_try=_sensor_first_try(workload, task),
+    )  # fmt: skip
     if claim is None:
         return make_event(
             workload, None, now_utc().timestamp(), error="the try was not claimed (no longer queued for it)"
@@ -181,6 +193,7 @@ def run_workload(
     if load_error is not None:
         append_line(log_path, load_error)
         return finish(unloadable_outcome(workload, load_error), start_date=claim.start_date)
+    assert task is not None  # loaded, or load_error says why not
     timeout = workload.execution_timeout
     if timeout is None and task.execution_timeout is not None:
         timeout = task.execution_timeout.total_seconds()
@@ -196,6 +209,8 @@ def run_workload(
         run_start_date=claim.run_start_date,
         jinja_env=jinja_env_for(dag),
         run=_run_inputs(workload, claim),
+        first_poke_at=claim.first_poke_at,
+        reschedule_count=claim.reschedule_count,
         callback_timeout=callback_timeout_seconds,
     )
     deadline = None if timeout is None else timeout + timeout_grace_seconds
@@ -225,11 +240,51 @@ def run_workload(
     return finish(outcome, start_date=claim.start_date, reason=JournalReason.TASK_KILLED)
 
 
+def _sensor_first_try(workload: Workload, task: BaseOperator | None) -> int | None:
+    """For a reschedule-mode sensor, the number of its first try since the last clear (its
+    timeout counts from there, across retries, as in Airflow); None for any other task."""
+    if not isinstance(task, BaseSensorOperator) or not task.reschedule:
+        return None
+    return max(1, workload.max_tries - task.retries + 1)
+
+
 def callback_allowance(task: BaseOperator, callback_timeout: float) -> float:
     """The longest ``task``'s callbacks can take in one try: its ``on_execute_callback`` list and
     its longest end-of-try list, each call bounded by ``callback_timeout``."""
     ending = max(len(callbacks_of(task, hook)) for hook in _ENDING_HOOKS)
     return callback_timeout * (len(callbacks_of(task, "on_execute_callback")) + ending)
+
+
+def claim_with_retries(
+    db: RawDb,
+    workload: Workload,
+    *,
+    hostname: str,
+    give_up_seconds: float,
+    first_try: int | None = None,
+) -> Claim | None:
+    """:func:`claim_try`, retried with backoff while the database is away (a dropped connection,
+    a lock, a full disk); :class:`~windvane.errors.DatabaseOutageError` after ``give_up_seconds``
+    (the try then stays queued: the scheduler takes it back). Each failure is logged.
+    """
+    guard = OutageGuard("worker", max_outage_seconds=give_up_seconds)
+    while True:
+        try:
+            return claim_try(db, workload, hostname=hostname, pid=os.getpid(), first_try=first_try)
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            pause = guard.failed(exc)
+            log.warning(
+                "claiming %s.%s try %d failed on the database (%s: %s); retrying in %.1f s",
+                workload.dag_id,
+                workload.task_id,
+                workload.try_number,
+                type(exc).__name__,
+                str(exc).strip().splitlines()[0] if str(exc).strip() else "",
+                pause,
+            )
+            time.sleep(pause)
 
 
 def name_memory_limit(outcome: TryOutcome, task_id: str, limit_mib: int) -> TryOutcome:

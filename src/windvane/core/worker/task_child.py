@@ -30,6 +30,7 @@ from windvane.core.task_api.masking import redact
 from windvane.core.task_api.task_instance import RuntimeTaskInstance
 from windvane.core.worker.execution import failed_outcome, run_try
 from windvane.core.worker.inputs import RunInputs, run_inputs_for
+from windvane.core.worker.metadata import RawRunMetadata
 from windvane.core.worker.task_callbacks import DEFAULT_CALLBACK_TIMEOUT
 from windvane.core.worker.task_log import redirect_output, scrub_log
 
@@ -61,6 +62,9 @@ class ChildJob:
     #: The run as the context shows it, when the worker could build it (else the child tries,
     #: and fails the try visibly).
     run: RunInputs | None = None
+    #: A reschedule-mode sensor's first poke since its last clear, and its reschedules since.
+    first_poke_at: datetime | None = None
+    reschedule_count: int = 0
     #: Longest one task callback may run (``[core] callback_timeout_seconds``).
     callback_timeout: float = DEFAULT_CALLBACK_TIMEOUT
 
@@ -91,6 +95,9 @@ def run_job(job: ChildJob, *, handle_sigterm: bool = True, log_path: str | None 
             map_index=workload.map_index,
             hostname=job.hostname,
             reader=RawXComReader(job.db_url),
+            first_poke_at=job.first_poke_at,
+            reschedule_count=job.reschedule_count,
+            metadata=RawRunMetadata(job.db_url),
         )
         run = job.run or _run_inputs(job)
         context = build_context(

@@ -11,9 +11,9 @@ the timetable valid and producing at least one run), ``default_args`` (the
 team's policy: owner, retries, tags; only when a policy is set).
 
 Per folder (:data:`FOLDER_CHECKS`): ``unique_dag_ids`` (no dag_id in two
-files; both named). Windvane has no ``ExternalTaskSensor`` or
-``TriggerDagRunOperator`` yet: a check of their targets belongs in
-:data:`FOLDER_CHECKS` when they exist.
+files; both named), ``cross_dag_targets`` (the DAG, tasks and task group every
+``ExternalTaskSensor`` waits for, and the DAG every ``TriggerDagRunOperator``
+triggers, are defined in the folder; templated targets are left to run time).
 
 The pytest plugin and ``windvane dags check`` call these same functions.
 """
@@ -223,4 +223,40 @@ def check_unique_dag_ids(files: Mapping[str, list[str]], relpath: Callable[[str]
     )
 
 
-FOLDER_CHECKS = ("unique_dag_ids",)
+def check_cross_dag_targets(facts: Mapping[str, FileFacts], relpath: Callable[[str], str]) -> Verdict:
+    """``facts``: every file's facts. Each cross-DAG target must exist in the folder."""
+    dags: dict[str, DagFacts] = {}
+    for file_facts in facts.values():
+        for dag in file_facts.dags:
+            dags.setdefault(dag.dag_id, dag)
+    problems = []
+    for path, file_facts in facts.items():
+        for dag in file_facts.dags:
+            for target in dag.targets:
+                where = (
+                    f"  {relpath(path)}: DAG {dag.dag_id!r} task {target['task_id']!r} ({target['operator']})"
+                )
+                problem = _target_problem(target, dags)
+                if problem:
+                    problems.append(f"{where} {problem}")
+    if not problems:
+        return PASSED
+    return fail("cross-DAG targets that no DAG file in the folder defines:\n" + "\n".join(problems))
+
+
+def _target_problem(target: Mapping[str, object], dags: Mapping[str, DagFacts]) -> str | None:
+    dag_id = str(target["dag_id"])
+    found = dags.get(dag_id)
+    if found is None:
+        return f"points at DAG {dag_id!r}, which no file defines"
+    task_ids = target.get("task_ids") or []
+    missing = [t for t in task_ids if t not in found.upstream] if isinstance(task_ids, list) else []
+    if missing:
+        return f"waits for task(s) {missing} that DAG {dag_id!r} does not have"
+    group = target.get("group_id")
+    if group and not any(t.startswith(f"{group}.") for t in found.upstream):
+        return f"waits for task group {group!r} that DAG {dag_id!r} does not have"
+    return None
+
+
+FOLDER_CHECKS = ("unique_dag_ids", "cross_dag_targets")

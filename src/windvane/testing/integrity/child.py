@@ -31,6 +31,8 @@ from windvane.core.authoring import dag_context as authoring_context
 from windvane.core.authoring.baseoperator import BaseOperator
 from windvane.core.authoring.dag import DAG
 from windvane.core.authoring.file_modules import module_name_for
+from windvane.core.authoring.operators.trigger_dagrun import TriggerDagRunOperator
+from windvane.core.authoring.sensors.external_task import ExternalTaskSensor
 from windvane.core.authoring.serialize import serialize_dag
 from windvane.core.model.tracebacks import format_user_traceback
 from windvane.core.timetables.ops import next_run_info
@@ -177,8 +179,32 @@ def describe_dag(dag: DAG, path: str) -> DagFacts:
         tags=[str(tag) for tag in dag.tags],
         serialized=serialized,
         serialize_error=serialize_error,
+        targets=cross_dag_targets(dag),
         **_schedule_facts(dag),
     )
+
+
+def cross_dag_targets(dag: DAG) -> list[dict[str, Any]]:
+    """What the DAG's ExternalTaskSensors and TriggerDagRunOperators point at (templated targets,
+    known only at run time, are left out)."""
+    found: list[dict[str, Any]] = []
+    for task in dag.task_dict.values():
+        target: dict[str, Any]
+        if isinstance(task, ExternalTaskSensor):
+            target = {
+                "dag_id": task.external_dag_id,
+                "task_ids": list(task.external_task_ids or []),
+                "group_id": task.external_task_group_id,
+            }
+        elif isinstance(task, TriggerDagRunOperator):
+            target = {"dag_id": task.trigger_dag_id, "task_ids": [], "group_id": None}
+        else:
+            continue
+        values = [target["dag_id"], *target["task_ids"], target["group_id"] or ""]
+        if any("{{" in str(value) or "{%" in str(value) for value in values):
+            continue
+        found.append({"task_id": task.task_id, "operator": type(task).__name__, **target})
+    return found
 
 
 def inspect_file(

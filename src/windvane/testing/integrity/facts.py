@@ -57,6 +57,9 @@ class DagFacts:
     tags: list[str] = field(default_factory=list)
     serialized: str | None = None
     serialize_error: str | None = None
+    #: Other DAGs its tasks point at: one dict per ExternalTaskSensor / TriggerDagRunOperator whose
+    #: target is not templated (``task_id``, ``operator``, ``dag_id``, ``task_ids``, ``group_id``).
+    targets: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,9 +15,11 @@ from windvane.testing.integrity.baseline import Baseline
 from windvane.testing.integrity.checks import (
     DAG_CHECKS,
     FILE_CHECKS,
+    FOLDER_CHECKS,
     PASSED,
     Policy,
     Verdict,
+    check_cross_dag_targets,
     check_unique_dag_ids,
     dag_checks_for,
     fail,
@@ -77,7 +79,7 @@ def plan_file(folder: DagFolder, path: str, policy: Policy) -> list[CheckSpec]:
 
 
 def plan_folder(folder: DagFolder, baseline: Baseline | None) -> list[CheckSpec]:
-    specs = [CheckSpec("::unique_dag_ids", "unique_dag_ids")]
+    specs = [CheckSpec(f"::{name}", name) for name in FOLDER_CHECKS]
     if baseline is not None:
         specs.append(CheckSpec(f"::{BASELINE_CHECK}", BASELINE_CHECK))
     return specs
@@ -107,6 +109,8 @@ def evaluate(
                 f"from {baseline.source if baseline else 'the baseline'}):\n"
                 + "\n".join(f"  {entry}" for entry in stale)
             )
+        if spec.check == "cross_dag_targets":
+            return check_cross_dag_targets(folder.facts, folder.relpath)
         return check_unique_dag_ids(folder.dag_files, folder.relpath)
     facts = folder.facts[spec.path]
     if spec.dag_id is None:

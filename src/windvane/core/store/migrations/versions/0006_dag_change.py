@@ -7,8 +7,8 @@ scheduler's own ``next_dagrun`` update) can forget to: an insert or a delete, or
 changes ``fileloc``, ``dag_hash``, ``is_paused``, ``is_active`` or a ``next_dagrun_*`` column (a
 re-parse that changed nothing but ``last_parsed_at`` does not count).
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-07 04:00:00
 """
 
@@ -17,8 +17,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0005"
-down_revision: str | None = "0004"
+revision: str = "0006"
+down_revision: str | None = "0005"
 branch_labels: str | None = None
 depends_on: str | None = None
 

@@ -1,0 +1,73 @@
+"""``/dags``: list (filters, paging), get, pause/unpause, structure (tasks, edges, groups)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from windvane.api.routes._common import Limit, Offset, ReadConn, WriteConn, load_dag
+from windvane.api.schemas import Dag, DagPage, DagPatch, DagStructure, Edge, StructureTask, TaskGroup
+from windvane.api.security import Operator, Viewer
+from windvane.core.store import dags, listing
+
+router = APIRouter(tags=["DAGs"])
+
+
+@router.get("/dags", response_model=DagPage, name="list_dags")
+def list_dags(
+    _: Viewer,
+    conn: ReadConn,
+    limit: Limit = 100,
+    offset: Offset = 0,
+    tags: Annotated[list[str] | None, Query(description="DAGs with any of these tags.")] = None,
+    paused: bool | None = None,
+    dag_id_pattern: Annotated[str | None, Query(max_length=250, description="Substring of the id.")] = None,
+) -> DagPage:
+    rows, total = listing.dags_page(
+        conn, limit=limit, offset=offset, tags=tags, paused=paused, dag_id_pattern=dag_id_pattern
+    )
+    return DagPage(dags=[Dag.model_validate(r) for r in rows], total_entries=total)
+
+
+@router.get("/dags/{dag_id}", response_model=Dag, name="get_dag")
+def get_dag(dag_id: str, _: Viewer, conn: ReadConn) -> Dag:
+    return Dag.model_validate(dags.get_dag(conn, dag_id))
+
+
+@router.patch("/dags/{dag_id}", response_model=Dag, name="patch_dag")
+def patch_dag(dag_id: str, body: DagPatch, _: Operator, conn: WriteConn) -> Dag:
+    dags.set_paused(conn, dag_id, body.is_paused)
+    return Dag.model_validate(dags.get_dag(conn, dag_id))
+
+
+@router.get("/dags/{dag_id}/structure", response_model=DagStructure, name="get_dag_structure")
+def get_structure(dag_id: str, _: Viewer, conn: ReadConn) -> DagStructure:
+    dag = load_dag(conn, dag_id)
+    tasks = [
+        StructureTask(
+            task_id=t.task_id,
+            operator=t.operator,
+            trigger_rule=t.trigger_rule,
+            task_group=t.task_group,
+            pool=t.pool,
+            retries=t.retries,
+            upstream=sorted(t.upstream),
+            downstream=sorted(t.downstream),
+        )
+        for t in dag.tasks.values()
+    ]
+    edges = [Edge(source=t.task_id, target=d) for t in dag.tasks.values() for d in sorted(t.downstream)]
+    members: dict[str, list[str]] = {}
+    for t in dag.tasks.values():
+        group = t.task_group
+        if group:
+            members.setdefault(group, []).append(t.task_id)
+            while "." in group:  # every enclosing group exists too, even without tasks of its own
+                group = group.rsplit(".", 1)[0]
+                members.setdefault(group, [])
+    groups = [
+        TaskGroup(group_id=g, parent=g.rsplit(".", 1)[0] if "." in g else None, tasks=sorted(ts))
+        for g, ts in sorted(members.items())
+    ]
+    return DagStructure(dag_id=dag.dag_id, tasks=tasks, edges=edges, groups=groups, params=dag.params)

@@ -1,0 +1,89 @@
+"""Who is calling: FastAPI dependencies for authentication, roles and CSRF.
+
+A request authenticates with ``Authorization: Bearer <API token>`` (no CSRF needed: a browser
+never adds it on its own) or with the session cookie (then a mutating request must carry the
+CSRF token, see :mod:`windvane.api.sessions`). :func:`require` builds the dependency of a role:
+viewer < operator < admin. 401 without valid credentials, 403 with too small a role or a
+missing CSRF token.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+from collections.abc import Callable
+from typing import Annotated
+
+import pendulum
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from windvane.api import sessions
+from windvane.api.state import ApiState, get_state
+from windvane.api.users import Role, User, find_user, touch_token, user_for_token
+from windvane.core.store.engine import begin_read, begin_write
+
+log = logging.getLogger("windvane.api")
+_bearer = HTTPBearer(auto_error=False, description="An API token (`windvane users` or POST /auth/tokens).")
+_SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def current_user(
+    request: Request,
+    state: Annotated[ApiState, Depends(get_state)],
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> User:
+    """The authenticated user; 401 otherwise, 403 for a cookie session without its CSRF token."""
+    user: User | None = None
+    if bearer is not None:
+        now = pendulum.now("UTC")
+        with begin_read(state.engine) as conn:
+            owner = user_for_token(conn, bearer.credentials, now=now)
+        if owner is not None:
+            user = owner.user
+            if owner.touch_due:
+                _touch(state, owner.token_id, now)
+    else:
+        cookie = request.cookies.get(sessions.SESSION_COOKIE)
+        session = sessions.decode(cookie, state.config.signing_key, now=time.time()) if cookie else None
+        if session is not None:
+            with state.engine.connect() as conn:
+                found = find_user(conn, session.username)
+            if found is not None and found.session_version == session.version:
+                user = found
+                if request.method not in _SAFE:
+                    header = request.headers.get(sessions.CSRF_HEADER, "")
+                    if not hmac.compare_digest(header, session.csrf):
+                        request.state.username = user.username
+                        raise HTTPException(403, f"missing or wrong {sessions.CSRF_HEADER} header")
+    if user is None:
+        raise HTTPException(401, "not authenticated", headers={"WWW-Authenticate": "Bearer"})
+    request.state.username = user.username
+    return user
+
+
+def _touch(state: ApiState, token_id: int, now: pendulum.DateTime) -> None:
+    """Record a token's use in a write of its own; a failure (a busy database) is logged, not the
+    caller's problem: ``last_used_at`` is a hint."""
+    try:
+        with begin_write(state.engine) as conn:
+            touch_token(conn, token_id, now=now)
+    except Exception:
+        log.warning("could not record the use of API token %s", token_id, exc_info=True)
+
+
+def require(role: Role) -> Callable[[User], User]:
+    """The dependency that lets in users with ``role`` or a higher one."""
+
+    def check(user: Annotated[User, Depends(current_user)]) -> User:
+        if user.role.rank < role.rank:
+            raise HTTPException(403, f"user {user.username!r} ({user.role}) needs the {role} role")
+        return user
+
+    return check
+
+
+Viewer = Annotated[User, Depends(require(Role.VIEWER))]
+Operator = Annotated[User, Depends(require(Role.OPERATOR))]
+Admin = Annotated[User, Depends(require(Role.ADMIN))]

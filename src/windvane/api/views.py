@@ -1,0 +1,208 @@
+"""Read endpoints shaped for the browser UI (``/api/v1/ui/...``): one request per page rather than
+one per DAG or per run.
+
+* ``/ui/recentRuns``: the newest runs of many DAGs at once (the DAGs page's coloured squares);
+* ``/ui/dags/{dag_id}/grid``: the newest runs of a DAG with all their task instances (Grid, Graph,
+  Gantt);
+* ``/ui/healthPanel``: heartbeats, queue depth, open pool slots and import errors, read from the
+  metadata database so the panel works without Prometheus.
+
+Scripts may use them too; they are in the OpenAPI document like every other route.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import pendulum
+from fastapi import APIRouter, Query
+from sqlalchemy import Connection, func, select
+
+from windvane.api.routes._common import ReadConn, State
+from windvane.api.routes.system import PROCESSOR_JOB, SCHEDULER_JOB, _beat
+from windvane.api.schemas import DagRun, Heartbeat, Model
+from windvane.api.security import Viewer
+from windvane.core.store import dags, listing
+from windvane.core.store._time import from_db
+from windvane.core.store.tables import dag_run, import_error, slot_pool, task_instance
+
+router = APIRouter(prefix="/ui", tags=["UI"])
+#: Task instance states that hold pool slots (Airflow counts queued tries as occupying too).
+OCCUPYING = ("queued", "running")
+NEWEST = (dag_run.c.logical_date.desc(), dag_run.c.id.desc())
+
+
+class RunSquare(Model):
+    run_id: str
+    state: str
+    logical_date: datetime
+
+
+class RecentRuns(Model):
+    runs: dict[str, list[RunSquare]]
+
+
+class GridCell(Model):
+    run_id: str
+    task_id: str
+    map_index: int
+    state: str
+    try_number: int
+    start_date: datetime | None
+    end_date: datetime | None
+    duration: float | None
+
+
+class Grid(Model):
+    dag_id: str
+    dag_runs: list[DagRun]
+    task_instances: list[GridCell]
+
+
+class PoolUse(Model):
+    name: str
+    slots: int
+    description: str | None
+    running: int
+    queued: int
+    open: int
+
+
+class PoolUsage(Model):
+    pools: list[PoolUse]
+
+
+class HealthPanel(Model):
+    scheduler: Heartbeat
+    dag_processor: Heartbeat
+    #: Not recorded in the database yet: the scheduler keeps loop timings in its metrics only.
+    scheduler_loop_p95_seconds: float | None
+    queued: int
+    scheduled: int
+    running: int
+    open_slots: int
+    total_slots: int
+    import_errors: int
+
+
+@router.get("/recentRuns", response_model=RecentRuns, name="ui_recent_runs")
+def recent_runs(
+    _: Viewer,
+    conn: ReadConn,
+    dag_ids: Annotated[list[str], Query(max_length=1000, description="The DAGs (at most 1,000).")],
+    runs: Annotated[int, Query(ge=1, le=50, description="Runs per DAG, newest first.")] = 10,
+) -> RecentRuns:
+    ranked = (
+        select(
+            dag_run.c.dag_id,
+            dag_run.c.run_id,
+            dag_run.c.state,
+            dag_run.c.logical_date,
+            func.row_number().over(partition_by=dag_run.c.dag_id, order_by=NEWEST).label("rank"),
+        )
+        .where(dag_run.c.dag_id.in_(dag_ids))
+        .subquery()
+    )
+    rows = conn.execute(select(ranked).where(ranked.c.rank <= runs).order_by(ranked.c.dag_id, ranked.c.rank))
+    found: dict[str, list[RunSquare]] = {d: [] for d in dag_ids}
+    for r in rows.mappings():
+        square = RunSquare(run_id=r["run_id"], state=r["state"], logical_date=from_db(r["logical_date"]))
+        found[r["dag_id"]].append(square)
+    return RecentRuns(runs=found)
+
+
+@router.get("/dags/{dag_id}/grid", response_model=Grid, name="ui_grid")
+def grid(
+    dag_id: str,
+    _: Viewer,
+    conn: ReadConn,
+    runs: Annotated[int, Query(ge=1, le=100, description="The newest runs to show.")] = 25,
+) -> Grid:
+    dags.get_dag(conn, dag_id)  # 404 naming the DAG
+    found, _total = listing.runs_page(conn, limit=runs, offset=0, dag_id=dag_id)
+    pks = dict(
+        conn.execute(
+            select(dag_run.c.run_id, dag_run.c.id).where(
+                dag_run.c.dag_id == dag_id, dag_run.c.run_id.in_([r.run_id for r in found])
+            )
+        ).all()
+    )
+    cols = [task_instance.c[n] for n in GridCell.model_fields]
+    cells = conn.execute(select(*cols).where(task_instance.c.dag_run_id.in_(list(pks.values())))).mappings()
+    return Grid(
+        dag_id=dag_id,
+        dag_runs=[DagRun.model_validate(r) for r in found],
+        task_instances=[
+            GridCell(
+                **{
+                    **c,
+                    "start_date": from_db(c["start_date"]),
+                    "end_date": from_db(c["end_date"]),
+                }
+            )
+            for c in cells
+        ],
+    )
+
+
+def _occupied(conn: Connection) -> dict[tuple[str, str], int]:
+    rows = conn.execute(
+        select(task_instance.c.pool, task_instance.c.state, func.sum(task_instance.c.pool_slots))
+        .where(task_instance.c.state.in_(OCCUPYING))
+        .group_by(task_instance.c.pool, task_instance.c.state)
+    ).all()
+    return {(p, st): int(n or 0) for p, st, n in rows}
+
+
+@router.get("/pools", response_model=PoolUsage, name="ui_pool_usage")
+def pool_usage(_: Viewer, conn: ReadConn) -> PoolUsage:
+    """Every pool with the slots its running and queued task instances hold, and how many are open."""
+    used = _occupied(conn)
+    found = []
+    for name, slots, description in conn.execute(
+        select(slot_pool.c.pool, slot_pool.c.slots, slot_pool.c.description).order_by(slot_pool.c.pool)
+    ).all():
+        running, queued = used.get((name, "running"), 0), used.get((name, "queued"), 0)
+        found.append(
+            PoolUse(
+                name=name,
+                slots=slots,
+                description=description,
+                running=running,
+                queued=queued,
+                open=max(0, slots - running - queued),
+            )
+        )
+    return PoolUsage(pools=found)
+
+
+@router.get("/healthPanel", response_model=HealthPanel, name="ui_health_panel")
+def health_panel(_: Viewer, state: State, conn: ReadConn) -> HealthPanel:
+    now = pendulum.now("UTC")
+    limit = state.config.health_threshold_seconds
+    counts: dict[str, int] = dict(
+        conn.execute(
+            select(task_instance.c.state, func.count())
+            .where(task_instance.c.state.in_(("queued", "scheduled", "running")))
+            .group_by(task_instance.c.state)
+        ).all()
+    )
+    occupied: dict[str, int] = {}
+    for (pool, _state), n in _occupied(conn).items():
+        occupied[pool] = occupied.get(pool, 0) + n
+    pools = conn.execute(select(slot_pool.c.pool, slot_pool.c.slots)).all()
+    total = sum(int(s) for _p, s in pools)
+    open_slots = sum(max(0, int(s) - occupied.get(p, 0)) for p, s in pools)
+    errors = conn.execute(select(func.count()).select_from(import_error)).scalar_one()
+    return HealthPanel(
+        scheduler=_beat(listing.latest_heartbeat(conn, SCHEDULER_JOB), now, limit),
+        dag_processor=_beat(listing.latest_heartbeat(conn, PROCESSOR_JOB), now, limit),
+        scheduler_loop_p95_seconds=None,
+        queued=int(counts.get("queued", 0)),
+        scheduled=int(counts.get("scheduled", 0)),
+        running=int(counts.get("running", 0)),
+        open_slots=open_slots,
+        total_slots=total,
+        import_errors=int(errors),
+    )

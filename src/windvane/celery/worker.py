@@ -1,0 +1,67 @@
+"""``windvane celery worker``: a Celery worker whose pool processes run Windvane tries.
+
+One worker = one main process (talks to the broker, acknowledges messages
+after the try: late ack) and ``concurrency`` prefork pool processes, each warmed
+up once (:func:`windvane.celery.task.warm_process`) and forking a child per try,
+like a LocalExecutor worker. The worker writes task logs under its own
+``[logging] base_log_folder`` (a folder the scheduler host shares, see
+docs/scaling.md) and heartbeats every running try to the database.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Callable, Sequence
+
+from celery import Celery, signals
+
+from windvane.celery.app import TASK_NAME, make_app
+from windvane.celery.config import CeleryConfig
+from windvane.celery.task import WorkerOptions, configure, run_try, warm_process
+
+log = logging.getLogger(__name__)
+
+
+def worker_app(config: CeleryConfig, options: WorkerOptions) -> Celery:
+    """The app of a worker: ``windvane.run_try`` registered, pool processes warmed on start."""
+    app = make_app(config, worker=True)
+    app.task(name=TASK_NAME, bind=True, acks_late=True, reject_on_worker_lost=True)(run_try)
+    configure(options)
+    signals.worker_process_init.connect(warm_process, weak=False)
+    return app
+
+
+def run_worker(
+    config: CeleryConfig,
+    options: WorkerOptions,
+    *,
+    queues: Sequence[str] = (),
+    concurrency: int | None = None,
+    loglevel: str = "INFO",
+    on_ready: Callable[[Celery], None] | None = None,
+) -> int:
+    """Run a worker until it is stopped (SIGTERM: warm shutdown, the tries in hand finish first).
+
+    ``queues`` defaults to ``[celery] default_queue``; ``concurrency`` to
+    ``[celery] worker_concurrency``. Returns the worker's exit code.
+    """
+    app = worker_app(config, options)
+    if on_ready is not None:
+        signals.worker_ready.connect(lambda **_: on_ready(app), weak=False)
+    worker = app.Worker(
+        queues=list(queues) or [config.default_queue],
+        concurrency=concurrency or config.worker_concurrency,
+        pool="prefork",
+        hostname=f"windvane-{os.getpid()}@{socket.gethostname()}",
+        loglevel=loglevel,
+        without_gossip=True,
+        without_mingle=True,
+        # Celery's own worker heartbeats are events (a publish that blocks the worker's loop while the
+        # broker is down); Windvane heartbeats each try in the database instead.
+        without_heartbeat=True,
+        optimization="fair",
+    )
+    worker.start()
+    return int(worker.exitcode or 0)

@@ -1,0 +1,69 @@
+"""PythonSensor and ``@task.sensor``: wait until a Python callable returns something truthy (or a
+done :class:`~windvane.core.authoring.sensors.base.PokeReturnValue`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar
+
+from windvane.core.authoring import validation as v
+from windvane.core.authoring.operators.decorated import DecoratedOperator
+from windvane.core.authoring.sensors.base import BaseSensorOperator, PokeReturnValue
+from windvane.core.authoring.xcom_arg import XComArg, resolve_xcom_args, set_xcom_arg_dependencies
+from windvane.core.task_api.context import call_with_context
+from windvane.errors import DagDefinitionError
+
+
+class PythonSensor(BaseSensorOperator):
+    """Poke by calling ``python_callable`` (Airflow's ``PythonSensor``).
+
+    The callable gets ``op_args``, ``op_kwargs`` and the context entries its signature names, as
+    with :class:`~windvane.core.authoring.operators.python.PythonOperator`; it returns a bool or a
+    :class:`PokeReturnValue` whose ``xcom_value`` is pushed once done.
+    """
+
+    template_fields: ClassVar[Sequence[str]] = ("templates_dict", "op_args", "op_kwargs")
+
+    def __init__(
+        self,
+        *,
+        python_callable: Callable[..., Any],
+        op_args: Sequence[Any] | None = None,
+        op_kwargs: Mapping[str, Any] | None = None,
+        templates_dict: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        owner = v.owner_name(self.task_id, self.dag.dag_id if self.dag is not None else None)
+        if not callable(python_callable):
+            raise DagDefinitionError(f"{owner}: python_callable must be callable, got {python_callable!r}")
+        self.python_callable = python_callable
+        if not isinstance(op_args, XComArg) and not (
+            op_args is None or (isinstance(op_args, Sequence) and not isinstance(op_args, str | bytes))
+        ):
+            raise DagDefinitionError(f"{owner}: op_args must be a list, got {op_args!r}")
+        self.op_args: Any = op_args if isinstance(op_args, XComArg) else list(op_args or [])
+        self.op_kwargs: Any = (
+            op_kwargs if isinstance(op_kwargs, XComArg) else v.mapping(op_kwargs, "op_kwargs", owner)
+        )
+        self.templates_dict: Any = (
+            templates_dict
+            if templates_dict is None or isinstance(templates_dict, XComArg)
+            else v.mapping(templates_dict, "templates_dict", owner)
+        )
+        set_xcom_arg_dependencies(self, self.op_args, self.op_kwargs, self.templates_dict)
+
+    def poke(self, context: dict[str, Any]) -> PokeReturnValue:
+        op_args = list(resolve_xcom_args(self.op_args, context) or [])
+        op_kwargs = dict(resolve_xcom_args(self.op_kwargs, context) or {})
+        templates_dict = resolve_xcom_args(self.templates_dict, context)
+        call_context = {**context, "templates_dict": templates_dict}
+        result = call_with_context(self.python_callable, op_args, op_kwargs, call_context)
+        return result if isinstance(result, PokeReturnValue) else PokeReturnValue(bool(result))
+
+
+class SensorDecoratedOperator(DecoratedOperator, PythonSensor):
+    """``@task.sensor``: the function is the poke; sensor arguments (``mode``, ``poke_interval``...)
+    go to the decorator."""
+
+    custom_operator_name: ClassVar[str] = "@task.sensor"

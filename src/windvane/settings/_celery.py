@@ -1,0 +1,47 @@
+"""The ``[celery]`` section: the Celery executor and its workers (apart from :mod:`._sections` for size)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from windvane.settings._kinds import Between, Within, setting
+
+_PROCESSES = Between(1, 1024)
+_TIMEOUT = Within(0, 7 * 86_400)  # as in _sections: how long to wait for something, at most a week
+
+
+@dataclass(frozen=True)
+class CelerySettings:
+    """The Celery executor (``executor = "celery"``, the ``windvane[celery]`` extra) and its workers."""
+
+    broker_url: str = setting(
+        "redis://127.0.0.1:6379/0",
+        "Where tries are queued: a Redis (redis://) or RabbitMQ (amqp://) URL. A Redis broker must "
+        "persist (appendonly yes) or a restart loses the tries queued in it.",
+    )
+    result_backend: str = setting(
+        "redis://127.0.0.1:6379/1",
+        "Where workers report a try's start and end to the scheduler: a Redis URL (or a Celery "
+        "db+ URL); the rpc:// backend is refused (a restarted scheduler could not read it).",
+    )
+    worker_concurrency: int = setting(
+        4, "Tries one `windvane celery worker` runs at once (its pool processes).", check=_PROCESSES
+    )
+    default_queue: str = setting(
+        "default",
+        "The Celery queue of tasks whose `queue` is 'default' (the operator's default), and the "
+        "queue `windvane celery worker` consumes without --queues.",
+    )
+    visibility_timeout: float = setting(
+        3600.0,
+        "Redis broker: seconds before a try's message not yet acknowledged (workers acknowledge "
+        "after the try) is delivered again. Make it longer than your longest task; a second "
+        "delivery is harmless (the claim guard ignores it) but waits this long after a worker dies.",
+        check=_TIMEOUT,
+    )
+    prometheus_port: int = setting(
+        9466,
+        "Port of a Celery worker's Prometheus endpoint (when [metrics] prometheus_on); 0 lets the "
+        "system pick one (several workers on one host).",
+        check=Between(0, 65535),
+    )

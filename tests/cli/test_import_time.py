@@ -1,0 +1,87 @@
+"""The entry point stays light: building the parser imports no command's heavy dependencies.
+
+Each check runs in a fresh interpreter (``sys.modules`` of this one has everything).
+Timings are measured by ``bench/cli_startup.py``, not here.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from windvane.cli.base import resolve_handler
+from windvane.cli.main import build_parser
+from windvane.cli.parser.walk import commands
+
+#: Module prefixes the entry point and the parser must not import.
+HEAVY = (
+    "sqlalchemy",
+    "alembic",
+    "rich",
+    "prometheus_client",
+    "windvane.metrics",
+    "windvane.core.scheduler",
+    "windvane.core.store",
+    "windvane.alerting",
+    "pendulum",
+    "jinja2",
+    "httpx",
+)
+
+_PROBE = """
+import json, sys
+from windvane.cli.main import build_parser, main
+build_parser()
+code = main(sys.argv[1:])
+print(json.dumps({"code": code, "modules": sorted(sys.modules)}), file=sys.stderr)
+"""
+
+
+def _loaded(*argv: str) -> tuple[int, list[str]]:
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE, *argv], capture_output=True, text=True, check=False, timeout=60
+    )
+    report = json.loads(done.stderr.strip().splitlines()[-1])
+    return report["code"], report["modules"]
+
+
+def _heavy(modules: list[str]) -> list[str]:
+    return [m for m in modules if any(m == h or m.startswith(h + ".") for h in HEAVY)]
+
+
+@pytest.mark.parametrize("argv", [["--version"], ["--help"], ["dags", "--help"], ["tasks", "run", "--help"]])
+def test_the_parser_and_help_import_nothing_heavy(argv: list[str]) -> None:
+    code, modules = _loaded(*argv)
+    assert code == 0
+    assert _heavy(modules) == []
+    assert "windvane.core.authoring.dag" not in modules  # `import windvane` is lazy too
+
+
+def test_a_usage_error_imports_nothing_heavy() -> None:
+    code, modules = _loaded("dags", "trigger")  # missing DAG id
+    assert code == 2 and _heavy(modules) == []
+
+
+def test_every_command_names_a_handler_that_imports() -> None:
+    leaves = [c for c in commands(build_parser()) if not c.subcommands]
+    assert len(leaves) > 40
+    for leaf in leaves:
+        ref = leaf.parser.get_default("handler")
+        assert isinstance(ref, str) and ":" in ref, leaf.name
+        assert callable(resolve_handler(ref)), leaf.name
+
+
+def test_the_parsers_copies_of_constants_match_their_sources() -> None:
+    from windvane.alerting.tables import STATES
+    from windvane.cli.parser.admin import DEFAULT_POOL
+    from windvane.cli.parser.alerts import ALERT_STATES
+    from windvane.cli.parser.dags import RUN_STATES
+    from windvane.core.model.states import DagRunState
+    from windvane.core.store.pools import DEFAULT_POOL as STORE_DEFAULT_POOL
+
+    assert tuple(s.value for s in DagRunState) == RUN_STATES
+    assert tuple(STATES) == ALERT_STATES
+    assert DEFAULT_POOL == STORE_DEFAULT_POOL
