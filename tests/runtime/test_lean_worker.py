@@ -41,6 +41,7 @@ def test_tasks_run_in_a_worker_that_never_imported_sqlalchemy(engine: Engine, tm
         final, _ = collect_events(executor, 1)
         assert final[0].state == "success", final[0].error
         assert executor.db_commits == 2  # claim and finish
+        assert executor.db_statements == 4  # the claim; the finish, its XCom and its journal row
     finally:
         executor.end()
     stored = xcom_text(engine, wl.dag_run_id, "report")

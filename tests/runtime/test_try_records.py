@@ -14,6 +14,7 @@ from windvane.core.model.states import TaskInstanceState as S
 from windvane.core.store._time import from_db
 from windvane.core.store.engine import begin_write
 from windvane.core.store.raw import RawDb
+from windvane.core.store.raw_sql import Tx
 from windvane.core.store.tables import dag_run, task_instance
 from windvane.core.store.try_lifecycle import claim_try, finish_try, record_heartbeat
 from windvane.testing import LOGICAL_DATE, insert_run, queued_try, ti_row, ti_states_of_run, xcom_text
@@ -96,3 +97,26 @@ def test_finish_without_start_date_reads_it(engine: Engine, db: RawDb) -> None:
         conn.execute(update(task_instance).values(state="running"))  # as if claimed again
     assert finish_try(db, wl, TryOutcome(state=S.FAILED)).state == "failed"
     assert ti_row(engine, wl.ti_id)["next_retry_at"] is None
+
+
+def test_a_first_try_that_returned_nothing_finishes_in_two_statements(engine: Engine, db: RawDb) -> None:
+    wl = queued_try(engine, "/nowhere.py", "d", "t")
+    assert wl.try_number == 1
+    claim = claim_try(db, wl, hostname="h", pid=1)
+    assert claim is not None
+    before = Tx.executed
+    assert finish_try(db, wl, TryOutcome(state=S.SUCCESS), start_date=claim.start_date).state == "success"
+    assert Tx.executed - before == 2  # the guarded update and its journal row; no XCom delete
+
+
+def test_a_later_try_replaces_the_xcoms_of_the_try_before(engine: Engine, db: RawDb) -> None:
+    wl = queued_try(engine, "/nowhere.py", "d", "t", max_tries=2)
+    assert claim_try(db, wl, hostname="h", pid=1) is not None
+    first = TryOutcome(state=S.UP_FOR_RETRY, xcoms={"return_value": "1"}, next_retry_delay=timedelta(0))
+    assert finish_try(db, wl, first).state == "up_for_retry"
+    assert xcom_text(engine, wl.dag_run_id, "t") == "1"
+    with begin_write(engine) as conn:  # as if queued and claimed again
+        conn.execute(update(task_instance).values(state="running", try_number=2))
+    second = dataclasses.replace(wl, try_number=2)
+    assert finish_try(db, second, TryOutcome(state=S.SUCCESS)).state == "success"
+    assert xcom_text(engine, wl.dag_run_id, "t") is None

@@ -106,7 +106,8 @@ class PostgresDatabase:
         return self.engine.url.database or ""
 
     def clean(self) -> None:
-        """Migrated, every table empty but ``default_pool``, identities restarted."""
+        """Migrated, every table empty but ``default_pool`` and the ``dag_change`` counter (back at
+        0), identities restarted."""
         if not check(self.engine).is_current:
             drop_all(self.engine)
             migrate(self.engine)
@@ -119,6 +120,7 @@ class PostgresDatabase:
         with begin_write(self.engine) as conn:
             conn.exec_driver_sql(f"TRUNCATE TABLE {names} RESTART IDENTITY CASCADE")
             ensure_pool(conn, DEFAULT_POOL, DEFAULT_POOL_SLOTS, description="Default pool")
+            conn.exec_driver_sql("INSERT INTO dag_change (id, seq) VALUES (1, 0)")  # as migration 0006
 
     def blank(self) -> None:
         """No Windvane tables at all."""

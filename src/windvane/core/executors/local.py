@@ -111,6 +111,8 @@ class LocalExecutor(Executor):
         self._db: RawDb | None = None
         #: Write transactions committed by the workers (and by this executor for dead workers).
         self.db_commits = 0
+        #: SQL statements run by the workers (this process's own: ``Tx.executed``).
+        self.db_statements = 0
         self._workers: list[_Worker] = []
         self._pending: deque[Workload] = deque()
         self._events: list[TaskEvent] = []
@@ -259,6 +261,7 @@ class LocalExecutor(Executor):
                 else:
                     self._events.append(message[1])
                     self.db_commits += message[2]
+                    self.db_statements += message[3]
                     worker.workload = None
         except (EOFError, OSError):
             self._on_death(worker)

@@ -21,8 +21,8 @@ objects one at a time, or None to stop. The worker answers
   while another is idle);
 * ``("running", TaskEvent, retry_delay_seconds | None)`` when it claimed a try
   (the delay is what the executor uses if this worker dies mid-try);
-* ``("done", TaskEvent, commits)`` when the try's final state is written
-  (``commits``: the write transactions the try took).
+* ``("done", TaskEvent, commits, statements)`` when the try's final state is written
+  (``commits``: the write transactions the try took; ``statements``: the SQL statements).
 
 It stops on None, on end of file or when its parent changed (the executor is
 gone: the try in hand is finished and recorded, no new one starts) and on
@@ -55,6 +55,7 @@ from windvane.core.model.secrets_config import SecretsConfig
 from windvane.core.model.states import TaskInstanceState
 from windvane.core.model.workload import TaskEvent, Workload
 from windvane.core.store.raw import RawDb
+from windvane.core.store.raw_sql import Tx
 from windvane.core.store.try_lifecycle import make_event
 from windvane.core.task_api.mailer import SmtpParams, install_smtp_params
 from windvane.core.worker.dag_loader import DagLoader
@@ -217,10 +218,10 @@ def _serve(conn: Connection, db: RawDb, config: WorkerConfig, state: _State) -> 
             if message is None or os.getppid() != config.executor_pid:
                 return
             state.busy = True
-            imports, commits = loader.imports, db.commits
+            imports, commits, statements = loader.imports, db.commits, Tx.executed
             event = _run(message, conn, db, loader, config)
             try:
-                conn.send(("done", event, db.commits - commits))
+                conn.send(("done", event, db.commits - commits, Tx.executed - statements))
             except OSError:
                 return
             if loader.imports != imports:

@@ -53,6 +53,8 @@ class Book:
         self.previous_state = previous_state
         self.runs: dict[int, ActiveRun] = {}
         self.dags: dict[str, DagEntry] = {}
+        #: The ``dag_change`` counter when :attr:`dags` was last read (None: never).
+        self.dag_change_seq: int | None = None
         self.ti_run: dict[int, int] = {}
         self.ready = ReadyQueue()
         self.occupancy = Occupancy()

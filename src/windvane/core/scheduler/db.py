@@ -21,6 +21,7 @@ from windvane.core.model.serialized_dag import SerializedDag
 from windvane.core.model.states import TaskInstanceState
 from windvane.core.store.dag_runs import utc
 from windvane.core.store.tables import dag as dag_t
+from windvane.core.store.tables import dag_change as dag_change_t
 from windvane.core.store.tables import job as job_t
 from windvane.core.store.tables import slot_pool as pool_t
 from windvane.core.store.tables import task_instance as ti_t
@@ -42,6 +43,14 @@ class DagRow:
     next_interval_end: pendulum.DateTime | None
     next_create_after: pendulum.DateTime | None
     fileloc: str = ""
+
+
+def dag_change_seq(conn: Connection) -> int | None:
+    """The ``dag_change`` counter: it moves whenever a DAG row the scheduler reads changes (triggers
+    raise it, migration 0006), so while it stands still the DAG rows need not be read again. None
+    when its row is missing (a truncated table): read the DAG rows every time."""
+    found = conn.execute(select(dag_change_t.c.seq).where(dag_change_t.c.id == 1)).scalar_one_or_none()
+    return None if found is None else int(found)
 
 
 def dag_rows(conn: Connection) -> list[DagRow]:

@@ -57,8 +57,14 @@ def refresh_dags(
 ) -> None:
     """Take new and changed DAGs (parsing only changed ones); reload runs whose DAG structure changed.
 
-    Quarantined DAGs are left out; one whose serialized form does not read is quarantined.
+    Quarantined DAGs are left out; one whose serialized form does not read is quarantined. Nothing
+    is read but the ``dag_change`` counter while it has not moved since the last read (an idle
+    scheduler's cost does not grow with the number of DAGs). It is read before the rows: a change
+    committed in between is read now and again next time, never missed.
     """
+    seq = db.dag_change_seq(conn)
+    if seq is not None and seq == book.dag_change_seq:
+        return
     rows = db.dag_rows(conn)
     if quarantine is not None and quarantine.held:
         rows = [r for r in rows if not quarantine.holds(r.dag_id, r.dag_hash)]
@@ -90,6 +96,7 @@ def refresh_dags(
             r.next_create_after,
         )
     reload = book.replace_dags(fresh, set(loaded))
+    book.dag_change_seq = seq
     if reload:
         log.info("DAG structure changed; reloading %d active run(s)", len(reload))
         _load_isolated(conn, book, dag_runs.get_runs(conn, reload), now, work, quarantine)

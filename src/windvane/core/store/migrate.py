@@ -197,6 +197,8 @@ def drop_all(engine: Engine, *, plugins: EntryPointLoader | None = None) -> None
         existing = MetaData()
         existing.reflect(conn, only=lambda name, _: name in names)
         existing.drop_all(conn)
+        if conn.dialect.name == "postgresql":  # migration 0006's trigger function outlives its table
+            conn.exec_driver_sql("DROP FUNCTION IF EXISTS dag_change_bump()")
 
 
 def reset(

@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from windvane.core.store._time import from_db, to_db
 
@@ -58,18 +58,24 @@ class Tx:
 
     __slots__ = ("_conn", "dialect")
 
+    #: Statements run by every :class:`Tx` of this process so far (an ``executemany`` counts
+    #: each parameter set): benchmarks read the difference across a piece of work.
+    executed: ClassVar[int] = 0
+
     def __init__(self, connection: Any, dialect: str) -> None:
         self._conn = connection
         self.dialect = dialect
 
     def execute(self, sql: Sql, params: Mapping[str, Any] | None = None) -> int:
         """Run ``sql``; how many rows it changed."""
+        Tx.executed += 1
         cursor = self._conn.execute(sql.for_dialect(self.dialect), bind(params, self.dialect))
         count: int = cursor.rowcount
         cursor.close()
         return count
 
     def execute_many(self, sql: Sql, rows: Sequence[Mapping[str, Any]]) -> None:
+        Tx.executed += len(rows)
         cursor = self._conn.cursor()
         try:
             cursor.executemany(sql.for_dialect(self.dialect), [bind(row, self.dialect) for row in rows])
@@ -85,6 +91,7 @@ class Tx:
             return []
         found: list[Row] = []
         if self.dialect == POSTGRESQL:
+            Tx.executed += len(rows)
             cursor = self._conn.cursor()
             try:
                 cursor.executemany(sql.pyformat, [bind(row, self.dialect) for row in rows], returning=True)
@@ -108,6 +115,7 @@ class Tx:
 
     def rows(self, sql: Sql, params: Mapping[str, Any] | None = None) -> list[Row]:
         """Every row ``sql`` returns (a query, or a statement with ``RETURNING``)."""
+        Tx.executed += 1
         cursor = self._conn.execute(sql.for_dialect(self.dialect), bind(params, self.dialect))
         rows = [tuple(row) for row in cursor.fetchall()]
         cursor.close()

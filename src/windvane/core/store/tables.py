@@ -61,6 +61,16 @@ dag = Table(
     Index("ix_dag_next_dagrun_create_after", "is_active", "is_paused", "next_dagrun_create_after"),
 )
 
+# One row (id 1) whose ``seq`` database triggers raise whenever a ``dag`` row is inserted, deleted,
+# or changes a column the scheduler reads (migration 0006): an idle scheduler reads this instead of
+# every DAG row.
+dag_change = Table(
+    "dag_change",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), nullable=False),
+)
+
 dag_run = Table(
     "dag_run",
     metadata,

@@ -267,6 +267,7 @@ def finish_try(
             outcome.xcoms,
             end,
             map_index=workload.map_index,
+            first_try=workload.try_number == 1,
         )
         journal.write(tx)
         return make_event(
