@@ -37,12 +37,25 @@ class _StderrHandler(logging.StreamHandler[TextIO]):
 _installed: logging.Handler | None = None
 
 
+def _is_stderr_twin(handler: logging.Handler) -> bool:
+    formatter = handler.formatter
+    return (
+        isinstance(handler, logging.StreamHandler)
+        and getattr(handler, "stream", None) in (sys.stderr, sys.__stderr__)
+        and formatter is not None
+        and formatter._fmt == _FORMAT
+    ) or type(handler).__name__ == "_StderrHandler"  # also one from a second import of this module
+
+
 def configure_logging(settings: Settings, *, verbose: bool = False) -> None:
     """Log at ``logging.level`` (DEBUG with ``verbose``) to stderr."""
     global _installed
     root = logging.getLogger()
-    if _installed is not None:
-        root.removeHandler(_installed)
+    for old in list(root.handlers):
+        # ours from an earlier call, or a stderr handler with our format (a LocalExecutor worker's
+        # set-up run in this process): either would print every line a second time
+        if old is _installed or _is_stderr_twin(old):
+            root.removeHandler(old)
     handler = _StderrHandler()
     handler.setFormatter(logging.Formatter(_FORMAT))
     handler.addFilter(MaskingFilter())  # dags test / tasks test log what their tasks print
