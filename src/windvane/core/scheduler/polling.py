@@ -10,7 +10,7 @@ transition; what follows goes into the pass's ``work``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import pendulum
 from sqlalchemy import Connection, Engine
@@ -174,25 +174,10 @@ def _start_queued_runs(
     if quarantine is None:
         _apply(book, _start_and_prepare(conn, book, to_start, now), now, work)
         return
-    try:
-        with conn.begin_nested():
-            prepared = _start_and_prepare(conn, book, to_start, now)
-    except TRANSIENT_DB_ERRORS:
-        raise
-    except Exception:  # some run's DAG is at fault: start them one by one, quarantine that DAG
-        prepared = []
-        for row in to_start:
-            if row.dag_id not in book.dags:
-                continue
-            try:
-                with conn.begin_nested():
-                    prepared += _start_and_prepare(conn, book, [row], now)
-            except TRANSIENT_DB_ERRORS:
-                raise
-            except Exception as exc:
-                entry = book.dags.pop(row.dag_id)
-                step = f"starting its run {row.run_id}"
-                quarantine.isolate(row.dag_id, entry.dag_hash, entry.dag.fileloc, step, exc, now)
+    prepared = _prepare_isolated(
+        conn, book, to_start, lambda rows: _start_and_prepare(conn, book, rows, now),
+        "starting its run", quarantine, now,
+    )  # fmt: skip
     _apply(book, prepared, now, work)
 
 
@@ -232,23 +217,10 @@ def _load_isolated(
     if quarantine is None:
         load_runs(conn, book, rows, now, work)
         return
-    try:
-        with conn.begin_nested():
-            prepared = _prepare(conn, book, rows, now)
-    except TRANSIENT_DB_ERRORS:
-        raise
-    except Exception:  # some run's DAG is at fault: prepare them one by one
-        prepared = []
-        for row in rows:
-            if row.dag_id not in book.dags:
-                continue
-            try:
-                with conn.begin_nested():
-                    prepared += _prepare(conn, book, [row], now)
-            except TRANSIENT_DB_ERRORS:
-                raise
-            except Exception as exc:
-                _isolate(book, quarantine, row, exc, now)
+    prepared = _prepare_isolated(
+        conn, book, rows, lambda some: _prepare(conn, book, some, now),
+        "loading its running run", quarantine, now,
+    )  # fmt: skip
     for row, dag, tis in prepared:
         if row.dag_id not in book.dags:
             continue
@@ -257,15 +229,51 @@ def _load_isolated(
         except TRANSIENT_DB_ERRORS:
             raise
         except Exception as exc:
-            _isolate(book, quarantine, row, exc, now)
+            _isolate(book, quarantine, row, "loading its running run", exc, now)
+
+
+def _prepare_isolated(
+    conn: Connection,
+    book: Book,
+    rows: Sequence[dag_runs.RunRow],
+    prepare: Callable[[Sequence[dag_runs.RunRow]], list[_Prepared]],
+    step: str,
+    quarantine: Quarantine,
+    now: pendulum.DateTime,
+) -> list[_Prepared]:
+    """``prepare(rows)`` in a savepoint; if it fails, row by row, each in its own savepoint, and the
+    DAG of a row that still fails is quarantined (``step`` + the run id names what was being done)."""
+    try:
+        with conn.begin_nested():
+            return prepare(rows)
+    except TRANSIENT_DB_ERRORS:
+        raise
+    except Exception:  # some run's DAG is at fault: one by one, quarantine that DAG
+        prepared: list[_Prepared] = []
+        for row in rows:
+            if row.dag_id not in book.dags:
+                continue
+            try:
+                with conn.begin_nested():
+                    prepared += prepare([row])
+            except TRANSIENT_DB_ERRORS:
+                raise
+            except Exception as exc:
+                _isolate(book, quarantine, row, step, exc, now)
+        return prepared
 
 
 def _isolate(
-    book: Book, quarantine: Quarantine, row: dag_runs.RunRow, error: Exception, now: pendulum.DateTime
+    book: Book,
+    quarantine: Quarantine,
+    row: dag_runs.RunRow,
+    step: str,
+    error: Exception,
+    now: pendulum.DateTime,
 ) -> None:
     entry = book.dags.pop(row.dag_id)
-    step = f"loading its running run {row.run_id}"
-    quarantine.isolate(row.dag_id, entry.dag_hash, entry.dag.fileloc, step, error, now)
+    where = f"{step} {row.run_id}"
+    quarantine.isolate(row.dag_id, entry.dag_hash, entry.dag.fileloc, where, error, now)
 
 
 _Prepared = tuple[dag_runs.RunRow, SerializedDag, list[db.TiRow]]

@@ -54,20 +54,9 @@ class PythonOperator(BaseOperator):
                 f"task {self.task_id!r}: python_callable must be callable, got {python_callable!r}"
             )
         self.python_callable = python_callable
-        # An XComArg may stand for the whole list / dict; it is resolved at run time.
         owner = v.owner_name(self.task_id, self.dag.dag_id if self.dag is not None else None)
-        if not isinstance(op_args, XComArg) and not (
-            op_args is None or (isinstance(op_args, Sequence) and not isinstance(op_args, str | bytes))
-        ):
-            raise DagDefinitionError(f"{owner}: op_args must be a list, got {op_args!r}")
-        self.op_args: Any = op_args if isinstance(op_args, XComArg) else list(op_args or [])
-        self.op_kwargs: Any = (
-            op_kwargs if isinstance(op_kwargs, XComArg) else v.mapping(op_kwargs, "op_kwargs", owner)
-        )
-        self.templates_dict: Any = (
-            templates_dict
-            if templates_dict is None or isinstance(templates_dict, XComArg)
-            else v.mapping(templates_dict, "templates_dict", owner)
+        self.op_args, self.op_kwargs, self.templates_dict = call_arguments(
+            owner, op_args, op_kwargs, templates_dict
         )
         if templates_exts:
             self.template_ext = v.strings(templates_exts, "templates_exts", owner)  # type: ignore[misc]
@@ -84,11 +73,40 @@ class PythonOperator(BaseOperator):
 
     def execute_callable(self, context: dict[str, Any]) -> Any:
         """Call ``python_callable`` with its arguments and the context entries it names."""
-        op_args = list(resolve_xcom_args(self.op_args, context) or [])
-        op_kwargs = dict(resolve_xcom_args(self.op_kwargs, context) or {})
-        templates_dict = resolve_xcom_args(self.templates_dict, context)
-        call_context = {**context, "templates_dict": templates_dict}
-        return call_with_context(self.python_callable, op_args, op_kwargs, call_context)
+        return call_python(self.python_callable, self.op_args, self.op_kwargs, self.templates_dict, context)
+
+
+def call_arguments(owner: str, op_args: Any, op_kwargs: Any, templates_dict: Any) -> tuple[Any, Any, Any]:
+    """``op_args`` (a list), ``op_kwargs`` and ``templates_dict`` (mappings) checked and copied, as
+    the Python operators and sensors keep them; an XComArg may stand for the whole list or dict (it
+    is resolved at run time). A wrong type is a DagDefinitionError naming ``owner``."""
+    if not isinstance(op_args, XComArg) and not (
+        op_args is None or (isinstance(op_args, Sequence) and not isinstance(op_args, str | bytes))
+    ):
+        raise DagDefinitionError(f"{owner}: op_args must be a list, got {op_args!r}")
+    args = op_args if isinstance(op_args, XComArg) else list(op_args or [])
+    kwargs = op_kwargs if isinstance(op_kwargs, XComArg) else v.mapping(op_kwargs, "op_kwargs", owner)
+    templates = (
+        templates_dict
+        if templates_dict is None or isinstance(templates_dict, XComArg)
+        else v.mapping(templates_dict, "templates_dict", owner)
+    )
+    return args, kwargs, templates
+
+
+def call_python(
+    python_callable: Callable[..., Any],
+    op_args: Any,
+    op_kwargs: Any,
+    templates_dict: Any,
+    context: dict[str, Any],
+) -> Any:
+    """Call ``python_callable`` with the arguments :func:`call_arguments` kept, their XComArgs
+    resolved, and the context entries it names (``templates_dict`` among them)."""
+    args = list(resolve_xcom_args(op_args, context) or [])
+    kwargs = dict(resolve_xcom_args(op_kwargs, context) or {})
+    templates = resolve_xcom_args(templates_dict, context)
+    return call_with_context(python_callable, args, kwargs, {**context, "templates_dict": templates})
 
 
 class BranchPythonOperator(SkipMixin, PythonOperator):

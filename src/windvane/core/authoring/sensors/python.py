@@ -8,9 +8,9 @@ from typing import Any, ClassVar
 
 from windvane.core.authoring import validation as v
 from windvane.core.authoring.operators.decorated import DecoratedOperator
+from windvane.core.authoring.operators.python import call_arguments, call_python
 from windvane.core.authoring.sensors.base import BaseSensorOperator, PokeReturnValue
-from windvane.core.authoring.xcom_arg import XComArg, resolve_xcom_args, set_xcom_arg_dependencies
-from windvane.core.task_api.context import call_with_context
+from windvane.core.authoring.xcom_arg import set_xcom_arg_dependencies
 from windvane.errors import DagDefinitionError
 
 
@@ -38,27 +38,13 @@ class PythonSensor(BaseSensorOperator):
         if not callable(python_callable):
             raise DagDefinitionError(f"{owner}: python_callable must be callable, got {python_callable!r}")
         self.python_callable = python_callable
-        if not isinstance(op_args, XComArg) and not (
-            op_args is None or (isinstance(op_args, Sequence) and not isinstance(op_args, str | bytes))
-        ):
-            raise DagDefinitionError(f"{owner}: op_args must be a list, got {op_args!r}")
-        self.op_args: Any = op_args if isinstance(op_args, XComArg) else list(op_args or [])
-        self.op_kwargs: Any = (
-            op_kwargs if isinstance(op_kwargs, XComArg) else v.mapping(op_kwargs, "op_kwargs", owner)
-        )
-        self.templates_dict: Any = (
-            templates_dict
-            if templates_dict is None or isinstance(templates_dict, XComArg)
-            else v.mapping(templates_dict, "templates_dict", owner)
+        self.op_args, self.op_kwargs, self.templates_dict = call_arguments(
+            owner, op_args, op_kwargs, templates_dict
         )
         set_xcom_arg_dependencies(self, self.op_args, self.op_kwargs, self.templates_dict)
 
     def poke(self, context: dict[str, Any]) -> PokeReturnValue:
-        op_args = list(resolve_xcom_args(self.op_args, context) or [])
-        op_kwargs = dict(resolve_xcom_args(self.op_kwargs, context) or {})
-        templates_dict = resolve_xcom_args(self.templates_dict, context)
-        call_context = {**context, "templates_dict": templates_dict}
-        result = call_with_context(self.python_callable, op_args, op_kwargs, call_context)
+        result = call_python(self.python_callable, self.op_args, self.op_kwargs, self.templates_dict, context)
         return result if isinstance(result, PokeReturnValue) else PokeReturnValue(bool(result))
 
 
