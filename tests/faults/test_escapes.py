@@ -20,8 +20,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from tests.faults.containment import cells_left, contained, marked
+from tests.faults.containment import cells_left, cgroup_or_skip, contained, marked
 from tests.forking.helpers import gone, wait_until
+from windvane.core.executors.local import LocalExecutor
 from windvane.core.forking import containment as containment_module
 from windvane.core.forking.containment import detect
 from windvane.core.forking.handle import reap_exited
@@ -30,7 +31,7 @@ from windvane.core.forking.supervise import run_forked
 from windvane.core.processor.pool import parse_files
 from windvane.core.worker.dag_loader import DagLoader
 from windvane.core.worker.runner import run_workload
-from windvane.testing import queued_try, ti_row, write_dag_file
+from windvane.testing import collect_events, queued_try, ti_row, write_dag_file
 
 pytestmark = [
     pytest.mark.skipif(not sys.platform.startswith("linux"), reason="subreapers and cgroups are Linux's"),
@@ -227,3 +228,30 @@ def test_leftover_cells_of_a_dead_process_are_emptied_and_removed(mode: str) -> 
         assert cells.remove_leftovers() >= 1  # and those of earlier test processes killed mid-test
         assert stray.wait(timeout=5) == -9
         assert not os.path.exists(path)
+
+
+def test_a_local_worker_ends_what_its_sigkilled_try_left(
+    engine: Engine, tmp_path: Path, marker: str, mode: str
+) -> None:
+    """The real thing: a LocalExecutor worker (a fresh interpreter that adopts orphans)."""
+    if mode == "cgroup":
+        cgroup_or_skip()
+    dag_file = _dag_file(tmp_path, marker)
+    url = engine.url.render_as_string(hide_password=False)
+    executor = LocalExecutor(
+        1, db_url=url, log_folder=str(tmp_path / "logs"), kill_grace_seconds=0.3, process_containment=mode
+    )
+    executor.start()
+    try:
+        killed = queued_try(engine, dag_file, "escapes", "daemon_killed")
+        executor.queue(killed)
+        [first], _ = collect_events(executor, 1)
+        assert first.state == "failed", ti_row(engine, killed.ti_id)["error"]
+        assert wait_until(lambda: not marked(marker), timeout=5), marked(marker)
+        after = queued_try(engine, dag_file, "escapes", "setsid_ok")
+        executor.queue(after)
+        [second], _ = collect_events(executor, 1)
+        assert second.state == "success", ti_row(engine, after.ti_id)["error"]
+        assert wait_until(lambda: not marked(marker), timeout=5), marked(marker)
+    finally:
+        executor.end(graceful=False)

@@ -83,6 +83,14 @@ class CoreSettings:
         "authorization, access_token, ...) whose Variable values and Connection extras are masked "
         "as *** in logs, stored errors and the CLI.",
     )
+    process_containment: Literal["auto", "cgroup", "subreaper", "group"] = setting(
+        "auto",
+        "How the processes of a try or a parse are kept from outliving it (docs/operations.md): "
+        "'cgroup' (a cgroup per try and parse; its memory limit; fails at start when no cgroup "
+        "is writable), 'subreaper' (Linux: tries and parses adopt and end their orphans, workers "
+        "those of a killed try), 'group' (only the try's session is swept: a descendant calling "
+        "setsid escapes), 'auto' (cgroup where one is writable, else subreaper on Linux, else group).",
+    )
     callback_timeout_seconds: float = setting(
         60.0,
         "Longest one task or DAG callback may run (in the try's process, or in the forked child "

@@ -87,6 +87,7 @@ class LocalExecutor(Executor):
         callback_timeout_seconds: float = 60.0,
         smtp: SmtpParams | None = None,
         max_outage_seconds: float = 300.0,
+        process_containment: str = "auto",
     ) -> None:
         super().__init__(parallelism)
         #: Workers started by :meth:`start`; more start when work waits, up to ``parallelism``.
@@ -105,6 +106,7 @@ class LocalExecutor(Executor):
             callback_timeout_seconds=callback_timeout_seconds,
             smtp=smtp,
             max_outage_seconds=max_outage_seconds,
+            process_containment=process_containment,
             executor_pid=0,  # these three are set when a worker starts (see _spawn)
             sys_path=(),
         )

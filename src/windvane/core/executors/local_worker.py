@@ -49,6 +49,7 @@ from types import FrameType
 
 import windvane
 from windvane.core.forking.child import signal_on_parent_death
+from windvane.core.forking.containment import install as install_containment
 from windvane.core.forking.supervise import terminate_current
 from windvane.core.model.outcome import failure_state
 from windvane.core.model.secrets_config import SecretsConfig
@@ -99,6 +100,8 @@ class WorkerConfig:
     smtp: SmtpParams | None = None
     #: How long a claim the database refuses (a dropped connection, a lock) is retried.
     max_outage_seconds: float = 300.0
+    #: ``[core] process_containment``, installed when the worker starts (it adopts orphans).
+    process_containment: str = "auto"
 
 
 def worker_command(fd: int) -> list[str]:
@@ -147,6 +150,8 @@ def main() -> None:
         if config.executor_pid and os.getppid() != config.executor_pid:
             return  # the executor died before this worker was told to signal it
         sys.path[:] = config.sys_path
+        # Its only children are its tries: what a try killed with SIGKILL leaves comes to it.
+        install_containment(config.process_containment, adopt_orphans=True)
         install_smtp_params(config.smtp)
         _configure_logging(config.log_level)
         _install_secrets(config)
