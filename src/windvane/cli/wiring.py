@@ -175,6 +175,7 @@ def executor_options(settings: Settings) -> ExecutorOptions:
         smtp=smtp_params(settings),
         max_outage_seconds=settings.database.max_outage_seconds,
         process_containment=settings.core.process_containment,
+        worker_stop_grace_seconds=settings.executor.worker_stop_grace_seconds,
     )
 
 

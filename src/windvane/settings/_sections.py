@@ -161,7 +161,8 @@ class DagProcessorSettings:
     )
     parse_memory_limit_mib: int = setting(
         0,
-        "Address-space limit of each parsing process in MiB (RLIMIT_AS); 0 means none. "
+        "Memory limit of each parse in MiB: its cgroup's in the 'cgroup' containment with a memory "
+        "controller, else the parsing process's address space (RLIMIT_AS); 0 means none. "
         "A file that needs more is an import error naming the limit.",
         check=_MEBIBYTES,
     )
@@ -179,9 +180,17 @@ class ExecutorSettings:
         "Where workers keep a finished try's outcome until its database write lands "
         "(replayed when a worker starts).",
     )
+    worker_stop_grace_seconds: float = setting(
+        30.0,
+        "How long a LocalExecutor worker being stopped (SIGTERM) keeps retrying a final write the "
+        "database refuses; past it the outcome stays in its record under outcome_folder and the "
+        "next worker that starts writes it.",
+        check=_TIMEOUT,
+    )
     task_memory_limit_mib: int = setting(
         0,
-        "Address-space limit of each try's process in MiB (RLIMIT_AS, inherited by what it "
+        "Memory limit of each try in MiB: its cgroup's (the whole tree) in the 'cgroup' containment "
+        "with a memory controller, else the try's address space (RLIMIT_AS, inherited by what it "
         "starts); 0 means none. A try that needs more fails naming the limit.",
         check=_MEBIBYTES,
     )

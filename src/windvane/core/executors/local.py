@@ -88,6 +88,7 @@ class LocalExecutor(Executor):
         smtp: SmtpParams | None = None,
         max_outage_seconds: float = 300.0,
         process_containment: str = "auto",
+        stop_grace_seconds: float = 30.0,
     ) -> None:
         super().__init__(parallelism)
         #: Workers started by :meth:`start`; more start when work waits, up to ``parallelism``.
@@ -107,6 +108,7 @@ class LocalExecutor(Executor):
             smtp=smtp,
             max_outage_seconds=max_outage_seconds,
             process_containment=process_containment,
+            stop_grace_seconds=stop_grace_seconds,
             executor_pid=0,  # these three are set when a worker starts (see _spawn)
             sys_path=(),
         )

@@ -61,7 +61,7 @@ from windvane.core.store.try_lifecycle import make_event
 from windvane.core.task_api.mailer import SmtpParams, install_smtp_params
 from windvane.core.worker.dag_loader import DagLoader
 from windvane.core.worker.execution import retry_delay
-from windvane.core.worker.final_write import OutcomeRecords, replay_outcomes
+from windvane.core.worker.final_write import OutcomeRecords, replay_outcomes, stop_retrying_by
 from windvane.core.worker.rehearsal import rehearse
 from windvane.core.worker.runner import DEFAULT_RETRY_DELAY, run_workload
 from windvane.core.worker.secrets_setup import install_secrets
@@ -102,6 +102,8 @@ class WorkerConfig:
     max_outage_seconds: float = 300.0
     #: ``[core] process_containment``, installed when the worker starts (it adopts orphans).
     process_containment: str = "auto"
+    #: ``[executor] worker_stop_grace_seconds``: how long a stopping worker retries a final write.
+    stop_grace_seconds: float = 30.0
 
 
 def worker_command(fd: int) -> list[str]:
@@ -118,6 +120,7 @@ class _State:
     busy = False
     stopping = False
     executor_pid = 0
+    stop_grace_seconds = 30.0
 
 
 def main() -> None:
@@ -126,6 +129,7 @@ def main() -> None:
 
     def on_sigterm(signum: int, frame: FrameType | None) -> None:
         state.stopping = True
+        stop_retrying_by(state.stop_grace_seconds)  # a final write failing past it stays in its record
         if not state.busy:
             raise _Stop
         terminate_current("the worker was stopped")
@@ -146,6 +150,7 @@ def main() -> None:
     try:
         config: WorkerConfig = conn.recv()
         state.executor_pid = config.executor_pid
+        state.stop_grace_seconds = config.stop_grace_seconds
         signal_on_parent_death(signal.SIGUSR1)
         if config.executor_pid and os.getppid() != config.executor_pid:
             return  # the executor died before this worker was told to signal it

@@ -65,6 +65,8 @@ class ExecutorOptions:
     max_outage_seconds: float = 300.0
     #: ``[core] process_containment``: what workers install when they start.
     process_containment: str = "auto"
+    #: ``[executor] worker_stop_grace_seconds``: how long a stopping worker retries a final write.
+    worker_stop_grace_seconds: float = 30.0
 
 
 #: ``factory(options)`` -> an executor, not started.
@@ -87,6 +89,7 @@ def _local(options: ExecutorOptions) -> Executor:
         smtp=options.smtp,
         max_outage_seconds=options.max_outage_seconds,
         process_containment=options.process_containment,
+        stop_grace_seconds=options.worker_stop_grace_seconds,
     )
 
 
