@@ -42,7 +42,12 @@ def run_processor(settings: Settings, stop: threading.Event) -> None:
         processor = create_processor(settings, engine)
         with processor_job(engine, settings.scheduler.heartbeat_seconds):  # for `windvane jobs check`
             interval = settings.dag_processor.refresh_interval_seconds
-            processor.run(stop, interval, on_report=metrics.record_parse)
+            processor.run(
+                stop,
+                interval,
+                on_report=metrics.record_parse,
+                on_database_error=metrics.record_processor_db_error,
+            )
     finally:
         metrics.close()
         engine.dispose()
