@@ -19,6 +19,7 @@ from typing import Literal
 
 from windvane.settings._api import ApiSettings
 from windvane.settings._celery import CelerySettings
+from windvane.settings._executor import ExecutorSettings
 from windvane.settings._format import format_value, mask_secret
 from windvane.settings._kinds import (
     AlertRoute,
@@ -164,34 +165,6 @@ class DagProcessorSettings:
         "Memory limit of each parse in MiB: its cgroup's in the 'cgroup' containment with a memory "
         "controller, else the parsing process's address space (RLIMIT_AS); 0 means none. "
         "A file that needs more is an import error naming the limit.",
-        check=_MEBIBYTES,
-    )
-
-
-@dataclass(frozen=True)
-class ExecutorSettings:
-    """Executor options (the local executor)."""
-
-    worker_heartbeat_seconds: float = setting(
-        5.0, "How often a local worker records its heartbeat.", check=_INTERVAL
-    )
-    outcome_folder: Path = setting(  # noqa: RUF009 (Path is immutable)
-        Path("worker_outcomes"),
-        "Where workers keep a finished try's outcome until its database write lands "
-        "(replayed when a worker starts).",
-    )
-    worker_stop_grace_seconds: float = setting(
-        30.0,
-        "How long a LocalExecutor worker being stopped (SIGTERM) keeps retrying a final write the "
-        "database refuses; past it the outcome stays in its record under outcome_folder and the "
-        "next worker that starts writes it.",
-        check=_TIMEOUT,
-    )
-    task_memory_limit_mib: int = setting(
-        0,
-        "Memory limit of each try in MiB: its cgroup's (the whole tree) in the 'cgroup' containment "
-        "with a memory controller, else the try's address space (RLIMIT_AS, inherited by what it "
-        "starts); 0 means none. A try that needs more fails naming the limit.",
         check=_MEBIBYTES,
     )
 
