@@ -143,6 +143,8 @@ class ForkedChild:
         except OSError:  # no process to be had (EAGAIN, ENOMEM)
             os.close(read_fd)
             os.close(write_fd)
+            if cell is not None:
+                cells.close(cell)
             raise
         if pid == 0:  # pragma: no cover - runs in the child, reported through the pipe
             child_run(
