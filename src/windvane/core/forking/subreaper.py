@@ -184,6 +184,8 @@ def _end(roots: Callable[[], list[int]], grace: float, spare: Collection[int]) -
 
     def look() -> list[int]:
         top = roots()
+        if not top and not known:  # the common case: nothing left, nothing to reap
+            return []
         known.update(top)
         live = descendants_of(me, top)
         known.update(live)
