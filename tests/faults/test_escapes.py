@@ -11,7 +11,6 @@ orphans (as the real ones do) and look for survivors from inside it, before its 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import uuid
@@ -212,22 +211,6 @@ def test_a_daemon_of_a_parse_killed_at_its_timeout_does_not_survive(tmp_path: Pa
     assert timed_out
     assert daemon_gone
     assert isinstance(daemon, int) and gone(daemon)
-
-
-def test_leftover_cells_of_a_dead_process_are_emptied_and_removed(mode: str) -> None:
-    if mode != "cgroup":
-        pytest.skip("cells exist in the cgroup mode only")
-    with contained("cgroup") as containment:
-        cells = containment.cells
-        dead = subprocess.run([PY, "-c", "import os; print(os.getpid())"], capture_output=True, check=True)
-        root = getattr(cells, "root")  # noqa: B009 (a CgroupCells)
-        path = os.path.join(root, f"windvane-{int(dead.stdout)}-1-1")
-        os.mkdir(path)
-        stray = subprocess.Popen([PY, "-c", SLEEPER], stdin=subprocess.DEVNULL)
-        Path(path, "cgroup.procs").write_text(str(stray.pid))
-        assert cells.remove_leftovers() >= 1  # and those of earlier test processes killed mid-test
-        assert stray.wait(timeout=5) == -9
-        assert not os.path.exists(path)
 
 
 def test_a_local_worker_ends_what_its_sigkilled_try_left(
