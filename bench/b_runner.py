@@ -6,13 +6,17 @@ last final event arrives. Every try takes the full path: claim transaction,
 fork, log file, run_try, finish transaction. "CPU ms/try" is the CPU time of
 the executor, its workers and every task process divided by N: unlike
 tasks/s it barely moves when other processes compete for the machine.
+``--containment group,subreaper,cgroup`` compares the ``[core] process_containment`` modes
+side by side, alternating them ``--repeat`` times (a cgroup per try costs a mkdir, a move and
+an rmdir).
 
-    python bench/b_runner.py [--db sqlite] [-n 1000] [--parallelism 2]
+    python bench/b_runner.py [--db sqlite] [-n 1000] [--parallelism 2] [--containment auto] [--repeat 1]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import tempfile
 import time
@@ -94,12 +98,17 @@ def insert_queued(engine: Engine, fileloc: str, n: int) -> list[Workload]:
     return workloads
 
 
-def run_one(kind: str, n: int, parallelism: int, home: Path) -> list[object]:
+def run_one(kind: str, n: int, parallelism: int, home: Path, containment: str = "auto") -> list[object]:
     fileloc = home / "b_runner_dag.py"
     fileloc.write_text(DAG_SOURCE)
     with fresh_db(kind) as (url, engine):
         workloads = insert_queued(engine, str(fileloc), n)
-        executor = LocalExecutor(parallelism, db_url=url, log_folder=str(home / f"logs-{kind}"))
+        executor = LocalExecutor(
+            parallelism,
+            db_url=url,
+            log_folder=str(home / f"logs-{kind}-{containment}"),
+            process_containment=containment,
+        )
         cpu_before = _cpu_seconds()
         executor.start()
         try:
@@ -126,6 +135,7 @@ def run_one(kind: str, n: int, parallelism: int, home: Path) -> list[object]:
             ]
     return [
         kind,
+        containment,
         n,
         parallelism,
         ok == n,
@@ -151,13 +161,32 @@ def main() -> None:
     parser.add_argument("--db", default="sqlite", help="comma-separated: sqlite,postgres")
     parser.add_argument("-n", type=int, default=1000, help="task instances")
     parser.add_argument("--parallelism", type=int, default=2)
+    parser.add_argument("--containment", default="auto", help="comma-separated process_containment modes")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds, the modes alternating in each")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        rows = [run_one(kind, args.n, args.parallelism, Path(tmp)) for kind in args.db.split(",")]
+        rows = [
+            run_one(kind, args.n, args.parallelism, Path(tmp), mode)
+            for _ in range(args.repeat)
+            for kind in args.db.split(",")
+            for mode in args.containment.split(",")
+        ]
+    print(f"load (uptime): {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
     print(
         table(
             "Runner: no-op PythonOperator tries through LocalExecutor (claim + fork + log + finish per try)",
-            ["db", "TIs", "workers", "all ok", "wall s", "tasks/s", "try p50 ms", "try p95 ms", "CPU ms/try"],
+            [
+                "db",
+                "containment",
+                "TIs",
+                "workers",
+                "all ok",
+                "wall s",
+                "tasks/s",
+                "try p50 ms",
+                "try p95 ms",
+                "CPU ms/try",
+            ],
             rows,
         )
     )

@@ -27,6 +27,7 @@ most also derive from the builtin that fits (``ValueError``, ``TypeError``,
     ├── XComNotFoundError (LookupError)        an XCom argument that was never pushed
     ├── InvalidRunIdError (ValueError)         a run id that cannot name a log folder (names it)
     ├── ConfigError (ValueError)               a bad config key or value (names the key)
+    │   └── ContainmentError                   [core] process_containment cannot be had here (says why)
     ├── StoreError                             the metadata DB refused or is out of date
     │   └── NotFoundError (LookupError)        a DAG / run / task / pool that does not exist
     ├── DagImportError                         a DAG file could not be parsed (names the file)
@@ -152,6 +153,11 @@ class InvalidRunIdError(WindvaneError, ValueError):
 
 class ConfigError(WindvaneError, ValueError):
     """A configuration key or value that is unknown or of the wrong type."""
+
+
+class ContainmentError(ConfigError):
+    """``[core] process_containment`` asks for what this machine cannot do (a ``cgroup`` mode with
+    no writable cgroup, ``subreaper`` off Linux); the message names the key and why."""
 
 
 class StoreError(WindvaneError):

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
+from tests.faults.containment import contained
 from windvane.core.processor.pool import parse_files
 from windvane.core.worker.dag_loader import DagLoader
 from windvane.core.worker.runner import log_path_for, run_workload
@@ -77,16 +78,26 @@ def test_a_log_past_the_cap_is_cut_with_a_marker(engine: Engine, tmp_path: Path,
     assert len(text.encode()) <= CAP + len(marker) + 1024
 
 
-def test_a_try_past_the_memory_limit_fails_naming_it(engine: Engine, tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", ["subreaper", "cgroup"])
+def test_a_try_past_the_memory_limit_fails_naming_it(engine: Engine, tmp_path: Path, mode: str) -> None:
     limit = _vm_mib() + 512
-    state, error, _ = _run(engine, tmp_path, "hog", memory_limit_mib=limit)
+    with contained(mode) as containment:
+        state, error, text = _run(engine, tmp_path, "hog", memory_limit_mib=limit)
     assert state == "failed"
-    assert f"exceeded the memory limit of {limit} MiB" in error and "MemoryError" in error
+    assert f"exceeded the memory limit of {limit} MiB" in error
+    if containment.cells.limits_memory:  # the cgroup's limit: the OOM killer, told apart
+        assert "OOM killer" in error and "in its cgroup" in error and "OOM killer" in text
+    else:  # RLIMIT_AS
+        assert "MemoryError" in error
 
 
-def test_a_parse_past_the_memory_limit_is_an_import_error_naming_it(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", ["subreaper", "cgroup"])
+def test_a_parse_past_the_memory_limit_is_an_import_error_naming_it(tmp_path: Path, mode: str) -> None:
     path = write_dag_file(tmp_path, "import windvane\nHOG = bytearray(8 << 30)\n")
     limit = _vm_mib() + 512
-    [result] = list(parse_files([path], parallelism=1, timeout=30, memory_limit_mib=limit))
+    with contained(mode) as containment:
+        [result] = list(parse_files([path], parallelism=1, timeout=30, memory_limit_mib=limit))
     assert result.error is not None
     assert f"parsing exceeded the memory limit of {limit} MiB" in result.error and path in result.error
+    if containment.cells.limits_memory:
+        assert "OOM killer" in result.error

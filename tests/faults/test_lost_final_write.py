@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import stat
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -18,7 +19,10 @@ import pytest
 from sqlalchemy import Engine
 
 from tests.forking.helpers import wait_until
+from windvane.core.model.outcome import TryOutcome
+from windvane.core.model.states import TaskInstanceState
 from windvane.core.store.raw import RawDb, Tx
+from windvane.core.worker import final_write
 from windvane.core.worker.dag_loader import DagLoader
 from windvane.core.worker.final_write import OutcomeRecords, replay_outcomes
 from windvane.core.worker.runner import run_workload
@@ -138,9 +142,6 @@ def test_replaying_an_outcome_settled_elsewhere_changes_nothing(engine: Engine, 
     try:
         event = run_workload(wl, db=db, loader=DagLoader(), log_folder=str(tmp_path / "logs"), hostname="h")
         assert event.state == "success"
-        from windvane.core.model.outcome import TryOutcome
-        from windvane.core.model.states import TaskInstanceState
-
         records.keep(wl, TryOutcome(state=TaskInstanceState.FAILED, error="stale"), None, None)
         assert replay_outcomes(db, records) == 1
     finally:
@@ -172,3 +173,38 @@ def test_a_write_failing_past_the_give_up_time_raises_and_keeps_the_record(
         db.close()
     assert db.injected >= failures + 1
     assert len(records.pending()) == 1
+
+
+def test_a_stopping_worker_gives_up_retrying_within_its_grace_and_keeps_the_record(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGTERM of a worker retrying its final write: bounded by the stop grace, not 600 s."""
+    monkeypatch.setattr(final_write, "_stop_by", None)
+    wl, _, url = _setup(engine, tmp_path)
+    db = FlakyDb(url, fail_from=1, failures=-1)
+    records = OutcomeRecords(str(tmp_path / "outcomes"))
+    pauses: list[float] = []
+
+    def pause(seconds: float) -> None:
+        if not pauses:  # the worker's SIGTERM handler, while the write is being retried
+            final_write.stop_retrying_by(0.5)
+        pauses.append(seconds)
+        time.sleep(seconds)
+
+    started = time.monotonic()
+    try:
+        with pytest.raises(OSError, match="injected"):
+            final_write.record_outcome(
+                db,
+                wl,
+                TryOutcome(state=TaskInstanceState.SUCCESS),
+                records=records,
+                give_up_seconds=600.0,
+                pause=pause,
+            )
+    finally:
+        db.close()
+    assert time.monotonic() - started < 0.5 + final_write.MAX_BACKOFF
+    assert sum(pauses) <= 0.5
+    [kept] = records.pending()  # the next worker that starts writes it
+    assert OutcomeRecords.load(kept)[1].state is TaskInstanceState.SUCCESS

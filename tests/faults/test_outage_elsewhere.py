@@ -107,9 +107,17 @@ def test_the_processor_loop_rides_out_transient_errors_and_stops_after_the_limit
         stop.set()
         return ParseReport()
 
+    counted: list[int] = []
+
+    def count() -> None:  # the metric's hook; one that raises is logged and ignored
+        counted.append(1)
+        if len(counted) == 1:
+            raise RuntimeError("a broken observer")
+
     monkeypatch.setattr(processor, "run_once", flaky)
-    processor.run(stop, refresh_interval=0.0)
+    processor.run(stop, refresh_interval=0.0, on_database_error=count)
     assert len(calls) == 4 and processor.outage.errors == 3 and processor.outage.since is None
+    assert len(counted) == 3  # windvane_dag_processor_db_transient_errors_total
 
     processor = DagProcessor(tmp_path, sqlite_engine, max_outage_seconds=0.6)
 

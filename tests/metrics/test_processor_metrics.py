@@ -97,5 +97,10 @@ def test_a_processor_pass_moves_every_dag_processing_metric(
         both.counter(m.PROCESSOR_TIMEOUTS, 1)
         both.counter(m.PROCESSOR_HEARTBEAT, 2)
         both.gauge(m.PROCESSOR_LAST_RUN, NOW.timestamp() + 30)
+
+        # A transient database error of the loop (its hook; the loop itself: test_outage_elsewhere.py).
+        bundle.record_processor_db_error()
+        bundle.record_processor_db_error()
+        both.counter(m.PROCESSOR_DB_TRANSIENT_ERRORS, 2)
     finally:
         bundle.close()

@@ -28,6 +28,7 @@ from typing import Any
 from celery.exceptions import Ignore
 
 from windvane.celery.messages import event_to_dict, workload_from_dict
+from windvane.core.forking.containment import install as install_containment
 from windvane.core.model.secrets_config import SecretsConfig
 from windvane.core.model.states import TaskInstanceState
 from windvane.core.model.workload import TaskEvent, Workload
@@ -76,6 +77,8 @@ class WorkerOptions:
     secrets: SecretsConfig | None = None
     #: How long a claim the database refuses is retried (``[database] max_outage_seconds``).
     max_outage_seconds: float = 300.0
+    #: ``[core] process_containment``, installed in each pool process (which adopts orphans).
+    process_containment: str = "auto"
 
 
 @dataclass
@@ -103,6 +106,8 @@ def _process() -> _Process:
 def warm_process(**_: Any) -> None:
     """``worker_process_init``: a connection of its own, a rehearsed try, a frozen heap."""
     process = _process()
+    # A pool process's only children are its tries: what one killed with SIGKILL leaves comes to it.
+    install_containment(process.options.process_containment, adopt_orphans=True)
     install_smtp_params(process.options.smtp)
     try:
         install_secrets(process.options.secrets)

@@ -72,6 +72,7 @@ def worker_options(settings: Settings) -> WorkerOptions:
         heartbeat_seconds=settings.executor.worker_heartbeat_seconds,
         max_log_bytes=settings.logging.max_log_bytes,
         memory_limit_mib=settings.executor.task_memory_limit_mib,
+        process_containment=settings.core.process_containment,
         outcome_folder=str(settings.executor.outcome_folder),
         callback_timeout_seconds=settings.core.callback_timeout_seconds,
         smtp=smtp_params(settings),

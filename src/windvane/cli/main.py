@@ -70,6 +70,7 @@ def _main(argv: list[str] | None) -> int:
         process_umask,
         secrets_config,
     )
+    from windvane.core.forking.containment import install as install_containment
     from windvane.core.task_api import secrets
     from windvane.core.worker.secrets_setup import install_secrets
     from windvane.settings import load_settings
@@ -81,6 +82,9 @@ def _main(argv: list[str] | None) -> int:
         settings = load_settings(home=args.home)
         apply_authoring_defaults(settings)
         install_task_settings(settings)
+        # Detected once here (a 'cgroup' that cannot be had fails now, naming the key); the
+        # processes that only supervise children install it again, adopting orphans.
+        install_containment(settings.core.process_containment)
         umask = os.umask(process_umask(settings))  # before anything creates a file; undone below
         handler = resolve_handler(args.handler)
         resolver = secrets.installed_resolver()

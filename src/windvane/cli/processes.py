@@ -19,6 +19,7 @@ from types import FrameType
 
 from windvane.cli.jobs import processor_job
 from windvane.cli.wiring import create_engine, create_metrics, create_processor, metrics_port
+from windvane.core.forking.containment import install as install_containment
 from windvane.settings import Settings
 
 log = logging.getLogger("windvane.cli")
@@ -32,6 +33,8 @@ STOP_GRACE_SECONDS = 10.0
 def run_processor(settings: Settings, stop: threading.Event) -> None:
     """Run the DAG processor in this process until ``stop`` is set, with its metrics and a
     heartbeating ``dag_processor`` job (``windvane jobs check`` and ``/api/v1/health`` read it)."""
+    # Its only children are parse children: what one killed at its timeout leaves comes to it.
+    install_containment(settings.core.process_containment, adopt_orphans=True)
     engine = create_engine(settings)
     metrics = create_metrics(settings, engine, service="dag-processor")
     try:
@@ -39,7 +42,12 @@ def run_processor(settings: Settings, stop: threading.Event) -> None:
         processor = create_processor(settings, engine)
         with processor_job(engine, settings.scheduler.heartbeat_seconds):  # for `windvane jobs check`
             interval = settings.dag_processor.refresh_interval_seconds
-            processor.run(stop, interval, on_report=metrics.record_parse)
+            processor.run(
+                stop,
+                interval,
+                on_report=metrics.record_parse,
+                on_database_error=metrics.record_processor_db_error,
+            )
     finally:
         metrics.close()
         engine.dispose()

@@ -174,6 +174,8 @@ def executor_options(settings: Settings) -> ExecutorOptions:
         callback_timeout_seconds=settings.core.callback_timeout_seconds,
         smtp=smtp_params(settings),
         max_outage_seconds=settings.database.max_outage_seconds,
+        process_containment=settings.core.process_containment,
+        worker_stop_grace_seconds=settings.executor.worker_stop_grace_seconds,
     )
 
 

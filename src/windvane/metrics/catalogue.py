@@ -372,6 +372,14 @@ FILE_QUEUE_SIZE = Metric(
     "Files the latest pass had to parse (new or changed).",
     "dag_processing.file_path_queue_size",
 )
+PROCESSOR_DB_TRANSIENT_ERRORS = Metric(
+    "windvane_dag_processor_db_transient_errors_total",
+    C,
+    "errors",
+    "Transient metadata-database errors (dropped connections, locks, a full disk) the DAG processor "
+    "rode out by retrying its pass with backoff; it exits only after [database] max_outage_seconds.",
+    "dag_processor.db_transient_errors",
+)
 PROCESSOR_HEARTBEAT = Metric(
     "windvane_dag_processor_heartbeat_total",
     C,

@@ -44,6 +44,10 @@ class ProcessorMetrics:
     def __call__(self, report: ParseReport) -> None:
         self.record(report)
 
+    def database_error(self) -> None:
+        """Count one transient database error of the DAG processor's loop."""
+        self.sink.incr(m.PROCESSOR_DB_TRANSIENT_ERRORS)
+
     def record(self, report: ParseReport) -> None:
         """Emit the metrics of one pass; never raises (a failed count query is logged)."""
         self.sink.hold()

@@ -76,6 +76,11 @@ class MetricsBundle:
         if self.processor is not None:
             self.processor.record(report)
 
+    def record_processor_db_error(self) -> None:
+        """Count one transient database error the DAG processor rides out."""
+        if self.processor is not None:
+            self.processor.database_error()
+
     def close(self) -> None:
         """Stop the HTTP server, close sockets, detach from the engine (idempotent)."""
         if self._closed:

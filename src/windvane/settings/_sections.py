@@ -19,6 +19,7 @@ from typing import Literal
 
 from windvane.settings._api import ApiSettings
 from windvane.settings._celery import CelerySettings
+from windvane.settings._executor import ExecutorSettings
 from windvane.settings._format import format_value, mask_secret
 from windvane.settings._kinds import (
     AlertRoute,
@@ -82,6 +83,14 @@ class CoreSettings:
         "More key names (besides password, secret, token, api_key, private_key, passwd, "
         "authorization, access_token, ...) whose Variable values and Connection extras are masked "
         "as *** in logs, stored errors and the CLI.",
+    )
+    process_containment: Literal["auto", "cgroup", "subreaper", "group"] = setting(
+        "auto",
+        "How the processes of a try or a parse are kept from outliving it (docs/operations.md): "
+        "'cgroup' (a cgroup per try and parse; its memory limit; fails at start when no cgroup "
+        "is writable), 'subreaper' (Linux: tries and parses adopt and end their orphans, workers "
+        "those of a killed try), 'group' (only the try's session is swept: a descendant calling "
+        "setsid escapes), 'auto' (cgroup where one is writable, else subreaper on Linux, else group).",
     )
     callback_timeout_seconds: float = setting(
         60.0,
@@ -153,28 +162,9 @@ class DagProcessorSettings:
     )
     parse_memory_limit_mib: int = setting(
         0,
-        "Address-space limit of each parsing process in MiB (RLIMIT_AS); 0 means none. "
+        "Memory limit of each parse in MiB: its cgroup's in the 'cgroup' containment with a memory "
+        "controller, else the parsing process's address space (RLIMIT_AS); 0 means none. "
         "A file that needs more is an import error naming the limit.",
-        check=_MEBIBYTES,
-    )
-
-
-@dataclass(frozen=True)
-class ExecutorSettings:
-    """Executor options (the local executor)."""
-
-    worker_heartbeat_seconds: float = setting(
-        5.0, "How often a local worker records its heartbeat.", check=_INTERVAL
-    )
-    outcome_folder: Path = setting(  # noqa: RUF009 (Path is immutable)
-        Path("worker_outcomes"),
-        "Where workers keep a finished try's outcome until its database write lands "
-        "(replayed when a worker starts).",
-    )
-    task_memory_limit_mib: int = setting(
-        0,
-        "Address-space limit of each try's process in MiB (RLIMIT_AS, inherited by what it "
-        "starts); 0 means none. A try that needs more fails naming the limit.",
         check=_MEBIBYTES,
     )
 

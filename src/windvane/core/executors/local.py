@@ -87,6 +87,8 @@ class LocalExecutor(Executor):
         callback_timeout_seconds: float = 60.0,
         smtp: SmtpParams | None = None,
         max_outage_seconds: float = 300.0,
+        process_containment: str = "auto",
+        stop_grace_seconds: float = 30.0,
     ) -> None:
         super().__init__(parallelism)
         #: Workers started by :meth:`start`; more start when work waits, up to ``parallelism``.
@@ -105,6 +107,8 @@ class LocalExecutor(Executor):
             callback_timeout_seconds=callback_timeout_seconds,
             smtp=smtp,
             max_outage_seconds=max_outage_seconds,
+            process_containment=process_containment,
+            stop_grace_seconds=stop_grace_seconds,
             executor_pid=0,  # these three are set when a worker starts (see _spawn)
             sys_path=(),
         )

@@ -49,6 +49,7 @@ from types import FrameType
 
 import windvane
 from windvane.core.forking.child import signal_on_parent_death
+from windvane.core.forking.containment import install as install_containment
 from windvane.core.forking.supervise import terminate_current
 from windvane.core.model.outcome import failure_state
 from windvane.core.model.secrets_config import SecretsConfig
@@ -60,7 +61,7 @@ from windvane.core.store.try_lifecycle import make_event
 from windvane.core.task_api.mailer import SmtpParams, install_smtp_params
 from windvane.core.worker.dag_loader import DagLoader
 from windvane.core.worker.execution import retry_delay
-from windvane.core.worker.final_write import OutcomeRecords, replay_outcomes
+from windvane.core.worker.final_write import OutcomeRecords, replay_outcomes, stop_retrying_by
 from windvane.core.worker.rehearsal import rehearse
 from windvane.core.worker.runner import DEFAULT_RETRY_DELAY, run_workload
 from windvane.core.worker.secrets_setup import install_secrets
@@ -99,6 +100,10 @@ class WorkerConfig:
     smtp: SmtpParams | None = None
     #: How long a claim the database refuses (a dropped connection, a lock) is retried.
     max_outage_seconds: float = 300.0
+    #: ``[core] process_containment``, installed when the worker starts (it adopts orphans).
+    process_containment: str = "auto"
+    #: ``[executor] worker_stop_grace_seconds``: how long a stopping worker retries a final write.
+    stop_grace_seconds: float = 30.0
 
 
 def worker_command(fd: int) -> list[str]:
@@ -115,6 +120,7 @@ class _State:
     busy = False
     stopping = False
     executor_pid = 0
+    stop_grace_seconds = 30.0
 
 
 def main() -> None:
@@ -123,6 +129,7 @@ def main() -> None:
 
     def on_sigterm(signum: int, frame: FrameType | None) -> None:
         state.stopping = True
+        stop_retrying_by(state.stop_grace_seconds)  # a final write failing past it stays in its record
         if not state.busy:
             raise _Stop
         terminate_current("the worker was stopped")
@@ -143,10 +150,13 @@ def main() -> None:
     try:
         config: WorkerConfig = conn.recv()
         state.executor_pid = config.executor_pid
+        state.stop_grace_seconds = config.stop_grace_seconds
         signal_on_parent_death(signal.SIGUSR1)
         if config.executor_pid and os.getppid() != config.executor_pid:
             return  # the executor died before this worker was told to signal it
         sys.path[:] = config.sys_path
+        # Its only children are its tries: what a try killed with SIGKILL leaves comes to it.
+        install_containment(config.process_containment, adopt_orphans=True)
         install_smtp_params(config.smtp)
         _configure_logging(config.log_level)
         _install_secrets(config)

@@ -63,6 +63,10 @@ class ExecutorOptions:
     section: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     #: ``[database] max_outage_seconds``: how long a worker retries a claim the database refuses.
     max_outage_seconds: float = 300.0
+    #: ``[core] process_containment``: what workers install when they start.
+    process_containment: str = "auto"
+    #: ``[executor] worker_stop_grace_seconds``: how long a stopping worker retries a final write.
+    worker_stop_grace_seconds: float = 30.0
 
 
 #: ``factory(options)`` -> an executor, not started.
@@ -84,6 +88,8 @@ def _local(options: ExecutorOptions) -> Executor:
         callback_timeout_seconds=options.callback_timeout_seconds,
         smtp=options.smtp,
         max_outage_seconds=options.max_outage_seconds,
+        process_containment=options.process_containment,
+        stop_grace_seconds=options.worker_stop_grace_seconds,
     )
 
 

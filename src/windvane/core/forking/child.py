@@ -23,6 +23,9 @@ import sys
 from collections.abc import Callable
 from typing import NoReturn
 
+from windvane.core.forking.containment import forget_in_child
+from windvane.core.forking.subreaper import become_subreaper, end_descendants
+
 #: Exit code of a child whose body or setup raised (Windvane's fault, not the task's outcome).
 CHILD_INTERNAL_ERROR = 70
 #: The header of the result: its length in bytes.
@@ -48,6 +51,9 @@ def child_run(
     after_fork: Callable[[], None] | None = None,
     stdio: str | None = None,
     memory_limit_bytes: int = 0,
+    enter: Callable[[], None] | None = None,
+    subreaper: bool = False,
+    sweep_grace: float = 0.0,
 ) -> NoReturn:
     """Everything the child does: set itself up, run ``body``, write its result, exit.
 
@@ -55,19 +61,28 @@ def child_run(
     connections without closing them under the parent). ``stdio`` is a file to append stdout
     and stderr to (stdin then reads ``/dev/null``); None keeps the parent's.
     ``memory_limit_bytes`` (0: none) caps the child's address space (``RLIMIT_AS``): an
-    allocation past it raises ``MemoryError`` in the child.
+    allocation past it raises ``MemoryError`` in the child. ``enter`` (first of all) moves it
+    into its cgroup. With ``subreaper`` it adopts its orphaned descendants and, once the body
+    returned (or raised), ends every descendant (SIGTERM, ``sweep_grace`` seconds, SIGKILL)
+    before it reports.
     """
     code = CHILD_INTERNAL_ERROR
+    swept = False
     # Inherited objects go to the permanent generation: the child's collections never walk
     # (and so never copy) the parent's memory. O(1); the parent is unaffected.
     gc.freeze()
     try:
         os.close(read_fd)
+        if enter is not None:
+            _enter(enter)
         try:  # a session of its own: everything it starts can be found and ended after it
             os.setsid()
         except OSError:
             with contextlib.suppress(OSError):
                 os.setpgid(0, 0)
+        if subreaper:
+            become_subreaper()
+        forget_in_child()
         for signum in RESET_SIGNALS:
             signal.signal(signum, signal.SIG_DFL)
         _die_with_parent(parent_pid)
@@ -79,6 +94,9 @@ def child_run(
             redirect_stdio(stdio)
         payload = body()
         _flush()
+        if subreaper:  # nothing of it may outlive its report
+            swept = True
+            end_descendants(sweep_grace)
         write_result(write_fd, payload)
         code = 0
     except SystemExit as exc:
@@ -90,7 +108,20 @@ def child_run(
             traceback.print_exc()
             sys.stderr.flush()
     finally:
+        if subreaper and not swept:
+            with contextlib.suppress(BaseException):
+                end_descendants(sweep_grace)
         os._exit(code)
+
+
+def _enter(enter: Callable[[], None]) -> None:
+    """Move into the cgroup; if that fails, say so and go on (the session and the subreaper
+    still contain the child)."""
+    try:
+        enter()
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.write(2, f"windvane: cannot enter the child's cgroup: {exc}\n".encode())
 
 
 def limit_memory(limit_bytes: int) -> None:

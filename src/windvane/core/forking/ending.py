@@ -52,7 +52,8 @@ class ChildEnd:
     ``reason`` is why the supervisor terminated it, if it did (also kept when
     the child reported before the signal landed), and ``timed_out`` says the reason was its
     deadline. ``duration`` is seconds from
-    the fork to the end.
+    the fork to the end. ``oom_kills`` counts the processes the kernel's OOM killer ended in the
+    child's cgroup (its memory limit; 0 without a cgroup).
     """
 
     how: Ending
@@ -63,6 +64,7 @@ class ChildEnd:
     signal: int | None = None
     reason: str | None = None
     timed_out: bool = False
+    oom_kills: int = 0
 
     @property
     def signal_name(self) -> str | None:
@@ -93,6 +95,7 @@ def classify(
     *,
     reason: str | None,
     timed_out: bool,
+    oom_kills: int = 0,
 ) -> ChildEnd:
     """The :class:`ChildEnd` of a child from what its supervisor saw (see the module doc)."""
     exit_code = sig = None
@@ -115,4 +118,4 @@ def classify(
         how = Ending.EXITED
     else:
         how = Ending.VANISHED
-    return ChildEnd(how, pid, duration, payload, exit_code, sig, reason, timed_out)
+    return ChildEnd(how, pid, duration, payload, exit_code, sig, reason, timed_out, oom_kills)

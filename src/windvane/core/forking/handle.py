@@ -21,25 +21,37 @@ uses the result; it is reaped before the next fork (:func:`reap_exited`).
 from __future__ import annotations
 
 import contextlib
+import functools
+import logging
 import os
 import signal
 import sys
 import time
 from collections.abc import Callable
 
+from windvane.core.forking.cells import Cell, Cells
 from windvane.core.forking.child import RESULT_LENGTH, child_run
+from windvane.core.forking.containment import current
 from windvane.core.forking.ending import ChildEnd, classify
+from windvane.core.forking.subreaper import end_adopted, kill_tree
 from windvane.core.forking.sweep import sweep_session
 
 _READ_SIZE = 1 << 16
+log = logging.getLogger(__name__)
 #: Children that reported their whole result and were not waited for (reaped before the next fork).
 _exiting: list[int] = []
+#: Every child forked here and not reaped yet: never taken for an adopted orphan.
+_unreaped: set[int] = set()
+#: The cells of children in :data:`_exiting`, closed once they are reaped.
+_closing: dict[int, tuple[Cells, Cell]] = {}
 
 
 class ForkedChild:
     """A child forked by :meth:`fork`: result pipe, exit handle, deadline, termination, end."""
 
     __slots__ = (
+        "_cell",
+        "_cells",
         "_data",
         "_ended",
         "_payload",
@@ -49,6 +61,7 @@ class ForkedChild:
         "exited",
         "kill_at",
         "kill_grace",
+        "oom_kills",
         "pid",
         "pipe_open",
         "read_fd",
@@ -82,6 +95,10 @@ class ForkedChild:
         self.wait_status: int | None = None
         #: How many processes of its session outlived the child and were ended by :meth:`end`.
         self.swept = 0
+        #: How many processes the kernel's OOM killer ended in the child's cell.
+        self.oom_kills = 0
+        self._cells: Cells | None = None
+        self._cell: Cell | None = None
         self._data = bytearray()
         self._payload: bytes | None = None
         self._ended = False
@@ -101,10 +118,19 @@ class ForkedChild:
 
         ``after_fork`` and ``stdio``: see :func:`~windvane.core.forking.child.child_run`.
         Past ``deadline_seconds`` the supervisor terminates it (SIGTERM, then
-        SIGKILL ``kill_grace_seconds`` later; 0 means SIGKILL at once). ``memory_limit_bytes``:
-        see :func:`~windvane.core.forking.child.child_run`.
+        SIGKILL ``kill_grace_seconds`` later; 0 means SIGKILL at once). ``memory_limit_bytes``
+        (0: none) is the limit of the child's cell where the containment
+        (:func:`~windvane.core.forking.containment.current`) has cells that limit memory, else
+        its address space (see :func:`~windvane.core.forking.child.child_run`).
         """
         reap_exited()
+        containment = current()
+        cells = containment.cells
+        try:
+            cell = cells.open(memory_limit_bytes)
+        except OSError as exc:  # a full or vanished cgroup: the session and subreaper still hold
+            log.warning("cannot make a %s cell for a child: %s; it runs without one", cells.name, exc)
+            cell = None
         for stream in (sys.stdout, sys.stderr):  # or the child would repeat buffered output
             with contextlib.suppress(Exception):
                 stream.flush()
@@ -117,6 +143,8 @@ class ForkedChild:
         except OSError:  # no process to be had (EAGAIN, ENOMEM)
             os.close(read_fd)
             os.close(write_fd)
+            if cell is not None:
+                cells.close(cell)
             raise
         if pid == 0:  # pragma: no cover - runs in the child, reported through the pipe
             child_run(
@@ -126,8 +154,14 @@ class ForkedChild:
                 parent_pid,
                 after_fork=after_fork,
                 stdio=stdio,
-                memory_limit_bytes=memory_limit_bytes,
+                memory_limit_bytes=0 if cell is not None and cell.memory_limit_bytes else memory_limit_bytes,
+                enter=None if cell is None else functools.partial(cells.enter, cell),
+                subreaper=containment.subreaper,
+                sweep_grace=kill_grace_seconds,
             )
+        _unreaped.add(pid)
+        child._cells = cells
+        child._cell = cell
         child._forked(pid, write_fd)
         return child
 
@@ -178,6 +212,7 @@ class ForkedChild:
             reaped, status = self.pid, None
         if not reaped:
             return False
+        _unreaped.discard(self.pid)
         self.exited = True
         self.wait_status = status
         return True
@@ -196,9 +231,10 @@ class ForkedChild:
             signal_group(self.pid, signal.SIGTERM)
 
     def kill(self) -> None:
-        """SIGKILL the child's process group."""
+        """SIGKILL the child's descendants (wherever their session) and its process group."""
         self.kill_at = None
         if not self.exited:
+            kill_tree(self.pid)
             signal_group(self.pid, signal.SIGKILL)
 
     def enforce(self, now: float) -> float | None:
@@ -212,8 +248,11 @@ class ForkedChild:
         return self.deadline if self.reason is None else None
 
     def end(self) -> ChildEnd:
-        """How the child ended; closes its pipe and exit handle and ends every process left in
-        its session (:func:`~windvane.core.forking.sweep.sweep_session`, with the kill grace).
+        """How the child ended; closes its pipe and exit handle and ends every process left
+        behind: in its session (:func:`~windvane.core.forking.sweep.sweep_session`, with the kill
+        grace), adopted by this process if it is a subreaper
+        (:func:`~windvane.core.forking.subreaper.end_adopted`), and in its cell (emptied with
+        SIGKILL and removed; for a child still exiting after it reported, once it is reaped).
         Call once, when its result is in or it has exited."""
         if self._ended:
             raise RuntimeError(f"child {self.pid} already ended")
@@ -222,6 +261,14 @@ class ForkedChild:
             self.read()  # all the child wrote is in the pipe now
         self.close()
         self.swept = sweep_session(self.pid, self.kill_grace, ignore=0 if self.exited else self.pid)
+        self.swept += end_adopted(self.kill_grace, spare=_unreaped)
+        if self._cell is not None and self._cells is not None:
+            if self.exited:
+                closed = self._cells.close(self._cell)
+                self.swept += closed.killed
+                self.oom_kills = closed.oom_kills
+            else:
+                _closing[self.pid] = (self._cells, self._cell)
         if not self.exited:
             _exiting.append(self.pid)
             reap_exited(block=False)
@@ -232,6 +279,7 @@ class ForkedChild:
             self.wait_status,
             reason=self.reason,
             timed_out=self.timed_out,
+            oom_kills=self.oom_kills,
         )
 
     def close(self) -> None:
@@ -254,6 +302,10 @@ def reap_exited(*, block: bool = True) -> None:
             reaped = pid
         if reaped:
             _exiting.remove(pid)
+            _unreaped.discard(pid)
+            closing = _closing.pop(pid, None)
+            if closing is not None:
+                closing[0].close(closing[1])
 
 
 def signal_group(pid: int, signum: int) -> None:

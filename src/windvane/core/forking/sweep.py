@@ -8,9 +8,10 @@ then up to ``grace`` seconds for them to go, then SIGKILL. On Linux the members 
 ``/proc`` (every process group of the session); elsewhere only the child's own process group
 is signalled. Zombies do not count: they are already dead.
 
-Not covered: a descendant that starts a session of its own (``setsid``, a daemon's double
-fork) leaves the session and survives (only a cgroup could hold it); so does one still alive
-after pids wrapped all the way around past the child's own during its life (``pid_max`` forks).
+Not covered here: a descendant that starts a session of its own (``setsid``, a daemon's double
+fork) leaves the session; the child subreaper (:mod:`.subreaper`) and the cgroup per child
+(:mod:`.cells`) hold it. Nor one still alive after pids wrapped all the way around past the
+child's own during its life (``pid_max`` forks).
 """
 
 from __future__ import annotations

@@ -106,11 +106,12 @@ class DagProcessor:
         stop_event: threading.Event,
         refresh_interval: float = 2.0,
         on_report: Callable[[ParseReport], None] | None = None,
+        on_database_error: Callable[[], None] | None = None,
     ) -> None:
         """Run passes every ``refresh_interval`` seconds until ``stop_event`` is set.
 
-        ``on_report`` (metrics) sees every pass's report; if it raises, that is
-        logged and the processor goes on.
+        ``on_report`` (metrics) sees every pass's report, ``on_database_error`` every transient
+        database error; if either raises, that is logged and the processor goes on.
 
         A pass that fails is logged and retried next interval. One that fails on a transient
         database error (a dropped connection, a lock, a full disk) is retried after a backoff
@@ -126,6 +127,7 @@ class DagProcessor:
                 log.log(logging.INFO if changed else logging.DEBUG, "DAG processor: %s", report.summary())
             except Exception as exc:
                 if is_transient(exc):
+                    _observe(on_database_error)
                     pause = self.outage.failed(exc)  # raises DatabaseOutageError past the allowed outage
                     log.warning(
                         "database error in a DAG processor pass (%s: %s); retrying in %.1f s",
@@ -292,3 +294,13 @@ class DagProcessor:
         report.failed += len(written.errors)
         report.import_errors.update(written.errors)
         return written.freed
+
+
+def _observe(hook: Callable[[], None] | None) -> None:
+    """Call an observer's hook; an observer never breaks what it observes."""
+    if hook is None:
+        return
+    try:
+        hook()
+    except Exception:
+        log.exception("observer of the DAG processor failed; parsing goes on")

@@ -77,8 +77,15 @@ def _result(path: str, end: ChildEnd, timeout: float, memory_limit_mib: int = 0)
         outcome = dataclasses.replace(outcome, error=error)
     if outcome is not None:
         return FileResult(path, end.duration, outcome)
-    failure = str(DagImportError(path, _failure(end, timeout)))
-    return FileResult(path, end.duration, None, failure, end.how is Ending.TIMED_OUT)
+    failure = _failure(end, timeout)
+    if memory_limit_mib and end.oom_kills:
+        failure = (
+            f"parsing exceeded the memory limit of {memory_limit_mib} MiB (the kernel's OOM killer "
+            f"ended {end.oom_kills} of its processes in its cgroup); {failure}"
+        )
+    return FileResult(
+        path, end.duration, None, str(DagImportError(path, failure)), end.how is Ending.TIMED_OUT
+    )
 
 
 def parse_files(

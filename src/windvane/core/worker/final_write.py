@@ -13,6 +13,9 @@ lost (no heartbeat for ``task_heartbeat_timeout_seconds``) before its outcome la
 
 Every write is a guarded UPDATE (state ``running``, the same try number and job), so writing
 an outcome twice, or after the scheduler moved on, changes nothing.
+
+A worker being stopped calls :func:`stop_retrying_by`: from then on the retries end within that
+grace (not ``give_up_seconds``); the record stays for the next worker that starts.
 """
 
 from __future__ import annotations
@@ -38,6 +41,17 @@ log = logging.getLogger(__name__)
 #: First pause after a failed final write; doubled after each failure up to :data:`MAX_BACKOFF`.
 FIRST_BACKOFF = 0.1
 MAX_BACKOFF = 5.0
+#: When a stopping worker stops retrying a final write (``time.monotonic()``); None while not stopping.
+_stop_by: float | None = None
+
+
+def stop_retrying_by(grace: float) -> None:
+    """The worker is stopping: a final write still failing ``grace`` seconds from now is given up
+    (its record stays). Safe in a signal handler; an earlier deadline stands."""
+    global _stop_by
+    deadline = time.monotonic() + max(0.0, grace)
+    if _stop_by is None or deadline < _stop_by:
+        _stop_by = deadline
 
 
 class OutcomeRecords:
@@ -114,7 +128,7 @@ def record_outcome(
             path = records.keep(workload, outcome, start_date, reason)
         except OSError as exc:  # a full or read-only disk: write the outcome all the same
             log.warning("cannot keep the outcome of %s locally: %s", _name(workload), exc)
-    event = _write_with_backoff(db, workload, outcome, start_date, reason, give_up_seconds, pause)
+    event = _write_with_backoff(db, workload, outcome, start_date, reason, give_up_seconds, pause, path)
     if path is not None:
         OutcomeRecords.drop(path)
     if outcome.callbacks:  # not stored: they only travel to the scheduler's observers
@@ -157,6 +171,7 @@ def _write_with_backoff(
     reason: JournalReason | None,
     give_up_seconds: float,
     pause: Callable[[float], Any],
+    kept: str | None = None,
 ) -> TaskEvent:
     give_up = time.monotonic() + give_up_seconds
     backoff = FIRST_BACKOFF
@@ -166,6 +181,18 @@ def _write_with_backoff(
             event = finish_try(db, workload, outcome, start_date=start, reason=reason)
         except Exception as exc:
             failures += 1
+            stop_by = _stop_by
+            if stop_by is not None and time.monotonic() + backoff > stop_by:
+                log.error(
+                    "the worker is stopping: gave up writing the outcome of %s after %d failures (%s); %s",
+                    _name(workload),
+                    failures,
+                    exc,
+                    f"it is kept in {kept} and written when a worker starts"
+                    if kept is not None
+                    else "it is lost (no outcome_folder)",
+                )
+                raise
             if time.monotonic() + backoff > give_up:
                 log.error(
                     "gave up writing the outcome of %s after %d failures: %s", _name(workload), failures, exc

@@ -232,10 +232,14 @@ def run_workload(
             cap.check()
     outcome = _reported_outcome(end)
     if outcome is not None and memory_limit_mib > 0:
-        outcome = name_memory_limit(outcome, workload.task_id, memory_limit_mib)
+        outcome = name_memory_limit(outcome, workload.task_id, memory_limit_mib, end.oom_kills)
     if outcome is not None:
+        if end.oom_kills:
+            append_line(log_path, outcome.error or "")
         return finish(outcome, start_date=claim.start_date)
     outcome = _unreported_outcome(end, job, timeout)
+    if memory_limit_mib > 0:
+        outcome = name_memory_limit(outcome, workload.task_id, memory_limit_mib, end.oom_kills)
     append_line(log_path, outcome.error or "")
     return finish(outcome, start_date=claim.start_date, reason=JournalReason.TASK_KILLED)
 
@@ -287,11 +291,18 @@ def claim_with_retries(
             time.sleep(pause)
 
 
-def name_memory_limit(outcome: TryOutcome, task_id: str, limit_mib: int) -> TryOutcome:
-    """A failure from ``MemoryError`` under a memory limit says which limit it hit."""
-    if outcome.error is None or "MemoryError" not in outcome.error:
+def name_memory_limit(outcome: TryOutcome, task_id: str, limit_mib: int, oom_kills: int = 0) -> TryOutcome:
+    """A failure from ``MemoryError`` under a memory limit (``RLIMIT_AS``), or a try whose cgroup
+    saw ``oom_kills`` OOM kills (the cgroup's limit), says which limit it hit."""
+    if outcome.error is None or outcome.state is TaskInstanceState.SUCCESS:
         return outcome
-    error = f"task {task_id!r} exceeded the memory limit of {limit_mib} MiB\n{outcome.error}"
+    if oom_kills:
+        how = f"the kernel's OOM killer ended {oom_kills} of its processes in its cgroup"
+        error = f"task {task_id!r} exceeded the memory limit of {limit_mib} MiB ({how})\n{outcome.error}"
+    elif "MemoryError" in outcome.error:
+        error = f"task {task_id!r} exceeded the memory limit of {limit_mib} MiB\n{outcome.error}"
+    else:
+        return outcome
     return dataclasses.replace(outcome, error=error)
 
 
