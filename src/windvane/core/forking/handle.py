@@ -211,9 +211,10 @@ class ForkedChild:
             return self.kill_at
         return self.deadline if self.reason is None else None
 
-    def end(self) -> ChildEnd:
+    def end(self, *, sweep: bool = True) -> ChildEnd:
         """How the child ended; closes its pipe and exit handle and ends every process left in
-        its session (:func:`~windvane.core.forking.sweep.sweep_session`, with the kill grace).
+        its session (:func:`~windvane.core.forking.sweep.sweep_session`, with the kill grace;
+        unless ``sweep`` is false: then the caller sweeps the session, :attr:`sweep_ignore`).
         Call once, when its result is in or it has exited."""
         if self._ended:
             raise RuntimeError(f"child {self.pid} already ended")
@@ -221,7 +222,8 @@ class ForkedChild:
         if self.exited and self.pipe_open:
             self.read()  # all the child wrote is in the pipe now
         self.close()
-        self.swept = sweep_session(self.pid, self.kill_grace, ignore=0 if self.exited else self.pid)
+        if sweep:
+            self.swept = sweep_session(self.pid, self.kill_grace, ignore=self.sweep_ignore)
         if not self.exited:
             _exiting.append(self.pid)
             reap_exited(block=False)
@@ -233,6 +235,12 @@ class ForkedChild:
             reason=self.reason,
             timed_out=self.timed_out,
         )
+
+    @property
+    def sweep_ignore(self) -> int:
+        """The pid a sweep of the child's session signals but does not wait for (the child
+        itself while it has not exited; else 0)."""
+        return 0 if self.exited else self.pid
 
     def close(self) -> None:
         """Close the pipe and the exit handle (idempotent)."""
