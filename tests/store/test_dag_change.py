@@ -123,3 +123,16 @@ def test_a_deleted_dag_row_makes_the_scheduler_read_every_row(engine: Engine) ->
     with engine.begin() as conn:
         refresh_dags(conn, book, pendulum.now("UTC"), PassWork())
     assert set(book.dags) == {"b", "c"}
+
+
+def test_a_counter_that_went_back_makes_the_scheduler_read_every_row(engine: Engine) -> None:
+    store(engine, "a")
+    book = Book(Announcer(SchedulerObserver(), FakeClock(T0)), previous_state=lambda *_: None)
+    with engine.begin() as conn:
+        refresh_dags(conn, book, pendulum.now("UTC"), PassWork())
+    book.dags = {}
+    with engine.begin() as conn:  # a database reset under a running scheduler: stamps start over
+        conn.execute(dag_change.update().values(seq=0))
+    with engine.begin() as conn:
+        refresh_dags(conn, book, pendulum.now("UTC"), PassWork())
+    assert set(book.dags) == {"a"}

@@ -68,7 +68,8 @@ def refresh_dags(
     last = book.dag_change_seq
     if change is not None and change.seq == last:
         return
-    whole = change is None or last is None or change.deleted_seq > last
+    # Every row: on the first read, after a delete, or when the counter went back (a reset database).
+    whole = change is None or last is None or change.deleted_seq > last or change.seq < last
     rows = db.dag_rows(conn, None if whole else last)
     if quarantine is not None and quarantine.held:
         rows = [r for r in rows if not quarantine.holds(r.dag_id, r.dag_hash)]
