@@ -53,20 +53,28 @@ def fresh_db(kind: str) -> Iterator[tuple[str, Engine]]:
 
 
 def register(engine: Engine, dag: DAG, fileloc: str | None = None) -> SerializedDag:
-    ser = serialize_dag(dag)
-    if fileloc is not None:
-        ser = SerializedDag.from_dict({**ser.to_dict(), "fileloc": fileloc})
+    return register_many(engine, [(dag, fileloc)])[0]
+
+
+def register_many(engine: Engine, dags: Sequence[tuple[DAG, str | None]]) -> list[SerializedDag]:
+    """Store ``dags`` (each with its file path, or None for its own) in one transaction."""
+    out = []
     with begin_write(engine) as conn:
-        upsert_dag(
-            conn,
-            dag_id=ser.dag_id,
-            fileloc=ser.fileloc,
-            dag_hash=ser.dag_hash,
-            serialized=ser.to_json(),
-            last_parsed_at=pendulum.now("UTC"),
-        )
-        set_next_dagrun(conn, ser.dag_id, None, None, None, None)
-    return ser
+        for dag, fileloc in dags:
+            ser = serialize_dag(dag)
+            if fileloc is not None:
+                ser = SerializedDag.from_dict({**ser.to_dict(), "fileloc": fileloc})
+            upsert_dag(
+                conn,
+                dag_id=ser.dag_id,
+                fileloc=ser.fileloc,
+                dag_hash=ser.dag_hash,
+                serialized=ser.to_json(),
+                last_parsed_at=pendulum.now("UTC"),
+            )
+            set_next_dagrun(conn, ser.dag_id, None, None, None, None)
+            out.append(ser)
+    return out
 
 
 def pct(values: Sequence[float], q: float) -> float:

@@ -1,7 +1,9 @@
 """Run every runtime benchmark in one go and print their tables (``make bench``).
 
 Each script is repeatable on its own (see its ``--help``); this runs them one after the other, on
-SQLite and PostgreSQL, with their defaults (the metrics overhead with two rounds a database).
+SQLite and PostgreSQL, with their defaults (the metrics overhead with two rounds a database, the idle
+scheduler at 10 and 10,000 DAGs). The scale proof (``scale_proof.py``) runs for minutes and is not
+part of it.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ SCRIPTS = [
     ["b12_local.py"],
     ["b3_parse.py"],
     ["b4_scheduler.py"],
+    ["b_idle.py", "--dags", "10,10000", "--seconds", "15"],
     ["cli_startup.py"],
     ["b_metrics_overhead.py", "--db", "sqlite,postgres", "--repeat", "2"],
 ]

@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 
 from tests.forking.helpers import gone, wait_until
 from windvane.core.forking.supervise import run_forked
-from windvane.core.forking.sweep import session_members, sweep_session
+from windvane.core.forking.sweep import session_members, sweep_session, sweep_sessions
 from windvane.core.processor.pool import parse_files
 from windvane.core.worker.dag_loader import DagLoader
 from windvane.core.worker.runner import run_workload
@@ -101,6 +101,60 @@ with DAG("forks", schedule=None, start_date=datetime(2024, 1, 1, tzinfo=timezone
     assert results[0].error is None
     pid = int(pid_file.read_text())  # written before the parse reported
     assert wait_until(lambda: gone(pid), timeout=5)
+
+
+def test_forks_at_import_of_several_files_parsed_together_do_not_survive_the_parse(tmp_path: Path) -> None:
+    """The processor sweeps the sessions of its parse children in batches (one look at /proc for
+    many files): every file's leftover is still ended, the clean files' sessions are left alone."""
+    paths, pid_files = [], []
+    for i in range(4):
+        pid_file = tmp_path / f"forked_{i}.pid"
+        fork = f"""
+child = os.fork()
+if child == 0:
+    time.sleep(120)
+    os._exit(0)
+with open({str(pid_file)!r}, "w") as f:
+    f.write(str(child))
+"""
+        source = f"""
+import os, time
+from datetime import datetime, timezone
+from windvane.core.authoring.dag import DAG
+{fork if i % 2 == 0 else ""}
+with DAG("forks_{i}", schedule=None, start_date=datetime(2024, 1, 1, tzinfo=timezone.utc)):
+    pass
+"""
+        folder = tmp_path / f"f{i}"
+        folder.mkdir()
+        paths.append(write_dag_file(folder, source))
+        if i % 2 == 0:
+            pid_files.append(pid_file)
+    results = list(parse_files(paths, parallelism=2, timeout=30))
+    assert [r.error for r in results] == [None] * 4
+    for pid_file in pid_files:
+        pid = int(pid_file.read_text())
+        assert wait_until(lambda pid=pid: gone(pid), timeout=5)
+
+
+def test_one_sweep_of_several_sessions_ends_the_members_of_each(marker: str) -> None:
+    leaders = [
+        subprocess.Popen(
+            [sys.executable, "-c", f"import subprocess, time; subprocess.Popen({_sleeper_argv(marker)!r}); "
+             "time.sleep(120)"],
+            start_new_session=True,
+        )
+        for _ in range(2)
+    ]  # fmt: skip
+    try:
+        assert wait_until(lambda: len(_marked(marker)) == 4, timeout=10)  # leaders (argv) + sleepers
+        found = sweep_sessions({p.pid: 0 for p in leaders} | {os.getpid() + 10_000_000: 0}, 0.0)
+        assert found == {p.pid: 1 for p in leaders}  # each one's sleeper (the leader is the child)
+        assert wait_until(lambda: not _marked(marker), timeout=5)
+    finally:
+        for p in leaders:
+            p.kill()
+            p.wait()
 
 
 def test_sweep_of_an_empty_session_finds_nothing() -> None:

@@ -80,3 +80,59 @@ def test_the_scheduler_reads_dag_rows_only_when_the_counter_moved(engine: Engine
     with engine.begin() as conn:
         refresh_dags(conn, book, pendulum.now("UTC"), PassWork())
     assert set(book.dags) == {"a"} and book.dags["a"].is_paused
+
+
+def test_a_change_stamps_only_its_row_and_the_scheduler_reads_only_the_stamped_rows(engine: Engine) -> None:
+    for dag_id in ("a", "b", "c"):
+        store(engine, dag_id)
+    book = Book(Announcer(SchedulerObserver(), FakeClock(T0)), previous_state=lambda *_: None)
+    with engine.begin() as conn:
+        refresh_dags(conn, book, pendulum.now("UTC"), PassWork())
+    before = dict(book.dags)
+    with engine.connect() as conn:
+        stamps = dict(conn.execute(select(dag.c.dag_id, dag.c.change_seq)).all())
+    with engine.begin() as conn:
+        set_next_dagrun(conn, "b", T0, T0, T0, T0)
+    with engine.connect() as conn:
+        after = dict(conn.execute(select(dag.c.dag_id, dag.c.change_seq)).all())
+    assert after["b"] == seq(engine) > stamps["b"]
+    assert {k: v for k, v in after.items() if k != "b"} == {k: v for k, v in stamps.items() if k != "b"}
+    with engine.begin() as conn:
+        refresh_dags(conn, book, pendulum.now("UTC"), PassWork())
+    assert book.dags["a"] is before["a"] and book.dags["c"] is before["c"]  # not read again
+    assert book.dags["b"] is not before["b"] and book.dags["b"].next_create_after == T0
+    assert [e.dag_id for e in book.due.due(T0.timestamp(), book.dags)] == ["b"]
+
+
+def test_a_deleted_dag_row_makes_the_scheduler_read_every_row(engine: Engine) -> None:
+    for dag_id in ("a", "b"):
+        store(engine, dag_id)
+    book = Book(Announcer(SchedulerObserver(), FakeClock(T0)), previous_state=lambda *_: None)
+    with engine.begin() as conn:
+        refresh_dags(conn, book, pendulum.now("UTC"), PassWork())
+    with engine.begin() as conn:
+        set_next_dagrun(conn, "b", T0, T0, T0, T0)
+        conn.execute(delete(dag).where(dag.c.dag_id == "a"))
+    with engine.connect() as conn:
+        deleted = conn.execute(select(dag_change.c.deleted_seq)).scalar_one()
+    assert deleted > 0
+    with engine.begin() as conn:
+        refresh_dags(conn, book, pendulum.now("UTC"), PassWork())
+    assert set(book.dags) == {"b"} and book.dags["b"].next_create_after == T0
+    store(engine, "c")  # an insert is stamped too
+    with engine.begin() as conn:
+        refresh_dags(conn, book, pendulum.now("UTC"), PassWork())
+    assert set(book.dags) == {"b", "c"}
+
+
+def test_a_counter_that_went_back_makes_the_scheduler_read_every_row(engine: Engine) -> None:
+    store(engine, "a")
+    book = Book(Announcer(SchedulerObserver(), FakeClock(T0)), previous_state=lambda *_: None)
+    with engine.begin() as conn:
+        refresh_dags(conn, book, pendulum.now("UTC"), PassWork())
+    book.dags = {}
+    with engine.begin() as conn:  # a database reset under a running scheduler: stamps start over
+        conn.execute(dag_change.update().values(seq=0))
+    with engine.begin() as conn:
+        refresh_dags(conn, book, pendulum.now("UTC"), PassWork())
+    assert set(book.dags) == {"a"}

@@ -247,10 +247,11 @@ class ForkedChild:
             return self.kill_at
         return self.deadline if self.reason is None else None
 
-    def end(self) -> ChildEnd:
+    def end(self, *, sweep: bool = True) -> ChildEnd:
         """How the child ended; closes its pipe and exit handle and ends every process left
         behind: in its session (:func:`~windvane.core.forking.sweep.sweep_session`, with the kill
-        grace), adopted by this process if it is a subreaper
+        grace; unless ``sweep`` is false: then the caller sweeps the session, :attr:`sweep_ignore`),
+        adopted by this process if it is a subreaper
         (:func:`~windvane.core.forking.subreaper.end_adopted`), and in its cell (emptied with
         SIGKILL and removed; for a child still exiting after it reported, once it is reaped).
         Call once, when its result is in or it has exited."""
@@ -260,7 +261,8 @@ class ForkedChild:
         if self.exited and self.pipe_open:
             self.read()  # all the child wrote is in the pipe now
         self.close()
-        self.swept = sweep_session(self.pid, self.kill_grace, ignore=0 if self.exited else self.pid)
+        if sweep:
+            self.swept = sweep_session(self.pid, self.kill_grace, ignore=self.sweep_ignore)
         self.swept += end_adopted(self.kill_grace, spare=_unreaped)
         if self._cell is not None and self._cells is not None:
             if self.exited:
@@ -281,6 +283,12 @@ class ForkedChild:
             timed_out=self.timed_out,
             oom_kills=self.oom_kills,
         )
+
+    @property
+    def sweep_ignore(self) -> int:
+        """The pid a sweep of the child's session signals but does not wait for (the child
+        itself while it has not exited; else 0)."""
+        return 0 if self.exited else self.pid
 
     def close(self) -> None:
         """Close the pipe and the exit handle (idempotent)."""

@@ -22,6 +22,7 @@ import time
 
 from windvane.core.forking.ending import ChildEnd
 from windvane.core.forking.handle import ForkedChild
+from windvane.core.forking.sweep import sweep_sessions
 
 #: Longest single wait, so a child that exits while a grandchild keeps its pipe open is seen
 #: even without a pidfd.
@@ -32,12 +33,23 @@ _PIPE, _EXIT = 0, 1
 
 
 class ChildWatcher:
-    """The children being supervised together; :meth:`close` kills those still running."""
+    """The children being supervised together; :meth:`close` kills those still running.
 
-    def __init__(self) -> None:
+    ``sweep_every``: 0 sweeps each child's session as it ends (``ForkedChild.end``); above 0 the
+    sessions of ended children are swept together, one look at ``/proc`` for all of them, at
+    most that many seconds after the first of them ended and at :meth:`close` at the latest
+    (the DAG processor: one sweep per child cost it a scan of ``/proc`` per file). A process a
+    child left behind then lives up to that long before it is ended.
+    """
+
+    def __init__(self, *, sweep_every: float = 0.0) -> None:
         self._poll = select.poll()
         self._fds: dict[int, tuple[ForkedChild, int]] = {}
         self._children: dict[int, ForkedChild] = {}
+        self.sweep_every = sweep_every
+        #: Ended children whose sessions are still to sweep: session id -> (child, pid to ignore).
+        self._unswept: dict[int, tuple[ForkedChild, int]] = {}
+        self._sweep_at: float | None = None
 
     def __len__(self) -> int:
         return len(self._children)
@@ -63,6 +75,11 @@ class ChildWatcher:
                 if due is not None and due < limit:
                     limit = due
                 polling = polling or (child.exit_fd is None and not child.pipe_open)
+            if self._sweep_at is not None:
+                if now >= self._sweep_at:
+                    self.sweep()
+                else:
+                    limit = min(limit, self._sweep_at)
             wait = min(limit - now, _POLL_WAIT) if polling else limit - now
             done = self._collect(self._poll.poll(max(0.0, wait) * 1000))
             if polling:
@@ -80,12 +97,25 @@ class ChildWatcher:
         return []
 
     def close(self, reason: str = "its supervisor stopped") -> None:
-        """Kill the children still watched (SIGKILL, no grace), reap them and stop watching."""
+        """Kill the children still watched (SIGKILL, no grace), reap them and stop watching;
+        sweep the sessions still to sweep."""
         for child in list(self._children.values()):
             child.reason = child.reason or reason
             child.kill()
             child.poll(block=True)
             self._end(child)
+        self.sweep()
+
+    def sweep(self) -> None:
+        """Sweep the sessions of the ended children not swept yet (``sweep_every`` above 0)."""
+        self._sweep_at = None
+        if not self._unswept:
+            return
+        pending, self._unswept = self._unswept, {}
+        grace = max(child.kill_grace for child, _ in pending.values())
+        found = sweep_sessions({sid: ignore for sid, (_, ignore) in pending.items()}, grace)
+        for sid, count in found.items():
+            pending[sid][0].swept = count
 
     def _watch(self, fd: int, child: ForkedChild, kind: int) -> None:
         self._poll.register(fd, select.POLLIN)
@@ -116,4 +146,10 @@ class ChildWatcher:
             self._unwatch(child.read_fd)
         if child.exit_fd is not None:
             self._unwatch(child.exit_fd)
-        return child.end()
+        if self.sweep_every <= 0:
+            return child.end()
+        end = child.end(sweep=False)
+        self._unswept[child.pid] = (child, child.sweep_ignore)
+        if self._sweep_at is None:
+            self._sweep_at = time.monotonic() + self.sweep_every
+        return end

@@ -8,6 +8,10 @@ deadline: no polling, no sleeping). A child past its deadline is killed with
 SIGKILL and reported as timed out; a child that dies without reporting
 (``os._exit``, a segfault) is reported as crashed. Either way the other files
 go on. Closing the generator early kills whatever still runs.
+
+What a child leaves behind (a process forked at import) is ended by sweeping its session; the
+sessions of the children that ended are swept together every :data:`SWEEP_EVERY_SECONDS` and when
+the generator ends (one look at ``/proc`` each, instead of one per file).
 """
 
 from __future__ import annotations
@@ -21,6 +25,9 @@ from windvane.core.forking.ending import ChildEnd, Ending
 from windvane.core.forking.watch import ChildWatcher
 from windvane.core.processor.parse_child import ParseOutcome, fork_parser
 from windvane.errors import DagImportError
+
+#: How long the processes a parse child left behind may outlive it (swept in batches).
+SWEEP_EVERY_SECONDS = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +109,7 @@ def parse_files(
     if parallelism < 1:
         raise ValueError(f"parallelism must be >= 1, got {parallelism}")
     pending = deque(paths)
-    watcher = ChildWatcher()
+    watcher = ChildWatcher(sweep_every=SWEEP_EVERY_SECONDS)
     running: dict[int, str] = {}
 
     def fill() -> None:

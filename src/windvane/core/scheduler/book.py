@@ -30,6 +30,7 @@ from windvane.core.model.states import WAITING_STATES, DagRunState, DagRunType
 from windvane.core.model.states import TaskInstanceState as S
 from windvane.core.model.workload import TaskEvent, TaskInstanceKey
 from windvane.core.scheduler.announce import Announcer
+from windvane.core.scheduler.due_index import DueIndex
 from windvane.core.scheduler.model import ActiveRun, DagEntry, TiRecord, build_run, retry_delay
 from windvane.core.scheduler.pass_work import GaveUp, PassWork
 from windvane.core.scheduler.queueing import Occupancy, ReadyItem, ReadyQueue
@@ -55,6 +56,8 @@ class Book:
         self.dags: dict[str, DagEntry] = {}
         #: The ``dag_change`` counter when :attr:`dags` was last read (None: never).
         self.dag_change_seq: int | None = None
+        #: The DAGs of :attr:`dags` by when their next scheduled run falls due.
+        self.due = DueIndex()
         self.ti_run: dict[int, int] = {}
         self.ready = ReadyQueue()
         self.occupancy = Occupancy()
@@ -313,8 +316,21 @@ class Book:
     def replace_dags(self, fresh: dict[str, DagEntry], changed: set[str]) -> list[int]:
         """Take the DAGs as last read; return the loaded runs whose DAG structure changed (to reload)."""
         self.dags = fresh
+        self.due.rebuild(fresh.values())
+        return self._structure_changed(changed)
+
+    def update_dags(self, fresh: dict[str, DagEntry], changed: set[str]) -> list[int]:
+        """Take the DAG rows that changed since the last read (the others stand); return the loaded
+        runs whose DAG structure changed (to reload)."""
+        for dag_id, entry in fresh.items():
+            self.dags[dag_id] = entry
+            self.due.put(entry)
+        return self._structure_changed(changed)
+
+    def _structure_changed(self, changed: set[str]) -> list[int]:
         if not changed:
             return []
+        fresh = self.dags
         return [
             run.id
             for run in self.runs.values()

@@ -45,31 +45,43 @@ class DagRow:
     fileloc: str = ""
 
 
-def dag_change_seq(conn: Connection) -> int | None:
-    """The ``dag_change`` counter: it moves whenever a DAG row the scheduler reads changes (triggers
-    raise it, migration 0006), so while it stands still the DAG rows need not be read again. None
-    when its row is missing (a truncated table): read the DAG rows every time."""
-    found = conn.execute(select(dag_change_t.c.seq).where(dag_change_t.c.id == 1)).scalar_one_or_none()
-    return None if found is None else int(found)
+@dataclass(frozen=True)
+class DagChange:
+    """The ``dag_change`` row: ``seq`` moves whenever a DAG row the scheduler reads changes (triggers
+    raise it and stamp the row's ``change_seq`` with it, migrations 0006 and 0007); ``deleted_seq``
+    is the ``seq`` of the last deleted row."""
+
+    seq: int
+    deleted_seq: int
 
 
-def dag_rows(conn: Connection) -> list[DagRow]:
-    rows = conn.execute(
-        select(
-            dag_t.c.dag_id,
-            dag_t.c.dag_hash,
-            dag_t.c.is_paused,
-            dag_t.c.is_active,
-            dag_t.c.next_dagrun_logical_date,
-            dag_t.c.next_dagrun_data_interval_start,
-            dag_t.c.next_dagrun_data_interval_end,
-            dag_t.c.next_dagrun_create_after,
-            dag_t.c.fileloc,
-        )
+def dag_change(conn: Connection) -> DagChange | None:
+    """The ``dag_change`` counters; None when its row is missing (a truncated table): read every DAG
+    row every time."""
+    found = conn.execute(
+        select(dag_change_t.c.seq, dag_change_t.c.deleted_seq).where(dag_change_t.c.id == 1)
+    ).one_or_none()
+    return None if found is None else DagChange(int(found[0]), int(found[1]))
+
+
+def dag_rows(conn: Connection, changed_after: int | None = None) -> list[DagRow]:
+    """Every DAG row, or only those stamped after ``changed_after`` (a ``dag_change`` seq)."""
+    q = select(
+        dag_t.c.dag_id,
+        dag_t.c.dag_hash,
+        dag_t.c.is_paused,
+        dag_t.c.is_active,
+        dag_t.c.next_dagrun_logical_date,
+        dag_t.c.next_dagrun_data_interval_start,
+        dag_t.c.next_dagrun_data_interval_end,
+        dag_t.c.next_dagrun_create_after,
+        dag_t.c.fileloc,
     )
+    if changed_after is not None:
+        q = q.where(dag_t.c.change_seq > changed_after)
     return [
         DagRow(r[0], r[1], bool(r[2]), bool(r[3]), utc(r[4]), utc(r[5]), utc(r[6]), utc(r[7]), r[8])
-        for r in rows
+        for r in conn.execute(q)
     ]
 
 

@@ -58,14 +58,19 @@ def refresh_dags(
     """Take new and changed DAGs (parsing only changed ones); reload runs whose DAG structure changed.
 
     Quarantined DAGs are left out; one whose serialized form does not read is quarantined. Nothing
-    is read but the ``dag_change`` counter while it has not moved since the last read (an idle
-    scheduler's cost does not grow with the number of DAGs). It is read before the rows: a change
-    committed in between is read now and again next time, never missed.
+    is read but the ``dag_change`` row while its ``seq`` has not moved since the last read (an
+    idle scheduler's cost does not grow with the number of DAGs); when it moved, only the rows
+    stamped since (``change_seq``), or every row after a delete or on the first read. The counter
+    is read before the rows: a change committed in between is read now and again next time, never
+    missed.
     """
-    seq = db.dag_change_seq(conn)
-    if seq is not None and seq == book.dag_change_seq:
+    change = db.dag_change(conn)
+    last = book.dag_change_seq
+    if change is not None and change.seq == last:
         return
-    rows = db.dag_rows(conn)
+    # Every row: on the first read, after a delete, or when the counter went back (a reset database).
+    whole = change is None or last is None or change.deleted_seq > last or change.seq < last
+    rows = db.dag_rows(conn, None if whole else last)
     if quarantine is not None and quarantine.held:
         rows = [r for r in rows if not quarantine.holds(r.dag_id, r.dag_hash)]
     known = book.dags
@@ -95,8 +100,13 @@ def refresh_dags(
             r.next_interval_end,
             r.next_create_after,
         )
-    reload = book.replace_dags(fresh, set(loaded))
-    book.dag_change_seq = seq
+    if quarantine is not None and quarantine.held:  # unreadable just now: left out like the others
+        for dag_id in [d for d in fresh if d in quarantine.held]:
+            del fresh[dag_id]
+            if not whole:
+                book.dags.pop(dag_id, None)
+    reload = book.replace_dags(fresh, set(loaded)) if whole else book.update_dags(fresh, set(loaded))
+    book.dag_change_seq = None if change is None else change.seq
     if reload:
         log.info("DAG structure changed; reloading %d active run(s)", len(reload))
         _load_isolated(conn, book, dag_runs.get_runs(conn, reload), now, work, quarantine)

@@ -26,14 +26,9 @@ def run_id_for(run_type: DagRunType, logical_date: pendulum.DateTime) -> str:
 
 
 def due_entries(book: Book, now: pendulum.DateTime) -> list[DagEntry]:
-    """Active, unpaused DAGs whose next run may be created, the longest due first."""
-    due = [
-        e
-        for e in book.dags.values()
-        if e.is_active and not e.is_paused and e.next_create_after is not None and e.next_create_after <= now
-    ]
-    due.sort(key=lambda e: e.next_create_after or now)
-    return due
+    """Active, unpaused DAGs whose next run may be created, the longest due first (from the book's
+    due index: the cost is in the due DAGs, not all of them)."""
+    return book.due.due(now.timestamp(), book.dags)
 
 
 class RunCreator:
@@ -112,6 +107,7 @@ class RunCreator:
             entry.next_interval_end,
             entry.next_create_after,
         ) = values
+        self.book.due.put(entry)
         if created is not None:
             log.info("created run %s of DAG %r", run_id, dag.dag_id)
             self.book.announce.run_created(created, due_at, now)

@@ -197,8 +197,9 @@ def drop_all(engine: Engine, *, plugins: EntryPointLoader | None = None) -> None
         existing = MetaData()
         existing.reflect(conn, only=lambda name, _: name in names)
         existing.drop_all(conn)
-        if conn.dialect.name == "postgresql":  # migration 0006's trigger function outlives its table
-            conn.exec_driver_sql("DROP FUNCTION IF EXISTS dag_change_bump()")
+        if conn.dialect.name == "postgresql":  # the trigger functions (0006, 0007) outlive their table
+            for fn in ("dag_change_bump", "dag_change_stamp", "dag_change_inserted", "dag_change_deleted"):
+                conn.exec_driver_sql(f"DROP FUNCTION IF EXISTS {fn}()")
 
 
 def reset(

@@ -58,7 +58,10 @@ dag = Table(
     Column("next_dagrun_data_interval_start", UTC),
     Column("next_dagrun_data_interval_end", UTC),
     Column("next_dagrun_create_after", UTC),
+    # The dag_change seq of the row's last change the scheduler reads (triggers stamp it, migration 0007).
+    Column("change_seq", BigInteger().with_variant(Integer, "sqlite"), nullable=False, server_default="0"),
     Index("ix_dag_next_dagrun_create_after", "is_active", "is_paused", "next_dagrun_create_after"),
+    Index("ix_dag_change_seq", "change_seq"),
 )
 
 # One row (id 1) whose ``seq`` database triggers raise whenever a ``dag`` row is inserted, deleted,
@@ -69,6 +72,8 @@ dag_change = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("seq", BigInteger().with_variant(Integer, "sqlite"), nullable=False),
+    # The seq of the last delete of a dag row (a deleted row cannot be stamped; migration 0007).
+    Column("deleted_seq", BigInteger().with_variant(Integer, "sqlite"), nullable=False, server_default="0"),
 )
 
 dag_run = Table(
