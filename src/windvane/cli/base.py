@@ -92,9 +92,20 @@ def add_group(subparsers: Subparsers, name: str, help: str, description: str | N
 
 
 def add_command(
-    subparsers: Subparsers, name: str, handler: HandlerRef, help: str, description: str | None = None
+    subparsers: Subparsers,
+    name: str,
+    handler: HandlerRef,
+    help: str,
+    description: str | None = None,
+    *,
+    user_code: bool = True,
 ) -> CliParser:
-    """A leaf command running ``handler`` (``"module:function"``); returns its parser to add arguments to."""
+    """A leaf command running ``handler`` (``"module:function"``); returns its parser to add arguments to.
+
+    ``user_code=False`` declares that the command never imports a DAG file nor runs a task in its
+    process: :func:`windvane.cli.main.main` then skips installing the authoring defaults and the
+    secrets backends (and their imports) before calling it. Only for read-only listings.
+    """
     parser = subparsers.add_parser(
         name,
         help=help,
@@ -102,7 +113,7 @@ def add_command(
         parents=[_COMMON],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.set_defaults(handler=handler)
+    parser.set_defaults(handler=handler, user_code=user_code)
     return parser
 
 
