@@ -26,6 +26,10 @@ LISTINGS = (
     ("dags", "list-runs", "nope"),
     ("dags", "list-import-errors"),
     ("dags", "list-import-errors", "-o", "json"),
+    ("tasks", "list", "chain"),
+    ("tasks", "list", "chain", "-o", "json"),
+    ("tasks", "list", "chain", "--tree"),
+    ("tasks", "list", "nope"),
 )
 #: What the quick path must not import (on either backend).
 NOT_IMPORTED = ("sqlalchemy", "alembic", "rich", "pendulum", "windvane.core.scheduler", "windvane.metrics")

@@ -13,7 +13,15 @@ from sqlalchemy import Engine, insert, null, update
 from tests.store.helpers import T0, add_run
 from windvane.core.store import lists_sql
 from windvane.core.store.dag_runs import list_dag_runs
-from windvane.core.store.dags import deactivate, get_dag, list_dags, set_next_dagrun, set_paused, upsert_dag
+from windvane.core.store.dags import (
+    deactivate,
+    get_dag,
+    get_serialized,
+    list_dags,
+    set_next_dagrun,
+    set_paused,
+    upsert_dag,
+)
 from windvane.core.store.engine import begin_read, begin_write
 from windvane.core.store.import_errors import list_import_errors, replace_import_error
 from windvane.core.store.raw import RawDb
@@ -34,7 +42,7 @@ def _fill(engine: Engine) -> None:
                 dag_id=dag_id,
                 fileloc=f"/dags/{dag_id}.py",
                 dag_hash=f"h_{dag_id}",
-                serialized="{}",
+                serialized=f'{{"dag_id": "{dag_id}", "note": "\u00e9t\u00e9"}}',
                 last_parsed_at=ODD,
                 timetable_summary="@daily" if dag_id != "a_report" else None,
                 description="Nightly\nload" if dag_id == "b_etl" else None,
@@ -104,18 +112,32 @@ def test_import_errors_and_parsed_files(engine: Engine) -> None:
     assert _both(engine, lists_sql.parsed_file_count) == (1, 1)
 
 
-def test_require_dag_names_an_unknown_dag_as_get_dag_does(engine: Engine) -> None:
+def test_serialized_reads_as_get_serialized_reads_it(engine: Engine) -> None:
+    _fill(engine)
+    with begin_read(engine) as conn:
+        expected = get_serialized(conn, "b_etl")
+    assert _both(engine, lambda tx: lists_sql.serialized(tx, "b_etl")) == (expected, expected)
+
+
+def test_an_unknown_dag_is_named_as_get_dag_names_it(engine: Engine) -> None:
     _fill(engine)
     messages: list[Any] = []
     with begin_read(engine) as conn:
         with pytest.raises(NotFoundError) as expected:
             get_dag(conn, "nope")
         messages.append(str(expected.value))
-    for reader in (lambda tx: lists_sql.require_dag(tx, "nope"),):
+        with pytest.raises(NotFoundError) as expected:
+            get_serialized(conn, "nope")
+        messages.append(str(expected.value))
+    readers: list[Callable[[Tx], object]] = [
+        lambda tx: lists_sql.require_dag(tx, "nope"),
+        lambda tx: lists_sql.serialized(tx, "nope"),
+    ]
+    for reader in readers:
         with pytest.raises(NotFoundError) as found:
             _both(engine, reader)
         messages.append(str(found.value))
-    assert messages == ["DAG 'nope' does not exist"] * 2
+    assert messages == ["DAG 'nope' does not exist"] * 4
     assert _both(engine, lambda tx: lists_sql.require_dag(tx, "gone")) == (None, None)  # inactive: there
 
 

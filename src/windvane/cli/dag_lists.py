@@ -1,10 +1,11 @@
-"""``windvane dags list | list-runs | list-import-errors``: the listings, quick to start.
+"""``windvane dags list | list-runs | list-import-errors`` and ``windvane tasks list``: the listings,
+quick to start.
 
 They read through :func:`~windvane.cli.quick_read.read_listing` (no SQLAlchemy when the schema is
 current) and print with :class:`~windvane.cli.output.Output` (no rich for JSON, plain text or a
 table going to a pipe): ``windvane dags list`` is the command ``bench/cli_startup.py`` times, and
 ``tests/cli/test_import_time.py`` keeps SQLAlchemy, Alembic, rich and the scheduler out of it.
-Their arguments are in :mod:`windvane.cli.parser.dags`.
+Their arguments are in :mod:`windvane.cli.parser.dags` and :mod:`windvane.cli.parser.tasks`.
 """
 
 from __future__ import annotations
@@ -94,3 +95,29 @@ def _list_import_errors(cli: Cli, args: argparse.Namespace) -> int:
             cli.out.line(f"{e.filename} (at {e.timestamp.isoformat()}):")
             cli.out.line("    " + e.stacktrace.rstrip().replace("\n", "\n    "))
     return EXIT_FAILURE if errors else EXIT_OK
+
+
+def _tasks_list(cli: Cli, args: argparse.Namespace) -> int:
+    from windvane.core.model.serialized_dag import SerializedDag  # pendulum: not in `dags list`
+
+    dag = SerializedDag.from_json(
+        read_listing(cli.settings, lambda tx: lists_sql.serialized(tx, args.dag_id))
+    )
+    if args.tree and args.output != "json":
+        from windvane.cli.graph import task_tree  # rich.tree: only here
+
+        cli.out.render(task_tree(dag))
+        return EXIT_OK
+    rows = [
+        {
+            "task_id": t.task_id,
+            "operator": t.operator,
+            "upstream": list(t.upstream),
+            "downstream": list(t.downstream),
+        }
+        for t in dag.tasks.values()
+    ]
+    cli.out.rows(
+        rows, ["task_id", "operator", "upstream"], fmt=args.output, empty=f"DAG {dag.dag_id} has no tasks."
+    )
+    return EXIT_OK

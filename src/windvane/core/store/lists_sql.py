@@ -1,12 +1,14 @@
-"""The CLI's listings over a bare DBAPI connection: DAGs, a DAG's runs, import errors, parsed files.
+"""The CLI's listings over a bare DBAPI connection: DAGs, a DAG's runs, import errors, parsed files,
+a DAG's serialized form.
 
-``windvane dags list``, ``dags list-runs`` and ``dags list-import-errors`` run these on a
+``windvane dags list``, ``dags list-runs``, ``dags list-import-errors`` and ``tasks list`` run these on a
 :class:`~windvane.core.store.raw.RawDb` so that they start without importing SQLAlchemy (about
 half of their start-up, see ``bench/cli_startup.py``). Each function reads the rows that its
 SQLAlchemy twin reads (:func:`~windvane.core.store.dags.list_dags`,
 :func:`~windvane.core.store.dag_runs.list_dag_runs`,
 :func:`~windvane.core.store.import_errors.list_import_errors`) and returns the same values
-(:mod:`~windvane.core.store.rows`): ``tests/store/test_lists_sql.py`` runs both on SQLite and
+(:mod:`~windvane.core.store.rows`; :func:`serialized` as
+:func:`~windvane.core.store.dags.get_serialized`): ``tests/store/test_lists_sql.py`` runs both on SQLite and
 PostgreSQL and compares them. Values are decoded as SQLAlchemy's column types would: booleans
 from SQLite's integers, JSON from SQLite's text, datetimes as aware UTC
 (:func:`~windvane.core.store.raw_sql.read_time`).
@@ -29,6 +31,7 @@ _DAG_COLUMNS = (
 )
 _ACTIVE_DAGS = Sql(f"SELECT {_DAG_COLUMNS} FROM dag WHERE is_active ORDER BY dag_id")
 _DAG_EXISTS = Sql("SELECT 1 FROM dag WHERE dag_id = :dag_id")
+_SERIALIZED = Sql("SELECT serialized FROM dag WHERE dag_id = :dag_id")
 _RUN_COLUMNS = (
     "id, dag_id, run_id, run_type, logical_date, data_interval_start, data_interval_end, state, "
     "queued_at, start_date, end_date, conf, dag_hash, creating_job_id, external_trigger"
@@ -53,6 +56,14 @@ def require_dag(tx: Tx, dag_id: str) -> None:
     :func:`~windvane.core.store.dags.get_dag`)."""
     if tx.first(_DAG_EXISTS, {"dag_id": dag_id}) is None:
         raise NotFoundError(f"DAG {dag_id!r} does not exist")
+
+
+def serialized(tx: Tx, dag_id: str) -> str:
+    """The serialized JSON of ``dag_id``; :class:`NotFoundError` naming it if it was never stored."""
+    row = tx.first(_SERIALIZED, {"dag_id": dag_id})
+    if row is None:
+        raise NotFoundError(f"DAG {dag_id!r} does not exist")
+    return str(row[0])
 
 
 def dag_runs(tx: Tx, dag_id: str, *, limit: int = 25, state: str | None = None) -> list[DagRunRow]:
