@@ -45,7 +45,8 @@ def test_the_minimum_constraints_are_pyprojects_lower_bounds() -> None:
     root = Path(__file__).resolve().parents[1]
     project = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     extras = project["optional-dependencies"]
-    requirements = [*project["dependencies"], *(r for name, rs in extras.items() if name != "dev" for r in rs)]
+    runtime_extras = (r for name, rs in extras.items() if name != "dev" for r in rs)
+    requirements = [*project["dependencies"], *runtime_extras]
     bounds = {}
     for requirement in requirements:
         match = re.fullmatch(r"([A-Za-z0-9_.-]+)(?:\[[^]]*\])?>=([0-9.]+)(?:,<[0-9.]+)?", requirement)
