@@ -43,7 +43,7 @@ class Cli:
 
 
 Handler: TypeAlias = Callable[[Cli, argparse.Namespace], int]
-#: ``"windvane.cli.dags:_list"``: the module and function of a handler, imported when it runs.
+#: ``"windvane.cli.dags:_show"``: the module and function of a handler, imported when it runs.
 HandlerRef: TypeAlias = str
 Subparsers: TypeAlias = "argparse._SubParsersAction[CliParser]"
 
@@ -118,7 +118,7 @@ def add_command(
 
 
 def resolve_handler(ref: HandlerRef) -> Handler:
-    """Import the handler ``ref`` names (``"windvane.cli.dags:_list"``)."""
+    """Import the handler ``ref`` names (``"windvane.cli.dags:_show"``)."""
     module, _, name = ref.partition(":")
     handler: Handler = getattr(importlib.import_module(module), name)
     return handler
