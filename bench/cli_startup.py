@@ -9,12 +9,14 @@ the machine's load barely moves) per command with the target (issue 13:
 of ``--version`` and ``dags list``: self time summed per top-level package, the
 largest first.
 
-    .venv/bin/python bench/cli_startup.py [-n 15] [--src DIR]
+    .venv/bin/python bench/cli_startup.py [-n 15] [--src DIR] [--before DIR]
 
 ``--src DIR`` measures another checkout's ``src`` with this environment's
-dependencies (the "before" numbers: ``git archive main | tar -x -C /tmp/before``,
-then ``--src /tmp/before/src``). The machine's load changes every number: compare
-revisions in one sitting, and read the medians.
+dependencies. ``--before DIR`` compares: each command runs alternately from
+``DIR`` (e.g. ``git archive main | tar -x -C /tmp/before``, then ``--before
+/tmp/before/src``) and from this checkout, in one sitting, and the table shows
+both side by side with the ratio of their CPU times. The machine's load changes
+every wall time: read the medians, and the CPU times, which it barely moves.
 """
 
 from __future__ import annotations
@@ -39,6 +41,9 @@ COMMANDS: list[tuple[list[str], float | None]] = [
     (["--help"], 0.15),
     (["dags", "--help"], 0.15),
     (["dags", "list"], 0.4),
+    (["dags", "list", "-o", "json"], None),
+    (["dags", "list-runs", "bench_dag_0"], None),
+    (["dags", "list-import-errors"], None),
     (["tasks", "list", "bench_dag_0"], None),
     (["config", "get", "core.executor"], None),
 ]
@@ -97,13 +102,49 @@ def _time(args: list[str], env: dict[str, str], runs: int) -> tuple[list[float],
     machine's load, wall time does."""
     times, cpu = [], []
     for _ in range(runs):
-        start, start_cpu = time.perf_counter(), _children_cpu()
-        done = _run(args, env)
-        times.append(time.perf_counter() - start)
-        cpu.append(_children_cpu() - start_cpu)
-        if done.returncode != 0:
-            raise SystemExit(f"windvane {' '.join(args)} exited {done.returncode}:\n{done.stderr}")
+        wall, used = _once(args, env)
+        times.append(wall)
+        cpu.append(used)
     return times, cpu
+
+
+def _once(args: list[str], env: dict[str, str]) -> tuple[float, float]:
+    start, start_cpu = time.perf_counter(), _children_cpu()
+    done = _run(args, env)
+    wall, used = time.perf_counter() - start, _children_cpu() - start_cpu
+    if done.returncode != 0:
+        raise SystemExit(f"windvane {' '.join(args)} exited {done.returncode}:\n{done.stderr}")
+    return wall, used
+
+
+def _compare(home: Path, args: argparse.Namespace) -> None:
+    """Each command from ``--before`` and from this checkout, alternately, side by side."""
+    before_env, after_env = _env(home, args.before), _env(home, args.src)
+    rows: list[list[object]] = []
+    for command, target in COMMANDS:
+        samples: dict[str, tuple[list[float], list[float]]] = {"before": ([], []), "after": ([], [])}
+        for _ in range(args.runs):
+            for name, env in (("before", before_env), ("after", after_env)):
+                wall, used = _once(command, env)
+                samples[name][0].append(wall)
+                samples[name][1].append(used)
+        (b_wall, b_cpu), (a_wall, a_cpu) = samples["before"], samples["after"]
+        verdict = "-" if target is None else ("ok" if median(a_wall) <= target else "OVER")
+        ratio = median(a_cpu) / median(b_cpu) if median(b_cpu) else float("nan")
+        rows.append(["windvane " + " ".join(command), median(b_wall), median(b_cpu), median(a_wall),
+                     median(a_cpu), ratio, target or "-", verdict])  # fmt: skip
+    title = f"CLI before/after, seconds ({args.runs} runs each, alternating; load {os.getloadavg()[0]:.1f})"
+    header = [
+        "command",
+        "before wall",
+        "before cpu",
+        "after wall",
+        "after cpu",
+        "cpu after/before",
+        "target",
+        "",
+    ]
+    print(table(title, header, rows))
 
 
 def _import_offenders(args: list[str], env: dict[str, str], top: int) -> list[tuple[str, float, int]]:
@@ -129,11 +170,15 @@ def main() -> None:
     parser.add_argument("-n", "--runs", type=int, default=15, help="Runs per command (default 15).")
     parser.add_argument("--src", type=Path, help="Measure this source folder instead of the installed one.")
     parser.add_argument("--top", type=int, default=8, help="Packages listed per import profile (default 8).")
+    parser.add_argument("--before", type=Path, help="Compare with this source folder, side by side.")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp) / "home"
         env = _env(home, args.src)
         _prepare(home, env)
+        if args.before is not None:
+            _compare(home, args)
+            print()
         base, base_cpu = _time_baseline(env, args.runs)
         rows: list[list[object]] = [
             ["python -c pass (baseline)", median(base), pct(base, 90), median(base_cpu), "-", "-"]

@@ -44,7 +44,9 @@ def test_croniter_accepts_ranges_that_wrap_midnight() -> None:
 def test_the_minimum_constraints_are_pyprojects_lower_bounds() -> None:
     root = Path(__file__).resolve().parents[1]
     project = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    requirements = [*project["dependencies"], *project["optional-dependencies"]["postgres"]]
+    extras = project["optional-dependencies"]
+    runtime_extras = (r for name, rs in extras.items() if name != "dev" for r in rs)
+    requirements = [*project["dependencies"], *runtime_extras]
     bounds = {}
     for requirement in requirements:
         match = re.fullmatch(r"([A-Za-z0-9_.-]+)(?:\[[^]]*\])?>=([0-9.]+)(?:,<[0-9.]+)?", requirement)

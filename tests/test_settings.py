@@ -476,3 +476,23 @@ def test_allow_and_block_lists_must_be_regular_expressions(tmp_path: Path) -> No
         r"^ti\.",
         r"\S+",
     )
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["UTC", "utc", "Utc", "Europe/Amsterdam", "America/Argentina/Buenos_Aires", "EST5EDT", "Etc/GMT+5",
+     "Mars/Olympus", "", "europe/amsterdam", "../etc/passwd", "/etc/localtime", "Europe/", " UTC"],
+)  # fmt: skip
+def test_time_zone_check_agrees_with_pendulum(name: str) -> None:
+    """The setting is checked with zoneinfo (no pendulum import at start-up): the same verdict."""
+    import pendulum
+
+    from windvane.settings._kinds import IsTimezone
+
+    try:
+        pendulum.timezone(name)
+    except Exception:
+        accepted = False
+    else:
+        accepted = True
+    assert IsTimezone().accepts(name) is accepted

@@ -1,4 +1,5 @@
-"""The entry point stays light: building the parser imports no command's heavy dependencies.
+"""The entry point stays light: building the parser imports no command's heavy dependencies, and
+the listings (``dags list`` ...) import neither SQLAlchemy nor rich nor pendulum.
 
 Each check runs in a fresh interpreter (``sys.modules`` of this one has everything).
 Timings are measured by ``bench/cli_startup.py``, not here.
@@ -9,12 +10,15 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from windvane.cli.base import resolve_handler
 from windvane.cli.main import build_parser
 from windvane.cli.parser.walk import commands
+
+from .conftest import RunCli
 
 #: Module prefixes the entry point and the parser must not import.
 HEAVY = (
@@ -29,6 +33,27 @@ HEAVY = (
     "pendulum",
     "jinja2",
     "httpx",
+)
+
+#: What the listings must not import on SQLite: the store's SQLAlchemy half, the engine's driver
+#: for PostgreSQL, what DAG files and tasks need. ``tests/cli/test_quick_read.py`` checks PostgreSQL.
+LISTING_HEAVY = (
+    *(h for h in HEAVY if h != "windvane.core.store"),
+    "windvane.core.store.engine",
+    "windvane.core.store.tables",
+    "windvane.core.store.migrate",
+    "windvane.core.authoring",
+    "windvane.core.worker",
+    "windvane.core.task_api.secrets",
+    "cryptography",
+    "psycopg",
+)
+#: The plug-ins' migration packages (and their lazy parents): the schema check finds their folders.
+MIGRATION_PACKAGES = (
+    "windvane.alerting",
+    "windvane.alerting.migrations",
+    "windvane.api",
+    "windvane.api.migrations",
 )
 
 _PROBE = """
@@ -48,8 +73,8 @@ def _loaded(*argv: str) -> tuple[int, list[str]]:
     return report["code"], report["modules"]
 
 
-def _heavy(modules: list[str]) -> list[str]:
-    return [m for m in modules if any(m == h or m.startswith(h + ".") for h in HEAVY)]
+def _heavy(modules: list[str], heavy: tuple[str, ...] = HEAVY) -> list[str]:
+    return [m for m in modules if any(m == h or m.startswith(h + ".") for h in heavy)]
 
 
 @pytest.mark.parametrize("argv", [["--version"], ["--help"], ["dags", "--help"], ["tasks", "run", "--help"]])
@@ -63,6 +88,26 @@ def test_the_parser_and_help_import_nothing_heavy(argv: list[str]) -> None:
 def test_a_usage_error_imports_nothing_heavy() -> None:
     code, modules = _loaded("dags", "trigger")  # missing DAG id
     assert code == 2 and _heavy(modules) == []
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["dags", "list"],
+        ["dags", "list", "-o", "json"],
+        ["dags", "list-runs", "chain", "-o", "plain"],
+        ["dags", "list-import-errors"],
+        ["tasks", "list", "chain"],  # pendulum, through the serialized DAG's dates
+    ],
+)
+def test_the_listings_import_no_sqlalchemy_rich_or_pendulum(
+    ready: RunCli, home: Path, argv: list[str]
+) -> None:
+    code, modules = _loaded("--home", str(home), *argv)
+    assert code == 0
+    heavy = tuple(h for h in LISTING_HEAVY if h != "pendulum" or argv[0] == "dags")
+    assert _heavy([m for m in modules if m not in MIGRATION_PACKAGES], heavy) == []
+    assert "windvane.core.store.lists_sql" in modules  # it read the database, without them
 
 
 def test_every_command_names_a_handler_that_imports() -> None:

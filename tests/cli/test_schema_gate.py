@@ -7,9 +7,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from windvane.cli.schema_gate import CORE_VERSIONS_DIR, looks_current, script_heads, version_folders
+from windvane.cli.schema_gate import (
+    CORE_VERSIONS_DIR,
+    looks_current,
+    raw_looks_current,
+    script_heads,
+    version_folders,
+)
 from windvane.core.store import migrate
 from windvane.core.store.engine import begin_write, create_db_engine
+from windvane.core.store.raw import RawDb
 from windvane.errors import StoreError
 
 
@@ -31,20 +38,30 @@ def test_a_merge_revision_names_two_parents(tmp_path: Path) -> None:
 
 
 def test_looks_current_only_when_every_head_is_applied(tmp_path: Path) -> None:
-    engine = create_db_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    engine = create_db_engine(url)
+    raw = RawDb(url)
+
+    def current() -> bool:
+        """The engine's and the SQLAlchemy-free answers, which must agree."""
+        verdict = looks_current(engine)
+        assert raw_looks_current(raw) is verdict
+        return verdict
+
     try:
-        assert not looks_current(engine)  # no alembic_version table: Alembic will say what is wrong
+        assert not current()  # no alembic_version table: Alembic will say what is wrong
         migrate.migrate(engine)
-        assert looks_current(engine)
+        assert current()
         for behind in ("alerting_0002", "0001"):  # a head is missing
             with begin_write(engine) as conn:
                 conn.execute(text("DELETE FROM alembic_version"))
                 conn.execute(text("INSERT INTO alembic_version VALUES (:v)"), {"v": behind})
-            assert not looks_current(engine)
+            assert not current()
             with pytest.raises(StoreError, match="expected revision"):
                 migrate.require_current(engine)
         with begin_write(engine) as conn:  # a revision no script knows (a newer Windvane's schema)
             conn.execute(text("INSERT INTO alembic_version VALUES ('alerting_0003'), ('9999')"))
-        assert not looks_current(engine)
+        assert not current()
     finally:
+        raw.close()
         engine.dispose()

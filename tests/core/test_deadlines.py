@@ -18,6 +18,7 @@ from windvane.core.model.deadlines import after, run_due_at
 from windvane.core.model.serialized_dag import SerializedDag
 from windvane.core.store import dag_runs
 from windvane.core.store.engine import begin_read, begin_write
+from windvane.core.store.rows import DagRunRow
 from windvane.core.store.run_actions import clear_task_instances, create_backfill, trigger_dag
 from windvane.core.store.tables import dag_run, task_instance
 from windvane.core.store.task_instances import ensure_task_instances
@@ -125,7 +126,7 @@ def test_a_backfill_of_old_intervals_is_due_from_when_it_was_created(engine: Eng
         )
 
 
-def runs_of(engine: Engine, dag_id: str) -> list[dag_runs.DagRunRow]:
+def runs_of(engine: Engine, dag_id: str) -> list[DagRunRow]:
     with begin_read(engine) as conn:
         return dag_runs.list_dag_runs(conn, dag_id)
 

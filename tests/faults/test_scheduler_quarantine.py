@@ -89,7 +89,7 @@ def test_a_dag_the_database_refuses_is_quarantined_and_others_run(engine: Engine
 
 
 def test_dags_list_shows_which_dags_are_quarantined() -> None:
-    from windvane.core.scheduler.quarantine import QUARANTINE_MARK, quarantined_dag_ids
+    from windvane.core.model.quarantine_note import QUARANTINE_MARK, quarantined_dag_ids
 
     texts = [f"DAG 'a.b' {QUARANTINE_MARK} since 2024: creating its next run failed", "DAG 'c' is invalid"]
     assert quarantined_dag_ids(texts) == {"a.b"}
@@ -141,7 +141,7 @@ def test_a_queued_run_the_database_refuses_quarantines_its_dag_and_stays_queued(
 
 
 def test_dags_list_has_a_quarantined_column_when_a_dag_is_quarantined(ready: RunCliLike, home: Path) -> None:
-    from windvane.core.scheduler.quarantine import QUARANTINE_MARK
+    from windvane.core.model.quarantine_note import QUARANTINE_MARK
     from windvane.core.store.engine import begin_write, create_db_engine
     from windvane.core.store.import_errors import replace_import_error
 

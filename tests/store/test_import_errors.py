@@ -7,11 +7,11 @@ from sqlalchemy import Engine
 
 from tests.store.helpers import T0
 from windvane.core.store.import_errors import (
-    ImportErrorRow,
     clear_import_error,
     list_import_errors,
     replace_import_error,
 )
+from windvane.core.store.rows import ImportErrorRow
 from windvane.errors import StoreError
 
 

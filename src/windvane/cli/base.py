@@ -43,7 +43,7 @@ class Cli:
 
 
 Handler: TypeAlias = Callable[[Cli, argparse.Namespace], int]
-#: ``"windvane.cli.dags:_list"``: the module and function of a handler, imported when it runs.
+#: ``"windvane.cli.dags:_show"``: the module and function of a handler, imported when it runs.
 HandlerRef: TypeAlias = str
 Subparsers: TypeAlias = "argparse._SubParsersAction[CliParser]"
 
@@ -92,9 +92,20 @@ def add_group(subparsers: Subparsers, name: str, help: str, description: str | N
 
 
 def add_command(
-    subparsers: Subparsers, name: str, handler: HandlerRef, help: str, description: str | None = None
+    subparsers: Subparsers,
+    name: str,
+    handler: HandlerRef,
+    help: str,
+    description: str | None = None,
+    *,
+    user_code: bool = True,
 ) -> CliParser:
-    """A leaf command running ``handler`` (``"module:function"``); returns its parser to add arguments to."""
+    """A leaf command running ``handler`` (``"module:function"``); returns its parser to add arguments to.
+
+    ``user_code=False`` declares that the command never imports a DAG file nor runs a task in its
+    process: :func:`windvane.cli.main.main` then skips installing the authoring defaults and the
+    secrets backends (and their imports) before calling it. Only for read-only listings.
+    """
     parser = subparsers.add_parser(
         name,
         help=help,
@@ -102,12 +113,12 @@ def add_command(
         parents=[_COMMON],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.set_defaults(handler=handler)
+    parser.set_defaults(handler=handler, user_code=user_code)
     return parser
 
 
 def resolve_handler(ref: HandlerRef) -> Handler:
-    """Import the handler ``ref`` names (``"windvane.cli.dags:_list"``)."""
+    """Import the handler ``ref`` names (``"windvane.cli.dags:_show"``)."""
     module, _, name = ref.partition(":")
     handler: Handler = getattr(importlib.import_module(module), name)
     return handler

@@ -6,10 +6,15 @@ entry script and global activation, and is one more dependency. The
 command tree is static, so a script holding it completes instantly, needs
 nothing installed, and cannot drift: it is printed from the parser of the
 running version (:mod:`windvane.cli.parser.walk`). It completes command
-names, option names, and option or positional values that have fixed
-choices (``-o table|json|plain``); other option values complete as file
-names. The three scripts share one table: per command path, its
-sub-commands, options, options taking a value, and choices.
+names, option names, option or positional values that have fixed choices
+(``-o table|json|plain``), and DAG ids: where a command's first positional
+argument is a DAG id (``dags trigger <Tab>``), the script asks ``windvane
+[--home H] dags list -o plain`` (the ``--home`` of the line being completed),
+which starts without SQLAlchemy (:mod:`windvane.cli.dag_lists`) and so answers
+within a Tab. Other option values complete as file names. The three scripts
+share one table: per command path, its sub-commands, options, options taking a
+value, choices, and whether its first positional is a DAG id.
+``tests/cli/test_completion.py`` runs each script in its shell.
 """
 
 from __future__ import annotations
@@ -33,6 +38,13 @@ class _Table:
     positional: dict[str, str] = field(default_factory=dict)
     #: ``"windvane dags list|--output"`` -> ``"table json plain"``.
     choices: dict[str, str] = field(default_factory=dict)
+    #: ``"windvane dags trigger"`` -> ``"1"``: its first positional argument is a DAG id.
+    dags: dict[str, str] = field(default_factory=dict)
+
+
+#: The ``dest`` of a positional argument that names a DAG.
+DAG_ID_DEST = "dag_id"
+_NAMES = ("subs", "opts", "takes", "positional", "choices", "dags")
 
 
 def _table(parser: argparse.ArgumentParser) -> _Table:
@@ -53,6 +65,9 @@ def _table(parser: argparse.ArgumentParser) -> _Table:
             else:
                 values.append(words)
         table.positional[key] = " ".join(values)
+        positionals = [a for a in command.arguments if not a.option_strings]
+        if positionals and positionals[0].dest == DAG_ID_DEST:
+            table.dags[key] = "1"
     return table
 
 
@@ -63,14 +78,21 @@ def _assoc(name: str, mapping: dict[str, str]) -> str:
 
 _BASH_FUNCTION = r"""
 _windvane() {
-    local cur="${COMP_WORDS[COMP_CWORD]}" prev="${COMP_WORDS[COMP_CWORD-1]}" cmd=windvane w i
+    local cur="${COMP_WORDS[COMP_CWORD]}" prev="${COMP_WORDS[COMP_CWORD-1]}" cmd=windvane w i npos=0
+    local -a home=()
     for ((i = 1; i < COMP_CWORD; i++)); do
         w="${COMP_WORDS[i]}"
         if [[ "$w" == -* ]]; then
+            [[ "$w" == --home=* ]] && home=("$w")
+            [[ "$w" == --home ]] && home=(--home "${COMP_WORDS[i+1]}")
             [[ " ${_windvane_takes[$cmd]} " == *" $w "* ]] && i=$((i + 1))
             continue
         fi
-        [[ " ${_windvane_subs[$cmd]} " == *" $w "* ]] && cmd="$cmd $w"
+        if [[ " ${_windvane_subs[$cmd]} " == *" $w "* ]]; then
+            cmd="$cmd $w"
+        else
+            npos=$((npos + 1))
+        fi
     done
     if [[ "$prev" == -* && -n "${_windvane_choices[$cmd|$prev]}" ]]; then
         COMPREPLY=($(compgen -W "${_windvane_choices[$cmd|$prev]}" -- "$cur"))
@@ -78,6 +100,9 @@ _windvane() {
         COMPREPLY=($(compgen -f -- "$cur"))
     elif [[ "$cur" == -* ]]; then
         COMPREPLY=($(compgen -W "${_windvane_opts[$cmd]}" -- "$cur"))
+    elif [[ -n "${_windvane_dags[$cmd]}" && $npos -eq 0 ]]; then
+        w=$("${COMP_WORDS[0]}" "${home[@]}" dags list -o plain 2>/dev/null | cut -f1)
+        COMPREPLY=($(compgen -W "$w" -- "$cur"))
     else
         COMPREPLY=($(compgen -W "${_windvane_subs[$cmd]} ${_windvane_positional[$cmd]}" -- "$cur"))
     fi
@@ -87,14 +112,21 @@ complete -F _windvane windvane
 
 _ZSH_FUNCTION = r"""
 _windvane() {
-    local cmd=windvane w i cur=${words[CURRENT]} prev=${words[CURRENT-1]}
+    local cmd=windvane w i npos=0 cur=${words[CURRENT]} prev=${words[CURRENT-1]}
+    local -a home dag_ids
     for (( i = 2; i < CURRENT; i++ )); do
         w=${words[i]}
         if [[ $w == -* ]]; then
+            [[ $w == --home=* ]] && home=($w)
+            [[ $w == --home ]] && home=(--home ${words[i+1]})
             [[ " ${_windvane_takes[$cmd]} " == *" $w "* ]] && (( i++ ))
             continue
         fi
-        [[ " ${_windvane_subs[$cmd]} " == *" $w "* ]] && cmd="$cmd $w"
+        if [[ " ${_windvane_subs[$cmd]} " == *" $w "* ]]; then
+            cmd="$cmd $w"
+        else
+            (( npos++ ))
+        fi
     done
     if [[ $prev == -* && -n ${_windvane_choices[$cmd|$prev]} ]]; then
         compadd -- ${=_windvane_choices[$cmd|$prev]}
@@ -102,6 +134,9 @@ _windvane() {
         _files
     elif [[ $cur == -* ]]; then
         compadd -- ${=_windvane_opts[$cmd]}
+    elif [[ -n ${_windvane_dags[$cmd]} && $npos -eq 0 ]]; then
+        dag_ids=(${(f)"$(${words[1]} $home dags list -o plain 2>/dev/null | cut -f1)"})
+        compadd -- $dag_ids
     else
         compadd -- ${=_windvane_subs[$cmd]} ${=_windvane_positional[$cmd]}
     fi
@@ -114,16 +149,25 @@ fi
 """
 
 _FISH_FUNCTIONS = r"""
-function __windvane_cmd
+# Prints the command path, the number of positional words after it, then the --home option given.
+function __windvane_scan
     set -l tokens (commandline -opc)
     set -l cmd windvane
+    set -l npos 0
+    set -l home
     set -l skip 0
-    for w in $tokens[2..-1]
+    for i in (seq 2 (count $tokens))
+        set -l w $tokens[$i]
         if test $skip -eq 1
             set skip 0
             continue
         end
         if string match -q -- '-*' $w
+            if string match -q -- '--home=*' $w
+                set home $w
+            else if test "$w" = --home; and test $i -lt (count $tokens)
+                set home --home $tokens[(math $i + 1)]
+            end
             if contains -- $w (string split ' ' -- (__windvane_lookup takes "$cmd"))
                 set skip 1
             end
@@ -131,14 +175,20 @@ function __windvane_cmd
         end
         if contains -- $w (string split ' ' -- (__windvane_lookup subs "$cmd"))
             set cmd "$cmd $w"
+        else
+            set npos (math $npos + 1)
         end
     end
     echo $cmd
+    echo $npos
+    string join \n -- $home
 end
 
 function __windvane_complete
-    set -l cmd (__windvane_cmd)
-    set -l prev (commandline -opc)[-1]
+    set -l scan (__windvane_scan)
+    set -l cmd $scan[1]
+    set -l tokens (commandline -opc)
+    set -l prev $tokens[-1]
     set -l cur (commandline -ct)
     set -l choices (__windvane_lookup choices "$cmd|$prev")
     set -l takes (string split ' ' -- (__windvane_lookup takes "$cmd"))
@@ -148,6 +198,8 @@ function __windvane_complete
         __fish_complete_path $cur
     else if string match -q -- '-*' $cur
         string split ' ' -- (__windvane_lookup opts "$cmd")
+    else if test -n "$(__windvane_lookup dags "$cmd")"; and test $scan[2] -eq 0
+        $tokens[1] $scan[3..-1] dags list -o plain 2>/dev/null | string split -f 1 \t
     else
         string split ' ' -- (__windvane_lookup subs "$cmd") (__windvane_lookup positional "$cmd")
     end
@@ -159,10 +211,7 @@ complete -c windvane -f -a '(__windvane_complete)'
 
 def bash_script(parser: argparse.ArgumentParser) -> str:
     table = _table(parser)
-    arrays = [
-        f"declare -gA {_assoc(f'_windvane_{name}', getattr(table, name))}"
-        for name in ("subs", "opts", "takes", "positional", "choices")
-    ]
+    arrays = [f"declare -gA {_assoc(f'_windvane_{name}', getattr(table, name))}" for name in _NAMES]
     return (
         "# windvane completion for bash (generated by 'windvane completion bash')\n"
         + "\n".join(arrays)
@@ -172,10 +221,7 @@ def bash_script(parser: argparse.ArgumentParser) -> str:
 
 def zsh_script(parser: argparse.ArgumentParser) -> str:
     table = _table(parser)
-    arrays = [
-        f"typeset -gA {_assoc(f'_windvane_{name}', getattr(table, name))}"
-        for name in ("subs", "opts", "takes", "positional", "choices")
-    ]
+    arrays = [f"typeset -gA {_assoc(f'_windvane_{name}', getattr(table, name))}" for name in _NAMES]
     head = "#compdef windvane\n# windvane completion for zsh (generated by 'windvane completion zsh')\n"
     return head + "\n".join(arrays) + _ZSH_FUNCTION
 
@@ -187,7 +233,7 @@ def fish_script(parser: argparse.ArgumentParser) -> str:
         "function __windvane_lookup",
     ]
     lines.append('    switch "$argv[1]:$argv[2]"')
-    for name in ("subs", "opts", "takes", "positional", "choices"):
+    for name in _NAMES:
         for key, value in getattr(table, name).items():
             if value:
                 lines.append(f"        case {shlex.quote(f'{name}:{key}')}")

@@ -18,7 +18,8 @@ import pendulum
 from sqlalchemy import Connection, MetaData, delete, func, select
 
 from windvane.cli.base import EXIT_FAILURE, EXIT_OK, Cli, confirm
-from windvane.cli.views import load_serialized, shown_path
+from windvane.cli.output import shown_path
+from windvane.cli.views import load_serialized
 from windvane.cli.wiring import open_engine
 from windvane.core.model.serialized_dag import SerializedDag
 from windvane.core.store._time import from_db

@@ -9,8 +9,12 @@ dags list | head``: quietly, like a Unix tool killed by SIGPIPE). Errors are
 one line on stderr; ``--verbose`` adds the traceback.
 
 Only the parser (:mod:`windvane.cli.parser`) is imported up front; the
-settings, the output (rich) and the command's handler are imported after the
-command line was parsed, so ``--version`` and ``--help`` stay fast.
+settings, the output and the command's handler are imported after the
+command line was parsed, so ``--version`` and ``--help`` stay fast. Commands
+that may run user code (the default) get the authoring defaults, the
+``[smtp]`` server and the secrets backends installed first; commands
+registered with ``user_code=False`` (the listings: ``dags list`` ...) skip that
+set-up and its imports (pendulum, the executors, Fernet).
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import sys
 import traceback
 from typing import TYPE_CHECKING
 
-from windvane.cli.base import EXIT_FAILURE, EXIT_USAGE, Cli, UsageError, resolve_handler
+from windvane.cli.base import EXIT_FAILURE, EXIT_USAGE, Cli, Handler, UsageError, resolve_handler
 from windvane.cli.parser import build_parser
 from windvane.errors import WindvaneError
 
@@ -63,41 +67,23 @@ def _main(argv: list[str] | None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # --help, --version and usage errors
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
-    from windvane.cli.output import Output  # rich: only once a command runs
-    from windvane.cli.wiring import (
-        apply_authoring_defaults,
-        install_task_settings,
-        process_umask,
-        secrets_config,
-    )
-    from windvane.core.forking.containment import install as install_containment
-    from windvane.core.task_api import secrets
-    from windvane.core.worker.secrets_setup import install_secrets
-    from windvane.settings import load_settings
+    from windvane.cli.output import Output
+    from windvane.settings import load_settings, parse_umask
 
     out = Output()
     verbose = bool(args.verbose)
     umask: int | None = None
     try:
         settings = load_settings(home=args.home)
-        apply_authoring_defaults(settings)
-        install_task_settings(settings)
-        # Detected once here (a 'cgroup' that cannot be had fails now, naming the key); the
-        # processes that only supervise children install it again, adopting orphans.
-        install_containment(settings.core.process_containment)
-        umask = os.umask(process_umask(settings))  # before anything creates a file; undone below
+        mask = parse_umask(settings.core.umask)
+        assert mask is not None, "core.umask is checked when settings are loaded"
+        umask = os.umask(mask)  # before anything creates a file; undone below
         handler = resolve_handler(args.handler)
-        resolver = secrets.installed_resolver()
-        # This process may run user code (dags test, tasks test/run, the DAG processor's children).
-        try:
-            install_secrets(secrets_config(settings, os.environ))
-        except WindvaneError as exc:  # a bad [secrets] setting must not stop `config list`
-            out.note(f"windvane: warning: Connections and Variables are not available: {exc}")
-        try:
-            code: int = handler(Cli(settings=settings, out=out, verbose=verbose), args)
-        finally:  # main() may run in-process (tests, embedding): leave it as it was
-            secrets.install_resolver(resolver)
-        return code
+        cli = Cli(settings=settings, out=out, verbose=verbose)
+        if not args.user_code:  # a listing: nothing to prepare for DAG files or tasks
+            code: int = handler(cli, args)
+            return code
+        return _run_user_code_command(cli, handler, args)
     except UsageError as exc:
         out.note(f"{_prog(args)}: error: {exc} (see '{_prog(args)} --help')")
         return EXIT_USAGE
@@ -115,6 +101,32 @@ def _main(argv: list[str] | None) -> int:
     finally:
         if umask is not None:  # main() may run in-process (tests, embedding): leave it as it was
             os.umask(umask)
+
+
+def _run_user_code_command(cli: Cli, handler: Handler, args: argparse.Namespace) -> int:
+    """Run a command that may import DAG files or run tasks in this process (``dags test``,
+    ``tasks run``, the DAG processor's children ...): the authoring defaults, the ``[smtp]`` server
+    and the secrets backends are set up first, and the secrets resolver is put back after."""
+    from windvane.cli.wiring import apply_authoring_defaults, install_task_settings, secrets_config
+    from windvane.core.forking.containment import install as install_containment
+    from windvane.core.task_api import secrets
+    from windvane.core.worker.secrets_setup import install_secrets
+
+    apply_authoring_defaults(cli.settings)
+    install_task_settings(cli.settings)
+    # Detected once here (a 'cgroup' that cannot be had fails now, naming the key); the
+    # processes that only supervise children install it again, adopting orphans.
+    install_containment(cli.settings.core.process_containment)
+    resolver = secrets.installed_resolver()
+    try:
+        install_secrets(secrets_config(cli.settings, os.environ))
+    except WindvaneError as exc:  # a bad [secrets] setting must not stop `config list`
+        cli.out.note(f"windvane: warning: Connections and Variables are not available: {exc}")
+    try:
+        code: int = handler(cli, args)
+    finally:  # main() may run in-process (tests, embedding): leave it as it was
+        secrets.install_resolver(resolver)
+    return code
 
 
 def _prog(args: argparse.Namespace) -> str:

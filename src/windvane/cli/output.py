@@ -6,22 +6,31 @@ plain text show them as text. Errors go to stderr as one line.
 
 Nothing here interprets ``[brackets]`` as rich markup: DAG ids, file names
 and error messages are printed as they are.
+
+Rich is imported when something needs it (a table on a terminal, a tree, a
+progress bar): a table going to a pipe or a file is drawn by
+:func:`~windvane.cli.box_table.box_table` as rich would draw it there, and JSON
+and plain text need no rich at all. So ``windvane dags list | grep x`` starts
+faster, and prints the same bytes.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, TextIO
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
 
-from rich.console import Console, RenderableType
-from rich.table import Table
-from rich.text import Text
+if TYPE_CHECKING:
+    from rich.console import Console, RenderableType
+    from rich.table import Table
 
-#: Width used when stdout is not a terminal: wide enough that tables never wrap in pipes and logs.
-_PIPE_WIDTH = 4000
+#: Environment variables with which rich treats a pipe as a terminal (colours, styles): then rich
+#: draws every table.
+_RICH_TERMINAL_VARIABLES = ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE")
 
 
 def cell(value: object) -> str:
@@ -57,15 +66,13 @@ def _jsonable(value: object) -> object:
     return value
 
 
-class _Console(Console):
-    """A rich console that lets a closed pipe surface as ``BrokenPipeError``.
-
-    Rich's own handling exits with code 1; :func:`windvane.cli.main.main` ends quietly with 141.
-    """
-
-    def on_broken_pipe(self) -> None:
-        self.quiet = True
-        raise BrokenPipeError
+def shown_path(path: str, folder: Path) -> str:
+    """``path`` relative to ``folder`` when it lies inside it, else as is."""
+    try:
+        relative = os.path.relpath(path, folder)
+    except ValueError:
+        return path
+    return path if relative.startswith("..") else relative
 
 
 class Output:
@@ -74,20 +81,26 @@ class Output:
     def __init__(self, stdout: TextIO | None = None, stderr: TextIO | None = None) -> None:
         self.stdout = stdout or sys.stdout
         self.stderr = stderr or sys.stderr
-        self.console = self._console(self.stdout)
-        self.err_console = self._console(self.stderr)
+        self._console: Console | None = None
+        self._err_console: Console | None = None
 
-    @staticmethod
-    def _console(stream: TextIO) -> Console:
-        tty = stream.isatty()
-        return _Console(
-            file=stream,
-            width=None if tty else _PIPE_WIDTH,
-            markup=False,
-            highlight=False,
-            emoji=False,
-            soft_wrap=not tty,
-        )
+    @property
+    def console(self) -> Console:
+        """The rich console on stdout (made, and rich imported, on first use)."""
+        if self._console is None:
+            from windvane.cli.consoles import console_for
+
+            self._console = console_for(self.stdout)
+        return self._console
+
+    @property
+    def err_console(self) -> Console:
+        """The rich console on stderr (made on first use)."""
+        if self._err_console is None:
+            from windvane.cli.consoles import console_for
+
+            self._err_console = console_for(self.stderr)
+        return self._err_console
 
     # -- plain lines ------------------------------------------------------------
     def line(self, text: str = "") -> None:
@@ -134,9 +147,35 @@ class Output:
             for row in rows:
                 self.line("\t".join(cell(row.get(column)) for column in columns))
             return
-        table = Table(title=title, title_justify="left")
-        for column in columns:
-            table.add_column(column, overflow="fold")
-        for row in rows:
-            table.add_row(*(Text(cell(row.get(column))) for column in columns))
-        self.console.print(table)
+        cells = [[cell(row.get(column)) for column in columns] for row in rows]
+        if title is None and self._pipe_without_styles():
+            from windvane.cli.box_table import PIPE_WIDTH, box_table
+
+            drawn = box_table(columns, cells, max_width=PIPE_WIDTH)
+            if drawn is not None:
+                self.stdout.write(drawn)
+                self.stdout.flush()
+                return
+        self.console.print(rich_table(columns, cells, title=title))
+
+    def _pipe_without_styles(self) -> bool:
+        """stdout is no terminal and rich will not draw styles on it anyway."""
+        if any(os.environ.get(name) for name in _RICH_TERMINAL_VARIABLES):
+            return False
+        try:
+            return not self.stdout.isatty()
+        except ValueError:  # closed
+            return False
+
+
+def rich_table(columns: Sequence[str], cells: Sequence[Sequence[str]], *, title: str | None = None) -> Table:
+    """The rich ``Table`` of ``cells`` (as text: no markup) under ``columns``."""
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=title, title_justify="left")
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in cells:
+        table.add_row(*(Text(text) for text in row))
+    return table

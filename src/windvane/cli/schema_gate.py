@@ -21,12 +21,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-
-from sqlalchemy import Engine, text
-from sqlalchemy.exc import SQLAlchemyError
+from typing import TYPE_CHECKING
 
 from windvane.errors import PluginError
 from windvane.plugins import MIGRATIONS_GROUP, entry_points_of, load_entry_point
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from windvane.core.store.raw import RawDb
 
 #: Core's revisions (``windvane.core.store.migrate.CORE_VERSIONS_DIR``, without importing Alembic).
 CORE_VERSIONS_DIR = Path(__file__).resolve().parents[1] / "core" / "store" / "migrations" / "versions"
@@ -111,11 +114,34 @@ def script_heads(folders: Iterable[Path]) -> frozenset[str]:
 def looks_current(engine: Engine) -> bool:
     """True when the revisions in ``alembic_version`` (with what they rest on) include every head
     and no revision the scripts do not know; False when unsure."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import SQLAlchemyError
+
     try:
         scripts = read_scripts(version_folders())
         with engine.connect() as conn:
             applied = set(conn.execute(text("SELECT version_num FROM alembic_version")).scalars())
     except (SQLAlchemyError, PluginError, OSError, SyntaxError, ValueError):
         return False
+    return is_current(scripts, applied)
+
+
+def raw_looks_current(db: RawDb) -> bool:
+    """:func:`looks_current` over a SQLAlchemy-free connection (``windvane dags list``): False when
+    unsure, including when the database cannot be read at all (the caller then asks the engine,
+    whose error names what is wrong)."""
+    from windvane.core.store.lists_sql import applied_revisions
+
+    try:
+        scripts = read_scripts(version_folders())
+        applied = db.read(applied_revisions)
+    except Exception:  # any doubt is "not sure": the slow path gives the precise error
+        return False
+    return is_current(scripts, applied)
+
+
+def is_current(scripts: Scripts, applied: set[str]) -> bool:
+    """The schema is current: ``applied`` (the revisions in ``alembic_version``) names only known
+    revisions and, with what they rest on, every head."""
     known = applied <= set(scripts.parents)
     return bool(scripts.heads) and known and scripts.heads <= scripts.reached(applied)

@@ -16,8 +16,9 @@ from windvane.cli.args import date_text, to_datetime
 from windvane.cli.base import EXIT_OK, Cli
 from windvane.cli.views import load_serialized, task_instances_of_run
 from windvane.cli.wiring import open_engine
-from windvane.core.store.dag_runs import DagRunRow, get_dag_run
+from windvane.core.store.dag_runs import get_dag_run
 from windvane.core.store.engine import begin_read
+from windvane.core.store.rows import DagRunRow
 from windvane.core.store.tables import dag_run as run_t
 from windvane.errors import NotFoundError
 

@@ -17,7 +17,6 @@ from windvane.cli.base import (
     UsageError,
     confirm,
 )
-from windvane.cli.graph import task_tree
 from windvane.cli.known_secrets import register_known_secrets
 from windvane.cli.views import load_serialized, task_instances_of_run
 from windvane.cli.wiring import log_folder, open_engine
@@ -33,27 +32,6 @@ from windvane.core.worker.runner import path_under
 from windvane.errors import NotFoundError
 
 _ATTEMPT = re.compile(r"^attempt=(\d+)\.log$")
-
-
-def _list(cli: Cli, args: argparse.Namespace) -> int:
-    with open_engine(cli.settings) as engine, begin_read(engine) as conn:
-        dag = load_serialized(conn, args.dag_id)
-    if args.tree and args.output != "json":
-        cli.out.render(task_tree(dag))
-        return EXIT_OK
-    rows = [
-        {
-            "task_id": t.task_id,
-            "operator": t.operator,
-            "upstream": list(t.upstream),
-            "downstream": list(t.downstream),
-        }
-        for t in dag.tasks.values()
-    ]
-    cli.out.rows(
-        rows, ["task_id", "operator", "upstream"], fmt=args.output, empty=f"DAG {dag.dag_id} has no tasks."
-    )
-    return EXIT_OK
 
 
 def _clear(cli: Cli, args: argparse.Namespace) -> int:

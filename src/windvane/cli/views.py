@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 from sqlalchemy import Connection, select
 
@@ -18,15 +16,6 @@ from windvane.core.store.tables import task_instance as ti_table
 def load_serialized(conn: Connection, dag_id: str) -> SerializedDag:
     """The stored serialized DAG ``dag_id``; :class:`NotFoundError` naming it if there is none."""
     return SerializedDag.from_json(get_serialized(conn, dag_id))
-
-
-def shown_path(path: str, folder: Path) -> str:
-    """``path`` relative to ``folder`` when it lies inside it, else as is."""
-    try:
-        relative = os.path.relpath(path, folder)
-    except ValueError:
-        return path
-    return path if relative.startswith("..") else relative
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,7 +36,7 @@ import pendulum
 from windvane.core.authoring.defaults import AuthoringDefaults, set_authoring_defaults
 from windvane.core.executors.registry import ExecutorOptions
 from windvane.core.scheduler.config import SchedulerConfig
-from windvane.settings import Settings, parse_umask
+from windvane.settings import Settings
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -117,13 +117,6 @@ def open_engine(settings: Settings, *, require_schema: bool = True, wait: bool =
         yield engine
     finally:
         engine.dispose()
-
-
-def process_umask(settings: Settings) -> int:
-    """The umask ``core.umask`` names (checked when the settings were read)."""
-    value = parse_umask(settings.core.umask)
-    assert value is not None, "core.umask is checked when settings are loaded"
-    return value
 
 
 def log_folder(settings: Settings) -> Path:

@@ -1,7 +1,7 @@
 """The shape of the ``windvane`` command line: every command, argument, default and help text.
 
 One module per command group; each ``register`` adds its commands to the
-parser with a handler *reference* (``"windvane.cli.dags:_list"``), not the
+parser with a handler *reference* (``"windvane.cli.dags:_show"``), not the
 handler, so building the parser imports only :mod:`argparse`, this package,
 :mod:`windvane.cli.base` and :mod:`windvane.cli.args`. What a command does is
 in the modules beside this package (``windvane.cli.dags`` ...), imported by

@@ -1,6 +1,7 @@
 """``windvane dags ...``: the arguments of every DAG command (handlers in :mod:`windvane.cli.dags`,
-:mod:`~windvane.cli.backfill`, :mod:`~windvane.cli.dag_check`, :mod:`~windvane.cli.dag_test_command`,
-:mod:`~windvane.cli.state_commands` and :mod:`~windvane.cli.dag_ops`)."""
+:mod:`~windvane.cli.dag_lists`, :mod:`~windvane.cli.backfill`, :mod:`~windvane.cli.dag_check`,
+:mod:`~windvane.cli.dag_test_command`, :mod:`~windvane.cli.state_commands` and
+:mod:`~windvane.cli.dag_ops`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from windvane.cli.args import date_text, json_object, positive_int
 from windvane.cli.base import Subparsers, add_command, add_group, add_output_option
 
 _DAGS = "windvane.cli.dags:"
+_LISTS = "windvane.cli.dag_lists:"
 _OPS = "windvane.cli.dag_ops:"
 #: The states of a DAG run (``windvane.core.model.states.DagRunState``; a test keeps them equal).
 RUN_STATES = ("queued", "running", "success", "failed")
@@ -21,7 +23,9 @@ _LOGICAL_DATE_HELP = "Logical date of the run (ISO 8601; default now; no offset 
 def register(commands: Subparsers) -> None:
     group = add_group(commands, "dags", "List, show, trigger, pause, test and backfill DAGs.")
 
-    listing = add_command(group, "list", _DAGS + "_list", "List the DAGs the DAG processor has stored.")
+    listing = add_command(
+        group, "list", _LISTS + "_list", "List the DAGs the DAG processor has stored.", user_code=False
+    )
     add_output_option(listing)
 
     show = add_command(group, "show", _DAGS + "_show", "Show a DAG's tasks and dependencies as a tree.")
@@ -43,7 +47,9 @@ def register(commands: Subparsers) -> None:
     )
     unpause.add_argument("dag_id", help="The DAG to unpause.")
 
-    runs = add_command(group, "list-runs", _DAGS + "_list_runs", "List the runs of a DAG, newest first.")
+    runs = add_command(
+        group, "list-runs", _LISTS + "_list_runs", "List the runs of a DAG, newest first.", user_code=False
+    )
     runs.add_argument("dag_id", help="The DAG whose runs to list.")
     runs.add_argument("--state", choices=RUN_STATES, help="Only runs in this state.")
     runs.add_argument(
@@ -54,9 +60,10 @@ def register(commands: Subparsers) -> None:
     errors = add_command(
         group,
         "list-import-errors",
-        _DAGS + "_list_import_errors",
+        _LISTS + "_list_import_errors",
         "List DAG files that failed to import (exit code 1 when there are any, or when nothing "
         "has been parsed yet).",
+        user_code=False,
     )
     add_output_option(errors)
 

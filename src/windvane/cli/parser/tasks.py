@@ -42,7 +42,9 @@ with an answer, 1 for an unknown DAG, task or run."""
 def register(commands: Subparsers) -> None:
     group = add_group(commands, "tasks", "List, test, run, clear and inspect tasks.")
 
-    listing = add_command(group, "list", _TASKS + "_list", "List the tasks of a DAG.")
+    listing = add_command(
+        group, "list", "windvane.cli.dag_lists:_tasks_list", "List the tasks of a DAG.", user_code=False
+    )
     listing.add_argument("dag_id", help="The DAG whose tasks to list.")
     listing.add_argument("--tree", action="store_true", help="Show the tasks as a dependency tree.")
     add_output_option(listing)

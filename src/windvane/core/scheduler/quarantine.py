@@ -17,12 +17,11 @@ transaction inside the pass's own would wait for itself.
 from __future__ import annotations
 
 import logging
-import re
-from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import InterfaceError, OperationalError
 
+from windvane.core.model.quarantine_note import QUARANTINE_MARK, quarantine_note
 from windvane.core.scheduler.observer import DagQuarantined
 from windvane.core.store.engine import begin_write
 from windvane.core.store.import_errors import replace_import_error
@@ -37,16 +36,6 @@ log = logging.getLogger("windvane.scheduler")
 
 #: Database errors that say nothing about a DAG (a lost connection, a lock): never quarantined.
 TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError)
-#: Marks a quarantine note in an import error (``dags list`` looks for it).
-QUARANTINE_MARK = "is quarantined by the scheduler"
-
-
-_NOTE = re.compile(r"^DAG '((?:[^'\\]|\\.)*)' " + re.escape(QUARANTINE_MARK), re.MULTILINE)
-
-
-def quarantined_dag_ids(import_errors: Iterable[str]) -> set[str]:
-    """The DAG ids that import error texts record as quarantined (for ``windvane dags list``)."""
-    return {m[1] for text in import_errors for m in _NOTE.finditer(text)}
 
 
 class Quarantine:
@@ -95,10 +84,7 @@ class Quarantine:
         """Record the quarantines of the pass as import errors (outside any other transaction)."""
         pending, self._pending = self._pending, []
         for event in pending:
-            note = (
-                f"DAG {event.dag_id!r} {QUARANTINE_MARK} since {event.at.isoformat()}: {event.step} "
-                f"failed:\n{event.error}\nFix the DAG file; the DAG is scheduled again once it changes."
-            )
+            note = quarantine_note(event.dag_id, event.at, event.step, event.error)
             try:
                 with begin_write(self.engine) as conn:
                     replace_import_error(conn, event.fileloc, note, event.at)

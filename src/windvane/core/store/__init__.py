@@ -6,8 +6,9 @@ engine (``engine``), one home per table's writes (``dags``, ``dag_runs``,
 the try lifecycle with its guards (``try_lifecycle``), the state-change journal
 (``journal_sql`` writes, ``journal`` reads), user actions on runs
 (``run_actions``), the facts behind "why isn't this task running?" (``why``),
-and SQLAlchemy-free access for lean workers (``raw``, ``raw_sql``; ``sql_bridge`` runs the
-same statements under SQLAlchemy).
+SQLAlchemy-free access for lean workers (``raw``, ``raw_sql``; ``sql_bridge`` runs the
+same statements under SQLAlchemy) and for the CLI's listings (``lists_sql``, returning the
+values of ``rows`` that the SQLAlchemy reads return too).
 
 May import: the model, task_api and timetables floors and ``windvane.errors``.
 This ``__init__`` imports nothing on purpose.

@@ -20,31 +20,11 @@ from windvane.core.model.serialized_dag import SerializedDag
 from windvane.core.model.states import DagRunState
 from windvane.core.store._time import from_db
 from windvane.core.store.journal_sql import RUN_RETURNING, JournalBatch, JournalReason
+from windvane.core.store.rows import DagRunRow
 from windvane.core.store.tables import dag_run
 from windvane.errors import NotFoundError
 
 run_t = dag_run
-
-
-@dataclass(frozen=True, slots=True)
-class DagRunRow:
-    """One DAG run. Datetimes are aware UTC."""
-
-    id: int
-    dag_id: str
-    run_id: str
-    run_type: str
-    logical_date: datetime
-    data_interval_start: datetime | None
-    data_interval_end: datetime | None
-    state: str
-    queued_at: datetime | None
-    start_date: datetime | None
-    end_date: datetime | None
-    conf: dict[str, Any] | None
-    dag_hash: str | None
-    creating_job_id: int | None
-    external_trigger: bool
 
 
 def list_dag_runs(

@@ -10,13 +10,13 @@ new DAG).
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, RowMapping, select, update
 
 from windvane.core.store._time import from_db, to_db
 from windvane.core.store._upsert import upsert
+from windvane.core.store.rows import DagRow
 from windvane.core.store.tables import dag
 from windvane.errors import NotFoundError
 
@@ -34,26 +34,6 @@ _PARSED_COLUMNS = (
 )
 #: Every column but the (large) serialized JSON.
 _LISTED = [column for column in dag.c if column.name != "serialized"]
-
-
-@dataclass(frozen=True, slots=True)
-class DagRow:
-    """A DAG as listed (without its serialized JSON). Datetimes are aware UTC."""
-
-    dag_id: str
-    fileloc: str
-    is_active: bool
-    is_paused: bool
-    dag_hash: str
-    timetable_summary: str | None
-    description: str | None
-    tags: list[str]
-    owners: str | None
-    last_parsed_at: datetime | None
-    next_dagrun_logical_date: datetime | None
-    next_dagrun_data_interval_start: datetime | None
-    next_dagrun_data_interval_end: datetime | None
-    next_dagrun_create_after: datetime | None
 
 
 def upsert_dag(

@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, delete, select
 
 from windvane.core.store._time import from_db, to_db
 from windvane.core.store._upsert import upsert
+from windvane.core.store.rows import ImportErrorRow
 from windvane.core.store.tables import import_error
-
-
-@dataclass(frozen=True, slots=True)
-class ImportErrorRow:
-    """The file that failed, when (UTC) and the traceback."""
-
-    filename: str
-    timestamp: datetime
-    stacktrace: str
 
 
 def replace_import_error(conn: Connection, filename: str, stacktrace: str, now: datetime) -> None:

@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Select, func, select
 from windvane.core.store import dag_runs, dags
 from windvane.core.store._time import from_db
 from windvane.core.store.journal_sql import JournalKind
+from windvane.core.store.rows import DagRow, DagRunRow
 from windvane.core.store.tables import dag, dag_run, job, state_journal, task_instance, xcom
 from windvane.errors import NotFoundError
 
@@ -33,7 +34,7 @@ def dags_page(
     tags: list[str] | None = None,
     paused: bool | None = None,
     dag_id_pattern: str | None = None,
-) -> tuple[list[dags.DagRow], int]:
+) -> tuple[list[DagRow], int]:
     """Active DAGs by id. ``tags``: DAGs with any of them; ``dag_id_pattern``: a substring of the id
     (case-insensitive, ``%`` and ``_`` match literally)."""
     stmt = select(*dags._LISTED).where(dag.c.is_active)
@@ -65,7 +66,7 @@ def runs_page(
     states: list[str] | None = None,
     logical_date_gte: datetime | None = None,
     logical_date_lte: datetime | None = None,
-) -> tuple[list[dag_runs.DagRunRow], int]:
+) -> tuple[list[DagRunRow], int]:
     """Runs, newest logical date first; of one DAG when ``dag_id`` is given."""
     stmt = select(dag_run)
     if dag_id is not None:
