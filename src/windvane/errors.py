@@ -162,6 +162,12 @@ class DatabaseOutageError(StoreError):
     """The metadata database stayed unreachable longer than ``[database] max_outage_seconds``."""
 
 
+class SchedulerConflictError(StoreError):
+    """Another scheduler stands in the way: a second scheduler on one SQLite database (the message
+    names the database and the running scheduler's pid and host), or a scheduler that other
+    schedulers found dead (no heartbeat) and whose runs they took over."""
+
+
 class NotFoundError(StoreError, LookupError):
     """A DAG, run, task instance or pool that does not exist."""
 

@@ -229,8 +229,11 @@ class Book:
                     self.occupancy.per_dag[run.dag_id] += 1
                     self.occupancy.per_task[(run.dag_id, rec.task_id)] += 1
 
-    def select(self, open_slots: int, work: PassWork) -> None:
-        """Choose what to queue now under every limit; the chosen go into ``work.queued``."""
+    def select(self, open_slots: int, work: PassWork, *, occupancy: Occupancy | None = None) -> None:
+        """Choose what to queue now under every limit; the chosen go into ``work.queued``.
+
+        ``occupancy``: the slots every scheduler's tries hold, read from the database (several
+        schedulers); the choice is made against it, and the book's own counts take the chosen too."""
         if not len(self.ready):
             return
         if not readiness.executor_has_room(open_slots):
@@ -240,8 +243,11 @@ class Book:
             open_slots=open_slots,
             pool_capacity=lambda pool: self.pool_capacity.get(pool, 0),
             dag_limit=self.dag_limit,
-            occupancy=self.occupancy,
+            occupancy=self.occupancy if occupancy is None else occupancy,
         )
+        if occupancy is not None:
+            for item in selection.chosen:
+                self.occupancy.take(item)
         work.stats.starving_pools = selection.starving_pools
         work.stats.executable = len(selection.chosen)
         for item in selection.chosen:
