@@ -16,8 +16,8 @@ Used when :attr:`SchedulerConfig.coordinated` is on (the CLI turns it on for Pos
   PostgreSQL advisory lock held to the commit) that also writes the pass's queueing. Runs are
   started under ``max_active_runs`` counted over all running runs, under a lock of their own, and a
   DAG's next scheduled run is created by the one scheduler that locked its row.
-- **Work spreads.** A scheduler starts at most its share of the queued runs per poll (the number
-  waiting divided by the live schedulers), so two schedulers drive about half the runs each.
+- **Work spreads.** A scheduler starts queued runs up to its equal share of all running and waiting
+  runs (at least one per poll), so two schedulers drive about half the runs each.
 """
 
 from __future__ import annotations
@@ -55,9 +55,12 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def share(waiting: int, live_schedulers: int) -> int:
-    """How many of ``waiting`` queued runs one of ``live_schedulers`` starts in one poll (at least 1)."""
-    return max(1, math.ceil(waiting / max(1, live_schedulers)))
+def share(waiting: int, live_schedulers: int, *, running: int = 0, mine: int = 0) -> int:
+    """How many of ``waiting`` queued runs one of ``live_schedulers`` starts in one poll: up to its
+    equal share of all runs (``running`` everywhere, ``mine`` of them its own), and at least one, so
+    that the runs always move even when another scheduler does not take its share."""
+    fair = math.ceil((running + waiting) / max(1, live_schedulers))
+    return max(1, fair - mine)
 
 
 class Coordinator:

@@ -197,7 +197,8 @@ def _start_queued_runs(
     else:  # every scheduler's running runs count; this one starts its share of the waiting
         run_owners.lock(conn, run_owners.START_LOCK_KEY)
         active = run_owners.active_runs_per_dag(conn)
-        budget = share(len(queued), coordinator.live_schedulers)
+        mine = len(book.runs)
+        budget = share(len(queued), coordinator.live_schedulers, running=sum(active.values()), mine=mine)
     to_start = []
     for row in queued:
         entry = book.dags.get(row.dag_id)
