@@ -163,9 +163,8 @@ class DatabaseOutageError(StoreError):
 
 
 class SchedulerConflictError(StoreError):
-    """Another scheduler stands in the way: a second scheduler on one SQLite database (the message
-    names the database and the running scheduler's pid and host), or a scheduler that other
-    schedulers found dead (no heartbeat) and whose runs they took over."""
+    """A second scheduler on one SQLite database (the message names the database and the running
+    scheduler's pid and host): SQLite supports one scheduler, PostgreSQL several."""
 
 
 class NotFoundError(StoreError, LookupError):

@@ -23,7 +23,6 @@ from windvane.core.store import pools
 from windvane.core.store.engine import begin_read, begin_write
 from windvane.core.store.run_actions import trigger_dag
 from windvane.core.store.tables import dag_run, job, task_instance
-from windvane.errors import SchedulerConflictError
 from windvane.testing import InstantExecutor, register_dag
 from windvane.testing.database import PostgresDatabase
 from windvane.testing.holding import HoldingExecutor
@@ -189,7 +188,12 @@ def test_a_dead_scheduler_is_found_and_its_runs_taken_over(pg: Engine) -> None:
     assert doomed_state == "failed"
     assert owners == {survivor.job_id}
     assert tries == Counter({1: 4 * 8}), "the queued-but-never-run tries were reset, then run once"
-    # The doomed scheduler wakes up: its next heartbeat tells it it was replaced, and it stops.
+    # The doomed scheduler wakes up: its next heartbeat tells it it was replaced; it rejoins as a new
+    # job with an empty book (the survivor drives those runs now) and queues nothing twice.
+    old_job = doomed.job_id
     doomed._next_heartbeat = 0.0
-    with pytest.raises(SchedulerConflictError, match="found dead by another scheduler"):
-        doomed.run_once()
+    doomed.run_once()
+    assert doomed.job_id != old_job and doomed.runs == {}
+    doomed.run_once()
+    with begin_read(pg) as conn:
+        assert Counter(conn.execute(select(task_instance.c.try_number)).scalars()) == tries

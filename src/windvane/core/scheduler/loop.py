@@ -37,7 +37,6 @@ from windvane.core.scheduler.runs import RunCreator
 from windvane.core.store import dag_runs, jobs, run_owners, task_instances
 from windvane.core.store.engine import begin_read
 from windvane.core.store.outage import OutageGuard, is_transient
-from windvane.errors import SchedulerConflictError
 
 log = logging.getLogger("windvane.scheduler")
 
@@ -78,8 +77,6 @@ class Scheduler:
         #: A pass failed on the database: the book may hold what was never written; rebuild it.
         self._stale = False
         self._executor_started = False
-        #: Another scheduler marked this one's job failed: it must not write as if it still drove runs.
-        self._declared_dead = False
 
     @property
     def job_id(self) -> int:
@@ -102,17 +99,12 @@ class Scheduler:
 
         Safe to call again after it failed on the database (:meth:`run` does, riding out an
         outage at start): the job and the executor are started once."""
-        now = self.clock.now()
-        if not self._writer.job_id:
-            with self.engine.begin() as conn:
-                self._writer.job_id = jobs.start_job(
-                    conn, "scheduler", hostname=socket.getfqdn(), pid=os.getpid(), now=now
-                )
-            if self.coordinator is not None:
-                self.coordinator.job_id = self._writer.job_id
-        if not self._executor_started:
+        if not self._executor_started:  # first: its warm-up must not eat into the job's heartbeats
             self.executor.start()
             self._executor_started = True
+        now = self.clock.now()
+        if not self._writer.job_id:
+            self._register(now)
         with self.engine.begin() as conn:
             if self.coordinator is None:
                 reset = task_instances.reset_orphaned(conn, self._live_job_ids(conn, now), now)
@@ -128,6 +120,30 @@ class Scheduler:
         self._poll(work)
         self._writer.commit(now, work)
         self.quarantine.flush()
+
+    def _register(self, now: pendulum.DateTime) -> None:
+        with self.engine.begin() as conn:
+            self._writer.job_id = jobs.start_job(
+                conn, "scheduler", hostname=socket.getfqdn(), pid=os.getpid(), now=now
+            )
+        if self.coordinator is not None:
+            self.coordinator.job_id = self._writer.job_id
+
+    def _rejoin(self, now: pendulum.DateTime) -> None:
+        """Another scheduler found this one dead (it stalled past the heartbeat threshold) and took
+        its runs: register as a new job and rebuild the book from the runs it may drive now. Tries
+        already handed to the executor are not lost: their claims fail if they were reset, and
+        those running finish and are recorded; their runs' new owner reads them."""
+        old = self.job_id
+        self._register(now)
+        log.error(
+            "scheduler job %d was found dead by another scheduler (no heartbeat for %g s) and its runs "
+            "were taken over; rejoining as job %d",
+            old,
+            self.config.health_check_threshold_seconds,
+            self.job_id,
+        )
+        self._rebuild()
 
     def stop(self) -> None:
         self._stop.set()
@@ -178,7 +194,7 @@ class Scheduler:
     def shutdown(self, *, graceful: bool = True) -> None:
         self.executor.end(graceful=graceful)
         self._writer.close()
-        if self.job_id and not self._declared_dead:
+        if self.job_id:
             with self.engine.begin() as conn:
                 jobs.finish_job(conn, self.job_id, now=self.clock.now())
 
@@ -257,13 +273,8 @@ class Scheduler:
             with self.engine.begin() as conn:
                 state = jobs.heartbeat(conn, self.job_id, now)
             work.stats.heartbeat_at = now.timestamp()
-            if state is not jobs.JobState.RUNNING:
-                self._declared_dead = True
-                raise SchedulerConflictError(
-                    f"scheduler job {self.job_id} was found dead by another scheduler (no heartbeat "
-                    f"for {self.config.health_check_threshold_seconds:g} s) and its runs were taken "
-                    "over; stopping (start it again to rejoin)"
-                )
+            if self.coordinator is not None and state is not jobs.JobState.RUNNING:
+                self._rejoin(now)
         self._finish_stats(work, t0)
         self.observer.loop_finished(work.stats)
         return work.busy
