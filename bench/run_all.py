@@ -16,6 +16,8 @@ SCRIPTS = [
     ["b12_local.py"],
     ["b3_parse.py"],
     ["b4_scheduler.py"],
+    ["b4_scheduler.py", "--schedulers", "2"],
+    ["b2_several.py", "--schedulers", "2"],
     ["cli_startup.py"],
     ["b_metrics_overhead.py", "--db", "sqlite,postgres", "--repeat", "2"],
 ]

@@ -55,12 +55,19 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def share(waiting: int, live_schedulers: int, *, running: int = 0, mine: int = 0) -> int:
+#: Polls in a row a scheduler past its share leaves queued runs waiting before it starts one anyway.
+PATIENCE_POLLS = 3
+
+
+def share(waiting: int, live_schedulers: int, *, running: int = 0, mine: int = 0, passed: int = 0) -> int:
     """How many of ``waiting`` queued runs one of ``live_schedulers`` starts in one poll: up to its
-    equal share of all runs (``running`` everywhere, ``mine`` of them its own), and at least one, so
-    that the runs always move even when another scheduler does not take its share."""
-    fair = math.ceil((running + waiting) / max(1, live_schedulers))
-    return max(1, fair - mine)
+    equal share of all runs (``running`` everywhere, ``mine`` of them its own). Past its share, one
+    after ``passed`` polls that left runs waiting reach :data:`PATIENCE_POLLS`, so that the runs
+    always move even when another scheduler does not take its share (it is busy, or a backfill's)."""
+    fair = math.ceil((running + waiting) / max(1, live_schedulers)) - mine
+    if fair > 0:
+        return fair
+    return 1 if passed >= PATIENCE_POLLS else 0
 
 
 class Coordinator:
@@ -72,6 +79,14 @@ class Coordinator:
         self.job_id = 0
         #: Scheduler jobs alive at the last poll, this one included.
         self.live_schedulers = 1
+        #: Polls in a row that left queued runs to the others (see :func:`share`).
+        self.passed = 0
+
+    def budget(self, waiting: int, running: int, mine: int) -> int:
+        """How many queued runs to start in this poll (:func:`share`)."""
+        budget = share(waiting, self.live_schedulers, running=running, mine=mine, passed=self.passed)
+        self.passed = self.passed + 1 if budget < waiting else 0
+        return budget
 
     def recover(self, conn: Connection, now: pendulum.DateTime) -> list[int]:
         """Mark dead scheduler jobs failed and send their queued tries back to scheduled; the jobs

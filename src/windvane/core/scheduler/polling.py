@@ -22,7 +22,7 @@ from windvane.core.model.states import DagRunState
 from windvane.core.scheduler import db
 from windvane.core.scheduler.book import Book
 from windvane.core.scheduler.config import SchedulerConfig
-from windvane.core.scheduler.coordination import Coordinator, share
+from windvane.core.scheduler.coordination import Coordinator
 from windvane.core.scheduler.model import ActiveRun, DagEntry
 from windvane.core.scheduler.pass_work import PassWork
 from windvane.core.scheduler.quarantine import TRANSIENT_DB_ERRORS, Quarantine
@@ -197,8 +197,7 @@ def _start_queued_runs(
     else:  # every scheduler's running runs count; this one starts its share of the waiting
         run_owners.lock(conn, run_owners.START_LOCK_KEY)
         active = run_owners.active_runs_per_dag(conn)
-        mine = len(book.runs)
-        budget = share(len(queued), coordinator.live_schedulers, running=sum(active.values()), mine=mine)
+        budget = coordinator.budget(len(queued), sum(active.values()), len(book.runs))
     to_start = []
     for row in queued:
         entry = book.dags.get(row.dag_id)
