@@ -191,7 +191,7 @@ def _start_queued_runs(
         queued = [r for r in queued if r.run_type in config.run_types]
     if not queued:
         return
-    if coordinator is None:
+    if coordinator is None or only is not None:  # a backfill's runs: only it starts them
         active = book.active_runs_per_dag()
         budget = len(queued)
     else:  # every scheduler's running runs count; this one starts its share of the waiting
