@@ -7,9 +7,10 @@ once) and a DAG of 10 chains of 100 (most task instances waiting on upstreams).
     python bench/b4_scheduler.py [--runs 10] [--tasks 1000] [--db sqlite,postgres]
     python bench/b4_scheduler.py --schedulers 2 [--db postgres]
 
-``--schedulers N`` (PostgreSQL): the same work driven by 1 and then by N coordinated schedulers, each a
-process of its own (``SchedulerConfig.coordinated``), side by side; the runs are triggered once every
-scheduler has registered, the time is from the trigger to the last task instance finished, and every
+``--schedulers N`` (PostgreSQL): the same work driven by one scheduler alone (not coordinated), by 1 and
+then by N coordinated schedulers (``SchedulerConfig.coordinated``), each a process of its own, side
+by side; the runs are triggered once every scheduler has registered, the time is from the trigger
+to the last task instance finished, and every
 task instance is checked to have been queued exactly once (duplicates: must be 0).
 """
 
@@ -110,12 +111,12 @@ def _config(coordinated: bool) -> SchedulerConfig:
     )
 
 
-def worker(url: str) -> None:
-    """One coordinated scheduler process: run until no run is queued or running, print what it did."""
+def worker(url: str, coordinated: bool) -> None:
+    """One scheduler process: run until no run is queued or running, print what it did."""
     engine = create_db_engine(url)
     loops = Loops()
     executor = InstantExecutor(parallelism=2048, engine=engine)
-    scheduler = Scheduler(engine=engine, executor=executor, config=_config(True), observer=loops)
+    scheduler = Scheduler(engine=engine, executor=executor, config=_config(coordinated), observer=loops)
     next_check = 0.0
 
     def idle(_s: Scheduler) -> bool:
@@ -146,14 +147,20 @@ def worker(url: str) -> None:
     )
 
 
-def measure_several(shape: str, runs: int, tasks: int, schedulers: int) -> list[object]:
-    """``schedulers`` coordinated scheduler processes on one PostgreSQL database."""
+def measure_several(
+    shape: str, runs: int, tasks: int, schedulers: int, coordinated: bool = True
+) -> list[object]:
+    """``schedulers`` scheduler processes on one PostgreSQL database (one alone when not
+    ``coordinated``: the baseline that pays for no coordination)."""
     with fresh_db("postgres") as (url, engine):
         ser = register(engine, build(shape, tasks))
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), *sys.path])}
         procs = [
             subprocess.Popen(
-                [sys.executable, __file__, "--worker", url], stdout=subprocess.PIPE, text=True, env=env
+                [sys.executable, __file__, "--worker", url, *([] if coordinated else ["--alone"])],
+                stdout=subprocess.PIPE,
+                text=True,
+                env=env,
             )
             for _ in range(schedulers)
         ]
@@ -189,8 +196,9 @@ def measure_several(shape: str, runs: int, tasks: int, schedulers: int) -> list[
         busy = [b for r in reports for b in r["busy"]]
         shares = "/".join(str(r["finished"]) for r in reports)
         cpu = sum(r["cpu"] for r in reports)
+        label = schedulers if coordinated else "1 alone"
         return [
-            "postgres", shape, schedulers, total, elapsed, total / elapsed, shares, cpu,
+            "postgres", shape, label, total, elapsed, total / elapsed, shares, cpu,
             median(busy), pct(busy, 95), duplicates,
         ]  # fmt: skip
 
@@ -205,14 +213,16 @@ def main() -> None:
     parser.add_argument("--schedulers", type=int, default=1, help="compare 1 and N schedulers (PostgreSQL)")
     parser.add_argument("--shapes", default="flat,chains")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--alone", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        worker(args.worker)
+        worker(args.worker, coordinated=not args.alone)
         return
     if args.schedulers > 1:
         load = os.getloadavg()[0]
         several = []
         for shape in args.shapes.split(","):
+            several.append(measure_several(shape, args.runs, args.tasks, 1, coordinated=False))
             for n in (1, args.schedulers):
                 several.append(measure_several(shape, args.runs, args.tasks, n))
         print(
