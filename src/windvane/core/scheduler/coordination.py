@@ -77,13 +77,14 @@ class Coordinator:
         self.config = config
         self.hostname = hostname or socket.getfqdn()
         self.job_id = 0
-        #: Scheduler jobs alive at the last poll, this one included.
+        #: Scheduler jobs alive when queued runs were last started, this one included.
         self.live_schedulers = 1
         #: Polls in a row that left queued runs to the others (see :func:`share`).
         self.passed = 0
 
-    def budget(self, waiting: int, running: int, mine: int) -> int:
-        """How many queued runs to start in this poll (:func:`share`)."""
+    def budget(self, conn: Connection, waiting: int, running: int, mine: int) -> int:
+        """How many queued runs to start in this poll (:func:`share`), the live schedulers counted now."""
+        self.live_schedulers = max(1, run_owners.live_jobs(conn, "scheduler"))
         budget = share(waiting, self.live_schedulers, running=running, mine=mine, passed=self.passed)
         self.passed = self.passed + 1 if budget < waiting else 0
         return budget
@@ -103,7 +104,6 @@ class Coordinator:
                 ", ".join(map(str, dead)),
                 reset,
             )
-        self.live_schedulers = max(1, run_owners.live_jobs(conn, "scheduler"))
         return dead
 
     def claim(self, conn: Connection) -> list[int]:

@@ -72,6 +72,7 @@ class Scheduler:
         self._next_poll = 0.0
         self._next_heartbeat = 0.0
         self._next_zombie_check = 0.0
+        self._next_take_over = 0.0
         self._stop = threading.Event()
         self._outage = OutageGuard("scheduler", max_outage_seconds=self.config.max_outage_seconds)
         #: A pass failed on the database: the book may hold what was never written; rebuild it.
@@ -237,6 +238,7 @@ class Scheduler:
         self._writer.job_id = job_id
         self._creator = RunCreator(self.engine, self.book, self.config, self.quarantine, self.coordinator)
         self._next_poll = 0.0
+        self._next_take_over = 0.0
 
     # -- one pass ------------------------------------------------------------
     def run_once(self) -> bool:
@@ -301,8 +303,16 @@ class Scheduler:
     # -- reading the database --------------------------------------------------
     def _poll(self, work: PassWork) -> None:
         """Re-read what other processes change: DAGs, pools, queued runs, adopted tries."""
-        self._next_poll = self.clock.monotonic() + self.config.poll_interval_seconds
-        polling.poll(self.engine, self.book, self.config, self.clock, work, self.quarantine, self.coordinator)
+        mono = self.clock.monotonic()
+        self._next_poll = mono + self.config.poll_interval_seconds
+        # Dead schedulers are looked for once a heartbeat interval, not every poll (three statements).
+        take_over = mono >= self._next_take_over
+        if take_over:
+            self._next_take_over = mono + self.config.heartbeat_seconds
+        polling.poll(
+            self.engine, self.book, self.config, self.clock, work, self.quarantine, self.coordinator,
+            take_over=take_over,
+        )  # fmt: skip
 
     def _reload_runs(self, run_pks: list[int], work: PassWork) -> None:
         with self.engine.begin() as conn:

@@ -40,14 +40,16 @@ def poll(
     work: PassWork,
     quarantine: Quarantine | None = None,
     coordinator: Coordinator | None = None,
+    *,
+    take_over: bool = True,
 ) -> None:
-    """Re-read DAGs, pools, queued runs and adopted tries; with several schedulers (``coordinator``),
-    notice dead ones and take over their runs."""
+    """Re-read DAGs, pools, queued runs and adopted tries; with several schedulers (``coordinator``)
+    and ``take_over``, notice dead ones and take over their runs."""
     with engine.begin() as conn:
         refresh_dags(conn, book, clock.now(), work, quarantine)
         if quarantine is not None and quarantine.released:
             _load_released(conn, book, config, clock.now(), work, quarantine, coordinator)
-        if coordinator is not None:
+        if coordinator is not None and take_over:
             _take_over(conn, book, clock.now(), work, quarantine, coordinator)
         book.pool_capacity = db.pool_capacities(conn)
         _start_queued_runs(conn, book, config, clock, work, quarantine, coordinator)
@@ -197,7 +199,7 @@ def _start_queued_runs(
     else:  # every scheduler's running runs count; this one starts its share of the waiting
         run_owners.lock(conn, run_owners.START_LOCK_KEY)
         active = run_owners.active_runs_per_dag(conn)
-        budget = coordinator.budget(len(queued), sum(active.values()), len(book.runs))
+        budget = coordinator.budget(conn, len(queued), sum(active.values()), len(book.runs))
     to_start = []
     for row in queued:
         entry = book.dags.get(row.dag_id)
