@@ -109,6 +109,9 @@ class Book:
                 self.announce.try_started(run, ti)
             return None
         self.ours.discard(ti.ti_id)
+        # An adopted try reported by our executor (a scheduler that rejoined after it was found dead
+        # took its own run back): the event settles it, no poll may release its slot a second time.
+        self.adopted.discard(ti.ti_id)
         if ti.state in OCCUPYING:
             self.release(run, ti)
         if event.state is None:
@@ -410,8 +413,8 @@ class Book:
         for ti_id, (state, try_number, retry_at) in states.items():
             current = S(state)
             found = self.find(ti_id)
-            if found is None or current in OCCUPYING:
-                continue
+            if found is None or current in OCCUPYING or ti_id not in self.adopted:
+                continue  # (not adopted any more: an event of ours settled it since it was read)
             run, ti = found
             self.adopted.discard(ti_id)
             self.release(run, ti)
