@@ -5,24 +5,39 @@ instances wait (target < 50 ms), on SQLite and PostgreSQL, for a flat DAG (all 1
 once) and a DAG of 10 chains of 100 (most task instances waiting on upstreams).
 
     python bench/b4_scheduler.py [--runs 10] [--tasks 1000] [--db sqlite,postgres]
+    python bench/b4_scheduler.py --schedulers 2 [--db postgres]
+
+``--schedulers N`` (PostgreSQL): the same work driven by one scheduler alone (not coordinated), by 1 and
+then by N coordinated schedulers (``SchedulerConfig.coordinated``), each a process of its own, side
+by side; the runs are triggered once every scheduler has registered, the time is from the trigger
+to the last task instance finished, and every
+task instance is checked to have been queued exactly once (duplicates: must be 0).
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import json
+import os
+import resource
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pendulum
 from _common import fresh_db, median, pct, register, table
+from sqlalchemy import func, select
 
 from windvane.core.authoring.dag import DAG
 from windvane.core.authoring.operators.empty import EmptyOperator
 from windvane.core.scheduler.config import SchedulerConfig
 from windvane.core.scheduler.loop import Scheduler
 from windvane.core.scheduler.observer import LoopStats, SchedulerObserver
-from windvane.core.store.engine import begin_write
+from windvane.core.store.engine import begin_read, begin_write, create_db_engine
 from windvane.core.store.run_actions import trigger_dag
+from windvane.core.store.tables import dag_run, job, task_instance
 from windvane.testing import InstantExecutor
 
 
@@ -36,9 +51,13 @@ class Loops(SchedulerObserver):
         self.waiting_durations: list[float] = []
         self.finished = 0
 
+        self.last_finish = 0.0
+
     def loop_finished(self, stats: LoopStats) -> None:
         self.durations.append(stats.duration)
         self.finished += stats.finished
+        if stats.finished:
+            self.last_finish = time.time()
 
 
 def build(shape: str, tasks: int) -> DAG:
@@ -82,6 +101,108 @@ def measure(kind: str, shape: str, runs: int, tasks: int) -> list[object]:
         return [kind, shape, total, elapsed, total / elapsed, median(busy), pct(busy, 95), max(busy)]
 
 
+def _config(coordinated: bool) -> SchedulerConfig:
+    return SchedulerConfig(
+        parallelism=2048,
+        max_tis_per_query=2048,
+        poll_interval_seconds=0.5,
+        idle_sleep_seconds=0.01,
+        coordinated=coordinated,
+    )
+
+
+def worker(url: str, coordinated: bool) -> None:
+    """One scheduler process: run until no run is queued or running, print what it did."""
+    engine = create_db_engine(url)
+    loops = Loops()
+    executor = InstantExecutor(parallelism=2048, engine=engine)
+    scheduler = Scheduler(engine=engine, executor=executor, config=_config(coordinated), observer=loops)
+    next_check = 0.0
+
+    def idle(_s: Scheduler) -> bool:
+        nonlocal next_check
+        now = time.monotonic()
+        if now < next_check or not loops.finished:
+            return False
+        next_check = now + 0.1
+        with begin_read(engine) as conn:
+            active = conn.execute(
+                select(func.count()).where(dag_run.c.state.in_(["queued", "running"]))
+            ).scalar_one()
+        return active == 0
+
+    gc.disable()
+    scheduler.run(until=idle, timeout=600)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    busy = [d * 1000 for d in loops.durations if d > 0]
+    print(
+        json.dumps(
+            {
+                "finished": loops.finished,
+                "last": loops.last_finish,
+                "cpu": usage.ru_utime + usage.ru_stime,
+                "busy": busy,
+            }
+        )
+    )
+
+
+def measure_several(
+    shape: str, runs: int, tasks: int, schedulers: int, coordinated: bool = True
+) -> list[object]:
+    """``schedulers`` scheduler processes on one PostgreSQL database (one alone when not
+    ``coordinated``: the baseline that pays for no coordination)."""
+    with fresh_db("postgres") as (url, engine):
+        ser = register(engine, build(shape, tasks))
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), *sys.path])}
+        procs = [
+            subprocess.Popen(
+                [sys.executable, __file__, "--worker", url, *([] if coordinated else ["--alone"])],
+                stdout=subprocess.PIPE,
+                text=True,
+                env=env,
+            )
+            for _ in range(schedulers)
+        ]
+
+        def registered() -> int:
+            with begin_read(engine) as conn:
+                q = select(func.count()).where(job.c.job_type == "scheduler", job.c.state == "running")
+                return int(conn.execute(q).scalar_one())
+
+        deadline = time.monotonic() + 120
+        while registered() < schedulers and time.monotonic() < deadline:
+            time.sleep(0.05)
+        now = pendulum.now("UTC")
+        t0 = time.time()
+        with begin_write(engine) as conn:
+            for i in range(runs):
+                trigger_dag(conn, ser, now=now, logical_date=now.subtract(minutes=i))
+        reports = [json.loads(p.communicate(timeout=600)[0].strip().splitlines()[-1]) for p in procs]
+        with begin_read(engine) as conn:
+            tries = conn.execute(
+                select(task_instance.c.try_number, func.count()).group_by(task_instance.c.try_number)
+            ).all()
+            states = dict(
+                conn.execute(
+                    select(task_instance.c.state, func.count()).group_by(task_instance.c.state)
+                ).all()
+            )
+        total = runs * tasks
+        duplicates = sum(n for t, n in tries if t != 1)
+        assert states == {"success": total}, states
+        assert duplicates == 0, tries
+        elapsed = max(r["last"] for r in reports) - t0
+        busy = [b for r in reports for b in r["busy"]]
+        shares = "/".join(str(r["finished"]) for r in reports)
+        cpu = sum(r["cpu"] for r in reports)
+        label = schedulers if coordinated else "1 alone"
+        return [
+            "postgres", shape, label, total, elapsed, total / elapsed, shares, cpu,
+            median(busy), pct(busy, 95), duplicates,
+        ]  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -89,10 +210,45 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--tasks", type=int, default=1000)
     parser.add_argument("--db", default="sqlite,postgres")
+    parser.add_argument("--schedulers", type=int, default=1, help="compare 1 and N schedulers (PostgreSQL)")
+    parser.add_argument("--shapes", default="flat,chains")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--alone", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.worker:
+        worker(args.worker, coordinated=not args.alone)
+        return
+    if args.schedulers > 1:
+        load = os.getloadavg()[0]
+        several = []
+        for shape in args.shapes.split(","):
+            several.append(measure_several(shape, args.runs, args.tasks, 1, coordinated=False))
+            for n in (1, args.schedulers):
+                several.append(measure_several(shape, args.runs, args.tasks, n))
+        print(
+            table(
+                f"B4, 1 vs {args.schedulers} coordinated schedulers, each a process (PostgreSQL; "
+                f"load average {load:.1f} at start)",
+                [
+                    "db",
+                    "shape",
+                    "schedulers",
+                    "TIs",
+                    "wall s",
+                    "TI/s",
+                    "TIs each",
+                    "CPU s",
+                    "loop p50 ms",
+                    "loop p95 ms",
+                    "duplicates",
+                ],
+                several,
+            )
+        )
+        return
     rows = []
     for kind in args.db.split(","):
-        for shape in ("flat", "chains"):
+        for shape in args.shapes.split(","):
             rows.append(measure(kind, shape, args.runs, args.tasks))
     print(
         table(

@@ -19,6 +19,8 @@ SCRIPTS = [
     ["b3_parse.py"],
     ["b4_scheduler.py"],
     ["b_idle.py", "--dags", "10,10000", "--seconds", "15"],
+    ["b4_scheduler.py", "--schedulers", "2"],
+    ["b2_several.py", "--schedulers", "2"],
     ["cli_startup.py"],
     ["b_metrics_overhead.py", "--db", "sqlite,postgres", "--repeat", "2"],
 ]

@@ -168,6 +168,11 @@ class DatabaseOutageError(StoreError):
     """The metadata database stayed unreachable longer than ``[database] max_outage_seconds``."""
 
 
+class SchedulerConflictError(StoreError):
+    """A second scheduler on one SQLite database (the message names the database and the running
+    scheduler's pid and host): SQLite supports one scheduler, PostgreSQL several."""
+
+
 class NotFoundError(StoreError, LookupError):
     """A DAG, run, task instance or pool that does not exist."""
 

@@ -5,6 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pendulum
+from sqlalchemy import create_engine
+
+from windvane.core.store import jobs
+from windvane.core.store.sqlite_lock import SqliteSchedulerLock
+
 from .conftest import CHAIN_DAG, RunCli, write_dag
 
 
@@ -36,3 +42,23 @@ def test_scheduler_starts_and_stops_after_num_runs(ready: RunCli) -> None:
 def test_bad_num_runs_is_a_usage_error(ready: RunCli) -> None:
     result = ready("scheduler", "--num-runs", "0")
     assert result.code == 2 and "argument -n/--num-runs: must be 1 or more" in result.err
+
+
+def test_a_second_scheduler_on_one_sqlite_database_refuses_to_start(ready: RunCli, home: Path) -> None:
+    database = home / "windvane.db"
+    engine = create_engine(f"sqlite:///{database}")
+    try:
+        with engine.begin() as conn:  # the running scheduler's job, as it registers itself
+            job_id = jobs.start_job(
+                conn, "scheduler", hostname="sched-host", pid=4242, now=pendulum.now("UTC")
+            )
+        with SqliteSchedulerLock(engine):  # held as the first scheduler holds it
+            refused = ready("scheduler", "--no-processor", "--num-runs", "1")
+        assert refused.code == 1
+        assert f"another scheduler is running on the SQLite database {database}" in refused.err
+        assert f"scheduler job {job_id}, pid 4242 on sched-host" in refused.err
+        assert "use PostgreSQL" in refused.err
+        # Released (the first one stopped, or was killed: the kernel drops the lock): it starts.
+        assert ready("scheduler", "--no-processor", "--num-runs", "1").code == 0
+    finally:
+        engine.dispose()

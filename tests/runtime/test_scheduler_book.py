@@ -330,3 +330,18 @@ def test_an_adopted_try_that_ended_up_for_reschedule_waits_for_its_date() -> Non
     assert h.book.occupancy.per_dag["adopt_sense"] == 0 and h.book.soonest_retry() == at
     h.book.release_retries(at, h.work)
     assert h.queue_ready() == ["sensor"]
+
+
+def test_an_adopted_try_our_executor_reports_gives_back_its_slot_once() -> None:
+    # A coordinated scheduler found dead rejoins and claims its own run back: a try it had sent is
+    # adopted at the reload, and then its own executor reports the end. The poll of adopted tries
+    # that follows must not release the slot a second time.
+    h = Harness(_three_tasks())
+    h.load({"b": ("running", 1), "a": ("success", 1), "c": ("success", 1)})
+    b = h.ti_id("b")
+    assert h.book.adopted == {b} and h.book.occupancy.per_dag["slots"] == 1
+    h.event("b", "success", at=NOW.timestamp())
+    assert b not in h.book.adopted
+    h.book.sync_adopted({b: ("success", 1, None)}, h.work)
+    assert h.book.occupancy.per_dag["slots"] == 0
+    assert h.book.occupancy.pool_slots_used["default_pool"] == 0

@@ -39,6 +39,7 @@ from windvane.core.scheduler.observer import SafeObserver
 from windvane.core.store.engine import begin_read
 from windvane.core.store.import_errors import list_import_errors
 from windvane.core.store.migrate import migrate
+from windvane.core.store.sqlite_lock import SqliteSchedulerLock
 from windvane.metrics.executor_queues import queue_metrics_for
 from windvane.settings import Settings
 
@@ -129,7 +130,7 @@ def _serve(
         return num_runs is not None and passes >= num_runs
 
     try:
-        with open_engine(cli.settings) as engine:
+        with open_engine(cli.settings) as engine, SqliteSchedulerLock(engine):
             metrics = create_metrics(cli.settings, engine, service="scheduler")
             try:
                 metrics.start_http_server(metrics_port(cli.settings, "scheduler"))

@@ -243,13 +243,17 @@ def create_scheduler(
     executor: Executor | None = None,
     observer: SchedulerObserver | None = None,
 ) -> Scheduler:
-    """A scheduler on ``engine`` with the configured executor (or ``executor``)."""
+    """A scheduler on ``engine`` with the configured executor (or ``executor``); on PostgreSQL it
+    coordinates with any other scheduler on the same database (``SchedulerConfig.coordinated``)."""
     from windvane.core.scheduler.loop import Scheduler
 
+    config = config or scheduler_config(settings)
+    if engine.dialect.name == "postgresql":
+        config = replace(config, coordinated=True)
     return Scheduler(
         engine=engine,
         executor=executor or create_executor(settings),
-        config=config or scheduler_config(settings),
+        config=config,
         observer=observer,
     )
 

@@ -6,6 +6,8 @@ Modules, from the top down (each imports only those below it):
 * ``runs`` — creating scheduled runs when they fall due;
 * ``polling`` — re-reading what other processes changed, and loading runs into the book;
 * ``commit`` — writing one pass, then handing workloads to the executor;
+* ``coordination`` — several schedulers on one PostgreSQL: run ownership, dead schedulers, the
+  queueing critical section (on with ``SchedulerConfig.coordinated``);
 * ``pool_usage`` — the pool snapshot observers may ask for;
 * ``book`` — :class:`~windvane.core.scheduler.book.Book`: the in-memory state and its transitions (no I/O);
 * ``announce`` — lifecycle events for the observer, built only for hooks someone listens to;

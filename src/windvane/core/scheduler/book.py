@@ -112,6 +112,9 @@ class Book:
                 self.announce.try_started(run, ti)
             return None
         self.ours.discard(ti.ti_id)
+        # An adopted try reported by our executor (a scheduler that rejoined after it was found dead
+        # took its own run back): the event settles it, no poll may release its slot a second time.
+        self.adopted.discard(ti.ti_id)
         if ti.state in OCCUPYING:
             self.release(run, ti)
         if event.state is None:
@@ -232,8 +235,11 @@ class Book:
                     self.occupancy.per_dag[run.dag_id] += 1
                     self.occupancy.per_task[(run.dag_id, rec.task_id)] += 1
 
-    def select(self, open_slots: int, work: PassWork) -> None:
-        """Choose what to queue now under every limit; the chosen go into ``work.queued``."""
+    def select(self, open_slots: int, work: PassWork, *, occupancy: Occupancy | None = None) -> None:
+        """Choose what to queue now under every limit; the chosen go into ``work.queued``.
+
+        ``occupancy``: the slots every scheduler's tries hold, read from the database (several
+        schedulers); the choice is made against it, and the book's own counts take the chosen too."""
         if not len(self.ready):
             return
         if not readiness.executor_has_room(open_slots):
@@ -243,8 +249,11 @@ class Book:
             open_slots=open_slots,
             pool_capacity=lambda pool: self.pool_capacity.get(pool, 0),
             dag_limit=self.dag_limit,
-            occupancy=self.occupancy,
+            occupancy=self.occupancy if occupancy is None else occupancy,
         )
+        if occupancy is not None:
+            for item in selection.chosen:
+                self.occupancy.take(item)
         work.stats.starving_pools = selection.starving_pools
         work.stats.executable = len(selection.chosen)
         for item in selection.chosen:
@@ -420,8 +429,8 @@ class Book:
         for ti_id, (state, try_number, retry_at) in states.items():
             current = S(state)
             found = self.find(ti_id)
-            if found is None or current in OCCUPYING:
-                continue
+            if found is None or current in OCCUPYING or ti_id not in self.adopted:
+                continue  # (not adopted any more: an event of ours settled it since it was read)
             run, ti = found
             self.adopted.discard(ti_id)
             self.release(run, ti)

@@ -86,6 +86,23 @@ class Committer:
         else:
             with self.engine.begin() as conn:
                 self._write(conn, now, work, grouped, queued_ids)
+        self._after(now, work)
+
+    def commit_with(
+        self, now: pendulum.DateTime, work: PassWork, first: Callable[[Connection], None]
+    ) -> None:
+        """``first(conn)`` (the queueing critical section: it takes a lock and chooses what to queue),
+        then the pass's writes, in one transaction: the lock is held until they commit."""
+        with self.engine.begin() as conn:
+            first(conn)
+            if work.has_writes:
+                queued_ids = [ti.ti_id for _, ti in work.queued]
+                self._write(conn, now, work, group_states(work.states), queued_ids)
+        if work.has_writes:
+            self._after(now, work)
+
+    def _after(self, now: pendulum.DateTime, work: PassWork) -> None:
+        """The pass committed: the book learns it, the executor gets the workloads."""
         workloads = self._queued(now, work)
         self._finished_runs(now, work)
         for item in workloads:

@@ -25,5 +25,9 @@ class SchedulerConfig:
     only_runs: Collection[int] | None = None
     #: With only_runs: at most this many of them run at once.
     backfill_max_active_runs: int | None = None
+    #: Several schedulers may share the database (PostgreSQL): drive only the runs this scheduler owns
+    #: (``dag_run.scheduled_by_job_id``), take over those of dead schedulers, count pool and DAG
+    #: limits over every scheduler's tries under a lock. The CLI turns it on for PostgreSQL.
+    coordinated: bool = False
     #: Run types this scheduler creates and drives.
     run_types: tuple[str, ...] = field(default=("scheduled", "manual"))

@@ -22,6 +22,7 @@ from windvane.core.model.states import TaskInstanceState
 from windvane.core.store.dag_runs import utc
 from windvane.core.store.tables import dag as dag_t
 from windvane.core.store.tables import dag_change as dag_change_t
+from windvane.core.store.tables import dag_run as run_t
 from windvane.core.store.tables import job as job_t
 from windvane.core.store.tables import slot_pool as pool_t
 from windvane.core.store.tables import task_instance as ti_t
@@ -153,10 +154,15 @@ class Zombie:
     max_tries: int
 
 
-def zombies(conn: Connection, cutoff: datetime) -> list[Zombie]:
+def zombies(conn: Connection, cutoff: datetime, *, owner: int | None = None) -> list[Zombie]:
+    """Running tries whose heartbeat is older than ``cutoff``; with ``owner``, only in the runs that
+    scheduler job drives (several schedulers: each sweeps its own)."""
     q = select(ti_t.c.id, ti_t.c.dag_run_id, ti_t.c.task_id, ti_t.c.try_number, ti_t.c.max_tries).where(
         ti_t.c.state == S.RUNNING.value, ti_t.c.last_heartbeat_at < cutoff
     )
+    if owner is not None:
+        owned = select(run_t.c.id).where(run_t.c.scheduled_by_job_id == owner)
+        q = q.where(ti_t.c.dag_run_id.in_(owned))
     return [Zombie(*r) for r in conn.execute(q)]
 
 

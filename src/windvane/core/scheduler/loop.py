@@ -27,13 +27,14 @@ from windvane.core.scheduler.announce import Announcer
 from windvane.core.scheduler.book import Book
 from windvane.core.scheduler.commit import Committer
 from windvane.core.scheduler.config import SchedulerConfig
+from windvane.core.scheduler.coordination import Coordinator
 from windvane.core.scheduler.model import ActiveRun, DagEntry
 from windvane.core.scheduler.observer import SchedulerObserver
 from windvane.core.scheduler.pass_work import PassWork
 from windvane.core.scheduler.pool_usage import pool_usage
 from windvane.core.scheduler.quarantine import Quarantine
 from windvane.core.scheduler.runs import RunCreator
-from windvane.core.store import dag_runs, jobs, task_instances
+from windvane.core.store import dag_runs, jobs, run_owners, task_instances
 from windvane.core.store.engine import begin_read
 from windvane.core.store.outage import OutageGuard, is_transient
 
@@ -65,10 +66,13 @@ class Scheduler:
         self.book = Book(Announcer(self.observer, self.clock), previous_state=self._previous_state)
         self._writer = Committer(engine, executor, self.book)
         self.quarantine = Quarantine(engine, self.observer)
-        self._creator = RunCreator(engine, self.book, self.config, self.quarantine)
+        #: Several schedulers share the database (``config.coordinated``): see ``coordination.py``.
+        self.coordinator = Coordinator(self.config) if self.config.coordinated else None
+        self._creator = RunCreator(engine, self.book, self.config, self.quarantine, self.coordinator)
         self._next_poll = 0.0
         self._next_heartbeat = 0.0
         self._next_zombie_check = 0.0
+        self._next_take_over = 0.0
         self._stop = threading.Event()
         self._outage = OutageGuard("scheduler", max_outage_seconds=self.config.max_outage_seconds)
         #: A pass failed on the database: the book may hold what was never written; rebuild it.
@@ -96,25 +100,51 @@ class Scheduler:
 
         Safe to call again after it failed on the database (:meth:`run` does, riding out an
         outage at start): the job and the executor are started once."""
-        now = self.clock.now()
-        if not self._writer.job_id:
-            with self.engine.begin() as conn:
-                self._writer.job_id = jobs.start_job(
-                    conn, "scheduler", hostname=socket.getfqdn(), pid=os.getpid(), now=now
-                )
-        if not self._executor_started:
+        if not self._executor_started:  # first: its warm-up must not eat into the job's heartbeats
             self.executor.start()
             self._executor_started = True
+        now = self.clock.now()
+        if not self._writer.job_id:
+            self._register(now)
         with self.engine.begin() as conn:
-            live = self._live_job_ids(conn, now)
-            reset = task_instances.reset_orphaned(conn, live, now)
+            if self.coordinator is None:
+                reset = task_instances.reset_orphaned(conn, self._live_job_ids(conn, now), now)
+            else:
+                self.coordinator.recover(conn, now)
+                reset = run_owners.reset_queued_of_ended(conn, now)
             if reset:
                 log.warning("reset %d queued task instance(s) left by stopped schedulers", reset)
         work = PassWork()
-        polling.load_running_runs(self.engine, self.book, self.config, self.clock, work, self.quarantine)
+        polling.load_running_runs(
+            self.engine, self.book, self.config, self.clock, work, self.quarantine, self.coordinator
+        )
         self._poll(work)
         self._writer.commit(now, work)
         self.quarantine.flush()
+
+    def _register(self, now: pendulum.DateTime) -> None:
+        with self.engine.begin() as conn:
+            self._writer.job_id = jobs.start_job(
+                conn, "scheduler", hostname=socket.getfqdn(), pid=os.getpid(), now=now
+            )
+        if self.coordinator is not None:
+            self.coordinator.job_id = self._writer.job_id
+
+    def _rejoin(self, now: pendulum.DateTime) -> None:
+        """Another scheduler found this one dead (it stalled past the heartbeat threshold) and took
+        its runs: register as a new job and rebuild the book from the runs it may drive now. Tries
+        already handed to the executor are not lost: their claims fail if they were reset, and
+        those running finish and are recorded; their runs' new owner reads them."""
+        old = self.job_id
+        self._register(now)
+        log.error(
+            "scheduler job %d was found dead by another scheduler (no heartbeat for %g s) and its runs "
+            "were taken over; rejoining as job %d",
+            old,
+            self.config.health_check_threshold_seconds,
+            self.job_id,
+        )
+        self._rebuild()
 
     def stop(self) -> None:
         self._stop.set()
@@ -193,7 +223,9 @@ class Scheduler:
         """Forget the in-memory state and load it again from the database (runs, tries adopted)."""
         self._fresh_book()
         work = PassWork()
-        polling.load_running_runs(self.engine, self.book, self.config, self.clock, work, self.quarantine)
+        polling.load_running_runs(
+            self.engine, self.book, self.config, self.clock, work, self.quarantine, self.coordinator
+        )
         self._poll(work)
         self._writer.commit(self.clock.now(), work)
         self._stale = False
@@ -204,8 +236,9 @@ class Scheduler:
         self.book = Book(Announcer(self.observer, self.clock), previous_state=self._previous_state)
         self._writer = Committer(self.engine, self.executor, self.book)
         self._writer.job_id = job_id
-        self._creator = RunCreator(self.engine, self.book, self.config, self.quarantine)
+        self._creator = RunCreator(self.engine, self.book, self.config, self.quarantine, self.coordinator)
         self._next_poll = 0.0
+        self._next_take_over = 0.0
 
     # -- one pass ------------------------------------------------------------
     def run_once(self) -> bool:
@@ -227,16 +260,23 @@ class Scheduler:
             self._next_zombie_check = mono + self.config.zombie_check_interval_seconds
             self._find_zombies(now, work)
         critical = self.clock.monotonic()
-        if len(book.ready):
-            book.select(min(self.executor.open_slots, self.config.max_tis_per_query), work)
-        self._writer.commit(now, work)
+        open_slots = min(self.executor.open_slots, self.config.max_tis_per_query)
+        if self.coordinator is not None and len(book.ready) and open_slots > 0:
+            coordinator = self.coordinator
+            self._writer.commit_with(now, work, lambda conn: coordinator.select(conn, book, open_slots, work))
+        else:
+            if len(book.ready):
+                book.select(open_slots, work)
+            self._writer.commit(now, work)
         work.stats.critical_section = self.clock.monotonic() - critical
         self.quarantine.flush()
         if mono >= self._next_heartbeat:
             self._next_heartbeat = mono + self.config.heartbeat_seconds
             with self.engine.begin() as conn:
-                jobs.heartbeat(conn, self.job_id, now)
+                state = jobs.heartbeat(conn, self.job_id, now)
             work.stats.heartbeat_at = now.timestamp()
+            if self.coordinator is not None and state is not jobs.JobState.RUNNING:
+                self._rejoin(now)
         self._finish_stats(work, t0)
         self.observer.loop_finished(work.stats)
         return work.busy
@@ -263,8 +303,16 @@ class Scheduler:
     # -- reading the database --------------------------------------------------
     def _poll(self, work: PassWork) -> None:
         """Re-read what other processes change: DAGs, pools, queued runs, adopted tries."""
-        self._next_poll = self.clock.monotonic() + self.config.poll_interval_seconds
-        polling.poll(self.engine, self.book, self.config, self.clock, work, self.quarantine)
+        mono = self.clock.monotonic()
+        self._next_poll = mono + self.config.poll_interval_seconds
+        # Dead schedulers are looked for once a heartbeat interval, not every poll (three statements).
+        take_over = mono >= self._next_take_over
+        if take_over:
+            self._next_take_over = mono + self.config.heartbeat_seconds
+        polling.poll(
+            self.engine, self.book, self.config, self.clock, work, self.quarantine, self.coordinator,
+            take_over=take_over,
+        )  # fmt: skip
 
     def _reload_runs(self, run_pks: list[int], work: PassWork) -> None:
         with self.engine.begin() as conn:
@@ -277,7 +325,7 @@ class Scheduler:
     def _find_zombies(self, now: pendulum.DateTime, work: PassWork) -> None:
         cutoff = now.subtract(seconds=self.config.task_heartbeat_timeout_seconds)
         with begin_read(self.engine) as conn:
-            found = db.zombies(conn, cutoff)
+            found = db.zombies(conn, cutoff, owner=None if self.coordinator is None else self.job_id)
             unloaded = sorted({z.dag_run_id for z in found if z.dag_run_id not in self.book.runs})
             names = (
                 {r.id: (r.dag_id, r.run_id) for r in dag_runs.get_runs(conn, unloaded)} if unloaded else {}

@@ -22,10 +22,12 @@ from windvane.core.model.states import DagRunState
 from windvane.core.scheduler import db
 from windvane.core.scheduler.book import Book
 from windvane.core.scheduler.config import SchedulerConfig
+from windvane.core.scheduler.coordination import Coordinator
 from windvane.core.scheduler.model import ActiveRun, DagEntry
 from windvane.core.scheduler.pass_work import PassWork
 from windvane.core.scheduler.quarantine import TRANSIENT_DB_ERRORS, Quarantine
-from windvane.core.store import dag_runs, task_instances
+from windvane.core.store import dag_runs, run_owners, task_instances
+from windvane.core.store.tables import dag_run as run_t
 
 log = logging.getLogger("windvane.scheduler")
 
@@ -37,15 +39,38 @@ def poll(
     clock: Clock,
     work: PassWork,
     quarantine: Quarantine | None = None,
+    coordinator: Coordinator | None = None,
+    *,
+    take_over: bool = True,
 ) -> None:
-    """Re-read DAGs, pools, queued runs and adopted tries."""
+    """Re-read DAGs, pools, queued runs and adopted tries; with several schedulers (``coordinator``)
+    and ``take_over``, notice dead ones and take over their runs."""
     with engine.begin() as conn:
         refresh_dags(conn, book, clock.now(), work, quarantine)
         if quarantine is not None and quarantine.released:
-            _load_released(conn, book, config, clock.now(), work, quarantine)
+            _load_released(conn, book, config, clock.now(), work, quarantine, coordinator)
+        if coordinator is not None and take_over:
+            _take_over(conn, book, clock.now(), work, quarantine, coordinator)
         book.pool_capacity = db.pool_capacities(conn)
-        _start_queued_runs(conn, book, config, clock, work, quarantine)
+        _start_queued_runs(conn, book, config, clock, work, quarantine, coordinator)
         _sync_adopted(conn, book, work)
+
+
+def _take_over(
+    conn: Connection,
+    book: Book,
+    now: pendulum.DateTime,
+    work: PassWork,
+    quarantine: Quarantine | None,
+    coordinator: Coordinator,
+) -> None:
+    """Dead schedulers' jobs are marked failed, their queued tries reset; the runs nobody alive
+    drives are claimed and loaded (their running tries adopted)."""
+    coordinator.recover(conn, now)
+    claimed = [pk for pk in coordinator.claim(conn) if pk not in book.runs]
+    if claimed:
+        log.warning("took over %d running run(s) no live scheduler drove", len(claimed))
+        _load_isolated(conn, book, dag_runs.get_runs(conn, claimed), now, work, quarantine)
 
 
 def refresh_dags(
@@ -119,17 +144,25 @@ def load_running_runs(
     clock: Clock,
     work: PassWork,
     quarantine: Quarantine | None = None,
+    coordinator: Coordinator | None = None,
 ) -> None:
-    """At start: adopt every run already running (a previous scheduler's, or ours before a restart)."""
+    """At start: adopt every run already running (a previous scheduler's, or ours before a restart);
+    with several schedulers (``coordinator``), those nobody alive drives, claimed first."""
     with engine.begin() as conn:
         refresh_dags(conn, book, clock.now(), work, quarantine)
-        _load_isolated(conn, book, _running_rows(conn, config), clock.now(), work, quarantine)
+        if coordinator is not None:
+            coordinator.claim(conn)
+        rows = _running_rows(conn, config, coordinator)
+        _load_isolated(conn, book, rows, clock.now(), work, quarantine)
 
 
-def _running_rows(conn: Connection, config: SchedulerConfig) -> list[dag_runs.RunRow]:
+def _running_rows(
+    conn: Connection, config: SchedulerConfig, coordinator: Coordinator | None = None
+) -> list[dag_runs.RunRow]:
     only = config.only_runs
+    owned = None if coordinator is None else run_t.c.scheduled_by_job_id == coordinator.job_id
     rows = dag_runs.runs_in_states(
-        conn, [DagRunState.RUNNING.value], run_pks=list(only) if only is not None else None
+        conn, [DagRunState.RUNNING.value], run_pks=list(only) if only is not None else None, where=owned
     )
     return rows if only is not None else [r for r in rows if r.run_type in config.run_types]
 
@@ -141,11 +174,13 @@ def _load_released(
     now: pendulum.DateTime,
     work: PassWork,
     quarantine: Quarantine,
+    coordinator: Coordinator | None = None,
 ) -> None:
     """DAGs that left the quarantine: load their running runs the book does not hold (those it
     could not load while the DAG was quarantined, e.g. at a restart)."""
     released, quarantine.released = quarantine.released, set()
-    rows = [r for r in _running_rows(conn, config) if r.dag_id in released and r.id not in book.runs]
+    rows = _running_rows(conn, config, coordinator)
+    rows = [r for r in rows if r.dag_id in released and r.id not in book.runs]
     if rows:
         _load_isolated(conn, book, rows, now, work, quarantine)
 
@@ -157,14 +192,24 @@ def _start_queued_runs(
     clock: Clock,
     work: PassWork,
     quarantine: Quarantine | None = None,
+    coordinator: Coordinator | None = None,
 ) -> None:
     only = config.only_runs
+    free = None if coordinator is None else run_owners.free_for(coordinator.job_id)
     queued = dag_runs.runs_in_states(
-        conn, [DagRunState.QUEUED.value], run_pks=list(only) if only is not None else None
+        conn, [DagRunState.QUEUED.value], run_pks=list(only) if only is not None else None, where=free
     )
     if only is None:
         queued = [r for r in queued if r.run_type in config.run_types]
-    active = book.active_runs_per_dag()
+    if not queued:
+        return
+    if coordinator is None or only is not None:  # a backfill's runs: only it starts them
+        active = book.active_runs_per_dag()
+        budget = len(queued)
+    else:  # every scheduler's running runs count; this one starts its share of the waiting
+        run_owners.lock(conn, run_owners.START_LOCK_KEY)
+        active = run_owners.active_runs_per_dag(conn)
+        budget = coordinator.budget(conn, len(queued), sum(active.values()), len(book.runs))
     to_start = []
     for row in queued:
         entry = book.dags.get(row.dag_id)
@@ -174,28 +219,36 @@ def _start_queued_runs(
         if not reloading:
             limit = config.backfill_max_active_runs if only is not None else None
             limit = limit or entry.dag.max_active_runs
-            if not readiness.runs_have_room(active.get(row.dag_id, 0), limit):
+            if budget <= 0 or not readiness.runs_have_room(active.get(row.dag_id, 0), limit):
                 continue
             active[row.dag_id] = active.get(row.dag_id, 0) + 1
+            budget -= 1
         to_start.append(row)
     if not to_start:
         return
     now = clock.now()
+    owner = None if coordinator is None else coordinator.job_id
     if quarantine is None:
-        _apply(book, _start_and_prepare(conn, book, to_start, now), now, work)
+        _apply(book, _start_and_prepare(conn, book, to_start, now, owner), now, work)
         return
     prepared = _prepare_isolated(
-        conn, book, to_start, lambda rows: _start_and_prepare(conn, book, rows, now),
+        conn, book, to_start, lambda rows: _start_and_prepare(conn, book, rows, now, owner),
         "starting its run", quarantine, now,
     )  # fmt: skip
     _apply(book, prepared, now, work)
 
 
 def _start_and_prepare(
-    conn: Connection, book: Book, rows: Sequence[dag_runs.RunRow], now: pendulum.DateTime
+    conn: Connection,
+    book: Book,
+    rows: Sequence[dag_runs.RunRow],
+    now: pendulum.DateTime,
+    owner: int | None = None,
 ) -> list[_Prepared]:
-    """Mark queued ``rows`` running and make their task instances (the database half of loading)."""
-    started = [row.id for row in rows if dag_runs.start_run(conn, row.id, now)]
+    """Mark queued ``rows`` running (driven by the scheduler job ``owner``, when several share the
+    database) and make their task instances (the database half of loading)."""
+    free = None if owner is None else run_owners.free_for(owner)
+    started = [row.id for row in rows if dag_runs.start_run(conn, row.id, now, owner=owner, free=free)]
     return _prepare(conn, book, dag_runs.get_runs(conn, started), now) if started else []
 
 

@@ -72,6 +72,8 @@ class ReadyQueue:
         #: ti id -> its one live entry; heap entries that are not it (discarded, or pushed again) are stale.
         self._live: dict[int, ReadyItem] = {}
         self._size = 0
+        #: (DAG, task) of every TI pushed with a ``max_active_tis_per_dag`` (never shrinks: a superset).
+        self.limited_tasks: set[tuple[str, str]] = set()
 
     def __len__(self) -> int:
         """Entries in the heaps (stale ones count until they reach a heap's top)."""
@@ -82,6 +84,12 @@ class ReadyQueue:
         self._live[item.ti_id] = item
         heapq.heappush(self._heaps[(item.dag_id, item.pool)], item)
         self._size += 1
+        if item.max_active_tis_per_dag is not None:
+            self.limited_tasks.add((item.dag_id, item.task_id))
+
+    def dag_ids(self) -> set[str]:
+        """DAGs with entries in the heaps (stale ones included)."""
+        return {dag_id for (dag_id, _), heap in self._heaps.items() if heap}
 
     def discard(self, ti_id: int) -> None:
         """Forget a TI lazily (its entry is dropped when it reaches a heap's top)."""

@@ -12,10 +12,11 @@ from windvane.core.model.states import DagRunState, DagRunType
 from windvane.core.scheduler import polling
 from windvane.core.scheduler.book import Book
 from windvane.core.scheduler.config import SchedulerConfig
+from windvane.core.scheduler.coordination import Coordinator
 from windvane.core.scheduler.model import ActiveRun, DagEntry
 from windvane.core.scheduler.pass_work import PassWork
 from windvane.core.scheduler.quarantine import Quarantine
-from windvane.core.store import dag_runs, dags, task_instances
+from windvane.core.store import dag_runs, dags, run_owners, task_instances
 from windvane.core.timetables.base import DataInterval
 
 log = logging.getLogger("windvane.scheduler")
@@ -35,12 +36,19 @@ class RunCreator:
     """Creates the scheduled runs that fell due into ``book`` (up to the per-pass and per-DAG limits)."""
 
     def __init__(
-        self, engine: Engine, book: Book, config: SchedulerConfig, quarantine: Quarantine | None = None
+        self,
+        engine: Engine,
+        book: Book,
+        config: SchedulerConfig,
+        quarantine: Quarantine | None = None,
+        coordinator: Coordinator | None = None,
     ) -> None:
         self.engine = engine
         self.book = book
         self.config = config
         self.quarantine = quarantine
+        #: Several schedulers: the DAG's row is locked to create its run (see ``Coordinator``).
+        self.coordinator = coordinator
 
     def create_due_runs(self, now: pendulum.DateTime, job_id: int, work: PassWork) -> None:
         config = self.config
@@ -83,6 +91,11 @@ class RunCreator:
         # The next run first: if it cannot be computed nothing was written or loaded yet.
         values = dag.next_run(DataInterval(start=start or logical, end=end or logical), now)
         with self.engine.begin() as conn:
+            if self.coordinator is not None and not self.coordinator.may_create(conn, entry):
+                # Another scheduler creates it (``entry`` may now hold the row's next run: index
+                # it under that time, or the due index would drop it), or max_active_runs is full.
+                self.book.due.put(entry)
+                return False
             dags.set_next_dagrun(conn, dag.dag_id, *values)
             if not dag_runs.run_exists(conn, dag.dag_id, run_id):
                 pk = dag_runs.insert_run(
@@ -98,6 +111,8 @@ class RunCreator:
                     now=now,
                     job_id=job_id,
                 )
+                if self.coordinator is not None:
+                    run_owners.own(conn, pk, job_id)
                 task_instances.ensure_task_instances(conn, pk, run_id, dag, now)
                 loaded = polling.load_runs(conn, self.book, dag_runs.get_runs(conn, [pk]), now, work)
                 created = loaded[0] if loaded else None

@@ -5,7 +5,9 @@ engine (``engine``), one home per table's writes (``dags``, ``dag_runs``,
 ``task_instances``, ``pools``, ``jobs``, ``xcoms``/``xcom_sql``, ``import_errors``),
 the try lifecycle with its guards (``try_lifecycle``), the state-change journal
 (``journal_sql`` writes, ``journal`` reads), user actions on runs
-(``run_actions``), the facts behind "why isn't this task running?" (``why``),
+(``run_actions``), several schedulers' run ownership, dead schedulers and queueing lock
+(``run_owners``), one scheduler per SQLite database (``sqlite_lock``), the facts behind
+"why isn't this task running?" (``why``),
 SQLAlchemy-free access for lean workers (``raw``, ``raw_sql``; ``sql_bridge`` runs the
 same statements under SQLAlchemy) and for the CLI's listings (``lists_sql``, returning the
 values of ``rows`` that the SQLAlchemy reads return too).

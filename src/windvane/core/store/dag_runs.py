@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 import pendulum
-from sqlalchemy import Connection, RowMapping, func, insert, literal, select, update
+from sqlalchemy import ColumnElement, Connection, RowMapping, func, insert, literal, select, update
 
 from windvane.core.model import deadlines
 from windvane.core.model.serialized_dag import SerializedDag
@@ -175,11 +175,18 @@ _RUN_COLS = (
 
 
 def runs_in_states(
-    conn: Connection, states: Sequence[str], *, run_pks: Sequence[int] | None = None
+    conn: Connection,
+    states: Sequence[str],
+    *,
+    run_pks: Sequence[int] | None = None,
+    where: ColumnElement[bool] | None = None,
 ) -> list[RunRow]:
+    """Runs in ``states`` (of ``run_pks``; matching ``where``), oldest logical date first."""
     q = select(*_RUN_COLS).where(run_t.c.state.in_(states))
     if run_pks is not None:
         q = q.where(run_t.c.id.in_(run_pks))
+    if where is not None:
+        q = q.where(where)
     return [_run_row(r) for r in conn.execute(q.order_by(run_t.c.logical_date, run_t.c.id))]
 
 
@@ -187,18 +194,27 @@ def get_runs(conn: Connection, run_pks: Sequence[int]) -> list[RunRow]:
     return [_run_row(r) for r in conn.execute(select(*_RUN_COLS).where(run_t.c.id.in_(run_pks)))]
 
 
-def start_run(conn: Connection, run_pk: int, now: datetime) -> bool:
-    """``queued -> running``; False if the run was not queued."""
-    result = conn.execute(
-        update(run_t)
-        .where(run_t.c.id == run_pk, run_t.c.state == DagRunState.QUEUED.value)
-        .values(
-            state=DagRunState.RUNNING.value,
-            start_date=func.coalesce(run_t.c.start_date, literal(now, type_=run_t.c.start_date.type)),
-            end_date=None,
-        )
-    )
-    return result.rowcount == 1
+def start_run(
+    conn: Connection,
+    run_pk: int,
+    now: datetime,
+    *,
+    owner: int | None = None,
+    free: ColumnElement[bool] | None = None,
+) -> bool:
+    """``queued -> running``; False if the run was not queued (or, with ``free``, did not match it).
+    ``owner``: the scheduler job that will drive it (``scheduled_by_job_id``)."""
+    stmt = update(run_t).where(run_t.c.id == run_pk, run_t.c.state == DagRunState.QUEUED.value)
+    if free is not None:
+        stmt = stmt.where(free)
+    values: dict[str, Any] = {
+        "state": DagRunState.RUNNING.value,
+        "start_date": func.coalesce(run_t.c.start_date, literal(now, type_=run_t.c.start_date.type)),
+        "end_date": None,
+    }
+    if owner is not None:
+        values["scheduled_by_job_id"] = owner
+    return conn.execute(stmt.values(**values)).rowcount == 1
 
 
 def finish_run(

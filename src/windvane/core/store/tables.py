@@ -93,6 +93,8 @@ dag_run = Table(
     Column("conf", JSON),
     Column("dag_hash", String(64)),
     Column("creating_job_id", Integer),
+    # The scheduler job driving the run while it is queued or running (migration 0008): one at a time.
+    Column("scheduled_by_job_id", Integer),
     Column("external_trigger", Boolean, nullable=False, server_default=text("false")),
     # The run must have succeeded by then (its due time + the DAG's ``deadline``); see model/deadlines.py.
     Column("deadline_at", UTC),
