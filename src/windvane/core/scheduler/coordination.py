@@ -6,7 +6,8 @@ Used when :attr:`SchedulerConfig.coordinated` is on (the CLI turns it on for Pos
   :mod:`windvane.core.store.run_owners`): those it created or started, and those it claimed
   (``FOR UPDATE SKIP LOCKED``) because nobody owned them or their owner is gone. Its in-memory book
   therefore stays valid: nobody else changes what it decides.
-- **Dead schedulers are noticed** once every ``heartbeat_seconds`` (and at start): a scheduler job whose heartbeat is older than
+- **Dead schedulers are noticed** once every ``heartbeat_seconds`` (and at start): a scheduler job
+  whose heartbeat is older than
   ``health_check_threshold_seconds`` (or whose pid is gone, on this host) is marked ``failed`` by
   whichever scheduler sees it first; its queued tries go back to scheduled (no worker can claim them
   any more) and its runs are claimed by the survivors, who adopt its running tries (they end on
