@@ -67,3 +67,17 @@ def test_the_ui_shell_and_its_files(client: Client) -> None:
     assert script.status_code == 200 and "javascript" in script.headers["content-type"]
     assert anyone.get("/ui/static/nope.js").status_code == 404
     assert "/ui/" not in anyone.get(f"{V1}/openapi.json").json()["paths"]
+
+
+def test_a_static_file_has_one_etag_and_answers_its_own_if_none_match(client: Client) -> None:
+    """Regression: the ETag middleware added a weak tag of its own beside StaticFiles' tag (two
+    ETag headers on every UI file, and a browser's If-None-Match never matched either)."""
+    anyone = client(Role.VIEWER)
+    script = anyone.get("/ui/static/assets/app.js")
+    tags = script.headers.get_list("etag")
+    assert len(tags) == 1 and not tags[0].startswith('W/"W/'), tags
+    again = anyone.get("/ui/static/assets/app.js", headers={"If-None-Match": tags[0]})
+    assert again.status_code == 304 and again.headers.get_list("etag") == tags
+    api = anyone.get(f"{V1}/version")
+    assert len(api.headers.get_list("etag")) == 1 and api.headers["etag"].startswith('W/"')
+    assert anyone.get(f"{V1}/version", headers={"If-None-Match": api.headers["etag"]}).status_code == 304
