@@ -17,19 +17,17 @@ from typing import Annotated
 
 import pendulum
 from fastapi import APIRouter, Query
-from sqlalchemy import Connection, func, select
+from sqlalchemy import func, select
 
+from windvane.api.health import occupied_slots, read_health
 from windvane.api.routes._common import ReadConn, State
-from windvane.api.routes.system import PROCESSOR_JOB, SCHEDULER_JOB, _beat
-from windvane.api.schemas import DagRun, Heartbeat, Model
+from windvane.api.schemas import DagRun, HealthCounts, Heartbeat, Model
 from windvane.api.security import Viewer
 from windvane.core.store import dags, listing
 from windvane.core.store._time import from_db
-from windvane.core.store.tables import dag_run, import_error, slot_pool, task_instance
+from windvane.core.store.tables import dag_run, slot_pool, task_instance
 
 router = APIRouter(prefix="/ui", tags=["UI"])
-#: Task instance states that hold pool slots (Airflow counts queued tries as occupying too).
-OCCUPYING = ("queued", "running")
 NEWEST = (dag_run.c.logical_date.desc(), dag_run.c.id.desc())
 
 
@@ -73,17 +71,9 @@ class PoolUsage(Model):
     pools: list[PoolUse]
 
 
-class HealthPanel(Model):
+class HealthPanel(HealthCounts):
     scheduler: Heartbeat
     dag_processor: Heartbeat
-    #: Not recorded in the database yet: the scheduler keeps loop timings in its metrics only.
-    scheduler_loop_p95_seconds: float | None
-    queued: int
-    scheduled: int
-    running: int
-    open_slots: int
-    total_slots: int
-    import_errors: int
 
 
 @router.get("/recentRuns", response_model=RecentRuns, name="ui_recent_runs")
@@ -146,19 +136,10 @@ def grid(
     )
 
 
-def _occupied(conn: Connection) -> dict[tuple[str, str], int]:
-    rows = conn.execute(
-        select(task_instance.c.pool, task_instance.c.state, func.sum(task_instance.c.pool_slots))
-        .where(task_instance.c.state.in_(OCCUPYING))
-        .group_by(task_instance.c.pool, task_instance.c.state)
-    ).all()
-    return {(p, st): int(n or 0) for p, st, n in rows}
-
-
 @router.get("/pools", response_model=PoolUsage, name="ui_pool_usage")
 def pool_usage(_: Viewer, conn: ReadConn) -> PoolUsage:
     """Every pool with the slots its running and queued task instances hold, and how many are open."""
-    used = _occupied(conn)
+    used = occupied_slots(conn)
     found = []
     for name, slots, description in conn.execute(
         select(slot_pool.c.pool, slot_pool.c.slots, slot_pool.c.description).order_by(slot_pool.c.pool)
@@ -179,30 +160,8 @@ def pool_usage(_: Viewer, conn: ReadConn) -> PoolUsage:
 
 @router.get("/healthPanel", response_model=HealthPanel, name="ui_health_panel")
 def health_panel(_: Viewer, state: State, conn: ReadConn) -> HealthPanel:
-    now = pendulum.now("UTC")
-    limit = state.config.health_threshold_seconds
-    counts: dict[str, int] = dict(
-        conn.execute(
-            select(task_instance.c.state, func.count())
-            .where(task_instance.c.state.in_(("queued", "scheduled", "running")))
-            .group_by(task_instance.c.state)
-        ).all()
-    )
-    occupied: dict[str, int] = {}
-    for (pool, _state), n in _occupied(conn).items():
-        occupied[pool] = occupied.get(pool, 0) + n
-    pools = conn.execute(select(slot_pool.c.pool, slot_pool.c.slots)).all()
-    total = sum(int(s) for _p, s in pools)
-    open_slots = sum(max(0, int(s) - occupied.get(p, 0)) for p, s in pools)
-    errors = conn.execute(select(func.count()).select_from(import_error)).scalar_one()
+    """What ``/health`` reports, for the header of every page (with a login, polled with an ETag)."""
+    reading = read_health(conn, pendulum.now("UTC"), state.config.health_threshold_seconds)
     return HealthPanel(
-        scheduler=_beat(listing.latest_heartbeat(conn, SCHEDULER_JOB), now, limit),
-        dag_processor=_beat(listing.latest_heartbeat(conn, PROCESSOR_JOB), now, limit),
-        scheduler_loop_p95_seconds=None,
-        queued=int(counts.get("queued", 0)),
-        scheduled=int(counts.get("scheduled", 0)),
-        running=int(counts.get("running", 0)),
-        open_slots=open_slots,
-        total_slots=total,
-        import_errors=int(errors),
+        scheduler=reading.scheduler, dag_processor=reading.dag_processor, **reading.counts.model_dump()
     )

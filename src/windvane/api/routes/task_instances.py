@@ -14,6 +14,7 @@ from windvane.api.schemas import (
     ClearTasksRequest,
     LogChunk,
     MarkTaskRequest,
+    RenderedFields,
     TaskIds,
     TaskInstance,
     TaskInstanceDetail,
@@ -26,7 +27,9 @@ from windvane.api.schemas import (
 from windvane.api.security import Operator, Viewer
 from windvane.core.model.states import TaskInstanceState
 from windvane.core.store import listing, marks
+from windvane.core.store.rendered_fields_sql import get_rendered_fields
 from windvane.core.store.run_actions import clear_task_instances
+from windvane.core.store.sql_bridge import dbapi_tx
 from windvane.core.store.why import explain_task_instance
 
 router = APIRouter(tags=["Task instances"])
@@ -54,7 +57,8 @@ def list_tis(
 
 @router.get(_TI, response_model=TaskInstanceDetail, name="get_task_instance")
 def get_ti(dag_id: str, run_id: str, task_id: str, _: Viewer, conn: ReadConn) -> TaskInstanceDetail:
-    """The task instance and its tries: the journaled ends of earlier tries, then the current one."""
+    """The task instance, its tries (the journaled ends of earlier tries, then the current one) and
+    its template fields as the latest try that rendered them stored them (secrets masked)."""
     pk = listing.run_pk_of(conn, dag_id, run_id)
     ti = listing.get_task_instance(conn, pk, task_id)
     tries = [Try.model_validate(t) for t in listing.finished_tries(conn, ti.id)]
@@ -63,7 +67,11 @@ def get_ti(dag_id: str, run_id: str, task_id: str, _: Viewer, conn: ReadConn) ->
             Try(try_number=ti.try_number, state=ti.state, recorded_at=ti.updated_at,
                 hostname=ti.hostname, error=ti.error, reason=None)
         )  # fmt: skip
-    return TaskInstanceDetail.model_validate({**TaskInstance.model_validate(ti).model_dump(), "tries": tries})
+    found = get_rendered_fields(dbapi_tx(conn), pk, task_id, ti.map_index)
+    rendered = None if found is None else RenderedFields.model_validate(found)
+    return TaskInstanceDetail.model_validate(
+        {**TaskInstance.model_validate(ti).model_dump(), "tries": tries, "rendered_fields": rendered}
+    )
 
 
 @router.get(_TI + "/why", response_model=WhyAnswer, name="explain_task_instance")

@@ -206,6 +206,29 @@ def latest_heartbeat(conn: Connection, job_type: str) -> datetime | None:
     return from_db(conn.execute(stmt).scalar_one_or_none())
 
 
+@dataclass(frozen=True, slots=True)
+class JobBeat:
+    """The running job of a type with the newest heartbeat, and the loop timing it wrote with it."""
+
+    latest_heartbeat: datetime
+    loop_p95_seconds: float | None
+    loop_samples: int | None
+
+
+def newest_job_beat(conn: Connection, job_type: str) -> JobBeat | None:
+    """The running ``job_type`` job with the newest heartbeat (None: no such job is running)."""
+    stmt = (
+        select(job.c.latest_heartbeat, job.c.loop_p95_seconds, job.c.loop_samples)
+        .where(job.c.job_type == job_type, job.c.state == "running")
+        .order_by(job.c.latest_heartbeat.desc())
+        .limit(1)
+    )
+    row = conn.execute(stmt).first()
+    if row is None:
+        return None
+    return JobBeat(from_db(row[0]), row[1], row[2])
+
+
 def run_pk_of(conn: Connection, dag_id: str, run_id: str) -> int:
     """The row id of run ``run_id`` of ``dag_id``; :class:`NotFoundError` naming both."""
     pk = conn.execute(
