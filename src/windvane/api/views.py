@@ -16,11 +16,11 @@ from datetime import datetime
 from typing import Annotated
 
 import pendulum
-from fastapi import APIRouter, Query
-from sqlalchemy import func, select
+from fastapi import APIRouter, Query, Response
+from sqlalchemy import Connection, func, select
 
 from windvane.api.health import occupied_slots, read_health
-from windvane.api.routes._common import ReadConn, State
+from windvane.api.routes._common import ReadConn, State, answer
 from windvane.api.schemas import DagRun, HealthCounts, Heartbeat, Model
 from windvane.api.security import Viewer
 from windvane.core.store import dags, listing
@@ -77,29 +77,37 @@ class HealthPanel(HealthCounts):
 
 
 @router.get("/recentRuns", response_model=RecentRuns, name="ui_recent_runs")
-def recent_runs(
+async def recent_runs(
     _: Viewer,
-    conn: ReadConn,
+    state: State,
     dag_ids: Annotated[list[str], Query(max_length=1000, description="The DAGs (at most 1,000).")],
     runs: Annotated[int, Query(ge=1, le=50, description="Runs per DAG, newest first.")] = 10,
-) -> RecentRuns:
-    ranked = (
-        select(
-            dag_run.c.dag_id,
-            dag_run.c.run_id,
-            dag_run.c.state,
-            dag_run.c.logical_date,
-            func.row_number().over(partition_by=dag_run.c.dag_id, order_by=NEWEST).label("rank"),
+) -> Response:
+    """The newest ``runs`` runs of each of ``dag_ids`` (the DAGs page's coloured squares)."""
+
+    def read(conn: Connection) -> RecentRuns:
+        ranked = (
+            select(
+                dag_run.c.dag_id,
+                dag_run.c.run_id,
+                dag_run.c.state,
+                dag_run.c.logical_date,
+                func.row_number().over(partition_by=dag_run.c.dag_id, order_by=NEWEST).label("rank"),
+            )
+            .where(dag_run.c.dag_id.in_(dag_ids))
+            .subquery()
         )
-        .where(dag_run.c.dag_id.in_(dag_ids))
-        .subquery()
-    )
-    rows = conn.execute(select(ranked).where(ranked.c.rank <= runs).order_by(ranked.c.dag_id, ranked.c.rank))
-    found: dict[str, list[RunSquare]] = {d: [] for d in dag_ids}
-    for r in rows.mappings():
-        square = RunSquare(run_id=r["run_id"], state=r["state"], logical_date=from_db(r["logical_date"]))
-        found[r["dag_id"]].append(square)
-    return RecentRuns(runs=found)
+        query = select(ranked.c.dag_id, ranked.c.run_id, ranked.c.state, ranked.c.logical_date)
+        rows = conn.execute(query.where(ranked.c.rank <= runs).order_by(ranked.c.dag_id, ranked.c.rank))
+        found: dict[str, list[RunSquare]] = {d: [] for d in dag_ids}
+        for dag_id, run_id, run_state, logical_date in rows:
+            square = RunSquare.model_construct(
+                run_id=run_id, state=run_state, logical_date=from_db(logical_date)
+            )
+            found[dag_id].append(square)
+        return RecentRuns.model_construct(runs=found)
+
+    return await answer(state, read)
 
 
 @router.get("/dags/{dag_id}/grid", response_model=Grid, name="ui_grid")

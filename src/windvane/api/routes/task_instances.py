@@ -6,10 +6,11 @@ import json
 from typing import Annotated
 
 import pendulum
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
+from sqlalchemy import Connection
 
 from windvane.api.logs import read_chunk
-from windvane.api.routes._common import Limit, Offset, ReadConn, State, WriteConn, load_dag
+from windvane.api.routes._common import Limit, Offset, ReadConn, State, WriteConn, answer, built, load_dag
 from windvane.api.schemas import (
     ClearTasksRequest,
     LogChunk,
@@ -38,21 +39,26 @@ _TI = _RUN + "/taskInstances/{task_id}"
 
 
 @router.get(_RUN + "/taskInstances", response_model=TaskInstancePage, name="list_task_instances")
-def list_tis(
+async def list_tis(
     dag_id: str,
     run_id: str,
     _: Viewer,
-    conn: ReadConn,
+    api: State,
     limit: Limit = 100,
     offset: Offset = 0,
     state: Annotated[list[TaskInstanceState] | None, Query()] = None,
-) -> TaskInstancePage:
-    pk = listing.run_pk_of(conn, dag_id, run_id)
+) -> Response:
+    """The task instances of a run by task id and map index."""
     states = [s.value for s in state] if state else None
-    rows, total = listing.task_instances_page(conn, pk, limit=limit, offset=offset, states=states)
-    return TaskInstancePage(
-        task_instances=[TaskInstance.model_validate(r) for r in rows], total_entries=total
-    )
+
+    def read(conn: Connection) -> TaskInstancePage:
+        pk = listing.run_pk_of(conn, dag_id, run_id)
+        rows, total = listing.task_instances_page(conn, pk, limit=limit, offset=offset, states=states)
+        return TaskInstancePage.model_construct(
+            task_instances=[built(TaskInstance, r) for r in rows], total_entries=total
+        )
+
+    return await answer(api, read)
 
 
 @router.get(_TI, response_model=TaskInstanceDetail, name="get_task_instance")

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Select, func, select
 from windvane.core.store import dag_runs, dags
 from windvane.core.store._time import from_db
 from windvane.core.store.journal_sql import JournalKind
-from windvane.core.store.tables import dag, dag_run, job, state_journal, task_instance, xcom
+from windvane.core.store.tables import dag, dag_change, dag_run, job, state_journal, task_instance, xcom
 from windvane.errors import NotFoundError
 
 
@@ -227,6 +227,13 @@ def newest_job_beat(conn: Connection, job_type: str) -> JobBeat | None:
     if row is None:
         return None
     return JobBeat(from_db(row[0]), row[1], row[2])
+
+
+def dag_change_seq(conn: Connection) -> int:
+    """The ``dag_change`` counter: database triggers raise it on every change of a listed DAG
+    column but ``last_parsed_at`` (migration 0006)."""
+    seq = conn.execute(select(dag_change.c.seq).where(dag_change.c.id == 1)).scalar_one_or_none()
+    return int(seq or 0)
 
 
 def run_pk_of(conn: Connection, dag_id: str, run_id: str) -> int:
