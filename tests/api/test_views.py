@@ -27,6 +27,9 @@ def test_recent_runs_are_the_newest_per_dag(client: Client, example_dag: str) ->
     body = viewer.get(f"{V1}/ui/recentRuns", params={"dag_ids": ["etl", "nope"], "runs": 3}).json()
     assert [r["run_id"] for r in body["runs"]["etl"]] == ["r4", "r3", "r2"]
     assert body["runs"]["nope"] == []
+    many = [f"a{i:03}" for i in range(149)] + ["etl"]  # etl in the second statement of 100 DAGs
+    body = viewer.get(f"{V1}/ui/recentRuns", params={"dag_ids": many, "runs": 2}).json()
+    assert len(body["runs"]) == 150 and [r["run_id"] for r in body["runs"]["etl"]] == ["r4", "r3"]
     assert viewer.get(f"{V1}/ui/recentRuns", params={"dag_ids": "etl", "runs": 51}).status_code == 422
 
 

@@ -13,11 +13,12 @@ Scripts may use them too; they are in the OpenAPI document like every other rout
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from functools import lru_cache
+from typing import Annotated, Any
 
 import pendulum
 from fastapi import APIRouter, Query, Response
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, TextualSelect, select, text
 
 from windvane.api.health import occupied_slots, read_health
 from windvane.api.routes._common import ReadConn, State, answer
@@ -29,6 +30,27 @@ from windvane.core.store.tables import dag_run, slot_pool, task_instance
 
 router = APIRouter(prefix="/ui", tags=["UI"])
 NEWEST = (dag_run.c.logical_date.desc(), dag_run.c.id.desc())
+#: DAGs per statement of /ui/recentRuns (SQLite allows 500 parts in a UNION ALL).
+DAGS_PER_QUERY = 100
+
+
+def _chunks(ids: list[str]) -> list[list[str]]:
+    return [ids[i : i + DAGS_PER_QUERY] for i in range(0, len(ids), DAGS_PER_QUERY)]
+
+
+@lru_cache(maxsize=64)
+def _newest_runs(count: int) -> TextualSelect:
+    """The newest ``:runs`` runs of each of ``count`` DAGs (``:d0``, ``:d1``...): one index range per
+    DAG (``dag_id, logical_date``) with its own LIMIT, so a DAG with years of runs costs ``runs``
+    rows, not all of them (as a window over every run of the DAGs did). Plain SQL made once per
+    count: building 100 SQLAlchemy selects per request cost more than running them."""
+    one = (
+        "SELECT * FROM (SELECT dag_id, run_id, state, logical_date, id FROM dag_run WHERE dag_id = :d{i} "
+        "ORDER BY logical_date DESC, id DESC LIMIT :runs) AS r{i}"
+    )
+    sql = " UNION ALL ".join(one.format(i=i) for i in range(count))
+    cols = (dag_run.c.dag_id, dag_run.c.run_id, dag_run.c.state, dag_run.c.logical_date, dag_run.c.id)
+    return text(sql).columns(*cols)
 
 
 class RunSquare(Model):
@@ -86,21 +108,13 @@ async def recent_runs(
     """The newest ``runs`` runs of each of ``dag_ids`` (the DAGs page's coloured squares)."""
 
     def read(conn: Connection) -> RecentRuns:
-        ranked = (
-            select(
-                dag_run.c.dag_id,
-                dag_run.c.run_id,
-                dag_run.c.state,
-                dag_run.c.logical_date,
-                func.row_number().over(partition_by=dag_run.c.dag_id, order_by=NEWEST).label("rank"),
-            )
-            .where(dag_run.c.dag_id.in_(dag_ids))
-            .subquery()
-        )
-        query = select(ranked.c.dag_id, ranked.c.run_id, ranked.c.state, ranked.c.logical_date)
-        rows = conn.execute(query.where(ranked.c.rank <= runs).order_by(ranked.c.dag_id, ranked.c.rank))
+        rows: list[Any] = []  # (dag_id, run_id, state, logical_date, id)
+        for chunk in _chunks(sorted(set(dag_ids))):
+            params = {"runs": runs, **{f"d{i}": dag_id for i, dag_id in enumerate(chunk)}}
+            rows += conn.execute(_newest_runs(len(chunk)), params).all()
+        rows.sort(key=lambda r: (r.logical_date, r.id), reverse=True)  # a UNION keeps no order
         found: dict[str, list[RunSquare]] = {d: [] for d in dag_ids}
-        for dag_id, run_id, run_state, logical_date in rows:
+        for dag_id, run_id, run_state, logical_date, _id in rows:
             square = RunSquare.model_construct(
                 run_id=run_id, state=run_state, logical_date=from_db(logical_date)
             )
