@@ -1,42 +1,67 @@
-"""API list-endpoint latency: 1,000 DAGs and 100,000 task instances seeded directly, 50 concurrent
-clients (httpx async) against a real uvicorn on loopback; prints p50/p95 per endpoint.
+"""API list-endpoint latency: 1,000 DAGs, 10,000 runs and 100,000 task instances seeded directly,
+1, 10 and 50 concurrent clients in a closed loop (no think time) against a real uvicorn on
+loopback, on SQLite and PostgreSQL; prints p50/p95/p99, requests per second and the server's CPU
+per request for each endpoint and client count, with the load average around each database's run.
 
-The server runs in a process of its own (as ``windvane api-server`` would), so the load generator
-does not share its interpreter lock.
+The server runs in processes of its own (``--workers``, as ``windvane api-server`` with
+``[api] workers``), so the load generator does not share their interpreter lock. The load
+generator is ``wrk`` (Debian's package: a C program, it takes little CPU) when installed, else
+httpx clients in one asyncio loop (which take more of a shared machine's CPU: say so when quoting).
 
-Target: p95 < 50 ms. Usage: ``python bench/api_latency.py [--db-url URL] [--requests N]``
-(default: a SQLite file in a temporary folder, 2,000 requests per endpoint).
+Target: p95 < 50 ms at 50 clients. Usage:
+``python bench/api_latency.py [--db sqlite,postgres] [--clients 1,10,50] [--seconds 5] [--workers 2]``
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import shutil
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pendulum
-import uvicorn
+from _common import fresh_db, table
 from sqlalchemy import Engine, insert
 
-from windvane.api.app import create_app
 from windvane.api.config import ApiConfig
+from windvane.api.server import serve
 from windvane.api.users import Role, create_token, create_user
 from windvane.core.store.engine import begin_write, create_db_engine
-from windvane.core.store.migrate import migrate
 from windvane.core.store.tables import dag, dag_run, task_instance
 
 DAGS, RUNS_PER_DAG, TASKS_PER_RUN = 1_000, 10, 10  # 100,000 task instances
-CLIENTS = 50
-PORT = 18_931
+ONE_DAG = f"dag_{DAGS // 2:04}"
+ENDPOINTS = {
+    "GET /dags?limit=100": "/dags?limit=100",
+    "GET /dags?tags=team-3": "/dags?tags=team-3&limit=100",
+    "GET /dags?dag_id_pattern=12": "/dags?dag_id_pattern=12",
+    "GET /dagRuns?limit=100": "/dagRuns?limit=100",
+    "GET /dags/{id}/dagRuns": f"/dags/{ONE_DAG}/dagRuns",
+    "GET .../taskInstances": f"/dags/{ONE_DAG}/dagRuns/scheduled__1/taskInstances",
+    "GET /pools": "/pools",
+    "GET /ui/recentRuns (50 DAGs)": "/ui/recentRuns?" + "&".join(f"dag_ids=dag_{d:04}" for d in range(50)),
+}
+WRK_SCRIPT = """
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("WRK %d %d %d %d %d %d\\n", summary.requests, summary.duration,
+    latency:percentile(50), latency:percentile(95), latency:percentile(99),
+    e.connect + e.read + e.write + e.status + e.timeout))
+end
+"""
 
 
-def seed(engine: Engine) -> tuple[str, str]:
+def seed(engine: Engine) -> str:
+    """The rows, and a viewer's API token."""
     now = pendulum.now("UTC")
     with begin_write(engine) as conn:
         conn.execute(insert(dag), [
@@ -58,80 +83,171 @@ def seed(engine: Engine) -> tuple[str, str]:
         for start in range(0, len(tis), 10_000):
             conn.execute(insert(task_instance), tis[start : start + 10_000])
         create_user(conn, "bench", "bench password", Role.VIEWER, now=now)
-        return create_token(conn, "bench", "bench", now=now)[1], f"dag_{DAGS // 2:04}"
+        return create_token(conn, "bench", "bench", now=now)[1]
 
 
-ENDPOINTS = {
-    "GET /dags?limit=100": "/dags?limit=100",
-    "GET /dags?tags=team-3": "/dags?tags=team-3&limit=100",
-    "GET /dags?dag_id_pattern=12": "/dags?dag_id_pattern=12",
-    "GET /dagRuns?limit=100": "/dagRuns?limit=100",
-    "GET /dags/{id}/dagRuns": "/dags/{dag}/dagRuns",
-    "GET .../taskInstances": "/dags/{dag}/dagRuns/scheduled__1/taskInstances",
-    "GET /pools": "/pools",
-}
+@dataclass
+class Cell:
+    requests: int
+    seconds: float
+    p50: float
+    p95: float
+    p99: float
+    errors: int
+    server_cpu: float
 
 
-async def measure(base: str, token: str, path: str, requests: int, clients: int = CLIENTS) -> list[float]:
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of ``pid`` and its children, living and reaped."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    pids = [pid]
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    if children.exists():
+        pids += [int(p) for p in children.read_text().split()]
+    for p in pids:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += sum(int(f) for f in fields[11:15]) / tick  # utime stime cutime cstime
+    return total
+
+
+def with_wrk(
+    url: str, token: str, clients: int, seconds: float, script: Path
+) -> tuple[int, float, list[float], int]:
+    out = subprocess.run(
+        ["wrk", f"-t{min(clients, 2)}", f"-c{clients}", f"-d{max(1, round(seconds))}s", "--timeout", "30s",
+         "-H", f"Authorization: Bearer {token}", "-s", str(script), url],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    line = next(x for x in out.splitlines() if x.startswith("WRK "))
+    requests, duration_us, p50, p95, p99, errors = (int(v) for v in line.split()[1:])
+    return requests, duration_us / 1e6, [p50 / 1000, p95 / 1000, p99 / 1000], errors
+
+
+def with_httpx(url: str, token: str, clients: int, seconds: float) -> tuple[int, float, list[float], int]:
     timings: list[float] = []
-    limits = httpx.Limits(max_connections=clients)
-    async with httpx.AsyncClient(
-        base_url=base, headers={"Authorization": f"Bearer {token}"}, limits=limits
-    ) as c:
-        queue = iter(range(requests))
+    errors = 0
 
-        async def worker() -> None:
-            for _ in queue:
-                started = time.perf_counter()
-                response = await c.get(path)
-                timings.append(time.perf_counter() - started)
-                response.raise_for_status()
+    async def run() -> None:
+        nonlocal errors
+        limits = httpx.Limits(max_connections=clients)
+        headers = {"Authorization": f"Bearer {token}"}
+        async with httpx.AsyncClient(headers=headers, limits=limits, timeout=30) as client:
+            end = time.perf_counter() + seconds
 
-        await asyncio.gather(*(worker() for _ in range(clients)))
-    return timings
+            async def worker() -> None:
+                nonlocal errors
+                while time.perf_counter() < end:
+                    started = time.perf_counter()
+                    response = await client.get(url)
+                    timings.append((time.perf_counter() - started) * 1000)
+                    errors += response.status_code != 200
+
+            await asyncio.gather(*(worker() for _ in range(clients)))
+
+    started = time.perf_counter()
+    asyncio.run(run())
+    elapsed = time.perf_counter() - started
+    q = statistics.quantiles(timings, n=100) if len(timings) > 1 else [timings[0]] * 99
+    return len(timings), elapsed, [q[49], q[94], q[98]], errors
+
+
+def measure(
+    base: str, token: str, path: str, clients: int, seconds: float, server: int, script: Path | None
+) -> Cell:
+    url = base + path
+    with_wrk(url, token, clients, 1.0, script) if script else with_httpx(url, token, clients, 1.0)  # warm up
+    before = tree_cpu(server)
+    if script is not None:
+        requests, elapsed, (p50, p95, p99), errors = with_wrk(url, token, clients, seconds, script)
+    else:
+        requests, elapsed, (p50, p95, p99), errors = with_httpx(url, token, clients, seconds)
+    cpu = tree_cpu(server) - before
+    return Cell(requests, elapsed, p50, p95, p99, errors, cpu)
+
+
+def start_server(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
+    args = [sys.executable, __file__, "--serve", url, "--port", str(port), "--workers", str(workers)]
+    server = subprocess.Popen(args)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/v1/health").status_code == 200:
+                return server
+        except httpx.TransportError:
+            time.sleep(0.1)  # polling a port until it answers, with a deadline
+    server.kill()
+    raise RuntimeError("the API server did not answer within 60 s")
+
+
+def run_db(kind: str, args: argparse.Namespace, script: Path | None) -> list[list[object]]:
+    rows: list[list[object]] = []
+    with fresh_db(kind) as (url, engine):
+        token = seed(engine)
+        engine.dispose()
+        port = free_port()
+        server = start_server(url, port, args.workers)
+        try:
+            base = f"http://127.0.0.1:{port}/api/v1"
+            load = os.getloadavg()[0]
+            for name, path in ENDPOINTS.items():
+                for clients in args.clients:
+                    c = measure(base, token, path, clients, args.seconds, server.pid, script)
+                    rate = c.requests / c.seconds
+                    cpu = c.server_cpu * 1000 / max(1, c.requests)
+                    cells = [c.p50, c.p95, c.p99, rate, cpu, c.errors, round(load, 1)]
+                    rows.append([kind, name, clients, *cells])
+                    print(f"  {kind} {name} x{clients}: p95 {c.p95:.1f} ms, {rate:.0f} req/s", flush=True)
+                    load = os.getloadavg()[0]
+        finally:
+            server.terminate()
+            server.wait(30)
+    return rows
+
+
+def serve_main(url: str, port: int, workers: int) -> None:
+    engine = create_db_engine(url, pool_size=60)
+    serve(engine, ApiConfig(secret_key="bench"), host="127.0.0.1", port=port, workers=workers)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--db-url", help="Metadata database (default: SQLite in a temporary folder).")
-    parser.add_argument("--requests", type=int, default=2000, help="Requests per endpoint.")
-    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--db", default="sqlite,postgres", help="Databases, comma-separated.")
+    parser.add_argument("--clients", default="1,10,50", help="Concurrent clients, comma-separated.")
+    parser.add_argument("--seconds", type=float, default=5.0, help="Seconds per endpoint and client count.")
+    parser.add_argument("--workers", type=int, default=2, help="API server processes ([api] workers).")
+    parser.add_argument("--tool", choices=("auto", "wrk", "httpx"), default="auto")
+    parser.add_argument("--serve", metavar="URL", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.serve:  # the server process
-        engine = create_db_engine(args.db_url, pool_size=60)
-        uvicorn.run(create_app(engine, ApiConfig(secret_key="bench")), host="127.0.0.1", port=PORT,
-                    log_level="warning", access_log=False, timeout_keep_alive=120)  # fmt: skip
+    if args.serve:  # a server process
+        serve_main(args.serve, args.port, args.workers)
         return 0
+    args.clients = [int(c) for c in args.clients.split(",")]
+    use_wrk = args.tool == "wrk" or (args.tool == "auto" and shutil.which("wrk") is not None)
+    print(f"{DAGS} DAGs, {DAGS * RUNS_PER_DAG} runs, {DAGS * RUNS_PER_DAG * TASKS_PER_RUN} task instances; "
+          f"{args.workers} server worker(s); load generator {'wrk' if use_wrk else 'httpx'}; "
+          f"{os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.1f} at start", flush=True)  # fmt: skip
+    rows: list[list[object]] = []
     with tempfile.TemporaryDirectory() as folder:
-        url = args.db_url or f"sqlite:///{Path(folder) / 'bench.db'}"
-        engine = create_db_engine(url, pool_size=60)
-        migrate(engine)
-        token, one_dag = seed(engine)
-        engine.dispose()
-        server = subprocess.Popen([sys.executable, __file__, "--serve", "--db-url", url])
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{PORT}/api/v1/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)  # polling a port until it answers, with a deadline
-        try:
-            base = f"http://127.0.0.1:{PORT}/api/v1"
-            print(f"{DAGS} DAGs, {DAGS * RUNS_PER_DAG * TASKS_PER_RUN} task instances, {CLIENTS} clients, "
-                  f"{args.requests} requests per endpoint, {engine.dialect.name}")  # fmt: skip
-            print(f"{'endpoint':32} {'1 client p50':>12} {'p50 ms':>8} {'p95 ms':>8} {'req/s':>8}")
-            for name, path in ENDPOINTS.items():
-                alone = asyncio.run(measure(base, token, path.format(dag=one_dag), 100, clients=1))
-                started = time.perf_counter()
-                timings = asyncio.run(measure(base, token, path.format(dag=one_dag), args.requests))
-                elapsed = time.perf_counter() - started
-                q = statistics.quantiles(timings, n=100)
-                single, rate = statistics.median(alone) * 1000, len(timings) / elapsed
-                print(f"{name:32} {single:12.1f} {q[49] * 1000:8.1f} {q[94] * 1000:8.1f} {rate:8.0f}")
-        finally:
-            server.terminate()
-            server.wait(30)
+        script = Path(folder) / "report.lua"
+        script.write_text(WRK_SCRIPT)
+        for kind in args.db.split(","):
+            rows += run_db(kind, args, script if use_wrk else None)
+    header = ["db", "endpoint", "clients", "p50 ms", "p95 ms", "p99 ms", "req/s", "server cpu ms/req"]
+    header += ["errors", "load"]
+    print(table("API latency", header, rows))
+    print(f"load average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     return 0
 
 

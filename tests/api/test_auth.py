@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 from fastapi import FastAPI
@@ -9,8 +10,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from tests.api.conftest import PASSWORD
+from windvane.api.auth_cache import AuthCache
 from windvane.api.config import ApiConfig
-from windvane.api.users import Role, reset_password
+from windvane.api.users import Role, delete_user, reset_password
 from windvane.core.store.engine import begin_write
 
 Client = Callable[[Role], TestClient]
@@ -53,12 +55,42 @@ def test_cookie_session_needs_the_csrf_header_to_change_things(
     assert bearer.patch(f"{V1}/dags/etl", json={"is_paused": False}).status_code == 200
 
 
+def _remembering(app: FastAPI, seconds: float) -> list[float]:
+    """Give ``app`` an auth cache of ``seconds`` on a clock the test moves (``clock[0]``)."""
+    clock = [0.0]
+    app.state.api = dataclasses.replace(app.state.api, auth=AuthCache(seconds, lambda: clock[0]))
+    return clock
+
+
 def test_password_reset_ends_sessions(app: FastAPI, tokens: dict[Role, str], engine: Engine) -> None:
+    """Reset by another process (the CLI): the API process remembers the session's user for at most
+    [api] auth_cache_seconds, then the session ends."""
+    clock = _remembering(app, 5.0)
     browser = login(app, "viewer")
     assert browser.get(f"{V1}/dags").status_code == 200
     with begin_write(engine) as conn:
         reset_password(conn, "viewer", "another password")
+    assert browser.get(f"{V1}/dags").status_code == 200  # still remembered
+    clock[0] += 5.0
     assert browser.get(f"{V1}/dags").status_code == 401
+
+
+def test_tokens_are_remembered_for_a_while_and_a_revocation_here_is_at_once(
+    app: FastAPI, tokens: dict[Role, str], engine: Engine
+) -> None:
+    clock = _remembering(app, 5.0)
+    owner = TestClient(app, headers={"Authorization": f"Bearer {tokens[Role.VIEWER]}"})
+    made = owner.post(f"{V1}/auth/tokens", json={"name": "script"}).json()
+    script = TestClient(app, headers={"Authorization": f"Bearer {made['token']}"})
+    assert script.get(f"{V1}/version").status_code == 200
+    assert owner.delete(f"{V1}/auth/tokens/{made['id']}").status_code == 204
+    assert script.get(f"{V1}/version").status_code == 401  # revoked in this process: forgotten at once
+    assert owner.get(f"{V1}/version").status_code == 200  # remembered again
+    with begin_write(engine) as conn:  # deleted by another process: within auth_cache_seconds
+        delete_user(conn, "viewer")
+    assert owner.get(f"{V1}/version").status_code == 200
+    clock[0] += 5.1
+    assert owner.get(f"{V1}/version").status_code == 401
 
 
 def test_login_rate_limit_per_user_and_address(app: FastAPI, tokens: dict[Role, str]) -> None:

@@ -3,13 +3,18 @@ DAG processor's heartbeat that ``/health`` reports."""
 
 from __future__ import annotations
 
+import signal
 import socket
+import subprocess
+import sys
+from pathlib import Path
 
 import httpx
 from sqlalchemy import Engine
 
 from windvane.api.config import ApiConfig
 from windvane.api.server import ApiThread
+from windvane.api.workers import listen
 from windvane.cli.jobs import processor_job
 from windvane.testing.waiting import wait_for
 
@@ -40,3 +45,51 @@ def test_api_thread_serves_health_with_the_processor_heartbeat(sqlite_engine: En
         beat.__exit__(None, None, None)
     body_after = ApiThread(sqlite_engine, ApiConfig(), host="127.0.0.1", port=port)
     body_after.stop()  # stopping one never started is harmless
+
+
+SERVE = """
+import sys
+from windvane.api.config import ApiConfig
+from windvane.api.server import serve
+from windvane.core.store.engine import create_db_engine
+engine = create_db_engine(sys.argv[1])
+sys.exit(serve(engine, ApiConfig(secret_key="k"), host="127.0.0.1", port=int(sys.argv[2]), workers=2))
+"""
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=5).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def test_several_workers_share_the_port_and_stop_together(sqlite_engine: Engine, tmp_path: Path) -> None:
+    port = _free_port()
+    url = sqlite_engine.url.render_as_string(hide_password=False)
+    parent = subprocess.Popen([sys.executable, "-c", SERVE, url, str(port)])
+    try:
+        health = f"http://127.0.0.1:{port}/api/v1/health"
+        wait_for(lambda: _answers(health), timeout=30, what="the API workers to answer")
+        workers = Path(f"/proc/{parent.pid}/task/{parent.pid}/children").read_text().split()
+        assert len(workers) == 2
+        with httpx.Client() as client:  # one connection after another: the kernel spreads them
+            assert all(client.get(health).json()["metadatabase"] == "healthy" for _ in range(20))
+        parent.send_signal(signal.SIGTERM)
+        assert parent.wait(30) == 0
+        assert not any(Path(f"/proc/{pid}").exists() for pid in workers)
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait(10)
+
+
+def test_the_shared_socket_sends_small_writes_at_once() -> None:
+    """Regression: workers accepted on a socket without TCP_NODELAY, so each answer (head and body
+    written apart) waited ~40 ms for the client's delayed ACK."""
+    sock = listen("127.0.0.1", 0)
+    try:
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+        assert sock.get_inheritable()
+    finally:
+        sock.close()

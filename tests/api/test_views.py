@@ -27,6 +27,9 @@ def test_recent_runs_are_the_newest_per_dag(client: Client, example_dag: str) ->
     body = viewer.get(f"{V1}/ui/recentRuns", params={"dag_ids": ["etl", "nope"], "runs": 3}).json()
     assert [r["run_id"] for r in body["runs"]["etl"]] == ["r4", "r3", "r2"]
     assert body["runs"]["nope"] == []
+    many = [f"a{i:03}" for i in range(149)] + ["etl"]  # etl in the second statement of 100 DAGs
+    body = viewer.get(f"{V1}/ui/recentRuns", params={"dag_ids": many, "runs": 2}).json()
+    assert len(body["runs"]) == 150 and [r["run_id"] for r in body["runs"]["etl"]] == ["r4", "r3"]
     assert viewer.get(f"{V1}/ui/recentRuns", params={"dag_ids": "etl", "runs": 51}).status_code == 422
 
 
@@ -67,3 +70,17 @@ def test_the_ui_shell_and_its_files(client: Client) -> None:
     assert script.status_code == 200 and "javascript" in script.headers["content-type"]
     assert anyone.get("/ui/static/nope.js").status_code == 404
     assert "/ui/" not in anyone.get(f"{V1}/openapi.json").json()["paths"]
+
+
+def test_a_static_file_has_one_etag_and_answers_its_own_if_none_match(client: Client) -> None:
+    """Regression: the ETag middleware added a weak tag of its own beside StaticFiles' tag (two
+    ETag headers on every UI file, and a browser's If-None-Match never matched either)."""
+    anyone = client(Role.VIEWER)
+    script = anyone.get("/ui/static/assets/app.js")
+    tags = script.headers.get_list("etag")
+    assert len(tags) == 1 and not tags[0].startswith('W/"W/'), tags
+    again = anyone.get("/ui/static/assets/app.js", headers={"If-None-Match": tags[0]})
+    assert again.status_code == 304 and again.headers.get_list("etag") == tags
+    api = anyone.get(f"{V1}/version")
+    assert len(api.headers.get_list("etag")) == 1 and api.headers["etag"].startswith('W/"')
+    assert anyone.get(f"{V1}/version", headers={"If-None-Match": api.headers["etag"]}).status_code == 304

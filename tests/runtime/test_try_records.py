@@ -109,6 +109,16 @@ def test_a_first_try_that_returned_nothing_finishes_in_two_statements(engine: En
     assert Tx.executed - before == 2  # the guarded update and its journal row; no XCom delete
 
 
+def test_rendered_fields_cost_an_upsert_and_on_a_first_try_a_prune(engine: Engine, db: RawDb) -> None:
+    wl = queued_try(engine, "/nowhere.py", "d", "t")
+    claim = claim_try(db, wl, hostname="h", pid=1)
+    assert claim is not None
+    before = Tx.executed
+    outcome = TryOutcome(state=S.SUCCESS, rendered_fields='{"bash_command": "echo 1"}')
+    assert finish_try(db, wl, outcome, start_date=claim.start_date).state == "success"
+    assert Tx.executed - before == 4  # the update, the journal row, the upsert, the prune
+
+
 def test_a_later_try_replaces_the_xcoms_of_the_try_before(engine: Engine, db: RawDb) -> None:
     wl = queued_try(engine, "/nowhere.py", "d", "t", max_tries=2)
     assert claim_try(db, wl, hostname="h", pid=1) is not None

@@ -117,6 +117,9 @@ def test_trigger_with_conf_and_watch_the_grid_turn_green(page: Any, server: Stan
 
     page.goto(f"{server.url}/ui/#/ti/ui_params/ui_conf_run/work.say")
     page.wait_for_selector("#log:has-text('bonjour x3')")
+    # The command as the try rendered it, stored by the worker with the try's end.
+    page.wait_for_selector("#rendered-fields dt:has-text('bash_command')")
+    assert "echo 'bonjour x3'" in page.locator("#rendered-fields").inner_text()
     page.goto(f"{server.url}/ui/#/dags?tag=ui")
     page.wait_for_selector("table.dags .sq.s-success")
     page.screenshot(path=str(shots / "dags.png"))
@@ -147,13 +150,19 @@ def test_why_panel_on_a_task_blocked_by_a_full_pool(page: Any, server: Standalon
     page.goto(f"{server.url}/ui/#/ti/ui_pool/starved_run/starved")
     page.wait_for_selector('#ti-why h3:has-text("Why isn\'t this task running?")')
     why = page.locator("#ti-why")
-    probe = page.request.get(f"{server.url}{API}/dags/ui_pool/dagRuns/starved_run/taskInstances/starved/why")
-    if probe.status == 404:  # the explanation is not wired into the API yet: a marked placeholder
-        page.wait_for_selector("#why-placeholder")
-    else:
-        page.wait_for_selector("#why-reasons")
-        assert "tiny" in why.inner_text()
+    page.wait_for_selector("#why-reasons")
+    assert "tiny" in why.inner_text()
     page.screenshot(path=str(shots / "why.png"))
+
+    # Regression: a 404 from the explanation showed a fixed "not available on this server"
+    # placeholder; it shows the API's own message (what is missing).
+    detail = "DAG run 'starved_run' of DAG 'ui_pool' does not exist"
+    why_url = "**/taskInstances/starved/why"
+    page.route(why_url, lambda route: route.fulfill(status=404, json={"detail": detail}))
+    page.goto(f"{server.url}/ui/#/dags")
+    page.goto(f"{server.url}/ui/#/ti/ui_pool/starved_run/starved")
+    page.wait_for_selector(f'#why-missing:has-text("{detail}")')
+    page.unroute(why_url)
 
     page.goto(f"{server.url}/ui/#/pools")
     page.wait_for_selector("#pools tr:has-text('tiny')")

@@ -17,8 +17,10 @@ from sqlalchemy import Engine
 from windvane import __version__
 from windvane.api import views
 from windvane.api.audit import AuditMiddleware
+from windvane.api.auth_cache import AuthCache
 from windvane.api.config import ApiConfig
 from windvane.api.etags import ETagMiddleware
+from windvane.api.page_cache import PageCache
 from windvane.api.ratelimit import LoginLimiter
 from windvane.api.routes import auth, dags, pools, runs, system, task_instances
 from windvane.api.schemas import ERRORS
@@ -42,7 +44,13 @@ def create_app(engine: Engine, config: ApiConfig | None = None) -> FastAPI:
         redoc_url=None,
     )
     limiter = LoginLimiter(config.login_rate_limit, config.login_rate_window_seconds, time.monotonic)
-    app.state.api = ApiState(engine=engine, config=config, limiter=limiter)
+    app.state.api = ApiState(
+        engine=engine,
+        config=config,
+        limiter=limiter,
+        auth=AuthCache(config.auth_cache_seconds, time.monotonic),
+        dag_pages=PageCache(config.dag_list_cache_seconds, time.monotonic),
+    )
     for module in (system, auth, dags, runs, task_instances, pools, views):
         app.include_router(module.router, prefix=PREFIX, responses=ERRORS)
     mount_ui(app)

@@ -25,6 +25,9 @@ class ApiConfig:
     #: ``[core] parallelism``: the "why isn't this task running?" answer checks executor room with it.
     parallelism: int | None = None
     max_log_chunk_bytes: int = 1 << 20
+    #: ``[api] auth_cache_seconds`` and ``dag_list_cache_seconds`` (see api/auth_cache.py, api/page_cache.py).
+    auth_cache_seconds: float = 5.0
+    dag_list_cache_seconds: float = 10.0
     #: ``(section, key, value, source)`` rows of the settings in effect, secrets masked.
     config_rows: tuple[tuple[str, str, str, str], ...] = ()
     signing_key: bytes = field(init=False, repr=False)
@@ -46,5 +49,7 @@ def from_settings(settings: Settings) -> ApiConfig:
         log_folder=settings.logging.base_log_folder,
         health_threshold_seconds=settings.scheduler.health_check_threshold_seconds,
         parallelism=settings.core.parallelism,
+        auth_cache_seconds=api.auth_cache_seconds,
+        dag_list_cache_seconds=api.dag_list_cache_seconds,
         config_rows=tuple(settings.as_rows(mask_secrets=True)),
     )

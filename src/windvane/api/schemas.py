@@ -156,8 +156,19 @@ class Try(Model):
     reason: str | None
 
 
+class RenderedFields(Model):
+    """The task's template fields as a try rendered them (secrets masked as ``***``)."""
+
+    try_number: int = Field(description="The try that rendered them (the latest one that did).")
+    rendered_at: datetime
+    fields: dict[str, Any] = Field(description="Template field -> rendered value (JSON, or its text).")
+
+
 class TaskInstanceDetail(TaskInstance):
     tries: list[Try]
+    rendered_fields: RenderedFields | None = Field(
+        default=None, description="None until a try of a task with template fields has rendered them."
+    )
 
 
 class XCom(Model):
@@ -219,7 +230,26 @@ class Heartbeat(Model):
     heartbeat_age_seconds: float | None
 
 
-class Health(Model):
+class HealthCounts(Model):
+    """What the health panel shows besides heartbeats, read from the metadata database."""
+
+    scheduler_loop_p95_seconds: float | None = Field(
+        default=None, description="95th percentile of the running scheduler's recent passes (its job row)."
+    )
+    scheduler_loop_samples: int | None = Field(
+        default=None, description="How many passes that percentile covers."
+    )
+    queued: int | None = None
+    scheduled: int | None = None
+    running: int | None = None
+    open_slots: int | None = Field(default=None, description="Pool slots no queued or running try holds.")
+    total_slots: int | None = None
+    import_errors: int | None = None
+
+
+class Health(HealthCounts):
+    """The counts are None when the database is unreachable."""
+
     metadatabase: Literal["healthy", "unhealthy"]
     scheduler: Heartbeat
     dag_processor: Heartbeat

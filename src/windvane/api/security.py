@@ -1,5 +1,6 @@
 """Who is calling: FastAPI dependencies for authentication, roles and CSRF.
 
+Each credential's lookup is remembered for ``[api] auth_cache_seconds`` (:mod:`windvane.api.auth_cache`).
 A request authenticates with ``Authorization: Bearer <API token>`` (no CSRF needed: a browser
 never adds it on its own) or with the session cookie (then a mutating request must carry the
 CSRF token, see :mod:`windvane.api.sessions`). :func:`require` builds the dependency of a role:
@@ -9,15 +10,17 @@ missing CSRF token.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 import pendulum
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from windvane.api import sessions
 from windvane.api.state import ApiState, get_state
@@ -29,27 +32,33 @@ _bearer = HTTPBearer(auto_error=False, description="An API token (`windvane user
 _SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def current_user(
+async def current_user(
     request: Request,
     state: Annotated[ApiState, Depends(get_state)],
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> User:
-    """The authenticated user; 401 otherwise, 403 for a cookie session without its CSRF token."""
+    """The authenticated user; 401 otherwise, 403 for a cookie session without its CSRF token.
+
+    Async, so a request whose credential the process remembers (:mod:`windvane.api.auth_cache`)
+    authenticates without a database read or a thread hop; a lookup runs on the thread pool."""
     user: User | None = None
     if bearer is not None:
-        now = pendulum.now("UTC")
-        with begin_read(state.engine) as conn:
-            owner = user_for_token(conn, bearer.credentials, now=now)
-        if owner is not None:
-            user = owner.user
-            if owner.touch_due:
-                _touch(state, owner.token_id, now)
+        key = ("token", hashlib.sha256(bearer.credentials.encode()).hexdigest())
+        user = state.auth.get(key)
+        if user is None:
+            user = await run_in_threadpool(_token_user, state, bearer.credentials)
+            if user is not None:
+                state.auth.put(key, user)
     else:
         cookie = request.cookies.get(sessions.SESSION_COOKIE)
         session = sessions.decode(cookie, state.config.signing_key, now=time.time()) if cookie else None
         if session is not None:
-            with state.engine.connect() as conn:
-                found = find_user(conn, session.username)
+            key = ("user", session.username)
+            found: User | None = state.auth.get(key)
+            if found is None:
+                found = await run_in_threadpool(_session_user, state, session.username)
+                if found is not None:
+                    state.auth.put(key, found)
             if found is not None and found.session_version == session.version:
                 user = found
                 if request.method not in _SAFE:
@@ -63,6 +72,22 @@ def current_user(
     return user
 
 
+def _token_user(state: ApiState, secret: str) -> User | None:
+    now = pendulum.now("UTC")
+    with begin_read(state.engine) as conn:
+        owner = user_for_token(conn, secret, now=now)
+    if owner is None:
+        return None
+    if owner.touch_due:
+        _touch(state, owner.token_id, now)
+    return owner.user
+
+
+def _session_user(state: ApiState, username: str) -> User | None:
+    with state.engine.connect() as conn:
+        return find_user(conn, username)
+
+
 def _touch(state: ApiState, token_id: int, now: pendulum.DateTime) -> None:
     """Record a token's use in a write of its own; a failure (a busy database) is logged, not the
     caller's problem: ``last_used_at`` is a hint."""
@@ -73,10 +98,10 @@ def _touch(state: ApiState, token_id: int, now: pendulum.DateTime) -> None:
         log.warning("could not record the use of API token %s", token_id, exc_info=True)
 
 
-def require(role: Role) -> Callable[[User], User]:
+def require(role: Role) -> Callable[[User], Awaitable[User]]:
     """The dependency that lets in users with ``role`` or a higher one."""
 
-    def check(user: Annotated[User, Depends(current_user)]) -> User:
+    async def check(user: Annotated[User, Depends(current_user)]) -> User:
         if user.role.rank < role.rank:
             raise HTTPException(403, f"user {user.username!r} ({user.role}) needs the {role} role")
         return user

@@ -3,6 +3,7 @@ beside the scheduler (``windvane standalone``)."""
 
 from __future__ import annotations
 
+import socket
 import threading
 
 import uvicorn
@@ -10,11 +11,28 @@ from sqlalchemy import Engine
 
 from windvane.api.app import create_app
 from windvane.api.config import ApiConfig
+from windvane.api.workers import listen, run_workers
+from windvane.core.store.engine import after_fork
 
 
-def serve(engine: Engine, config: ApiConfig, *, host: str, port: int) -> None:
-    """Serve until interrupted (uvicorn handles SIGINT and SIGTERM)."""
-    uvicorn.run(create_app(engine, config), host=host, port=port, log_level="warning", access_log=False)
+def serve(engine: Engine, config: ApiConfig, *, host: str, port: int, workers: int = 1) -> int:
+    """Serve until interrupted (SIGINT or SIGTERM): in this process, or in ``workers`` forked
+    processes sharing one listening socket (:mod:`windvane.api.workers`). The exit code."""
+    if workers <= 1:
+        uvicorn.run(create_app(engine, config), host=host, port=port, log_level="warning", access_log=False)
+        return 0
+    sock = listen(host, port)
+    engine.dispose()  # no pooled connection crosses the fork
+
+    def work(inherited: socket.socket) -> None:
+        after_fork(engine)
+        server_config = uvicorn.Config(create_app(engine, config), log_level="warning", access_log=False)
+        uvicorn.Server(server_config).run(sockets=[inherited])
+
+    try:
+        return run_workers(workers, sock, work)
+    finally:
+        sock.close()
 
 
 class ApiThread:

@@ -1,13 +1,17 @@
-"""What every handler shares: the engine, the config, the login limiter (``app.state.api``)."""
+"""What every handler shares: the engine, the config, the login limiter, and the per-process
+memories of credentials and DAG-list answers (``app.state.api``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import Request
 from sqlalchemy import Engine
 
+from windvane.api.auth_cache import AuthCache
 from windvane.api.config import ApiConfig
+from windvane.api.page_cache import PageCache
 from windvane.api.ratelimit import LoginLimiter
 
 
@@ -16,8 +20,12 @@ class ApiState:
     engine: Engine
     config: ApiConfig
     limiter: LoginLimiter
+    #: Who a token (by its SHA-256) or a session's user name belongs to, for auth_cache_seconds.
+    auth: AuthCache[Any]
+    #: GET /dags bodies per query, while the dag_change counter stands still.
+    dag_pages: PageCache
 
 
-def get_state(request: Request) -> ApiState:
+async def get_state(request: Request) -> ApiState:
     state: ApiState = request.app.state.api
     return state

@@ -13,24 +13,44 @@ Scripts may use them too; they are in the OpenAPI document like every other rout
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from functools import lru_cache
+from typing import Annotated, Any
 
 import pendulum
-from fastapi import APIRouter, Query
-from sqlalchemy import Connection, func, select
+from fastapi import APIRouter, Query, Response
+from sqlalchemy import Connection, TextualSelect, select, text
 
-from windvane.api.routes._common import ReadConn, State
-from windvane.api.routes.system import PROCESSOR_JOB, SCHEDULER_JOB, _beat
-from windvane.api.schemas import DagRun, Heartbeat, Model
+from windvane.api.health import occupied_slots, read_health
+from windvane.api.routes._common import ReadConn, State, answer
+from windvane.api.schemas import DagRun, HealthCounts, Heartbeat, Model
 from windvane.api.security import Viewer
 from windvane.core.store import dags, listing
 from windvane.core.store._time import from_db
-from windvane.core.store.tables import dag_run, import_error, slot_pool, task_instance
+from windvane.core.store.tables import dag_run, slot_pool, task_instance
 
 router = APIRouter(prefix="/ui", tags=["UI"])
-#: Task instance states that hold pool slots (Airflow counts queued tries as occupying too).
-OCCUPYING = ("queued", "running")
 NEWEST = (dag_run.c.logical_date.desc(), dag_run.c.id.desc())
+#: DAGs per statement of /ui/recentRuns (SQLite allows 500 parts in a UNION ALL).
+DAGS_PER_QUERY = 100
+
+
+def _chunks(ids: list[str]) -> list[list[str]]:
+    return [ids[i : i + DAGS_PER_QUERY] for i in range(0, len(ids), DAGS_PER_QUERY)]
+
+
+@lru_cache(maxsize=64)
+def _newest_runs(count: int) -> TextualSelect:
+    """The newest ``:runs`` runs of each of ``count`` DAGs (``:d0``, ``:d1``...): one index range per
+    DAG (``dag_id, logical_date``) with its own LIMIT, so a DAG with years of runs costs ``runs``
+    rows, not all of them (as a window over every run of the DAGs did). Plain SQL made once per
+    count: building 100 SQLAlchemy selects per request cost more than running them."""
+    one = (
+        "SELECT * FROM (SELECT dag_id, run_id, state, logical_date, id FROM dag_run WHERE dag_id = :d{i} "
+        "ORDER BY logical_date DESC, id DESC LIMIT :runs) AS r{i}"
+    )
+    sql = " UNION ALL ".join(one.format(i=i) for i in range(count))
+    cols = (dag_run.c.dag_id, dag_run.c.run_id, dag_run.c.state, dag_run.c.logical_date, dag_run.c.id)
+    return text(sql).columns(*cols)
 
 
 class RunSquare(Model):
@@ -73,43 +93,35 @@ class PoolUsage(Model):
     pools: list[PoolUse]
 
 
-class HealthPanel(Model):
+class HealthPanel(HealthCounts):
     scheduler: Heartbeat
     dag_processor: Heartbeat
-    #: Not recorded in the database yet: the scheduler keeps loop timings in its metrics only.
-    scheduler_loop_p95_seconds: float | None
-    queued: int
-    scheduled: int
-    running: int
-    open_slots: int
-    total_slots: int
-    import_errors: int
 
 
 @router.get("/recentRuns", response_model=RecentRuns, name="ui_recent_runs")
-def recent_runs(
+async def recent_runs(
     _: Viewer,
-    conn: ReadConn,
+    state: State,
     dag_ids: Annotated[list[str], Query(max_length=1000, description="The DAGs (at most 1,000).")],
     runs: Annotated[int, Query(ge=1, le=50, description="Runs per DAG, newest first.")] = 10,
-) -> RecentRuns:
-    ranked = (
-        select(
-            dag_run.c.dag_id,
-            dag_run.c.run_id,
-            dag_run.c.state,
-            dag_run.c.logical_date,
-            func.row_number().over(partition_by=dag_run.c.dag_id, order_by=NEWEST).label("rank"),
-        )
-        .where(dag_run.c.dag_id.in_(dag_ids))
-        .subquery()
-    )
-    rows = conn.execute(select(ranked).where(ranked.c.rank <= runs).order_by(ranked.c.dag_id, ranked.c.rank))
-    found: dict[str, list[RunSquare]] = {d: [] for d in dag_ids}
-    for r in rows.mappings():
-        square = RunSquare(run_id=r["run_id"], state=r["state"], logical_date=from_db(r["logical_date"]))
-        found[r["dag_id"]].append(square)
-    return RecentRuns(runs=found)
+) -> Response:
+    """The newest ``runs`` runs of each of ``dag_ids`` (the DAGs page's coloured squares)."""
+
+    def read(conn: Connection) -> RecentRuns:
+        rows: list[Any] = []  # (dag_id, run_id, state, logical_date, id)
+        for chunk in _chunks(sorted(set(dag_ids))):
+            params = {"runs": runs, **{f"d{i}": dag_id for i, dag_id in enumerate(chunk)}}
+            rows += conn.execute(_newest_runs(len(chunk)), params).all()
+        rows.sort(key=lambda r: (r.logical_date, r.id), reverse=True)  # a UNION keeps no order
+        found: dict[str, list[RunSquare]] = {d: [] for d in dag_ids}
+        for dag_id, run_id, run_state, logical_date, _id in rows:
+            square = RunSquare.model_construct(
+                run_id=run_id, state=run_state, logical_date=from_db(logical_date)
+            )
+            found[dag_id].append(square)
+        return RecentRuns.model_construct(runs=found)
+
+    return await answer(state, read)
 
 
 @router.get("/dags/{dag_id}/grid", response_model=Grid, name="ui_grid")
@@ -146,19 +158,10 @@ def grid(
     )
 
 
-def _occupied(conn: Connection) -> dict[tuple[str, str], int]:
-    rows = conn.execute(
-        select(task_instance.c.pool, task_instance.c.state, func.sum(task_instance.c.pool_slots))
-        .where(task_instance.c.state.in_(OCCUPYING))
-        .group_by(task_instance.c.pool, task_instance.c.state)
-    ).all()
-    return {(p, st): int(n or 0) for p, st, n in rows}
-
-
 @router.get("/pools", response_model=PoolUsage, name="ui_pool_usage")
 def pool_usage(_: Viewer, conn: ReadConn) -> PoolUsage:
     """Every pool with the slots its running and queued task instances hold, and how many are open."""
-    used = _occupied(conn)
+    used = occupied_slots(conn)
     found = []
     for name, slots, description in conn.execute(
         select(slot_pool.c.pool, slot_pool.c.slots, slot_pool.c.description).order_by(slot_pool.c.pool)
@@ -179,30 +182,8 @@ def pool_usage(_: Viewer, conn: ReadConn) -> PoolUsage:
 
 @router.get("/healthPanel", response_model=HealthPanel, name="ui_health_panel")
 def health_panel(_: Viewer, state: State, conn: ReadConn) -> HealthPanel:
-    now = pendulum.now("UTC")
-    limit = state.config.health_threshold_seconds
-    counts: dict[str, int] = dict(
-        conn.execute(
-            select(task_instance.c.state, func.count())
-            .where(task_instance.c.state.in_(("queued", "scheduled", "running")))
-            .group_by(task_instance.c.state)
-        ).all()
-    )
-    occupied: dict[str, int] = {}
-    for (pool, _state), n in _occupied(conn).items():
-        occupied[pool] = occupied.get(pool, 0) + n
-    pools = conn.execute(select(slot_pool.c.pool, slot_pool.c.slots)).all()
-    total = sum(int(s) for _p, s in pools)
-    open_slots = sum(max(0, int(s) - occupied.get(p, 0)) for p, s in pools)
-    errors = conn.execute(select(func.count()).select_from(import_error)).scalar_one()
+    """What ``/health`` reports, for the header of every page (with a login, polled with an ETag)."""
+    reading = read_health(conn, pendulum.now("UTC"), state.config.health_threshold_seconds)
     return HealthPanel(
-        scheduler=_beat(listing.latest_heartbeat(conn, SCHEDULER_JOB), now, limit),
-        dag_processor=_beat(listing.latest_heartbeat(conn, PROCESSOR_JOB), now, limit),
-        scheduler_loop_p95_seconds=None,
-        queued=int(counts.get("queued", 0)),
-        scheduled=int(counts.get("scheduled", 0)),
-        running=int(counts.get("running", 0)),
-        open_slots=open_slots,
-        total_slots=total,
-        import_errors=int(errors),
+        scheduler=reading.scheduler, dag_processor=reading.dag_processor, **reading.counts.model_dump()
     )

@@ -21,9 +21,10 @@ def _api_server(cli: Cli, args: argparse.Namespace) -> int:
     host = args.host or cli.settings.api.host
     port = args.port or cli.settings.api.port
     with open_engine(cli.settings) as engine:
-        cli.out.line(f"Windvane API on http://{host}:{port}/api/v1 (docs: /api/v1/docs)")
-        serve(engine, from_settings(cli.settings), host=host, port=port)
-    return EXIT_OK
+        workers = cli.settings.api.workers
+        each = f", {workers} worker processes" if workers > 1 else ""
+        cli.out.line(f"Windvane API on http://{host}:{port}/api/v1 (docs: /api/v1/docs{each})")
+        return serve(engine, from_settings(cli.settings), host=host, port=port, workers=workers)
 
 
 def _password(given: str | None) -> str:

@@ -37,3 +37,22 @@ class ApiSettings:
     secure_cookies: bool = setting(
         False, "Mark session cookies Secure (only sent over HTTPS): set it behind a TLS proxy."
     )
+    workers: int = setting(
+        1,
+        "API server processes of windvane api-server, sharing its port (standalone serves the API on "
+        "one thread); each counts failed logins on its own.",
+        check=Between(1, 64),
+    )
+    auth_cache_seconds: float = setting(
+        5.0,
+        "How long an API process remembers who an API token or browser session belongs to (no "
+        "database read per request); a revoked token, deleted user or reset password takes effect "
+        "in other processes within this time. 0: read the database on every request.",
+        check=Within(0, 300),
+    )
+    dag_list_cache_seconds: float = setting(
+        10.0,
+        "How long an API process keeps a GET /dags answer while the dag_change counter says no DAG "
+        "changed (bounds how stale its last_parsed_at may be). 0: read every time.",
+        check=Within(0, 3600),
+    )

@@ -18,13 +18,11 @@ export async function render(main, [dagId, runId, taskId], query, ctx) {
   const why = h("section", { id: "ti-why", class: "card", "aria-labelledby": "why-title" });
   const tries = h("section", { id: "ti-tries" });
   const xcoms = h("section", { id: "ti-xcoms" });
+  const rendered = h("section", { id: "ti-rendered", class: "card" });
   const logBox = h("section", { id: "ti-log" });
   clear(main, tabs(dagId, "", runId),
     h("h2", {}, h("a", { href: `#/dag/${enc(dagId)}/grid` }, runId), " / ", taskId),
-    summary, actions, why, tries,
-    h("section", { class: "card" }, h("h3", {}, "Rendered templates"),
-      h("p", { class: "muted" }, "Not recorded yet: workers do not store rendered template fields, and the API never imports DAG files (docs/api.md, \"Not yet\").")),
-    xcoms, logBox);
+    summary, actions, why, tries, rendered, xcoms, logBox);
 
   let ti = null;
   const log = makeLog(logBox, path);
@@ -42,6 +40,7 @@ export async function render(main, [dagId, runId, taskId], query, ctx) {
       fact("Host", ti.hostname || "–"), ti.next_retry_at ? fact("Next retry", time(ti.next_retry_at)) : null),
       ti.error ? h("details", { open: ti.state === "failed" }, h("summary", {}, "Error"), h("pre", {}, ti.error)) : null);
     drawTries(tries, ti);
+    drawRendered(rendered, ti.rendered_fields);
     if (first) drawActions(actions, ctx.user, dagId, runId, taskId, byId, refresh);
     await drawWhy(why, path, ti);
     const xs = await get(path + "/xcomEntries").catch(() => ({ xcom_entries: [] }));
@@ -70,6 +69,19 @@ function drawTries(box, ti) {
     h("tbody", {}, rows)) : h("p", { class: "muted" }, "No try yet."));
 }
 
+// The template fields as the latest try that rendered them stored them (secrets already ***).
+function drawRendered(box, rendered) {
+  const title = h("h3", {}, "Rendered templates");
+  if (!rendered) return clear(box, title, h("p", { class: "muted", id: "rendered-none" },
+    "None stored: a try stores its task's template fields once it has rendered them (tasks without template fields, or whose fields are all empty, store none)."));
+  const fields = Object.entries(rendered.fields);
+  clear(box, title,
+    h("p", { class: "muted small" }, `Rendered by try ${rendered.try_number}, `, time(rendered.rendered_at)),
+    h("dl", { id: "rendered-fields" }, fields.map(([name, value]) => h("div", {},
+      h("dt", {}, h("code", {}, name)),
+      h("dd", {}, h("pre", {}, typeof value === "string" ? value : JSON.stringify(value, null, 2)))))));
+}
+
 async function drawWhy(box, path, ti) {
   if (!NOT_STARTED.has(ti.state)) return clear(box).setAttribute("hidden", "");
   box.removeAttribute("hidden");
@@ -86,9 +98,8 @@ async function drawWhy(box, path, ti) {
         : h("p", { id: "why-reasons" }, "Nothing holds it back: the scheduler queues it on its next loop."));
   } catch (err) {
     if (!(err instanceof ApiError) || err.status !== 404) return clear(box, title, errorBox(err));
-    // Placeholder until GET .../taskInstances/{task_id}/why lands (the why16 branch).
-    clear(box, title, h("p", { class: "placeholder", id: "why-placeholder" },
-      "Not available on this server yet: the readiness explanation (", h("code", {}, "windvane tasks why"), ") is not wired into the API."));
+    // A 404 names what is missing (the run, the task, the DAG): say so in the API's words.
+    clear(box, title, h("p", { class: "placeholder", id: "why-missing" }, "No explanation: ", err.message));
   }
 }
 

@@ -96,8 +96,9 @@ def new_token(body: TokenRequest, user: Viewer, conn: WriteConn) -> NewToken:
 
 
 @router.delete("/auth/tokens/{token_id}", status_code=204, response_class=Response, name="delete_token")
-def drop_token(token_id: int, user: Viewer, conn: WriteConn) -> Response:
+def drop_token(token_id: int, user: Viewer, conn: WriteConn, state: State) -> Response:
     delete_token(conn, user.username, token_id)
+    state.auth.clear()  # this process forgets it at once (others within auth_cache_seconds)
     return Response(status_code=204)
 
 
@@ -114,8 +115,9 @@ def add_user(body: UserCreate, _: Admin, conn: WriteConn) -> UserOut:
 
 
 @router.delete("/users/{username}", status_code=204, response_class=Response, name="delete_user")
-def remove_user(username: str, admin: Admin, conn: WriteConn) -> Response:
+def remove_user(username: str, admin: Admin, conn: WriteConn, state: State) -> Response:
     if username == admin.username:
         raise HTTPException(409, "an admin cannot delete their own user")
     delete_user(conn, username)
+    state.auth.clear()
     return Response(status_code=204)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
+from sqlalchemy import Connection
 
-from windvane.api.routes._common import Limit, Offset, ReadConn, WriteConn, load_dag
+from windvane.api.routes._common import Limit, Offset, ReadConn, State, WriteConn, answer, built, load_dag
 from windvane.api.schemas import Dag, DagPage, DagPatch, DagStructure, Edge, StructureTask, TaskGroup
 from windvane.api.security import Operator, Viewer
 from windvane.core.store import dags, listing
@@ -15,19 +16,33 @@ router = APIRouter(tags=["DAGs"])
 
 
 @router.get("/dags", response_model=DagPage, name="list_dags")
-def list_dags(
+async def list_dags(
     _: Viewer,
-    conn: ReadConn,
+    state: State,
     limit: Limit = 100,
     offset: Offset = 0,
     tags: Annotated[list[str] | None, Query(description="DAGs with any of these tags.")] = None,
     paused: bool | None = None,
     dag_id_pattern: Annotated[str | None, Query(max_length=250, description="Substring of the id.")] = None,
-) -> DagPage:
-    rows, total = listing.dags_page(
-        conn, limit=limit, offset=offset, tags=tags, paused=paused, dag_id_pattern=dag_id_pattern
-    )
-    return DagPage(dags=[Dag.model_validate(r) for r in rows], total_entries=total)
+) -> Response:
+    """Active DAGs by id. An answer is kept per query while the ``dag_change`` counter stands still
+    (at most ``[api] dag_list_cache_seconds``): a kept answer costs one read of that counter."""
+    key = (limit, offset, tuple(sorted(set(tags or ()))), paused, dag_id_pattern)
+
+    def read(conn: Connection) -> bytes:
+        version = listing.dag_change_seq(conn)
+        kept = state.dag_pages.get(key, version)
+        if kept is not None:
+            return kept
+        rows, total = listing.dags_page(
+            conn, limit=limit, offset=offset, tags=tags, paused=paused, dag_id_pattern=dag_id_pattern
+        )
+        page = DagPage.model_construct(dags=[built(Dag, r) for r in rows], total_entries=total)
+        body = page.__pydantic_serializer__.to_json(page)
+        state.dag_pages.put(key, version, body)
+        return body
+
+    return await answer(state, read)
 
 
 @router.get("/dags/{dag_id}", response_model=Dag, name="get_dag")

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Response
+from sqlalchemy import Connection
 
-from windvane.api.routes._common import Limit, Offset, ReadConn, WriteConn
+from windvane.api.routes._common import Limit, Offset, ReadConn, State, WriteConn, answer, built
 from windvane.api.schemas import Pool, PoolPage, PoolPatch
 from windvane.api.security import Admin, Viewer
 from windvane.core.store import pools
@@ -13,11 +14,13 @@ router = APIRouter(tags=["Pools"])
 
 
 @router.get("/pools", response_model=PoolPage, name="list_pools")
-def list_pools(_: Viewer, conn: ReadConn, limit: Limit = 100, offset: Offset = 0) -> PoolPage:
-    found = pools.list_pools(conn)
-    return PoolPage(
-        pools=[Pool.model_validate(p) for p in found[offset : offset + limit]], total_entries=len(found)
-    )
+async def list_pools(_: Viewer, api: State, limit: Limit = 100, offset: Offset = 0) -> Response:
+    def read(conn: Connection) -> PoolPage:
+        found = pools.list_pools(conn)
+        page = [built(Pool, p) for p in found[offset : offset + limit]]
+        return PoolPage.model_construct(pools=page, total_entries=len(found))
+
+    return await answer(api, read)
 
 
 @router.get("/pools/{name}", response_model=Pool, name="get_pool")

@@ -6,9 +6,10 @@ from datetime import datetime
 from typing import Annotated
 
 import pendulum
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
+from sqlalchemy import Connection
 
-from windvane.api.routes._common import Limit, Offset, ReadConn, WriteConn, load_dag
+from windvane.api.routes._common import Limit, Offset, ReadConn, State, WriteConn, answer, built, load_dag
 from windvane.api.schemas import ClearRunRequest, DagRun, DagRunPage, StatePatch, TaskIds, TriggerRequest
 from windvane.api.security import Operator, Viewer
 from windvane.core.model.states import DagRunState
@@ -22,7 +23,7 @@ States = Annotated[list[DagRunState] | None, Query(description="Only runs in the
 
 
 def _page(
-    conn: ReadConn,
+    conn: Connection,
     dag_id: str | None,
     limit: int,
     offset: int,
@@ -30,6 +31,8 @@ def _page(
     logical_date_gte: datetime | None,
     logical_date_lte: datetime | None,
 ) -> DagRunPage:
+    if dag_id is not None:
+        dags.get_dag(conn, dag_id)  # an unknown DAG is a 404, not an empty page
     rows, total = listing.runs_page(
         conn,
         limit=limit,
@@ -39,35 +42,40 @@ def _page(
         logical_date_gte=logical_date_gte,
         logical_date_lte=logical_date_lte,
     )
-    return DagRunPage(dag_runs=[DagRun.model_validate(r) for r in rows], total_entries=total)
+    return DagRunPage.model_construct(dag_runs=[built(DagRun, r) for r in rows], total_entries=total)
 
 
 @router.get("/dagRuns", response_model=DagRunPage, name="list_all_dag_runs")
-def list_all_runs(
+async def list_all_runs(
     _: Viewer,
-    conn: ReadConn,
+    api: State,
     limit: Limit = 100,
     offset: Offset = 0,
     state: States = None,
     logical_date_gte: datetime | None = None,
     logical_date_lte: datetime | None = None,
-) -> DagRunPage:
-    return _page(conn, None, limit, offset, state, logical_date_gte, logical_date_lte)
+) -> Response:
+    """Runs of every DAG, newest logical date first."""
+    return await answer(
+        api, lambda conn: _page(conn, None, limit, offset, state, logical_date_gte, logical_date_lte)
+    )
 
 
 @router.get("/dags/{dag_id}/dagRuns", response_model=DagRunPage, name="list_dag_runs")
-def list_runs(
+async def list_runs(
     dag_id: str,
     _: Viewer,
-    conn: ReadConn,
+    api: State,
     limit: Limit = 100,
     offset: Offset = 0,
     state: States = None,
     logical_date_gte: datetime | None = None,
     logical_date_lte: datetime | None = None,
-) -> DagRunPage:
-    dags.get_dag(conn, dag_id)  # an unknown DAG is a 404, not an empty page
-    return _page(conn, dag_id, limit, offset, state, logical_date_gte, logical_date_lte)
+) -> Response:
+    """Runs of one DAG, newest logical date first."""
+    return await answer(
+        api, lambda conn: _page(conn, dag_id, limit, offset, state, logical_date_gte, logical_date_lte)
+    )
 
 
 @router.get("/dags/{dag_id}/dagRuns/{run_id}", response_model=DagRun, name="get_dag_run")

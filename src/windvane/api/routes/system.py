@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import pendulum
 from fastapi import APIRouter, Response
 from sqlalchemy import text
 
 from windvane import __version__
 from windvane.api import audit
+from windvane.api.health import read_health
 from windvane.api.routes._common import Limit, Offset, ReadConn, State
 from windvane.api.schemas import (
     AuditEntry,
@@ -23,42 +22,31 @@ from windvane.api.schemas import (
     Version,
 )
 from windvane.api.security import Admin, Viewer
-from windvane.core.store import listing
 from windvane.core.store.engine import begin_read
 from windvane.core.store.import_errors import list_import_errors
 
 router = APIRouter(tags=["System"])
-#: Job types whose heartbeats /health reports (the DAG processor registers none when the scheduler runs it).
-SCHEDULER_JOB, PROCESSOR_JOB = "scheduler", "dag_processor"
 
 
 @router.get("/health", response_model=Health, name="get_health", responses={503: {"model": Health}})
 def health(state: State, response: Response) -> Health:
-    """Database reachable, and the scheduler's and DAG processor's newest heartbeat ages. No auth;
-    HTTP 503 when the database is unreachable."""
+    """Database reachable, the scheduler's and DAG processor's newest heartbeat ages, the
+    scheduler's loop p95, queue depth, open pool slots and import errors. No auth; HTTP 503 when
+    the database is unreachable."""
     now = pendulum.now("UTC")
     try:
         with begin_read(state.engine) as conn:
             conn.execute(text("SELECT 1"))
-            beats = {job: listing.latest_heartbeat(conn, job) for job in (SCHEDULER_JOB, PROCESSOR_JOB)}
+            reading = read_health(conn, now, state.config.health_threshold_seconds)
     except Exception:
         response.status_code = 503
         unknown = Heartbeat(status="unknown", latest_heartbeat=None, heartbeat_age_seconds=None)
         return Health(metadatabase="unhealthy", scheduler=unknown, dag_processor=unknown)
-    limit = state.config.health_threshold_seconds
     return Health(
         metadatabase="healthy",
-        scheduler=_beat(beats[SCHEDULER_JOB], now, limit),
-        dag_processor=_beat(beats[PROCESSOR_JOB], now, limit),
-    )
-
-
-def _beat(at: datetime | None, now: datetime, limit: float) -> Heartbeat:
-    if at is None:
-        return Heartbeat(status="unknown", latest_heartbeat=None, heartbeat_age_seconds=None)
-    age = max(0.0, (now - at).total_seconds())
-    return Heartbeat(
-        status="healthy" if age <= limit else "unhealthy", latest_heartbeat=at, heartbeat_age_seconds=age
+        scheduler=reading.scheduler,
+        dag_processor=reading.dag_processor,
+        **reading.counts.model_dump(),
     )
 
 

@@ -6,14 +6,16 @@ import json
 from typing import Annotated
 
 import pendulum
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
+from sqlalchemy import Connection
 
 from windvane.api.logs import read_chunk
-from windvane.api.routes._common import Limit, Offset, ReadConn, State, WriteConn, load_dag
+from windvane.api.routes._common import Limit, Offset, ReadConn, State, WriteConn, answer, built, load_dag
 from windvane.api.schemas import (
     ClearTasksRequest,
     LogChunk,
     MarkTaskRequest,
+    RenderedFields,
     TaskIds,
     TaskInstance,
     TaskInstanceDetail,
@@ -26,7 +28,9 @@ from windvane.api.schemas import (
 from windvane.api.security import Operator, Viewer
 from windvane.core.model.states import TaskInstanceState
 from windvane.core.store import listing, marks
+from windvane.core.store.rendered_fields_sql import get_rendered_fields
 from windvane.core.store.run_actions import clear_task_instances
+from windvane.core.store.sql_bridge import dbapi_tx
 from windvane.core.store.why import explain_task_instance
 
 router = APIRouter(tags=["Task instances"])
@@ -35,26 +39,32 @@ _TI = _RUN + "/taskInstances/{task_id}"
 
 
 @router.get(_RUN + "/taskInstances", response_model=TaskInstancePage, name="list_task_instances")
-def list_tis(
+async def list_tis(
     dag_id: str,
     run_id: str,
     _: Viewer,
-    conn: ReadConn,
+    api: State,
     limit: Limit = 100,
     offset: Offset = 0,
     state: Annotated[list[TaskInstanceState] | None, Query()] = None,
-) -> TaskInstancePage:
-    pk = listing.run_pk_of(conn, dag_id, run_id)
+) -> Response:
+    """The task instances of a run by task id and map index."""
     states = [s.value for s in state] if state else None
-    rows, total = listing.task_instances_page(conn, pk, limit=limit, offset=offset, states=states)
-    return TaskInstancePage(
-        task_instances=[TaskInstance.model_validate(r) for r in rows], total_entries=total
-    )
+
+    def read(conn: Connection) -> TaskInstancePage:
+        pk = listing.run_pk_of(conn, dag_id, run_id)
+        rows, total = listing.task_instances_page(conn, pk, limit=limit, offset=offset, states=states)
+        return TaskInstancePage.model_construct(
+            task_instances=[built(TaskInstance, r) for r in rows], total_entries=total
+        )
+
+    return await answer(api, read)
 
 
 @router.get(_TI, response_model=TaskInstanceDetail, name="get_task_instance")
 def get_ti(dag_id: str, run_id: str, task_id: str, _: Viewer, conn: ReadConn) -> TaskInstanceDetail:
-    """The task instance and its tries: the journaled ends of earlier tries, then the current one."""
+    """The task instance, its tries (the journaled ends of earlier tries, then the current one) and
+    its template fields as the latest try that rendered them stored them (secrets masked)."""
     pk = listing.run_pk_of(conn, dag_id, run_id)
     ti = listing.get_task_instance(conn, pk, task_id)
     tries = [Try.model_validate(t) for t in listing.finished_tries(conn, ti.id)]
@@ -63,7 +73,11 @@ def get_ti(dag_id: str, run_id: str, task_id: str, _: Viewer, conn: ReadConn) ->
             Try(try_number=ti.try_number, state=ti.state, recorded_at=ti.updated_at,
                 hostname=ti.hostname, error=ti.error, reason=None)
         )  # fmt: skip
-    return TaskInstanceDetail.model_validate({**TaskInstance.model_validate(ti).model_dump(), "tries": tries})
+    found = get_rendered_fields(dbapi_tx(conn), pk, task_id, ti.map_index)
+    rendered = None if found is None else RenderedFields.model_validate(found)
+    return TaskInstanceDetail.model_validate(
+        {**TaskInstance.model_validate(ti).model_dump(), "tries": tries, "rendered_fields": rendered}
+    )
 
 
 @router.get(_TI + "/why", response_model=WhyAnswer, name="explain_task_instance")

@@ -36,6 +36,7 @@ class TryOutcome:
     callbacks: tuple[CallbackRun, ...] = ()
     sensor_pokes: int = 0
     sensor_timeout: bool = False
+    rendered_fields: str | None = None
 
     def to_json(self) -> str:
         delay = None if self.next_retry_delay is None else self.next_retry_delay.total_seconds()
@@ -50,6 +51,7 @@ class TryOutcome:
                 "sensor_pokes": self.sensor_pokes,
                 "sensor_timeout": self.sensor_timeout,
                 "callbacks": runs_to_json(self.callbacks),
+                "rendered_fields": self.rendered_fields,
             }
         )
 
@@ -70,6 +72,7 @@ class TryOutcome:
             sensor_timeout=bool(data.get("sensor_timeout", False)),
             # Absent from outcomes recorded by an older worker (kept in the outcome folder).
             callbacks=runs_from_json(data.get("callbacks", ())),
+            rendered_fields=data.get("rendered_fields"),
         )
 
 

@@ -28,6 +28,7 @@ from windvane.core.scheduler.book import Book
 from windvane.core.scheduler.commit import Committer
 from windvane.core.scheduler.config import SchedulerConfig
 from windvane.core.scheduler.coordination import Coordinator
+from windvane.core.scheduler.loop_window import LoopWindow
 from windvane.core.scheduler.model import ActiveRun, DagEntry
 from windvane.core.scheduler.observer import SchedulerObserver
 from windvane.core.scheduler.pass_work import PassWork
@@ -78,6 +79,8 @@ class Scheduler:
         #: A pass failed on the database: the book may hold what was never written; rebuild it.
         self._stale = False
         self._executor_started = False
+        #: Recent pass durations; their p95 goes to the job row with each heartbeat.
+        self.loop_window = LoopWindow()
 
     @property
     def job_id(self) -> int:
@@ -272,12 +275,16 @@ class Scheduler:
         self.quarantine.flush()
         if mono >= self._next_heartbeat:
             self._next_heartbeat = mono + self.config.heartbeat_seconds
+            window = self.loop_window
             with self.engine.begin() as conn:
-                state = jobs.heartbeat(conn, self.job_id, now)
+                state = jobs.heartbeat(
+                    conn, self.job_id, now, loop_p95_seconds=window.p95(), loop_samples=len(window)
+                )
             work.stats.heartbeat_at = now.timestamp()
             if self.coordinator is not None and state is not jobs.JobState.RUNNING:
                 self._rejoin(now)
         self._finish_stats(work, t0)
+        self.loop_window.add(work.stats.duration)
         self.observer.loop_finished(work.stats)
         return work.busy
 

@@ -57,15 +57,22 @@ def start_job(
     return job_id
 
 
-def heartbeat(conn: Connection, job_id: int, now: datetime) -> JobState:
+def heartbeat(
+    conn: Connection,
+    job_id: int,
+    now: datetime,
+    *,
+    loop_p95_seconds: float | None = None,
+    loop_samples: int | None = None,
+) -> JobState:
     """Record that job ``job_id`` is alive at ``now``; its state, so that a job
-    another process declared dead (failed) can notice and stop."""
-    stmt = (
-        update(job)
-        .where(job.c.id == job_id)
-        .values(latest_heartbeat=to_db(now, f"heartbeat of job {job_id}"))
-        .returning(job.c.state)
-    )
+    another process declared dead (failed) can notice and stop. A scheduler passes its loop
+    timing (the 95th percentile of its recent passes and how many passes that is), written in
+    the same statement."""
+    values: dict[str, object] = {"latest_heartbeat": to_db(now, f"heartbeat of job {job_id}")}
+    if loop_samples is not None:
+        values.update(loop_p95_seconds=loop_p95_seconds, loop_samples=loop_samples)
+    stmt = update(job).where(job.c.id == job_id).values(values).returning(job.c.state)
     state = conn.execute(stmt).scalar_one_or_none()
     if state is None:
         raise NotFoundError(f"job {job_id} does not exist")

@@ -17,7 +17,7 @@ from windvane.core.store import dag_runs, dags
 from windvane.core.store._time import from_db
 from windvane.core.store.journal_sql import JournalKind
 from windvane.core.store.rows import DagRow, DagRunRow
-from windvane.core.store.tables import dag, dag_run, job, state_journal, task_instance, xcom
+from windvane.core.store.tables import dag, dag_change, dag_run, job, state_journal, task_instance, xcom
 from windvane.errors import NotFoundError
 
 
@@ -205,6 +205,36 @@ def latest_heartbeat(conn: Connection, job_type: str) -> datetime | None:
         job.c.job_type == job_type, job.c.state == "running"
     )
     return from_db(conn.execute(stmt).scalar_one_or_none())
+
+
+@dataclass(frozen=True, slots=True)
+class JobBeat:
+    """The running job of a type with the newest heartbeat, and the loop timing it wrote with it."""
+
+    latest_heartbeat: datetime
+    loop_p95_seconds: float | None
+    loop_samples: int | None
+
+
+def newest_job_beat(conn: Connection, job_type: str) -> JobBeat | None:
+    """The running ``job_type`` job with the newest heartbeat (None: no such job is running)."""
+    stmt = (
+        select(job.c.latest_heartbeat, job.c.loop_p95_seconds, job.c.loop_samples)
+        .where(job.c.job_type == job_type, job.c.state == "running")
+        .order_by(job.c.latest_heartbeat.desc())
+        .limit(1)
+    )
+    row = conn.execute(stmt).first()
+    if row is None:
+        return None
+    return JobBeat(from_db(row[0]), row[1], row[2])
+
+
+def dag_change_seq(conn: Connection) -> int:
+    """The ``dag_change`` counter: database triggers raise it on every change of a listed DAG
+    column but ``last_parsed_at`` (migration 0006)."""
+    seq = conn.execute(select(dag_change.c.seq).where(dag_change.c.id == 1)).scalar_one_or_none()
+    return int(seq or 0)
 
 
 def run_pk_of(conn: Connection, dag_id: str, run_id: str) -> int:

@@ -100,6 +100,7 @@ dag_run = Table(
     Column("deadline_at", UTC),
     UniqueConstraint("dag_id", "run_id"),
     Index("ix_dag_run_dag_id_logical_date", "dag_id", "logical_date"),
+    Index("ix_dag_run_logical_date", "logical_date", "id"),
     Index(
         "ix_dag_run_active",
         "state",
@@ -198,6 +199,23 @@ xcom = Table(
     Index("ix_xcom_dag_id_run_id_task_id", "dag_id", "run_id", "task_id"),
 )
 
+# The template fields of a task instance as its latest try rendered them (Airflow's table of the same
+# name), secrets masked, as one JSON object; written in the try's finishing transaction and kept for
+# the newest runs of each task (core/store/rendered_fields_sql.py).
+rendered_task_instance_fields = Table(
+    "rendered_task_instance_fields",
+    metadata,
+    Column("dag_run_id", Integer, ForeignKey("dag_run.id", ondelete="CASCADE"), primary_key=True),
+    Column("task_id", ID, primary_key=True),
+    Column("map_index", Integer, primary_key=True, server_default=text("-1")),
+    Column("dag_id", ID, nullable=False),
+    Column("run_id", ID, nullable=False),
+    Column("try_number", Integer, nullable=False),
+    Column("rendered_fields", Text, nullable=False),
+    Column("rendered_at", UTC, nullable=False),
+    Index("ix_rendered_task_instance_fields_dag_id_task_id", "dag_id", "task_id", "dag_run_id"),
+)
+
 slot_pool = Table(
     "slot_pool",
     metadata,
@@ -238,6 +256,10 @@ job = Table(
     Column("start_date", UTC, nullable=False),
     Column("end_date", UTC),
     Column("latest_heartbeat", UTC, nullable=False),
+    # A scheduler's own loop timing, written with its heartbeat: the 95th percentile of its recent
+    # passes (seconds) and how many passes that covers (the health panel reads them).
+    Column("loop_p95_seconds", Float),
+    Column("loop_samples", Integer),
     Index("ix_job_type_state_heartbeat", "job_type", "state", "latest_heartbeat"),
 )
 

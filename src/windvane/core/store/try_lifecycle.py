@@ -17,6 +17,7 @@ row only in the state its writer expects:
 * :func:`record_heartbeat` — ``last_heartbeat_at`` where ``state='running'``
   and ``try_number`` match (the *running guard*).
 * :func:`finish_try` — the final state under the running guard, the XComs,
+  the rendered template fields (:mod:`windvane.core.store.rendered_fields_sql`),
   the downstream tasks a branch skipped, and their journal rows; or, for a
   sensor that asked to be rescheduled, ``up_for_reschedule`` with the try
   number given back and a ``task_reschedule`` row (no journal row: not an end). If the guard
@@ -48,6 +49,7 @@ from windvane.core.model.workload import TaskEvent, Workload
 from windvane.core.store.journal_sql import TI_RETURNING_SQL, JournalBatch, JournalReason
 from windvane.core.store.raw import RawDb
 from windvane.core.store.raw_sql import Sql, Tx, ids_params, in_list, list_params, match_ids, read_time
+from windvane.core.store.rendered_fields_sql import record_for_try
 from windvane.core.store.xcom_sql import replace_xcoms
 
 _S = TaskInstanceState
@@ -269,6 +271,7 @@ def finish_try(
             map_index=workload.map_index,
             first_try=workload.try_number == 1,
         )
+        record_for_try(tx, workload, outcome.rendered_fields, end, prune=workload.try_number == 1)
         journal.write(tx)
         return make_event(
             workload,
@@ -299,6 +302,7 @@ def _reschedule(
         )
     row = {"ti_id": workload.ti_id, "try_number": workload.try_number, "start": started or end}
     tx.execute(_RESCHEDULE_ROW, {**row, "end": end, "duration": duration, "retry_at": at})
+    record_for_try(tx, workload, outcome.rendered_fields, end, prune=False)  # no prune per poke
     return make_event(workload, _S.UP_FOR_RESCHEDULE.value, end, retry_at=at, outcome=outcome)
 
 

@@ -29,6 +29,7 @@ from windvane.core.model.tracebacks import format_user_traceback
 from windvane.core.task_api.masking import redact
 from windvane.core.task_api.task_instance import XCOM_RETURN_KEY, RuntimeTaskInstance
 from windvane.core.task_api.templating import render_template_fields
+from windvane.core.worker.rendered import rendered_fields_json
 from windvane.core.worker.task_callbacks import DEFAULT_CALLBACK_TIMEOUT, run_callbacks
 from windvane.errors import (
     RescheduleRequested,
@@ -90,11 +91,12 @@ def run_try(
     ti: RuntimeTaskInstance = context["ti"]
     exception: BaseException | None = None
     ran: list[CallbackRun] = []
+    rendered: list[str] = []
     if task.is_noop:
         outcome = TryOutcome(state=TaskInstanceState.SUCCESS)
     else:
         try:
-            _execute(task, context, ti, jinja_env, ran, callback_timeout)
+            _execute(task, context, ti, jinja_env, ran, callback_timeout, rendered)
             outcome = TryOutcome(
                 state=TaskInstanceState.SUCCESS,
                 xcoms=dict(ti.pushed),
@@ -124,6 +126,8 @@ def run_try(
         ran.extend(run_callbacks(task, hook, context, exception, timeout=callback_timeout))
     if ran:
         outcome = dataclasses.replace(outcome, callbacks=tuple(ran))
+    if rendered:
+        outcome = dataclasses.replace(outcome, rendered_fields=rendered[0])
     if ti.sensor_pokes:
         outcome = dataclasses.replace(
             outcome, sensor_pokes=ti.sensor_pokes, sensor_timeout=ti.sensor_timed_out
@@ -138,12 +142,18 @@ def _execute(
     env: jinja2.Environment,
     ran: list[CallbackRun],
     callback_timeout: float,
+    rendered: list[str],
 ) -> None:
+    """Render, ``on_execute_callback``, ``execute``, push the return value. ``rendered`` gets the
+    rendered fields' JSON once they rendered (kept even if ``execute`` then fails)."""
     owner = f"task {task.task_id!r} in DAG {ti.dag_id!r}"
     if task.template_fields:
         render_template_fields(
             task, task.template_fields, context, env, template_ext=task.template_ext, owner=owner
         )
+        fields = rendered_fields_json(task, task.template_fields)
+        if fields is not None:
+            rendered.append(fields)
     ran.extend(run_callbacks(task, "on_execute_callback", context, None, timeout=callback_timeout))
     timeout = task.execution_timeout.total_seconds() if task.execution_timeout is not None else None
     log.info("Executing %s (try %d of %d)", ti, ti.try_number, ti.max_tries + 1)
