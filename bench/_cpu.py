@@ -7,8 +7,8 @@ import os
 import resource
 import threading
 import time
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 from sqlalchemy import Engine, text
 
