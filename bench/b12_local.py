@@ -14,6 +14,7 @@ B5  database transactions per task instance (commits on the scheduler's engine p
     the workers', LocalExecutor.db_statements; BEGIN/COMMIT not counted), split scheduler / worker.
 
     python bench/b12_local.py [--db sqlite,postgres] [--chain 100] [--fanout 1000]
+                              [--tries-per-process 1,100]
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ with DAG("b2_fanout", start_date=pendulum.datetime(2024, 1, 1, tz="UTC"), max_ac
 """
 
 
-def run_one(kind: str, source: str, dag_id: str, home: Path) -> dict[str, float]:
+def run_one(kind: str, source: str, dag_id: str, home: Path, tries_per_process: int = 1) -> dict[str, float]:
     path = home / f"{dag_id}.py"
     path.write_text(textwrap.dedent(source))
     with fresh_db(kind) as (url, engine):
@@ -107,7 +108,9 @@ def run_one(kind: str, source: str, dag_id: str, home: Path) -> dict[str, float]
             if verb not in _CONTROL:
                 scheduler_sql[0] += len(parameters) if executemany else 1
 
-        executor = LocalExecutor(2, db_url=url, log_folder=str(home / "logs"))
+        executor = LocalExecutor(
+            2, db_url=url, log_folder=str(home / "logs"), tries_per_process=tries_per_process
+        )
         config = SchedulerConfig(parallelism=2, poll_interval_seconds=0.5, idle_sleep_seconds=0.5)
         scheduler = Scheduler(engine=engine, executor=executor, config=config)
 
@@ -192,39 +195,36 @@ def main() -> None:
     parser.add_argument("--db", default="sqlite,postgres")
     parser.add_argument("--chain", type=int, default=100)
     parser.add_argument("--fanout", type=int, default=1000)
+    parser.add_argument(
+        "--tries-per-process",
+        default="1,100",
+        help="comma-separated [executor] tries_per_process values to compare (1: a fork per try)",
+    )
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
         for kind in args.db.split(","):
-            b1 = run_one(kind, CHAIN.format(n=args.chain), "b1_chain", home)
-            rows.append(
-                [
-                    kind,
-                    "B1 chain",
-                    b1["n"],
-                    b1["state_ok"] == 1.0,
-                    b1["makespan"],
-                    b1["tis"],
-                    b1["gap_p50"],
-                    b1["gap_p95"],
-                    *columns(b1),
-                ]
-            )
-            b2 = run_one(kind, FANOUT.format(n=args.fanout), "b2_fanout", home)
-            rows.append(
-                [
-                    kind,
-                    "B2 fan-out",
-                    b2["n"],
-                    b2["state_ok"] == 1.0,
-                    b2["makespan"],
-                    b2["tis"],
-                    b2["gap_p50"],
-                    b2["gap_p95"],
-                    *columns(b2),
-                ]
-            )
+            for tpp in (int(v) for v in args.tries_per_process.split(",")):
+                for label, source, dag_id in (
+                    ("B1 chain", CHAIN.format(n=args.chain), "b1_chain"),
+                    ("B2 fan-out", FANOUT.format(n=args.fanout), "b2_fanout"),
+                ):
+                    r = run_one(kind, source, dag_id, home, tpp)
+                    rows.append(
+                        [
+                            kind,
+                            label,
+                            tpp,
+                            r["n"],
+                            r["state_ok"] == 1.0,
+                            r["makespan"],
+                            r["tis"],
+                            r["gap_p50"],
+                            r["gap_p95"],
+                            *columns(r),
+                        ]
+                    )
     print(
         table(
             "B1/B2/B5 LocalExecutor parallelism 2, no-op PythonOperator tasks "
@@ -232,6 +232,7 @@ def main() -> None:
             [
                 "db",
                 "workload",
+                "tries/proc",
                 "TIs",
                 "all ok",
                 "makespan s",

@@ -170,6 +170,8 @@ def executor_options(settings: Settings) -> ExecutorOptions:
         max_log_bytes=settings.logging.max_log_bytes,
         memory_limit_mib=settings.executor.task_memory_limit_mib,
         outcome_folder=str(settings.executor.outcome_folder),
+        tries_per_process=settings.executor.tries_per_process,
+        max_cached_dag_files=settings.executor.max_cached_dag_files,
         section=executor_section(settings, settings.core.executor),
         callback_timeout_seconds=settings.core.callback_timeout_seconds,
         smtp=smtp_params(settings),

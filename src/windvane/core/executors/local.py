@@ -87,6 +87,8 @@ class LocalExecutor(Executor):
         callback_timeout_seconds: float = 60.0,
         smtp: SmtpParams | None = None,
         max_outage_seconds: float = 300.0,
+        tries_per_process: int = 1,
+        max_cached_dag_files: int = 32,
     ) -> None:
         super().__init__(parallelism)
         #: Workers started by :meth:`start`; more start when work waits, up to ``parallelism``.
@@ -105,6 +107,8 @@ class LocalExecutor(Executor):
             callback_timeout_seconds=callback_timeout_seconds,
             smtp=smtp,
             max_outage_seconds=max_outage_seconds,
+            tries_per_process=tries_per_process,
+            max_cached_dag_files=max_cached_dag_files,
             executor_pid=0,  # these three are set when a worker starts (see _spawn)
             sys_path=(),
         )

@@ -58,12 +58,13 @@ from windvane.core.store.raw import RawDb
 from windvane.core.store.raw_sql import Tx
 from windvane.core.store.try_lifecycle import make_event
 from windvane.core.task_api.mailer import SmtpParams, install_smtp_params
-from windvane.core.worker.dag_loader import DagLoader
+from windvane.core.worker.dag_loader import MAX_CACHED_FILES, DagLoader
 from windvane.core.worker.execution import retry_delay
 from windvane.core.worker.final_write import OutcomeRecords, replay_outcomes
 from windvane.core.worker.rehearsal import rehearse
-from windvane.core.worker.runner import DEFAULT_RETRY_DELAY, run_workload
+from windvane.core.worker.runner import DEFAULT_RETRY_DELAY, MIB, run_workload
 from windvane.core.worker.secrets_setup import install_secrets
+from windvane.core.worker.try_host import TryHosts
 
 log = logging.getLogger(__name__)
 #: The format of the executor's own log lines (:mod:`windvane.cli.logs`); workers log to the same stderr.
@@ -99,6 +100,11 @@ class WorkerConfig:
     smtp: SmtpParams | None = None
     #: How long a claim the database refuses (a dropped connection, a lock) is retried.
     max_outage_seconds: float = 300.0
+    #: Tries of one DAG file one forked process runs (1: a fork per try; see
+    #: :mod:`windvane.core.worker.try_host`).
+    tries_per_process: int = 1
+    #: DAG files a worker keeps imported (least recently used dropped past it).
+    max_cached_dag_files: int = MAX_CACHED_FILES
 
 
 def worker_command(fd: int) -> list[str]:
@@ -211,7 +217,15 @@ def _refreeze() -> None:
 
 
 def _serve(conn: Connection, db: RawDb, config: WorkerConfig, state: _State) -> None:
-    loader = DagLoader()
+    loader = DagLoader(config.max_cached_dag_files)
+    hosts = None
+    if config.tries_per_process > 1:
+        hosts = TryHosts(
+            loader,
+            tries_per_process=config.tries_per_process,
+            memory_limit_bytes=config.memory_limit_mib * MIB,
+            kill_grace=config.kill_grace_seconds,
+        )
     try:
         while not state.stopping:
             message = conn.recv()
@@ -219,7 +233,7 @@ def _serve(conn: Connection, db: RawDb, config: WorkerConfig, state: _State) -> 
                 return
             state.busy = True
             imports, commits, statements = loader.imports, db.commits, Tx.executed
-            event = _run(message, conn, db, loader, config)
+            event = _run(message, conn, db, loader, config, hosts)
             try:
                 conn.send(("done", event, db.commits - commits, Tx.executed - statements))
             except OSError:
@@ -228,12 +242,20 @@ def _serve(conn: Connection, db: RawDb, config: WorkerConfig, state: _State) -> 
                 _refreeze()
             state.busy = False  # only now may SIGTERM interrupt us (not in the middle of a send)
     finally:
+        if hosts is not None:
+            with contextlib.suppress(Exception):
+                hosts.close()
         with contextlib.suppress(Exception):
             db.close()
 
 
 def _run(
-    workload: Workload, conn: Connection, db: RawDb, loader: DagLoader, config: WorkerConfig
+    workload: Workload,
+    conn: Connection,
+    db: RawDb,
+    loader: DagLoader,
+    config: WorkerConfig,
+    hosts: TryHosts | None = None,
 ) -> TaskEvent:
     def on_running(event: TaskEvent) -> None:
         with contextlib.suppress(OSError):  # the executor is gone: finish the try anyway
@@ -255,6 +277,7 @@ def _run(
             outcome_records=_records(config),
             callback_timeout_seconds=config.callback_timeout_seconds,
             claim_give_up_seconds=config.max_outage_seconds,
+            hosts=hosts,
         )
     except Exception as exc:  # the database failed us; the try stays 'running' for the zombie sweep
         log.exception(

@@ -63,6 +63,10 @@ class ExecutorOptions:
     section: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     #: ``[database] max_outage_seconds``: how long a worker retries a claim the database refuses.
     max_outage_seconds: float = 300.0
+    #: ``[executor] tries_per_process``: tries of one DAG file per forked process (local workers).
+    tries_per_process: int = 1
+    #: ``[executor] max_cached_dag_files``: DAG files a local worker keeps imported.
+    max_cached_dag_files: int = 32
 
 
 #: ``factory(options)`` -> an executor, not started.
@@ -84,6 +88,8 @@ def _local(options: ExecutorOptions) -> Executor:
         callback_timeout_seconds=options.callback_timeout_seconds,
         smtp=options.smtp,
         max_outage_seconds=options.max_outage_seconds,
+        tries_per_process=options.tries_per_process,
+        max_cached_dag_files=options.max_cached_dag_files,
     )
 
 

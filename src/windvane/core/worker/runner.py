@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 from windvane.core.authoring.baseoperator import BaseOperator
 from windvane.core.authoring.sensors.base import BaseSensorOperator
 from windvane.core.forking.ending import ChildEnd
-from windvane.core.forking.supervise import run_forked
+from windvane.core.forking.supervise import run_forked, supervise
 from windvane.core.model.outcome import TryOutcome, failure_state
 from windvane.core.model.states import TaskInstanceState
 from windvane.core.model.workload import TaskEvent, Workload
@@ -53,6 +53,7 @@ from windvane.core.worker.inputs import RunInputs, jinja_env_for, run_inputs_for
 from windvane.core.worker.task_callbacks import DEFAULT_CALLBACK_TIMEOUT, callbacks_of
 from windvane.core.worker.task_child import ChildJob, child_main
 from windvane.core.worker.task_log import LogCap, append_line, write_header
+from windvane.core.worker.try_host import TryHosts, TryRequest
 from windvane.errors import DagImportError, InvalidRunIdError, NotFoundError
 
 if TYPE_CHECKING:
@@ -109,6 +110,7 @@ def run_workload(
     final_write_give_up_seconds: float = 600.0,
     callback_timeout_seconds: float = DEFAULT_CALLBACK_TIMEOUT,
     claim_give_up_seconds: float = 300.0,
+    hosts: TryHosts | None = None,
 ) -> TaskEvent:
     """Claim, run and record one try; returns its final event (state None: not run / not recorded).
 
@@ -124,7 +126,9 @@ def run_workload(
     then; given up after ``final_write_give_up_seconds``). Each task callback may run
     ``callback_timeout_seconds`` in the try's process; the kill deadline leaves room for them.
     A claim that fails on a transient database error is retried with backoff for up to
-    ``claim_give_up_seconds`` (:func:`claim_with_retries`).
+    ``claim_give_up_seconds`` (:func:`claim_with_retries`). With ``hosts`` the try runs in the
+    worker's try host for its DAG file (:mod:`windvane.core.worker.try_host`; its memory limit is
+    the host's own) instead of a child forked for it alone.
     """
     if db is None:
         if engine is None:
@@ -147,6 +151,7 @@ def run_workload(
                 final_write_give_up_seconds=final_write_give_up_seconds,
                 callback_timeout_seconds=callback_timeout_seconds,
                 claim_give_up_seconds=claim_give_up_seconds,
+                hosts=hosts,
             )
         finally:
             own.close()
@@ -217,16 +222,30 @@ def run_workload(
     if deadline is not None:  # the callbacks run after execute's own alarm: not the task's time
         deadline += callback_allowance(task, callback_timeout_seconds)
     cap = LogCap(log_path, max_log_bytes) if max_log_bytes > 0 else None
-    end = run_forked(
-        lambda: child_main(job),
-        deadline_seconds=deadline,
-        kill_grace_seconds=kill_grace_seconds,
-        heartbeat_seconds=heartbeat_seconds,
-        heartbeat=lambda: record_heartbeat(db, workload),
-        memory_limit_bytes=memory_limit_mib * MIB,
-        tick_seconds=None if cap is None else LOG_CHECK_SECONDS,
-        tick=None if cap is None else cap.check,
-    )
+    if hosts is None:
+        end = run_forked(
+            lambda: child_main(job),
+            deadline_seconds=deadline,
+            kill_grace_seconds=kill_grace_seconds,
+            heartbeat_seconds=heartbeat_seconds,
+            heartbeat=lambda: record_heartbeat(db, workload),
+            memory_limit_bytes=memory_limit_mib * MIB,
+            tick_seconds=None if cap is None else LOG_CHECK_SECONDS,
+            tick=None if cap is None else cap.check,
+        )
+    else:
+        request = TryRequest(workload, claim, log_path, db.url, hostname, callback_timeout_seconds)
+        child = hosts.start(request, deadline_seconds=deadline)
+        end = hosts.finished(
+            child,
+            supervise(
+                child,
+                heartbeat_seconds=heartbeat_seconds,
+                heartbeat=lambda: record_heartbeat(db, workload),
+                tick_seconds=None if cap is None else LOG_CHECK_SECONDS,
+                tick=None if cap is None else cap.check,
+            ),
+        )
     if cap is not None:
         with contextlib.suppress(OSError):
             cap.check()
