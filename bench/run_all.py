@@ -2,6 +2,8 @@
 
 Each script is repeatable on its own (see its ``--help``); this runs them one after the other, on
 SQLite and PostgreSQL, with their defaults (the metrics overhead with two rounds a database).
+``--scale`` adds the scale proof (``scale_proof.py``: 100 runs x 1,000 task instances a database,
+many minutes).
 """
 
 from __future__ import annotations
@@ -21,9 +23,14 @@ SCRIPTS = [
 ]
 
 
+#: Run only with ``--scale``.
+SCALE = [["scale_proof.py"]]
+
+
 def main() -> int:
     failed = 0
-    for name, *args in SCRIPTS:
+    scripts = SCRIPTS + (SCALE if "--scale" in sys.argv[1:] else [])
+    for name, *args in scripts:
         print(f"\n=== {name} {' '.join(args)}".rstrip(), flush=True)
         failed += subprocess.call([sys.executable, str(HERE / name), *args]) != 0
     return 1 if failed else 0
