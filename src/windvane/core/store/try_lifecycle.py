@@ -17,6 +17,8 @@ row only in the state its writer expects:
 * :func:`record_heartbeat` — ``last_heartbeat_at`` where ``state='running'``
   and ``try_number`` match (the *running guard*).
 * :func:`finish_try` — the final state under the running guard, the XComs,
+  the claim of the worker's next try if it has one already (:class:`ClaimNext`: one commit for
+  both),
   the downstream tasks a branch skipped, and their journal rows; or, for a
   sensor that asked to be rescheduled, ``up_for_reschedule`` with the try
   number given back and a ``task_reschedule`` row (no journal row: not an end). If the guard
@@ -177,6 +179,13 @@ def claim_try(
     With ``first_try`` (a reschedule-mode sensor: the first try number since its last clear) the
     claim also reads its reschedules since that try."""
     now = now_utc()
+    sql, params = _claim_statement(workload, hostname=hostname, pid=pid, first_try=first_try, now=now)
+    return _read_claim(db.write_one(sql, params), now)
+
+
+def _claim_statement(
+    workload: Workload, *, hostname: str, pid: int, first_try: int | None, now: datetime
+) -> tuple[Sql, dict[str, Any]]:
     params = {
         **_guard(workload),
         "queued": _S.QUEUED.value,
@@ -189,14 +198,16 @@ def claim_try(
         "success": DagRunState.SUCCESS.value,
     }
     if first_try is None:
-        rows = db.write_one(_CLAIM, params)
-        if not rows:
-            return None
-        run_start, prev_start, prev_end = rows[0]
-        return Claim(now, read_time(run_start), read_time(prev_start), read_time(prev_end))
-    rows = db.write_one(_CLAIM_SENSOR, {**params, "first_try": first_try})
+        return _CLAIM, params
+    return _CLAIM_SENSOR, {**params, "first_try": first_try}
+
+
+def _read_claim(rows: Sequence[Sequence[Any]], now: datetime) -> Claim | None:
     if not rows:
         return None
+    if len(rows[0]) == 3:
+        run_start, prev_start, prev_end = rows[0]
+        return Claim(now, read_time(run_start), read_time(prev_start), read_time(prev_end))
     run_start, prev_start, prev_end, first_poke, reschedules = rows[0]
     return Claim(
         now,
@@ -206,6 +217,30 @@ def claim_try(
         read_time(first_poke),
         int(reschedules or 0),
     )
+
+
+@dataclass(slots=True)
+class ClaimNext:
+    """The worker's next try, claimed in the transaction that finishes its current one (one
+    commit for both; the claim's queued guard as in :func:`claim_try`). :attr:`claim` is set
+    by :func:`finish_try`: the :class:`Claim`, or None when the try was no longer ours."""
+
+    workload: Workload
+    hostname: str
+    pid: int
+    first_try: int | None = None
+    claim: Claim | None = None
+    #: Whether the claim ran (a finish that raised did not).
+    tried: bool = False
+
+    def run(self, tx: Tx) -> None:
+        """Claim the try in ``tx`` (before the journal insert: see :mod:`journal_sql`)."""
+        now = now_utc()
+        sql, params = _claim_statement(
+            self.workload, hostname=self.hostname, pid=self.pid, first_try=self.first_try, now=now
+        )
+        self.claim = _read_claim(tx.rows(sql, params), now)
+        self.tried = True
 
 
 def record_heartbeat(db: RawDb, workload: Workload) -> bool:
@@ -220,9 +255,11 @@ def finish_try(
     *,
     start_date: datetime | None = None,
     reason: JournalReason | None = None,
+    then: ClaimNext | None = None,
 ) -> TaskEvent:
     """Record ``outcome`` (state, XComs, skips, journal rows with ``reason``) in one transaction;
-    see the module doc."""
+    see the module doc. With ``then``, the same transaction claims the worker's next try
+    (:class:`ClaimNext`), whether or not this try's row was still its own."""
     end = now_utc()
     retry_at = end + outcome.next_retry_delay if outcome.next_retry_delay is not None else None
     if outcome.state is not _S.UP_FOR_RETRY:
@@ -235,8 +272,13 @@ def finish_try(
         if started is None:
             found = tx.first(_START_DATE, {"ti_id": workload.ti_id})
             started = read_time(found[0]) if found is not None else None
+        if then is not None:
+            then.claim, then.tried = None, False
         if outcome.state is _S.UP_FOR_RESCHEDULE:
-            return _reschedule(tx, workload, outcome, started, end, retry_at or end)
+            event = _reschedule(tx, workload, outcome, started, end, retry_at or end)
+            if then is not None:
+                then.run(tx)
+            return event
         params = {
             **_guard(workload),
             "state": outcome.state.value,
@@ -247,6 +289,8 @@ def finish_try(
         }
         changed = tx.rows(_FINISH, params)
         if not changed:
+            if then is not None:
+                then.run(tx)
             return make_event(
                 workload,
                 None,
@@ -269,7 +313,9 @@ def finish_try(
             map_index=workload.map_index,
             first_try=workload.try_number == 1,
         )
-        journal.write(tx)
+        if then is not None:
+            then.run(tx)
+        journal.write(tx)  # last: on PostgreSQL it takes the journal's lock
         return make_event(
             workload,
             outcome.state.value,

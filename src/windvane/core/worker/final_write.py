@@ -31,7 +31,7 @@ from windvane.core.model.outcome import TryOutcome
 from windvane.core.model.workload import TaskEvent, Workload
 from windvane.core.store.journal_sql import JournalReason
 from windvane.core.store.raw import RawDb
-from windvane.core.store.try_lifecycle import finish_try
+from windvane.core.store.try_lifecycle import ClaimNext, finish_try
 
 log = logging.getLogger(__name__)
 
@@ -105,16 +105,18 @@ def record_outcome(
     records: OutcomeRecords | None = None,
     give_up_seconds: float = 600.0,
     pause: Callable[[float], Any] = time.sleep,
+    then: ClaimNext | None = None,
 ) -> TaskEvent:
     """Write the outcome of a finished try until it lands (see the module doc). Raises the last
-    database error after ``give_up_seconds`` (the record, if any, stays for the next start)."""
+    database error after ``give_up_seconds`` (the record, if any, stays for the next start).
+    ``then``: the worker's next try, claimed in the same transaction."""
     path = None
     if records is not None:
         try:
             path = records.keep(workload, outcome, start_date, reason)
         except OSError as exc:  # a full or read-only disk: write the outcome all the same
             log.warning("cannot keep the outcome of %s locally: %s", _name(workload), exc)
-    event = _write_with_backoff(db, workload, outcome, start_date, reason, give_up_seconds, pause)
+    event = _write_with_backoff(db, workload, outcome, start_date, reason, give_up_seconds, pause, then)
     if path is not None:
         OutcomeRecords.drop(path)
     if outcome.callbacks:  # not stored: they only travel to the scheduler's observers
@@ -157,13 +159,14 @@ def _write_with_backoff(
     reason: JournalReason | None,
     give_up_seconds: float,
     pause: Callable[[float], Any],
+    then: ClaimNext | None = None,
 ) -> TaskEvent:
     give_up = time.monotonic() + give_up_seconds
     backoff = FIRST_BACKOFF
     failures = 0
     while True:
         try:
-            event = finish_try(db, workload, outcome, start_date=start, reason=reason)
+            event = finish_try(db, workload, outcome, start_date=start, reason=reason, then=then)
         except Exception as exc:
             failures += 1
             if time.monotonic() + backoff > give_up:

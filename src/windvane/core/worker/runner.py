@@ -41,6 +41,7 @@ from windvane.core.store.outage import OutageGuard, is_transient
 from windvane.core.store.raw import RawDb
 from windvane.core.store.try_lifecycle import (
     Claim,
+    ClaimNext,
     claim_try,
     make_event,
     now_utc,
@@ -63,6 +64,8 @@ if TYPE_CHECKING:
 DEFAULT_RETRY_DELAY = timedelta(seconds=300)
 #: How often the worker checks a running try's log size against its cap.
 LOG_CHECK_SECONDS = 1.0
+#: How long a worker keeps its next try while the current one runs (then it hands it back).
+FOLLOW_HOLD_SECONDS = 0.5
 MIB = 1 << 20
 _ENDING_HOOKS = ("on_success_callback", "on_failure_callback", "on_retry_callback", "on_skipped_callback")
 log = logging.getLogger(__name__)
@@ -111,6 +114,9 @@ def run_workload(
     callback_timeout_seconds: float = DEFAULT_CALLBACK_TIMEOUT,
     claim_give_up_seconds: float = 300.0,
     hosts: TryHosts | None = None,
+    claimed: Claim | None = None,
+    follow: Callable[[], ClaimNext | None] | None = None,
+    while_running: Callable[[], object] | None = None,
 ) -> TaskEvent:
     """Claim, run and record one try; returns its final event (state None: not run / not recorded).
 
@@ -129,6 +135,13 @@ def run_workload(
     ``claim_give_up_seconds`` (:func:`claim_with_retries`). With ``hosts`` the try runs in the
     worker's try host for its DAG file (:mod:`windvane.core.worker.try_host`; its memory limit is
     the host's own) instead of a child forked for it alone.
+
+    The claim is skipped when the try was ``claimed`` already (in the transaction that finished
+    the worker's previous try). ``follow`` is asked once, when the outcome is about to be written,
+    for the worker's next try: if it returns one, the outcome's transaction claims it too
+    (:class:`~windvane.core.store.try_lifecycle.ClaimNext`, which then holds the claim).
+    ``while_running`` is called every :data:`FOLLOW_HOLD_SECONDS` while the try runs (the worker
+    hands back a next try it holds, so it does not wait behind a long one).
     """
     if db is None:
         if engine is None:
@@ -152,6 +165,9 @@ def run_workload(
                 callback_timeout_seconds=callback_timeout_seconds,
                 claim_give_up_seconds=claim_give_up_seconds,
                 hosts=hosts,
+                claimed=claimed,
+                follow=follow,
+                while_running=while_running,
             )
         finally:
             own.close()
@@ -162,9 +178,9 @@ def run_workload(
     except (DagImportError, NotFoundError) as exc:
         task = None
         load_error = f"cannot load task {workload.task_id!r} of DAG {workload.dag_id!r}: {exc}"
-    claim = claim_with_retries(
+    claim = claimed or claim_with_retries(
         db, workload, hostname=hostname, give_up_seconds=claim_give_up_seconds,
-        first_try=_sensor_first_try(workload, task),
+        first_try=sensor_first_try(workload, task),
     )  # fmt: skip
     if claim is None:
         return make_event(
@@ -182,6 +198,7 @@ def run_workload(
             reason=reason,
             records=outcome_records,
             give_up_seconds=final_write_give_up_seconds,
+            then=None if follow is None else follow(),
         )
 
     if on_running is not None:
@@ -222,6 +239,7 @@ def run_workload(
     if deadline is not None:  # the callbacks run after execute's own alarm: not the task's time
         deadline += callback_allowance(task, callback_timeout_seconds)
     cap = LogCap(log_path, max_log_bytes) if max_log_bytes > 0 else None
+    tick_seconds, tick = _ticks(cap, while_running)
     if hosts is None:
         end = run_forked(
             lambda: child_main(job),
@@ -230,8 +248,8 @@ def run_workload(
             heartbeat_seconds=heartbeat_seconds,
             heartbeat=lambda: record_heartbeat(db, workload),
             memory_limit_bytes=memory_limit_mib * MIB,
-            tick_seconds=None if cap is None else LOG_CHECK_SECONDS,
-            tick=None if cap is None else cap.check,
+            tick_seconds=tick_seconds,
+            tick=tick,
         )
     else:
         request = TryRequest(workload, claim, log_path, db.url, hostname, callback_timeout_seconds)
@@ -242,8 +260,8 @@ def run_workload(
                 child,
                 heartbeat_seconds=heartbeat_seconds,
                 heartbeat=lambda: record_heartbeat(db, workload),
-                tick_seconds=None if cap is None else LOG_CHECK_SECONDS,
-                tick=None if cap is None else cap.check,
+                tick_seconds=tick_seconds,
+                tick=tick,
             ),
         )
     if cap is not None:
@@ -259,7 +277,28 @@ def run_workload(
     return finish(outcome, start_date=claim.start_date, reason=JournalReason.TASK_KILLED)
 
 
-def _sensor_first_try(workload: Workload, task: BaseOperator | None) -> int | None:
+def _ticks(
+    cap: LogCap | None, while_running: Callable[[], object] | None
+) -> tuple[float | None, Callable[[], object] | None]:
+    """What supervision calls periodically while the try runs: the log cap's check and the
+    worker's ``while_running`` (each every :data:`FOLLOW_HOLD_SECONDS` then)."""
+    if cap is None and while_running is None:
+        return None, None
+    if while_running is None:
+        assert cap is not None
+        return LOG_CHECK_SECONDS, cap.check
+    if cap is None:
+        return FOLLOW_HOLD_SECONDS, while_running
+    check = cap.check
+
+    def both() -> None:
+        check()
+        while_running()
+
+    return FOLLOW_HOLD_SECONDS, both
+
+
+def sensor_first_try(workload: Workload, task: BaseOperator | None) -> int | None:
     """For a reschedule-mode sensor, the number of its first try since the last clear (its
     timeout counts from there, across retries, as in Airflow); None for any other task."""
     if not isinstance(task, BaseSensorOperator) or not task.reschedule:
