@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import sys
 import tempfile
 import textwrap
 import threading
@@ -122,6 +123,10 @@ def run_one(
         def sample() -> None:
             while not stop.wait(1.0):
                 rss.append((time.perf_counter() - started, probe.finished, rss_mib(os.getpid())))
+                if len(rss) % 60 == 0:  # progress on stderr, once a minute
+                    at, finished, mib = rss[-1]
+                    print(f"{kind}: {at:.0f} s, {finished} of {total} TIs, scheduler {mib:.0f} MiB",
+                          file=sys.stderr, flush=True)  # fmt: skip
                 for w in list(executor._workers):
                     worker_rss[0] = max(worker_rss[0], rss_mib(w.process.pid))
 
