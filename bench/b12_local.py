@@ -14,7 +14,7 @@ B5  database transactions per task instance (commits on the scheduler's engine p
     the workers', LocalExecutor.db_statements; BEGIN/COMMIT not counted), split scheduler / worker.
 
     python bench/b12_local.py [--db sqlite,postgres] [--chain 100] [--fanout 1000]
-                              [--tries-per-process 1,100]
+                              [--configs 1:off,1:on,100:on]
 """
 
 from __future__ import annotations
@@ -72,7 +72,9 @@ with DAG("b2_fanout", start_date=pendulum.datetime(2024, 1, 1, tz="UTC"), max_ac
 """
 
 
-def run_one(kind: str, source: str, dag_id: str, home: Path, tries_per_process: int = 1) -> dict[str, float]:
+def run_one(
+    kind: str, source: str, dag_id: str, home: Path, tries_per_process: int = 1, send_ahead: bool = True
+) -> dict[str, float]:
     path = home / f"{dag_id}.py"
     path.write_text(textwrap.dedent(source))
     with fresh_db(kind) as (url, engine):
@@ -109,7 +111,11 @@ def run_one(kind: str, source: str, dag_id: str, home: Path, tries_per_process: 
                 scheduler_sql[0] += len(parameters) if executemany else 1
 
         executor = LocalExecutor(
-            2, db_url=url, log_folder=str(home / "logs"), tries_per_process=tries_per_process
+            2,
+            db_url=url,
+            log_folder=str(home / "logs"),
+            tries_per_process=tries_per_process,
+            send_ahead=send_ahead,
         )
         config = SchedulerConfig(parallelism=2, poll_interval_seconds=0.5, idle_sleep_seconds=0.5)
         scheduler = Scheduler(engine=engine, executor=executor, config=config)
@@ -196,26 +202,29 @@ def main() -> None:
     parser.add_argument("--chain", type=int, default=100)
     parser.add_argument("--fanout", type=int, default=1000)
     parser.add_argument(
-        "--tries-per-process",
-        default="1,100",
-        help="comma-separated [executor] tries_per_process values to compare (1: a fork per try)",
+        "--configs",
+        default="1:off,1:on,100:on",
+        help="comma-separated executor set-ups to compare, each TRIES_PER_PROCESS:SEND_AHEAD "
+        "(1: a fork per try; off: no try sent ahead to a busy worker, as before issue 15)",
     )
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
         for kind in args.db.split(","):
-            for tpp in (int(v) for v in args.tries_per_process.split(",")):
+            for config in args.configs.split(","):
+                tpp_text, _, ahead = config.partition(":")
+                tpp, send_ahead = int(tpp_text), ahead != "off"
                 for label, source, dag_id in (
                     ("B1 chain", CHAIN.format(n=args.chain), "b1_chain"),
                     ("B2 fan-out", FANOUT.format(n=args.fanout), "b2_fanout"),
                 ):
-                    r = run_one(kind, source, dag_id, home, tpp)
+                    r = run_one(kind, source, dag_id, home, tpp, send_ahead)
                     rows.append(
                         [
                             kind,
                             label,
-                            tpp,
+                            f"{tpp}:{'on' if send_ahead else 'off'}",
                             r["n"],
                             r["state_ok"] == 1.0,
                             r["makespan"],
@@ -232,7 +241,7 @@ def main() -> None:
             [
                 "db",
                 "workload",
-                "tries/proc",
+                "tries/proc:ahead",
                 "TIs",
                 "all ok",
                 "makespan s",
