@@ -172,6 +172,7 @@ def executor_options(settings: Settings) -> ExecutorOptions:
         outcome_folder=str(settings.executor.outcome_folder),
         tries_per_process=settings.executor.tries_per_process,
         max_cached_dag_files=settings.executor.max_cached_dag_files,
+        send_ahead=settings.executor.send_ahead,
         section=executor_section(settings, settings.core.executor),
         callback_timeout_seconds=settings.core.callback_timeout_seconds,
         smtp=smtp_params(settings),

@@ -186,6 +186,13 @@ class ExecutorSettings:
         "shared. Cuts a no-op try's CPU by about 60 % (docs/benchmarks.md).",
         check=Between(1, 100_000),
     )
+    send_ahead: bool = setting(
+        False,
+        "When every local worker is busy, send each its next try ahead: the transaction that "
+        "records a try's outcome also claims the next (one commit instead of two, no wait for the "
+        "scheduler between tries); a try still running after 0.5 s hands it back. The scheduler "
+        "may then queue up to twice [core] parallelism tries; at most parallelism run.",
+    )
     max_cached_dag_files: int = setting(
         32,
         "DAG files a local worker keeps imported; past it the least recently used is dropped, so "

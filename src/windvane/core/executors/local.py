@@ -24,13 +24,15 @@ to, all registered once. A worker that dies is replaced; the
 try it had claimed is recorded as failed (or up for retry) under the same
 guard as a normal finish (:mod:`windvane.core.executors.orphans`).
 
-When every slot has a busy worker, each may be sent its next workload ahead
-(``send_ahead``): its current try's finish claims it in the same transaction, so a
-no-op try costs one commit on the worker's side instead of two, and the worker
-does not wait for this process between tries. A try still running after half a
-second hands its follower back (it goes to the next idle worker). So the
-scheduler may queue up to twice ``parallelism`` tries; at most ``parallelism`` run.
-A follower of a worker that died goes back to the queue unless the worker had
+With ``send_ahead`` (``[executor] send_ahead``; off by default), when every slot
+has a busy worker, each may be sent its next workload ahead: its current try's
+finish claims it in the same transaction, so a no-op try costs one commit on the
+worker's side instead of two, and the worker does not wait for this process
+between tries. A try still running after half a second hands its follower back
+(it goes to the next idle worker). The scheduler may then queue up to twice
+``parallelism`` tries (:attr:`open_slots` counts the room ahead too, unlike the
+executor contract's plain ``parallelism``); at most ``parallelism`` run. A
+follower of a worker that died goes back to the queue unless the worker had
 claimed it (then it is failed as the worker's own try).
 """
 
@@ -103,7 +105,7 @@ class LocalExecutor(Executor):
         max_outage_seconds: float = 300.0,
         tries_per_process: int = 1,
         max_cached_dag_files: int = 32,
-        send_ahead: bool = True,
+        send_ahead: bool = False,
     ) -> None:
         super().__init__(parallelism)
         #: Busy workers may be sent their next workload ahead (then ``2 * parallelism`` tries can

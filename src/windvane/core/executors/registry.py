@@ -67,6 +67,8 @@ class ExecutorOptions:
     tries_per_process: int = 1
     #: ``[executor] max_cached_dag_files``: DAG files a local worker keeps imported.
     max_cached_dag_files: int = 32
+    #: ``[executor] send_ahead``: busy local workers get their next try ahead.
+    send_ahead: bool = False
 
 
 #: ``factory(options)`` -> an executor, not started.
@@ -90,6 +92,7 @@ def _local(options: ExecutorOptions) -> Executor:
         max_outage_seconds=options.max_outage_seconds,
         tries_per_process=options.tries_per_process,
         max_cached_dag_files=options.max_cached_dag_files,
+        send_ahead=options.send_ahead,
     )
 
 
