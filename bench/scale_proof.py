@@ -16,7 +16,7 @@ database:
 100 x 1,000 takes minutes (it is not in ``run_all.py``'s default set: ``run_all.py --scale``).
 
     python bench/scale_proof.py [--db sqlite,postgres] [--runs 100] [--tasks 1000]
-                                [--tries-per-process 100] [--max-active-runs 16]
+                                [--tries-per-process 100] [--max-active-runs 16] [--send-ahead on]
 """
 
 from __future__ import annotations
@@ -88,7 +88,13 @@ def db_bytes(engine: Engine) -> int:
 
 
 def run_one(
-    kind: str, home: Path, runs: int, tasks: int, tries_per_process: int, max_active_runs: int
+    kind: str,
+    home: Path,
+    runs: int,
+    tasks: int,
+    tries_per_process: int,
+    max_active_runs: int,
+    send_ahead: bool = True,
 ) -> list[object]:
     path = home / f"{DAG_ID}.py"
     path.write_text(textwrap.dedent(SOURCE.format(mid=tasks - 2, max_active_runs=max_active_runs)))
@@ -110,7 +116,11 @@ def run_one(
                 trigger_dag(conn, ser, logical_date=now.add(minutes=i), now=now)
         total = runs * tasks
         executor = LocalExecutor(
-            2, db_url=url, log_folder=str(home / f"logs-{kind}"), tries_per_process=tries_per_process
+            2,
+            db_url=url,
+            log_folder=str(home / f"logs-{kind}"),
+            tries_per_process=tries_per_process,
+            send_ahead=send_ahead,
         )
         probe = Probe()
         config = SchedulerConfig(parallelism=2, poll_interval_seconds=0.5, idle_sleep_seconds=0.5)
@@ -181,12 +191,21 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=1000)
     parser.add_argument("--tries-per-process", type=int, default=100)
     parser.add_argument("--max-active-runs", type=int, default=16)
+    parser.add_argument("--send-ahead", choices=("on", "off"), default="on")
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for kind in args.db.split(","):
             rows.append(
-                run_one(kind, Path(tmp), args.runs, args.tasks, args.tries_per_process, args.max_active_runs)
+                run_one(
+                    kind,
+                    Path(tmp),
+                    args.runs,
+                    args.tasks,
+                    args.tries_per_process,
+                    args.max_active_runs,
+                    args.send_ahead == "on",
+                )
             )
             print(rows[-1], flush=True)
     print(
