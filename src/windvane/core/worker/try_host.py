@@ -36,6 +36,7 @@ import struct
 import sys
 import threading
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import NoReturn
 
 from windvane.core.forking import child as forking_child
@@ -43,6 +44,8 @@ from windvane.core.forking.child import RESET_SIGNALS, child_run, write_result
 from windvane.core.forking.ending import ChildEnd
 from windvane.core.forking.handle import ForkedChild, reap_exited
 from windvane.core.forking.sweep import sweep_session
+from windvane.core.model.outcome import TryOutcome, failure_state
+from windvane.core.model.states import TaskInstanceState
 from windvane.core.model.workload import Workload
 from windvane.core.store.try_lifecycle import Claim
 from windvane.core.worker.dag_loader import DagLoader
@@ -244,7 +247,12 @@ def serve(loader: DagLoader, request_fd: int, result_fd: int, quota: int) -> NoR
         request = _read_request(request_fd)
         if request is None:
             break
-        payload = child_main(child_job(request, loader))
+        try:
+            job = child_job(request, loader)
+        except Exception as exc:  # the file changed under the host and no longer loads: fail, retire
+            write_result(result_fd, RETIRE + _unloadable(request, exc))
+            break
+        payload = child_main(job)
         served += 1
         for signum, handler in handlers.items():
             signal.signal(signum, handler)
@@ -256,6 +264,20 @@ def serve(loader: DagLoader, request_fd: int, result_fd: int, quota: int) -> NoR
         with contextlib.suppress(Exception):
             stream.flush()
     os._exit(0)
+
+
+def _unloadable(request: TryRequest, exc: Exception) -> bytes:
+    """The outcome of a try whose task the host cannot load (retried after BaseOperator's default
+    delay, as a worker's unloadable try)."""
+    workload = request.workload
+    error = f"cannot load task {workload.task_id!r} of DAG {workload.dag_id!r}: {exc}"
+    with contextlib.suppress(OSError):
+        fd = os.open(request.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        os.write(fd, f"*** {error}\n".encode())
+        os.close(fd)
+    state = failure_state(workload.try_number, workload.max_tries)
+    delay = timedelta(seconds=300) if state is TaskInstanceState.UP_FOR_RETRY else None
+    return TryOutcome(state=state, error=error, next_retry_delay=delay).to_json().encode()
 
 
 def _clean(threads: int, cwd: str, environ: dict[str, str]) -> bool:
