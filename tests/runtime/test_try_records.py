@@ -16,7 +16,8 @@ from windvane.core.store.engine import begin_write
 from windvane.core.store.raw import RawDb
 from windvane.core.store.raw_sql import Tx
 from windvane.core.store.tables import dag_run, task_instance
-from windvane.core.store.try_lifecycle import claim_try, finish_try, record_heartbeat
+from windvane.core.store.try_claim import claim_try
+from windvane.core.store.try_lifecycle import finish_try, record_heartbeat
 from windvane.testing import LOGICAL_DATE, insert_run, queued_try, ti_row, ti_states_of_run, xcom_text
 
 
@@ -124,7 +125,7 @@ def test_a_later_try_replaces_the_xcoms_of_the_try_before(engine: Engine, db: Ra
 
 def test_finish_claims_the_next_try_in_the_same_commit(engine: Engine, db: RawDb) -> None:
     """Issue 15: a worker's try costs one commit when its finish claims the next try."""
-    from windvane.core.store.try_lifecycle import ClaimNext
+    from windvane.core.store.try_claim import ClaimNext
 
     first = queued_try(engine, "/nowhere.py", "d", "first")
     second = queued_try(engine, "/nowhere.py", "d", "second")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from windvane.settings._api import ApiSettings
 from windvane.settings._celery import CelerySettings
+from windvane.settings._executor import ExecutorSettings
 from windvane.settings._format import format_value, mask_secret
 from windvane.settings._kinds import ALERT_KINDS, SEVERITIES, AlertRoute, parse_umask
 from windvane.settings._loader import CONFIG_FILE_NAME, HOME_ENV_VAR, config_file, load_settings
@@ -29,7 +30,6 @@ from windvane.settings._sections import (
     CoreSettings,
     DagProcessorSettings,
     DatabaseSettings,
-    ExecutorSettings,
     LoggingSettings,
     MetricsSettings,
     SchedulerSettings,

@@ -19,6 +19,7 @@ from typing import Literal
 
 from windvane.settings._api import ApiSettings
 from windvane.settings._celery import CelerySettings
+from windvane.settings._executor import ExecutorSettings
 from windvane.settings._format import format_value, mask_secret
 from windvane.settings._kinds import (
     AlertRoute,
@@ -156,48 +157,6 @@ class DagProcessorSettings:
         "Address-space limit of each parsing process in MiB (RLIMIT_AS); 0 means none. "
         "A file that needs more is an import error naming the limit.",
         check=_MEBIBYTES,
-    )
-
-
-@dataclass(frozen=True)
-class ExecutorSettings:
-    """Executor options (the local executor)."""
-
-    worker_heartbeat_seconds: float = setting(
-        5.0, "How often a local worker records its heartbeat.", check=_INTERVAL
-    )
-    outcome_folder: Path = setting(  # noqa: RUF009 (Path is immutable)
-        Path("worker_outcomes"),
-        "Where workers keep a finished try's outcome until its database write lands "
-        "(replayed when a worker starts).",
-    )
-    task_memory_limit_mib: int = setting(
-        0,
-        "Address-space limit of each try's process in MiB (RLIMIT_AS, inherited by what it "
-        "starts); 0 means none. A try that needs more fails naming the limit.",
-        check=_MEBIBYTES,
-    )
-    tries_per_process: int = setting(
-        1,
-        "Tries of one DAG file a local worker runs in one forked process, one after the other "
-        "(1: a fresh fork per try). Above 1, each try still gets a copy of its task, its own log and "
-        "supervision, and the process is replaced after a try that leaves a thread or process "
-        "running or changes os.environ or the working directory; module globals and imports are "
-        "shared. Cuts a no-op try's CPU by about 60 % (docs/benchmarks.md).",
-        check=Between(1, 100_000),
-    )
-    send_ahead: bool = setting(
-        False,
-        "When every local worker is busy, send each its next try ahead: the transaction that "
-        "records a try's outcome also claims the next (one commit instead of two, no wait for the "
-        "scheduler between tries); a try still running after 0.5 s hands it back. The scheduler "
-        "may then queue up to twice [core] parallelism tries; at most parallelism run.",
-    )
-    max_cached_dag_files: int = setting(
-        32,
-        "DAG files a local worker keeps imported; past it the least recently used is dropped, so "
-        "a worker's memory does not grow with the number of DAG files it has run.",
-        check=_PROCESSES,
     )
 
 

@@ -27,7 +27,7 @@ objects one at a time, or None to stop. The worker answers
 
 A workload may arrive while a try runs (the executor sends one *ahead* to a busy worker when
 every worker is busy): the transaction that records the current try's outcome then claims it
-too (:class:`~windvane.core.store.try_lifecycle.ClaimNext`: one commit for both, under the same
+too (:class:`~windvane.core.store.try_claim.ClaimNext`: one commit for both, under the same
 queued guard), and the worker runs it next without waiting for a message. A try still running
 after :data:`~windvane.core.worker.runner.FOLLOW_HOLD_SECONDS` hands the workload sent ahead
 back, so it never waits behind a long try.
@@ -65,7 +65,8 @@ from windvane.core.model.states import TaskInstanceState
 from windvane.core.model.workload import TaskEvent, Workload
 from windvane.core.store.raw import RawDb
 from windvane.core.store.raw_sql import Tx
-from windvane.core.store.try_lifecycle import Claim, ClaimNext, make_event
+from windvane.core.store.try_claim import Claim, ClaimNext
+from windvane.core.store.try_lifecycle import make_event
 from windvane.core.task_api.mailer import SmtpParams, install_smtp_params
 from windvane.core.worker.dag_loader import MAX_CACHED_FILES, DagLoader
 from windvane.core.worker.execution import retry_delay

@@ -31,7 +31,8 @@ from windvane.core.model.outcome import TryOutcome
 from windvane.core.model.workload import TaskEvent, Workload
 from windvane.core.store.journal_sql import JournalReason
 from windvane.core.store.raw import RawDb
-from windvane.core.store.try_lifecycle import ClaimNext, finish_try
+from windvane.core.store.try_claim import ClaimNext
+from windvane.core.store.try_lifecycle import finish_try
 
 log = logging.getLogger(__name__)
 

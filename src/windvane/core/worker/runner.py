@@ -3,7 +3,7 @@
 :func:`run_workload` is three steps, on a :class:`~windvane.core.store.raw.RawDb`
 (no SQLAlchemy: this module is imported by lean LocalExecutor workers):
 
-1. :func:`~windvane.core.store.try_lifecycle.claim_try` (one write transaction); a
+1. :func:`~windvane.core.store.try_claim.claim_try` (one write transaction); a
    try whose claim fails is not run;
 2. the try runs in a child forked from this (warm) process
    (:func:`windvane.core.forking.supervise.run_forked` with
@@ -39,14 +39,8 @@ from windvane.core.model.workload import TaskEvent, Workload
 from windvane.core.store.journal_sql import JournalReason
 from windvane.core.store.outage import OutageGuard, is_transient
 from windvane.core.store.raw import RawDb
-from windvane.core.store.try_lifecycle import (
-    Claim,
-    ClaimNext,
-    claim_try,
-    make_event,
-    now_utc,
-    record_heartbeat,
-)
+from windvane.core.store.try_claim import Claim, ClaimNext, claim_try, now_utc
+from windvane.core.store.try_lifecycle import make_event, record_heartbeat
 from windvane.core.worker.dag_loader import DagLoader
 from windvane.core.worker.execution import failed_outcome
 from windvane.core.worker.final_write import OutcomeRecords, record_outcome
@@ -139,7 +133,7 @@ def run_workload(
     The claim is skipped when the try was ``claimed`` already (in the transaction that finished
     the worker's previous try). ``follow`` is asked once, when the outcome is about to be written,
     for the worker's next try: if it returns one, the outcome's transaction claims it too
-    (:class:`~windvane.core.store.try_lifecycle.ClaimNext`, which then holds the claim).
+    (:class:`~windvane.core.store.try_claim.ClaimNext`, which then holds the claim).
     ``while_running`` is called every :data:`FOLLOW_HOLD_SECONDS` while the try runs (the worker
     hands back a next try it holds, so it does not wait behind a long one).
     """

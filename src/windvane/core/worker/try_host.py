@@ -47,7 +47,7 @@ from windvane.core.forking.sweep import sweep_session
 from windvane.core.model.outcome import TryOutcome, failure_state
 from windvane.core.model.states import TaskInstanceState
 from windvane.core.model.workload import Workload
-from windvane.core.store.try_lifecycle import Claim
+from windvane.core.store.try_claim import Claim
 from windvane.core.worker.dag_loader import DagLoader
 from windvane.core.worker.inputs import jinja_env_for, run_inputs_for
 from windvane.core.worker.task_child import ChildJob, child_main

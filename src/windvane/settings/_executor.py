@@ -1,0 +1,52 @@
+"""The ``[executor]`` section: the local executor's workers (apart from :mod:`._sections` for size)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from windvane.settings._kinds import Between, Within, setting
+
+_INTERVAL = Within(0, 86_400)  # as in _sections: how often something happens, at most a day
+_MEBIBYTES = Between(0, 1 << 30)  # a memory limit in MiB: 0 (none) up to 1 EiB
+_PROCESSES = Between(1, 1024)
+
+
+_TRIES_PER_PROCESS = (
+    "Tries of one DAG file a local worker runs in one forked process, one after the other (1: a "
+    "fork per try). Above 1, each try gets a copy of its task, its own log and supervision; the "
+    "process is replaced after a try that leaves a thread or process running or changes os.environ "
+    "or the working directory; module globals and imports are shared. ~1/3 of a no-op try's CPU."
+)
+_SEND_AHEAD = (
+    "Send busy local workers their next try ahead: recording a try's outcome also claims the next "
+    "(one commit, not two); a try running past 0.5 s hands it back. The scheduler may then queue "
+    "up to twice [core] parallelism tries; at most parallelism run."
+)
+_MAX_CACHED_DAG_FILES = (
+    "DAG files a local worker keeps imported (least recently used dropped): its memory does not "
+    "grow with the DAG files it has run."
+)
+
+
+@dataclass(frozen=True)
+class ExecutorSettings:
+    """Executor options (the local executor)."""
+
+    worker_heartbeat_seconds: float = setting(
+        5.0, "How often a local worker records its heartbeat.", check=_INTERVAL
+    )
+    outcome_folder: Path = setting(  # noqa: RUF009 (Path is immutable)
+        Path("worker_outcomes"),
+        "Where workers keep a finished try's outcome until its database write lands "
+        "(replayed when a worker starts).",
+    )
+    task_memory_limit_mib: int = setting(
+        0,
+        "Address-space limit of each try's process in MiB (RLIMIT_AS, inherited by what it "
+        "starts); 0 means none. A try that needs more fails naming the limit.",
+        check=_MEBIBYTES,
+    )
+    tries_per_process: int = setting(1, _TRIES_PER_PROCESS, check=Between(1, 100_000))
+    send_ahead: bool = setting(False, _SEND_AHEAD)
+    max_cached_dag_files: int = setting(32, _MAX_CACHED_DAG_FILES, check=_PROCESSES)
