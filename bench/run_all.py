@@ -2,8 +2,9 @@
 
 Each script is repeatable on its own (see its ``--help``); this runs them one after the other, on
 SQLite and PostgreSQL, with their defaults (the metrics overhead with two rounds a database, the idle
-scheduler at 10 and 10,000 DAGs). The scale proof (``scale_proof.py``) runs for minutes and is not
-part of it.
+scheduler at 10 and 10,000 DAGs). ``--scale`` adds the scale proofs, many minutes each:
+``scale_proof.py`` (100 runs x 1,000 task instances a database) and ``scale_dag_files.py`` (a folder of
+10,000 DAG files, the DAG processor and the scheduler together).
 """
 
 from __future__ import annotations
@@ -26,9 +27,14 @@ SCRIPTS = [
 ]
 
 
+#: Run only with ``--scale``.
+SCALE = [["scale_proof.py"], ["scale_dag_files.py"]]
+
+
 def main() -> int:
     failed = 0
-    for name, *args in SCRIPTS:
+    scripts = SCRIPTS + (SCALE if "--scale" in sys.argv[1:] else [])
+    for name, *args in scripts:
         print(f"\n=== {name} {' '.join(args)}".rstrip(), flush=True)
         failed += subprocess.call([sys.executable, str(HERE / name), *args]) != 0
     return 1 if failed else 0

@@ -83,3 +83,29 @@ def test_sys_exit_at_import_is_an_import_error(tmp_path: Path) -> None:
     with pytest.raises(DagImportError):
         DagLoader().dags_in(str(path))
     assert os.getpid()  # still here
+
+
+def test_keeps_at_most_max_files_least_recently_used_out(tmp_path: Path) -> None:
+    """A worker's memory must not grow with the DAG files it has seen (issue 15)."""
+    from windvane.core.authoring.file_modules import module_name_for
+
+    loader = DagLoader(max_files=2)
+    paths = [_write(tmp_path / name, dag_id=f"in_{name}") for name in ("a", "b", "c")]
+    first_a = loader.get_dag(paths[0], "in_a")
+    loader.get_dag(paths[1], "in_b")
+    assert loader.get_dag(paths[0], "in_a") is first_a  # a is now the most recently used
+    loader.get_dag(paths[2], "in_c")  # b goes
+    assert loader.cached_files == 2 and loader.evictions == 1
+    assert module_name_for(paths[1]) not in sys.modules
+    assert module_name_for(paths[0]) in sys.modules
+    assert loader.get_dag(paths[0], "in_a") is first_a
+    imports = loader.imports
+    assert loader.get_dag(paths[1], "in_b").dag_id == "in_b"  # imported again on its next use
+    assert loader.imports == imports + 1
+    loader.forget()
+    assert loader.cached_files == 0 and module_name_for(paths[0]) not in sys.modules
+
+
+def test_max_files_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="at least one"):
+        DagLoader(max_files=0)

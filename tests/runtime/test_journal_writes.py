@@ -26,7 +26,8 @@ from windvane.core.store.raw import RawDb
 from windvane.core.store.run_actions import clear_task_instances, create_backfill, trigger_dag
 from windvane.core.store.sql_bridge import dbapi_tx
 from windvane.core.store.tables import dag_run, task_instance
-from windvane.core.store.try_lifecycle import claim_try, finish_try
+from windvane.core.store.try_claim import claim_try
+from windvane.core.store.try_lifecycle import finish_try
 from windvane.testing import InstantExecutor, queued_try, register_dag
 
 from .test_scheduler import NOW, Noop, drive, make_scheduler

@@ -32,7 +32,7 @@ from windvane.testing import (
     write_dag_file,
 )
 
-MakeLocal = Callable[[int], LocalExecutor]
+MakeLocal = Callable[..., LocalExecutor]
 
 DAG_SOURCE = """
 import os, time
@@ -77,9 +77,13 @@ def make_local(engine: Engine, tmp_path: Path) -> Iterator[MakeLocal]:
     made: list[LocalExecutor] = []
     url = engine.url.render_as_string(hide_password=False)
 
-    def factory(parallelism: int) -> LocalExecutor:
+    def factory(parallelism: int, send_ahead: bool = False) -> LocalExecutor:
         executor = LocalExecutor(
-            parallelism, db_url=url, log_folder=str(tmp_path / "logs"), kill_grace_seconds=1.0
+            parallelism,
+            db_url=url,
+            log_folder=str(tmp_path / "logs"),
+            kill_grace_seconds=1.0,
+            send_ahead=send_ahead,
         )
         executor.start()
         made.append(executor)
@@ -117,6 +121,41 @@ def test_twenty_tasks_on_two_workers(engine: Engine, dag_file: str, make_local: 
     pids = {ti_row(engine, ti_id)["pid"] for ti_id in ids.values()}
     assert len(pids) == 2 and os.getpid() not in pids  # two warm workers did all the work
     assert executor.running_count == 0 and executor.open_slots == 2
+
+
+def test_a_busy_worker_claims_its_next_try_with_its_finish(
+    engine: Engine, dag_file: str, make_local: MakeLocal
+) -> None:
+    """Issue 15: a try sent ahead is claimed in the transaction that finishes the previous one."""
+    executor = make_local(1, send_ahead=True)
+    wait_for(lambda: bool(executor.events() or True) and executor._workers[0].ready, what="a ready worker")
+    run = insert_run(engine, "ex")
+    ids = insert_task_instances(engine, run, "ex", [f"t{i}" for i in range(10)])
+    for task_id, ti_id in ids.items():
+        executor.queue(make_workload(ti_id, run, "ex", task_id, dag_file))
+    assert executor.running_count == 1 and executor.queued_count == 9 and executor.open_slots == 0
+    final, running = collect_events(executor, 10)
+    assert {e.state for e in final} == {"success"} and len(running) == 10
+    # Two commits a try without sending ahead (claim, finish); about one with it.
+    assert executor.db_commits <= 15, executor.db_commits
+
+
+def test_a_try_sent_ahead_is_handed_back_behind_a_long_one(
+    engine: Engine, dag_file: str, tmp_path: Path, make_local: MakeLocal
+) -> None:
+    executor = make_local(1, send_ahead=True)
+    assert executor.open_slots == 2  # one running, one sent ahead
+    blocker = queued_try(engine, dag_file, "ex", "blocker", max_tries=1)
+    after = queued_try(engine, dag_file, "ex", "t0")
+    executor.queue(blocker)
+    executor.queue(after)
+    _blocker_pid(tmp_path)
+    worker = executor._workers[0]
+    wait_for(lambda: bool(executor.events() or True) and worker.follow is None, what="the hand-back")
+    assert executor.queued_count == 1 and ti_row(engine, after.ti_id)["state"] == "queued"
+    (tmp_path / "release").touch()
+    final, _ = collect_events(executor, 2)
+    assert [(e.task_id, e.state) for e in final] == [("blocker", "success"), ("t0", "success")]
 
 
 def test_crashing_task_does_not_take_the_worker_down(

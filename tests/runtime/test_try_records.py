@@ -16,7 +16,8 @@ from windvane.core.store.engine import begin_write
 from windvane.core.store.raw import RawDb
 from windvane.core.store.raw_sql import Tx
 from windvane.core.store.tables import dag_run, task_instance
-from windvane.core.store.try_lifecycle import claim_try, finish_try, record_heartbeat
+from windvane.core.store.try_claim import claim_try
+from windvane.core.store.try_lifecycle import finish_try, record_heartbeat
 from windvane.testing import LOGICAL_DATE, insert_run, queued_try, ti_row, ti_states_of_run, xcom_text
 
 
@@ -130,3 +131,40 @@ def test_a_later_try_replaces_the_xcoms_of_the_try_before(engine: Engine, db: Ra
     second = dataclasses.replace(wl, try_number=2)
     assert finish_try(db, second, TryOutcome(state=S.SUCCESS)).state == "success"
     assert xcom_text(engine, wl.dag_run_id, "t") is None
+
+
+def test_finish_claims_the_next_try_in_the_same_commit(engine: Engine, db: RawDb) -> None:
+    """Issue 15: a worker's try costs one commit when its finish claims the next try."""
+    from windvane.core.store.try_claim import ClaimNext
+
+    first = queued_try(engine, "/nowhere.py", "d", "first")
+    second = queued_try(engine, "/nowhere.py", "d", "second")
+    gone = queued_try(engine, "/nowhere.py", "d", "gone")
+    claim = claim_try(db, first, hostname="h", pid=1)
+    assert claim is not None
+    commits = db.commits
+    then = ClaimNext(second, "h", 7)
+    event = finish_try(db, first, TryOutcome(state=S.SUCCESS), start_date=claim.start_date, then=then)
+    assert event.state == "success" and db.commits == commits + 1
+    assert then.tried and then.claim is not None
+    row = ti_row(engine, second.ti_id)
+    assert (row["state"], row["pid"]) == ("running", 7)
+    assert aware(row["start_date"]) == then.claim.start_date
+    # A next try no longer queued for this job is not claimed (the queued guard); the finish stands.
+    with begin_write(engine) as conn:
+        conn.execute(update(task_instance).where(task_instance.c.id == gone.ti_id).values(state="failed"))
+    then = ClaimNext(gone, "h", 7)
+    event = finish_try(
+        db, second, TryOutcome(state=S.SUCCESS), start_date=then_start(engine, second), then=then
+    )
+    assert event.state == "success" and then.tried and then.claim is None
+    assert ti_row(engine, gone.ti_id)["state"] == "failed"
+    # A finish whose own row changed elsewhere still claims the next try.
+    third = queued_try(engine, "/nowhere.py", "d", "third")
+    then = ClaimNext(third, "h", 7)
+    assert finish_try(db, second, TryOutcome(state=S.FAILED), then=then).state is None
+    assert then.claim is not None and ti_row(engine, third.ti_id)["state"] == "running"
+
+
+def then_start(engine: Engine, wl: object) -> datetime:
+    return aware(ti_row(engine, wl.ti_id)["start_date"])  # type: ignore[attr-defined]

@@ -10,6 +10,24 @@ from windvane.settings._kinds import Between, Within, setting
 _INTERVAL = Within(0, 86_400)  # as in _sections: how often something happens, at most a day
 _TIMEOUT = Within(0, 7 * 86_400)  # as in _sections: how long to wait for something, at most a week
 _MEBIBYTES = Between(0, 1 << 30)  # as in _sections: a memory limit in MiB, 0 (none) up to 1 EiB
+_PROCESSES = Between(1, 1024)
+
+
+_TRIES_PER_PROCESS = (
+    "Tries of one DAG file a local worker runs in one forked process, one after the other (1: a "
+    "fork per try). Above 1, each try gets a copy of its task, its own log and supervision; the "
+    "process is replaced after a try that leaves a thread or process running or changes os.environ "
+    "or the working directory; module globals and imports are shared. ~1/3 of a no-op try's CPU."
+)
+_SEND_AHEAD = (
+    "Send busy local workers their next try ahead: recording a try's outcome also claims the next "
+    "(one commit, not two); a try running past 0.5 s hands it back. The scheduler may then queue "
+    "up to twice [core] parallelism tries; at most parallelism run."
+)
+_MAX_CACHED_DAG_FILES = (
+    "DAG files a local worker keeps imported (least recently used dropped): its memory does not "
+    "grow with the DAG files it has run."
+)
 
 
 @dataclass(frozen=True)
@@ -38,3 +56,6 @@ class ExecutorSettings:
         "starts); 0 means none. A try that needs more fails naming the limit.",
         check=_MEBIBYTES,
     )
+    tries_per_process: int = setting(1, _TRIES_PER_PROCESS, check=Between(1, 100_000))
+    send_ahead: bool = setting(False, _SEND_AHEAD)
+    max_cached_dag_files: int = setting(32, _MAX_CACHED_DAG_FILES, check=_PROCESSES)

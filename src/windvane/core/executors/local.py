@@ -23,6 +23,17 @@ reaches end of file) and a self-pipe that :meth:`LocalExecutor.wake` writes
 to, all registered once. A worker that dies is replaced; the
 try it had claimed is recorded as failed (or up for retry) under the same
 guard as a normal finish (:mod:`windvane.core.executors.orphans`).
+
+With ``send_ahead`` (``[executor] send_ahead``; off by default), when every slot
+has a busy worker, each may be sent its next workload ahead: its current try's
+finish claims it in the same transaction, so a no-op try costs one commit on the
+worker's side instead of two, and the worker does not wait for this process
+between tries. A try still running after half a second hands its follower back
+(it goes to the next idle worker). The scheduler may then queue up to twice
+``parallelism`` tries (:attr:`open_slots` counts the room ahead too, unlike the
+executor contract's plain ``parallelism``); at most ``parallelism`` run. A
+follower of a worker that died goes back to the queue unless the worker had
+claimed it (then it is failed as the worker's own try).
 """
 
 from __future__ import annotations
@@ -47,6 +58,7 @@ from windvane.core.model.secrets_config import SecretsConfig
 from windvane.core.model.workload import TaskEvent, Workload
 from windvane.core.store.raw import RawDb
 from windvane.core.task_api.mailer import SmtpParams
+from windvane.core.worker.runner import FOLLOW_HOLD_SECONDS
 from windvane.errors import ExecutorError
 
 log = logging.getLogger(__name__)
@@ -62,6 +74,10 @@ class _Worker:
     heard_from: bool = False
     #: It warmed up and takes work (its ``("ready",)`` arrived).
     ready: bool = False
+    #: A workload sent ahead while it was busy: its next try (see :mod:`local_worker`).
+    follow: Workload | None = None
+    #: ``time.monotonic()`` when its current workload became its own.
+    busy_since: float = 0.0
 
 
 class LocalExecutor(Executor):
@@ -89,8 +105,14 @@ class LocalExecutor(Executor):
         max_outage_seconds: float = 300.0,
         process_containment: str = "auto",
         stop_grace_seconds: float = 30.0,
+        tries_per_process: int = 1,
+        max_cached_dag_files: int = 32,
+        send_ahead: bool = False,
     ) -> None:
         super().__init__(parallelism)
+        #: Busy workers may be sent their next workload ahead (then ``2 * parallelism`` tries can
+        #: be queued or running, at most ``parallelism`` running).
+        self.send_ahead = send_ahead
         #: Workers started by :meth:`start`; more start when work waits, up to ``parallelism``.
         self.initial_workers = max(1, initial_workers)
         self._config = WorkerConfig(
@@ -109,6 +131,8 @@ class LocalExecutor(Executor):
             max_outage_seconds=max_outage_seconds,
             process_containment=process_containment,
             stop_grace_seconds=stop_grace_seconds,
+            tries_per_process=tries_per_process,
+            max_cached_dag_files=max_cached_dag_files,
             executor_pid=0,  # these three are set when a worker starts (see _spawn)
             sys_path=(),
         )
@@ -160,7 +184,13 @@ class LocalExecutor(Executor):
 
     @property
     def queued_count(self) -> int:
-        return len(self._pending)
+        return len(self._pending) + sum(1 for w in self._workers if w.follow is not None)
+
+    @property
+    def open_slots(self) -> int:
+        """Room for ``parallelism`` running tries and, sending ahead, one next try per worker."""
+        room = self.parallelism * (2 if self.send_ahead else 1)
+        return max(0, room - self.queued_count - self.running_count)
 
     @property
     def running_count(self) -> int:
@@ -229,9 +259,19 @@ class LocalExecutor(Executor):
             self._workers.append(worker)
             self._hand(worker, self._pending.popleft())
             starting += 1
+        if not self.send_ahead or self._ending or len(self._workers) < self.parallelism:
+            return
+        for worker in self._workers:  # every slot has a busy worker: send next tries ahead
+            if not self._pending:
+                return
+            young = time.monotonic() - worker.busy_since < FOLLOW_HOLD_SECONDS  # else it hands back
+            if worker.ready and worker.workload is not None and worker.follow is None and young:
+                worker.follow = self._pending.popleft()
+                with contextlib.suppress(OSError):  # a dead worker: _pump notices
+                    worker.process.conn.send(worker.follow)
 
     def _hand(self, worker: _Worker, workload: Workload) -> None:
-        worker.workload, worker.retry_delay = workload, None
+        worker.workload, worker.retry_delay, worker.busy_since = workload, None, time.monotonic()
         # A dead worker raises here: _pump notices, records the try and replaces it.
         with contextlib.suppress(OSError):
             worker.process.conn.send(workload)
@@ -262,11 +302,17 @@ class LocalExecutor(Executor):
                 elif message[0] == "running":
                     self._events.append(message[1])
                     worker.retry_delay = message[2]
+                elif message[0] == "returned":  # a workload sent ahead, handed back unstarted
+                    worker.follow = None
+                    if not self._ending:
+                        self._pending.appendleft(message[1])
                 else:
                     self._events.append(message[1])
                     self.db_commits += message[2]
                     self.db_statements += message[3]
-                    worker.workload = None
+                    # What was sent ahead is its try now (claimed with that finish, or next read).
+                    worker.workload, worker.follow, worker.retry_delay = worker.follow, None, None
+                    worker.busy_since = time.monotonic()
         except (EOFError, OSError):
             self._on_death(worker)
             return
@@ -281,6 +327,12 @@ class LocalExecutor(Executor):
         self._workers.remove(worker)
         if worker.workload is not None:
             self._events.append(self._fail_orphan(worker.workload, worker.retry_delay, code))
+        if worker.follow is not None:  # claimed with the finish it never reported, or not at all
+            event = self._fail_orphan(worker.follow, None, code)
+            if event.state is not None:
+                self._events.append(event)
+            elif not self._ending:
+                self._pending.appendleft(worker.follow)
         if not worker.heard_from and worker.workload is None:  # it failed to start at all
             self._silent_deaths += 1
         if self._silent_deaths > _MAX_SILENT_DEATHS_PER_SLOT * self.parallelism:

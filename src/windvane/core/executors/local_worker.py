@@ -22,7 +22,15 @@ objects one at a time, or None to stop. The worker answers
 * ``("running", TaskEvent, retry_delay_seconds | None)`` when it claimed a try
   (the delay is what the executor uses if this worker dies mid-try);
 * ``("done", TaskEvent, commits, statements)`` when the try's final state is written
-  (``commits``: the write transactions the try took; ``statements``: the SQL statements).
+  (``commits``: the write transactions the try took; ``statements``: the SQL statements);
+* ``("returned", Workload)`` for a workload sent ahead that it hands back unstarted.
+
+A workload may arrive while a try runs (the executor sends one *ahead* to a busy worker when
+every worker is busy): the transaction that records the current try's outcome then claims it
+too (:class:`~windvane.core.store.try_claim.ClaimNext`: one commit for both, under the same
+queued guard), and the worker runs it next without waiting for a message. A try still running
+after :data:`~windvane.core.worker.runner.FOLLOW_HOLD_SECONDS` hands the workload sent ahead
+back, so it never waits behind a long try.
 
 It stops on None, on end of file or when its parent changed (the executor is
 gone: the try in hand is finished and recorded, no new one starts) and on
@@ -43,6 +51,7 @@ import os
 import signal
 import sys
 import time
+from collections import deque
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from types import FrameType
@@ -57,14 +66,16 @@ from windvane.core.model.states import TaskInstanceState
 from windvane.core.model.workload import TaskEvent, Workload
 from windvane.core.store.raw import RawDb
 from windvane.core.store.raw_sql import Tx
+from windvane.core.store.try_claim import Claim, ClaimNext
 from windvane.core.store.try_lifecycle import make_event
 from windvane.core.task_api.mailer import SmtpParams, install_smtp_params
-from windvane.core.worker.dag_loader import DagLoader
+from windvane.core.worker.dag_loader import MAX_CACHED_FILES, DagLoader
 from windvane.core.worker.execution import retry_delay
 from windvane.core.worker.final_write import OutcomeRecords, replay_outcomes, stop_retrying_by
 from windvane.core.worker.rehearsal import rehearse
-from windvane.core.worker.runner import DEFAULT_RETRY_DELAY, run_workload
+from windvane.core.worker.runner import DEFAULT_RETRY_DELAY, MIB, run_workload, sensor_first_try
 from windvane.core.worker.secrets_setup import install_secrets
+from windvane.core.worker.try_host import TryHosts
 
 log = logging.getLogger(__name__)
 #: The format of the executor's own log lines (:mod:`windvane.cli.logs`); workers log to the same stderr.
@@ -104,6 +115,11 @@ class WorkerConfig:
     process_containment: str = "auto"
     #: ``[executor] worker_stop_grace_seconds``: how long a stopping worker retries a final write.
     stop_grace_seconds: float = 30.0
+    #: Tries of one DAG file one forked process runs (1: a fork per try; see
+    #: :mod:`windvane.core.worker.try_host`).
+    tries_per_process: int = 1
+    #: DAG files a worker keeps imported (least recently used dropped past it).
+    max_cached_dag_files: int = MAX_CACHED_FILES
 
 
 def worker_command(fd: int) -> list[str]:
@@ -221,29 +237,140 @@ def _refreeze() -> None:
 
 
 def _serve(conn: Connection, db: RawDb, config: WorkerConfig, state: _State) -> None:
-    loader = DagLoader()
+    loader = DagLoader(config.max_cached_dag_files)
+    hosts = None
+    if config.tries_per_process > 1:
+        hosts = TryHosts(
+            loader,
+            tries_per_process=config.tries_per_process,
+            memory_limit_bytes=config.memory_limit_mib * MIB,
+            kill_grace=config.kill_grace_seconds,
+        )
+    inbox = _Inbox(conn)
     try:
         while not state.stopping:
-            message = conn.recv()
+            message = inbox.next()
             if message is None or os.getppid() != config.executor_pid:
                 return
             state.busy = True
-            imports, commits, statements = loader.imports, db.commits, Tx.executed
-            event = _run(message, conn, db, loader, config)
-            try:
-                conn.send(("done", event, db.commits - commits, Tx.executed - statements))
-            except OSError:
-                return
-            if loader.imports != imports:
-                _refreeze()
-            state.busy = False  # only now may SIGTERM interrupt us (not in the middle of a send)
+            claimed: Claim | None = None
+            while message is not None:
+                imports, commits, statements = loader.imports, db.commits, Tx.executed
+                follow = _Follow(inbox, loader, config.hostname)
+                event = _run(message, conn, db, loader, config, hosts, claimed, follow)
+                try:
+                    conn.send(("done", event, db.commits - commits, Tx.executed - statements))
+                except OSError:
+                    return
+                if loader.imports != imports:
+                    _refreeze()
+                message, claimed = follow.next_try(conn)
+            # Only now may SIGTERM interrupt us (not in the middle of a send, nor between a try
+            # claimed with the previous one's finish and its start).
+            state.busy = False
     finally:
+        if hosts is not None:
+            with contextlib.suppress(Exception):
+                hosts.close()
         with contextlib.suppress(Exception):
             db.close()
 
 
+class _Inbox:
+    """The executor's messages, some read ahead of their turn: a workload it sent while a try
+    ran is this worker's next try (claimed with the current one's finish, or handed back)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._early: deque[Workload | None] = deque()
+
+    def next(self) -> Workload | None:
+        """The next message (blocks)."""
+        if self._early:
+            return self._early.popleft()
+        message: Workload | None = self._conn.recv()
+        return message
+
+    def take_follow(self) -> Workload | None:
+        """The workload sent ahead while the current try ran, if the next message is one."""
+        self._drain()
+        if self._early and self._early[0] is not None:
+            return self._early.popleft()
+        return None
+
+    def hand_back(self) -> None:
+        """The current try runs long: return what was sent ahead, so another worker runs it."""
+        self._drain()
+        if not any(m is not None for m in self._early):
+            return
+        kept: deque[Workload | None] = deque()
+        for message in self._early:
+            if message is None:
+                kept.append(message)
+                continue
+            try:
+                self._conn.send(("returned", message))
+            except OSError:  # the executor is gone: nothing to hand back to
+                kept.append(message)
+        self._early = kept
+
+    def _drain(self) -> None:
+        with contextlib.suppress(EOFError, OSError):
+            while self._conn.poll():
+                self._early.append(self._conn.recv())
+
+
+class _Follow:
+    """The worker's next try, as the current one's finish claims it (see :class:`ClaimNext`)."""
+
+    def __init__(self, inbox: _Inbox, loader: DagLoader, hostname: str) -> None:
+        self._inbox = inbox
+        self._loader = loader
+        self._hostname = hostname
+        self.taken: ClaimNext | None = None
+
+    def hand_back(self) -> None:
+        self._inbox.hand_back()
+
+    def __call__(self) -> ClaimNext | None:
+        workload = self._inbox.take_follow()
+        if workload is None:
+            return None
+        first_try = None
+        with contextlib.suppress(Exception):  # a DAG that fails to load fails that try, claimed
+            task = self._loader.get_dag(workload.fileloc, workload.dag_id).get_task(workload.task_id)
+            first_try = sensor_first_try(workload, task)
+        self.taken = ClaimNext(workload, self._hostname, os.getpid(), first_try)
+        return self.taken
+
+    def next_try(self, conn: Connection) -> tuple[Workload | None, Claim | None]:
+        """What to run next without waiting for a message: the try taken (claimed already, or not
+        yet if the finish failed before claiming it); None if none was, or its claim failed (the
+        executor hears that here)."""
+        taken = self.taken
+        if taken is None:
+            return None, None
+        if not taken.tried:
+            return taken.workload, None
+        if taken.claim is None:
+            event = make_event(
+                taken.workload, None, time.time(), error="the try was not claimed (no longer queued for it)"
+            )
+            with contextlib.suppress(OSError):
+                conn.send(("done", event, 0, 0))
+            return None, None
+        return taken.workload, taken.claim
+
+
 def _run(
-    workload: Workload, conn: Connection, db: RawDb, loader: DagLoader, config: WorkerConfig
+    workload: Workload,
+    conn: Connection,
+    db: RawDb,
+    loader: DagLoader,
+    config: WorkerConfig,
+    hosts: TryHosts | None = None,
+    claimed: Claim | None = None,
+    follow: _Follow | None = None,
 ) -> TaskEvent:
     def on_running(event: TaskEvent) -> None:
         with contextlib.suppress(OSError):  # the executor is gone: finish the try anyway
@@ -265,6 +392,10 @@ def _run(
             outcome_records=_records(config),
             callback_timeout_seconds=config.callback_timeout_seconds,
             claim_give_up_seconds=config.max_outage_seconds,
+            hosts=hosts,
+            claimed=claimed,
+            follow=follow,
+            while_running=None if follow is None else follow.hand_back,
         )
     except Exception as exc:  # the database failed us; the try stays 'running' for the zombie sweep
         log.exception(

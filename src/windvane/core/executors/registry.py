@@ -67,6 +67,12 @@ class ExecutorOptions:
     process_containment: str = "auto"
     #: ``[executor] worker_stop_grace_seconds``: how long a stopping worker retries a final write.
     worker_stop_grace_seconds: float = 30.0
+    #: ``[executor] tries_per_process``: tries of one DAG file per forked process (local workers).
+    tries_per_process: int = 1
+    #: ``[executor] max_cached_dag_files``: DAG files a local worker keeps imported.
+    max_cached_dag_files: int = 32
+    #: ``[executor] send_ahead``: busy local workers get their next try ahead.
+    send_ahead: bool = False
 
 
 #: ``factory(options)`` -> an executor, not started.
@@ -90,6 +96,9 @@ def _local(options: ExecutorOptions) -> Executor:
         max_outage_seconds=options.max_outage_seconds,
         process_containment=options.process_containment,
         stop_grace_seconds=options.worker_stop_grace_seconds,
+        tries_per_process=options.tries_per_process,
+        max_cached_dag_files=options.max_cached_dag_files,
+        send_ahead=options.send_ahead,
     )
 
 

@@ -16,6 +16,12 @@ poll for many children: the DAG processor) or
 heartbeats, on a watcher: the worker). A child whose whole result arrived is not waited for:
 its exit is only the teardown of its memory, which goes on while the caller
 uses the result; it is reaped before the next fork (:func:`reap_exited`).
+
+:meth:`ForkedChild.host_try` makes a handle for one result of a process that
+reports several, one after the other (a try host:
+:mod:`windvane.core.worker.try_host`): once that result is in, :meth:`~ForkedChild.end`
+leaves the process, its pipe and its exit handle alone (they belong to the host); if
+the process ends instead, the handle ends it as any child.
 """
 
 from __future__ import annotations
@@ -59,6 +65,7 @@ class ForkedChild:
         "deadline_seconds",
         "exit_fd",
         "exited",
+        "hosted",
         "kill_at",
         "kill_grace",
         "oom_kills",
@@ -99,9 +106,35 @@ class ForkedChild:
         self.oom_kills = 0
         self._cells: Cells | None = None
         self._cell: Cell | None = None
+        #: One result of a host that lives on after it (see :meth:`host_try`).
+        self.hosted = False
         self._data = bytearray()
         self._payload: bytes | None = None
         self._ended = False
+
+    @classmethod
+    def host_try(
+        cls,
+        pid: int,
+        read_fd: int,
+        exit_fd: int | None,
+        *,
+        deadline_seconds: float | None = None,
+        kill_grace_seconds: float = 5.0,
+    ) -> ForkedChild:
+        """A handle on the next result of the running process ``pid`` (a host already forked,
+        whose non-blocking result pipe is ``read_fd`` and pidfd ``exit_fd``), starting now.
+        Once that result is in, :meth:`end` leaves the process and both descriptors open; if
+        the process ends first (or is terminated), :meth:`end` closes them and ends it as any
+        child."""
+        child = cls(read_fd, deadline_seconds=deadline_seconds, kill_grace_seconds=kill_grace_seconds)
+        child.hosted = True
+        child.pid = pid
+        child.exit_fd = exit_fd
+        child.started = time.monotonic()
+        if deadline_seconds is not None:
+            child.deadline = child.started + deadline_seconds
+        return child
 
     @classmethod
     def fork(
@@ -260,6 +293,11 @@ class ForkedChild:
         self._ended = True
         if self.exited and self.pipe_open:
             self.read()  # all the child wrote is in the pipe now
+        if self.hosted and self._payload is not None and not self.exited and self.reason is None:
+            # One result of a host that lives on: its process and descriptors stay its own
+            # (``read_fd`` stays set: that is how the host's owner tells this case apart).
+            return classify(self.pid, time.monotonic() - self.started, self._payload, None,
+                            reason=None, timed_out=False)  # fmt: skip
         self.close()
         if sweep:
             self.swept = sweep_session(self.pid, self.kill_grace, ignore=self.sweep_ignore)

@@ -1,7 +1,8 @@
 """The database side of one try: queue it, claim it, stamp heartbeats, record how it ended.
 
-This module owns every guarded statement that moves a try, so the guard is
-written once; workers run them on a :class:`~windvane.core.store.raw.RawDb`
+This module and :mod:`windvane.core.store.try_claim` (the claim) own every guarded
+statement that moves a try, so each guard is written once; workers run them on a
+:class:`~windvane.core.store.raw.RawDb`
 (plain SQL, no SQLAlchemy: the claim and a heartbeat are one statement each),
 the scheduler, the instant executor and the CLI on the DBAPI connection under
 SQLAlchemy's (:mod:`windvane.core.store.task_instances`). Each changes a try's
@@ -10,7 +11,7 @@ row only in the state its writer expects:
 * :func:`queue_tries` — ``none/scheduled/up_for_retry/up_for_reschedule -> queued`` (the try
   number goes up, the queuing job is stamped); the CLI's ``tasks run`` passes
   the one state it saw.
-* :func:`claim_try` — ``queued -> running`` where ``id``, ``state='queued'``,
+* :func:`~windvane.core.store.try_claim.claim_try` — ``queued -> running`` where ``id``, ``state='queued'``,
   ``try_number`` and ``queued_by_job_id`` all match (the *queued guard*);
   otherwise the try must not run. It also reads what the context needs (the
   previous successful run's data interval, the run's start).
@@ -18,7 +19,8 @@ row only in the state its writer expects:
   and ``try_number`` match (the *running guard*).
 * :func:`finish_try` — the final state under the running guard, the XComs,
   the rendered template fields (:mod:`windvane.core.store.rendered_fields_sql`),
-  the downstream tasks a branch skipped, and their journal rows; or, for a
+  the downstream tasks a branch skipped, and their journal rows (and, if the worker holds its
+  next try already, that try's claim: :class:`~windvane.core.store.try_claim.ClaimNext`); or, for a
   sensor that asked to be rescheduled, ``up_for_reschedule`` with the try
   number given back and a ``task_reschedule`` row (no journal row: not an end). If the guard
   finds the row changed by someone else (a zombie sweep, a clear) nothing is
@@ -39,17 +41,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
 from windvane.core.model.outcome import TryOutcome
-from windvane.core.model.states import DagRunState, TaskInstanceState
+from windvane.core.model.states import TaskInstanceState
 from windvane.core.model.workload import TaskEvent, Workload
 from windvane.core.store.journal_sql import TI_RETURNING_SQL, JournalBatch, JournalReason
 from windvane.core.store.raw import RawDb
 from windvane.core.store.raw_sql import Sql, Tx, ids_params, in_list, list_params, match_ids, read_time
 from windvane.core.store.rendered_fields_sql import record_for_try
+from windvane.core.store.try_claim import ClaimNext, now_utc
 from windvane.core.store.xcom_sql import replace_xcoms
 
 _S = TaskInstanceState
@@ -57,33 +60,11 @@ _S = TaskInstanceState
 QUEUEABLE = (_S.NONE, _S.SCHEDULED, _S.UP_FOR_RETRY, _S.UP_FOR_RESCHEDULE)
 #: A queued try still ours: the claim's guard (with ``id = :ti_id``, or ``id IN (...)`` for many).
 _QUEUED_OWNED = "state = :queued AND try_number = :try_number AND queued_by_job_id = :job_id"
-_QUEUED_GUARD = f"id = :ti_id AND {_QUEUED_OWNED}"
 _RUNNING_GUARD = "id = :ti_id AND state = :running AND try_number = :try_number"
 _QUEUE = (
     "UPDATE task_instance SET state = :queued, try_number = try_number + 1, queued_dttm = :now, "
     "queued_by_job_id = :job_id, updated_at = :now, next_retry_at = NULL, error = NULL "
     "WHERE id {ids} AND state IN {states}"
-)
-#: The claim, and what the context needs: the run's start and the data interval of the DAG's
-#: latest successful run before this one. One statement: one round trip, one row iff claimed.
-_PREVIOUS_SUCCESS = (
-    "SELECT p.{column} FROM dag_run p WHERE p.dag_id = :dag_id AND p.state = :success "
-    "AND p.logical_date < (SELECT r.logical_date FROM dag_run r WHERE r.id = :dag_run_id) "
-    "ORDER BY p.logical_date DESC LIMIT 1"
-)
-_CLAIM = Sql(
-    "UPDATE task_instance SET state = :running, start_date = :now, end_date = NULL, duration = NULL, "
-    "hostname = :hostname, pid = :pid, last_heartbeat_at = :now, updated_at = :now, error = NULL, "
-    f"next_retry_at = NULL WHERE {_QUEUED_GUARD} "
-    "RETURNING (SELECT r.start_date FROM dag_run r WHERE r.id = :dag_run_id), "
-    f"({_PREVIOUS_SUCCESS.format(column='data_interval_start')}), "
-    f"({_PREVIOUS_SUCCESS.format(column='data_interval_end')})"
-)
-#: What a reschedule-mode sensor's claim also reads: when it first poked since its last clear, and
-#: how many times it was rescheduled since (tries from ``:first_try`` on).
-_RESCHEDULES = "FROM task_reschedule tr WHERE tr.ti_id = :ti_id AND tr.try_number >= :first_try"
-_CLAIM_SENSOR = Sql(
-    _CLAIM.text + f", (SELECT MIN(tr.start_date) {_RESCHEDULES}), (SELECT COUNT(*) {_RESCHEDULES})"
 )
 _HEARTBEAT = Sql(f"UPDATE task_instance SET last_heartbeat_at = :now WHERE {_RUNNING_GUARD} RETURNING id")
 _START_DATE = Sql("SELECT start_date FROM task_instance WHERE id = :ti_id")
@@ -157,59 +138,6 @@ def queue_sql(ids: int, states: int) -> Sql:
     return match_ids(_QUEUE.format(ids="{ids}", states=in_list("state", states)), ids)
 
 
-@dataclass(frozen=True, slots=True)
-class Claim:
-    """A claimed try: when it started and what the context needs from the database."""
-
-    start_date: datetime
-    run_start_date: datetime | None
-    prev_data_interval_start_success: datetime | None
-    prev_data_interval_end_success: datetime | None
-    #: For a reschedule-mode sensor: its first reschedule's start since the last clear, and how
-    #: many reschedules since.
-    first_poke_at: datetime | None = None
-    reschedule_count: int = 0
-
-
-def claim_try(
-    db: RawDb, workload: Workload, *, hostname: str, pid: int, first_try: int | None = None
-) -> Claim | None:
-    """Move the try from ``queued`` to ``running`` if it is still ours; None if it is not.
-
-    With ``first_try`` (a reschedule-mode sensor: the first try number since its last clear) the
-    claim also reads its reschedules since that try."""
-    now = now_utc()
-    params = {
-        **_guard(workload),
-        "queued": _S.QUEUED.value,
-        "job_id": workload.job_id,
-        "now": now,
-        "hostname": hostname,
-        "pid": pid,
-        "dag_id": workload.dag_id,
-        "dag_run_id": workload.dag_run_id,
-        "success": DagRunState.SUCCESS.value,
-    }
-    if first_try is None:
-        rows = db.write_one(_CLAIM, params)
-        if not rows:
-            return None
-        run_start, prev_start, prev_end = rows[0]
-        return Claim(now, read_time(run_start), read_time(prev_start), read_time(prev_end))
-    rows = db.write_one(_CLAIM_SENSOR, {**params, "first_try": first_try})
-    if not rows:
-        return None
-    run_start, prev_start, prev_end, first_poke, reschedules = rows[0]
-    return Claim(
-        now,
-        read_time(run_start),
-        read_time(prev_start),
-        read_time(prev_end),
-        read_time(first_poke),
-        int(reschedules or 0),
-    )
-
-
 def record_heartbeat(db: RawDb, workload: Workload) -> bool:
     """Stamp ``last_heartbeat_at``; False when the try no longer owns its row."""
     return bool(db.write_one(_HEARTBEAT, {**_guard(workload), "now": now_utc()}))
@@ -222,9 +150,11 @@ def finish_try(
     *,
     start_date: datetime | None = None,
     reason: JournalReason | None = None,
+    then: ClaimNext | None = None,
 ) -> TaskEvent:
     """Record ``outcome`` (state, XComs, skips, journal rows with ``reason``) in one transaction;
-    see the module doc."""
+    see the module doc. With ``then``, the same transaction claims the worker's next try
+    (:class:`ClaimNext`), whether or not this try's row was still its own."""
     end = now_utc()
     retry_at = end + outcome.next_retry_delay if outcome.next_retry_delay is not None else None
     if outcome.state is not _S.UP_FOR_RETRY:
@@ -237,8 +167,13 @@ def finish_try(
         if started is None:
             found = tx.first(_START_DATE, {"ti_id": workload.ti_id})
             started = read_time(found[0]) if found is not None else None
+        if then is not None:
+            then.claim, then.tried = None, False
         if outcome.state is _S.UP_FOR_RESCHEDULE:
-            return _reschedule(tx, workload, outcome, started, end, retry_at or end)
+            event = _reschedule(tx, workload, outcome, started, end, retry_at or end)
+            if then is not None:
+                then.run(tx)
+            return event
         params = {
             **_guard(workload),
             "state": outcome.state.value,
@@ -249,6 +184,8 @@ def finish_try(
         }
         changed = tx.rows(_FINISH, params)
         if not changed:
+            if then is not None:
+                then.run(tx)
             return make_event(
                 workload,
                 None,
@@ -272,7 +209,9 @@ def finish_try(
             first_try=workload.try_number == 1,
         )
         record_for_try(tx, workload, outcome.rendered_fields, end, prune=workload.try_number == 1)
-        journal.write(tx)
+        if then is not None:
+            then.run(tx)
+        journal.write(tx)  # last: on PostgreSQL it takes the journal's lock
         return make_event(
             workload,
             outcome.state.value,
@@ -443,7 +382,3 @@ def make_event(
         sensor_pokes=outcome.sensor_pokes if outcome is not None else 0,
         sensor_timeout=outcome.sensor_timeout if outcome is not None else False,
     )
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)

@@ -8,7 +8,10 @@ as a uniquely named module (``windvane_dagfile_<hash>_<stem>``, so two
 with its folder on ``sys.path``, compiled from the bytes on disk.
 
 The cache is keyed by ``(path, mtime_ns, size)``: a changed file is imported
-again on its next use; the previous version is dropped.
+again on its next use; the previous version is dropped. It holds at most
+``max_files`` files, least recently used first out (its module leaves
+``sys.modules`` too), so a worker's memory stays flat however many DAG files it
+has seen (:data:`MAX_CACHED_FILES` by default).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from windvane.core.authoring import dag_context as authoring_context
@@ -24,21 +28,30 @@ from windvane.core.authoring.file_modules import module_name_for
 from windvane.core.model.tracebacks import format_user_traceback
 from windvane.errors import DagImportError, NotFoundError
 
+#: DAG files a worker keeps imported by default (the least recently used one is dropped past it).
+MAX_CACHED_FILES = 32
+
 
 @dataclass(frozen=True, slots=True)
 class _Loaded:
     mtime_ns: int
     size: int
     dags: dict[str, DAG]
+    module: str
 
 
 class DagLoader:
     """Imports DAG files on demand and caches their DAGs by file version."""
 
-    def __init__(self) -> None:
-        self._files: dict[str, _Loaded] = {}
+    def __init__(self, max_files: int = MAX_CACHED_FILES) -> None:
+        if max_files < 1:
+            raise ValueError("a DagLoader keeps at least one file")
+        self.max_files = max_files
+        self._files: OrderedDict[str, _Loaded] = OrderedDict()
         #: How many file imports this loader has done (each one creates long-lived objects).
         self.imports = 0
+        #: How many files it dropped to stay within ``max_files``.
+        self.evictions = 0
 
     def dags_in(self, path: str) -> dict[str, DAG]:
         """dag_id -> DAG of every DAG ``path`` defines (module globals and completed ``with`` blocks).
@@ -53,12 +66,21 @@ class DagLoader:
             raise DagImportError(path, f"cannot read the DAG file: {exc.strerror or exc}") from None
         cached = self._files.get(path)
         if cached is not None and (cached.mtime_ns, cached.size) == (stat.st_mtime_ns, stat.st_size):
+            self._files.move_to_end(path)
             return cached.dags
-        self._files.pop(path, None)
+        self._drop(path)
         self.imports += 1
         dags = _import_dags(path)
-        self._files[path] = _Loaded(stat.st_mtime_ns, stat.st_size, dags)
+        self._files[path] = _Loaded(stat.st_mtime_ns, stat.st_size, dags, module_name_for(path))
+        while len(self._files) > self.max_files:
+            self._drop(next(iter(self._files)))
+            self.evictions += 1
         return dags
+
+    @property
+    def cached_files(self) -> int:
+        """How many DAG files are imported and kept now."""
+        return len(self._files)
 
     def get_dag(self, path: str, dag_id: str) -> DAG:
         """The DAG ``dag_id`` defined in ``path``; :class:`NotFoundError` if the file has no such DAG."""
@@ -71,10 +93,13 @@ class DagLoader:
 
     def forget(self, path: str | None = None) -> None:
         """Drop the cached DAGs of ``path`` (of every file when None)."""
-        if path is None:
-            self._files.clear()
-        else:
-            self._files.pop(os.path.abspath(path), None)
+        for name in list(self._files) if path is None else [os.path.abspath(path)]:
+            self._drop(name)
+
+    def _drop(self, path: str) -> None:
+        loaded = self._files.pop(path, None)
+        if loaded is not None:
+            sys.modules.pop(loaded.module, None)
 
 
 def _import_dags(path: str) -> dict[str, DAG]:

@@ -34,6 +34,7 @@ from windvane.core.model.outcome import TryOutcome
 from windvane.core.model.workload import TaskEvent, Workload
 from windvane.core.store.journal_sql import JournalReason
 from windvane.core.store.raw import RawDb
+from windvane.core.store.try_claim import ClaimNext
 from windvane.core.store.try_lifecycle import finish_try
 
 log = logging.getLogger(__name__)
@@ -119,16 +120,20 @@ def record_outcome(
     records: OutcomeRecords | None = None,
     give_up_seconds: float = 600.0,
     pause: Callable[[float], Any] = time.sleep,
+    then: ClaimNext | None = None,
 ) -> TaskEvent:
     """Write the outcome of a finished try until it lands (see the module doc). Raises the last
-    database error after ``give_up_seconds`` (the record, if any, stays for the next start)."""
+    database error after ``give_up_seconds`` (the record, if any, stays for the next start).
+    ``then``: the worker's next try, claimed in the same transaction."""
     path = None
     if records is not None:
         try:
             path = records.keep(workload, outcome, start_date, reason)
         except OSError as exc:  # a full or read-only disk: write the outcome all the same
             log.warning("cannot keep the outcome of %s locally: %s", _name(workload), exc)
-    event = _write_with_backoff(db, workload, outcome, start_date, reason, give_up_seconds, pause, path)
+    event = _write_with_backoff(
+        db, workload, outcome, start_date, reason, give_up_seconds, pause, kept=path, then=then
+    )
     if path is not None:
         OutcomeRecords.drop(path)
     if outcome.callbacks:  # not stored: they only travel to the scheduler's observers
@@ -172,13 +177,14 @@ def _write_with_backoff(
     give_up_seconds: float,
     pause: Callable[[float], Any],
     kept: str | None = None,
+    then: ClaimNext | None = None,
 ) -> TaskEvent:
     give_up = time.monotonic() + give_up_seconds
     backoff = FIRST_BACKOFF
     failures = 0
     while True:
         try:
-            event = finish_try(db, workload, outcome, start_date=start, reason=reason)
+            event = finish_try(db, workload, outcome, start_date=start, reason=reason, then=then)
         except Exception as exc:
             failures += 1
             stop_by = _stop_by

@@ -3,7 +3,7 @@
 :func:`run_workload` is three steps, on a :class:`~windvane.core.store.raw.RawDb`
 (no SQLAlchemy: this module is imported by lean LocalExecutor workers):
 
-1. :func:`~windvane.core.store.try_lifecycle.claim_try` (one write transaction); a
+1. :func:`~windvane.core.store.try_claim.claim_try` (one write transaction); a
    try whose claim fails is not run;
 2. the try runs in a child forked from this (warm) process
    (:func:`windvane.core.forking.supervise.run_forked` with
@@ -32,20 +32,15 @@ from typing import TYPE_CHECKING
 from windvane.core.authoring.baseoperator import BaseOperator
 from windvane.core.authoring.sensors.base import BaseSensorOperator
 from windvane.core.forking.ending import ChildEnd
-from windvane.core.forking.supervise import run_forked
+from windvane.core.forking.supervise import run_forked, supervise
 from windvane.core.model.outcome import TryOutcome, failure_state
 from windvane.core.model.states import TaskInstanceState
 from windvane.core.model.workload import TaskEvent, Workload
 from windvane.core.store.journal_sql import JournalReason
 from windvane.core.store.outage import OutageGuard, is_transient
 from windvane.core.store.raw import RawDb
-from windvane.core.store.try_lifecycle import (
-    Claim,
-    claim_try,
-    make_event,
-    now_utc,
-    record_heartbeat,
-)
+from windvane.core.store.try_claim import Claim, ClaimNext, claim_try, now_utc
+from windvane.core.store.try_lifecycle import make_event, record_heartbeat
 from windvane.core.worker.dag_loader import DagLoader
 from windvane.core.worker.execution import failed_outcome
 from windvane.core.worker.final_write import OutcomeRecords, record_outcome
@@ -53,6 +48,7 @@ from windvane.core.worker.inputs import RunInputs, jinja_env_for, run_inputs_for
 from windvane.core.worker.task_callbacks import DEFAULT_CALLBACK_TIMEOUT, callbacks_of
 from windvane.core.worker.task_child import ChildJob, child_main
 from windvane.core.worker.task_log import LogCap, append_line, write_header
+from windvane.core.worker.try_host import TryHosts, TryRequest
 from windvane.errors import DagImportError, InvalidRunIdError, NotFoundError
 
 if TYPE_CHECKING:
@@ -62,6 +58,8 @@ if TYPE_CHECKING:
 DEFAULT_RETRY_DELAY = timedelta(seconds=300)
 #: How often the worker checks a running try's log size against its cap.
 LOG_CHECK_SECONDS = 1.0
+#: How long a worker keeps its next try while the current one runs (then it hands it back).
+FOLLOW_HOLD_SECONDS = 0.5
 MIB = 1 << 20
 _ENDING_HOOKS = ("on_success_callback", "on_failure_callback", "on_retry_callback", "on_skipped_callback")
 log = logging.getLogger(__name__)
@@ -109,6 +107,10 @@ def run_workload(
     final_write_give_up_seconds: float = 600.0,
     callback_timeout_seconds: float = DEFAULT_CALLBACK_TIMEOUT,
     claim_give_up_seconds: float = 300.0,
+    hosts: TryHosts | None = None,
+    claimed: Claim | None = None,
+    follow: Callable[[], ClaimNext | None] | None = None,
+    while_running: Callable[[], object] | None = None,
 ) -> TaskEvent:
     """Claim, run and record one try; returns its final event (state None: not run / not recorded).
 
@@ -124,7 +126,16 @@ def run_workload(
     then; given up after ``final_write_give_up_seconds``). Each task callback may run
     ``callback_timeout_seconds`` in the try's process; the kill deadline leaves room for them.
     A claim that fails on a transient database error is retried with backoff for up to
-    ``claim_give_up_seconds`` (:func:`claim_with_retries`).
+    ``claim_give_up_seconds`` (:func:`claim_with_retries`). With ``hosts`` the try runs in the
+    worker's try host for its DAG file (:mod:`windvane.core.worker.try_host`; its memory limit is
+    the host's own) instead of a child forked for it alone.
+
+    The claim is skipped when the try was ``claimed`` already (in the transaction that finished
+    the worker's previous try). ``follow`` is asked once, when the outcome is about to be written,
+    for the worker's next try: if it returns one, the outcome's transaction claims it too
+    (:class:`~windvane.core.store.try_claim.ClaimNext`, which then holds the claim).
+    ``while_running`` is called every :data:`FOLLOW_HOLD_SECONDS` while the try runs (the worker
+    hands back a next try it holds, so it does not wait behind a long one).
     """
     if db is None:
         if engine is None:
@@ -147,6 +158,10 @@ def run_workload(
                 final_write_give_up_seconds=final_write_give_up_seconds,
                 callback_timeout_seconds=callback_timeout_seconds,
                 claim_give_up_seconds=claim_give_up_seconds,
+                hosts=hosts,
+                claimed=claimed,
+                follow=follow,
+                while_running=while_running,
             )
         finally:
             own.close()
@@ -157,9 +172,9 @@ def run_workload(
     except (DagImportError, NotFoundError) as exc:
         task = None
         load_error = f"cannot load task {workload.task_id!r} of DAG {workload.dag_id!r}: {exc}"
-    claim = claim_with_retries(
+    claim = claimed or claim_with_retries(
         db, workload, hostname=hostname, give_up_seconds=claim_give_up_seconds,
-        first_try=_sensor_first_try(workload, task),
+        first_try=sensor_first_try(workload, task),
     )  # fmt: skip
     if claim is None:
         return make_event(
@@ -177,6 +192,7 @@ def run_workload(
             reason=reason,
             records=outcome_records,
             give_up_seconds=final_write_give_up_seconds,
+            then=None if follow is None else follow(),
         )
 
     if on_running is not None:
@@ -217,16 +233,31 @@ def run_workload(
     if deadline is not None:  # the callbacks run after execute's own alarm: not the task's time
         deadline += callback_allowance(task, callback_timeout_seconds)
     cap = LogCap(log_path, max_log_bytes) if max_log_bytes > 0 else None
-    end = run_forked(
-        lambda: child_main(job),
-        deadline_seconds=deadline,
-        kill_grace_seconds=kill_grace_seconds,
-        heartbeat_seconds=heartbeat_seconds,
-        heartbeat=lambda: record_heartbeat(db, workload),
-        memory_limit_bytes=memory_limit_mib * MIB,
-        tick_seconds=None if cap is None else LOG_CHECK_SECONDS,
-        tick=None if cap is None else cap.check,
-    )
+    tick_seconds, tick = _ticks(cap, while_running)
+    if hosts is None:
+        end = run_forked(
+            lambda: child_main(job),
+            deadline_seconds=deadline,
+            kill_grace_seconds=kill_grace_seconds,
+            heartbeat_seconds=heartbeat_seconds,
+            heartbeat=lambda: record_heartbeat(db, workload),
+            memory_limit_bytes=memory_limit_mib * MIB,
+            tick_seconds=tick_seconds,
+            tick=tick,
+        )
+    else:
+        request = TryRequest(workload, claim, log_path, db.url, hostname, callback_timeout_seconds)
+        child = hosts.start(request, deadline_seconds=deadline)
+        end = hosts.finished(
+            child,
+            supervise(
+                child,
+                heartbeat_seconds=heartbeat_seconds,
+                heartbeat=lambda: record_heartbeat(db, workload),
+                tick_seconds=tick_seconds,
+                tick=tick,
+            ),
+        )
     if cap is not None:
         with contextlib.suppress(OSError):
             cap.check()
@@ -244,7 +275,28 @@ def run_workload(
     return finish(outcome, start_date=claim.start_date, reason=JournalReason.TASK_KILLED)
 
 
-def _sensor_first_try(workload: Workload, task: BaseOperator | None) -> int | None:
+def _ticks(
+    cap: LogCap | None, while_running: Callable[[], object] | None
+) -> tuple[float | None, Callable[[], object] | None]:
+    """What supervision calls periodically while the try runs: the log cap's check and the
+    worker's ``while_running`` (each every :data:`FOLLOW_HOLD_SECONDS` then)."""
+    if cap is None and while_running is None:
+        return None, None
+    if while_running is None:
+        assert cap is not None
+        return LOG_CHECK_SECONDS, cap.check
+    if cap is None:
+        return FOLLOW_HOLD_SECONDS, while_running
+    check = cap.check
+
+    def both() -> None:
+        check()
+        while_running()
+
+    return FOLLOW_HOLD_SECONDS, both
+
+
+def sensor_first_try(workload: Workload, task: BaseOperator | None) -> int | None:
     """For a reschedule-mode sensor, the number of its first try since the last clear (its
     timeout counts from there, across retries, as in Airflow); None for any other task."""
     if not isinstance(task, BaseSensorOperator) or not task.reschedule:

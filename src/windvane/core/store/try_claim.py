@@ -1,0 +1,135 @@
+"""Claiming a try: ``queued -> running`` under the queued guard, and what its context needs.
+
+Part of the try's statements (:mod:`windvane.core.store.try_lifecycle` holds the others and their
+guards): :func:`claim_try` as a transaction of its own, :class:`ClaimNext` inside the transaction
+that finishes the worker's previous try (issue 15: one commit for both).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from windvane.core.model.states import DagRunState, TaskInstanceState
+from windvane.core.model.workload import Workload
+from windvane.core.store.raw import RawDb
+from windvane.core.store.raw_sql import Sql, Tx, read_time
+
+_S = TaskInstanceState
+#: A queued try still ours: the claim's guard.
+_QUEUED_GUARD = "id = :ti_id AND state = :queued AND try_number = :try_number AND queued_by_job_id = :job_id"
+#: The claim, and what the context needs: the run's start and the data interval of the DAG's
+#: latest successful run before this one. One statement: one round trip, one row iff claimed.
+_PREVIOUS_SUCCESS = (
+    "SELECT p.{column} FROM dag_run p WHERE p.dag_id = :dag_id AND p.state = :success "
+    "AND p.logical_date < (SELECT r.logical_date FROM dag_run r WHERE r.id = :dag_run_id) "
+    "ORDER BY p.logical_date DESC LIMIT 1"
+)
+_CLAIM = Sql(
+    "UPDATE task_instance SET state = :running, start_date = :now, end_date = NULL, duration = NULL, "
+    "hostname = :hostname, pid = :pid, last_heartbeat_at = :now, updated_at = :now, error = NULL, "
+    f"next_retry_at = NULL WHERE {_QUEUED_GUARD} "
+    "RETURNING (SELECT r.start_date FROM dag_run r WHERE r.id = :dag_run_id), "
+    f"({_PREVIOUS_SUCCESS.format(column='data_interval_start')}), "
+    f"({_PREVIOUS_SUCCESS.format(column='data_interval_end')})"
+)
+#: What a reschedule-mode sensor's claim also reads: when it first poked since its last clear, and
+#: how many times it was rescheduled since (tries from ``:first_try`` on).
+_RESCHEDULES = "FROM task_reschedule tr WHERE tr.ti_id = :ti_id AND tr.try_number >= :first_try"
+_CLAIM_SENSOR = Sql(
+    _CLAIM.text + f", (SELECT MIN(tr.start_date) {_RESCHEDULES}), (SELECT COUNT(*) {_RESCHEDULES})"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A claimed try: when it started and what the context needs from the database."""
+
+    start_date: datetime
+    run_start_date: datetime | None
+    prev_data_interval_start_success: datetime | None
+    prev_data_interval_end_success: datetime | None
+    #: For a reschedule-mode sensor: its first reschedule's start since the last clear, and how
+    #: many reschedules since.
+    first_poke_at: datetime | None = None
+    reschedule_count: int = 0
+
+
+def claim_try(
+    db: RawDb, workload: Workload, *, hostname: str, pid: int, first_try: int | None = None
+) -> Claim | None:
+    """Move the try from ``queued`` to ``running`` if it is still ours; None if it is not.
+
+    With ``first_try`` (a reschedule-mode sensor: the first try number since its last clear) the
+    claim also reads its reschedules since that try."""
+    now = now_utc()
+    sql, params = _claim_statement(workload, hostname=hostname, pid=pid, first_try=first_try, now=now)
+    return _read_claim(db.write_one(sql, params), now)
+
+
+def _claim_statement(
+    workload: Workload, *, hostname: str, pid: int, first_try: int | None, now: datetime
+) -> tuple[Sql, dict[str, Any]]:
+    params = {
+        "ti_id": workload.ti_id,
+        "try_number": workload.try_number,
+        "running": _S.RUNNING.value,
+        "queued": _S.QUEUED.value,
+        "job_id": workload.job_id,
+        "now": now,
+        "hostname": hostname,
+        "pid": pid,
+        "dag_id": workload.dag_id,
+        "dag_run_id": workload.dag_run_id,
+        "success": DagRunState.SUCCESS.value,
+    }
+    if first_try is None:
+        return _CLAIM, params
+    return _CLAIM_SENSOR, {**params, "first_try": first_try}
+
+
+def _read_claim(rows: Sequence[Sequence[Any]], now: datetime) -> Claim | None:
+    if not rows:
+        return None
+    if len(rows[0]) == 3:
+        run_start, prev_start, prev_end = rows[0]
+        return Claim(now, read_time(run_start), read_time(prev_start), read_time(prev_end))
+    run_start, prev_start, prev_end, first_poke, reschedules = rows[0]
+    return Claim(
+        now,
+        read_time(run_start),
+        read_time(prev_start),
+        read_time(prev_end),
+        read_time(first_poke),
+        int(reschedules or 0),
+    )
+
+
+@dataclass(slots=True)
+class ClaimNext:
+    """The worker's next try, claimed in the transaction that finishes its current one (one
+    commit for both; the claim's queued guard as in :func:`claim_try`). :attr:`claim` is set
+    by :func:`finish_try`: the :class:`Claim`, or None when the try was no longer ours."""
+
+    workload: Workload
+    hostname: str
+    pid: int
+    first_try: int | None = None
+    claim: Claim | None = None
+    #: Whether the claim ran (a finish that raised did not).
+    tried: bool = False
+
+    def run(self, tx: Tx) -> None:
+        """Claim the try in ``tx`` (before the journal insert: see :mod:`journal_sql`)."""
+        now = now_utc()
+        sql, params = _claim_statement(
+            self.workload, hostname=self.hostname, pid=self.pid, first_try=self.first_try, now=now
+        )
+        self.claim = _read_claim(tx.rows(sql, params), now)
+        self.tried = True
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
