@@ -41,15 +41,19 @@ def run_worker(
     concurrency: int | None = None,
     loglevel: str = "INFO",
     on_ready: Callable[[Celery], None] | None = None,
+    on_pool_process: Callable[[], None] | None = None,
 ) -> int:
     """Run a worker until it is stopped (SIGTERM: warm shutdown, the tries in hand finish first).
 
     ``queues`` defaults to ``[celery] default_queue``; ``concurrency`` to
-    ``[celery] worker_concurrency``. Returns the worker's exit code.
+    ``[celery] worker_concurrency``; ``on_pool_process`` runs first in each pool process started.
+    Returns the worker's exit code.
     """
     app = worker_app(config, options)
     if on_ready is not None:
         signals.worker_ready.connect(lambda **_: on_ready(app), weak=False)
+    if on_pool_process is not None:
+        signals.worker_process_init.connect(lambda **_: on_pool_process(), weak=False)
     worker = app.Worker(
         queues=list(queues) or [config.default_queue],
         concurrency=concurrency or config.worker_concurrency,
