@@ -3,6 +3,7 @@ log files only. The server runs in this process on a free port; reader and serve
 
 from __future__ import annotations
 
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -57,18 +58,18 @@ def test_without_the_secret_nothing_is_served(served: tuple[Path, LogServer]) ->
         RemoteLogs(port=server.port, secret="guess").fetch("127.0.0.1", TRY, 0, 100)
     unsigned = RemoteLogs(port=server.port, secret=SECRET).url("127.0.0.1", TRY, 0, 100)
     with pytest.raises(urllib.error.HTTPError) as info:
-        urllib.request.urlopen(unsigned, timeout=5)  # noqa: S310
+        urllib.request.urlopen(unsigned, timeout=5)
     assert info.value.code == 403
-    with pytest.raises(LogFetchError, match="set \\[celery\\] worker_log_server_secret"):
+    with pytest.raises(LogFetchError, match=r"set \[celery\] worker_log_server_secret"):
         RemoteLogs(port=server.port, secret="").fetch("127.0.0.1", TRY, 0, 100)
 
 
 def test_only_tries_logs_inside_the_folder_are_served(served: tuple[Path, LogServer]) -> None:
     _, server = served
     remote = RemoteLogs(port=server.port, secret=SECRET)
-    with pytest.raises(NotFoundError, match="no log for try 1 of task 'extract'.* nor on the worker"):
+    with pytest.raises(NotFoundError, match=r"no log for try 1 of task 'extract'.* nor on the worker"):
         remote.fetch("127.0.0.1", TryLog(TRY.dag_id, TRY.run_id, TRY.task_id, 1), 0, 100)
-    with pytest.raises(LogFetchError, match="HTTP 400.*outside the logs folder"):
+    with pytest.raises(LogFetchError, match=r"HTTP 400.*outside the logs folder"):
         remote.fetch("127.0.0.1", TryLog("etl", "../../..", "x", 1), 0, 100)
 
 
