@@ -27,7 +27,10 @@ log = logging.getLogger(__name__)
 def worker_app(config: CeleryConfig, options: WorkerOptions) -> Celery:
     """The app of a worker: ``windvane.run_try`` registered, pool processes warmed on start."""
     app = make_app(config, worker=True)
-    app.task(name=TASK_NAME, bind=True, acks_late=True, reject_on_worker_lost=True)(run_try)
+    # The try reports its events itself (windvane.celery.reporting): Celery stores only a failure.
+    app.task(name=TASK_NAME, bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)(
+        run_try
+    )
     configure(options)
     signals.worker_process_init.connect(warm_process, weak=False)
     return app
