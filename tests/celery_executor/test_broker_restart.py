@@ -104,8 +104,11 @@ def test_a_broker_restart_mid_run_loses_and_repeats_nothing(
             server.start()
             restarted.append(done)
 
+    began = time.monotonic()
     assert drive(engine, broker, on_pass=on_pass, timeout=120) == "success"
     assert restarted and restarted[0] < TASKS, "the broker was not restarted during the run"
+    took = time.monotonic() - began
+    print(f"{broker.kind} restart: {restarted[0]} of {TASKS} done at the restart; the run took {took:.1f} s")
     assert sorted(ledger.read_text().split()) == sorted(f"t{i}" for i in range(TASKS))
     assert {state for state, _ in ti_states(engine).values()} == {"success"}
 
