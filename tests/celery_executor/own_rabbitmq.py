@@ -77,7 +77,10 @@ class OwnRabbitMQ:
             "RABBITMQ_LOG_BASE": f"{folder}/log",
             "RABBITMQ_PLUGINS_EXPAND_DIR": f"{folder}/plugins-expand",
             "ERL_EPMD_ADDRESS": "127.0.0.1",
-            "RABBITMQ_SERVER_ERL_ARGS": "-kernel inet_dist_use_interface {127,0,0,1}",
+            # Distribution on loopback only; no busy-waiting schedulers (a shared 2-core machine).
+            "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": (
+                "-kernel inet_dist_use_interface {127,0,0,1} +S 2:2 +sbwt none +sbwtdcpu none +sbwtdio none"
+            ),
         }
 
     def start(self, timeout: float = 60.0) -> None:
