@@ -18,7 +18,7 @@ from sqlalchemy import Connection
 
 from windvane.core.store import listing
 from windvane.errors import NotFoundError
-from windvane.tasklogs.files import TryLog, latest_attempt, log_path, read_chunk
+from windvane.tasklogs.files import TryLog, latest_attempt, log_path, read_chunk, task_folder
 from windvane.tasklogs.remote import RemoteLogs
 
 #: The most bytes one read returns unless the caller asks for fewer.
@@ -73,16 +73,17 @@ def read_try_log(
         return LogChunk(
             try_number, source=str(log_path(folder, dag_id, run_id, task_id, try_number)), **chunk
         )
-    except NotFoundError:
+    except NotFoundError as exc:
+        looked = _looked_at(folder, dag_id, run_id, task_id, try_number)
         if unknown is not None:
-            raise unknown from None
+            raise NotFoundError(f"{unknown}; {looked}") from None
         if conn is None or ti is None or remote is None:
-            raise
+            raise NotFoundError(f"{exc}: {looked}") from None
     assert try_number is not None
     wanted = TryLog(dag_id, run_id, task_id, try_number)
     hostname = ti.hostname if ti.try_number == try_number else _journaled_host(conn, ti.id, try_number)
     if not hostname:
-        raise NotFoundError(f"{wanted.missing()}: not on this machine, and no worker host is recorded for it")
+        raise NotFoundError(f"{wanted.missing()}: {looked}, and no worker host is recorded for it")
     chunk = remote.fetch(hostname, wanted, offset, limit)
     return LogChunk(try_number, source=remote.url(hostname, wanted, chunk["offset"], limit), **chunk)
 
@@ -92,10 +93,14 @@ def _latest(folder: Path, dag_id: str, run_id: str, task_id: str, recorded: int)
     latest = max(local, recorded)
     if latest < 1:
         raise NotFoundError(
-            f"no log for task {task_id!r} in run {run_id!r} of DAG {dag_id!r}: it has not run "
-            f"(looked in {folder})"
+            f"no log for task {task_id!r} in run {run_id!r} of DAG {dag_id!r}: it has not run"
         )
     return latest
+
+
+def _looked_at(folder: Path, dag_id: str, run_id: str, task_id: str, try_number: int | None) -> str:
+    name = f"attempt={try_number}.log" if try_number else "attempt=<n>.log"
+    return f"{task_folder(folder, dag_id, run_id, task_id) / name} does not exist"
 
 
 def _journaled_host(conn: Connection, ti_id: int, try_number: int) -> str | None:
