@@ -5,7 +5,10 @@ The same DAGs as bench/b12_local.py, driven by a real scheduler: B1 a chain of
 timestamps), B2 a fan-out 1 -> 1000 -> 1 (task instances per second over the
 makespan). Celery: one ``windvane celery worker`` process (separate, started
 with the CLI) with ``--concurrency`` equal to the parallelism, on this
-machine's Redis (databases 13 and 14, a queue of the run's own).
+machine's Redis (databases 13 and 14, a queue of the run's own). CPU ms/TI: the
+CPU time of every process of the run (scheduler, workers, tries; for Celery the
+worker's start-up too, ~1-2 s of CPU) per task instance, the number to compare
+on a busy machine.
 Targets (Celery + Redis): B1 gap p50 <= 50 ms, B2 >= 150 TI/s.
 
     python bench/b_celery.py [--db sqlite] [--parallelism 2] [--chain 100] [--fanout 1000]
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -104,6 +108,8 @@ def run_one(
             make = lambda: CeleryExecutor(parallelism, config=config, db_url=url)  # noqa: E731
         else:
             make = lambda: LocalExecutor(parallelism, db_url=url, log_folder=str(home / "logs"))  # noqa: E731
+        cpu_before = _cpu(resource.RUSAGE_SELF) + _cpu(resource.RUSAGE_CHILDREN)
+        worker_cpu = 0.0
         try:
             config_s = SchedulerConfig(
                 parallelism=parallelism, poll_interval_seconds=0.5, idle_sleep_seconds=0.5
@@ -113,7 +119,11 @@ def run_one(
         finally:
             if worker is not None:
                 os.killpg(worker.pid, signal.SIGTERM)
-                worker.wait(30)
+                _, _, usage = os.wait4(worker.pid, 0)  # the worker with its pool and tries' children
+                worker_cpu = usage.ru_utime + usage.ru_stime
+        # Local: the scheduler process and its worker processes (reaped by end()). Celery: the
+        # scheduler process, plus the worker (with its startup: see cpu_worker_idle in the docs).
+        cpu = _cpu(resource.RUSAGE_SELF) + _cpu(resource.RUSAGE_CHILDREN) - cpu_before + worker_cpu
         with begin_read(engine) as conn:
             rows = conn.execute(
                 select(task_instance.c.start_date, task_instance.c.end_date, task_instance.c.state).order_by(
@@ -126,7 +136,12 @@ def run_one(
     gaps = [(starts[i + 1] - ends[i]).total_seconds() * 1000 for i in range(len(rows) - 1)]
     ok = run_state == "success" and all(r.state == "success" for r in rows)
     return {"n": len(rows), "ok": float(ok), "makespan": makespan, "tis": len(rows) / makespan,
-            "gap_p50": median(gaps), "gap_p95": pct(gaps, 95)}  # fmt: skip
+            "gap_p50": median(gaps), "gap_p95": pct(gaps, 95), "cpu_ms": 1000 * cpu / len(rows)}  # fmt: skip
+
+
+def _cpu(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
@@ -151,12 +166,23 @@ def main() -> None:
                     home.mkdir()
                     r = run_one(kind, source, dag_id, home, args.parallelism, executor_kind)
                     rows.append([kind, executor_kind, label, r["n"], r["ok"] == 1.0, r["makespan"], r["tis"],
-                                 r["gap_p50"], r["gap_p95"]])  # fmt: skip
+                                 r["gap_p50"], r["gap_p95"], r["cpu_ms"]])  # fmt: skip
     print(
         table(
             f"B1/B2 Celery (Redis) beside local, parallelism {args.parallelism}, no-op tasks "
             "(Celery targets: B1 gap p50 <= 50 ms, B2 >= 150 TI/s)",
-            ["db", "executor", "workload", "TIs", "all ok", "makespan s", "TI/s", "gap p50 ms", "gap p95 ms"],
+            [
+                "db",
+                "executor",
+                "workload",
+                "TIs",
+                "all ok",
+                "makespan s",
+                "TI/s",
+                "gap p50 ms",
+                "gap p95 ms",
+                "CPU ms/TI",
+            ],
             rows,
         )
     )

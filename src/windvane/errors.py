@@ -198,3 +198,8 @@ class ExecutorError(WindvaneError):
 
 class PluginError(WindvaneError):
     """A plug-in's entry point failed to load or declares something unusable; the message names it."""
+
+
+class LogFetchError(NotFoundError):
+    """A try's log is not on this machine and the worker that ran it could not serve it; the message
+    names the try, the host and why."""

@@ -1,20 +1,22 @@
-"""The broker (a Redis of the test's own) restarts in the middle of a run: the run completes, each
-task runs exactly once. The scheduler's sends and result reads and the workers' consumers and result
-writes all ride out the outage."""
+"""The broker (a Redis, or a RabbitMQ node, of the test's own) restarts in the middle of a run: the
+run completes, each task runs exactly once. The scheduler's sends and result reads and the workers'
+consumers and result writes all ride out the outage."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Protocol
 
 import pytest
 from sqlalchemy import Engine
 
 from tests.celery_executor.conftest import StartWorker
+from tests.celery_executor.own_rabbitmq import OwnRabbitMQ
 from tests.celery_executor.own_redis import OwnRedis
 from tests.celery_executor.runs import drive, ti_states, trigger
-from tests.celery_executor.workers import Broker
+from tests.celery_executor.workers import REDIS_URL, RESULTS_DB, Broker, require
 from windvane.celery.executor import CeleryExecutor
 from windvane.testing.contract_dag import DAG_ID, write_contract_dag
 from windvane.testing.rows import ti_row
@@ -47,6 +49,11 @@ with DAG("broker_restart", start_date=pendulum.datetime(2024, 1, 1, tz="UTC"), s
 """
 
 
+class Server(Protocol):
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+
+
 @pytest.fixture
 def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
     server = OwnRedis(tmp_path / "redis")
@@ -55,14 +62,32 @@ def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
     server.stop()
 
 
+@pytest.fixture(params=["redis", "rabbitmq"])
+def own_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Broker, Server]]:
+    """The broker to restart: a Redis (its own results too) or a RabbitMQ node (results in the
+    machine's Redis, which stays up)."""
+    if request.param == "redis":
+        redis = request.getfixturevalue("own_redis")
+        yield Broker("redis", f"{redis.url}/0", f"{redis.url}/1", "restart"), redis
+        return
+    require(REDIS_URL)
+    rabbit = OwnRabbitMQ(tmp_path / "rabbitmq")
+    rabbit.start()
+    try:
+        yield Broker("rabbitmq", rabbit.url, f"{REDIS_URL}/{RESULTS_DB}", "restart"), rabbit
+    finally:
+        rabbit.stop()
+
+
 @pytest.fixture
-def broker(own_redis: OwnRedis) -> Broker:
-    return Broker("redis", f"{own_redis.url}/0", f"{own_redis.url}/1", "restart")
+def broker(own_server: tuple[Broker, Server]) -> Broker:
+    return own_server[0]
 
 
 def test_a_broker_restart_mid_run_loses_and_repeats_nothing(
-    engine: Engine, broker: Broker, own_redis: OwnRedis, start_worker: StartWorker, tmp_path: Path
+    engine: Engine, own_server: tuple[Broker, Server], start_worker: StartWorker, tmp_path: Path
 ) -> None:
+    broker, server = own_server
     ledger = tmp_path / "ledger"
     ledger.touch()
     trigger(engine, tmp_path, DAG.format(ledger=str(ledger), tasks=TASKS), "broker_restart")
@@ -73,18 +98,22 @@ def test_a_broker_restart_mid_run_loses_and_repeats_nothing(
     def on_pass() -> None:
         done = len(ledger.read_text().split())
         if not stopped and done >= 3:
-            own_redis.stop()
+            server.stop()
             stopped.append(time.monotonic())
         elif stopped and not restarted and time.monotonic() - stopped[0] >= OUTAGE_SECONDS:
-            own_redis.start()
+            server.start()
             restarted.append(done)
 
+    began = time.monotonic()
     assert drive(engine, broker, on_pass=on_pass, timeout=120) == "success"
     assert restarted and restarted[0] < TASKS, "the broker was not restarted during the run"
+    took = time.monotonic() - began
+    print(f"{broker.kind} restart: {restarted[0]} of {TASKS} done at the restart; the run took {took:.1f} s")
     assert sorted(ledger.read_text().split()) == sorted(f"t{i}" for i in range(TASKS))
     assert {state for state, _ in ti_states(engine).values()} == {"success"}
 
 
+@pytest.mark.parametrize("own_server", ["redis"], indirect=True)
 def test_tries_queued_while_the_broker_is_down_are_sent_when_it_is_back(
     engine: Engine, broker: Broker, own_redis: OwnRedis, start_worker: StartWorker, tmp_path: Path
 ) -> None:

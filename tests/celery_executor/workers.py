@@ -103,6 +103,7 @@ class WorkerProcess:
         queues: tuple[str, ...] = (),
         concurrency: int = 2,
         env: dict[str, str] | None = None,
+        wrapper: tuple[str, ...] = (),
     ) -> None:
         home.mkdir(parents=True, exist_ok=True)
         self.log = home / f"worker-{uuid.uuid4().hex[:6]}.log"
@@ -118,6 +119,7 @@ class WorkerProcess:
             **(env or {}),
         }
         command = [
+            *wrapper,  # e.g. ip netns exec NAME: the worker on a "host" of its own
             sys.executable,
             "-m",
             "windvane.cli.main",

@@ -35,7 +35,12 @@ def _dag() -> DAG:
 
 
 def _run(
-    task: BaseOperator, *, try_number: int = 1, max_tries: int | None = None, callback_timeout: float = 60.0
+    task: BaseOperator,
+    *,
+    try_number: int = 1,
+    max_tries: int | None = None,
+    callback_timeout: float = 60.0,
+    claim_held: Callable[[], bool] | None = None,
 ) -> TryOutcome:
     assert task.dag is not None
     ti = RuntimeTaskInstance(
@@ -55,7 +60,9 @@ def _run(
         data_interval_end=when,
     )
     context = build_context(run=run, dag=task.dag, task=task, ti=ti, params={})
-    return run_try(task, context, jinja_env=make_jinja_env(), callback_timeout=callback_timeout)
+    return run_try(
+        task, context, jinja_env=make_jinja_env(), callback_timeout=callback_timeout, claim_held=claim_held
+    )
 
 
 def _python(func: Callable[..., Any], **kwargs: Any) -> PythonOperator:
@@ -165,6 +172,23 @@ def test_failing_callback_is_logged_and_changes_nothing(caplog: pytest.LogCaptur
     assert outcome.state is S.SUCCESS
     assert seen == ["t"]  # the next callback still ran
     assert "callback bug" in caplog.text and "on_success_callback" in caplog.text
+
+
+def test_a_try_that_lost_its_task_instance_runs_no_end_callback() -> None:
+    """A try failed over while its worker was cut off ends later: its outcome will be rejected, so
+    its callbacks must not run (the retry's run instead: callbacks once)."""
+    seen: list[str] = []
+    asked: list[bool] = []
+
+    def held(answer: bool) -> Callable[[], bool]:
+        return lambda: asked.append(answer) or answer
+
+    lost = _run(_python(lambda: 3, on_success_callback=lambda c: seen.append("lost")), claim_held=held(False))
+    assert lost.state is S.SUCCESS and lost.callbacks == () and seen == []
+    _run(_python(lambda: 3, on_success_callback=lambda c: seen.append("held")), claim_held=held(True))
+    assert seen == ["held"]
+    _run(_python(lambda: 3), claim_held=held(False))  # no callback: the database is not asked
+    assert asked == [False, True]
 
 
 def test_failure_and_retry_callbacks_get_the_exception() -> None:

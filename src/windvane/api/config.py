@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from windvane.settings import Settings
+from windvane.tasklogs.remote import RemoteLogs
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,8 @@ class ApiConfig:
     login_rate_window_seconds: float = 60.0
     secure_cookies: bool = False
     log_folder: Path = Path("logs")
+    #: How to fetch a log that is not in ``log_folder`` from the worker that ran the try (None: don't).
+    remote_logs: RemoteLogs | None = None
     health_threshold_seconds: float = 30.0
     #: ``[core] parallelism``: the "why isn't this task running?" answer checks executor room with it.
     parallelism: int | None = None
@@ -47,6 +50,11 @@ def from_settings(settings: Settings) -> ApiConfig:
         login_rate_window_seconds=api.login_rate_window_seconds,
         secure_cookies=api.secure_cookies,
         log_folder=settings.logging.base_log_folder,
+        remote_logs=RemoteLogs(
+            port=settings.celery.worker_log_server_port,
+            secret=settings.celery.worker_log_server_secret,
+            timeout_seconds=settings.celery.worker_log_fetch_timeout_seconds,
+        ),
         health_threshold_seconds=settings.scheduler.health_check_threshold_seconds,
         parallelism=settings.core.parallelism,
         auth_cache_seconds=api.auth_cache_seconds,

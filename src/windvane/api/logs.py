@@ -1,48 +1,7 @@
-"""Reading a try's log file by byte ranges, for tailing over HTTP."""
+"""Reading a try's log file by byte ranges, for tailing over HTTP (:mod:`windvane.tasklogs.files`)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+from windvane.tasklogs.files import log_path, read_chunk
 
-from windvane.core.worker.runner import path_under
-from windvane.errors import NotFoundError
-
-
-def log_path(folder: Path, dag_id: str, run_id: str, task_id: str, try_number: int) -> Path:
-    """Where the worker writes the log of a try (:func:`windvane.core.worker.runner.log_path_for`)."""
-    task_folder = path_under(str(folder), f"dag_id={dag_id}", f"run_id={run_id}", f"task_id={task_id}")
-    return Path(task_folder) / f"attempt={try_number}.log"
-
-
-def read_chunk(
-    folder: Path, dag_id: str, run_id: str, task_id: str, try_number: int, offset: int, limit: int
-) -> dict[str, Any]:
-    """``content`` from byte ``offset`` (at most ``limit`` bytes, cut back to a whole UTF-8
-    character), ``offset``, ``next_offset`` and the file's ``size``; NotFoundError naming the try."""
-    path = log_path(folder, dag_id, run_id, task_id, try_number)
-    try:
-        with open(path, "rb") as handle:
-            size = handle.seek(0, 2)
-            start = min(offset, size)
-            handle.seek(start)
-            data = handle.read(limit)
-    except (FileNotFoundError, NotADirectoryError):
-        raise NotFoundError(
-            f"no log for try {try_number} of task {task_id!r} in run {run_id!r} of DAG {dag_id!r}"
-        ) from None
-    data = data[: _whole(data)] if len(data) == limit else data
-    text = data.decode("utf-8", errors="replace")
-    return {"content": text, "offset": start, "next_offset": start + len(data), "size": size}
-
-
-def _whole(data: bytes) -> int:
-    """The length of ``data`` without a UTF-8 character cut at its end."""
-    for back in range(1, min(4, len(data)) + 1):
-        byte = data[-back]
-        if byte < 0x80:
-            return len(data)
-        if byte >= 0xC0:  # a lead byte: is its character complete?
-            needed = 2 if byte < 0xE0 else 3 if byte < 0xF0 else 4
-            return len(data) if back >= needed else len(data) - back
-    return len(data)
+__all__ = ["log_path", "read_chunk"]

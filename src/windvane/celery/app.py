@@ -49,6 +49,7 @@ def make_app(config: CeleryConfig, *, worker: bool = False) -> Celery:
         task_default_queue=config.default_queue,
         task_create_missing_queues=True,
         result_expires=RESULT_EXPIRES_SECONDS,
+        task_store_errors_even_if_ignored=True,  # the try writes its own reports; a crash is Celery's
         result_backend_always_retry=worker,
         result_backend_max_retries=1_000_000,
         result_backend_max_sleep_between_retries_ms=2_000,

@@ -1,8 +1,9 @@
 """Reading what workers reported in the result backend: many tries in one round trip.
 
 A worker stores a try's ``running`` event as the Celery state ``STARTED`` and
-its final event as the task's return value (``SUCCESS``), both JSON
-(:mod:`windvane.celery.messages`). The executor asks for all the tries it
+its final event as ``SUCCESS``, both JSON (:mod:`windvane.celery.messages`,
+written by :mod:`windvane.celery.reporting`; a Celery task that crashed is
+stored by Celery as ``FAILURE``). The executor asks for all the tries it
 waits on at once: on a key-value backend (Redis) one ``MGET``; elsewhere (a
 ``db+`` backend) one read per try. A result read as final is deleted, so the
 backend holds only tries in flight (and, for a dead scheduler, results that

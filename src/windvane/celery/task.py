@@ -28,6 +28,7 @@ from typing import Any
 from celery.exceptions import Ignore
 
 from windvane.celery.messages import event_to_dict, workload_from_dict
+from windvane.celery.reporting import ResultWriter
 from windvane.core.forking.containment import install as install_containment
 from windvane.core.model.secrets_config import SecretsConfig
 from windvane.core.model.states import TaskInstanceState
@@ -86,6 +87,7 @@ class _Process:
     options: WorkerOptions
     loader: DagLoader = field(default_factory=DagLoader)
     db: RawDb | None = None
+    writer: ResultWriter | None = None
 
 
 _PROCESS: _Process | None = None
@@ -134,13 +136,13 @@ def run_try(task: Any, body: Any) -> dict[str, Any]:
     if process.db is None:  # a solo pool, or a worker started without the init signal
         warm_process()
     assert process.db is not None
+    if process.writer is None:
+        process.writer = ResultWriter(task.app)
+    writer, task_id = process.writer, str(task.request.id)
     imports = process.loader.imports
 
     def on_running(event: TaskEvent) -> None:
-        try:
-            task.update_state(state="STARTED", meta=event_to_dict(event))
-        except Exception as exc:  # the final result still comes; only the start is not reported
-            log.warning("could not report the start of %s: %s", workload.key, exc)
+        writer.started(task_id, event)
 
     event = _run(workload, process, process.db, on_running)
     if process.loader.imports != imports:
@@ -152,7 +154,8 @@ def run_try(task: Any, body: Any) -> dict[str, Any]:
             workload.try_number,
         )
         raise Ignore()
-    return event_to_dict(event)
+    writer.finished(task_id, event)
+    return event_to_dict(event)  # not stored again: the task ignores its result
 
 
 def _run(workload: Workload, process: _Process, db: RawDb, on_running: Any) -> TaskEvent:

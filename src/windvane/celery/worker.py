@@ -27,7 +27,10 @@ log = logging.getLogger(__name__)
 def worker_app(config: CeleryConfig, options: WorkerOptions) -> Celery:
     """The app of a worker: ``windvane.run_try`` registered, pool processes warmed on start."""
     app = make_app(config, worker=True)
-    app.task(name=TASK_NAME, bind=True, acks_late=True, reject_on_worker_lost=True)(run_try)
+    # The try reports its events itself (windvane.celery.reporting): Celery stores only a failure.
+    app.task(name=TASK_NAME, bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)(
+        run_try
+    )
     configure(options)
     signals.worker_process_init.connect(warm_process, weak=False)
     return app
@@ -41,15 +44,19 @@ def run_worker(
     concurrency: int | None = None,
     loglevel: str = "INFO",
     on_ready: Callable[[Celery], None] | None = None,
+    on_pool_process: Callable[[], None] | None = None,
 ) -> int:
     """Run a worker until it is stopped (SIGTERM: warm shutdown, the tries in hand finish first).
 
     ``queues`` defaults to ``[celery] default_queue``; ``concurrency`` to
-    ``[celery] worker_concurrency``. Returns the worker's exit code.
+    ``[celery] worker_concurrency``; ``on_pool_process`` runs first in each pool process started.
+    Returns the worker's exit code.
     """
     app = worker_app(config, options)
     if on_ready is not None:
         signals.worker_ready.connect(lambda **_: on_ready(app), weak=False)
+    if on_pool_process is not None:
+        signals.worker_process_init.connect(lambda **_: on_pool_process(), weak=False)
     worker = app.Worker(
         queues=list(queues) or [config.default_queue],
         concurrency=concurrency or config.worker_concurrency,

@@ -3,7 +3,8 @@
 Reads ``[celery]``, ``[database]``, ``[logging]`` and ``[executor]`` once and
 starts :func:`windvane.celery.worker.run_worker`; with ``[metrics]
 prometheus_on`` the worker serves ``/metrics`` on ``[celery] prometheus_port`` (and sends to
-StatsD with ``statsd_on``).
+StatsD with ``statsd_on``), and with ``[celery] worker_log_server_secret`` it serves its log
+folder to ``tasks logs`` and the API of other machines (``worker_log_server_port``).
 Needs the ``windvane[celery]`` extra.
 """
 
@@ -23,6 +24,7 @@ from windvane.settings import Settings
 
 if TYPE_CHECKING:
     from windvane.celery.task import WorkerOptions
+    from windvane.tasklogs.server import LogServer
 
 
 def _worker(cli: Cli, args: argparse.Namespace) -> int:
@@ -42,21 +44,59 @@ def _worker(cli: Cli, args: argparse.Namespace) -> int:
     concurrency = args.concurrency or config.worker_concurrency
     bundle = create_metrics(settings, None, service="celery-worker")
     stop = threading.Event()
+    servers: list[LogServer] = []
 
     def on_ready(app: object) -> None:
+        server = serve_logs(cli, settings)
+        if server is not None:
+            servers.append(server)
         queues = ",".join(args.queues or (config.default_queue,))
         cli.out.note(f"windvane celery worker ready: queues {queues}")
         if bundle.enabled:
             bundle.start_http_server(config.prometheus_port)
             WorkerMetrics(bundle.sink, concurrency).run(stop)
 
+    def in_pool_process() -> None:  # a pool process forked later must not hold the listening socket
+        for server in servers:
+            server.close_in_child()
+
     try:
         return run_worker(
-            config, options, queues=args.queues, concurrency=concurrency, loglevel=level, on_ready=on_ready
-        )
+            config, options, queues=args.queues, concurrency=concurrency, loglevel=level, on_ready=on_ready,
+            on_pool_process=in_pool_process,
+        )  # fmt: skip
     finally:
         stop.set()
+        for server in servers:
+            server.stop()
         bundle.close()
+
+
+def serve_logs(cli: Cli, settings: Settings) -> LogServer | None:
+    """The worker's log server on ``[celery] worker_log_server_port`` (None: off, or no secret)."""
+    from windvane.tasklogs.server import LogServer
+
+    celery = settings.celery
+    if celery.worker_log_server_port == 0:
+        return None
+    if not celery.worker_log_server_secret:
+        cli.out.note(
+            "windvane celery worker serves no logs: [celery] worker_log_server_secret is empty "
+            "(tasks logs elsewhere needs a shared log folder)"
+        )
+        return None
+    try:
+        server = LogServer(
+            log_folder(settings), secret=celery.worker_log_server_secret,
+            host=celery.worker_log_server_host, port=celery.worker_log_server_port,
+        ).start()  # fmt: skip
+    except OSError as exc:
+        raise ConfigError(
+            f"[celery] worker_log_server_port {celery.worker_log_server_port}: cannot serve logs on "
+            f"{celery.worker_log_server_host}: {exc}"
+        ) from exc
+    cli.out.note(f"windvane celery worker serves its logs on {celery.worker_log_server_host}:{server.port}")
+    return server
 
 
 def worker_options(settings: Settings) -> WorkerOptions:
@@ -68,7 +108,7 @@ def worker_options(settings: Settings) -> WorkerOptions:
     return WorkerOptions(
         db_url=settings.database.sql_alchemy_conn,
         log_folder=str(log_folder(settings)),
-        hostname=socket.gethostname(),
+        hostname=settings.celery.worker_hostname or socket.gethostname(),
         heartbeat_seconds=settings.executor.worker_heartbeat_seconds,
         max_log_bytes=settings.logging.max_log_bytes,
         memory_limit_mib=settings.executor.task_memory_limit_mib,

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import re
-from pathlib import Path
 
 import pendulum
 from sqlalchemy import Connection, select
@@ -19,7 +17,7 @@ from windvane.cli.base import (
 )
 from windvane.cli.known_secrets import register_known_secrets
 from windvane.cli.views import load_serialized, task_instances_of_run
-from windvane.cli.wiring import log_folder, open_engine
+from windvane.cli.wiring import log_folder, open_engine, remote_logs
 from windvane.core.store.dag_runs import get_dag_run
 from windvane.core.store.engine import begin_read, begin_write
 from windvane.core.store.journal_sql import JournalBatch
@@ -28,10 +26,7 @@ from windvane.core.store.sql_bridge import dbapi_tx
 from windvane.core.store.tables import dag_run as run_t
 from windvane.core.store.tables import task_instance as ti_t
 from windvane.core.task_api.masking import redact
-from windvane.core.worker.runner import path_under
 from windvane.errors import NotFoundError
-
-_ATTEMPT = re.compile(r"^attempt=(\d+)\.log$")
 
 
 def _clear(cli: Cli, args: argparse.Namespace) -> int:
@@ -108,37 +103,28 @@ def _states_for_dag_run(cli: Cli, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def log_file(folder: Path, dag_id: str, run_id: str, task_id: str, try_number: int | None) -> Path:
-    """The log of a try (see :func:`windvane.core.worker.runner.log_path_for`); the latest one on disk
-    when ``try_number`` is None. Raises :class:`NotFoundError` naming the path looked for."""
-    task_folder = Path(path_under(str(folder), f"dag_id={dag_id}", f"run_id={run_id}", f"task_id={task_id}"))
-    if try_number is not None:
-        path = task_folder / f"attempt={try_number}.log"
-        if not path.is_file():
-            raise NotFoundError(
-                f"no log for try {try_number} of task {task_id!r} in run {run_id!r}: {path} does not exist"
-            )
-        return path
-    attempts = []
-    if task_folder.is_dir():
-        attempts = [(int(m[1]), p) for p in task_folder.iterdir() if (m := _ATTEMPT.match(p.name))]
-    if not attempts:
-        raise NotFoundError(
-            f"no log for task {task_id!r} in run {run_id!r} of DAG {dag_id!r}: "
-            f"looked for {task_folder / 'attempt=<n>.log'}"
-        )
-    return max(attempts)[1]
-
-
 def _logs(cli: Cli, args: argparse.Namespace) -> int:
-    path = log_file(log_folder(cli.settings), args.dag_id, args.run_id, args.task_id, args.try_number)
-    cli.out.note(f"*** {path}")
+    """The whole log of a try: from this machine's log folder, else from the worker that ran it."""
+    from windvane.tasklogs.reader import read_try_log
+
     register_known_secrets(cli.settings)
-    line = "\n"
-    with open(path, encoding="utf-8", errors="replace") as handle:
-        for line in handle:
-            cli.out.stdout.write(redact(line))
-    if not line.endswith("\n"):  # a try killed mid-line: what follows starts on its own line
-        cli.out.stdout.write("\n")
-    cli.out.stdout.flush()
+    folder, remote = log_folder(cli.settings), remote_logs(cli.settings)
+    out = cli.out.stdout
+    with open_engine(cli.settings) as engine, begin_read(engine) as conn:
+        chunk = read_try_log(folder, args.dag_id, args.run_id, args.task_id, args.try_number, conn=conn,
+                             remote=remote)  # fmt: skip
+        cli.out.note(f"*** {chunk.source}")
+        pending = ""
+        while True:
+            lines = (pending + chunk.content).splitlines(keepends=True)
+            pending = lines.pop() if lines and not lines[-1].endswith("\n") else ""
+            for line in lines:
+                out.write(redact(line))
+            if chunk.complete or chunk.next_offset <= chunk.offset:
+                break
+            chunk = read_try_log(folder, args.dag_id, args.run_id, args.task_id, chunk.try_number,
+                                 offset=chunk.next_offset, conn=conn, remote=remote)  # fmt: skip
+    if pending:  # a try killed mid-line: what follows starts on its own line
+        out.write(redact(pending) + "\n")
+    out.flush()
     return EXIT_OK

@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from windvane.metrics import MetricsSink
     from windvane.metrics.wiring import MetricsBundle
     from windvane.plugins import EntryPointLoader
+    from windvane.tasklogs.remote import RemoteLogs
 
 #: Longest the scheduler goes without re-reading the DB for others' changes (triggers, pauses).
 #: There is no setting for it: it is this, or ``scheduler.idle_sleep_seconds`` if that is shorter.
@@ -122,6 +123,18 @@ def open_engine(settings: Settings, *, require_schema: bool = True, wait: bool =
 def log_folder(settings: Settings) -> Path:
     """Where task logs go (``logging.base_log_folder``)."""
     return settings.logging.base_log_folder
+
+
+def remote_logs(settings: Settings) -> RemoteLogs:
+    """How ``tasks logs`` and the API reach workers' log servers (``[celery] worker_log_*``)."""
+    from windvane.tasklogs.remote import RemoteLogs
+
+    celery = settings.celery
+    return RemoteLogs(
+        port=celery.worker_log_server_port,
+        secret=celery.worker_log_server_secret,
+        timeout_seconds=celery.worker_log_fetch_timeout_seconds,
+    )
 
 
 def processor_log(settings: Settings) -> Path:

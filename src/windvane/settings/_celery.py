@@ -45,3 +45,32 @@ class CelerySettings:
         "system pick one (several workers on one host).",
         check=Between(0, 65535),
     )
+    worker_hostname: str = setting(
+        "",
+        "The host name a worker records for the tries it runs (the task instance's hostname, the "
+        "journal), where `windvane tasks logs` and the API fetch their logs; empty: the machine's "
+        "host name. Set an address the scheduler's and API's hosts can reach if that name does not "
+        "resolve there.",
+    )
+    worker_log_server_port: int = setting(
+        8793,
+        "Port on which each `windvane celery worker` serves its log folder (read-only, signed "
+        "requests only) and on which readers fetch a try's log from the worker that ran it; 0: the "
+        "worker serves no logs.",
+        check=Between(0, 65535),
+    )
+    worker_log_server_host: str = setting(
+        "0.0.0.0",
+        "Address the worker's log server binds to (0.0.0.0: every interface; 127.0.0.1: this machine only).",
+    )
+    worker_log_server_secret: str = setting(
+        "",
+        "Shared secret (masked) that signs log requests; the same on the workers and on every "
+        "host that reads logs. Empty: workers serve no logs and readers cannot fetch them (share "
+        "the log folder instead).",
+    )
+    worker_log_fetch_timeout_seconds: float = setting(
+        5.0,
+        "How long a reader waits for a worker's log server to answer one request.",
+        check=Within(0, 300),
+    )

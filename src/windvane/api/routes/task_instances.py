@@ -9,7 +9,6 @@ import pendulum
 from fastapi import APIRouter, Path, Query, Response
 from sqlalchemy import Connection
 
-from windvane.api.logs import read_chunk
 from windvane.api.routes._common import Limit, Offset, ReadConn, State, WriteConn, answer, built, load_dag
 from windvane.api.schemas import (
     ClearTasksRequest,
@@ -32,6 +31,7 @@ from windvane.core.store.rendered_fields_sql import get_rendered_fields
 from windvane.core.store.run_actions import clear_task_instances
 from windvane.core.store.sql_bridge import dbapi_tx
 from windvane.core.store.why import explain_task_instance
+from windvane.tasklogs.reader import read_try_log
 
 router = APIRouter(tags=["Task instances"])
 _RUN = "/dags/{dag_id}/dagRuns/{run_id}"
@@ -115,11 +115,13 @@ def get_log(
     limit: Annotated[int, Query(ge=1, le=1 << 20, description="Most bytes to return.")] = 65536,
 ) -> LogChunk:
     """Up to ``limit`` bytes of a try's log from byte ``offset``; poll again from ``next_offset``
-    to tail it (a chunk ends on a whole UTF-8 character)."""
-    pk = listing.run_pk_of(conn, dag_id, run_id)
-    listing.get_task_instance(conn, pk, task_id)
-    chunk = read_chunk(state.config.log_folder, dag_id, run_id, task_id, try_number, offset, limit)
-    return LogChunk(try_number=try_number, **chunk)
+    to tail it (a chunk ends on a whole UTF-8 character). A log not on the API's machine is fetched
+    from the worker that ran the try (docs/scaling.md, "Task logs")."""
+    config = state.config
+    chunk = read_try_log(config.log_folder, dag_id, run_id, task_id, try_number, offset=offset, limit=limit,
+                         conn=conn, remote=config.remote_logs)  # fmt: skip
+    return LogChunk(try_number=try_number, content=chunk.content, offset=chunk.offset,
+                    next_offset=chunk.next_offset, size=chunk.size)  # fmt: skip
 
 
 @router.post(_RUN + "/clearTaskInstances", response_model=TaskIds, name="clear_task_instances")

@@ -6,7 +6,9 @@ tell, from the database, what became of a try it waits on:
 :func:`try_position` (the row: state, try number, how it ended) and
 :func:`ended_by_scheduler` (whether the scheduler itself ended the try — a
 zombie or a run timeout — and so knows already). A worker uses
-:func:`try_position` to tell a second delivery of a try it claimed already.
+:func:`try_position` to tell a second delivery of a try it claimed already, and
+a try's process :func:`holds_try` before its end-of-try callbacks (a try failed
+over while its worker was cut off runs none).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from windvane.core.model.states import TaskInstanceState
 from windvane.core.model.workload import Workload
 from windvane.core.store.journal_sql import JournalKind, JournalReason
 from windvane.core.store.raw import RawDb
@@ -56,3 +59,13 @@ def ended_by_scheduler(db: RawDb, workload: Workload) -> bool:
     }
     rows = db.read_one(_LAST_REASON, params)
     return bool(rows) and rows[0][0] in _SCHEDULER_REASONS
+
+
+def holds_try(db: RawDb, workload: Workload) -> bool:
+    """Whether ``workload``'s try still holds its task instance: the row is running this try."""
+    position = try_position(db, workload.ti_id)
+    return (
+        position is not None
+        and position.state == TaskInstanceState.RUNNING.value
+        and position.try_number == workload.try_number
+    )

@@ -15,7 +15,7 @@ import dataclasses
 import logging
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from types import FrameType
@@ -30,7 +30,7 @@ from windvane.core.task_api.masking import redact
 from windvane.core.task_api.task_instance import XCOM_RETURN_KEY, RuntimeTaskInstance
 from windvane.core.task_api.templating import render_template_fields
 from windvane.core.worker.rendered import rendered_fields_json
-from windvane.core.worker.task_callbacks import DEFAULT_CALLBACK_TIMEOUT, run_callbacks
+from windvane.core.worker.task_callbacks import DEFAULT_CALLBACK_TIMEOUT, callbacks_of, run_callbacks
 from windvane.errors import (
     RescheduleRequested,
     SerializationError,
@@ -77,6 +77,7 @@ def run_try(
     *,
     jinja_env: jinja2.Environment,
     callback_timeout: float = DEFAULT_CALLBACK_TIMEOUT,
+    claim_held: Callable[[], bool] | None = None,
 ) -> TryOutcome:
     """Run one try of ``task`` with ``context`` (whose ``"ti"`` is a RuntimeTaskInstance).
 
@@ -86,7 +87,10 @@ def run_try(
     ``up_for_retry`` while ``try_number <= max_tries``, else ``failed``;
     ``up_for_reschedule`` for :class:`RescheduleRequested` (a sensor in reschedule mode, which runs
     no callback). A callback that raises, or runs past ``callback_timeout`` seconds, is logged and
-    changes nothing; the outcome's ``callbacks`` say how each went.
+    changes nothing; the outcome's ``callbacks`` say how each went. ``claim_held`` (a worker's try)
+    is asked before the end-of-try callbacks: a try that no longer holds its task instance (failed
+    over after its heartbeats stopped, cleared or marked elsewhere) runs none, as its outcome will
+    not be recorded either.
     """
     ti: RuntimeTaskInstance = context["ti"]
     exception: BaseException | None = None
@@ -122,6 +126,13 @@ def run_try(
             exception = exc
             outcome = _failure(task, ti, exc, state=failure_state(ti.try_number, ti.max_tries))
     hook = _CALLBACK_FOR_STATE.get(outcome.state)
+    if hook is not None and claim_held is not None and callbacks_of(task, hook) and not claim_held():
+        log.warning(
+            "Try %d no longer holds its task instance (failed over or changed elsewhere): its %s is not run",
+            ti.try_number,
+            hook,
+        )
+        hook = None
     if hook is not None:
         ran.extend(run_callbacks(task, hook, context, exception, timeout=callback_timeout))
     if ran:

@@ -228,6 +228,7 @@ def run_workload(
         first_poke_at=claim.first_poke_at,
         reschedule_count=claim.reschedule_count,
         callback_timeout=callback_timeout_seconds,
+        claim_check_seconds=max(1.0, claim_give_up_seconds),
     )
     deadline = None if timeout is None else timeout + timeout_grace_seconds
     if deadline is not None:  # the callbacks run after execute's own alarm: not the task's time

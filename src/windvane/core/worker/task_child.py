@@ -17,6 +17,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from types import FrameType
@@ -24,6 +25,8 @@ from typing import TYPE_CHECKING
 
 from windvane.core.model.outcome import TryOutcome
 from windvane.core.model.tracebacks import format_user_traceback
+from windvane.core.store.raw import RawDb
+from windvane.core.store.try_position import holds_try
 from windvane.core.store.xcom_sql import RawXComReader
 from windvane.core.task_api.context import build_context, params_for_run
 from windvane.core.task_api.masking import redact
@@ -42,6 +45,8 @@ if TYPE_CHECKING:
     from windvane.core.model.workload import Workload
 
 _log = logging.getLogger("windvane.task")
+#: How often a child asks again whether its try still holds its row while the database is away.
+CLAIM_CHECK_RETRY_SECONDS = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +72,9 @@ class ChildJob:
     reschedule_count: int = 0
     #: Longest one task callback may run (``[core] callback_timeout_seconds``).
     callback_timeout: float = DEFAULT_CALLBACK_TIMEOUT
+    #: A claimed try (a worker's): end-of-try callbacks run only while it still holds its row,
+    #: asked for up to this many seconds of database outage (0: not asked).
+    claim_check_seconds: float = 0.0
 
 
 def child_main(job: ChildJob) -> bytes:
@@ -115,9 +123,32 @@ def run_job(job: ChildJob, *, handle_sigterm: bool = True, log_path: str | None 
     else:
         if handle_sigterm:
             _on_sigterm_kill(job.task, log_path)
-        outcome = run_try(job.task, context, jinja_env=job.jinja_env, callback_timeout=job.callback_timeout)
+        outcome = run_try(
+            job.task, context, jinja_env=job.jinja_env, callback_timeout=job.callback_timeout,
+            claim_held=(lambda: still_holds(job)) if job.claim_check_seconds > 0 else None,
+        )  # fmt: skip
     _log.info("Try %d ended: %s", workload.try_number, outcome.state.value)
     return outcome
+
+
+def still_holds(job: ChildJob) -> bool:
+    """Whether the try still holds its task instance (running, this try number), on a connection of
+    the child's own. The database is asked until it answers, for up to ``claim_check_seconds`` (a
+    worker cut off from it waits to be back); one that never answers counts as held."""
+    deadline = time.monotonic() + job.claim_check_seconds
+    while True:
+        db = RawDb(job.db_url)
+        try:
+            return holds_try(db, job.workload)
+        except Exception as exc:
+            if time.monotonic() >= deadline:
+                _log.warning(
+                    "Cannot tell whether the try still holds its task instance (%s); callbacks run", exc
+                )
+                return True
+        finally:
+            db.close()
+        time.sleep(CLAIM_CHECK_RETRY_SECONDS)
 
 
 def _run_inputs(job: ChildJob) -> RunInputs:
