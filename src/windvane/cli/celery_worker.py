@@ -123,4 +123,5 @@ def worker_options(settings: Settings) -> WorkerOptions:
         smtp=smtp_params(settings),
         secrets=secrets_config(settings, os.environ),
         max_outage_seconds=settings.database.max_outage_seconds,
+        stop_grace_seconds=settings.executor.worker_stop_grace_seconds,
     )
