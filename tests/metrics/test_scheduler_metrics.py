@@ -354,6 +354,37 @@ def test_a_transient_database_error_is_counted_and_ridden_out(engine: Engine, ba
     backends.counter(m.DB_TRANSIENT_ERRORS, 1)
 
 
+def test_the_transient_database_errors_of_the_executors_workers_are_counted(
+    engine: Engine, backends: Backends
+) -> None:
+    """What LocalExecutor workers report with their tries lands in the scheduler's metrics."""
+    import pendulum
+
+    from windvane.core.scheduler.config import SchedulerConfig
+    from windvane.core.scheduler.loop import Scheduler
+    from windvane.metrics.subscriber import MetricsObserver
+    from windvane.testing import InstantExecutor
+
+    class Reporting(InstantExecutor):
+        reports = [3, 0, 2]
+
+        def take_db_errors(self) -> int:
+            return self.reports.pop(0) if self.reports else 0
+
+    scheduler = Scheduler(
+        engine=engine,
+        executor=Reporting(2, engine=engine),
+        clock=FakeClock(pendulum.datetime(2024, 3, 10, 12, tz="UTC")),
+        observer=MetricsObserver(backends.sink, executor_name=EXECUTOR),
+        config=SchedulerConfig(poll_interval_seconds=0.0),
+    )
+    scheduler.start()
+    for _ in range(4):
+        scheduler.run_once()
+    scheduler.shutdown()
+    backends.counter(m.EXECUTOR_DB_TRANSIENT_ERRORS, 5, executor=EXECUTOR)
+
+
 SENSOR_DAG = """
 import os
 from datetime import datetime, timezone

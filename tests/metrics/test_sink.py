@@ -140,6 +140,38 @@ def test_celery_executor_and_worker_metrics(backends: Backends) -> None:
     backends.counter(mc.CELERY_WORKER_TRIES, 7)
 
 
+def test_a_celery_worker_counts_what_its_pool_processes_add_to_the_shared_counter(backends: Backends) -> None:
+    import multiprocessing
+    import os
+
+    from sqlalchemy.exc import OperationalError
+
+    from windvane.celery.worker_metrics import WorkerCounts, WorkerMetrics
+    from windvane.core.worker import db_errors
+    from windvane.metrics import catalogue_celery as mc
+
+    shared = multiprocessing.Value("q", 0)
+    metrics = WorkerMetrics(
+        backends.sink, 2, counts=lambda: WorkerCounts(0, 0, 0), db_errors=lambda: int(shared.value)
+    )
+    pid = os.fork()
+    if pid == 0:  # a pool process: forked from the worker's main process, as Celery's prefork pool
+        code = 1
+        try:
+            db_errors.share(shared)
+            dropped = OperationalError("SELECT 1", {}, Exception("server closed the connection unexpectedly"))
+            db_errors.note(dropped)
+            db_errors.note(dropped)
+            db_errors.note(ValueError("a bug, not an outage"))
+            code = 0
+        finally:
+            os._exit(code)
+    assert os.waitpid(pid, 0)[1] == 0
+    metrics.record()
+    metrics.record()  # counted once
+    backends.counter(mc.CELERY_WORKER_DB_TRANSIENT_ERRORS, 2)
+
+
 def test_build_info_names_version_and_service(statsd_listener: StatsdListener) -> None:
     from prometheus_client import CollectorRegistry
 

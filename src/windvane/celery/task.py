@@ -21,8 +21,11 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
+import multiprocessing
+import threading
 import time
 from dataclasses import dataclass, field
+from multiprocessing.synchronize import Event as EventType
 from typing import Any
 
 from celery.exceptions import Ignore
@@ -38,7 +41,7 @@ from windvane.core.store.try_lifecycle import make_event
 from windvane.core.store.try_position import try_position
 from windvane.core.task_api.mailer import SmtpParams, install_smtp_params
 from windvane.core.worker.dag_loader import DagLoader
-from windvane.core.worker.final_write import OutcomeRecords
+from windvane.core.worker.final_write import OutcomeRecords, stop_retrying_by
 from windvane.core.worker.rehearsal import rehearse
 from windvane.core.worker.runner import run_workload
 from windvane.core.worker.secrets_setup import install_secrets
@@ -80,6 +83,9 @@ class WorkerOptions:
     max_outage_seconds: float = 300.0
     #: ``[core] process_containment``, installed in each pool process (which adopts orphans).
     process_containment: str = "auto"
+    #: ``[executor] worker_stop_grace_seconds``: how long a pool process of a worker being stopped
+    #: (warm shutdown) keeps retrying a final write the database refuses.
+    stop_grace_seconds: float = 30.0
 
 
 @dataclass
@@ -88,6 +94,9 @@ class _Process:
     loader: DagLoader = field(default_factory=DagLoader)
     db: RawDb | None = None
     writer: ResultWriter | None = None
+    #: Set by the worker's main process when it begins to stop; pool processes (forked after it
+    #: was made) watch it (:func:`watch_stopping`).
+    stopping: EventType = field(default_factory=multiprocessing.Event)
 
 
 _PROCESS: _Process | None = None
@@ -105,9 +114,31 @@ def _process() -> _Process:
     return _PROCESS
 
 
+def begin_stopping(**_: Any) -> None:
+    """``worker_shutting_down`` (the main process): from now on the pool processes give up a
+    failing final write within ``stop_grace_seconds`` (the outcome stays in its record)."""
+    if _PROCESS is not None:
+        _PROCESS.stopping.set()
+
+
+def watch_stopping(process: _Process) -> threading.Thread:
+    """In a pool process: a daemon thread that, once the worker begins to stop, bounds the final
+    write's retries by ``stop_grace_seconds`` (:func:`~windvane.core.worker.final_write.stop_retrying_by`),
+    as a LocalExecutor worker's SIGTERM does."""
+
+    def watch() -> None:
+        process.stopping.wait()
+        stop_retrying_by(process.options.stop_grace_seconds)
+
+    thread = threading.Thread(target=watch, name="windvane-stop-watch", daemon=True)
+    thread.start()
+    return thread
+
+
 def warm_process(**_: Any) -> None:
     """``worker_process_init``: a connection of its own, a rehearsed try, a frozen heap."""
     process = _process()
+    watch_stopping(process)
     # A pool process's only children are its tries: what one killed with SIGKILL leaves comes to it.
     install_containment(process.options.process_containment, adopt_orphans=True)
     install_smtp_params(process.options.smtp)

@@ -19,7 +19,7 @@ from celery import Celery, signals
 
 from windvane.celery.app import TASK_NAME, make_app
 from windvane.celery.config import CeleryConfig
-from windvane.celery.task import WorkerOptions, configure, run_try, warm_process
+from windvane.celery.task import WorkerOptions, begin_stopping, configure, run_try, warm_process
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,7 @@ def worker_app(config: CeleryConfig, options: WorkerOptions) -> Celery:
     )
     configure(options)
     signals.worker_process_init.connect(warm_process, weak=False)
+    signals.worker_shutting_down.connect(begin_stopping, weak=False)
     return app
 
 

@@ -6,8 +6,10 @@ the metrics sink the CLI built for the ``celery-worker`` process (Prometheus
 ``/metrics`` on ``[celery] prometheus_port`` and/or StatsD):
 ``windvane_celery_worker_tries_running`` (handed to a pool process),
 ``windvane_celery_worker_tries_reserved`` (received, waiting for one),
-``windvane_celery_worker_tries_total`` (finished since start) and
-``windvane_celery_worker_concurrency`` (definitions:
+``windvane_celery_worker_tries_total`` (finished since start),
+``windvane_celery_worker_concurrency`` and
+``windvane_celery_worker_db_transient_errors_total`` (what its pool processes add to the counter
+they share with it, :func:`windvane.core.worker.db_errors.share`) (definitions:
 :mod:`windvane.metrics.catalogue_celery`). How many workers there are is
 ``count(windvane_celery_worker_concurrency)`` in Prometheus.
 """
@@ -22,6 +24,7 @@ from dataclasses import dataclass
 from windvane.celery.app import TASK_NAME
 from windvane.metrics.catalogue_celery import (
     CELERY_WORKER_CONCURRENCY,
+    CELERY_WORKER_DB_TRANSIENT_ERRORS,
     CELERY_WORKER_RESERVED,
     CELERY_WORKER_RUNNING,
     CELERY_WORKER_TRIES,
@@ -50,10 +53,17 @@ class WorkerMetrics:
     """Emits a worker's counts into ``sink`` (see the module doc)."""
 
     def __init__(
-        self, sink: MetricsSink, concurrency: int, counts: Callable[[], WorkerCounts] = celery_counts
+        self,
+        sink: MetricsSink,
+        concurrency: int,
+        counts: Callable[[], WorkerCounts] = celery_counts,
+        db_errors: Callable[[], int] | None = None,
     ) -> None:
         self.concurrency = concurrency
         self._counts = counts
+        self._db_errors = db_errors
+        self._errors = sink.bind(CELERY_WORKER_DB_TRANSIENT_ERRORS)
+        self._errors_seen = 0
         self._running = sink.bind(CELERY_WORKER_RUNNING)
         self._reserved = sink.bind(CELERY_WORKER_RESERVED)
         self._concurrency = sink.bind(CELERY_WORKER_CONCURRENCY)
@@ -68,6 +78,11 @@ class WorkerMetrics:
         if counts.finished > self._seen:
             self._finished.incr(counts.finished - self._seen)
             self._seen = counts.finished
+        if self._db_errors is not None:
+            errors = self._db_errors()
+            if errors > self._errors_seen:
+                self._errors.incr(errors - self._errors_seen)
+                self._errors_seen = errors
 
     def run(self, stop: threading.Event, every_seconds: float = 5.0) -> threading.Thread:
         """Record every ``every_seconds`` in a daemon thread until ``stop`` is set."""

@@ -11,6 +11,7 @@ Needs the ``windvane[celery]`` extra.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import socket
 import threading
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING
 from windvane.cli.base import Cli
 from windvane.cli.logs import configure_logging
 from windvane.cli.wiring import create_metrics, executor_section, log_folder, secrets_config, smtp_params
+from windvane.core.worker import db_errors
 from windvane.errors import ConfigError, ExecutorError
 from windvane.settings import Settings
 
@@ -45,6 +47,8 @@ def _worker(cli: Cli, args: argparse.Namespace) -> int:
     bundle = create_metrics(settings, None, service="celery-worker")
     stop = threading.Event()
     servers: list[LogServer] = []
+    # The pool processes (forked from this one) add their transient database errors here.
+    shared_errors = multiprocessing.Value("q", 0)
 
     def on_ready(app: object) -> None:
         server = serve_logs(cli, settings)
@@ -54,10 +58,11 @@ def _worker(cli: Cli, args: argparse.Namespace) -> int:
         cli.out.note(f"windvane celery worker ready: queues {queues}")
         if bundle.enabled:
             bundle.start_http_server(config.prometheus_port)
-            WorkerMetrics(bundle.sink, concurrency).run(stop)
+            WorkerMetrics(bundle.sink, concurrency, db_errors=lambda: int(shared_errors.value)).run(stop)
 
-    def in_pool_process() -> None:  # a pool process forked later must not hold the listening socket
-        for server in servers:
+    def in_pool_process() -> None:
+        db_errors.share(shared_errors)
+        for server in servers:  # a pool process forked later must not hold the listening socket
             server.close_in_child()
 
     try:
@@ -118,4 +123,5 @@ def worker_options(settings: Settings) -> WorkerOptions:
         smtp=smtp_params(settings),
         secrets=secrets_config(settings, os.environ),
         max_outage_seconds=settings.database.max_outage_seconds,
+        stop_grace_seconds=settings.executor.worker_stop_grace_seconds,
     )

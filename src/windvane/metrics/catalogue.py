@@ -174,6 +174,17 @@ EXECUTOR_RUNNING = Metric(
     ("executor",),
     "executor.running_tasks.{executor}",
 )
+EXECUTOR_DB_TRANSIENT_ERRORS = Metric(
+    "windvane_executor_db_transient_errors_total",
+    C,
+    "errors",
+    "Transient metadata-database errors (dropped connections, locks, a full disk) the executor's "
+    "workers rode out claiming, heartbeating or recording tries (LocalExecutor; Celery workers serve "
+    "windvane_celery_worker_db_transient_errors_total).",
+    "executor.db_transient_errors",
+    ("executor",),
+    "executor.db_transient_errors.{executor}",
+)
 POOL_OPEN_SLOTS = Metric(
     "windvane_pool_open_slots",
     G,
@@ -419,7 +430,7 @@ _OWN = tuple(
     v for v in dict(globals()).values() if isinstance(v, Metric) and v not in ALERTING and v not in CELERY
 )
 _AFTER = _OWN.index(TASK_SCHEDULED_DURATION) + 1  # the alerting metrics follow the task instances'
-_EXECUTOR = _OWN.index(EXECUTOR_RUNNING) + 1  # the Celery ones follow the executor's
+_EXECUTOR = _OWN.index(EXECUTOR_DB_TRANSIENT_ERRORS) + 1  # the Celery ones follow the executor's
 CATALOGUE: tuple[Metric, ...] = _OWN[:_EXECUTOR] + CELERY + _OWN[_EXECUTOR:_AFTER] + ALERTING + _OWN[_AFTER:]
 BY_NAME: dict[str, Metric] = {m.name: m for m in CATALOGUE}
 

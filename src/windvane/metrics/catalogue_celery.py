@@ -70,6 +70,14 @@ CELERY_WORKER_TRIES = Metric(
     "Tries this Celery worker finished since it started.",
     "celery_worker.tries",
 )
+CELERY_WORKER_DB_TRANSIENT_ERRORS = Metric(
+    "windvane_celery_worker_db_transient_errors_total",
+    C,
+    "errors",
+    "Transient metadata-database errors (dropped connections, locks, a full disk) this Celery "
+    "worker's pool processes rode out claiming, heartbeating or recording tries.",
+    "celery_worker.db_transient_errors",
+)
 
 CELERY: tuple[Metric, ...] = (
     EXECUTOR_QUEUE_QUEUED,
@@ -79,4 +87,5 @@ CELERY: tuple[Metric, ...] = (
     CELERY_WORKER_RESERVED,
     CELERY_WORKER_CONCURRENCY,
     CELERY_WORKER_TRIES,
+    CELERY_WORKER_DB_TRANSIENT_ERRORS,
 )

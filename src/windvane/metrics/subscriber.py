@@ -83,6 +83,7 @@ class MetricsObserver(SchedulerObserver):
         queries: QueryCounter | None = None,
     ) -> None:
         self.sink = sink
+        self.executor_name = executor_name
         self.loop = LoopMetrics(sink, executor_name=executor_name, queries=queries)
         #: dag_run_id -> when the scheduled run fell due (Unix seconds).
         self._due: dict[int, float] = {}
@@ -221,3 +222,7 @@ class MetricsObserver(SchedulerObserver):
     def database_error(self, process: str) -> None:
         self._hold()
         self.sink.incr(m.DB_TRANSIENT_ERRORS)
+
+    def worker_database_errors(self, count: int) -> None:
+        self._hold()
+        self.sink.incr(m.EXECUTOR_DB_TRANSIENT_ERRORS, count, executor=self.executor_name)

@@ -44,9 +44,9 @@ class ExecutorSettings:
     )
     worker_stop_grace_seconds: float = setting(
         30.0,
-        "How long a LocalExecutor worker being stopped (SIGTERM) keeps retrying a final write the "
-        "database refuses; past it the outcome stays in its record under outcome_folder and the "
-        "next worker that starts writes it.",
+        "How long a LocalExecutor worker, or a Celery worker's pool process, being stopped (SIGTERM) "
+        "keeps retrying a final write the database refuses; past it the outcome stays in its record "
+        "under outcome_folder and the next LocalExecutor worker that starts writes it.",
         check=_TIMEOUT,
     )
     task_memory_limit_mib: int = setting(

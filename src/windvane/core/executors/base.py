@@ -42,6 +42,11 @@ class Executor(ABC):
     def events(self) -> list[TaskEvent]:
         """Every event that arrived since the last call (never blocks)."""
 
+    def take_db_errors(self) -> int:
+        """Transient database errors this executor's workers rode out since the last call (the
+        scheduler counts them; 0 for executors whose workers report elsewhere or run in-process)."""
+        return 0
+
     @abstractmethod
     def wait(self, timeout: float) -> None:
         """Block until an event may be ready, :meth:`wake` is called, or ``timeout`` passes."""

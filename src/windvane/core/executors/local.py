@@ -141,6 +141,9 @@ class LocalExecutor(Executor):
         self.db_commits = 0
         #: SQL statements run by the workers (this process's own: ``Tx.executed``).
         self.db_statements = 0
+        #: Transient database errors the workers rode out (see :meth:`take_db_errors`).
+        self.db_transient_errors = 0
+        self._db_errors_taken = 0
         self._workers: list[_Worker] = []
         self._pending: deque[Workload] = deque()
         self._events: list[TaskEvent] = []
@@ -173,6 +176,13 @@ class LocalExecutor(Executor):
             self._pump(0.0)
         events, self._events = self._events, []
         return events
+
+    def take_db_errors(self) -> int:
+        taken, self._db_errors_taken = (
+            self.db_transient_errors - self._db_errors_taken,
+            self.db_transient_errors,
+        )
+        return taken
 
     def wait(self, timeout: float) -> None:
         if not self._events and self._workers:
@@ -310,6 +320,7 @@ class LocalExecutor(Executor):
                     self._events.append(message[1])
                     self.db_commits += message[2]
                     self.db_statements += message[3]
+                    self.db_transient_errors += message[4]
                     # What was sent ahead is its try now (claimed with that finish, or next read).
                     worker.workload, worker.follow, worker.retry_delay = worker.follow, None, None
                     worker.busy_since = time.monotonic()

@@ -21,8 +21,10 @@ objects one at a time, or None to stop. The worker answers
   while another is idle);
 * ``("running", TaskEvent, retry_delay_seconds | None)`` when it claimed a try
   (the delay is what the executor uses if this worker dies mid-try);
-* ``("done", TaskEvent, commits, statements)`` when the try's final state is written
-  (``commits``: the write transactions the try took; ``statements``: the SQL statements);
+* ``("done", TaskEvent, commits, statements, db_errors)`` when the try's final state is written
+  (``commits``: the write transactions the try took; ``statements``: the SQL statements;
+  ``db_errors``: the transient database errors its claim, heartbeats and final write rode out,
+  :mod:`windvane.core.worker.db_errors`);
 * ``("returned", Workload)`` for a workload sent ahead that it hands back unstarted.
 
 A workload may arrive while a try runs (the executor sends one *ahead* to a busy worker when
@@ -69,6 +71,7 @@ from windvane.core.store.raw_sql import Tx
 from windvane.core.store.try_claim import Claim, ClaimNext
 from windvane.core.store.try_lifecycle import make_event
 from windvane.core.task_api.mailer import SmtpParams, install_smtp_params
+from windvane.core.worker import db_errors
 from windvane.core.worker.dag_loader import MAX_CACHED_FILES, DagLoader
 from windvane.core.worker.execution import retry_delay
 from windvane.core.worker.final_write import OutcomeRecords, replay_outcomes, stop_retrying_by
@@ -256,10 +259,18 @@ def _serve(conn: Connection, db: RawDb, config: WorkerConfig, state: _State) -> 
             claimed: Claim | None = None
             while message is not None:
                 imports, commits, statements = loader.imports, db.commits, Tx.executed
+                errors = db_errors.total()
                 follow = _Follow(inbox, loader, config.hostname)
                 event = _run(message, conn, db, loader, config, hosts, claimed, follow)
+                done = (
+                    "done",
+                    event,
+                    db.commits - commits,
+                    Tx.executed - statements,
+                    db_errors.total() - errors,
+                )
                 try:
-                    conn.send(("done", event, db.commits - commits, Tx.executed - statements))
+                    conn.send(done)
                 except OSError:
                     return
                 if loader.imports != imports:
@@ -357,7 +368,7 @@ class _Follow:
                 taken.workload, None, time.time(), error="the try was not claimed (no longer queued for it)"
             )
             with contextlib.suppress(OSError):
-                conn.send(("done", event, 0, 0))
+                conn.send(("done", event, 0, 0, 0))
             return None, None
         return taken.workload, taken.claim
 

@@ -252,6 +252,9 @@ class Scheduler:
             lost = book.record(event, work)
             if lost is not None:
                 self._reload_runs([lost.id], work)
+        worker_errors = self.executor.take_db_errors()
+        if worker_errors:
+            self.observer.worker_database_errors(worker_errors)
         mono = self.clock.monotonic()
         if mono >= self._next_poll:
             self._poll(work)

@@ -149,6 +149,10 @@ class SchedulerObserver:
         """A transient database error (a dropped connection, a lock, a full disk) that ``process``
         rides out."""
 
+    def worker_database_errors(self, count: int) -> None:
+        """``count`` transient database errors the executor's workers rode out since the last pass
+        (a LocalExecutor's workers report theirs; see :mod:`windvane.core.worker.db_errors`)."""
+
 
 class SafeObserver(SchedulerObserver):
     """Fans out to observers; an observer that raises is logged and counted, never propagated."""
@@ -174,6 +178,9 @@ class SafeObserver(SchedulerObserver):
 
     def database_error(self, process: str) -> None:
         self._each("database_error", process)
+
+    def worker_database_errors(self, count: int) -> None:
+        self._each("worker_database_errors", count)
 
     def run_created(self, event: RunCreated) -> None:
         self._each("run_created", event)

@@ -36,6 +36,7 @@ from windvane.core.store.journal_sql import JournalReason
 from windvane.core.store.raw import RawDb
 from windvane.core.store.try_claim import ClaimNext
 from windvane.core.store.try_lifecycle import finish_try
+from windvane.core.worker import db_errors
 
 log = logging.getLogger(__name__)
 
@@ -187,6 +188,7 @@ def _write_with_backoff(
             event = finish_try(db, workload, outcome, start_date=start, reason=reason, then=then)
         except Exception as exc:
             failures += 1
+            db_errors.note(exc)
             stop_by = _stop_by
             if stop_by is not None and time.monotonic() + backoff > stop_by:
                 log.error(

@@ -37,10 +37,11 @@ from windvane.core.model.outcome import TryOutcome, failure_state
 from windvane.core.model.states import TaskInstanceState
 from windvane.core.model.workload import TaskEvent, Workload
 from windvane.core.store.journal_sql import JournalReason
-from windvane.core.store.outage import OutageGuard, is_transient
+from windvane.core.store.outage import OutageGuard
 from windvane.core.store.raw import RawDb
 from windvane.core.store.try_claim import Claim, ClaimNext, claim_try, now_utc
 from windvane.core.store.try_lifecycle import make_event, record_heartbeat
+from windvane.core.worker import db_errors
 from windvane.core.worker.dag_loader import DagLoader
 from windvane.core.worker.execution import failed_outcome
 from windvane.core.worker.final_write import OutcomeRecords, record_outcome
@@ -241,7 +242,7 @@ def run_workload(
             deadline_seconds=deadline,
             kill_grace_seconds=kill_grace_seconds,
             heartbeat_seconds=heartbeat_seconds,
-            heartbeat=lambda: record_heartbeat(db, workload),
+            heartbeat=db_errors.counting(lambda: record_heartbeat(db, workload)),
             memory_limit_bytes=memory_limit_mib * MIB,
             tick_seconds=tick_seconds,
             tick=tick,
@@ -254,7 +255,7 @@ def run_workload(
             supervise(
                 child,
                 heartbeat_seconds=heartbeat_seconds,
-                heartbeat=lambda: record_heartbeat(db, workload),
+                heartbeat=db_errors.counting(lambda: record_heartbeat(db, workload)),
                 tick_seconds=tick_seconds,
                 tick=tick,
             ),
@@ -329,7 +330,7 @@ def claim_with_retries(
         try:
             return claim_try(db, workload, hostname=hostname, pid=os.getpid(), first_try=first_try)
         except Exception as exc:
-            if not is_transient(exc):
+            if not db_errors.note(exc):
                 raise
             pause = guard.failed(exc)
             log.warning(
