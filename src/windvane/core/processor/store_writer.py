@@ -10,8 +10,9 @@ Rules (all within one transaction per batch, files taken in path order):
   the same batch the first in path order wins.
 * A new DAG, or one whose timetable, start_date, end_date or catchup changed,
   gets its ``next_dagrun_*`` columns from
-  :func:`~windvane.core.timetables.ops.next_run_info` (no run so far); after
-  that the scheduler keeps them.
+  :func:`~windvane.core.timetables.ops.next_run_info` (no run so far), the
+  run computed when it was checked (:attr:`ParsedDag.first_run`); after that
+  the scheduler keeps them. A batch's DAG rows are upserted in one executemany.
 * Each parsed file's import error is replaced or cleared and its
   ``dag_file`` row (content hash, every dag_id it defines) upserted.
 """
