@@ -6,10 +6,11 @@ import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pendulum
 import pytest
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, event, update
 
 import windvane
 from tests.processor.helpers import active_ids, dag_rows, file_rows, import_errors, simple_dag, write
@@ -63,6 +64,47 @@ def test_new_dag_gets_next_dagrun_from_its_timetable(
         pendulum.instance(row["next_dagrun_data_interval_start"]).in_timezone("UTC")
         == info.data_interval.start
     )
+
+
+def test_a_new_dags_first_run_is_computed_once_and_stored(
+    engine: Engine, dags_folder: Path, processor: DagProcessor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Checked before the batch is written and stored as is: the cron arithmetic is not redone.
+    calls: list[str] = []
+    real = SerializedDag.next_run
+
+    def counting(self: SerializedDag, *args: Any, **kwargs: Any) -> Any:
+        calls.append(self.dag_id)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(SerializedDag, "next_run", counting)
+    for name in ("a", "b", "c"):
+        write(dags_folder / f"{name}.py", simple_dag(name, schedule="*/15 * * * *"))
+    processor.run_once()
+    assert sorted(calls) == ["a", "b", "c"]
+    rows = dag_rows(engine)
+    assert all(rows[name]["next_dagrun_create_after"] is not None for name in ("a", "b", "c"))
+
+
+def test_a_batchs_dags_are_upserted_in_one_statement(
+    engine: Engine, dags_folder: Path, make_processor: MakeProcessor
+) -> None:
+    statements: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO DAG "):
+            statements.append(statement)
+
+    for name in ("a", "b", "c", "d"):
+        write(dags_folder / f"{name}.py", simple_dag(name))
+    processor = make_processor(parsing_processes=1, batch_size=100, batch_interval=3600.0)
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        report = processor.run_once()
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert report.dags_written == 4 and sorted(active_ids(engine)) == ["a", "b", "c", "d"]
+    assert len(statements) == 1
 
 
 def test_schedule_change_resets_next_dagrun_but_other_edits_do_not(

@@ -31,7 +31,7 @@ from windvane.core.processor.discovery import ChangeDetector, list_dag_files
 from windvane.core.processor.pool import FileResult, parse_files
 from windvane.core.processor.report import ParseReport
 from windvane.core.processor.store_ops import load_file_index, reconcile, remove_files
-from windvane.core.processor.store_writer import FileUpdate, ParsedDag, StoreWriter, storable_problem
+from windvane.core.processor.store_writer import FileUpdate, ParsedDag, StoreWriter, first_run_or_problem
 from windvane.core.processor.warmup import warm_up
 from windvane.core.store.engine import begin_read, begin_write
 from windvane.core.store.outage import OutageGuard, is_transient
@@ -240,16 +240,16 @@ class DagProcessor:
             content_hash = result.outcome.content_hash or content_hash
             for text, dag_hash in zip(result.outcome.dags, result.outcome.hashes, strict=True):
                 try:
-                    parsed = ParsedDag(SerializedDag.from_json(text), text, dag_hash)
+                    serialized = SerializedDag.from_json(text)
                 except Exception as exc:  # a child and its parent disagree on the format: a bug
                     problem = f"{result.path}: unreadable serialized DAG: {exc}"
                     error = f"{error}\n\n{problem}" if error else problem
                     continue
-                refused = storable_problem(parsed.serialized, self.clock.now())
-                if refused is None:
-                    dags.append(parsed)
+                checked = first_run_or_problem(serialized, self.clock.now())
+                if isinstance(checked, str):
+                    error = f"{error}\n\n{checked}" if error else checked
                 else:
-                    error = f"{error}\n\n{refused}" if error else refused
+                    dags.append(ParsedDag(serialized, text, dag_hash, checked))
         state = self._detector.state(result.path)
         mtime = state.mtime_ns / 1e9 if state is not None else None
         if error:

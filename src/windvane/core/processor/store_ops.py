@@ -16,7 +16,7 @@ from pendulum import DateTime
 from sqlalchemy import Connection, bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from windvane.core.model.serialized_dag import SerializedDag
+from windvane.core.model.serialized_dag import NextRun, SerializedDag
 from windvane.core.store._time import to_db
 from windvane.core.store.tables import dag, dag_file, import_error
 from windvane.errors import StoreError
@@ -108,14 +108,17 @@ def deactivate(conn: Connection, dag_ids: Sequence[str]) -> set[str]:
     return done
 
 
-def set_next_dagruns(conn: Connection, dags: Sequence[SerializedDag], now: DateTime) -> None:
-    """Set ``next_dagrun_*`` of ``dags`` as if they never ran (one executemany)."""
+def set_next_dagruns(
+    conn: Connection, dags: Sequence[tuple[SerializedDag, NextRun | None]], now: DateTime
+) -> None:
+    """Set ``next_dagrun_*`` of ``dags`` as if they never ran (one executemany). Each DAG comes
+    with its first next run if it was already computed (None: computed here at ``now``)."""
     if not dags:
         return
     rows: list[dict[str, Any]] = []
-    for sd in dags:
+    for sd, known in dags:
         what = f"next_dagrun of DAG {sd.dag_id!r}"
-        values = sd.next_run(None, now)
+        values = known if known is not None else sd.next_run(None, now)
         row: dict[str, Any] = {"b_dag_id": sd.dag_id}
         for column, value in zip(_NEXT_COLUMNS, values, strict=True):
             row[f"b_{column}"] = to_db(value, what) if value is not None else None

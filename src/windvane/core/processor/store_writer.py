@@ -10,8 +10,9 @@ Rules (all within one transaction per batch, files taken in path order):
   the same batch the first in path order wins.
 * A new DAG, or one whose timetable, start_date, end_date or catchup changed,
   gets its ``next_dagrun_*`` columns from
-  :func:`~windvane.core.timetables.ops.next_run_info` (no run so far); after
-  that the scheduler keeps them.
+  :func:`~windvane.core.timetables.ops.next_run_info` (no run so far), the
+  run computed when it was checked (:attr:`ParsedDag.first_run`); after that
+  the scheduler keeps them. A batch's DAG rows are upserted in one executemany.
 * Each parsed file's import error is replaced or cleared and its
   ``dag_file`` row (content hash, every dag_id it defines) upserted.
 """
@@ -21,11 +22,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from pendulum import DateTime
 from sqlalchemy import Connection
 
-from windvane.core.model.serialized_dag import SerializedDag
+from windvane.core.model.serialized_dag import NextRun, SerializedDag
 from windvane.core.processor.store_ops import (
     clear_import_errors,
     deactivate,
@@ -46,6 +48,9 @@ class ParsedDag:
     serialized: SerializedDag
     text: str
     dag_hash: str
+    #: Its first next run (as if it never ran), computed once by :func:`first_run_or_problem` when
+    #: it was checked and reused if the DAG is new or re-scheduled (None: computed when written).
+    first_run: NextRun | None = None
 
     @property
     def dag_id(self) -> str:
@@ -76,20 +81,21 @@ class BatchResult:
     freed: set[str] = field(default_factory=set)
 
 
-def storable_problem(sd: SerializedDag, now: DateTime) -> str | None:
-    """Why ``sd`` cannot be stored (its summary or first run cannot be computed), or None.
+def first_run_or_problem(sd: SerializedDag, now: DateTime) -> NextRun | str:
+    """``sd``'s first next run (as if it never ran) at ``now``, or why ``sd`` cannot be stored
+    (its summary or first run cannot be computed).
 
-    Run per DAG before a batch is written, so that one DAG's arithmetic fails only its file.
+    Run per DAG before a batch is written, so that one DAG's arithmetic fails only its file; the
+    run it returns is stored as is (:attr:`ParsedDag.first_run`), not computed a second time.
     """
     try:
         _ = sd.timetable_obj.summary
-        sd.next_run(None, now)
+        return sd.next_run(None, now)
     except Exception as exc:
         return (
             f"DAG {sd.dag_id!r} in {sd.fileloc}: its next run cannot be computed "
             f"({type(exc).__name__}: {exc}); check schedule, start_date and end_date"
         )
-    return None
 
 
 class StoreWriter:
@@ -129,19 +135,20 @@ class StoreWriter:
             p.dag_id for _, p in accepted if p.dag_id in existing and existing[p.dag_id][2] != p.dag_hash
         ]
         old_schedules = stored_schedule_keys(conn, changed)
-        to_schedule: list[SerializedDag] = []
+        to_schedule: list[tuple[SerializedDag, NextRun | None]] = []
+        rows: list[dict[str, Any]] = []
         for f, parsed in accepted:
-            self._upsert(conn, f, parsed, now)
+            rows.append(self._row(f, parsed, now))
             old = old_schedules.get(parsed.dag_id)
             if parsed.dag_id not in existing or (old is not None and old != schedule_key(parsed.serialized)):
-                to_schedule.append(parsed.serialized)
+                to_schedule.append((parsed.serialized, parsed.first_run))
+        dag_store.upsert_dags(conn, rows)  # one executemany for the batch, not one statement a DAG
         set_next_dagruns(conn, to_schedule, now)
 
-    def _upsert(self, conn: Connection, f: FileUpdate, parsed: ParsedDag, now: datetime) -> None:
+    def _row(self, f: FileUpdate, parsed: ParsedDag, now: datetime) -> dict[str, Any]:
         sd = parsed.serialized
         paused = sd.is_paused_upon_creation
-        dag_store.upsert_dag(
-            conn,
+        return dag_store.parsed_dag_row(
             dag_id=sd.dag_id,
             fileloc=f.path,
             dag_hash=parsed.dag_hash,

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, RowMapping, select, update
 
 from windvane.core.store._time import from_db, to_db
-from windvane.core.store._upsert import upsert
+from windvane.core.store._upsert import upsert, upsert_many
 from windvane.core.store.rows import DagRow
 from windvane.core.store.tables import dag
 from windvane.errors import NotFoundError
@@ -55,7 +56,42 @@ def upsert_dag(
     A new DAG starts paused if ``paused_on_create``; an existing one keeps its
     ``is_paused`` and its ``next_dagrun_*`` columns.
     """
-    values = {
+    values = parsed_dag_row(
+        dag_id=dag_id,
+        fileloc=fileloc,
+        dag_hash=dag_hash,
+        serialized=serialized,
+        last_parsed_at=last_parsed_at,
+        timetable_summary=timetable_summary,
+        description=description,
+        tags=tags,
+        owners=owners,
+        paused_on_create=paused_on_create,
+    )
+    upsert(conn, dag, values, key=["dag_id"], update=_PARSED_COLUMNS)
+
+
+def upsert_dags(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """:func:`upsert_dag` for many DAGs at once (rows made by :func:`parsed_dag_row`), in one
+    executemany: the DAG processor stores a batch of parsed files' DAGs this way."""
+    upsert_many(conn, dag, rows, key=["dag_id"], update=_PARSED_COLUMNS)
+
+
+def parsed_dag_row(
+    *,
+    dag_id: str,
+    fileloc: str,
+    dag_hash: str,
+    serialized: str,
+    last_parsed_at: datetime,
+    timetable_summary: str | None = None,
+    description: str | None = None,
+    tags: Sequence[str] = (),
+    owners: str | None = None,
+    paused_on_create: bool = False,
+) -> dict[str, Any]:
+    """The values of a freshly parsed DAG's row (see :func:`upsert_dag`)."""
+    return {
         "dag_id": dag_id,
         "fileloc": fileloc,
         "dag_hash": dag_hash,
@@ -68,7 +104,6 @@ def upsert_dag(
         "is_paused": paused_on_create,
         "last_parsed_at": to_db(last_parsed_at, f"last_parsed_at of DAG {dag_id!r}"),
     }
-    upsert(conn, dag, values, key=["dag_id"], update=_PARSED_COLUMNS)
 
 
 def deactivate_missing(conn: Connection, filelocs: Collection[str]) -> list[str]:
