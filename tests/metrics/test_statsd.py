@@ -245,3 +245,19 @@ def test_a_full_released_batch_goes_out_without_waiting(statsd_listener: StatsdL
         s.incr(m.TI_START, dag_id=f"d{i}", task_id="t")
         s.release()
     assert len(arrived(statsd_listener)) == 64
+
+
+def test_the_metrics_observer_sends_what_waits_when_the_scheduler_stops(
+    statsd_listener: StatsdListener,
+) -> None:
+    from windvane.core.scheduler.observer import LoopStats
+    from windvane.metrics.subscriber import MetricsObserver
+
+    now = [0.0]
+    observer = MetricsObserver(sink_to(statsd_listener, monotonic=lambda: now[0]), executor_name="local")
+    observer.loop_finished(LoopStats(heartbeat_at=1.0))
+    assert arrived(statsd_listener)  # the first pass goes out at once
+    observer.loop_finished(LoopStats(heartbeat_at=2.0))  # the same instant: it waits
+    assert arrived(statsd_listener) == []
+    observer.scheduler_stopped()
+    assert "windvane.scheduler_heartbeat" in [line.name for line in arrived(statsd_listener)]
