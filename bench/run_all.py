@@ -24,6 +24,7 @@ SCRIPTS = [
     ["b2_several.py", "--schedulers", "2"],
     ["cli_startup.py"],
     ["b_metrics_overhead.py", "--db", "sqlite,postgres", "--repeat", "2"],
+    ["b_metrics_parts.py"],
 ]
 
 

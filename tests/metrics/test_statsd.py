@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from tests.metrics.helpers import StatsdListener
+from tests.metrics.helpers import Line, StatsdListener
 from windvane.metrics import catalogue as m
 from windvane.metrics.multi_sink import MultiSink
 from windvane.metrics.sink import MetricsUsageError
@@ -177,3 +177,87 @@ def test_the_sender_never_raises_and_counts_what_it_could_not_send(statsd_listen
     assert isinstance(sender.send("a:1|c"), OSError)
     assert (sender.sent, sender.failures) == (1, 2)
     assert [line.name for line in statsd_listener.drain()] == ["a"]
+
+
+def arrived(listener: StatsdListener) -> list[Line]:
+    """The lines received since the last call."""
+    seen = len(listener.lines)
+    return listener.drain()[seen:]
+
+
+def test_released_passes_close_together_go_out_as_one_batch_at_most_every_coalesce_seconds(
+    statsd_listener: StatsdListener,
+) -> None:
+    now = [100.0]
+    s = sink_to(statsd_listener, datadog_tags=True, coalesce_seconds=0.25, monotonic=lambda: now[0])
+
+    def one_pass(dag_id: str) -> None:
+        s.hold()
+        s.incr(m.TI_START, dag_id=dag_id, task_id="t")
+        s.release()
+
+    one_pass("a")  # nothing sent for a while: out at once
+    assert [line.tags["dag_id"] for line in arrived(statsd_listener)] == ["a"]
+    now[0] += 0.1
+    one_pass("b")
+    now[0] += 0.1
+    one_pass("c")
+    assert arrived(statsd_listener) == []  # 0.2 s since the last send: they wait
+    now[0] += 0.1
+    one_pass("d")  # 0.3 s: b, c and d in one datagram
+    assert [line.tags["dag_id"] for line in arrived(statsd_listener)] == ["b", "c", "d"]
+    assert len(statsd_listener.packets) == 2  # a, then b + c + d
+
+
+def test_waiting_lines_go_out_first_with_an_unheld_line_and_on_close(statsd_listener: StatsdListener) -> None:
+    now = [0.0]
+    s = sink_to(statsd_listener, monotonic=lambda: now[0])
+    s.hold()
+    s.incr(m.SCHEDULER_HEARTBEAT)
+    s.release()
+    s.hold()
+    s.incr(m.TI_START, dag_id="waits", task_id="t")
+    s.release()
+    s.incr(m.RUNS_CREATED)  # not held: sent now, after what waited
+    names = [line.name for line in arrived(statsd_listener)]
+    assert names == [
+        "windvane.scheduler_heartbeat",
+        "windvane.ti.start.waits.t",
+        "windvane.scheduler.dagruns.created",
+    ]
+    s.hold()
+    s.incr(m.TI_START, dag_id="last", task_id="t")
+    s.release()
+    assert arrived(statsd_listener) == []
+    s.close()  # flushed on stop
+    assert [line.name for line in arrived(statsd_listener)] == ["windvane.ti.start.last.t"]
+
+
+def test_a_full_released_batch_goes_out_without_waiting(statsd_listener: StatsdListener) -> None:
+    now = [0.0]
+    s = sink_to(statsd_listener, monotonic=lambda: now[0])
+    s.hold()
+    s.incr(m.SCHEDULER_HEARTBEAT)
+    s.release()
+    assert len(arrived(statsd_listener)) == 1
+    for i in range(70):  # passes 0 s apart, but a full buffer (64 lines) is not kept waiting
+        s.hold()
+        s.incr(m.TI_START, dag_id=f"d{i}", task_id="t")
+        s.release()
+    assert len(arrived(statsd_listener)) == 64
+
+
+def test_the_metrics_observer_sends_what_waits_when_the_scheduler_stops(
+    statsd_listener: StatsdListener,
+) -> None:
+    from windvane.core.scheduler.observer import LoopStats
+    from windvane.metrics.subscriber import MetricsObserver
+
+    now = [0.0]
+    observer = MetricsObserver(sink_to(statsd_listener, monotonic=lambda: now[0]), executor_name="local")
+    observer.loop_finished(LoopStats(heartbeat_at=1.0))
+    assert arrived(statsd_listener)  # the first pass goes out at once
+    observer.loop_finished(LoopStats(heartbeat_at=2.0))  # the same instant: it waits
+    assert arrived(statsd_listener) == []
+    observer.scheduler_stopped()
+    assert "windvane.scheduler_heartbeat" in [line.name for line in arrived(statsd_listener)]

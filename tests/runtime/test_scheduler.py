@@ -492,3 +492,41 @@ def test_a_zombie_of_a_run_not_loaded_here_is_announced_with_its_whole_key(engin
     )
     assert "no heartbeat for 60 s" in zombie.error
     assert ti_states(engine, "far_zombie") == {(run_id, "lost"): "failed"}
+
+
+class PoolWatcher(Recorder):
+    wants_pool_usage = True
+    pool_usage_every = 1.0
+    stopped = 0
+
+    def scheduler_stopped(self) -> None:
+        self.stopped += 1
+
+
+def test_the_pool_snapshot_is_taken_at_most_every_pool_usage_every_seconds(engine: Engine) -> None:
+    clock = FakeClock(NOW)
+    watcher = PoolWatcher()
+    s = Scheduler(
+        engine=engine,
+        executor=InstantExecutor(4, engine=engine),
+        clock=clock,
+        config=SchedulerConfig(poll_interval_seconds=0.0),
+        observer=SafeObserver([watcher, Recorder()]),
+    )
+    s.start()
+    for _ in range(6):
+        s.run_once()
+        clock.advance(0.4)
+    s.shutdown()
+    assert watcher.stopped == 1
+    # Passes at 0, 0.4, 0.8, 1.2, 1.6, 2.0 s: snapshots at 0, 1.2 (the first pass at least 1 s later).
+    assert [loop.pools is not None for loop in watcher.loops] == [True, False, False, True, False, False]
+    assert "default_pool" in (watcher.loops[0].pools or {})
+
+
+def test_a_fan_out_takes_the_most_frequent_pool_snapshot_its_observers_want() -> None:
+    every_pass = PoolWatcher()
+    every_pass.pool_usage_every = 0.0
+    assert SafeObserver([PoolWatcher(), Recorder()]).pool_usage_every == 1.0
+    assert SafeObserver([PoolWatcher(), every_pass]).pool_usage_every == 0.0
+    assert not SafeObserver([Recorder()]).wants_pool_usage

@@ -84,8 +84,8 @@ TASKS_STARVING = Metric(
     "windvane_scheduler_tasks_starving",
     G,
     "task instances",
-    "Ready task instances the latest pass could not queue for lack of a pool slot (sum of "
-    "windvane_pool_starving_tasks).",
+    "Ready task instances not queued for lack of a pool slot, at the latest pool snapshot (taken "
+    "at most once a second; sum of windvane_pool_starving_tasks).",
     "scheduler.tasks.starving",
 )
 TASKS_EXECUTABLE = Metric(

@@ -70,7 +70,9 @@ a DAG processor process (the scheduler never imports user code): together
 their two endpoints export the whole catalogue. Series of DAG files the DAG
 processor no longer lists go after its next pass; series of deactivated or
 deleted DAGs within 30 s (one query for the active DAG ids); series of
-deleted pools after the next scheduler pass.
+deleted pools within a second. The pool gauges (and
+`windvane_scheduler_tasks_starving`) come from a snapshot of every pool the
+scheduler takes at most once a second, not on every pass.
 
 **StatsD.** Names get the `statsd_prefix` (`windvane.` by default). With
 `statsd_datadog_tags = true` (the default), a metric is sent under its short
@@ -86,8 +88,12 @@ see [Legacy dotted names](#legacy-dotted-names-what-they-cannot-carry) for what
 that form loses. Use one form per deployment: statsd_exporter refuses a
 second label set for a name it has seen. Timers (histograms in seconds) are sent as `|ms` in
 milliseconds, count histograms as `|h`, gauges as `|g`. A gauge is sent when it
-changes, and again after 10 s unchanged; the lines of one scheduler pass go out
-together, in packets of at most 1432 bytes. `statsd_allow_list` and `statsd_block_list` hold
+changes, and again after 10 s unchanged. The scheduler's lines are coalesced:
+the lines of its passes go out together, in packets of at most 1432 bytes, at
+most every 0.25 s (or once 64 lines wait), so a StatsD line may arrive up to
+0.25 s after the event (when the scheduler goes idle right then, with its next
+pass, at most `idle_sleep_seconds` later); what is still waiting is sent when
+the scheduler stops. `statsd_allow_list` and `statsd_block_list` hold
 regular expressions searched anywhere in the lower-cased short name (as in
 Airflow 3); when an allow list is set the block list is ignored. A host that
 cannot be resolved is logged once and StatsD is off for the process (counted in

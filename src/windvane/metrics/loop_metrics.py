@@ -2,7 +2,8 @@
 
 Emitted on every pass, so each metric is bound to its labels once
 (:meth:`~windvane.metrics.sink.MetricsSink.bind`) and unchanged gauges are not
-passed on; the pool gauges all come from the pass's one ``PoolUsage`` snapshot.
+passed on; the pool gauges (and ``windvane_scheduler_tasks_starving``) all come from one
+``PoolUsage`` snapshot, taken at most once a second: a pass without one leaves them as they are.
 """
 
 from __future__ import annotations
@@ -53,9 +54,12 @@ class LoopMetrics:
         open_slots.gauge(stats.executor_open_slots)
         queued.gauge(stats.executor_queued)
         running.gauge(stats.executor_running)
+        pools = stats.pools
+        if pools is None:  # no snapshot this pass (see SchedulerObserver.pool_usage_every)
+            self._heartbeat(stats)
+            return
         starving = 0
-        pools = stats.pools or {}
-        if pools.keys() != self._pools.keys() and stats.pools is not None:
+        if pools.keys() != self._pools.keys():
             self._forget_pools(set(pools))
         for pool, usage in pools.items():
             bound = self._pools.get(pool) or self._bind_pool(pool)
@@ -65,6 +69,9 @@ class LoopMetrics:
             bound[3].gauge(usage.starving_tasks)
             starving += usage.starving_tasks
         self.starving.gauge(starving)
+        self._heartbeat(stats)
+
+    def _heartbeat(self, stats: LoopStats) -> None:
         if stats.heartbeat_at is not None:
             self.heartbeat.incr()
             self.last_heartbeat.gauge(stats.heartbeat_at)

@@ -120,6 +120,9 @@ class MultiSink(MetricsSink):
     def flush(self) -> None:
         self._each("flush")
 
+    def release(self) -> None:
+        self._each("release")
+
     def close(self) -> None:
         self._each("close")
 

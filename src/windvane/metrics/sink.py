@@ -92,6 +92,11 @@ class MetricsSink:
     def flush(self) -> None:
         """Send what was buffered since :meth:`hold`, and stop buffering."""
 
+    def release(self) -> None:
+        """Stop buffering; what was buffered may wait a little to go out with later lines
+        (StatsD coalesces the packets of passes close together). By default, :meth:`flush`."""
+        self.flush()
+
     def close(self) -> None:
         """Flush, release sockets and servers; the sink is not used afterwards."""
 

@@ -11,8 +11,15 @@ regular expression searched anywhere in the lower-cased short name (without
 prefix); when an allow list is given the block list is ignored.
 
 Between :meth:`~StatsdSink.hold` and :meth:`~StatsdSink.flush` lines are
-buffered and sent as few packets of at most :data:`MAX_PACKET` bytes (the
-scheduler holds during each pass: one packet per pass instead of dozens).
+buffered and sent as few packets of at most :data:`MAX_PACKET` bytes. The
+scheduler holds during each pass and ends it with :meth:`~StatsdSink.release`,
+which sends only when the last send is ``coalesce_seconds`` (0.25 s) old or
+:data:`_MAX_HELD` lines wait; otherwise the lines wait for a later release (a
+busy scheduler makes several passes in 0.25 s: one datagram batch for all of
+them instead of one a pass). So a line may reach StatsD up to 0.25 s late (or,
+when the scheduler goes idle just then, at its next pass); a line emitted
+outside a hold, :meth:`~StatsdSink.flush` and :meth:`~StatsdSink.close` send
+everything waiting at once.
 
 Datagrams go out through :class:`~windvane.metrics.udp_sender.UdpSender`
 (non-blocking UDP, our own: see its module). A host that cannot be resolved is
@@ -25,7 +32,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 
 from windvane.metrics.metric import Metric
 from windvane.metrics.sink import Emit, Labels, MetricsSink
@@ -38,6 +46,8 @@ log = logging.getLogger("windvane.metrics")
 MAX_PACKET = 1432
 #: Lines buffered while held before packets go out anyway.
 _MAX_HELD = 64
+#: A released batch waits for a later one until the last send is this old (seconds).
+COALESCE_SECONDS = 0.25
 
 
 class StatsdSink(MetricsSink):
@@ -53,8 +63,13 @@ class StatsdSink(MetricsSink):
         block_list: Sequence[str] = (),
         datadog_tags: bool = True,
         strict: bool = False,
+        coalesce_seconds: float = COALESCE_SECONDS,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(strict=strict)
+        self.coalesce_seconds = coalesce_seconds
+        self._monotonic = monotonic
+        self._last_send = float("-inf")
         self.prefix = prefix.strip(".")
         self.datadog_tags = datadog_tags
         # Case-insensitive rather than lower-cased: lowering a pattern turns \S into \s, \D into \d.
@@ -65,7 +80,9 @@ class StatsdSink(MetricsSink):
         #: Emissions dropped because the sink is disabled.
         self.dropped = 0
         self._heads: dict[tuple[str, tuple[str, ...]], tuple[str, str] | None] = {}
-        self._held: list[str] | None = None
+        #: Lines not sent yet (held, or released and waiting to be coalesced).
+        self._pending: list[str] = []
+        self._holding = False
         self._client: UdpSender | None
         try:
             self._client = UdpSender(host, port)
@@ -144,25 +161,32 @@ class StatsdSink(MetricsSink):
         self._line(line)
 
     def _line(self, line: str) -> None:
-        if self._held is None:
+        pending = self._pending
+        if not self._holding and not pending:
             self._write(line)
             return
-        self._held.append(line)
-        if len(self._held) >= _MAX_HELD:
-            self._write_held()
+        pending.append(line)
+        if not self._holding or len(pending) >= _MAX_HELD:
+            self._write_pending()
 
     def hold(self) -> None:
-        if self._held is None:
-            self._held = []
+        self._holding = True
 
     def flush(self) -> None:
-        self._write_held()
-        self._held = None
+        self._holding = False
+        self._write_pending()
 
-    def _write_held(self) -> None:
-        lines = self._held or []
-        if self._held is not None:
-            self._held = []
+    def release(self) -> None:
+        """Stop holding; send what waits if the last send is ``coalesce_seconds`` old, else later."""
+        self._holding = False
+        if self._pending and self._monotonic() - self._last_send >= self.coalesce_seconds:
+            self._write_pending()
+
+    def _write_pending(self) -> None:
+        lines, self._pending = self._pending, []
+        if not lines:
+            return
+        self._last_send = self._monotonic()
         packet = ""
         for line in lines:
             if packet and len(packet) + 1 + len(line) > MAX_PACKET:

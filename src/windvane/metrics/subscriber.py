@@ -17,8 +17,11 @@ Tries an executor finishes without a ``running`` event (the instant
 executor) count in ``ti.start`` when they finish and have no duration.
 
 Cost: the sink is held from the first metric of a pass to the end of
-:meth:`MetricsObserver.loop_finished`, so StatsD gets one packet per pass; an
-unchanged gauge is not passed on (see :mod:`.multi_sink`).
+:meth:`MetricsObserver.loop_finished`, then released: StatsD sends the lines of
+passes close together as one batch, at most every 0.25 s (see
+:mod:`.statsd_sink`); an unchanged gauge is not passed on (see
+:mod:`.multi_sink`); the pool snapshot is asked for at most once a second
+(:attr:`MetricsObserver.pool_usage_every`).
 """
 
 from __future__ import annotations
@@ -74,6 +77,8 @@ class MetricsObserver(SchedulerObserver):
     """
 
     wants_pool_usage = True
+    #: Pool gauges are sampled by a 10-15 s scrape or StatsD flush: a snapshot a second is plenty.
+    pool_usage_every = 1.0
 
     def __init__(
         self,
@@ -116,9 +121,13 @@ class MetricsObserver(SchedulerObserver):
             self.loop.record(stats)
         finally:
             self._holding = False
-            self.sink.flush()
+            self.sink.release()
         if self.sweeper is not None:
             self.sweeper.maybe_sweep()
+
+    def scheduler_stopped(self) -> None:
+        """Send what the sink still holds back (StatsD coalescing)."""
+        self.sink.flush()
 
     def forget_dags(self, keep: frozenset[str]) -> None:
         """Drop the cached bindings of DAGs not in ``keep`` (their series were forgotten)."""

@@ -74,6 +74,7 @@ class Scheduler:
         self._next_heartbeat = 0.0
         self._next_zombie_check = 0.0
         self._next_take_over = 0.0
+        self._next_pool_usage = float("-inf")
         self._stop = threading.Event()
         self._outage = OutageGuard("scheduler", max_outage_seconds=self.config.max_outage_seconds)
         #: A pass failed on the database: the book may hold what was never written; rebuild it.
@@ -201,6 +202,7 @@ class Scheduler:
         if self.job_id:
             with self.engine.begin() as conn:
                 jobs.finish_job(conn, self.job_id, now=self.clock.now())
+        self.observer.scheduler_stopped()
 
     # -- database outages ----------------------------------------------------
     def _ride_out(self, error: Exception) -> None:
@@ -300,7 +302,10 @@ class Scheduler:
         stats.executor_queued = self.executor.queued_count
         stats.executor_running = self.executor.running_count
         if self.observer.wants_pool_usage:
-            stats.pools = pool_usage(self.book, stats.starving_pools)
+            mono = self.clock.monotonic()
+            if mono >= self._next_pool_usage:
+                self._next_pool_usage = mono + self.observer.pool_usage_every
+                stats.pools = pool_usage(self.book, stats.starving_pools)
 
     def _sleep_for(self) -> float:
         mono = self.clock.monotonic()

@@ -71,7 +71,8 @@ class LoopStats:
     wall-clock timestamp of the job heartbeat written in this pass, if one was.
     ``executor_*``: the executor's counts at the end of the pass. ``pools``:
     a snapshot of every pool, only taken when an observer sets
-    :attr:`SchedulerObserver.wants_pool_usage`.
+    :attr:`SchedulerObserver.wants_pool_usage`, and then at most every
+    :attr:`SchedulerObserver.pool_usage_every` seconds (None in the passes between).
     """
 
     duration: float = 0.0
@@ -101,8 +102,11 @@ class SchedulerObserver:
     :meth:`listens_to`), so unused hooks cost nothing.
     """
 
-    #: Ask the scheduler for a :class:`PoolUsage` snapshot in every :class:`LoopStats`.
+    #: Ask the scheduler for a :class:`PoolUsage` snapshot in :class:`LoopStats`.
     wants_pool_usage: bool = False
+    #: Seconds (scheduler's monotonic clock) between two snapshots; 0: every pass. The passes in
+    #: between have ``pools`` None.
+    pool_usage_every: float = 0.0
 
     def listens_to(self, hook: str) -> bool:
         """True when this observer overrides ``hook`` (a method name of this class).
@@ -113,6 +117,9 @@ class SchedulerObserver:
 
     def loop_finished(self, stats: LoopStats) -> None:
         """After every pass."""
+
+    def scheduler_stopped(self) -> None:
+        """The scheduler shut down: its last pass is over (send what is still buffered)."""
 
     def run_created(self, event: RunCreated) -> None:
         """The scheduler created a scheduled run."""
@@ -160,7 +167,9 @@ class SafeObserver(SchedulerObserver):
     def __init__(self, observers: Sequence[SchedulerObserver]) -> None:
         self.observers = list(observers)
         self.failures = 0
-        self.wants_pool_usage = any(o.wants_pool_usage for o in self.observers)
+        wanting = [o.pool_usage_every for o in self.observers if o.wants_pool_usage]
+        self.wants_pool_usage = bool(wanting)
+        self.pool_usage_every = min(wanting, default=0.0)
 
     def listens_to(self, hook: str) -> bool:
         return any(o.listens_to(hook) for o in self.observers)
@@ -175,6 +184,14 @@ class SafeObserver(SchedulerObserver):
 
     def loop_finished(self, stats: LoopStats) -> None:
         self._each("loop_finished", stats)
+
+    def scheduler_stopped(self) -> None:
+        for observer in self.observers:
+            try:
+                observer.scheduler_stopped()
+            except Exception:
+                self.failures += 1
+                log.exception("observer %r failed in scheduler_stopped", observer)
 
     def database_error(self, process: str) -> None:
         self._each("database_error", process)
