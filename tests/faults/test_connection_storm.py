@@ -68,6 +68,12 @@ def _finished(engine: Engine) -> int:
     return sum(1 for s in rows if s in ("success", "failed", "upstream_failed", "skipped"))
 
 
+def _runs_ended(engine: Engine) -> bool:
+    with begin_read(engine) as conn:
+        states = set(conn.execute(select(dag_run.c.state)).scalars().all())
+    return bool(states) and not states & {"queued", "running"}
+
+
 @pytest.mark.parametrize("db_backend", ["postgres"], indirect=True)
 def test_terminated_connections_stop_nothing_and_run_nothing_twice(engine: Engine, tmp_path: Path) -> None:
     ledger = tmp_path / "ledger.txt"
@@ -114,6 +120,9 @@ def test_terminated_connections_stop_nothing_and_run_nothing_twice(engine: Engin
         assert wait_until(lambda: _finished(engine) >= total, timeout=120), (
             f"{_finished(engine)} of {total} finished"
         )
+        # The runs end a pass (or, after a ride-out, a backoff) after their last try: wait for that
+        # before stopping the scheduler, or a loaded machine stops it in between.
+        assert wait_until(lambda: _runs_ended(engine), timeout=60), "the runs never ended"
         assert proc.poll() is None, "the scheduler exited after the storm"
         assert processor.poll() is None, "the DAG processor exited after the storm"
     finally:

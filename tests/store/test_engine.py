@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, insert, select, text
 
+from windvane.core.store import engine as engine_module
 from windvane.core.store.engine import (
+    PING_AFTER_IDLE_SECONDS,
     after_fork,
     begin_read,
     begin_write,
@@ -20,6 +22,7 @@ from windvane.core.store.engine import (
 from windvane.core.store.migrate import migrate
 from windvane.core.store.tables import slot_pool
 from windvane.errors import StoreError
+from windvane.testing import PostgresDatabase
 
 
 @pytest.mark.parametrize(
@@ -187,3 +190,76 @@ def test_after_fork_gives_the_child_its_own_connections(engine: Engine) -> None:
     assert os.waitstatus_to_exitcode(status) == 0
     with engine.connect() as conn:
         assert conn.scalar(text("SELECT 1")) == 1
+
+
+class _FakeMonotonic:
+    """Stands in for the engine module's ``time``: the idle ping reads ``monotonic`` only."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+def _counting_pings(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    pings: list[int] = []
+    do_ping = engine.dialect.do_ping
+
+    def counted(dbapi_connection: object) -> bool:
+        pings.append(1)
+        return do_ping(dbapi_connection)
+
+    monkeypatch.setattr(engine.dialect, "do_ping", counted)
+    return pings
+
+
+def _backend_pid(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
+
+
+@pytest.mark.postgres
+def test_postgres_pings_only_connections_that_sat_idle(
+    pg_database: PostgresDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A scheduler pass checks a connection out several times: one returned a moment ago is handed
+    out again without a ping round trip (pool_pre_ping pinged at every checkout)."""
+    clock = _FakeMonotonic()
+    monkeypatch.setattr(engine_module, "time", clock)
+    engine = create_db_engine(pg_database.url, pool_size=1)
+    try:
+        pings = _counting_pings(engine, monkeypatch)
+        first = _backend_pid(engine)  # a fresh connection: not pinged
+        for _ in range(5):
+            clock.now += PING_AFTER_IDLE_SECONDS / 2
+            assert _backend_pid(engine) == first
+        assert pings == []
+        clock.now += PING_AFTER_IDLE_SECONDS
+        assert _backend_pid(engine) == first
+        assert pings == [1]
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_postgres_idle_connection_killed_by_the_server_is_replaced_at_checkout(
+    pg_database: PostgresDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = _FakeMonotonic()
+    monkeypatch.setattr(engine_module, "time", clock)
+    engine = create_db_engine(pg_database.url, pool_size=1)
+    admin = create_db_engine(pg_database.url, pool_size=1)
+    try:
+        pings = _counting_pings(engine, monkeypatch)
+        victim = _backend_pid(engine)
+        with admin.connect() as conn:
+            conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": victim})
+            conn.commit()
+        clock.now += PING_AFTER_IDLE_SECONDS
+        replaced = _backend_pid(engine)  # the ping fails, the pool connects anew: no error
+        assert replaced != victim
+        assert pings == [1]
+    finally:
+        engine.dispose()
+        admin.dispose()

@@ -24,6 +24,7 @@ On PostgreSQL both helpers are plain ``engine.begin()`` transactions.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,7 +32,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import URL, Connection, Engine, make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DisconnectionError, SQLAlchemyError
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from windvane.core.store.raw import POSTGRES_OPTIONS, prepare_sqlite
@@ -85,7 +86,8 @@ def create_db_engine(url: str, *, pool_size: int = 5, echo: bool = False) -> Eng
     ``synchronous=NORMAL``, ``busy_timeout=30000`` and ``foreign_keys=ON``
     (:data:`windvane.core.store.raw.SQLITE_PRAGMAS`), and transactions begin
     ``IMMEDIATE`` (see the module docstring).
-    PostgreSQL: psycopg 3, sessions in UTC, connections pinged before use.
+    PostgreSQL: psycopg 3, sessions in UTC, a pooled connection pinged before use when it sat idle
+    in the pool for :data:`PING_AFTER_IDLE_SECONDS` or more (:func:`_install_idle_ping`).
     ``pool_size`` 0 means no limit.
     """
     parsed = normalize_url(url)
@@ -102,9 +104,43 @@ def create_db_engine(url: str, *, pool_size: int = 5, echo: bool = False) -> Eng
     connect_args: dict[str, Any] = {}
     if "options" not in parsed.query:
         connect_args["options"] = POSTGRES_OPTIONS
-    return create_engine(
-        parsed, pool_size=pool_size, echo=echo, pool_pre_ping=True, connect_args=connect_args
-    )
+    engine = create_engine(parsed, pool_size=pool_size, echo=echo, connect_args=connect_args)
+    _install_idle_ping(engine)
+    return engine
+
+
+#: A pooled PostgreSQL connection idle this long (seconds) is pinged before it is handed out again.
+PING_AFTER_IDLE_SECONDS = 1.0
+_IDLE_SINCE = "windvane_idle_since"
+
+
+def _install_idle_ping(engine: Engine, after: float = PING_AFTER_IDLE_SECONDS) -> None:
+    """SQLAlchemy's ``pool_pre_ping``, but only for connections idle ``after`` seconds or more.
+
+    ``pool_pre_ping`` costs a round trip on every checkout: a scheduler pass checks a connection
+    out several times (poll, queueing, heartbeat, the executor's writes), so it paid a ping per
+    step. A connection returned a moment ago was alive a moment ago; one that sat in the pool (the
+    server restarted, a firewall dropped it) is pinged, and a failed ping makes the pool open a
+    fresh connection (``DisconnectionError``), as ``pool_pre_ping`` does. A connection that breaks
+    within the window fails its statement instead; SQLAlchemy then invalidates the pool's older
+    connections, and the caller's outage handling retries (as for a connection lost mid-use).
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(dbapi_connection: Any, connection_record: ConnectionPoolEntry) -> None:
+        connection_record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, connection_record: ConnectionPoolEntry, proxy: Any) -> None:
+        since = connection_record.info.get(_IDLE_SINCE)
+        if since is None or time.monotonic() - since < after:
+            return  # fresh from connect, or back in the pool a moment ago
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            raise DisconnectionError(f"pooled connection failed its ping: {exc}") from exc
+        if not alive:
+            raise DisconnectionError("pooled connection failed its ping")
 
 
 @contextmanager
