@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
+from tests.faults.containment import marked
 from tests.forking.helpers import gone, wait_until
 from windvane.core.forking.supervise import run_forked
 from windvane.core.forking.sweep import session_members, sweep_session, sweep_sessions
@@ -24,21 +25,6 @@ from windvane.core.worker.runner import run_workload
 from windvane.testing import queued_try, ti_row, write_dag_file
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds processes in /proc")
-
-
-def _marked(marker: str) -> list[int]:
-    """Live processes whose argv holds ``marker``."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
-        except OSError:
-            continue
-        if marker.encode() in cmdline and not gone(int(entry)):
-            found.append(int(entry))
-    return found
 
 
 def _sleeper_argv(marker: str) -> list[str]:
@@ -62,7 +48,7 @@ def test_a_child_left_in_its_own_group_does_not_survive_a_successful_try(marker:
 
     end = run_forked(body, kill_grace_seconds=0.5)
     assert end.payload == b"done"
-    assert wait_until(lambda: not _marked(marker), timeout=5), _marked(marker)
+    assert wait_until(lambda: not marked(marker), timeout=5), marked(marker)
 
 
 def test_a_grandchild_ignoring_sigterm_does_not_survive_the_deadline(marker: str) -> None:
@@ -77,7 +63,7 @@ def test_a_grandchild_ignoring_sigterm_does_not_survive_the_deadline(marker: str
 
     end = run_forked(body, deadline_seconds=0.3, kill_grace_seconds=0.3)
     assert end.timed_out
-    assert wait_until(lambda: not _marked(marker), timeout=5), _marked(marker)
+    assert wait_until(lambda: not marked(marker), timeout=5), marked(marker)
 
 
 def test_a_fork_at_dag_import_does_not_survive_the_parse(tmp_path: Path) -> None:
@@ -147,10 +133,10 @@ def test_one_sweep_of_several_sessions_ends_the_members_of_each(marker: str) -> 
         for _ in range(2)
     ]  # fmt: skip
     try:
-        assert wait_until(lambda: len(_marked(marker)) == 4, timeout=10)  # leaders (argv) + sleepers
+        assert wait_until(lambda: len(marked(marker)) == 4, timeout=10)  # leaders (argv) + sleepers
         found = sweep_sessions({p.pid: 0 for p in leaders} | {os.getpid() + 10_000_000: 0}, 0.0)
         assert found == {p.pid: 1 for p in leaders}  # each one's sleeper (the leader is the child)
-        assert wait_until(lambda: not _marked(marker), timeout=5)
+        assert wait_until(lambda: not marked(marker), timeout=5)
     finally:
         for p in leaders:
             p.kill()
@@ -195,4 +181,4 @@ def test_bash_processes_do_not_survive_their_try(
     )
     expected = "failed" if task_id == "stubborn" else "success"
     assert event.state == expected, ti_row(engine, wl.ti_id)["error"]
-    assert wait_until(lambda: not _marked(marker), timeout=5), _marked(marker)
+    assert wait_until(lambda: not marked(marker), timeout=5), marked(marker)

@@ -76,11 +76,13 @@ def _run_states(engine: Engine) -> set[str]:
         return set(conn.execute(select(dag_run.c.state)).scalars().all())
 
 
-def test_kill_minus_nine_of_the_scheduler_twenty_times(engine: Engine, tmp_path: Path) -> None:
+def seed_fanout(engine: Engine, tmp_path: Path, *, width: int, runs: int) -> Path:
+    """Write the fan-out DAG file, store the DAG and trigger ``runs`` runs of it; the ledger the
+    tasks append to."""
     ledger = tmp_path / "ledger.txt"
     ledger.touch()
     dag_path = tmp_path / "fanout.py"
-    dag_path.write_text(textwrap.dedent(DAG_FILE.format(ledger=str(ledger), width=WIDTH, runs=RUNS)))
+    dag_path.write_text(textwrap.dedent(DAG_FILE.format(ledger=str(ledger), width=width, runs=runs)))
     ser = serialize_dag(DagLoader().get_dag(str(dag_path), "fanout"))
     now = pendulum.now("UTC")
     with begin_write(engine) as conn:
@@ -92,8 +94,13 @@ def test_kill_minus_nine_of_the_scheduler_twenty_times(engine: Engine, tmp_path:
             serialized=ser.to_json(),
             last_parsed_at=now,
         )
-        for i in range(RUNS):
+        for i in range(runs):
             trigger_dag(conn, ser, now=now, logical_date=now.subtract(hours=i))
+    return ledger
+
+
+def test_kill_minus_nine_of_the_scheduler_twenty_times(engine: Engine, tmp_path: Path) -> None:
+    ledger = seed_fanout(engine, tmp_path, width=WIDTH, runs=RUNS)
     total = RUNS * (WIDTH + 2)
     url = engine.url.render_as_string(hide_password=False)
     script = Path(__file__).parents[1] / "runtime" / "scheduler_process.py"

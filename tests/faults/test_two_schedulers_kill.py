@@ -10,23 +10,17 @@ import random
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 from collections import Counter
 from pathlib import Path
 
-import pendulum
 import pytest
 from sqlalchemy import Engine, select
 
-from tests.faults.test_scheduler_kill import DAG_FILE, _ledger, _run_states
+from tests.faults.test_scheduler_kill import _ledger, _run_states, seed_fanout
 from tests.forking.helpers import wait_until
-from windvane.core.authoring.serialize import serialize_dag
-from windvane.core.store.dags import upsert_dag
-from windvane.core.store.engine import begin_read, begin_write, create_db_engine
-from windvane.core.store.run_actions import trigger_dag
+from windvane.core.store.engine import begin_read, create_db_engine
 from windvane.core.store.tables import dag_run, job, task_instance
-from windvane.core.worker.dag_loader import DagLoader
 from windvane.testing.database import PostgresDatabase
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
@@ -42,23 +36,7 @@ def test_kill_minus_nine_of_one_of_two_schedulers_twenty_times(
 ) -> None:
     pg_database.clean()
     engine: Engine = create_db_engine(pg_database.url)
-    ledger = tmp_path / "ledger.txt"
-    ledger.touch()
-    dag_path = tmp_path / "fanout.py"
-    dag_path.write_text(textwrap.dedent(DAG_FILE.format(ledger=str(ledger), width=WIDTH, runs=RUNS)))
-    ser = serialize_dag(DagLoader().get_dag(str(dag_path), "fanout"))
-    now = pendulum.now("UTC")
-    with begin_write(engine) as conn:
-        upsert_dag(
-            conn,
-            dag_id="fanout",
-            fileloc=str(dag_path),
-            dag_hash=ser.dag_hash,
-            serialized=ser.to_json(),
-            last_parsed_at=now,
-        )
-        for i in range(RUNS):
-            trigger_dag(conn, ser, now=now, logical_date=now.subtract(hours=i))
+    ledger = seed_fanout(engine, tmp_path, width=WIDTH, runs=RUNS)
     total = RUNS * (WIDTH + 2)
     script = Path(__file__).parents[1] / "runtime" / "scheduler_process.py"
 

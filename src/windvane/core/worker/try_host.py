@@ -39,10 +39,10 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import NoReturn
 
-from windvane.core.forking import child as forking_child
 from windvane.core.forking.child import RESET_SIGNALS, child_run, write_result
 from windvane.core.forking.ending import ChildEnd
 from windvane.core.forking.handle import ForkedChild, reap_exited
+from windvane.core.forking.subreaper import become_subreaper
 from windvane.core.forking.sweep import sweep_session
 from windvane.core.model.outcome import TryOutcome, failure_state
 from windvane.core.model.states import TaskInstanceState
@@ -57,7 +57,6 @@ log = logging.getLogger(__name__)
 _FRAME = struct.Struct("!I")
 #: The first byte of each result: the host takes another try, or it retires.
 KEEP, RETIRE = b"K", b"R"
-_PR_SET_CHILD_SUBREAPER = 36
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,7 +238,7 @@ class TryHosts:
 def serve(loader: DagLoader, request_fd: int, result_fd: int, quota: int) -> NoReturn:
     """The host's loop (in the forked host): run each request's try, report its outcome with
     :data:`KEEP` or :data:`RETIRE`; exit at the end of the requests or after retiring."""
-    _become_subreaper()
+    become_subreaper()
     threads, cwd, environ = threading.active_count(), os.getcwd(), dict(os.environ)
     handlers = {signum: signal.getsignal(signum) for signum in RESET_SIGNALS}
     served = 0
@@ -296,13 +295,6 @@ def _clean(threads: int, cwd: str, environ: dict[str, str]) -> bool:
             return True
         if pid == 0:
             return False
-
-
-def _become_subreaper() -> None:
-    prctl = forking_child._prctl
-    if prctl is not None:
-        with contextlib.suppress(OSError):
-            prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 
 
 def _read_request(fd: int) -> TryRequest | None:
