@@ -77,6 +77,16 @@ class Probe(SchedulerObserver):
         self.finished += stats.finished
 
 
+def unfinished_runs(engine: Engine) -> int:
+    """Runs still queued or running (read only when the scheduler's book is empty)."""
+    with begin_read(engine) as conn:
+        return int(
+            conn.execute(
+                select(func.count()).select_from(dag_run).where(dag_run.c.state.in_(("queued", "running")))
+            ).scalar_one()
+        )
+
+
 def db_bytes(engine: Engine) -> int:
     if engine.dialect.name == "sqlite":
         with contextlib.suppress(Exception), engine.connect() as conn:  # best effort: the WAL counts too
@@ -143,7 +153,11 @@ def run_one(
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
         with BackendCpu(engine).sampling() as backends, cpu_split() as cpu:
-            scheduler.run(until=lambda s: not s.runs and s.job_id != 0, timeout=7200)
+            # Runs past max_active_runs wait queued: the book can be empty between two batches.
+            scheduler.run(
+                until=lambda s: not s.runs and s.job_id != 0 and unfinished_runs(engine) == 0,
+                timeout=7200,
+            )
         stop.set()
         sampler.join()
         wall = time.perf_counter() - started
