@@ -7,10 +7,14 @@ once) and a DAG of 10 chains of 100 (most task instances waiting on upstreams).
     python bench/b4_scheduler.py [--runs 10] [--tasks 1000] [--db sqlite,postgres]
     python bench/b4_scheduler.py --schedulers 2 [--db postgres]
 
+``--pool-slots S`` gives ``default_pool`` S slots (it has 128): the pool is a global limit, so with
+the default every scheduler shares the same 128 tries in flight (see docs/scaling.md).
+
 ``--schedulers N`` (PostgreSQL): the same work driven by one scheduler alone (not coordinated), by 1 and
 then by N coordinated schedulers (``SchedulerConfig.coordinated``), each a process of its own, side
-by side; the runs are triggered once every scheduler has registered, the time is from the trigger
-to the last task instance finished, and every
+by side; the runs are triggered once every scheduler has registered, the time is from the trigger's
+commit (as in the single-scheduler mode, creating the runs' 10,000 task instances is left out: it
+took seconds and no scheduler takes part in it) to the last task instance finished, and every
 task instance is checked to have been queued exactly once (duplicates: must be 0).
 """
 
@@ -28,7 +32,7 @@ from pathlib import Path
 
 import pendulum
 from _common import fresh_db, median, pct, register, table
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 
 from windvane.core.authoring.dag import DAG
 from windvane.core.authoring.operators.empty import EmptyOperator
@@ -36,6 +40,7 @@ from windvane.core.scheduler.config import SchedulerConfig
 from windvane.core.scheduler.loop import Scheduler
 from windvane.core.scheduler.observer import LoopStats, SchedulerObserver
 from windvane.core.store.engine import begin_read, begin_write, create_db_engine
+from windvane.core.store.pools import DEFAULT_POOL, set_pool
 from windvane.core.store.run_actions import trigger_dag
 from windvane.core.store.tables import dag_run, job, task_instance
 from windvane.testing import InstantExecutor
@@ -78,9 +83,16 @@ def build(shape: str, tasks: int) -> DAG:
     return dag
 
 
-def measure(kind: str, shape: str, runs: int, tasks: int) -> list[object]:
+def size_pool(engine: Engine, slots: int | None) -> None:
+    if slots is not None:
+        with begin_write(engine) as conn:
+            set_pool(conn, DEFAULT_POOL, slots)
+
+
+def measure(kind: str, shape: str, runs: int, tasks: int, pool_slots: int | None = None) -> list[object]:
     with fresh_db(kind) as (_url, engine):
         ser = register(engine, build(shape, tasks))
+        size_pool(engine, pool_slots)
         now = pendulum.now("UTC")
         with begin_write(engine) as conn:
             for i in range(runs):
@@ -148,12 +160,18 @@ def worker(url: str, coordinated: bool) -> None:
 
 
 def measure_several(
-    shape: str, runs: int, tasks: int, schedulers: int, coordinated: bool = True
+    shape: str,
+    runs: int,
+    tasks: int,
+    schedulers: int,
+    coordinated: bool = True,
+    pool_slots: int | None = None,
 ) -> list[object]:
     """``schedulers`` scheduler processes on one PostgreSQL database (one alone when not
     ``coordinated``: the baseline that pays for no coordination)."""
     with fresh_db("postgres") as (url, engine):
         ser = register(engine, build(shape, tasks))
+        size_pool(engine, pool_slots)
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), *sys.path])}
         procs = [
             subprocess.Popen(
@@ -174,10 +192,10 @@ def measure_several(
         while registered() < schedulers and time.monotonic() < deadline:
             time.sleep(0.05)
         now = pendulum.now("UTC")
-        t0 = time.time()
         with begin_write(engine) as conn:
             for i in range(runs):
                 trigger_dag(conn, ser, now=now, logical_date=now.subtract(minutes=i))
+        t0 = time.time()  # the runs exist from here (creating their task instances is not the schedulers')
         reports = [json.loads(p.communicate(timeout=600)[0].strip().splitlines()[-1]) for p in procs]
         with begin_read(engine) as conn:
             tries = conn.execute(
@@ -212,6 +230,7 @@ def main() -> None:
     parser.add_argument("--db", default="sqlite,postgres")
     parser.add_argument("--schedulers", type=int, default=1, help="compare 1 and N schedulers (PostgreSQL)")
     parser.add_argument("--shapes", default="flat,chains")
+    parser.add_argument("--pool-slots", type=int, help="slots of default_pool (default: its 128)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--alone", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -222,13 +241,14 @@ def main() -> None:
         load = os.getloadavg()[0]
         several = []
         for shape in args.shapes.split(","):
-            several.append(measure_several(shape, args.runs, args.tasks, 1, coordinated=False))
+            slots = args.pool_slots
+            several.append(measure_several(shape, args.runs, args.tasks, 1, False, slots))
             for n in (1, args.schedulers):
-                several.append(measure_several(shape, args.runs, args.tasks, n))
+                several.append(measure_several(shape, args.runs, args.tasks, n, pool_slots=slots))
         print(
             table(
                 f"B4, 1 vs {args.schedulers} coordinated schedulers, each a process (PostgreSQL; "
-                f"load average {load:.1f} at start)",
+                f"default_pool {args.pool_slots or 128} slots; load average {load:.1f} at start)",
                 [
                     "db",
                     "shape",
@@ -249,7 +269,7 @@ def main() -> None:
     rows = []
     for kind in args.db.split(","):
         for shape in args.shapes.split(","):
-            rows.append(measure(kind, shape, args.runs, args.tasks))
+            rows.append(measure(kind, shape, args.runs, args.tasks, args.pool_slots))
     print(
         table(
             "B4 scheduler alone (instant executor): target >= 5,000 TI/s, loop < 50 ms",

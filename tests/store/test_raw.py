@@ -12,6 +12,7 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta, timezone
 
+import pendulum
 import pytest
 from sqlalchemy import Engine, insert, select, text, update
 from sqlalchemy.engine import make_url
@@ -70,7 +71,11 @@ def stored_text(engine: Engine, ti_id: int) -> object:
         return conn.execute(text(f"SELECT start_date FROM task_instance WHERE id = {ti_id}")).scalar_one()
 
 
-@pytest.mark.parametrize("value", [AWKWARD, NO_MICROSECONDS, ELSEWHERE])
+#: pendulum's (the scheduler's type), on the second 02:30 of a DST change: bound as a plain datetime.
+PENDULUM = pendulum.datetime(2024, 10, 27, 2, 30, 0, 654321, tz="Europe/Paris", fold=1)
+
+
+@pytest.mark.parametrize("value", [AWKWARD, NO_MICROSECONDS, ELSEWHERE, PENDULUM])
 def test_datetimes_round_trip_exactly_as_sqlalchemy_stores_them(engine: Engine, value: datetime) -> None:
     by_raw, by_sa = add_ti(engine, "raw"), add_ti(engine, "sa")
     db = RawDb(url_of(engine))
@@ -92,6 +97,21 @@ def test_datetimes_round_trip_exactly_as_sqlalchemy_stores_them(engine: Engine, 
             assert got == expected and got is not None and got.utcoffset() == timedelta(0)
     finally:
         db.close()
+
+
+@pytest.mark.postgres
+def test_pendulum_datetimes_bind_through_sqlalchemy_as_the_same_instant(
+    pg_database: PostgresDatabase,
+) -> None:
+    """Bound straight (no :func:`to_db`; SQLite needs it), through the engine's dumpers for pendulum."""
+    engine = pg_database.engine
+    ti_id = add_ti(engine, "pendulum")
+    with begin_write(engine) as conn:
+        conn.execute(update(task_instance).where(task_instance.c.id == ti_id).values(start_date=PENDULUM))
+    read = sa_start(engine, ti_id)
+    assert read is not None
+    assert (read if read.tzinfo else read.replace(tzinfo=UTC)) == PENDULUM.astimezone(UTC)
+    assert type(to_db(PENDULUM, "start_date")) is datetime
 
 
 def test_sqlite_text_is_sqlalchemys_format() -> None:

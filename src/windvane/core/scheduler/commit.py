@@ -3,7 +3,9 @@
 All writes of a pass go in one transaction; a pass that only queues tries
 writes one guarded UPDATE on a kept autocommit connection instead (the
 BEGIN/COMMIT round trips dominate such a pass on PostgreSQL). Workloads reach
-the executor only after the commit.
+the executor only after the commit. A pass that journals nothing (it only
+schedules and queues) commits without waiting for the WAL flush: see
+:mod:`windvane.core.store.commit_mode` for why that is safe.
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ from windvane.core.model.workload import Workload
 from windvane.core.scheduler.book import Book
 from windvane.core.scheduler.model import ActiveRun, TiRecord
 from windvane.core.scheduler.pass_work import PassWork
-from windvane.core.store import dag_runs, task_instances
-from windvane.core.store.journal_sql import JournalBatch, JournalReason
+from windvane.core.store import commit_mode, dag_runs, task_instances
+from windvane.core.store.journal_sql import JOURNALED_TI_STATES, JournalBatch, JournalReason
 from windvane.core.store.sql_bridge import dbapi_tx
 
 
@@ -39,6 +41,15 @@ def only_queues(work: PassWork, grouped: dict[str, list[int]], queued_ids: list[
     if not queued_ids or grouped or work.gave_up or work.finished_runs:
         return False
     return len(queued_ids) <= task_instances.CHUNK
+
+
+def unjournaled(work: PassWork) -> bool:
+    """The pass writes no journal row (no finished try, run or zombie): it only moves task
+    instances between unfinished states, so it may commit without waiting for the flush
+    (:mod:`~windvane.core.store.commit_mode`)."""
+    return not (work.gave_up or work.finished_runs) and JOURNALED_TI_STATES.isdisjoint(
+        s.value for s in work.states.values()
+    )
 
 
 def timed_out(run: ActiveRun, now: pendulum.DateTime) -> bool:
@@ -122,10 +133,9 @@ class Committer:
         journal = JournalBatch(now)
         if work.gave_up:
             task_instances.fail_tries(conn, work.gave_up, work.gave_up_reason, now, journal)
-        if grouped:
-            task_instances.set_states(conn, grouped, now, journal)
-        if queued_ids:
-            task_instances.mark_queued(conn, queued_ids, self.job_id, now)
+        if grouped or queued_ids:
+            relaxed = unjournaled(work)
+            task_instances.write_pass(conn, grouped, queued_ids, self.job_id, now, journal, relaxed=relaxed)
         for run, run_state in work.finished_runs:
             reason = None
             if run_state is DagRunState.FAILED and timed_out(run, now):
@@ -150,18 +160,25 @@ class Committer:
     def _autocommit(self, statement: Callable[[Connection], object]) -> None:
         """Run one statement on a kept autocommit connection (reconnecting once if it broke)."""
         for attempt in (1, 2):
-            if self._auto_conn is None:
-                self._auto_conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
             try:
+                if self._auto_conn is None:
+                    self._auto_conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+                    commit_mode.relax_session(self._auto_conn)
                 statement(self._auto_conn)
                 return
             except DBAPIError as exc:
-                self._auto_conn.close()
+                if self._auto_conn is not None:
+                    self._auto_conn.invalidate()  # never back to the pool with the relaxed commits
+                    self._auto_conn.close()
                 self._auto_conn = None
                 if attempt == 2 or not exc.connection_invalidated:
                     raise
 
     def close(self) -> None:
         if self._auto_conn is not None:
+            try:
+                commit_mode.restore_session(self._auto_conn)
+            except DBAPIError:
+                self._auto_conn.invalidate()
             self._auto_conn.close()
             self._auto_conn = None

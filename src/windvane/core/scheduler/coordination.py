@@ -39,7 +39,7 @@ from windvane.core.scheduler.config import SchedulerConfig
 from windvane.core.scheduler.model import DagEntry
 from windvane.core.scheduler.pass_work import PassWork
 from windvane.core.scheduler.queueing import Occupancy
-from windvane.core.store import run_owners
+from windvane.core.store import occupancy_sql, run_owners
 from windvane.core.store.dag_runs import utc
 
 log = logging.getLogger("windvane.scheduler")
@@ -118,12 +118,15 @@ class Coordinator:
         )
 
     def select(self, conn: Connection, book: Book, open_slots: int, work: PassWork) -> None:
-        """The critical section: lock, read what every scheduler's tries hold, choose within it.
+        """The critical section: lock, read what every scheduler's tries hold (one round trip,
+        :func:`~windvane.core.store.occupancy_sql.lock_and_count`), choose within it.
 
         The caller writes the chosen tries in the same transaction, so the lock covers the
         queueing too."""
-        run_owners.lock(conn, run_owners.QUEUE_LOCK_KEY)
-        pools, per_dag, per_task = run_owners.occupancy(conn, book.ready.dag_ids(), book.ready.limited_tasks)
+        ready = book.ready
+        pools, per_dag, per_task = occupancy_sql.lock_and_count(
+            conn, run_owners.QUEUE_LOCK_KEY, ready.pools(), ready.dag_ids(), ready.limited_tasks
+        )
         occupancy = Occupancy(Counter(pools), Counter(per_dag), Counter(per_task))
         book.select(open_slots, work, occupancy=occupancy)
 

@@ -91,6 +91,10 @@ class ReadyQueue:
         """DAGs with entries in the heaps (stale ones included)."""
         return {dag_id for (dag_id, _), heap in self._heaps.items() if heap}
 
+    def pools(self) -> set[str]:
+        """Pools with entries in the heaps (stale ones included): the only ones a pass can queue into."""
+        return {pool for (_, pool), heap in self._heaps.items() if heap}
+
     def discard(self, ti_id: int) -> None:
         """Forget a TI lazily (its entry is dropped when it reaches a heap's top)."""
         self._live.pop(ti_id, None)

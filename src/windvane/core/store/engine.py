@@ -87,7 +87,8 @@ def create_db_engine(url: str, *, pool_size: int = 5, echo: bool = False) -> Eng
     (:data:`windvane.core.store.raw.SQLITE_PRAGMAS`), and transactions begin
     ``IMMEDIATE`` (see the module docstring).
     PostgreSQL: psycopg 3, sessions in UTC, a pooled connection pinged before use when it sat idle
-    in the pool for :data:`PING_AFTER_IDLE_SECONDS` or more (:func:`_install_idle_ping`).
+    in the pool for :data:`PING_AFTER_IDLE_SECONDS` or more (:func:`_install_idle_ping`), pendulum's
+    datetimes bound as plain ones (:mod:`~windvane.core.store.pg_datetimes`).
     ``pool_size`` 0 means no limit.
     """
     parsed = normalize_url(url)
@@ -106,6 +107,9 @@ def create_db_engine(url: str, *, pool_size: int = 5, echo: bool = False) -> Eng
         connect_args["options"] = POSTGRES_OPTIONS
     engine = create_engine(parsed, pool_size=pool_size, echo=echo, connect_args=connect_args)
     _install_idle_ping(engine)
+    from windvane.core.store import pg_datetimes  # psycopg's modules: only when PostgreSQL is used
+
+    event.listen(engine, "connect", lambda dbapi_connection, _record: pg_datetimes.install(dbapi_connection))
     return engine
 
 

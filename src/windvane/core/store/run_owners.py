@@ -11,7 +11,8 @@ started is never mistaken for a dead one.
 
 The queueing critical section (reading how many slots are taken everywhere,
 then queueing) is serialized with a PostgreSQL transaction-level advisory
-lock; SQLite has one writer at a time already.
+lock (:data:`QUEUE_LOCK_KEY`, taken with the count in
+:mod:`windvane.core.store.occupancy_sql`); SQLite has one writer at a time already.
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ from windvane.core.store.tables import task_instance as ti_t
 QUEUE_LOCK_KEY = 0x77767175657565
 #: ... and their starting of queued runs under ``max_active_runs`` ("wvstart").
 START_LOCK_KEY = 0x77767374617274
-_OCCUPYING = (S.QUEUED.value, S.RUNNING.value)
 
 
 def free_for(job_id: int, *, own: bool = True) -> ColumnElement[bool]:
@@ -157,31 +157,6 @@ def reset_queued_of(conn: Connection, job_ids: Sequence[int], now: datetime) -> 
         )
     )
     return int(result.rowcount)
-
-
-# -- what every scheduler's tries hold -------------------------------------------------------------
-def occupancy(
-    conn: Connection, dag_ids: Collection[str], tasks: Collection[tuple[str, str]]
-) -> tuple[dict[str, int], dict[str, int], dict[tuple[str, str], int]]:
-    """Queued + running task instances everywhere: pool slots taken per pool, task instances per
-    DAG of ``dag_ids``, per (DAG, task) of ``tasks``."""
-    active = ti_t.c.state.in_(_OCCUPYING)
-    pools = {
-        r[0]: int(r[1] or 0)
-        for r in conn.execute(
-            select(ti_t.c.pool, func.sum(ti_t.c.pool_slots)).where(active).group_by(ti_t.c.pool)
-        )
-    }
-    per_dag: dict[str, int] = {}
-    if dag_ids:
-        q = select(ti_t.c.dag_id, func.count()).where(active, ti_t.c.dag_id.in_(list(dag_ids)))
-        per_dag = {r[0]: int(r[1]) for r in conn.execute(q.group_by(ti_t.c.dag_id))}
-    per_task: dict[tuple[str, str], int] = {}
-    if tasks:
-        pairs = or_(*(and_(ti_t.c.dag_id == d, ti_t.c.task_id == t) for d, t in tasks))
-        q = select(ti_t.c.dag_id, ti_t.c.task_id, func.count()).where(active, pairs)
-        per_task = {(r[0], r[1]): int(r[2]) for r in conn.execute(q.group_by(ti_t.c.dag_id, ti_t.c.task_id))}
-    return pools, per_dag, per_task
 
 
 def live_jobs(conn: Connection, job_type: str) -> int:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
@@ -20,8 +21,9 @@ from sqlalchemy import Connection, insert, select, update
 from windvane.core.model import deadlines
 from windvane.core.model.serialized_dag import SerializedDag
 from windvane.core.model.states import TaskInstanceState
-from windvane.core.store import dag_runs, try_lifecycle
+from windvane.core.store import commit_mode, dag_runs, try_lifecycle
 from windvane.core.store.journal_sql import JOURNALED_TI_STATES, TI_RETURNING, JournalBatch, JournalReason
+from windvane.core.store.raw_sql import Sql, ids_params, match_ids
 from windvane.core.store.sql_bridge import dbapi_tx, run_sql
 from windvane.core.store.tables import task_instance as ti_t
 
@@ -85,24 +87,66 @@ def ensure_task_instances(
 def set_states(conn: Connection, changes: dict[str, list[int]], now: datetime, journal: JournalBatch) -> None:
     """Write scheduler-decided states (scheduled, skipped, upstream_failed, the success of a no-op
     task...), grouped by state, to rows neither finished nor running; final ones are journaled."""
+    write_pass(conn, changes, [], 0, now, journal)
+
+
+def write_pass(
+    conn: Connection,
+    changes: dict[str, list[int]],
+    queued_ids: Sequence[int],
+    job_id: int,
+    now: datetime,
+    journal: JournalBatch,
+    *,
+    relaxed: bool = False,
+) -> None:
+    """A scheduler pass's task-instance writes: the decided states (:func:`set_states`), then the
+    queueing of ``queued_ids`` by ``job_id``. Journaled states go first (their ``RETURNING`` rows
+    feed ``journal``); the others and the queueing, whose results nobody reads, are prepared plain
+    statements (one array parameter each) sent together in one round trip (PostgreSQL pipeline).
+    ``relaxed``: the transaction commits without waiting for the flush
+    (:mod:`~windvane.core.store.commit_mode`; only for a pass that journals nothing)."""
     for state, ids in changes.items():
-        finished = state in FINISHED
-        journaled = state in JOURNALED_TI_STATES
-        for chunk in chunks(ids):
-            values: dict[str, Any] = {"state": state, "updated_at": now}
-            if finished:
-                values["end_date"] = now
-            if state == S.SCHEDULED.value:
-                values["scheduled_dttm"] = now
-            stmt = (
-                update(ti_t)
-                .where(ti_t.c.id.in_(chunk), ti_t.c.state.notin_([*FINISHED, "running"]))
-                .values(**values)
-            )
-            if journaled:
-                journal.add_tis(conn.execute(stmt.returning(*_RETURNING)))
-            else:
-                conn.execute(stmt)
+        if state in JOURNALED_TI_STATES:
+            for chunk in chunks(ids):
+                journal.add_tis(conn.execute(_state_update(state, now, chunk).returning(*_RETURNING)))
+    tx = dbapi_tx(conn)
+    silent = [(state, ids) for state, ids in changes.items() if state not in JOURNALED_TI_STATES]
+    if not silent and not queued_ids:
+        return
+    with tx.pipeline():
+        if relaxed:
+            commit_mode.relax_transaction(tx)
+        for state, ids in silent:
+            for chunk in chunks(ids):
+                params = {"state": state, "now": now, **ids_params(chunk, tx.dialect)}
+                tx.execute(_state_sql(state, len(chunk)), params)
+        for sql, params in try_lifecycle.queue_statements(queued_ids, job_id, now, tx.dialect):
+            tx.execute(sql, params)
+
+
+def _state_update(state: str, now: datetime, ids: Sequence[int]) -> Any:
+    values: dict[str, Any] = {"state": state, "updated_at": now}
+    if state in FINISHED:
+        values["end_date"] = now
+    if state == S.SCHEDULED.value:
+        values["scheduled_dttm"] = now
+    return (
+        update(ti_t).where(ti_t.c.id.in_(ids), ti_t.c.state.notin_([*FINISHED, "running"])).values(**values)
+    )
+
+
+_UNSETTLED = "state NOT IN (" + ", ".join(f"'{s}'" for s in [*FINISHED, S.RUNNING.value]) + ")"
+
+
+@lru_cache(maxsize=512)
+def _state_sql(state: str, count: int) -> Sql:
+    """The plain form of :func:`_state_update` for ``count`` ids."""
+    extra = (", end_date = :now" if state in FINISHED else "") + (
+        ", scheduled_dttm = :now" if state == S.SCHEDULED.value else ""
+    )
+    sets = f"state = :state, updated_at = :now{extra}"
+    return match_ids(f"UPDATE task_instance SET {sets} WHERE id {{ids}} AND {_UNSETTLED}", count)
 
 
 def mark_queued(conn: Connection, ti_ids: Sequence[int], job_id: int, now: datetime) -> int:
