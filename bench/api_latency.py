@@ -8,8 +8,15 @@ The server runs in processes of its own (``--workers``, as ``windvane api-server
 generator is ``wrk`` (Debian's package: a C program, it takes little CPU) when installed, else
 httpx clients in one asyncio loop (which take more of a shared machine's CPU: say so when quoting).
 
+Old and new side by side in one run: ``--against SRC`` also serves the API from another source
+tree (e.g. an export of ``main``'s ``src``) as it ran there (uvicorn's pure-Python h11 parser and
+asyncio loop: httptools and uvloop hidden from it), and ``--cache-off`` also serves this tree with
+``[api] list_cache_seconds = 0`` (every answer read from the database); each cell is measured on
+every server in turn, so they share the machine's load.
+
 Target: p95 < 50 ms at 50 clients. Usage:
-``python bench/api_latency.py [--db sqlite,postgres] [--clients 1,10,50] [--seconds 5] [--workers 2]``
+``python bench/api_latency.py [--db sqlite,postgres] [--clients 1,10,50] [--seconds 5] [--workers 2]
+[--against /path/to/old/src] [--cache-off]``
 """
 
 from __future__ import annotations
@@ -176,9 +183,25 @@ def measure(
     return Cell(requests, elapsed, p50, p95, p99, errors, cpu)
 
 
-def start_server(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
+@dataclass(frozen=True)
+class Variant:
+    """One server of the comparison: ``src`` (None: this tree) with ``list_cache`` seconds (None:
+    the default)."""
+
+    label: str
+    src: str | None = None
+    list_cache: float | None = None
+
+
+def start_server(url: str, port: int, workers: int, variant: Variant) -> subprocess.Popen[bytes]:
     args = [sys.executable, __file__, "--serve", url, "--port", str(port), "--workers", str(workers)]
-    server = subprocess.Popen(args)
+    env = dict(os.environ)
+    if variant.src is not None:
+        env["PYTHONPATH"] = variant.src
+        args.append("--plain")
+    if variant.list_cache is not None:
+        args += ["--list-cache", str(variant.list_cache)]
+    server = subprocess.Popen(args, env=env)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -192,32 +215,48 @@ def start_server(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
 
 def run_db(kind: str, args: argparse.Namespace, script: Path | None) -> list[list[object]]:
     rows: list[list[object]] = []
+    variants = [Variant("new")]
+    if args.cache_off:
+        variants.append(Variant("new, cache off", list_cache=0.0))
+    if args.against:
+        variants.append(Variant("old", src=args.against))
     with fresh_db(kind) as (url, engine):
         token = seed(engine)
         engine.dispose()
-        port = free_port()
-        server = start_server(url, port, args.workers)
+        servers: dict[str, tuple[int, subprocess.Popen[bytes]]] = {}
         try:
-            base = f"http://127.0.0.1:{port}/api/v1"
+            for variant in variants:
+                port = free_port()
+                servers[variant.label] = (port, start_server(url, port, args.workers, variant))
             load = os.getloadavg()[0]
             for name, path in ENDPOINTS.items():
                 for clients in args.clients:
-                    c = measure(base, token, path, clients, args.seconds, server.pid, script)
-                    rate = c.requests / c.seconds
-                    cpu = c.server_cpu * 1000 / max(1, c.requests)
-                    cells = [c.p50, c.p95, c.p99, rate, cpu, c.errors, round(load, 1)]
-                    rows.append([kind, name, clients, *cells])
-                    print(f"  {kind} {name} x{clients}: p95 {c.p95:.1f} ms, {rate:.0f} req/s", flush=True)
-                    load = os.getloadavg()[0]
+                    for label, (port, server) in servers.items():
+                        base = f"http://127.0.0.1:{port}/api/v1"
+                        c = measure(base, token, path, clients, args.seconds, server.pid, script)
+                        rate = c.requests / c.seconds
+                        cpu = c.server_cpu * 1000 / max(1, c.requests)
+                        cells = [c.p50, c.p95, c.p99, rate, cpu, c.errors, round(load, 1)]
+                        rows.append([kind, name, clients, label, *cells])
+                        print(f"  {kind} {name} x{clients} {label}: p95 {c.p95:.1f} ms, {rate:.0f} req/s, "
+                              f"{cpu:.2f} ms CPU", flush=True)  # fmt: skip
+                        load = os.getloadavg()[0]
         finally:
-            server.terminate()
-            server.wait(30)
+            for _port, server in servers.values():
+                server.terminate()
+                server.wait(30)
     return rows
 
 
-def serve_main(url: str, port: int, workers: int) -> None:
-    engine = create_db_engine(url, pool_size=60)
-    serve(engine, ApiConfig(secret_key="bench"), host="127.0.0.1", port=port, workers=workers)
+def serve_main(url: str, port: int, workers: int, plain: bool, list_cache: float | None) -> None:
+    if plain:  # as the old tree ran: uvicorn's "auto" then picks h11 and asyncio
+        sys.modules["httptools"] = None  # type: ignore[assignment]
+        sys.modules["uvloop"] = None  # type: ignore[assignment]
+    # A few connections per process: PostgreSQL is shared (max_connections 100 here) and two or three
+    # servers of two workers may run side by side; requests beyond them queue for one.
+    engine = create_db_engine(url, pool_size=4)
+    extra = {} if list_cache is None else {"list_cache_seconds": list_cache}
+    serve(engine, ApiConfig(secret_key="bench", **extra), host="127.0.0.1", port=port, workers=workers)
 
 
 def main() -> int:
@@ -227,11 +266,15 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=5.0, help="Seconds per endpoint and client count.")
     parser.add_argument("--workers", type=int, default=2, help="API server processes ([api] workers).")
     parser.add_argument("--tool", choices=("auto", "wrk", "httpx"), default="auto")
+    parser.add_argument("--against", metavar="SRC", help="Also serve from this source tree (old code).")
+    parser.add_argument("--cache-off", action="store_true", help="Also serve with list_cache_seconds = 0.")
     parser.add_argument("--serve", metavar="URL", help=argparse.SUPPRESS)
+    parser.add_argument("--plain", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--list-cache", type=float, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:  # a server process
-        serve_main(args.serve, args.port, args.workers)
+        serve_main(args.serve, args.port, args.workers, args.plain, args.list_cache)
         return 0
     args.clients = [int(c) for c in args.clients.split(",")]
     use_wrk = args.tool == "wrk" or (args.tool == "auto" and shutil.which("wrk") is not None)
@@ -244,7 +287,17 @@ def main() -> int:
         script.write_text(WRK_SCRIPT)
         for kind in args.db.split(","):
             rows += run_db(kind, args, script if use_wrk else None)
-    header = ["db", "endpoint", "clients", "p50 ms", "p95 ms", "p99 ms", "req/s", "server cpu ms/req"]
+    header = [
+        "db",
+        "endpoint",
+        "clients",
+        "server",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "req/s",
+        "server cpu ms/req",
+    ]
     header += ["errors", "load"]
     print(table("API latency", header, rows))
     print(f"load average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")

@@ -82,3 +82,20 @@ def test_alembic_splits_the_version_folders() -> None:
     """Alembic < 1.16 ignores ``path_separator``: no plug-in revision would be found (nor core's)."""
     heads = migrate.head_revisions()
     assert "alerting_0003" in heads and "api_0001" in heads and len(heads) == 3
+
+
+def test_uvicorn_serves_with_httptools_and_uvloop() -> None:
+    """uvicorn's "auto" HTTP protocol is httptools' C parser when it imports, and uvloop runs a loop:
+    the API's CPU per answer rests on both (docs/api.md, "Serving many clients")."""
+    import uvloop
+    from uvicorn.protocols.http.auto import AutoHTTPProtocol
+
+    async def answer() -> int:
+        return 42
+
+    assert AutoHTTPProtocol.__name__ == "HttpToolsProtocol"
+    loop = uvloop.new_event_loop()
+    try:
+        assert loop.run_until_complete(answer()) == 42
+    finally:
+        loop.close()

@@ -35,7 +35,9 @@ def log_folder(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def app(engine: Engine, log_folder: Path) -> FastAPI:
-    config = ApiConfig(secret_key="test-key", login_rate_limit=3, log_folder=log_folder)
+    # Reads here follow writes made straight through the store: no list answer is kept (the kept
+    # answers have their own tests, tests/api/test_answer_cache.py).
+    config = ApiConfig(secret_key="test-key", login_rate_limit=3, log_folder=log_folder, list_cache_seconds=0)
     return create_app(engine, config)
 
 

@@ -16,10 +16,12 @@ from sqlalchemy import Engine
 
 from windvane import __version__
 from windvane.api import views
+from windvane.api.answer_cache import AnswerCache
 from windvane.api.audit import AuditMiddleware
 from windvane.api.auth_cache import AuthCache
 from windvane.api.config import ApiConfig
 from windvane.api.etags import ETagMiddleware
+from windvane.api.kept_answers import KeptAnswerMiddleware
 from windvane.api.page_cache import PageCache
 from windvane.api.ratelimit import LoginLimiter
 from windvane.api.routes import auth, dags, pools, runs, system, task_instances
@@ -50,12 +52,14 @@ def create_app(engine: Engine, config: ApiConfig | None = None) -> FastAPI:
         limiter=limiter,
         auth=AuthCache(config.auth_cache_seconds, time.monotonic),
         dag_pages=PageCache(config.dag_list_cache_seconds, time.monotonic),
+        answers=AnswerCache(config.list_cache_seconds, time.monotonic),
     )
     for module in (system, auth, dags, runs, task_instances, pools, views):
         app.include_router(module.router, prefix=PREFIX, responses=ERRORS)
     mount_ui(app)
     app.add_exception_handler(NotFoundError, _not_found)
     app.add_exception_handler(WindvaneError, _bad_request)
+    app.add_middleware(KeptAnswerMiddleware, state=app.state.api)
     app.add_middleware(ETagMiddleware)
     app.add_middleware(AuditMiddleware, engine=engine)
     return app

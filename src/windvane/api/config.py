@@ -31,6 +31,8 @@ class ApiConfig:
     #: ``[api] auth_cache_seconds`` and ``dag_list_cache_seconds`` (see api/auth_cache.py, api/page_cache.py).
     auth_cache_seconds: float = 5.0
     dag_list_cache_seconds: float = 10.0
+    #: ``[api] list_cache_seconds`` (see api/answer_cache.py; 0: off).
+    list_cache_seconds: float = 1.0
     #: ``(section, key, value, source)`` rows of the settings in effect, secrets masked.
     config_rows: tuple[tuple[str, str, str, str], ...] = ()
     signing_key: bytes = field(init=False, repr=False)
@@ -59,5 +61,6 @@ def from_settings(settings: Settings) -> ApiConfig:
         parallelism=settings.core.parallelism,
         auth_cache_seconds=api.auth_cache_seconds,
         dag_list_cache_seconds=api.dag_list_cache_seconds,
+        list_cache_seconds=api.list_cache_seconds,
         config_rows=tuple(settings.as_rows(mask_secrets=True)),
     )

@@ -43,7 +43,7 @@ async def current_user(
     authenticates without a database read or a thread hop; a lookup runs on the thread pool."""
     user: User | None = None
     if bearer is not None:
-        key = ("token", hashlib.sha256(bearer.credentials.encode()).hexdigest())
+        key = token_key(bearer.credentials)
         user = state.auth.get(key)
         if user is None:
             user = await run_in_threadpool(_token_user, state, bearer.credentials)
@@ -70,6 +70,31 @@ async def current_user(
         raise HTTPException(401, "not authenticated", headers={"WWW-Authenticate": "Bearer"})
     request.state.username = user.username
     return user
+
+
+def token_key(secret: str) -> tuple[str, str]:
+    """Where :mod:`windvane.api.auth_cache` remembers the owner of API token ``secret``."""
+    return "token", hashlib.sha256(secret.encode()).hexdigest()
+
+
+def remembered_user(state: ApiState, request: Request) -> User | None:
+    """The user a safe (GET) request's credentials belong to if this process remembers them, with
+    no database read; None when it does not (then :func:`current_user` decides). The same checks
+    as :func:`current_user`: a token by its SHA-256, a session cookie by its signature, expiry and
+    the user's session version."""
+    authorization = request.headers.get("authorization")
+    if authorization is not None:
+        scheme, _, secret = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not secret:
+            return None
+        found: User | None = state.auth.get(token_key(secret.strip()))
+        return found
+    cookie = request.cookies.get(sessions.SESSION_COOKIE)
+    session = sessions.decode(cookie, state.config.signing_key, now=time.time()) if cookie else None
+    if session is None:
+        return None
+    user: User | None = state.auth.get(("user", session.username))
+    return user if user is not None and user.session_version == session.version else None
 
 
 def _token_user(state: ApiState, secret: str) -> User | None:

@@ -1,5 +1,5 @@
 """What every handler shares: the engine, the config, the login limiter, and the per-process
-memories of credentials and DAG-list answers (``app.state.api``)."""
+memories of credentials, DAG-list answers and list answers (``app.state.api``)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import Request
 from sqlalchemy import Engine
 
+from windvane.api.answer_cache import AnswerCache
 from windvane.api.auth_cache import AuthCache
 from windvane.api.config import ApiConfig
 from windvane.api.page_cache import PageCache
@@ -24,6 +25,8 @@ class ApiState:
     auth: AuthCache[Any]
     #: GET /dags bodies per query, while the dag_change counter stands still.
     dag_pages: PageCache
+    #: List answers per (path, query, role) for list_cache_seconds; forgotten on every local write.
+    answers: AnswerCache
 
 
 async def get_state(request: Request) -> ApiState:

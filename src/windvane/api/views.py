@@ -13,44 +13,23 @@ Scripts may use them too; they are in the OpenAPI document like every other rout
 from __future__ import annotations
 
 from datetime import datetime
-from functools import lru_cache
-from typing import Annotated, Any
+from typing import Annotated
 
 import pendulum
-from fastapi import APIRouter, Query, Response
-from sqlalchemy import Connection, TextualSelect, select, text
+from fastapi import APIRouter, Query, Request, Response
+from pydantic_core import to_json
+from sqlalchemy import Connection, select
 
 from windvane.api.health import occupied_slots, read_health
-from windvane.api.routes._common import ReadConn, State, answer
+from windvane.api.routes._common import ReadConn, State, answer, kept_as
 from windvane.api.schemas import DagRun, HealthCounts, Heartbeat, Model
 from windvane.api.security import Viewer
-from windvane.core.store import dags, listing
+from windvane.core.store import api_pages_sql, dags, listing
 from windvane.core.store._time import from_db
+from windvane.core.store.sql_bridge import dbapi_tx
 from windvane.core.store.tables import dag_run, slot_pool, task_instance
 
 router = APIRouter(prefix="/ui", tags=["UI"])
-NEWEST = (dag_run.c.logical_date.desc(), dag_run.c.id.desc())
-#: DAGs per statement of /ui/recentRuns (SQLite allows 500 parts in a UNION ALL).
-DAGS_PER_QUERY = 100
-
-
-def _chunks(ids: list[str]) -> list[list[str]]:
-    return [ids[i : i + DAGS_PER_QUERY] for i in range(0, len(ids), DAGS_PER_QUERY)]
-
-
-@lru_cache(maxsize=64)
-def _newest_runs(count: int) -> TextualSelect:
-    """The newest ``:runs`` runs of each of ``count`` DAGs (``:d0``, ``:d1``...): one index range per
-    DAG (``dag_id, logical_date``) with its own LIMIT, so a DAG with years of runs costs ``runs``
-    rows, not all of them (as a window over every run of the DAGs did). Plain SQL made once per
-    count: building 100 SQLAlchemy selects per request cost more than running them."""
-    one = (
-        "SELECT * FROM (SELECT dag_id, run_id, state, logical_date, id FROM dag_run WHERE dag_id = :d{i} "
-        "ORDER BY logical_date DESC, id DESC LIMIT :runs) AS r{i}"
-    )
-    sql = " UNION ALL ".join(one.format(i=i) for i in range(count))
-    cols = (dag_run.c.dag_id, dag_run.c.run_id, dag_run.c.state, dag_run.c.logical_date, dag_run.c.id)
-    return text(sql).columns(*cols)
 
 
 class RunSquare(Model):
@@ -100,28 +79,19 @@ class HealthPanel(HealthCounts):
 
 @router.get("/recentRuns", response_model=RecentRuns, name="ui_recent_runs")
 async def recent_runs(
-    _: Viewer,
+    request: Request,
+    user: Viewer,
     state: State,
     dag_ids: Annotated[list[str], Query(max_length=1000, description="The DAGs (at most 1,000).")],
     runs: Annotated[int, Query(ge=1, le=50, description="Runs per DAG, newest first.")] = 10,
 ) -> Response:
-    """The newest ``runs`` runs of each of ``dag_ids`` (the DAGs page's coloured squares)."""
+    """The newest ``runs`` runs of each of ``dag_ids`` (the DAGs page's coloured squares): one
+    plain-SQL statement per 100 DAGs, rows straight to JSON."""
 
-    def read(conn: Connection) -> RecentRuns:
-        rows: list[Any] = []  # (dag_id, run_id, state, logical_date, id)
-        for chunk in _chunks(sorted(set(dag_ids))):
-            params = {"runs": runs, **{f"d{i}": dag_id for i, dag_id in enumerate(chunk)}}
-            rows += conn.execute(_newest_runs(len(chunk)), params).all()
-        rows.sort(key=lambda r: (r.logical_date, r.id), reverse=True)  # a UNION keeps no order
-        found: dict[str, list[RunSquare]] = {d: [] for d in dag_ids}
-        for dag_id, run_id, run_state, logical_date, _id in rows:
-            square = RunSquare.model_construct(
-                run_id=run_id, state=run_state, logical_date=from_db(logical_date)
-            )
-            found[dag_id].append(square)
-        return RecentRuns.model_construct(runs=found)
+    def read(conn: Connection) -> bytes:
+        return to_json({"runs": api_pages_sql.newest_runs(dbapi_tx(conn), dag_ids, runs)})
 
-    return await answer(state, read)
+    return await answer(state, read, kept_as(request, user))
 
 
 @router.get("/dags/{dag_id}/grid", response_model=Grid, name="ui_grid")

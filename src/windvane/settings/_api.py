@@ -56,3 +56,11 @@ class ApiSettings:
         "changed (bounds how stale its last_parsed_at may be). 0: read every time.",
         check=Within(0, 3600),
     )
+    list_cache_seconds: float = setting(
+        1.0,
+        "How long an API process keeps a list answer (GET /dags, /dagRuns, a DAG's runs, a run's "
+        "task instances, /pools, /ui/recentRuns) per path, query and role: polls within it cost no "
+        "database read. Changes through this process show at once, others within this time. "
+        "0: read every time.",
+        check=Within(0, 60),
+    )

@@ -4,10 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import Connection
 
-from windvane.api.routes._common import Limit, Offset, ReadConn, State, WriteConn, answer, built, load_dag
+from windvane.api.routes._common import (
+    Limit,
+    Offset,
+    ReadConn,
+    State,
+    WriteConn,
+    answer,
+    built,
+    kept_as,
+    load_dag,
+)
 from windvane.api.schemas import Dag, DagPage, DagPatch, DagStructure, Edge, StructureTask, TaskGroup
 from windvane.api.security import Operator, Viewer
 from windvane.core.store import dags, listing
@@ -17,7 +27,8 @@ router = APIRouter(tags=["DAGs"])
 
 @router.get("/dags", response_model=DagPage, name="list_dags")
 async def list_dags(
-    _: Viewer,
+    request: Request,
+    user: Viewer,
     state: State,
     limit: Limit = 100,
     offset: Offset = 0,
@@ -42,7 +53,7 @@ async def list_dags(
         state.dag_pages.put(key, version, body)
         return body
 
-    return await answer(state, read)
+    return await answer(state, read, kept_as(request, user))
 
 
 @router.get("/dags/{dag_id}", response_model=Dag, name="get_dag")

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Response
+from fastapi import APIRouter, HTTPException, Request, Response
 from sqlalchemy import Connection
 
-from windvane.api.routes._common import Limit, Offset, ReadConn, State, WriteConn, answer, built
+from windvane.api.routes._common import Limit, Offset, ReadConn, State, WriteConn, answer, built, kept_as
 from windvane.api.schemas import Pool, PoolPage, PoolPatch
 from windvane.api.security import Admin, Viewer
 from windvane.core.store import pools
@@ -14,13 +14,15 @@ router = APIRouter(tags=["Pools"])
 
 
 @router.get("/pools", response_model=PoolPage, name="list_pools")
-async def list_pools(_: Viewer, api: State, limit: Limit = 100, offset: Offset = 0) -> Response:
+async def list_pools(
+    request: Request, user: Viewer, api: State, limit: Limit = 100, offset: Offset = 0
+) -> Response:
     def read(conn: Connection) -> PoolPage:
         found = pools.list_pools(conn)
         page = [built(Pool, p) for p in found[offset : offset + limit]]
         return PoolPage.model_construct(pools=page, total_entries=len(found))
 
-    return await answer(api, read)
+    return await answer(api, read, kept_as(request, user))
 
 
 @router.get("/pools/{name}", response_model=Pool, name="get_pool")

@@ -6,16 +6,18 @@ from datetime import datetime
 from typing import Annotated
 
 import pendulum
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
+from pydantic_core import to_json
 from sqlalchemy import Connection
 
-from windvane.api.routes._common import Limit, Offset, ReadConn, State, WriteConn, answer, built, load_dag
+from windvane.api.routes._common import Limit, Offset, ReadConn, State, WriteConn, answer, kept_as, load_dag
 from windvane.api.schemas import ClearRunRequest, DagRun, DagRunPage, StatePatch, TaskIds, TriggerRequest
 from windvane.api.security import Operator, Viewer
 from windvane.core.model.states import DagRunState
 from windvane.core.model.states import TaskInstanceState as S
-from windvane.core.store import dag_runs, dags, listing, marks
+from windvane.core.store import api_pages_sql, dag_runs, marks
 from windvane.core.store.run_actions import clear_task_instances, trigger_dag
+from windvane.core.store.sql_bridge import dbapi_tx
 
 router = APIRouter(tags=["DAG runs"])
 
@@ -30,11 +32,11 @@ def _page(
     state: list[DagRunState] | None,
     logical_date_gte: datetime | None,
     logical_date_lte: datetime | None,
-) -> DagRunPage:
-    if dag_id is not None:
-        dags.get_dag(conn, dag_id)  # an unknown DAG is a 404, not an empty page
-    rows, total = listing.runs_page(
-        conn,
+) -> bytes:
+    """A ``DagRunPage`` as JSON, from plain SQL (:mod:`windvane.core.store.api_pages_sql`); an
+    unknown DAG is a 404, not an empty page."""
+    entries, total = api_pages_sql.runs_page(
+        dbapi_tx(conn),
         limit=limit,
         offset=offset,
         dag_id=dag_id,
@@ -42,12 +44,13 @@ def _page(
         logical_date_gte=logical_date_gte,
         logical_date_lte=logical_date_lte,
     )
-    return DagRunPage.model_construct(dag_runs=[built(DagRun, r) for r in rows], total_entries=total)
+    return to_json({"dag_runs": entries, "total_entries": total})
 
 
 @router.get("/dagRuns", response_model=DagRunPage, name="list_all_dag_runs")
 async def list_all_runs(
-    _: Viewer,
+    request: Request,
+    user: Viewer,
     api: State,
     limit: Limit = 100,
     offset: Offset = 0,
@@ -57,14 +60,17 @@ async def list_all_runs(
 ) -> Response:
     """Runs of every DAG, newest logical date first."""
     return await answer(
-        api, lambda conn: _page(conn, None, limit, offset, state, logical_date_gte, logical_date_lte)
+        api,
+        lambda conn: _page(conn, None, limit, offset, state, logical_date_gte, logical_date_lte),
+        kept_as(request, user),
     )
 
 
 @router.get("/dags/{dag_id}/dagRuns", response_model=DagRunPage, name="list_dag_runs")
 async def list_runs(
     dag_id: str,
-    _: Viewer,
+    request: Request,
+    user: Viewer,
     api: State,
     limit: Limit = 100,
     offset: Offset = 0,
@@ -74,7 +80,9 @@ async def list_runs(
 ) -> Response:
     """Runs of one DAG, newest logical date first."""
     return await answer(
-        api, lambda conn: _page(conn, dag_id, limit, offset, state, logical_date_gte, logical_date_lte)
+        api,
+        lambda conn: _page(conn, dag_id, limit, offset, state, logical_date_gte, logical_date_lte),
+        kept_as(request, user),
     )
 
 

@@ -6,10 +6,11 @@ import json
 from typing import Annotated
 
 import pendulum
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Request, Response
+from pydantic_core import to_json
 from sqlalchemy import Connection
 
-from windvane.api.routes._common import Limit, Offset, ReadConn, State, WriteConn, answer, built, load_dag
+from windvane.api.routes._common import Limit, Offset, ReadConn, State, WriteConn, answer, kept_as, load_dag
 from windvane.api.schemas import (
     ClearTasksRequest,
     LogChunk,
@@ -26,7 +27,7 @@ from windvane.api.schemas import (
 )
 from windvane.api.security import Operator, Viewer
 from windvane.core.model.states import TaskInstanceState
-from windvane.core.store import listing, marks
+from windvane.core.store import api_pages_sql, listing, marks
 from windvane.core.store.rendered_fields_sql import get_rendered_fields
 from windvane.core.store.run_actions import clear_task_instances
 from windvane.core.store.sql_bridge import dbapi_tx
@@ -42,7 +43,8 @@ _TI = _RUN + "/taskInstances/{task_id}"
 async def list_tis(
     dag_id: str,
     run_id: str,
-    _: Viewer,
+    request: Request,
+    user: Viewer,
     api: State,
     limit: Limit = 100,
     offset: Offset = 0,
@@ -51,14 +53,13 @@ async def list_tis(
     """The task instances of a run by task id and map index."""
     states = [s.value for s in state] if state else None
 
-    def read(conn: Connection) -> TaskInstancePage:
-        pk = listing.run_pk_of(conn, dag_id, run_id)
-        rows, total = listing.task_instances_page(conn, pk, limit=limit, offset=offset, states=states)
-        return TaskInstancePage.model_construct(
-            task_instances=[built(TaskInstance, r) for r in rows], total_entries=total
+    def read(conn: Connection) -> bytes:
+        entries, total = api_pages_sql.task_instances_page(
+            dbapi_tx(conn), dag_id, run_id, limit=limit, offset=offset, states=states
         )
+        return to_json({"task_instances": entries, "total_entries": total})
 
-    return await answer(api, read)
+    return await answer(api, read, kept_as(request, user))
 
 
 @router.get(_TI, response_model=TaskInstanceDetail, name="get_task_instance")
