@@ -43,9 +43,16 @@ def _assert_only_poisons_failed(engine: Engine, folder: Path) -> None:
         assert repr(dag_id) in text and "next run" in text
 
 
-def _processor(engine: Engine, folder: Path) -> DagProcessor:
+def _processor(engine: Engine, folder: Path, *, parse_from_template: bool = True) -> DagProcessor:
     clock = FakeClock(pendulum.datetime(2024, 3, 10, 12, 0, tz="UTC"))
-    return DagProcessor(folder, engine, parse_timeout=30.0, clock=clock, batch_size=100)
+    return DagProcessor(
+        folder,
+        engine,
+        parse_timeout=30.0,
+        clock=clock,
+        batch_size=100,
+        parse_from_template=parse_from_template,
+    )
 
 
 def test_poison_dags_are_import_errors_and_good_files_are_stored(engine: Engine, tmp_path: Path) -> None:
@@ -59,11 +66,12 @@ def test_poison_dags_are_import_errors_and_good_files_are_stored(engine: Engine,
 def test_the_parent_survives_dags_the_child_let_through(
     engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The parent's own guard: children (forked after this patch) no longer check the first run."""
+    """The parent's own guard: children (forked by this process, after this patch) no longer
+    check the first run."""
     monkeypatch.setattr(validation, "first_run_computable", lambda dag_id, compute: None)
     folder = tmp_path / "dags"
     _write_folder(folder)
-    _processor(engine, folder).run_once()
+    _processor(engine, folder, parse_from_template=False).run_once()
     _assert_only_poisons_failed(engine, folder)
 
 

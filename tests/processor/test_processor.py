@@ -18,6 +18,8 @@ from windvane.core.authoring.defaults import AuthoringDefaults
 from windvane.core.model.clock import FakeClock
 from windvane.core.model.serialized_dag import SerializedDag
 from windvane.core.processor import DagProcessor, ParseReport
+from windvane.core.processor.manager import SQLITE_FILES_PER_TRANSACTION
+from windvane.core.processor.store_writer import StoreWriter
 from windvane.core.store.engine import begin_write
 from windvane.core.store.tables import dag
 from windvane.core.timetables.ops import next_run_info
@@ -66,10 +68,11 @@ def test_new_dag_gets_next_dagrun_from_its_timetable(
     )
 
 
-def test_a_new_dags_first_run_is_computed_once_and_stored(
-    engine: Engine, dags_folder: Path, processor: DagProcessor, monkeypatch: pytest.MonkeyPatch
+def test_a_new_dags_first_run_is_computed_once_per_schedule_and_stored(
+    engine: Engine, dags_folder: Path, make_processor: MakeProcessor, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Checked before the batch is written and stored as is: the cron arithmetic is not redone.
+    # Checked before the batch is written and stored as is: the cron arithmetic is not redone,
+    # and DAGs of one schedule and start date in a batch share one computation.
     calls: list[str] = []
     real = SerializedDag.next_run
 
@@ -80,10 +83,36 @@ def test_a_new_dags_first_run_is_computed_once_and_stored(
     monkeypatch.setattr(SerializedDag, "next_run", counting)
     for name in ("a", "b", "c"):
         write(dags_folder / f"{name}.py", simple_dag(name, schedule="*/15 * * * *"))
-    processor.run_once()
-    assert sorted(calls) == ["a", "b", "c"]
+    write(dags_folder / "d.py", simple_dag("d", schedule="@hourly"))
+    make_processor(batch_size=100, batch_interval=3600.0).run_once()
+    assert len(calls) == 2 and "d" in calls
     rows = dag_rows(engine)
-    assert all(rows[name]["next_dagrun_create_after"] is not None for name in ("a", "b", "c"))
+    assert all(rows[name]["next_dagrun_create_after"] is not None for name in "abcd")
+    assert rows["a"]["next_dagrun_create_after"] == rows["c"]["next_dagrun_create_after"]
+    assert rows["a"]["next_dagrun_data_interval_start"] != rows["d"]["next_dagrun_data_interval_start"]
+
+
+def test_sqlite_transactions_hold_at_most_fifty_files(
+    engine: Engine, dags_folder: Path, make_processor: MakeProcessor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # On SQLite each batch transaction holds the one write lock a scheduler pass waits for: a
+    # 200-file batch held it for seconds during a big parse. PostgreSQL keeps one per batch.
+    sizes: list[int] = []
+    real = StoreWriter.write_batch
+
+    def recording(self: StoreWriter, conn: Any, files: Any, now: Any) -> Any:
+        sizes.append(len(files))
+        return real(self, conn, files, now)
+
+    monkeypatch.setattr(StoreWriter, "write_batch", recording)
+    for i in range(SQLITE_FILES_PER_TRANSACTION + 5):
+        write(dags_folder / f"d{i:03d}.py", simple_dag(f"d{i:03d}", tasks=1))
+    report = make_processor(batch_size=200, batch_interval=3600.0).run_once()
+    assert report.dags_written == SQLITE_FILES_PER_TRANSACTION + 5
+    if engine.dialect.name == "sqlite":
+        assert sizes == [SQLITE_FILES_PER_TRANSACTION, 5]
+    else:
+        assert sizes == [SQLITE_FILES_PER_TRANSACTION + 5]
 
 
 def test_a_batchs_dags_are_upserted_in_one_statement(

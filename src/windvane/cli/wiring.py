@@ -290,6 +290,8 @@ def create_processor(settings: Settings, engine: Engine) -> DagProcessor:
         parse_log=str(parse_log),
         memory_limit_mib=settings.dag_processor.parse_memory_limit_mib,
         max_outage_seconds=settings.database.max_outage_seconds,
+        parse_from_template=settings.dag_processor.parse_from_template,
+        secrets=secrets_config(settings, os.environ),
     )
 
 

@@ -167,6 +167,12 @@ class DagProcessorSettings:
         "A file that needs more is an import error naming the limit.",
         check=_MEBIBYTES,
     )
+    parse_from_template: bool = setting(
+        True,
+        "Fork the parse children from a lean template process started once with only the "
+        "authoring modules imported (cheaper forks; the processor then forks nothing); false: "
+        "the processor forks them itself.",
+    )
 
 
 @dataclass(frozen=True)

@@ -109,9 +109,11 @@ def parse_files(
     log_path: str | None = None,
     after_fork: Callable[[], None] | None = None,
     memory_limit_mib: int = 0,
+    on_start: Callable[[str], None] | None = None,
 ) -> Generator[FileResult, None, None]:
     """Parse ``paths`` in up to ``parallelism`` children; yield each result as it ends. Each
-    child's address space is capped at ``memory_limit_mib`` (0: no cap)."""
+    child's address space is capped at ``memory_limit_mib`` (0: no cap). ``on_start`` is told
+    each path once its child is forked (the template tells the processor)."""
     if parallelism < 1:
         raise ValueError(f"parallelism must be >= 1, got {parallelism}")
     pending = deque(paths)
@@ -133,6 +135,8 @@ def parse_files(
             )
             running[child.pid] = path
             watcher.add(child)
+            if on_start is not None:
+                on_start(path)
 
     try:
         while pending or running:

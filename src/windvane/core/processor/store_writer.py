@@ -28,6 +28,7 @@ from pendulum import DateTime
 from sqlalchemy import Connection
 
 from windvane.core.model.serialized_dag import NextRun, SerializedDag
+from windvane.core.processor.first_runs import compute_first_run, worded
 from windvane.core.processor.store_ops import (
     clear_import_errors,
     deactivate,
@@ -86,16 +87,11 @@ def first_run_or_problem(sd: SerializedDag, now: DateTime) -> NextRun | str:
     (its summary or first run cannot be computed).
 
     Run per DAG before a batch is written, so that one DAG's arithmetic fails only its file; the
-    run it returns is stored as is (:attr:`ParsedDag.first_run`), not computed a second time.
+    run it returns is stored as is (:attr:`ParsedDag.first_run`), not computed a second time. The
+    processor asks :class:`~windvane.core.processor.first_runs.FirstRuns` instead, which computes
+    it once per schedule.
     """
-    try:
-        _ = sd.timetable_obj.summary
-        return sd.next_run(None, now)
-    except Exception as exc:
-        return (
-            f"DAG {sd.dag_id!r} in {sd.fileloc}: its next run cannot be computed "
-            f"({type(exc).__name__}: {exc}); check schedule, start_date and end_date"
-        )
+    return worded(sd, compute_first_run(sd, now))
 
 
 class StoreWriter:

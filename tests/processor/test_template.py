@@ -1,0 +1,127 @@
+"""The parse template: a lean process forks the parse children; the processor survives its death."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from tests.processor.helpers import active_ids, import_errors, simple_dag, write
+from windvane.core.authoring.defaults import get_authoring_defaults
+from windvane.core.processor import DagProcessor, template_client
+from windvane.core.processor.template_client import ParseTemplate
+from windvane.core.processor.template_wire import TemplateSetup
+
+MakeProcessor = Callable[..., DagProcessor]
+
+KILLS_ITS_PARENT = """\
+import os, signal
+os.kill(os.getppid(), signal.SIGKILL)
+"""
+
+
+def _setup() -> TemplateSetup:
+    return TemplateSetup(sys_path=(), cwd="/", authoring=get_authoring_defaults(), containment="group")
+
+
+def _template_of(processor: DagProcessor) -> ParseTemplate:
+    """The template the processor's last pass used (released to the idle pool after it)."""
+    found = [t for t in template_client.idle_templates() if t.setup.log_path == processor.parse_log]
+    assert found, "no idle parse template after a pass"
+    return found[-1]
+
+
+def test_children_are_forked_from_a_template_without_the_store(
+    engine: Engine, dags_folder: Path, make_processor: MakeProcessor
+) -> None:
+    # A file that fails if it was forked from a process holding SQLAlchemy (the processor).
+    write(dags_folder / "lean.py", 'import sys\nassert "sqlalchemy" not in sys.modules, "forked fat"\n'
+          + simple_dag("lean"))  # fmt: skip
+    processor = make_processor(template_min_files=0)
+    report = processor.run_once()
+    assert processor.template_failure is None
+    assert report.failed == 0, import_errors(engine)
+    assert active_ids(engine) == {"lean"}
+    template = _template_of(processor)
+    assert template.alive and template.pid != os.getpid()
+
+
+def test_a_file_that_kills_the_template_fails_alone_and_the_template_is_restarted(
+    engine: Engine, dags_folder: Path, make_processor: MakeProcessor
+) -> None:
+    write(dags_folder / "killer.py", KILLS_ITS_PARENT + simple_dag("killer"))
+    for name in ("a", "b", "c", "d"):
+        write(dags_folder / f"{name}.py", simple_dag(name))
+    processor = make_processor(parsing_processes=2, template_min_files=0)
+    report = processor.run_once()
+    # Killed at two template deaths, the killer is blamed; the files it took down with it are re-parsed.
+    assert active_ids(engine) == {"a", "b", "c", "d"}
+    errors = import_errors(engine)
+    assert set(errors) == {str(dags_folder / "killer.py")}
+    assert "parse template process was killed by SIGKILL" in errors[str(dags_folder / "killer.py")]
+    assert report.failed == 1 and report.parsed == 5
+    # The next pass has a live template again and parses a changed file with it.
+    write(dags_folder / "a.py", simple_dag("a", tasks=3))
+    assert processor.run_once().parsed == 1
+    assert _template_of(processor).alive
+
+
+def test_a_template_killed_between_passes_is_restarted(
+    engine: Engine, dags_folder: Path, make_processor: MakeProcessor
+) -> None:
+    write(dags_folder / "a.py", simple_dag("a"))
+    processor = make_processor(template_min_files=0)
+    processor.run_once()
+    old = _template_of(processor).pid
+    assert old is not None
+    os.kill(old, signal.SIGKILL)
+    write(dags_folder / "b.py", simple_dag("b"))
+    report = processor.run_once()
+    assert report.failed == 0 and active_ids(engine) == {"a", "b"}
+    assert _template_of(processor).pid not in (None, old)
+
+
+def test_without_a_template_the_processor_forks_the_children_itself(
+    engine: Engine, dags_folder: Path, make_processor: MakeProcessor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(template_client, "_BOOT", "import sys; sys.exit(3)")
+    monkeypatch.setattr(template_client, "_idle", {})
+    write(dags_folder / "a.py", simple_dag("a"))
+    processor = make_processor(template_min_files=0)
+    report = processor.run_once()
+    assert processor.template_failure is not None and "did not start" in processor.template_failure
+    assert report.failed == 0 and active_ids(engine) == {"a"}
+
+
+def test_a_small_pass_does_not_start_a_template(
+    engine: Engine, dags_folder: Path, make_processor: MakeProcessor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(template_client, "_idle", {})
+    write(dags_folder / "a.py", simple_dag("a"))
+    processor = make_processor(template_min_files=2)
+    processor.run_once()
+    assert template_client.idle_templates() == []
+    write(dags_folder / "b.py", simple_dag("b"))
+    write(dags_folder / "c.py", simple_dag("c"))
+    processor.run_once()
+    assert [t.alive for t in template_client.idle_templates()] == [True]
+    assert active_ids(engine) == {"a", "b", "c"}
+
+
+def test_idle_templates_are_bounded(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(template_client, "_idle", {})
+    stopped: list[ParseTemplate] = []
+    monkeypatch.setattr(ParseTemplate, "alive", property(lambda self: self not in stopped))
+    monkeypatch.setattr(ParseTemplate, "stop", lambda self: stopped.append(self))
+    made = []
+    for i in range(template_client.MAX_IDLE + 2):
+        setup = dataclasses.replace(_setup(), log_path=str(tmp_path / f"log{i}"))
+        made.append(ParseTemplate(setup))
+        template_client.release(made[-1])
+    assert stopped == made[:2]
+    assert template_client.idle_templates() == made[2:]
