@@ -16,6 +16,10 @@ included, ~1-2 s of CPU) and Redis.
 Targets (Celery + Redis): B1 gap p50 <= 50 ms, B2 >= 150 TI/s.
 
     python bench/b_celery.py [--db sqlite] [--parallelism 2] [--chain 100] [--fanout 1000] [--concurrency N]
+
+``WINDVANE_BENCH_TRIES_PER_PROCESS=100`` sets the worker's ``[celery] tries_per_process`` and
+``WINDVANE_BENCH_SEND_AHEAD=1`` makes the executor send ahead (``[executor] send_ahead``); an older
+tree ignores both (for ``compare_revisions.py --work-script``).
 """
 
 from __future__ import annotations
@@ -98,6 +102,7 @@ def start_worker(config: CeleryConfig, url: str, home: Path, concurrency: int) -
         "WINDVANE__CELERY__DEFAULT_QUEUE": config.default_queue,
         "WINDVANE__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
         "WINDVANE__LOGGING__LEVEL": "WARNING",
+        **({"WINDVANE__CELERY__TRIES_PER_PROCESS": str(_TRIES)} if _TRIES else {}),
     }
     log = open(home / "worker.log", "wb")  # noqa: SIM115 (kept open for the process's life)
     command = [
@@ -183,6 +188,8 @@ def run_one(
             "redis_ms": 1000 * redis_cpu / len(rows)}  # fmt: skip
 
 
+#: WINDVANE_BENCH_TRIES_PER_PROCESS=N: the worker's [celery] tries_per_process (an older one ignores it).
+_TRIES = int(os.environ.get("WINDVANE_BENCH_TRIES_PER_PROCESS") or 0)
 #: WINDVANE_BENCH_SEND_AHEAD=1: the Celery executor sends ahead (if it can: an older one cannot).
 _SEND_AHEAD = (
     {"send_ahead": True}
