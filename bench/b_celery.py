@@ -49,6 +49,7 @@ from sqlalchemy import select
 
 from windvane.celery.config import CeleryConfig
 from windvane.celery.executor import CeleryExecutor
+from windvane.celery.task import WorkerOptions
 from windvane.core.authoring.serialize import serialize_dag
 from windvane.core.executors.base import Executor
 from windvane.core.executors.local import LocalExecutor
@@ -189,7 +190,11 @@ def run_one(
 
 
 #: WINDVANE_BENCH_TRIES_PER_PROCESS=N: the worker's [celery] tries_per_process (an older one ignores it).
-_TRIES = int(os.environ.get("WINDVANE_BENCH_TRIES_PER_PROCESS") or 0)
+_TRIES = (
+    int(os.environ.get("WINDVANE_BENCH_TRIES_PER_PROCESS") or 0)
+    if "tries_per_process" in WorkerOptions.__dataclass_fields__
+    else 0
+)
 #: WINDVANE_BENCH_SEND_AHEAD=1: the Celery executor sends ahead (if it can: an older one cannot).
 _SEND_AHEAD = (
     {"send_ahead": True}
