@@ -13,6 +13,10 @@ machine.
 
     python bench/compare_revisions.py --base ff837e1 --rounds 4 b4_scheduler.py --db sqlite --runs 5
     python bench/compare_revisions.py --rounds 3 --keep /tmp/out b12_local.py --db postgres --chain 10
+    python bench/compare_revisions.py --base main --work-script b_celery.py --executors celery
+
+``--work-script`` runs the working tree's copy of the script on both sides (for a script that
+gained columns or options; the code measured is still each side's own).
 
 Everything after the script's name is passed to it. Exit code 1 if a run failed.
 """
@@ -83,13 +87,16 @@ def collect(results: Results, side: str, output: str) -> None:
                     )
 
 
-def run_side(tree: Path, script: str, args: list[str], timeout: float) -> tuple[str, float, float]:
-    """The script's output, its wall seconds and the CPU seconds it and its children used."""
+def run_side(
+    tree: Path, script: str, args: list[str], timeout: float, *, bench: Path | None = None
+) -> tuple[str, float, float]:
+    """The script's output, its wall seconds and the CPU seconds it and its children used (the
+    script from ``bench``, by default the tree's own bench folder)."""
     env = {**os.environ, "PYTHONPATH": str(tree / "src")}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, str(tree / "bench" / script), *args],
+        [sys.executable, str((bench or tree / "bench") / script), *args],
         env=env,
         cwd=tree,
         capture_output=True,
@@ -155,6 +162,11 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3, help="Base/work pairs to run (default 3).")
     parser.add_argument("--timeout", type=float, default=1800, help="Seconds one run may take.")
     parser.add_argument("--keep", type=Path, help="Save each run's output in this folder.")
+    parser.add_argument(
+        "--work-script",
+        action="store_true",
+        help="Run the working tree's copy of the script on both sides (new columns, same code paths).",
+    )
     parser.add_argument("script", help="The bench script, e.g. b4_scheduler.py.")
     parser.add_argument("args", nargs=argparse.REMAINDER, help="Its arguments.")
     args = parser.parse_args()
@@ -177,7 +189,8 @@ def main() -> int:
                 check_imports(tree)
             for round_no in range(1, args.rounds + 1):
                 for side, tree in (("base", base_tree), ("work", REPO)):
-                    output, wall, cpu = run_side(tree, args.script, args.args, args.timeout)
+                    bench = HERE if args.work_script else None
+                    output, wall, cpu = run_side(tree, args.script, args.args, args.timeout, bench=bench)
                     print(
                         f"round {round_no} {side}: {wall:.1f} s, cpu {cpu:.1f} s", file=sys.stderr, flush=True
                     )

@@ -7,16 +7,26 @@ the task's ``queue`` (``default`` maps to ``[celery] default_queue``). Each
 message has a task id of its own, so a result can only ever belong to the
 queueing it answers.
 
-What comes back is read from the result backend
-(:class:`~windvane.celery.results.ResultReader`): a ``STARTED`` state carries
-the ``running`` event, the return value the final one, both written by the
-worker after the database. While tries are in flight :meth:`CeleryExecutor.wait`
-reads them every ``poll_seconds`` (one ``MGET`` on Redis) and returns as soon as
-there is something or :meth:`wake` is called. Tries whose result never comes
-(the zombie sweep ended them after their worker died with its pool; a result
-lost) are settled from the database by
-:class:`~windvane.celery.reconcile.Reconciler`; a try is also let go as soon as
-the scheduler queues the next try of the same task instance.
+What comes back: on a Redis result backend each message names this executor's
+report list (:class:`~windvane.celery.report_list.ReportList`): the try's pool
+process pushes its ``running`` event and its final one there, and a thread
+drains the list as they come and wakes :meth:`CeleryExecutor.wait`, which
+otherwise sleeps (no polling). On another backend (``db+``) the executor reads
+the result of each try it waits on (:class:`~windvane.celery.results.ResultReader`)
+every ``poll_seconds`` while results keep coming, ``idle_poll_seconds`` when
+not. Tries whose report never comes (the zombie sweep ended them after their
+worker died with its pool; a report lost; a Celery task that crashed, whose
+``FAILURE`` Celery stores as a result) are settled every ``reconcile_seconds``:
+their result keys are read, then the database
+(:class:`~windvane.celery.reconcile.Reconciler`); a try is also let go as soon
+as the scheduler queues the next try of the same task instance.
+
+With ``send_ahead`` (``[executor] send_ahead``) the scheduler keeps up to twice
+``parallelism`` tries sent: a pool process that ends a try finds its next one
+on the broker instead of waiting for the scheduler to hear of the end, queue
+and publish (a round trip through the scheduler per try). At most
+``parallelism`` run only if the workers' total concurrency is no more than
+``parallelism``; the others wait, unacknowledged, on the broker.
 
 ``end(graceful=False)`` does not kill tries: they run on workers this process
 does not own (as in Airflow). A graceful end waits, up to
@@ -36,6 +46,7 @@ from windvane.celery.config import CeleryConfig
 from windvane.celery.messages import workload_to_dict
 from windvane.celery.publisher import Message, Publisher
 from windvane.celery.reconcile import Reconciler
+from windvane.celery.report_list import ReportList, can_push
 from windvane.celery.results import Report, ResultReader
 from windvane.core.executors.base import Executor
 from windvane.core.executors.wakeup import WakeupPipe
@@ -69,6 +80,7 @@ class CeleryExecutor(Executor):
         idle_poll_seconds: float = 0.05,
         reconcile_seconds: float = 10.0,
         end_timeout_seconds: float = 60.0,
+        send_ahead: bool = False,
     ) -> None:
         super().__init__(parallelism)
         config.check()
@@ -77,9 +89,11 @@ class CeleryExecutor(Executor):
         self.idle_poll_seconds = idle_poll_seconds
         self.reconcile_seconds = reconcile_seconds
         self.end_timeout_seconds = end_timeout_seconds
+        self.send_ahead = send_ahead
         self._db_url = db_url
         self._app = make_app(config)
         self._reader = ResultReader(self._app)
+        self._list = ReportList(self._app, self.wake) if can_push(self._app) else None
         self._reconciler = Reconciler(db_url)
         self._publisher = Publisher(self._app, TASK_NAME, on_failure=self._publish_failed)
         self._inflight: dict[str, _InFlight] = {}
@@ -98,6 +112,8 @@ class CeleryExecutor(Executor):
         if self._wakeup is not None:
             raise ExecutorError("CeleryExecutor.start() was called twice")
         self._wakeup = WakeupPipe()
+        if self._list is not None:
+            self._list.start()
         self._publisher.start()
         self._next_reconcile = time.monotonic() + self.reconcile_seconds
 
@@ -112,7 +128,8 @@ class CeleryExecutor(Executor):
         queue = self.config.queue_for(workload.queue)
         self._inflight[task_id] = _InFlight(workload, queue, time.monotonic())
         self._by_ti[workload.ti_id] = task_id
-        self._publisher.put(Message(task_id, queue, workload_to_dict(workload)))
+        reply_to = None if self._list is None else self._list.key
+        self._publisher.put(Message(task_id, queue, workload_to_dict(workload, reply_to=reply_to)))
 
     def events(self) -> list[TaskEvent]:
         if self._inflight:
@@ -132,7 +149,14 @@ class CeleryExecutor(Executor):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return
-            step = remaining if not self._inflight else min(remaining, self._interval())
+            if self._list is not None:  # the list's thread wakes us; reconcile on time
+                step = (
+                    min(remaining, max(0.0, self._next_reconcile - time.monotonic()))
+                    if self._inflight
+                    else remaining
+                )
+            else:
+                step = remaining if not self._inflight else min(remaining, self._interval())
             if self._wakeup.wait(step):
                 return
 
@@ -143,6 +167,12 @@ class CeleryExecutor(Executor):
     @property
     def queued_count(self) -> int:
         return sum(1 for entry in self._inflight.values() if not entry.running)
+
+    @property
+    def open_slots(self) -> int:
+        """Room for ``parallelism`` tries and, sending ahead, as many again waiting on the broker."""
+        room = self.parallelism * (2 if self.send_ahead else 1)
+        return max(0, room - len(self._inflight))
 
     @property
     def running_count(self) -> int:
@@ -175,6 +205,8 @@ class CeleryExecutor(Executor):
         self._inflight.clear()
         self._by_ti.clear()
         self._publisher.stop()
+        if self._list is not None:
+            self._list.stop()
         self._reconciler.close()
         self._closed = True
         self._wakeup.close()
@@ -187,8 +219,17 @@ class CeleryExecutor(Executor):
         return self.poll_seconds if recent else self.idle_poll_seconds
 
     def _poll(self) -> None:
+        if self._list is not None:
+            for report in self._list.take():
+                self._apply(report)
+        else:
+            self._read_results(list(self._inflight))
+        if time.monotonic() >= self._next_reconcile:
+            self._reconcile()
+
+    def _read_results(self, task_ids: list[str]) -> None:
         try:
-            reports = self._reader.read(list(self._inflight))
+            reports = self._reader.read(task_ids)
         except Exception as exc:  # the backend is down: the tries go on; read again later
             log.warning("could not read Celery results: %s", exc)
             reports = []
@@ -198,8 +239,6 @@ class CeleryExecutor(Executor):
         if finished:
             self._last_result = time.monotonic()
             self._reader.forget(finished)
-        if time.monotonic() >= self._next_reconcile:
-            self._reconcile()
 
     def _apply(self, report: Report) -> None:
         entry = self._inflight.get(report.task_id)
@@ -222,10 +261,15 @@ class CeleryExecutor(Executor):
     def _reconcile(self) -> None:
         now = time.monotonic()
         self._next_reconcile = now + self.reconcile_seconds
-        old = [
-            (task_id, entry.workload)
+        old_ids = [
+            task_id
             for task_id, entry in self._inflight.items()
             if now - entry.since >= self.reconcile_seconds
+        ]
+        if old_ids and self._list is not None:  # Celery's FAILURE records, workers that ignore reply_to
+            self._read_results(old_ids)
+        old = [
+            (task_id, self._inflight[task_id].workload) for task_id in old_ids if task_id in self._inflight
         ]
         if not old:
             return

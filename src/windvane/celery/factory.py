@@ -23,5 +23,8 @@ def create(options: ExecutorOptions) -> Executor:
     from windvane.celery.executor import CeleryExecutor
 
     return CeleryExecutor(
-        options.parallelism, config=CeleryConfig.from_section(options.section), db_url=options.db_url
+        options.parallelism,
+        config=CeleryConfig.from_section(options.section),
+        db_url=options.db_url,
+        send_ahead=options.send_ahead,
     )

@@ -17,6 +17,9 @@ from windvane.errors import ExecutorError
 
 #: Bumped when the shape of a message changes: a worker refuses a version it does not know.
 MESSAGE_VERSION = 1
+#: The optional key of a message naming the executor's report list (a worker without it, or an
+#: older worker, ignores it and stores a result key per report: the executor reads both).
+REPLY_TO = "reply_to"
 
 
 def _key_from(data: Any) -> TaskInstanceKey:
@@ -30,9 +33,19 @@ def _key_from(data: Any) -> TaskInstanceKey:
     )
 
 
-def workload_to_dict(workload: Workload) -> dict[str, Any]:
-    """The message body of one try."""
-    return {"v": MESSAGE_VERSION, **dataclasses.asdict(workload)}
+def workload_to_dict(workload: Workload, *, reply_to: str | None = None) -> dict[str, Any]:
+    """The message body of one try; ``reply_to``: the Redis list its reports go to (None: each
+    report is a result key of its own, which the executor polls)."""
+    body = {"v": MESSAGE_VERSION, **dataclasses.asdict(workload)}
+    if reply_to is not None:
+        body[REPLY_TO] = reply_to
+    return body
+
+
+def reply_key_of(data: Any) -> str | None:
+    """The Redis list a message asks its reports to be pushed to (None: a result key each)."""
+    key = data.get(REPLY_TO) if isinstance(data, dict) else None
+    return key if isinstance(key, str) and key else None
 
 
 def workload_from_dict(data: Any) -> Workload:

@@ -9,6 +9,11 @@ key-value backend each report is one ``SETEX`` of the same JSON meta Celery
 would store (the task runs with ``ignore_result``: Celery stores nothing more).
 Other backends (``db+``) go through Celery's ``store_result``.
 
+When the message names a ``reply_to`` list (the executor's, on a Redis result
+backend), a report is instead pushed to that list (``RPUSH`` + ``EXPIRE`` in one
+round trip), which the executor drains as reports come
+(:mod:`windvane.celery.report_list`) instead of polling a key per try.
+
 The ``running`` report is best-effort (the final one still comes); the final
 one is retried until the backend answers, so a result backend restart loses
 nothing.
@@ -16,6 +21,7 @@ nothing.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from datetime import UTC, datetime
@@ -43,19 +49,19 @@ class ResultWriter:
         kv = isinstance(self._backend, BaseKeyValueStoreBackend)
         self._client: Any = client if kv and client is not None and hasattr(client, "setex") else None
 
-    def started(self, task_id: str, event: TaskEvent) -> None:
+    def started(self, task_id: str, event: TaskEvent, reply_to: str | None = None) -> None:
         """The try was claimed and starts; a failure is logged (only the start is not reported)."""
         try:
-            self._store(task_id, states.STARTED, event)
+            self._store(task_id, states.STARTED, event, reply_to)
         except Exception as exc:
             log.warning("could not report the start of %s: %s", event.key, exc)
 
-    def finished(self, task_id: str, event: TaskEvent) -> None:
+    def finished(self, task_id: str, event: TaskEvent, reply_to: str | None = None) -> None:
         """The try's final event, stored however long the backend takes to come back."""
         backoff = _FIRST_BACKOFF
         while True:
             try:
-                self._store(task_id, states.SUCCESS, event)
+                self._store(task_id, states.SUCCESS, event, reply_to)
                 return
             except Exception as exc:
                 log.warning(
@@ -64,8 +70,15 @@ class ResultWriter:
             time.sleep(backoff)
             backoff = min(_MAX_BACKOFF, backoff * 2)
 
-    def _store(self, task_id: str, state: str, event: TaskEvent) -> None:
+    def _store(self, task_id: str, state: str, event: TaskEvent, reply_to: str | None) -> None:
         result = event_to_dict(event)
+        if reply_to is not None and self._client is not None:
+            report = json.dumps({"task_id": task_id, "status": state, "result": result})
+            pipe = self._client.pipeline(transaction=False)
+            pipe.rpush(reply_to, report)
+            pipe.expire(reply_to, self._expires)
+            pipe.execute()
+            return
         if self._client is None:
             self._backend.store_result(task_id, result, state)
             return

@@ -53,7 +53,7 @@ class ResultReader:
         for task_id, meta in zip(task_ids, metas, strict=True):
             if meta is None:
                 continue
-            report = _report(task_id, meta)
+            report = report_of(task_id, meta)
             if report is not None:
                 reports.append(report)
         return reports
@@ -86,7 +86,8 @@ class ResultReader:
         return out
 
 
-def _report(task_id: str, meta: dict[str, Any]) -> Report | None:
+def report_of(task_id: str, meta: dict[str, Any]) -> Report | None:
+    """The report a result's meta (``status``, ``result``) makes (None: nothing to report yet)."""
     status = meta.get("status")
     result = meta.get("result")
     if status == states.STARTED:

@@ -3,10 +3,13 @@
 It runs in a pool process of ``windvane celery worker`` (prefork): each pool
 process is warmed up once when it starts (:func:`warm_process`: connect,
 rehearse a try, freeze the heap, as a LocalExecutor worker does), then every
-try is claimed, run in a child forked from it and recorded by
+try is claimed, run in another process and recorded by
 :func:`~windvane.core.worker.runner.run_workload`, the same code as the local
 executor's, with its guards: the claim (``state='queued' AND try_number AND
-queued_by_job_id``) is what makes a try run at most once.
+queued_by_job_id``) is what makes a try run at most once. The other process is a
+child forked for the try, or, with ``[celery] tries_per_process`` above 1, the pool
+process's *try host* for the try's DAG file (:mod:`windvane.core.worker.try_host`,
+as a local worker's): a fork of a pool process costs more CPU than a no-op try.
 
 A message delivered a second time (the broker redelivers a message whose worker
 died, or, on Redis, one not acknowledged within ``visibility_timeout``) finds
@@ -30,7 +33,7 @@ from typing import Any
 
 from celery.exceptions import Ignore
 
-from windvane.celery.messages import event_to_dict, workload_from_dict
+from windvane.celery.messages import event_to_dict, reply_key_of, workload_from_dict
 from windvane.celery.reporting import ResultWriter
 from windvane.core.forking.containment import install as install_containment
 from windvane.core.model.secrets_config import SecretsConfig
@@ -43,8 +46,9 @@ from windvane.core.task_api.mailer import SmtpParams, install_smtp_params
 from windvane.core.worker.dag_loader import DagLoader
 from windvane.core.worker.final_write import OutcomeRecords, stop_retrying_by
 from windvane.core.worker.rehearsal import rehearse
-from windvane.core.worker.runner import run_workload
+from windvane.core.worker.runner import MIB, run_workload
 from windvane.core.worker.secrets_setup import install_secrets
+from windvane.core.worker.try_host import TryHosts
 
 log = logging.getLogger(__name__)
 #: States of a try's row that mean a delivery of the same try number claimed it already.
@@ -86,6 +90,9 @@ class WorkerOptions:
     #: ``[executor] worker_stop_grace_seconds``: how long a pool process of a worker being stopped
     #: (warm shutdown) keeps retrying a final write the database refuses.
     stop_grace_seconds: float = 30.0
+    #: ``[celery] tries_per_process``: tries of one DAG file a pool process runs in one forked
+    #: process (its try host), one after the other; 1: a fork per try.
+    tries_per_process: int = 1
 
 
 @dataclass
@@ -94,6 +101,7 @@ class _Process:
     loader: DagLoader = field(default_factory=DagLoader)
     db: RawDb | None = None
     writer: ResultWriter | None = None
+    hosts: TryHosts | None = None
     #: Set by the worker's main process when it begins to stop; pool processes (forked after it
     #: was made) watch it (:func:`watch_stopping`).
     stopping: EventType = field(default_factory=multiprocessing.Event)
@@ -148,6 +156,7 @@ def warm_process(**_: Any) -> None:
         log.exception("Celery worker process could not set up its secrets backends")
     process.db = RawDb(process.options.db_url)
     process.loader = DagLoader()
+    process.hosts = _hosts(process.options, process.loader)
     try:
         process.db.read(lambda tx: None)
     except Exception as exc:  # each try reports its own failure if it stays down
@@ -158,6 +167,26 @@ def warm_process(**_: Any) -> None:
         log.exception("Celery worker process could not rehearse a try; tries will start cold")
     gc.collect()
     gc.freeze()
+
+
+def _hosts(options: WorkerOptions, loader: DagLoader) -> TryHosts | None:
+    if options.tries_per_process < 2:
+        return None
+    return TryHosts(
+        loader,
+        tries_per_process=options.tries_per_process,
+        memory_limit_bytes=options.memory_limit_mib * MIB,
+        kill_grace=options.kill_grace_seconds,
+    )
+
+
+def close_process(**_: Any) -> None:
+    """``worker_process_shutdown``: the pool process's try host ends with it."""
+    process = _PROCESS
+    if process is not None and process.hosts is not None:
+        hosts, process.hosts = process.hosts, None
+        with contextlib.suppress(Exception):
+            hosts.close()
 
 
 def run_try(task: Any, body: Any) -> dict[str, Any]:
@@ -172,8 +201,10 @@ def run_try(task: Any, body: Any) -> dict[str, Any]:
     writer, task_id = process.writer, str(task.request.id)
     imports = process.loader.imports
 
+    reply_to = reply_key_of(body)
+
     def on_running(event: TaskEvent) -> None:
-        writer.started(task_id, event)
+        writer.started(task_id, event, reply_to)
 
     event = _run(workload, process, process.db, on_running)
     if process.loader.imports != imports:
@@ -185,7 +216,7 @@ def run_try(task: Any, body: Any) -> dict[str, Any]:
             workload.try_number,
         )
         raise Ignore()
-    writer.finished(task_id, event)
+    writer.finished(task_id, event, reply_to)
     return event_to_dict(event)  # not stored again: the task ignores its result
 
 
@@ -207,6 +238,7 @@ def _run(workload: Workload, process: _Process, db: RawDb, on_running: Any) -> T
             outcome_records=OutcomeRecords(options.outcome_folder) if options.outcome_folder else None,
             callback_timeout_seconds=options.callback_timeout_seconds,
             claim_give_up_seconds=options.max_outage_seconds,
+            hosts=process.hosts,
         )
     except Exception as exc:  # the database failed us; a try left 'running' goes to the zombie sweep
         log.exception("could not run %s try %d", workload.key, workload.try_number)

@@ -2,8 +2,9 @@
 
 One worker = one main process (talks to the broker, acknowledges messages
 after the try: late ack) and ``concurrency`` prefork pool processes, each warmed
-up once (:func:`windvane.celery.task.warm_process`) and forking a child per try,
-like a LocalExecutor worker. The worker writes task logs under its own
+up once (:func:`windvane.celery.task.warm_process`) and forking a child per try
+or, with ``[celery] tries_per_process`` above 1, a try host per DAG file, like a
+LocalExecutor worker. The worker writes task logs under its own
 ``[logging] base_log_folder`` (a folder the scheduler host shares, see
 docs/scaling.md) and heartbeats every running try to the database.
 """
@@ -19,7 +20,14 @@ from celery import Celery, signals
 
 from windvane.celery.app import TASK_NAME, make_app
 from windvane.celery.config import CeleryConfig
-from windvane.celery.task import WorkerOptions, begin_stopping, configure, run_try, warm_process
+from windvane.celery.task import (
+    WorkerOptions,
+    begin_stopping,
+    close_process,
+    configure,
+    run_try,
+    warm_process,
+)
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +41,7 @@ def worker_app(config: CeleryConfig, options: WorkerOptions) -> Celery:
     )
     configure(options)
     signals.worker_process_init.connect(warm_process, weak=False)
+    signals.worker_process_shutdown.connect(close_process, weak=False)
     signals.worker_shutting_down.connect(begin_stopping, weak=False)
     return app
 

@@ -124,4 +124,5 @@ def worker_options(settings: Settings) -> WorkerOptions:
         secrets=secrets_config(settings, os.environ),
         max_outage_seconds=settings.database.max_outage_seconds,
         stop_grace_seconds=settings.executor.worker_stop_grace_seconds,
+        tries_per_process=settings.celery.tries_per_process,
     )

@@ -27,6 +27,17 @@ class CelerySettings:
     worker_concurrency: int = setting(
         4, "Tries one `windvane celery worker` runs at once (its pool processes).", check=_PROCESSES
     )
+    tries_per_process: int = setting(
+        1,
+        "Tries of one DAG file a Celery worker's pool process runs in one forked process, one after "
+        "the other (1: a fork per try). As [executor] tries_per_process for local workers: each try "
+        "gets a copy of its task, its own log and supervision; the process is replaced after a try "
+        "that leaves a thread or process running or changes os.environ or the working directory; "
+        "module globals and imports are shared. Above 1 a try's CPU falls by more than half (a pool "
+        "process is a big process to fork), but a try cut off from the database runs its callbacks "
+        "without first checking it still holds its task instance (docs/scaling.md).",
+        check=Between(1, 100_000),
+    )
     default_queue: str = setting(
         "default",
         "The Celery queue of tasks whose `queue` is 'default' (the operator's default), and the "
