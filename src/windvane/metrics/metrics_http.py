@@ -8,8 +8,9 @@ registry's generic path. Whatever the renderer does not cover (other name
 escapings, other versions, ``name[]``) goes to ``prometheus_client``'s app.
 
 Gzip uses level :data:`GZIP_LEVEL`: Prometheus asks for gzip on every scrape,
-and on this repetitive text level 1 compresses nearly as well as level 9 for a
-fraction of the CPU.
+and on this repetitive text level 1 is within 25 % of level 9's size
+(``prometheus_client``'s choice) for a tenth of the CPU (1.4 MB: 71 vs 57 kB,
+~3 vs ~43 ms).
 """
 
 from __future__ import annotations
