@@ -1,6 +1,9 @@
 """Where the scheduler's metrics CPU goes, part by part, in this process (no scheduler, no database):
 a pass (``MetricsObserver.loop_finished``), a try's four per-task series bound and emitted for a new
-task id (garbage collector on and off) and once bound, and one Prometheus scrape of those series.
+task id (garbage collector on and off) and once bound, and one Prometheus scrape of those series:
+through ``prometheus_client``'s generic path (``generate_latest``, what ``/metrics`` used before), and
+what ``/metrics`` does now (``PrometheusSink.exposition``) the first time it sees the series and again
+with nothing changed, plus gzip (Prometheus asks for it).
 StatsD (to a local socket that never reads) and Prometheus both on, as in ``b_metrics_overhead.py``.
 
     python bench/b_metrics_parts.py [--tasks 1000] [--passes 20000]
@@ -10,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import gzip
 import socket
 import time
 from collections.abc import Callable
@@ -19,6 +23,7 @@ from prometheus_client import generate_latest
 
 from windvane.core.scheduler.observer import LoopStats, PoolUsage
 from windvane.metrics import catalogue as m
+from windvane.metrics.metrics_http import GZIP_LEVEL
 from windvane.metrics.subscriber import MetricsObserver
 from windvane.metrics.wiring import MetricsBundle, build_metrics
 from windvane.settings import MetricsSettings
@@ -62,11 +67,25 @@ def measure(port: int, tasks: int, passes: int, *, collect: bool) -> list[object
         observer.loop_finished(stats)
 
     per_pass = cpu_us(passes, one_pass)
-    registry = metrics.prometheus.registry
-    scrape = cpu_us(3, lambda _: generate_latest(registry)) / 1000
-    size = len(generate_latest(registry)) / 1e6
+    prometheus = metrics.prometheus
+    generic = cpu_us(3, lambda _: generate_latest(prometheus.registry)) / 1000
+    first = cpu_us(1, lambda _: prometheus.exposition()) / 1000
+    again = cpu_us(3, lambda _: prometheus.exposition()) / 1000
+    body = prometheus.exposition()
+    zipped = cpu_us(3, lambda _: gzip.compress(body, compresslevel=GZIP_LEVEL)) / 1000
     metrics.close()
-    return ["on" if collect else "off", tasks, per_pass, bind, bound, scrape, size]
+    return [
+        "on" if collect else "off",
+        tasks,
+        per_pass,
+        bind,
+        bound,
+        generic,
+        first,
+        again,
+        zipped,
+        len(body) / 1e6,
+    ]
 
 
 def main() -> None:
@@ -84,7 +103,18 @@ def main() -> None:
     print(
         table(
             "Metrics CPU by part (StatsD + Prometheus on; µs of CPU unless said)",
-            ["gc", "task ids", "a pass", "a new try's series", "a bound try", "scrape ms", "scrape MB"],
+            [
+                "gc",
+                "task ids",
+                "a pass",
+                "a new try's series",
+                "a bound try",
+                "generic scrape ms",
+                "/metrics first ms",
+                "/metrics again ms",
+                "gzip ms",
+                "MB",
+            ],
             rows,
         )
     )

@@ -12,6 +12,7 @@ a metric is defined.
 
 from __future__ import annotations
 
+import functools
 import re
 import string
 from collections.abc import Collection
@@ -158,6 +159,13 @@ ENUM_VALUES: dict[str, tuple[str, ...]] = {
 }
 
 _NAME = re.compile(r"^windvane_[a-z0-9_]+$")
+
+
+@functools.cache  # a few dozen templates; parsed on every new series of a StatsD sink otherwise
+def _template_fields(template: str) -> tuple[str, ...]:
+    return tuple(f for _, f, _, _ in string.Formatter().parse(template) if f)
+
+
 _STATSD = re.compile(r"^[a-z0-9_.{}]+$")
 
 
@@ -212,9 +220,7 @@ class Metric:
 
     def name_labels(self, template: str | None) -> tuple[str, ...]:
         """The labels a StatsD template puts into the name, in order."""
-        if template is None:
-            return ()
-        return tuple(f for _, f, _, _ in string.Formatter().parse(template) if f)
+        return () if template is None else _template_fields(template)
 
     def _check(self) -> None:
         problems = []

@@ -1,7 +1,9 @@
 """Metrics for Prometheus to scrape, as a collector in an injected ``CollectorRegistry``.
 
-The values live in plain per-metric tables (one lock each) and are turned
-into ``prometheus_client`` metric families when scraped. That keeps a new
+The values live in plain per-metric tables (one lock each,
+:mod:`.prometheus_table`). ``/metrics`` writes its text from them directly
+(:mod:`.exposition`, :mod:`.metrics_http`); the registry's collector turns
+them into ``prometheus_client`` metric families for everything else. That keeps a new
 label set (a task seen for the first time) and an observation at a few
 microseconds on the scheduler's thread, where ``prometheus_client``'s own
 metric objects cost tens; it also leaves out the ``_created`` series.
@@ -35,91 +37,21 @@ from collections.abc import Collection, Iterator
 from typing import Any
 from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import CollectorRegistry, start_http_server
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client import CollectorRegistry
 from prometheus_client.registry import Collector
-from prometheus_client.utils import floatToGoString
 
 from windvane.metrics.catalogue import CATALOGUE
+from windvane.metrics.exposition import Exposition
 from windvane.metrics.metric import Kind, Metric, Owner, exported_by
+from windvane.metrics.metrics_http import metrics_app, start_server
+from windvane.metrics.prometheus_table import SeriesTable
 from windvane.metrics.sink import Emit, Labels, MetricsSink
 
 log = logging.getLogger("windvane.metrics")
 
-Key = tuple[str, ...]
-
-
-def _le(bound: float) -> str:
-    """A bucket bound as prometheus_client writes it ("0.001", "1.0")."""
-    text: str = floatToGoString(bound)  # type: ignore[no-untyped-call]
-    return text
-
-
-class _Table:
-    """The values of one metric: a float per label set, or for histograms
-    ``[count per bucket..., count above the last bucket, sum]``."""
-
-    def __init__(self, metric: Metric) -> None:
-        self.metric = metric
-        self.lock = threading.Lock()
-        self.values: dict[Key, Any] = {}
-        self.bounds = list(metric.buckets)
-        self.les = [_le(b) for b in metric.buckets] + ["+Inf"]
-        if not metric.labels:
-            self.slot(())
-
-    def fresh(self) -> Any:
-        return [0] * (len(self.bounds) + 1) + [0.0] if self.metric.kind is Kind.HISTOGRAM else 0.0
-
-    def slot(self, key: Key) -> Any:
-        with self.lock:
-            if key not in self.values:
-                self.values[key] = self.fresh()
-            return self.values[key]
-
-    def retain(self, index: int, keep: set[str]) -> None:
-        """Forget the label sets whose ``index``-th value is not in ``keep``."""
-        with self.lock:
-            for key in [key for key in self.values if key[index] not in keep]:
-                del self.values[key]
-
-    def remove(self, labels: Labels) -> int:
-        """Forget the label sets that include ``labels``; how many were forgotten."""
-        names = self.metric.labels
-        wanted = [(names.index(k), v) for k, v in labels.items()]
-        with self.lock:
-            gone = [key for key in self.values if all(key[i] == v for i, v in wanted)]
-            for key in gone:
-                del self.values[key]
-        return len(gone)
-
-    def family(self) -> Any:
-        m, names = self.metric, list(self.metric.labels)
-        if m.kind is Kind.HISTOGRAM:
-            return self._histogram(names)
-        with self.lock:
-            scalars: list[tuple[Key, float]] = list(self.values.items())
-        kind = CounterMetricFamily if m.kind is Kind.COUNTER else GaugeMetricFamily
-        family = kind(m.name, m.help, labels=names)
-        for key, value in scalars:
-            family.add_metric(list(key), value)
-        return family
-
-    def _histogram(self, names: list[str]) -> HistogramMetricFamily:
-        with self.lock:
-            rows: list[tuple[Key, list[float]]] = [(k, list(v)) for k, v in self.values.items()]
-        histogram = HistogramMetricFamily(self.metric.name, self.metric.help, labels=names)
-        for key, counts in rows:
-            cumulative, running = [], 0.0
-            for le, count in zip(self.les, counts[:-1], strict=True):
-                running += count
-                cumulative.append((le, running))
-            histogram.add_metric(list(key), cumulative, sum_value=counts[-1])
-        return histogram
-
 
 class _Collector(Collector):
-    def __init__(self, tables: dict[str, _Table]) -> None:
+    def __init__(self, tables: dict[str, SeriesTable]) -> None:
         self.tables = tables
 
     def collect(self) -> Iterator[Any]:
@@ -142,13 +74,14 @@ class PrometheusSink(MetricsSink):
         super().__init__(strict=strict)
         self.registry = registry if registry is not None else CollectorRegistry()
         self.services = frozenset(Owner) if services is None else frozenset(services)
-        self._tables = {m.name: _Table(m) for m in CATALOGUE if exported_by(m, self.services)}
+        self._tables = {m.name: SeriesTable(m) for m in CATALOGUE if exported_by(m, self.services)}
         self._tables_lock = threading.Lock()
         self.registry.register(_Collector(self._tables))
+        self._exposition = Exposition()
         self._server: WSGIServer | None = None
         self._thread: threading.Thread | None = None
 
-    def _table(self, metric: Metric) -> _Table:
+    def _table(self, metric: Metric) -> SeriesTable:
         table = self._tables.get(metric.name)
         if table is None:
             with self._tables_lock:
@@ -160,7 +93,7 @@ class PrometheusSink(MetricsSink):
                         metric.name,
                         metric.owner.value,
                     )
-                    table = self._tables[metric.name] = _Table(metric)
+                    table = self._tables[metric.name] = SeriesTable(metric)
         return table
 
     def remove(self, metric: Metric, **labels: str) -> None:
@@ -215,6 +148,11 @@ class PrometheusSink(MetricsSink):
     def _observe(self, metric: Metric, value: float, labels: Labels) -> None:
         self._emitter(metric, labels)(value)
 
+    def exposition(self, *, openmetrics: bool = False) -> bytes:
+        """The text ``/metrics`` serves (format 0.0.4, or OpenMetrics 1.0.0): the same bytes as
+        ``prometheus_client``'s ``generate_latest`` of :attr:`registry`, written faster."""
+        return self._exposition.render(list(self._tables.values()), openmetrics=openmetrics)
+
     @property
     def port(self) -> int | None:
         """The port ``/metrics`` is served on, once :meth:`serve` succeeded."""
@@ -229,7 +167,8 @@ class PrometheusSink(MetricsSink):
         if self._server is not None:
             return self.port
         try:
-            self._server, self._thread = start_http_server(port, addr=host, registry=self.registry)
+            app = metrics_app(lambda openmetrics: self.exposition(openmetrics=openmetrics), self.registry)
+            self._server, self._thread = start_server(app, host, port)
         except OSError as exc:
             reason = "port_in_use" if exc.errno == errno.EADDRINUSE else "serve_failed"
             self.fail(

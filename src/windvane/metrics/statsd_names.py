@@ -19,7 +19,9 @@ that match each form (see :mod:`.mapping`).
 
 from __future__ import annotations
 
+import functools
 import re
+import string
 from collections.abc import Mapping
 
 from windvane.metrics.metric import Kind, Metric
@@ -48,14 +50,20 @@ def short_name(metric: Metric, labels: Mapping[str, str]) -> str:
 def render(metric: Metric, labels: Mapping[str, str], *, tags: bool) -> tuple[str, str]:
     """(name without prefix, DogStatsD tag suffix or "") for one emission."""
     if tags:
-        in_name = set(metric.name_labels(metric.statsd))
-        rest = [k for k in metric.labels if k not in in_name]
-        suffix = "|#" + ",".join(f"{k}:{tag_value(labels[k])}" for k in rest) if rest else ""
+        rest = _tag_keys(metric.statsd, metric.labels)
+        suffix = "|#" + ",".join([f"{k}:{tag_value(labels[k])}" for k in rest]) if rest else ""
         return short_name(metric, labels), suffix
     if metric.statsd_legacy is None:
         return short_name(metric, labels), ""
     safe = {k: name_value(k, v) for k, v in labels.items()}
     return metric.statsd_legacy.format(**safe), ""
+
+
+@functools.cache  # per catalogue entry; asked on every new series of a StatsD sink
+def _tag_keys(template: str, labels: tuple[str, ...]) -> tuple[str, ...]:
+    """The labels that travel as tags: those the short name does not embed."""
+    in_name = {f for _, f, _, _ in string.Formatter().parse(template) if f}
+    return tuple(k for k in labels if k not in in_name)
 
 
 def legacy_lost_labels(metric: Metric) -> tuple[str, ...]:
