@@ -24,7 +24,7 @@ to, all registered once. A worker that dies is replaced; the
 try it had claimed is recorded as failed (or up for retry) under the same
 guard as a normal finish (:mod:`windvane.core.executors.orphans`).
 
-With ``send_ahead`` (``[executor] send_ahead``; off by default), when every slot
+With ``send_ahead`` (``[executor] send_ahead``; on by default), when every slot
 has a busy worker, each may be sent its next workload ahead: its current try's
 finish claims it in the same transaction, so a no-op try costs one commit on the
 worker's side instead of two, and the worker does not wait for this process
@@ -50,7 +50,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from windvane.core.executors.base import Executor
-from windvane.core.executors.local_worker import WorkerConfig
+from windvane.core.executors.local_worker import DEFAULT_TRIES_PER_PROCESS, WorkerConfig
 from windvane.core.executors.orphans import record_orphan
 from windvane.core.executors.wakeup import WakeupPipe
 from windvane.core.executors.worker_process import WorkerProcess
@@ -105,9 +105,9 @@ class LocalExecutor(Executor):
         max_outage_seconds: float = 300.0,
         process_containment: str = "auto",
         stop_grace_seconds: float = 30.0,
-        tries_per_process: int = 1,
+        tries_per_process: int = DEFAULT_TRIES_PER_PROCESS,
         max_cached_dag_files: int = 32,
-        send_ahead: bool = False,
+        send_ahead: bool = True,
     ) -> None:
         super().__init__(parallelism)
         #: Busy workers may be sent their next workload ahead (then ``2 * parallelism`` tries can
