@@ -170,18 +170,23 @@ def test_a_try_sent_ahead_is_handed_back_behind_a_long_one(
     engine: Engine, dag_file: str, tmp_path: Path, make_local: MakeLocal
 ) -> None:
     executor = make_local(1, send_ahead=True)
-    assert executor.open_slots == 2  # one running, one sent ahead
+    assert executor.open_slots == 3  # one running, two sent ahead
     blocker = queued_try(engine, dag_file, "ex", "blocker", max_tries=1)
-    after = queued_try(engine, dag_file, "ex", "t0")
-    executor.queue(blocker)
-    executor.queue(after)
+    after = [queued_try(engine, dag_file, "ex", f"t{i}") for i in range(2)]
+    for workload in (blocker, *after):
+        executor.queue(workload)
     _blocker_pid(tmp_path)
     worker = executor._workers[0]
-    wait_for(lambda: bool(executor.events() or True) and worker.follow is None, what="the hand-back")
-    assert executor.queued_count == 1 and ti_row(engine, after.ti_id)["state"] == "queued"
+    wait_for(lambda: bool(executor.events() or True) and not worker.follows, what="the hand-back")
+    assert executor.queued_count == 2
+    assert [ti_row(engine, w.ti_id)["state"] for w in after] == ["queued", "queued"]
     (tmp_path / "release").touch()
-    final, _ = collect_events(executor, 2)
-    assert [(e.task_id, e.state) for e in final] == [("blocker", "success"), ("t0", "success")]
+    final, _ = collect_events(executor, 3)
+    assert [(e.task_id, e.state) for e in final] == [
+        ("blocker", "success"),
+        ("t0", "success"),
+        ("t1", "success"),
+    ]
 
 
 def test_crashing_task_does_not_take_the_worker_down(

@@ -24,8 +24,9 @@ _TRIES_PER_PROCESS = (
 )
 _SEND_AHEAD = (
     "Send busy local workers their next try ahead: recording a try's outcome also claims the next "
-    "(one commit, not two); a try running past 0.5 s hands it back. The scheduler may then queue "
-    "up to twice [core] parallelism tries; at most parallelism run."
+    "(one commit, not two); a try running past 0.5 s hands it back. Each busy worker holds up to "
+    "2 tries ahead, so the scheduler may queue up to 3 x [core] parallelism tries; at most "
+    "parallelism run. false: each worker is handed one try at a time."
 )
 _MAX_CACHED_DAG_FILES = (
     "DAG files a local worker keeps imported (least recently used dropped): its memory does not "
