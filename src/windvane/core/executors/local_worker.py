@@ -54,6 +54,7 @@ import signal
 import sys
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from types import FrameType
@@ -271,7 +272,7 @@ def _serve(conn: Connection, db: RawDb, config: WorkerConfig, state: _State) -> 
             while message is not None:
                 imports, commits, statements = loader.imports, db.commits, Tx.executed
                 errors = db_errors.total()
-                follow = _Follow(inbox, loader, config.hostname)
+                follow = _Follow(inbox, loader, config.hostname, lambda: state.stopping)
                 event = _run(message, conn, db, loader, config, hosts, claimed, follow)
                 done = (
                     "done",
@@ -282,8 +283,8 @@ def _serve(conn: Connection, db: RawDb, config: WorkerConfig, state: _State) -> 
                 )
                 try:
                     conn.send(done)
-                except OSError:
-                    return
+                except OSError:  # the executor is gone: finish a try claimed with that finish, no more
+                    state.stopping = True
                 if loader.imports != imports:
                     _refreeze()
                 message, claimed = follow.next_try(conn)
@@ -345,8 +346,11 @@ class _Inbox:
 class _Follow:
     """The worker's next try, as the current one's finish claims it (see :class:`ClaimNext`)."""
 
-    def __init__(self, inbox: _Inbox, loader: DagLoader, hostname: str) -> None:
+    def __init__(
+        self, inbox: _Inbox, loader: DagLoader, hostname: str, stopping: Callable[[], bool] = bool
+    ) -> None:
         self._inbox = inbox
+        self._stopping = stopping
         self._loader = loader
         self._hostname = hostname
         self.taken: ClaimNext | None = None
@@ -355,6 +359,8 @@ class _Follow:
         self._inbox.hand_back()
 
     def __call__(self) -> ClaimNext | None:
+        if self._stopping():  # a stopping or orphaned worker claims nothing more (it would not run it)
+            return None
         workload = self._inbox.take_follow()
         if workload is None:
             return None
