@@ -49,7 +49,7 @@ TASK_ARGS = [
     "owner", "email", "email_on_failure", "email_on_retry", "retries", "retry_delay",
     "retry_exponential_backoff", "max_retry_delay", "execution_timeout", "trigger_rule", "pool",
     "pool_slots", "priority_weight", "weight_rule", "depends_on_past", "max_active_tis_per_dag", "queue",
-    "sla", "start_date", "end_date", "params", "do_xcom_push", "on_failure_callback",
+    "sla", "start_date", "end_date", "params", "do_xcom_push", "isolated", "on_failure_callback",
     "on_success_callback", "on_retry_callback", "on_execute_callback", "on_skipped_callback", "doc_md",
     "task_id",
 ]  # fmt: skip

@@ -49,6 +49,9 @@ class TestLocalExecutor(OnSqlite, ExecutorContract):
                 log_folder=str(tmp_path / "logs"),
                 kill_grace_seconds=1.0,
                 initial_workers=1,
+                # The contract's plain room (open_slots == parallelism); sending ahead, on by
+                # default, offers 3x (tests/runtime/test_local_executor.py). Try hosts stay on.
+                send_ahead=False,
             )
 
         return make

@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine
@@ -30,6 +31,7 @@ from windvane.testing import (
     ti_row,
     wait_for,
     write_dag_file,
+    xcom_text,
 )
 
 MakeLocal = Callable[..., LocalExecutor]
@@ -60,6 +62,8 @@ def blocker(params):
 with DAG("ex", schedule=None, start_date=datetime(2024, 1, 1, tzinfo=timezone.utc)) as dag:
     for i in range(20):
         PythonOperator(task_id=f"t{i}", python_callable=noop)
+    for i in range(4):
+        PythonOperator(task_id=f"pid{i}", python_callable=os.getpid)
     PythonOperator(task_id="crash", python_callable=crash)
     PythonOperator(task_id="blocker", python_callable=blocker, retries=1, retry_delay=60,
                    params={"pid_file": PID_FILE, "release": RELEASE})
@@ -77,13 +81,14 @@ def make_local(engine: Engine, tmp_path: Path) -> Iterator[MakeLocal]:
     made: list[LocalExecutor] = []
     url = engine.url.render_as_string(hide_password=False)
 
-    def factory(parallelism: int, send_ahead: bool = False) -> LocalExecutor:
+    def factory(parallelism: int, send_ahead: bool = False, **options: Any) -> LocalExecutor:
         executor = LocalExecutor(
             parallelism,
             db_url=url,
             log_folder=str(tmp_path / "logs"),
             kill_grace_seconds=1.0,
             send_ahead=send_ahead,
+            **options,
         )
         executor.start()
         made.append(executor)
@@ -123,6 +128,27 @@ def test_twenty_tasks_on_two_workers(engine: Engine, dag_file: str, make_local: 
     assert executor.running_count == 0 and executor.open_slots == 2
 
 
+@pytest.mark.parametrize(
+    ("options", "processes"),
+    [
+        ({}, 1),  # the default: try hosts, one process for the four tries
+        ({"tries_per_process": 1}, 4),  # a fork per try
+        ({"memory_limit_mib": 4096}, 4),  # a per-try limit needs a process per try
+    ],
+)
+def test_which_process_runs_each_try(
+    engine: Engine, dag_file: str, make_local: MakeLocal, options: dict[str, int], processes: int
+) -> None:
+    executor = make_local(1, **options)
+    tries = [queued_try(engine, dag_file, "ex", f"pid{i}") for i in range(4)]
+    for wl in tries:
+        executor.queue(wl)
+    final, _ = collect_events(executor, 4)
+    assert {e.state for e in final} == {"success"}
+    pids = {xcom_text(engine, wl.dag_run_id, wl.task_id) for wl in tries}
+    assert len(pids) == processes and str(ti_row(engine, tries[0].ti_id)["pid"]) not in pids
+
+
 def test_a_busy_worker_claims_its_next_try_with_its_finish(
     engine: Engine, dag_file: str, make_local: MakeLocal
 ) -> None:
@@ -144,18 +170,23 @@ def test_a_try_sent_ahead_is_handed_back_behind_a_long_one(
     engine: Engine, dag_file: str, tmp_path: Path, make_local: MakeLocal
 ) -> None:
     executor = make_local(1, send_ahead=True)
-    assert executor.open_slots == 2  # one running, one sent ahead
+    assert executor.open_slots == 3  # one running, two sent ahead
     blocker = queued_try(engine, dag_file, "ex", "blocker", max_tries=1)
-    after = queued_try(engine, dag_file, "ex", "t0")
-    executor.queue(blocker)
-    executor.queue(after)
+    after = [queued_try(engine, dag_file, "ex", f"t{i}") for i in range(2)]
+    for workload in (blocker, *after):
+        executor.queue(workload)
     _blocker_pid(tmp_path)
     worker = executor._workers[0]
-    wait_for(lambda: bool(executor.events() or True) and worker.follow is None, what="the hand-back")
-    assert executor.queued_count == 1 and ti_row(engine, after.ti_id)["state"] == "queued"
+    wait_for(lambda: bool(executor.events() or True) and not worker.follows, what="the hand-back")
+    assert executor.queued_count == 2
+    assert [ti_row(engine, w.ti_id)["state"] for w in after] == ["queued", "queued"]
     (tmp_path / "release").touch()
-    final, _ = collect_events(executor, 2)
-    assert [(e.task_id, e.state) for e in final] == [("blocker", "success"), ("t0", "success")]
+    final, _ = collect_events(executor, 3)
+    assert [(e.task_id, e.state) for e in final] == [
+        ("blocker", "success"),
+        ("t0", "success"),
+        ("t1", "success"),
+    ]
 
 
 def test_crashing_task_does_not_take_the_worker_down(

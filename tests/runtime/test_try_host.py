@@ -3,6 +3,7 @@ process, each as isolated from the next as the host can check, each supervised a
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
+from windvane.core.executors.local_worker import WorkerConfig, uses_try_hosts
 from windvane.core.model.workload import TaskEvent, Workload
 from windvane.core.store.raw import RawDb
 from windvane.core.worker.dag_loader import DagLoader
@@ -53,6 +55,13 @@ def leave_thread():
 def leave_process():
     return [os.getpid(), subprocess.Popen(["sleep", "30"]).pid]
 
+COUNTER = 0
+
+def bump_global():
+    global COUNTER
+    COUNTER += 1
+    return [os.getpid(), COUNTER]
+
 def set_env():
     os.environ["WINDVANE_TEST_LEAK"] = "1"
     return os.getpid()
@@ -76,6 +85,9 @@ with DAG("th", schedule=None, start_date=datetime(2024, 1, 1, tzinfo=timezone.ut
     PythonOperator(task_id="leave_thread", python_callable=leave_thread)
     PythonOperator(task_id="leave_process", python_callable=leave_process)
     PythonOperator(task_id="set_env", python_callable=set_env)
+    PythonOperator(task_id="bump0", python_callable=bump_global)
+    PythonOperator(task_id="bump1", python_callable=bump_global)
+    PythonOperator(task_id="alone", python_callable=pid, isolated=True)
 """
 
 
@@ -221,6 +233,30 @@ def test_a_try_that_leaves_a_trace_retires_its_host(
     assert "WINDVANE_TEST_LEAK" not in os.environ
 
 
+def test_a_try_that_rebinds_a_global_of_its_dag_file_retires_its_host(
+    engine: Engine, dag_file: str, make_worker: MakeWorker
+) -> None:
+    worker = make_worker(10)
+    first, second = (queued_try(engine, dag_file, "th", f"bump{i}") for i in range(2))
+    assert worker.run(first).state == "success"
+    assert worker.hosts.host_pid is None  # ``global COUNTER; COUNTER += 1`` retired it
+    assert worker.run(second).state == "success"
+    (pid1, count1), (pid2, count2) = worker.returned(first), worker.returned(second)
+    assert pid1 != pid2 and count1 == count2 == 1  # the second try saw the file's own COUNTER
+
+
+def test_an_isolated_task_runs_in_a_fork_of_its_own(
+    engine: Engine, dag_file: str, make_worker: MakeWorker
+) -> None:
+    worker = make_worker(10)
+    hosted = queued_try(engine, dag_file, "th", "p0")
+    assert worker.run(hosted).state == "success"
+    alone = queued_try(engine, dag_file, "th", "alone")
+    assert worker.run(alone).state == "success"
+    assert worker.returned(alone) not in (worker.returned(hosted), os.getpid())
+    assert worker.hosts.tries == 1 and worker.hosts.host_pid == worker.returned(hosted)
+
+
 def test_a_process_a_try_left_running_is_ended_with_the_host(
     engine: Engine, dag_file: str, make_worker: MakeWorker
 ) -> None:
@@ -257,3 +293,28 @@ def _alive(pid: int) -> bool:
             return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+@pytest.mark.parametrize(
+    ("changes", "hosted"),
+    [
+        ({}, True),  # the default
+        ({"tries_per_process": 1}, False),
+        ({"memory_limit_mib": 64}, False),
+        ({"process_containment": "cgroup"}, False),
+        ({"process_containment": "auto"}, True),
+        ({"process_containment": "subreaper"}, True),
+    ],
+)
+def test_which_worker_configurations_use_try_hosts(changes: dict[str, Any], hosted: bool) -> None:
+    config = WorkerConfig(
+        db_url="sqlite://",
+        log_folder="logs",
+        hostname="h",
+        heartbeat_seconds=5.0,
+        timeout_grace_seconds=5.0,
+        kill_grace_seconds=5.0,
+        executor_pid=0,
+        sys_path=(),
+    )
+    assert uses_try_hosts(dataclasses.replace(config, **changes)) is hosted

@@ -14,15 +14,19 @@ _PROCESSES = Between(1, 1024)
 
 
 _TRIES_PER_PROCESS = (
-    "Tries of one DAG file a local worker runs in one forked process, one after the other (1: a "
-    "fork per try). Above 1, each try gets a copy of its task, its own log and supervision; the "
-    "process is replaced after a try that leaves a thread or process running or changes os.environ "
-    "or the working directory; module globals and imports are shared. ~1/3 of a no-op try's CPU."
+    "Tries of one DAG file a local worker runs in one forked process (a try host), one after the "
+    "other; 1: a fork per try, as in Airflow. Each try gets a copy of its task, its own log and "
+    "supervision; the host is replaced after a try that rebinds a global of the DAG file, leaves a "
+    "thread or process running or changes os.environ or the working directory; imports and objects "
+    "the DAG file's globals point to are shared. A fork per try is kept when task_memory_limit_mib "
+    "is set, with [core] process_containment = 'cgroup', and for tasks with isolated=True. "
+    "~1/3 of a fork per try's CPU."
 )
 _SEND_AHEAD = (
     "Send busy local workers their next try ahead: recording a try's outcome also claims the next "
-    "(one commit, not two); a try running past 0.5 s hands it back. The scheduler may then queue "
-    "up to twice [core] parallelism tries; at most parallelism run."
+    "(one commit, not two); a try running past 0.5 s hands it back. Each busy worker holds up to "
+    "2 tries ahead, so the scheduler may queue up to 3 x [core] parallelism tries; at most "
+    "parallelism run. false: each worker is handed one try at a time."
 )
 _MAX_CACHED_DAG_FILES = (
     "DAG files a local worker keeps imported (least recently used dropped): its memory does not "
@@ -56,6 +60,6 @@ class ExecutorSettings:
         "starts); 0 means none. A try that needs more fails naming the limit.",
         check=_MEBIBYTES,
     )
-    tries_per_process: int = setting(1, _TRIES_PER_PROCESS, check=Between(1, 100_000))
-    send_ahead: bool = setting(False, _SEND_AHEAD)
+    tries_per_process: int = setting(100, _TRIES_PER_PROCESS, check=Between(1, 100_000))
+    send_ahead: bool = setting(True, _SEND_AHEAD)
     max_cached_dag_files: int = setting(32, _MAX_CACHED_DAG_FILES, check=_PROCESSES)

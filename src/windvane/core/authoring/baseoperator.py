@@ -199,6 +199,7 @@ class BaseOperator(DependencyMixin):
         end_date: datetime | None = None,
         params: Mapping[str, Any] | None = None,
         do_xcom_push: bool = True,
+        isolated: bool = False,
         on_failure_callback: CallbackArg = None,
         on_success_callback: CallbackArg = None,
         on_retry_callback: CallbackArg = None,
@@ -257,6 +258,9 @@ class BaseOperator(DependencyMixin):
         self.end_date = v.opt_datetime(end_date, "end_date", owner_name)
         self.params = v.mapping(params, "params", owner_name)
         self.do_xcom_push = v.flag(do_xcom_push, "do_xcom_push", owner_name)
+        #: Each try in a process forked for it alone, never in a LocalExecutor worker's try host
+        #: (fresh module globals, its own cgroup where there are cells).
+        self.isolated = v.flag(isolated, "isolated", owner_name)
         self.on_failure_callback = v.callbacks(on_failure_callback, "on_failure_callback", owner_name)
         self.on_success_callback = v.callbacks(on_success_callback, "on_success_callback", owner_name)
         self.on_retry_callback = v.callbacks(on_retry_callback, "on_retry_callback", owner_name)

@@ -24,13 +24,13 @@ to, all registered once. A worker that dies is replaced; the
 try it had claimed is recorded as failed (or up for retry) under the same
 guard as a normal finish (:mod:`windvane.core.executors.orphans`).
 
-With ``send_ahead`` (``[executor] send_ahead``; off by default), when every slot
-has a busy worker, each may be sent its next workload ahead: its current try's
-finish claims it in the same transaction, so a no-op try costs one commit on the
-worker's side instead of two, and the worker does not wait for this process
-between tries. A try still running after half a second hands its follower back
-(it goes to the next idle worker). The scheduler may then queue up to twice
-``parallelism`` tries (:attr:`open_slots` counts the room ahead too, unlike the
+With ``send_ahead`` (``[executor] send_ahead``; on by default), when every slot
+has a busy worker, each may be sent up to :data:`AHEAD` next workloads ahead: its
+current try's finish claims the first in the same transaction, so a no-op try costs one
+commit on the worker's side instead of two, and the worker does not wait for this process
+between tries. A try still running after half a second hands its followers back
+(they go to the next idle worker). The scheduler may then queue up to
+``(1 + AHEAD) * parallelism`` tries (:attr:`open_slots` counts the room ahead too, unlike the
 executor contract's plain ``parallelism``); at most ``parallelism`` run. A
 follower of a worker that died goes back to the queue unless the worker had
 claimed it (then it is failed as the worker's own try).
@@ -47,10 +47,10 @@ import socket
 import sys
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from windvane.core.executors.base import Executor
-from windvane.core.executors.local_worker import WorkerConfig
+from windvane.core.executors.local_worker import DEFAULT_TRIES_PER_PROCESS, WorkerConfig
 from windvane.core.executors.orphans import record_orphan
 from windvane.core.executors.wakeup import WakeupPipe
 from windvane.core.executors.worker_process import WorkerProcess
@@ -66,6 +66,20 @@ log = logging.getLogger(__name__)
 _MAX_SILENT_DEATHS_PER_SLOT = 3
 
 
+#: Workloads sent ahead to one busy worker at most: with one, a worker that finishes a no-op try
+#: before the scheduler's next pass queued its follower claims its next try alone (a commit more);
+#: two cover a pass (issue 15: commits per try 2.5 -> ~2 on PostgreSQL).
+AHEAD = 2
+
+
+def _drop(follows: deque[Workload], workload: Workload) -> None:
+    """Forget ``workload`` (handed back) among ``follows``."""
+    for i, follow in enumerate(follows):
+        if follow.key == workload.key and follow.try_number == workload.try_number:
+            del follows[i]
+            return
+
+
 @dataclass(eq=False)
 class _Worker:
     process: WorkerProcess
@@ -74,8 +88,9 @@ class _Worker:
     heard_from: bool = False
     #: It warmed up and takes work (its ``("ready",)`` arrived).
     ready: bool = False
-    #: A workload sent ahead while it was busy: its next try (see :mod:`local_worker`).
-    follow: Workload | None = None
+    #: Workloads sent ahead while it was busy (at most :data:`AHEAD`): its next tries, in order
+    #: (see :mod:`local_worker`).
+    follows: deque[Workload] = field(default_factory=deque)
     #: ``time.monotonic()`` when its current workload became its own.
     busy_since: float = 0.0
 
@@ -105,9 +120,9 @@ class LocalExecutor(Executor):
         max_outage_seconds: float = 300.0,
         process_containment: str = "auto",
         stop_grace_seconds: float = 30.0,
-        tries_per_process: int = 1,
+        tries_per_process: int = DEFAULT_TRIES_PER_PROCESS,
         max_cached_dag_files: int = 32,
-        send_ahead: bool = False,
+        send_ahead: bool = True,
     ) -> None:
         super().__init__(parallelism)
         #: Busy workers may be sent their next workload ahead (then ``2 * parallelism`` tries can
@@ -194,12 +209,13 @@ class LocalExecutor(Executor):
 
     @property
     def queued_count(self) -> int:
-        return len(self._pending) + sum(1 for w in self._workers if w.follow is not None)
+        return len(self._pending) + sum(len(w.follows) for w in self._workers)
 
     @property
     def open_slots(self) -> int:
-        """Room for ``parallelism`` running tries and, sending ahead, one next try per worker."""
-        room = self.parallelism * (2 if self.send_ahead else 1)
+        """Room for ``parallelism`` running tries and, sending ahead, :data:`AHEAD` next tries per
+        worker."""
+        room = self.parallelism * (1 + AHEAD if self.send_ahead else 1)
         return max(0, room - self.queued_count - self.running_count)
 
     @property
@@ -275,10 +291,13 @@ class LocalExecutor(Executor):
             if not self._pending:
                 return
             young = time.monotonic() - worker.busy_since < FOLLOW_HOLD_SECONDS  # else it hands back
-            if worker.ready and worker.workload is not None and worker.follow is None and young:
-                worker.follow = self._pending.popleft()
+            while self._pending and worker.ready and worker.workload is not None and young:
+                if len(worker.follows) >= AHEAD:
+                    break
+                follow = self._pending.popleft()
+                worker.follows.append(follow)
                 with contextlib.suppress(OSError):  # a dead worker: _pump notices
-                    worker.process.conn.send(worker.follow)
+                    worker.process.conn.send(follow)
 
     def _hand(self, worker: _Worker, workload: Workload) -> None:
         worker.workload, worker.retry_delay, worker.busy_since = workload, None, time.monotonic()
@@ -302,6 +321,7 @@ class LocalExecutor(Executor):
 
     def _read(self, worker: _Worker) -> None:
         conn = worker.process.conn
+        handed_back: list[Workload] = []
         try:
             while conn.poll():
                 message = conn.recv()
@@ -313,20 +333,23 @@ class LocalExecutor(Executor):
                     self._events.append(message[1])
                     worker.retry_delay = message[2]
                 elif message[0] == "returned":  # a workload sent ahead, handed back unstarted
-                    worker.follow = None
+                    _drop(worker.follows, message[1])
                     if not self._ending:
-                        self._pending.appendleft(message[1])
+                        handed_back.append(message[1])
                 else:
                     self._events.append(message[1])
                     self.db_commits += message[2]
                     self.db_statements += message[3]
                     self.db_transient_errors += message[4]
                     # What was sent ahead is its try now (claimed with that finish, or next read).
-                    worker.workload, worker.follow, worker.retry_delay = worker.follow, None, None
+                    worker.workload = worker.follows.popleft() if worker.follows else None
+                    worker.retry_delay = None
                     worker.busy_since = time.monotonic()
         except (EOFError, OSError):
+            self._pending.extendleft(reversed(handed_back))
             self._on_death(worker)
             return
+        self._pending.extendleft(reversed(handed_back))  # first in the queue again, in their order
         if worker.process.exitcode is not None:
             self._on_death(worker)
 
@@ -338,12 +361,14 @@ class LocalExecutor(Executor):
         self._workers.remove(worker)
         if worker.workload is not None:
             self._events.append(self._fail_orphan(worker.workload, worker.retry_delay, code))
-        if worker.follow is not None:  # claimed with the finish it never reported, or not at all
-            event = self._fail_orphan(worker.follow, None, code)
+        requeue = []
+        for follow in worker.follows:  # the first claimed with a finish it never reported, or none
+            event = self._fail_orphan(follow, None, code)
             if event.state is not None:
                 self._events.append(event)
             elif not self._ending:
-                self._pending.appendleft(worker.follow)
+                requeue.append(follow)
+        self._pending.extendleft(reversed(requeue))
         if not worker.heard_from and worker.workload is None:  # it failed to start at all
             self._silent_deaths += 1
         if self._silent_deaths > _MAX_SILENT_DEATHS_PER_SLOT * self.parallelism:

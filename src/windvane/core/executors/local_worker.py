@@ -54,6 +54,7 @@ import signal
 import sys
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from types import FrameType
@@ -83,6 +84,8 @@ from windvane.core.worker.try_host import TryHosts
 log = logging.getLogger(__name__)
 #: The format of the executor's own log lines (:mod:`windvane.cli.logs`); workers log to the same stderr.
 _LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+#: ``[executor] tries_per_process``'s default: try hosts (issue 15: a fork per try costs 3-4x the CPU).
+DEFAULT_TRIES_PER_PROCESS = 100
 _ENTRY = "import sys; sys.path.insert(0, {root!r}); from {module} import main; main()"
 
 
@@ -119,10 +122,19 @@ class WorkerConfig:
     #: ``[executor] worker_stop_grace_seconds``: how long a stopping worker retries a final write.
     stop_grace_seconds: float = 30.0
     #: Tries of one DAG file one forked process runs (1: a fork per try; see
-    #: :mod:`windvane.core.worker.try_host`).
-    tries_per_process: int = 1
+    #: :mod:`windvane.core.worker.try_host` and :func:`uses_try_hosts`).
+    tries_per_process: int = DEFAULT_TRIES_PER_PROCESS
     #: DAG files a worker keeps imported (least recently used dropped past it).
     max_cached_dag_files: int = MAX_CACHED_FILES
+
+
+def uses_try_hosts(config: WorkerConfig) -> bool:
+    """Whether tries run in try hosts: ``tries_per_process`` above 1, unless each try must be a
+    process of its own, with its own limit (``task_memory_limit_mib``) or cgroup (``process_containment
+    = "cgroup"`` asked for by name; ``auto`` takes try hosts)."""
+    if config.tries_per_process < 2:
+        return False
+    return config.memory_limit_mib <= 0 and config.process_containment != "cgroup"
 
 
 def worker_command(fd: int) -> list[str]:
@@ -242,7 +254,7 @@ def _refreeze() -> None:
 def _serve(conn: Connection, db: RawDb, config: WorkerConfig, state: _State) -> None:
     loader = DagLoader(config.max_cached_dag_files)
     hosts = None
-    if config.tries_per_process > 1:
+    if uses_try_hosts(config):
         hosts = TryHosts(
             loader,
             tries_per_process=config.tries_per_process,
@@ -260,7 +272,7 @@ def _serve(conn: Connection, db: RawDb, config: WorkerConfig, state: _State) -> 
             while message is not None:
                 imports, commits, statements = loader.imports, db.commits, Tx.executed
                 errors = db_errors.total()
-                follow = _Follow(inbox, loader, config.hostname)
+                follow = _Follow(inbox, loader, config.hostname, lambda: state.stopping)
                 event = _run(message, conn, db, loader, config, hosts, claimed, follow)
                 done = (
                     "done",
@@ -271,8 +283,8 @@ def _serve(conn: Connection, db: RawDb, config: WorkerConfig, state: _State) -> 
                 )
                 try:
                     conn.send(done)
-                except OSError:
-                    return
+                except OSError:  # the executor is gone: finish a try claimed with that finish, no more
+                    state.stopping = True
                 if loader.imports != imports:
                     _refreeze()
                 message, claimed = follow.next_try(conn)
@@ -334,8 +346,11 @@ class _Inbox:
 class _Follow:
     """The worker's next try, as the current one's finish claims it (see :class:`ClaimNext`)."""
 
-    def __init__(self, inbox: _Inbox, loader: DagLoader, hostname: str) -> None:
+    def __init__(
+        self, inbox: _Inbox, loader: DagLoader, hostname: str, stopping: Callable[[], bool] = bool
+    ) -> None:
         self._inbox = inbox
+        self._stopping = stopping
         self._loader = loader
         self._hostname = hostname
         self.taken: ClaimNext | None = None
@@ -344,6 +359,8 @@ class _Follow:
         self._inbox.hand_back()
 
     def __call__(self) -> ClaimNext | None:
+        if self._stopping():  # a stopping or orphaned worker claims nothing more (it would not run it)
+            return None
         workload = self._inbox.take_follow()
         if workload is None:
             return None

@@ -68,11 +68,11 @@ class ExecutorOptions:
     #: ``[executor] worker_stop_grace_seconds``: how long a stopping worker retries a final write.
     worker_stop_grace_seconds: float = 30.0
     #: ``[executor] tries_per_process``: tries of one DAG file per forked process (local workers).
-    tries_per_process: int = 1
+    tries_per_process: int = 100
     #: ``[executor] max_cached_dag_files``: DAG files a local worker keeps imported.
     max_cached_dag_files: int = 32
     #: ``[executor] send_ahead``: busy local workers get their next try ahead.
-    send_ahead: bool = False
+    send_ahead: bool = True
 
 
 #: ``factory(options)`` -> an executor, not started.

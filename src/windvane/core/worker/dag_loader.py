@@ -91,6 +91,13 @@ class DagLoader:
             known = ", ".join(sorted(dags)) or "none"
             raise NotFoundError(f"DAG {dag_id!r} is not defined in {path} (it defines: {known})") from None
 
+    def module_globals(self, path: str) -> dict[str, object] | None:
+        """The globals of ``path``'s module as imported here (None if it is not): what a try host
+        compares before and after each try."""
+        loaded = self._files.get(os.path.abspath(path))
+        module = None if loaded is None else sys.modules.get(loaded.module)
+        return None if module is None else module.__dict__
+
     def forget(self, path: str | None = None) -> None:
         """Drop the cached DAGs of ``path`` (of every file when None)."""
         for name in list(self._files) if path is None else [os.path.abspath(path)]:

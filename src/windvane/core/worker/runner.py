@@ -129,7 +129,7 @@ def run_workload(
     A claim that fails on a transient database error is retried with backoff for up to
     ``claim_give_up_seconds`` (:func:`claim_with_retries`). With ``hosts`` the try runs in the
     worker's try host for its DAG file (:mod:`windvane.core.worker.try_host`; its memory limit is
-    the host's own) instead of a child forked for it alone.
+    the host's own) instead of a child forked for it alone, unless the task is ``isolated``.
 
     The claim is skipped when the try was ``claimed`` already (in the transaction that finished
     the worker's previous try). ``follow`` is asked once, when the outcome is about to be written,
@@ -236,7 +236,7 @@ def run_workload(
         deadline += callback_allowance(task, callback_timeout_seconds)
     cap = LogCap(log_path, max_log_bytes) if max_log_bytes > 0 else None
     tick_seconds, tick = _ticks(cap, while_running)
-    if hosts is None:
+    if hosts is None or task.isolated:
         end = run_forked(
             lambda: child_main(job),
             deadline_seconds=deadline,

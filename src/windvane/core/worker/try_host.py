@@ -16,11 +16,18 @@ gets a fresh copy of its task (rendering fields and ``self.x = ...`` in ``execut
 next try), its own log file and context, and the outcome goes back prefixed with whether the host
 takes another try.
 
-What tries of one host share: the DAG file's module (its globals as the first try left them),
-modules imported while running, caches. The host retires, after reporting, when it reached its
-quota or a try left a trace that could change the next one: a thread still running, a process it
-started still alive (the host is a subreaper, so orphaned descendants are its children), the
-working directory or ``os.environ`` changed. A try that ends the process (``sys.exit``, a crash,
+This is the default (``tries_per_process = 100``): a fork per try costs ~3x the CPU of a no-op
+try run here (issue 15, ``bench/b12_local.py``), and forking each try from the host instead (a
+*template* fork) saves only ~15 % of that. A try still gets a process of its own (a fork of the
+worker) when its task is ``isolated``, when tries have a memory limit, and with ``[core]
+process_containment = "cgroup"`` (:func:`~windvane.core.executors.local_worker.uses_try_hosts`).
+
+What tries of one host share: the DAG file's module (the objects its globals point to, as earlier
+tries left them), modules imported while running, caches. The host retires, after reporting, when
+it reached its quota or a try left a trace that could change the next one: a global of the DAG
+file rebound, added or deleted, a thread still running, a process it started still alive (the host
+is a subreaper, so orphaned descendants are its children), the working directory or ``os.environ``
+changed. A try that ends the process (``sys.exit``, a crash,
 a kill, a timeout) fails alone, as with a fork per try; the next try gets a new host.
 """
 
@@ -251,11 +258,13 @@ def serve(loader: DagLoader, request_fd: int, result_fd: int, quota: int) -> NoR
         except Exception as exc:  # the file changed under the host and no longer loads: fail, retire
             write_result(result_fd, RETIRE + _unloadable(request, exc))
             break
+        module = loader.module_globals(request.workload.fileloc)
+        before = None if module is None else dict(module)
         payload = child_main(job)
         served += 1
         for signum, handler in handlers.items():
             signal.signal(signum, handler)
-        keep = served < quota and _clean(threads, cwd, environ)
+        keep = served < quota and _same_globals(module, before) and _clean(threads, cwd, environ)
         write_result(result_fd, (KEEP if keep else RETIRE) + payload)
         if not keep:
             break
@@ -277,6 +286,17 @@ def _unloadable(request: TryRequest, exc: Exception) -> bytes:
     state = failure_state(workload.try_number, workload.max_tries)
     delay = timedelta(seconds=300) if state is TaskInstanceState.UP_FOR_RETRY else None
     return TryOutcome(state=state, error=error, next_retry_delay=delay).to_json().encode()
+
+
+def _same_globals(module: dict[str, object] | None, before: dict[str, object] | None) -> bool:
+    """Whether the try left the DAG file's module globals bound as it found them (a ``global``
+    statement's assignment, a name added or deleted); a mutated object is not seen."""
+    if module is None or before is None:
+        return True
+    if len(module) != len(before):
+        return False
+    missing = object()
+    return all(module.get(name, missing) is value for name, value in before.items())
 
 
 def _clean(threads: int, cwd: str, environ: dict[str, str]) -> bool:
