@@ -66,6 +66,17 @@ def set_env():
     os.environ["WINDVANE_TEST_LEAK"] = "1"
     return os.getpid()
 
+def take_over():  # another worker took the task instance (its try number moved on)
+    import sqlalchemy as sa
+    engine = sa.create_engine(os.environ["WINDVANE_TEST_DB_URL"])
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE task_instance SET try_number = try_number + 1 WHERE task_id = 'taken'"))
+    engine.dispose()
+
+def mark(context):
+    with open(os.environ["WINDVANE_TEST_MARK"], "a") as out:
+        out.write(context["ti"].task_id + ";")
+
 class Counting(BaseOperator):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -88,6 +99,8 @@ with DAG("th", schedule=None, start_date=datetime(2024, 1, 1, tzinfo=timezone.ut
     PythonOperator(task_id="bump0", python_callable=bump_global)
     PythonOperator(task_id="bump1", python_callable=bump_global)
     PythonOperator(task_id="alone", python_callable=pid, isolated=True)
+    PythonOperator(task_id="taken", python_callable=take_over, on_success_callback=mark)
+    PythonOperator(task_id="kept", python_callable=pid, on_success_callback=mark)
 """
 
 
@@ -255,6 +268,21 @@ def test_an_isolated_task_runs_in_a_fork_of_its_own(
     assert worker.run(alone).state == "success"
     assert worker.returned(alone) not in (worker.returned(hosted), os.getpid())
     assert worker.hosts.tries == 1 and worker.hosts.host_pid == worker.returned(hosted)
+
+
+def test_a_hosted_try_that_lost_its_task_instance_runs_no_end_callbacks(
+    engine: Engine, dag_file: str, make_worker: MakeWorker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A late try (its worker cut off past the heartbeat timeout, the task instance retried) must
+    # not run its callbacks beside the retry's: a hosted try asks the database, as a forked one does.
+    monkeypatch.setenv("WINDVANE_TEST_DB_URL", engine.url.render_as_string(hide_password=False))
+    marks = tmp_path / "callbacks"
+    monkeypatch.setenv("WINDVANE_TEST_MARK", str(marks))
+    worker = make_worker(10)
+    worker.run(queued_try(engine, dag_file, "th", "taken"))
+    assert worker.run(queued_try(engine, dag_file, "th", "kept")).state == "success"
+    assert worker.hosts.tries == 2  # both ran in the host
+    assert marks.read_text() == "kept;"
 
 
 def test_a_process_a_try_left_running_is_ended_with_the_host(

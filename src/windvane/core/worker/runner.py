@@ -248,7 +248,10 @@ def run_workload(
             tick=tick,
         )
     else:
-        request = TryRequest(workload, claim, log_path, db.url, hostname, callback_timeout_seconds)
+        request = TryRequest(
+            workload, claim, log_path, db.url, hostname, callback_timeout_seconds,
+            claim_check_seconds=job.claim_check_seconds,
+        )  # fmt: skip
         child = hosts.start(request, deadline_seconds=deadline)
         end = hosts.finished(
             child,

@@ -76,6 +76,9 @@ class TryRequest:
     db_url: str
     hostname: str
     callback_timeout: float
+    #: How long a try with end callbacks asks the database whether it still holds its task
+    #: instance before running them (0: never asks); as :attr:`ChildJob.claim_check_seconds`.
+    claim_check_seconds: float = 0.0
 
 
 def child_job(request: TryRequest, loader: DagLoader) -> ChildJob:
@@ -107,6 +110,7 @@ def child_job(request: TryRequest, loader: DagLoader) -> ChildJob:
         first_poke_at=claim.first_poke_at,
         reschedule_count=claim.reschedule_count,
         callback_timeout=request.callback_timeout,
+        claim_check_seconds=request.claim_check_seconds,
     )
 
 
