@@ -31,6 +31,7 @@ class CeleryConfig:
     default_queue: str = "default"
     visibility_timeout: float = 3600.0
     prometheus_port: int = 9466
+    send_ahead: bool = False
 
     @classmethod
     def from_section(cls, section: Mapping[str, Any]) -> CeleryConfig:

@@ -21,7 +21,7 @@ their result keys are read, then the database
 (:class:`~windvane.celery.reconcile.Reconciler`); a try is also let go as soon
 as the scheduler queues the next try of the same task instance.
 
-With ``send_ahead`` (``[executor] send_ahead``) the scheduler keeps up to twice
+With ``send_ahead`` (``[celery] send_ahead``) the scheduler keeps up to twice
 ``parallelism`` tries sent: a pool process that ends a try finds its next one
 on the broker instead of waiting for the scheduler to hear of the end, queue
 and publish (a round trip through the scheduler per try). At most

@@ -22,9 +22,7 @@ def create(options: ExecutorOptions) -> Executor:
     from windvane.celery.config import CeleryConfig
     from windvane.celery.executor import CeleryExecutor
 
+    config = CeleryConfig.from_section(options.section)
     return CeleryExecutor(
-        options.parallelism,
-        config=CeleryConfig.from_section(options.section),
-        db_url=options.db_url,
-        send_ahead=options.send_ahead,
+        options.parallelism, config=config, db_url=options.db_url, send_ahead=config.send_ahead
     )

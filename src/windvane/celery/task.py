@@ -92,7 +92,7 @@ class WorkerOptions:
     stop_grace_seconds: float = 30.0
     #: ``[celery] tries_per_process``: tries of one DAG file a pool process runs in one forked
     #: process (its try host), one after the other; 1: a fork per try.
-    tries_per_process: int = 1
+    tries_per_process: int = 100
 
 
 @dataclass
@@ -170,7 +170,11 @@ def warm_process(**_: Any) -> None:
 
 
 def _hosts(options: WorkerOptions, loader: DagLoader) -> TryHosts | None:
-    if options.tries_per_process < 2:
+    """A try host per DAG file, unless every try must be a process of its own (as for local
+    workers: :func:`~windvane.core.executors.local_worker.uses_try_hosts`)."""
+    if options.tries_per_process < 2 or options.memory_limit_mib > 0:
+        return None
+    if options.process_containment == "cgroup":
         return None
     return TryHosts(
         loader,

@@ -28,15 +28,21 @@ class CelerySettings:
         4, "Tries one `windvane celery worker` runs at once (its pool processes).", check=_PROCESSES
     )
     tries_per_process: int = setting(
-        1,
+        100,
         "Tries of one DAG file a Celery worker's pool process runs in one forked process, one after "
         "the other (1: a fork per try). As [executor] tries_per_process for local workers: each try "
         "gets a copy of its task, its own log and supervision; the process is replaced after a try "
-        "that leaves a thread or process running or changes os.environ or the working directory; "
-        "module globals and imports are shared. Above 1 a try's CPU falls by more than half (a pool "
-        "process is a big process to fork), but a try cut off from the database runs its callbacks "
-        "without first checking it still holds its task instance (docs/scaling.md).",
+        "that leaves a thread or process running, changes os.environ or the working directory, or "
+        "rebinds a global of its DAG file; isolated=True tasks and a per-try memory limit or "
+        'process_containment = "cgroup" keep a fork per try. A try\'s CPU falls by more than half '
+        "(a pool process is a big process to fork).",
         check=Between(1, 100_000),
+    )
+    send_ahead: bool = setting(
+        False,
+        "Keep up to twice [core] parallelism tries on the broker, so a pool process that ends a try "
+        "finds its next one at once. Off by default: tries waiting on the broker can then run at "
+        "once on workers whose total concurrency exceeds parallelism.",
     )
     default_queue: str = setting(
         "default",
