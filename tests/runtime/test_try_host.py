@@ -55,6 +55,9 @@ def leave_thread():
 def leave_process():
     return [os.getpid(), subprocess.Popen(["sleep", "30"]).pid]
 
+def leave_session():  # a process in a session of its own: the host's session sweep misses it
+    return [os.getpid(), subprocess.Popen(["sleep", "30"], start_new_session=True).pid]
+
 COUNTER = 0
 
 def bump_global():
@@ -95,6 +98,7 @@ with DAG("th", schedule=None, start_date=datetime(2024, 1, 1, tzinfo=timezone.ut
     PythonOperator(task_id="stubborn", python_callable=stubborn, execution_timeout=0.2)
     PythonOperator(task_id="leave_thread", python_callable=leave_thread)
     PythonOperator(task_id="leave_process", python_callable=leave_process)
+    PythonOperator(task_id="leave_session", python_callable=leave_session)
     PythonOperator(task_id="set_env", python_callable=set_env)
     PythonOperator(task_id="bump0", python_callable=bump_global)
     PythonOperator(task_id="bump1", python_callable=bump_global)
@@ -285,11 +289,14 @@ def test_a_hosted_try_that_lost_its_task_instance_runs_no_end_callbacks(
     assert marks.read_text() == "kept;"
 
 
+@pytest.mark.parametrize("task_id", ["leave_process", "leave_session"])
 def test_a_process_a_try_left_running_is_ended_with_the_host(
-    engine: Engine, dag_file: str, make_worker: MakeWorker
+    engine: Engine, dag_file: str, make_worker: MakeWorker, task_id: str
 ) -> None:
+    # The retiring host ends its descendants itself (it is their subreaper): a process in a
+    # session of its own used to outlive it, adopted by the worker, which left it running.
     worker = make_worker(10)
-    wl = queued_try(engine, dag_file, "th", "leave_process")
+    wl = queued_try(engine, dag_file, "th", task_id)
     assert worker.run(wl).state == "success"
     _, sleeper = worker.returned(wl)
     assert worker.hosts.host_pid is None

@@ -49,7 +49,7 @@ from typing import NoReturn
 from windvane.core.forking.child import RESET_SIGNALS, child_run, write_result
 from windvane.core.forking.ending import ChildEnd
 from windvane.core.forking.handle import ForkedChild, reap_exited
-from windvane.core.forking.subreaper import become_subreaper
+from windvane.core.forking.subreaper import become_subreaper, end_descendants
 from windvane.core.forking.sweep import sweep_session
 from windvane.core.model.outcome import TryOutcome, failure_state
 from windvane.core.model.states import TaskInstanceState
@@ -232,9 +232,14 @@ class TryHosts:
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the host; reports through its pipe
             os.close(request_write)
-            loader, limit, quota = self._loader, self._memory_limit, self.tries_per_process
+            loader, limit, quota, grace = (
+                self._loader,
+                self._memory_limit,
+                self.tries_per_process,
+                self._kill_grace,
+            )
             child_run(
-                lambda: serve(loader, request_read, result_write, quota),
+                lambda: serve(loader, request_read, result_write, quota, sweep_grace=grace),
                 result_read,
                 result_write,
                 parent,
@@ -246,9 +251,13 @@ class TryHosts:
         return _Host(key, pid, request_write, result_read, _pidfd(pid))
 
 
-def serve(loader: DagLoader, request_fd: int, result_fd: int, quota: int) -> NoReturn:
+def serve(
+    loader: DagLoader, request_fd: int, result_fd: int, quota: int, *, sweep_grace: float = 5.0
+) -> NoReturn:
     """The host's loop (in the forked host): run each request's try, report its outcome with
-    :data:`KEEP` or :data:`RETIRE`; exit at the end of the requests or after retiring."""
+    :data:`KEEP` or :data:`RETIRE`; exit at the end of the requests or after retiring, having
+    ended every descendant (SIGTERM, ``sweep_grace`` seconds, SIGKILL): what a try left, in a
+    session of its own or not, must not outlive the host nor fall to the worker."""
     become_subreaper()
     threads, cwd, environ = threading.active_count(), os.getcwd(), dict(os.environ)
     handlers = {signum: signal.getsignal(signum) for signum in RESET_SIGNALS}
@@ -275,6 +284,8 @@ def serve(loader: DagLoader, request_fd: int, result_fd: int, quota: int) -> NoR
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             stream.flush()
+    with contextlib.suppress(BaseException):  # os._exit skips child_run's own sweep
+        end_descendants(sweep_grace)
     os._exit(0)
 
 
