@@ -101,7 +101,10 @@ def test_a_failing_block_names_its_page_line_and_output(tmp_path: Path) -> None:
 
 
 def test_a_service_runs_until_ready_then_stops_on_ctrl_c(tmp_path: Path) -> None:
-    body = "trap 'echo stopped; exit 0' INT; echo ready; while true; do sleep 0.1; done"
+    # ``wait`` on a background sleep: a trapped SIGINT interrupts the builtin at once, where a
+    # foreground ``sleep`` that catches it between fork and exec ends normally and bash, by its
+    # wait-and-cooperative-exit rule, then drops the signal (the loop ran on: a 30 s timeout in CI).
+    body = "trap 'echo stopped; exit 0' INT; echo ready; while true; do sleep 0.1 & wait $!; done"
     (block,) = _page(tmp_path, f"<!-- docs: until ^ready$ -->\n```bash\n{body}\n```\n")
     _session(tmp_path).run(block)
 
