@@ -29,6 +29,10 @@ STOP_TIMEOUT = 30.0
 _SAVE_STATE = '\nenv -0 > "$DOCS_STATE_FILE"; pwd > "$DOCS_CWD_FILE"\n'
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class DocsError(AssertionError):
     """A block failed: names the page and line, the command and what it printed."""
 
@@ -113,6 +117,9 @@ class Session:
                 stdout=sink,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group: Ctrl-C reaches it and its children only
+                # As from a terminal: a runner started in the background (``cmd &``, nohup) ignores
+                # SIGINT, and a shell that starts with it ignored can never trap it.
+                preexec_fn=_default_sigint,
             )
         try:
             wait_for(
