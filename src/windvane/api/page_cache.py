@@ -12,42 +12,33 @@ nothing rewrites. Per process, bounded, thread-safe.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Hashable
+
+from windvane.api.answer_cache import AnswerCache
 
 #: Distinct queries kept (the least recently used go first).
 MAX_ENTRIES = 256
 
 
 class PageCache:
-    """``key -> (version, JSON body)`` for at most ``ttl`` seconds of ``clock`` (monotonic)."""
+    """``key -> JSON body`` read at ``version``, for at most ``ttl`` seconds of ``clock``
+    (monotonic): an :class:`~windvane.api.answer_cache.AnswerCache` keyed by ``(key, version)``, so
+    a body read at an older version is never found again and ages out with the others."""
 
     def __init__(self, ttl: float, clock: Callable[[], float], max_entries: int = MAX_ENTRIES) -> None:
-        self.ttl = ttl
-        self._clock = clock
-        self._max = max_entries
-        self._entries: OrderedDict[Hashable, tuple[int, float, bytes]] = OrderedDict()
-        self._lock = threading.Lock()
-        self.hits = 0
-        self.misses = 0
+        self._answers = AnswerCache(ttl, clock, max_entries)
 
     def get(self, key: Hashable, version: int) -> bytes | None:
         """The body kept for ``key`` if it was read at ``version`` and has not expired."""
-        with self._lock:
-            found = self._entries.get(key)
-            if found is None or found[0] != version or found[1] <= self._clock():
-                self.misses += 1
-                return None
-            self._entries.move_to_end(key)
-            self.hits += 1
-            return found[2]
+        return self._answers.get((key, version))
 
     def put(self, key: Hashable, version: int, body: bytes) -> None:
-        if self.ttl <= 0:
-            return
-        with self._lock:
-            self._entries[key] = (version, self._clock() + self.ttl, body)
-            self._entries.move_to_end(key)
-            while len(self._entries) > self._max:
-                self._entries.popitem(last=False)
+        self._answers.put((key, version), body, self._answers.generation)
+
+    @property
+    def hits(self) -> int:
+        return self._answers.hits
+
+    @property
+    def misses(self) -> int:
+        return self._answers.misses
