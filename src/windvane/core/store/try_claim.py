@@ -2,7 +2,8 @@
 
 Part of the try's statements (:mod:`windvane.core.store.try_lifecycle` holds the others and their
 guards): :func:`claim_try` as a transaction of its own, :class:`ClaimNext` inside the transaction
-that finishes the worker's previous try (issue 15: one commit for both).
+that finishes the worker's previous try (issue 15: one commit for both; in the finish's own
+``UPDATE``, :mod:`windvane.core.store.try_finish_sql`, unless the finish reschedules a sensor).
 """
 
 from __future__ import annotations

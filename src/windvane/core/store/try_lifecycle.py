@@ -20,7 +20,8 @@ row only in the state its writer expects:
 * :func:`finish_try` — the final state under the running guard, the XComs,
   the rendered template fields (:mod:`windvane.core.store.rendered_fields_sql`),
   the downstream tasks a branch skipped, and their journal rows (and, if the worker holds its
-  next try already, that try's claim: :class:`~windvane.core.store.try_claim.ClaimNext`); or, for a
+  next try already, that try's claim, in the finish's own statement:
+  :class:`~windvane.core.store.try_claim.ClaimNext`); or, for a
   sensor that asked to be rescheduled, ``up_for_reschedule`` with the try
   number given back and a ``task_reschedule`` row (no journal row: not an end). If the guard
   finds the row changed by someone else (a zombie sweep, a clear) nothing is
@@ -34,7 +35,9 @@ row only in the state its writer expects:
 
 Every final state is journaled in the same transaction
 (:mod:`windvane.core.store.journal_sql`), from the rows the guarded update
-returned: an update that changed nothing journals nothing.
+returned: an update that changed nothing journals nothing. A worker's finish is one ``UPDATE``
+that also claims its next try and, when it writes nothing else, journals by trigger
+(:mod:`windvane.core.store.try_finish_sql`).
 """
 
 from __future__ import annotations
@@ -197,26 +200,24 @@ def finish_try(
         )
         return sql, params
 
-    def ended(rows: Sequence[Row]) -> TaskEvent | None:
-        """The event of a finish that changed nothing (None when it did)."""
+    def ended(rows: Sequence[Row]) -> tuple[Sequence[Row], TaskEvent]:
+        """The finished row (none if the running guard failed) and the event, from what the
+        statement returned; the next try's claim goes to ``then``."""
         found = read_end(rows, end)
         if then is not None:
             then.claim, then.tried = found.claim, True
         if found.finished:
-            return None
-        return make_event(
-            workload,
-            None,
-            end,
-            error="the task instance was changed elsewhere while the try ran; "
-            f"its outcome ({outcome.state.value}) was not recorded",
+            return found.finished, done
+        lost = "the task instance was changed elsewhere while the try ran; "
+        return (), make_event(
+            workload, None, end, error=f"{lost}its outcome ({outcome.state.value}) was not recorded"
         )
 
     done = make_event(
         workload, outcome.state.value, end, error=outcome.error, retry_at=retry_at, outcome=outcome
     )
     if alone and start_date is not None and outcome.state is not _S.UP_FOR_RESCHEDULE:
-        return ended(db.write_one(*statement(start_date))) or done  # one statement, one round trip
+        return ended(db.write_one(*statement(start_date)))[1]  # one statement, one round trip
 
     def finish(tx: Tx) -> TaskEvent:
         started = start_date
@@ -228,12 +229,11 @@ def finish_try(
             if then is not None:
                 then.run(tx)
             return event
-        rows = tx.rows(*statement(started))
-        lost = ended(rows)
-        if lost is not None or alone:
-            return lost or done
+        finished, event = ended(tx.rows(*statement(started)))
+        if not finished or alone:  # rejected, or journaled by the trigger
+            return event
         journal = JournalBatch(end)
-        journal.add_tis(read_end(rows, end).finished, reason=reason)
+        journal.add_tis(finished, reason=reason)
         skipped = _skip(tx, workload, skip, end, journal) if skip else ()
         replace_xcoms(
             tx,
