@@ -37,7 +37,7 @@ from typing import Any
 from windvane.core.model.states import DagRunState, TaskInstanceState
 from windvane.core.model.workload import Workload
 from windvane.core.store.journal_sql import TI_RETURNING
-from windvane.core.store.raw_sql import POSTGRESQL, Row, Sql
+from windvane.core.store.raw_sql import Row, Sql
 from windvane.core.store.try_claim import Claim, ClaimNext, claim_params, claim_returning, read_claim
 
 _S = TaskInstanceState
@@ -46,28 +46,35 @@ _CLAIMED = (
     "id = :next_ti_id AND state = :queued AND try_number = :next_try_number "
     "AND queued_by_job_id = :next_job_id"
 )
-#: Column -> (its value for the finished try, for the claimed one). ``{f}``/``{t}``: the PostgreSQL
-#: casts a parameter needs when it may be NULL inside a ``CASE`` (a bare NULL would be ``text``).
+#: Column -> (its value for the finished try, for the claimed one). ``{name}``: a parameter that may
+#: be NULL, cast on PostgreSQL (inside a ``CASE`` a bare NULL parameter would be ``text``).
 _COLUMNS = {
     "state": (":state", ":running"),
     "start_date": ("start_date", ":now"),
     "end_date": (":now", "NULL"),
-    "duration": ("{f}:duration{end}", "NULL"),
+    "duration": ("{duration}", "NULL"),
     "error": (":error", "NULL"),
-    "next_retry_at": ("{t}:retry_at{end}", "NULL"),
+    "next_retry_at": ("{retry_at}", "NULL"),
     "hostname": ("hostname", ":hostname"),
     "pid": ("pid", ":pid"),
     "last_heartbeat_at": ("last_heartbeat_at", ":now"),
     "updated_at": (":now", ":now"),
 }
-_JOURNALED = ("journal_reason", ("{v}:reason{end}", "journal_reason"))
+_JOURNALED = ("journal_reason", ("{reason}", "journal_reason"))
+_PLAIN = {"duration": ":duration", "retry_at": ":retry_at", "reason": ":reason"}
+_CAST = {
+    "duration": "CAST(:duration AS DOUBLE PRECISION)",
+    "retry_at": "CAST(:retry_at AS TIMESTAMP WITH TIME ZONE)",
+    "reason": "CAST(:reason AS VARCHAR)",
+}
 
 
 @lru_cache(maxsize=32)
-def end_statement(dialect: str, *, follower: bool, sensor: bool, journaled: bool) -> Sql:
+def end_statement(*, follower: bool, sensor: bool, journaled: bool) -> Sql:
     """The finish of one try (see the module doc); with ``follower`` also the claim of the next
     (``sensor``: a reschedule-mode sensor's claim, which reads its reschedules too); with
-    ``journaled`` the trigger journals the finish."""
+    ``journaled`` the trigger journals the finish. Its text for each dialect (PostgreSQL's casts a
+    parameter that may be NULL inside a ``CASE``, where a bare NULL would be ``text``)."""
     columns = list(_COLUMNS.items())
     if journaled:
         columns.append(_JOURNALED)
@@ -87,15 +94,7 @@ def end_statement(dialect: str, *, follower: bool, sensor: bool, journaled: bool
             for found in claim_returning(sensor=sensor, prefix="next_")
         ]
     text = f"UPDATE task_instance SET {', '.join(sets)} WHERE {where} RETURNING {', '.join(returning)}"
-    return Sql(_casts(text, None), _casts(text, POSTGRESQL))
-
-
-def _casts(text: str, dialect: str | None) -> str:
-    if dialect != POSTGRESQL:
-        return text.format(f="", t="", v="", end="")
-    text = text.replace("{f}:duration{end}", "CAST(:duration AS DOUBLE PRECISION)")
-    text = text.replace("{t}:retry_at{end}", "CAST(:retry_at AS TIMESTAMP WITH TIME ZONE)")
-    return text.replace("{v}:reason{end}", "CAST(:reason AS VARCHAR)")
+    return Sql(text.format(**_PLAIN), text.format(**_CAST))
 
 
 def end_params(

@@ -184,10 +184,8 @@ def finish_try(
         then.claim, then.tried = None, False
 
     def statement(started: datetime | None) -> tuple[Sql, dict[str, Any]]:
-        sql = end_statement(
-            db.dialect, follower=then is not None, sensor=then is not None and then.first_try is not None,
-            journaled=alone,
-        )  # fmt: skip
+        sensor = then is not None and then.first_try is not None
+        sql = end_statement(follower=then is not None, sensor=sensor, journaled=alone)
         params = end_params(
             workload,
             state=outcome.state,
