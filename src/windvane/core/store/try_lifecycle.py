@@ -218,6 +218,8 @@ def finish_try(
         return ended(db.write_one(*statement(start_date)))[1]  # one statement, one round trip
 
     def finish(tx: Tx) -> TaskEvent:
+        if then is not None:  # again on each attempt (RawDb retries a transaction that broke)
+            then.claim, then.tried = None, False
         started = start_date
         if started is None:
             found = tx.first(_START_DATE, {"ti_id": workload.ti_id})
