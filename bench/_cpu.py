@@ -10,7 +10,8 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.pool import NullPool
 
 _TICK = os.sysconf("SC_CLK_TCK")
 
@@ -60,7 +61,10 @@ class BackendCpu:
             yield self
             return
         stop = threading.Event()
-        conn = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        # An engine of its own: the sampler's queries are not the measured engine's (b12_local
+        # counts that engine's statements per task instance).
+        sampler = create_engine(self._engine.url, poolclass=NullPool)
+        conn = sampler.connect().execution_options(isolation_level="AUTOCOMMIT")
         own = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
         query = text("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> :own")
 
@@ -85,6 +89,7 @@ class BackendCpu:
             thread.join()
             sample()
             conn.close()
+            sampler.dispose()
             self.seconds = sum(last - first for first, last in self._seen.values())
 
 

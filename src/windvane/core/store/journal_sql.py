@@ -18,6 +18,11 @@ PostgreSQL the insert itself first takes a transaction-level advisory lock
 (after every row lock of the transaction) means a transaction holding it
 never waits for another: no deadlock.
 
+One writer does not use the ``INSERT``: a worker's finish that writes nothing but its row sets
+``task_instance.journal_reason`` and migration 0010's trigger writes the same row inside that one
+statement (:mod:`windvane.core.store.try_finish_sql`; the trigger keeps its own copy of the
+columns, the error cut and :data:`LOCK_KEY`: a change here needs a migration there).
+
 This module is the statements' single source; workers run it on a
 :class:`~windvane.core.store.raw.RawDb` (it imports no SQLAlchemy), the
 scheduler and the CLI on the DBAPI connection under SQLAlchemy's.

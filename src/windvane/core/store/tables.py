@@ -148,6 +148,9 @@ task_instance = Table(
     Column("updated_at", UTC),
     # The try must have succeeded by then (the run's due time + the task's ``sla``).
     Column("sla_due_at", UTC),
+    # Why the latest worker-written end was not the task's own doing (a journal reason, or NULL). An
+    # UPDATE that sets it journals the rows it ends (migration 0010's trigger; see try_finish_sql.py).
+    Column("journal_reason", String(50)),
     UniqueConstraint("dag_run_id", "task_id", "map_index"),
     Index("ix_task_instance_dag_id_task_id_state", "dag_id", "task_id", "state"),
     Index(

@@ -2,7 +2,8 @@
 
 Part of the try's statements (:mod:`windvane.core.store.try_lifecycle` holds the others and their
 guards): :func:`claim_try` as a transaction of its own, :class:`ClaimNext` inside the transaction
-that finishes the worker's previous try (issue 15: one commit for both).
+that finishes the worker's previous try (issue 15: one commit for both; in the finish's own
+``UPDATE``, :mod:`windvane.core.store.try_finish_sql`, unless the finish reschedules a sensor).
 """
 
 from __future__ import annotations
@@ -23,24 +24,38 @@ _QUEUED_GUARD = "id = :ti_id AND state = :queued AND try_number = :try_number AN
 #: The claim, and what the context needs: the run's start and the data interval of the DAG's
 #: latest successful run before this one. One statement: one round trip, one row iff claimed.
 _PREVIOUS_SUCCESS = (
-    "SELECT p.{column} FROM dag_run p WHERE p.dag_id = :dag_id AND p.state = :success "
-    "AND p.logical_date < (SELECT r.logical_date FROM dag_run r WHERE r.id = :dag_run_id) "
+    "SELECT p.{column} FROM dag_run p WHERE p.dag_id = :{prefix}dag_id AND p.state = :success "
+    "AND p.logical_date < (SELECT r.logical_date FROM dag_run r WHERE r.id = :{prefix}dag_run_id) "
     "ORDER BY p.logical_date DESC LIMIT 1"
-)
-_CLAIM = Sql(
-    "UPDATE task_instance SET state = :running, start_date = :now, end_date = NULL, duration = NULL, "
-    "hostname = :hostname, pid = :pid, last_heartbeat_at = :now, updated_at = :now, error = NULL, "
-    f"next_retry_at = NULL WHERE {_QUEUED_GUARD} "
-    "RETURNING (SELECT r.start_date FROM dag_run r WHERE r.id = :dag_run_id), "
-    f"({_PREVIOUS_SUCCESS.format(column='data_interval_start')}), "
-    f"({_PREVIOUS_SUCCESS.format(column='data_interval_end')})"
 )
 #: What a reschedule-mode sensor's claim also reads: when it first poked since its last clear, and
 #: how many times it was rescheduled since (tries from ``:first_try`` on).
-_RESCHEDULES = "FROM task_reschedule tr WHERE tr.ti_id = :ti_id AND tr.try_number >= :first_try"
-_CLAIM_SENSOR = Sql(
-    _CLAIM.text + f", (SELECT MIN(tr.start_date) {_RESCHEDULES}), (SELECT COUNT(*) {_RESCHEDULES})"
+_RESCHEDULES = (
+    "FROM task_reschedule tr WHERE tr.ti_id = :{prefix}ti_id AND tr.try_number >= :{prefix}first_try"
 )
+
+
+def claim_returning(*, sensor: bool, prefix: str = "") -> tuple[str, ...]:
+    """The expressions a claim returns (read by :func:`read_claim`), over parameters named
+    ``prefix`` + ``dag_id``, ``dag_run_id``, ``ti_id``, ``first_try`` (see :func:`claim_params`)."""
+    found = (
+        f"(SELECT r.start_date FROM dag_run r WHERE r.id = :{prefix}dag_run_id)",
+        f"({_PREVIOUS_SUCCESS.format(column='data_interval_start', prefix=prefix)})",
+        f"({_PREVIOUS_SUCCESS.format(column='data_interval_end', prefix=prefix)})",
+    )
+    if not sensor:
+        return found
+    reschedules = _RESCHEDULES.format(prefix=prefix)
+    return (*found, f"(SELECT MIN(tr.start_date) {reschedules})", f"(SELECT COUNT(*) {reschedules})")
+
+
+_CLAIM_SET = (
+    "UPDATE task_instance SET state = :running, start_date = :now, end_date = NULL, duration = NULL, "
+    "hostname = :hostname, pid = :pid, last_heartbeat_at = :now, updated_at = :now, error = NULL, "
+    f"next_retry_at = NULL WHERE {_QUEUED_GUARD} RETURNING "
+)
+_CLAIM = Sql(_CLAIM_SET + ", ".join(claim_returning(sensor=False)))
+_CLAIM_SENSOR = Sql(_CLAIM_SET + ", ".join(claim_returning(sensor=True)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,30 +88,42 @@ def _claim_statement(
     workload: Workload, *, hostname: str, pid: int, first_try: int | None, now: datetime
 ) -> tuple[Sql, dict[str, Any]]:
     params = {
-        "ti_id": workload.ti_id,
-        "try_number": workload.try_number,
         "running": _S.RUNNING.value,
         "queued": _S.QUEUED.value,
-        "job_id": workload.job_id,
         "now": now,
         "hostname": hostname,
         "pid": pid,
+        "success": DagRunState.SUCCESS.value,
+        **claim_params(workload, first_try),
+    }
+    return (_CLAIM if first_try is None else _CLAIM_SENSOR), params
+
+
+def claim_params(workload: Workload, first_try: int | None, *, prefix: str = "") -> dict[str, Any]:
+    """The parameters naming the try ``workload`` in its claim's guard (:data:`_QUEUED_GUARD`) and
+    :func:`claim_returning` (``first_try`` only for a sensor)."""
+    params = {
+        "ti_id": workload.ti_id,
+        "try_number": workload.try_number,
+        "job_id": workload.job_id,
         "dag_id": workload.dag_id,
         "dag_run_id": workload.dag_run_id,
-        "success": DagRunState.SUCCESS.value,
     }
-    if first_try is None:
-        return _CLAIM, params
-    return _CLAIM_SENSOR, {**params, "first_try": first_try}
+    if first_try is not None:
+        params["first_try"] = first_try
+    return {prefix + name: value for name, value in params.items()}
 
 
 def _read_claim(rows: Sequence[Sequence[Any]], now: datetime) -> Claim | None:
-    if not rows:
-        return None
-    if len(rows[0]) == 3:
-        run_start, prev_start, prev_end = rows[0]
+    return read_claim(rows[0], now) if rows else None
+
+
+def read_claim(found: Sequence[Any], now: datetime) -> Claim:
+    """The :class:`Claim` of a try claimed at ``now`` from the values of :func:`claim_returning`."""
+    if len(found) == 3:
+        run_start, prev_start, prev_end = found
         return Claim(now, read_time(run_start), read_time(prev_start), read_time(prev_end))
-    run_start, prev_start, prev_end, first_poke, reschedules = rows[0]
+    run_start, prev_start, prev_end, first_poke, reschedules = found
     return Claim(
         now,
         read_time(run_start),

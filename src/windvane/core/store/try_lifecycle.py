@@ -20,7 +20,8 @@ row only in the state its writer expects:
 * :func:`finish_try` — the final state under the running guard, the XComs,
   the rendered template fields (:mod:`windvane.core.store.rendered_fields_sql`),
   the downstream tasks a branch skipped, and their journal rows (and, if the worker holds its
-  next try already, that try's claim: :class:`~windvane.core.store.try_claim.ClaimNext`); or, for a
+  next try already, that try's claim, in the finish's own statement:
+  :class:`~windvane.core.store.try_claim.ClaimNext`); or, for a
   sensor that asked to be rescheduled, ``up_for_reschedule`` with the try
   number given back and a ``task_reschedule`` row (no journal row: not an end). If the guard
   finds the row changed by someone else (a zombie sweep, a clear) nothing is
@@ -34,11 +35,14 @@ row only in the state its writer expects:
 
 Every final state is journaled in the same transaction
 (:mod:`windvane.core.store.journal_sql`), from the rows the guarded update
-returned: an update that changed nothing journals nothing.
+returned: an update that changed nothing journals nothing. A worker's finish is one ``UPDATE``
+that also claims its next try and, when it writes nothing else, journals by trigger
+(:mod:`windvane.core.store.try_finish_sql`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -50,9 +54,19 @@ from windvane.core.model.states import TaskInstanceState
 from windvane.core.model.workload import TaskEvent, Workload
 from windvane.core.store.journal_sql import TI_RETURNING_SQL, JournalBatch, JournalReason
 from windvane.core.store.raw import RawDb
-from windvane.core.store.raw_sql import Sql, Tx, ids_params, in_list, list_params, match_ids, read_time
+from windvane.core.store.raw_sql import (
+    Row,
+    Sql,
+    Tx,
+    ids_params,
+    in_list,
+    list_params,
+    match_ids,
+    read_time,
+)
 from windvane.core.store.rendered_fields_sql import record_for_try
 from windvane.core.store.try_claim import ClaimNext, now_utc
+from windvane.core.store.try_finish_sql import end_params, end_statement, read_end
 from windvane.core.store.xcom_sql import replace_xcoms
 
 _S = TaskInstanceState
@@ -154,48 +168,72 @@ def finish_try(
 ) -> TaskEvent:
     """Record ``outcome`` (state, XComs, skips, journal rows with ``reason``) in one transaction;
     see the module doc. With ``then``, the same transaction claims the worker's next try
-    (:class:`ClaimNext`), whether or not this try's row was still its own."""
+    (:class:`ClaimNext`), whether or not this try's row was still its own: in the finish's own
+    statement (:mod:`windvane.core.store.try_finish_sql`). A finish that writes nothing else is
+    that one statement, its journal row written by the database's trigger."""
     end = now_utc()
     retry_at = end + outcome.next_retry_delay if outcome.next_retry_delay is not None else None
     if outcome.state is not _S.UP_FOR_RETRY:
         retry_at = None
     if outcome.state is _S.UP_FOR_RESCHEDULE:
         retry_at = outcome.reschedule_at or end
+    skip = sorted(set(outcome.skip_task_ids) - {workload.task_id})
+    # Nothing to write but the row (a first try has no XComs to delete): the trigger journals it.
+    alone = not skip and not outcome.xcoms and outcome.rendered_fields is None and workload.try_number == 1
+    if then is not None:
+        then.claim, then.tried = None, False
+
+    def statement(started: datetime | None) -> tuple[Sql, dict[str, Any]]:
+        sensor = then is not None and then.first_try is not None
+        sql = end_statement(follower=then is not None, sensor=sensor, journaled=alone)
+        params = end_params(
+            workload,
+            state=outcome.state,
+            end=end,
+            duration=(end - started).total_seconds() if started is not None else None,
+            error=outcome.error,
+            retry_at=retry_at,
+            reason=None if reason is None else reason.value,
+            then=then,
+        )
+        return sql, params
+
+    def ended(rows: Sequence[Row]) -> tuple[Sequence[Row], TaskEvent]:
+        """The finished row (none if the running guard failed) and the event, from what the
+        statement returned; the next try's claim goes to ``then``."""
+        found = read_end(rows, end)
+        if then is not None:
+            then.claim, then.tried = found.claim, True
+        if found.finished:
+            return found.finished, done
+        lost = "the task instance was changed elsewhere while the try ran; "
+        return (), make_event(
+            workload, None, end, error=f"{lost}its outcome ({outcome.state.value}) was not recorded"
+        )
+
+    done = make_event(
+        workload, outcome.state.value, end, error=outcome.error, retry_at=retry_at, outcome=outcome
+    )
+    if alone and start_date is not None and outcome.state is not _S.UP_FOR_RESCHEDULE:
+        return ended(db.write_one(*statement(start_date)))[1]  # one statement, one round trip
 
     def finish(tx: Tx) -> TaskEvent:
+        if then is not None:  # again on each attempt (RawDb retries a transaction that broke)
+            then.claim, then.tried = None, False
         started = start_date
         if started is None:
             found = tx.first(_START_DATE, {"ti_id": workload.ti_id})
             started = read_time(found[0]) if found is not None else None
-        if then is not None:
-            then.claim, then.tried = None, False
         if outcome.state is _S.UP_FOR_RESCHEDULE:
             event = _reschedule(tx, workload, outcome, started, end, retry_at or end)
             if then is not None:
                 then.run(tx)
             return event
-        params = {
-            **_guard(workload),
-            "state": outcome.state.value,
-            "end": end,
-            "duration": (end - started).total_seconds() if started is not None else None,
-            "error": outcome.error,
-            "retry_at": retry_at,
-        }
-        changed = tx.rows(_FINISH, params)
-        if not changed:
-            if then is not None:
-                then.run(tx)
-            return make_event(
-                workload,
-                None,
-                end,
-                error="the task instance was changed elsewhere while the try ran; "
-                f"its outcome ({outcome.state.value}) was not recorded",
-            )
+        finished, event = ended(tx.rows(*statement(started)))
+        if not finished or alone:  # rejected, or journaled by the trigger
+            return event
         journal = JournalBatch(end)
-        journal.add_tis(changed, reason=reason)
-        skip = sorted(set(outcome.skip_task_ids) - {workload.task_id})
+        journal.add_tis(finished, reason=reason)
         skipped = _skip(tx, workload, skip, end, journal) if skip else ()
         replace_xcoms(
             tx,
@@ -209,18 +247,8 @@ def finish_try(
             first_try=workload.try_number == 1,
         )
         record_for_try(tx, workload, outcome.rendered_fields, end, prune=workload.try_number == 1)
-        if then is not None:
-            then.run(tx)
         journal.write(tx)  # last: on PostgreSQL it takes the journal's lock
-        return make_event(
-            workload,
-            outcome.state.value,
-            end,
-            error=outcome.error,
-            skipped=skipped,
-            retry_at=retry_at,
-            outcome=outcome,
-        )
+        return dataclasses.replace(done, skipped_task_ids=skipped)
 
     return db.write(finish)
 
