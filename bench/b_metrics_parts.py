@@ -22,7 +22,6 @@ from _common import table
 from prometheus_client import generate_latest
 
 from windvane.core.scheduler.observer import LoopStats, PoolUsage
-from windvane.metrics import catalogue as m
 from windvane.metrics.metrics_http import GZIP_LEVEL
 from windvane.metrics.subscriber import MetricsObserver
 from windvane.metrics.wiring import MetricsBundle, build_metrics
@@ -35,11 +34,11 @@ def bundle(port: int) -> MetricsBundle:
 
 
 def one_try(observer: MetricsObserver, task_id: str) -> None:
-    b = observer._b
-    b(m.TI_START, dag_id="b2", task_id=task_id).incr()
-    b(m.TASK_DURATION, dag_id="b2", task_id=task_id).observe(0.1)
-    b(m.TI_FINISH, dag_id="b2", task_id=task_id, state="success").incr()
-    b(m.TI_SUCCESSES, dag_id="b2", task_id=task_id).incr()
+    series = observer.series.task("b2", task_id)
+    series.start().incr()
+    series.duration().observe(0.1)
+    series.finish("success").incr()
+    series.successes().incr()
 
 
 def cpu_us(count: int, work: Callable[[int], None]) -> float:
