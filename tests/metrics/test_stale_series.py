@@ -92,7 +92,7 @@ def test_the_series_of_a_deactivated_dag_are_forgotten_at_the_next_sweep(engine:
         assert observer.sweeper.sweep()
         for metric in per_dag:
             assert series(registry, metric.name) == [], metric.name
-        assert not any(key[1] == "small" for key in observer._bounds)
+        assert "small" not in observer.series.dag_ids()
     finally:
         bundle.close()
 

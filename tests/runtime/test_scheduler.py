@@ -530,3 +530,36 @@ def test_a_fan_out_takes_the_most_frequent_pool_snapshot_its_observers_want() ->
     assert SafeObserver([PoolWatcher(), Recorder()]).pool_usage_every == 1.0
     assert SafeObserver([PoolWatcher(), every_pass]).pool_usage_every == 0.0
     assert not SafeObserver([Recorder()]).wants_pool_usage
+
+
+def test_run_freezes_the_start_up_heap_while_it_loops_and_leaves_a_callers_freeze_alone(
+    engine: Engine,
+) -> None:
+    """The heap held at start-up is out of the collector's reach while the scheduler loops (its full
+    collections walk only what the run adds), and back in it afterwards."""
+    import gc
+
+    with DAG("frozen", schedule=None, start_date=pendulum.datetime(2024, 1, 1)) as dag:
+        Noop(task_id="a")
+    ser = register_dag(engine, dag, now=NOW)
+    seen: list[int] = []
+
+    def until(s: Scheduler) -> bool:
+        seen.append(gc.get_freeze_count())
+        return len(seen) >= 2
+
+    assert gc.get_freeze_count() == 0
+    with begin_write(engine) as conn:
+        trigger_dag(conn, ser, now=NOW)
+    make_scheduler(engine, InstantExecutor(4, engine=engine), FakeClock(NOW)).run(until=until, timeout=30)
+    assert seen and all(count > 0 for count in seen)
+    assert gc.get_freeze_count() == 0  # unfrozen when it stopped
+
+    gc.freeze()  # a caller's own freeze (a forked worker's, the processor pool's) is theirs
+    try:
+        frozen = gc.get_freeze_count()
+        seen.clear()
+        make_scheduler(engine, InstantExecutor(4, engine=engine), FakeClock(NOW)).run(until=until, timeout=30)
+        assert gc.get_freeze_count() > frozen // 2  # still frozen (less what the run let go of)
+    finally:
+        gc.unfreeze()

@@ -49,17 +49,11 @@ class MultiSink(MetricsSink):
             self._gauges[key] = (value, now + GAUGE_RESEND_SECONDS)
             self._gauge(metric, value, labels)
 
-    def _emitter(self, metric: Metric, labels: Labels) -> Emit:
-        pairs = [(sink, sink._emitter(metric, labels)) for sink in self.sinks]
+    def _emitters(self, metric: Metric, labels: Labels) -> tuple[Emit, ...]:
+        return tuple(sink._emitter(metric, labels) for sink in self.sinks)
 
-        def emit(value: float) -> None:
-            for sink, fn in pairs:
-                try:
-                    fn(value)
-                except Exception as exc:
-                    self._failed(sink, exc)
-
-        return emit
+    def _emit_failed(self, index: int, exc: Exception) -> None:
+        self._failed(self.sinks[index], exc)
 
     def _child_failed(self, sink: MetricsSink, reason: str) -> None:
         self.count_failure(sink.backend, reason, 1, skip=sink if reason in _EMIT_FAILURES else None)

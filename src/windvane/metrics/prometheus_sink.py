@@ -44,7 +44,7 @@ from windvane.metrics.catalogue import CATALOGUE
 from windvane.metrics.exposition import Exposition
 from windvane.metrics.metric import Kind, Metric, Owner, exported_by
 from windvane.metrics.metrics_http import metrics_app, start_server
-from windvane.metrics.prometheus_table import SeriesTable
+from windvane.metrics.prometheus_table import Key, SeriesTable
 from windvane.metrics.sink import Emit, Labels, MetricsSink
 
 log = logging.getLogger("windvane.metrics")
@@ -57,6 +57,43 @@ class _Collector(Collector):
     def collect(self) -> Iterator[Any]:
         for table in list(self.tables.values()):
             yield table.family()
+
+
+# The emitters of bound series: one small object each rather than a closure (a function, its cells
+# and their tuple), as each is kept for the life of its series and walked by every full collection.
+# Each call looks its series up again: remove() may have forgotten it since.
+class _Counter:
+    __slots__ = ("key", "table")
+
+    def __init__(self, table: SeriesTable, key: Key) -> None:
+        self.table, self.key = table, key
+
+    def __call__(self, value: float) -> None:
+        table, key = self.table, self.key
+        with table.lock:
+            values = table.values
+            values[key] = values.get(key, 0.0) + value
+
+
+class _Gauge(_Counter):
+    __slots__ = ()
+
+    def __call__(self, value: float) -> None:
+        self.table.values[self.key] = float(value)
+
+
+class _Histogram(_Counter):
+    __slots__ = ()
+
+    def __call__(self, value: float) -> None:
+        table, key = self.table, self.key
+        i = bisect.bisect_left(table.bounds, value)
+        with table.lock:
+            counts = table.values.get(key)
+            if counts is None:
+                counts = table.values[key] = table.fresh()
+            counts[i] += 1
+            counts[-1] += value
 
 
 class PrometheusSink(MetricsSink):
@@ -111,33 +148,11 @@ class PrometheusSink(MetricsSink):
         table = self._table(metric)
         key = tuple(map(labels.__getitem__, metric.labels))
         table.slot(key)
-        lock, values = table.lock, table.values
-        # Each call looks its series up again: remove() may have forgotten it since.
         if metric.kind is Kind.COUNTER:
-
-            def inc(value: float) -> None:
-                with lock:
-                    values[key] = values.get(key, 0.0) + value
-
-            return inc
+            return _Counter(table, key)
         if metric.kind is Kind.GAUGE:
-
-            def set_(value: float) -> None:
-                values[key] = float(value)
-
-            return set_
-        bounds, last, fresh = table.bounds, len(table.bounds) + 1, table.fresh
-
-        def observe(value: float) -> None:
-            i = bisect.bisect_left(bounds, value)
-            with lock:
-                counts = values.get(key)
-                if counts is None:
-                    counts = values[key] = fresh()
-                counts[i] += 1
-                counts[last] += value
-
-        return observe
+            return _Gauge(table, key)
+        return _Histogram(table, key)
 
     def _incr(self, metric: Metric, value: float, labels: Labels) -> None:
         self._emitter(metric, labels)(value)

@@ -74,8 +74,8 @@ class MetricsSink:
     def bind(self, metric: Metric, **labels: str) -> Bound:
         """``metric`` with ``labels``, checked now, for emitting many times cheaply."""
         if not self._check(metric, metric.kind, labels, 0):
-            return Bound(self, metric, _drop)
-        return Bound(self, metric, self._emitter(metric, dict(labels)))
+            return Bound(self, metric, ())
+        return Bound(self, metric, self._emitters(metric, dict(labels)))
 
     def remove(self, metric: Metric, **labels: str) -> None:
         """Forget the series of ``metric`` whose labels include ``labels`` (a vanished DAG file, a
@@ -101,6 +101,14 @@ class MetricsSink:
         """Flush, release sockets and servers; the sink is not used afterwards."""
 
     # -- for backends -------------------------------------------------------------------------
+    def _emitters(self, metric: Metric, labels: Labels) -> tuple[Emit, ...]:
+        """What a :class:`Bound` calls for each value: one emitter per backend."""
+        return (self._emitter(metric, labels),)
+
+    def _emit_failed(self, index: int, exc: Exception) -> None:
+        """The ``index``-th emitter of a :class:`Bound` raised: count it (never raises)."""
+        self.fail("emit_failed", "metrics backend %s failed; metrics go on without it", self.backend, exc=exc)
+
     def _emitter(self, metric: Metric, labels: Labels) -> Emit:
         """A function emitting ``metric`` with ``labels`` (checked already) for a value."""
         methods = {Kind.COUNTER: self._incr, Kind.GAUGE: self._gauge, Kind.HISTOGRAM: self._observe}
@@ -158,45 +166,62 @@ class MetricsSink:
         return f"{metric.name}: a counter cannot go down (got {value})"
 
 
-def _drop(value: float) -> None:
-    pass
-
-
 class Bound:
     """A metric bound to its label values (see :meth:`MetricsSink.bind`).
 
     Only the method of the metric's kind may be used. An unchanged gauge is
-    emitted again only after :data:`GAUGE_RESEND_SECONDS`.
+    emitted again only after :data:`GAUGE_RESEND_SECONDS`. Each value goes to
+    every backend's emitter in turn; one that raises is counted by the sink
+    (:meth:`MetricsSink._emit_failed`) and the others still get the value.
+    Kept for the life of its series, so it holds as few objects as it can.
     """
 
-    __slots__ = ("_due", "_emit", "_last", "metric", "sink")
+    __slots__ = ("_due", "_emits", "_kind", "_last", "metric", "sink")
 
-    def __init__(self, sink: MetricsSink, metric: Metric, emit: Emit) -> None:
-        self.sink, self.metric, self._emit = sink, metric, emit
+    def __init__(self, sink: MetricsSink, metric: Metric, emits: tuple[Emit, ...]) -> None:
+        self.sink, self.metric, self._emits = sink, metric, emits
+        self._kind = metric.kind
         self._last: float | None = None
         self._due = 0.0
 
+    # The loop is written out in each method: this is the hot path of every metric.
     def incr(self, value: float = 1) -> None:
-        if self.metric.kind is Kind.COUNTER and value >= 0:
-            self._emit(value)
-        else:
+        if self._kind is not _COUNTER or value < 0:
             self.sink._check(self.metric, Kind.COUNTER, {k: "" for k in self.metric.labels}, value)
+            return
+        for emit in self._emits:
+            try:
+                emit(value)
+            except Exception as exc:
+                self.sink._emit_failed(self._emits.index(emit), exc)
 
     def gauge(self, value: float) -> None:
-        if self.metric.kind is not Kind.GAUGE:
+        if self._kind is not _GAUGE:
             self.sink._check(self.metric, Kind.GAUGE, {k: "" for k in self.metric.labels}, value)
             return
         now = time.monotonic()
         if value == self._last and now < self._due:
             return
         self._last, self._due = value, now + GAUGE_RESEND_SECONDS
-        self._emit(value)
+        for emit in self._emits:
+            try:
+                emit(value)
+            except Exception as exc:
+                self.sink._emit_failed(self._emits.index(emit), exc)
 
     def observe(self, value: float) -> None:
-        if self.metric.kind is Kind.HISTOGRAM:
-            self._emit(value)
-        else:
+        if self._kind is not _HISTOGRAM:
             self.sink._check(self.metric, Kind.HISTOGRAM, {k: "" for k in self.metric.labels}, value)
+            return
+        for emit in self._emits:
+            try:
+                emit(value)
+            except Exception as exc:
+                self.sink._emit_failed(self._emits.index(emit), exc)
+
+
+# Module constants: an enum member looked up on its class costs three times a global.
+_COUNTER, _GAUGE, _HISTOGRAM = Kind.COUNTER, Kind.GAUGE, Kind.HISTOGRAM
 
 
 class NullSink(MetricsSink):

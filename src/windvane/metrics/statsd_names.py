@@ -90,8 +90,11 @@ def wire_type(metric: Metric) -> str:
 
 def wire_value(metric: Metric, value: float) -> str:
     """The value as sent: timers in milliseconds, everything else as is."""
-    if metric.is_timer:
-        value *= 1000.0
+    return wire_number(value * 1000.0 if metric.is_timer else value)
+
+
+def wire_number(value: float) -> str:
+    """A number as sent (milliseconds already for timers): integers without a fraction."""
     if float(value).is_integer() and abs(value) < 1e15:
         return str(int(value))
     return f"{value:.6f}".rstrip("0")

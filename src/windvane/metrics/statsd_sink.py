@@ -37,7 +37,7 @@ from collections.abc import Callable, Sequence
 
 from windvane.metrics.metric import Metric
 from windvane.metrics.sink import Emit, Labels, MetricsSink
-from windvane.metrics.statsd_names import render, short_name, wire_type, wire_value
+from windvane.metrics.statsd_names import render, short_name, wire_number, wire_type, wire_value
 from windvane.metrics.udp_sender import UdpSender
 
 log = logging.getLogger("windvane.metrics")
@@ -117,21 +117,8 @@ class StatsdSink(MetricsSink):
         self._send(metric, value, labels)
 
     def _emitter(self, metric: Metric, labels: Labels) -> Emit:
-        head = self._head(metric, labels)
-        if head is None:
-            return lambda value: self._send(metric, value, labels)
-        name, tags = head
-        start, end = f"{name}:", f"|{wire_type(metric)}{tags}"
-
-        def emit(value: float) -> None:
-            if self._client is None:
-                self.dropped += 1
-            elif value < 0:
-                self._send(metric, value, labels)  # a negative gauge takes two lines
-            else:
-                self._line(start + wire_value(metric, value) + end)
-
-        return emit
+        # Not cached in _heads: the bound emitter keeps what it needs.
+        return _Line(self, metric, self._render_head(metric, labels))
 
     def _head(self, metric: Metric, labels: Labels) -> tuple[str, str] | None:
         key = (metric.name, tuple(map(labels.__getitem__, metric.labels)))
@@ -139,12 +126,15 @@ class StatsdSink(MetricsSink):
             return self._heads[key]
         except KeyError:
             pass
-        head: tuple[str, str] | None = None
-        if self.allowed(short_name(metric, labels)):
-            name, tags = render(metric, labels, tags=self.datadog_tags)
-            head = (f"{self.prefix}.{name}" if self.prefix else name, tags)
-        self._heads[key] = head
+        head = self._heads[key] = self._render_head(metric, labels)
         return head
+
+    def _render_head(self, metric: Metric, labels: Labels) -> tuple[str, str] | None:
+        """(full name, tag suffix) of a series, or None when the allow / block lists filter it out."""
+        if not self.allowed(short_name(metric, labels)):
+            return None
+        name, tags = render(metric, labels, tags=self.datadog_tags)
+        return (f"{self.prefix}.{name}" if self.prefix else name, tags)
 
     def _send(self, metric: Metric, value: float, labels: Labels) -> None:
         if self._client is None:
@@ -208,3 +198,41 @@ class StatsdSink(MetricsSink):
         if self._client is not None:
             self._client.close()
             self._client = None
+
+
+class _Line:
+    """The emitter of one bound series: its line's fixed start and end, kept from binding (one
+    object per series rather than a closure, as it lives as long as the series)."""
+
+    __slots__ = ("end", "gauge", "sink", "start", "timer")
+
+    def __init__(self, sink: StatsdSink, metric: Metric, head: tuple[str, str] | None) -> None:
+        self.sink = sink
+        kind = wire_type(metric)
+        self.timer = kind == "ms"
+        self.gauge = kind == "g"
+        if head is None:  # filtered out by the allow / block lists
+            self.start = self.end = ""
+        else:
+            self.start, self.end = f"{head[0]}:", f"|{kind}{head[1]}"
+
+    def __call__(self, value: float) -> None:
+        sink = self.sink
+        if sink._client is None:
+            sink.dropped += 1
+            return
+        start = self.start
+        if not start:
+            return
+        if self.timer:
+            value *= 1000.0
+        line = start + ("1" if value == 1 else wire_number(value)) + self.end
+        if value < 0 and self.gauge:  # StatsD would read "-1" as a decrement: set 0 first
+            line = f"{start}0{self.end}\n{line}"
+        if sink._holding:  # StatsdSink._line, inline: most lines are emitted in a pass (held)
+            pending = sink._pending
+            pending.append(line)
+            if len(pending) >= _MAX_HELD:
+                sink._write_pending()
+        else:
+            sink._line(line)

@@ -46,10 +46,10 @@ from windvane.core.scheduler.observer import DagQuarantined, LoopStats, Schedule
 from windvane.metrics import catalogue as m
 from windvane.metrics.catalogue_alerting import CALLBACK_DURATION, CALLBACK_FAILURES
 from windvane.metrics.loop_metrics import LoopMetrics
-from windvane.metrics.metric import Metric
 from windvane.metrics.queries import QueryCounter
-from windvane.metrics.sink import Bound, MetricsSink
+from windvane.metrics.sink import MetricsSink
 from windvane.metrics.stale import DagSweeper
+from windvane.metrics.task_series import SeriesBook
 
 _FAILED = {S.FAILED, S.UP_FOR_RETRY}
 #: The ``kind`` label of the callback metrics for a task callback hook run in the try's process.
@@ -95,19 +95,10 @@ class MetricsObserver(SchedulerObserver):
         #: dag_run_id -> ti_id -> when the task instance became ready (Unix seconds).
         self._ready_since: dict[int, dict[int, float]] = {}
         self._holding = False
-        self._bounds: dict[tuple[str, ...], Bound] = {}
+        #: The per-task and per-DAG series, each label set bound once (see :mod:`.task_series`).
+        self.series = SeriesBook(sink)
         #: Forgets the series of DAGs that are gone (see :mod:`.stale`); set by ``build_metrics``.
         self.sweeper: DagSweeper | None = None
-
-    def _b(self, metric: Metric, **labels: str) -> Bound:
-        """``metric`` bound to ``labels``, bound once per label set (per-task metrics are hot too).
-
-        Every metric bound here has ``dag_id`` as its first label (see :meth:`forget_dags`)."""
-        key = (metric.name, *labels.values())
-        bound = self._bounds.get(key)
-        if bound is None:
-            bound = self._bounds[key] = self.sink.bind(metric, **labels)
-        return bound
 
     def _hold(self) -> None:
         if not self._holding:
@@ -131,7 +122,7 @@ class MetricsObserver(SchedulerObserver):
 
     def forget_dags(self, keep: frozenset[str]) -> None:
         """Drop the cached bindings of DAGs not in ``keep`` (their series were forgotten)."""
-        self._bounds = {key: bound for key, bound in self._bounds.items() if key[1] in keep}
+        self.series.forget_dags(keep)
 
     # -- runs --------------------------------------------------------------------------------------
     def run_created(self, event: RunCreated) -> None:
@@ -167,7 +158,7 @@ class MetricsObserver(SchedulerObserver):
         ready = self._ready_since.get(key.dag_run_id)
         since = ready.pop(key.ti_id, None) if ready is not None else None
         if since is not None:
-            self._b(m.TASK_SCHEDULED_DURATION, dag_id=key.dag_id).observe(max(0.0, queued_at - since))
+            self.series.dag(key.dag_id).scheduled_duration().observe(max(0.0, queued_at - since))
         if event.first_of_run:
             # The run's first try ever (not the first since this scheduler started).
             due = self._due.get(key.dag_run_id, event.run_started_at.timestamp())
@@ -178,29 +169,29 @@ class MetricsObserver(SchedulerObserver):
     def try_started(self, event: TryStarted) -> None:
         self._hold()
         key = event.key
-        self._b(m.TI_START, dag_id=key.dag_id, task_id=key.task_id).incr()
+        self.series.task(key.dag_id, key.task_id).start().incr()
         if event.queued_at is not None:
             waited = (event.started_at - event.queued_at).total_seconds()
-            self._b(m.TASK_QUEUED_DURATION, dag_id=key.dag_id).observe(max(0.0, waited))
+            self.series.dag(key.dag_id).queued_duration().observe(max(0.0, waited))
 
     def try_finished(self, event: TryFinished) -> None:
         self._hold()
-        b, dag_id, task_id = self._b, event.key.dag_id, event.key.task_id
+        series = self.series.task(event.key.dag_id, event.key.task_id)
         duration = event.duration
         if duration is None:
-            b(m.TI_START, dag_id=dag_id, task_id=task_id).incr()
+            series.start().incr()
         else:
-            b(m.TASK_DURATION, dag_id=dag_id, task_id=task_id).observe(max(0.0, duration))
+            series.duration().observe(max(0.0, duration))
         state = event.state
-        b(m.TI_FINISH, dag_id=dag_id, task_id=task_id, state=state.value).incr()
+        series.finish(state.value).incr()
         if state is S.SUCCESS:
-            b(m.TI_SUCCESSES, dag_id=dag_id, task_id=task_id).incr()
+            series.successes().incr()
         elif state in _FAILED:
-            b(m.TI_FAILURES, dag_id=dag_id, task_id=task_id).incr()
+            series.failures().incr()
         if event.sensor_pokes:
-            b(m.SENSOR_POKES, dag_id=dag_id, task_id=task_id).incr(event.sensor_pokes)
+            series.sensor_pokes().incr(event.sensor_pokes)
         if event.sensor_timeout:
-            b(m.SENSOR_TIMEOUTS, dag_id=dag_id, task_id=task_id).incr()
+            series.sensor_timeouts().incr()
         for run in event.callbacks:  # reported by the try's process, which has no sink of its own
             kind = _CALLBACK_KIND.get(run.hook)
             if kind is None:
@@ -211,10 +202,10 @@ class MetricsObserver(SchedulerObserver):
 
     def try_rescheduled(self, event: TryRescheduled) -> None:
         self._hold()
-        b, dag_id, task_id = self._b, event.key.dag_id, event.key.task_id
-        b(m.SENSOR_RESCHEDULES, dag_id=dag_id, task_id=task_id).incr()
+        series = self.series.task(event.key.dag_id, event.key.task_id)
+        series.sensor_reschedules().incr()
         if event.sensor_pokes:
-            b(m.SENSOR_POKES, dag_id=dag_id, task_id=task_id).incr(event.sensor_pokes)
+            series.sensor_pokes().incr(event.sensor_pokes)
 
     def try_lost(self, event: TryLost) -> None:
         self._hold()
