@@ -118,6 +118,14 @@ ZOMBIES_KILLED = Metric(
     "task_instances_without_heartbeats_killed",
     DAG_TASK,
 )
+QUEUED_TIMEOUTS = Metric(
+    "windvane_scheduler_tasks_queued_timeout_total",
+    C,
+    "task instances",
+    "Tries the scheduler failed because they stayed queued longer than [scheduler] "
+    "task_queued_timeout_seconds without starting (a worker that could not claim them, a lost message).",
+    "scheduler.tasks.queued_timeout",
+)
 DAG_QUARANTINED = Metric(
     "windvane_scheduler_dag_quarantined_total",
     C,

@@ -28,6 +28,7 @@ from windvane.settings._kinds import (
     IsExecutorName,
     IsTimezone,
     IsUmask,
+    OffOr,
     Within,
     resolve_executor_name_setting,
     resolve_sqlite_url,
@@ -110,7 +111,32 @@ class DatabaseSettings:
         "SQLAlchemy URL of the metadata database; a relative SQLite file is under home.",
         resolve=resolve_sqlite_url,
     )
-    pool_size: int = setting(5, "Connections kept in the pool (0 means no limit).", check=Between(0, 10_000))
+    pool_size: int = setting(
+        5,
+        "Connections each process keeps open in its SQLAlchemy pool (0 means no limit). Airflow's "
+        "`sql_alchemy_pool_size`. See operations.md for what N schedulers, M API processes and the "
+        "workers use against the server's `max_connections`.",
+        check=Between(0, 10_000),
+    )
+    max_overflow: int = setting(
+        10,
+        "Connections a process may open beyond `pool_size` when all are in use (closed again when "
+        "returned); -1 means no limit. Airflow's `sql_alchemy_max_overflow`.",
+        check=Between(-1, 10_000),
+    )
+    pool_timeout: float = setting(
+        30.0,
+        "Seconds a process waits for a free connection when `pool_size + max_overflow` are all in "
+        "use before the operation fails. Airflow's `sql_alchemy_pool_timeout`.",
+        check=_TIMEOUT,
+    )
+    pool_recycle: float = setting(
+        1800.0,
+        "Seconds after which a pooled connection is closed and reopened at its next checkout (a "
+        "server or firewall that drops old connections); -1 means never. Airflow's "
+        "`sql_alchemy_pool_recycle`.",
+        check=OffOr(-1, _TIMEOUT),
+    )
     echo: bool = setting(False, "Log every SQL statement (debugging only).")
     max_outage_seconds: float = setting(
         300.0,
@@ -137,7 +163,16 @@ class SchedulerSettings:
         300.0, "Task heartbeat age after which a running task is a zombie.", check=_TIMEOUT
     )
     zombie_check_interval_seconds: float = setting(
-        10.0, "How often the scheduler looks for zombie tasks.", check=_INTERVAL
+        10.0,
+        "How often the scheduler looks for zombie tasks (and for tasks queued too long).",
+        check=_INTERVAL,
+    )
+    task_queued_timeout_seconds: float = setting(
+        600.0,
+        "How long a task may stay queued without starting before the scheduler fails it (up for "
+        "retry while it has retries left), whatever left it there: a worker that could not claim "
+        "it, a lost broker message. Airflow's `[scheduler] task_queued_timeout`.",
+        check=_TIMEOUT,
     )
     max_dagruns_to_create_per_loop: int = setting(
         10, "Most DAG runs created in one loop iteration.", check=_COUNT

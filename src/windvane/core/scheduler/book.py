@@ -104,6 +104,8 @@ class Book:
         ti = run.by_id.get(event.ti_id) if run else None
         if run is None or ti is None:
             return None
+        if event.try_number < ti.try_number:
+            return None  # an earlier try's (one failed here past task_queued_timeout, claimed late)
         if event.state == S.RUNNING.value:
             if ti.state is S.QUEUED:
                 ti.state = S.RUNNING
@@ -383,21 +385,67 @@ class Book:
             work.finished_runs.append((run, DagRunState.FAILED))
 
     def give_up(
-        self, zombie: db.Zombie, key: TaskInstanceKey, now: pendulum.DateTime, reason: str, work: PassWork
+        self,
+        zombie: db.Zombie,
+        key: TaskInstanceKey,
+        now: pendulum.DateTime,
+        reason: str,
+        work: PassWork,
+        *,
+        queued: bool = False,
     ) -> None:
-        """A running try stopped heartbeating: fail it, or set it up for retry when it has tries left."""
-        retry = zombie.try_number <= zombie.max_tries
-        state = S.UP_FOR_RETRY if retry else S.FAILED
+        """A running try stopped heartbeating: fail it, or set it up for retry when it has tries
+        left. ``queued``: a try that stayed queued past ``task_queued_timeout`` was failed so
+        already (:meth:`verdict` said how): the book follows."""
+        state, retry_at = self.verdict(zombie, now)
+        retry = state is S.UP_FOR_RETRY
         run = self.runs.get(zombie.dag_run_id)
         ti = run.by_id.get(zombie.ti_id) if run else None
-        retry_at = None
-        if retry and run is not None:
-            spec = run.dag.tasks[zombie.task_id]
-            retry_at = now + retry_delay(spec, zombie.try_number)
-        work.gave_up.append(GaveUp(zombie.ti_id, zombie.try_number, state.value, retry_at))
-        work.gave_up_reason = reason
-        work.stats.zombies += 1
+        if queued:
+            work.stats.queued_timeouts += 1
+            log.error(
+                "task %r of run %r of DAG %r (try %d) %s; marked %s",
+                key.task_id, key.run_id, key.dag_id, zombie.try_number, reason, state.value,
+            )  # fmt: skip
+            if ti is not None and (ti.try_number != zombie.try_number or ti.state not in OCCUPYING):
+                return  # the book moved on since the row was read (an event of ours settled it)
+        else:
+            work.gave_up.append(GaveUp(zombie.ti_id, zombie.try_number, state.value, retry_at))
+            work.gave_up_reason = reason
+            work.stats.zombies += 1
+            self._announce_zombie(zombie, key, now, reason, state, retry_at)
+        if run is not None and ti is not None:
+            self.ours.discard(ti.ti_id)
+            self.adopted.discard(ti.ti_id)
+            self.release(run, ti)
+            ti.state = state
+            if retry:
+                ti.next_retry_at = retry_at.timestamp() if retry_at else None
+                self.retry_waiting[ti.ti_id] = (run, ti)
+            self.apply(run, run.tracker.set_state(ti.task_id, state), work)
+            self.finish_if_done(run, work)
+
+    def verdict(self, zombie: db.Zombie, now: pendulum.DateTime) -> tuple[S, pendulum.DateTime | None]:
+        """What a try given up on becomes: ``up_for_retry`` (and when) while it has tries left,
+        else ``failed``; the retry comes after the task's retry delay if its run is loaded here."""
+        if zombie.try_number > zombie.max_tries:
+            return S.FAILED, None
+        run = self.runs.get(zombie.dag_run_id)
+        if run is None:
+            return S.UP_FOR_RETRY, None
+        return S.UP_FOR_RETRY, now + retry_delay(run.dag.tasks[zombie.task_id], zombie.try_number)
+
+    def _announce_zombie(
+        self,
+        zombie: db.Zombie,
+        key: TaskInstanceKey,
+        now: pendulum.DateTime,
+        reason: str,
+        state: S,
+        retry_at: pendulum.DateTime | None,
+    ) -> None:
         entry = self.dags.get(key.dag_id)
+        run = self.runs.get(zombie.dag_run_id)
         dag = run.dag if run is not None else entry.dag if entry is not None else None
         self.announce.try_zombie(
             key,
@@ -412,16 +460,6 @@ class Book:
         log.error(
             "task instance %s (try %d) is a zombie; marking %s", key.task_id, zombie.try_number, state.value
         )
-        if run is not None and ti is not None:
-            self.ours.discard(ti.ti_id)
-            self.adopted.discard(ti.ti_id)
-            self.release(run, ti)
-            ti.state = state
-            if retry:
-                ti.next_retry_at = retry_at.timestamp() if retry_at else None
-                self.retry_waiting[ti.ti_id] = (run, ti)
-            self.apply(run, run.tracker.set_state(ti.task_id, state), work)
-            self.finish_if_done(run, work)
 
     def sync_adopted(self, states: Mapping[int, tuple[str, int, float | None]], work: PassWork) -> None:
         """Adopted tries that ended (``states``: ti id -> (state, try, next_retry_at) as read) release

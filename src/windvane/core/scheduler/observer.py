@@ -84,6 +84,8 @@ class LoopStats:
     starving_pools: set[str] = field(default_factory=set)
     runs_created: int = 0
     zombies: int = 0
+    #: Tries failed because they stayed queued past ``task_queued_timeout``.
+    queued_timeouts: int = 0
     ready_waiting: int = 0
     active_runs: int = 0
     critical_section: float = 0.0
