@@ -425,6 +425,36 @@ def test_a_try_failed_past_task_queued_timeout_is_counted(engine: Engine, backen
     backends.counter(m.QUEUED_TIMEOUTS, 2)
 
 
+def test_try_host_retirements_are_counted_by_reason(engine: Engine, backends: Backends) -> None:
+    """What a LocalExecutor's workers report with their tries lands in the scheduler's metrics."""
+    import pendulum
+
+    from windvane.core.scheduler.config import SchedulerConfig
+    from windvane.core.scheduler.loop import Scheduler
+    from windvane.metrics.subscriber import MetricsObserver
+    from windvane.testing import InstantExecutor
+
+    class Reporting(InstantExecutor):
+        reports = [{"globals_changed": 2, "quota": 1}, {}, {"globals_changed": 1}]
+
+        def take_try_host_retirements(self) -> dict[str, int]:
+            return self.reports.pop(0) if self.reports else {}
+
+    scheduler = Scheduler(
+        engine=engine,
+        executor=Reporting(2, engine=engine),
+        clock=FakeClock(pendulum.datetime(2024, 3, 10, 12, tz="UTC")),
+        observer=MetricsObserver(backends.sink, executor_name=EXECUTOR),
+        config=SchedulerConfig(poll_interval_seconds=0.0),
+    )
+    scheduler.start()
+    for _ in range(4):
+        scheduler.run_once()
+    scheduler.shutdown()
+    backends.counter(m.TRY_HOST_RETIREMENTS, 3, executor=EXECUTOR, reason="globals_changed")
+    backends.counter(m.TRY_HOST_RETIREMENTS, 1, executor=EXECUTOR, reason="quota")
+
+
 SENSOR_DAG = """
 import os
 from datetime import datetime, timezone

@@ -193,6 +193,30 @@ EXECUTOR_DB_TRANSIENT_ERRORS = Metric(
     ("executor",),
     "executor.db_transient_errors.{executor}",
 )
+TRY_HOST_RETIREMENTS = Metric(
+    "windvane_executor_try_host_retirements_total",
+    C,
+    "processes",
+    "Try hosts (one forked process running several tries of one DAG file, [executor] "
+    "tries_per_process) retired, by reason: quota, file_changed, unloadable and host_ended are "
+    "routine; globals_changed, thread_left, process_left, environ_changed and cwd_changed mean a try "
+    "left a trace, and if every try of a file does, each pays a fork (see docs/scaling.md). "
+    "LocalExecutor workers.",
+    "executor.try_host_retirements",
+    ("executor", "reason"),
+    "executor.try_host_retirements.{executor}.{reason}",
+    reasons=(
+        "quota",
+        "file_changed",
+        "globals_changed",
+        "thread_left",
+        "process_left",
+        "environ_changed",
+        "cwd_changed",
+        "unloadable",
+        "host_ended",
+    ),
+)
 POOL_OPEN_SLOTS = Metric(
     "windvane_pool_open_slots",
     G,

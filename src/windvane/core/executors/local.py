@@ -159,6 +159,8 @@ class LocalExecutor(Executor):
         #: Transient database errors the workers rode out (see :meth:`take_db_errors`).
         self.db_transient_errors = 0
         self._db_errors_taken = 0
+        #: Try hosts the workers retired, by reason, not yet taken (see :meth:`take_try_host_retirements`).
+        self._retirements: dict[str, int] = {}
         self._workers: list[_Worker] = []
         self._pending: deque[Workload] = deque()
         self._events: list[TaskEvent] = []
@@ -197,6 +199,10 @@ class LocalExecutor(Executor):
             self.db_transient_errors - self._db_errors_taken,
             self.db_transient_errors,
         )
+        return taken
+
+    def take_try_host_retirements(self) -> dict[str, int]:
+        taken, self._retirements = self._retirements, {}
         return taken
 
     def wait(self, timeout: float) -> None:
@@ -341,6 +347,8 @@ class LocalExecutor(Executor):
                     self.db_commits += message[2]
                     self.db_statements += message[3]
                     self.db_transient_errors += message[4]
+                    for reason, count in message[5].items():
+                        self._retirements[reason] = self._retirements.get(reason, 0) + count
                     # What was sent ahead is its try now (claimed with that finish, or next read).
                     worker.workload = worker.follows.popleft() if worker.follows else None
                     worker.retry_delay = None

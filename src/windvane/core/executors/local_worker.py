@@ -21,10 +21,11 @@ objects one at a time, or None to stop. The worker answers
   while another is idle);
 * ``("running", TaskEvent, retry_delay_seconds | None)`` when it claimed a try
   (the delay is what the executor uses if this worker dies mid-try);
-* ``("done", TaskEvent, commits, statements, db_errors)`` when the try's final state is written
-  (``commits``: the write transactions the try took; ``statements``: the SQL statements;
+* ``("done", TaskEvent, commits, statements, db_errors, retirements)`` when the try's final state
+  is written (``commits``: the write transactions the try took; ``statements``: the SQL statements;
   ``db_errors``: the transient database errors its claim, heartbeats and final write rode out,
-  :mod:`windvane.core.worker.db_errors`);
+  :mod:`windvane.core.worker.db_errors`; ``retirements``: try hosts retired since the last
+  ``done``, by reason, :class:`~windvane.core.worker.try_host.TryHosts`);
 * ``("returned", Workload)`` for a workload sent ahead that it hands back unstarted.
 
 A workload may arrive while a try runs (the executor sends one *ahead* to a busy worker when
@@ -280,6 +281,7 @@ def _serve(conn: Connection, db: RawDb, config: WorkerConfig, state: _State) -> 
                     db.commits - commits,
                     Tx.executed - statements,
                     db_errors.total() - errors,
+                    hosts.take_retirements() if hosts is not None else {},
                 )
                 try:
                     conn.send(done)
@@ -385,7 +387,7 @@ class _Follow:
                 taken.workload, None, time.time(), error="the try was not claimed (no longer queued for it)"
             )
             with contextlib.suppress(OSError):
-                conn.send(("done", event, 0, 0, 0))
+                conn.send(("done", event, 0, 0, 0, {}))
             return None, None
         return taken.workload, taken.claim
 

@@ -258,6 +258,9 @@ class Scheduler:
         worker_errors = self.executor.take_db_errors()
         if worker_errors:
             self.observer.worker_database_errors(worker_errors)
+        retired = self.executor.take_try_host_retirements()
+        if retired:
+            self.observer.try_hosts_retired(retired)
         mono = self.clock.monotonic()
         if mono >= self._next_poll:
             self._poll(work)
