@@ -408,6 +408,14 @@ PROCESSOR_TIMEOUTS = Metric(
     "Files whose parse was killed for taking longer than file_parse_timeout_seconds.",
     "dag_processing.processor_timeouts",
 )
+PROCESSOR_TEMPLATE_RESTARTS = Metric(
+    "windvane_dag_processor_template_restarts_total",
+    C,
+    "processes",
+    "Parse template processes found dead (killed, crashed or silent past the parse deadline) and "
+    "replaced; the files being parsed are parsed again alone, what it left running is ended.",
+    "dag_processing.template_restarts",
+)
 FILE_QUEUE_SIZE = Metric(
     "windvane_dag_processing_file_path_queue_size",
     G,
