@@ -37,7 +37,11 @@ back, so it never waits behind a long try.
 
 It stops on None, on end of file or when its parent changed (the executor is
 gone: the try in hand is finished and recorded, no new one starts) and on
-SIGTERM (the try in hand is killed and recorded as failed). On Linux the kernel
+SIGTERM (the try in hand is killed and recorded as failed). A stopping worker starts no try it
+was sent ahead: one it already claimed with the last finish is given back (``running -> queued``,
+:func:`~windvane.core.store.try_claim.unclaim_try`) and, like one not claimed, handed back to the
+executor (``("returned", Workload)``), which gives it to another worker or, ending itself, leaves
+it queued for the next scheduler. On Linux the kernel
 sends it SIGUSR1 when the executor dies (``PR_SET_PDEATHSIG``): an idle or
 still-starting worker exits at once instead of warming up for nobody (after a
 ``kill -9`` of a scheduler with 32 workers starting, those orphans held the
@@ -70,7 +74,7 @@ from windvane.core.model.states import TaskInstanceState
 from windvane.core.model.workload import TaskEvent, Workload
 from windvane.core.store.raw import RawDb
 from windvane.core.store.raw_sql import Tx
-from windvane.core.store.try_claim import Claim, ClaimNext
+from windvane.core.store.try_claim import Claim, ClaimNext, unclaim_try
 from windvane.core.store.try_lifecycle import make_event
 from windvane.core.task_api.mailer import SmtpParams, install_smtp_params
 from windvane.core.worker import db_errors
@@ -265,6 +269,9 @@ def _serve(conn: Connection, db: RawDb, config: WorkerConfig, state: _State) -> 
     inbox = _Inbox(conn)
     try:
         while not state.stopping:
+            if inbox.stop_requested():  # a graceful stop: what was sent ahead is not started
+                inbox.hand_back()
+                return
             message = inbox.next()
             if message is None or os.getppid() != config.executor_pid:
                 return
@@ -290,6 +297,10 @@ def _serve(conn: Connection, db: RawDb, config: WorkerConfig, state: _State) -> 
                 if loader.imports != imports:
                     _refreeze()
                 message, claimed = follow.next_try(conn)
+                if message is not None and (state.stopping or inbox.stop_requested()):
+                    # Stopping: a try claimed with the last finish but not started goes back.
+                    _hand_back_unstarted(conn, db, message, claimed)
+                    message = None
             # Only now may SIGTERM interrupt us (not in the middle of a send, nor between a try
             # claimed with the previous one's finish and its start).
             state.busy = False
@@ -317,11 +328,17 @@ class _Inbox:
         return message
 
     def take_follow(self) -> Workload | None:
-        """The workload sent ahead while the current try ran, if the next message is one."""
+        """The workload sent ahead while the current try ran, if the next message is one (and
+        no stop follows it: a stopping worker starts nothing more)."""
         self._drain()
-        if self._early and self._early[0] is not None:
+        if self._early and self._early[0] is not None and None not in self._early:
             return self._early.popleft()
         return None
+
+    def stop_requested(self) -> bool:
+        """Whether the executor asked this worker to stop (a None among the messages read)."""
+        self._drain()
+        return None in self._early
 
     def hand_back(self) -> None:
         """The current try runs long: return what was sent ahead, so another worker runs it."""
@@ -390,6 +407,29 @@ class _Follow:
                 conn.send(("done", event, 0, 0, 0, {}))
             return None, None
         return taken.workload, taken.claim
+
+
+def _hand_back_unstarted(conn: Connection, db: RawDb, workload: Workload, claimed: Claim | None) -> None:
+    """The worker is stopping with ``workload`` in hand, not started (claimed with the last
+    finish when ``claimed``): give the claim back (``running -> queued``) and the workload to the
+    executor, which runs it on another worker (or, itself ending, leaves it queued for the next
+    scheduler). If the claim cannot be given back the executor is not told: the worker's exit
+    then fails the try as the executor fails any try of a worker that ended."""
+    if claimed is not None:
+        try:
+            given_back = unclaim_try(db, workload, pid=os.getpid())
+        except Exception:
+            log.exception("a stopping worker could not give back try %d of %s.%s",
+                          workload.try_number, workload.dag_id, workload.task_id)  # fmt: skip
+            return
+        if not given_back:
+            return
+    log.info(
+        "the worker is stopping: try %d of %s.%s (run %s) goes back unstarted",
+        workload.try_number, workload.dag_id, workload.task_id, workload.run_id,
+    )  # fmt: skip
+    with contextlib.suppress(OSError):
+        conn.send(("returned", workload))
 
 
 def _run(
