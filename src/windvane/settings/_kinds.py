@@ -332,20 +332,6 @@ class Within:
 
 
 @dataclass(frozen=True)
-class OffOr:
-    """``value == off`` (the feature is off), or what ``check`` accepts."""
-
-    off: float
-    check: Check
-
-    def accepts(self, value: Any) -> bool:
-        return bool(value == self.off or self.check.accepts(value))
-
-    def expected(self, phrase: str) -> str:
-        return f"{_num(self.off)} (off) or {self.check.expected(phrase)}"
-
-
-@dataclass(frozen=True)
 class IsUmask:
     """Three octal digits (``"077"``; a leading ``0o`` or ``0`` is allowed)."""
 

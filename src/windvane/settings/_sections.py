@@ -19,6 +19,7 @@ from typing import Literal
 
 from windvane.settings._api import ApiSettings
 from windvane.settings._celery import CelerySettings
+from windvane.settings._database import DatabaseSettings
 from windvane.settings._executor import ExecutorSettings
 from windvane.settings._format import format_value, mask_secret
 from windvane.settings._kinds import (
@@ -28,10 +29,8 @@ from windvane.settings._kinds import (
     IsExecutorName,
     IsTimezone,
     IsUmask,
-    OffOr,
     Within,
     resolve_executor_name_setting,
-    resolve_sqlite_url,
     setting,
 )
 
@@ -103,52 +102,6 @@ class CoreSettings:
 
 
 @dataclass(frozen=True)
-class DatabaseSettings:
-    """The metadata database."""
-
-    sql_alchemy_conn: str = setting(
-        "sqlite:///windvane.db",
-        "SQLAlchemy URL of the metadata database; a relative SQLite file is under home.",
-        resolve=resolve_sqlite_url,
-    )
-    pool_size: int = setting(
-        5,
-        "Connections each process keeps open in its SQLAlchemy pool (0 means no limit). Airflow's "
-        "`sql_alchemy_pool_size`. See operations.md for what N schedulers, M API processes and the "
-        "workers use against the server's `max_connections`.",
-        check=Between(0, 10_000),
-    )
-    max_overflow: int = setting(
-        10,
-        "Connections a process may open beyond `pool_size` when all are in use (closed again when "
-        "returned); -1 means no limit. Airflow's `sql_alchemy_max_overflow`.",
-        check=Between(-1, 10_000),
-    )
-    pool_timeout: float = setting(
-        30.0,
-        "Seconds a process waits for a free connection when `pool_size + max_overflow` are all in "
-        "use before the operation fails. Airflow's `sql_alchemy_pool_timeout`.",
-        check=_TIMEOUT,
-    )
-    pool_recycle: float = setting(
-        1800.0,
-        "Seconds after which a pooled connection is closed and reopened at its next checkout (a "
-        "server or firewall that drops old connections); -1 means never. Airflow's "
-        "`sql_alchemy_pool_recycle`.",
-        check=OffOr(-1, _TIMEOUT),
-    )
-    echo: bool = setting(False, "Log every SQL statement (debugging only).")
-    max_outage_seconds: float = setting(
-        300.0,
-        "How long the scheduler and the DAG processor ride out a database outage (dropped "
-        "connections, locks, a full disk), retrying with backoff, before they exit saying so; also how "
-        "long scheduler, dag-processor and standalone wait for an unreachable database at start, "
-        "and how long a worker retries claiming a try.",
-        check=_TIMEOUT,
-    )
-
-
-@dataclass(frozen=True)
 class SchedulerSettings:
     """The scheduler loop."""
 
@@ -171,7 +124,7 @@ class SchedulerSettings:
         600.0,
         "How long a task may stay queued without starting before the scheduler fails it (up for "
         "retry while it has retries left), whatever left it there: a worker that could not claim "
-        "it, a lost broker message. Airflow's `[scheduler] task_queued_timeout`.",
+        "it, a lost broker message. Airflow's task_queued_timeout.",
         check=_TIMEOUT,
     )
     max_dagruns_to_create_per_loop: int = setting(

@@ -31,7 +31,8 @@ from windvane.core.model.states import TaskInstanceState as S
 from windvane.core.model.workload import TaskEvent, TaskInstanceKey
 from windvane.core.scheduler.announce import Announcer
 from windvane.core.scheduler.due_index import DueIndex
-from windvane.core.scheduler.model import ActiveRun, DagEntry, TiRecord, build_run, retry_delay
+from windvane.core.scheduler.giving_up import announce_zombie, verdict
+from windvane.core.scheduler.model import ActiveRun, DagEntry, TiRecord, build_run
 from windvane.core.scheduler.pass_work import GaveUp, PassWork
 from windvane.core.scheduler.queueing import Occupancy, ReadyItem, ReadyQueue
 
@@ -396,8 +397,8 @@ class Book:
     ) -> None:
         """A running try stopped heartbeating: fail it, or set it up for retry when it has tries
         left. ``queued``: a try that stayed queued past ``task_queued_timeout`` was failed so
-        already (:meth:`verdict` said how): the book follows."""
-        state, retry_at = self.verdict(zombie, now)
+        already (:func:`~.giving_up.verdict` said how): the book follows."""
+        state, retry_at = verdict(self, zombie, now)
         retry = state is S.UP_FOR_RETRY
         run = self.runs.get(zombie.dag_run_id)
         ti = run.by_id.get(zombie.ti_id) if run else None
@@ -413,7 +414,7 @@ class Book:
             work.gave_up.append(GaveUp(zombie.ti_id, zombie.try_number, state.value, retry_at))
             work.gave_up_reason = reason
             work.stats.zombies += 1
-            self._announce_zombie(zombie, key, now, reason, state, retry_at)
+            announce_zombie(self, zombie, key, now, reason, state, retry_at)
         if run is not None and ti is not None:
             self.ours.discard(ti.ti_id)
             self.adopted.discard(ti.ti_id)
@@ -424,42 +425,6 @@ class Book:
                 self.retry_waiting[ti.ti_id] = (run, ti)
             self.apply(run, run.tracker.set_state(ti.task_id, state), work)
             self.finish_if_done(run, work)
-
-    def verdict(self, zombie: db.Zombie, now: pendulum.DateTime) -> tuple[S, pendulum.DateTime | None]:
-        """What a try given up on becomes: ``up_for_retry`` (and when) while it has tries left,
-        else ``failed``; the retry comes after the task's retry delay if its run is loaded here."""
-        if zombie.try_number > zombie.max_tries:
-            return S.FAILED, None
-        run = self.runs.get(zombie.dag_run_id)
-        if run is None:
-            return S.UP_FOR_RETRY, None
-        return S.UP_FOR_RETRY, now + retry_delay(run.dag.tasks[zombie.task_id], zombie.try_number)
-
-    def _announce_zombie(
-        self,
-        zombie: db.Zombie,
-        key: TaskInstanceKey,
-        now: pendulum.DateTime,
-        reason: str,
-        state: S,
-        retry_at: pendulum.DateTime | None,
-    ) -> None:
-        entry = self.dags.get(key.dag_id)
-        run = self.runs.get(zombie.dag_run_id)
-        dag = run.dag if run is not None else entry.dag if entry is not None else None
-        self.announce.try_zombie(
-            key,
-            dag.tasks.get(key.task_id) if dag is not None else None,
-            try_number=zombie.try_number,
-            max_tries=zombie.max_tries,
-            state=state,
-            now=now,
-            error=reason,
-            next_retry_at=retry_at,
-        )
-        log.error(
-            "task instance %s (try %d) is a zombie; marking %s", key.task_id, zombie.try_number, state.value
-        )
 
     def sync_adopted(self, states: Mapping[int, tuple[str, int, float | None]], work: PassWork) -> None:
         """Adopted tries that ended (``states``: ti id -> (state, try, next_retry_at) as read) release

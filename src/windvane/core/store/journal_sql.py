@@ -57,7 +57,7 @@ class JournalReason(StrEnum):
     #: The worker's claim of the queued try failed on an error retrying cannot cure: it failed the
     #: try without running it (:mod:`windvane.core.store.try_unclaimed`).
     CLAIM_FAILED = "claim_failed"
-    #: The try stayed queued longer than ``[scheduler] task_queued_timeout``: the scheduler failed it.
+    #: The try stayed queued longer than ``task_queued_timeout_seconds``: the scheduler failed it.
     QUEUED_TIMEOUT = "queued_timeout"
 
 

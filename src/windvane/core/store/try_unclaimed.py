@@ -7,7 +7,7 @@ Two writers, two guards:
   sent, under the claim's *queued guard* (``state='queued'``, ``try_number``, ``queued_by_job_id``),
   so the scheduler sees it end instead of waiting on a try nobody runs. Airflow does the same when
   its executor reports a try failed that the database still shows queued.
-* :func:`time_out_queued_tries` — the scheduler's ``[scheduler] task_queued_timeout`` (Airflow's
+* :func:`time_out_queued_tries` — the scheduler's ``[scheduler] task_queued_timeout_seconds`` (Airflow's
   ``task_queued_timeout``): a try queued longer than that is failed (``up_for_retry`` while it has
   tries left), whatever left it there (a worker that failed before its claim, a broker that lost
   the message, an executor that never sent it). Guarded by ``state='queued'`` and ``try_number``:

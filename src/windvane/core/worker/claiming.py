@@ -6,7 +6,7 @@ error retrying cannot cure (a constraint, a programming error) must not leave th
 nobody: :func:`fail_unclaimable` fails it, still queued, without running it
 (:func:`~windvane.core.store.try_unclaimed.fail_unclaimed_try`), as Airflow fails a try its
 executor reports failed while the database still shows it queued. If even that write fails the
-try stays queued until the scheduler's ``[scheduler] task_queued_timeout``.
+try stays queued until the scheduler's ``[scheduler] task_queued_timeout_seconds``.
 """
 
 from __future__ import annotations

@@ -147,11 +147,12 @@ class TryHosts:
             end = replace(end, payload=payload)
         if host is None:
             return end
+        reason, _, detail = why.partition(":")
         if child.read_fd == -1:  # ``end()`` closed the host's descriptors: it ended, or is ending
-            self._count("host_ended")
+            # A host that retired exits right after reporting: its reason, not an unexplained end.
+            self._note(reason if flag == RETIRE else "host_ended", detail, host.key[0])
             self._forget()
         elif flag != KEEP or host.served >= self.tries_per_process:
-            reason, _, detail = why.partition(":")
             self.retire(reason, detail, child_file=host.key[0])
         return end
 
@@ -161,6 +162,11 @@ class TryHosts:
         fork is logged, naming what the try left (``detail``: the globals it rebound), once per file."""
         if self._host is None:
             return
+        self._note(reason, detail, child_file)
+        self._stop()
+
+    def _note(self, reason: str, detail: str, child_file: str) -> None:
+        """Count a retirement; log the first one of ``child_file`` a try's trace caused."""
         self._count(reason)
         if reason in _TRACE_REASONS and child_file and child_file not in self._warned:
             self._warned.add(child_file)
@@ -172,7 +178,6 @@ class TryHosts:
                 _describe(reason, detail),
                 reason,
             )
-        self._stop()
 
     def _stop(self) -> None:
         """The host reads the end of its requests and exits; what it left in its session is ended."""
