@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from windvane.core.executors import ExecutorOptions, create_executor, local_worker
+from windvane.core.executors import ExecutorOptions, create_executor, local_worker, worker_inbox
 from windvane.core.executors.local import LocalExecutor
 from windvane.core.executors.sequential import SequentialExecutor
 from windvane.core.model.workload import Workload
@@ -388,15 +388,15 @@ def _serve_in_thread(
         sys_path=tuple(sys.path),
         tries_per_process=1,
     )
-    original = local_worker._Follow.next_try
+    original = worker_inbox.Follow.next_try
 
-    def next_try(self: local_worker._Follow, conn: Any) -> Any:
+    def next_try(self: worker_inbox.Follow, conn: Any) -> Any:
         found = original(self, conn)
         if stop_after_finish and found[1] is not None:
             state.stopping = True
         return found
 
-    monkeypatch.setattr(local_worker._Follow, "next_try", next_try)
+    monkeypatch.setattr(worker_inbox.Follow, "next_try", next_try)
     db = RawDb(config.db_url)
     thread = threading.Thread(target=local_worker._serve, args=(theirs, db, config, state), daemon=True)
     return ours, thread, state

@@ -18,6 +18,12 @@ class OffOr:
     off: float
     check: Check
 
+    @property
+    def high(self) -> float | None:
+        """The ceiling of ``check`` (every numeric setting has one)."""
+        high: float | None = getattr(self.check, "high", None)
+        return high
+
     def accepts(self, value: Any) -> bool:
         return bool(value == self.off or self.check.accepts(value))
 

@@ -398,7 +398,7 @@ class Book:
         """A running try stopped heartbeating: fail it, or set it up for retry when it has tries
         left. ``queued``: a try that stayed queued past ``task_queued_timeout`` was failed so
         already (:func:`~.giving_up.verdict` said how): the book follows."""
-        state, retry_at = verdict(self, zombie, now)
+        state, retry_at = verdict(self.runs, zombie, now)
         retry = state is S.UP_FOR_RETRY
         run = self.runs.get(zombie.dag_run_id)
         ti = run.by_id.get(zombie.ti_id) if run else None
@@ -414,7 +414,7 @@ class Book:
             work.gave_up.append(GaveUp(zombie.ti_id, zombie.try_number, state.value, retry_at))
             work.gave_up_reason = reason
             work.stats.zombies += 1
-            announce_zombie(self, zombie, key, now, reason, state, retry_at)
+            announce_zombie(self.announce, self.runs, self.dags, zombie, key, now, reason, state, retry_at)
         if run is not None and ti is not None:
             self.ours.discard(ti.ti_id)
             self.adopted.discard(ti.ti_id)

@@ -40,7 +40,7 @@ def time_out_queued(
         unloaded = sorted({z.dag_run_id for z in found if z.dag_run_id not in book.runs})
         names = {r.id: (r.dag_id, r.run_id) for r in dag_runs.get_runs(conn, unloaded)} if unloaded else {}
     reason = f"stayed queued longer than task_queued_timeout ({timeout:g} s) without starting"
-    verdicts = [(z, *verdict(book, z, now)) for z in found]
+    verdicts = [(z, *verdict(book.runs, z, now)) for z in found]
     with engine.begin() as conn:
         journal = JournalBatch(now)
         tries = [(z.ti_id, z.try_number, state.value, at) for z, state, at in verdicts]
