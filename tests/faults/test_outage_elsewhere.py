@@ -18,7 +18,7 @@ from windvane.core.model.workload import Workload
 from windvane.core.processor.manager import DagProcessor
 from windvane.core.processor.report import ParseReport
 from windvane.core.store.engine import create_db_engine
-from windvane.core.worker import runner
+from windvane.core.worker import claiming, runner
 from windvane.errors import DatabaseOutageError
 from windvane.testing.workloads import make_workload
 
@@ -150,7 +150,7 @@ def _workload() -> Workload:
 
 def test_a_worker_claim_is_retried_while_the_database_is_away(monkeypatch: pytest.MonkeyPatch) -> None:
     pauses: list[float] = []
-    monkeypatch.setattr(runner.time, "sleep", pauses.append)
+    monkeypatch.setattr(claiming.time, "sleep", pauses.append)
     db = _FlakyDb(failures=3)
     claim = runner.claim_with_retries(db, _workload(), hostname="h", give_up_seconds=60)  # type: ignore[arg-type]
     assert claim is not None

@@ -20,7 +20,7 @@ from sqlalchemy.exc import OperationalError
 
 from tests.forking.helpers import wait_until
 from windvane.core.executors.local import LocalExecutor
-from windvane.core.worker import db_errors, runner
+from windvane.core.worker import claiming, db_errors, runner
 from windvane.testing import queued_try, ti_row
 from windvane.testing.waiting import collect_events
 from windvane.testing.workloads import make_workload
@@ -80,7 +80,7 @@ class _FlakyDb:
 def test_a_claim_retried_while_the_database_is_away_counts_each_failure(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(runner.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(claiming.time, "sleep", lambda seconds: None)
     before = db_errors.total()
     workload = make_workload(1, 1, "d", "t", "/dags/d.py")
     assert runner.claim_with_retries(_FlakyDb(3), workload, hostname="h", give_up_seconds=60) is not None  # type: ignore[arg-type]

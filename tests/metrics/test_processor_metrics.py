@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from tests.metrics.helpers import Backends, StatsdListener
 from windvane.core.model.clock import FakeClock
 from windvane.core.processor import DagProcessor
+from windvane.core.processor.report import ParseReport
 from windvane.metrics import catalogue as m
 from windvane.metrics.wiring import build_metrics
 from windvane.settings import MetricsSettings
@@ -102,5 +103,9 @@ def test_a_processor_pass_moves_every_dag_processing_metric(
         bundle.record_processor_db_error()
         bundle.record_processor_db_error()
         both.counter(m.PROCESSOR_DB_TRANSIENT_ERRORS, 2)
+
+        # Parse templates found dead and replaced (the pass's count: tests/processor/test_template.py).
+        bundle.record_parse(ParseReport(template_restarts=2))
+        both.counter(m.PROCESSOR_TEMPLATE_RESTARTS, 2)
     finally:
         bundle.close()

@@ -385,6 +385,76 @@ def test_the_transient_database_errors_of_the_executors_workers_are_counted(
     backends.counter(m.EXECUTOR_DB_TRANSIENT_ERRORS, 5, executor=EXECUTOR)
 
 
+def test_a_try_failed_past_task_queued_timeout_is_counted(engine: Engine, backends: Backends) -> None:
+    """A try whose message was lost stays queued until ``task_queued_timeout_seconds``, then fails."""
+    import pendulum
+
+    from tests.runtime.test_scheduler import Noop
+    from tests.runtime.test_stuck_in_queued import LostMessages
+    from windvane.core.authoring.dag import DAG
+    from windvane.core.scheduler.config import SchedulerConfig
+    from windvane.core.scheduler.loop import Scheduler
+    from windvane.core.store.engine import begin_write
+    from windvane.core.store.run_actions import trigger_dag
+    from windvane.metrics.subscriber import MetricsObserver
+    from windvane.testing import register_dag
+
+    now = pendulum.datetime(2024, 3, 10, 12, tz="UTC")
+    with DAG("lost", schedule=None, start_date=pendulum.datetime(2024, 1, 1)) as dag:
+        Noop(task_id="a")
+        Noop(task_id="b")
+    ser = register_dag(engine, dag, now=now)
+    with begin_write(engine) as conn:
+        trigger_dag(conn, ser, now=now)
+    clock = FakeClock(now)
+    scheduler = Scheduler(
+        engine=engine,
+        executor=LostMessages(),
+        clock=clock,
+        observer=MetricsObserver(backends.sink, executor_name=EXECUTOR),
+        config=SchedulerConfig(
+            poll_interval_seconds=0.0, zombie_check_interval_seconds=0.0, task_queued_timeout_seconds=30.0
+        ),
+    )
+    scheduler.start()
+    scheduler.run_once()
+    scheduler.run_once()
+    clock.advance(31)
+    scheduler.run_once()
+    scheduler.shutdown()
+    backends.counter(m.QUEUED_TIMEOUTS, 2)
+
+
+def test_try_host_retirements_are_counted_by_reason(engine: Engine, backends: Backends) -> None:
+    """What a LocalExecutor's workers report with their tries lands in the scheduler's metrics."""
+    import pendulum
+
+    from windvane.core.scheduler.config import SchedulerConfig
+    from windvane.core.scheduler.loop import Scheduler
+    from windvane.metrics.subscriber import MetricsObserver
+    from windvane.testing import InstantExecutor
+
+    class Reporting(InstantExecutor):
+        reports = [{"globals_changed": 2, "quota": 1}, {}, {"globals_changed": 1}]
+
+        def take_try_host_retirements(self) -> dict[str, int]:
+            return self.reports.pop(0) if self.reports else {}
+
+    scheduler = Scheduler(
+        engine=engine,
+        executor=Reporting(2, engine=engine),
+        clock=FakeClock(pendulum.datetime(2024, 3, 10, 12, tz="UTC")),
+        observer=MetricsObserver(backends.sink, executor_name=EXECUTOR),
+        config=SchedulerConfig(poll_interval_seconds=0.0),
+    )
+    scheduler.start()
+    for _ in range(4):
+        scheduler.run_once()
+    scheduler.shutdown()
+    backends.counter(m.TRY_HOST_RETIREMENTS, 3, executor=EXECUTOR, reason="globals_changed")
+    backends.counter(m.TRY_HOST_RETIREMENTS, 1, executor=EXECUTOR, reason="quota")
+
+
 SENSOR_DAG = """
 import os
 from datetime import datetime, timezone

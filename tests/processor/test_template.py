@@ -5,7 +5,10 @@ from __future__ import annotations
 import dataclasses
 import os
 import signal
-from collections.abc import Callable
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -125,3 +128,86 @@ def test_idle_templates_are_bounded(monkeypatch: pytest.MonkeyPatch, tmp_path: P
         template_client.release(made[-1])
     assert stopped == made[:2]
     assert template_client.idle_templates() == made[2:]
+
+
+LEAVES_A_GRANDCHILD = """\
+import os, subprocess, time
+MARK = {mark!r}
+if not os.path.exists(MARK):  # the first parse: start a process, say who is who, then hang
+    sleeper = subprocess.Popen(["sleep", "60"])
+    with open(MARK + ".tmp", "w") as out:
+        out.write(f"{{os.getppid()}} {{os.getpid()}} {{sleeper.pid}}")
+    os.rename(MARK + ".tmp", MARK)
+    time.sleep(60)
+"""
+
+
+def _state(pid: int) -> str | None:
+    """The process state letter of ``pid`` (Z: a zombie), None when it is gone (reaped)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            raw = stat.read()
+    except OSError:
+        return None
+    return raw[raw.rfind(b")") + 2 :].split()[0].decode()
+
+
+@pytest.fixture
+def as_subreaper() -> Iterator[None]:
+    """This test process adopts orphans, as the DAG processor's process does (``adopt_orphans``)."""
+    from windvane.core.forking import subreaper
+
+    if not subreaper.become_subreaper():
+        pytest.skip("needs PR_SET_CHILD_SUBREAPER (Linux)")
+    try:
+        yield
+    finally:
+        assert subreaper._prctl is not None
+        subreaper._prctl(36, 0, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER off again
+        subreaper._subreaper = False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc and the subreaper are Linux's")
+def test_a_template_killed_mid_parse_leaves_no_zombie_nor_orphan_and_is_counted(
+    engine: Engine, dags_folder: Path, make_processor: MakeProcessor, tmp_path: Path, as_subreaper: None
+) -> None:
+    mark = tmp_path / "pids"
+    write(dags_folder / "hangs.py", LEAVES_A_GRANDCHILD.format(mark=str(mark)) + simple_dag("hangs"))
+    write(dags_folder / "a.py", simple_dag("a"))
+    processor = make_processor(parsing_processes=2, template_min_files=0)
+    killed: list[int] = []
+
+    def kill_the_template() -> None:
+        deadline = time.monotonic() + 30
+        while not mark.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)  # polls a file another process writes (a condition, with a deadline)
+        template, child, sleeper = (int(p) for p in mark.read_text().split())
+        killed.extend((child, sleeper))
+        os.kill(template, signal.SIGKILL)
+
+    killer = threading.Thread(target=kill_the_template)
+    killer.start()
+    report = processor.run_once()
+    killer.join(timeout=30)
+    child, sleeper = killed
+    # The parse child (SIGKILLed with its parent) and the process it started came to us: both ended
+    # and reaped, no zombie, no orphan still running.
+    assert _state(child) is None, f"parse child {child}: {_state(child)}"
+    assert _state(sleeper) is None, f"its child {sleeper}: {_state(sleeper)}"
+    assert report.template_restarts == 1
+    assert report.failed == 0 and active_ids(engine) == {"a", "hangs"}  # re-parsed alone: innocent
+    assert _template_of(processor).orphans_ended >= 1  # the sleeper at least (the child may be dead)
+    assert processor.run_once().template_restarts == 0
+
+
+def test_a_template_killed_between_passes_counts_as_a_restart(
+    engine: Engine, dags_folder: Path, make_processor: MakeProcessor
+) -> None:
+    write(dags_folder / "a.py", simple_dag("a"))
+    processor = make_processor(template_min_files=0)
+    assert processor.run_once().template_restarts == 0
+    old = _template_of(processor).pid
+    assert old is not None
+    os.kill(old, signal.SIGKILL)
+    write(dags_folder / "b.py", simple_dag("b"))
+    assert processor.run_once().template_restarts == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -17,10 +18,11 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from windvane.core.executors import ExecutorOptions, create_executor
+from windvane.core.executors import ExecutorOptions, create_executor, local_worker, worker_inbox
 from windvane.core.executors.local import LocalExecutor
 from windvane.core.executors.sequential import SequentialExecutor
 from windvane.core.model.workload import Workload
+from windvane.core.worker import runner
 from windvane.errors import ConfigError
 from windvane.testing import (
     collect_events,
@@ -340,3 +342,100 @@ def test_workers_start_on_demand_up_to_parallelism(
     final, _ = collect_events(executor, 16)
     assert {e.state for e in final} == {"success"}
     assert 2 < executor.worker_count <= 4  # grew while work waited, never beyond parallelism
+
+
+# -- a stopping worker starts no try sent ahead (issue 15 hardening, defect 5) ---------------------
+def test_a_graceful_end_finishes_the_running_try_and_starts_none_sent_ahead(
+    engine: Engine, dag_file: str, tmp_path: Path, make_local: MakeLocal
+) -> None:
+    executor = make_local(1, send_ahead=True)
+    blocker = queued_try(engine, dag_file, "ex", "blocker", max_tries=1)
+    ahead = queued_try(engine, dag_file, "ex", "t0")
+    executor.queue(blocker)
+    _blocker_pid(tmp_path)
+    executor.queue(ahead)  # sent ahead to the busy worker
+    ending = threading.Thread(target=executor.end)  # graceful: sends the worker its stop
+    ending.start()
+    (tmp_path / "release").touch()  # the running try ends while the one sent ahead is held
+    ending.join(timeout=60)
+    assert not ending.is_alive()
+    assert ti_row(engine, blocker.ti_id)["state"] == "success"  # the running try finished
+    row = ti_row(engine, ahead.ti_id)
+    assert (row["state"], row["try_number"], row["pid"]) == ("queued", ahead.try_number, None)
+
+
+def _serve_in_thread(
+    engine: Engine, tmp_path: Path, stop_after_finish: bool, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Any, threading.Thread, local_worker._State]:
+    """A worker's serving loop on a thread of this process, talking over a pipe; with
+    ``stop_after_finish`` the worker is told to stop (SIGTERM's flag) right after the finish that
+    claimed its next try, before that try starts: the window a real SIGTERM can fall into."""
+    from multiprocessing import Pipe
+
+    from windvane.core.store.raw import RawDb
+
+    ours, theirs = Pipe()
+    state = local_worker._State()
+    state.executor_pid = os.getppid()
+    config = local_worker.WorkerConfig(
+        db_url=engine.url.render_as_string(hide_password=False),
+        log_folder=str(tmp_path / "logs"),
+        hostname="h",
+        heartbeat_seconds=5.0,
+        timeout_grace_seconds=1.0,
+        kill_grace_seconds=1.0,
+        executor_pid=os.getppid(),
+        sys_path=tuple(sys.path),
+        tries_per_process=1,
+    )
+    original = worker_inbox.Follow.next_try
+
+    def next_try(self: worker_inbox.Follow, conn: Any) -> Any:
+        found = original(self, conn)
+        if stop_after_finish and found[1] is not None:
+            state.stopping = True
+        return found
+
+    monkeypatch.setattr(worker_inbox.Follow, "next_try", next_try)
+    db = RawDb(config.db_url)
+    thread = threading.Thread(target=local_worker._serve, args=(theirs, db, config, state), daemon=True)
+    return ours, thread, state
+
+
+def test_a_worker_stopped_after_claiming_its_next_try_gives_it_back_unstarted(
+    engine: Engine, dag_file: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = queued_try(engine, dag_file, "ex", "t0")
+    ahead = queued_try(engine, dag_file, "ex", "t1")
+    conn, thread, _state = _serve_in_thread(engine, tmp_path, True, monkeypatch)
+    monkeypatch.setattr(runner, "FOLLOW_HOLD_SECONDS", 30.0)  # hold what was sent ahead
+    conn.send(first)
+    conn.send(ahead)  # read as the one sent ahead: claimed with first's finish
+    thread.start()
+    thread.join(timeout=60)
+    assert not thread.is_alive(), "the stopping worker did not return"
+    messages = []
+    with contextlib.suppress(EOFError):  # the worker's end is closed once its thread is done
+        while conn.poll():
+            messages.append(conn.recv())
+    kinds = [m[0] for m in messages]
+    assert kinds == ["running", "done", "returned"], kinds
+    assert messages[1][1].state == "success" and messages[2][1] == ahead
+    row = ti_row(engine, ahead.ti_id)
+    # Given back as it was queued: another worker's claim (same try, same queuing job) takes it.
+    assert (row["state"], row["try_number"], row["pid"], row["hostname"]) == ("queued", 1, None, None)
+    assert row["queued_by_job_id"] == ahead.job_id
+
+
+def test_the_executor_forgets_a_try_handed_back_after_the_finish_that_claimed_it() -> None:
+    from collections import deque
+
+    from windvane.core.executors import local
+
+    workload = make_workload(1, 1, "ex", "t0", "/dags/ex.py")
+    other = make_workload(2, 1, "ex", "t1", "/dags/ex.py")
+    assert local._same_try(workload, workload) and not local._same_try(workload, other)
+    assert not local._same_try(None, workload)
+    follows = deque([workload, other])
+    local._drop(follows, workload)
+    assert list(follows) == [other]

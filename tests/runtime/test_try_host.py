@@ -65,6 +65,12 @@ def bump_global():
     COUNTER += 1
     return [os.getpid(), COUNTER]
 
+_CACHE = {}
+
+def cache_in_dict():  # how to cache across tries and keep the host (docs/scaling.md)
+    _CACHE["n"] = _CACHE.get("n", 0) + 1
+    return [os.getpid(), _CACHE["n"]]
+
 def set_env():
     os.environ["WINDVANE_TEST_LEAK"] = "1"
     return os.getpid()
@@ -100,6 +106,8 @@ with DAG("th", schedule=None, start_date=datetime(2024, 1, 1, tzinfo=timezone.ut
     PythonOperator(task_id="leave_process", python_callable=leave_process)
     PythonOperator(task_id="leave_session", python_callable=leave_session)
     PythonOperator(task_id="set_env", python_callable=set_env)
+    PythonOperator(task_id="cache0", python_callable=cache_in_dict)
+    PythonOperator(task_id="cache1", python_callable=cache_in_dict)
     PythonOperator(task_id="bump0", python_callable=bump_global)
     PythonOperator(task_id="bump1", python_callable=bump_global)
     PythonOperator(task_id="alone", python_callable=pid, isolated=True)
@@ -353,3 +361,81 @@ def test_which_worker_configurations_use_try_hosts(changes: dict[str, Any], host
         sys_path=(),
     )
     assert uses_try_hosts(dataclasses.replace(config, **changes)) is hosted
+
+
+# -- retirements made visible (issue 15 hardening, defect 6) ---------------------------------------
+@pytest.mark.parametrize(
+    ("task_id", "reason"),
+    [("leave_thread", "thread_left"), ("set_env", "environ_changed"), ("leave_process", "process_left")],
+)
+def test_each_retirement_is_counted_by_its_reason(
+    engine: Engine, dag_file: str, make_worker: MakeWorker, task_id: str, reason: str
+) -> None:
+    worker = make_worker(10)
+    assert worker.run(queued_try(engine, dag_file, "th", task_id)).state == "success"
+    assert worker.hosts.take_retirements() == {reason: 1}
+    assert worker.hosts.take_retirements() == {}  # taken once
+
+
+def test_a_rebound_global_is_counted_and_logged_once_per_file_naming_it(
+    engine: Engine, dag_file: str, make_worker: MakeWorker, caplog: pytest.LogCaptureFixture
+) -> None:
+    worker = make_worker(10)
+    caplog.set_level("WARNING", logger="windvane.core.worker.try_host")
+    for i in range(2):
+        assert worker.run(queued_try(engine, dag_file, "th", f"bump{i}")).state == "success"
+    assert worker.hosts.take_retirements() == {"globals_changed": 2}
+    warnings = [r.getMessage() for r in caplog.records if "try host retired" in r.getMessage()]
+    assert len(warnings) == 1, warnings  # once per file, not once per try
+    assert dag_file in warnings[0] and "COUNTER" in warnings[0] and "globals_changed" in warnings[0]
+
+
+def test_a_cache_in_a_dict_bound_at_import_keeps_the_host(
+    engine: Engine, dag_file: str, make_worker: MakeWorker
+) -> None:
+    worker = make_worker(10)
+    first, second = (queued_try(engine, dag_file, "th", f"cache{i}") for i in range(2))
+    assert worker.run(first).state == "success" and worker.run(second).state == "success"
+    (pid1, n1), (pid2, n2) = worker.returned(first), worker.returned(second)
+    assert pid1 == pid2 and (n1, n2) == (1, 2)  # one host, the cache shared
+    assert worker.hosts.forks == 1 and worker.hosts.take_retirements() == {}
+
+
+def test_quota_and_file_changes_are_counted_as_routine(
+    engine: Engine, dag_file: str, make_worker: MakeWorker
+) -> None:
+    worker = make_worker(2)
+    for i in range(2):
+        assert worker.run(queued_try(engine, dag_file, "th", f"p{i}")).state == "success"
+    assert worker.hosts.take_retirements() == {"quota": 1}
+    assert worker.run(queued_try(engine, dag_file, "th", "p2")).state == "success"
+    Path(dag_file).write_text(DAG_SOURCE + "\n# changed\n")
+    assert worker.run(queued_try(engine, dag_file, "th", "p3")).state == "success"
+    assert worker.hosts.take_retirements() == {"file_changed": 1}
+
+
+def test_a_local_executor_reports_its_workers_retirements(
+    engine: Engine, dag_file: str, tmp_path: Path
+) -> None:
+    from windvane.core.executors.local import LocalExecutor
+    from windvane.testing.waiting import collect_events
+
+    url = engine.url.render_as_string(hide_password=False)
+    executor = LocalExecutor(1, db_url=url, log_folder=str(tmp_path / "logs"), heartbeat_seconds=0.5)
+    executor.start()
+    try:
+        for i in range(2):
+            executor.queue(queued_try(engine, dag_file, "th", f"bump{i}"))
+        done, _ = collect_events(executor, 2, timeout=60)
+        assert [e.state for e in done] == ["success", "success"]
+        assert executor.take_try_host_retirements() == {"globals_changed": 2}
+        assert executor.take_try_host_retirements() == {}
+    finally:
+        executor.end(graceful=False)
+
+
+def test_the_metric_knows_every_retirement_reason() -> None:
+    from windvane.core.worker.try_host_loop import RETIREMENT_REASONS
+    from windvane.metrics.catalogue import TRY_HOST_RETIREMENTS
+
+    assert TRY_HOST_RETIREMENTS.values_of("reason") == RETIREMENT_REASONS

@@ -4,7 +4,8 @@ DAG-level ``on_failure_callback`` / ``on_success_callback``, and a task's
 ``on_failure_callback`` / ``on_retry_callback`` when its try was failed from
 outside its process (a lost heartbeat: ``zombie``; its worker died:
 ``worker_died``; the try's process was killed or crashed — a signal, the OOM
-killer, past ``execution_timeout``: ``task_killed``) — in every other case the
+killer, past ``execution_timeout``: ``task_killed``; it never started: ``claim_failed``,
+``queued_timeout``) — in every other case the
 try's own process runs them.
 
 The scheduler never runs user code, so a DAG's callbacks cannot run where the
@@ -67,7 +68,7 @@ _BATCH = 100
 _HOOK = {"success": "on_success_callback", "failed": "on_failure_callback"}
 _TASK_HOOK = {"failed": "on_failure_callback", "up_for_retry": "on_retry_callback"}
 #: Journal reasons meaning the try's own process could not run its callbacks.
-KILLED_FROM_OUTSIDE = ("zombie", "worker_died", "task_killed")
+KILLED_FROM_OUTSIDE = ("zombie", "worker_died", "task_killed", "claim_failed", "queued_timeout")
 #: The ``kind`` label of the callback metrics, by (hook, whether it is a task's).
 _KINDS = {
     ("on_success_callback", False): "dag_success",

@@ -89,6 +89,9 @@ def create_engine(settings: Settings) -> Engine:
     return create_db_engine(
         settings.database.sql_alchemy_conn,
         pool_size=settings.database.pool_size,
+        max_overflow=settings.database.max_overflow,
+        pool_timeout=settings.database.pool_timeout,
+        pool_recycle=settings.database.pool_recycle,
         echo=settings.database.echo,
     )
 
@@ -245,6 +248,7 @@ def scheduler_config(settings: Settings, **overrides: Any) -> SchedulerConfig:
         max_outage_seconds=settings.database.max_outage_seconds,
         task_heartbeat_timeout_seconds=s.task_heartbeat_timeout_seconds,
         zombie_check_interval_seconds=s.zombie_check_interval_seconds,
+        task_queued_timeout_seconds=s.task_queued_timeout_seconds,
         max_dagruns_to_create_per_loop=s.max_dagruns_to_create_per_loop,
         max_tis_per_query=s.max_tis_per_query,
     )

@@ -11,6 +11,21 @@ from __future__ import annotations
 
 from windvane.metrics.catalogue_alerting import ALERTING
 from windvane.metrics.catalogue_celery import CELERY
+from windvane.metrics.catalogue_executor import EXECUTOR_EXTRA
+from windvane.metrics.catalogue_executor import TRY_HOST_RETIREMENTS as TRY_HOST_RETIREMENTS
+from windvane.metrics.catalogue_processor import DAGBAG_SIZE as DAGBAG_SIZE
+from windvane.metrics.catalogue_processor import FILE_QUEUE_SIZE as FILE_QUEUE_SIZE
+from windvane.metrics.catalogue_processor import IMPORT_ERRORS as IMPORT_ERRORS
+from windvane.metrics.catalogue_processor import PARSE_LAST_DURATION as PARSE_LAST_DURATION
+from windvane.metrics.catalogue_processor import PARSE_TOTAL_TIME as PARSE_TOTAL_TIME
+from windvane.metrics.catalogue_processor import PROCESSOR
+from windvane.metrics.catalogue_processor import (
+    PROCESSOR_DB_TRANSIENT_ERRORS as PROCESSOR_DB_TRANSIENT_ERRORS,
+)
+from windvane.metrics.catalogue_processor import PROCESSOR_HEARTBEAT as PROCESSOR_HEARTBEAT
+from windvane.metrics.catalogue_processor import PROCESSOR_LAST_RUN as PROCESSOR_LAST_RUN
+from windvane.metrics.catalogue_processor import PROCESSOR_TEMPLATE_RESTARTS as PROCESSOR_TEMPLATE_RESTARTS
+from windvane.metrics.catalogue_processor import PROCESSOR_TIMEOUTS as PROCESSOR_TIMEOUTS
 from windvane.metrics.metric import COUNT_BUCKETS, DURATION_BUCKETS, LOOP_BUCKETS, Kind, Metric
 
 C, G, H = Kind.COUNTER, Kind.GAUGE, Kind.HISTOGRAM
@@ -117,6 +132,14 @@ ZOMBIES_KILLED = Metric(
     "for runs this scheduler had not loaded.",
     "task_instances_without_heartbeats_killed",
     DAG_TASK,
+)
+QUEUED_TIMEOUTS = Metric(
+    "windvane_scheduler_tasks_queued_timeout_total",
+    C,
+    "task instances",
+    "Tries the scheduler failed because they stayed queued longer than [scheduler] "
+    "task_queued_timeout_seconds without starting (a worker that could not claim them, a lost message).",
+    "scheduler.tasks.queued_timeout",
 )
 DAG_QUARANTINED = Metric(
     "windvane_scheduler_dag_quarantined_total",
@@ -344,68 +367,6 @@ SENSOR_TIMEOUTS = Metric(
     DAG_TASK,
     "sensor.timeouts.{dag_id}.{task_id}",
 )
-# -- DAG processing -------------------------------------------------------------------------------
-PARSE_TOTAL_TIME = Metric(
-    "windvane_dag_processing_total_parse_time_seconds",
-    G,
-    "seconds",
-    "Wall time of the latest DAG processor pass.",
-    "dag_processing.total_parse_time",
-)
-PARSE_LAST_DURATION = Metric(
-    "windvane_dag_processing_last_duration_seconds",
-    G,
-    "seconds",
-    "Time the latest parse of each file took (a gauge in seconds on StatsD too).",
-    "dag_processing.last_duration",
-    ("file",),
-    "dag_processing.last_duration.{file}",
-)
-IMPORT_ERRORS = Metric(
-    "windvane_dag_processing_import_errors",
-    G,
-    "files",
-    "DAG files with an import error now.",
-    "dag_processing.import_errors",
-)
-DAGBAG_SIZE = Metric("windvane_dagbag_size", G, "DAGs", "Active DAGs in the store.", "dagbag_size")
-PROCESSOR_TIMEOUTS = Metric(
-    "windvane_dag_processing_processor_timeouts_total",
-    C,
-    "files",
-    "Files whose parse was killed for taking longer than file_parse_timeout_seconds.",
-    "dag_processing.processor_timeouts",
-)
-FILE_QUEUE_SIZE = Metric(
-    "windvane_dag_processing_file_path_queue_size",
-    G,
-    "files",
-    "Files the latest pass had to parse (new or changed).",
-    "dag_processing.file_path_queue_size",
-)
-PROCESSOR_DB_TRANSIENT_ERRORS = Metric(
-    "windvane_dag_processor_db_transient_errors_total",
-    C,
-    "errors",
-    "Transient metadata-database errors (dropped connections, locks, a full disk) the DAG processor "
-    "rode out by retrying its pass with backoff; it exits only after [database] max_outage_seconds.",
-    "dag_processor.db_transient_errors",
-)
-PROCESSOR_HEARTBEAT = Metric(
-    "windvane_dag_processor_heartbeat_total",
-    C,
-    "passes",
-    "DAG processor passes completed.",
-    "dag_processor_heartbeat",
-)
-PROCESSOR_LAST_RUN = Metric(
-    "windvane_dag_processing_last_run_timestamp_seconds",
-    G,
-    "seconds",
-    "Unix time the latest DAG processor pass ended.",
-    "dag_processing.last_run_timestamp",
-)
-
 # -- the metrics themselves -----------------------------------------------------------------------
 BUILD_INFO = Metric(
     "windvane_build_info",
@@ -427,11 +388,23 @@ METRICS_ERRORS = Metric(
 
 #: Every metric, in documentation order.
 _OWN = tuple(
-    v for v in dict(globals()).values() if isinstance(v, Metric) and v not in ALERTING and v not in CELERY
+    v
+    for v in dict(globals()).values()
+    if isinstance(v, Metric) and v not in (*ALERTING, *CELERY, *EXECUTOR_EXTRA, *PROCESSOR)
 )
 _AFTER = _OWN.index(TASK_SCHEDULED_DURATION) + 1  # the alerting metrics follow the task instances'
 _EXECUTOR = _OWN.index(EXECUTOR_DB_TRANSIENT_ERRORS) + 1  # the Celery ones follow the executor's
-CATALOGUE: tuple[Metric, ...] = _OWN[:_EXECUTOR] + CELERY + _OWN[_EXECUTOR:_AFTER] + ALERTING + _OWN[_AFTER:]
+_META = _OWN.index(BUILD_INFO)  # the DAG processor's metrics come before the metrics' own
+CATALOGUE: tuple[Metric, ...] = (
+    _OWN[:_EXECUTOR]
+    + EXECUTOR_EXTRA
+    + CELERY
+    + _OWN[_EXECUTOR:_AFTER]
+    + ALERTING
+    + _OWN[_AFTER:_META]
+    + PROCESSOR
+    + _OWN[_META:]
+)
 BY_NAME: dict[str, Metric] = {m.name: m for m in CATALOGUE}
 
 if len(BY_NAME) != len(CATALOGUE) or len({m.statsd for m in CATALOGUE}) != len(CATALOGUE):

@@ -36,6 +36,7 @@ class LoopMetrics:
             b(m.EXECUTOR_RUNNING, executor=executor_name),
         )
         self.heartbeat = b(m.SCHEDULER_HEARTBEAT)
+        self.queued_timeouts = b(m.QUEUED_TIMEOUTS)
         self.last_heartbeat = b(m.SCHEDULER_LAST_HEARTBEAT)
         self._pools: dict[str, tuple[Bound, Bound, Bound, Bound]] = {}
 
@@ -43,6 +44,8 @@ class LoopMetrics:
         self.duration.observe(max(0.0, stats.duration))
         self.critical.observe(max(0.0, stats.critical_section))
         self.queued.observe(stats.queued)
+        if stats.queued_timeouts:
+            self.queued_timeouts.incr(stats.queued_timeouts)
         if self.queries is not None:
             count, seconds = self.queries.take()
             self.db_queries.observe(count)

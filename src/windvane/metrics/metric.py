@@ -195,6 +195,9 @@ class Metric:
     buckets: tuple[float, ...] = ()
     states: tuple[str, ...] = ()
     owner: Owner = _FROM_NAME
+    #: The closed set of its ``reason`` label's values, when not the metrics' own failure reasons
+    #: (:data:`ERROR_REASONS`).
+    reasons: tuple[str, ...] = ()
     label_set: frozenset[str] = field(init=False, repr=False, compare=False)
     #: (label, allowed values) of its enumerated labels.
     closed: tuple[tuple[str, tuple[str, ...]], ...] = field(init=False, repr=False, compare=False)
@@ -216,6 +219,8 @@ class Metric:
         """The closed set of values of label ``key``; None when it is open (dag_id, pool...)."""
         if key == "state":
             return self.states
+        if key == "reason" and self.reasons:
+            return self.reasons
         return ENUM_VALUES.get(key)
 
     def name_labels(self, template: str | None) -> tuple[str, ...]:

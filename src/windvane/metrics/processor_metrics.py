@@ -66,6 +66,8 @@ class ProcessorMetrics:
         s.retain("file", {self.file_label(path) for path in (*report.dag_files, *report.durations)})
         if report.timed_out:
             s.incr(m.PROCESSOR_TIMEOUTS, report.timed_out)
+        if report.template_restarts:
+            s.incr(m.PROCESSOR_TEMPLATE_RESTARTS, report.template_restarts)
         try:
             with begin_read(self.engine) as conn:
                 errors = conn.execute(select(func.count()).select_from(import_error)).scalar_one()

@@ -27,7 +27,7 @@ passes close together as one batch, at most every 0.25 s (see
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from windvane.core.model.clock import Clock, SystemClock
 from windvane.core.model.events import (
@@ -226,3 +226,8 @@ class MetricsObserver(SchedulerObserver):
     def worker_database_errors(self, count: int) -> None:
         self._hold()
         self.sink.incr(m.EXECUTOR_DB_TRANSIENT_ERRORS, count, executor=self.executor_name)
+
+    def try_hosts_retired(self, counts: Mapping[str, int]) -> None:
+        self._hold()
+        for reason, count in counts.items():
+            self.sink.incr(m.TRY_HOST_RETIREMENTS, count, executor=self.executor_name, reason=reason)

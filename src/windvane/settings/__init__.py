@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from windvane.settings._api import ApiSettings
 from windvane.settings._celery import CelerySettings
+from windvane.settings._database import DatabaseSettings
 from windvane.settings._executor import ExecutorSettings
 from windvane.settings._format import format_value, mask_secret
 from windvane.settings._kinds import ALERT_KINDS, SEVERITIES, AlertRoute, parse_umask
@@ -29,7 +30,6 @@ from windvane.settings._sections import (
     CliSettings,
     CoreSettings,
     DagProcessorSettings,
-    DatabaseSettings,
     LoggingSettings,
     MetricsSettings,
     SchedulerSettings,

@@ -19,6 +19,7 @@ from typing import Literal
 
 from windvane.settings._api import ApiSettings
 from windvane.settings._celery import CelerySettings
+from windvane.settings._database import DatabaseSettings
 from windvane.settings._executor import ExecutorSettings
 from windvane.settings._format import format_value, mask_secret
 from windvane.settings._kinds import (
@@ -30,7 +31,6 @@ from windvane.settings._kinds import (
     IsUmask,
     Within,
     resolve_executor_name_setting,
-    resolve_sqlite_url,
     setting,
 )
 
@@ -102,27 +102,6 @@ class CoreSettings:
 
 
 @dataclass(frozen=True)
-class DatabaseSettings:
-    """The metadata database."""
-
-    sql_alchemy_conn: str = setting(
-        "sqlite:///windvane.db",
-        "SQLAlchemy URL of the metadata database; a relative SQLite file is under home.",
-        resolve=resolve_sqlite_url,
-    )
-    pool_size: int = setting(5, "Connections kept in the pool (0 means no limit).", check=Between(0, 10_000))
-    echo: bool = setting(False, "Log every SQL statement (debugging only).")
-    max_outage_seconds: float = setting(
-        300.0,
-        "How long the scheduler and the DAG processor ride out a database outage (dropped "
-        "connections, locks, a full disk), retrying with backoff, before they exit saying so; also how "
-        "long scheduler, dag-processor and standalone wait for an unreachable database at start, "
-        "and how long a worker retries claiming a try.",
-        check=_TIMEOUT,
-    )
-
-
-@dataclass(frozen=True)
 class SchedulerSettings:
     """The scheduler loop."""
 
@@ -137,7 +116,16 @@ class SchedulerSettings:
         300.0, "Task heartbeat age after which a running task is a zombie.", check=_TIMEOUT
     )
     zombie_check_interval_seconds: float = setting(
-        10.0, "How often the scheduler looks for zombie tasks.", check=_INTERVAL
+        10.0,
+        "How often the scheduler looks for zombie tasks (and for tasks queued too long).",
+        check=_INTERVAL,
+    )
+    task_queued_timeout_seconds: float = setting(
+        600.0,
+        "How long a task may stay queued without starting before the scheduler fails it (up for "
+        "retry while it has retries left), whatever left it there: a worker that could not claim "
+        "it, a lost broker message. Airflow's task_queued_timeout.",
+        check=_TIMEOUT,
     )
     max_dagruns_to_create_per_loop: int = setting(
         10, "Most DAG runs created in one loop iteration.", check=_COUNT

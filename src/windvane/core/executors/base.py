@@ -47,6 +47,11 @@ class Executor(ABC):
         scheduler counts them; 0 for executors whose workers report elsewhere or run in-process)."""
         return 0
 
+    def take_try_host_retirements(self) -> dict[str, int]:
+        """Try hosts this executor's workers retired since the last call, by reason (the scheduler
+        counts them; empty for executors without try hosts or whose workers report elsewhere)."""
+        return {}
+
     @abstractmethod
     def wait(self, timeout: float) -> None:
         """Block until an event may be ready, :meth:`wake` is called, or ``timeout`` passes."""

@@ -72,6 +72,10 @@ _MAX_SILENT_DEATHS_PER_SLOT = 3
 AHEAD = 2
 
 
+def _same_try(a: Workload | None, b: Workload) -> bool:
+    return a is not None and a.key == b.key and a.try_number == b.try_number
+
+
 def _drop(follows: deque[Workload], workload: Workload) -> None:
     """Forget ``workload`` (handed back) among ``follows``."""
     for i, follow in enumerate(follows):
@@ -159,6 +163,8 @@ class LocalExecutor(Executor):
         #: Transient database errors the workers rode out (see :meth:`take_db_errors`).
         self.db_transient_errors = 0
         self._db_errors_taken = 0
+        #: Try hosts the workers retired, by reason, not yet taken (see :meth:`take_try_host_retirements`).
+        self._retirements: dict[str, int] = {}
         self._workers: list[_Worker] = []
         self._pending: deque[Workload] = deque()
         self._events: list[TaskEvent] = []
@@ -199,6 +205,10 @@ class LocalExecutor(Executor):
         )
         return taken
 
+    def take_try_host_retirements(self) -> dict[str, int]:
+        taken, self._retirements = self._retirements, {}
+        return taken
+
     def wait(self, timeout: float) -> None:
         if not self._events and self._workers:
             self._pump(timeout)
@@ -228,9 +238,11 @@ class LocalExecutor(Executor):
         return len(self._workers)
 
     def end(self, *, graceful: bool = True) -> None:
-        """Stop the workers. Graceful: tries already handed to a worker finish (however long
-        they take); workloads not handed out yet stay queued in the database. Otherwise the
-        running tries are killed and recorded as failed (or up for retry)."""
+        """Stop the workers. Graceful: the try each worker is running finishes (however long it
+        takes); workloads not handed out yet, and those sent ahead to a busy worker and not started
+        (handed back, a claim made with the last finish given back), stay queued in the database
+        for the next scheduler. Otherwise the running tries are killed and recorded as failed (or
+        up for retry)."""
         if self._wakeup is None or self._ending:
             return
         self._ending = True
@@ -333,7 +345,10 @@ class LocalExecutor(Executor):
                     self._events.append(message[1])
                     worker.retry_delay = message[2]
                 elif message[0] == "returned":  # a workload sent ahead, handed back unstarted
-                    _drop(worker.follows, message[1])
+                    if _same_try(worker.workload, message[1]):  # claimed with a finish, then stopped
+                        worker.workload, worker.retry_delay = None, None
+                    else:
+                        _drop(worker.follows, message[1])
                     if not self._ending:
                         handed_back.append(message[1])
                 else:
@@ -341,6 +356,8 @@ class LocalExecutor(Executor):
                     self.db_commits += message[2]
                     self.db_statements += message[3]
                     self.db_transient_errors += message[4]
+                    for reason, count in message[5].items():
+                        self._retirements[reason] = self._retirements.get(reason, 0) + count
                     # What was sent ahead is its try now (claimed with that finish, or next read).
                     worker.workload = worker.follows.popleft() if worker.follows else None
                     worker.retry_delay = None

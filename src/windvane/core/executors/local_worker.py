@@ -21,10 +21,11 @@ objects one at a time, or None to stop. The worker answers
   while another is idle);
 * ``("running", TaskEvent, retry_delay_seconds | None)`` when it claimed a try
   (the delay is what the executor uses if this worker dies mid-try);
-* ``("done", TaskEvent, commits, statements, db_errors)`` when the try's final state is written
-  (``commits``: the write transactions the try took; ``statements``: the SQL statements;
+* ``("done", TaskEvent, commits, statements, db_errors, retirements)`` when the try's final state
+  is written (``commits``: the write transactions the try took; ``statements``: the SQL statements;
   ``db_errors``: the transient database errors its claim, heartbeats and final write rode out,
-  :mod:`windvane.core.worker.db_errors`);
+  :mod:`windvane.core.worker.db_errors`; ``retirements``: try hosts retired since the last
+  ``done``, by reason, :class:`~windvane.core.worker.try_host.TryHosts`);
 * ``("returned", Workload)`` for a workload sent ahead that it hands back unstarted.
 
 A workload may arrive while a try runs (the executor sends one *ahead* to a busy worker when
@@ -36,7 +37,11 @@ back, so it never waits behind a long try.
 
 It stops on None, on end of file or when its parent changed (the executor is
 gone: the try in hand is finished and recorded, no new one starts) and on
-SIGTERM (the try in hand is killed and recorded as failed). On Linux the kernel
+SIGTERM (the try in hand is killed and recorded as failed). A stopping worker starts no try it
+was sent ahead: one it already claimed with the last finish is given back (``running -> queued``,
+:func:`~windvane.core.store.try_claim.unclaim_try`) and, like one not claimed, handed back to the
+executor (``("returned", Workload)``), which gives it to another worker or, ending itself, leaves
+it queued for the next scheduler. On Linux the kernel
 sends it SIGUSR1 when the executor dies (``PR_SET_PDEATHSIG``): an idle or
 still-starting worker exits at once instead of warming up for nobody (after a
 ``kill -9`` of a scheduler with 32 workers starting, those orphans held the
@@ -53,13 +58,12 @@ import os
 import signal
 import sys
 import time
-from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from types import FrameType
 
 import windvane
+from windvane.core.executors.worker_inbox import Follow, Inbox
 from windvane.core.forking.child import signal_on_parent_death
 from windvane.core.forking.containment import install as install_containment
 from windvane.core.forking.supervise import terminate_current
@@ -69,7 +73,7 @@ from windvane.core.model.states import TaskInstanceState
 from windvane.core.model.workload import TaskEvent, Workload
 from windvane.core.store.raw import RawDb
 from windvane.core.store.raw_sql import Tx
-from windvane.core.store.try_claim import Claim, ClaimNext
+from windvane.core.store.try_claim import Claim, unclaim_try
 from windvane.core.store.try_lifecycle import make_event
 from windvane.core.task_api.mailer import SmtpParams, install_smtp_params
 from windvane.core.worker import db_errors
@@ -77,7 +81,7 @@ from windvane.core.worker.dag_loader import MAX_CACHED_FILES, DagLoader
 from windvane.core.worker.execution import retry_delay
 from windvane.core.worker.final_write import OutcomeRecords, replay_outcomes, stop_retrying_by
 from windvane.core.worker.rehearsal import rehearse
-from windvane.core.worker.runner import DEFAULT_RETRY_DELAY, MIB, run_workload, sensor_first_try
+from windvane.core.worker.runner import DEFAULT_RETRY_DELAY, MIB, run_workload
 from windvane.core.worker.secrets_setup import install_secrets
 from windvane.core.worker.try_host import TryHosts
 
@@ -261,9 +265,12 @@ def _serve(conn: Connection, db: RawDb, config: WorkerConfig, state: _State) -> 
             memory_limit_bytes=config.memory_limit_mib * MIB,
             kill_grace=config.kill_grace_seconds,
         )
-    inbox = _Inbox(conn)
+    inbox = Inbox(conn)
     try:
         while not state.stopping:
+            if inbox.stop_requested():  # a graceful stop: what was sent ahead is not started
+                inbox.hand_back()
+                return
             message = inbox.next()
             if message is None or os.getppid() != config.executor_pid:
                 return
@@ -272,7 +279,7 @@ def _serve(conn: Connection, db: RawDb, config: WorkerConfig, state: _State) -> 
             while message is not None:
                 imports, commits, statements = loader.imports, db.commits, Tx.executed
                 errors = db_errors.total()
-                follow = _Follow(inbox, loader, config.hostname, lambda: state.stopping)
+                follow = Follow(inbox, loader, config.hostname, lambda: state.stopping)
                 event = _run(message, conn, db, loader, config, hosts, claimed, follow)
                 done = (
                     "done",
@@ -280,6 +287,7 @@ def _serve(conn: Connection, db: RawDb, config: WorkerConfig, state: _State) -> 
                     db.commits - commits,
                     Tx.executed - statements,
                     db_errors.total() - errors,
+                    hosts.take_retirements() if hosts is not None else {},
                 )
                 try:
                     conn.send(done)
@@ -288,6 +296,10 @@ def _serve(conn: Connection, db: RawDb, config: WorkerConfig, state: _State) -> 
                 if loader.imports != imports:
                     _refreeze()
                 message, claimed = follow.next_try(conn)
+                if message is not None and (state.stopping or inbox.stop_requested()):
+                    # Stopping: a try claimed with the last finish but not started goes back.
+                    _hand_back_unstarted(conn, db, message, claimed)
+                    message = None
             # Only now may SIGTERM interrupt us (not in the middle of a send, nor between a try
             # claimed with the previous one's finish and its start).
             state.busy = False
@@ -299,95 +311,27 @@ def _serve(conn: Connection, db: RawDb, config: WorkerConfig, state: _State) -> 
             db.close()
 
 
-class _Inbox:
-    """The executor's messages, some read ahead of their turn: a workload it sent while a try
-    ran is this worker's next try (claimed with the current one's finish, or handed back)."""
-
-    def __init__(self, conn: Connection) -> None:
-        self._conn = conn
-        self._early: deque[Workload | None] = deque()
-
-    def next(self) -> Workload | None:
-        """The next message (blocks)."""
-        if self._early:
-            return self._early.popleft()
-        message: Workload | None = self._conn.recv()
-        return message
-
-    def take_follow(self) -> Workload | None:
-        """The workload sent ahead while the current try ran, if the next message is one."""
-        self._drain()
-        if self._early and self._early[0] is not None:
-            return self._early.popleft()
-        return None
-
-    def hand_back(self) -> None:
-        """The current try runs long: return what was sent ahead, so another worker runs it."""
-        self._drain()
-        if not any(m is not None for m in self._early):
+def _hand_back_unstarted(conn: Connection, db: RawDb, workload: Workload, claimed: Claim | None) -> None:
+    """The worker is stopping with ``workload`` in hand, not started (claimed with the last
+    finish when ``claimed``): give the claim back (``running -> queued``) and the workload to the
+    executor, which runs it on another worker (or, itself ending, leaves it queued for the next
+    scheduler). If the claim cannot be given back the executor is not told: the worker's exit
+    then fails the try as the executor fails any try of a worker that ended."""
+    if claimed is not None:
+        try:
+            given_back = unclaim_try(db, workload, pid=os.getpid())
+        except Exception:
+            log.exception("a stopping worker could not give back try %d of %s.%s",
+                          workload.try_number, workload.dag_id, workload.task_id)  # fmt: skip
             return
-        kept: deque[Workload | None] = deque()
-        for message in self._early:
-            if message is None:
-                kept.append(message)
-                continue
-            try:
-                self._conn.send(("returned", message))
-            except OSError:  # the executor is gone: nothing to hand back to
-                kept.append(message)
-        self._early = kept
-
-    def _drain(self) -> None:
-        with contextlib.suppress(EOFError, OSError):
-            while self._conn.poll():
-                self._early.append(self._conn.recv())
-
-
-class _Follow:
-    """The worker's next try, as the current one's finish claims it (see :class:`ClaimNext`)."""
-
-    def __init__(
-        self, inbox: _Inbox, loader: DagLoader, hostname: str, stopping: Callable[[], bool] = bool
-    ) -> None:
-        self._inbox = inbox
-        self._stopping = stopping
-        self._loader = loader
-        self._hostname = hostname
-        self.taken: ClaimNext | None = None
-
-    def hand_back(self) -> None:
-        self._inbox.hand_back()
-
-    def __call__(self) -> ClaimNext | None:
-        if self._stopping():  # a stopping or orphaned worker claims nothing more (it would not run it)
-            return None
-        workload = self._inbox.take_follow()
-        if workload is None:
-            return None
-        first_try = None
-        with contextlib.suppress(Exception):  # a DAG that fails to load fails that try, claimed
-            task = self._loader.get_dag(workload.fileloc, workload.dag_id).get_task(workload.task_id)
-            first_try = sensor_first_try(workload, task)
-        self.taken = ClaimNext(workload, self._hostname, os.getpid(), first_try)
-        return self.taken
-
-    def next_try(self, conn: Connection) -> tuple[Workload | None, Claim | None]:
-        """What to run next without waiting for a message: the try taken (claimed already, or not
-        yet if the finish failed before claiming it); None if none was, or its claim failed (the
-        executor hears that here)."""
-        taken = self.taken
-        if taken is None:
-            return None, None
-        if not taken.tried:
-            return taken.workload, None
-        if taken.claim is None:
-            event = make_event(
-                taken.workload, None, time.time(), error="the try was not claimed (no longer queued for it)"
-            )
-            with contextlib.suppress(OSError):
-                conn.send(("done", event, 0, 0, 0))
-            return None, None
-        return taken.workload, taken.claim
+        if not given_back:
+            return
+    log.info(
+        "the worker is stopping: try %d of %s.%s (run %s) goes back unstarted",
+        workload.try_number, workload.dag_id, workload.task_id, workload.run_id,
+    )  # fmt: skip
+    with contextlib.suppress(OSError):
+        conn.send(("returned", workload))
 
 
 def _run(
@@ -398,7 +342,7 @@ def _run(
     config: WorkerConfig,
     hosts: TryHosts | None = None,
     claimed: Claim | None = None,
-    follow: _Follow | None = None,
+    follow: Follow | None = None,
 ) -> TaskEvent:
     def on_running(event: TaskEvent) -> None:
         with contextlib.suppress(OSError):  # the executor is gone: finish the try anyway

@@ -8,7 +8,8 @@ leaves running stays among its descendants, and the child ends them all before i
 (:func:`end_descendants`). A supervising process that is a subreaper too (a worker, the DAG
 processor) adopts what a child killed with SIGKILL left behind, and
 :func:`end_adopted` ends those: its children in a session other than its own that are not
-children it forked and still supervises.
+children it forked and still supervises. :func:`end_sessions` ends those of given sessions only
+(the DAG processor, whose parse template died: its parse children, and theirs, come to it).
 
 Descendants are found in ``/proc/<pid>/task/<tid>/children`` (every thread's children), or, on
 kernels without that file, by one scan of ``/proc/*/stat``. Elsewhere than Linux everything here
@@ -176,6 +177,22 @@ def end_adopted(grace: float, *, spare: Collection[int] = ()) -> int:
         return roots
 
     return _end(adopted, grace, spare)
+
+
+def end_sessions(sessions: Collection[int], grace: float) -> int:
+    """End (and reap) this process's children in one of ``sessions`` with all their descendants:
+    what a supervisor that died left to this subreaper (each supervised child leads a session of
+    its own, so its pid is its session's id: its orphans, and it, have that session). Children
+    in any other session are left alone. Returns how many processes were found alive."""
+    if not sessions:
+        return 0
+    me = os.getpid()
+    wanted = set(sessions)
+
+    def orphans() -> list[int]:
+        return [c for c in children_of(me) if (stat := _stat(c)) is not None and stat[2] in wanted]
+
+    return _end(orphans, grace, ())
 
 
 def _end(roots: Callable[[], list[int]], grace: float, spare: Collection[int]) -> int:

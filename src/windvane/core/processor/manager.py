@@ -277,6 +277,7 @@ class DagProcessor:
                 freed |= self._write(batch, report)
         finally:
             if template is not None:
+                report.template_restarts += template.take_deaths()
                 release(template)
         return freed
 
@@ -295,6 +296,9 @@ class DagProcessor:
             parent_pid=os.getpid(),
         )
         template = acquire(setup)
+        if not template.alive and template.starts:  # it died while idle: this start replaces it
+            template.deaths += 1
+            log.warning("the parse template died between passes; starting a new one")
         if not template.alive:
             if files < self.template_min_files and template.starts == 0:
                 return None  # not worth starting one yet

@@ -109,11 +109,12 @@ def parse_files(
     log_path: str | None = None,
     after_fork: Callable[[], None] | None = None,
     memory_limit_mib: int = 0,
-    on_start: Callable[[str], None] | None = None,
+    on_start: Callable[[str, int], None] | None = None,
 ) -> Generator[FileResult, None, None]:
     """Parse ``paths`` in up to ``parallelism`` children; yield each result as it ends. Each
     child's address space is capped at ``memory_limit_mib`` (0: no cap). ``on_start`` is told
-    each path once its child is forked (the template tells the processor)."""
+    each path and its child's pid once the child is forked (the template tells the processor: its
+    children's sessions are theirs, see :func:`~windvane.core.forking.subreaper.end_sessions`)."""
     if parallelism < 1:
         raise ValueError(f"parallelism must be >= 1, got {parallelism}")
     pending = deque(paths)
@@ -136,7 +137,7 @@ def parse_files(
             running[child.pid] = path
             watcher.add(child)
             if on_start is not None:
-                on_start(path)
+                on_start(path, child.pid)
 
     try:
         while pending or running:

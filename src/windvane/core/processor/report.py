@@ -32,6 +32,8 @@ class ParseReport:
     dag_files: list[str] = field(default_factory=list)
     import_errors: dict[str, str] = field(default_factory=dict)
     total_parse_time: float = 0.0
+    #: Parse templates found dead (killed, crashed, silent) this pass: each is replaced.
+    template_restarts: int = 0
 
     def summary(self) -> str:
         """One line for the processor log."""

@@ -107,7 +107,7 @@ def serve(requests_fd: int, results_fd: int) -> int:
             timeout=request.timeout,
             log_path=request.log_path,
             memory_limit_mib=request.memory_limit_mib,
-            on_start=lambda path: send(results_fd, ("started", path)),
+            on_start=lambda path, pid: send(results_fd, ("started", path, pid)),
         )
         for result in results:  # SIGTERM closes it: parse_files kills its children
             send(results_fd, ("result", result))

@@ -7,7 +7,9 @@ the result pipe into a queue, so the template never waits on a processor busy wr
 
 The template is started on first use and again whenever it is found dead. If it dies during a
 pass (killed, or killed by a file's code through its parent pid), the files it had not reported
-are sent to a new template; those that were being parsed when it died are suspects, each then
+are sent to a new template, and what it left running is ended and reaped (the processor is a
+subreaper: its parse children, SIGKILLed with it, and their descendants come to it; see
+:meth:`ParseTemplate._end_orphans`); those that were being parsed when it died are suspects, each then
 parsed alone, so a file that kills the template again is known: it gets an import error naming
 it, and the files that happened to run beside it are not blamed (after
 :data:`MAX_DEATHS_PER_PASS` deaths the files left all fail). A template that does not answer for
@@ -37,6 +39,7 @@ from collections import Counter
 from collections.abc import Generator, Sequence
 from typing import Any
 
+from windvane.core.forking.subreaper import end_sessions
 from windvane.core.processor.pool import FileResult
 from windvane.core.processor.template_wire import ParseRequest, TemplateSetup, receive, send
 from windvane.errors import DagImportError, WindvaneError
@@ -53,6 +56,8 @@ MAX_DEATHS_PER_PASS = 10
 MAX_IDLE = 2
 #: Grace between SIGTERM and SIGKILL when a template is stopped.
 STOP_GRACE_SECONDS = 5.0
+#: Grace between SIGTERM and SIGKILL for what a dead template's children left running.
+ORPHAN_GRACE_SECONDS = 1.0
 _BOOT = (
     "import sys; sys.path[:0] = [sys.argv[1]]; "
     "from windvane.core.processor.template import main; sys.exit(main(sys.argv[2:]))"
@@ -78,6 +83,10 @@ class ParseTemplate:
         self._messages: queue.SimpleQueue[Any] = queue.SimpleQueue()
         #: How many templates were started for this handle (1 unless one died).
         self.starts = 0
+        #: Templates of this handle that died (killed, crashed, silent) since :meth:`take_deaths`.
+        self.deaths = 0
+        #: Processes a dead template left (its parse children and theirs) this handle ended.
+        self.orphans_ended = 0
 
     @property
     def alive(self) -> bool:
@@ -159,6 +168,29 @@ class ParseTemplate:
             return f"was killed by {signal.Signals(-code).name}"
         return f"exited with code {code}"
 
+    def take_deaths(self) -> int:
+        """Deaths since the last call (each one's successor is a template restart)."""
+        taken, self.deaths = self.deaths, 0
+        return taken
+
+    def _end_orphans(self, running: dict[str, int]) -> None:
+        """The template died: its parse children got SIGKILL (``PR_SET_PDEATHSIG``) and, with what
+        they had started, were reparented to this process if it is a subreaper (the DAG processor
+        is: ``adopt_orphans``). End them and reap them, or they stay as zombies (and live orphans)
+        for as long as this process runs. Each parse child leads a session of its own: its pid."""
+        try:
+            found = end_sessions(running.values(), ORPHAN_GRACE_SECONDS)
+        except Exception:  # only tidiness is at stake
+            log.exception("could not end what the dead parse template left")
+            return
+        if found:
+            self.orphans_ended += found
+            log.warning(
+                "ended %d process(es) the dead parse template left running (parsing %s)",
+                found,
+                ", ".join(sorted(running)),
+            )
+
     def parse(
         self,
         paths: Sequence[str],
@@ -182,7 +214,7 @@ class ParseTemplate:
                 if suspects
                 else ParseRequest(tuple(left), parallelism, timeout, log_path, memory_limit_mib)
             )
-            running: set[str] = set()
+            running: dict[str, int] = {}
             reported: set[str] = set()
             try:
                 try:
@@ -197,10 +229,10 @@ class ParseTemplate:
                     if message is None:
                         raise _Died
                     if message[0] == "started":
-                        running.add(message[1])
+                        running[message[1]] = message[2]
                     elif message[0] == "result":
                         result: FileResult = message[1]
-                        running.discard(result.path)
+                        running.pop(result.path, None)
                         reported.add(result.path)
                         yield result
                     elif message[0] == "done":
@@ -210,8 +242,13 @@ class ParseTemplate:
                 how = self._death()
                 self.stop()
                 deaths += 1
-                log.warning("the parse template %s during a pass; %d file(s) running", how, len(running))
-                at_death.update(running)
+                self.deaths += 1
+                log.warning(
+                    "the parse template %s during a pass; %d file(s) running: %s",
+                    how, len(running), ", ".join(sorted(running)) or "none",
+                )  # fmt: skip
+                self._end_orphans(running)
+                at_death.update(list(running))
                 left = [p for p in left if p not in reported]
                 for path in [p for p in left if at_death[p] >= 2 or deaths >= MAX_DEATHS_PER_PASS]:
                     left.remove(path)

@@ -31,7 +31,8 @@ from windvane.core.model.states import TaskInstanceState as S
 from windvane.core.model.workload import TaskEvent, TaskInstanceKey
 from windvane.core.scheduler.announce import Announcer
 from windvane.core.scheduler.due_index import DueIndex
-from windvane.core.scheduler.model import ActiveRun, DagEntry, TiRecord, build_run, retry_delay
+from windvane.core.scheduler.giving_up import announce_zombie, verdict
+from windvane.core.scheduler.model import ActiveRun, DagEntry, TiRecord, build_run
 from windvane.core.scheduler.pass_work import GaveUp, PassWork
 from windvane.core.scheduler.queueing import Occupancy, ReadyItem, ReadyQueue
 
@@ -104,6 +105,8 @@ class Book:
         ti = run.by_id.get(event.ti_id) if run else None
         if run is None or ti is None:
             return None
+        if event.try_number < ti.try_number:
+            return None  # an earlier try's (one failed here past task_queued_timeout, claimed late)
         if event.state == S.RUNNING.value:
             if ti.state is S.QUEUED:
                 ti.state = S.RUNNING
@@ -383,35 +386,35 @@ class Book:
             work.finished_runs.append((run, DagRunState.FAILED))
 
     def give_up(
-        self, zombie: db.Zombie, key: TaskInstanceKey, now: pendulum.DateTime, reason: str, work: PassWork
+        self,
+        zombie: db.Zombie,
+        key: TaskInstanceKey,
+        now: pendulum.DateTime,
+        reason: str,
+        work: PassWork,
+        *,
+        queued: bool = False,
     ) -> None:
-        """A running try stopped heartbeating: fail it, or set it up for retry when it has tries left."""
-        retry = zombie.try_number <= zombie.max_tries
-        state = S.UP_FOR_RETRY if retry else S.FAILED
+        """A running try stopped heartbeating: fail it, or set it up for retry when it has tries
+        left. ``queued``: a try that stayed queued past ``task_queued_timeout`` was failed so
+        already (:func:`~.giving_up.verdict` said how): the book follows."""
+        state, retry_at = verdict(self.runs, zombie, now)
+        retry = state is S.UP_FOR_RETRY
         run = self.runs.get(zombie.dag_run_id)
         ti = run.by_id.get(zombie.ti_id) if run else None
-        retry_at = None
-        if retry and run is not None:
-            spec = run.dag.tasks[zombie.task_id]
-            retry_at = now + retry_delay(spec, zombie.try_number)
-        work.gave_up.append(GaveUp(zombie.ti_id, zombie.try_number, state.value, retry_at))
-        work.gave_up_reason = reason
-        work.stats.zombies += 1
-        entry = self.dags.get(key.dag_id)
-        dag = run.dag if run is not None else entry.dag if entry is not None else None
-        self.announce.try_zombie(
-            key,
-            dag.tasks.get(key.task_id) if dag is not None else None,
-            try_number=zombie.try_number,
-            max_tries=zombie.max_tries,
-            state=state,
-            now=now,
-            error=reason,
-            next_retry_at=retry_at,
-        )
-        log.error(
-            "task instance %s (try %d) is a zombie; marking %s", key.task_id, zombie.try_number, state.value
-        )
+        if queued:
+            work.stats.queued_timeouts += 1
+            log.error(
+                "task %r of run %r of DAG %r (try %d) %s; marked %s",
+                key.task_id, key.run_id, key.dag_id, zombie.try_number, reason, state.value,
+            )  # fmt: skip
+            if ti is not None and (ti.try_number != zombie.try_number or ti.state not in OCCUPYING):
+                return  # the book moved on since the row was read (an event of ours settled it)
+        else:
+            work.gave_up.append(GaveUp(zombie.ti_id, zombie.try_number, state.value, retry_at))
+            work.gave_up_reason = reason
+            work.stats.zombies += 1
+            announce_zombie(self.announce, self.runs, self.dags, zombie, key, now, reason, state, retry_at)
         if run is not None and ti is not None:
             self.ours.discard(ti.ti_id)
             self.adopted.discard(ti.ti_id)

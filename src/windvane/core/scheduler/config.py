@@ -19,6 +19,9 @@ class SchedulerConfig:
     health_check_threshold_seconds: float = 30.0
     task_heartbeat_timeout_seconds: float = 300.0
     zombie_check_interval_seconds: float = 10.0
+    #: A try queued longer than this is failed (Airflow's ``task_queued_timeout``); looked for with
+    #: the zombies, every ``zombie_check_interval_seconds``.
+    task_queued_timeout_seconds: float = 600.0
     max_dagruns_to_create_per_loop: int = 10
     max_tis_per_query: int = 512
     #: Only drive these run ids (backfill mode); None drives every non-backfill run.

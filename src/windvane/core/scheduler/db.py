@@ -166,6 +166,18 @@ def zombies(conn: Connection, cutoff: datetime, *, owner: int | None = None) -> 
     return [Zombie(*r) for r in conn.execute(q)]
 
 
+def stuck_in_queued(conn: Connection, cutoff: datetime, *, owner: int | None = None) -> list[Zombie]:
+    """Queued tries queued before ``cutoff`` (``task_queued_timeout``); with ``owner``, only in the
+    runs that scheduler job drives."""
+    q = select(ti_t.c.id, ti_t.c.dag_run_id, ti_t.c.task_id, ti_t.c.try_number, ti_t.c.max_tries).where(
+        ti_t.c.state == S.QUEUED.value, ti_t.c.queued_dttm < cutoff
+    )
+    if owner is not None:
+        owned = select(run_t.c.id).where(run_t.c.scheduled_by_job_id == owner)
+        q = q.where(ti_t.c.dag_run_id.in_(owned))
+    return [Zombie(*r) for r in conn.execute(q)]
+
+
 def pool_capacities(conn: Connection) -> dict[str, int]:
     return {r[0]: int(r[1]) for r in conn.execute(select(pool_t.c.pool, pool_t.c.slots))}
 

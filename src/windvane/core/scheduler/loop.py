@@ -35,6 +35,7 @@ from windvane.core.scheduler.observer import SchedulerObserver
 from windvane.core.scheduler.pass_work import PassWork
 from windvane.core.scheduler.pool_usage import pool_usage
 from windvane.core.scheduler.quarantine import Quarantine
+from windvane.core.scheduler.queued_timeout import time_out_queued
 from windvane.core.scheduler.runs import RunCreator
 from windvane.core.store import dag_runs, jobs, run_owners, task_instances
 from windvane.core.store.engine import begin_read
@@ -269,6 +270,9 @@ class Scheduler:
         worker_errors = self.executor.take_db_errors()
         if worker_errors:
             self.observer.worker_database_errors(worker_errors)
+        retired = self.executor.take_try_host_retirements()
+        if retired:
+            self.observer.try_hosts_retired(retired)
         mono = self.clock.monotonic()
         if mono >= self._next_poll:
             self._poll(work)
@@ -279,6 +283,8 @@ class Scheduler:
         if mono >= self._next_zombie_check:
             self._next_zombie_check = mono + self.config.zombie_check_interval_seconds
             self._find_zombies(now, work)
+            owner = None if self.coordinator is None else self.job_id
+            time_out_queued(self.engine, self.book, self.config.task_queued_timeout_seconds, now, work, owner)
         critical = self.clock.monotonic()
         open_slots = min(self.executor.open_slots, self.config.max_tis_per_query)
         if self.coordinator is not None and len(book.ready) and open_slots > 0:

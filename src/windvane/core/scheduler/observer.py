@@ -13,7 +13,7 @@ May import: the model floor.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -84,6 +84,8 @@ class LoopStats:
     starving_pools: set[str] = field(default_factory=set)
     runs_created: int = 0
     zombies: int = 0
+    #: Tries failed because they stayed queued past ``task_queued_timeout``.
+    queued_timeouts: int = 0
     ready_waiting: int = 0
     active_runs: int = 0
     critical_section: float = 0.0
@@ -160,6 +162,10 @@ class SchedulerObserver:
         """``count`` transient database errors the executor's workers rode out since the last pass
         (a LocalExecutor's workers report theirs; see :mod:`windvane.core.worker.db_errors`)."""
 
+    def try_hosts_retired(self, counts: Mapping[str, int]) -> None:
+        """The executor's workers retired try hosts since the last pass: how many, by reason
+        (:data:`~windvane.core.worker.try_host_loop.RETIREMENT_REASONS`)."""
+
 
 class SafeObserver(SchedulerObserver):
     """Fans out to observers; an observer that raises is logged and counted, never propagated."""
@@ -198,6 +204,9 @@ class SafeObserver(SchedulerObserver):
 
     def worker_database_errors(self, count: int) -> None:
         self._each("worker_database_errors", count)
+
+    def try_hosts_retired(self, counts: Mapping[str, int]) -> None:
+        self._each("try_hosts_retired", counts)
 
     def run_created(self, event: RunCreated) -> None:
         self._each("run_created", event)

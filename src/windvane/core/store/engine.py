@@ -79,7 +79,15 @@ def normalize_url(url: str) -> URL:
     )
 
 
-def create_db_engine(url: str, *, pool_size: int = 5, echo: bool = False) -> Engine:
+def create_db_engine(
+    url: str,
+    *,
+    pool_size: int = 5,
+    max_overflow: int = 10,
+    pool_timeout: float = 30.0,
+    pool_recycle: float = -1,
+    echo: bool = False,
+) -> Engine:
     """An engine for the metadata database at ``url``.
 
     SQLite: the file's folder is created; each connection runs in WAL mode with
@@ -89,28 +97,47 @@ def create_db_engine(url: str, *, pool_size: int = 5, echo: bool = False) -> Eng
     PostgreSQL: psycopg 3, sessions in UTC, a pooled connection pinged before use when it sat idle
     in the pool for :data:`PING_AFTER_IDLE_SECONDS` or more (:func:`_install_idle_ping`), pendulum's
     datetimes bound as plain ones (:mod:`~windvane.core.store.pg_datetimes`).
-    ``pool_size`` 0 means no limit.
+    The pool (``[database]`` settings, passed in by the caller): ``pool_size`` connections kept
+    (0: no limit), ``max_overflow`` more opened while all are busy (-1: no limit), ``pool_timeout``
+    seconds waited for a free one, ``pool_recycle`` seconds after which one is reopened (-1:
+    never). A value out of range is a :class:`StoreError` naming the parameter.
     """
+    pool = _pool_options(pool_size, max_overflow, pool_timeout, pool_recycle)
     parsed = normalize_url(url)
     if parsed.get_backend_name() == "sqlite":
         _make_sqlite_folder(parsed)
+        if not parsed.database or parsed.database == ":memory:" or parsed.query.get("mode") == "memory":
+            # An in-memory database: one connection per thread, no overflow to bound or wait for.
+            pool = {k: v for k, v in pool.items() if k in ("pool_size", "pool_recycle")}
         engine = create_engine(
-            parsed,
-            pool_size=pool_size,
-            echo=echo,
-            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            parsed, echo=echo, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **pool
         )
         _install_sqlite_hooks(engine)
         return engine
     connect_args: dict[str, Any] = {}
     if "options" not in parsed.query:
         connect_args["options"] = POSTGRES_OPTIONS
-    engine = create_engine(parsed, pool_size=pool_size, echo=echo, connect_args=connect_args)
+    engine = create_engine(parsed, echo=echo, connect_args=connect_args, **pool)
     _install_idle_ping(engine)
     from windvane.core.store import pg_datetimes  # psycopg's modules: only when PostgreSQL is used
 
     event.listen(engine, "connect", lambda dbapi_connection, _record: pg_datetimes.install(dbapi_connection))
     return engine
+
+
+def _pool_options(size: int, overflow: int, timeout: float, recycle: float) -> dict[str, Any]:
+    problems = []
+    if size < 0:
+        problems.append(f"pool_size={size} (0 means no limit; it cannot be negative)")
+    if overflow < -1:
+        problems.append(f"max_overflow={overflow} (-1 means no limit)")
+    if not timeout > 0:
+        problems.append(f"pool_timeout={timeout} (seconds, above 0)")
+    if recycle != -1 and not recycle > 0:
+        problems.append(f"pool_recycle={recycle} (seconds above 0, or -1 for never)")
+    if problems:
+        raise StoreError("invalid [database] pool settings: " + "; ".join(problems))
+    return {"pool_size": size, "max_overflow": overflow, "pool_timeout": timeout, "pool_recycle": recycle}
 
 
 #: A pooled PostgreSQL connection idle this long (seconds) is pinged before it is handed out again.

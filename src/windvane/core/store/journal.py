@@ -36,7 +36,8 @@ class JournalEntry:
     ``run_finished`` (the run reached ``state``) or ``cleared`` (the task
     instance was reset to run again). ``key`` names the task instance (None
     for a run's entry). ``reason`` is set when the change was not the task's
-    own doing: ``zombie``, ``worker_died``, ``dagrun_timeout``, ``branch``.
+    own doing: ``zombie``, ``worker_died``, ``task_killed``, ``claim_failed``, ``queued_timeout``,
+    ``dagrun_timeout``, ``branch``.
     ``error`` is the end of the try's error text (at most 4,000 characters);
     ``hostname`` the machine the try ran on (its log is there).
     """

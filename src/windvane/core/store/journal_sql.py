@@ -59,6 +59,11 @@ class JournalReason(StrEnum):
     #: The try's process ended without reporting (a signal, the OOM killer, ``os._exit``, a kill past
     #: ``execution_timeout``): the worker recorded the failure, the try's own callbacks never ran.
     TASK_KILLED = "task_killed"
+    #: The worker's claim of the queued try failed on an error retrying cannot cure: it failed the
+    #: try without running it (:mod:`windvane.core.store.try_unclaimed`).
+    CLAIM_FAILED = "claim_failed"
+    #: The try stayed queued longer than ``task_queued_timeout_seconds``: the scheduler failed it.
+    QUEUED_TIMEOUT = "queued_timeout"
 
 
 #: The task-instance states whose arrival is journaled (``removed`` is not: no try ended).

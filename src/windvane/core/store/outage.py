@@ -2,9 +2,12 @@
 
 :func:`is_transient` says whether an error is the database going away or refusing for a while
 (a dropped or terminated connection, a server restart, SQLite busy/locked, a full disk) rather
-than a bug: by the error classes' names along the ``__cause__``/``__context__`` chain
-(``OperationalError``, ``InterfaceError``, SQLAlchemy's ``connection_invalidated``), so lean
-workers need not import SQLAlchemy. :class:`OutageGuard` is what a long-running process keeps:
+than a bug: by the error classes' names (and their base classes') along the
+``__cause__``/``__context__`` chain (``OperationalError``, ``InterfaceError``, SQLAlchemy's
+``connection_invalidated``), so lean workers need not import SQLAlchemy. A PostgreSQL deadlock
+(``DeadlockDetected``) or serialization failure is one: the server rolled the transaction back,
+and running it again succeeds once the other transaction committed; so is a lock wait past
+``lock_timeout``. :class:`OutageGuard` is what a long-running process keeps:
 after each transient error it gives the pause before the next attempt (exponential backoff,
 0.5 s doubling to 10 s) and, once the outage lasted longer than ``max_outage_seconds``, raises
 :class:`~windvane.errors.DatabaseOutageError` saying so; a success ends the outage.
@@ -31,6 +34,8 @@ TRANSIENT_MESSAGES = (
     "could not connect",
     "connection refused",
     "no space left on device",
+    "deadlock detected",
+    "could not serialize access",
 )
 FIRST_PAUSE = 0.5
 MAX_PAUSE = 10.0
@@ -44,7 +49,10 @@ def is_transient(error: BaseException) -> bool:
         seen.add(id(current))
         if getattr(current, "connection_invalidated", False):
             return True
-        if type(current).__name__ in TRANSIENT_CLASSES:
+        # By the whole class hierarchy: psycopg raises subclasses (DeadlockDetected,
+        # SerializationFailure, LockNotAvailable are OperationalErrors) on the raw DBAPI paths,
+        # where SQLAlchemy would have wrapped them as its own OperationalError.
+        if any(cls.__name__ in TRANSIENT_CLASSES for cls in type(current).__mro__):
             return True
         text = str(current).lower()
         if any(fragment in text for fragment in TRANSIENT_MESSAGES):

@@ -134,6 +134,29 @@ def read_claim(found: Sequence[Any], now: datetime) -> Claim:
     )
 
 
+_UNCLAIM = Sql(
+    "UPDATE task_instance SET state = :queued, start_date = NULL, hostname = NULL, pid = NULL, "
+    "last_heartbeat_at = NULL, updated_at = :now WHERE id = :ti_id AND state = :running "
+    "AND try_number = :try_number AND queued_by_job_id = :job_id AND pid = :pid RETURNING id"
+)
+
+
+def unclaim_try(db: RawDb, workload: Workload, *, pid: int) -> bool:
+    """Give back a try this worker process (``pid``) claimed but never started: ``running ->
+    queued`` again, as it was queued (same try number and queuing job), so another worker's claim
+    takes it. False when the row was not so (nothing written)."""
+    params = {
+        "ti_id": workload.ti_id,
+        "queued": _S.QUEUED.value,
+        "running": _S.RUNNING.value,
+        "try_number": workload.try_number,
+        "job_id": workload.job_id,
+        "pid": pid,
+        "now": now_utc(),
+    }
+    return bool(db.write_one(_UNCLAIM, params))
+
+
 @dataclass(slots=True)
 class ClaimNext:
     """The worker's next try, claimed in the transaction that finishes its current one (one

@@ -24,7 +24,6 @@ import contextlib
 import dataclasses
 import logging
 import os
-import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -37,11 +36,11 @@ from windvane.core.model.outcome import TryOutcome, failure_state
 from windvane.core.model.states import TaskInstanceState
 from windvane.core.model.workload import TaskEvent, Workload
 from windvane.core.store.journal_sql import JournalReason
-from windvane.core.store.outage import OutageGuard
 from windvane.core.store.raw import RawDb
-from windvane.core.store.try_claim import Claim, ClaimNext, claim_try, now_utc
+from windvane.core.store.try_claim import Claim, ClaimNext, now_utc
 from windvane.core.store.try_lifecycle import make_event, record_heartbeat
 from windvane.core.worker import db_errors
+from windvane.core.worker.claiming import claim_error, claim_with_retries, fail_unclaimable
 from windvane.core.worker.dag_loader import DagLoader
 from windvane.core.worker.execution import failed_outcome
 from windvane.core.worker.final_write import OutcomeRecords, record_outcome
@@ -50,7 +49,7 @@ from windvane.core.worker.task_callbacks import DEFAULT_CALLBACK_TIMEOUT, callba
 from windvane.core.worker.task_child import ChildJob, child_main
 from windvane.core.worker.task_log import LogCap, append_line, write_header
 from windvane.core.worker.try_host import TryHosts, TryRequest
-from windvane.errors import DagImportError, InvalidRunIdError, NotFoundError
+from windvane.errors import DagImportError, DatabaseOutageError, InvalidRunIdError, NotFoundError
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -173,10 +172,21 @@ def run_workload(
     except (DagImportError, NotFoundError) as exc:
         task = None
         load_error = f"cannot load task {workload.task_id!r} of DAG {workload.dag_id!r}: {exc}"
-    claim = claimed or claim_with_retries(
-        db, workload, hostname=hostname, give_up_seconds=claim_give_up_seconds,
-        first_try=sensor_first_try(workload, task),
-    )  # fmt: skip
+    try:
+        claim = claimed or claim_with_retries(
+            db, workload, hostname=hostname, give_up_seconds=claim_give_up_seconds,
+            first_try=sensor_first_try(workload, task),
+        )  # fmt: skip
+    except DatabaseOutageError:
+        raise  # the database stayed away: nothing can be written now (the queued timeout settles it)
+    except Exception as exc:
+        error = claim_error(workload, exc)
+        unclaimed = (
+            unloadable_outcome(workload, error)
+            if task is None
+            else failed_outcome(task, workload.try_number, workload.max_tries, error)
+        )
+        return fail_unclaimable(db, workload, unclaimed, exc)
     if claim is None:
         return make_event(
             workload, None, now_utc().timestamp(), error="the try was not claimed (no longer queued for it)"
@@ -314,38 +324,6 @@ def callback_allowance(task: BaseOperator, callback_timeout: float) -> float:
     its longest end-of-try list, each call bounded by ``callback_timeout``."""
     ending = max(len(callbacks_of(task, hook)) for hook in _ENDING_HOOKS)
     return callback_timeout * (len(callbacks_of(task, "on_execute_callback")) + ending)
-
-
-def claim_with_retries(
-    db: RawDb,
-    workload: Workload,
-    *,
-    hostname: str,
-    give_up_seconds: float,
-    first_try: int | None = None,
-) -> Claim | None:
-    """:func:`claim_try`, retried with backoff while the database is away (a dropped connection,
-    a lock, a full disk); :class:`~windvane.errors.DatabaseOutageError` after ``give_up_seconds``
-    (the try then stays queued: the scheduler takes it back). Each failure is logged.
-    """
-    guard = OutageGuard("worker", max_outage_seconds=give_up_seconds)
-    while True:
-        try:
-            return claim_try(db, workload, hostname=hostname, pid=os.getpid(), first_try=first_try)
-        except Exception as exc:
-            if not db_errors.note(exc):
-                raise
-            pause = guard.failed(exc)
-            log.warning(
-                "claiming %s.%s try %d failed on the database (%s: %s); retrying in %.1f s",
-                workload.dag_id,
-                workload.task_id,
-                workload.try_number,
-                type(exc).__name__,
-                str(exc).strip().splitlines()[0] if str(exc).strip() else "",
-                pause,
-            )
-            time.sleep(pause)
 
 
 def name_memory_limit(outcome: TryOutcome, task_id: str, limit_mib: int, oom_kills: int = 0) -> TryOutcome:

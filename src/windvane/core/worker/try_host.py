@@ -29,89 +29,39 @@ file rebound, added or deleted, a thread still running, a process it started sti
 is a subreaper, so orphaned descendants are its children), the working directory or ``os.environ``
 changed. A try that ends the process (``sys.exit``, a crash,
 a kill, a timeout) fails alone, as with a fork per try; the next try gets a new host.
+
+Each retirement is counted by reason (:data:`~windvane.core.worker.try_host_loop.RETIREMENT_REASONS`,
+:meth:`TryHosts.take_retirements`: a LocalExecutor worker reports them with each try and the
+scheduler's process counts them in ``windvane_executor_try_host_retirements_total``); the first one
+of a DAG file that a try's trace caused is logged, naming the file and the globals it rebound: a
+file whose every try retires its host pays a fork per try, silently otherwise. The host's own loop
+is :mod:`windvane.core.worker.try_host_loop`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import copy
 import logging
 import os
 import pickle
-import signal
-import struct
 import sys
-import threading
 from dataclasses import dataclass, replace
-from datetime import timedelta
-from typing import NoReturn
 
-from windvane.core.forking.child import RESET_SIGNALS, child_run, write_result
+from windvane.core.forking.child import child_run
 from windvane.core.forking.ending import ChildEnd
 from windvane.core.forking.handle import ForkedChild, reap_exited
-from windvane.core.forking.subreaper import become_subreaper, end_descendants
 from windvane.core.forking.sweep import sweep_session
-from windvane.core.model.outcome import TryOutcome, failure_state
-from windvane.core.model.states import TaskInstanceState
-from windvane.core.model.workload import Workload
-from windvane.core.store.try_claim import Claim
 from windvane.core.worker.dag_loader import DagLoader
-from windvane.core.worker.inputs import jinja_env_for, run_inputs_for
-from windvane.core.worker.task_child import ChildJob, child_main
+from windvane.core.worker.try_host_loop import FRAME, KEEP, RETIRE, RETIREMENT_REASONS, serve
+from windvane.core.worker.try_host_loop import TryRequest as TryRequest
+from windvane.core.worker.try_host_loop import child_job as child_job
 
 log = logging.getLogger(__name__)
 
-_FRAME = struct.Struct("!I")
-#: The first byte of each result: the host takes another try, or it retires.
-KEEP, RETIRE = b"K", b"R"
-
-
-@dataclass(frozen=True, slots=True)
-class TryRequest:
-    """What the host needs to run one try (small and picklable: the DAG is its own copy)."""
-
-    workload: Workload
-    claim: Claim
-    log_path: str
-    db_url: str
-    hostname: str
-    callback_timeout: float
-    #: How long a try with end callbacks asks the database whether it still holds its task
-    #: instance before running them (0: never asks); as :attr:`ChildJob.claim_check_seconds`.
-    claim_check_seconds: float = 0.0
-
-
-def child_job(request: TryRequest, loader: DagLoader) -> ChildJob:
-    """The :class:`ChildJob` of ``request`` from the DAGs ``loader`` holds, with a copy of the task."""
-    workload, claim = request.workload, request.claim
-    dag = loader.get_dag(workload.fileloc, workload.dag_id)
-    task = copy.copy(dag.get_task(workload.task_id))
-    try:
-        run = run_inputs_for(
-            workload,
-            run_start_date=claim.run_start_date,
-            prev_data_interval_start_success=claim.prev_data_interval_start_success,
-            prev_data_interval_end_success=claim.prev_data_interval_end_success,
-        )
-    except Exception:  # the try fails on it, visibly (run_job builds it again and reports)
-        run = None
-    return ChildJob(
-        workload=workload,
-        dag=dag,
-        task=task,
-        log_path=request.log_path,
-        db_url=request.db_url,
-        hostname=request.hostname,
-        prev_data_interval_start_success=claim.prev_data_interval_start_success,
-        prev_data_interval_end_success=claim.prev_data_interval_end_success,
-        run_start_date=claim.run_start_date,
-        jinja_env=jinja_env_for(dag),
-        run=run,
-        first_poke_at=claim.first_poke_at,
-        reschedule_count=claim.reschedule_count,
-        callback_timeout=request.callback_timeout,
-        claim_check_seconds=request.claim_check_seconds,
-    )
+#: The reasons that make every try of a file pay a fork: worth a warning, once per file.
+_TRACE_REASONS = frozenset(
+    {"globals_changed", "thread_left", "process_left", "environ_changed", "cwd_changed"}
+)
 
 
 @dataclass(slots=True)
@@ -145,6 +95,10 @@ class TryHosts:
         #: Hosts forked so far, and tries they ran.
         self.forks = 0
         self.tries = 0
+        #: Retirements by reason (:data:`RETIREMENT_REASONS`) since :meth:`take_retirements`.
+        self.retirements: dict[str, int] = {}
+        #: DAG files a retirement was logged for (once per file).
+        self._warned: set[str] = set()
 
     @property
     def host_pid(self) -> int | None:
@@ -155,16 +109,16 @@ class TryHosts:
         the handle to :func:`~windvane.core.forking.supervise.supervise`."""
         key = (os.path.abspath(request.workload.fileloc), self._loader.imports)
         if self._host is not None and self._host.key != key:
-            self.retire()
+            self.retire("file_changed")
         data = pickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL)
         for _attempt in range(2):
             if self._host is None:
                 self._host = self._fork(key)
             try:
-                _write_all(self._host.request_fd, _FRAME.pack(len(data)) + data)
+                _write_all(self._host.request_fd, FRAME.pack(len(data)) + data)
                 break
             except OSError:  # the host died while idle: a new one
-                self.retire()
+                self.retire("host_ended")
         else:  # pragma: no cover - a host that cannot take one request twice in a row
             raise OSError("the try host died before it could take the try")
         host = self._host
@@ -184,21 +138,49 @@ class TryHosts:
         (the payload without the host's flag); the host is retired if it asked to, or forgotten
         if it ended during the try."""
         host = self._host
-        flag = b""
+        flag, why = b"", "quota"
         if end.payload is not None:
-            flag = end.payload[:1]
-            end = replace(end, payload=end.payload[1:])
+            flag, payload = end.payload[:1], end.payload[1:]
+            if flag == RETIRE:
+                header, _, payload = payload.partition(b"\n")
+                why = header.decode(errors="replace")
+            end = replace(end, payload=payload)
         if host is None:
             return end
+        reason, _, detail = why.partition(":")
         if child.read_fd == -1:  # ``end()`` closed the host's descriptors: it ended, or is ending
+            # A host that retired exits right after reporting: its reason, not an unexplained end.
+            self._note(reason if flag == RETIRE else "host_ended", detail, host.key[0])
             self._forget()
         elif flag != KEEP or host.served >= self.tries_per_process:
-            self.retire()
+            self.retire(reason, detail, child_file=host.key[0])
         return end
 
-    def retire(self) -> None:
-        """Stop the host between tries: it reads the end of its requests and exits; what it left
-        in its session is ended."""
+    def retire(self, reason: str = "quota", detail: str = "", *, child_file: str = "") -> None:
+        """Stop the host between tries (:meth:`_stop`). ``reason`` (:data:`RETIREMENT_REASONS`) is
+        counted in :attr:`retirements`; one that makes each try of the DAG file ``child_file`` pay a
+        fork is logged, naming what the try left (``detail``: the globals it rebound), once per file."""
+        if self._host is None:
+            return
+        self._note(reason, detail, child_file)
+        self._stop()
+
+    def _note(self, reason: str, detail: str, child_file: str) -> None:
+        """Count a retirement; log the first one of ``child_file`` a try's trace caused."""
+        self._count(reason)
+        if reason in _TRACE_REASONS and child_file and child_file not in self._warned:
+            self._warned.add(child_file)
+            log.warning(
+                "a try of DAG file %s %s, so its try host retired (%s) and will after each such try: "
+                "every try of that file then pays a fork; keep state across tries in an object bound "
+                "once at import (docs/scaling.md, 'Keeping a try host')",
+                child_file,
+                _describe(reason, detail),
+                reason,
+            )
+
+    def _stop(self) -> None:
+        """The host reads the end of its requests and exits; what it left in its session is ended."""
         host, self._host = self._host, None
         if host is None:
             return
@@ -210,6 +192,16 @@ class TryHosts:
         with contextlib.suppress(ChildProcessError):
             os.waitpid(host.pid, 0)
 
+    def take_retirements(self) -> dict[str, int]:
+        """Retirements by reason since the last call (what the worker reports with each try)."""
+        taken, self.retirements = self.retirements, {}
+        return taken
+
+    def _count(self, reason: str) -> None:
+        if reason not in RETIREMENT_REASONS:  # the label stays bounded whatever a host sent
+            reason = "quota"
+        self.retirements[reason] = self.retirements.get(reason, 0) + 1
+
     def _forget(self) -> None:
         """The host ended during a try (its handle closed its descriptors and reaps it)."""
         host, self._host = self._host, None
@@ -218,7 +210,8 @@ class TryHosts:
                 os.close(host.request_fd)
 
     def close(self) -> None:
-        self.retire()
+        """The worker is stopping: the host goes (not counted as a retirement)."""
+        self._stop()
 
     def _fork(self, key: tuple[str, int]) -> _Host:
         reap_exited()
@@ -251,109 +244,6 @@ class TryHosts:
         return _Host(key, pid, request_write, result_read, _pidfd(pid))
 
 
-def serve(
-    loader: DagLoader, request_fd: int, result_fd: int, quota: int, *, sweep_grace: float = 5.0
-) -> NoReturn:
-    """The host's loop (in the forked host): run each request's try, report its outcome with
-    :data:`KEEP` or :data:`RETIRE`; exit at the end of the requests or after retiring, having
-    ended every descendant (SIGTERM, ``sweep_grace`` seconds, SIGKILL): what a try left, in a
-    session of its own or not, must not outlive the host nor fall to the worker."""
-    become_subreaper()
-    threads, cwd, environ = threading.active_count(), os.getcwd(), dict(os.environ)
-    handlers = {signum: signal.getsignal(signum) for signum in RESET_SIGNALS}
-    served = 0
-    while True:
-        request = _read_request(request_fd)
-        if request is None:
-            break
-        try:
-            job = child_job(request, loader)
-        except Exception as exc:  # the file changed under the host and no longer loads: fail, retire
-            write_result(result_fd, RETIRE + _unloadable(request, exc))
-            break
-        module = loader.module_globals(request.workload.fileloc)
-        before = None if module is None else dict(module)
-        payload = child_main(job)
-        served += 1
-        for signum, handler in handlers.items():
-            signal.signal(signum, handler)
-        keep = served < quota and _same_globals(module, before) and _clean(threads, cwd, environ)
-        write_result(result_fd, (KEEP if keep else RETIRE) + payload)
-        if not keep:
-            break
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):
-            stream.flush()
-    with contextlib.suppress(BaseException):  # os._exit skips child_run's own sweep
-        end_descendants(sweep_grace)
-    os._exit(0)
-
-
-def _unloadable(request: TryRequest, exc: Exception) -> bytes:
-    """The outcome of a try whose task the host cannot load (retried after BaseOperator's default
-    delay, as a worker's unloadable try)."""
-    workload = request.workload
-    error = f"cannot load task {workload.task_id!r} of DAG {workload.dag_id!r}: {exc}"
-    with contextlib.suppress(OSError):
-        fd = os.open(request.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        os.write(fd, f"*** {error}\n".encode())
-        os.close(fd)
-    state = failure_state(workload.try_number, workload.max_tries)
-    delay = timedelta(seconds=300) if state is TaskInstanceState.UP_FOR_RETRY else None
-    return TryOutcome(state=state, error=error, next_retry_delay=delay).to_json().encode()
-
-
-def _same_globals(module: dict[str, object] | None, before: dict[str, object] | None) -> bool:
-    """Whether the try left the DAG file's module globals bound as it found them (a ``global``
-    statement's assignment, a name added or deleted); a mutated object is not seen."""
-    if module is None or before is None:
-        return True
-    if len(module) != len(before):
-        return False
-    missing = object()
-    return all(module.get(name, missing) is value for name, value in before.items())
-
-
-def _clean(threads: int, cwd: str, environ: dict[str, str]) -> bool:
-    """Whether the try left nothing that could change the next one (see the module doc)."""
-    if threading.active_count() > threads or os.environ != environ:
-        return False
-    try:
-        if os.getcwd() != cwd:
-            return False
-    except OSError:
-        return False
-    while True:  # reap what ended; a live child (or orphaned descendant) means retire
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return True
-        if pid == 0:
-            return False
-
-
-def _read_request(fd: int) -> TryRequest | None:
-    header = _read_exactly(fd, _FRAME.size)
-    if header is None:
-        return None
-    (size,) = _FRAME.unpack(header)
-    data = _read_exactly(fd, size)
-    if data is None:
-        return None
-    request: TryRequest = pickle.loads(data)
-    return request
-
-
-def _read_exactly(fd: int, size: int) -> bytes | None:
-    data = bytearray()
-    while len(data) < size:
-        chunk = os.read(fd, size - len(data))
-        if not chunk:
-            return None
-        data += chunk
-    return bytes(data)
-
-
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
@@ -365,3 +255,14 @@ def _pidfd(pid: int) -> int | None:
         return os.pidfd_open(pid)
     except (AttributeError, OSError):
         return None
+
+
+def _describe(reason: str, detail: str) -> str:
+    if reason == "globals_changed":
+        return f"rebound, added or deleted its global(s) {detail or '?'}"
+    return {
+        "thread_left": "left a thread running",
+        "process_left": "left a process running",
+        "environ_changed": "changed os.environ",
+        "cwd_changed": "changed the working directory",
+    }.get(reason, reason)

@@ -1,0 +1,38 @@
+"""The executors' try hosts in the catalogue: kept apart from :mod:`windvane.metrics.catalogue`
+only for size; that module adds :data:`EXECUTOR_EXTRA` to its ``CATALOGUE`` after the executor's
+own metrics."""
+
+from __future__ import annotations
+
+from windvane.metrics.metric import Kind, Metric
+
+C = Kind.COUNTER
+#: Why a try host retired (as :data:`windvane.core.worker.try_host_loop.RETIREMENT_REASONS`).
+TRY_HOST_RETIREMENT_REASONS = (
+    "quota",
+    "file_changed",
+    "globals_changed",
+    "thread_left",
+    "process_left",
+    "environ_changed",
+    "cwd_changed",
+    "unloadable",
+    "host_ended",
+)
+
+TRY_HOST_RETIREMENTS = Metric(
+    "windvane_executor_try_host_retirements_total",
+    C,
+    "processes",
+    "Try hosts (one forked process running several tries of one DAG file, [executor] "
+    "tries_per_process) retired, by reason: quota, file_changed, unloadable and host_ended are "
+    "routine; globals_changed, thread_left, process_left, environ_changed and cwd_changed mean a try "
+    "left a trace, and if every try of a file does, each pays a fork (see docs/scaling.md). "
+    "LocalExecutor workers.",
+    "executor.try_host_retirements",
+    ("executor", "reason"),
+    "executor.try_host_retirements.{executor}.{reason}",
+    reasons=TRY_HOST_RETIREMENT_REASONS,
+)
+
+EXECUTOR_EXTRA: tuple[Metric, ...] = (TRY_HOST_RETIREMENTS,)
