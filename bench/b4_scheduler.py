@@ -32,6 +32,7 @@ from pathlib import Path
 
 import pendulum
 from _common import fresh_db, median, pct, register, table
+from proc_cpu import CpuSampler
 from sqlalchemy import Engine, func, select
 
 from windvane.core.authoring.dag import DAG
@@ -191,12 +192,16 @@ def measure_several(
         deadline = time.monotonic() + 120
         while registered() < schedulers and time.monotonic() < deadline:
             time.sleep(0.05)
+        sampler = CpuSampler(url.rsplit("/", 1)[1], [p.pid for p in procs])
+        sampler.start()
         now = pendulum.now("UTC")
         with begin_write(engine) as conn:
             for i in range(runs):
                 trigger_dag(conn, ser, now=now, logical_date=now.subtract(minutes=i))
         t0 = time.time()  # the runs exist from here (creating their task instances is not the schedulers')
+        sampler.mark()
         reports = [json.loads(p.communicate(timeout=600)[0].strip().splitlines()[-1]) for p in procs]
+        sched_cpu, pg_cpu = sampler.stop()
         with begin_read(engine) as conn:
             tries = conn.execute(
                 select(task_instance.c.try_number, func.count()).group_by(task_instance.c.try_number)
@@ -213,11 +218,13 @@ def measure_several(
         elapsed = max(r["last"] for r in reports) - t0
         busy = [b for r in reports for b in r["busy"]]
         shares = "/".join(str(r["finished"]) for r in reports)
-        cpu = sum(r["cpu"] for r in reports)
         label = schedulers if coordinated else "1 alone"
+        # Cores busy: the schedulers (the instant executor runs in them) and their PostgreSQL backends.
+        cores = (sched_cpu + pg_cpu) / elapsed
+        per_ti_ms = (sched_cpu + pg_cpu) / total * 1000
         return [
-            "postgres", shape, label, total, elapsed, total / elapsed, shares, cpu,
-            median(busy), pct(busy, 95), duplicates,
+            "postgres", shape, label, total, elapsed, total / elapsed, shares, sched_cpu, pg_cpu,
+            per_ti_ms, cores, median(busy), pct(busy, 95), duplicates,
         ]  # fmt: skip
 
 
@@ -248,7 +255,8 @@ def main() -> None:
         print(
             table(
                 f"B4, 1 vs {args.schedulers} coordinated schedulers, each a process (PostgreSQL; "
-                f"default_pool {args.pool_slots or 128} slots; load average {load:.1f} at start)",
+                f"default_pool {args.pool_slots or 128} slots; load average {load:.1f} at start, "
+                f"{os.getloadavg()[0]:.1f} at the end)",
                 [
                     "db",
                     "shape",
@@ -257,7 +265,10 @@ def main() -> None:
                     "wall s",
                     "TI/s",
                     "TIs each",
-                    "CPU s",
+                    "sched CPU s",
+                    "PG CPU s",
+                    "CPU ms/TI",
+                    "cores busy",
                     "loop p50 ms",
                     "loop p95 ms",
                     "duplicates",
