@@ -33,11 +33,15 @@ _TAKE = text(
     "SELECT CASE WHEN pg_try_advisory_lock(:key) THEN set_config('application_name', :name, false) END"
 )
 _RELEASE = text("SELECT pg_advisory_unlock(:key), set_config('application_name', '', false)")
-_HOLDERS = text(
+_HELD = (
     "SELECT pg_terminate_backend(a.pid) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-    "WHERE l.locktype = 'advisory' AND l.classid = :hi AND l.objid = :lo AND l.objsubid = 1 "
-    "AND l.granted AND l.mode = 'ExclusiveLock' AND a.application_name = ANY(CAST(:names AS TEXT[]))"
+    "WHERE l.locktype = 'advisory' AND l.database = (SELECT oid FROM pg_database "
+    "WHERE datname = current_database()) AND l.classid = :hi AND l.objid = :lo AND l.objsubid = 1 "
+    "AND l.granted AND l.mode = 'ExclusiveLock' AND a.pid <> pg_backend_pid()"
 )
+_HOLDERS = text(_HELD + " AND a.application_name = ANY(CAST(:names AS TEXT[]))")
+_ANY_HOLDER = text(_HELD)
+_KEY = {"hi": SOLO_LOCK_KEY >> 32, "lo": SOLO_LOCK_KEY & 0xFFFFFFFF}
 
 
 def session_name(job_id: int) -> str:
@@ -63,5 +67,12 @@ def end_sessions_of(conn: Connection, job_ids: Sequence[int]) -> int:
     if not job_ids or conn.dialect.name != "postgresql":
         return 0
     names = [session_name(j) for j in job_ids]
-    params = {"hi": SOLO_LOCK_KEY >> 32, "lo": SOLO_LOCK_KEY & 0xFFFFFFFF, "names": names}
-    return len(conn.execute(_HOLDERS, params).all())
+    return len(conn.execute(_HOLDERS, {**_KEY, "names": names}).all())
+
+
+def end_every_holder(conn: Connection) -> int:
+    """End whichever session holds the solo lock on this database (a test's reset between cases:
+    a scheduler object dropped without ``shutdown()`` would keep it until collected)."""
+    if conn.dialect.name != "postgresql":
+        return 0
+    return len(conn.execute(_ANY_HOLDER, _KEY).all())
