@@ -16,9 +16,7 @@ from windvane.core.authoring.dag import DAG
 from windvane.core.authoring.operators.empty import EmptyOperator
 from windvane.core.model.clock import FakeClock
 from windvane.core.scheduler.config import SchedulerConfig
-from windvane.core.scheduler.coordination import foreign
 from windvane.core.scheduler.loop import Scheduler
-from windvane.core.scheduler.queueing import Occupancy
 from windvane.core.store import pools, solo_lock
 from windvane.core.store.engine import begin_read, begin_write
 from windvane.core.store.run_actions import trigger_dag
@@ -157,12 +155,33 @@ def test_a_solo_scheduler_whose_session_was_ended_cannot_queue(pg: Engine) -> No
     assert queued_of(pg, run_pks(pg)[0]) == 0
 
 
-def test_foreign_counts_only_what_the_database_holds_beyond_the_book() -> None:
-    mine = Occupancy()
-    mine.pool_slots_used.update({"p": 3, "q": 5})
-    mine.per_dag.update({"d": 2})
-    counted = ({"p": 5, "q": 4}, {"d": 2, "e": 1}, {("e", "t"): 1})
-    out = foreign(counted, mine)
-    assert dict(out.pool_slots_used) == {"p": 2}  # q: the book counts more (finishes not yet heard of)
-    assert dict(out.per_dag) == {"e": 1}
-    assert dict(out.per_task) == {("e", "t"): 1}
+def test_what_others_hold_is_read_per_run_not_as_a_difference_with_a_lagging_book(pg: Engine) -> None:
+    """Regression: read as "database minus book", the backfill's slot vanished while the solo
+    scheduler had not yet heard that two of its own tries finished (its book counted them still)."""
+    clock = FakeClock(NOW)
+    with begin_write(pg) as conn:
+        pools.set_pool(conn, "narrow", 4)
+    other = insert_run(pg, "other", run_id="backfill__x", run_type="backfill")
+    tis = insert_task_instances(pg, other, "other", ["o1"], run_id="backfill__x", state="running")
+    with begin_write(pg) as conn:
+        conn.execute(update(task_instance).where(task_instance.c.id.in_(tis.values())).values(pool="narrow"))
+    ser = register_dag(pg, fanout("fan", 6, pool="narrow"), now=NOW)
+    with begin_write(pg) as conn:
+        trigger_dag(conn, ser, now=NOW, logical_date=NOW)
+    a = scheduler(pg, clock)
+    a.start()
+    a.run_once()
+    with begin_write(pg) as conn:
+        conn.execute(update(task_instance).where(task_instance.c.task_id == "first").values(state="success"))
+    a._rebuild()
+    a.run_once()  # queues 3 of its own in narrow: 3 + the backfill's 1
+    with begin_write(pg) as conn:  # two of them finish; the scheduler has not heard yet
+        mine = select(task_instance.c.id).where(
+            task_instance.c.dag_id == "fan", task_instance.c.state == "queued"
+        )
+        done = list(conn.execute(mine.limit(2)).scalars())
+        conn.execute(update(task_instance).where(task_instance.c.id.in_(done)).values(state="success"))
+    assert a.coordinator is not None and a._writer.solo
+    with begin_read(pg) as conn:
+        a.coordinator.review_solo(conn, a._writer, a.book)
+    assert a.coordinator.foreign.pool_slots_used["narrow"] == 1, "the backfill's try still holds its slot"

@@ -20,7 +20,8 @@ Used when :attr:`SchedulerConfig.coordinated` is on (the CLI turns it on for Pos
 - **A scheduler alone skips the critical section.** One that sees no other live scheduler job (once
   per poll) takes the solo lock (:mod:`windvane.core.store.solo_lock`) and queues as an uncoordinated
   scheduler does, against its counts in memory plus what tries of runs it does not drive held when
-  it took the lock (they can only finish while it holds the lock, so that figure only errs high). It
+  it took the lock (read again each poll while not zero: they can only finish while it holds the
+  lock, so that figure only errs high). It
   releases the lock once it sees a second live scheduler; the others queue nothing until then.
 - **Work spreads.** A scheduler starts queued runs up to its equal share of all running and waiting
   runs (at least one per poll), so two schedulers drive about half the runs each.
@@ -78,21 +79,11 @@ def share(waiting: int, live_schedulers: int, *, running: int = 0, mine: int = 0
     return 1 if passed >= PATIENCE_POLLS else 0
 
 
-def foreign(counted: occupancy_sql.Occupied, mine: Occupancy) -> Occupancy:
-    """What the database counts beyond ``mine`` (never below zero: where the book counts more, tries
-    of its own have finished that it has not yet heard of)."""
-    pools, per_dag, per_task = counted
-    out = Occupancy()
-    for pool, n in pools.items():
-        if n > mine.pool_slots_used[pool]:
-            out.pool_slots_used[pool] = n - mine.pool_slots_used[pool]
-    for dag_id, n in per_dag.items():
-        if n > mine.per_dag[dag_id]:
-            out.per_dag[dag_id] = n - mine.per_dag[dag_id]
-    for key, n in per_task.items():
-        if n > mine.per_task[key]:
-            out.per_task[key] = n - mine.per_task[key]
-    return out
+def foreign(conn: Connection, book: Book) -> Occupancy:
+    """What queued and running tries of runs ``book`` does not drive hold (read with the solo lock
+    held: nobody can add to it, so it only errs high until read again)."""
+    pools, per_dag, per_task = occupancy_sql.count_outside(conn, book.runs.keys())
+    return Occupancy(Counter(pools), Counter(per_dag), Counter(per_task))
 
 
 def _held(occupancy: Occupancy) -> bool:
@@ -111,7 +102,7 @@ class Coordinator:
         #: Polls in a row that left queued runs to the others (see :func:`share`).
         self.passed = 0
         #: While solo: what tries of runs this scheduler does not drive held when it took the solo
-        #: lock (or last looked), beyond what its book counts; empty when nothing.
+        #: lock (or last looked); empty when nothing.
         self.foreign = Occupancy()
 
     def budget(self, conn: Connection, waiting: int, running: int, mine: int) -> int:
@@ -151,10 +142,14 @@ class Coordinator:
             self.foreign = Occupancy()
             log.info("another scheduler is running: queueing under the queueing lock from now on")
         elif committer.solo and _held(self.foreign):
-            self.foreign = foreign(occupancy_sql.count_all(conn), book.occupancy)
+            self.foreign = foreign(conn, book)
         elif alone and committer.take_solo():
-            self.foreign = foreign(occupancy_sql.count_all(conn), book.occupancy)
+            # READ COMMITTED: this count's snapshot is taken now, with the lock held, so it sees every
+            # queueing committed before (a coordinated one holds the lock shared until its commit).
+            self.foreign = foreign(conn, book)
             log.info("no other scheduler is running: queueing without the queueing lock (solo lock held)")
+        elif not committer.solo:
+            self.foreign = Occupancy()
 
     def solo_occupancy(self, book: Book) -> Occupancy | None:
         """While solo: what the limits are checked against, when not the book's own counts alone."""

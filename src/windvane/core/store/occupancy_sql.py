@@ -99,17 +99,17 @@ def queue_section(
     return _lock_and_count(conn, key, solo_key, pools, dag_ids, tasks)
 
 
-def count_all(conn: Connection) -> Occupied:
-    """Every queued + running task instance counted, unlocked: pool slots per pool, task instances per
-    DAG and per (DAG, task)."""
-    tx = dbapi_tx(conn)
-    return _tally(tx.rows(_ALL), None)
+def count_outside(conn: Connection, run_ids: Collection[int]) -> Occupied:
+    """Every queued + running task instance of a run not in ``run_ids``, counted unlocked: pool slots
+    per pool, task instances per DAG and per (DAG, task). PostgreSQL only (a solo scheduler's)."""
+    return _tally(dbapi_tx(conn).rows(_OUTSIDE, {"runs": sorted(run_ids)}), None)
 
 
-_ALL = Sql(
-    f"SELECT 0, pool, '', SUM(pool_slots) FROM task_instance WHERE {_ACTIVE} GROUP BY pool "
-    f"UNION ALL SELECT 1, dag_id, '', COUNT(*) FROM task_instance WHERE {_ACTIVE} GROUP BY dag_id "
-    f"UNION ALL SELECT 2, dag_id, task_id, COUNT(*) FROM task_instance WHERE {_ACTIVE} "
+_NOT_MINE = f"{_ACTIVE} AND dag_run_id <> ALL(CAST(:runs AS BIGINT[]))"
+_OUTSIDE = Sql(
+    f"SELECT 0, pool, '', SUM(pool_slots) FROM task_instance WHERE {_NOT_MINE} GROUP BY pool "
+    f"UNION ALL SELECT 1, dag_id, '', COUNT(*) FROM task_instance WHERE {_NOT_MINE} GROUP BY dag_id "
+    f"UNION ALL SELECT 2, dag_id, task_id, COUNT(*) FROM task_instance WHERE {_NOT_MINE} "
     "GROUP BY dag_id, task_id"
 )
 
