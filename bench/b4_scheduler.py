@@ -7,6 +7,9 @@ once) and a DAG of 10 chains of 100 (most task instances waiting on upstreams).
     python bench/b4_scheduler.py [--runs 10] [--tasks 1000] [--db sqlite,postgres]
     python bench/b4_scheduler.py --schedulers 2 [--db postgres]
 
+With ``WV_B4_PROFILE=DIR`` each scheduler process (``--schedulers``) writes a cProfile of its loop
+to ``DIR/b4_<pid>.prof``.
+
 ``--pool-slots S`` gives ``default_pool`` S slots (it has 128): the pool is a global limit, so with
 the default every scheduler shares the same 128 tries in flight (see docs/scaling.md).
 
@@ -32,6 +35,7 @@ from pathlib import Path
 
 import pendulum
 from _common import fresh_db, median, pct, register, table
+from proc_cpu import CpuSampler
 from sqlalchemy import Engine, func, select
 
 from windvane.core.authoring.dag import DAG
@@ -123,8 +127,29 @@ def _config(coordinated: bool) -> SchedulerConfig:
     )
 
 
+def _time_the_lock() -> list[float]:
+    """Wrap the queueing section's first round trip (the lock, waited for, and the count): its
+    durations go into the returned list. Works on trees before and after the solo lock."""
+    from windvane.core.store import occupancy_sql
+
+    spent: list[float] = []
+    name = "queue_section" if hasattr(occupancy_sql, "queue_section") else "lock_and_count"
+    inner = getattr(occupancy_sql, name)
+
+    def timed(*args: object, **kwargs: object) -> object:
+        t = time.perf_counter()
+        try:
+            return inner(*args, **kwargs)
+        finally:
+            spent.append(time.perf_counter() - t)
+
+    setattr(occupancy_sql, name, timed)
+    return spent
+
+
 def worker(url: str, coordinated: bool) -> None:
     """One scheduler process: run until no run is queued or running, print what it did."""
+    lock_times = _time_the_lock()
     engine = create_db_engine(url)
     loops = Loops()
     executor = InstantExecutor(parallelism=2048, engine=engine)
@@ -144,7 +169,15 @@ def worker(url: str, coordinated: bool) -> None:
         return active == 0
 
     gc.disable()
-    scheduler.run(until=idle, timeout=600)
+    profile_dir = os.environ.get("WV_B4_PROFILE")
+    if profile_dir:  # cProfile of this scheduler's loop, one file a process (pstats format)
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.runcall(scheduler.run, until=idle, timeout=600)
+        profiler.dump_stats(str(Path(profile_dir) / f"b4_{os.getpid()}.prof"))
+    else:
+        scheduler.run(until=idle, timeout=600)
     usage = resource.getrusage(resource.RUSAGE_SELF)
     busy = [d * 1000 for d in loops.durations if d > 0]
     print(
@@ -154,6 +187,9 @@ def worker(url: str, coordinated: bool) -> None:
                 "last": loops.last_finish,
                 "cpu": usage.ru_utime + usage.ru_stime,
                 "busy": busy,
+                "passes": len(loops.durations),
+                "locked": len(lock_times),
+                "lock_s": sum(lock_times),
             }
         )
     )
@@ -191,12 +227,16 @@ def measure_several(
         deadline = time.monotonic() + 120
         while registered() < schedulers and time.monotonic() < deadline:
             time.sleep(0.05)
+        sampler = CpuSampler(url.rsplit("/", 1)[1], [p.pid for p in procs])
+        sampler.start()
         now = pendulum.now("UTC")
         with begin_write(engine) as conn:
             for i in range(runs):
                 trigger_dag(conn, ser, now=now, logical_date=now.subtract(minutes=i))
         t0 = time.time()  # the runs exist from here (creating their task instances is not the schedulers')
+        sampler.mark()
         reports = [json.loads(p.communicate(timeout=600)[0].strip().splitlines()[-1]) for p in procs]
+        sched_cpu, pg_cpu = sampler.stop()
         with begin_read(engine) as conn:
             tries = conn.execute(
                 select(task_instance.c.try_number, func.count()).group_by(task_instance.c.try_number)
@@ -213,11 +253,15 @@ def measure_several(
         elapsed = max(r["last"] for r in reports) - t0
         busy = [b for r in reports for b in r["busy"]]
         shares = "/".join(str(r["finished"]) for r in reports)
-        cpu = sum(r["cpu"] for r in reports)
         label = schedulers if coordinated else "1 alone"
+        # Cores busy: the schedulers (the instant executor runs in them) and their PostgreSQL backends.
+        cores = (sched_cpu + pg_cpu) / elapsed
+        per_ti_ms = (sched_cpu + pg_cpu) / total * 1000
+        passes = sum(r["passes"] for r in reports)
+        locked = f"{sum(r['locked'] for r in reports)} / {sum(r['lock_s'] for r in reports):.2f}"
         return [
-            "postgres", shape, label, total, elapsed, total / elapsed, shares, cpu,
-            median(busy), pct(busy, 95), duplicates,
+            "postgres", shape, label, total, elapsed, total / elapsed, shares, sched_cpu, pg_cpu,
+            per_ti_ms, cores, passes, locked, median(busy), pct(busy, 95), duplicates,
         ]  # fmt: skip
 
 
@@ -248,7 +292,8 @@ def main() -> None:
         print(
             table(
                 f"B4, 1 vs {args.schedulers} coordinated schedulers, each a process (PostgreSQL; "
-                f"default_pool {args.pool_slots or 128} slots; load average {load:.1f} at start)",
+                f"default_pool {args.pool_slots or 128} slots; load average {load:.1f} at start, "
+                f"{os.getloadavg()[0]:.1f} at the end)",
                 [
                     "db",
                     "shape",
@@ -257,7 +302,12 @@ def main() -> None:
                     "wall s",
                     "TI/s",
                     "TIs each",
-                    "CPU s",
+                    "sched CPU s",
+                    "PG CPU s",
+                    "CPU ms/TI",
+                    "cores busy",
+                    "passes",
+                    "locked passes / s",
                     "loop p50 ms",
                     "loop p95 ms",
                     "duplicates",

@@ -21,6 +21,7 @@ from pathlib import Path
 from sqlalchemy import Engine, inspect
 from sqlalchemy.exc import OperationalError
 
+from windvane.core.store import solo_lock
 from windvane.core.store.engine import begin_write, create_db_engine, mask_url, normalize_url
 from windvane.core.store.migrate import check, drop_all, migrate
 from windvane.core.store.pools import DEFAULT_POOL, DEFAULT_POOL_SLOTS, ensure_pool
@@ -118,6 +119,7 @@ class PostgresDatabase:
         tables |= set(inspect(self.engine).get_table_names()) - {"alembic_version"}
         names = ", ".join(quote(name) for name in sorted(tables))
         with begin_write(self.engine) as conn:
+            solo_lock.end_every_holder(conn)  # a scheduler of an earlier test still alone on it
             conn.exec_driver_sql(f"TRUNCATE TABLE {names} RESTART IDENTITY CASCADE")
             ensure_pool(conn, DEFAULT_POOL, DEFAULT_POOL_SLOTS, description="Default pool")
             conn.exec_driver_sql("INSERT INTO dag_change (id, seq) VALUES (1, 0)")  # as migration 0006

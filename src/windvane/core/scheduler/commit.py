@@ -6,6 +6,12 @@ BEGIN/COMMIT round trips dominate such a pass on PostgreSQL). Workloads reach
 the executor only after the commit. A pass that journals nothing (it only
 schedules and queues) commits without waiting for the WAL flush: see
 :mod:`windvane.core.store.commit_mode` for why that is safe.
+
+A scheduler alone among coordinated ones holds the solo lock
+(:mod:`windvane.core.store.solo_lock`) on that kept connection, and then writes
+*every* pass on it: a write can only succeed while the session holding the lock
+lives, so a scheduler that lost its session (and the lock with it) cannot queue
+beside one that took the lock over.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from windvane.core.model.workload import Workload
 from windvane.core.scheduler.book import Book
 from windvane.core.scheduler.model import ActiveRun, TiRecord
 from windvane.core.scheduler.pass_work import PassWork
-from windvane.core.store import commit_mode, dag_runs, task_instances
+from windvane.core.store import commit_mode, dag_runs, solo_lock, task_instances
 from windvane.core.store.journal_sql import JOURNALED_TI_STATES, JournalBatch, JournalReason
 from windvane.core.store.sql_bridge import dbapi_tx
 
@@ -86,6 +92,8 @@ class Committer:
         self.book = book
         self.job_id = 0
         self._auto_conn: Connection | None = None
+        #: The solo lock is held on ``_auto_conn`` (see the module doc).
+        self.solo = False
 
     def commit(self, now: pendulum.DateTime, work: PassWork) -> None:
         if not work.has_writes:
@@ -94,6 +102,10 @@ class Committer:
         queued_ids = [ti.ti_id for _, ti in work.queued]
         if only_queues(work, grouped, queued_ids):
             self._autocommit(lambda conn: task_instances.mark_queued(conn, queued_ids, self.job_id, now))
+        elif self.solo:
+            self._solo_transaction(
+                lambda conn: self._write(conn, now, work, grouped, queued_ids), flush=not unjournaled(work)
+            )
         else:
             with self.engine.begin() as conn:
                 self._write(conn, now, work, grouped, queued_ids)
@@ -157,28 +169,84 @@ class Committer:
         for run, run_state in work.finished_runs:
             self.book.finish_run(run, run_state, now)
 
+    def _kept(self) -> Connection:
+        if self._auto_conn is None:
+            self._auto_conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            commit_mode.relax_session(self._auto_conn)
+        return self._auto_conn
+
+    def _drop_kept(self) -> None:
+        """Forget the kept connection after an error: invalidated (never back to the pool with the
+        relaxed commits or the solo lock; closing the session releases the lock)."""
+        if self._auto_conn is not None:
+            self._auto_conn.invalidate()
+            self._auto_conn.close()
+        self._auto_conn = None
+        self.solo = False
+
     def _autocommit(self, statement: Callable[[Connection], object]) -> None:
-        """Run one statement on a kept autocommit connection (reconnecting once if it broke)."""
+        """Run one statement on a kept autocommit connection (reconnecting once if it broke, unless
+        it held the solo lock: then the lock is lost with it and the error goes up)."""
         for attempt in (1, 2):
+            solo = self.solo
             try:
-                if self._auto_conn is None:
-                    self._auto_conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-                    commit_mode.relax_session(self._auto_conn)
-                statement(self._auto_conn)
+                statement(self._kept())
                 return
             except DBAPIError as exc:
-                if self._auto_conn is not None:
-                    self._auto_conn.invalidate()  # never back to the pool with the relaxed commits
-                    self._auto_conn.close()
-                self._auto_conn = None
-                if attempt == 2 or not exc.connection_invalidated:
+                self._drop_kept()
+                if solo or attempt == 2 or not exc.connection_invalidated:
                     raise
+
+    def _solo_transaction(self, write: Callable[[Connection], None], *, flush: bool) -> None:
+        """``write`` in one transaction on the session holding the solo lock (an autocommit
+        connection, so BEGIN and COMMIT are ours to send); ``flush``: the commit waits for the WAL
+        flush (the session's commits do not otherwise, see ``commit_mode``)."""
+        conn = self._kept()
+        raw = conn.connection.dbapi_connection
+        assert raw is not None
+        try:
+            raw.execute("BEGIN; SET LOCAL synchronous_commit = on" if flush else "BEGIN")
+            write(conn)
+            raw.execute("COMMIT")
+        except BaseException:
+            self._drop_kept()  # the rollback and the lock's release go with the session
+            raise
+
+    def take_solo(self) -> bool:
+        """Try to take the solo lock on the kept connection; True when this scheduler holds it now."""
+        if not self.solo:
+            try:
+                conn = self._kept()
+                if not conn.connection.is_detached:
+                    # Out of the pool: a session holding the lock must end with its connection, never
+                    # be handed to another user of the pool (a scheduler dropped without close()).
+                    conn.detach()
+                self.solo = solo_lock.take(conn, self.job_id)
+            except DBAPIError:
+                self._drop_kept()
+                raise
+        return self.solo
+
+    def leave_solo(self) -> None:
+        """Release the solo lock. If the session is broken (another scheduler that found this one
+        dead ended it), the lock went with it: the session is dropped, nothing is raised."""
+        if not self.solo or self._auto_conn is None:
+            self.solo = False
+            return
+        try:
+            solo_lock.release(self._auto_conn)
+            self.solo = False
+        except DBAPIError:
+            self._drop_kept()
 
     def close(self) -> None:
         if self._auto_conn is not None:
             try:
+                if self.solo:
+                    solo_lock.release(self._auto_conn)
                 commit_mode.restore_session(self._auto_conn)
             except DBAPIError:
                 self._auto_conn.invalidate()
             self._auto_conn.close()
             self._auto_conn = None
+        self.solo = False

@@ -17,6 +17,12 @@ Used when :attr:`SchedulerConfig.coordinated` is on (the CLI turns it on for Pos
   PostgreSQL advisory lock held to the commit) that also writes the pass's queueing. Runs are
   started under ``max_active_runs`` counted over all running runs, under a lock of their own, and a
   DAG's next scheduled run is created by the one scheduler that locked its row.
+- **A scheduler alone skips the critical section.** One that sees no other live scheduler job (once
+  per poll) takes the solo lock (:mod:`windvane.core.store.solo_lock`) and queues as an uncoordinated
+  scheduler does, against its counts in memory plus what tries of runs it does not drive held when
+  it took the lock (read again each poll while not zero: they can only finish while it holds the
+  lock, so that figure only errs high). It
+  releases the lock once it sees a second live scheduler; the others queue nothing until then.
 - **Work spreads.** A scheduler starts queued runs up to its equal share of all running and waiting
   runs (at least one per poll), so two schedulers drive about half the runs each.
 """
@@ -35,12 +41,14 @@ from sqlalchemy import Connection
 from windvane.core.model import readiness
 from windvane.core.model.states import DagRunType
 from windvane.core.scheduler.book import Book
+from windvane.core.scheduler.commit import Committer
 from windvane.core.scheduler.config import SchedulerConfig
 from windvane.core.scheduler.model import DagEntry
 from windvane.core.scheduler.pass_work import PassWork
 from windvane.core.scheduler.queueing import Occupancy
-from windvane.core.store import occupancy_sql, run_owners
+from windvane.core.store import occupancy_sql, run_owners, solo_lock
 from windvane.core.store.dag_runs import utc
+from windvane.core.store.raw_sql import POSTGRESQL
 
 log = logging.getLogger("windvane.scheduler")
 
@@ -71,6 +79,17 @@ def share(waiting: int, live_schedulers: int, *, running: int = 0, mine: int = 0
     return 1 if passed >= PATIENCE_POLLS else 0
 
 
+def foreign(conn: Connection, book: Book) -> Occupancy:
+    """What queued and running tries of runs ``book`` does not drive hold (read with the solo lock
+    held: nobody can add to it, so it only errs high until read again)."""
+    pools, per_dag, per_task = occupancy_sql.count_outside(conn, book.runs.keys())
+    return Occupancy(Counter(pools), Counter(per_dag), Counter(per_task))
+
+
+def _held(occupancy: Occupancy) -> bool:
+    return bool(occupancy.pool_slots_used or occupancy.per_dag or occupancy.per_task)
+
+
 class Coordinator:
     """One scheduler's side of sharing the database with others (see the module doc)."""
 
@@ -82,6 +101,9 @@ class Coordinator:
         self.live_schedulers = 1
         #: Polls in a row that left queued runs to the others (see :func:`share`).
         self.passed = 0
+        #: While solo: what tries of runs this scheduler does not drive held when it took the solo
+        #: lock (or last looked); empty when nothing.
+        self.foreign = Occupancy()
 
     def budget(self, conn: Connection, waiting: int, running: int, mine: int) -> int:
         """How many queued runs to start in this poll (:func:`share`), the live schedulers counted now."""
@@ -98,6 +120,7 @@ class Coordinator:
             conn, self.job_id, cutoff, hostname=self.hostname, pid_alive=pid_alive, now=now
         )
         if dead:
+            solo_lock.end_sessions_of(conn, dead)
             reset = run_owners.reset_queued_of(conn, dead, now)
             log.warning(
                 "scheduler job(s) %s stopped heartbeating: marked failed, %d queued task instance(s) "
@@ -106,6 +129,38 @@ class Coordinator:
                 reset,
             )
         return dead
+
+    def review_solo(self, conn: Connection, committer: Committer, book: Book) -> None:
+        """Once a poll: take the solo lock when this is the only live scheduler, release it when it
+        is not (module doc). ``conn``: a connection for reads, not the committer's."""
+        if conn.dialect.name != POSTGRESQL:
+            return
+        live = run_owners.live_job_ids(conn, "scheduler")
+        alone = live == [self.job_id]
+        if committer.solo and not alone:
+            committer.leave_solo()
+            self.foreign = Occupancy()
+            log.info("another scheduler is running: queueing under the queueing lock from now on")
+        elif committer.solo and _held(self.foreign):
+            self.foreign = foreign(conn, book)
+        elif alone and committer.take_solo():
+            # READ COMMITTED: this count's snapshot is taken now, with the lock held, so it sees every
+            # queueing committed before (a coordinated one holds the lock shared until its commit).
+            self.foreign = foreign(conn, book)
+            log.info("no other scheduler is running: queueing without the queueing lock (solo lock held)")
+        elif not committer.solo:
+            self.foreign = Occupancy()
+
+    def solo_occupancy(self, book: Book) -> Occupancy | None:
+        """While solo: what the limits are checked against, when not the book's own counts alone."""
+        if not _held(self.foreign):
+            return None
+        mine, other = book.occupancy, self.foreign
+        return Occupancy(
+            mine.pool_slots_used + other.pool_slots_used,
+            mine.per_dag + other.per_dag,
+            mine.per_task + other.per_task,
+        )
 
     def claim(self, conn: Connection) -> list[int]:
         """Take the running runs nobody alive drives (not those already ours); their ids."""
@@ -124,9 +179,17 @@ class Coordinator:
         The caller writes the chosen tries in the same transaction, so the lock covers the
         queueing too."""
         ready = book.ready
-        pools, per_dag, per_task = occupancy_sql.lock_and_count(
-            conn, run_owners.QUEUE_LOCK_KEY, ready.pools(), ready.dag_ids(), ready.limited_tasks
+        counted = occupancy_sql.queue_section(
+            conn,
+            run_owners.QUEUE_LOCK_KEY,
+            solo_lock.SOLO_LOCK_KEY,
+            ready.pools(),
+            ready.dag_ids(),
+            ready.limited_tasks,
         )
+        if counted is None:  # a scheduler that was alone still holds the solo lock: it sees us soon
+            return
+        pools, per_dag, per_task = counted
         occupancy = Occupancy(Counter(pools), Counter(per_dag), Counter(per_task))
         book.select(open_slots, work, occupancy=occupancy)
 

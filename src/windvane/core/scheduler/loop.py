@@ -249,8 +249,10 @@ class Scheduler:
         self._stale = False
 
     def _fresh_book(self) -> None:
-        """An empty book (and the parts holding it); the job stays."""
+        """An empty book (and the parts holding it); the job stays. The solo lock is given up (the
+        next poll takes it again, with counts from the new book)."""
         job_id = self._writer.job_id
+        self._writer.close()
         self.book = Book(Announcer(self.observer, self.clock), previous_state=self._previous_state)
         self._writer = Committer(self.engine, self.executor, self.book)
         self._writer.job_id = job_id
@@ -287,12 +289,13 @@ class Scheduler:
             time_out_queued(self.engine, self.book, self.config.task_queued_timeout_seconds, now, work, owner)
         critical = self.clock.monotonic()
         open_slots = min(self.executor.open_slots, self.config.max_tis_per_query)
-        if self.coordinator is not None and len(book.ready) and open_slots > 0:
-            coordinator = self.coordinator
+        coordinator = self.coordinator
+        if coordinator is not None and not self._writer.solo and len(book.ready) and open_slots > 0:
             self._writer.commit_with(now, work, lambda conn: coordinator.select(conn, book, open_slots, work))
         else:
             if len(book.ready):
-                book.select(open_slots, work)
+                occupancy = None if coordinator is None else coordinator.solo_occupancy(book)
+                book.select(open_slots, work, occupancy=occupancy)
             self._writer.commit(now, work)
         work.stats.critical_section = self.clock.monotonic() - critical
         self.quarantine.flush()
@@ -346,6 +349,9 @@ class Scheduler:
             self.engine, self.book, self.config, self.clock, work, self.quarantine, self.coordinator,
             take_over=take_over,
         )  # fmt: skip
+        if self.coordinator is not None and self.job_id:
+            with begin_read(self.engine) as conn:
+                self.coordinator.review_solo(conn, self._writer, self.book)
 
     def _reload_runs(self, run_pks: list[int], work: PassWork) -> None:
         with self.engine.begin() as conn:

@@ -20,10 +20,12 @@ from typing import Any
 from sqlalchemy import Connection
 
 from windvane.core.model.states import TaskInstanceState as S
-from windvane.core.store.raw_sql import POSTGRESQL, Sql, in_list, list_params
+from windvane.core.store.raw_sql import POSTGRESQL, Row, Sql, in_list, list_params
 from windvane.core.store.sql_bridge import dbapi_tx
 
 _LOCK = Sql("SELECT pg_advisory_xact_lock(:key)")
+#: The queueing lock, then the solo lock shared (never waited for: false while a solo scheduler holds it).
+_LOCK_SHARED = Sql("SELECT pg_advisory_xact_lock(:key), pg_try_advisory_xact_lock_shared(:solo)")
 _ACTIVE = f"state IN ('{S.QUEUED.value}', '{S.RUNNING.value}')"
 _COUNT = (
     f"SELECT 0, pool, '', SUM(pool_slots) FROM task_instance WHERE {_ACTIVE} AND pool {{pools}} "
@@ -78,24 +80,71 @@ def lock_and_count(
     """Take the advisory lock ``key`` (PostgreSQL; SQLite serializes writers already), then count
     the queued + running task instances everywhere: pool slots taken per pool of ``pools``, task
     instances per DAG of ``dag_ids`` and per (DAG, task) of ``tasks``. One round trip."""
+    counted = _lock_and_count(conn, key, None, pools, dag_ids, tasks)
+    assert counted is not None  # without a solo key the section is always entered
+    return counted
+
+
+def queue_section(
+    conn: Connection,
+    key: int,
+    solo_key: int,
+    pools: Collection[str],
+    dag_ids: Collection[str],
+    tasks: Collection[tuple[str, str]],
+) -> Occupied | None:
+    """:func:`lock_and_count`, also taking the solo lock ``solo_key`` shared
+    (:mod:`~windvane.core.store.solo_lock`) in the same round trip; None when a scheduler alone holds
+    it (then nothing may be queued in this transaction). SQLite: always entered."""
+    return _lock_and_count(conn, key, solo_key, pools, dag_ids, tasks)
+
+
+def count_outside(conn: Connection, run_ids: Collection[int]) -> Occupied:
+    """Every queued + running task instance of a run not in ``run_ids``, counted unlocked: pool slots
+    per pool, task instances per DAG and per (DAG, task). PostgreSQL only (a solo scheduler's)."""
+    return _tally(dbapi_tx(conn).rows(_OUTSIDE, {"runs": sorted(run_ids)}), None)
+
+
+_NOT_MINE = f"{_ACTIVE} AND dag_run_id <> ALL(CAST(:runs AS BIGINT[]))"
+_OUTSIDE = Sql(
+    f"SELECT 0, pool, '', SUM(pool_slots) FROM task_instance WHERE {_NOT_MINE} GROUP BY pool "
+    f"UNION ALL SELECT 1, dag_id, '', COUNT(*) FROM task_instance WHERE {_NOT_MINE} GROUP BY dag_id "
+    f"UNION ALL SELECT 2, dag_id, task_id, COUNT(*) FROM task_instance WHERE {_NOT_MINE} "
+    "GROUP BY dag_id, task_id"
+)
+
+
+def _lock_and_count(
+    conn: Connection,
+    key: int,
+    solo_key: int | None,
+    pools: Collection[str],
+    dag_ids: Collection[str],
+    tasks: Collection[tuple[str, str]],
+) -> Occupied | None:
     tx = dbapi_tx(conn)
     task_dags = sorted({dag_id for dag_id, _ in tasks})
     sql, params = _statement(tx.dialect, sorted(pools), sorted(dag_ids), task_dags)
-    if tx.dialect == POSTGRESQL:
+    if tx.dialect != POSTGRESQL:
+        return _tally(tx.rows(sql, params), set(tasks))
+    if solo_key is None:
         with tx.pipeline():
             tx.execute(_LOCK, {"key": key})
             rows = tx.rows(sql, params)
-    else:
-        rows = tx.rows(sql, params)
+        return _tally(rows, set(tasks))
+    locked, rows = tx.rows_together([(_LOCK_SHARED, {"key": key, "solo": solo_key}), (sql, params)])
+    return _tally(rows, set(tasks)) if locked[0][1] else None
+
+
+def _tally(rows: list[Row], wanted: set[tuple[str, str]] | None) -> Occupied:
     pool_slots: dict[str, int] = {}
     per_dag: dict[str, int] = {}
     per_task: dict[tuple[str, str], int] = {}
-    wanted = set(tasks)
     for kind, name, task_id, count in rows:
         if kind == 0:
             pool_slots[name] = int(count or 0)
         elif kind == 1:
             per_dag[name] = int(count)
-        elif (name, task_id) in wanted:
+        elif wanted is None or (name, task_id) in wanted:
             per_task[(name, task_id)] = int(count)
     return pool_slots, per_dag, per_task

@@ -121,6 +121,21 @@ class Tx:
         cursor.close()
         return rows
 
+    def rows_together(self, statements: Sequence[tuple[Sql, Mapping[str, Any] | None]]) -> list[list[Row]]:
+        """The rows of each statement, all sent before any result is read (PostgreSQL: one round trip
+        in pipeline mode; a read inside :meth:`pipeline` would flush it first)."""
+        Tx.executed += len(statements)
+        with self.pipeline():
+            cursors = [
+                self._conn.execute(sql.for_dialect(self.dialect), bind(params, self.dialect))
+                for sql, params in statements
+            ]
+        out = []
+        for cursor in cursors:
+            out.append([tuple(row) for row in cursor.fetchall()])
+            cursor.close()
+        return out
+
     def first(self, sql: Sql, params: Mapping[str, Any] | None = None) -> Row | None:
         """The first row ``sql`` returns, or None."""
         rows = self.rows(sql, params)

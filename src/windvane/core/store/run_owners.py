@@ -165,6 +165,12 @@ def live_jobs(conn: Connection, job_type: str) -> int:
     return int(conn.execute(q).scalar_one())
 
 
+def live_job_ids(conn: Connection, job_type: str) -> list[int]:
+    """The jobs of ``job_type`` that are running (not ended, not found dead)."""
+    q = select(job_t.c.id).where(job_t.c.job_type == job_type, job_t.c.state == JobState.RUNNING.value)
+    return [int(i) for i in conn.execute(q).scalars()]
+
+
 def reset_queued_of_ended(conn: Connection, now: datetime) -> int:
     """Queued tries whose queuing job is not running any more (it ended, or was found dead) go back to
     scheduled; tries of running jobs, a scheduler that started a moment ago included, stay."""
