@@ -548,18 +548,23 @@ def test_run_freezes_the_start_up_heap_while_it_loops_and_leaves_a_callers_freez
         seen.append(gc.get_freeze_count())
         return len(seen) >= 2
 
-    assert gc.get_freeze_count() == 0
-    with begin_write(engine) as conn:
-        trigger_dag(conn, ser, now=NOW)
-    make_scheduler(engine, InstantExecutor(4, engine=engine), FakeClock(NOW)).run(until=until, timeout=30)
-    assert seen and all(count > 0 for count in seen)
-    assert gc.get_freeze_count() == 0  # unfrozen when it stopped
-
-    gc.freeze()  # a caller's own freeze (a forked worker's, the processor pool's) is theirs
+    # The freeze is process-wide: start from none (an earlier test in this worker may have left one,
+    # e.g. a parse pool generator not yet collected) and give back what was there.
+    left_by_others = gc.get_freeze_count()
+    gc.unfreeze()
     try:
+        with begin_write(engine) as conn:
+            trigger_dag(conn, ser, now=NOW)
+        make_scheduler(engine, InstantExecutor(4, engine=engine), FakeClock(NOW)).run(until=until, timeout=30)
+        assert seen and all(count > 0 for count in seen)
+        assert gc.get_freeze_count() == 0  # unfrozen when it stopped
+
+        gc.freeze()  # a caller's own freeze (a forked worker's, the processor pool's) is theirs
         frozen = gc.get_freeze_count()
         seen.clear()
         make_scheduler(engine, InstantExecutor(4, engine=engine), FakeClock(NOW)).run(until=until, timeout=30)
         assert gc.get_freeze_count() > frozen // 2  # still frozen (less what the run let go of)
     finally:
         gc.unfreeze()
+        if left_by_others:
+            gc.freeze()
