@@ -251,6 +251,8 @@ class DAG:
                 f"DAG {self.dag_id!r} has schedule {self.timetable.summary!r} but no start_date"
             )
         self.timetable.validate()
+        if authoring_context.first_run_deferred():
+            return  # the DAG processor checks it, once per schedule
         start = self._first_start()
         inputs = (self.timetable, start, self.end_date, self.catchup)
         checked = self.__dict__.get("_first_run_checked")

@@ -92,7 +92,17 @@ def _collect(module_globals: dict[str, Any], registered: list[DAG]) -> list[DAG]
 
 
 def parse_file(path: str) -> ParseOutcome:
-    """Import ``path`` in *this* process and serialize its DAGs (the child's work; also handy in tests)."""
+    """Import ``path`` in *this* process and serialize its DAGs (the child's work; also handy in
+    tests). Whether each DAG's first run can be computed is left to the processor, which checks
+    it once per schedule rather than once per DAG (:func:`~.dag_context.defer_first_run`)."""
+    deferred = authoring_context.defer_first_run(True)
+    try:
+        return _parse_file(path)
+    finally:
+        authoring_context.defer_first_run(deferred)
+
+
+def _parse_file(path: str) -> ParseOutcome:
     with open(path, "rb") as handle:
         source = handle.read()
     content_hash = hashlib.sha256(source).hexdigest()
