@@ -164,10 +164,12 @@ def fork_parser(
     log_path: str | None = None,
     after_fork: Callable[[], None] | None = None,
     memory_limit_bytes: int = 0,
+    stdio_inherited: bool = False,
 ) -> ForkedChild:
     """Fork a child that parses ``path`` and reports its :class:`ParseOutcome`.
 
-    The child's output goes to ``log_path`` (or ``/dev/null``); past
+    The child's output goes to ``log_path`` (or ``/dev/null``; with ``stdio_inherited`` it keeps
+    this process's, already sent there); past
     ``timeout`` seconds it is killed (SIGKILL, no grace). It exits with
     :data:`CHILD_INTERNAL_ERROR` if its own machinery failed. ``after_fork``
     runs first in the child (e.g. to drop inherited DB connections without
@@ -176,7 +178,7 @@ def fork_parser(
     return ForkedChild.fork(
         functools.partial(parse_in_child, path),
         after_fork=after_fork,
-        stdio=log_path or os.devnull,
+        stdio=None if stdio_inherited else log_path or os.devnull,
         deadline_seconds=timeout,
         kill_grace_seconds=0,
         memory_limit_bytes=memory_limit_bytes,

@@ -37,7 +37,7 @@ from collections import Counter
 from collections.abc import Generator, Sequence
 from typing import Any
 
-from windvane.core.processor.pool import FileResult
+from windvane.core.processor.pool import FileResult, RawResult, decode
 from windvane.core.processor.template_wire import ParseRequest, TemplateSetup, receive, send
 from windvane.errors import DagImportError, WindvaneError
 
@@ -199,7 +199,7 @@ class ParseTemplate:
                     if message[0] == "started":
                         running.add(message[1])
                     elif message[0] == "result":
-                        result: FileResult = message[1]
+                        result = decode(RawResult(*message[1:]), memory_limit_mib)
                         running.discard(result.path)
                         reported.add(result.path)
                         yield result
