@@ -112,3 +112,21 @@ def test_an_out_of_range_argument_is_an_import_error_naming_dag_task_and_argumen
     assert active_ids(engine) == {"good"}
     error = import_errors(engine)[str(folder / "heavy.py")]
     assert "task 't' of DAG 'heavy'" in error and "priority_weight" in error and "2147483648" in error
+
+
+def test_a_poison_dag_fails_alone_beside_a_good_dag_of_the_same_file(engine: Engine, tmp_path: Path) -> None:
+    """The parse child leaves the first-run check to the processor (once per schedule): the
+    file's other DAG is stored, the poison one is an import error naming it."""
+    folder = tmp_path / "dags"
+    write(
+        folder / "mixed.py",
+        "from datetime import timedelta\n" + POISONS["huge_delta.py"] + simple_dag("fine"),
+    )
+    report = _processor(engine, folder).run_once()
+    assert active_ids(engine) == {"fine"}
+    errors = import_errors(engine)
+    assert set(errors) == {str(folder / "mixed.py")}
+    assert (
+        "'huge_delta'" in errors[str(folder / "mixed.py")] and "next run" in errors[str(folder / "mixed.py")]
+    )
+    assert report.failed == 1

@@ -10,9 +10,11 @@ import pytest
 
 import windvane
 from tests.processor.helpers import simple_dag, write
+from windvane.core.authoring import dag_context as authoring_context
 from windvane.core.model.serialized_dag import SerializedDag
-from windvane.core.processor.parse_child import ParseOutcome, dag_hash_of, module_name_for
+from windvane.core.processor.parse_child import ParseOutcome, dag_hash_of, module_name_for, parse_file
 from windvane.core.processor.pool import FileResult, parse_files
+from windvane.errors import DagDefinitionError
 
 WINDVANE_DIR = os.path.dirname(os.path.abspath(windvane.__file__))
 
@@ -185,3 +187,15 @@ def test_large_outcomes_are_read_while_the_child_writes(tmp_path: Path) -> None:
 def test_parallelism_must_be_positive(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         list(parse_files([], parallelism=0, timeout=1.0))
+
+
+def test_the_first_run_check_is_left_to_the_processor_and_restored_after(tmp_path: Path) -> None:
+    path = write(tmp_path / "poison.py", "from datetime import timedelta\n"
+                 'with DAG("poison", schedule=timedelta(days=3_000_000), start_date=START):\n'
+                 '    EmptyOperator(task_id="t")\n' + simple_dag("fine"))  # fmt: skip
+    outcome = parse_file(str(path))
+    assert outcome.error is None
+    assert sorted(json.loads(text)["dag_id"] for text in outcome.dags) == ["fine", "poison"]
+    assert authoring_context.first_run_deferred() is False
+    with pytest.raises(DagDefinitionError, match="next run cannot be computed"):
+        exec(compile(path.read_text(), str(path), "exec"), {})  # as any other importer sees it

@@ -229,3 +229,15 @@ def test_bad_expression_raises_at_construction() -> None:
 def test_unknown_timezone() -> None:
     with pytest.raises(ScheduleError, match="unknown time zone 'Mars/Olympus'"):
         CronDataIntervalTimetable("@daily", "Mars/Olympus")
+
+
+def test_croniter_is_only_built_when_fire_times_are_asked_for() -> None:
+    """A DAG file being parsed needs the timetable's summary and serialized form, not its clock."""
+    from windvane.core.timetables.cron import CronDataIntervalTimetable
+
+    timetable = CronDataIntervalTimetable("*/15 * * * *", "UTC")
+    assert timetable.summary == "*/15 * * * *" and timetable.serialize()
+    assert "_clock" not in vars(timetable)
+    restriction = TimeRestriction(earliest=utc(2024, 1, 1), latest=None, catchup=True)
+    assert timetable.next_dagrun_info(last_automated_data_interval=None, restriction=restriction)
+    assert "_clock" in vars(timetable)

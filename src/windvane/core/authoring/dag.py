@@ -251,13 +251,27 @@ class DAG:
                 f"DAG {self.dag_id!r} has schedule {self.timetable.summary!r} but no start_date"
             )
         self.timetable.validate()
-        v.first_run_computable(self.dag_id, self._first_run)
+        if authoring_context.first_run_deferred():
+            return  # the DAG processor checks it, once per schedule
+        start = self._first_start()
+        inputs = (self.timetable, start, self.end_date, self.catchup)
+        checked = self.__dict__.get("_first_run_checked")
+        # The first run (croniter's work, the largest part of a validation) is computed again only
+        # if what it depends on changed since the last validation: the DAG processor validates
+        # every DAG once more after the ``with`` block already did.
+        if checked is None or checked[0] is not inputs[0] or checked[1:] != inputs[1:]:
+            v.first_run_computable(self.dag_id, functools.partial(self._first_run, start))
+            self._first_run_checked = inputs
 
-    def _first_run(self) -> object:
+    def _first_start(self) -> pendulum.DateTime | None:
+        if self.start_date is not None:
+            return self.start_date
+        starts = [t.start_date for t in self.task_dict.values() if t.start_date is not None]
+        return pendulum.instance(min(starts)) if starts else None
+
+    def _first_run(self, start: pendulum.DateTime | None) -> object:
         from windvane.core.timetables.ops import next_run_info
 
-        starts = [t.start_date for t in self.task_dict.values() if t.start_date is not None]
-        start = self.start_date or (pendulum.instance(min(starts)) if starts else None)
         return next_run_info(
             self.timetable,
             start_date=start,

@@ -2,7 +2,8 @@
 
 It also lets the DAG processor see DAGs a file builds without binding them to
 a module global: while collecting, every DAG whose ``with`` block completes
-(which includes each call of a ``@dag`` function) is appended to a list.
+(which includes each call of a ``@dag`` function) is appended to a list; and leave the
+first-run check out of DAG validation (:func:`defer_first_run`), which it makes itself.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
 _dags: list[DAG] = []
 _groups: list[TaskGroup] = []
 _collected: list[DAG] | None = None
+_first_run_deferred = False
 
 
 def push_dag(dag: DAG) -> None:
@@ -62,3 +64,20 @@ def register_dag(dag: DAG) -> None:
     """Called by ``DAG.__exit__``; a no-op unless someone is collecting."""
     if _collected is not None and not any(d is dag for d in _collected):
         _collected.append(dag)
+
+
+def defer_first_run(deferred: bool) -> bool:
+    """Whether :meth:`DAG.validate <windvane.core.authoring.dag.DAG.validate>` leaves out the
+    check that the DAG's first run can be computed, from now on; returns the previous setting.
+
+    The DAG processor defers it while it parses a file: it checks every stored DAG's first run
+    itself, once per distinct schedule and start (:mod:`windvane.core.processor.first_runs`),
+    naming the DAG and its file, where a parse child would compute it for every DAG again."""
+    global _first_run_deferred
+    previous, _first_run_deferred = _first_run_deferred, deferred
+    return previous
+
+
+def first_run_deferred() -> bool:
+    """See :func:`defer_first_run`."""
+    return _first_run_deferred

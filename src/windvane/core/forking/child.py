@@ -16,6 +16,7 @@ import contextlib
 import ctypes
 import faulthandler
 import gc
+import importlib
 import os
 import signal
 import struct
@@ -40,6 +41,22 @@ RESET_SIGNALS = (
     signal.SIGUSR1,
 )
 _PR_SET_PDEATHSIG = 1
+#: :data:`RESET_SIGNALS` as plain numbers, for :data:`_set_handler`.
+_RESET_SIGNUMS = tuple(int(signum) for signum in RESET_SIGNALS)
+_SIG_DFL = int(signal.SIG_DFL)
+
+
+def _c_set_handler() -> Callable[[int, int], object]:
+    """``signal.signal`` without its enum conversions (the ``_signal`` C function): in a freshly
+    forked child each conversion walks the enum classes, a few copy-on-write faults per signal."""
+    try:
+        setter: Callable[[int, int], object] = importlib.import_module("_signal").signal
+    except (ImportError, AttributeError):  # another implementation: the public function
+        return signal.signal
+    return setter
+
+
+_set_handler = _c_set_handler()
 
 
 def child_run(
@@ -83,8 +100,8 @@ def child_run(
         if subreaper:
             become_subreaper()
         forget_in_child()
-        for signum in RESET_SIGNALS:
-            signal.signal(signum, signal.SIG_DFL)
+        for signum in _RESET_SIGNUMS:
+            _set_handler(signum, _SIG_DFL)
         _die_with_parent(parent_pid)
         if memory_limit_bytes > 0:
             limit_memory(memory_limit_bytes)

@@ -59,6 +59,9 @@ class Containment:
 
 
 _installed: Containment | None = None
+#: What :func:`forget_in_child` makes current in a forked child of a process with ``_installed``
+#: (built here once: in the child each new object costs copy-on-write faults).
+_in_children: Containment | None = None
 
 
 def detect(mode: str) -> Containment:
@@ -88,12 +91,13 @@ def install(mode: str, *, adopt_orphans: bool = False) -> Containment:
     """Detect ``mode`` (see :func:`detect`), remove the cells that processes gone since left
     behind, and make it this process's containment; with ``adopt_orphans`` (and a subreaper
     mode) this process becomes a child subreaper too."""
-    global _installed
+    global _installed, _in_children
     containment = detect(mode)
     containment.cells.remove_leftovers()
     if adopt_orphans and containment.subreaper:
         become_subreaper()
     _installed = containment
+    _in_children = Containment(containment.mode, NoCells(), containment.subreaper)
     return containment
 
 
@@ -109,7 +113,13 @@ def forget_in_child() -> None:
     the child's own cell)."""
     global _installed
     parent = current()
-    _installed = Containment(parent.mode, NoCells(), parent.subreaper)
+    if _in_children is not None and (_in_children.mode, _in_children.subreaper) == (
+        parent.mode,
+        parent.subreaper,
+    ):
+        _installed = _in_children
+    else:
+        _installed = Containment(parent.mode, NoCells(), parent.subreaper)
 
 
 def find_cells() -> tuple[Cells | None, str]:

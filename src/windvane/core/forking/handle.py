@@ -209,6 +209,13 @@ class ForkedChild:
         if self.deadline_seconds is not None:
             self.deadline = self.started + self.deadline_seconds
 
+    def arm(self, deadline_seconds: float | None) -> None:
+        """Start the child's clock now (a child forked ahead of its work, told what to do only now):
+        :attr:`started` and the deadline, ``deadline_seconds`` from now (None: none), count from here."""
+        self.started = time.monotonic()
+        self.deadline_seconds = deadline_seconds
+        self.deadline = None if deadline_seconds is None else self.started + deadline_seconds
+
     @property
     def payload(self) -> bytes | None:
         """The child's whole result, once it has arrived."""
@@ -283,9 +290,10 @@ class ForkedChild:
     def end(self, *, sweep: bool = True) -> ChildEnd:
         """How the child ended; closes its pipe and exit handle and ends every process left
         behind: in its session (:func:`~windvane.core.forking.sweep.sweep_session`, with the kill
-        grace; unless ``sweep`` is false: then the caller sweeps the session, :attr:`sweep_ignore`),
-        adopted by this process if it is a subreaper
-        (:func:`~windvane.core.forking.subreaper.end_adopted`), and in its cell (emptied with
+        grace), adopted by this process if it is a subreaper
+        (:func:`~windvane.core.forking.subreaper.end_adopted`; unless ``sweep`` is false: then the
+        caller sweeps the session, :attr:`sweep_ignore`, and ends the adopted orphans, with
+        :func:`end_orphans`), and in its cell (emptied with
         SIGKILL and removed; for a child still exiting after it reported, once it is reaped).
         Call once, when its result is in or it has exited."""
         if self._ended:
@@ -301,7 +309,7 @@ class ForkedChild:
         self.close()
         if sweep:
             self.swept = sweep_session(self.pid, self.kill_grace, ignore=self.sweep_ignore)
-        self.swept += end_adopted(self.kill_grace, spare=_unreaped)
+            self.swept += end_adopted(self.kill_grace, spare=_unreaped)
         if self._cell is not None and self._cells is not None:
             if self.exited:
                 closed = self._cells.close(self._cell)
@@ -352,6 +360,12 @@ def reap_exited(*, block: bool = True) -> None:
             closing = _closing.pop(pid, None)
             if closing is not None:
                 closing[0].close(closing[1])
+
+
+def end_orphans(grace: float) -> int:
+    """End the orphans this process adopted (:func:`~.subreaper.end_adopted`), sparing the
+    children it forked and has not reaped; how many were found."""
+    return end_adopted(grace, spare=_unreaped)
 
 
 def signal_group(pid: int, signum: int) -> None:

@@ -21,7 +21,7 @@ import select
 import time
 
 from windvane.core.forking.ending import ChildEnd
-from windvane.core.forking.handle import ForkedChild
+from windvane.core.forking.handle import ForkedChild, end_orphans
 from windvane.core.forking.sweep import sweep_sessions
 
 #: Longest single wait, so a child that exits while a grandchild keeps its pipe open is seen
@@ -38,8 +38,9 @@ class ChildWatcher:
     ``sweep_every``: 0 sweeps each child's session as it ends (``ForkedChild.end``); above 0 the
     sessions of ended children are swept together, one look at ``/proc`` for all of them, at
     most that many seconds after the first of them ended and at :meth:`close` at the latest
-    (the DAG processor: one sweep per child cost it a scan of ``/proc`` per file). A process a
-    child left behind then lives up to that long before it is ended.
+    (the DAG processor: one sweep per child cost it a scan of ``/proc`` per file), and so are
+    the orphans a subreaper adopted from them. A process a child left behind then lives up to
+    that long before it is ended.
     """
 
     def __init__(self, *, sweep_every: float = 0.0) -> None:
@@ -107,7 +108,8 @@ class ChildWatcher:
         self.sweep()
 
     def sweep(self) -> None:
-        """Sweep the sessions of the ended children not swept yet (``sweep_every`` above 0)."""
+        """Sweep the sessions of the ended children not swept yet, and end the orphans this
+        process adopted meanwhile (``sweep_every`` above 0)."""
         self._sweep_at = None
         if not self._unswept:
             return
@@ -116,6 +118,7 @@ class ChildWatcher:
         found = sweep_sessions({sid: ignore for sid, (_, ignore) in pending.items()}, grace)
         for sid, count in found.items():
             pending[sid][0].swept = count
+        end_orphans(grace)
 
     def _watch(self, fd: int, child: ForkedChild, kind: int) -> None:
         self._poll.register(fd, select.POLLIN)

@@ -92,7 +92,17 @@ def _collect(module_globals: dict[str, Any], registered: list[DAG]) -> list[DAG]
 
 
 def parse_file(path: str) -> ParseOutcome:
-    """Import ``path`` in *this* process and serialize its DAGs (the child's work; also handy in tests)."""
+    """Import ``path`` in *this* process and serialize its DAGs (the child's work; also handy in
+    tests). Whether each DAG's first run can be computed is left to the processor, which checks
+    it once per schedule rather than once per DAG (:func:`~.dag_context.defer_first_run`)."""
+    deferred = authoring_context.defer_first_run(True)
+    try:
+        return _parse_file(path)
+    finally:
+        authoring_context.defer_first_run(deferred)
+
+
+def _parse_file(path: str) -> ParseOutcome:
     with open(path, "rb") as handle:
         source = handle.read()
     content_hash = hashlib.sha256(source).hexdigest()
@@ -154,10 +164,12 @@ def fork_parser(
     log_path: str | None = None,
     after_fork: Callable[[], None] | None = None,
     memory_limit_bytes: int = 0,
+    stdio_inherited: bool = False,
 ) -> ForkedChild:
     """Fork a child that parses ``path`` and reports its :class:`ParseOutcome`.
 
-    The child's output goes to ``log_path`` (or ``/dev/null``); past
+    The child's output goes to ``log_path`` (or ``/dev/null``; with ``stdio_inherited`` it keeps
+    this process's, already sent there); past
     ``timeout`` seconds it is killed (SIGKILL, no grace). It exits with
     :data:`CHILD_INTERNAL_ERROR` if its own machinery failed. ``after_fork``
     runs first in the child (e.g. to drop inherited DB connections without
@@ -166,7 +178,7 @@ def fork_parser(
     return ForkedChild.fork(
         functools.partial(parse_in_child, path),
         after_fork=after_fork,
-        stdio=log_path or os.devnull,
+        stdio=None if stdio_inherited else log_path or os.devnull,
         deadline_seconds=timeout,
         kill_grace_seconds=0,
         memory_limit_bytes=memory_limit_bytes,

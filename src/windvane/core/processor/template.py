@@ -4,9 +4,11 @@ Started once by the processor (:mod:`.template_client`) as a fresh interpreter, 
 what parsing needs (the authoring modules, Windvane's operators, the supervised fork; no
 SQLAlchemy, no store, none of the processor's state), runs the processor's warm-up DAG, freezes
 its heap out of the collector's reach (``gc.freeze``) and then serves :class:`ParseRequest`\\ s:
-each file is parsed in a child of its own by :func:`~.pool.parse_files`, exactly as the processor
+each file is parsed in a child of its own by :func:`~.pool.run_parsers`, exactly as the processor
 used to do it itself (deadline, memory limit, session sweep, subreaper, cgroup cell per child,
-import errors naming the file), and each :class:`~.pool.FileResult` goes back as it ends.
+import errors naming the file), and each :class:`~.pool.RawResult` goes back as it ends, undecoded.
+The children write to the template's own stdout and stderr, which it sends to the request's log
+file (or ``/dev/null``) once.
 
 Why: a fork costs in proportion to the memory of the process forked. A child of the processor
 (≈ 60 MB with SQLAlchemy, drivers, the store and its caches) cost ≈ 8 ms of CPU to fork, fault
@@ -31,11 +33,11 @@ import traceback
 from types import FrameType
 
 from windvane.core.authoring.defaults import set_authoring_defaults
-from windvane.core.forking.child import signal_on_parent_death
+from windvane.core.forking.child import redirect_stdio, signal_on_parent_death
 from windvane.core.forking.containment import install as install_containment
 from windvane.core.model.connection import Connection
 from windvane.core.model.secrets_config import SecretsConfig
-from windvane.core.processor.pool import parse_files
+from windvane.core.processor.pool import run_parsers
 from windvane.core.processor.template_wire import ParseRequest, TemplateSetup, receive, send
 from windvane.core.processor.warmup import warm_up
 from windvane.core.task_api import secrets
@@ -95,22 +97,32 @@ def serve(requests_fd: int, results_fd: int) -> int:
         send(results_fd, ("failed", traceback.format_exc()))
         return 1
     send(results_fd, ("ready", os.getpid()))
+    output: str | None = None
     while True:
         request = receive(requests)
         if request is None:
             return 0
         if not isinstance(request, ParseRequest):
             raise TypeError(f"expected a ParseRequest, got {type(request).__name__}")
-        results = parse_files(
+        # The children's stdio is the template's own, set up once (not opened again in each child).
+        target = request.log_path or os.devnull
+        if target != output:
+            redirect_stdio(target)
+            output = target
+        results = run_parsers(
             request.paths,
             parallelism=request.parallelism,
             timeout=request.timeout,
             log_path=request.log_path,
             memory_limit_mib=request.memory_limit_mib,
             on_start=lambda path, pid: send(results_fd, ("started", path, pid)),
+            on_spare=lambda pid: send(results_fd, ("spare", pid)),
+            stdio_inherited=True,
         )
-        for result in results:  # SIGTERM closes it: parse_files kills its children
-            send(results_fd, ("result", result))
+        for raw in results:  # SIGTERM closes it: run_parsers kills its children
+            # As the child reported it: decoding is the processor's work (every object the
+            # template touches between two forks costs it a copy-on-write fault).
+            send(results_fd, ("result", *raw))
         send(results_fd, ("done",))
 
 

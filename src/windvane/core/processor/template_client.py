@@ -40,7 +40,7 @@ from collections.abc import Generator, Sequence
 from typing import Any
 
 from windvane.core.forking.subreaper import end_sessions
-from windvane.core.processor.pool import FileResult
+from windvane.core.processor.pool import FileResult, RawResult, decode
 from windvane.core.processor.template_wire import ParseRequest, TemplateSetup, receive, send
 from windvane.errors import DagImportError, WindvaneError
 
@@ -173,13 +173,14 @@ class ParseTemplate:
         taken, self.deaths = self.deaths, 0
         return taken
 
-    def _end_orphans(self, running: dict[str, int]) -> None:
+    def _end_orphans(self, running: dict[str, int], spares: set[int]) -> None:
         """The template died: its parse children got SIGKILL (``PR_SET_PDEATHSIG``) and, with what
         they had started, were reparented to this process if it is a subreaper (the DAG processor
         is: ``adopt_orphans``). End them and reap them, or they stay as zombies (and live orphans)
-        for as long as this process runs. Each parse child leads a session of its own: its pid."""
+        for as long as this process runs. Each parse child leads a session of its own: its pid. The
+        spares (children forked ahead, :mod:`.spare`) are ended alike."""
         try:
-            found = end_sessions(running.values(), ORPHAN_GRACE_SECONDS)
+            found = end_sessions({*running.values(), *spares}, ORPHAN_GRACE_SECONDS)
         except Exception:  # only tidiness is at stake
             log.exception("could not end what the dead parse template left")
             return
@@ -215,6 +216,7 @@ class ParseTemplate:
                 else ParseRequest(tuple(left), parallelism, timeout, log_path, memory_limit_mib)
             )
             running: dict[str, int] = {}
+            spares: set[int] = set()  # children forked ahead, a file not yet theirs
             reported: set[str] = set()
             try:
                 try:
@@ -230,8 +232,10 @@ class ParseTemplate:
                         raise _Died
                     if message[0] == "started":
                         running[message[1]] = message[2]
+                    elif message[0] == "spare":
+                        spares.add(message[1])
                     elif message[0] == "result":
-                        result: FileResult = message[1]
+                        result = decode(RawResult(*message[1:]), memory_limit_mib)
                         running.pop(result.path, None)
                         reported.add(result.path)
                         yield result
@@ -247,7 +251,7 @@ class ParseTemplate:
                     "the parse template %s during a pass; %d file(s) running: %s",
                     how, len(running), ", ".join(sorted(running)) or "none",
                 )  # fmt: skip
-                self._end_orphans(running)
+                self._end_orphans(running, spares)
                 at_death.update(list(running))
                 left = [p for p in left if p not in reported]
                 for path in [p for p in left if at_death[p] >= 2 or deaths >= MAX_DEATHS_PER_PASS]:

@@ -4,7 +4,8 @@ The processor (:mod:`.template_client`) writes a :class:`TemplateSetup` once, th
 :class:`ParseRequest` per pass, on the template's request pipe. The template
 (:mod:`.template`) answers on its result pipe with tuples: ``("ready", pid)`` or
 ``("failed", traceback text)`` once after the setup; then, per request, ``("started", path)``
-when it forks the child for a file, ``("result", FileResult)`` when that child ended, and
+when it forks the child for a file, ``("result", *RawResult)`` when that child ended (its report
+undecoded: the processor decodes it), and
 ``("done",)`` after the last file. Each message is a pickle framed by its length: both ends are
 Windvane processes of one installation (the template is started by the processor), never
 user code, so pickle is safe here.

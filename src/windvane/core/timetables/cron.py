@@ -28,6 +28,7 @@ holds for every zone in current use.
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any
 
 from pendulum import DateTime
@@ -60,7 +61,12 @@ class CronDataIntervalTimetable(GridTimetable):
     def __init__(self, expression: str, timezone: TimezoneLike | str) -> None:
         self._spec = parse_cron(expression)
         self._timezone = coerce_timezone(timezone)
-        self._clock = CronClock(self._spec, self._timezone)
+
+    @cached_property
+    def _clock(self) -> CronClock:
+        # Built on first use: croniter parses the (already validated) expression, and a DAG file
+        # being parsed only needs the timetable's summary and serialized form.
+        return CronClock(self._spec, self._timezone)
 
     @property
     def expression(self) -> str:
