@@ -13,7 +13,7 @@ every few seconds anyway. What bounds it:
 * every write through this process (an API call that changes data: trigger, clear, mark, pause,
   pools...) forgets every kept answer at once (:meth:`AnswerCache.clear`), and an answer read
   while a write was under way is not kept: a client sees its own changes at once; changes made
-  elsewhere (the scheduler, another worker) show within ``ttl`` seconds;
+  elsewhere (the scheduler, another worker) show within ``ttl + stale`` seconds (below);
 * past ``ttl`` an answer is *stale*: :meth:`AnswerCache.find` still returns it, marked so, for
   ``stale`` more seconds, so the caller may send it while one read refreshes it
   (:mod:`windvane.api.kept_answers`); an answer is never served more than ``ttl + stale`` seconds
