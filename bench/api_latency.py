@@ -9,10 +9,10 @@ generator is ``wrk`` (Debian's package: a C program, it takes little CPU) when i
 httpx clients in one asyncio loop (which take more of a shared machine's CPU: say so when quoting).
 
 Old and new side by side in one run: ``--against SRC`` also serves the API from another source
-tree (e.g. an export of ``main``'s ``src``) as it ran there (uvicorn's pure-Python h11 parser and
-asyncio loop: httptools and uvloop hidden from it), and ``--cache-off`` also serves this tree with
-``[api] list_cache_seconds = 0`` (every answer read from the database); each cell is measured on
-every server in turn, so they share the machine's load.
+tree (e.g. an export of ``main``'s ``src``; with ``--against-plain`` as trees older than httptools
+and uvloop ran: uvicorn's pure-Python h11 parser and asyncio loop), and ``--cache-off`` also
+serves this tree with ``[api] list_cache_seconds = 0`` (every answer read from the database);
+each cell is measured on every server in turn, so they share the machine's load.
 
 Target: p95 < 50 ms at 50 clients. Usage:
 ``python bench/api_latency.py [--db sqlite,postgres] [--clients 1,10,50] [--seconds 5] [--workers 2]
@@ -191,6 +191,7 @@ class Variant:
     label: str
     src: str | None = None
     list_cache: float | None = None
+    plain: bool = False
 
 
 def start_server(url: str, port: int, workers: int, variant: Variant) -> subprocess.Popen[bytes]:
@@ -198,6 +199,7 @@ def start_server(url: str, port: int, workers: int, variant: Variant) -> subproc
     env = dict(os.environ)
     if variant.src is not None:
         env["PYTHONPATH"] = variant.src
+    if variant.plain:
         args.append("--plain")
     if variant.list_cache is not None:
         args += ["--list-cache", str(variant.list_cache)]
@@ -219,7 +221,7 @@ def run_db(kind: str, args: argparse.Namespace, script: Path | None) -> list[lis
     if args.cache_off:
         variants.append(Variant("new, cache off", list_cache=0.0))
     if args.against:
-        variants.append(Variant("old", src=args.against))
+        variants.append(Variant("old", src=args.against, plain=args.against_plain))
     with fresh_db(kind) as (url, engine):
         token = seed(engine)
         engine.dispose()
@@ -267,6 +269,11 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2, help="API server processes ([api] workers).")
     parser.add_argument("--tool", choices=("auto", "wrk", "httpx"), default="auto")
     parser.add_argument("--against", metavar="SRC", help="Also serve from this source tree (old code).")
+    parser.add_argument(
+        "--against-plain",
+        action="store_true",
+        help="Serve --against on h11 and asyncio (trees before httptools).",
+    )
     parser.add_argument("--cache-off", action="store_true", help="Also serve with list_cache_seconds = 0.")
     parser.add_argument("--serve", metavar="URL", help=argparse.SUPPRESS)
     parser.add_argument("--plain", action="store_true", help=argparse.SUPPRESS)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable
 
 from fastapi import FastAPI
@@ -91,6 +92,36 @@ def test_tokens_are_remembered_for_a_while_and_a_revocation_here_is_at_once(
     assert owner.get(f"{V1}/version").status_code == 200
     clock[0] += 5.1
     assert owner.get(f"{V1}/version").status_code == 401
+
+
+def _settled(app: FastAPI) -> None:
+    """Wait (with a deadline) until no re-check of a remembered credential is under way."""
+    deadline = time.monotonic() + 30
+    while app.state.api.rechecks and time.monotonic() < deadline:
+        time.sleep(0.01)  # polling a condition, with a deadline
+    assert not app.state.api.rechecks
+
+
+def test_a_credential_in_steady_use_is_rechecked_before_it_expires(
+    app: FastAPI, tokens: dict[Role, str], engine: Engine
+) -> None:
+    """Past half of auth_cache_seconds the first request re-checks its credential off the request
+    path: in steady use it never expires (no stampede of lookups), and a deletion elsewhere shows
+    sooner, never later."""
+    clock = _remembering(app, 5.0)
+    with TestClient(app, headers={"Authorization": f"Bearer {tokens[Role.VIEWER]}"}) as viewer:
+        assert viewer.get(f"{V1}/version").status_code == 200
+        clock[0] += 3.0  # past half its ttl: answered from memory, and re-checked meanwhile
+        assert viewer.get(f"{V1}/version").status_code == 200
+        _settled(app)
+        clock[0] += 2.0  # 5 s after the first lookup: the re-check (at 3 s) remembered it afresh
+        with begin_write(engine) as conn:  # deleted by another process
+            delete_user(conn, "viewer")
+        assert viewer.get(f"{V1}/version").status_code == 200  # within auth_cache_seconds
+        clock[0] += 1.0  # due again (3 s since the re-check): this re-check finds it gone
+        assert viewer.get(f"{V1}/version").status_code == 200
+        _settled(app)
+        assert viewer.get(f"{V1}/version").status_code == 401  # before the entry would have expired
 
 
 def test_login_rate_limit_per_user_and_address(app: FastAPI, tokens: dict[Role, str]) -> None:

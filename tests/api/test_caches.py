@@ -55,6 +55,23 @@ def test_auth_memory_expires_is_bounded_and_can_be_off() -> None:
     assert off.get("t") is None
 
 
+def test_auth_memory_asks_one_caller_to_recheck_past_half_its_ttl() -> None:
+    clock = [0.0]
+    cache: AuthCache[str] = AuthCache(4.0, lambda: clock[0])
+    cache.put("t", "alice")
+    assert cache.remembered("t") == ("alice", False)
+    clock[0] = 2.0
+    assert cache.remembered("t") == ("alice", True)  # this caller re-checks it
+    assert cache.remembered("t") == ("alice", False)  # the others don't
+    before = cache.generation
+    cache.clear()  # a revocation here while that re-check ran: its answer is not remembered
+    cache.put("t", "alice", before)
+    assert cache.get("t") is None
+    cache.put("t", "alice", cache.generation)
+    cache.forget("t")
+    assert cache.remembered("t") == (None, False)
+
+
 def test_the_dag_list_is_kept_until_a_dag_changes(
     client: Client, example_dag: str, app: FastAPI, engine: Engine
 ) -> None:

@@ -26,7 +26,7 @@ class PageCache:
     a body read at an older version is never found again and ages out with the others."""
 
     def __init__(self, ttl: float, clock: Callable[[], float], max_entries: int = MAX_ENTRIES) -> None:
-        self._answers = AnswerCache(ttl, clock, max_entries)
+        self._answers = AnswerCache(ttl, clock, max_entries, stale=0.0)
 
     def get(self, key: Hashable, version: int) -> bytes | None:
         """The body kept for ``key`` if it was read at ``version`` and has not expired."""

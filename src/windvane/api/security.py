@@ -10,11 +10,13 @@ missing CSRF token.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import hashlib
 import hmac
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Annotated
 
 import pendulum
@@ -44,21 +46,23 @@ async def current_user(
     user: User | None = None
     if bearer is not None:
         key = token_key(bearer.credentials)
-        user = state.auth.get(key)
+        user = _remembered(state, key, functools.partial(_token_user, state, bearer.credentials))
         if user is None:
+            generation = state.auth.generation
             user = await run_in_threadpool(_token_user, state, bearer.credentials)
             if user is not None:
-                state.auth.put(key, user)
+                state.auth.put(key, user, generation)
     else:
         cookie = request.cookies.get(sessions.SESSION_COOKIE)
         session = sessions.decode(cookie, state.config.signing_key, now=time.time()) if cookie else None
         if session is not None:
             key = ("user", session.username)
-            found: User | None = state.auth.get(key)
+            found = _remembered(state, key, functools.partial(_session_user, state, session.username))
             if found is None:
+                generation = state.auth.generation
                 found = await run_in_threadpool(_session_user, state, session.username)
                 if found is not None:
-                    state.auth.put(key, found)
+                    state.auth.put(key, found, generation)
             if found is not None and found.session_version == session.version:
                 user = found
                 if request.method not in _SAFE:
@@ -87,14 +91,46 @@ def remembered_user(state: ApiState, request: Request) -> User | None:
         scheme, _, secret = authorization.partition(" ")
         if scheme.lower() != "bearer" or not secret:
             return None
-        found: User | None = state.auth.get(token_key(secret.strip()))
-        return found
+        secret = secret.strip()
+        return _remembered(state, token_key(secret), functools.partial(_token_user, state, secret))
     cookie = request.cookies.get(sessions.SESSION_COOKIE)
     session = sessions.decode(cookie, state.config.signing_key, now=time.time()) if cookie else None
     if session is None:
         return None
-    user: User | None = state.auth.get(("user", session.username))
+    lookup = functools.partial(_session_user, state, session.username)
+    user = _remembered(state, ("user", session.username), lookup)
     return user if user is not None and user.session_version == session.version else None
+
+
+def _remembered(state: ApiState, key: Hashable, lookup: Callable[[], User | None]) -> User | None:
+    """The user remembered for ``key``; when the entry is due, :func:`recheck` it meanwhile."""
+    user, due = state.auth.remembered(key)
+    if due:
+        recheck(state, key, lookup)
+    return user
+
+
+def recheck(state: ApiState, key: Hashable, lookup: Callable[[], User | None]) -> None:
+    """Look ``key``'s credential up again off the request path (the running event loop's task, the
+    read on the thread pool): remember the answer afresh, or forget it when the credential is gone.
+    A lookup that fails is logged; the entry then expires as usual. A revocation in this process
+    while it runs wins (:attr:`~windvane.api.auth_cache.AuthCache.generation`)."""
+    generation = state.auth.generation
+
+    async def run() -> None:
+        try:
+            user = await run_in_threadpool(lookup)
+        except Exception:
+            log.warning("could not re-check a remembered API credential", exc_info=True)
+            return
+        if user is None:
+            state.auth.forget(key)
+        else:
+            state.auth.put(key, user, generation)
+
+    task = asyncio.get_running_loop().create_task(run())
+    state.rechecks.add(task)
+    task.add_done_callback(state.rechecks.discard)
 
 
 def _token_user(state: ApiState, secret: str) -> User | None:

@@ -3,7 +3,8 @@ memories of credentials, DAG-list answers and list answers (``app.state.api``)."
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import Request
@@ -27,6 +28,8 @@ class ApiState:
     dag_pages: PageCache
     #: List answers per (path, query, role) for list_cache_seconds; forgotten on every local write.
     answers: AnswerCache
+    #: Re-checks of remembered credentials under way (held so they are not collected mid-way).
+    rechecks: set[asyncio.Task[None]] = field(default_factory=set)
 
 
 async def get_state(request: Request) -> ApiState:

@@ -46,8 +46,9 @@ class ApiSettings:
     auth_cache_seconds: float = setting(
         5.0,
         "How long an API process remembers who an API token or browser session belongs to (no "
-        "database read per request); a revoked token, deleted user or reset password takes effect "
-        "in other processes within this time. 0: read the database on every request.",
+        "database read per request; past half of it, one request re-checks the credential in the "
+        "background); a revoked token, deleted user or reset password takes effect in other "
+        "processes within this time. 0: read the database on every request.",
         check=Within(0, 300),
     )
     dag_list_cache_seconds: float = setting(
@@ -60,7 +61,8 @@ class ApiSettings:
         1.0,
         "How long an API process keeps a list answer (GET /dags, /dagRuns, a DAG's runs, a run's "
         "task instances, /pools, /ui/recentRuns) per path, query and role: polls within it cost no "
-        "database read. Changes through this process show at once, others within this time. "
-        "0: read every time.",
+        "database read. Past it, the kept answer is still sent while one request reads it again, "
+        "for at most this time more: changes through this process show at once, others within "
+        "twice this time. 0: read every time.",
         check=Within(0, 60),
     )
