@@ -152,6 +152,21 @@ def _state(pid: int) -> str | None:
     return raw[raw.rfind(b")") + 2 :].split()[0].decode()
 
 
+def _children_of(parent: int) -> list[int]:
+    """The pids whose parent is ``parent`` (from /proc)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as stat:
+                    raw = stat.read()
+            except OSError:
+                continue
+            if int(raw[raw.rfind(b")") + 2 :].split()[1]) == parent:
+                found.append(int(entry))
+    return found
+
+
 @pytest.fixture
 def as_subreaper() -> Iterator[None]:
     """This test process adopts orphans, as the DAG processor's process does (``adopt_orphans``)."""
@@ -174,6 +189,8 @@ def test_a_template_killed_mid_parse_leaves_no_zombie_nor_orphan_and_is_counted(
     mark = tmp_path / "pids"
     write(dags_folder / "hangs.py", LEAVES_A_GRANDCHILD.format(mark=str(mark)) + simple_dag("hangs"))
     write(dags_folder / "a.py", simple_dag("a"))
+    for name in "bcdef":  # files left to parse: the template keeps spares forked ahead for them
+        write(dags_folder / f"{name}.py", simple_dag(name))
     processor = make_processor(parsing_processes=2, template_min_files=0)
     killed: list[int] = []
 
@@ -194,8 +211,11 @@ def test_a_template_killed_mid_parse_leaves_no_zombie_nor_orphan_and_is_counted(
     # and reaped, no zombie, no orphan still running.
     assert _state(child) is None, f"parse child {child}: {_state(child)}"
     assert _state(sleeper) is None, f"its child {sleeper}: {_state(sleeper)}"
+    # The spares the template had forked ahead died with it and came to us too: reaped as well.
+    zombies = [pid for pid in _children_of(os.getpid()) if _state(pid) == "Z"]
+    assert not zombies, f"zombie children left: {zombies}"
     assert report.template_restarts == 1
-    assert report.failed == 0 and active_ids(engine) == {"a", "hangs"}  # re-parsed alone: innocent
+    assert report.failed == 0 and active_ids(engine) == {"a", "b", "c", "d", "e", "f", "hangs"}
     assert _template_of(processor).orphans_ended >= 1  # the sleeper at least (the child may be dead)
     assert processor.run_once().template_restarts == 0
 
