@@ -147,6 +147,36 @@ def test_tokens_are_shown_once_and_can_be_revoked(app: FastAPI, tokens: dict[Rol
     assert mine.get(f"{V1}/auth/me").status_code == 401
 
 
+def test_a_lookup_between_a_revocation_and_its_commit_is_not_remembered(
+    app: FastAPI, tokens: dict[Role, str]
+) -> None:
+    """The revoking request forgets credentials before its transaction commits; a lookup in that gap
+    reads the still-present token and remembers it. The cache is cleared again after the commit, so
+    the revoked token is refused at once (it was accepted for auth_cache_seconds before)."""
+    _remembering(app, 300.0)
+    viewer = TestClient(app, headers={"Authorization": f"Bearer {tokens[Role.VIEWER]}"})
+    made = viewer.post(f"{V1}/auth/tokens", json={"name": "ci"}).json()
+    mine = TestClient(app, headers={"Authorization": f"Bearer {made['token']}"})
+    assert mine.get(f"{V1}/auth/me").status_code == 200  # remembered now
+    cache = app.state.api.auth
+    remembered = dict(cache._entries)
+    real_clear = cache.clear
+    calls = 0
+
+    def clear_then_race() -> None:
+        nonlocal calls
+        calls += 1
+        real_clear()
+        if calls == 1:  # a lookup that ran between the handler's clear and the commit
+            for key, (_, value, _) in remembered.items():
+                cache.put(key, value, generation=cache.generation)
+
+    cache.clear = clear_then_race  # type: ignore[method-assign]
+    assert viewer.delete(f"{V1}/auth/tokens/{made['id']}").status_code == 204
+    assert calls >= 2
+    assert mine.get(f"{V1}/auth/me").status_code == 401
+
+
 def test_pools_crud_is_for_admins(client: Client) -> None:
     admin, operator = client(Role.ADMIN), client(Role.OPERATOR)
     assert operator.post(f"{V1}/pools", json={"name": "db", "slots": 2}).status_code == 403

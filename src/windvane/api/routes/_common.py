@@ -35,8 +35,23 @@ def write_conn(state: Annotated[ApiState, Depends(get_state)]) -> Iterator[Conne
         state.answers.clear()
 
 
+def credential_write_conn(state: Annotated[ApiState, Depends(get_state)]) -> Iterator[Connection]:
+    """A write transaction that revokes or changes credentials: once it has committed, this
+    process's remembered credentials are forgotten again. The handler's own clear comes before the
+    commit; a lookup in between still reads the old row and would remember the revoked credential
+    for up to ``[api] auth_cache_seconds`` (clearing raises the cache's generation, so a lookup
+    begun before this clear is not remembered either)."""
+    try:
+        with begin_write(state.engine) as conn:
+            yield conn
+    finally:
+        state.answers.clear()
+        state.auth.clear()
+
+
 ReadConn = Annotated[Connection, Depends(read_conn)]
 WriteConn = Annotated[Connection, Depends(write_conn)]
+CredentialWriteConn = Annotated[Connection, Depends(credential_write_conn)]
 State = Annotated[ApiState, Depends(get_state)]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"Page size (at most {MAX_LIMIT}).")]
 Offset = Annotated[int, Query(ge=0, le=10_000_000, description="Entries to skip.")]

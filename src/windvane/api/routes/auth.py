@@ -8,7 +8,7 @@ import pendulum
 from fastapi import APIRouter, HTTPException, Request, Response
 
 from windvane.api import sessions
-from windvane.api.routes._common import ReadConn, State, WriteConn
+from windvane.api.routes._common import CredentialWriteConn, ReadConn, State, WriteConn
 from windvane.api.schemas import (
     LoginRequest,
     LoginResponse,
@@ -96,7 +96,7 @@ def new_token(body: TokenRequest, user: Viewer, conn: WriteConn) -> NewToken:
 
 
 @router.delete("/auth/tokens/{token_id}", status_code=204, response_class=Response, name="delete_token")
-def drop_token(token_id: int, user: Viewer, conn: WriteConn, state: State) -> Response:
+def drop_token(token_id: int, user: Viewer, conn: CredentialWriteConn, state: State) -> Response:
     delete_token(conn, user.username, token_id)
     state.auth.clear()  # this process forgets it at once (others within auth_cache_seconds)
     return Response(status_code=204)
@@ -115,7 +115,7 @@ def add_user(body: UserCreate, _: Admin, conn: WriteConn) -> UserOut:
 
 
 @router.delete("/users/{username}", status_code=204, response_class=Response, name="delete_user")
-def remove_user(username: str, admin: Admin, conn: WriteConn, state: State) -> Response:
+def remove_user(username: str, admin: Admin, conn: CredentialWriteConn, state: State) -> Response:
     if username == admin.username:
         raise HTTPException(409, "an admin cannot delete their own user")
     delete_user(conn, username)
