@@ -51,12 +51,20 @@ def render(metric: Metric, labels: Mapping[str, str], *, tags: bool) -> tuple[st
     """(name without prefix, DogStatsD tag suffix or "") for one emission."""
     if tags:
         rest = _tag_keys(metric.statsd, metric.labels)
-        suffix = "|#" + ",".join([f"{k}:{tag_value(labels[k])}" for k in rest]) if rest else ""
+        suffix = _tag_suffix(rest, tuple(map(labels.__getitem__, rest))) if rest else ""
         return short_name(metric, labels), suffix
     if metric.statsd_legacy is None:
         return short_name(metric, labels), ""
     safe = {k: name_value(k, v) for k, v in labels.items()}
     return metric.statsd_legacy.format(**safe), ""
+
+
+# A task's series share their tags (dag_id, task_id): binding its four series renders them once, not
+# four times. Bounded, so DAGs and tasks that come and go do not grow it.
+@functools.lru_cache(maxsize=4096)
+def _tag_suffix(keys: tuple[str, ...], values: tuple[str, ...]) -> str:
+    """The DogStatsD tag suffix (``|#k:v,...``) of label ``keys`` with ``values``."""
+    return "|#" + ",".join([f"{k}:{tag_value(v)}" for k, v in zip(keys, values, strict=True)])
 
 
 @functools.cache  # per catalogue entry; asked on every new series of a StatsD sink
