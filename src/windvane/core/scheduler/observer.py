@@ -13,9 +13,10 @@ May import: the model floor.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from windvane.core.model.events import (
     RunCreated,
@@ -170,14 +171,21 @@ class SafeObserver(SchedulerObserver):
         wanting = [o.pool_usage_every for o in self.observers if o.wants_pool_usage]
         self.wants_pool_usage = bool(wanting)
         self.pool_usage_every = min(wanting, default=0.0)
+        #: hook -> the bound methods of the observers that override it: a hook is called per try, so
+        #: the lookup is done once here rather than a ``getattr`` per observer per call.
+        self._hooks: dict[str, tuple[tuple[SchedulerObserver, Callable[[Any], None]], ...]] = {}
 
     def listens_to(self, hook: str) -> bool:
         return any(o.listens_to(hook) for o in self.observers)
 
     def _each(self, name: str, value: object) -> None:
-        for observer in self.observers:
+        hooks = self._hooks.get(name)
+        if hooks is None:
+            hooks = tuple((o, getattr(o, name)) for o in self.observers if o.listens_to(name))
+            self._hooks[name] = hooks
+        for observer, hook in hooks:
             try:
-                getattr(observer, name)(value)
+                hook(value)
             except Exception:
                 self.failures += 1
                 log.exception("observer %r failed in %s; the scheduler goes on", observer, name)
