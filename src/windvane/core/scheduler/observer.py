@@ -13,10 +13,9 @@ May import: the model floor.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from windvane.core.model.events import (
     RunCreated,
@@ -171,21 +170,14 @@ class SafeObserver(SchedulerObserver):
         wanting = [o.pool_usage_every for o in self.observers if o.wants_pool_usage]
         self.wants_pool_usage = bool(wanting)
         self.pool_usage_every = min(wanting, default=0.0)
-        #: hook -> the bound methods of the observers that override it: a hook is called per try, so
-        #: the lookup is done once here rather than a ``getattr`` per observer per call.
-        self._hooks: dict[str, tuple[tuple[SchedulerObserver, Callable[[Any], None]], ...]] = {}
 
     def listens_to(self, hook: str) -> bool:
         return any(o.listens_to(hook) for o in self.observers)
 
     def _each(self, name: str, value: object) -> None:
-        hooks = self._hooks.get(name)
-        if hooks is None:
-            hooks = tuple((o, getattr(o, name)) for o in self.observers if o.listens_to(name))
-            self._hooks[name] = hooks
-        for observer, hook in hooks:
+        for observer in self.observers:
             try:
-                hook(value)
+                getattr(observer, name)(value)
             except Exception:
                 self.failures += 1
                 log.exception("observer %r failed in %s; the scheduler goes on", observer, name)
