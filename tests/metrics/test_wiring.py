@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pendulum
 import pytest
 from prometheus_client import CollectorRegistry
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
 from tests.metrics.scenario import Noop
