@@ -12,7 +12,11 @@ collection of the scheduler's heap, which is much larger than this process's: th
 collector's cost low).
 StatsD (to a local socket that never reads) and Prometheus both on, as in ``b_metrics_overhead.py``.
 
+First, the cost of counting SQL statements (:class:`~windvane.metrics.queries.QueryCounter`) per
+statement, on in-memory SQLite.
+
     python bench/b_metrics_parts.py [--tasks 1000] [--passes 20000] [--fanout 1000] [--replays 5]
+                                    [--statements 20000]
 """
 
 from __future__ import annotations
@@ -161,6 +165,33 @@ def replay(port: int, calls: list[tuple[str, Any]], replays: int, *, collect: bo
     return ["on" if collect else "off", tis, passes, median(cpu), min(cpu), kept]
 
 
+def statement_cpu(statements: int) -> list[object]:
+    """CPU µs of one ``SELECT 1`` on in-memory SQLite without and with the :class:`QueryCounter`
+    (lowest of three rounds each, alternated)."""
+    from sqlalchemy import create_engine, event, text
+
+    from windvane.metrics.queries import QueryCounter
+
+    def run(counted: bool) -> float:
+        engine = create_engine("sqlite://")
+        event.listen(engine, "checkout", lambda *_: None)  # the scheduler's engine has listeners anyway
+        counter = QueryCounter(engine) if counted else None
+        with engine.connect() as conn:
+            select = text("SELECT 1")
+            for _ in range(200):
+                conn.execute(select)
+            spent = cpu_us(statements, lambda _: conn.execute(select))
+        if counter is not None:
+            assert counter.take()[0] >= statements
+            counter.detach()
+        engine.dispose()
+        return spent
+
+    rounds = [(run(False), run(True)) for _ in range(3)]
+    off, on = min(r[0] for r in rounds), min(r[1] for r in rounds)
+    return [statements, off, on, on - off]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -169,7 +200,16 @@ def main() -> None:
     parser.add_argument("--passes", type=int, default=20000)
     parser.add_argument("--fanout", type=int, default=1000, help="B2's width for the replay (0: no replay)")
     parser.add_argument("--replays", type=int, default=5)
+    parser.add_argument("--statements", type=int, default=20000, help="for the statement counter's cost")
     args = parser.parse_args()
+    print(
+        table(
+            "The SQL statement counter (windvane_scheduler_loop_db_*): CPU µs per statement",
+            ["statements", "no counter", "counter", "counter's cost"],
+            [statement_cpu(args.statements)],
+        )
+    )
+    print()
     server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     server.bind(("127.0.0.1", 0))
     port = server.getsockname()[1]

@@ -5,11 +5,14 @@ from __future__ import annotations
 import logging
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.metrics.helpers import Line, StatsdListener
 from windvane.metrics import catalogue as m
 from windvane.metrics.multi_sink import MultiSink
 from windvane.metrics.sink import MetricsUsageError
+from windvane.metrics.statsd_names import _TAG_UNSAFE, tag_value
 from windvane.metrics.statsd_sink import StatsdSink
 from windvane.metrics.udp_sender import UdpSender
 
@@ -261,3 +264,18 @@ def test_the_metrics_observer_sends_what_waits_when_the_scheduler_stops(
     assert arrived(statsd_listener) == []
     observer.scheduler_stopped()
     assert "windvane.scheduler_heartbeat" in [line.name for line in arrived(statsd_listener)]
+
+
+@given(st.text())
+@settings(max_examples=500)
+def test_a_tag_value_is_what_the_unsafe_pattern_makes_of_it_with_or_without_the_fast_path(value: str) -> None:
+    """tag_value skips the regular expression for values with nothing to replace: it must give
+    exactly what the substitution gives, for any text (control characters, '#', ',', '|', unicode)."""
+    assert tag_value(value) == (_TAG_UNSAFE.sub("_", value) or "_")
+
+
+@pytest.mark.parametrize(
+    "value", ["etl", "group.load", "é t", "#x", "a#b", "a,b", "a|b", "a\nb", "a\x7f", ""]
+)
+def test_tag_values_keep_what_travels_and_replace_what_ends_a_tag(value: str) -> None:
+    assert tag_value(value) == (_TAG_UNSAFE.sub("_", value) or "_")

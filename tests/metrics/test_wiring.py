@@ -11,7 +11,8 @@ from collections.abc import Iterator
 import pendulum
 import pytest
 from prometheus_client import CollectorRegistry
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
 
 from tests.metrics.scenario import Noop
 from windvane.core.authoring.dag import DAG
@@ -67,7 +68,7 @@ def test_metrics_off_is_a_no_op_that_attaches_nothing(engine: Engine) -> None:
     assert not bundle.enabled and isinstance(bundle.sink, NullSink)
     assert type(bundle.observer) is SchedulerObserver and not bundle.observer.wants_pool_usage
     assert bundle.start_http_server() is None and bundle.processor is None
-    assert not event.contains(engine, "before_cursor_execute", QueryCounter._before)
+    assert not list(engine.dialect.dispatch.do_execute), "metrics off attaches no statement counter"
     bundle.record_parse(None)  # type: ignore[arg-type]
     bundle.close()
 
@@ -166,3 +167,50 @@ def test_query_counter_counts_statements_and_time(engine: Engine) -> None:
     with engine.connect() as conn:
         conn.execute(text("SELECT 1"))
     assert counter.take() == (0, 0.0)
+
+
+def test_query_counter_counts_an_executemany_once_and_a_failed_statement_not(engine: Engine) -> None:
+    counter = QueryCounter(engine)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("CREATE TEMPORARY TABLE qc_probe (id INTEGER PRIMARY KEY)"))
+            counter.take()
+            conn.execute(text("INSERT INTO qc_probe (id) VALUES (:id)"), [{"id": 1}, {"id": 2}, {"id": 3}])
+            inserted = counter.take()[0]
+            assert conn.execute(text("SELECT count(*) FROM qc_probe")).scalar_one() == 3
+            counter.take()
+            with pytest.raises(DBAPIError):  # still SQLAlchemy's error, as without the counter
+                conn.execute(text("INSERT INTO qc_probe (id) VALUES (:id)"), {"id": 1})
+            assert counter.take() == (0, 0.0)
+            conn.rollback()
+        # one executemany, or one round trip per insertmanyvalues batch: never one per row
+        assert inserted == 1
+    finally:
+        counter.detach()
+    assert not list(engine.dialect.dispatch.do_execute) and not list(engine.dialect.dispatch.do_executemany)
+
+
+def test_query_counter_runs_statements_through_the_dialects_own_methods(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The counter executes the statement itself: a dialect's override (psycopg2's and mysqldb's
+    ``do_executemany``) must still be what runs it."""
+    dialect = engine.dialect
+    seen: list[str] = []
+    original = dialect.do_execute
+
+    def do_execute(cursor: object, statement: str, parameters: object, context: object = None) -> None:
+        seen.append(statement)
+        original(cursor, statement, parameters, context)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(dialect, "do_execute", do_execute)
+    counter = QueryCounter(engine)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))  # begins the transaction
+            counter.take()
+            seen.clear()
+            assert conn.execute(text("SELECT :x"), {"x": 7}).scalar_one() == 7
+        assert counter.take()[0] == 1 and len(seen) == 1 and seen[0].startswith("SELECT ")
+    finally:
+        counter.detach()

@@ -102,6 +102,8 @@ class StatsdSink(MetricsSink):
 
     def allowed(self, name: str) -> bool:
         """Whether a short StatsD name (no prefix) passes the allow / block lists."""
+        if not self.allow and not self.block:
+            return True
         lowered = name.lower()
         if self.allow:
             return any(p.search(lowered) for p in self.allow)
@@ -131,7 +133,7 @@ class StatsdSink(MetricsSink):
 
     def _render_head(self, metric: Metric, labels: Labels) -> tuple[str, str] | None:
         """(full name, tag suffix) of a series, or None when the allow / block lists filter it out."""
-        if not self.allowed(short_name(metric, labels)):
+        if (self.allow or self.block) and not self.allowed(short_name(metric, labels)):
             return None
         name, tags = render(metric, labels, tags=self.datadog_tags)
         return (f"{self.prefix}.{name}" if self.prefix else name, tags)
