@@ -4,22 +4,10 @@ own metrics."""
 
 from __future__ import annotations
 
+from windvane.core.model.try_host_retirements import RETIREMENT_REASONS
 from windvane.metrics.metric import Kind, Metric
 
 C = Kind.COUNTER
-#: Why a try host retired (as :data:`windvane.core.worker.try_host_loop.RETIREMENT_REASONS`).
-TRY_HOST_RETIREMENT_REASONS = (
-    "quota",
-    "file_changed",
-    "globals_changed",
-    "thread_left",
-    "process_left",
-    "environ_changed",
-    "cwd_changed",
-    "unloadable",
-    "host_ended",
-)
-
 TRY_HOST_RETIREMENTS = Metric(
     "windvane_executor_try_host_retirements_total",
     C,
@@ -32,7 +20,7 @@ TRY_HOST_RETIREMENTS = Metric(
     "executor.try_host_retirements",
     ("executor", "reason"),
     "executor.try_host_retirements.{executor}.{reason}",
-    reasons=TRY_HOST_RETIREMENT_REASONS,
+    reasons=RETIREMENT_REASONS,
 )
 
 EXECUTOR_EXTRA: tuple[Metric, ...] = (TRY_HOST_RETIREMENTS,)

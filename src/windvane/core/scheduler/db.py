@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import pendulum
-from sqlalchemy import Connection, select
+from sqlalchemy import Column, Connection, select
 
 from windvane.core.model.serialized_dag import SerializedDag
 from windvane.core.model.states import TaskInstanceState
@@ -157,20 +157,21 @@ class Zombie:
 def zombies(conn: Connection, cutoff: datetime, *, owner: int | None = None) -> list[Zombie]:
     """Running tries whose heartbeat is older than ``cutoff``; with ``owner``, only in the runs that
     scheduler job drives (several schedulers: each sweeps its own)."""
-    q = select(ti_t.c.id, ti_t.c.dag_run_id, ti_t.c.task_id, ti_t.c.try_number, ti_t.c.max_tries).where(
-        ti_t.c.state == S.RUNNING.value, ti_t.c.last_heartbeat_at < cutoff
-    )
-    if owner is not None:
-        owned = select(run_t.c.id).where(run_t.c.scheduled_by_job_id == owner)
-        q = q.where(ti_t.c.dag_run_id.in_(owned))
-    return [Zombie(*r) for r in conn.execute(q)]
+    return _tries_in_state_since(conn, S.RUNNING, ti_t.c.last_heartbeat_at, cutoff, owner)
 
 
 def stuck_in_queued(conn: Connection, cutoff: datetime, *, owner: int | None = None) -> list[Zombie]:
     """Queued tries queued before ``cutoff`` (``task_queued_timeout``); with ``owner``, only in the
     runs that scheduler job drives."""
+    return _tries_in_state_since(conn, S.QUEUED, ti_t.c.queued_dttm, cutoff, owner)
+
+
+def _tries_in_state_since(
+    conn: Connection, state: S, stamp: Column[datetime], cutoff: datetime, owner: int | None
+) -> list[Zombie]:
+    """Tries in ``state`` whose ``stamp`` column is older than ``cutoff`` (in ``owner``'s runs)."""
     q = select(ti_t.c.id, ti_t.c.dag_run_id, ti_t.c.task_id, ti_t.c.try_number, ti_t.c.max_tries).where(
-        ti_t.c.state == S.QUEUED.value, ti_t.c.queued_dttm < cutoff
+        ti_t.c.state == state.value, stamp < cutoff
     )
     if owner is not None:
         owned = select(run_t.c.id).where(run_t.c.scheduled_by_job_id == owner)

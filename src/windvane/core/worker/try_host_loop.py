@@ -25,6 +25,7 @@ from windvane.core.forking.child import RESET_SIGNALS, write_result
 from windvane.core.forking.subreaper import become_subreaper, end_descendants
 from windvane.core.model.outcome import TryOutcome, failure_state
 from windvane.core.model.states import TaskInstanceState
+from windvane.core.model.try_host_retirements import RETIREMENT_REASONS as RETIREMENT_REASONS
 from windvane.core.model.workload import Workload
 from windvane.core.store.try_claim import Claim
 from windvane.core.worker.dag_loader import DagLoader
@@ -35,21 +36,6 @@ FRAME = struct.Struct("!I")
 #: The first byte of each result: the host takes another try, or it retires (then the reason and
 #: what it names, ``reason:detail``, up to a newline, come before the outcome).
 KEEP, RETIRE = b"K", b"R"
-#: Why a host retired (the ``reason`` label of ``windvane_executor_try_host_retirements_total``): its
-#: quota; the next try is of another file version; the try rebound, added or deleted a global of
-#: the DAG file; left a thread or a process running; changed ``os.environ`` or the working
-#: directory; the host could not load the task; the host ended during a try.
-RETIREMENT_REASONS = (
-    "quota",
-    "file_changed",
-    "globals_changed",
-    "thread_left",
-    "process_left",
-    "environ_changed",
-    "cwd_changed",
-    "unloadable",
-    "host_ended",
-)
 #: What a host sends of a retirement's reason at most (bytes), and the globals it names at most.
 _MAX_WHY, _MAX_NAMES = 512, 5
 
