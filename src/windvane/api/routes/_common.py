@@ -42,10 +42,8 @@ def credential_write_conn(state: Annotated[ApiState, Depends(get_state)]) -> Ite
     for up to ``[api] auth_cache_seconds`` (clearing raises the cache's generation, so a lookup
     begun before this clear is not remembered either)."""
     try:
-        with begin_write(state.engine) as conn:
-            yield conn
+        yield from write_conn(state)
     finally:
-        state.answers.clear()
         state.auth.clear()
 
 
