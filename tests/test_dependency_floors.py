@@ -81,7 +81,7 @@ def test_sqlalchemy_decodes_sqlite_file_paths() -> None:
 def test_alembic_splits_the_version_folders() -> None:
     """Alembic < 1.16 ignores ``path_separator``: no plug-in revision would be found (nor core's)."""
     heads = migrate.head_revisions()
-    assert "alerting_0003" in heads and "api_0001" in heads and len(heads) == 3
+    assert "alerting_0003" in heads and "api_0002" in heads and len(heads) == 3
 
 
 def test_uvicorn_serves_with_httptools_and_uvloop() -> None:

@@ -65,10 +65,11 @@ class Backend:
 def _state(clock: Clock) -> ApiState:
     auth: AuthCache[User] = AuthCache(60.0, clock)
     auth.put(token_key(TOKEN), VIEWER)
+    engine = create_engine("sqlite://")
     return ApiState(
-        engine=create_engine("sqlite://"),
+        engine=engine,
         config=ApiConfig(secret_key="k"),
-        limiter=LoginLimiter(5, 60.0, clock),
+        limiter=LoginLimiter(engine, 5, 60.0, clock),
         auth=auth,
         dag_pages=PageCache(0.0, clock),
         answers=AnswerCache(1.0, clock),

@@ -172,6 +172,30 @@ def test_a_celery_worker_counts_what_its_pool_processes_add_to_the_shared_counte
     backends.counter(mc.CELERY_WORKER_DB_TRANSIENT_ERRORS, 2)
 
 
+def test_a_celery_worker_counts_the_try_host_retirements_its_pool_processes_share(backends: Backends) -> None:
+    import os
+
+    from windvane.celery.retirements import SharedRetirements
+    from windvane.celery.worker_metrics import WorkerCounts, WorkerMetrics
+    from windvane.metrics import catalogue_celery as mc
+
+    shared = SharedRetirements()
+    metrics = WorkerMetrics(backends.sink, 2, counts=lambda: WorkerCounts(0, 0, 0), retirements=shared.totals)
+    pid = os.fork()
+    if pid == 0:  # a pool process: forked from the worker's main process, as Celery's prefork pool
+        code = 1
+        try:
+            shared.add({"environ_changed": 2, "quota": 1})
+            code = 0
+        finally:
+            os._exit(code)
+    assert os.waitpid(pid, 0)[1] == 0
+    metrics.record()
+    metrics.record()  # counted once
+    backends.counter(mc.CELERY_WORKER_TRY_HOST_RETIREMENTS, 2, reason="environ_changed")
+    backends.counter(mc.CELERY_WORKER_TRY_HOST_RETIREMENTS, 1, reason="quota")
+
+
 def test_build_info_names_version_and_service(statsd_listener: StatsdListener) -> None:
     from prometheus_client import CollectorRegistry
 

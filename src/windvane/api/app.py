@@ -45,7 +45,7 @@ def create_app(engine: Engine, config: ApiConfig | None = None) -> FastAPI:
         docs_url=f"{PREFIX}/docs",
         redoc_url=None,
     )
-    limiter = LoginLimiter(config.login_rate_limit, config.login_rate_window_seconds, time.monotonic)
+    limiter = LoginLimiter(engine, config.login_rate_limit, config.login_rate_window_seconds, time.time)
     app.state.api = ApiState(
         engine=engine,
         config=config,

@@ -4,6 +4,8 @@
 every password reset, which ends the user's browser sessions. ``api_token``: a user's API
 tokens, stored as SHA-256 hashes (a token is 256 random bits, shown once). ``audit_log``: one
 row per mutating call (and per login attempt): who, what, on what, when, with which result.
+``api_login_failure``: the recent failed logins per user name and client address, which every API
+process counts against ``[api] login_rate_limit`` (:mod:`windvane.api.ratelimit`).
 """
 
 from __future__ import annotations
@@ -52,4 +54,15 @@ audit_log = sa.Table(
     sa.Column("result", sa.String(20), nullable=False),
     sa.Column("remote_addr", sa.String(100)),
     sqlite_autoincrement=True,
+)
+
+api_login_failure = sa.Table(
+    "api_login_failure",
+    metadata,
+    sa.Column("id", BIG_ID, primary_key=True, autoincrement=True),
+    sa.Column("username", sa.String(250), nullable=False),
+    sa.Column("address", sa.String(100), nullable=False),
+    # Wall-clock seconds since the epoch: compared only with each other, by every API process.
+    sa.Column("failed_at", sa.Float(precision=53), nullable=False, index=True),
+    sa.Index("ix_api_login_failure_key", "username", "address", "failed_at"),
 )

@@ -7,9 +7,9 @@ parent's configuration, the session signing key included (a random key made at s
 same in every worker). The parent only supervises: a worker that dies is started again (at most
 :data:`MAX_RESTARTS` times, then the server stops), and SIGINT or SIGTERM stops every worker.
 
-Per-process state stays per worker: the login rate limit counts per worker, and each keeps its own
-memory of credentials and DAG-list answers (see :mod:`windvane.api.auth_cache`,
-:mod:`windvane.api.page_cache`).
+Per-process state stays per worker: each keeps its own memory of credentials and DAG-list answers
+(see :mod:`windvane.api.auth_cache`, :mod:`windvane.api.page_cache`). The login rate limit is
+counted in the database and holds across workers (:mod:`windvane.api.ratelimit`).
 """
 
 from __future__ import annotations

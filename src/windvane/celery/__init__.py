@@ -10,7 +10,7 @@ Holds the settings as the executor sees them (:mod:`.config`), the Celery app
 (:mod:`.app`), what travels in a message and a result (:mod:`.messages`), the
 scheduler's side (:mod:`.executor`, :mod:`.publisher`, :mod:`.results`,
 :mod:`.reconcile`) and the worker's side (:mod:`.task`, :mod:`.worker`,
-:mod:`.worker_metrics`). May import ``windvane.core`` (executors, worker,
+:mod:`.worker_metrics`, :mod:`.retirements`). May import ``windvane.core`` (executors, worker,
 store, model), ``windvane.errors`` and ``windvane.plugins``; never the CLI or
 ``windvane.settings`` (the CLI passes settings in).
 """

@@ -35,6 +35,7 @@ from celery.exceptions import Ignore
 
 from windvane.celery.messages import event_to_dict, reply_key_of, workload_from_dict
 from windvane.celery.reporting import ResultWriter
+from windvane.celery.retirements import SharedRetirements
 from windvane.core.forking.containment import install as install_containment
 from windvane.core.model.secrets_config import SecretsConfig
 from windvane.core.model.states import TaskInstanceState
@@ -105,6 +106,8 @@ class _Process:
     #: Set by the worker's main process when it begins to stop; pool processes (forked after it
     #: was made) watch it (:func:`watch_stopping`).
     stopping: EventType = field(default_factory=multiprocessing.Event)
+    #: The try-host retirements of every pool process (made before they fork, like ``stopping``).
+    retirements: SharedRetirements = field(default_factory=SharedRetirements)
 
 
 _PROCESS: _Process | None = None
@@ -120,6 +123,11 @@ def _process() -> _Process:
     if _PROCESS is None:
         raise RuntimeError("windvane.celery.task.configure() was not called in this worker")
     return _PROCESS
+
+
+def retirement_totals() -> dict[str, int]:
+    """The try-host retirements of this worker's pool processes so far, by reason (any process)."""
+    return _process().retirements.totals()
 
 
 def begin_stopping(**_: Any) -> None:
@@ -211,6 +219,8 @@ def run_try(task: Any, body: Any) -> dict[str, Any]:
         writer.started(task_id, event, reply_to)
 
     event = _run(workload, process, process.db, on_running)
+    if process.hosts is not None:
+        process.retirements.add(process.hosts.take_retirements())
     if process.loader.imports != imports:
         _refreeze()
     if event.state is None and _claimed_already(process.db, workload):

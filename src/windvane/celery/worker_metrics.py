@@ -9,7 +9,9 @@ the metrics sink the CLI built for the ``celery-worker`` process (Prometheus
 ``windvane_celery_worker_tries_total`` (finished since start),
 ``windvane_celery_worker_concurrency`` and
 ``windvane_celery_worker_db_transient_errors_total`` (what its pool processes add to the counter
-they share with it, :func:`windvane.core.worker.db_errors.share`) (definitions:
+they share with it, :func:`windvane.core.worker.db_errors.share`) and
+``windvane_celery_worker_try_host_retirements_total`` by reason (what they add to
+:class:`~windvane.celery.retirements.SharedRetirements`) (definitions:
 :mod:`windvane.metrics.catalogue_celery`). How many workers there are is
 ``count(windvane_celery_worker_concurrency)`` in Prometheus.
 """
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from windvane.celery.app import TASK_NAME
@@ -28,6 +30,7 @@ from windvane.metrics.catalogue_celery import (
     CELERY_WORKER_RESERVED,
     CELERY_WORKER_RUNNING,
     CELERY_WORKER_TRIES,
+    CELERY_WORKER_TRY_HOST_RETIREMENTS,
 )
 from windvane.metrics.sink import MetricsSink
 
@@ -58,12 +61,16 @@ class WorkerMetrics:
         concurrency: int,
         counts: Callable[[], WorkerCounts] = celery_counts,
         db_errors: Callable[[], int] | None = None,
+        retirements: Callable[[], Mapping[str, int]] | None = None,
     ) -> None:
         self.concurrency = concurrency
         self._counts = counts
         self._db_errors = db_errors
         self._errors = sink.bind(CELERY_WORKER_DB_TRANSIENT_ERRORS)
         self._errors_seen = 0
+        self._sink = sink
+        self._retirements = retirements
+        self._retirements_seen: dict[str, int] = {}
         self._running = sink.bind(CELERY_WORKER_RUNNING)
         self._reserved = sink.bind(CELERY_WORKER_RESERVED)
         self._concurrency = sink.bind(CELERY_WORKER_CONCURRENCY)
@@ -83,6 +90,15 @@ class WorkerMetrics:
             if errors > self._errors_seen:
                 self._errors.incr(errors - self._errors_seen)
                 self._errors_seen = errors
+        if self._retirements is not None:
+            self._record_retirements(self._retirements())
+
+    def _record_retirements(self, totals: Mapping[str, int]) -> None:
+        for reason, total in totals.items():
+            seen = self._retirements_seen.get(reason, 0)
+            if total > seen:
+                self._sink.incr(CELERY_WORKER_TRY_HOST_RETIREMENTS, total - seen, reason=reason)
+                self._retirements_seen[reason] = total
 
     def run(self, stop: threading.Event, every_seconds: float = 5.0) -> threading.Thread:
         """Record every ``every_seconds`` in a daemon thread until ``stop`` is set."""

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 def _worker(cli: Cli, args: argparse.Namespace) -> int:
     try:
         from windvane.celery.config import CeleryConfig
+        from windvane.celery.task import retirement_totals
         from windvane.celery.worker import run_worker
         from windvane.celery.worker_metrics import WorkerMetrics
     except ImportError as exc:
@@ -58,7 +59,10 @@ def _worker(cli: Cli, args: argparse.Namespace) -> int:
         cli.out.note(f"windvane celery worker ready: queues {queues}")
         if bundle.enabled:
             bundle.start_http_server(config.prometheus_port)
-            WorkerMetrics(bundle.sink, concurrency, db_errors=lambda: int(shared_errors.value)).run(stop)
+            WorkerMetrics(bundle.sink, concurrency, db_errors=errors, retirements=retirement_totals).run(stop)
+
+    def errors() -> int:
+        return int(shared_errors.value)
 
     def in_pool_process() -> None:
         db_errors.share(shared_errors)

@@ -36,7 +36,7 @@ from windvane.core.store.engine import begin_write
 from windvane.core.store.migrate import check
 from windvane.core.store.sql_bridge import dbapi_tx
 from windvane.core.store.tables import task_instance as ti_table
-from windvane.core.store.try_lifecycle import queue_tries
+from windvane.core.store.try_queue import queue_tries
 from windvane.core.store.xcoms import SqlXComReader
 from windvane.core.task_api.context import RunInfo, build_context, params_for_run
 from windvane.core.task_api.masking import masked_stdio, redact

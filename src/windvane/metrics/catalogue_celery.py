@@ -11,6 +11,7 @@ scheduler's process (:mod:`windvane.metrics.executor_queues`); the
 
 from __future__ import annotations
 
+from windvane.core.model.try_host_retirements import RETIREMENT_REASONS
 from windvane.metrics.metric import Kind, Metric
 
 C, G = Kind.COUNTER, Kind.GAUGE
@@ -79,6 +80,18 @@ CELERY_WORKER_DB_TRANSIENT_ERRORS = Metric(
     "celery_worker.db_transient_errors",
 )
 
+CELERY_WORKER_TRY_HOST_RETIREMENTS = Metric(
+    "windvane_celery_worker_try_host_retirements_total",
+    C,
+    "processes",
+    "Try hosts ([celery] tries_per_process) this Celery worker's pool processes retired, by reason: "
+    "the reasons of windvane_executor_try_host_retirements_total, which counts LocalExecutor workers.",
+    "celery_worker.try_host_retirements",
+    ("reason",),
+    "celery_worker.try_host_retirements.{reason}",
+    reasons=RETIREMENT_REASONS,
+)
+
 CELERY: tuple[Metric, ...] = (
     EXECUTOR_QUEUE_QUEUED,
     EXECUTOR_QUEUE_RUNNING,
@@ -88,4 +101,5 @@ CELERY: tuple[Metric, ...] = (
     CELERY_WORKER_CONCURRENCY,
     CELERY_WORKER_TRIES,
     CELERY_WORKER_DB_TRANSIENT_ERRORS,
+    CELERY_WORKER_TRY_HOST_RETIREMENTS,
 )

@@ -16,7 +16,7 @@ TRY_HOST_RETIREMENTS = Metric(
     "tries_per_process) retired, by reason: quota, file_changed, unloadable and host_ended are "
     "routine; globals_changed, thread_left, process_left, environ_changed and cwd_changed mean a try "
     "left a trace, and if every try of a file does, each pays a fork (see docs/scaling.md). "
-    "LocalExecutor workers.",
+    "LocalExecutor workers (Celery workers: windvane_celery_worker_try_host_retirements_total).",
     "executor.try_host_retirements",
     ("executor", "reason"),
     "executor.try_host_retirements.{executor}.{reason}",

@@ -129,7 +129,10 @@ collector walks each on every full collection); StatsD lines are coalesced
 into few packets; unchanged gauges are not passed on; the pool snapshot is
 taken at most once a second; the SQL statements of a pass are counted and
 timed by one callback per statement (SQLAlchemy's `do_execute` dialect
-event: ~1 µs of CPU, where `before`/`after_cursor_execute` cost ~7).
+event: ~1 µs of CPU, where `before`/`after_cursor_execute` cost ~7), and the
+plain-SQL statements run on the raw DBAPI connection, which fire no SQLAlchemy
+event, report themselves to the same counter at the same cost (an engine
+execution option carries it).
 `bench/b_metrics_parts.py` shows the parts.
 
 ## Latency, phase by phase

@@ -14,6 +14,13 @@ stack of start times, cost about 7 µs of CPU a statement; one dialect callback
 costs about 1.5 µs. An error raised inside the callback is SQLAlchemy's to
 handle as usual (the callback is inside its try block): the failed statement
 is not counted.
+
+Statements run on the raw DBAPI connection under a SQLAlchemy ``Connection``
+(:func:`~windvane.core.store.sql_bridge.dbapi_tx`: the scheduler's journal
+rows, queued-timeouts, finishes of unclaimed tries...) fire no SQLAlchemy
+event; the counter is given to the engine as an execution option
+(:func:`~windvane.core.store.sql_bridge.count_raw_statements`), and those
+statements report themselves to :meth:`QueryCounter.add` at the same cost.
 """
 
 from __future__ import annotations
@@ -23,6 +30,8 @@ import time
 from typing import Any
 
 from sqlalchemy import Engine, event
+
+from windvane.core.store.sql_bridge import COUNTER_OPTION, count_raw_statements
 
 
 class QueryCounter:
@@ -36,6 +45,7 @@ class QueryCounter:
         self._seconds = 0.0
         for name, fn in self._listeners():
             event.listen(engine, name, fn)
+        count_raw_statements(engine, self)
 
     def _listeners(self) -> tuple[tuple[str, Any], ...]:
         return (
@@ -48,6 +58,12 @@ class QueryCounter:
         with self._lock:
             self._count += 1
             self._seconds += elapsed
+
+    def add(self, statements: int, seconds: float) -> None:
+        """Count ``statements`` run outside SQLAlchemy's events in ``seconds``."""
+        with self._lock:
+            self._count += statements
+            self._seconds += seconds
 
     # Each returns True: "executed", so SQLAlchemy does not run the statement again.
     def _execute(self, cursor: Any, statement: str, parameters: Any, context: Any) -> bool:
@@ -77,6 +93,8 @@ class QueryCounter:
 
     def detach(self) -> None:
         """Stop listening (idempotent)."""
+        if self.engine.get_execution_options().get(COUNTER_OPTION) is self:
+            count_raw_statements(self.engine, None)
         for name, fn in self._listeners():
             if event.contains(self.engine, name, fn):
                 event.remove(self.engine, name, fn)

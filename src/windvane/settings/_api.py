@@ -40,7 +40,8 @@ class ApiSettings:
     workers: int = setting(
         1,
         "API server processes of windvane api-server, sharing its port (standalone serves the API on "
-        "one thread); each counts failed logins on its own.",
+        "one thread); failed logins are counted in the metadata database, so login_rate_limit "
+        "holds across them.",
         check=Between(1, 64),
     )
     auth_cache_seconds: float = setting(

@@ -3,7 +3,7 @@
 For measuring the scheduler alone (benchmark B4, like Airflow's
 ``scheduler_dag_execution_timing.py``) and for scheduler tests. It claims and
 finishes tries with the queued guard real workers claim with
-(:func:`~windvane.core.store.try_lifecycle.finish_unclaimed`, journaled), batched
+(:func:`~windvane.core.store.try_queue.finish_unclaimed`, journaled), batched
 into one transaction per :meth:`InstantExecutor.events` call. ``outcome`` decides the
 final state per workload (default: success); for ``up_for_retry`` it may
 return ``(state, retry_after_seconds)``. A try whose row changed before the
@@ -26,7 +26,7 @@ from windvane.core.model.clock import Clock
 from windvane.core.model.states import TaskInstanceState
 from windvane.core.model.workload import TaskEvent, Workload
 from windvane.core.store.task_instances import finish_unclaimed
-from windvane.core.store.try_lifecycle import UnclaimedFinish
+from windvane.core.store.try_queue import UnclaimedFinish
 
 #: Decides a try's final state: a state, or ``("up_for_retry", retry_after_seconds)``.
 Outcome = Callable[[Workload], "str | tuple[str, float]"]

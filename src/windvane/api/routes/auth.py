@@ -43,7 +43,7 @@ def login(body: LoginRequest, request: Request, response: Response, state: State
     password, 429 (with Retry-After) after too many failures for this name from this address."""
     address = request.client.host if request.client else "?"
     request.state.username = body.username
-    wait = state.limiter.retry_after(body.username, address)
+    wait = state.limiter.attempt(body.username, address)  # counted as failed until it succeeds
     if wait > 0:
         raise HTTPException(
             429, "too many failed logins; try again later", {"Retry-After": str(int(wait) + 1)}
@@ -51,7 +51,6 @@ def login(body: LoginRequest, request: Request, response: Response, state: State
     with begin_write(state.engine) as conn:
         user = authenticate(conn, body.username, body.password, now=pendulum.now("UTC"))
     if user is None:
-        state.limiter.failed(body.username, address)
         raise HTTPException(401, "wrong user name or password")
     state.limiter.succeeded(body.username, address)
     config = state.config

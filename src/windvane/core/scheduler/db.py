@@ -3,7 +3,7 @@
 Its writes are the store's, shared with every other writer of the same tables:
 runs in :mod:`windvane.core.store.dag_runs`, task instances in
 :mod:`windvane.core.store.task_instances` (tries:
-:mod:`windvane.core.store.try_lifecycle`), DAG rows in
+:mod:`windvane.core.store.try_queue`), DAG rows in
 :mod:`windvane.core.store.dags`.
 """
 

@@ -3,7 +3,8 @@
 Tables and migrations (``tables``, ``migrate``, ``migrations/``), the SQLAlchemy
 engine (``engine``), one home per table's writes (``dags``, ``dag_runs``,
 ``task_instances``, ``pools``, ``jobs``, ``xcoms``/``xcom_sql``, ``import_errors``),
-the try lifecycle with its guards (``try_lifecycle``), the state-change journal
+the try lifecycle with its guards (``try_lifecycle``, ``try_claim``; the scheduler's
+statements over many tries: ``try_queue``), the state-change journal
 (``journal_sql`` writes, ``journal`` reads), user actions on runs
 (``run_actions``), several schedulers' run ownership, dead schedulers and queueing lock
 (``run_owners``), one scheduler per SQLite database (``sqlite_lock``), the facts behind

@@ -32,6 +32,7 @@ from sqlalchemy import Connection, Engine, MetaData, text
 
 from windvane.core.store.engine import begin_read, begin_write
 from windvane.core.store.pools import DEFAULT_POOL, DEFAULT_POOL_SLOTS, ensure_pool
+from windvane.core.store.schema_triggers import require_triggers
 from windvane.core.store.tables import metadata
 from windvane.errors import PluginError, StoreError
 from windvane.plugins import MIGRATIONS_GROUP, EntryPointLoader, describe, entry_points_of, load_entry_point
@@ -135,13 +136,19 @@ def migrate(
     """Create the schema, or upgrade core and every plug-in branch to head; then create
     ``default_pool`` if missing.
 
-    Safe to run again (and concurrently): an up-to-date database is left as is.
+    Safe to run again (and concurrently): an up-to-date database is left as is. Raises
+    :class:`StoreError` naming the trigger and its table when a trigger the schema relies on is
+    missing at the end (:mod:`windvane.core.store.schema_triggers`); the upgrade is then rolled back.
     """
     config = alembic_config(plugins=plugins)
     with begin_write(engine) as conn:
         _lock(conn)
         config.attributes["connection"] = conn
         command.upgrade(config, "heads")
+        try:
+            require_triggers(conn)
+        except StoreError as exc:
+            raise StoreError(f"{exc}; the upgrade was rolled back") from exc
         ensure_pool(conn, DEFAULT_POOL, default_pool_slots, description="Default pool")
 
 

@@ -3,7 +3,7 @@
 Every write is an UPDATE guarded by the state the writer believes a row is
 in, so a concurrent change (a worker, a CLI clear) is never overwritten. The
 statements that move a *try* (queue, give up, reset orphans) are those of
-:mod:`windvane.core.store.try_lifecycle`, run here on the DBAPI connection
+:mod:`windvane.core.store.try_queue`, run here on the DBAPI connection
 under SQLAlchemy's. Final states are journaled through the caller's
 :class:`~windvane.core.store.journal_sql.JournalBatch`, which the caller writes
 last in the same transaction.
@@ -21,7 +21,7 @@ from sqlalchemy import Connection, insert, select, update
 from windvane.core.model import deadlines
 from windvane.core.model.serialized_dag import SerializedDag
 from windvane.core.model.states import TaskInstanceState
-from windvane.core.store import commit_mode, dag_runs, try_lifecycle
+from windvane.core.store import commit_mode, dag_runs, try_queue
 from windvane.core.store.journal_sql import JOURNALED_TI_STATES, TI_RETURNING, JournalBatch, JournalReason
 from windvane.core.store.raw_sql import Sql, ids_params, match_ids
 from windvane.core.store.sql_bridge import dbapi_tx, run_sql
@@ -30,7 +30,7 @@ from windvane.core.store.tables import task_instance as ti_t
 S = TaskInstanceState
 FINISHED = [s.value for s in (S.SUCCESS, S.FAILED, S.UPSTREAM_FAILED, S.SKIPPED, S.REMOVED)]
 #: Ids per statement.
-CHUNK = try_lifecycle.QUEUE_CHUNK
+CHUNK = try_queue.QUEUE_CHUNK
 _RETURNING = [ti_t.c[name] for name in TI_RETURNING]
 
 
@@ -121,7 +121,7 @@ def write_pass(
             for chunk in chunks(ids):
                 params = {"state": state, "now": now, **ids_params(chunk, tx.dialect)}
                 tx.execute(_state_sql(state, len(chunk)), params)
-        for sql, params in try_lifecycle.queue_statements(queued_ids, job_id, now, tx.dialect):
+        for sql, params in try_queue.queue_statements(queued_ids, job_id, now, tx.dialect):
             tx.execute(sql, params)
 
 
@@ -150,11 +150,11 @@ def _state_sql(state: str, count: int) -> Sql:
 
 
 def mark_queued(conn: Connection, ti_ids: Sequence[int], job_id: int, now: datetime) -> int:
-    """Queue tries (:func:`~windvane.core.store.try_lifecycle.queue_tries`) through SQLAlchemy, so an
+    """Queue tries (:func:`~windvane.core.store.try_queue.queue_tries`) through SQLAlchemy, so an
     autocommit connection keeps its reconnect. Returns rows changed."""
     return sum(
         run_sql(conn, sql, params)
-        for sql, params in try_lifecycle.queue_statements(ti_ids, job_id, now, conn.dialect.name)
+        for sql, params in try_queue.queue_statements(ti_ids, job_id, now, conn.dialect.name)
     )
 
 
@@ -166,9 +166,9 @@ def fail_tries(
     journal: JournalBatch,
 ) -> int:
     """Finish running tries the scheduler gave up on (zombies): (ti_id, try_number, new_state,
-    next_retry_at); see :func:`~windvane.core.store.try_lifecycle.give_up_tries`."""
-    tries = [try_lifecycle.GiveUp(i, t, S(s), r) for i, t, s, r in rows]
-    return try_lifecycle.give_up_tries(dbapi_tx(conn), tries, error, now, journal)
+    next_retry_at); see :func:`~windvane.core.store.try_queue.give_up_tries`."""
+    tries = [try_queue.GiveUp(i, t, S(s), r) for i, t, s, r in rows]
+    return try_queue.give_up_tries(dbapi_tx(conn), tries, error, now, journal)
 
 
 def skip_unfinished(conn: Connection, run_pk: int, now: datetime, journal: JournalBatch) -> None:
@@ -185,18 +185,18 @@ def skip_unfinished(conn: Connection, run_pk: int, now: datetime, journal: Journ
 
 
 def finish_unclaimed(
-    conn: Connection, finishes: Sequence[try_lifecycle.UnclaimedFinish], end: datetime
+    conn: Connection, finishes: Sequence[try_queue.UnclaimedFinish], end: datetime
 ) -> set[int]:
     """Finish queued tries without running them (the instant executor), journaled; the journal rows
     are written here, so nothing may be written after this in the transaction. The ids of the
     task instances finished."""
     journal = JournalBatch(end)
-    changed = try_lifecycle.finish_unclaimed(dbapi_tx(conn), finishes, end, journal)
+    changed = try_queue.finish_unclaimed(dbapi_tx(conn), finishes, end, journal)
     journal.write(dbapi_tx(conn))
     return changed
 
 
 def reset_orphaned(conn: Connection, live_job_ids: Sequence[int], now: datetime) -> int:
     """Queued tries of dead jobs go back to scheduled (see
-    :func:`~windvane.core.store.try_lifecycle.reset_orphaned_tries`)."""
-    return try_lifecycle.reset_orphaned_tries(dbapi_tx(conn), live_job_ids, now)
+    :func:`~windvane.core.store.try_queue.reset_orphaned_tries`)."""
+    return try_queue.reset_orphaned_tries(dbapi_tx(conn), live_job_ids, now)

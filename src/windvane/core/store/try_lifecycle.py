@@ -1,22 +1,21 @@
-"""The database side of one try: queue it, claim it, stamp heartbeats, record how it ended.
+"""The database side of one try a worker runs: stamp its heartbeats, record how it ended.
 
-This module and :mod:`windvane.core.store.try_claim` (the claim) own every guarded
-statement that moves a try, so each guard is written once; workers run them on a
+This module, :mod:`windvane.core.store.try_claim` (the claim) and
+:mod:`windvane.core.store.try_queue` (the scheduler's statements over many tries: queue them,
+give up on zombies, finish unclaimed ones, reset orphans) own every guarded statement that moves
+a try, so each guard is written once; workers run them on a
 :class:`~windvane.core.store.raw.RawDb`
 (plain SQL, no SQLAlchemy: the claim and a heartbeat are one statement each),
 the scheduler, the instant executor and the CLI on the DBAPI connection under
 SQLAlchemy's (:mod:`windvane.core.store.task_instances`). Each changes a try's
 row only in the state its writer expects:
 
-* :func:`queue_tries` — ``none/scheduled/up_for_retry/up_for_reschedule -> queued`` (the try
-  number goes up, the queuing job is stamped); the CLI's ``tasks run`` passes
-  the one state it saw.
 * :func:`~windvane.core.store.try_claim.claim_try` — ``queued -> running`` where ``id``, ``state='queued'``,
   ``try_number`` and ``queued_by_job_id`` all match (the *queued guard*);
   otherwise the try must not run. It also reads what the context needs (the
   previous successful run's data interval, the run's start).
 * :func:`record_heartbeat` — ``last_heartbeat_at`` where ``state='running'``
-  and ``try_number`` match (the *running guard*).
+  and ``try_number`` match (the *running guard*, :data:`RUNNING_GUARD`).
 * :func:`finish_try` — the final state under the running guard, the XComs,
   the rendered template fields (:mod:`windvane.core.store.rendered_fields_sql`),
   the downstream tasks a branch skipped, and their journal rows (and, if the worker holds its
@@ -26,12 +25,7 @@ row only in the state its writer expects:
   number given back and a ``task_reschedule`` row (no journal row: not an end). If the guard
   finds the row changed by someone else (a zombie sweep, a clear) nothing is
   written and the event's ``state`` is None, as for a failed claim.
-* :func:`give_up_tries` — the scheduler's verdict on running tries whose
-  heartbeats stopped (zombies): the same statement as a finish.
-* :func:`finish_unclaimed` — the instant executor's finish of a queued try it
-  never runs, under the queued guard.
-* :func:`reset_orphaned_tries` — queued tries of stopped schedulers go back to
-  ``scheduled`` (their try never started: the bump is undone).
+* :func:`make_event` — the :class:`~windvane.core.model.workload.TaskEvent` every executor reports.
 
 Every final state is journaled in the same transaction
 (:mod:`windvane.core.store.journal_sql`), from the rows the guarded update
@@ -43,10 +37,8 @@ that also claims its next try and, when it writes nothing else, journals by trig
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
 from windvane.core.model.outcome import TryOutcome
@@ -58,10 +50,6 @@ from windvane.core.store.raw_sql import (
     Row,
     Sql,
     Tx,
-    ids_params,
-    in_list,
-    list_params,
-    match_ids,
     read_time,
 )
 from windvane.core.store.rendered_fields_sql import record_for_try
@@ -70,86 +58,27 @@ from windvane.core.store.try_finish_sql import end_params, end_statement, read_e
 from windvane.core.store.xcom_sql import replace_xcoms
 
 _S = TaskInstanceState
-#: The states a try may be queued from by the scheduler.
-QUEUEABLE = (_S.NONE, _S.SCHEDULED, _S.UP_FOR_RETRY, _S.UP_FOR_RESCHEDULE)
-#: A queued try still ours: the claim's guard (with ``id = :ti_id``, or ``id IN (...)`` for many).
-_QUEUED_OWNED = "state = :queued AND try_number = :try_number AND queued_by_job_id = :job_id"
-_RUNNING_GUARD = "id = :ti_id AND state = :running AND try_number = :try_number"
-_QUEUE = (
-    "UPDATE task_instance SET state = :queued, try_number = try_number + 1, queued_dttm = :now, "
-    "queued_by_job_id = :job_id, updated_at = :now, next_retry_at = NULL, error = NULL "
-    "WHERE id {ids} AND state IN {states}"
-)
-_HEARTBEAT = Sql(f"UPDATE task_instance SET last_heartbeat_at = :now WHERE {_RUNNING_GUARD} RETURNING id")
+#: A running try still the worker's: the guard of its heartbeats and of every finish (``:ti_id``,
+#: ``:running``, ``:try_number``).
+RUNNING_GUARD = "id = :ti_id AND state = :running AND try_number = :try_number"
+_HEARTBEAT = Sql(f"UPDATE task_instance SET last_heartbeat_at = :now WHERE {RUNNING_GUARD} RETURNING id")
 _START_DATE = Sql("SELECT start_date FROM task_instance WHERE id = :ti_id")
 #: A try that ends up_for_reschedule gives its try number back (the next queue takes it again, as in
 #: Airflow) and waits for ``next_retry_at``; no journal row, no XCom: it is not an end.
 _RESCHEDULE = Sql(
     "UPDATE task_instance SET state = :state, try_number = try_number - 1, end_date = :end, "
     "duration = :duration, error = NULL, next_retry_at = :retry_at, updated_at = :end "
-    f"WHERE {_RUNNING_GUARD} RETURNING id"
+    f"WHERE {RUNNING_GUARD} RETURNING id"
 )
 _RESCHEDULE_ROW = Sql(
     "INSERT INTO task_reschedule (ti_id, try_number, start_date, end_date, duration, reschedule_date) "
     "VALUES (:ti_id, :try_number, :start, :end, :duration, :retry_at)"
-)
-_FINISH = Sql(
-    "UPDATE task_instance SET state = :state, end_date = :end, duration = :duration, error = :error, "
-    f"next_retry_at = :retry_at, updated_at = :end WHERE {_RUNNING_GUARD} {TI_RETURNING_SQL}"
-)
-_FINISH_UNCLAIMED = (
-    "UPDATE task_instance SET state = :state, next_retry_at = :retry_at, start_date = :end, "
-    f"end_date = :end, duration = 0.0, updated_at = :end WHERE id {{ids}} AND {_QUEUED_OWNED} "
-    + TI_RETURNING_SQL
 )
 _SKIP = Sql(
     "UPDATE task_instance SET state = :skipped, end_date = :end, updated_at = :end "
     "WHERE dag_run_id = :dag_run_id AND task_id = :task_id AND state IN (:none, :scheduled) "
     + TI_RETURNING_SQL
 )
-_RESET_ORPHANED = (
-    "UPDATE task_instance SET state = :scheduled, try_number = try_number - 1, queued_by_job_id = NULL, "
-    "updated_at = :now WHERE state = :queued"
-)
-#: Ids per queue statement (SQLite allows 32,766 parameters; PostgreSQL 65,535).
-QUEUE_CHUNK = 500
-
-
-def queue_tries(
-    tx: Tx,
-    ti_ids: Sequence[int],
-    job_id: int,
-    now: datetime,
-    *,
-    from_states: Sequence[TaskInstanceState] = QUEUEABLE,
-) -> int:
-    """Queue the next try of each task instance still in one of ``from_states``: bump its try
-    number and stamp the queuing job ``job_id``. How many rows changed."""
-    statements = queue_statements(ti_ids, job_id, now, tx.dialect, from_states)
-    return sum(tx.execute(sql, params) for sql, params in statements)
-
-
-def queue_statements(
-    ti_ids: Sequence[int],
-    job_id: int,
-    now: datetime,
-    dialect: str,
-    from_states: Sequence[TaskInstanceState] = QUEUEABLE,
-) -> Iterator[tuple[Sql, dict[str, Any]]]:
-    """The statements of :func:`queue_tries` on ``dialect`` with their parameters, one per
-    :data:`QUEUE_CHUNK` ids."""
-    states = tuple(s.value for s in from_states)
-    params: dict[str, Any] = {"queued": _S.QUEUED.value, "now": now, "job_id": job_id}
-    params.update(list_params("state", states))
-    for start in range(0, len(ti_ids), QUEUE_CHUNK):
-        chunk = ti_ids[start : start + QUEUE_CHUNK]
-        yield queue_sql(len(chunk), len(states)), {**params, **ids_params(chunk, dialect)}
-
-
-@lru_cache(maxsize=128)
-def queue_sql(ids: int, states: int) -> Sql:
-    """The queue statement for ``ids`` task instances and ``states`` allowed states."""
-    return match_ids(_QUEUE.format(ids="{ids}", states=in_list("state", states)), ids)
 
 
 def record_heartbeat(db: RawDb, workload: Workload) -> bool:
@@ -291,98 +220,6 @@ def _skip(
             journal.add_tis(rows, reason=JournalReason.BRANCH)
             skipped.append(task_id)
     return tuple(skipped)
-
-
-@dataclass(frozen=True, slots=True)
-class GiveUp:
-    """The scheduler's verdict on a running try it gave up on."""
-
-    ti_id: int
-    try_number: int
-    state: TaskInstanceState
-    next_retry_at: datetime | None
-
-
-def give_up_tries(
-    tx: Tx,
-    tries: Sequence[GiveUp],
-    error: str,
-    now: datetime,
-    journal: JournalBatch,
-    *,
-    reason: JournalReason = JournalReason.ZOMBIE,
-) -> int:
-    """Finish running tries nobody will finish (zombies) as a worker would, under the running
-    guard; journaled in ``journal`` with ``reason``. How many rows changed."""
-    rows = [
-        {
-            "ti_id": t.ti_id,
-            "running": _S.RUNNING.value,
-            "try_number": t.try_number,
-            "state": t.state.value,
-            "end": now,
-            "duration": None,
-            "error": error,
-            "retry_at": t.next_retry_at,
-        }
-        for t in tries
-    ]
-    changed = tx.rows_many(_FINISH, rows)
-    journal.add_tis(changed, reason=reason)
-    return len(changed)
-
-
-@dataclass(frozen=True, slots=True)
-class UnclaimedFinish:
-    """A queued try finished without running (the instant executor's)."""
-
-    workload: Workload
-    state: TaskInstanceState
-    next_retry_at: datetime | None = None
-
-
-def finish_unclaimed(
-    tx: Tx, finishes: Sequence[UnclaimedFinish], end: datetime, journal: JournalBatch
-) -> set[int]:
-    """Finish queued tries in their given states, under the queued guard (start = end, duration 0);
-    journaled in ``journal``. One statement per (state, retry time, try number, job) and
-    :data:`QUEUE_CHUNK` tries. The ids of the task instances it finished (a try whose row
-    changed before is not among them)."""
-    groups: dict[tuple[TaskInstanceState, datetime | None, int, int], list[int]] = {}
-    for f in finishes:
-        key = (f.state, f.next_retry_at, f.workload.try_number, f.workload.job_id)
-        groups.setdefault(key, []).append(f.workload.ti_id)
-    changed: set[int] = set()
-    for (state, retry_at, try_number, job_id), ti_ids in groups.items():
-        params = {
-            "queued": _S.QUEUED.value,
-            "try_number": try_number,
-            "job_id": job_id,
-            "state": state.value,
-            "retry_at": retry_at,
-            "end": end,
-        }
-        for start in range(0, len(ti_ids), QUEUE_CHUNK):
-            chunk = ti_ids[start : start + QUEUE_CHUNK]
-            rows = tx.rows(_finish_unclaimed_sql(len(chunk)), {**params, **ids_params(chunk, tx.dialect)})
-            journal.add_tis(rows)
-            changed.update(int(row[0]) for row in rows)
-    return changed
-
-
-@lru_cache(maxsize=128)
-def _finish_unclaimed_sql(ids: int) -> Sql:
-    return match_ids(_FINISH_UNCLAIMED, ids)
-
-
-def reset_orphaned_tries(tx: Tx, live_job_ids: Sequence[int], now: datetime) -> int:
-    """Queued tries of jobs not in ``live_job_ids`` go back to scheduled, their try number bump
-    undone (the try never started). How many rows changed."""
-    text = _RESET_ORPHANED
-    if live_job_ids:
-        text += f" AND queued_by_job_id NOT IN {in_list('job', len(live_job_ids))}"
-    params = {"scheduled": _S.SCHEDULED.value, "queued": _S.QUEUED.value, "now": now}
-    return tx.execute(Sql(text), {**params, **list_params("job", live_job_ids)})
 
 
 def _guard(workload: Workload) -> dict[str, Any]:

@@ -14,7 +14,9 @@ On PostgreSQL the trigger first takes the journal's transaction-level advisory l
 that runs ``AFTER`` fires at the end of its statement, after every row lock of the statement.
 
 SQLite drops a table's triggers when Alembic's batch mode copies the table: a later migration
-that alters ``task_instance`` in batch mode must create this trigger again.
+that alters ``task_instance`` in batch mode uses
+:func:`windvane.core.store.schema_triggers.batch_alter_table_keeping_triggers`, which creates
+them again; ``migrate`` fails, naming the trigger and table, if one is missing at the end.
 
 Revision ID: 0010
 Revises: 0009
