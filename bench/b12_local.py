@@ -6,9 +6,10 @@ B2  fan-out 1 -> 1000 -> 1, one run: makespan and task instances per second. Tar
     >= 400 TI/s on SQLite, >= 300 on PostgreSQL.
 CPU milliseconds per task instance, split scheduler (this process) / workers and their task
     processes (reaped children) / database server (the PostgreSQL backends of the bench database,
-    sampled from /proc), the largest worker resident set seen, and the largest proportional set
-    of all workers with their try hosts summed (pages a host shares with its worker count once). On a shared machine CPU per TI
-    is the figure to compare; TI/s moves with everyone else's load.
+    sampled from /proc), the largest worker resident set seen, and the largest proportional
+    set of all workers with their try hosts summed (a page a host shares with its worker counts
+    once). On a shared machine CPU per TI is the figure to compare; TI/s moves with everyone
+    else's load.
 B5  database transactions per task instance (commits on the scheduler's engine plus the workers'
     own, as LocalExecutor.db_commits reports them), target <= 2 amortised; and SQL statements per
     task instance (the scheduler's through SQLAlchemy and its plain ones, raw_sql.Tx.executed, plus

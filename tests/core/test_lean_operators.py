@@ -117,8 +117,8 @@ def test_a_task_reads_every_default_and_every_value_it_was_given() -> None:
     )  # fmt: skip
     assert (shell.retries, shell.pool, shell.owner, shell.doc_md) == (4, "gp", "windvane", "a doc")
     assert (shell.env, shell.skip_on_exit_code, shell.cwd) == ({"A": "1"}, [3, 4], "/tmp")
-    default_shell = dag.task_dict["g.default_shell"]
-    assert (default_shell.env, default_shell.skip_on_exit_code, default_shell.append_env) == (None, [99], False)
+    bare = dag.task_dict["g.default_shell"]
+    assert (bare.env, bare.skip_on_exit_code, bare.append_env) == (None, [99], False)
 
 
 def test_mutable_defaults_belong_to_one_task() -> None:

@@ -300,8 +300,7 @@ class BaseOperator(DependencyMixin):
             raise DagDefinitionError(f"task {task_id!r}: dag must be a DAG, not {type(dag).__name__}")
         if task_group is not None and not hasattr(task_group, "child_id"):
             raise DagDefinitionError(f"task {task_id!r}: task_group must be a TaskGroup, not {task_group!r}")
-        if task_group is not None:
-            self.task_group = task_group
+        keep(self, "task_group", task_group)
         self.task_id = task_group.child_id(task_id) if task_group is not None else task_id
         name = v.owner_name(self.task_id, dag.dag_id if dag is not None else None)
         keep(self, "owner", v.string(owner, "owner", name))
