@@ -44,6 +44,26 @@ def rss_mib(pid: int) -> float:
     return 0.0
 
 
+def pss_tree_mib(pid: int) -> float:
+    """Proportional set of ``pid`` and its descendants in MiB (``/proc/<pid>/smaps_rollup``): a page
+    shared by a worker and the try host forked from it counts once in the sum, not once per process
+    as in their resident sets. Processes gone while reading count 0."""
+    total_kib, stack = 0, [pid]
+    while stack:
+        current = stack.pop()
+        try:
+            with open(f"/proc/{current}/smaps_rollup") as handle:
+                for line in handle:
+                    if line.startswith("Pss:"):
+                        total_kib += int(line.split()[1])
+                        break
+            with open(f"/proc/{current}/task/{current}/children") as handle:
+                stack.extend(int(child) for child in handle.read().split())
+        except (OSError, ValueError):
+            continue
+    return total_kib / 1024
+
+
 class BackendCpu:
     """The CPU the PostgreSQL backends of one database used while inside :meth:`sampling`
     (sampled every ``interval``: a backend's last fraction of an interval before it exits is

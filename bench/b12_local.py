@@ -6,8 +6,10 @@ B2  fan-out 1 -> 1000 -> 1, one run: makespan and task instances per second. Tar
     >= 400 TI/s on SQLite, >= 300 on PostgreSQL.
 CPU milliseconds per task instance, split scheduler (this process) / workers and their task
     processes (reaped children) / database server (the PostgreSQL backends of the bench database,
-    sampled from /proc), and the largest worker resident set seen. On a shared machine CPU per TI
-    is the figure to compare; TI/s moves with everyone else's load.
+    sampled from /proc), the largest worker resident set seen, and the largest proportional
+    set of all workers with their try hosts summed (a page a host shares with its worker counts
+    once). On a shared machine CPU per TI is the figure to compare; TI/s moves with everyone
+    else's load.
 B5  database transactions per task instance (commits on the scheduler's engine plus the workers'
     own, as LocalExecutor.db_commits reports them), target <= 2 amortised; and SQL statements per
     task instance (the scheduler's through SQLAlchemy and its plain ones, raw_sql.Tx.executed, plus
@@ -27,7 +29,7 @@ from pathlib import Path
 
 import pendulum
 from _common import fresh_db, median, pct, table
-from _cpu import BackendCpu, cpu_split, rss_mib
+from _cpu import BackendCpu, cpu_split, pss_tree_mib, rss_mib
 from sqlalchemy import event, select
 
 from windvane.core.authoring.serialize import serialize_dag
@@ -121,13 +123,17 @@ def run_one(
         scheduler = Scheduler(engine=engine, executor=executor, config=config)
 
         worker_rss = [0.0]
+        worker_pss = [0.0]
         calls = [0]
 
         def finished(_s: Scheduler) -> bool:
             calls[0] += 1
-            if calls[0] % 50 == 1:  # the workers' resident sets, now and then
+            if calls[0] % 50 == 1:  # the workers' resident sets (and, summed, the proportional
+                # sets of the workers with their try hosts), now and then
                 for w in executor._workers:
                     worker_rss[0] = max(worker_rss[0], rss_mib(w.process.pid))
+                pss = sum(pss_tree_mib(w.process.pid) for w in executor._workers)
+                worker_pss[0] = max(worker_pss[0], pss)
             return not _s.runs and _s.job_id != 0
 
         t0, raw0 = time.perf_counter(), Tx.executed
@@ -172,6 +178,7 @@ def run_one(
             "cpu_db": backends.seconds / n * 1000,
             "cpu_total": (cpu["self"] + cpu["children"] + backends.seconds) / n * 1000,
             "worker_rss": worker_rss[0],
+            "worker_pss": worker_pss[0],
         }
 
 
@@ -187,6 +194,7 @@ def columns(result: dict[str, float]) -> list[object]:
         result["cpu_total"],
         f"{result['cpu_sched']:.2f}/{result['cpu_workers']:.2f}/{result['cpu_db']:.2f}",
         result["worker_rss"],
+        result["worker_pss"],
         result["tx_per_ti"],
         f"{result['sched_tx']:.2f}/{result['worker_tx']:.2f}",
         result["sql_per_ti"],
@@ -251,6 +259,7 @@ def main() -> None:
                 "CPU ms/TI",
                 "sched/work/db",
                 "worker RSS MiB",
+                "workers+hosts PSS MiB",
                 "commits/TI",
                 "sched/worker",
                 "SQL/TI",

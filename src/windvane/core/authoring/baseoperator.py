@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from windvane.core.authoring import dag_context as authoring_context
 from windvane.core.authoring import validation as v
 from windvane.core.authoring.dependencies import DependencyMixin
+from windvane.core.authoring.per_instance import PerInstance, keep, seed_instance_keys
 from windvane.core.model.trigger_rule import TriggerRule
 from windvane.errors import DagDefinitionError, InvalidArgumentError
 
@@ -39,6 +40,24 @@ CallbackArg = Callback | Sequence[Callback] | None
 WEIGHT_RULES = ("downstream", "upstream", "absolute")
 _WINDVANE_SRC = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
+
+#: The attributes most operators hold (set in ``__init__``, by ``add_task`` and by ``>>``, or given
+#: through ``default_args``), registered with each operator class before its first instance
+#: (:func:`~windvane.core.authoring.per_instance.seed_instance_keys`).
+INSTANCE_KEYS = (
+    "_defaults_applied",
+    "task_id",
+    "task_group",
+    "owner",
+    "email",
+    "retries",
+    "retry_delay",
+    "start_date",
+    "defined_at",
+    "dag",
+    "upstream_task_ids",
+    "downstream_task_ids",
+)
 
 _ACCEPTED: dict[type, frozenset[str]] = {}
 
@@ -113,10 +132,10 @@ def _check_required(cls: type, init: Callable[..., None], kwargs: Mapping[str, A
 def _apply_defaults(init: Callable[..., None]) -> Callable[..., None]:
     @functools.wraps(init)
     def wrapper(self: BaseOperator, *args: Any, **kwargs: Any) -> None:
-        if self.__dict__.get("_defaults_applied"):
+        if self._defaults_applied:
             init(self, *args, **kwargs)
             return
-        self.__dict__["_defaults_applied"] = True
+        self._defaults_applied = True
         if args:
             raise InvalidArgumentError(
                 f"{type(self).__name__} takes keyword arguments only (got {len(args)} positional)"
@@ -142,13 +161,28 @@ def _apply_defaults(init: Callable[..., None]) -> Callable[..., None]:
     return wrapper
 
 
+_OUTSIDE: dict[str, bool] = {}
+
+
+def _outside_windvane(filename: str) -> bool:
+    """Whether code of ``filename`` is the user's (not Windvane's, not importlib's); cached per file."""
+    outside = _OUTSIDE.get(filename)
+    if outside is None:
+        outside = not os.path.abspath(filename).startswith(_WINDVANE_SRC) and "importlib" not in filename
+        if len(_OUTSIDE) < 4096:  # bounded: a process that execs generated code keeps no more
+            _OUTSIDE[filename] = outside
+    return outside
+
+
 def definition_site() -> str:
-    """``file:line`` of the first stack frame outside Windvane (where the user wrote the task)."""
+    """``file:line`` of the first stack frame outside Windvane (where the user wrote the task).
+
+    Interned: the tasks a loop defines share one string."""
     frame: FrameType | None = sys._getframe(1)
     while frame is not None:
         filename = frame.f_code.co_filename
-        if not os.path.abspath(filename).startswith(_WINDVANE_SRC) and "importlib" not in filename:
-            return f"{filename}:{frame.f_lineno}"
+        if _outside_windvane(filename):
+            return sys.intern(f"{filename}:{frame.f_lineno}")
         frame = frame.f_back
     return "<unknown>"
 
@@ -167,11 +201,52 @@ class BaseOperator(DependencyMixin):
     #: Tasks of a class with this flag finish as success without running (EmptyOperator).
     is_noop: ClassVar[bool] = False
 
+    # Every argument's default, held once by the class: an instance stores only the values it
+    # changes (per_instance.keep), which keeps a 10,000-task DAG small (docs/scaling.md).
+    owner: str = "windvane"
+    email: str | list[str] | None = None
+    email_on_failure: bool = True
+    email_on_retry: bool = True
+    retries: int = 0
+    retry_delay: timedelta = timedelta(seconds=300)
+    retry_exponential_backoff: bool = False
+    max_retry_delay: timedelta | None = None
+    execution_timeout: timedelta | None = None
+    trigger_rule: TriggerRule = TriggerRule.ALL_SUCCESS
+    pool: str = "default_pool"
+    pool_slots: int = 1
+    priority_weight: int = 1
+    weight_rule: str = "downstream"
+    depends_on_past: bool = False
+    max_active_tis_per_dag: int | None = None
+    queue: str = "default"
+    sla: timedelta | None = None
+    start_date: datetime | None = None
+    end_date: datetime | None = None
+    params: PerInstance[dict[str, Any]] = PerInstance(dict)
+    do_xcom_push: bool = True
+    #: Each try in a process forked for it alone, never in a LocalExecutor worker's try host
+    #: (fresh module globals, its own cgroup where there are cells).
+    isolated: bool = False
+    on_failure_callback: CallbackArg = None
+    on_success_callback: CallbackArg = None
+    on_retry_callback: CallbackArg = None
+    on_execute_callback: CallbackArg = None
+    on_skipped_callback: CallbackArg = None
+    doc_md: str | None = None
+    task_group: TaskGroup | None = None
+    dag: DAG | None = None
+    upstream_task_ids: PerInstance[set[str]] = PerInstance(set)
+    downstream_task_ids: PerInstance[set[str]] = PerInstance(set)
+    #: Whether the outermost wrapped ``__init__`` of this instance applied default_args already.
+    _defaults_applied: bool = False
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         init = cls.__dict__.get("__init__")
         if init is not None and not getattr(init, "_wv_wrapped", False):
             cls.__init__ = _apply_defaults(init)  # type: ignore[method-assign]
+        seed_instance_keys(cls, INSTANCE_KEYS)
 
     def __init__(
         self,
@@ -225,52 +300,59 @@ class BaseOperator(DependencyMixin):
             raise DagDefinitionError(f"task {task_id!r}: dag must be a DAG, not {type(dag).__name__}")
         if task_group is not None and not hasattr(task_group, "child_id"):
             raise DagDefinitionError(f"task {task_id!r}: task_group must be a TaskGroup, not {task_group!r}")
-        self.task_group = task_group
+        keep(self, "task_group", task_group)
         self.task_id = task_group.child_id(task_id) if task_group is not None else task_id
-        owner_name = v.owner_name(self.task_id, dag.dag_id if dag is not None else None)
-        self.owner = v.string(owner, "owner", owner_name)
-        self.email = email if isinstance(email, str) else v.strings(email, "email", owner_name) or None
-        self.email_on_failure = v.flag(email_on_failure, "email_on_failure", owner_name)
-        self.email_on_retry = v.flag(email_on_retry, "email_on_retry", owner_name)
-        self.retries = v.int_in(retries, "retries", owner_name, 0, v.INT32_MAX - 1)
-        self.retry_delay = v.duration(retry_delay, "retry_delay", owner_name)
-        self.retry_exponential_backoff = v.flag(
-            retry_exponential_backoff, "retry_exponential_backoff", owner_name
+        name = v.owner_name(self.task_id, dag.dag_id if dag is not None else None)
+        keep(self, "owner", v.string(owner, "owner", name))
+        keep(self, "email", email if isinstance(email, str) else v.strings(email, "email", name) or None)
+        keep(self, "email_on_failure", v.flag(email_on_failure, "email_on_failure", name))
+        keep(self, "email_on_retry", v.flag(email_on_retry, "email_on_retry", name))
+        keep(self, "retries", v.int_in(retries, "retries", name, 0, v.INT32_MAX - 1))
+        keep(self, "retry_delay", v.duration(retry_delay, "retry_delay", name))
+        keep(
+            self,
+            "retry_exponential_backoff",
+            v.flag(retry_exponential_backoff, "retry_exponential_backoff", name),
         )
-        self.max_retry_delay = v.opt_duration(max_retry_delay, "max_retry_delay", owner_name)
-        self.execution_timeout = v.opt_duration(execution_timeout, "execution_timeout", owner_name)
-        self.trigger_rule = TriggerRule.coerce(trigger_rule, owner=owner_name)
-        self.pool = v.string(pool, "pool", owner_name)
-        self.pool_slots = v.int_in(pool_slots, "pool_slots", owner_name, 1)
-        self.priority_weight = v.int_in(priority_weight, "priority_weight", owner_name, v.INT32_MIN)
+        keep(self, "max_retry_delay", v.opt_duration(max_retry_delay, "max_retry_delay", name))
+        keep(self, "execution_timeout", v.opt_duration(execution_timeout, "execution_timeout", name))
+        keep(self, "trigger_rule", TriggerRule.coerce(trigger_rule, owner=name))
+        keep(self, "pool", v.string(pool, "pool", name))
+        keep(self, "pool_slots", v.int_in(pool_slots, "pool_slots", name, 1))
+        keep(self, "priority_weight", v.int_in(priority_weight, "priority_weight", name, v.INT32_MIN))
         if weight_rule not in WEIGHT_RULES:
             raise DagDefinitionError(
-                f"{owner_name} has weight_rule {weight_rule!r}; expected one of {WEIGHT_RULES}"
+                f"{name} has weight_rule {weight_rule!r}; expected one of {WEIGHT_RULES}"
             )
-        self.weight_rule = weight_rule
-        self.depends_on_past = v.flag(depends_on_past, "depends_on_past", owner_name)
-        self.max_active_tis_per_dag = v.opt_int_in(
-            max_active_tis_per_dag, "max_active_tis_per_dag", owner_name, 1
+        keep(self, "weight_rule", weight_rule)
+        keep(self, "depends_on_past", v.flag(depends_on_past, "depends_on_past", name))
+        keep(
+            self,
+            "max_active_tis_per_dag",
+            v.opt_int_in(max_active_tis_per_dag, "max_active_tis_per_dag", name, 1),
         )
-        self.queue = v.string(queue, "queue", owner_name)
-        self.sla = v.opt_duration(positive_timedelta(sla, "sla", owner_name), "sla", owner_name)
-        self.start_date = v.opt_datetime(start_date, "start_date", owner_name)
-        self.end_date = v.opt_datetime(end_date, "end_date", owner_name)
-        self.params = v.mapping(params, "params", owner_name)
-        self.do_xcom_push = v.flag(do_xcom_push, "do_xcom_push", owner_name)
-        #: Each try in a process forked for it alone, never in a LocalExecutor worker's try host
-        #: (fresh module globals, its own cgroup where there are cells).
-        self.isolated = v.flag(isolated, "isolated", owner_name)
-        self.on_failure_callback = v.callbacks(on_failure_callback, "on_failure_callback", owner_name)
-        self.on_success_callback = v.callbacks(on_success_callback, "on_success_callback", owner_name)
-        self.on_retry_callback = v.callbacks(on_retry_callback, "on_retry_callback", owner_name)
-        self.on_execute_callback = v.callbacks(on_execute_callback, "on_execute_callback", owner_name)
-        self.on_skipped_callback = v.callbacks(on_skipped_callback, "on_skipped_callback", owner_name)
-        self.doc_md = v.opt_string(doc_md or doc, "doc_md", owner_name)
-        self.upstream_task_ids: set[str] = set()
-        self.downstream_task_ids: set[str] = set()
+        keep(self, "queue", v.string(queue, "queue", name))
+        keep(self, "sla", v.opt_duration(positive_timedelta(sla, "sla", name), "sla", name))
+        keep(self, "start_date", v.opt_datetime(start_date, "start_date", name))
+        keep(self, "end_date", v.opt_datetime(end_date, "end_date", name))
+        if params:  # an empty one is made when first read (PerInstance)
+            self.params = v.mapping(params, "params", name)
+        else:
+            v.mapping(params, "params", name)
+        keep(self, "do_xcom_push", v.flag(do_xcom_push, "do_xcom_push", name))
+        keep(self, "isolated", v.flag(isolated, "isolated", name))
+        for callback_name, callback in (
+            ("on_failure_callback", on_failure_callback),
+            ("on_success_callback", on_success_callback),
+            ("on_retry_callback", on_retry_callback),
+            ("on_execute_callback", on_execute_callback),
+            ("on_skipped_callback", on_skipped_callback),
+        ):
+            keep(self, callback_name, v.callbacks(callback, callback_name, name))
+        keep(self, "doc_md", v.opt_string(doc_md or doc, "doc_md", name))
         self.defined_at = definition_site()
-        self.dag: DAG | None = None
+        if self.dag is not None:  # a subclass set it before this __init__: not a DAG membership
+            self.dag = None
         if task_group is not None:
             task_group.add(self)
         if dag is not None:
@@ -341,6 +423,7 @@ class BaseOperator(DependencyMixin):
 # Subclasses without their own __init__ (e.g. EmptyOperator) inherit this one: wrap it too,
 # so they also join the current DAG / task group and get default_args.
 BaseOperator.__init__ = _apply_defaults(BaseOperator.__init__)  # type: ignore[method-assign]
+seed_instance_keys(BaseOperator, INSTANCE_KEYS)
 
 
 def _valid_id(value: str) -> bool:

@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 
 from windvane.core.authoring import validation as v
 from windvane.core.authoring.baseoperator import BaseOperator
+from windvane.core.authoring.per_instance import PerInstance, keep
 from windvane.core.authoring.xcom_arg import XComArg, resolve_xcom_args, set_xcom_arg_dependencies
 from windvane.errors import DagDefinitionError, TaskCommandError, TaskSkipped
 
@@ -34,6 +35,10 @@ CONTEXT_ENV_VARS = {
     "logical_date": "WINDVANE_CTX_LOGICAL_DATE",
     "dag_owner": "WINDVANE_CTX_DAG_OWNER",
 }
+
+
+#: ``skip_on_exit_code``'s default, as :func:`_exit_codes` returns it.
+_DEFAULT_SKIP_CODES: list[int] = [99]
 
 
 class BashOperator(BaseOperator):
@@ -57,6 +62,13 @@ class BashOperator(BaseOperator):
     template_fields: ClassVar[tuple[str, ...]] = ("bash_command", "env", "cwd")
     template_ext: ClassVar[tuple[str, ...]] = (".sh", ".bash")
     ui_color: ClassVar[str] = "#f0ede4"
+    # Defaults on the class (a task stores what it changes); the exit code list is made per task.
+    env: Any = None
+    append_env: bool = False
+    output_encoding: str = "utf-8"
+    skip_on_exit_code: PerInstance[Container[int]] = PerInstance(lambda: list(_DEFAULT_SKIP_CODES))
+    cwd: Any = None
+    _process: subprocess.Popen[bytes] | None = None
 
     def __init__(
         self,
@@ -76,12 +88,13 @@ class BashOperator(BaseOperator):
             if isinstance(bash_command, XComArg)
             else (v.string(bash_command, "bash_command", owner))
         )
-        self.env: Any = env if env is None or isinstance(env, XComArg) else v.mapping(env, "env", owner)
-        self.append_env = v.flag(append_env, "append_env", owner)
-        self.output_encoding = v.string(output_encoding, "output_encoding", owner)
-        self.skip_on_exit_code: Container[int] = _exit_codes(skip_on_exit_code, owner)
-        self.cwd: Any = v.opt_string(cwd, "cwd", owner)
-        self._process: subprocess.Popen[bytes] | None = None
+        keep(self, "env", env if env is None or isinstance(env, XComArg) else v.mapping(env, "env", owner))
+        keep(self, "append_env", v.flag(append_env, "append_env", owner))
+        keep(self, "output_encoding", v.string(output_encoding, "output_encoding", owner))
+        codes = _exit_codes(skip_on_exit_code, owner)
+        if codes != _DEFAULT_SKIP_CODES:  # the default list is made per task when first read
+            self.skip_on_exit_code = codes
+        keep(self, "cwd", v.opt_string(cwd, "cwd", owner))
         set_xcom_arg_dependencies(self, *(getattr(self, f, None) for f in self.template_fields))
 
     # -- running -------------------------------------------------------------

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 from windvane.core.authoring import validation as v
 from windvane.core.authoring.baseoperator import BaseOperator
 from windvane.core.authoring.operators.skipmixin import SkipMixin
+from windvane.core.authoring.per_instance import PerInstance, keep
 from windvane.core.authoring.xcom_arg import XComArg, resolve_xcom_args, set_xcom_arg_dependencies
 from windvane.core.task_api.context import call_with_context
 from windvane.errors import DagDefinitionError
@@ -36,6 +37,11 @@ class PythonOperator(BaseOperator):
 
     template_fields: ClassVar[Sequence[str]] = ("templates_dict", "op_args", "op_kwargs")
     ui_color: ClassVar[str] = "#ffefeb"
+    # Defaults on the class; an empty list or dict is made per task when first read.
+    op_args: Any = PerInstance(list)
+    op_kwargs: Any = PerInstance(dict)
+    templates_dict: Any = None
+    show_return_value_in_logs: bool = True
 
     def __init__(
         self,
@@ -55,13 +61,20 @@ class PythonOperator(BaseOperator):
             )
         self.python_callable = python_callable
         owner = v.owner_name(self.task_id, self.dag.dag_id if self.dag is not None else None)
-        self.op_args, self.op_kwargs, self.templates_dict = call_arguments(
-            owner, op_args, op_kwargs, templates_dict
-        )
+        args, kwargs_, templates = call_arguments(owner, op_args, op_kwargs, templates_dict)
+        if args != []:  # an empty list or dict is made when first read (PerInstance)
+            self.op_args = args
+        if kwargs_ != {}:
+            self.op_kwargs = kwargs_
+        keep(self, "templates_dict", templates)
         if templates_exts:
             self.template_ext = v.strings(templates_exts, "templates_exts", owner)  # type: ignore[misc]
-        self.show_return_value_in_logs = v.flag(show_return_value_in_logs, "show_return_value_in_logs", owner)
-        set_xcom_arg_dependencies(self, self.op_args, self.op_kwargs, self.templates_dict)
+        keep(
+            self,
+            "show_return_value_in_logs",
+            v.flag(show_return_value_in_logs, "show_return_value_in_logs", owner),
+        )
+        set_xcom_arg_dependencies(self, args, kwargs_, templates)
 
     def execute(self, context: dict[str, Any]) -> Any:
         return_value = self.execute_callable(context)
