@@ -134,3 +134,18 @@ def test_an_event_that_fails_is_logged_and_counted_and_the_rest_of_its_batch_goe
     assert sink.total(m.TI_SUCCESSES) == 2
     errors = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert len(errors) == 1 and "try_finished" in errors[0].getMessage()  # logged once, then counted
+
+
+def test_closing_the_bundle_never_raises_when_its_last_events_cannot_be_emitted(
+    statsd_listener: StatsdListener, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = MetricsSettings(statsd_on=True, statsd_host="127.0.0.1", statsd_port=statsd_listener.port)
+    bundle = build_metrics(settings, executor_name="local", service="scheduler")
+    assert bundle.metrics_observer is not None
+    bundle.observer.try_finished(finished(key()))
+    sink = bundle.metrics_observer.sink
+    bundle.metrics_observer.sink = None  # type: ignore[assignment]  # emitting now raises
+    with caplog.at_level(logging.WARNING, "windvane.metrics"):
+        bundle.close()
+    assert "could not be emitted" in caplog.text
+    sink.close()

@@ -149,9 +149,9 @@ class MetricsObserver(SchedulerObserver):
         batch = self._batch
         if not batch:
             return
-        self._hold()
         events = batch.copy()
         batch.clear()  # the keepers hold this list: cleared, not replaced
+        self._hold()
         for hook, event in events:
             try:
                 hook(event)

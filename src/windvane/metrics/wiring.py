@@ -16,6 +16,7 @@ engine, so metrics cost nothing.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry
@@ -36,6 +37,8 @@ from windvane.metrics.stale import DagSweeper
 from windvane.metrics.statsd_sink import StatsdSink
 from windvane.metrics.subscriber import BATCH_SECONDS, MetricsObserver
 from windvane.settings import MetricsSettings
+
+log = logging.getLogger("windvane.metrics")
 
 
 @dataclass
@@ -88,7 +91,10 @@ class MetricsBundle:
             return
         self._closed = True
         if self.metrics_observer is not None:
-            self.metrics_observer.drain()
+            try:
+                self.metrics_observer.drain()
+            except Exception:  # an observer never breaks what it observes, closing included
+                log.warning("metrics: the scheduler's last events could not be emitted", exc_info=True)
         if self.queries is not None:
             self.queries.detach()
         self.sink.close()
