@@ -223,6 +223,7 @@ def _play(calls: list[Call], observer: SchedulerObserver) -> float:
         start = time.process_time()
         for method, args, kwargs in bound:
             method(*args, **kwargs)
+        observer.scheduler_stopped()  # as the loop does at its end: what waits is emitted
         return time.process_time() - start
     finally:
         gc.unfreeze()
