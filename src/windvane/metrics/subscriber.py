@@ -21,9 +21,9 @@ gives it: :data:`BATCH_SECONDS`), the run and try hooks only keep their event;
 :meth:`MetricsObserver.loop_finished` turns the kept events into metrics in one
 go when :data:`BATCH_EVENTS` wait or the oldest is ``batch_seconds`` old, and
 :meth:`MetricsObserver.drain` (the scheduler stopping, the bundle closing) does
-it for what is left. Worked through in a row, events cost about a fifth less
-CPU than one by one between the scheduler's own work (B2, measured in the
-running scheduler: ``bench/b_metrics_overhead.py``); a metric reaches the
+it for what is left. Worked through in a row, events cost less CPU than one by
+one between the scheduler's own work (in B2 the scheduler's metrics work fell
+by about 40 %: ``bench/b_metrics_overhead.py``, docs/benchmarks.md); a metric reaches the
 backends at most ``batch_seconds`` plus one pass late, as StatsD lines already
 waited up to 0.25 s to be coalesced. An event that fails to turn into metrics
 is logged and counted (:attr:`MetricsObserver.failures`) and the rest of the
