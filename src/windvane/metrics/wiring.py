@@ -16,6 +16,7 @@ engine, so metrics cost nothing.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry
@@ -34,8 +35,10 @@ from windvane.metrics.queries import QueryCounter
 from windvane.metrics.sink import MetricsSink, NullSink
 from windvane.metrics.stale import DagSweeper
 from windvane.metrics.statsd_sink import StatsdSink
-from windvane.metrics.subscriber import MetricsObserver
+from windvane.metrics.subscriber import BATCH_SECONDS, MetricsObserver
 from windvane.settings import MetricsSettings
+
+log = logging.getLogger("windvane.metrics")
 
 
 @dataclass
@@ -82,10 +85,16 @@ class MetricsBundle:
             self.processor.database_error()
 
     def close(self) -> None:
-        """Stop the HTTP server, close sockets, detach from the engine (idempotent)."""
+        """Turn the scheduler's kept events into metrics, stop the HTTP server, close sockets,
+        detach from the engine (idempotent)."""
         if self._closed:
             return
         self._closed = True
+        if self.metrics_observer is not None:
+            try:
+                self.metrics_observer.drain()
+            except Exception:  # an observer never breaks what it observes, closing included
+                log.warning("metrics: the scheduler's last events could not be emitted", exc_info=True)
         if self.queries is not None:
             self.queries.detach()
         self.sink.close()
@@ -138,7 +147,9 @@ def build_metrics(
     queries = observer = processor = None
     if Owner.SCHEDULER in services:
         queries = QueryCounter(engine) if engine is not None else None
-        observer = MetricsObserver(sink, executor_name=executor_name, queries=queries)
+        observer = MetricsObserver(
+            sink, executor_name=executor_name, queries=queries, batch_seconds=BATCH_SECONDS
+        )
         if engine is not None:
             observer.sweeper = DagSweeper(sink, engine, on_sweep=observer.forget_dags)
     if Owner.DAG_PROCESSOR in services and engine is not None:
