@@ -72,3 +72,39 @@ def test_with_another_thread_it_is_os_fork_and_the_hooks_run() -> None:
     lines = run("threaded")
     assert lines[0] == "single False"
     assert [line.split()[0] for line in lines[1:3]] == ["True", "True"]
+
+
+SIGNALED_AT_THE_FORK = """
+import os, signal, sys
+from windvane.core.forking import lean_fork as module
+
+handled = []
+signal.signal(signal.SIGUSR1, lambda signum, frame: handled.append(os.getpid()))
+real = module._c_fork
+
+def fork_while_signaled():
+    os.kill(os.getpid(), signal.SIGUSR1)  # caught at the fork itself
+    return real()
+
+module._c_fork = fork_while_signaled
+read, write = os.pipe()
+pid = module.lean_fork()
+if pid == 0:
+    os.write(write, repr(handled).encode())
+    os._exit(0)
+os.waitpid(pid, 0)
+os.close(write)
+with os.fdopen(read) as report:
+    print(report.read(), handled == [os.getpid()])
+"""
+
+
+def test_a_signal_caught_at_the_fork_is_handled_by_the_parent_only() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(SIGNALED_AT_THE_FORK)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert done.stdout.split() == ["[]", "True"]

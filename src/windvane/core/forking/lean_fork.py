@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import signal
 import sys
 from collections.abc import Callable
 
@@ -43,6 +44,7 @@ def _load_fork() -> Callable[[], int] | None:
 
 
 _c_fork = _load_fork()
+_ALL_SIGNALS = signal.valid_signals()
 
 
 def single_threaded() -> bool:
@@ -58,7 +60,16 @@ def lean_fork() -> int:
     CPython's after-fork work when this process has one thread (see the module doc)."""
     if _c_fork is None or not single_threaded():
         return os.fork()
-    pid = _c_fork()
+    # Signals are blocked across the fork: ``os.fork()`` clears, in the child, the signals the
+    # parent caught but had not handled yet; here none can be caught in between instead (each
+    # pthread_sigmask call first runs the Python handlers of those already caught, in the parent),
+    # and one that arrives meanwhile waits for the parent (a child does not inherit it).
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, ())
+    try:
+        signal.pthread_sigmask(signal.SIG_SETMASK, _ALL_SIGNALS)
+        pid = _c_fork()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
     if pid < 0:
         errno = ctypes.get_errno()
         raise OSError(errno, os.strerror(errno))
