@@ -22,10 +22,11 @@ and that none of it is needed in its children (the parse template: see
 from __future__ import annotations
 
 import ctypes
+import importlib
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 __all__ = ["lean_fork", "single_threaded"]
 
@@ -43,8 +44,20 @@ def _load_fork() -> Callable[[], int] | None:
     return fork
 
 
+def _load_sigmask() -> Callable[[int, Iterable[int]], set[int]]:
+    """``signal.pthread_sigmask`` without its enum conversions (the ``_signal`` C function): the
+    public one turns each signal of the mask it returns into a ``Signals`` member, ≈ 50 µs and a
+    few dozen objects per fork in the template, each a copy-on-write fault."""
+    try:
+        sigmask: Callable[[int, Iterable[int]], set[int]] = importlib.import_module("_signal").pthread_sigmask
+    except (ImportError, AttributeError):  # another implementation: the public function
+        return signal.pthread_sigmask
+    return sigmask
+
+
 _c_fork = _load_fork()
-_ALL_SIGNALS = signal.valid_signals()
+_sigmask = _load_sigmask()
+_ALL_SIGNALS = frozenset(int(signum) for signum in signal.valid_signals())
 
 
 def single_threaded() -> bool:
@@ -62,14 +75,14 @@ def lean_fork() -> int:
         return os.fork()
     # Signals are blocked across the fork: ``os.fork()`` clears, in the child, the signals the
     # parent caught but had not handled yet; here none can be caught in between instead (each
-    # pthread_sigmask call first runs the Python handlers of those already caught, in the parent),
+    # mask call runs the Python handlers of those already caught, in the parent, before the fork),
     # and one that arrives meanwhile waits for the parent (a child does not inherit it).
-    mask = signal.pthread_sigmask(signal.SIG_BLOCK, ())
+    mask = _sigmask(signal.SIG_BLOCK, ())
     try:
-        signal.pthread_sigmask(signal.SIG_SETMASK, _ALL_SIGNALS)
+        _sigmask(signal.SIG_BLOCK, _ALL_SIGNALS)
         pid = _c_fork()
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        _sigmask(signal.SIG_SETMASK, mask)
     if pid < 0:
         errno = ctypes.get_errno()
         raise OSError(errno, os.strerror(errno))
