@@ -64,3 +64,22 @@ def test_leftover_cells_of_a_dead_process_are_emptied_and_removed() -> None:
         assert cells.remove_leftovers() >= 1  # and those of earlier test processes killed mid-test
         assert stray.wait(timeout=5) == -9
         assert not os.path.exists(path)
+
+
+def test_closing_a_cell_empties_and_removes_the_cgroups_made_under_it() -> None:
+    # A cell's subgroups are found from its link count (2 + subdirectories) before it is listed.
+    with contained("cgroup") as containment:
+        cells = containment.cells
+        plain, nested = cells.open(), cells.open()
+        assert plain is not None and nested is not None
+        inner = os.path.join(nested.path, "inner")
+        os.mkdir(inner)
+        stray = subprocess.Popen(
+            [sys.executable, "-c", "import time; time.sleep(120)"], stdin=subprocess.DEVNULL
+        )
+        Path(inner, "cgroup.procs").write_text(str(stray.pid))
+        assert cells.close(plain).removed and not os.path.exists(plain.path)
+        end = cells.close(nested)
+        assert end.removed and end.killed == 1
+        assert stray.wait(timeout=5) == -9
+        assert not os.path.exists(nested.path)

@@ -232,3 +232,32 @@ def test_a_template_killed_between_passes_counts_as_a_restart(
     os.kill(old, signal.SIGKILL)
     write(dags_folder / "b.py", simple_dag("b"))
     assert processor.run_once().template_restarts == 1
+
+
+DRAWS_AND_USES_THREADS = """\
+import logging, random, threading
+from pathlib import Path
+
+worker = threading.Thread(target=lambda: None)
+worker.start()
+worker.join()
+assert threading.current_thread() is threading.main_thread()
+logging.getLogger("dagfile").warning("parsed")
+(Path(__file__).parent / (Path(__file__).stem + ".draw")).write_text(repr(random.random()))
+"""
+
+
+def test_template_children_draw_their_own_random_numbers_and_can_use_threads(
+    engine: Engine, dags_folder: Path, make_processor: MakeProcessor
+) -> None:
+    # The template forks without CPython's at-fork hooks (forking/lean_fork.py): each child must
+    # still reseed `random`, and threading and logging must work in it as after os.fork.
+    for name in ("one", "two"):
+        write(dags_folder / f"{name}.py", DRAWS_AND_USES_THREADS + simple_dag(name))
+    processor = make_processor(template_min_files=0)
+    report = processor.run_once()
+    assert processor.template_failure is None
+    assert report.failed == 0, import_errors(engine)
+    assert active_ids(engine) == {"one", "two"}
+    draws = {(dags_folder / f"{name}.draw").read_text() for name in ("one", "two")}
+    assert len(draws) == 2

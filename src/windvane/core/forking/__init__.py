@@ -4,6 +4,7 @@ parse children at once) and the worker (one child per try).
 
 * :mod:`.child`: the child's side (setup, stdio, the framed result, exit codes);
 * :mod:`.handle`: :class:`~.handle.ForkedChild`, one child seen from its supervisor;
+* :mod:`.lean_fork`: a fork without CPython's after-fork hooks, for a supervisor with one thread;
 * :mod:`.ending`: :class:`~.ending.ChildEnd`, the one classification of how a child ended;
 * :mod:`.watch`: :class:`~.watch.ChildWatcher`, one child or many in one poll;
 * :mod:`.supervise`: one child with heartbeats (:func:`~.supervise.run_forked`), and

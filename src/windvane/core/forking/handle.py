@@ -39,6 +39,7 @@ from windvane.core.forking.cells import Cell, Cells
 from windvane.core.forking.child import RESULT_LENGTH, child_run
 from windvane.core.forking.containment import current
 from windvane.core.forking.ending import ChildEnd, classify
+from windvane.core.forking.lean_fork import lean_fork
 from windvane.core.forking.subreaper import end_adopted, kill_tree
 from windvane.core.forking.sweep import sweep_session
 
@@ -146,6 +147,7 @@ class ForkedChild:
         deadline_seconds: float | None = None,
         kill_grace_seconds: float = 5.0,
         memory_limit_bytes: int = 0,
+        lean: bool = False,
     ) -> ForkedChild:
         """Fork a child that runs ``body`` and reports what it returns.
 
@@ -154,7 +156,9 @@ class ForkedChild:
         SIGKILL ``kill_grace_seconds`` later; 0 means SIGKILL at once). ``memory_limit_bytes``
         (0: none) is the limit of the child's cell where the containment
         (:func:`~windvane.core.forking.containment.current`) has cells that limit memory, else
-        its address space (see :func:`~windvane.core.forking.child.child_run`).
+        its address space (see :func:`~windvane.core.forking.child.child_run`). With ``lean`` it
+        forks with :func:`~windvane.core.forking.lean_fork.lean_fork` (no ``os.register_at_fork``
+        hook runs in the child: only for a caller that needs none of them).
         """
         reap_exited()
         containment = current()
@@ -172,7 +176,7 @@ class ForkedChild:
         child = cls(read_fd, deadline_seconds=deadline_seconds, kill_grace_seconds=kill_grace_seconds)
         parent_pid = os.getpid()
         try:
-            pid = os.fork()
+            pid = lean_fork() if lean else os.fork()
         except OSError:  # no process to be had (EAGAIN, ENOMEM)
             os.close(read_fd)
             os.close(write_fd)

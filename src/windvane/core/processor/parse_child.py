@@ -165,6 +165,7 @@ def fork_parser(
     after_fork: Callable[[], None] | None = None,
     memory_limit_bytes: int = 0,
     stdio_inherited: bool = False,
+    lean: bool = False,
 ) -> ForkedChild:
     """Fork a child that parses ``path`` and reports its :class:`ParseOutcome`.
 
@@ -174,6 +175,8 @@ def fork_parser(
     :data:`CHILD_INTERNAL_ERROR` if its own machinery failed. ``after_fork``
     runs first in the child (e.g. to drop inherited DB connections without
     closing them under the parent). ``memory_limit_bytes`` caps its address space (0: none).
+    ``lean``: fork without running ``os.register_at_fork`` hooks
+    (:func:`~windvane.core.forking.lean_fork.lean_fork`; the parse template's choice).
     """
     return ForkedChild.fork(
         functools.partial(parse_in_child, path),
@@ -182,4 +185,5 @@ def fork_parser(
         deadline_seconds=timeout,
         kill_grace_seconds=0,
         memory_limit_bytes=memory_limit_bytes,
+        lean=lean,
     )

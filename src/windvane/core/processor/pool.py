@@ -173,12 +173,16 @@ def run_parsers(
     on_spare: Callable[[int], None] | None = None,
     stdio_inherited: bool = False,
     ahead: int | None = None,
+    lean_fork: bool = False,
 ) -> Generator[RawResult, None, None]:
     """:func:`parse_files` without decoding: yield each file's :class:`RawResult` as it ends.
     With ``stdio_inherited`` the children keep this process's stdio (which must already go to
     ``log_path``: the template sets its own up once) instead of opening ``log_path`` each.
     ``ahead`` children (default: ``parallelism``) are forked before they are needed
-    (:mod:`.spare`), never more than there are files left to give them."""
+    (:mod:`.spare`), never more than there are files left to give them. With ``lean_fork`` the
+    children are forked without CPython's after-fork hooks
+    (:func:`~windvane.core.forking.lean_fork.lean_fork`: for a caller with none it needs, the
+    parse template)."""
     if parallelism < 1:
         raise ValueError(f"parallelism must be >= 1, got {parallelism}")
     pending = deque(paths)
@@ -196,6 +200,7 @@ def run_parsers(
         after_fork=after_fork,
         memory_limit_bytes=memory_limit_mib << 20,
         stdio_inherited=stdio_inherited,
+        lean=lean_fork,
     )
     fork_ahead = functools.partial(
         fork_spare,
@@ -203,6 +208,7 @@ def run_parsers(
         after_fork=after_fork,
         memory_limit_bytes=memory_limit_mib << 20,
         stdio_inherited=stdio_inherited,
+        lean=lean_fork,
     )
 
     def start(path: str) -> None:

@@ -69,6 +69,7 @@ def fork_spare(
     after_fork: Callable[[], None] | None = None,
     memory_limit_bytes: int = 0,
     stdio_inherited: bool = False,
+    lean: bool = False,
 ) -> SpareParser:
     """Fork a parse child that sets itself up, then waits for :meth:`SpareParser.assign` (the
     arguments are :func:`~.parse_child.fork_parser`'s; it has no deadline until it is assigned)."""
@@ -81,6 +82,7 @@ def fork_spare(
             deadline_seconds=None,
             kill_grace_seconds=0,
             memory_limit_bytes=memory_limit_bytes,
+            lean=lean,
         )
     except BaseException:
         os.close(write_fd)

@@ -118,6 +118,7 @@ def serve(requests_fd: int, results_fd: int) -> int:
             on_start=lambda path, pid: send(results_fd, ("started", path, pid)),
             on_spare=lambda pid: send(results_fd, ("spare", pid)),
             stdio_inherited=True,
+            lean_fork=True,  # see lean_fork's doc: nothing registered here needs its at-fork hooks
         )
         for raw in results:  # SIGTERM closes it: run_parsers kills its children
             # As the child reported it: decoding is the processor's work (every object the
