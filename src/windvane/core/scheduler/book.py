@@ -34,7 +34,7 @@ from windvane.core.scheduler.due_index import DueIndex
 from windvane.core.scheduler.giving_up import announce_zombie, verdict
 from windvane.core.scheduler.model import ActiveRun, DagEntry, TiRecord, build_run
 from windvane.core.scheduler.pass_work import GaveUp, PassWork
-from windvane.core.scheduler.queueing import Caps, Occupancy, ReadyItem, ReadyQueue
+from windvane.core.scheduler.queueing import Caps, Occupancy, ReadyItem, ReadyQueue, capped_limits
 
 if TYPE_CHECKING:
     from windvane.core.scheduler import db
@@ -239,42 +239,25 @@ class Book:
                     self.occupancy.per_task[(run.dag_id, rec.task_id)] += 1
 
     def select(
-        self,
-        open_slots: int,
-        work: PassWork,
-        *,
-        occupancy: Occupancy | None = None,
-        caps: Caps | None = None,
+        self, open_slots: int, work: PassWork, *, occupancy: Occupancy | None = None, caps: Caps | None = None
     ) -> None:
         """Choose what to queue now under every limit; the chosen go into ``work.queued``.
 
-        ``occupancy``: the slots every scheduler's tries hold, read from the database (several
-        schedulers); the choice is made against it, and the book's own counts take the chosen too.
-        ``caps``: this scheduler's slot leases, each limit capped by its lease (several schedulers
-        queueing without a lock, against the book's own counts)."""
+        ``occupancy``: the slots every scheduler's tries hold, read from the database; the choice is
+        made against it, and the book's own counts take the chosen too. ``caps``: slot leases."""
         if not len(self.ready):
             return
         if not readiness.executor_has_room(open_slots):
             work.stats.starving = len(self.ready)
             return
-        capacity = self.pool_capacity
-        if caps is None:
-            selection = self.ready.select(
-                open_slots=open_slots,
-                pool_capacity=lambda pool: capacity.get(pool, 0),
-                dag_limit=self.dag_limit,
-                occupancy=self.occupancy if occupancy is None else occupancy,
-            )
-        else:
-            selection = self.ready.select(
-                open_slots=open_slots,
-                pool_capacity=lambda pool: min(capacity.get(pool, 0), caps.pool(pool)),
-                dag_limit=lambda dag_id: min(self.dag_limit(dag_id), caps.dag(dag_id)),
-                occupancy=self.occupancy if occupancy is None else occupancy,
-                task_limit=lambda item: _capped(
-                    item.max_active_tis_per_dag, caps.task(item.dag_id, item.task_id)
-                ),
-            )
+        pool_capacity, dag_limit, task_limit = capped_limits(self.pool_capacity, self.dag_limit, caps)
+        selection = self.ready.select(
+            open_slots=open_slots,
+            pool_capacity=pool_capacity,
+            dag_limit=dag_limit,
+            occupancy=self.occupancy if occupancy is None else occupancy,
+            task_limit=task_limit,
+        )
         if occupancy is not None:
             for item in selection.chosen:
                 self.occupancy.take(item)
@@ -465,8 +448,3 @@ class Book:
                 self.retry_waiting[ti_id] = (run, ti)
             self.apply(run, run.tracker.set_state(ti.task_id, current), work)
             self.finish_if_done(run, work)
-
-
-def _capped(limit: int | None, cap: int) -> int | None:
-    """A task's ``max_active_tis_per_dag`` capped by its lease (none: no limit, nothing leased)."""
-    return None if limit is None else min(limit, cap)

@@ -349,6 +349,9 @@ class Scheduler:
     def _sleep_for(self) -> float:
         mono = self.clock.monotonic()
         deadline = min(self._next_poll, self._next_heartbeat, self._next_zombie_check)
+        if self.coordinator is not None and self._writer.leased and len(self.book.ready):
+            # Ready tries wait for a lease: the next re-balance may grow it.
+            deadline = min(deadline, self.coordinator.leaser.next_review)
         soonest = self.book.soonest_retry()
         if soonest is not None:
             deadline = min(deadline, mono + max(0.0, soonest - self.clock.now().timestamp()))

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from windvane.core.model import readiness
@@ -60,6 +60,25 @@ class Caps:
     pool: Callable[[str], int]
     dag: Callable[[str], int]
     task: Callable[[str, str], int]
+
+
+def capped_limits(
+    capacity: Mapping[str, int], dag_limit: Callable[[str], int], caps: Caps | None
+) -> tuple[Callable[[str], int], Callable[[str], int], Callable[[ReadyItem], int | None] | None]:
+    """The pool, DAG and task limits :meth:`ReadyQueue.select` checks: the limits themselves, each
+    capped by ``caps`` when given."""
+    if caps is None:
+        return (lambda pool: capacity.get(pool, 0)), dag_limit, None
+
+    def task_limit(item: ReadyItem) -> int | None:
+        limit = item.max_active_tis_per_dag
+        return None if limit is None else min(limit, caps.task(item.dag_id, item.task_id))
+
+    return (
+        lambda pool: min(capacity.get(pool, 0), caps.pool(pool)),
+        lambda dag_id: min(dag_limit(dag_id), caps.dag(dag_id)),
+        task_limit,
+    )
 
 
 @dataclass
