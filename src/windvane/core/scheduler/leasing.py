@@ -34,7 +34,7 @@ from windvane.core.store.lease_sql import DAG, POOL, TASK, LeaseKey
 from windvane.core.store.sql_bridge import dbapi_tx
 
 #: Seconds between re-balances while a scheduler has ready tries or holds a lease.
-REVIEW_SECONDS = 0.1
+REVIEW_SECONDS = 0.25
 #: ... after a re-balance that granted less than the fair share somewhere.
 CATCH_UP_SECONDS = 0.02
 
