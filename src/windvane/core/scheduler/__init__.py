@@ -8,6 +8,7 @@ Modules, from the top down (each imports only those below it):
 * ``commit`` — writing one pass, then handing workloads to the executor;
 * ``coordination`` — several schedulers on one PostgreSQL: run ownership, dead schedulers, the
   queueing critical section (on with ``SchedulerConfig.coordinated``);
+* ``leasing`` — several schedulers' slot leases of the global limits (``lease_grant``: the decision, pure);
 * ``pool_usage`` — the pool snapshot observers may ask for;
 * ``book`` — :class:`~windvane.core.scheduler.book.Book`: the in-memory state and its transitions (no I/O);
 * ``announce`` — lifecycle events for the observer, built only for hooks someone listens to;

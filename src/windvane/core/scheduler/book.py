@@ -34,7 +34,7 @@ from windvane.core.scheduler.due_index import DueIndex
 from windvane.core.scheduler.giving_up import announce_zombie, verdict
 from windvane.core.scheduler.model import ActiveRun, DagEntry, TiRecord, build_run
 from windvane.core.scheduler.pass_work import GaveUp, PassWork
-from windvane.core.scheduler.queueing import Occupancy, ReadyItem, ReadyQueue
+from windvane.core.scheduler.queueing import Caps, Occupancy, ReadyItem, ReadyQueue, capped_limits
 
 if TYPE_CHECKING:
     from windvane.core.scheduler import db
@@ -238,21 +238,25 @@ class Book:
                     self.occupancy.per_dag[run.dag_id] += 1
                     self.occupancy.per_task[(run.dag_id, rec.task_id)] += 1
 
-    def select(self, open_slots: int, work: PassWork, *, occupancy: Occupancy | None = None) -> None:
+    def select(
+        self, open_slots: int, work: PassWork, *, occupancy: Occupancy | None = None, caps: Caps | None = None
+    ) -> None:
         """Choose what to queue now under every limit; the chosen go into ``work.queued``.
 
-        ``occupancy``: the slots every scheduler's tries hold, read from the database (several
-        schedulers); the choice is made against it, and the book's own counts take the chosen too."""
+        ``occupancy``: the slots every scheduler's tries hold, read from the database; the choice is
+        made against it, and the book's own counts take the chosen too. ``caps``: slot leases."""
         if not len(self.ready):
             return
         if not readiness.executor_has_room(open_slots):
             work.stats.starving = len(self.ready)
             return
+        pool_capacity, dag_limit, task_limit = capped_limits(self.pool_capacity, self.dag_limit, caps)
         selection = self.ready.select(
             open_slots=open_slots,
-            pool_capacity=lambda pool: self.pool_capacity.get(pool, 0),
-            dag_limit=self.dag_limit,
+            pool_capacity=pool_capacity,
+            dag_limit=dag_limit,
             occupancy=self.occupancy if occupancy is None else occupancy,
+            task_limit=task_limit,
         )
         if occupancy is not None:
             for item in selection.chosen:

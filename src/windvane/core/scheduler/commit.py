@@ -11,7 +11,9 @@ A scheduler alone among coordinated ones holds the solo lock
 (:mod:`windvane.core.store.solo_lock`) on that kept connection, and then writes
 *every* pass on it: a write can only succeed while the session holding the lock
 lives, so a scheduler that lost its session (and the lock with it) cannot queue
-beside one that took the lock over.
+beside one that took the lock over. A scheduler queueing within its slot leases
+(:mod:`windvane.core.scheduler.leasing`) does the same on a session holding the solo lock *shared*:
+a scheduler found dead has that session ended, so it cannot queue within a lease that was reclaimed.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from windvane.core.scheduler.model import ActiveRun, TiRecord
 from windvane.core.scheduler.pass_work import PassWork
 from windvane.core.store import commit_mode, dag_runs, solo_lock, task_instances
 from windvane.core.store.journal_sql import JOURNALED_TI_STATES, JournalBatch, JournalReason
+from windvane.core.store.lease_sql import LeaseKey
 from windvane.core.store.sql_bridge import dbapi_tx
 
 
@@ -94,6 +97,15 @@ class Committer:
         self._auto_conn: Connection | None = None
         #: The solo lock is held on ``_auto_conn`` (see the module doc).
         self.solo = False
+        #: The solo lock is held *shared* on ``_auto_conn``: the scheduler queues within ``lease``.
+        self.leased = False
+        #: Slots leased per limit (:mod:`~windvane.core.scheduler.leasing`), valid while ``leased``.
+        self.lease: dict[LeaseKey, int] = {}
+
+    @property
+    def pinned(self) -> bool:
+        """Every write goes through the kept session (it holds the solo lock, exclusive or shared)."""
+        return self.solo or self.leased
 
     def commit(self, now: pendulum.DateTime, work: PassWork) -> None:
         if not work.has_writes:
@@ -102,7 +114,7 @@ class Committer:
         queued_ids = [ti.ti_id for _, ti in work.queued]
         if only_queues(work, grouped, queued_ids):
             self._autocommit(lambda conn: task_instances.mark_queued(conn, queued_ids, self.job_id, now))
-        elif self.solo:
+        elif self.pinned:
             self._solo_transaction(
                 lambda conn: self._write(conn, now, work, grouped, queued_ids), flush=not unjournaled(work)
             )
@@ -183,12 +195,14 @@ class Committer:
             self._auto_conn.close()
         self._auto_conn = None
         self.solo = False
+        self.leased = False
+        self.lease = {}
 
     def _autocommit(self, statement: Callable[[Connection], object]) -> None:
         """Run one statement on a kept autocommit connection (reconnecting once if it broke, unless
         it held the solo lock: then the lock is lost with it and the error goes up)."""
         for attempt in (1, 2):
-            solo = self.solo
+            solo = self.pinned
             try:
                 statement(self._kept())
                 return
@@ -196,6 +210,11 @@ class Committer:
                 self._drop_kept()
                 if solo or attempt == 2 or not exc.connection_invalidated:
                     raise
+
+    def in_session(self, write: Callable[[Connection], None]) -> None:
+        """``write`` in one transaction on the kept session (a lease re-balance), without waiting for
+        the flush."""
+        self._solo_transaction(write, flush=False)
 
     def _solo_transaction(self, write: Callable[[Connection], None], *, flush: bool) -> None:
         """``write`` in one transaction on the session holding the solo lock (an autocommit
@@ -227,6 +246,33 @@ class Committer:
                 raise
         return self.solo
 
+    def take_leased(self) -> bool:
+        """Try to take the solo lock shared on the kept connection (queueing within leases); True
+        when held now. The lease starts empty: nothing is queued before a re-balance."""
+        if not self.leased:
+            try:
+                conn = self._kept()
+                if not conn.connection.is_detached:
+                    conn.detach()  # as for the solo lock: the session must end with its connection
+                self.leased = solo_lock.take_shared(conn, self.job_id)
+                self.lease = {}
+            except DBAPIError:
+                self._drop_kept()
+                raise
+        return self.leased
+
+    def leave_leased(self) -> None:
+        """Stop queueing within leases and release the shared hold (a broken session: dropped)."""
+        self.lease = {}
+        if not self.leased or self._auto_conn is None:
+            self.leased = False
+            return
+        try:
+            solo_lock.release_shared(self._auto_conn)
+            self.leased = False
+        except DBAPIError:
+            self._drop_kept()
+
     def leave_solo(self) -> None:
         """Release the solo lock. If the session is broken (another scheduler that found this one
         dead ended it), the lock went with it: the session is dropped, nothing is raised."""
@@ -244,9 +290,13 @@ class Committer:
             try:
                 if self.solo:
                     solo_lock.release(self._auto_conn)
+                if self.leased:
+                    solo_lock.release_shared(self._auto_conn)
                 commit_mode.restore_session(self._auto_conn)
             except DBAPIError:
                 self._auto_conn.invalidate()
             self._auto_conn.close()
             self._auto_conn = None
         self.solo = False
+        self.leased = False
+        self.lease = {}

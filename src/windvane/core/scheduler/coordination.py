@@ -23,6 +23,10 @@ Used when :attr:`SchedulerConfig.coordinated` is on (the CLI turns it on for Pos
   it took the lock (read again each poll while not zero: they can only finish while it holds the
   lock, so that figure only errs high). It
   releases the lock once it sees a second live scheduler; the others queue nothing until then.
+- **Several schedulers queue within slot leases.** One that is not alone holds the solo lock shared
+  and a lease of each global limit it queues into, re-balanced under the queueing lock at polls and
+  every ``leasing.REVIEW_SECONDS``; between re-balances it queues without a lock
+  (:mod:`windvane.core.scheduler.leasing`). On SQLite (one scheduler) the critical section remains.
 - **Work spreads.** A scheduler starts queued runs up to its equal share of all running and waiting
   runs (at least one per poll), so two schedulers drive about half the runs each.
 """
@@ -43,12 +47,14 @@ from windvane.core.model.states import DagRunType
 from windvane.core.scheduler.book import Book
 from windvane.core.scheduler.commit import Committer
 from windvane.core.scheduler.config import SchedulerConfig
+from windvane.core.scheduler.leasing import Leaser
 from windvane.core.scheduler.model import DagEntry
 from windvane.core.scheduler.pass_work import PassWork
 from windvane.core.scheduler.queueing import Occupancy
-from windvane.core.store import occupancy_sql, run_owners, solo_lock
+from windvane.core.store import lease_sql, occupancy_sql, run_owners, solo_lock
 from windvane.core.store.dag_runs import utc
 from windvane.core.store.raw_sql import POSTGRESQL
+from windvane.core.store.sql_bridge import dbapi_tx
 
 log = logging.getLogger("windvane.scheduler")
 
@@ -104,6 +110,8 @@ class Coordinator:
         #: While solo: what tries of runs this scheduler does not drive held when it took the solo
         #: lock (or last looked); empty when nothing.
         self.foreign = Occupancy()
+        #: The slot leases this scheduler holds while several schedulers run (``leasing``).
+        self.leaser = Leaser()
 
     def budget(self, conn: Connection, waiting: int, running: int, mine: int) -> int:
         """How many queued runs to start in this poll (:func:`share`), the live schedulers counted now."""
@@ -121,6 +129,8 @@ class Coordinator:
         )
         if dead:
             solo_lock.end_sessions_of(conn, dead)
+            if conn.dialect.name == POSTGRESQL:
+                lease_sql.drop(dbapi_tx(conn), dead)
             reset = run_owners.reset_queued_of(conn, dead, now)
             log.warning(
                 "scheduler job(s) %s stopped heartbeating: marked failed, %d queued task instance(s) "
@@ -130,26 +140,41 @@ class Coordinator:
             )
         return dead
 
-    def review_solo(self, conn: Connection, committer: Committer, book: Book) -> None:
+    def review_solo(self, conn: Connection, committer: Committer, book: Book, mono: float = 0.0) -> None:
         """Once a poll: take the solo lock when this is the only live scheduler, release it when it
-        is not (module doc). ``conn``: a connection for reads, not the committer's."""
+        is not, and then queue within slot leases, re-balanced now (module doc). ``conn``: a
+        connection for reads, not the committer's."""
         if conn.dialect.name != POSTGRESQL:
             return
         live = run_owners.live_job_ids(conn, "scheduler")
         alone = live == [self.job_id]
+        if alone and committer.leased:
+            committer.leave_leased()
         if committer.solo and not alone:
             committer.leave_solo()
             self.foreign = Occupancy()
-            log.info("another scheduler is running: queueing under the queueing lock from now on")
+            log.info("another scheduler is running: queueing within slot leases from now on")
+            self.lease(book, committer, mono)
         elif committer.solo and _held(self.foreign):
             self.foreign = foreign(conn, book)
-        elif alone and committer.take_solo():
+        elif not alone:
+            self.foreign = Occupancy()
+            self.lease(book, committer, mono)
+        elif committer.take_solo():
             # READ COMMITTED: this count's snapshot is taken now, with the lock held, so it sees every
             # queueing committed before (a coordinated one holds the lock shared until its commit).
             self.foreign = foreign(conn, book)
             log.info("no other scheduler is running: queueing without the queueing lock (solo lock held)")
         elif not committer.solo:
             self.foreign = Occupancy()
+
+    def lease(self, book: Book, committer: Committer, mono: float) -> bool:
+        """Queue within slot leases: take the solo lock shared if not yet held (False when a
+        scheduler alone still holds it), and re-balance now."""
+        if not committer.leased and not committer.take_leased():
+            return False
+        self.leaser.rebalance(book, committer, mono)
+        return True
 
     def solo_occupancy(self, book: Book) -> Occupancy | None:
         """While solo: what the limits are checked against, when not the book's own counts alone."""

@@ -23,7 +23,7 @@ from sqlalchemy import Connection, Engine
 from windvane.core.executors.base import Executor
 from windvane.core.model.clock import Clock, SystemClock
 from windvane.core.model.workload import TaskInstanceKey
-from windvane.core.scheduler import db, polling
+from windvane.core.scheduler import db, leasing, polling
 from windvane.core.scheduler.announce import Announcer
 from windvane.core.scheduler.book import Book
 from windvane.core.scheduler.commit import Committer
@@ -82,6 +82,7 @@ class Scheduler:
         #: A pass failed on the database: the book may hold what was never written; rebuild it.
         self._stale = False
         self._executor_started = False
+        self._postgres = engine.dialect.name == "postgresql"
         #: Recent pass durations; their p95 goes to the job row with each heartbeat.
         self.loop_window = LoopWindow()
 
@@ -289,9 +290,11 @@ class Scheduler:
             time_out_queued(self.engine, self.book, self.config.task_queued_timeout_seconds, now, work, owner)
         critical = self.clock.monotonic()
         open_slots = min(self.executor.open_slots, self.config.max_tis_per_query)
-        coordinator = self.coordinator
-        if coordinator is not None and not self._writer.solo and len(book.ready) and open_slots > 0:
-            self._writer.commit_with(now, work, lambda conn: coordinator.select(conn, book, open_slots, work))
+        coordinator, writer = self.coordinator, self._writer
+        if coordinator is not None and self._postgres and not writer.solo:
+            self._queue_leased(coordinator, critical, open_slots, now, work)
+        elif coordinator is not None and not writer.solo and len(book.ready) and open_slots > 0:
+            writer.commit_with(now, work, lambda conn: coordinator.select(conn, book, open_slots, work))
         else:
             if len(book.ready):
                 occupancy = None if coordinator is None else coordinator.solo_occupancy(book)
@@ -314,6 +317,21 @@ class Scheduler:
         self.observer.loop_finished(work.stats)
         return work.busy
 
+    def _queue_leased(
+        self, coordinator: Coordinator, mono: float, open_slots: int, now: pendulum.DateTime, work: PassWork
+    ) -> None:
+        """Several schedulers on PostgreSQL: queue within this scheduler's slot leases, re-balanced
+        when due (``leasing``); nothing while a scheduler alone still holds the solo lock."""
+        book, writer = self.book, self._writer
+        if writer.leased:
+            if coordinator.leaser.due(mono, book, writer):
+                coordinator.leaser.rebalance(book, writer, mono)
+        elif len(book.ready) and open_slots > 0:
+            coordinator.lease(book, writer, mono)
+        if writer.leased and len(book.ready):
+            book.select(open_slots, work, caps=leasing.caps(writer))
+        writer.commit(now, work)
+
     def _finish_stats(self, work: PassWork, t0: float) -> None:
         stats = work.stats
         stats.duration = self.clock.monotonic() - t0
@@ -331,6 +349,9 @@ class Scheduler:
     def _sleep_for(self) -> float:
         mono = self.clock.monotonic()
         deadline = min(self._next_poll, self._next_heartbeat, self._next_zombie_check)
+        if self.coordinator is not None and self._writer.leased and len(self.book.ready):
+            # Ready tries wait for a lease: the next re-balance may grow it.
+            deadline = min(deadline, self.coordinator.leaser.next_review)
         soonest = self.book.soonest_retry()
         if soonest is not None:
             deadline = min(deadline, mono + max(0.0, soonest - self.clock.now().timestamp()))
@@ -351,7 +372,7 @@ class Scheduler:
         )  # fmt: skip
         if self.coordinator is not None and self.job_id:
             with begin_read(self.engine) as conn:
-                self.coordinator.review_solo(conn, self._writer, self.book)
+                self.coordinator.review_solo(conn, self._writer, self.book, self.clock.monotonic())
 
     def _reload_runs(self, run_pks: list[int], work: PassWork) -> None:
         with self.engine.begin() as conn:

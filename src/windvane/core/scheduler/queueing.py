@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from windvane.core.model import readiness
@@ -50,6 +50,35 @@ class Occupancy:
         self.pool_slots_used[pool] -= pool_slots
         self.per_dag[dag_id] -= 1
         self.per_task[(dag_id, task_id)] -= 1
+
+
+@dataclass(frozen=True)
+class Caps:
+    """What one scheduler may fill of each limit, below the limit itself (its slot leases, see
+    :mod:`~windvane.core.scheduler.leasing`): pool slots, a DAG's task instances, a task's."""
+
+    pool: Callable[[str], int]
+    dag: Callable[[str], int]
+    task: Callable[[str, str], int]
+
+
+def capped_limits(
+    capacity: Mapping[str, int], dag_limit: Callable[[str], int], caps: Caps | None
+) -> tuple[Callable[[str], int], Callable[[str], int], Callable[[ReadyItem], int | None] | None]:
+    """The pool, DAG and task limits :meth:`ReadyQueue.select` checks: the limits themselves, each
+    capped by ``caps`` when given."""
+    if caps is None:
+        return (lambda pool: capacity.get(pool, 0)), dag_limit, None
+
+    def task_limit(item: ReadyItem) -> int | None:
+        limit = item.max_active_tis_per_dag
+        return None if limit is None else min(limit, caps.task(item.dag_id, item.task_id))
+
+    return (
+        lambda pool: min(capacity.get(pool, 0), caps.pool(pool)),
+        lambda dag_id: min(dag_limit(dag_id), caps.dag(dag_id)),
+        task_limit,
+    )
 
 
 @dataclass
@@ -95,6 +124,10 @@ class ReadyQueue:
         """Pools with entries in the heaps (stale ones included): the only ones a pass can queue into."""
         return {pool for (_, pool), heap in self._heaps.items() if heap}
 
+    def waiting(self) -> dict[HeapKey, tuple[int, int]]:
+        """Per (DAG, pool): entries in its heap (stale ones included) and the pool slots of its top."""
+        return {key: (len(heap), heap[0].pool_slots) for key, heap in self._heaps.items() if heap}
+
     def discard(self, ti_id: int) -> None:
         """Forget a TI lazily (its entry is dropped when it reaches a heap's top)."""
         self._live.pop(ti_id, None)
@@ -106,8 +139,10 @@ class ReadyQueue:
         pool_capacity: Callable[[str], int],
         dag_limit: Callable[[str], int],
         occupancy: Occupancy,
+        task_limit: Callable[[ReadyItem], int | None] | None = None,
     ) -> Selection:
-        """Pop and return what may be queued now, taking the slots in ``occupancy``."""
+        """Pop and return what may be queued now, taking the slots in ``occupancy``; ``task_limit``:
+        a task's limit when not its ``max_active_tis_per_dag``."""
         chosen: list[ReadyItem] = []
         starving: set[str] = set()
         deferred: list[ReadyItem] = []
@@ -135,9 +170,8 @@ class ReadyQueue:
             item = heapq.heappop(heap)
             del self._live[item.ti_id]
             self._size -= 1
-            if not readiness.task_has_room(
-                occupancy.per_task[(dag_id, item.task_id)], item.max_active_tis_per_dag
-            ):
+            limit = item.max_active_tis_per_dag if task_limit is None else task_limit(item)
+            if not readiness.task_has_room(occupancy.per_task[(dag_id, item.task_id)], limit):
                 deferred.append(item)
             else:
                 occupancy.take(item)

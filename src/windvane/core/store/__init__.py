@@ -7,7 +7,8 @@ the try lifecycle with its guards (``try_lifecycle``, ``try_claim``; the schedul
 statements over many tries: ``try_queue``), the state-change journal
 (``journal_sql`` writes, ``journal`` reads), user actions on runs
 (``run_actions``), several schedulers' run ownership, dead schedulers and queueing lock
-(``run_owners``), one scheduler per SQLite database (``sqlite_lock``), the facts behind
+(``run_owners``), their slot leases (``lease_sql``), one scheduler per SQLite database
+(``sqlite_lock``), the facts behind
 "why isn't this task running?" (``why``),
 SQLAlchemy-free access for lean workers (``raw``, ``raw_sql``; ``sql_bridge`` runs the
 same statements under SQLAlchemy) and for the CLI's listings (``lists_sql``, returning the

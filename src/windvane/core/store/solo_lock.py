@@ -33,11 +33,15 @@ _TAKE = text(
     "SELECT CASE WHEN pg_try_advisory_lock(:key) THEN set_config('application_name', :name, false) END"
 )
 _RELEASE = text("SELECT pg_advisory_unlock(:key), set_config('application_name', '', false)")
+_TAKE_SHARED = text(
+    "SELECT CASE WHEN pg_try_advisory_lock_shared(:key) THEN set_config('application_name', :name, false) END"
+)
+_RELEASE_SHARED = text("SELECT pg_advisory_unlock_shared(:key), set_config('application_name', '', false)")
 _HELD = (
     "SELECT pg_terminate_backend(a.pid) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
     "WHERE l.locktype = 'advisory' AND l.database = (SELECT oid FROM pg_database "
     "WHERE datname = current_database()) AND l.classid = :hi AND l.objid = :lo AND l.objsubid = 1 "
-    "AND l.granted AND l.mode = 'ExclusiveLock' AND a.pid <> pg_backend_pid()"
+    "AND l.granted AND a.pid <> pg_backend_pid()"
 )
 _HOLDERS = text(_HELD + " AND a.application_name = ANY(CAST(:names AS TEXT[]))")
 _ANY_HOLDER = text(_HELD)
@@ -61,9 +65,24 @@ def release(conn: Connection) -> None:
     conn.execute(_RELEASE, {"key": SOLO_LOCK_KEY})
 
 
+def take_shared(conn: Connection, job_id: int) -> bool:
+    """Try to take the solo lock *shared* on ``conn``'s session (a scheduler that queues within its
+    slot leases, :mod:`windvane.core.scheduler.leasing`: no scheduler can be solo meanwhile, and
+    none holds it while one is); True when taken. Never waits. The session is named as a solo
+    holder's, so :func:`end_sessions_of` ends it too."""
+    name = conn.execute(_TAKE_SHARED, {"key": SOLO_LOCK_KEY, "name": session_name(job_id)}).scalar_one()
+    return name is not None
+
+
+def release_shared(conn: Connection) -> None:
+    """Release the shared hold of :func:`take_shared`."""
+    conn.execute(_RELEASE_SHARED, {"key": SOLO_LOCK_KEY})
+
+
 def end_sessions_of(conn: Connection, job_ids: Sequence[int]) -> int:
-    """End the sessions holding the solo lock for any of ``job_ids`` (schedulers found dead: their
-    session would otherwise keep every other scheduler from queueing); how many were ended."""
+    """End the sessions holding the solo lock, exclusive or shared, for any of ``job_ids``
+    (schedulers found dead: their session would otherwise keep every other scheduler from queueing,
+    or queue within a lease that is reclaimed); how many were ended."""
     if not job_ids or conn.dialect.name != "postgresql":
         return 0
     names = [session_name(j) for j in job_ids]

@@ -266,6 +266,20 @@ job = Table(
     Index("ix_job_type_state_heartbeat", "job_type", "state", "latest_heartbeat"),
 )
 
+# Several schedulers' slot leases (see windvane.core.scheduler.leasing): what part of each global limit a
+# live scheduler job may fill without a lock. kind 0: a pool (name), 1: a DAG's max_active_tasks (name =
+# dag id), 2: a task's max_active_tis_per_dag (name = dag id, task_id). Written only under the queueing lock.
+scheduler_lease = Table(
+    "scheduler_lease",
+    metadata,
+    Column("job_id", Integer, primary_key=True),
+    Column("kind", Integer, primary_key=True),
+    Column("name", String(256), primary_key=True),
+    Column("task_id", String(256), primary_key=True),
+    Column("slots", Integer, nullable=False),
+    Column("demand", Integer, nullable=False),
+)
+
 # The state-change journal (see windvane.core.store.journal_sql): ids grow in commit order and are never
 # reused (AUTOINCREMENT on SQLite, even once pruning emptied the table), so a cursor is a position.
 state_journal = Table(
