@@ -22,12 +22,12 @@ from pathlib import Path
 
 import pendulum
 import pytest
-from sqlalchemy import Connection, Engine, select, text
+from sqlalchemy import Connection, Engine, select, text, update
 
 from windvane.core.authoring.dag import DAG
 from windvane.core.authoring.operators.empty import EmptyOperator
 from windvane.core.authoring.serialize import serialize_dag
-from windvane.core.processor.store_ops import remove_files
+from windvane.core.processor.store_ops import existing_dags, remove_files
 from windvane.core.processor.store_writer import FileUpdate, ParsedDag, StoreWriter
 from windvane.core.store import dags, run_owners
 from windvane.core.store.engine import begin_write
@@ -137,3 +137,39 @@ def test_deactivating_a_removed_files_dags_and_a_scheduler_creating_a_run_do_not
     with engine.connect() as conn:
         assert [dags.get_dag(conn, i).is_active for i in ("a", "b")] == [False, False]
         assert dags.get_dag(conn, "b").next_dagrun_create_after == NEXT
+
+
+@ON_POSTGRES
+def test_a_row_that_left_the_file_while_the_batch_waited_for_its_lock_is_not_the_files(
+    engine: Engine,
+) -> None:
+    """The batch decides on what it read after its lock: ``a``, moved to another file by a
+    transaction the batch waited for, is not reported as the batch's file's (it would be freed)."""
+    _stored_pair(engine)
+    found: list[dict[str, tuple[str, bool, str]]] = []
+
+    def processor(conn: Connection) -> None:
+        found.append(existing_dags(conn, [FILE], []))
+
+    errors: list[BaseException] = []
+
+    def run_processor() -> None:
+        try:
+            with begin_write(engine) as conn:
+                processor(conn)
+        except BaseException as exc:
+            errors.append(exc)
+
+    with engine.connect() as other:
+        holder = int(other.execute(text("SELECT pg_backend_pid()")).scalar_one())
+        other.commit()
+        thread = threading.Thread(target=run_processor)
+        with other.begin():
+            other.execute(select(dag_t.c.dag_id).where(dag_t.c.dag_id == "a").with_for_update())
+            thread.start()
+            _wait_for_a_lock_wait(engine, holder)
+            other.execute(update(dag_t).where(dag_t.c.dag_id == "a").values(fileloc="/dags/other.py"))
+        thread.join(timeout=60)
+    assert not thread.is_alive()
+    assert errors == []
+    assert sorted(found[0]) == ["b"]
