@@ -17,6 +17,7 @@ from sqlalchemy import Connection, bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from windvane.core.model.serialized_dag import NextRun, SerializedDag
+from windvane.core.store import dags as dag_store
 from windvane.core.store._time import to_db
 from windvane.core.store.tables import dag, dag_file, import_error
 from windvane.errors import StoreError
@@ -46,10 +47,13 @@ def load_file_index(conn: Connection) -> dict[str, tuple[str, list[str]]]:
 
 def remove_files(conn: Connection, paths: Collection[str]) -> set[str]:
     """Forget files that are gone: deactivate their DAGs, drop their import errors and dag_file rows."""
-    deactivated: set[str] = set()
+    owned: list[str] = []
     for chunk in chunks(sorted(paths)):
-        stmt = update(dag).where(dag.c.is_active, dag.c.fileloc.in_(chunk)).values(is_active=False)
-        deactivated.update(conn.execute(stmt.returning(dag.c.dag_id)).scalars())
+        stmt = select(dag.c.dag_id).where(dag.c.is_active, dag.c.fileloc.in_(chunk))
+        owned.extend(conn.execute(stmt).scalars())
+    # Their rows locked in dag_id order before the first change takes dag_change (lock order).
+    deactivated = deactivate(conn, dag_store.lock_for_change(conn, owned, CHUNK))
+    for chunk in chunks(sorted(paths)):
         conn.execute(delete(import_error).where(import_error.c.filename.in_(chunk)))
         conn.execute(delete(dag_file).where(dag_file.c.path.in_(chunk)))
     return deactivated
@@ -67,15 +71,25 @@ def reconcile(conn: Connection, present: Collection[str]) -> set[str]:
 def existing_dags(
     conn: Connection, paths: Sequence[str], dag_ids: Sequence[str]
 ) -> dict[str, tuple[str, bool, str]]:
-    """``dag_id -> (fileloc, is_active, dag_hash)``: rows of ``dag_ids`` and active DAGs of ``paths``."""
+    """``dag_id -> (fileloc, is_active, dag_hash)``: rows of ``dag_ids`` and active DAGs of ``paths``.
+
+    On PostgreSQL every row returned is locked (``FOR UPDATE``), in ``dag_id`` order: these are
+    all the existing rows the batch may change, and they are locked before it changes any, so it
+    never holds ``dag_change`` (taken by the first change's trigger) while waiting for a DAG row
+    (docs/scaling.md, "Lock order"). Read after the lock: what the decisions are made on stays."""
+    owned: set[str] = set()
+    for chunk in chunks(paths):
+        stmt = select(dag.c.dag_id).where(dag.c.is_active, dag.c.fileloc.in_(chunk))
+        owned.update(conn.execute(stmt).scalars())
+    wanted, in_paths = set(dag_ids), set(paths)
+    lock = conn.dialect.name == "postgresql"
     found: dict[str, tuple[str, bool, str]] = {}
     columns = (dag.c.dag_id, dag.c.fileloc, dag.c.is_active, dag.c.dag_hash)
-    for chunk in chunks(paths):
-        stmt = select(*columns).where(dag.c.is_active, dag.c.fileloc.in_(chunk))
-        found.update((i, (p, bool(a), h)) for i, p, a, h in conn.execute(stmt))
-    for chunk in chunks(dag_ids):
-        stmt = select(*columns).where(dag.c.dag_id.in_(chunk))
-        found.update((i, (p, bool(a), h)) for i, p, a, h in conn.execute(stmt))
+    for chunk in chunks(sorted(owned | wanted)):
+        stmt = select(*columns).where(dag.c.dag_id.in_(chunk)).order_by(dag.c.dag_id)
+        for i, p, a, h in conn.execute(stmt.with_for_update() if lock else stmt):
+            if i in wanted or (a and p in in_paths):  # an owned row may have moved before the lock
+                found[i] = (p, bool(a), h)
     return found
 
 

@@ -5,6 +5,11 @@ the scheduler reads the serialized JSON (:func:`get_serialized`); users pause
 and unpause (:func:`set_paused`). The ``next_dagrun_*`` columns belong to the
 scheduler (:func:`set_next_dagrun`; the DAG processor sets them once for a
 new DAG).
+
+Lock order (PostgreSQL, docs/scaling.md "Lock order"): every change to a row the scheduler reads
+also updates the one ``dag_change`` row (a trigger), held to the commit. A transaction that changes
+several DAG rows therefore locks them all first, in ``dag_id`` order (:func:`lock_for_change`), so
+it never holds ``dag_change`` while it waits for a DAG row.
 """
 
 from __future__ import annotations
@@ -121,6 +126,20 @@ def deactivate(conn: Connection, dag_ids: Iterable[str]) -> int:
         return 0
     stmt = update(dag).where(dag.c.dag_id.in_(ids), dag.c.is_active).values(is_active=False)
     return conn.execute(stmt).rowcount
+
+
+def lock_for_change(conn: Connection, dag_ids: Collection[str], chunk: int = 500) -> list[str]:
+    """Lock the rows of ``dag_ids`` (``SELECT ... FOR UPDATE``) in ``dag_id`` order, in chunks of
+    ``chunk`` ids; the ids found, sorted. Call it before changing any of them (module doc: lock
+    order). A no-op on SQLite, whose writers are serialized already (returns ``dag_ids`` sorted)."""
+    ids = sorted(set(dag_ids))
+    if conn.dialect.name != "postgresql":
+        return ids
+    found: list[str] = []
+    for i in range(0, len(ids), chunk):
+        q = select(dag.c.dag_id).where(dag.c.dag_id.in_(ids[i : i + chunk])).order_by(dag.c.dag_id)
+        found.extend(conn.execute(q.with_for_update()).scalars())
+    return found
 
 
 def get_serialized(conn: Connection, dag_id: str) -> str:
