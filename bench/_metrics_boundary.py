@@ -129,6 +129,8 @@ class _TimedObserver(SchedulerObserver):
         self.inner, self.spent = inner, spent
         self.wants_pool_usage = inner.wants_pool_usage
         self.pool_usage_every = inner.pool_usage_every
+        # getattr: the bench also runs against sources from before the lean hooks.
+        self.lean_hooks = getattr(inner, "lean_hooks", frozenset())
 
     def listens_to(self, hook: str) -> bool:
         return self.inner.listens_to(hook)
@@ -175,6 +177,14 @@ for _hook in (
     "try_zombie",
 ):
     setattr(_TimedObserver, _hook, _forward(_hook))
+
+
+def _forward_lean(name: str) -> Callable[..., None]:
+    return lambda self, *args: getattr(self.inner, name)(*args)
+
+
+for _hook in ("try_scheduled_lean", "try_queued_lean", "try_started_lean", "try_finished_lean"):
+    setattr(_TimedObserver, _hook, _forward_lean(_hook))
 
 
 @contextmanager

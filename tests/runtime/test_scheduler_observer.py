@@ -101,3 +101,47 @@ def test_a_zombie_of_an_unknown_dag_is_announced_without_pool_or_operator() -> N
         KEY, None, try_number=2, max_tries=1, state=S.FAILED, now=NOW, error="gone", next_retry_at=None
     )
     assert heard.heard == [TryZombie(KEY, 2, 1, None, None, S.FAILED, NOW, "gone", None)]
+
+
+class LeanFinish(SchedulerObserver):
+    """Takes try_finished lean (and would count a typed call too, which must not come)."""
+
+    lean_hooks = frozenset({"try_finished"})
+
+    def __init__(self) -> None:
+        self.lean: list[tuple[object, ...]] = []
+        self.typed: list[object] = []
+
+    def try_finished(self, event: object) -> None:
+        self.typed.append(event)
+
+    def try_finished_lean(self, *values: object) -> None:
+        self.lean.append(values)
+
+
+class TypedFinish(SchedulerObserver):
+    def __init__(self) -> None:
+        self.typed: list[object] = []
+
+    def try_finished(self, event: object) -> None:
+        self.typed.append(event)
+
+
+def test_each_observer_gets_a_lean_hook_in_the_one_form_it_takes_through_nested_fan_outs() -> None:
+    lean, typed, broken = LeanFinish(), TypedFinish(), Broken()
+    inner = SafeObserver([lean, broken])
+    outer = SafeObserver([inner, typed])
+    assert not lean.listens_to("try_finished") and "try_finished" in outer.lean_hooks
+    assert outer.listens_to("try_finished")  # typed: for `typed` and `broken`
+    event = object()
+    outer.try_finished(event)  # type: ignore[arg-type]
+    outer.try_finished_lean(KEY, S.SUCCESS, 2.0, 1.0, (), 0, False)
+    assert typed.typed == [event] and lean.typed == []
+    assert lean.lean == [(KEY, S.SUCCESS, 2.0, 1.0, (), 0, False)]
+    assert broken.calls == 1 and inner.failures == 1  # typed only: it takes nothing lean
+
+
+def test_a_lean_only_observer_has_no_event_built_for_it() -> None:
+    lean = LeanFinish()
+    announce = Announcer(SafeObserver([lean]), FakeClock(NOW))
+    assert announce._finished_lean and not announce._finished

@@ -16,6 +16,10 @@ Latency phases, each its own histogram, all measured on the scheduler's side:
 Tries an executor finishes without a ``running`` event (the instant
 executor) count in ``ti.start`` when they finish and have no duration.
 
+The scheduler hands it the four per-task-instance hooks lean
+(:data:`~windvane.core.scheduler.observer.LEAN_HOOKS`): plain values, no event
+built for it; the typed hooks stay (for direct callers) and give the same metrics.
+
 Cost: with ``batch_seconds`` (what :func:`~windvane.metrics.wiring.build_metrics`
 gives it: :data:`BATCH_SECONDS`), the run and try hooks only keep their event;
 :meth:`MetricsObserver.loop_finished` turns the kept events into metrics in one
@@ -41,8 +45,10 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any
 
+from windvane.core.model.callback_runs import CallbackRun
 from windvane.core.model.clock import Clock, SystemClock
 from windvane.core.model.events import (
     RunCreated,
@@ -54,9 +60,11 @@ from windvane.core.model.events import (
     TryScheduled,
     TryStarted,
     TryZombie,
+    micros,
 )
 from windvane.core.model.states import TaskInstanceState as S
-from windvane.core.scheduler.observer import DagQuarantined, LoopStats, SchedulerObserver
+from windvane.core.model.workload import TaskInstanceKey
+from windvane.core.scheduler.observer import LEAN_HOOKS, DagQuarantined, LoopStats, SchedulerObserver
 from windvane.metrics import catalogue as m
 from windvane.metrics.catalogue_alerting import CALLBACK_DURATION, CALLBACK_FAILURES
 from windvane.metrics.loop_metrics import LoopMetrics
@@ -97,6 +105,7 @@ class MetricsObserver(SchedulerObserver):
     """
 
     wants_pool_usage = True
+    lean_hooks = LEAN_HOOKS
     #: Pool gauges are sampled by a 10-15 s scrape or StatsD flush: a snapshot a second is plenty.
     pool_usage_every = 1.0
 
@@ -123,8 +132,8 @@ class MetricsObserver(SchedulerObserver):
         self.sweeper: DagSweeper | None = None
         self.batch_seconds = batch_seconds
         self._monotonic = monotonic
-        #: Run and try events kept for the next batch: (the hook that turns one into metrics, event).
-        self._batch: list[tuple[Callable[[Any], None], Any]] = []
+        #: Run and try events kept for the next batch: (the hook that turns one into metrics, its arguments).
+        self._batch: list[tuple[Callable[..., None], tuple[Any, ...]]] = []
         self._batch_since = 0.0
         #: Events that failed to turn into metrics (logged; the rest of their batch went on).
         self.failures = 0
@@ -134,13 +143,13 @@ class MetricsObserver(SchedulerObserver):
             for name in _BATCHED:
                 setattr(self, name, self._keeper(getattr(self, name)))
 
-    def _keeper(self, hook: Callable[[Any], None]) -> Callable[[Any], None]:
+    def _keeper(self, hook: Callable[..., None]) -> Callable[..., None]:
         batch = self._batch
 
-        def keep(event: Any) -> None:
+        def keep(*args: Any) -> None:
             if not batch:
                 self._batch_since = self._monotonic()
-            batch.append((hook, event))
+            batch.append((hook, args))
 
         return keep
 
@@ -152,9 +161,9 @@ class MetricsObserver(SchedulerObserver):
         events = batch.copy()
         batch.clear()  # the keepers hold this list: cleared, not replaced
         self._hold()
-        for hook, event in events:
+        for hook, args in events:
             try:
-                hook(event)
+                hook(*args)
             except Exception:
                 self.failures += 1
                 name = getattr(hook, "__name__", "?")
@@ -164,7 +173,7 @@ class MetricsObserver(SchedulerObserver):
                     logging.ERROR if first else logging.DEBUG,
                     "metrics: %s failed on %r; the other events go on",
                     name,
-                    event,
+                    args,
                     exc_info=first,
                 )
 
@@ -224,59 +233,107 @@ class MetricsObserver(SchedulerObserver):
         self._ready_since.pop(event.dag_run_id, None)
 
     # -- task instances ----------------------------------------------------------------------------
+    # The scheduler calls the lean forms (lean_hooks: no event is built for this observer); the
+    # typed hooks (direct callers) turn an event into the same values, so both give the same
+    # metrics. Both forms are kept in batches; they call the _try_* methods, which never are.
     def try_scheduled(self, event: TryScheduled) -> None:
-        ready = self._ready_since.setdefault(event.key.dag_run_id, {})
-        if event.key.ti_id not in ready:
-            ready[event.key.ti_id] = event.at.timestamp()
+        self._try_scheduled(event.key, event.at.timestamp())
 
     def try_queued(self, event: TryQueued) -> None:
+        self._try_queued(event.key, event.queued_at, event.run_type, event.run_started_at, event.first_of_run)
+
+    def try_started(self, event: TryStarted) -> None:
+        queued_at = event.queued_at
+        self._try_started(
+            event.key, event.started_at.timestamp(), None if queued_at is None else queued_at.timestamp()
+        )
+
+    def try_finished(self, event: TryFinished) -> None:
+        started_at = event.started_at
+        self._try_finished(
+            event.key,
+            event.state,
+            event.finished_at.timestamp(),
+            None if started_at is None else started_at.timestamp(),
+            event.callbacks,
+            event.sensor_pokes,
+            event.sensor_timeout,
+        )
+
+    # The lean forms (see the aliases below). Times are rounded to the microsecond (micros) as the
+    # events' datetimes round them.
+    def _try_scheduled(self, key: TaskInstanceKey, at: float) -> None:
+        ready = self._ready_since.get(key.dag_run_id)
+        if ready is None:
+            ready = self._ready_since[key.dag_run_id] = {}
+        if key.ti_id not in ready:
+            ready[key.ti_id] = micros(at) / 1e6
+
+    def _try_queued(
+        self,
+        key: TaskInstanceKey,
+        queued_at: datetime,
+        run_type: str,
+        run_started_at: datetime,
+        first_of_run: bool,
+    ) -> None:
         self._hold()
-        key = event.key
-        queued_at = event.queued_at.timestamp()
+        queued = queued_at.timestamp()
         ready = self._ready_since.get(key.dag_run_id)
         since = ready.pop(key.ti_id, None) if ready is not None else None
         if since is not None:
-            self.series.dag(key.dag_id).scheduled_duration().observe(max(0.0, queued_at - since))
-        if event.first_of_run:
+            self.series.dag(key.dag_id).scheduled_duration().observe(max(0.0, queued - since))
+        if first_of_run:
             # The run's first try ever (not the first since this scheduler started).
-            due = self._due.get(key.dag_run_id, event.run_started_at.timestamp())
+            due = self._due.get(key.dag_run_id, run_started_at.timestamp())
             self.sink.observe(
-                m.FIRST_TASK_DELAY, max(0.0, queued_at - due), dag_id=key.dag_id, run_type=event.run_type
+                m.FIRST_TASK_DELAY, max(0.0, queued - due), dag_id=key.dag_id, run_type=run_type
             )
 
-    def try_started(self, event: TryStarted) -> None:
+    def _try_started(self, key: TaskInstanceKey, started_at: float, queued_at: float | None) -> None:
         self._hold()
-        key = event.key
         self.series.task(key.dag_id, key.task_id).start().incr()
-        if event.queued_at is not None:
-            waited = (event.started_at - event.queued_at).total_seconds()
+        if queued_at is not None:
+            waited = (micros(started_at) - micros(queued_at)) / 1e6
             self.series.dag(key.dag_id).queued_duration().observe(max(0.0, waited))
 
-    def try_finished(self, event: TryFinished) -> None:
+    def _try_finished(
+        self,
+        key: TaskInstanceKey,
+        state: S,
+        finished_at: float,
+        started_at: float | None,
+        callbacks: tuple[CallbackRun, ...],
+        sensor_pokes: int,
+        sensor_timeout: bool,
+    ) -> None:
         self._hold()
-        series = self.series.task(event.key.dag_id, event.key.task_id)
-        duration = event.duration
-        if duration is None:
+        series = self.series.task(key.dag_id, key.task_id)
+        if started_at is None:
             series.start().incr()
         else:
-            series.duration().observe(max(0.0, duration))
-        state = event.state
+            series.duration().observe(max(0.0, (micros(finished_at) - micros(started_at)) / 1e6))
         series.finish(state.value).incr()
         if state is S.SUCCESS:
             series.successes().incr()
         elif state in _FAILED:
             series.failures().incr()
-        if event.sensor_pokes:
-            series.sensor_pokes().incr(event.sensor_pokes)
-        if event.sensor_timeout:
+        if sensor_pokes:
+            series.sensor_pokes().incr(sensor_pokes)
+        if sensor_timeout:
             series.sensor_timeouts().incr()
-        for run in event.callbacks:  # reported by the try's process, which has no sink of its own
+        for run in callbacks:  # reported by the try's process, which has no sink of its own
             kind = _CALLBACK_KIND.get(run.hook)
             if kind is None:
                 continue
             self.sink.observe(CALLBACK_DURATION, run.seconds, kind=kind)
             if not run.ok:
                 self.sink.incr(CALLBACK_FAILURES, kind=kind)
+
+    try_scheduled_lean = _try_scheduled
+    try_queued_lean = _try_queued
+    try_started_lean = _try_started
+    try_finished_lean = _try_finished
 
     def try_rescheduled(self, event: TryRescheduled) -> None:
         self._hold()
@@ -319,6 +376,10 @@ _BATCHED = (
     "try_queued",
     "try_started",
     "try_finished",
+    "try_scheduled_lean",
+    "try_queued_lean",
+    "try_started_lean",
+    "try_finished_lean",
     "try_rescheduled",
     "try_lost",
     "try_zombie",

@@ -29,6 +29,7 @@ Events:
 from __future__ import annotations
 
 import dataclasses
+import math
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -41,6 +42,18 @@ from windvane.core.model.workload import TaskInstanceKey
 
 E = TypeVar("E", bound="LifecycleEvent")
 _Codec = tuple[str, Callable[[Any], Any], Callable[[Any], Any]]
+
+
+def micros(ts: float) -> int:
+    """Unix seconds ``ts`` in whole microseconds, rounded as an event's datetime holds it.
+
+    ``datetime.fromtimestamp(ts, UTC).timestamp() == micros(ts) / 1e6`` and a difference of
+    two such datetimes is ``(micros(a) - micros(b)) / 1e6`` seconds, exactly: what a lean
+    observer (:attr:`~windvane.core.scheduler.observer.SchedulerObserver.lean_hooks`) uses to
+    get the very values the typed events would have given.
+    """
+    frac, whole = math.modf(ts)
+    return int(whole) * 1_000_000 + round(frac * 1e6)
 
 
 class LifecycleEvent:

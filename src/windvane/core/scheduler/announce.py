@@ -2,11 +2,15 @@
 
 An event is built only when some observer overrides its hook
 (:meth:`SchedulerObserver.listens_to`): the scheduler's hot path pays nothing
-for hooks nobody listens to.
+for hooks nobody listens to. Observers that take a hook lean
+(:attr:`SchedulerObserver.lean_hooks`) get its plain values instead, and no
+event is built for them (the metrics observer: 4 events and 3-4 datetimes
+per task instance it would only turn back into floats).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -58,6 +62,14 @@ class Announcer:
         self._rescheduled = listens("try_rescheduled")
         self._zombie = listens("try_zombie")
         self._now: Callable[[], datetime] = _utc_now if isinstance(clock, SystemClock) else clock.now
+        lean = observer.lean_hooks
+        self._scheduled_lean = "try_scheduled" in lean
+        self._queued_lean = "try_queued" in lean
+        self._started_lean = "try_started" in lean
+        self._finished_lean = "try_finished" in lean
+        self._now_ts: Callable[[], float] = (
+            time.time if isinstance(clock, SystemClock) else lambda: clock.now().timestamp()
+        )
 
     def run_created(self, run: ActiveRun, due_at: datetime | None, now: datetime) -> None:
         if self._created:
@@ -84,6 +96,8 @@ class Announcer:
             )
 
     def try_scheduled(self, run: ActiveRun, ti: TiRecord) -> None:
+        if self._scheduled_lean:
+            self.observer.try_scheduled_lean(ti.key, self._now_ts())
         if self._scheduled:
             spec = run.dag.tasks[ti.task_id]
             self.observer.try_scheduled(
@@ -91,6 +105,8 @@ class Announcer:
             )
 
     def try_queued(self, run: ActiveRun, ti: TiRecord, now: datetime, *, first_of_run: bool) -> None:
+        if self._queued_lean:
+            self.observer.try_queued_lean(ti.key, now, run.run_type, run.start_date, first_of_run)
         if self._queued:
             spec = run.dag.tasks[ti.task_id]
             self.observer.try_queued(
@@ -109,6 +125,8 @@ class Announcer:
             )
 
     def try_started(self, run: ActiveRun, ti: TiRecord) -> None:
+        if self._started_lean:
+            self.observer.try_started_lean(ti.key, ti.started_at or 0.0, ti.queued_at)
         if self._started:
             spec = run.dag.tasks[ti.task_id]
             self.observer.try_started(
@@ -124,6 +142,16 @@ class Announcer:
             )
 
     def try_finished(self, run: ActiveRun, ti: TiRecord, event: TaskEvent, state: S) -> None:
+        if self._finished_lean:
+            self.observer.try_finished_lean(
+                ti.key,
+                state,
+                event.at,
+                ti.started_at,
+                event.callbacks,
+                event.sensor_pokes,
+                event.sensor_timeout,
+            )
         if self._finished:
             spec = run.dag.tasks[ti.task_id]
             self.observer.try_finished(

@@ -4,6 +4,10 @@ Core defines the hooks; ``windvane.metrics`` and ``windvane.alerting`` implement
 them. Each hook receives one frozen lifecycle event from
 :mod:`windvane.core.model.events` (never the scheduler's own records), plus
 :meth:`SchedulerObserver.loop_finished` with the :class:`LoopStats` of every pass.
+The four hooks of every task instance also come lean (:data:`LEAN_HOOKS`): an
+observer that names one in :attr:`SchedulerObserver.lean_hooks` gets plain values
+(immutable ones: the key, states, times as the scheduler holds them) through its
+``<hook>_lean`` method instead of the event, which is then not built for it.
 :class:`SafeObserver` wraps observers so that one that raises is logged and
 counted and never breaks the loop.
 
@@ -17,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from windvane.core.model.callback_runs import CallbackRun
 from windvane.core.model.events import (
     RunCreated,
     RunFinished,
@@ -28,8 +33,13 @@ from windvane.core.model.events import (
     TryStarted,
     TryZombie,
 )
+from windvane.core.model.states import TaskInstanceState
+from windvane.core.model.workload import TaskInstanceKey
 
 log = logging.getLogger("windvane.scheduler")
+
+#: The hooks an observer may take lean (see :attr:`SchedulerObserver.lean_hooks`).
+LEAN_HOOKS = frozenset({"try_scheduled", "try_queued", "try_started", "try_finished"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +116,11 @@ class SchedulerObserver:
 
     #: Ask the scheduler for a :class:`PoolUsage` snapshot in :class:`LoopStats`.
     wants_pool_usage: bool = False
+    #: Hooks of :data:`LEAN_HOOKS` this observer takes through ``<hook>_lean`` instead of the typed
+    #: event (for an observer that only reads a few numbers: no event is built for it). The
+    #: scheduler calls one or the other for each observer, never both (a :class:`SafeObserver`
+    #: may take both: each form for the observers of its own that take it).
+    lean_hooks: frozenset[str] = frozenset()
     #: Seconds (scheduler's monotonic clock) between two snapshots; 0: every pass. The passes in
     #: between have ``pools`` None.
     pool_usage_every: float = 0.0
@@ -114,8 +129,11 @@ class SchedulerObserver:
         """True when this observer overrides ``hook`` (a method name of this class).
 
         The scheduler asks once, when it is built: a hook nobody listens to then is never called.
+        A hook taken lean (:attr:`lean_hooks`) is not listened to in its typed form.
         """
-        return getattr(type(self), hook) is not getattr(SchedulerObserver, hook)
+        return hook not in self.lean_hooks and getattr(type(self), hook) is not getattr(
+            SchedulerObserver, hook
+        )
 
     def loop_finished(self, stats: LoopStats) -> None:
         """After every pass."""
@@ -140,6 +158,35 @@ class SchedulerObserver:
 
     def try_finished(self, event: TryFinished) -> None:
         """A try reached a final (or up_for_retry) state."""
+
+    # -- the lean forms (see lean_hooks): the same facts, no event built ------------------------------
+    def try_scheduled_lean(self, key: TaskInstanceKey, at: float) -> None:
+        """:meth:`try_scheduled`: ``at`` in Unix seconds (the event's ``at`` is it, to the microsecond)."""
+
+    def try_queued_lean(
+        self,
+        key: TaskInstanceKey,
+        queued_at: datetime,
+        run_type: str,
+        run_started_at: datetime,
+        first_of_run: bool,
+    ) -> None:
+        """:meth:`try_queued`, with the event's fields of the same names."""
+
+    def try_started_lean(self, key: TaskInstanceKey, started_at: float, queued_at: float | None) -> None:
+        """:meth:`try_started`: the times in Unix seconds (the event's are these, to the microsecond)."""
+
+    def try_finished_lean(
+        self,
+        key: TaskInstanceKey,
+        state: TaskInstanceState,
+        finished_at: float,
+        started_at: float | None,
+        callbacks: tuple[CallbackRun, ...],
+        sensor_pokes: int,
+        sensor_timeout: bool,
+    ) -> None:
+        """:meth:`try_finished`: the times in Unix seconds (the event's are these, to the microsecond)."""
 
     def try_rescheduled(self, event: TryRescheduled) -> None:
         """A reschedule-mode sensor's try ended ``up_for_reschedule`` (its slot is free until then)."""
@@ -176,14 +223,30 @@ class SafeObserver(SchedulerObserver):
         wanting = [o.pool_usage_every for o in self.observers if o.wants_pool_usage]
         self.wants_pool_usage = bool(wanting)
         self.pool_usage_every = min(wanting, default=0.0)
+        # A lean hook goes, in each form, to the observers that take that form (an observer that is
+        # itself a fan-out may take both, for different observers of its own).
+        self.lean_hooks = frozenset().union(*(o.lean_hooks for o in self.observers))
+        self._lean = {hook: [o for o in self.observers if hook in o.lean_hooks] for hook in LEAN_HOOKS}
+        self._typed = {
+            hook: [o for o in self.observers if hook not in o.lean_hooks or o.listens_to(hook)]
+            for hook in LEAN_HOOKS
+        }
 
     def listens_to(self, hook: str) -> bool:
         return any(o.listens_to(hook) for o in self.observers)
 
     def _each(self, name: str, value: object) -> None:
-        for observer in self.observers:
+        for observer in self._typed.get(name, self.observers):
             try:
                 getattr(observer, name)(value)
+            except Exception:
+                self.failures += 1
+                log.exception("observer %r failed in %s; the scheduler goes on", observer, name)
+
+    def _each_lean(self, name: str, *values: object) -> None:
+        for observer in self._lean[name]:
+            try:
+                getattr(observer, name + "_lean")(*values)
             except Exception:
                 self.failures += 1
                 log.exception("observer %r failed in %s; the scheduler goes on", observer, name)
@@ -225,6 +288,36 @@ class SafeObserver(SchedulerObserver):
 
     def try_finished(self, event: TryFinished) -> None:
         self._each("try_finished", event)
+
+    def try_scheduled_lean(self, key: TaskInstanceKey, at: float) -> None:
+        self._each_lean("try_scheduled", key, at)
+
+    def try_queued_lean(
+        self,
+        key: TaskInstanceKey,
+        queued_at: datetime,
+        run_type: str,
+        run_started_at: datetime,
+        first_of_run: bool,
+    ) -> None:
+        self._each_lean("try_queued", key, queued_at, run_type, run_started_at, first_of_run)
+
+    def try_started_lean(self, key: TaskInstanceKey, started_at: float, queued_at: float | None) -> None:
+        self._each_lean("try_started", key, started_at, queued_at)
+
+    def try_finished_lean(
+        self,
+        key: TaskInstanceKey,
+        state: TaskInstanceState,
+        finished_at: float,
+        started_at: float | None,
+        callbacks: tuple[CallbackRun, ...],
+        sensor_pokes: int,
+        sensor_timeout: bool,
+    ) -> None:
+        self._each_lean(
+            "try_finished", key, state, finished_at, started_at, callbacks, sensor_pokes, sensor_timeout
+        )
 
     def try_rescheduled(self, event: TryRescheduled) -> None:
         self._each("try_rescheduled", event)
