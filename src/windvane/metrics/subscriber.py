@@ -64,7 +64,13 @@ from windvane.core.model.events import (
 )
 from windvane.core.model.states import TaskInstanceState as S
 from windvane.core.model.workload import TaskInstanceKey
-from windvane.core.scheduler.observer import LEAN_HOOKS, DagQuarantined, LoopStats, SchedulerObserver
+from windvane.core.scheduler.observer import (
+    LEAN_HOOKS,
+    RUN_AND_TRY_HOOKS,
+    DagQuarantined,
+    LoopStats,
+    SchedulerObserver,
+)
 from windvane.metrics import catalogue as m
 from windvane.metrics.catalogue_alerting import CALLBACK_DURATION, CALLBACK_FAILURES
 from windvane.metrics.loop_metrics import LoopMetrics
@@ -369,18 +375,4 @@ class MetricsObserver(SchedulerObserver):
 
 
 #: The hooks whose events wait for a batch (in order: a try's ready time is kept until it is queued).
-_BATCHED = (
-    "run_created",
-    "run_finished",
-    "try_scheduled",
-    "try_queued",
-    "try_started",
-    "try_finished",
-    "try_scheduled_lean",
-    "try_queued_lean",
-    "try_started_lean",
-    "try_finished_lean",
-    "try_rescheduled",
-    "try_lost",
-    "try_zombie",
-)
+_BATCHED = RUN_AND_TRY_HOOKS + tuple(f"{hook}_lean" for hook in sorted(LEAN_HOOKS))

@@ -41,6 +41,19 @@ log = logging.getLogger("windvane.scheduler")
 #: The hooks an observer may take lean (see :attr:`SchedulerObserver.lean_hooks`).
 LEAN_HOOKS = frozenset({"try_scheduled", "try_queued", "try_started", "try_finished"})
 
+#: The hooks that carry one run's or one try's event, in the order of a run's life.
+RUN_AND_TRY_HOOKS = (
+    "run_created",
+    "run_finished",
+    "try_scheduled",
+    "try_queued",
+    "try_started",
+    "try_finished",
+    "try_rescheduled",
+    "try_lost",
+    "try_zombie",
+)
+
 
 @dataclass(frozen=True, slots=True)
 class PoolUsage:
