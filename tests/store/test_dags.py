@@ -7,8 +7,6 @@ from sqlalchemy import Engine, update
 
 from tests.store.helpers import T0
 from windvane.core.store.dags import (
-    deactivate,
-    deactivate_missing,
     get_dag,
     get_serialized,
     list_dags,
@@ -60,8 +58,7 @@ def test_update_keeps_paused_and_the_schedulers_columns(engine: Engine) -> None:
     _upsert(engine, "etl", "/dags/etl.py", paused_on_create=True)
     with engine.begin() as conn:
         set_paused(conn, "etl", False)
-        deactivate(conn, ["etl"])
-        conn.execute(update(dag).values(next_dagrun_create_after=T0 + timedelta(days=1)))
+        conn.execute(update(dag).values(is_active=False, next_dagrun_create_after=T0 + timedelta(days=1)))
     later = T0 + timedelta(hours=1)
     _upsert(
         engine,
@@ -78,20 +75,6 @@ def test_update_keeps_paused_and_the_schedulers_columns(engine: Engine) -> None:
     assert (row.is_active, row.is_paused, row.fileloc, row.dag_hash) == (True, False, "/dags/moved.py", "h2")
     assert row.last_parsed_at == later
     assert row.next_dagrun_create_after == T0 + timedelta(days=1)
-
-
-def test_deactivate_missing_and_deactivate(engine: Engine) -> None:
-    for dag_id, fileloc in [("a", "/d/1.py"), ("b", "/d/1.py"), ("c", "/d/2.py"), ("d", "/d/3.py")]:
-        _upsert(engine, dag_id, fileloc)
-    with engine.begin() as conn:
-        assert deactivate_missing(conn, {"/d/1.py", "/d/3.py"}) == ["c"]
-        assert deactivate_missing(conn, {"/d/1.py", "/d/3.py"}) == []
-        assert deactivate(conn, ["d", "unknown"]) == 1
-        assert deactivate(conn, []) == 0
-        assert [r.dag_id for r in list_dags(conn)] == ["a", "b"]
-        assert [r.dag_id for r in list_dags(conn, include_inactive=True)] == ["a", "b", "c", "d"]
-        assert deactivate_missing(conn, set()) == ["a", "b"]
-        assert list_dags(conn) == []
 
 
 def test_list_dags_by_paused(engine: Engine) -> None:

@@ -1,6 +1,6 @@
 """DAG rows: one per DAG the DAG processor has parsed, with its serialized form.
 
-The DAG processor writes them (:func:`upsert_dag`, :func:`deactivate_missing`);
+The DAG processor writes them (:func:`upsert_dag`; it deactivates through its own store operations);
 the scheduler reads the serialized JSON (:func:`get_serialized`); users pause
 and unpause (:func:`set_paused`). The ``next_dagrun_*`` columns belong to the
 scheduler (:func:`set_next_dagrun`; the DAG processor sets them once for a
@@ -14,7 +14,7 @@ it never holds ``dag_change`` while it waits for a DAG row.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -109,23 +109,6 @@ def parsed_dag_row(
         "is_paused": paused_on_create,
         "last_parsed_at": to_db(last_parsed_at, f"last_parsed_at of DAG {dag_id!r}"),
     }
-
-
-def deactivate_missing(conn: Connection, filelocs: Collection[str]) -> list[str]:
-    """Deactivate the active DAGs whose file is not in ``filelocs``; their ids, sorted."""
-    stmt = update(dag).where(dag.c.is_active).values(is_active=False).returning(dag.c.dag_id)
-    if filelocs:
-        stmt = stmt.where(dag.c.fileloc.not_in(list(filelocs)))
-    return sorted(conn.execute(stmt).scalars())
-
-
-def deactivate(conn: Connection, dag_ids: Iterable[str]) -> int:
-    """Deactivate the given DAGs (unknown ids are ignored); how many rows changed."""
-    ids = list(dag_ids)
-    if not ids:
-        return 0
-    stmt = update(dag).where(dag.c.dag_id.in_(ids), dag.c.is_active).values(is_active=False)
-    return conn.execute(stmt).rowcount
 
 
 def lock_for_change(conn: Connection, dag_ids: Collection[str], chunk: int = 500) -> list[str]:
