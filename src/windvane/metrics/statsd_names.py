@@ -112,7 +112,7 @@ def wire_number(value: float) -> str:
     """A number as sent (milliseconds already for timers): integers without a fraction."""
     # The two common cases first, same result as the general form below: a timing (a float with
     # a fraction) and a count (an int).
-    cls = value.__class__
+    cls: type[object] = value.__class__  # an int passes as a float to the type checker
     if cls is float and not value.is_integer():
         return f"{value:.6f}".rstrip("0")
     if cls is int and -1e15 < value < 1e15:
