@@ -50,7 +50,7 @@ class MultiSink(MetricsSink):
             self._gauge(metric, value, labels)
 
     def _emitters(self, metric: Metric, labels: Labels) -> tuple[Emit, ...]:
-        return tuple([sink._emitter(metric, labels) for sink in self.sinks])
+        return tuple(sink._emitter(metric, labels) for sink in self.sinks)
 
     def _emit_failed(self, index: int, exc: Exception) -> None:
         self._failed(self.sinks[index], exc)

@@ -96,13 +96,6 @@ class _Histogram(_Counter):
             counts[-1] += value
 
 
-_EMITTERS: dict[Kind, type[_Counter]] = {
-    Kind.COUNTER: _Counter,
-    Kind.GAUGE: _Gauge,
-    Kind.HISTOGRAM: _Histogram,
-}
-
-
 class PrometheusSink(MetricsSink):
     """``services``: what this process runs (None: every service, as in tests)."""
 
@@ -155,7 +148,11 @@ class PrometheusSink(MetricsSink):
         table = self._table(metric)
         key = tuple(map(labels.__getitem__, metric.labels))
         table.slot(key)
-        return _EMITTERS[metric.kind](table, key)
+        if metric.kind is Kind.COUNTER:
+            return _Counter(table, key)
+        if metric.kind is Kind.GAUGE:
+            return _Gauge(table, key)
+        return _Histogram(table, key)
 
     def _incr(self, metric: Metric, value: float, labels: Labels) -> None:
         self._emitter(metric, labels)(value)

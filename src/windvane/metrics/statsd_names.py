@@ -22,7 +22,7 @@ from __future__ import annotations
 import functools
 import re
 import string
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 from windvane.metrics.metric import Kind, Metric
 
@@ -54,24 +54,13 @@ def short_name(metric: Metric, labels: Mapping[str, str]) -> str:
 def render(metric: Metric, labels: Mapping[str, str], *, tags: bool) -> tuple[str, str]:
     """(name without prefix, DogStatsD tag suffix or "") for one emission."""
     if tags:
-        rest = tag_keys(metric)
-        return short_name(metric, labels), tag_suffix(rest, [labels[k] for k in rest])
+        rest = _tag_keys(metric.statsd, metric.labels)
+        suffix = "|#" + ",".join([f"{k}:{tag_value(labels[k])}" for k in rest]) if rest else ""
+        return short_name(metric, labels), suffix
     if metric.statsd_legacy is None:
         return short_name(metric, labels), ""
     safe = {k: name_value(k, v) for k, v in labels.items()}
     return metric.statsd_legacy.format(**safe), ""
-
-
-def tag_keys(metric: Metric) -> tuple[str, ...]:
-    """The labels of ``metric`` that travel as DogStatsD tags, in label order."""
-    return _tag_keys(metric.statsd, metric.labels)
-
-
-def tag_suffix(keys: Sequence[str], values: Sequence[str]) -> str:
-    """The DogStatsD tag suffix (``|#k:v,...``, or "" without tags) of ``keys`` with ``values``."""
-    if not keys:
-        return ""
-    return "|#" + ",".join([f"{k}:{tag_value(v)}" for k, v in zip(keys, values, strict=True)])
 
 
 @functools.cache  # per catalogue entry; asked on every new series of a StatsD sink
@@ -110,13 +99,6 @@ def wire_value(metric: Metric, value: float) -> str:
 
 def wire_number(value: float) -> str:
     """A number as sent (milliseconds already for timers): integers without a fraction."""
-    # The two common cases first, same result as the general form below: a timing (a float with
-    # a fraction) and a count (an int).
-    cls: type[object] = value.__class__  # an int passes as a float to the type checker
-    if cls is float and not value.is_integer():
-        return f"{value:.6f}".rstrip("0")
-    if cls is int and -1e15 < value < 1e15:
-        return str(value)
     if float(value).is_integer() and abs(value) < 1e15:
         return str(int(value))
     return f"{value:.6f}".rstrip("0")

@@ -37,15 +37,7 @@ from collections.abc import Callable, Sequence
 
 from windvane.metrics.metric import Metric
 from windvane.metrics.sink import Emit, Labels, MetricsSink
-from windvane.metrics.statsd_names import (
-    render,
-    short_name,
-    tag_keys,
-    tag_suffix,
-    wire_number,
-    wire_type,
-    wire_value,
-)
+from windvane.metrics.statsd_names import render, short_name, wire_number, wire_type, wire_value
 from windvane.metrics.udp_sender import UdpSender
 
 log = logging.getLogger("windvane.metrics")
@@ -54,8 +46,6 @@ log = logging.getLogger("windvane.metrics")
 MAX_PACKET = 1432
 #: Lines buffered while held before packets go out anyway.
 _MAX_HELD = 64
-#: Tag suffixes remembered for binding (cleared when full): a task's series share theirs.
-_SUFFIXES = 1024
 #: A released batch waits for a later one until the last send is this old (seconds).
 COALESCE_SECONDS = 0.25
 
@@ -90,9 +80,6 @@ class StatsdSink(MetricsSink):
         #: Emissions dropped because the sink is disabled.
         self.dropped = 0
         self._heads: dict[tuple[str, tuple[str, ...]], tuple[str, str] | None] = {}
-        # Per metric name: (StatsD type, full name or None when it depends on the labels, tag keys).
-        self._shapes: dict[str, tuple[str, str | None, tuple[str, ...]]] = {}
-        self._suffixes: dict[tuple[tuple[str, ...], tuple[str, ...]], str] = {}
         #: Lines not sent yet (held, or released and waiting to be coalesced).
         self._pending: list[str] = []
         self._holding = False
@@ -133,27 +120,7 @@ class StatsdSink(MetricsSink):
 
     def _emitter(self, metric: Metric, labels: Labels) -> Emit:
         # Not cached in _heads: the bound emitter keeps what it needs.
-        shape = self._shapes.get(metric.name)
-        if shape is None:
-            shape = self._shapes[metric.name] = self._shape(metric)
-        kind, name, keys = shape
-        if name is None:
-            return _Line(self, kind, self._render_head(metric, labels))
-        # What _render_head gives, with the tag suffix shared by the series of one task or DAG
-        # (binding 1,000 new task ids is a large part of what metrics cost a B2 run).
-        memo = (keys, tuple(map(labels.__getitem__, keys)))
-        tags = self._suffixes.get(memo)
-        if tags is None:
-            if len(self._suffixes) >= _SUFFIXES:
-                self._suffixes.clear()
-            tags = self._suffixes[memo] = tag_suffix(keys, memo[1])
-        return _Line(self, kind, (name, tags))
-
-    def _shape(self, metric: Metric) -> tuple[str, str | None, tuple[str, ...]]:
-        if self.allow or self.block or not self.datadog_tags or "{" in metric.statsd:
-            return wire_type(metric), None, ()
-        name = f"{self.prefix}.{metric.statsd}" if self.prefix else metric.statsd
-        return wire_type(metric), name, tag_keys(metric)
+        return _Line(self, metric, self._render_head(metric, labels))
 
     def _head(self, metric: Metric, labels: Labels) -> tuple[str, str] | None:
         key = (metric.name, tuple(map(labels.__getitem__, metric.labels)))
@@ -241,8 +208,9 @@ class _Line:
 
     __slots__ = ("end", "gauge", "sink", "start", "timer")
 
-    def __init__(self, sink: StatsdSink, kind: str, head: tuple[str, str] | None) -> None:
+    def __init__(self, sink: StatsdSink, metric: Metric, head: tuple[str, str] | None) -> None:
         self.sink = sink
+        kind = wire_type(metric)
         self.timer = kind == "ms"
         self.gauge = kind == "g"
         if head is None:  # filtered out by the allow / block lists
