@@ -10,9 +10,10 @@ from hypothesis import strategies as st
 
 from tests.metrics.helpers import Line, StatsdListener
 from windvane.metrics import catalogue as m
+from windvane.metrics.metric import Kind, Metric
 from windvane.metrics.multi_sink import MultiSink
 from windvane.metrics.sink import MetricsUsageError
-from windvane.metrics.statsd_names import _TAG_UNSAFE, tag_value
+from windvane.metrics.statsd_names import _TAG_UNSAFE, tag_value, wire_number
 from windvane.metrics.statsd_sink import StatsdSink
 from windvane.metrics.udp_sender import UdpSender
 
@@ -279,3 +280,57 @@ def test_a_tag_value_is_what_the_unsafe_pattern_makes_of_it_with_or_without_the_
 )
 def test_tag_values_keep_what_travels_and_replace_what_ends_a_tag(value: str) -> None:
     assert tag_value(value) == (_TAG_UNSAFE.sub("_", value) or "_")
+
+
+def _values(metric: Metric, task: str) -> dict[str, str]:
+    """Label values for ``metric``: the first allowed value of an enumerated label, else text that
+    differs per task (not per label: series of different labels share values) and needs its tag
+    made safe ("#", ",")."""
+    out = {}
+    for key in metric.labels:
+        allowed = metric.values_of(key)
+        out[key] = allowed[0] if allowed else f"#,{task}"
+    return out
+
+
+@pytest.mark.parametrize("tags", [True, False])
+@pytest.mark.parametrize("prefix", ["windvane", ""])
+def test_a_bound_series_sends_exactly_the_lines_of_an_unbound_emission(
+    statsd_listener: StatsdListener, tags: bool, prefix: str
+) -> None:
+    """A bound series formats its lines its own way (the fixed start and end kept from binding):
+    every catalogue entry, for several tasks, gives the lines of the unbound path, byte for byte.
+    A guard for any cheaper binding (a suffix shared between a task's series, say: values repeat
+    across labels here, so a cache keyed on values alone fails)."""
+    s = sink_to(statsd_listener, datadog_tags=tags, prefix=prefix)
+    s.hold()
+    emit = {Kind.COUNTER: "incr", Kind.GAUGE: "gauge", Kind.HISTOGRAM: "observe"}
+    for task in ("a", "b", "a", "c"):
+        for metric in m.CATALOGUE:
+            labels = _values(metric, task)
+            value = -2.5 if metric.kind is Kind.GAUGE else 0.1234567
+            getattr(s.bind(metric, **labels), emit[metric.kind])(value)
+            getattr(s, emit[metric.kind])(metric, value, **labels)
+            bound, unbound = s._pending
+            assert bound == unbound, metric.name
+            s._pending.clear()
+    s.close()
+
+
+@given(
+    st.one_of(
+        st.integers(min_value=-(10**17), max_value=10**17),
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.integers(min_value=-(10**6), max_value=10**6).map(float),
+        st.sampled_from([True, False, 1e15, -1e15, 10**15, -(10**15), 999_999_999_999_999, 0.0, -0.0]),
+    )
+)
+@settings(max_examples=1000)
+def test_a_number_takes_the_same_form_on_the_short_ways_as_on_the_general_one(value: float) -> None:
+    """wire_number gives integers (below 1e15) without a fraction and anything else to the
+    microsecond without trailing zeros; a guard for any faster form of it."""
+    if float(value).is_integer() and abs(value) < 1e15:
+        expected = str(int(value))
+    else:
+        expected = f"{value:.6f}".rstrip("0")
+    assert wire_number(value) == expected
