@@ -33,6 +33,7 @@ from windvane import (
 )
 from windvane.core.authoring.baseoperator import BaseOperator, _accepted_params
 from windvane.core.authoring.operators.http_sensor import HttpSensor
+from windvane.core.authoring.sensors.base import BaseSensorOperator
 from windvane.core.authoring.serialize import serialize_dag
 
 START = pendulum.datetime(2024, 1, 1, tz="UTC")
@@ -226,7 +227,7 @@ def every_kind_dag() -> DAG:
         flows = [deco_sensor(), deco_branch(), deco_short(), deco_bash("hi"), deco(1, b="c"), deco_default()]
         start >> sensing >> acting[0]
         start >> acting[1:]
-        acting[0] >> flows  # type: ignore[operator]
+        acting[0] >> flows
     dag.fileloc = "/dags/every_kind.py"
     return dag
 
@@ -263,3 +264,90 @@ def test_the_serialized_form_of_every_kind_is_pinned() -> None:
 def test_every_kind_reads_every_argument_as_pinned() -> None:
     pinned = json.loads((PINNED / "every_kind_args.json").read_text())
     assert own_arguments(every_kind_dag()) == pinned
+
+
+#: What every task of the DAG above stores whatever its kind (``retries`` from its default_args).
+_EVERY_TASK = {
+    "_defaults_applied",
+    "task_id",
+    "dag",
+    "defined_at",
+    "upstream_task_ids",
+    "downstream_task_ids",
+}
+
+
+def test_a_task_keeping_its_defaults_stores_only_its_required_arguments() -> None:
+    dag = every_kind_dag()
+    stored = {
+        "py_sensor_default": {"python_callable"},
+        "file_default": {"filepath"},
+        "ext_default": {"external_dag_id"},
+        "http_sensor_default": {"endpoint"},
+        "short_default": {"python_callable"},
+        "deco_default": {"python_callable"},
+        "mail_default": {"to", "subject", "html_content"},
+        "sql_default": {"conn_id", "sql", "handler"},
+        "trigger_default": {"trigger_dag_id"},
+        "http_default": set(),
+    }
+    for task_id, own in stored.items():
+        assert set(vars(dag.task_dict[task_id])) - _EVERY_TASK - {"retries"} == own, task_id
+
+
+def test_mutable_defaults_of_every_kind_belong_to_one_task() -> None:
+    @task
+    def flow() -> None:
+        return None
+
+    with DAG("mutable_kinds", schedule=None, start_date=START):
+        sensors = [PythonSensor(task_id=f"s{i}", python_callable=_poke) for i in range(2)]
+        mails = [
+            EmailOperator(task_id=f"m{i}", to="a@x.org", subject="s", html_content="h") for i in range(2)
+        ]
+        triggers = [TriggerDagRunOperator(task_id=f"t{i}", trigger_dag_id="d") for i in range(2)]
+        externals = [ExternalTaskSensor(task_id=f"e{i}", external_dag_id="d") for i in range(2)]
+        checks = [HttpSensor(task_id=f"h{i}", endpoint="/") for i in range(2)]
+        calls = [HttpOperator(task_id=f"o{i}") for i in range(2)]
+        flows: list[Any] = [flow().operator for _ in range(2)]
+    sensors[0].op_args.append(1)
+    sensors[0].op_kwargs["k"] = 1
+    mails[0].cc.append("c@x.org")
+    mails[0].custom_headers["X"] = "1"
+    triggers[0].conf["c"] = 1
+    triggers[0].allowed_states.append("failed")
+    externals[0].allowed_states.append("skipped")
+    externals[0].failed_states.append("failed")
+    checks[0].response_error_codes_allowlist.append("503")
+    checks[0].headers["H"] = "v"
+    calls[0].extra_options["verify"] = False
+    flows[0].op_args.append(1)
+    assert (sensors[1].op_args, sensors[1].op_kwargs, sensors[0].op_args) == ([], {}, [1])
+    assert (mails[1].cc, mails[1].custom_headers, mails[0].cc) == ([], {}, ["c@x.org"])
+    assert (triggers[1].conf, triggers[1].allowed_states) == ({}, ["success"])
+    assert triggers[0].allowed_states == ["success", "failed"]
+    assert (externals[1].allowed_states, externals[1].failed_states) == (["success"], [])
+    assert (checks[1].response_error_codes_allowlist, checks[1].headers) == (["404"], {})
+    assert (calls[1].extra_options, flows[1].op_args, flows[0].op_args) == ({}, [], [1])
+
+
+class _QuickSensor(BaseSensorOperator):
+    """A user's sensor with a default of its own, setting an attribute before the base ``__init__``."""
+
+    poke_interval = 1.0
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.mode = "reschedule"  # the base __init__ sets the argument's value over it, as it always did
+        super().__init__(**kwargs)
+
+    def poke(self, context: dict[str, Any]) -> bool:
+        return True
+
+
+def test_a_user_sensor_subclass_reads_what_it_was_given() -> None:
+    with DAG("user_sensor", schedule=None, start_date=START):
+        given = _QuickSensor(task_id="given", poke_interval=1, mode="reschedule")
+        default = _QuickSensor(task_id="default")
+    assert (given.poke_interval, given.mode, given.timeout) == (1.0, "reschedule", 7 * 86400.0)
+    assert (default.poke_interval, default.mode) == (60.0, "poke")
+    assert "poke_interval" not in vars(given) and "mode" in vars(given)
