@@ -7,6 +7,7 @@ CPU microseconds per task to build it (untraced, best of ``--repeat``), and to s
 
     python bench/compare_revisions.py --base main --work-script b_task_bytes.py --rounds 3
     python bench/b_task_bytes.py [--width 10000] [--repeat 3] [--shapes python,bash,empty,grouped]
+    python bench/b_task_bytes.py --shapes all   # every operator, sensor and @task kind
 """
 
 from __future__ import annotations
@@ -20,7 +21,24 @@ from datetime import UTC, datetime, timedelta
 
 from _common import table
 
-from windvane import DAG, BashOperator, EmptyOperator, PythonOperator, TaskGroup
+from windvane import (
+    DAG,
+    BashOperator,
+    BranchPythonOperator,
+    EmailOperator,
+    EmptyOperator,
+    ExternalTaskSensor,
+    FileSensor,
+    HttpOperator,
+    PythonOperator,
+    PythonSensor,
+    ShortCircuitOperator,
+    SQLExecuteQueryOperator,
+    TaskGroup,
+    TriggerDagRunOperator,
+    task,
+)
+from windvane.core.authoring.operators.http_sensor import HttpSensor
 from windvane.core.authoring.serialize import serialize_dag
 
 DEFAULT_ARGS = {"owner": "data-eng", "retries": 2, "retry_delay": timedelta(minutes=5)}
@@ -42,7 +60,33 @@ def _empty(i: int) -> object:
     return EmptyOperator(task_id=f"t{i}")
 
 
-SHAPES: dict[str, Callable[[int], object]] = {"python": _python, "bash": _bash, "empty": _empty}
+@task
+def _flow() -> None:
+    return None
+
+
+def _poke() -> bool:
+    return True
+
+
+SHAPES: dict[str, Callable[[int], object]] = {
+    "python": _python,
+    "bash": _bash,
+    "empty": _empty,
+    "taskflow": lambda i: _flow.override(task_id=f"t{i}")(),
+    "branch": lambda i: BranchPythonOperator(task_id=f"t{i}", python_callable=noop),
+    "short_circuit": lambda i: ShortCircuitOperator(task_id=f"t{i}", python_callable=_poke),
+    "python_sensor": lambda i: PythonSensor(task_id=f"t{i}", python_callable=_poke),
+    "file_sensor": lambda i: FileSensor(task_id=f"t{i}", filepath=f"/data/{i}.csv"),
+    "external_sensor": lambda i: ExternalTaskSensor(task_id=f"t{i}", external_dag_id=f"up{i}"),
+    "http_sensor": lambda i: HttpSensor(task_id=f"t{i}", endpoint=f"/ready/{i}"),
+    "http": lambda i: HttpOperator(task_id=f"t{i}", endpoint=f"/run/{i}"),
+    "sql": lambda i: SQLExecuteQueryOperator(task_id=f"t{i}", conn_id="pg", sql="select 1"),
+    "email": lambda i: EmailOperator(task_id=f"t{i}", to="ops@example.com", subject="s", html_content="h"),
+    "trigger": lambda i: TriggerDagRunOperator(task_id=f"t{i}", trigger_dag_id=f"d{i}"),
+}
+#: Every kind: ``--shapes all``.
+ALL = ",".join([*SHAPES, "grouped"])
 
 
 def build(shape: str, width: int) -> DAG:
@@ -58,7 +102,7 @@ def build(shape: str, width: int) -> DAG:
         else:
             make = SHAPES[shape]
             middle = [make(i) for i in range(width)]
-            start >> middle >> end  # type: ignore[operator]
+            start >> middle >> end
     return dag
 
 
@@ -100,7 +144,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--shapes", default="python,bash,empty,grouped")
     args = parser.parse_args()
-    rows = [measure(shape, args.width, args.repeat) for shape in args.shapes.split(",")]
+    shapes = ALL if args.shapes == "all" else args.shapes
+    rows = [measure(shape, args.width, args.repeat) for shape in shapes.split(",")]
     print(
         table(
             "bytes and CPU per task of a wide DAG (built in-process)",

@@ -47,9 +47,16 @@ _MISSING = object()
 
 def keep(obj: object, name: str, value: Any) -> None:
     """Set ``obj.name = value`` unless ``obj``'s class already holds an equal value of the same
-    type (``True`` is not ``1``, an enum member is itself), so reading it gives ``value`` either
-    way and the instance stores only what it changed."""
+    type (``True`` is not ``1``, an enum member is itself), or a :class:`PerInstance` that would
+    make an equal one (an empty list), so reading it gives ``value`` either way and the instance
+    stores only what it changed."""
     default = getattr(type(obj), name, _MISSING)
+    if isinstance(default, PerInstance):  # made per instance: compare with what it would make
+        made = default._factory()
+        if type(made) is type(value) and _equal(made, value) and name not in vars(obj):
+            return
+        setattr(obj, name, value)
+        return
     same = default is value or (type(default) is type(value) and _equal(default, value))
     # Unless the instance holds a value of its own (set before, by a subclass or an earlier call).
     if same and getattr(obj, name, _MISSING) is default:

@@ -15,6 +15,7 @@ import pendulum
 from windvane.core.authoring import validation as v
 from windvane.core.authoring.baseoperator import BaseOperator
 from windvane.core.authoring.operators.skipmixin import SkipMixin
+from windvane.core.authoring.per_instance import keep
 from windvane.errors import DagDefinitionError
 
 log = logging.getLogger("windvane.task")
@@ -30,6 +31,7 @@ class _TimeBranch(SkipMixin, BaseOperator):
     """What both share: the two branches, ``use_task_logical_date`` and the clock."""
 
     ui_color: ClassVar[str] = "#f0e4ec"
+    use_task_logical_date: bool = False
 
     def __init__(
         self,
@@ -47,7 +49,11 @@ class _TimeBranch(SkipMixin, BaseOperator):
         self.follow_task_ids_if_false = _ids(
             follow_task_ids_if_false, "follow_task_ids_if_false", self.owner_name
         )
-        self.use_task_logical_date = v.flag(use_task_logical_date, "use_task_logical_date", self.owner_name)
+        keep(
+            self,
+            "use_task_logical_date",
+            v.flag(use_task_logical_date, "use_task_logical_date", self.owner_name),
+        )
 
     def now(self) -> pendulum.DateTime:
         """The current time (UTC); tests replace it."""

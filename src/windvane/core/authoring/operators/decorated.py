@@ -21,6 +21,7 @@ from windvane.core.authoring.operators.python import (
     PythonOperator,
     ShortCircuitOperator,
 )
+from windvane.core.authoring.per_instance import PerInstance, keep
 from windvane.core.authoring.xcom_arg import resolve_xcom_args, set_xcom_arg_dependencies
 from windvane.core.task_api.context import call_with_context
 from windvane.core.task_api.templating import make_jinja_env, render_template_fields
@@ -104,6 +105,10 @@ class DecoratedOperator(BaseOperator):
 
     custom_operator_name: ClassVar[str] = "@task"
     template_fields: ClassVar[Sequence[str]] = ("op_args", "op_kwargs")
+    # Defaults on the class (a task stores what it changes); empty ones are made when first read.
+    op_args: Any = PerInstance(list)
+    op_kwargs: Any = PerInstance(dict)
+    multiple_outputs: bool = False
 
     def __init__(
         self,
@@ -121,15 +126,17 @@ class DecoratedOperator(BaseOperator):
         op_kwargs = {**_function_defaults(python_callable, op_args, op_kwargs or {}, dag, group)}
         check_call_arguments(python_callable, op_args, op_kwargs, f"{self.custom_operator_name} {task_id!r}")
         self.python_callable = python_callable
-        self.op_args: Any = op_args
-        self.op_kwargs: Any = op_kwargs
-        self.multiple_outputs = multiple_outputs
-        super().__init__(task_id=task_id, **self._upstream_kwargs(), **kwargs)
-        set_xcom_arg_dependencies(self, self.op_args, self.op_kwargs)
+        if op_args:  # an empty list or dict is made when first read (PerInstance)
+            self.op_args = op_args
+        if op_kwargs:
+            self.op_kwargs = op_kwargs
+        keep(self, "multiple_outputs", multiple_outputs)
+        super().__init__(task_id=task_id, **self._upstream_kwargs(op_args, op_kwargs), **kwargs)
+        set_xcom_arg_dependencies(self, op_args, op_kwargs)
 
-    def _upstream_kwargs(self) -> dict[str, Any]:
+    def _upstream_kwargs(self, op_args: list[Any], op_kwargs: dict[str, Any]) -> dict[str, Any]:
         """Arguments the operator class after this one in the MRO needs."""
-        return {"python_callable": self.python_callable, "op_args": self.op_args, "op_kwargs": self.op_kwargs}
+        return {"python_callable": self.python_callable, "op_args": op_args, "op_kwargs": op_kwargs}
 
     @property
     def operator_name(self) -> str:
@@ -218,7 +225,7 @@ class _BashDecoratedOperator(DecoratedOperator, BashOperator):
         # Like Airflow, @task.bash pushes only the command's last output line.
         super().__init__(multiple_outputs=False, **kwargs)
 
-    def _upstream_kwargs(self) -> dict[str, Any]:
+    def _upstream_kwargs(self, op_args: list[Any], op_kwargs: dict[str, Any]) -> dict[str, Any]:
         return {"bash_command": "<set when the task runs>"}
 
     def execute(self, context: dict[str, Any]) -> Any:

@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 from windvane.core.authoring import validation as v
 from windvane.core.authoring.baseoperator import BaseOperator
+from windvane.core.authoring.per_instance import PerInstance, keep
 from windvane.errors import DagDefinitionError, TaskCommandError
 
 
@@ -38,6 +39,15 @@ class EmailOperator(BaseOperator):
     )  # fmt: skip
     template_ext: ClassVar[Sequence[str]] = (".html",)
     ui_color: ClassVar[str] = "#e6faf9"
+    # Defaults on the class (a task stores what it changes); empty lists are made when first read.
+    files: Any = PerInstance(list)
+    cc: Any = PerInstance(list)
+    bcc: Any = PerInstance(list)
+    mime_subtype: str = "mixed"
+    mime_charset: str = "utf-8"
+    conn_id: str | None = None
+    from_email: str | None = None
+    custom_headers: PerInstance[dict[str, str]] = PerInstance(dict)
 
     def __init__(
         self,
@@ -62,17 +72,18 @@ class EmailOperator(BaseOperator):
             raise DagDefinitionError(f"{owner}: to must name at least one recipient")
         self.subject = v.string(subject, "subject", owner)
         self.html_content = v.string(html_content, "html_content", owner)
-        self.files: Any = v.strings(files, "files", owner)
-        self.cc: Any = _addresses(cc, "cc", owner)
-        self.bcc: Any = _addresses(bcc, "bcc", owner)
-        self.mime_subtype = v.string(mime_subtype, "mime_subtype", owner)
-        self.mime_charset = _charset(mime_charset, owner)
-        self.conn_id = v.opt_string(conn_id, "conn_id", owner)
-        self.from_email = v.opt_string(from_email, "from_email", owner)
-        self.custom_headers = {
+        keep(self, "files", v.strings(files, "files", owner))
+        keep(self, "cc", _addresses(cc, "cc", owner))
+        keep(self, "bcc", _addresses(bcc, "bcc", owner))
+        keep(self, "mime_subtype", v.string(mime_subtype, "mime_subtype", owner))
+        keep(self, "mime_charset", _charset(mime_charset, owner))
+        keep(self, "conn_id", v.opt_string(conn_id, "conn_id", owner))
+        keep(self, "from_email", v.opt_string(from_email, "from_email", owner))
+        headers = {
             key: v.string(value, f"custom_headers[{key!r}]", owner)
             for key, value in v.mapping(custom_headers, "custom_headers", owner).items()
         }
+        keep(self, "custom_headers", headers)
 
     def execute(self, context: dict[str, Any]) -> None:
         from windvane.core.authoring.hooks.smtp import SmtpHook

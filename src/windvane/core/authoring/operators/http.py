@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 from windvane.core.authoring import validation as v
 from windvane.core.authoring.baseoperator import BaseOperator
 from windvane.core.authoring.hooks.http import MAX_RETRY_DELAY, REQUEST_OPTIONS
+from windvane.core.authoring.per_instance import PerInstance, keep
 from windvane.core.task_api.context import call_with_context
 from windvane.errors import DagDefinitionError, TaskCommandError
 
@@ -48,6 +49,18 @@ class HttpOperator(BaseOperator):
     template_fields: ClassVar[Sequence[str]] = ("endpoint", "data", "headers")
     template_ext: ClassVar[Sequence[str]] = ()
     ui_color: ClassVar[str] = "#f4a460"
+    # Defaults on the class (a task stores what it changes); dicts are made when first read.
+    http_conn_id: str = "http_default"
+    endpoint: Any = None
+    method: str = "POST"
+    data: Any = None
+    headers: Any = PerInstance(dict)
+    response_check: Callable[..., Any] | None = None
+    response_filter: Callable[..., Any] | None = None
+    extra_options: PerInstance[dict[str, Any]] = PerInstance(dict)
+    log_response: bool = False
+    http_retry_limit: int = 3
+    http_retry_delay: float = 1.0
 
     def __init__(
         self,
@@ -67,17 +80,21 @@ class HttpOperator(BaseOperator):
     ) -> None:
         super().__init__(**kwargs)
         owner = v.owner_name(self.task_id, self.dag.dag_id if self.dag is not None else None)
-        self.http_conn_id = v.string(http_conn_id, "http_conn_id", owner)
-        self.endpoint: Any = v.opt_string(endpoint, "endpoint", owner)
-        self.method = http_method(method, owner)
-        self.data: Any = data
-        self.headers: Any = v.mapping(headers, "headers", owner)
-        self.response_check = optional_callable(response_check, "response_check", owner)
-        self.response_filter = optional_callable(response_filter, "response_filter", owner)
-        self.extra_options = request_options(extra_options, owner)
-        self.log_response = v.flag(log_response, "log_response", owner)
-        self.http_retry_limit = v.int_in(http_retry_limit, "http_retry_limit", owner, 0, MAX_RETRY_LIMIT)
-        self.http_retry_delay = request_retry_delay(http_retry_delay, owner)
+        keep(self, "http_conn_id", v.string(http_conn_id, "http_conn_id", owner))
+        keep(self, "endpoint", v.opt_string(endpoint, "endpoint", owner))
+        keep(self, "method", http_method(method, owner))
+        keep(self, "data", data)
+        keep(self, "headers", v.mapping(headers, "headers", owner))
+        keep(self, "response_check", optional_callable(response_check, "response_check", owner))
+        keep(self, "response_filter", optional_callable(response_filter, "response_filter", owner))
+        keep(self, "extra_options", request_options(extra_options, owner))
+        keep(self, "log_response", v.flag(log_response, "log_response", owner))
+        keep(
+            self,
+            "http_retry_limit",
+            v.int_in(http_retry_limit, "http_retry_limit", owner, 0, MAX_RETRY_LIMIT),
+        )
+        keep(self, "http_retry_delay", request_retry_delay(http_retry_delay, owner))
 
     def get_hook(self) -> Any:
         """The hook the request goes through."""

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 from windvane.core.authoring import validation as v
 from windvane.core.authoring.operators.http import http_method, optional_callable, request_options
+from windvane.core.authoring.per_instance import PerInstance, keep
 from windvane.core.authoring.sensors.base import BaseSensorOperator, PokeReturnValue
 from windvane.core.task_api.context import call_with_context
 from windvane.errors import DagDefinitionError
@@ -37,6 +38,14 @@ class HttpSensor(BaseSensorOperator):
     """
 
     template_fields: ClassVar[Sequence[str]] = ("endpoint", "request_params", "headers")
+    # Defaults on the class (a task stores what it changes); lists and dicts are made when first read.
+    http_conn_id: str = "http_default"
+    method: str = "GET"
+    request_params: Any = None
+    headers: Any = PerInstance(dict)
+    response_error_codes_allowlist: PerInstance[list[str]] = PerInstance(lambda: ["404"])
+    response_check: Callable[..., Any] | None = None
+    extra_options: PerInstance[dict[str, Any]] = PerInstance(dict)
 
     def __init__(
         self,
@@ -54,10 +63,10 @@ class HttpSensor(BaseSensorOperator):
         super().__init__(**kwargs)
         owner = v.owner_name(self.task_id, self.dag.dag_id if self.dag is not None else None)
         self.endpoint: Any = v.string(endpoint, "endpoint", owner)
-        self.http_conn_id = v.string(http_conn_id, "http_conn_id", owner)
-        self.method = http_method(method, owner)
-        self.request_params: Any = request_params
-        self.headers: Any = v.mapping(headers, "headers", owner)
+        keep(self, "http_conn_id", v.string(http_conn_id, "http_conn_id", owner))
+        keep(self, "method", http_method(method, owner))
+        keep(self, "request_params", request_params)
+        keep(self, "headers", v.mapping(headers, "headers", owner))
         codes = v.strings(
             ["404"] if response_error_codes_allowlist is None else response_error_codes_allowlist,
             "response_error_codes_allowlist",
@@ -67,9 +76,9 @@ class HttpSensor(BaseSensorOperator):
             raise DagDefinitionError(
                 f"{owner}: response_error_codes_allowlist must hold 3-digit status codes, got {codes!r}"
             )
-        self.response_error_codes_allowlist = codes
-        self.response_check = optional_callable(response_check, "response_check", owner)
-        self.extra_options = request_options(extra_options, owner)
+        keep(self, "response_error_codes_allowlist", codes)
+        keep(self, "response_check", optional_callable(response_check, "response_check", owner))
+        keep(self, "extra_options", request_options(extra_options, owner))
 
     def poke(self, context: dict[str, Any]) -> bool | PokeReturnValue:
         from windvane.core.authoring.hooks.http import HttpHook

@@ -147,10 +147,11 @@ class ShortCircuitOperator(SkipMixin, PythonOperator):
     """
 
     ui_color: ClassVar[str] = "#f0e4ec"
+    ignore_downstream_trigger_rules: bool = True
 
     def __init__(self, *, ignore_downstream_trigger_rules: bool = True, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.ignore_downstream_trigger_rules = ignore_downstream_trigger_rules
+        keep(self, "ignore_downstream_trigger_rules", ignore_downstream_trigger_rules)
 
     def execute(self, context: dict[str, Any]) -> Any:
         condition = super().execute(context)

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 from windvane.core.authoring import validation as v
 from windvane.core.authoring.baseoperator import BaseOperator
 from windvane.core.authoring.hooks.sql_rows import fetch_all_handler, jsonable_rows
+from windvane.core.authoring.per_instance import keep
 from windvane.errors import DagDefinitionError, TaskCommandError
 
 log = logging.getLogger("windvane.task")
@@ -41,6 +42,13 @@ class SQLExecuteQueryOperator(BaseOperator):
     template_fields: ClassVar[Sequence[str]] = ("sql", "parameters", "conn_id", "database")
     template_ext: ClassVar[Sequence[str]] = (".sql",)
     ui_color: ClassVar[str] = "#cdaaed"
+    # Defaults on the class: a task stores what it changes (per_instance.keep).
+    parameters: Any = None
+    autocommit: bool = False
+    split_statements: bool = False
+    return_last: bool = True
+    show_return_value_in_logs: bool = False
+    database: str | None = None
 
     def __init__(
         self,
@@ -60,15 +68,19 @@ class SQLExecuteQueryOperator(BaseOperator):
         owner = v.owner_name(self.task_id, self.dag.dag_id if self.dag is not None else None)
         self.conn_id = _non_empty(conn_id, "conn_id", owner)
         self.sql: Any = _sql(sql, owner)
-        self.parameters: Any = _parameters(parameters, owner)
-        self.autocommit = v.flag(autocommit, "autocommit", owner)
-        self.split_statements = v.flag(split_statements, "split_statements", owner)
+        keep(self, "parameters", _parameters(parameters, owner))
+        keep(self, "autocommit", v.flag(autocommit, "autocommit", owner))
+        keep(self, "split_statements", v.flag(split_statements, "split_statements", owner))
         if handler is not None and not callable(handler):
             raise DagDefinitionError(f"{owner}: handler must be callable or None, got {handler!r}")
         self.handler = handler
-        self.return_last = v.flag(return_last, "return_last", owner)
-        self.show_return_value_in_logs = v.flag(show_return_value_in_logs, "show_return_value_in_logs", owner)
-        self.database = v.opt_string(database, "database", owner)
+        keep(self, "return_last", v.flag(return_last, "return_last", owner))
+        keep(
+            self,
+            "show_return_value_in_logs",
+            v.flag(show_return_value_in_logs, "show_return_value_in_logs", owner),
+        )
+        keep(self, "database", v.opt_string(database, "database", owner))
 
     def get_db_hook(self) -> Any:
         """The hook the task runs its SQL with."""

@@ -19,6 +19,7 @@ import pendulum
 
 from windvane.core.authoring import validation as v
 from windvane.core.authoring.baseoperator import BaseOperator
+from windvane.core.authoring.per_instance import PerInstance, keep
 from windvane.core.model.states import DagRunState
 from windvane.core.task_api.metadata import RunMetadata
 from windvane.errors import DagDefinitionError, ExternalTaskError, TaskFailedNoRetry
@@ -44,6 +45,15 @@ class TriggerDagRunOperator(BaseOperator):
 
     template_fields: ClassVar[tuple[str, ...]] = ("trigger_dag_id", "trigger_run_id", "logical_date", "conf")
     ui_color: ClassVar[str] = "#ffefeb"
+    # Defaults on the class (a task stores what it changes); lists and dicts are made when first read.
+    trigger_run_id: str | None = None
+    conf: Any = PerInstance(dict)
+    logical_date: Any = None
+    reset_dag_run: bool = False
+    wait_for_completion: bool = False
+    poke_interval: float = 60.0
+    allowed_states: PerInstance[list[str]] = PerInstance(lambda: [DagRunState.SUCCESS.value])
+    failed_states: PerInstance[list[str]] = PerInstance(lambda: [DagRunState.FAILED.value])
 
     def __init__(
         self,
@@ -62,20 +72,26 @@ class TriggerDagRunOperator(BaseOperator):
         super().__init__(**kwargs)
         owner = v.owner_name(self.task_id, self.dag.dag_id if self.dag is not None else None)
         self.trigger_dag_id = v.string(trigger_dag_id, "trigger_dag_id", owner)
-        self.trigger_run_id = v.opt_string(trigger_run_id, "trigger_run_id", owner)
-        self.conf: Any = v.mapping(conf, "conf", owner)
+        keep(self, "trigger_run_id", v.opt_string(trigger_run_id, "trigger_run_id", owner))
+        keep(self, "conf", v.mapping(conf, "conf", owner))
         if logical_date is not None and not isinstance(logical_date, str | datetime):
             raise DagDefinitionError(
                 f"{owner}: logical_date must be a str or a datetime, got {logical_date!r}"
             )
-        self.logical_date: Any = logical_date
-        self.reset_dag_run = v.flag(reset_dag_run, "reset_dag_run", owner)
-        self.wait_for_completion = v.flag(wait_for_completion, "wait_for_completion", owner)
-        self.poke_interval = v.duration(poke_interval, "poke_interval", owner).total_seconds()
-        self.allowed_states = _run_states(
-            allowed_states, [DagRunState.SUCCESS.value], "allowed_states", owner
+        keep(self, "logical_date", logical_date)
+        keep(self, "reset_dag_run", v.flag(reset_dag_run, "reset_dag_run", owner))
+        keep(self, "wait_for_completion", v.flag(wait_for_completion, "wait_for_completion", owner))
+        keep(self, "poke_interval", v.duration(poke_interval, "poke_interval", owner).total_seconds())
+        keep(
+            self,
+            "allowed_states",
+            _run_states(allowed_states, [DagRunState.SUCCESS.value], "allowed_states", owner),
         )
-        self.failed_states = _run_states(failed_states, [DagRunState.FAILED.value], "failed_states", owner)
+        keep(
+            self,
+            "failed_states",
+            _run_states(failed_states, [DagRunState.FAILED.value], "failed_states", owner),
+        )
 
     def execute(self, context: dict[str, Any]) -> None:
         metadata: RunMetadata = context["ti"].metadata

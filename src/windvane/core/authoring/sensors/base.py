@@ -24,6 +24,7 @@ from typing import Any, ClassVar
 
 from windvane.core.authoring import validation as v
 from windvane.core.authoring.baseoperator import BaseOperator
+from windvane.core.authoring.per_instance import keep
 from windvane.core.task_api.task_instance import RuntimeTaskInstance
 from windvane.errors import (
     DagDefinitionError,
@@ -73,6 +74,13 @@ class BaseSensorOperator(BaseOperator):
 
     ui_color: ClassVar[str] = "#e6f1f2"
     valid_modes: ClassVar[tuple[str, ...]] = VALID_MODES
+    # Defaults on the class: a sensor stores only what it changes (per_instance.keep).
+    poke_interval: float = 60.0
+    timeout: float = DEFAULT_TIMEOUT
+    soft_fail: bool = False
+    mode: str = "poke"
+    exponential_backoff: bool = False
+    max_wait: float | None = None
 
     def __init__(
         self,
@@ -87,16 +95,16 @@ class BaseSensorOperator(BaseOperator):
     ) -> None:
         super().__init__(**kwargs)
         owner = v.owner_name(self.task_id, self.dag.dag_id if self.dag is not None else None)
-        self.poke_interval = _seconds(poke_interval, "poke_interval", owner)
-        self.timeout = _seconds(timeout, "timeout", owner)
-        self.soft_fail = v.flag(soft_fail, "soft_fail", owner)
+        keep(self, "poke_interval", _seconds(poke_interval, "poke_interval", owner))
+        keep(self, "timeout", _seconds(timeout, "timeout", owner))
+        keep(self, "soft_fail", v.flag(soft_fail, "soft_fail", owner))
         if mode not in self.valid_modes:
             raise DagDefinitionError(
                 f"{owner} has mode {mode!r}; expected one of {', '.join(map(repr, self.valid_modes))}"
             )
-        self.mode = mode
-        self.exponential_backoff = v.flag(exponential_backoff, "exponential_backoff", owner)
-        self.max_wait = None if max_wait is None else _seconds(max_wait, "max_wait", owner)
+        keep(self, "mode", mode)
+        keep(self, "exponential_backoff", v.flag(exponential_backoff, "exponential_backoff", owner))
+        keep(self, "max_wait", None if max_wait is None else _seconds(max_wait, "max_wait", owner))
 
     @property
     def reschedule(self) -> bool:

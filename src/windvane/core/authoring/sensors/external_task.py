@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from windvane.core.authoring import validation as v
+from windvane.core.authoring.per_instance import PerInstance, keep
 from windvane.core.authoring.sensors.base import BaseSensorOperator
 from windvane.core.model.states import DagRunState, TaskInstanceState
 from windvane.core.task_api.context import call_with_context
@@ -43,6 +44,17 @@ class ExternalTaskSensor(BaseSensorOperator):
         "external_task_group_id",
     )
     ui_color: ClassVar[str] = "#4db7db"
+    # Defaults on the class (a sensor stores what it changes); lists are made when first read.
+    allowed_states: PerInstance[list[str]] = PerInstance(lambda: [TaskInstanceState.SUCCESS.value])
+    skipped_states: PerInstance[list[str]] = PerInstance(list)
+    failed_states: PerInstance[list[str]] = PerInstance(list)
+    external_task_id: str | None = None
+    external_task_ids: list[str] | None = None
+    external_task_group_id: str | None = None
+    execution_delta: timedelta | None = None
+    execution_date_fn: Callable[..., Any] | None = None
+    check_existence: bool = False
+    _checked_existence: bool = False
 
     def __init__(
         self,
@@ -61,10 +73,13 @@ class ExternalTaskSensor(BaseSensorOperator):
     ) -> None:
         super().__init__(**kwargs)
         owner = v.owner_name(self.task_id, self.dag.dag_id if self.dag is not None else None)
-        self.allowed_states = [str(s) for s in allowed_states or [TaskInstanceState.SUCCESS.value]]
-        self.skipped_states = [str(s) for s in skipped_states or []]
-        self.failed_states = [str(s) for s in failed_states or []]
-        every = self.allowed_states + self.skipped_states + self.failed_states
+        allowed = [str(s) for s in allowed_states or [TaskInstanceState.SUCCESS.value]]
+        skipped = [str(s) for s in skipped_states or []]
+        failed = [str(s) for s in failed_states or []]
+        keep(self, "allowed_states", allowed)
+        keep(self, "skipped_states", skipped)
+        keep(self, "failed_states", failed)
+        every = allowed + skipped + failed
         if len(set(every)) != len(every):
             raise DagDefinitionError(
                 f"{owner}: a state appears more than once across allowed_states, skipped_states "
@@ -91,17 +106,18 @@ class ExternalTaskSensor(BaseSensorOperator):
         if execution_date_fn is not None and not callable(execution_date_fn):
             raise DagDefinitionError(f"{owner}: execution_date_fn must be callable")
         self.external_dag_id = v.string(external_dag_id, "external_dag_id", owner)
-        self.external_task_id = external_task_id
-        self.external_task_ids = ids
-        self.external_task_group_id = (
+        keep(self, "external_task_id", external_task_id)
+        keep(self, "external_task_ids", ids)
+        group_id = (
             None
             if external_task_group_id is None
             else v.string(external_task_group_id, "external_task_group_id", owner)
         )
-        self.execution_delta = execution_delta
-        self.execution_date_fn = execution_date_fn
-        self.check_existence = v.flag(check_existence, "check_existence", owner)
-        self._checked_existence = False
+        keep(self, "external_task_group_id", group_id)
+        keep(self, "execution_delta", execution_delta)
+        keep(self, "execution_date_fn", execution_date_fn)
+        keep(self, "check_existence", v.flag(check_existence, "check_existence", owner))
+        keep(self, "_checked_existence", False)
 
     # -- which runs ------------------------------------------------------
     def logical_dates(self, context: dict[str, Any]) -> list[datetime]:

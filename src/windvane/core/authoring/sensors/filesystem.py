@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 
 from windvane.core.authoring import validation as v
 from windvane.core.authoring.hooks.base import BaseHook
+from windvane.core.authoring.per_instance import keep
 from windvane.core.authoring.sensors.base import BaseSensorOperator
 from windvane.errors import StoreError, TaskFailedNoRetry
 
@@ -33,6 +34,9 @@ class FileSensor(BaseSensorOperator):
 
     template_fields: ClassVar[tuple[str, ...]] = ("filepath",)
     ui_color: ClassVar[str] = "#91818a"
+    # Defaults on the class: a sensor stores what it changes (per_instance.keep).
+    fs_conn_id: str = "fs_default"
+    recursive: bool = False
 
     def __init__(
         self, *, filepath: str, fs_conn_id: str = "fs_default", recursive: bool = False, **kwargs: Any
@@ -40,8 +44,8 @@ class FileSensor(BaseSensorOperator):
         super().__init__(**kwargs)
         owner = v.owner_name(self.task_id, self.dag.dag_id if self.dag is not None else None)
         self.filepath = v.string(filepath, "filepath", owner)
-        self.fs_conn_id = v.string(fs_conn_id, "fs_conn_id", owner)
-        self.recursive = v.flag(recursive, "recursive", owner)
+        keep(self, "fs_conn_id", v.string(fs_conn_id, "fs_conn_id", owner))
+        keep(self, "recursive", v.flag(recursive, "recursive", owner))
 
     def poke(self, context: dict[str, Any]) -> bool:
         full_path = os.path.join(self.base_path(context), self.filepath)

@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 from windvane.core.authoring import validation as v
 from windvane.core.authoring.operators.decorated import DecoratedOperator
 from windvane.core.authoring.operators.python import call_arguments, call_python
+from windvane.core.authoring.per_instance import PerInstance, keep
 from windvane.core.authoring.sensors.base import BaseSensorOperator, PokeReturnValue
 from windvane.core.authoring.xcom_arg import set_xcom_arg_dependencies
 from windvane.errors import DagDefinitionError
@@ -23,6 +24,10 @@ class PythonSensor(BaseSensorOperator):
     """
 
     template_fields: ClassVar[Sequence[str]] = ("templates_dict", "op_args", "op_kwargs")
+    # Defaults on the class; an empty list or dict is made per task when first read.
+    op_args: Any = PerInstance(list)
+    op_kwargs: Any = PerInstance(dict)
+    templates_dict: Any = None
 
     def __init__(
         self,
@@ -38,10 +43,13 @@ class PythonSensor(BaseSensorOperator):
         if not callable(python_callable):
             raise DagDefinitionError(f"{owner}: python_callable must be callable, got {python_callable!r}")
         self.python_callable = python_callable
-        self.op_args, self.op_kwargs, self.templates_dict = call_arguments(
-            owner, op_args, op_kwargs, templates_dict
-        )
-        set_xcom_arg_dependencies(self, self.op_args, self.op_kwargs, self.templates_dict)
+        args, kwargs_, templates = call_arguments(owner, op_args, op_kwargs, templates_dict)
+        if args != []:  # an empty list or dict is made when first read (PerInstance)
+            self.op_args = args
+        if kwargs_ != {}:
+            self.op_kwargs = kwargs_
+        keep(self, "templates_dict", templates)
+        set_xcom_arg_dependencies(self, args, kwargs_, templates)
 
     def poke(self, context: dict[str, Any]) -> PokeReturnValue:
         result = call_python(self.python_callable, self.op_args, self.op_kwargs, self.templates_dict, context)
