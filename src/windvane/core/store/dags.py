@@ -14,7 +14,7 @@ it never holds ``dag_change`` while it waits for a DAG row.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -109,6 +109,16 @@ def parsed_dag_row(
         "is_paused": paused_on_create,
         "last_parsed_at": to_db(last_parsed_at, f"last_parsed_at of DAG {dag_id!r}"),
     }
+
+
+def deactivate(conn: Connection, dag_ids: Iterable[str]) -> int:
+    """Deactivate the given DAGs (unknown ids are ignored), their rows locked first in ``dag_id``
+    order (:func:`lock_for_change`; module doc: lock order); how many rows changed."""
+    ids = lock_for_change(conn, list(dag_ids))
+    if not ids:
+        return 0
+    stmt = update(dag).where(dag.c.dag_id.in_(ids), dag.c.is_active).values(is_active=False)
+    return conn.execute(stmt).rowcount
 
 
 def lock_for_change(conn: Connection, dag_ids: Collection[str], chunk: int = 500) -> list[str]:
