@@ -264,26 +264,22 @@ class Committer:
     def leave_leased(self) -> None:
         """Stop queueing within leases and release the shared hold (a broken session: dropped)."""
         self.lease = {}
-        if not self.leased or self._auto_conn is None:
-            self.leased = False
-            return
-        try:
-            solo_lock.release_shared(self._auto_conn)
-            self.leased = False
-        except DBAPIError:
-            self._drop_kept()
+        self.leased = self._release_kept(self.leased, solo_lock.release_shared)
 
     def leave_solo(self) -> None:
         """Release the solo lock. If the session is broken (another scheduler that found this one
         dead ended it), the lock went with it: the session is dropped, nothing is raised."""
-        if not self.solo or self._auto_conn is None:
-            self.solo = False
-            return
-        try:
-            solo_lock.release(self._auto_conn)
-            self.solo = False
-        except DBAPIError:
-            self._drop_kept()
+        self.solo = self._release_kept(self.solo, solo_lock.release)
+
+    def _release_kept(self, held: bool, release: Callable[[Connection], object]) -> bool:
+        """Release a session lock ``held`` on the kept connection; a session that broke is dropped
+        (the lock went with it). Returns whether it is still held: never."""
+        if held and self._auto_conn is not None:
+            try:
+                release(self._auto_conn)
+            except DBAPIError:
+                self._drop_kept()
+        return False
 
     def close(self) -> None:
         if self._auto_conn is not None:
